@@ -1,0 +1,401 @@
+/* The shared bundle cache: fetch, verify, install, and reuse.
+ *
+ * Layout of the cache (shared by every app of the user):
+ *   <cache>/<platform>-<version>-<digest16>/   the installed, read-only tree
+ *   <cache>/<platform>-<version>-<digest16>.tgz  the verified tarball, kept
+ *                                                 so a reinstall needs no network
+ *   <cache>/<key>.tgz.part                       a download in progress
+ *   <cache>/.tmp-<key>-<random>/                 an extraction in progress
+ *   <cache>/locks/<key>.lock                     serialises fetches of one bundle
+ * The key includes the digest, so a changed pin never reuses an old tree. A
+ * tree appears only by rename(2) of a complete, checked extraction, so "the
+ * directory exists" means "the bundle is installed". */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+
+struct pgboot_bundle {
+    char *root;
+    char *bin_dir;
+    char *tarball;
+    char *url;
+    char *platform;
+    char *pg_version;
+    char *integrity;
+    pgboot_bundle_origin origin;
+};
+
+void pgboot_bundle_free(pgboot_bundle *b)
+{
+    if (!b)
+        return;
+    free(b->root);
+    free(b->bin_dir);
+    free(b->tarball);
+    free(b->url);
+    free(b->platform);
+    free(b->pg_version);
+    free(b->integrity);
+    free(b);
+}
+
+const char *pgboot_bundle_root(const pgboot_bundle *b)
+{
+    return b->root;
+}
+const char *pgboot_bundle_bin_dir(const pgboot_bundle *b)
+{
+    return b->bin_dir;
+}
+const char *pgboot_bundle_tarball_path(const pgboot_bundle *b)
+{
+    return b->tarball;
+}
+const char *pgboot_bundle_source_url(const pgboot_bundle *b)
+{
+    return b->url;
+}
+const char *pgboot_bundle_platform(const pgboot_bundle *b)
+{
+    return b->platform;
+}
+const char *pgboot_bundle_pg_version(const pgboot_bundle *b)
+{
+    return b->pg_version;
+}
+const char *pgboot_bundle_integrity(const pgboot_bundle *b)
+{
+    return b->integrity;
+}
+pgboot_bundle_origin pgboot_bundle_get_origin(const pgboot_bundle *b)
+{
+    return b->origin;
+}
+
+int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts)
+{
+    *out = NULL;
+    const char *v;
+    if (opts && opts->cache_dir && *opts->cache_dir)
+        *out = pgb_strdup(opts->cache_dir);
+    else if ((v = getenv("PGBOOT_CACHE_DIR")) && *v)
+        *out = pgb_strdup(v);
+    else if ((v = getenv("XDG_CACHE_HOME")) && v[0] == '/')
+        *out = pgb_path_join(v, "pgboot");
+    else {
+        char *home;
+        int rc = pgb_home_dir(&home);
+        if (rc)
+            return rc;
+        *out = pgb_path_join(home, ".cache/pgboot");
+        free(home);
+    }
+    return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+}
+
+/* Everything a fetch or verify needs to know, resolved once. */
+typedef struct {
+    pgboot_manifest *manifest;
+    const pgboot_bundle_pin *pin;
+    unsigned char digest[PGBOOT_SHA512_BYTES];
+    char *cache;
+    char *key;
+    char *root;
+    char *tarball;
+    char *part;
+    char *lock;
+} plan;
+
+static void plan_free(plan *p)
+{
+    pgboot_manifest_free(p->manifest);
+    free(p->cache);
+    free(p->key);
+    free(p->root);
+    free(p->tarball);
+    free(p->part);
+    free(p->lock);
+}
+
+static int plan_make(plan *p, const pgboot_fetch_options *o)
+{
+    memset(p, 0, sizeof *p);
+    if (o && o->version != PGBOOT_FETCH_OPTIONS_VERSION)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_fetch_options.version is %u, expected %u",
+                        o->version, PGBOOT_FETCH_OPTIONS_VERSION);
+    int rc = pgboot_manifest_load(&p->manifest, o ? o->manifest_path : NULL);
+    if (rc)
+        return rc;
+    const char *platform = o && o->platform ? o->platform : pgboot_platform_current();
+    if (!(p->pin = pgboot_manifest_find(p->manifest, platform)))
+        return PGBOOT_ENOTFOUND;
+    if ((rc = pgboot_integrity_parse(p->pin->integrity, p->digest)) != 0)
+        return rc;
+    if ((rc = pgboot_cache_dir(&p->cache, o)) != 0)
+        return rc;
+    char hex[17];
+    pgb_hex(hex, p->digest, 8);
+    p->key = pgb_printf("%s-%s-%s", p->pin->platform, p->pin->version, hex);
+    p->root = p->key ? pgb_path_join(p->cache, p->key) : NULL;
+    p->tarball = p->root ? pgb_printf("%s.tgz", p->root) : NULL;
+    p->part = p->root ? pgb_printf("%s.tgz.part", p->root) : NULL;
+    p->lock = p->key ? pgb_printf("%s/locks/%s.lock", p->cache, p->key) : NULL;
+    if (!p->lock || !p->part || !p->tarball)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int bundle_make(pgboot_bundle **out, const plan *p, const char *url,
+                       pgboot_bundle_origin origin)
+{
+    pgboot_bundle *b = calloc(1, sizeof *b);
+    if (!b)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    b->root = pgb_strdup(p->root);
+    b->bin_dir = pgb_path_join(p->root, "bin");
+    b->tarball = pgb_strdup(p->tarball);
+    b->url = url ? pgb_strdup(url) : NULL;
+    b->platform = pgb_strdup(p->pin->platform);
+    b->pg_version = pgb_strdup(pgboot_manifest_pg_version(p->manifest));
+    b->integrity = pgb_strdup(p->pin->integrity);
+    b->origin = origin;
+    if (!b->root || !b->bin_dir || !b->tarball || (url && !b->url) || !b->platform ||
+        !b->pg_version || !b->integrity) {
+        pgboot_bundle_free(b);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    *out = b;
+    return 0;
+}
+
+static int installed(const plan *p)
+{
+    char *bin = pgb_path_join(p->root, "bin");
+    int yes = bin && pgb_is_dir(bin);
+    free(bin);
+    return yes;
+}
+
+/* Run each program of the tree with --version: it must load (a missing shared
+ * library is named) and report the pinned PostgreSQL version. */
+static int check_runs(const char *root, const char *pg_version)
+{
+    static const char *const progs[] = {"postgres", "initdb", "pg_ctl"};
+    char want[64];
+    snprintf(want, sizeof want, "(PostgreSQL) %s", pg_version);
+    for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) {
+        char rel[32];
+        snprintf(rel, sizeof rel, "bin/%s", progs[i]);
+        char *path = pgb_path_join(root, rel);
+        if (!path)
+            return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        if (access(path, X_OK) != 0) {
+            int rc = pgb_fail(PGBOOT_EBROKEN, "the bundle has no runnable %s", rel);
+            free(path);
+            return rc;
+        }
+        char *argv[] = {path, "--version", NULL};
+        char *output = NULL;
+        int status = 0;
+        int rc = pgb_run_capture(argv, &output, &status, 64 * 1024);
+        if (rc) {
+            free(path);
+            return rc;
+        }
+        const char *lib = strstr(output, "error while loading shared libraries: ");
+        if (lib) {
+            lib += strlen("error while loading shared libraries: ");
+            size_t n = strcspn(lib, ": \n");
+            rc = pgb_fail(PGBOOT_EBROKEN,
+                          "%s of the PostgreSQL bundle cannot start: shared library %.*s is "
+                          "missing",
+                          rel, (int)n, lib);
+            pgb_hint("install the library with your package manager, or report the bundle as "
+                     "broken; nothing was installed");
+        } else if (status != 0 || !strstr(output, want)) {
+            rc = pgb_fail(PGBOOT_EBROKEN,
+                          "%s --version of the PostgreSQL bundle did not report %s (exit %d: "
+                          "%.200s)",
+                          rel, pg_version, status, pgb_tail_lines(output, 2));
+        }
+        free(output);
+        free(path);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static uint64_t extraction_bound(const pgboot_bundle_pin *pin)
+{
+    /* "Far above the bundle's size": twice the pinned unpacked size, or, when
+     * the manifest does not say, twenty times the compressed size. */
+    if (pin->unpacked_size)
+        return pin->unpacked_size * 2 + (1u << 20);
+    if (pin->size)
+        return pin->size * 20;
+    return (uint64_t)4 << 30;
+}
+
+/* Extract the verified tarball into a temporary directory in the cache, check
+ * that it runs, and rename it into place. */
+static int install_tree(const plan *p)
+{
+    char rnd[9];
+    pgb_random_name(rnd, sizeof rnd);
+    char *tmp = pgb_printf("%s/.tmp-%s-%s", p->cache, p->key, rnd);
+    if (!tmp)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = pgb_extract_bundle(p->tarball, tmp, extraction_bound(p->pin));
+    if (rc == 0)
+        rc = check_runs(tmp, pgboot_manifest_pg_version(p->manifest));
+    if (rc == 0 && rename(tmp, p->root) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot move the bundle into place at %s: %s", p->root,
+                      strerror(errno));
+    if (rc == 0)
+        pgb_fsync_dir(p->cache);
+    else
+        pgb_rmtree(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* Remove extraction directories that a killed fetch left behind. Only called
+ * while holding the bundle's lock, so none of them is in use. */
+static void remove_stale_tmp(const plan *p)
+{
+    char *pattern = pgb_printf(".tmp-%s-", p->key);
+    if (!pattern)
+        return;
+    pgb_remove_matching(p->cache, pattern);
+    free(pattern);
+}
+
+static int obtain_tarball(const plan *p, const pgboot_fetch_options *o, char **url_out,
+                          pgboot_bundle_origin *origin)
+{
+    int rc, match = 0;
+    *url_out = NULL;
+    if (o && o->from_file) {
+        *origin = PGBOOT_FROM_FILE;
+        return pgb_copy_verified(o->from_file, p->tarball, p->digest);
+    }
+    if (pgb_path_exists(p->tarball)) {
+        if ((rc = pgb_file_matches(p->tarball, p->digest, &match)) != 0)
+            return rc;
+        if (match) {
+            *origin = PGBOOT_FROM_TARBALL;
+            return 0;
+        }
+        unlink(p->tarball); /* damaged since it was verified; get it again */
+    }
+    if (o && o->offline) {
+        rc = pgb_fail(PGBOOT_EOFFLINE,
+                      "PostgreSQL bundle %s is not in the cache %s and --offline forbids "
+                      "downloading it",
+                      p->key, p->cache);
+        pgb_hint("run 'pgboot fetch' once with network access, or install a tarball with "
+                 "--from FILE.tgz");
+        return rc;
+    }
+    char *registry;
+    pgboot_registry_source src;
+    if ((rc = pgboot_registry_resolve(&registry, &src, o ? o->mirror : NULL)) != 0)
+        return rc;
+    rc = pgboot_bundle_url(url_out, registry, p->pin);
+    free(registry);
+    if (rc)
+        return rc;
+    *origin = PGBOOT_FROM_NETWORK;
+    static const pgboot_fetch_options defaults = PGBOOT_FETCH_OPTIONS_INIT;
+    return pgb_download(*url_out, p->part, p->tarball, p->digest, p->pin->size,
+                        o ? o : &defaults);
+}
+
+int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
+{
+    *out = NULL;
+    pgb_error_reset();
+    plan p;
+    int rc = plan_make(&p, o);
+    if (rc) {
+        plan_free(&p);
+        return rc;
+    }
+    /* The fast path: no lock, no hashing. Every start of a server goes here. */
+    if (installed(&p) && !(o && o->from_file)) {
+        rc = bundle_make(out, &p, NULL, PGBOOT_FROM_CACHE);
+        plan_free(&p);
+        return rc;
+    }
+    char *locks = pgb_path_join(p.cache, "locks");
+    int lockfd = -1;
+    if (!locks)
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    else if ((rc = pgb_mkdir_p(locks, 0755)) == 0)
+        rc = pgb_lock(p.lock, &lockfd);
+    free(locks);
+    char *url = NULL;
+    pgboot_bundle_origin origin = PGBOOT_FROM_CACHE;
+    if (rc == 0 && !installed(&p)) {
+        remove_stale_tmp(&p);
+        rc = obtain_tarball(&p, o, &url, &origin);
+        if (rc == 0) {
+            rc = install_tree(&p);
+            /* A verified tarball that will never install is of no use. */
+            if (rc == PGBOOT_EUNSAFE || rc == PGBOOT_EBROKEN)
+                unlink(p.tarball);
+        }
+    } else if (rc == 0 && o && o->from_file) {
+        /* Already installed: still check that the given file is the pinned one. */
+        int match;
+        if ((rc = pgb_file_matches(o->from_file, p.digest, &match)) == 0 && !match) {
+            rc = pgb_fail(PGBOOT_EINTEGRITY,
+                          "%s does not match the pinned digest %s of %s", o->from_file,
+                          p.pin->integrity, p.pin->platform);
+        }
+        origin = PGBOOT_FROM_CACHE;
+    }
+    pgb_unlock(lockfd);
+    if (rc == 0)
+        rc = bundle_make(out, &p, url, origin);
+    free(url);
+    plan_free(&p);
+    return rc;
+}
+
+int pgboot_bundle_verify(pgboot_bundle **out, const pgboot_fetch_options *o)
+{
+    *out = NULL;
+    pgb_error_reset();
+    plan p;
+    int rc = plan_make(&p, o);
+    if (rc == 0 && !installed(&p)) {
+        rc = pgb_fail(PGBOOT_ENOTFOUND, "PostgreSQL bundle %s is not installed in %s", p.key,
+                      p.cache);
+        pgb_hint("run 'pgboot fetch' first");
+    }
+    int match = 0;
+    if (rc == 0 && (rc = pgb_file_matches(p.tarball, p.digest, &match)) == PGBOOT_ENOTFOUND) {
+        pgb_hint("the verified tarball is gone from the cache; run 'pgboot fetch' to get it back");
+    }
+    if (rc == 0 && !match) {
+        rc = pgb_fail(PGBOOT_EINTEGRITY,
+                      "cached tarball %s no longer matches the pinned digest %s", p.tarball,
+                      p.pin->integrity);
+        pgb_hint("delete it and run 'pgboot fetch' again");
+    }
+    if (rc == 0)
+        rc = pgb_verify_tree(p.tarball, p.root);
+    if (rc == 0)
+        rc = check_runs(p.root, pgboot_manifest_pg_version(p.manifest));
+    if (rc == 0)
+        rc = bundle_make(out, &p, NULL, PGBOOT_FROM_CACHE);
+    plan_free(&p);
+    return rc;
+}

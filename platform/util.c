@@ -1,0 +1,107 @@
+/* Small string and path helpers with no OS dependency. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform.h"
+
+char *pgb_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+char *pgb_vprintf(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (s)
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+char *pgb_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = pgb_vprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+char *pgb_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    if (la > 0 && a[la - 1] == '/')
+        return pgb_printf("%s%s", a, b);
+    return pgb_printf("%s/%s", a, b);
+}
+
+int pgb_str_has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int pgb_path_is_safe_relative(const char *p, const char **why)
+{
+    if (!p || !*p) {
+        *why = "empty path";
+        return -1;
+    }
+    if (p[0] == '/') {
+        *why = "absolute path";
+        return -1;
+    }
+    if (strchr(p, '\\')) {
+        *why = "backslash in path";
+        return -1;
+    }
+    const char *s = p;
+    while (*s) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 2 && s[0] == '.' && s[1] == '.') {
+            *why = "'..' in path";
+            return -1;
+        }
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    return 0;
+}
+
+void pgb_hex(char *out, const unsigned char *in, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+char *pgb_tail_lines(char *s, int max_lines)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    int lines = 0;
+    for (size_t i = n; i > 0; i--) {
+        if (s[i - 1] == '\n' && ++lines == max_lines) {
+            memmove(s, s + i, n - i + 1);
+            break;
+        }
+    }
+    return s;
+}

