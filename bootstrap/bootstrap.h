@@ -30,7 +30,8 @@ PGB_MUST_USE int pgb_file_matches(const char *path,
                                   const unsigned char expected[PGBOOT_SHA512_BYTES], int *match);
 
 /* download.c: "sha512-<base64>" of a digest, into out (at least 100 bytes). */
-void pgb_integrity_format(char *out, size_t outlen, const unsigned char digest[PGBOOT_SHA512_BYTES]);
+void pgb_integrity_format(char *out, size_t outlen,
+                          const unsigned char digest[PGBOOT_SHA512_BYTES]);
 
 /* extract.c: extract package/native/ of a verified tarball into `dest` (which
  * must not exist), refusing hostile entries, restoring pg-symlinks.json and

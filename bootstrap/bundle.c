@@ -313,8 +313,7 @@ static int obtain_tarball(const plan *p, const pgboot_fetch_options *o, char **u
         return rc;
     *origin = PGBOOT_FROM_NETWORK;
     static const pgboot_fetch_options defaults = PGBOOT_FETCH_OPTIONS_INIT;
-    return pgb_download(*url_out, p->part, p->tarball, p->digest, p->pin->size,
-                        o ? o : &defaults);
+    return pgb_download(*url_out, p->part, p->tarball, p->digest, p->pin->size, o ? o : &defaults);
 }
 
 int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
@@ -355,9 +354,8 @@ int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
         /* Already installed: still check that the given file is the pinned one. */
         int match;
         if ((rc = pgb_file_matches(o->from_file, p.digest, &match)) == 0 && !match) {
-            rc = pgb_fail(PGBOOT_EINTEGRITY,
-                          "%s does not match the pinned digest %s of %s", o->from_file,
-                          p.pin->integrity, p.pin->platform);
+            rc = pgb_fail(PGBOOT_EINTEGRITY, "%s does not match the pinned digest %s of %s",
+                          o->from_file, p.pin->integrity, p.pin->platform);
         }
         origin = PGBOOT_FROM_CACHE;
     }
@@ -385,9 +383,8 @@ int pgboot_bundle_verify(pgboot_bundle **out, const pgboot_fetch_options *o)
         pgb_hint("the verified tarball is gone from the cache; run 'pgboot fetch' to get it back");
     }
     if (rc == 0 && !match) {
-        rc = pgb_fail(PGBOOT_EINTEGRITY,
-                      "cached tarball %s no longer matches the pinned digest %s", p.tarball,
-                      p.pin->integrity);
+        rc = pgb_fail(PGBOOT_EINTEGRITY, "cached tarball %s no longer matches the pinned digest %s",
+                      p.tarball, p.pin->integrity);
         pgb_hint("delete it and run 'pgboot fetch' again");
     }
     if (rc == 0)

@@ -22,8 +22,7 @@
 void pgb_integrity_format(char *out, size_t outlen, const unsigned char digest[PGBOOT_SHA512_BYTES])
 {
     char b64[sodium_base64_ENCODED_LEN(PGBOOT_SHA512_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-    sodium_bin2base64(b64, sizeof b64, digest, PGBOOT_SHA512_BYTES,
-                      sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(b64, sizeof b64, digest, PGBOOT_SHA512_BYTES, sodium_base64_VARIANT_ORIGINAL);
     snprintf(out, outlen, "sha512-%s", b64);
 }
 
@@ -351,14 +350,13 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
             x.bad_status = 1;
         }
         if (x.write_errno) {
-            rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", part_path,
-                          strerror(x.write_errno));
+            rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", part_path, strerror(x.write_errno));
             pgb_hint("free some disk space or use another --cache-dir");
             break;
         } else if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
             rc = pgb_fail(PGBOOT_EINTEGRITY,
-                          "download of %s is larger than the %llu bytes the manifest allows",
-                          url, (unsigned long long)max_size);
+                          "download of %s is larger than the %llu bytes the manifest allows", url,
+                          (unsigned long long)max_size);
             break;
         } else if (status == 416 && x.resume > 0) {
             /* Nothing left past our offset: the part file may be complete. */
@@ -413,8 +411,7 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
             if (transient && retries > 0) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "%s", pgboot_error_last());
-                rc = pgb_fail(PGBOOT_ENETWORK, "%s (gave up after %d attempts)", msg,
-                              attempt + 1);
+                rc = pgb_fail(PGBOOT_ENETWORK, "%s (gave up after %d attempts)", msg, attempt + 1);
                 pgb_hint("the partial download is kept and will be resumed next time; "
                          "--mirror URL picks another source");
             }

@@ -45,8 +45,8 @@ typedef struct {
 
 static int refuse(const char *tarball, const char *entry, const char *why)
 {
-    int rc = pgb_fail(PGBOOT_EUNSAFE, "refusing to install %s: entry '%s': %s", tarball, entry,
-                      why);
+    int rc =
+        pgb_fail(PGBOOT_EUNSAFE, "refusing to install %s: entry '%s': %s", tarball, entry, why);
     pgb_hint("the archive is not a PostgreSQL bundle pgboot can trust; nothing was installed");
     return rc;
 }
@@ -190,8 +190,7 @@ static int write_file(extractor *x, struct archive *a, struct archive_entry *e, 
             if (n < 0) {
                 int err = errno;
                 close(fd);
-                rc = pgb_fail(PGBOOT_ERROR, "cannot write %s in the cache: %s", rel,
-                              strerror(err));
+                rc = pgb_fail(PGBOOT_ERROR, "cannot write %s in the cache: %s", rel, strerror(err));
                 if (err == ENOSPC)
                     pgb_hint("free some disk space or use another --cache-dir");
                 return rc;
@@ -240,8 +239,7 @@ static int do_entry(extractor *x, struct archive *a, struct archive_entry *e, co
         if (linkat(x->dirfd, trel, x->dirfd, rel, 0) != 0) {
             if (errno == EEXIST)
                 return refuse(x->tarball, rel, "appears twice in the archive");
-            return pgb_fail(PGBOOT_ERROR, "cannot link %s in the cache: %s", rel,
-                            strerror(errno));
+            return pgb_fail(PGBOOT_ERROR, "cannot link %s in the cache: %s", rel, strerror(errno));
         }
         return 0;
     }
@@ -456,8 +454,8 @@ int pgb_extract_bundle(const char *tarball, const char *dest, uint64_t max_total
             break;
         if (skip) {
             /* Outside native/, but the archive must still be harmless. */
-            if (archive_entry_hardlink(e) && entry_rel(tarball, archive_entry_hardlink(e), &rel,
-                                                       &skip) != 0) {
+            if (archive_entry_hardlink(e) &&
+                entry_rel(tarball, archive_entry_hardlink(e), &rel, &skip) != 0) {
                 rc = PGBOOT_EUNSAFE;
                 break;
             }
@@ -532,8 +530,9 @@ static int check_listed(const char *path, const struct stat *st, int flag, struc
 
 static int tree_differs(const char *root, const char *rel, const char *why)
 {
-    int rc = pgb_fail(PGBOOT_EINTEGRITY, "installed tree %s differs from its verified tarball: "
-                                         "%s: %s",
+    int rc = pgb_fail(PGBOOT_EINTEGRITY,
+                      "installed tree %s differs from its verified tarball: "
+                      "%s: %s",
                       root, rel, why);
     pgb_hint("remove the tree (chmod -R u+w DIR && rm -rf DIR) and run 'pgboot fetch' again");
     return rc;

@@ -101,8 +101,10 @@ static int parse_pin(pgboot_bundle_pin *pin, const char *platform, json_t *obj, 
     if (!json_is_object(obj))
         return pgb_fail(PGBOOT_EINVALID, "%s is not an object", where);
     if (!is_safe_token(platform, ""))
-        return pgb_fail(PGBOOT_EINVALID, "%s: the platform name has characters other than "
-                                         "letters, digits, '.', '-' and '_'", where);
+        return pgb_fail(PGBOOT_EINVALID,
+                        "%s: the platform name has characters other than "
+                        "letters, digits, '.', '-' and '_'",
+                        where);
     pin->platform = platform;
     int rc;
     if ((rc = get_string(obj, "package", &pin->package, where)) ||
@@ -115,13 +117,11 @@ static int parse_pin(pgboot_bundle_pin *pin, const char *platform, json_t *obj, 
     const char *pkg = pin->package;
     if (pkg[0] == '@') {
         const char *slash = strchr(pkg, '/');
-        if (!slash || slash == pkg + 1 || !is_safe_token(slash + 1, "") ||
-            strchr(slash + 1, '/'))
-            return pgb_fail(PGBOOT_EINVALID, "%s: package '%s' is not an npm package name",
-                            where, pkg);
+        if (!slash || slash == pkg + 1 || !is_safe_token(slash + 1, "") || strchr(slash + 1, '/'))
+            return pgb_fail(PGBOOT_EINVALID, "%s: package '%s' is not an npm package name", where,
+                            pkg);
     } else if (!is_safe_token(pkg, "")) {
-        return pgb_fail(PGBOOT_EINVALID, "%s: package '%s' is not an npm package name", where,
-                        pkg);
+        return pgb_fail(PGBOOT_EINVALID, "%s: package '%s' is not an npm package name", where, pkg);
     }
     if (!is_safe_token(pin->version, "+"))
         return pgb_fail(PGBOOT_EINVALID, "%s: version '%s' is not a package version", where,
@@ -141,8 +141,8 @@ int pgboot_manifest_parse(pgboot_manifest **out, const char *json, size_t len, c
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        int rc = pgb_fail(PGBOOT_EINVALID, "%s is not valid JSON (line %d, column %d: %s)",
-                          origin, jerr.line, jerr.column, jerr.text);
+        int rc = pgb_fail(PGBOOT_EINVALID, "%s is not valid JSON (line %d, column %d: %s)", origin,
+                          jerr.line, jerr.column, jerr.text);
         pgb_hint("fix the file or leave out --manifest to use the manifest built into pgboot");
         return rc;
     }
@@ -159,14 +159,15 @@ int pgboot_manifest_parse(pgboot_manifest **out, const char *json, size_t len, c
     if (!json_is_object(root)) {
         rc = pgb_fail(PGBOOT_EINVALID, "%s: the top level is not an object", origin);
     } else if (!json_is_integer(schema) || json_integer_value(schema) != 1) {
-        rc = pgb_fail(PGBOOT_EINVALID, "%s: field 'schema' must be 1 (this pgboot reads manifest "
-                                       "schema 1)", origin);
-    } else if (!pgv || !*pgv || strspn(pgv, "0123456789.") != strlen(pgv)) {
         rc = pgb_fail(PGBOOT_EINVALID,
-                      "%s: field 'postgresql' must be a version such as \"16.14\"", origin);
-    } else if (!json_is_object(plats) || json_object_size(plats) == 0) {
-        rc = pgb_fail(PGBOOT_EINVALID, "%s: field 'platforms' must be a non-empty object",
+                      "%s: field 'schema' must be 1 (this pgboot reads manifest "
+                      "schema 1)",
                       origin);
+    } else if (!pgv || !*pgv || strspn(pgv, "0123456789.") != strlen(pgv)) {
+        rc = pgb_fail(PGBOOT_EINVALID, "%s: field 'postgresql' must be a version such as \"16.14\"",
+                      origin);
+    } else if (!json_is_object(plats) || json_object_size(plats) == 0) {
+        rc = pgb_fail(PGBOOT_EINVALID, "%s: field 'platforms' must be a non-empty object", origin);
     }
     if (rc == 0) {
         m->pg_version = pgb_strdup(pgv);
@@ -233,7 +234,8 @@ int pgboot_integrity_parse(const char *integrity, unsigned char digest[PGBOOT_SH
                 got != PGBOOT_SHA512_BYTES || end != b64 + b64len)
                 return pgb_fail(PGBOOT_EINVALID,
                                 "integrity '%.100s' is not a valid sha512 digest (expected 64 "
-                                "bytes of base64)", integrity);
+                                "bytes of base64)",
+                                integrity);
             return 0;
         }
         p += n;

