@@ -5,6 +5,8 @@
 #ifndef PGBOOT_BOOTSTRAP_H
 #define PGBOOT_BOOTSTRAP_H
 
+#include <pthread.h>
+
 #include <sodium.h>
 
 #include "../platform/platform.h"
@@ -13,17 +15,39 @@
 extern const char pgb_builtin_manifest[];
 extern const size_t pgb_builtin_manifest_len;
 
+/* hasher.c: a sha512 computed on a thread that follows a file as it grows. */
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fd;
+    uint64_t avail;  /* bytes written so far (announced by the writer) */
+    uint64_t hashed; /* bytes hashed so far */
+    int closed, stop, err, running;
+    crypto_hash_sha512_state hs;
+} pgb_hasher;
+/* Start hashing fd from offset 0; `already` bytes are in the file. */
+PGB_MUST_USE int pgb_hasher_start(pgb_hasher *h, int fd, uint64_t already);
+/* The file now holds `avail` bytes. */
+void pgb_hasher_advance(pgb_hasher *h, uint64_t avail);
+/* No more bytes: wait for the hash of everything announced. */
+PGB_MUST_USE int pgb_hasher_finish(pgb_hasher *h, unsigned char digest[PGBOOT_SHA512_BYTES],
+                                   const char *path);
+/* Stop and discard. Safe on a hasher that was never started or already ended. */
+void pgb_hasher_abort(pgb_hasher *h);
+
 /* download.c: fetch `url` into `part_path`, resuming what is there, hashing as
  * bytes arrive; on a digest match rename it to `final_path`. `max_size` (0: no
  * bound) caps the download. A mismatch deletes the partial file. */
 PGB_MUST_USE int pgb_download(const char *url, const char *part_path, const char *final_path,
                               const unsigned char expected[PGBOOT_SHA512_BYTES], uint64_t max_size,
-                              const pgboot_fetch_options *opts);
+                              const pgboot_fetch_options *opts, uint32_t *verify_ms);
 
 /* download.c: copy a local file to `dest` (via dest.part), hashing as it goes;
  * a mismatch deletes the copy. */
 PGB_MUST_USE int pgb_copy_verified(const char *src, const char *dest,
-                                   const unsigned char expected[PGBOOT_SHA512_BYTES]);
+                                   const unsigned char expected[PGBOOT_SHA512_BYTES],
+                                   uint32_t *verify_ms);
 
 /* download.c: hash a file; 0 with *match set. */
 PGB_MUST_USE int pgb_file_matches(const char *path,

@@ -28,6 +28,7 @@ struct pgboot_bundle {
     char *pg_version;
     char *integrity;
     pgboot_bundle_origin origin;
+    pgboot_bundle_timing timing;
 };
 
 void pgboot_bundle_free(pgboot_bundle *b)
@@ -76,6 +77,10 @@ pgboot_bundle_origin pgboot_bundle_get_origin(const pgboot_bundle *b)
 {
     return b->origin;
 }
+const pgboot_bundle_timing *pgboot_bundle_get_timing(const pgboot_bundle *b)
+{
+    return &b->timing;
+}
 
 int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts)
 {
@@ -109,6 +114,7 @@ typedef struct {
     char *tarball;
     char *part;
     char *lock;
+    pgboot_bundle_timing timing;
 } plan;
 
 static void plan_free(plan *p)
@@ -164,6 +170,7 @@ static int bundle_make(pgboot_bundle **out, const plan *p, const char *url,
     b->pg_version = pgb_strdup(pgboot_manifest_pg_version(p->manifest));
     b->integrity = pgb_strdup(p->pin->integrity);
     b->origin = origin;
+    b->timing = p->timing;
     if (!b->root || !b->bin_dir || !b->tarball || (url && !b->url) || !b->platform ||
         !b->pg_version || !b->integrity) {
         pgboot_bundle_free(b);
@@ -244,16 +251,20 @@ static uint64_t extraction_bound(const pgboot_bundle_pin *pin)
 
 /* Extract the verified tarball into a temporary directory in the cache, check
  * that it runs, and rename it into place. */
-static int install_tree(const plan *p)
+static int install_tree(plan *p)
 {
     char rnd[9];
     pgb_random_name(rnd, sizeof rnd);
     char *tmp = pgb_printf("%s/.tmp-%s-%s", p->cache, p->key, rnd);
     if (!tmp)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    uint64_t t0 = pgb_now_ms();
     int rc = pgb_extract_bundle(p->tarball, tmp, extraction_bound(p->pin));
+    uint64_t t1 = pgb_now_ms();
+    p->timing.extract_ms = (uint32_t)(t1 - t0);
     if (rc == 0)
         rc = check_runs(tmp, pgboot_manifest_pg_version(p->manifest));
+    p->timing.check_ms = (uint32_t)(pgb_now_ms() - t1);
     if (rc == 0 && rename(tmp, p->root) != 0)
         rc = pgb_fail(PGBOOT_ERROR, "cannot move the bundle into place at %s: %s", p->root,
                       strerror(errno));
@@ -276,17 +287,22 @@ static void remove_stale_tmp(const plan *p)
     free(pattern);
 }
 
-static int obtain_tarball(const plan *p, const pgboot_fetch_options *o, char **url_out,
+static int obtain_tarball(plan *p, const pgboot_fetch_options *o, char **url_out,
                           pgboot_bundle_origin *origin)
 {
     int rc, match = 0;
     *url_out = NULL;
+    uint64_t t0 = pgb_now_ms();
     if (o && o->from_file) {
         *origin = PGBOOT_FROM_FILE;
-        return pgb_copy_verified(o->from_file, p->tarball, p->digest);
+        rc = pgb_copy_verified(o->from_file, p->tarball, p->digest, &p->timing.verify_ms);
+        p->timing.download_ms = (uint32_t)(pgb_now_ms() - t0) - p->timing.verify_ms;
+        return rc;
     }
     if (pgb_path_exists(p->tarball)) {
-        if ((rc = pgb_file_matches(p->tarball, p->digest, &match)) != 0)
+        rc = pgb_file_matches(p->tarball, p->digest, &match);
+        p->timing.verify_ms = (uint32_t)(pgb_now_ms() - t0);
+        if (rc != 0)
             return rc;
         if (match) {
             *origin = PGBOOT_FROM_TARBALL;
@@ -313,13 +329,18 @@ static int obtain_tarball(const plan *p, const pgboot_fetch_options *o, char **u
         return rc;
     *origin = PGBOOT_FROM_NETWORK;
     static const pgboot_fetch_options defaults = PGBOOT_FETCH_OPTIONS_INIT;
-    return pgb_download(*url_out, p->part, p->tarball, p->digest, p->pin->size, o ? o : &defaults);
+    t0 = pgb_now_ms();
+    rc = pgb_download(*url_out, p->part, p->tarball, p->digest, p->pin->size, o ? o : &defaults,
+                      &p->timing.verify_ms);
+    p->timing.download_ms = (uint32_t)(pgb_now_ms() - t0) - p->timing.verify_ms;
+    return rc;
 }
 
 int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
 {
     *out = NULL;
     pgb_error_reset();
+    uint64_t started = pgb_now_ms();
     plan p;
     int rc = plan_make(&p, o);
     if (rc) {
@@ -360,6 +381,7 @@ int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
         origin = PGBOOT_FROM_CACHE;
     }
     pgb_unlock(lockfd);
+    p.timing.total_ms = (uint32_t)(pgb_now_ms() - started);
     if (rc == 0)
         rc = bundle_make(out, &p, url, origin);
     free(url);

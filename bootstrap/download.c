@@ -88,26 +88,29 @@ static int mismatch(const char *what, const unsigned char expected[PGBOOT_SHA512
 }
 
 int pgb_copy_verified(const char *src, const char *dest,
-                      const unsigned char expected[PGBOOT_SHA512_BYTES])
+                      const unsigned char expected[PGBOOT_SHA512_BYTES], uint32_t *verify_ms)
 {
+    *verify_ms = 0;
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return pgb_fail(errno == ENOENT ? PGBOOT_ENOTFOUND : PGBOOT_ERROR, "cannot open %s: %s",
                         src, strerror(errno));
     char *part = pgb_printf("%s.part", dest);
     unsigned char *buf = malloc(IO_CHUNK);
+    pgb_hasher h = {0};
     int out = -1, rc = 0;
+    uint64_t copied = 0;
     if (!part || !buf) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    out = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    out = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", part, strerror(errno));
         goto done;
     }
-    crypto_hash_sha512_state hs;
-    crypto_hash_sha512_init(&hs);
+    if ((rc = pgb_hasher_start(&h, out, 0)) != 0)
+        goto done;
     for (;;) {
         ssize_t r = read(in, buf, IO_CHUNK);
         if (r < 0 && errno == EINTR)
@@ -118,9 +121,8 @@ int pgb_copy_verified(const char *src, const char *dest,
         }
         if (r == 0)
             break;
-        crypto_hash_sha512_update(&hs, buf, (size_t)r);
         for (ssize_t w = 0; w < r;) {
-            ssize_t n = write(out, buf + w, (size_t)(r - w));
+            ssize_t n = pwrite(out, buf + w, (size_t)(r - w), (off_t)(copied + (uint64_t)w));
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0) {
@@ -129,13 +131,16 @@ int pgb_copy_verified(const char *src, const char *dest,
             }
             w += n;
         }
+        copied += (uint64_t)r;
+        pgb_hasher_advance(&h, copied);
     }
     unsigned char got[PGBOOT_SHA512_BYTES];
-    crypto_hash_sha512_final(&hs, got);
+    uint64_t t0 = pgb_now_ms();
+    if ((rc = pgb_hasher_finish(&h, got, part)) != 0)
+        goto done;
+    *verify_ms = (uint32_t)(pgb_now_ms() - t0);
     if (sodium_memcmp(got, expected, PGBOOT_SHA512_BYTES) != 0) {
-        char what[1200];
-        snprintf(what, sizeof what, "%s", src);
-        rc = mismatch(what, expected, got);
+        rc = mismatch(src, expected, got);
         goto done;
     }
     if (fsync(out) != 0 || close(out) != 0) {
@@ -147,6 +152,7 @@ int pgb_copy_verified(const char *src, const char *dest,
     if (rename(part, dest) != 0)
         rc = pgb_fail(PGBOOT_ERROR, "cannot rename %s: %s", part, strerror(errno));
 done:
+    pgb_hasher_abort(&h);
     if (out >= 0)
         close(out);
     if (rc && part)
@@ -172,8 +178,8 @@ typedef struct {
     CURL *curl;
     int fd;
     const char *part;
-    crypto_hash_sha512_state hs;
-    uint64_t have;     /* bytes in the part file, all hashed */
+    pgb_hasher h;      /* follows the part file */
+    uint64_t have;     /* bytes in the part file */
     uint64_t resume;   /* offset this attempt asked to start at */
     uint64_t max_size; /* 0: unbounded */
     uint64_t total;    /* expected size if known */
@@ -199,13 +205,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         }
         if (x->resume > 0 && x->status == 200) {
             /* The server ignored the Range request: start over from zero. */
+            pgb_hasher_abort(&x->h);
             if (ftruncate(x->fd, 0) != 0) {
                 x->write_errno = errno;
                 return 0;
             }
-            crypto_hash_sha512_init(&x->hs);
             x->have = 0;
             x->restarted = 1;
+            if (pgb_hasher_start(&x->h, x->fd, 0) != 0) {
+                x->write_errno = EAGAIN;
+                return 0;
+            }
         }
     }
     if (x->max_size && x->have + len > x->max_size) {
@@ -222,8 +232,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         }
         w += (size_t)n;
     }
-    crypto_hash_sha512_update(&x->hs, (unsigned char *)data, len);
     x->have += len;
+    pgb_hasher_advance(&x->h, x->have);
     return len;
 }
 
@@ -264,27 +274,28 @@ static int is_transient_status(long s)
     return s == 408 || s == 429 || (s >= 500 && s <= 599);
 }
 
-/* Hash what a previous attempt left in the part file so the download can go
- * on from there; a part file larger than the bound is discarded. */
+/* Go on from what a previous attempt left in the part file (the hasher reads
+ * it again while the rest arrives); a part file larger than the bound is
+ * discarded. */
 static int resume_state(xfer *x)
 {
     struct stat st;
     if (fstat(x->fd, &st) != 0)
         return pgb_fail(PGBOOT_ERROR, "cannot stat %s: %s", x->part, strerror(errno));
-    crypto_hash_sha512_init(&x->hs);
     x->have = (uint64_t)st.st_size;
     if (x->max_size && x->have > x->max_size) {
         if (ftruncate(x->fd, 0) != 0)
             return pgb_fail(PGBOOT_ERROR, "cannot truncate %s: %s", x->part, strerror(errno));
         x->have = 0;
     }
-    return hash_fd(x->fd, &x->hs, x->have, x->part);
+    return pgb_hasher_start(&x->h, x->fd, x->have);
 }
 
 int pgb_download(const char *url, const char *part_path, const char *final_path,
                  const unsigned char expected[PGBOOT_SHA512_BYTES], uint64_t max_size,
-                 const pgboot_fetch_options *o)
+                 const pgboot_fetch_options *o, uint32_t *verify_ms)
 {
+    *verify_ms = 0;
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return pgb_fail(PGBOOT_ENETWORK, "cannot initialise libcurl: %s",
@@ -307,6 +318,7 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
     char errbuf[CURL_ERROR_SIZE];
     int rc = 0;
     for (int attempt = 0;; attempt++) {
+        pgb_hasher_abort(&x.h); /* what an earlier attempt hashed is read again */
         if ((rc = resume_state(&x)) != 0)
             break;
         curl_easy_reset(x.curl);
@@ -350,7 +362,8 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
             x.bad_status = 1;
         }
         if (x.write_errno) {
-            rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", part_path, strerror(x.write_errno));
+            rc = pgb_fail(PGBOOT_ERROR, "cannot write or verify %s: %s", part_path,
+                          strerror(x.write_errno));
             pgb_hint("free some disk space or use another --cache-dir");
             break;
         } else if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -389,7 +402,10 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
         }
         if (cc == CURLE_OK && !x.bad_status) {
             unsigned char got[PGBOOT_SHA512_BYTES];
-            crypto_hash_sha512_final(&x.hs, got);
+            uint64_t t0 = pgb_now_ms();
+            if ((rc = pgb_hasher_finish(&x.h, got, part_path)) != 0)
+                break;
+            *verify_ms = (uint32_t)(pgb_now_ms() - t0);
             if (sodium_memcmp(got, expected, PGBOOT_SHA512_BYTES) != 0) {
                 rc = mismatch(url, expected, got);
                 break;
@@ -420,6 +436,7 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
         pgb_sleep_ms(delay);
         delay = delay >= 15000 ? 30000 : delay * 2;
     }
+    pgb_hasher_abort(&x.h);
     curl_easy_cleanup(x.curl);
     if (x.fd >= 0)
         close(x.fd);

@@ -224,6 +224,19 @@ PGBOOT_EXTERN const char *pgboot_bundle_pg_version(const pgboot_bundle *b);
 PGBOOT_EXTERN const char *pgboot_bundle_integrity(const pgboot_bundle *b);
 PGBOOT_EXTERN pgboot_bundle_origin pgboot_bundle_get_origin(const pgboot_bundle *b);
 
+/** Where the time of a fetch went, in milliseconds (0 for steps not taken). */
+typedef struct {
+    uint32_t total_ms;
+    uint32_t download_ms; /* the transfer, or the copy of options.from_file */
+    uint32_t verify_ms;   /* what verifying added: the sha512 runs alongside the transfer,
+                             so this is the wait for it after the last byte */
+    uint32_t extract_ms;  /* extraction, soname links, making the tree read-only */
+    uint32_t check_ms;    /* running the installed programs with --version */
+} pgboot_bundle_timing;
+
+/** The timing of the fetch that produced `b`. Lent by `b`. */
+PGBOOT_EXTERN const pgboot_bundle_timing *pgboot_bundle_get_timing(const pgboot_bundle *b);
+
 /** The cache directory these options resolve to (malloc'd; free() it). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts);
 

@@ -127,6 +127,12 @@ static void print_bundle(const pgboot_bundle *b, int as_json)
         pgboot_bundle_platform(b), "postgresql_version", pgboot_bundle_pg_version(b), "integrity",
         pgboot_bundle_integrity(b), "origin", origin_name(pgboot_bundle_get_origin(b)), "url",
         url ? json_string(url) : json_null());
+    const pgboot_bundle_timing *t = pgboot_bundle_get_timing(b);
+    json_object_set_new(o, "timing_ms",
+                        json_pack("{s:i, s:i, s:i, s:i, s:i}", "total", (json_int_t)t->total_ms,
+                                  "download", (json_int_t)t->download_ms, "verify",
+                                  (json_int_t)t->verify_ms, "extract", (json_int_t)t->extract_ms,
+                                  "check", (json_int_t)t->check_ms));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     printf("%s\n", s ? s : "{}");
     free(s);

@@ -314,10 +314,8 @@ pg() {
     local t0 t1
     PG_CMD="pgboot $*"
     t0=$(date +%s%3N)
-    set +e
-    timeout -k 5 "$PG_TIMEOUT" "$PGBOOT" "$@" >"$T/last.out" 2>"$T/last.err" </dev/null
-    PG_RC=$?
-    set -e
+    PG_RC=0
+    timeout -k 5 "$PG_TIMEOUT" "$PGBOOT" "$@" >"$T/last.out" 2>"$T/last.err" </dev/null || PG_RC=$?
     t1=$(date +%s%3N)
     PG_ELAPSED_MS=$((t1 - t0))
     PG_OUT=$(cat "$T/last.out")
@@ -578,6 +576,8 @@ with open(sys.argv[1]) as f:
     lines = f.readlines()[int(sys.argv[3]):]
 for line in lines:
     r = json.loads(line)
+    if r.get("event") == "begin":
+        continue
     env = {k: r.get(k) for k in ("method", "path", "target", "proxy", "mode", "range", "status", "bytes", "host")}
     if eval(sys.argv[2], {}, env):
         n += 1
@@ -592,7 +592,7 @@ import json, sys
 with open(sys.argv[1]) as f:
     lines = f.readlines()[int(sys.argv[2]):]
 print("; ".join("%s %s range=%s -> %s (%s bytes)" % (r["method"], r["target"], r.get("range"), r.get("status"), r.get("bytes"))
-                for r in map(json.loads, lines)) or "(no requests)")
+                for r in map(json.loads, lines) if r.get("event") != "begin") or "(no requests)")
 EOF
 }
 
@@ -677,4 +677,20 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2]))
     f.write(bytes([b[0] ^ 0xFF]))
 EOF2
+}
+
+# log_settle LOG: wait (up to 15 s) until every request the fault server has
+# begun is done and logged: a handler writes its "end" record when it is
+# done, which can be a little after the client has gone.
+log_settle() {
+    local i
+    for ((i = 0; i < 150; i++)); do
+        if "$PYTHON" - "$1" <<'EOF2'; then return 0; fi
+import json, sys
+ev = [json.loads(l).get("event") for l in open(sys.argv[1])]
+sys.exit(0 if ev.count("begin") == ev.count("end") else 1)
+EOF2
+        sleep 0.1
+    done
+    echo "warning: the fault server still has requests in flight" >&2
 }

@@ -29,9 +29,10 @@ http://127.0.0.1:PORT/<mode>. Modes:
 
 Every mode honours Range unless it says otherwise. A request line with an
 absolute URI (GET http://anyhost/<mode>/... as sent to a proxy) is served the
-same way. One JSON object per request is appended to the log file: method,
-target (as sent), path, proxy, mode, range, status, bytes (body bytes sent),
-start and end times. The server prints nothing on stdout.
+same way. Two JSON objects per request are appended to the log file: one with
+"event": "begin" when it arrives, and one with "event": "end" when it is done,
+holding method, target (as sent), path, proxy, mode, range, status, bytes
+(body bytes sent), start and end times. The server prints nothing on stdout.
 
 Stdlib only. Stops on SIGTERM / SIGINT.
 """
@@ -118,6 +119,9 @@ class Handler(BaseHTTPRequestHandler):
         }
         # every response closes the connection: simplest for fault injection
         self.close_connection = True
+        # a "begin" record first, so tests can wait for requests in flight
+        st.write_log({"event": "begin", "method": self.command, "target": target, "start": self.rec["start"]})
+        self.rec["event"] = "end"
         try:
             self.route(path, head)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout):

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Hostile tarballs (tests/support/mkhostile.py), each pinned by its own digest
+# in a custom manifest so it reaches the extractor, installed both with --from
+# and from a file:// mirror: each must be refused with an error naming the
+# offending entry, leave the cache untouched and write nothing outside.
+# A benign crafted tarball is the control (it must install), and the real
+# bundle without pg-symlinks.json must fail naming the missing library.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_env
+
+# The sentinel: caches live three levels below it, so an entry escaping the
+# cache by up to four ".." lands inside it; absolute entries and absolute link
+# targets point into it (mkhostile --outside).
+OUT=$T/outside
+CACHES=$OUT/w1/w2/w3
+mkdir -p "$CACHES"
+printf 'sentinel\n' >"$OUT/target-file"
+chmod 644 "$OUT/target-file"
+SNAP0=$(snapshot "$OUT" 'cache-*')
+
+HOSTILE=$T/hostile
+MIRROR=$T/mirror
+mkdir -p "$T/manifests"
+"$PYTHON" "$SUPPORT_DIR/mkhostile.py" "$HOSTILE" --outside "$OUT" >"$T/hostile.list" ||
+    die "mkhostile.py failed"
+
+# name -> an ERE matching the offending entry's name in the error
+declare -A ENTRY=(
+    [dotdot]='evil-dotdot'
+    [dotdot_nonnative]='evil-dotdot-nonnative'
+    [absolute]='evil-abs'
+    [symlink_out]='evil-symlink-out'
+    [symlink_abs]='evil-symlink-abs'
+    [symlink_through]='evil-through'
+    [hardlink_out]='evil-hardlink-out'
+    [hardlink_abs]='evil-hardlink-abs'
+    [pgsymlinks_target_out]='evil-pgsym-target'
+    [pgsymlinks_source_out]='evil-pgsym-source|libpgboottest\.so\.1'
+    [oversized]='evil-oversized'
+    [device]='evil-device'
+    [setuid]='evil-setuid'
+    [setgid]='evil-setgid'
+    [fifo]='evil-fifo'
+)
+
+declare -A TGZ
+while IFS=$'\t' read -r name path integ; do
+    TGZ[$name]=$path
+    unpacked=""
+    [[ $name == oversized ]] && unpacked=100000
+    make_manifest "$T/manifests/$name.json" "$path" "$unpacked"
+    make_mirror "$MIRROR" "$path"
+    [[ "$(sha512_integrity "$path")" == "$integ" ]] || die "mkhostile.py printed a wrong integrity for $name"
+done <"$T/hostile.list"
+[[ ${#TGZ[@]} == $((${#ENTRY[@]} + 1)) ]] || die "mkhostile.py made ${#TGZ[@]} tarballs, expected $((${#ENTRY[@]} + 1))"
+
+assert_outside_unchanged() {
+    local now
+    now=$(snapshot "$OUT" 'cache-*')
+    if [[ "$now" == "$SNAP0" ]]; then
+        pass "$1: nothing changed outside the cache"
+    else
+        record_fail "$1: the sentinel directory changed: $(diff <(echo "$SNAP0") <(echo "$now") | grep '^[<>]' | head -8 | tr '\n' ';')"
+    fi
+    if [[ -e /tmp/evil-abs || -e /tmp/evil-dotdot ]]; then
+        record_fail "$1: /tmp/evil-abs or /tmp/evil-dotdot exists"
+    fi
+}
+
+case_benign() {
+    local C=$CACHES/cache-benign key
+    key=$(cache_key_for "${TGZ[benign]}")
+    pg fetch --manifest "$T/manifests/benign.json" --mirror "file://$MIRROR" --cache-dir "$C" --json
+    if expect_ok "the benign crafted tarball (control) installs"; then
+        expect_json "benign" origin=network root="$C/$key" postgresql_version="$PG_VERSION"
+        assert_installed "$C" "$key" "benign" "${TGZ[benign]}"
+        check_tree_matches "$C/$key" "${TGZ[benign]}" "benign"
+        assert_eq "$(readlink "$C/$key/lib/libpgboottest.so" 2>&1)" "libpgboottest.so.1.0" \
+            "benign: a symlink inside the tree is kept as it was"
+    else
+        record_fail "benign: the control did not install, so the refusals below may not be about the hostile entries"
+    fi
+    assert_outside_unchanged "benign"
+}
+
+hostile_case() { # NAME VIA(from|mirror)
+    local name=$1 via=$2 C tgz before src
+    C=$CACHES/cache-$name-$via
+    tgz=${TGZ[$name]}
+    before=$(sha512_hex "$tgz")
+    if [[ $via == from ]]; then
+        src=(--from "$tgz")
+    else
+        src=(--mirror "file://$MIRROR")
+    fi
+    pg fetch --manifest "$T/manifests/$name.json" --cache-dir "$C" "${src[@]}"
+    if expect_fail "$name via --$via is refused"; then
+        assert_match "$(err_line)" "${ENTRY[$name]}" "$name via --$via: the error names the offending entry"
+    fi
+    assert_cache_untouched "$C" "$name via --$via"
+    assert_outside_unchanged "$name via --$via"
+    if [[ $via == from ]]; then
+        assert_eq "$(sha512_hex "$tgz")" "$before" "$name via --from: the source tarball is left alone"
+    fi
+    rm_tree "$C"
+}
+
+case_no_pgsymlinks() {
+    local C=$CACHES/cache-nosymlinks line tgz
+    line=$("$PYTHON" "$SUPPORT_DIR/mkhostile.py" "$HOSTILE" --strip-pgsymlinks "$REAL_TGZ")
+    tgz=$(cut -f2 <<<"$line")
+    make_manifest "$T/manifests/no_pgsymlinks.json" "$tgz"
+    pg fetch --manifest "$T/manifests/no_pgsymlinks.json" --cache-dir "$C" --from "$tgz"
+    if expect_fail "the real bundle without pg-symlinks.json"; then
+        assert_match "$(err_line)" 'lib[A-Za-z0-9_+-]*\.so\.[0-9]+' "the error names the missing shared library"
+        assert_contains "$(err_line)" "libicui18n.so.60" "the error names libicui18n.so.60 (the first library postgres misses)"
+    fi
+    assert_no_tree "$C" "bundle without pg-symlinks.json"
+    assert_outside_unchanged "bundle without pg-symlinks.json"
+    rm_tree "$C"
+}
+
+run_case benign case_benign
+rm_tree "$CACHES/cache-benign"
+for name in dotdot dotdot_nonnative absolute symlink_out symlink_abs symlink_through hardlink_out hardlink_abs \
+    pgsymlinks_target_out pgsymlinks_source_out oversized device setuid setgid fifo; do
+    run_case "$name/from" hostile_case "$name" from
+    run_case "$name/mirror" hostile_case "$name" mirror
+done
+run_case no_pgsymlinks case_no_pgsymlinks
+finish

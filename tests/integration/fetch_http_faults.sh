@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# pgboot fetch over HTTP against tests/support/faultserver.py: resume after a
+# cut connection, corrupted bodies, 404, 5xx retries, stalled transfers, a
+# server ignoring Range, redirects, and an HTTP proxy.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_env
+
+SRV=$T/srv
+make_mirror "$SRV" "$REAL_TGZ" "$REAL_VERSION"
+SIZE=$(stat -c %s "$REAL_TGZ")
+# a second server whose 500then200 counter is fresh for case_500_exhausted
+start_faultserver "$SRV" fs500
+FS500_URL=$FS_URL FS500_LOG=$FS_LOG
+start_faultserver "$SRV" fs
+LOG=$FS_LOG
+# fast retries for every run
+FAST=(--retries 3 --retry-delay 50 --connect-timeout 5000)
+
+# GETs of the bundle in MODE since log line $2 (default 0)
+gets() { log_count "$LOG" "method == 'GET' and mode == '$1' and path.endswith('/linux-x64-$REAL_VERSION.tgz')${3:+ and ($3)}" "${2:-0}"; }
+
+case_ok() {
+    local C=$T/c-ok since
+    since=$(log_lines "$LOG")
+    pg fetch --mirror "$FS_URL/ok" --cache-dir "$C" --json "${FAST[@]}"
+    if expect_ok "mode ok"; then
+        expect_json "mode ok" origin=network url="$FS_URL/ok/$REAL_REL" root="$C/$REAL_KEY"
+        assert_installed "$C" "$REAL_KEY" "mode ok"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(gets ok "$since" "status == 200")" 1 "mode ok: exactly one GET of the tarball, answered 200 ($(log_show "$LOG" "$since"))"
+}
+
+case_cut() {
+    local C=$T/c-cut since total
+    since=$(log_lines "$LOG")
+    pg fetch --mirror "$FS_URL/cut" --cache-dir "$C" "${FAST[@]}"
+    if expect_ok "mode cut (connection closed after half the body)"; then
+        expect_bin_line "mode cut" "$C/$REAL_KEY/bin"
+        assert_installed "$C" "$REAL_KEY" "mode cut"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(gets cut "$since" "status == 206 and (range or '').startswith('bytes=') and int(range[6:].split('-')[0] or 0) > 0")" 1 \
+        "mode cut: the download was resumed with one 'Range: bytes=N-' request answered 206 ($(log_show "$LOG" "$since"))"
+    total=$("$PYTHON" - "$LOG" "$since" <<'EOF'
+import json, sys
+print(sum(json.loads(l).get("bytes") or 0 for l in open(sys.argv[1]).readlines()[int(sys.argv[2]):]))
+EOF
+)
+    if ((total <= SIZE + SIZE / 20)); then
+        pass "mode cut: resuming did not download the bundle again ($total bytes sent for $SIZE)"
+    else
+        record_fail "mode cut: $total bytes were sent for a $SIZE byte bundle: the resume re-downloaded ($(log_show "$LOG" "$since"))"
+    fi
+}
+
+case_wrong() {
+    local C=$T/c-wrong got
+    got=$("$PYTHON" - "$SUPPORT_DIR" "$REAL_TGZ" <<'EOF'
+import base64, hashlib, sys
+sys.path.insert(0, sys.argv[1])
+from faultserver import flip
+print("sha512-" + base64.b64encode(hashlib.sha512(flip(open(sys.argv[2], "rb").read(), 0)).digest()).decode())
+EOF
+)
+    pg fetch --mirror "$FS_URL/wrong" --cache-dir "$C" "${FAST[@]}"
+    if expect_fail "mode wrong (corrupted body)"; then
+        assert_names_digest "$(err_line)" "$REAL_INTEGRITY" "mode wrong: the error names the expected digest"
+        assert_names_digest "$(err_line)" "$got" "mode wrong: the error names the digest received"
+        assert_contains "$(err_line)" "$FS_URL/wrong/$REAL_REL" "mode wrong: the error names the URL"
+    fi
+    assert_cache_untouched "$C" "mode wrong (no .part, no .tgz, no tree)"
+}
+
+case_404() {
+    local C=$T/c-404 since
+    since=$(log_lines "$LOG")
+    pg fetch --mirror "$FS_URL/404" --cache-dir "$C" "${FAST[@]}"
+    if expect_fail "mode 404"; then
+        assert_contains "$(err_line)" "$FS_URL/404/$REAL_REL" "mode 404: the error names the URL"
+        assert_contains "$(err_line)" "404" "mode 404: the error gives the HTTP status"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(log_count "$LOG" "mode == '404'" "$since")" 1 "mode 404: exactly one request (404 is not retried) ($(log_show "$LOG" "$since"))"
+    assert_cache_untouched "$C" "mode 404"
+}
+
+case_500then200() {
+    local C=$T/c-500 since
+    since=$(log_lines "$LOG")
+    pg fetch --mirror "$FS_URL/500then200" --cache-dir "$C" --json "${FAST[@]}"
+    if expect_ok "mode 500then200 (two 500s, then the file)"; then
+        expect_json "mode 500then200" origin=network
+        assert_installed "$C" "$REAL_KEY" "mode 500then200"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(gets 500then200 "$since" "status == 500")" 2 "mode 500then200: two 500 answers ($(log_show "$LOG" "$since"))"
+    assert_eq "$(gets 500then200 "$since" "status in (200, 206)")" 1 "mode 500then200: then one successful GET"
+}
+
+case_500_exhausted() {
+    # two 500s but only one retry allowed: fails, names the URL and the status
+    local C=$T/c-500x
+    pg fetch --mirror "$FS500_URL/500then200" --cache-dir "$C" --retries 1 --retry-delay 50
+    if expect_fail "two 500s with --retries 1"; then
+        assert_contains "$(err_line)" "500" "retries exhausted: the error gives the HTTP status"
+        assert_contains "$(err_line)" "$FS500_URL/500then200/$REAL_REL" "retries exhausted: the error names the URL"
+    fi
+    log_settle "$FS500_LOG"
+    assert_eq "$(log_count "$FS500_LOG" "method == 'GET'")" 2 "--retries 1 means two attempts ($(log_show "$FS500_LOG"))"
+    assert_no_tree "$C" "retries exhausted"
+    assert_no_path "$C/$REAL_KEY.tgz" "retries exhausted: no .tgz"
+}
+
+case_drip() {
+    local C=$T/c-drip since n
+    since=$(log_lines "$LOG")
+    PG_TIMEOUT=60 pg fetch --mirror "$FS_URL/drip" --cache-dir "$C" --low-speed-time 2000 --retries 1 --retry-delay 100 \
+        --connect-timeout 5000
+    expect_fail "mode drip (a few bytes per second)"
+    if ((PG_ELAPSED_MS < 15000)); then
+        pass "mode drip: gave up within 15 s (${PG_ELAPSED_MS} ms)"
+    else
+        record_fail "mode drip: took ${PG_ELAPSED_MS} ms (limit 15 s with --low-speed-time 2000 --retries 1)"
+    fi
+    if ((PG_ELAPSED_MS >= 3500)); then
+        pass "mode drip: both attempts waited for the low-speed window (${PG_ELAPSED_MS} ms)"
+    else
+        record_fail "mode drip: failed after only ${PG_ELAPSED_MS} ms; two attempts with --low-speed-time 2000 take about 4 s"
+    fi
+    log_settle "$LOG"
+    n=$(gets drip "$since")
+    assert_eq "$n" 2 "mode drip: --retries 1 means two attempts ($(log_show "$LOG" "$since"))"
+    assert_no_tree "$C" "mode drip"
+    assert_no_path "$C/$REAL_KEY.tgz" "mode drip: no verified .tgz"
+}
+
+case_norange() {
+    local C=$T/c-norange since
+    since=$(log_lines "$LOG")
+    mkdir -p "$C"
+    head -c 1048576 /dev/urandom >"$C/$REAL_KEY.tgz.part"
+    pg fetch --mirror "$FS_URL/norange" --cache-dir "$C" "${FAST[@]}"
+    if expect_ok "mode norange with 1 MiB of garbage in the .part"; then
+        assert_installed "$C" "$REAL_KEY" "mode norange"
+    fi
+    assert_no_path "$C/$REAL_KEY.tgz.part" "mode norange: the .part is gone"
+    log_settle "$LOG"
+    assert_eq "$(gets norange "$since" "(range or '').startswith('bytes=1048576-')")" 1 \
+        "mode norange: the .part was resumed with 'Range: bytes=1048576-' ($(log_show "$LOG" "$since"))"
+    assert_eq "$(gets norange "$since")" 1 \
+        "mode norange: the 200 answer replaced the .part, no second download"
+}
+
+case_redirect() {
+    local C=$T/c-redirect since
+    since=$(log_lines "$LOG")
+    pg fetch --mirror "$FS_URL/redirect" --cache-dir "$C" --json "${FAST[@]}"
+    if expect_ok "mode redirect (302 to /ok/)"; then
+        expect_json "mode redirect" origin=network
+        assert_installed "$C" "$REAL_KEY" "mode redirect"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(log_count "$LOG" "mode == 'redirect' and status == 302" "$since")" 1 "mode redirect: one 302 ($(log_show "$LOG" "$since"))"
+    assert_eq "$(gets ok "$since" "status == 200")" 1 "mode redirect: the redirect was followed to /ok/"
+}
+
+case_proxy() {
+    local C=$T/c-proxy since url=http://pgboot-mirror.invalid/ok
+    since=$(log_lines "$LOG")
+    http_proxy=$FS_URL pg fetch --mirror "$url" --cache-dir "$C" --json "${FAST[@]}"
+    if expect_ok "through http_proxy to http://pgboot-mirror.invalid"; then
+        expect_json "through http_proxy" origin=network url="$url/$REAL_REL"
+        assert_installed "$C" "$REAL_KEY" "through http_proxy"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(log_count "$LOG" "proxy and target == '$url/$REAL_REL' and status == 200" "$since")" 1 \
+        "http_proxy: the proxy got the absolute-URI request ($(log_show "$LOG" "$since"))"
+}
+
+run_case ok case_ok
+rm_tree "$T/c-ok"
+run_case cut case_cut
+rm_tree "$T/c-cut"
+run_case wrong case_wrong
+run_case 404 case_404
+run_case 500then200 case_500then200
+rm_tree "$T/c-500"
+run_case 500_retries_exhausted case_500_exhausted
+run_case drip case_drip
+run_case norange case_norange
+rm_tree "$T/c-norange"
+run_case redirect case_redirect
+rm_tree "$T/c-redirect"
+run_case proxy case_proxy
+rm_tree "$T/c-proxy"
+finish
