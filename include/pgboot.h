@@ -41,16 +41,22 @@ extern "C" {
 /** Error codes. Every failure also sets a one-line message. */
 typedef enum {
     PGBOOT_OK = 0,
-    PGBOOT_ERROR = -1,       /* generic failure (I/O, a child process, ...) */
-    PGBOOT_EINVALID = -2,    /* bad input: an option, a name, a malformed file */
-    PGBOOT_ENOTFOUND = -3,   /* a file, platform or cached bundle does not exist */
-    PGBOOT_ENETWORK = -4,    /* download failed (after retries) */
-    PGBOOT_EINTEGRITY = -5,  /* a digest did not match the pinned one */
-    PGBOOT_EUNSAFE = -6,     /* an archive entry was refused (path escape, device, ...) */
-    PGBOOT_ENOREGISTRY = -7, /* no registry configured and nothing cached */
-    PGBOOT_EOFFLINE = -8,    /* offline mode and the bundle is not cached */
-    PGBOOT_ENOMEM = -9,      /* out of memory */
-    PGBOOT_EBROKEN = -10,    /* an installed tree does not run (missing library, ...) */
+    PGBOOT_ERROR = -1,        /* generic failure (I/O, a child process, ...) */
+    PGBOOT_EINVALID = -2,     /* bad input: an option, a name, a malformed file */
+    PGBOOT_ENOTFOUND = -3,    /* a file, platform or cached bundle does not exist */
+    PGBOOT_ENETWORK = -4,     /* download failed (after retries) */
+    PGBOOT_EINTEGRITY = -5,   /* a digest did not match the pinned one */
+    PGBOOT_EUNSAFE = -6,      /* an archive entry was refused (path escape, device, ...) */
+    PGBOOT_ENOREGISTRY = -7,  /* no registry configured and nothing cached */
+    PGBOOT_EOFFLINE = -8,     /* offline mode and the bundle is not cached */
+    PGBOOT_ENOMEM = -9,       /* out of memory */
+    PGBOOT_EBROKEN = -10,     /* an installed tree does not run (missing library, ...) */
+    PGBOOT_ENOTRUNNING = -11, /* no server is running for this app */
+    PGBOOT_EROOT = -12,       /* running as root without an unprivileged account to use */
+    PGBOOT_EPORT = -13,       /* the requested port is taken */
+    PGBOOT_ETIMEOUT = -14,    /* the server did not become ready in time */
+    PGBOOT_ESTART = -15,      /* the server (or initdb) failed; the message has its log */
+    PGBOOT_EBUSY = -16,       /* the data directory is used by something else */
 } pgboot_error_code;
 
 /** The message of the last failure on this thread ("" if none). Never NULL. */
@@ -239,6 +245,107 @@ PGBOOT_EXTERN const pgboot_bundle_timing *pgboot_bundle_get_timing(const pgboot_
 
 /** The cache directory these options resolve to (malloc'd; free() it). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts);
+
+/* ------------------------------------------------------------------------
+ * Running PostgreSQL for an app.
+ *
+ * Per app (a name of letters, digits, '.', '_' and '-'):
+ *   app dir   ${XDG_DATA_HOME:-~/.local/share}/<app>/
+ *   data dir  <app dir>/postgres_data (0700), its log in postgres_data/log/
+ *   pgboot.run  JSON pid/port file (0600), present while a server runs
+ *   pgpass      the passwords, libpq's pgpass format (0600)
+ * ------------------------------------------------------------------------ */
+
+typedef enum {
+    PGBOOT_STOP_FAST = 0,  /* disconnect clients, shut down cleanly (default) */
+    PGBOOT_STOP_SMART,     /* wait for clients to disconnect */
+    PGBOOT_STOP_IMMEDIATE, /* abort; recovery runs at the next start */
+} pgboot_stop_mode;
+
+typedef struct {
+    unsigned int version;
+    const char *app;             /* required */
+    const char *data_dir;        /* NULL: <app dir>/postgres_data */
+    const char *run_as;          /* as root: the unprivileged account to run as */
+    int create_user;             /* as root: create run_as as a system user if missing */
+    int port;                    /* 0: the last port if free, else a free one; N: exactly N */
+    uint32_t timeout_ms;         /* readiness timeout; 0: 60000 */
+    const char *const *settings; /* NULL-terminated "name=value" list, persisted */
+    const char *database_url;    /* use this external server instead (also
+                                    PGBOOT_DATABASE_URL) */
+    int child;                   /* the server dies with the calling process (even on SIGKILL) */
+    int no_start;                /* attach to a running server only (PGBOOT_ENOTRUNNING if none) */
+    pgboot_fetch_options fetch;  /* where the bundle comes from */
+} pgboot_server_options;
+
+#define PGBOOT_SERVER_OPTIONS_VERSION 1
+#define PGBOOT_SERVER_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        .version = PGBOOT_SERVER_OPTIONS_VERSION, .fetch = PGBOOT_FETCH_OPTIONS_INIT               \
+    }
+
+typedef struct pgboot_server pgboot_server;
+
+/** Check an app name: 0, or PGBOOT_EINVALID with a message saying what is wrong. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_name_check(const char *app);
+
+/**
+ * Start the app's server, or reuse the one already running for its data
+ * directory. Creates the cluster on first use (initdb, a password-protected
+ * role and database named after the app). Returns when the server accepts an
+ * authenticated connection over the URL. Concurrent callers for the same app
+ * serialise on a lock; all get the same server.
+ * With options.child, a server this call starts is stopped when the calling
+ * process exits or dies; pgboot_server_free() does not stop it, but
+ * pgboot_server_stop() does.
+ * As root, options.run_as names the account that owns and runs the cluster;
+ * the work is then done in a forked process with that account's identity.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_start(pgboot_server **out,
+                                                         const pgboot_server_options *opts);
+
+/** Attach to the app's running server without starting one. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_attach(pgboot_server **out,
+                                                          const pgboot_server_options *opts);
+
+/** Stop the server and wait until the postmaster is gone. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode);
+
+/** Stop the app's server, whoever started it (PGBOOT_ENOTRUNNING if none). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_stop_app(const pgboot_server_options *opts,
+                                                            pgboot_stop_mode mode);
+
+/** Release the handle (the server keeps running unless it was stopped). NULL-safe. */
+PGBOOT_EXTERN void pgboot_server_free(pgboot_server *s);
+
+/** postgresql://<user>:<password>@127.0.0.1:<port>/<database> */
+PGBOOT_EXTERN const char *pgboot_server_url(const pgboot_server *s);
+PGBOOT_EXTERN int pgboot_server_port(const pgboot_server *s);
+/** The postmaster's pid (0 for an external server). */
+PGBOOT_EXTERN int pgboot_server_pid(const pgboot_server *s);
+PGBOOT_EXTERN const char *pgboot_server_host(const pgboot_server *s);
+PGBOOT_EXTERN const char *pgboot_server_user(const pgboot_server *s);
+PGBOOT_EXTERN const char *pgboot_server_password(const pgboot_server *s);
+PGBOOT_EXTERN const char *pgboot_server_database(const pgboot_server *s);
+/** The private Unix socket directory (NULL for an external server). */
+PGBOOT_EXTERN const char *pgboot_server_socket_dir(const pgboot_server *s);
+PGBOOT_EXTERN const char *pgboot_server_data_dir(const pgboot_server *s);
+PGBOOT_EXTERN const char *pgboot_server_app_dir(const pgboot_server *s);
+/** The server log file (NULL for an external server). */
+PGBOOT_EXTERN const char *pgboot_server_log_path(const pgboot_server *s);
+/** "16.14" */
+PGBOOT_EXTERN const char *pgboot_server_pg_version(const pgboot_server *s);
+/** 1 if this call started the server, 0 if it reused a running one. */
+PGBOOT_EXTERN int pgboot_server_started_here(const pgboot_server *s);
+/** 1 if the URL is an external server (options.database_url). */
+PGBOOT_EXTERN int pgboot_server_is_external(const pgboot_server *s);
+
+/** The server log file for these options, running or not (malloc'd; free() it). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_log_file(char **out,
+                                                            const pgboot_server_options *opts);
+
+/** The app directory for these options (malloc'd; free() it). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_dir(char **out, const pgboot_server_options *opts);
 
 #ifdef __cplusplus
 }

@@ -68,6 +68,37 @@ void pgb_unlock(int fd);
  * status, or 128+signal. A failed exec is a real error, not a status. */
 PGB_MUST_USE int pgb_run_capture(char *const argv[], char **output, int *status, size_t max);
 
+/* Is `pid` a live (not zombie) process? */
+int pgb_pid_alive(int pid);
+/* The command name of `pid` (/proc/<pid>/comm) into buf; -1 if gone. */
+int pgb_pid_comm(int pid, char *buf, size_t len);
+/* Is the current directory of `pid` the directory `dir`? (-1: cannot tell) */
+int pgb_pid_cwd_is(int pid, const char *dir);
+
+/* How a server process is launched. */
+typedef struct {
+    char *const *argv; /* argv[0] is a path */
+    int log_fd;        /* stdout and stderr go here */
+    int supervise_fd;  /* -1: detached (own session, reparented to init).
+                          >= 0: the read end of a pipe whose write end the host
+                          holds: a supervisor process watches it and stops the
+                          server when the host is gone. */
+} pgb_launch;
+/* Start a long-running program (stdin from /dev/null) without making it a
+ * child of the caller; *pid is its pid. A failed exec is an error. */
+PGB_MUST_USE int pgb_spawn_server(const pgb_launch *l, int *pid);
+
+/* Become `user` (as root): groups, gid, uid, HOME/USER/LOGNAME; forget the
+ * XDG_* variables of the previous identity. Creates the account as a system
+ * user first if `create` and it does not exist. */
+PGB_MUST_USE int pgb_become_user(const char *user, int create);
+
+/* --- network (platform/unix/net.c) --------------------------------------- */
+/* Can 127.0.0.1:port be bound right now? */
+int pgb_port_is_free(int port);
+/* A port on 127.0.0.1 that was free a moment ago. */
+PGB_MUST_USE int pgb_port_pick(int *port);
+
 /* --- system facts (platform/unix/sys.c) ---------------------------------- */
 const char *pgb_sys_platform(void);
 void pgb_sleep_ms(uint32_t ms);

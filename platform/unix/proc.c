@@ -4,8 +4,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,5 +102,270 @@ int pgb_run_capture(char *const argv[], char **output, int *status, size_t max)
     buf[len] = '\0';
     *output = buf;
     *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return 0;
+}
+
+int pgb_pid_alive(int pid)
+{
+    if (pid <= 0)
+        return 0;
+    if (kill(pid, 0) != 0 && errno != EPERM)
+        return 0;
+    /* A zombie holds its pid but is gone for our purposes. */
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+}
+
+int pgb_pid_comm(int pid, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+int pgb_pid_cwd_is(int pid, const char *dir)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cwd", pid);
+    char *a = realpath(path, NULL);
+    if (!a)
+        return -1;
+    char *b = realpath(dir, NULL);
+    int same = b && strcmp(a, b) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
+/* In the forked children below only async-signal-safe calls are made: the
+ * host may be multi-threaded. */
+static void child_exec(const pgb_launch *l, int status_fd)
+{
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0 && devnull != 0) {
+        dup2(devnull, 0);
+        close(devnull);
+    }
+    dup2(l->log_fd, 1);
+    dup2(l->log_fd, 2);
+    /* The server must hold none of the host's descriptors (sockets, pipes a
+     * parent reads to EOF, locks). Marked close-on-exec rather than closed so
+     * the status pipe still reports a failed exec. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    execv(l->argv[0], l->argv);
+    int e = errno;
+    ssize_t w = write(status_fd, &e, sizeof e);
+    (void)w;
+    _exit(127);
+}
+
+/* The supervisor: parent of the server, watching the host's pipe. When the
+ * pipe says the host is gone, it asks the server for a fast shutdown and
+ * escalates if that takes too long. It exits when the server does. */
+static void supervise(int server_pid, int host_fd)
+{
+    int waited_ms = 0, signalled = 0;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(server_pid, &st, WNOHANG);
+        if (r == server_pid || (r < 0 && errno == ECHILD))
+            _exit(0);
+        struct pollfd pfd = {.fd = host_fd, .events = POLLIN};
+        int n = poll(&pfd, 1, signalled ? 20 : 200);
+        if (!signalled && n > 0) {
+            char c;
+            ssize_t got = read(host_fd, &c, 1);
+            if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
+                kill(server_pid, SIGINT); /* fast shutdown */
+                signalled = 1;
+            }
+        } else if (signalled) {
+            waited_ms += 20;
+            if (waited_ms == 10000)
+                kill(server_pid, SIGQUIT); /* immediate shutdown */
+            else if (waited_ms == 20000)
+                kill(server_pid, SIGKILL);
+        }
+    }
+}
+
+int pgb_spawn_server(const pgb_launch *l, int *pid_out)
+{
+    int st[2], report[2];
+    if (pipe2(st, O_CLOEXEC) != 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        close(st[0]);
+        close(st[1]);
+        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+    }
+    /* First child: a new session, then forks the server (and, supervised,
+     * stays as its parent). The caller reaps only this first child when it is
+     * detached, so nothing lingers as a zombie of the host. */
+    pid_t first = fork();
+    if (first < 0) {
+        int e = errno;
+        close(st[0]);
+        close(st[1]);
+        close(report[0]);
+        close(report[1]);
+        return pgb_fail(PGBOOT_ERROR, "cannot fork: %s", strerror(e));
+    }
+    if (first == 0) {
+        close(st[0]);
+        close(report[0]);
+        setsid();
+        if (l->supervise_fd >= 0) {
+            /* The supervisor lives on as a grandchild of the host (the host
+             * reaps the intermediate below), so it is no zombie to the host. */
+            pid_t mid = fork();
+            if (mid != 0)
+                _exit(mid < 0 ? 1 : 0);
+        }
+        pid_t server = fork();
+        if (server < 0)
+            _exit(1);
+        if (server == 0) {
+            close(report[1]);
+            if (l->supervise_fd >= 0) {
+                /* Should the supervisor itself be killed, take the server down. */
+                prctl(PR_SET_PDEATHSIG, SIGQUIT);
+                close(l->supervise_fd);
+            }
+            child_exec(l, st[1]);
+        }
+        int sp = (int)server;
+        ssize_t w = write(report[1], &sp, sizeof sp);
+        (void)w;
+        close(report[1]);
+        close(st[1]);
+        if (l->supervise_fd >= 0) {
+            /* Keep only the host's pipe, as fd 3; in particular not the
+             * host's stdout, which a parent may read until EOF. */
+            int devnull = open("/dev/null", O_RDWR);
+            if (devnull >= 0) {
+                dup2(devnull, 0);
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+            }
+            if (l->supervise_fd != 3 && dup2(l->supervise_fd, 3) < 0)
+                _exit(1);
+            close_range(4, ~0U, 0);
+            supervise(server, 3);
+        }
+        _exit(0);
+    }
+    close(st[1]);
+    close(report[1]);
+    int server = 0, exec_errno = 0;
+    ssize_t n;
+    do
+        n = read(report[0], &server, sizeof server);
+    while (n < 0 && errno == EINTR);
+    close(report[0]);
+    int status;
+    while (waitpid(first, &status, 0) < 0 && errno == EINTR)
+        ;
+    /* The status pipe closes on exec (success) or carries exec's errno. */
+    ssize_t m;
+    do
+        m = read(st[0], &exec_errno, sizeof exec_errno);
+    while (m < 0 && errno == EINTR);
+    close(st[0]);
+    if (n != (ssize_t)sizeof server || server <= 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot start %s: fork failed", l->argv[0]);
+    if (m == (ssize_t)sizeof exec_errno)
+        return pgb_fail(PGBOOT_ESTART, "cannot run %s: %s", l->argv[0], strerror(exec_errno));
+    *pid_out = server;
+    return 0;
+}
+
+int pgb_become_user(const char *user, int create)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw && create) {
+        char *argv[] = {
+            "/usr/sbin/useradd", "--system", "--create-home", "--shell", "/usr/sbin/nologin",
+            (char *)user,        NULL};
+        char *out = NULL;
+        int status = 0;
+        int rc = pgb_run_capture(argv, &out, &status, 4096);
+        if (rc)
+            return rc;
+        if (status != 0) {
+            rc = pgb_fail(PGBOOT_ERROR, "cannot create user %s: useradd said: %s", user,
+                          pgb_tail_lines(out, 2));
+            free(out);
+            return rc;
+        }
+        free(out);
+        pw = getpwnam(user);
+    }
+    if (!pw) {
+        int rc = pgb_fail(PGBOOT_EINVALID, "there is no user account named '%s'", user);
+        pgb_hint("add --create-user to create it as a system user, or name an existing "
+                 "unprivileged account");
+        return rc;
+    }
+    if (pw->pw_uid == 0) {
+        int rc = pgb_fail(PGBOOT_EROOT,
+                          "--run-as %s names a root account; PostgreSQL refuses "
+                          "to run as root",
+                          user);
+        pgb_hint("name an unprivileged account, e.g. --run-as pgboot --create-user");
+        return rc;
+    }
+    if (!pw->pw_dir || pw->pw_dir[0] != '/' || !pgb_is_dir(pw->pw_dir)) {
+        int rc = pgb_fail(PGBOOT_ENOTFOUND,
+                          "user %s has no home directory (%s) to keep its data "
+                          "in",
+                          user, pw->pw_dir ? pw->pw_dir : "none");
+        pgb_hint("create the home directory, or pass --data-dir DIR owned by %s", user);
+        return rc;
+    }
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    char *home = pgb_strdup(pw->pw_dir);
+    char *name = pgb_strdup(pw->pw_name);
+    if (!home || !name) {
+        free(home);
+        free(name);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    if (initgroups(name, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0 || getuid() != uid ||
+        geteuid() != uid) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot switch to user %s: %s", name, strerror(errno));
+        free(home);
+        free(name);
+        return rc;
+    }
+    setenv("HOME", home, 1);
+    setenv("USER", name, 1);
+    setenv("LOGNAME", name, 1);
+    unsetenv("XDG_DATA_HOME");
+    unsetenv("XDG_CACHE_HOME");
+    unsetenv("XDG_RUNTIME_DIR");
+    unsetenv("XDG_CONFIG_HOME");
+    free(home);
+    free(name);
     return 0;
 }

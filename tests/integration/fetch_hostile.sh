@@ -38,6 +38,7 @@ declare -A ENTRY=(
     [pgsymlinks_target_out]='evil-pgsym-target'
     [pgsymlinks_source_out]='evil-pgsym-source|libpgboottest\.so\.1'
     [oversized]='evil-oversized'
+    [oversized_total]='evil-total-[0-9]+'
     [device]='evil-device'
     [setuid]='evil-setuid'
     [setgid]='evil-setgid'
@@ -48,12 +49,13 @@ declare -A TGZ
 while IFS=$'\t' read -r name path integ; do
     TGZ[$name]=$path
     unpacked=""
-    [[ $name == oversized ]] && unpacked=100000
+    [[ $name == oversized* ]] && unpacked=100000
     make_manifest "$T/manifests/$name.json" "$path" "$unpacked"
     make_mirror "$MIRROR" "$path"
     [[ "$(sha512_integrity "$path")" == "$integ" ]] || die "mkhostile.py printed a wrong integrity for $name"
 done <"$T/hostile.list"
-[[ ${#TGZ[@]} == $((${#ENTRY[@]} + 1)) ]] || die "mkhostile.py made ${#TGZ[@]} tarballs, expected $((${#ENTRY[@]} + 1))"
+# the hostile ones, plus benign and prefix_confusion
+[[ ${#TGZ[@]} == $((${#ENTRY[@]} + 2)) ]] || die "mkhostile.py made ${#TGZ[@]} tarballs, expected $((${#ENTRY[@]} + 2))"
 
 assert_outside_unchanged() {
     local now
@@ -61,7 +63,7 @@ assert_outside_unchanged() {
     if [[ "$now" == "$SNAP0" ]]; then
         pass "$1: nothing changed outside the cache"
     else
-        record_fail "$1: the sentinel directory changed: $(diff <(echo "$SNAP0") <(echo "$now") | grep '^[<>]' | head -8 | tr '\n' ';')"
+        record_fail "$1: the sentinel directory changed: $(diff <(echo "$SNAP0") <(echo "$now") | grep '^[<>]' | head -8 | tr '\n' ';' || true)"
     fi
     if [[ -e /tmp/evil-abs || -e /tmp/evil-dotdot ]]; then
         record_fail "$1: /tmp/evil-abs or /tmp/evil-dotdot exists"
@@ -106,6 +108,24 @@ hostile_case() { # NAME VIA(from|mirror)
     rm_tree "$C"
 }
 
+case_prefix_confusion() {
+    # entries under package/native-evil/ and package/nativeevil-prefix-b are
+    # not under package/native/: they are either ignored (the install then
+    # succeeds) or refused, but never extracted anywhere
+    local C=$CACHES/cache-prefix found
+    pg fetch --manifest "$T/manifests/prefix_confusion.json" --cache-dir "$C" --from "${TGZ[prefix_confusion]}"
+    if [[ $PG_RC == 0 ]]; then
+        pass "prefix_confusion: installed (the non-native entries were ignored)"
+    else
+        expect_fail "prefix_confusion: refused"
+        assert_cache_untouched "$C" "prefix_confusion (refused)"
+    fi
+    found=$(find "$OUT" -name 'evil-prefix*' | head -3)
+    assert_eq "$found" "" "prefix_confusion: no entry outside package/native/ was extracted"
+    assert_outside_unchanged "prefix_confusion"
+    rm_tree "$C"
+}
+
 case_no_pgsymlinks() {
     local C=$CACHES/cache-nosymlinks line tgz
     line=$("$PYTHON" "$SUPPORT_DIR/mkhostile.py" "$HOSTILE" --strip-pgsymlinks "$REAL_TGZ")
@@ -124,9 +144,10 @@ case_no_pgsymlinks() {
 run_case benign case_benign
 rm_tree "$CACHES/cache-benign"
 for name in dotdot dotdot_nonnative absolute symlink_out symlink_abs symlink_through hardlink_out hardlink_abs \
-    pgsymlinks_target_out pgsymlinks_source_out oversized device setuid setgid fifo; do
+    pgsymlinks_target_out pgsymlinks_source_out oversized oversized_total device setuid setgid fifo; do
     run_case "$name/from" hostile_case "$name" from
     run_case "$name/mirror" hostile_case "$name" mirror
 done
+run_case prefix_confusion case_prefix_confusion
 run_case no_pgsymlinks case_no_pgsymlinks
 finish

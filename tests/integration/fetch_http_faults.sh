@@ -55,6 +55,18 @@ EOF
     fi
 }
 
+case_reset() {
+    local C=$T/c-reset since
+    since=$(log_lines "$LOG")
+    pg fetch --mirror "$FS_URL/reset" --cache-dir "$C" "${FAST[@]}"
+    if expect_ok "mode reset (connection reset after half the body)"; then
+        assert_installed "$C" "$REAL_KEY" "mode reset"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(gets reset "$since" "status == 206 and int((range or 'bytes=0-')[6:].split('-')[0] or 0) > 0")" 1 \
+        "mode reset: the download was resumed with a Range request answered 206 ($(log_show "$LOG" "$since"))"
+}
+
 case_wrong() {
     local C=$T/c-wrong got
     got=$("$PYTHON" - "$SUPPORT_DIR" "$REAL_TGZ" <<'EOF'
@@ -87,9 +99,9 @@ case_404() {
 }
 
 case_500then200() {
-    local C=$T/c-500 since
+    local C=$T/c-500 since gaps
     since=$(log_lines "$LOG")
-    pg fetch --mirror "$FS_URL/500then200" --cache-dir "$C" --json "${FAST[@]}"
+    pg fetch --mirror "$FS_URL/500then200" --cache-dir "$C" --json --retries 3 --retry-delay 150
     if expect_ok "mode 500then200 (two 500s, then the file)"; then
         expect_json "mode 500then200" origin=network
         assert_installed "$C" "$REAL_KEY" "mode 500then200"
@@ -97,6 +109,19 @@ case_500then200() {
     log_settle "$LOG"
     assert_eq "$(gets 500then200 "$since" "status == 500")" 2 "mode 500then200: two 500 answers ($(log_show "$LOG" "$since"))"
     assert_eq "$(gets 500then200 "$since" "status in (200, 206)")" 1 "mode 500then200: then one successful GET"
+    # back-off: --retry-delay 150 waits 150 ms, then doubles to 300 ms
+    gaps=$("$PYTHON" - "$LOG" "$since" <<'EOF2'
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1]).readlines()[int(sys.argv[2]):]]
+rs = [r for r in rs if r.get("event") == "end" and r["mode"] == "500then200"]
+print(" ".join("%d" % ((b["start"] - a["end"]) * 1000) for a, b in zip(rs, rs[1:])))
+EOF2
+)
+    if [[ $gaps =~ ^([0-9]+)\ ([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 140 && BASH_REMATCH[2] >= 290)); then
+        pass "mode 500then200: back-off of ~150 ms then ~300 ms between attempts (gaps: $gaps ms)"
+    else
+        record_fail "mode 500then200: expected gaps of at least 150 ms then 300 ms between attempts (--retry-delay 150, doubling), got: $gaps"
+    fi
 }
 
 case_500_exhausted() {
@@ -153,6 +178,74 @@ case_norange() {
         "mode norange: the 200 answer replaced the .part, no second download"
 }
 
+case_complete_part() {
+    # a previous run died after the last byte but before the rename: the
+    # .part is complete, so "Range: bytes=SIZE-" gets 416 from the server
+    local C=$T/c-complete since
+    since=$(log_lines "$LOG")
+    mkdir -p "$C"
+    cp "$REAL_TGZ" "$C/$REAL_KEY.tgz.part"
+    pg fetch --mirror "$FS_URL/ok" --cache-dir "$C" "${FAST[@]}"
+    if expect_ok "a complete .part left by an earlier run (the server answers 416)"; then
+        assert_installed "$C" "$REAL_KEY" "complete .part"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(gets ok "$since" "range == 'bytes=$SIZE-'")" 1 \
+        "complete .part: pgboot asked for the rest with 'Range: bytes=$SIZE-' ($(log_show "$LOG" "$since"))"
+}
+
+case_killed_resume() {
+    # kill -9 a fetch in the middle of a slow download; the next fetch (another
+    # process) resumes the .part with a Range request
+    local C=$T/c-killed since pid i have=0 part
+    part=$C/$REAL_KEY.tgz.part
+    "$PGBOOT" fetch --mirror "$FS_URL/slow" --cache-dir "$C" --retries 0 >"$T/killed.out" 2>"$T/killed.err" </dev/null &
+    pid=$!
+    for ((i = 0; i < 100; i++)); do
+        have=$(stat -c %s "$part" 2>/dev/null || echo 0)
+        ((have < 2000000)) || break
+        sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    have=$(stat -c %s "$part" 2>/dev/null || echo 0)
+    if ((have > 0 && have < SIZE)); then
+        pass "killed mid-download: $REAL_KEY.tgz.part holds $have bytes"
+    else
+        record_fail "killed mid-download: expected a partial $part, its size is $have"
+        return 0
+    fi
+    log_settle "$LOG"
+    since=$(log_lines "$LOG")
+    pg fetch --mirror "$FS_URL/ok" --cache-dir "$C" --json "${FAST[@]}"
+    if expect_ok "fetch after a killed fetch"; then
+        expect_json "fetch after a killed fetch" origin=network
+        assert_installed "$C" "$REAL_KEY" "fetch after a killed fetch"
+    fi
+    log_settle "$LOG"
+    assert_eq "$(gets ok "$since" "status == 206 and range == 'bytes=$have-'")" 1 \
+        "fetch after a killed fetch: resumed with 'Range: bytes=$have-' ($(log_show "$LOG" "$since"))"
+    assert_eq "$(gets ok "$since")" 1 "fetch after a killed fetch: one GET"
+}
+
+case_size_bound() {
+    # the manifest's size bounds the download
+    local C=$T/c-size M=$T/small-size.json
+    make_manifest "$M" "$REAL_TGZ" "" "$REAL_VERSION"
+    "$PYTHON" - "$M" <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["platforms"]["linux-x64"]["size"] = 1000000
+json.dump(d, open(sys.argv[1], "w"))
+EOF2
+    pg fetch --manifest "$M" --mirror "$FS_URL/ok" --cache-dir "$C" "${FAST[@]}"
+    if expect_fail "a download larger than the manifest's size"; then
+        assert_contains "$(err_line)" "$FS_URL/ok/$REAL_REL" "size bound: the error names the URL"
+        assert_contains "$(err_line)" "1000000" "size bound: the error gives the bound"
+    fi
+    assert_cache_untouched "$C" "size bound (no .part kept)"
+}
+
 case_redirect() {
     local C=$T/c-redirect since
     since=$(log_lines "$LOG")
@@ -183,6 +276,8 @@ run_case ok case_ok
 rm_tree "$T/c-ok"
 run_case cut case_cut
 rm_tree "$T/c-cut"
+run_case reset case_reset
+rm_tree "$T/c-reset"
 run_case wrong case_wrong
 run_case 404 case_404
 run_case 500then200 case_500then200
@@ -191,6 +286,11 @@ run_case 500_retries_exhausted case_500_exhausted
 run_case drip case_drip
 run_case norange case_norange
 rm_tree "$T/c-norange"
+run_case complete_part case_complete_part
+rm_tree "$T/c-complete"
+run_case killed_resume case_killed_resume
+rm_tree "$T/c-killed"
+run_case size_bound case_size_bound
 run_case redirect case_redirect
 rm_tree "$T/c-redirect"
 run_case proxy case_proxy

@@ -536,6 +536,9 @@ snapshot() {
     find "$dir" -name "$prune" -prune -o -printf '%P|%y|%m|%s|%n|%l\n' | sort |
         while IFS='|' read -r p y m s n l; do
             local h=-
+            # a directory's size and link count change when a cache dir is
+            # made inside it: only its mode matters
+            if [[ $y == d ]]; then s=- n=-; fi
             if [[ $y == f ]]; then h=$(sha256sum "$dir/$p" | cut -c1-16); fi
             echo "$p|$y|$m|$s|$n|$l|$h"
         done

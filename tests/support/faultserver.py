@@ -16,6 +16,7 @@ http://127.0.0.1:PORT/<mode>. Modes:
     cut         the first request for a file announces the full Content-Length
                 but the connection is closed after half of the body; later
                 requests for that file are normal
+    reset       like cut, but the connection is reset (RST) instead of closed
     wrong       normal headers, but some bytes of the body are flipped
     404         always 404
     500then200  the first two requests for a file get 500, later ones are normal
@@ -34,7 +35,8 @@ same way. Two JSON objects per request are appended to the log file: one with
 holding method, target (as sent), path, proxy, mode, range, status, bytes
 (body bytes sent), start and end times. The server prints nothing on stdout.
 
-Stdlib only. Stops on SIGTERM / SIGINT.
+Stdlib only. Stops on SIGTERM / SIGINT, when its parent process exits, or
+after --max-lifetime-s (default 900 s).
 """
 
 import argparse
@@ -42,6 +44,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -49,7 +52,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHUNK = 64 * 1024
-MODES = ("ok", "cut", "wrong", "404", "500then200", "drip", "norange", "redirect", "slow")
+MODES = ("ok", "cut", "reset", "wrong", "404", "500then200", "drip", "norange", "redirect", "slow")
 
 
 def flip(buf, offset):
@@ -202,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
             return
 
         limit = length
-        if mode == "cut" and n == 0:
+        if mode in ("cut", "reset") and n == 0:
             limit = length // 2
             self.rec["cut_at"] = limit
         with open(fpath, "rb") as f:
@@ -223,6 +226,11 @@ class Handler(BaseHTTPRequestHandler):
                 if mode == "slow":
                     time.sleep(st.args.slow_chunk_ms / 1000.0)
         self.wfile.flush()
+        if mode == "reset" and n == 0:
+            # SO_LINGER with a zero timeout: close() sends RST
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
         if mode == "cut" and n == 0:
             # close abruptly: the client has been promised more than it got
             try:
@@ -291,6 +299,8 @@ def main():
     ap.add_argument("--slow-chunk-ms", type=float, default=6.0)
     ap.add_argument("--drip-interval-ms", type=float, default=250.0)
     ap.add_argument("--drip-max-s", type=float, default=120.0)
+    ap.add_argument("--max-lifetime-s", type=float, default=900.0,
+                    help="exit after this long in any case (default 900)")
     args = ap.parse_args()
 
     httpd = Server(("127.0.0.1", 0), Handler)
@@ -306,6 +316,20 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+    # Stop by ourselves: when the test that started us is gone (killed by a
+    # CTest timeout, say) or after --max-lifetime-s, whichever comes first.
+    parent = os.getppid()
+    deadline = time.time() + args.max_lifetime_s
+
+    def watchdog():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent or time.time() > deadline:
+                httpd.shutdown()
+                return
+
+    threading.Thread(target=watchdog, daemon=True).start()
     try:
         httpd.serve_forever(poll_interval=0.1)
     finally:

@@ -6,9 +6,10 @@
 
 Each tarball is a gzip'd tar in the npm layout (package/package.json plus
 package/native/...) with a small but real native/bin/postgres placeholder (a
-shell script printing "postgres (PostgreSQL) 16.14"), so that if pgboot
+shell script printing "postgres (PostgreSQL) 16.14", and the same for initdb
+and pg_ctl), so that if pgboot
 wrongly accepted it, the install would succeed and the test would notice. The
-package.json version is "0.0.1-evil-<name>" (underscores become dashes), so
+package.json version is "0.0.1-hostile-<name>" (underscores become dashes), so
 each tarball gets its own cache key. Every offending entry has "evil" in its
 name, so tests can check the error names it.
 
@@ -20,7 +21,7 @@ and symlink targets are DIR/target-file (tests create it).
 One line per tarball on stdout, tab-separated: name, path, integrity.
 
 With --strip-pgsymlinks, instead re-packs REAL.tgz without
-package/native/pg-symlinks.json (package.json version "16.14.0-evil-nosymlinks")
+package/native/pg-symlinks.json (package.json version "16.14.0-nosymlinks")
 into OUTDIR/no_pgsymlinks.tgz and prints its line.
 """
 
@@ -35,10 +36,17 @@ import sys
 import tarfile
 
 POSTGRES = b'#!/bin/sh\necho "postgres (PostgreSQL) 16.14"\n'
+PROGRAMS = {
+    "postgres": POSTGRES,
+    "initdb": b'#!/bin/sh\necho "initdb (PostgreSQL) 16.14"\n',
+    "pg_ctl": b'#!/bin/sh\necho "pg_ctl (PostgreSQL) 16.14"\n',
+}
 
 
 def version_for(name):
-    return "0.0.1-evil-" + name.replace("_", "-")
+    # no "evil" in it: the offending entries are the only names with "evil",
+    # and the version shows up in cache paths quoted by error messages
+    return "0.0.1-hostile-" + name.replace("_", "-")
 
 
 def package_json(version):
@@ -111,7 +119,8 @@ class Builder:
 
     def base(self, version, pgsymlinks=None):
         self.file("package/package.json", package_json(version))
-        self.file("package/native/bin/postgres", POSTGRES, 0o755)
+        for prog, script in PROGRAMS.items():
+            self.file("package/native/bin/" + prog, script, 0o755)
         self.file("package/native/lib/libpgboottest.so.1.0", b"\x7fELF not really\n", 0o755)
         self.file("package/native/share/postgresql/README.pgboot", b"hostile fixture\n")
         if pgsymlinks is not None:
@@ -171,6 +180,16 @@ def build(name, path, outside):
     elif name == "oversized":
         b.base(v)
         b.zeros("package/native/share/evil-oversized.bin", 64 * 1024 * 1024)
+    elif name == "oversized_total":
+        # each entry is small, together they are far over the bound
+        b.base(v)
+        for i in range(20):
+            b.zeros("package/native/share/evil-total-%02d.bin" % i, 100 * 1024)
+    elif name == "prefix_confusion":
+        # not under package/native/: must not be extracted (nor escape)
+        b.base(v)
+        b.file("package/native-evil/evil-prefix-a", b"not native\n")
+        b.file("package/nativeevil-prefix-b", b"not native\n")
     elif name == "device":
         b.base(v)
         b.special("package/native/lib/evil-device", tarfile.CHRTYPE, 1, 3)
@@ -201,6 +220,8 @@ NAMES = [
     "pgsymlinks_target_out",
     "pgsymlinks_source_out",
     "oversized",
+    "oversized_total",
+    "prefix_confusion",
     "device",
     "setuid",
     "setgid",
@@ -228,7 +249,7 @@ def strip_pgsymlinks(src, out):
                 continue
             if m.name == "package/package.json":
                 meta = json.loads(tin.extractfile(m).read())
-                meta["version"] = "16.14.0-evil-nosymlinks"
+                meta["version"] = "16.14.0-nosymlinks"
                 data = json.dumps(meta, indent=2).encode() + b"\n"
                 m.size = len(data)
                 tout.addfile(m, io.BytesIO(data))

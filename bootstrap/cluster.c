@@ -1,0 +1,442 @@
+/* Creating an app's cluster, once: initdb with an explicit locale, UTF8,
+ * scram-sha-256 everywhere and a random superuser password passed through a
+ * private file; pgboot's settings; the pgpass file; and, once the server
+ * runs, the app's own role and database.
+ *
+ * initdb works in a temporary directory beside the data directory that is
+ * renamed into place only when everything is written, so a failed or killed
+ * first start never leaves a half-made data directory behind. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "../launcher/launcher.h"
+
+#define PASSWORD_LEN 32
+#define CONF_FILE "pgboot.conf"
+
+/* The small-memory profile for a desktop (see README, "Performance"). */
+static const char default_settings[] =
+    "# Written by pgboot when this cluster was created; 'pgboot start --set name=value'\n"
+    "# adds or overrides settings here. Port and socket directory are chosen at each start.\n"
+    "listen_addresses = '127.0.0.1'\n"
+    "unix_socket_permissions = 0700\n"
+    "password_encryption = 'scram-sha-256'\n"
+    "fsync = on\n"
+    "max_connections = 20\n"
+    "shared_buffers = '16MB'\n"
+    "wal_level = 'minimal'\n"
+    "max_wal_senders = 0\n"
+    "max_worker_processes = 2\n"
+    "max_parallel_workers = 2\n"
+    "max_parallel_workers_per_gather = 1\n"
+    "max_logical_replication_workers = 0\n"
+    "autovacuum_max_workers = 1\n"
+    "huge_pages = 'off'\n"
+    "jit = 'off'\n"
+    "logging_collector = 'off'\n"
+    "log_destination = 'stderr'\n"
+    "log_line_prefix = '%m [%p] '\n"
+    "log_timezone = 'UTC'\n"
+    "timezone = 'UTC'\n";
+
+static void random_password(char out[PASSWORD_LEN + 1])
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for (int i = 0; i < PASSWORD_LEN; i++)
+        out[i] = alnum[randombytes_uniform(sizeof alnum - 1)];
+    out[PASSWORD_LEN] = '\0';
+}
+
+static const char *pick_locale(void)
+{
+    /* An explicit locale every machine has: C.UTF-8, else C. Never the
+     * environment's, which a minimal machine may lack. */
+    locale_t l = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+    if (l) {
+        freelocale(l);
+        return "C.UTF-8";
+    }
+    return "C";
+}
+
+static int write_pgpass(const pgb_app_paths *p, const char *super_pw, const char *app_pw)
+{
+    char *text = pgb_printf("# pgboot: passwords of the cluster in %s (libpq pgpass format)\n"
+                            "*:*:*:%s:%s\n*:*:*:%s:%s\n",
+                            p->data_dir, pgb_superuser_for(p->app), super_pw, p->app, app_pw);
+    if (!text)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = pgb_write_file_atomic(p->pgpass, text, strlen(text), 0600);
+    sodium_memzero(text, strlen(text));
+    free(text);
+    return rc;
+}
+
+int pgb_pgpass_lookup(const char *pgpass, const char *user, char **password)
+{
+    *password = NULL;
+    char *text;
+    size_t len;
+    int rc = pgb_read_file(pgpass, &text, &len, 1 << 16);
+    if (rc) {
+        if (rc == PGBOOT_ENOTFOUND) {
+            rc = pgb_fail(PGBOOT_ENOTFOUND, "the password file %s is missing", pgpass);
+            pgb_hint("it is written when the cluster is created; if the data directory was "
+                     "copied from elsewhere, copy its pgpass too");
+        }
+        return rc;
+    }
+    size_t ul = strlen(user);
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        /* host:port:db:user:password, the first three wildcards here */
+        if (line[0] != '#' && !strncmp(line, "*:*:*:", 6) && !strncmp(line + 6, user, ul) &&
+            line[6 + ul] == ':') {
+            *password = pgb_strdup(line + 6 + ul + 1);
+            break;
+        }
+        line = next;
+    }
+    sodium_memzero(text, len);
+    free(text);
+    if (!*password)
+        return pgb_fail(PGBOOT_ENOTFOUND, "no password for role %s in %s", user, pgpass);
+    return 0;
+}
+
+static int write_conf(const char *dir)
+{
+    char *conf = pgb_path_join(dir, CONF_FILE);
+    char *main_conf = pgb_path_join(dir, "postgresql.conf");
+    int rc = 0;
+    if (!conf || !main_conf) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = pgb_write_file_atomic(conf, default_settings, strlen(default_settings), 0600)))
+        goto done;
+    FILE *f = fopen(main_conf, "a");
+    if (!f || fputs("\n# Added by pgboot\ninclude '" CONF_FILE "'\n", f) < 0 || fclose(f) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", main_conf, strerror(errno));
+done:
+    free(conf);
+    free(main_conf);
+    return rc;
+}
+
+static int is_empty_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int empty = 1;
+    struct dirent *e;
+    while (empty && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = 0;
+    closedir(d);
+    return empty;
+}
+
+int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir)
+{
+    char super_pw[PASSWORD_LEN + 1], app_pw[PASSWORD_LEN + 1];
+    random_password(super_pw);
+    random_password(app_pw);
+    char rnd[9];
+    pgb_random_name(rnd, sizeof rnd);
+    /* initdb into an empty data directory that already exists (a user may
+     * have made one), else into a temporary sibling renamed into place. */
+    int in_place = pgb_is_dir(p->data_dir);
+    char *work = in_place ? pgb_strdup(p->data_dir) : pgb_printf("%s.init-%s", p->data_dir, rnd);
+    char *pwfile = pgb_printf("%s/.pgboot-pw-%s", p->app_dir, rnd);
+    char *initdb = pgb_path_join(bin_dir, "initdb");
+    char *pwarg = pwfile ? pgb_printf("--pwfile=%s", pwfile) : NULL;
+    char *locarg = pgb_printf("--locale=%s", pick_locale());
+    char *userarg = pgb_printf("--username=%s", pgb_superuser_for(p->app));
+    char *output = NULL;
+    int rc = 0, status = 0, created = 0;
+    if (!work || !pwfile || !initdb || !pwarg || !locarg || !userarg) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (in_place && !is_empty_dir(p->data_dir)) {
+        rc = pgb_fail(PGBOOT_EBUSY,
+                      "data directory %s exists, is not empty, and is not a "
+                      "PostgreSQL cluster",
+                      p->data_dir);
+        pgb_hint("empty it or choose another --data-dir; pgboot never deletes data it did not "
+                 "create");
+        goto done;
+    }
+    /* The superuser's password reaches initdb through a private file, never argv. */
+    int fd = open(pwfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", pwfile, strerror(errno));
+        goto done;
+    }
+    ssize_t w = write(fd, super_pw, PASSWORD_LEN);
+    ssize_t nl = write(fd, "\n", 1);
+    close(fd);
+    if (w != PASSWORD_LEN || nl != 1) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot write %s", pwfile);
+        goto done;
+    }
+    char *argv[] = {initdb,
+                    "-D",
+                    work,
+                    userarg,
+                    pwarg,
+                    "--encoding=UTF8",
+                    locarg,
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "--no-instructions",
+                    NULL};
+    created = !in_place;
+    rc = pgb_run_capture(argv, &output, &status, 1 << 20);
+    if (rc == 0 && status != 0) {
+        rc = pgb_fail(PGBOOT_ESTART, "initdb failed for %s (exit %d): %s", p->data_dir, status,
+                      pgb_tail_lines(output, 4));
+        pgb_hint("nothing was kept; fix the cause above and start again");
+    }
+    if (rc == 0)
+        rc = write_conf(work);
+    if (rc == 0) {
+        char *log = pgb_path_join(work, "log");
+        if (!log || (mkdir(log, 0700) != 0 && errno != EEXIST))
+            rc = pgb_fail(PGBOOT_ERROR, "cannot create the log directory in %s", work);
+        free(log);
+    }
+    if (rc == 0)
+        rc = write_pgpass(p, super_pw, app_pw);
+    if (rc == 0 && !in_place && rename(work, p->data_dir) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot move the new cluster into place at %s: %s", p->data_dir,
+                      strerror(errno));
+done:
+    if (pwfile)
+        unlink(pwfile);
+    if (rc != 0 && work) {
+        if (created) {
+            pgb_rmtree(work);
+        } else if (in_place) {
+            /* Leave the user's directory, emptied of what initdb put there. */
+            char *dir = pgb_strdup(work);
+            pgb_remove_matching(dir, "");
+            free(dir);
+        }
+    }
+    sodium_memzero(super_pw, sizeof super_pw);
+    sodium_memzero(app_pw, sizeof app_pw);
+    free(work);
+    free(pwfile);
+    free(initdb);
+    free(pwarg);
+    free(locarg);
+    free(userarg);
+    free(output);
+    return rc;
+}
+
+/* A setting name PostgreSQL could accept: letters, digits, '_' and '.'. */
+static int setting_name_ok(const char *name, size_t n)
+{
+    if (n == 0 || n > 63)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+int pgb_cluster_set(const pgb_app_paths *p, const char *const *settings)
+{
+    if (!settings || !settings[0])
+        return 0;
+    char *conf = pgb_path_join(p->data_dir, CONF_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = conf ? pgb_read_file(conf, &text, &len, 1 << 20) : PGBOOT_ENOMEM;
+    if (rc) {
+        free(conf);
+        return rc;
+    }
+    for (size_t i = 0; settings[i] && rc == 0; i++) {
+        const char *eq = strchr(settings[i], '=');
+        if (!eq || !setting_name_ok(settings[i], (size_t)(eq - settings[i]))) {
+            rc = pgb_fail(PGBOOT_EINVALID, "--set '%s' is not name=value with a setting name",
+                          settings[i]);
+            pgb_hint("for example --set work_mem=64MB");
+            break;
+        }
+        size_t nlen = (size_t)(eq - settings[i]);
+        /* Quote the value: ' doubled, backslashes doubled. */
+        size_t vlen = strlen(eq + 1);
+        char *val = malloc(vlen * 2 + 3);
+        if (!val) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        char *o = val;
+        *o++ = '\'';
+        for (const char *s = eq + 1; *s; s++) {
+            if (*s == '\n' || *s == '\r') {
+                free(val);
+                val = NULL;
+                break;
+            }
+            if (*s == '\'' || *s == '\\')
+                *o++ = *s;
+            *o++ = *s;
+        }
+        if (!val) {
+            rc = pgb_fail(PGBOOT_EINVALID, "--set %.*s: the value has a line break", (int)nlen,
+                          settings[i]);
+            break;
+        }
+        *o++ = '\'';
+        *o = '\0';
+        /* Drop earlier lines for this name; the new one goes last. */
+        char *out = malloc(len + nlen + strlen(val) + 8);
+        if (!out) {
+            free(val);
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        size_t olen = 0;
+        for (char *line = text; *line;) {
+            char *next = strchr(line, '\n');
+            size_t ll = next ? (size_t)(next - line + 1) : strlen(line);
+            const char *q = line;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            int same = !strncmp(q, settings[i], nlen) &&
+                       (q[nlen] == ' ' || q[nlen] == '=' || q[nlen] == '\t');
+            if (!same) {
+                memcpy(out + olen, line, ll);
+                olen += ll;
+            }
+            line += ll;
+        }
+        olen += (size_t)sprintf(out + olen, "%.*s = %s\n", (int)nlen, settings[i], val);
+        free(val);
+        free(text);
+        text = out;
+        len = olen;
+    }
+    if (rc == 0)
+        rc = pgb_write_file_atomic(conf, text, len, 0600);
+    free(text);
+    free(conf);
+    return rc;
+}
+
+static int exec_ok(PGconn *c, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    int rc = 0;
+    if (!ok)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot %s: %s", what, PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+static int exists(PGconn *c, const char *sql, const char *name, int *yes)
+{
+    const char *params[1] = {name};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot query the new cluster: %s", PQresultErrorMessage(r));
+    else
+        *yes = PQntuples(r) > 0;
+    PQclear(r);
+    return rc;
+}
+
+int pgb_cluster_ensure_app(const pgb_app_paths *p, int port)
+{
+    const char *super = pgb_superuser_for(p->app);
+    char *super_pw = NULL, *app_pw = NULL;
+    int rc = pgb_pgpass_lookup(p->pgpass, super, &super_pw);
+    if (rc == 0)
+        rc = pgb_pgpass_lookup(p->pgpass, p->app, &app_pw);
+    if (rc) {
+        free(super_pw);
+        return rc;
+    }
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", NULL};
+    const char *vals[] = {p->socket_dir, portstr, super, super_pw, "postgres", "10", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    int yes = 0;
+    char *role = NULL, *verifier = NULL, *lit = NULL, *sql = NULL;
+    if (PQstatus(c) != CONNECTION_OK) {
+        rc = pgb_fail(PGBOOT_ESTART, "cannot connect to the new cluster as %s: %s", super,
+                      PQerrorMessage(c));
+        goto done;
+    }
+    role = PQescapeIdentifier(c, p->app, strlen(p->app));
+    if (!role) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = exists(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", p->app, &yes)))
+        goto done;
+    if (!yes) {
+        /* Only the SCRAM verifier travels, so the password is in no log. */
+        verifier = PQencryptPasswordConn(c, app_pw, p->app, "scram-sha-256");
+        lit = verifier ? PQescapeLiteral(c, verifier, strlen(verifier)) : NULL;
+        sql = lit ? pgb_printf("CREATE ROLE %s LOGIN CREATEDB PASSWORD %s", role, lit) : NULL;
+        if (!sql) {
+            rc =
+                pgb_fail(PGBOOT_ERROR, "cannot prepare the role %s: %s", p->app, PQerrorMessage(c));
+            goto done;
+        }
+        if ((rc = exec_ok(c, sql, "create the app's role")))
+            goto done;
+        free(sql);
+        sql = NULL;
+    }
+    if ((rc = exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", p->app, &yes)))
+        goto done;
+    if (!yes) {
+        sql = pgb_printf("CREATE DATABASE %s OWNER %s", role, role);
+        if (!sql || (rc = exec_ok(c, sql, "create the app's database")))
+            goto done;
+    }
+done:
+    if (verifier)
+        PQfreemem(verifier);
+    if (lit)
+        PQfreemem(lit);
+    if (role)
+        PQfreemem(role);
+    free(sql);
+    PQfinish(c);
+    if (super_pw)
+        sodium_memzero(super_pw, strlen(super_pw));
+    if (app_pw)
+        sodium_memzero(app_pw, strlen(app_pw));
+    free(super_pw);
+    free(app_pw);
+    return rc;
+}

@@ -1,0 +1,246 @@
+/* Where an app's things live: the app directory, the data directory, the
+ * pid/port file, the password file, the lock, the log, and the private
+ * socket directory. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "launcher.h"
+
+/* sun_path is 108 bytes on Linux, including the terminating NUL. */
+#define SUN_PATH_MAX 107
+#define SOCKET_NAME "/.s.PGSQL.65535"
+
+int pgboot_app_name_check(const char *app)
+{
+    if (!app || !*app)
+        return pgb_fail(PGBOOT_EINVALID, "an app name is required (--app NAME)");
+    size_t n = strlen(app);
+    if (n > 63)
+        return pgb_fail(PGBOOT_EINVALID, "app name '%.80s' is longer than 63 characters", app);
+    if (!strcmp(app, ".") || !strcmp(app, ".."))
+        return pgb_fail(PGBOOT_EINVALID, "app name '%s' is not a name", app);
+    for (const char *s = app; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "app name '%.80s' has the character '%c'; use letters, digits, "
+                              "'.', '_' and '-'",
+                              app, c >= 32 && c < 127 ? c : '?');
+            pgb_hint("for example --app %s", "my-app");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+const char *pgb_superuser_for(const char *app)
+{
+    return strcmp(app, PGB_SUPERUSER) == 0 ? PGB_SUPERUSER_ALT : PGB_SUPERUSER;
+}
+
+static int data_home(char **out)
+{
+    const char *x = getenv("XDG_DATA_HOME");
+    if (x && x[0] == '/') {
+        *out = pgb_strdup(x);
+        return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    char *home;
+    int rc = pgb_home_dir(&home);
+    if (rc)
+        return rc;
+#if defined(__APPLE__)
+    *out = pgb_path_join(home, "Library/Application Support");
+#else
+    *out = pgb_path_join(home, ".local/share");
+#endif
+    free(home);
+    return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+}
+
+int pgboot_app_dir(char **out, const pgboot_server_options *o)
+{
+    *out = NULL;
+    int rc = pgboot_app_name_check(o ? o->app : NULL);
+    if (rc)
+        return rc;
+    char *base;
+    if (geteuid() == 0 && o->run_as && *o->run_as) {
+        /* Root asking about the account that runs the app: its home. */
+        struct passwd *pw = getpwnam(o->run_as);
+        if (!pw) {
+            rc = pgb_fail(PGBOOT_EINVALID, "there is no user account named '%s'", o->run_as);
+            return rc;
+        }
+        base = pgb_path_join(pw->pw_dir, ".local/share");
+        if (!base)
+            return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    } else if ((rc = data_home(&base)) != 0) {
+        return rc;
+    }
+    *out = pgb_path_join(base, o->app);
+    free(base);
+    return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+}
+
+/* A socket directory whose socket path fits: <app dir>/run when short enough,
+ * else one named by a digest of the data directory under $XDG_RUNTIME_DIR or
+ * /tmp (private, 0700, checked to be ours). */
+static char *socket_dir_for(const char *app_dir, const char *data_dir)
+{
+    char *d = pgb_path_join(app_dir, "run");
+    if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
+        return d;
+    free(d);
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)data_dir, strlen(data_dir), NULL, 0);
+    char hex[13];
+    pgb_hex(hex, h, 6);
+    const char *rt = getenv("XDG_RUNTIME_DIR");
+    if (rt && rt[0] == '/') {
+        d = pgb_printf("%s/pgboot-%s", rt, hex);
+        if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
+            return d;
+        free(d);
+    }
+    return pgb_printf("/tmp/pgboot-%u-%s", (unsigned)getuid(), hex);
+}
+
+int pgb_app_paths_make(pgb_app_paths *p, const char *app, const char *data_dir)
+{
+    memset(p, 0, sizeof *p);
+    pgboot_server_options o = PGBOOT_SERVER_OPTIONS_INIT;
+    o.app = app;
+    int rc = pgboot_app_dir(&p->app_dir, &o);
+    if (rc)
+        return rc;
+    p->app = pgb_strdup(app);
+    if (data_dir && *data_dir) {
+        /* An absolute path, so that the server's cwd can be compared with it. */
+        if (data_dir[0] == '/') {
+            p->data_dir = pgb_strdup(data_dir);
+        } else {
+            char *cwd = getcwd(NULL, 0);
+            p->data_dir = cwd ? pgb_path_join(cwd, data_dir) : NULL;
+            free(cwd);
+        }
+    } else {
+        p->data_dir = pgb_path_join(p->app_dir, "postgres_data");
+    }
+    if (p->data_dir) {
+        size_t n = strlen(p->data_dir);
+        while (n > 1 && p->data_dir[n - 1] == '/')
+            p->data_dir[--n] = '\0';
+    }
+    p->run_file = pgb_path_join(p->app_dir, "pgboot.run");
+    p->state_file = pgb_path_join(p->app_dir, "pgboot.state");
+    p->pgpass = pgb_path_join(p->app_dir, "pgpass");
+    p->lock_file = pgb_path_join(p->app_dir, "pgboot.lock");
+    p->log_dir = p->data_dir ? pgb_path_join(p->data_dir, "log") : NULL;
+    p->log_file = p->log_dir ? pgb_path_join(p->log_dir, "postgresql.log") : NULL;
+    p->socket_dir = p->data_dir ? socket_dir_for(p->app_dir, p->data_dir) : NULL;
+    if (!p->app || !p->data_dir || !p->run_file || !p->state_file || !p->pgpass || !p->lock_file ||
+        !p->log_file || !p->socket_dir) {
+        pgb_app_paths_free(p);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+void pgb_app_paths_free(pgb_app_paths *p)
+{
+    free(p->app);
+    free(p->app_dir);
+    free(p->data_dir);
+    free(p->run_file);
+    free(p->state_file);
+    free(p->pgpass);
+    free(p->lock_file);
+    free(p->log_dir);
+    free(p->log_file);
+    free(p->socket_dir);
+    memset(p, 0, sizeof *p);
+}
+
+int pgb_socket_dir_prepare(const char *dir)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return pgb_fail(PGBOOT_ERROR, "cannot create the socket directory %s: %s", dir,
+                        strerror(errno));
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return pgb_fail(PGBOOT_EBUSY, "socket directory %s is not a directory", dir);
+    if (st.st_uid != geteuid()) {
+        int rc = pgb_fail(PGBOOT_EBUSY, "socket directory %s belongs to another user", dir);
+        pgb_hint("remove it, or use another --data-dir");
+        return rc;
+    }
+    /* Ours (we created it, or an earlier run of ours did): keep it private. */
+    if ((st.st_mode & 0777) != 0700 && chmod(dir, 0700) != 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot make %s private: %s", dir, strerror(errno));
+    return 0;
+}
+
+int pgb_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode)
+{
+    char *tmp = pgb_printf("%s.tmp-%d", path, (int)getpid());
+    if (!tmp)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+    if (fd < 0) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    int rc = 0;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+            break;
+        }
+        done += (size_t)n;
+    }
+    if (rc == 0 && fchmod(fd, (mode_t)mode) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot set the mode of %s: %s", tmp, strerror(errno));
+    if (rc == 0 && fsync(fd) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int pgboot_server_log_file(char **out, const pgboot_server_options *o)
+{
+    *out = NULL;
+    pgb_error_reset();
+    int rc = pgboot_app_name_check(o ? o->app : NULL);
+    if (rc)
+        return rc;
+    char *app_dir = NULL;
+    if ((rc = pgboot_app_dir(&app_dir, o)) != 0)
+        return rc;
+    if (o->data_dir && *o->data_dir)
+        *out = pgb_path_join(o->data_dir, "log/postgresql.log");
+    else
+        *out = pgb_path_join(app_dir, "postgres_data/log/postgresql.log");
+    free(app_dir);
+    return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+}

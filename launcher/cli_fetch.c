@@ -1,0 +1,114 @@
+/* pgboot fetch / verify. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+/* A progress bar on stderr, only when stderr is a terminal. */
+static void progress_bar(uint64_t done, uint64_t total, void *payload)
+{
+    (void)payload;
+    static int last = -1;
+    int pct = total ? (int)(done * 100 / total) : -1;
+    if (pct == last)
+        return;
+    last = pct;
+    if (pct < 0) {
+        fprintf(stderr, "\rdownloading PostgreSQL: %.1f MB", (double)done / 1e6);
+    } else {
+        char bar[31];
+        int fill = pct * 30 / 100;
+        memset(bar, '#', (size_t)fill);
+        memset(bar + fill, '-', (size_t)(30 - fill));
+        bar[30] = '\0';
+        fprintf(stderr, "\rdownloading PostgreSQL [%s] %3d%% %.1f/%.1f MB", bar, pct,
+                (double)done / 1e6, (double)total / 1e6);
+    }
+    if (pct == 100)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static const char *origin_name(pgboot_bundle_origin o)
+{
+    switch (o) {
+    case PGBOOT_FROM_TARBALL:
+        return "tarball";
+    case PGBOOT_FROM_NETWORK:
+        return "network";
+    case PGBOOT_FROM_FILE:
+        return "file";
+    default:
+        return "cache";
+    }
+}
+
+static void print_bundle(const pgboot_bundle *b, int as_json)
+{
+    if (!as_json) {
+        printf("%s\n", pgboot_bundle_bin_dir(b));
+        return;
+    }
+    const char *url = pgboot_bundle_source_url(b);
+    const pgboot_bundle_timing *t = pgboot_bundle_get_timing(b);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:i, s:i, s:i, s:i, s:i}}", "bin_dir",
+        pgboot_bundle_bin_dir(b), "root", pgboot_bundle_root(b), "tarball",
+        pgboot_bundle_tarball_path(b), "platform", pgboot_bundle_platform(b), "postgresql_version",
+        pgboot_bundle_pg_version(b), "integrity", pgboot_bundle_integrity(b), "origin",
+        origin_name(pgboot_bundle_get_origin(b)), "url", url ? json_string(url) : json_null(),
+        "timing_ms", "total", (json_int_t)t->total_ms, "download", (json_int_t)t->download_ms,
+        "verify", (json_int_t)t->verify_ms, "extract", (json_int_t)t->extract_ms, "check",
+        (json_int_t)t->check_ms);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    printf("%s\n", s ? s : "{}");
+    free(s);
+    json_decref(o);
+}
+
+int cmd_fetch(int argc, char **argv, int verify)
+{
+    static const struct option options[] = {
+        CLI_FETCH_OPTIONS,
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    pgboot_fetch_options o = PGBOOT_FETCH_OPTIONS_INIT;
+    int as_json = 0, c, rc;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if ((rc = cli_fetch_option(c, optarg, &o)) >= 1000)
+            return rc - 1000;
+        if (rc == 1)
+            continue;
+        if (c == 'j') {
+            as_json = 1;
+        } else if (c == 'h') {
+            fputs(cli_usage_text, stdout);
+            return 0;
+        } else {
+            return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (verify && (o.from_file || o.mirror || o.offline))
+        return cli_usage_error("verify never downloads; drop --from, --mirror and --offline");
+    if (!verify && isatty(2))
+        o.progress = progress_bar;
+    pgboot_bundle *b = NULL;
+    rc = verify ? pgboot_bundle_verify(&b, &o) : pgboot_bundle_fetch(&b, &o);
+    if (rc != 0)
+        return cli_fail();
+    print_bundle(b, as_json);
+    pgboot_bundle_free(b);
+    return 0;
+}

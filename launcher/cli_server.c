@@ -1,0 +1,471 @@
+/* pgboot start / serve / run / status / url / env / logs / stop. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+#include <jansson.h>
+
+#include "cli.h"
+
+#define MAX_SETTINGS 64
+
+typedef struct {
+    pgboot_server_options o;
+    const char *settings[MAX_SETTINGS + 1];
+    int nsettings;
+    int as_json;
+    int follow;
+    const char *format;
+    pgboot_stop_mode mode;
+    char **cmd; /* run: the command after -- */
+} server_args;
+
+static int parse_server_args(int argc, char **argv, const char *cmd, server_args *a)
+{
+    static const struct option options[] = {
+        CLI_FETCH_OPTIONS,
+        {"app", required_argument, NULL, 'a'},
+        {"data-dir", required_argument, NULL, 'D'},
+        {"port", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"set", required_argument, NULL, 's'},
+        {"run-as", required_argument, NULL, 'u'},
+        {"create-user", no_argument, NULL, 'U'},
+        {"database-url", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},
+        {"format", required_argument, NULL, 'F'},
+        {"follow", no_argument, NULL, 'f'},
+        {"mode", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    pgboot_server_options init = PGBOOT_SERVER_OPTIONS_INIT;
+    a->o = init;
+    const char *env_app = getenv("PGBOOT_APP");
+    a->o.app = env_app && *env_app ? env_app : "pgboot";
+    a->format = "sh";
+    a->mode = PGBOOT_STOP_FAST;
+    int c, rc;
+    unsigned long v;
+    optind = 1;
+    opterr = 0;
+    /* "+": stop at the first non-option, so `run -- CMD -x` keeps CMD's options. */
+    while ((c = getopt_long(argc, argv, "+f", options, NULL)) != -1) {
+        if ((rc = cli_fetch_option(c, optarg, &a->o.fetch)) >= 1000)
+            return rc - 1000;
+        if (rc == 1)
+            continue;
+        switch (c) {
+        case 'a':
+            a->o.app = optarg;
+            break;
+        case 'D':
+            a->o.data_dir = optarg;
+            break;
+        case 'p':
+            if ((rc = cli_parse_uint(optarg, "--port", 65535, &v)) != 0)
+                return rc;
+            if (v == 0)
+                return cli_usage_error("--port needs a port from 1 to 65535");
+            a->o.port = (int)v;
+            break;
+        case 't':
+            if ((rc = cli_parse_uint(optarg, "--timeout", 86400, &v)) != 0)
+                return rc;
+            a->o.timeout_ms = v ? (uint32_t)v * 1000 : 1;
+            break;
+        case 's':
+            if (a->nsettings == MAX_SETTINGS)
+                return cli_usage_error("at most %d --set options", MAX_SETTINGS);
+            if (!strchr(optarg, '='))
+                return cli_usage_error("--set needs NAME=VALUE, not '%s'", optarg);
+            a->settings[a->nsettings++] = optarg;
+            break;
+        case 'u':
+            a->o.run_as = optarg;
+            break;
+        case 'U':
+            a->o.create_user = 1;
+            break;
+        case 'd':
+            a->o.database_url = optarg;
+            break;
+        case 'j':
+            a->as_json = 1;
+            break;
+        case 'F':
+            if (strcmp(optarg, "sh") && strcmp(optarg, "dotenv") && strcmp(optarg, "json"))
+                return cli_usage_error("--format is sh, dotenv or json, not '%s'", optarg);
+            a->format = optarg;
+            break;
+        case 'f':
+            a->follow = 1;
+            break;
+        case 'm':
+            if (!strcmp(optarg, "fast"))
+                a->mode = PGBOOT_STOP_FAST;
+            else if (!strcmp(optarg, "smart"))
+                a->mode = PGBOOT_STOP_SMART;
+            else if (!strcmp(optarg, "immediate"))
+                a->mode = PGBOOT_STOP_IMMEDIATE;
+            else
+                return cli_usage_error("--mode is fast, smart or immediate, not '%s'", optarg);
+            break;
+        case 'h':
+            fputs(cli_usage_text, stdout);
+            return -1;
+        default:
+            return cli_usage_error("%s: unknown or incomplete option '%s'", cmd, argv[optind - 1]);
+        }
+    }
+    a->settings[a->nsettings] = NULL;
+    if (a->nsettings)
+        a->o.settings = a->settings;
+    if (!strcmp(cmd, "run")) {
+        /* getopt has consumed a "--" before CMD. */
+        if (optind >= argc)
+            return cli_usage_error("run needs a command: pgboot run [options] -- CMD [ARGS...]");
+        a->cmd = argv + optind;
+    } else if (optind < argc) {
+        return cli_usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
+    }
+    if (pgboot_app_name_check(a->o.app) != 0)
+        return cli_usage_error("%s", pgboot_error_last());
+    return 0;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    printf("%s\n", s ? s : "{}");
+    fflush(stdout);
+    free(s);
+    json_decref(j);
+}
+
+static json_t *server_json(const pgboot_server *s, const char *event)
+{
+    json_t *j =
+        json_pack("{s:s, s:i, s:i, s:s, s:s?, s:s?, s:s, s:b, s:b}", "url", pgboot_server_url(s),
+                  "port", pgboot_server_port(s), "pid", pgboot_server_pid(s), "host",
+                  pgboot_server_host(s), "socket_dir", pgboot_server_socket_dir(s), "data_dir",
+                  pgboot_server_data_dir(s), "version", pgboot_server_pg_version(s), "started",
+                  pgboot_server_started_here(s), "external", pgboot_server_is_external(s));
+    if (j && event)
+        json_object_set_new(j, "event", json_string(event));
+    return j;
+}
+
+/* ---- serve: signals and stdin end the foreground server ---------------- */
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char c = (unsigned char)sig;
+    ssize_t w = write(sig_pipe[1], &c, 1);
+    (void)w;
+    errno = saved;
+}
+
+static int install_signal_pipe(void)
+{
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    return 0;
+}
+
+/* stdin counts as a lifeline only when it is a pipe, socket or terminal; a
+ * /dev/null or file stdin (no stdin at all, as in CI) ends at once. */
+static int stdin_is_lifeline(void)
+{
+    struct stat st;
+    if (fstat(0, &st) != 0)
+        return 0;
+    return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(0);
+}
+
+static int cmd_serve(server_args *a)
+{
+    pid_t parent = getppid();
+#if defined(__linux__)
+    /* The parent dies (even by SIGKILL): we get SIGTERM and stop cleanly. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+    if (getppid() != parent)
+        return 1; /* the parent is already gone */
+    if (install_signal_pipe() != 0) {
+        fprintf(stderr, "pgboot: error: cannot set up signal handling\n");
+        return 1;
+    }
+    a->o.child = 1;
+    pgboot_server *s = NULL;
+    if (pgboot_server_start(&s, &a->o) != 0) {
+        int rc = cli_fail();
+        json_t *j = json_pack("{s:s, s:s, s:s?}", "event", "error", "message", pgboot_error_last(),
+                              "hint", pgboot_error_hint());
+        print_json(j);
+        return rc;
+    }
+    print_json(server_json(s, "ready"));
+    int watch_stdin = stdin_is_lifeline();
+    const char *why = "signal";
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = sig_pipe[0], .events = POLLIN},
+                                {.fd = watch_stdin ? 0 : -1, .events = POLLIN}};
+        int n = poll(fds, 2, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        if (fds[0].revents)
+            break;
+        if (fds[1].revents) {
+            char buf[256];
+            ssize_t r = read(0, buf, sizeof buf);
+            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+                why = "stdin closed";
+                break;
+            }
+        }
+    }
+    int rc = 0;
+    if (pgboot_server_started_here(s) && !pgboot_server_is_external(s) &&
+        pgboot_server_stop(s, PGBOOT_STOP_FAST) != 0 &&
+        pgboot_error_code_last() != PGBOOT_ENOTRUNNING)
+        rc = cli_fail();
+    print_json(json_pack("{s:s, s:s}", "event", "stopped", "reason", why));
+    pgboot_server_free(s);
+    return rc;
+}
+
+/* ---- run: CMD with the connection in its environment -------------------- */
+
+static pid_t run_child = -1;
+
+static void forward_signal(int sig)
+{
+    if (run_child > 0)
+        kill(run_child, sig);
+}
+
+static void set_connection_env(const pgboot_server *s)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", pgboot_server_port(s));
+    setenv("DATABASE_URL", pgboot_server_url(s), 1);
+    setenv("PGHOST", pgboot_server_host(s) ? pgboot_server_host(s) : "127.0.0.1", 1);
+    setenv("PGPORT", port, 1);
+    if (pgboot_server_user(s))
+        setenv("PGUSER", pgboot_server_user(s), 1);
+    if (pgboot_server_password(s))
+        setenv("PGPASSWORD", pgboot_server_password(s), 1);
+    if (pgboot_server_database(s))
+        setenv("PGDATABASE", pgboot_server_database(s), 1);
+}
+
+static int cmd_run(server_args *a)
+{
+    a->o.child = 1;
+    pgboot_server *s = NULL;
+    if (pgboot_server_start(&s, &a->o) != 0)
+        return cli_fail();
+    set_connection_env(s);
+    fflush(NULL);
+    run_child = fork();
+    if (run_child < 0) {
+        fprintf(stderr, "pgboot: error: cannot start %s: %s\n", a->cmd[0], strerror(errno));
+        pgboot_server_free(s);
+        return 1;
+    }
+    if (run_child == 0) {
+        execvp(a->cmd[0], a->cmd);
+        fprintf(stderr, "pgboot: error: cannot run %s: %s\n", a->cmd[0], strerror(errno));
+        _exit(127);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    int st = 0;
+    while (waitpid(run_child, &st, 0) < 0 && errno == EINTR)
+        ;
+    int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (pgboot_server_started_here(s) && !pgboot_server_is_external(s) &&
+        pgboot_server_stop(s, PGBOOT_STOP_FAST) != 0)
+        cli_fail();
+    pgboot_server_free(s);
+    return status;
+}
+
+/* ---- status, url, env ---------------------------------------------------- */
+
+static void print_sh_quoted(const char *name, const char *value)
+{
+    printf("export %s='", name);
+    for (const char *p = value; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*p);
+    }
+    puts("'");
+}
+
+static void print_dotenv(const char *name, const char *value)
+{
+    printf("%s=\"", name);
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '\\' || *p == '$')
+            putchar('\\');
+        putchar(*p);
+    }
+    puts("\"");
+}
+
+static int cmd_env(server_args *a, const pgboot_server *s)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", pgboot_server_port(s));
+    const char *names[] = {"DATABASE_URL", "PGHOST",     "PGPORT",
+                           "PGUSER",       "PGPASSWORD", "PGDATABASE"};
+    const char *values[] = {
+        pgboot_server_url(s),  pgboot_server_host(s),     port,
+        pgboot_server_user(s), pgboot_server_password(s), pgboot_server_database(s)};
+    json_t *j = !strcmp(a->format, "json") ? json_object() : NULL;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (!values[i])
+            continue;
+        if (j)
+            json_object_set_new(j, names[i], json_string(values[i]));
+        else if (!strcmp(a->format, "dotenv"))
+            print_dotenv(names[i], values[i]);
+        else
+            print_sh_quoted(names[i], values[i]);
+    }
+    if (j)
+        print_json(j);
+    return 0;
+}
+
+/* ---- logs ----------------------------------------------------------------- */
+
+static int cmd_logs(server_args *a)
+{
+    char *path = NULL;
+    if (pgboot_server_log_file(&path, &a->o) != 0)
+        return cli_fail();
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "pgboot: error: cannot open the log %s: %s\n", path, strerror(errno));
+        if (errno == ENOENT)
+            fprintf(stderr, "hint: the log appears when the server of app %s first starts\n",
+                    a->o.app);
+        free(path);
+        return 1;
+    }
+    free(path);
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0) {
+            fwrite(buf, 1, (size_t)n, stdout);
+            continue;
+        }
+        if (!a->follow)
+            break;
+        fflush(stdout);
+        usleep(200 * 1000);
+    }
+    close(fd);
+    return 0;
+}
+
+int cmd_server(int argc, char **argv, const char *cmd)
+{
+    server_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_server_args(argc, argv, cmd, &a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(&a);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(&a);
+    if (!strcmp(cmd, "logs"))
+        return cmd_logs(&a);
+    if (!strcmp(cmd, "stop")) {
+        if (pgboot_server_stop_app(&a.o, a.mode) != 0)
+            return cli_fail();
+        fprintf(stderr, "pgboot: stopped the server of app %s\n", a.o.app);
+        return 0;
+    }
+    pgboot_server *s = NULL;
+    if (!strcmp(cmd, "start")) {
+        if (pgboot_server_start(&s, &a.o) != 0)
+            return cli_fail();
+        if (a.as_json)
+            print_json(server_json(s, NULL));
+        else
+            printf("%s\n", pgboot_server_url(s));
+        pgboot_server_free(s);
+        return 0;
+    }
+    /* status, url, env: attach only. */
+    if (pgboot_server_attach(&s, &a.o) != 0) {
+        if (!strcmp(cmd, "status") && pgboot_error_code_last() == PGBOOT_ENOTRUNNING) {
+            if (a.as_json)
+                print_json(json_pack("{s:b, s:s}", "running", 0, "app", a.o.app));
+            else
+                printf("not running (app %s)\n", a.o.app);
+            return EXIT_NOT_RUNNING;
+        }
+        return cli_fail();
+    }
+    if (!strcmp(cmd, "status")) {
+        if (a.as_json) {
+            json_t *j = server_json(s, NULL);
+            json_object_set_new(j, "running", json_true());
+            print_json(j);
+        } else {
+            printf("running (app %s): pid %d, port %d, data directory %s\n", a.o.app,
+                   pgboot_server_pid(s), pgboot_server_port(s),
+                   pgboot_server_data_dir(s) ? pgboot_server_data_dir(s) : "(external)");
+        }
+    } else if (!strcmp(cmd, "url")) {
+        if (a.as_json)
+            print_json(server_json(s, NULL));
+        else
+            printf("%s\n", pgboot_server_url(s));
+    } else {
+        rc = cmd_env(&a, s);
+    }
+    pgboot_server_free(s);
+    return rc;
+}

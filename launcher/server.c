@@ -1,0 +1,1023 @@
+/* Running an app's PostgreSQL: start (or reuse), readiness, the pid/port
+ * file, stop.
+ *
+ * Start, under the app's lock:
+ *   1. reuse: postmaster.pid names a live process that is a postgres, whose
+ *      working directory is this data directory, and that answers;
+ *   2. otherwise clear a stale postmaster.pid, fetch the bundle, create the
+ *      cluster on first use, choose a port (last one if free), launch
+ *      `postgres` itself (not pg_ctl), and wait until postmaster.pid says
+ *      "ready" for that pid and an authenticated SELECT 1 over the URL works.
+ *      A port lost to another process between choice and bind is retried.
+ * Readiness is polled every few milliseconds (pg_ctl polls every 100 ms), and
+ * early death of the postmaster is noticed at once, with its log. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "launcher.h"
+
+#define START_ATTEMPTS 5
+#define LOG_TAIL_LINES 8
+
+struct pgboot_server {
+    char *url;
+    char *host;
+    char *user;
+    char *password;
+    char *database;
+    char *socket_dir;
+    char *data_dir;
+    char *app_dir;
+    char *log_path;
+    char *pg_version;
+    char *app;
+    int port;
+    int pid;
+    int started_here;
+    int external;
+    int host_fd; /* child mode: closing it tells the supervisor to stop the server */
+};
+
+void pgboot_server_free(pgboot_server *s)
+{
+    if (!s)
+        return;
+    if (s->host_fd >= 0)
+        close(s->host_fd);
+    if (s->password)
+        sodium_memzero(s->password, strlen(s->password));
+    if (s->url)
+        sodium_memzero(s->url, strlen(s->url));
+    free(s->url);
+    free(s->host);
+    free(s->user);
+    free(s->password);
+    free(s->database);
+    free(s->socket_dir);
+    free(s->data_dir);
+    free(s->app_dir);
+    free(s->log_path);
+    free(s->pg_version);
+    free(s->app);
+    free(s);
+}
+
+const char *pgboot_server_url(const pgboot_server *s)
+{
+    return s->url;
+}
+int pgboot_server_port(const pgboot_server *s)
+{
+    return s->port;
+}
+int pgboot_server_pid(const pgboot_server *s)
+{
+    return s->pid;
+}
+const char *pgboot_server_host(const pgboot_server *s)
+{
+    return s->host;
+}
+const char *pgboot_server_user(const pgboot_server *s)
+{
+    return s->user;
+}
+const char *pgboot_server_password(const pgboot_server *s)
+{
+    return s->password;
+}
+const char *pgboot_server_database(const pgboot_server *s)
+{
+    return s->database;
+}
+const char *pgboot_server_socket_dir(const pgboot_server *s)
+{
+    return s->socket_dir;
+}
+const char *pgboot_server_data_dir(const pgboot_server *s)
+{
+    return s->data_dir;
+}
+const char *pgboot_server_app_dir(const pgboot_server *s)
+{
+    return s->app_dir;
+}
+const char *pgboot_server_log_path(const pgboot_server *s)
+{
+    return s->log_path;
+}
+const char *pgboot_server_pg_version(const pgboot_server *s)
+{
+    return s->pg_version;
+}
+int pgboot_server_started_here(const pgboot_server *s)
+{
+    return s->started_here;
+}
+int pgboot_server_is_external(const pgboot_server *s)
+{
+    return s->external;
+}
+
+/* ---- postmaster.pid ------------------------------------------------------ */
+
+typedef struct {
+    int pid;
+    int port;
+    char socket_dir[PATH_MAX];
+    char status[16]; /* "starting", "ready", "stopping", "standby" */
+} pm_info;
+
+/* Read <data>/postmaster.pid. 0 and *found=0 if there is none. */
+static int read_pm(const char *data_dir, pm_info *pm, int *found)
+{
+    memset(pm, 0, sizeof *pm);
+    *found = 0;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/postmaster.pid", data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT
+                   ? 0
+                   : pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", path, strerror(errno));
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", path, strerror(errno));
+    buf[n] = '\0';
+    *found = 1;
+    char *line = buf;
+    for (int i = 1; line && i <= 8; i++) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (i == 1)
+            pm->pid = atoi(line);
+        else if (i == 4)
+            pm->port = atoi(line);
+        else if (i == 5)
+            snprintf(pm->socket_dir, sizeof pm->socket_dir, "%.4000s", line);
+        else if (i == 8) {
+            snprintf(pm->status, sizeof pm->status, "%.15s", line);
+            pm->status[strcspn(pm->status, " ")] = '\0';
+        }
+        line = next;
+    }
+    return 0;
+}
+
+/* Is pm->pid this data directory's postmaster? A pid can be reused by any
+ * program, even by another cluster's postgres, after a crash. */
+static int pm_is_ours(const char *data_dir, const pm_info *pm)
+{
+    if (!pgb_pid_alive(pm->pid))
+        return 0;
+    char comm[64];
+    if (pgb_pid_comm(pm->pid, comm, sizeof comm) != 0 || strcmp(comm, "postgres") != 0)
+        return 0;
+    return pgb_pid_cwd_is(pm->pid, data_dir) == 1;
+}
+
+static int pm_answers(const pm_info *pm)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", pm->port);
+    const char *keys[] = {"host", "port", "dbname", "connect_timeout", NULL};
+    const char *vals[] = {pm->socket_dir, port, "postgres", "5", NULL};
+    return PQpingParams(keys, vals, 0) == PQPING_OK;
+}
+
+/* ---- the log ----------------------------------------------------------- */
+
+static long log_size(const char *log)
+{
+    struct stat st;
+    return stat(log, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* What the server logged since `offset`, its last lines, malloc'd. */
+static char *log_since(const char *log, long offset, int lines)
+{
+    int fd = open(log, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pgb_strdup("");
+    long size = log_size(log);
+    if (offset > size)
+        offset = 0;
+    if (size - offset > 65536)
+        offset = size - 65536;
+    size_t n = (size_t)(size - offset);
+    char *buf = malloc(n + 1);
+    ssize_t got = buf ? pread(fd, buf, n, offset) : -1;
+    close(fd);
+    if (got < 0) {
+        free(buf);
+        return pgb_strdup("");
+    }
+    buf[got] = '\0';
+    pgb_tail_lines(buf, lines);
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = '|';
+    return buf;
+}
+
+/* ---- the server object -------------------------------------------------- */
+
+static int server_make(pgboot_server **out, const pgb_app_paths *p, int pid, int port,
+                       const char *socket_dir, const char *version, int started_here)
+{
+    pgboot_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    s->host_fd = -1;
+    int rc = pgb_pgpass_lookup(p->pgpass, p->app, &s->password);
+    if (rc) {
+        pgboot_server_free(s);
+        return rc;
+    }
+    s->pid = pid;
+    s->port = port;
+    s->started_here = started_here;
+    s->app = pgb_strdup(p->app);
+    s->host = pgb_strdup("127.0.0.1");
+    s->user = pgb_strdup(p->app);
+    s->database = pgb_strdup(p->app);
+    s->socket_dir = pgb_strdup(socket_dir);
+    s->data_dir = pgb_strdup(p->data_dir);
+    s->app_dir = pgb_strdup(p->app_dir);
+    s->log_path = pgb_strdup(p->log_file);
+    s->pg_version = pgb_strdup(version);
+    /* App names and passwords are URL-safe by construction. */
+    s->url = pgb_printf("postgresql://%s:%s@127.0.0.1:%d/%s", p->app, s->password, port, p->app);
+    if (!s->app || !s->host || !s->user || !s->database || !s->socket_dir || !s->data_dir ||
+        !s->app_dir || !s->log_path || !s->pg_version || !s->url) {
+        pgboot_server_free(s);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+/* The PostgreSQL version recorded in pgboot.run, or the pinned one. */
+static char *run_file_version(const pgb_app_paths *p)
+{
+    json_error_t e;
+    json_t *j = json_load_file(p->run_file, 0, &e);
+    const char *v = json_string_value(json_object_get(j, "postgresql_version"));
+    char *out = pgb_strdup(v ? v : "16");
+    json_decref(j);
+    return out;
+}
+
+static int write_run_file(const pgb_app_paths *p, const pgboot_server *s)
+{
+    char started[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *j =
+        json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "pid", s->pid, "port",
+                  s->port, "host", s->host, "socket_dir", s->socket_dir, "data_dir", s->data_dir,
+                  "database", s->database, "user", s->user, "postgresql_version", s->pg_version,
+                  "started_at", started, "log", s->log_path);
+    char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    if (!text)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = pgb_write_file_atomic(p->run_file, text, strlen(text), 0600);
+    free(text);
+    return rc;
+}
+
+static int last_port(const pgb_app_paths *p)
+{
+    json_error_t e;
+    json_t *j = json_load_file(p->state_file, 0, &e);
+    int port = (int)json_integer_value(json_object_get(j, "port"));
+    json_decref(j);
+    return port > 0 && port < 65536 ? port : 0;
+}
+
+static void save_port(const pgb_app_paths *p, int port)
+{
+    char text[64];
+    int n = snprintf(text, sizeof text, "{\"port\": %d}\n", port);
+    if (pgb_write_file_atomic(p->state_file, text, (size_t)n, 0600) != 0)
+        pgb_error_reset(); /* only a preference for next time */
+}
+
+/* ---- attach -------------------------------------------------------------- */
+
+/* Attach to a running, ready server of this data directory. ENOTRUNNING if
+ * there is none; *stale tells whether a postmaster.pid was left by a dead or
+ * foreign process. */
+static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_info *pm_out)
+{
+    pm_info pm;
+    int found;
+    *stale = 0;
+    int rc = read_pm(p->data_dir, &pm, &found);
+    if (rc)
+        return rc;
+    if (pm_out)
+        *pm_out = pm;
+    if (found && pm_is_ours(p->data_dir, &pm)) {
+        if (strcmp(pm.status, "ready") == 0 && pm_answers(&pm)) {
+            char *version = run_file_version(p);
+            rc = version ? server_make(out, p, pm.pid, pm.port, pm.socket_dir, version, 0)
+                         : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            free(version);
+            return rc;
+        }
+        return pgb_fail(PGBOOT_ENOTRUNNING, "the server for %s (pid %d) is %s", p->data_dir, pm.pid,
+                        pm.status[0] ? pm.status : "not ready");
+    }
+    *stale = found;
+    int r = pgb_fail(PGBOOT_ENOTRUNNING, "no server is running for app %s (data directory %s)",
+                     p->app, p->data_dir);
+    pgb_hint("start it with 'pgboot start --app %s'", p->app);
+    return r;
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+static int mkdir_app_dir(const char *app_dir)
+{
+    char *parent = pgb_strdup(app_dir);
+    if (!parent)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+        *slash = '\0';
+    int rc = pgb_mkdir_p(parent, 0755);
+    free(parent);
+    if (rc)
+        return rc;
+    /* The app directory holds the passwords: private when we create it. */
+    if (mkdir(app_dir, 0700) != 0 && errno != EEXIST)
+        return pgb_fail(PGBOOT_ERROR, "cannot create the app directory %s: %s", app_dir,
+                        strerror(errno));
+    if (!pgb_is_dir(app_dir))
+        return pgb_fail(PGBOOT_ERROR, "%s exists and is not a directory", app_dir);
+    return 0;
+}
+
+/* Wait until postmaster.pid says ready for `pid` and the server answers. */
+static int wait_ready(const pgb_app_paths *p, int pid, uint64_t deadline, long log_offset,
+                      int *bind_failed)
+{
+    *bind_failed = 0;
+    uint32_t nap = 2;
+    for (;;) {
+        pm_info pm;
+        int found;
+        if (read_pm(p->data_dir, &pm, &found) == 0 && found && pm.pid == pid &&
+            strcmp(pm.status, "ready") == 0 && pm_answers(&pm))
+            return 0;
+        if (!pgb_pid_alive(pid)) {
+            char *tail = log_since(p->log_file, log_offset, LOG_TAIL_LINES);
+            if (tail && (strstr(tail, "could not bind") || strstr(tail, "Address already in use") ||
+                         strstr(tail, "could not create any TCP/IP sockets")))
+                *bind_failed = 1;
+            int rc = pgb_fail(PGBOOT_ESTART,
+                              "PostgreSQL exited during start-up; its log %s "
+                              "says: %s",
+                              p->log_file, tail ? tail : "");
+            free(tail);
+            return rc;
+        }
+        if (pgb_now_ms() >= deadline) {
+            char *tail = log_since(p->log_file, log_offset, LOG_TAIL_LINES);
+            int rc = pgb_fail(PGBOOT_ETIMEOUT,
+                              "PostgreSQL was not ready in time; its log %s "
+                              "says: %s",
+                              p->log_file, tail ? tail : "");
+            pgb_hint("a slow first start (crash recovery) may need a longer --timeout");
+            free(tail);
+            return rc;
+        }
+        pgb_sleep_ms(nap);
+        if (nap < 20)
+            nap += 2;
+    }
+}
+
+static int signal_and_wait(int pid, int sig, uint64_t deadline)
+{
+    if (kill(pid, sig) != 0 && errno != ESRCH)
+        return pgb_fail(PGBOOT_ERROR, "cannot signal the server (pid %d): %s", pid,
+                        strerror(errno));
+    uint32_t nap = 1;
+    while (pgb_pid_alive(pid)) {
+        if (pgb_now_ms() >= deadline)
+            return PGBOOT_ETIMEOUT;
+        pgb_sleep_ms(nap);
+        if (nap < 20)
+            nap *= 2;
+    }
+    return 0;
+}
+
+/* Stop a server we failed to bring up, so it holds nothing. */
+static void abandon(int pid)
+{
+    if (signal_and_wait(pid, SIGQUIT, pgb_now_ms() + 10000) != 0)
+        signal_and_wait(pid, SIGKILL, pgb_now_ms() + 5000);
+}
+
+/* Check the URL as the host application will use it. */
+static int check_url(const char *url)
+{
+    char *conninfo = pgb_printf("%s?connect_timeout=10", url);
+    if (!conninfo)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    PGconn *c = PQconnectdb(conninfo);
+    sodium_memzero(conninfo, strlen(conninfo));
+    free(conninfo);
+    int rc = 0;
+    if (PQstatus(c) != CONNECTION_OK) {
+        rc = pgb_fail(PGBOOT_ESTART, "the server runs but the app cannot log in: %s",
+                      PQerrorMessage(c));
+    } else {
+        PGresult *r = PQexec(c, "SELECT 1");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            rc = pgb_fail(PGBOOT_ESTART, "SELECT 1 failed: %s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
+}
+
+static int launch(const pgb_app_paths *p, const char *bin_dir, int port, int supervise_fd, int *pid)
+{
+    char *postgres = pgb_path_join(bin_dir, "postgres");
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int logfd = open(p->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (!postgres || logfd < 0) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot open the log %s: %s", p->log_file, strerror(errno));
+        free(postgres);
+        if (logfd >= 0)
+            close(logfd);
+        return rc;
+    }
+    char *argv[] = {postgres, "-D", p->data_dir, "-p", portstr, "-k", p->socket_dir, NULL};
+    pgb_launch l = {.argv = argv, .log_fd = logfd, .supervise_fd = supervise_fd};
+    int rc = pgb_spawn_server(&l, pid);
+    close(logfd);
+    free(postgres);
+    return rc;
+}
+
+static int choose_port(const pgb_app_paths *p, int requested, int *port)
+{
+    if (requested) {
+        if (requested < 1 || requested > 65535)
+            return pgb_fail(PGBOOT_EINVALID, "port %d is not a TCP port (1-65535)", requested);
+        if (!pgb_port_is_free(requested)) {
+            int rc = pgb_fail(PGBOOT_EPORT, "port %d on 127.0.0.1 is already in use", requested);
+            pgb_hint("leave out --port to let pgboot choose a free one");
+            return rc;
+        }
+        *port = requested;
+        return 0;
+    }
+    int last = last_port(p);
+    if (last && pgb_port_is_free(last)) {
+        *port = last;
+        return 0;
+    }
+    return pgb_port_pick(port);
+}
+
+typedef struct {
+    const pgboot_server_options *o;
+    int supervise_fd; /* child mode: read end of the host's pipe, else -1 */
+} start_ctx;
+
+/* Everything after the lock is taken. */
+static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start_ctx *ctx)
+{
+    const pgboot_server_options *o = ctx->o;
+    int stale;
+    pm_info pm;
+    int rc = attach(out, p, &stale, &pm);
+    if (rc != PGBOOT_ENOTRUNNING)
+        return rc;
+    if (o->no_start)
+        return rc;
+    uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
+    /* A postmaster of ours that is starting (crash recovery) or stopping. */
+    if (!stale && pm.pid > 0 && pm_is_ours(p->data_dir, &pm)) {
+        int bind_failed;
+        if (strcmp(pm.status, "stopping") == 0) {
+            if ((rc = signal_and_wait(pm.pid, 0, deadline)) != 0)
+                return pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
+        } else if ((rc = wait_ready(p, pm.pid, deadline, log_size(p->log_file), &bind_failed)) ==
+                   0) {
+            return attach(out, p, &stale, NULL);
+        } else {
+            return rc;
+        }
+    }
+    pgb_error_reset();
+    if (stale) {
+        /* Left by a crash: the pid is dead or belongs to another program. */
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/postmaster.pid", p->data_dir);
+        unlink(path);
+    }
+
+    pgboot_bundle *bundle = NULL;
+    if ((rc = pgboot_bundle_fetch(&bundle, &o->fetch)) != 0)
+        return rc;
+    char *version = pgb_strdup(pgboot_bundle_pg_version(bundle));
+    char *pg_version_file = pgb_path_join(p->data_dir, "PG_VERSION");
+    if (!version || !pg_version_file) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (!pgb_path_exists(pg_version_file) &&
+        (rc = pgb_cluster_create(p, pgboot_bundle_bin_dir(bundle))) != 0)
+        goto done;
+    if ((rc = pgb_cluster_set(p, o->settings)) != 0)
+        goto done;
+    if ((rc = pgb_socket_dir_prepare(p->socket_dir)) != 0)
+        goto done;
+    if (mkdir(p->log_dir, 0700) != 0 && errno != EEXIST) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", p->log_dir, strerror(errno));
+        goto done;
+    }
+    int port = 0, pid = 0;
+    for (int attempt = 1;; attempt++) {
+        if ((rc = choose_port(p, o->port, &port)) != 0)
+            goto done;
+        long offset = log_size(p->log_file);
+        if ((rc = launch(p, pgboot_bundle_bin_dir(bundle), port, ctx->supervise_fd, &pid)) != 0)
+            goto done;
+        int bind_failed = 0;
+        rc = wait_ready(p, pid, deadline, offset, &bind_failed);
+        if (rc == 0)
+            break;
+        if (rc == PGBOOT_ETIMEOUT)
+            abandon(pid);
+        if (!bind_failed || attempt == START_ATTEMPTS)
+            goto done;
+        if (o->port) {
+            rc = pgb_fail(PGBOOT_EPORT, "port %d on 127.0.0.1 was taken by another process",
+                          o->port);
+            pgb_hint("leave out --port to let pgboot choose a free one");
+            goto done;
+        }
+        /* Someone took the port between our check and the bind: another one. */
+        save_port(p, 0);
+        pgb_error_reset();
+    }
+    if ((rc = pgb_cluster_ensure_app(p, port)) != 0 ||
+        (rc = server_make(out, p, pid, port, p->socket_dir, version, 1)) != 0 ||
+        (rc = check_url((*out)->url)) != 0 || (rc = write_run_file(p, *out)) != 0) {
+        pgboot_server_free(*out);
+        *out = NULL;
+        abandon(pid);
+        goto done;
+    }
+    save_port(p, port);
+done:
+    free(version);
+    free(pg_version_file);
+    pgboot_bundle_free(bundle);
+    return rc;
+}
+
+static int with_app_lock(const pgb_app_paths *p, int create, int *lockfd)
+{
+    int rc = create ? mkdir_app_dir(p->app_dir) : 0;
+    if (rc)
+        return rc;
+    if (!create && !pgb_is_dir(p->app_dir)) {
+        rc = pgb_fail(PGBOOT_ENOTRUNNING,
+                      "no server is running for app %s (no app directory "
+                      "%s)",
+                      p->app, p->app_dir);
+        pgb_hint("start it with 'pgboot start --app %s'", p->app);
+        return rc;
+    }
+    return pgb_lock(p->lock_file, lockfd);
+}
+
+static int external_server(pgboot_server **out, const char *url, uint32_t timeout_ms)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &err);
+    if (!opts) {
+        int rc = pgb_fail(PGBOOT_EINVALID, "the database URL is not valid: %s",
+                          err ? err : "out of memory");
+        if (err)
+            PQfreemem(err);
+        return rc;
+    }
+    pgboot_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        PQconninfoFree(opts);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    s->host_fd = -1;
+    s->external = 1;
+    s->url = pgb_strdup(url);
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (!strcmp(o->keyword, "host"))
+            s->host = pgb_strdup(o->val);
+        else if (!strcmp(o->keyword, "port"))
+            s->port = atoi(o->val);
+        else if (!strcmp(o->keyword, "user"))
+            s->user = pgb_strdup(o->val);
+        else if (!strcmp(o->keyword, "password"))
+            s->password = pgb_strdup(o->val);
+        else if (!strcmp(o->keyword, "dbname"))
+            s->database = pgb_strdup(o->val);
+    }
+    PQconninfoFree(opts);
+    if (!s->port)
+        s->port = 5432;
+    s->pg_version = pgb_strdup("");
+    if (!s->url || !s->pg_version) {
+        pgboot_server_free(s);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    /* It must answer now, as the embedded one would. */
+    char *conninfo = pgb_printf("%s%sconnect_timeout=%u", url, strchr(url, '?') ? "&" : "?",
+                                (timeout_ms ? timeout_ms : 60000) / 1000 + 1);
+    PGconn *c = conninfo ? PQconnectdb(conninfo) : NULL;
+    free(conninfo);
+    int rc = 0;
+    if (PQstatus(c) != CONNECTION_OK) {
+        rc = pgb_fail(PGBOOT_ENOTRUNNING, "cannot connect to the external database %s:%d: %s",
+                      s->host ? s->host : "(default host)", s->port,
+                      c ? PQerrorMessage(c) : "out of memory");
+        pgb_hint("check --database-url / PGBOOT_DATABASE_URL, or unset it to use the embedded "
+                 "server");
+    } else {
+        int v = PQserverVersion(c);
+        free(s->pg_version);
+        s->pg_version = pgb_printf("%d.%d", v / 10000, v % 10000);
+    }
+    PQfinish(c);
+    if (rc) {
+        pgboot_server_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- running as another user (root) --------------------------------------- */
+
+typedef enum { OP_START, OP_ATTACH, OP_STOP } op_kind;
+
+static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
+                 pgboot_stop_mode mode, int supervise_fd);
+
+/* Serialise a result for the parent of a worker. */
+static char *result_json(int rc, const pgboot_server *s)
+{
+    json_t *j = json_pack("{s:i, s:s, s:s?}", "rc", rc, "message", pgboot_error_last(), "hint",
+                          pgboot_error_hint());
+    if (j && rc == 0 && s)
+        json_object_update(j, json_pack("{s:s, s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "url",
+                                        s->url, "port", s->port, "pid", s->pid, "socket_dir",
+                                        s->socket_dir, "data_dir", s->data_dir, "app_dir",
+                                        s->app_dir, "log", s->log_path, "version", s->pg_version,
+                                        "password", s->password, "started_here", s->started_here));
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+static int result_parse(const char *text, pgboot_server **out, const pgboot_server_options *o)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    if (!j)
+        return pgb_fail(PGBOOT_ERROR, "the worker process running as %s died without an answer",
+                        o->run_as);
+    int rc = (int)json_integer_value(json_object_get(j, "rc"));
+    if (rc) {
+        pgb_fail(rc, "%s", json_string_value(json_object_get(j, "message")));
+        const char *hint = json_string_value(json_object_get(j, "hint"));
+        if (hint)
+            pgb_hint("%s", hint);
+        json_decref(j);
+        return rc;
+    }
+    if (out && json_object_get(j, "url")) {
+        pgboot_server *s = calloc(1, sizeof *s);
+        if (!s) {
+            json_decref(j);
+            return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        }
+#define STR(k) pgb_strdup(json_string_value(json_object_get(j, k)))
+        s->host_fd = -1;
+        s->url = STR("url");
+        s->socket_dir = STR("socket_dir");
+        s->data_dir = STR("data_dir");
+        s->app_dir = STR("app_dir");
+        s->log_path = STR("log");
+        s->pg_version = STR("version");
+        s->password = STR("password");
+#undef STR
+        s->port = (int)json_integer_value(json_object_get(j, "port"));
+        s->pid = (int)json_integer_value(json_object_get(j, "pid"));
+        s->started_here = (int)json_integer_value(json_object_get(j, "started_here"));
+        s->host = pgb_strdup("127.0.0.1");
+        s->user = pgb_strdup(o->app);
+        s->database = pgb_strdup(o->app);
+        s->app = pgb_strdup(o->app);
+        *out = s;
+    }
+    json_decref(j);
+    return 0;
+}
+
+/* As root, do the operation in a forked process that has become o->run_as, so
+ * every file is created by, and the server runs as, that account. */
+static int via_worker(op_kind op, pgboot_server **out, const pgboot_server_options *o,
+                      pgboot_stop_mode mode)
+{
+    int res[2], host[2] = {-1, -1};
+    if (pipe2(res, O_CLOEXEC) != 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+    if (op == OP_START && o->child && pipe2(host, O_CLOEXEC) != 0) {
+        close(res[0]);
+        close(res[1]);
+        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(res[0]);
+        close(res[1]);
+        if (host[0] >= 0) {
+            close(host[0]);
+            close(host[1]);
+        }
+        return pgb_fail(PGBOOT_ERROR, "cannot fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        close(res[0]);
+        if (host[1] >= 0)
+            close(host[1]);
+        pgboot_server *s = NULL;
+        int rc = pgb_become_user(o->run_as, o->create_user);
+        if (rc == 0)
+            rc = do_op(op, &s, o, mode, host[0]);
+        char *text = result_json(rc, s);
+        if (text) {
+            size_t n = strlen(text), done = 0;
+            while (done < n) {
+                ssize_t w = write(res[1], text + done, n - done);
+                if (w <= 0)
+                    break;
+                done += (size_t)w;
+            }
+        }
+        _exit(0);
+    }
+    close(res[1]);
+    if (host[0] >= 0)
+        close(host[0]);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        ssize_t r = read(res[0], buf + len, cap - len - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(res[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    int rc;
+    if (!buf) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    } else {
+        buf[len] = '\0';
+        rc = result_parse(buf, out, o);
+        sodium_memzero(buf, len);
+    }
+    free(buf);
+    if (rc == 0 && out && *out && host[1] >= 0 && (*out)->started_here)
+        (*out)->host_fd = host[1];
+    else if (host[1] >= 0)
+        close(host[1]);
+    return rc;
+}
+
+static int stop_locked(const pgb_app_paths *p, pgboot_stop_mode mode, uint32_t timeout_ms)
+{
+    pm_info pm;
+    int found;
+    int rc = read_pm(p->data_dir, &pm, &found);
+    if (rc)
+        return rc;
+    if (!found || !pm_is_ours(p->data_dir, &pm)) {
+        unlink(p->run_file);
+        rc = pgb_fail(PGBOOT_ENOTRUNNING,
+                      "no server is running for app %s (data directory %s); "
+                      "nothing to stop",
+                      p->app, p->data_dir);
+        return rc;
+    }
+    int sig =
+        mode == PGBOOT_STOP_SMART ? SIGTERM : (mode == PGBOOT_STOP_IMMEDIATE ? SIGQUIT : SIGINT);
+    rc = signal_and_wait(pm.pid, sig, pgb_now_ms() + (timeout_ms ? timeout_ms : 60000));
+    if (rc == PGBOOT_ETIMEOUT) {
+        rc = pgb_fail(PGBOOT_ETIMEOUT,
+                      "the server (pid %d) is still running after the %s "
+                      "shutdown request",
+                      pm.pid, mode == PGBOOT_STOP_SMART ? "smart" : "fast");
+        pgb_hint("clients are still connected; use --mode fast or --mode immediate");
+        return rc;
+    }
+    if (rc == 0)
+        unlink(p->run_file);
+    return rc;
+}
+
+static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
+                 pgboot_stop_mode mode, int supervise_fd)
+{
+    pgb_app_paths p;
+    int rc = pgb_app_paths_make(&p, o->app, o->data_dir);
+    if (rc)
+        return rc;
+    int lockfd = -1;
+    if (op == OP_ATTACH) {
+        /* No lock: attaching must stay cheap and never wait for a start. */
+        int stale;
+        if (!pgb_is_dir(p.app_dir)) {
+            rc = pgb_fail(PGBOOT_ENOTRUNNING,
+                          "no server is running for app %s (no app "
+                          "directory %s)",
+                          p.app, p.app_dir);
+            pgb_hint("start it with 'pgboot start --app %s'", p.app);
+        } else {
+            rc = attach(out, &p, &stale, NULL);
+        }
+    } else if ((rc = with_app_lock(&p, op == OP_START, &lockfd)) == 0) {
+        if (op == OP_START) {
+            start_ctx ctx = {.o = o, .supervise_fd = supervise_fd};
+            rc = start_locked(out, &p, &ctx);
+        } else {
+            rc = stop_locked(&p, mode, o->timeout_ms);
+        }
+        pgb_unlock(lockfd);
+    }
+    pgb_app_paths_free(&p);
+    return rc;
+}
+
+static int check_options(const pgboot_server_options *o)
+{
+    if (!o)
+        return pgb_fail(PGBOOT_EINVALID, "no server options given");
+    if (o->version != PGBOOT_SERVER_OPTIONS_VERSION)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_server_options.version is %u, expected %u",
+                        o->version, PGBOOT_SERVER_OPTIONS_VERSION);
+    if (o->fetch.version != PGBOOT_FETCH_OPTIONS_VERSION)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_server_options.fetch.version is %u, expected %u",
+                        o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION);
+    return pgboot_app_name_check(o->app);
+}
+
+static int need_unprivileged(const pgboot_server_options *o)
+{
+    if (geteuid() != 0)
+        return 0;
+    if (o->run_as && *o->run_as)
+        return 1;
+    int rc = pgb_fail(PGBOOT_EROOT, "PostgreSQL refuses to run as root, and no unprivileged "
+                                    "account was named");
+    pgb_hint("add --run-as USER (an unprivileged account; with --create-user pgboot creates "
+             "it as a system user)");
+    return rc;
+}
+
+static const char *external_url(const pgboot_server_options *o)
+{
+    if (o->database_url && *o->database_url)
+        return o->database_url;
+    const char *e = getenv("PGBOOT_DATABASE_URL");
+    return e && *e ? e : NULL;
+}
+
+static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
+                  pgboot_stop_mode mode)
+{
+    pgb_error_reset();
+    if (out)
+        *out = NULL;
+    int rc = check_options(o);
+    if (rc)
+        return rc;
+    const char *ext = external_url(o);
+    if (ext) {
+        if (op == OP_STOP) {
+            rc = pgb_fail(PGBOOT_ENOTRUNNING,
+                          "an external database is configured; pgboot does not stop it");
+            return rc;
+        }
+        return external_server(out, ext, o->timeout_ms);
+    }
+    if ((rc = need_unprivileged(o)) < 0)
+        return rc;
+    if (rc == 1)
+        return via_worker(op, out, o, mode);
+    if (op != OP_START || !o->child)
+        return do_op(op, out, o, mode, -1);
+    /* Child mode: the supervisor watches the read end; we keep the write end,
+     * so our death (however it happens) closes it. */
+    int host[2];
+    if (pipe2(host, O_CLOEXEC) != 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+    rc = do_op(op, out, o, mode, host[0]);
+    close(host[0]);
+    if (rc == 0 && (*out)->started_here)
+        (*out)->host_fd = host[1];
+    else
+        close(host[1]);
+    return rc;
+}
+
+int pgboot_server_start(pgboot_server **out, const pgboot_server_options *o)
+{
+    return run_op(OP_START, out, o, PGBOOT_STOP_FAST);
+}
+
+int pgboot_server_attach(pgboot_server **out, const pgboot_server_options *o)
+{
+    return run_op(OP_ATTACH, out, o, PGBOOT_STOP_FAST);
+}
+
+int pgboot_server_stop_app(const pgboot_server_options *o, pgboot_stop_mode mode)
+{
+    return run_op(OP_STOP, NULL, o, mode);
+}
+
+int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode)
+{
+    pgb_error_reset();
+    if (!s)
+        return pgb_fail(PGBOOT_EINVALID, "no server given");
+    if (s->external)
+        return pgb_fail(PGBOOT_EINVALID, "an external database is not stopped by pgboot");
+    /* Our own handle names the data directory: stop by it, as its owner. */
+    pm_info pm;
+    int found;
+    int rc = read_pm(s->data_dir, &pm, &found);
+    if (rc)
+        return rc;
+    if (!found || pm.pid != s->pid || !pgb_pid_alive(s->pid))
+        return pgb_fail(PGBOOT_ENOTRUNNING, "the server (pid %d) is not running any more", s->pid);
+    int sig =
+        mode == PGBOOT_STOP_SMART ? SIGTERM : (mode == PGBOOT_STOP_IMMEDIATE ? SIGQUIT : SIGINT);
+    rc = signal_and_wait(s->pid, sig, pgb_now_ms() + 60000);
+    if (rc == PGBOOT_ETIMEOUT)
+        return pgb_fail(PGBOOT_ETIMEOUT,
+                        "the server (pid %d) is still running after the "
+                        "shutdown request",
+                        s->pid);
+    char *run = pgb_path_join(s->app_dir, "pgboot.run");
+    if (run)
+        unlink(run);
+    free(run);
+    return rc;
+}
