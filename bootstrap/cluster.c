@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "../platform/dynload.h"
 #include "../launcher/launcher.h"
 
 #define PASSWORD_LEN 32

@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "../platform/dynload.h"
 #include "bootstrap.h"
 
 #define IO_CHUNK (256 * 1024)
@@ -296,6 +297,8 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
                  const pgboot_fetch_options *o, uint32_t *verify_ms)
 {
     *verify_ms = 0;
+    if (pgb_need_lib(PGB_LIB_CURL) != 0)
+        return PGBOOT_EBROKEN;
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return pgb_fail(PGBOOT_ENETWORK, "cannot initialise libcurl: %s",

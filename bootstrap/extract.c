@@ -23,6 +23,7 @@
 #include <archive_entry.h>
 #include <jansson.h>
 
+#include "../platform/dynload.h"
 #include "bootstrap.h"
 
 #define PREFIX "package/native/"
@@ -421,6 +422,8 @@ static int make_read_only(const char *path, const struct stat *st, int flag, str
 
 int pgb_extract_bundle(const char *tarball, const char *dest, uint64_t max_total)
 {
+    if (pgb_need_lib(PGB_LIB_ARCHIVE) != 0)
+        return PGBOOT_EBROKEN;
     if (mkdir(dest, 0755) != 0)
         return pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", dest, strerror(errno));
     extractor x = {.tarball = tarball, .max_total = max_total};
@@ -593,6 +596,8 @@ static int compare_file(struct archive *a, int dirfd, const char *root, const ch
 
 int pgb_verify_tree(const char *tarball, const char *root)
 {
+    if (pgb_need_lib(PGB_LIB_ARCHIVE) != 0)
+        return PGBOOT_EBROKEN;
     int dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return pgb_fail(PGBOOT_ENOTFOUND, "cannot open the installed tree %s: %s", root,

@@ -28,6 +28,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "../platform/dynload.h"
 #include "launcher.h"
 
 #define START_ATTEMPTS 5
@@ -195,11 +196,7 @@ static int pm_is_ours(const char *data_dir, const pm_info *pm)
 
 static int pm_answers(const pm_info *pm)
 {
-    char port[16];
-    snprintf(port, sizeof port, "%d", pm->port);
-    const char *keys[] = {"host", "port", "dbname", "connect_timeout", NULL};
-    const char *vals[] = {pm->socket_dir, port, "postgres", "5", NULL};
-    return PQpingParams(keys, vals, 0) == PQPING_OK;
+    return pgb_pg_ping(pm->socket_dir, pm->port, 5000) == PGB_PING_OK;
 }
 
 /* ---- the log ----------------------------------------------------------- */
@@ -590,9 +587,15 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         save_port(p, 0);
         pgb_error_reset();
     }
-    if ((rc = pgb_cluster_ensure_app(p, port)) != 0 ||
-        (rc = server_make(out, p, pid, port, p->socket_dir, version, 1)) != 0 ||
-        (rc = check_url((*out)->url)) != 0 || (rc = write_run_file(p, *out)) != 0) {
+    /* The app's own login over the URL proves its role and database exist;
+     * only when it fails (first start) does the superuser create them. */
+    if ((rc = server_make(out, p, pid, port, p->socket_dir, version, 1)) == 0 &&
+        check_url((*out)->url) != 0) {
+        pgb_error_reset();
+        if ((rc = pgb_cluster_ensure_app(p, port)) == 0)
+            rc = check_url((*out)->url);
+    }
+    if (rc != 0 || (rc = write_run_file(p, *out)) != 0) {
         pgboot_server_free(*out);
         *out = NULL;
         abandon(pid);
@@ -947,6 +950,9 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
         *out = NULL;
     int rc = check_options(o);
     if (rc)
+        return rc;
+    /* Attaching and stopping need no libpq: keep them cheap. */
+    if ((op == OP_START || external_url(o)) && (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
         return rc;
     const char *ext = external_url(o);
     if (ext) {

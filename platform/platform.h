@@ -98,6 +98,10 @@ PGB_MUST_USE int pgb_become_user(const char *user, int create);
 int pgb_port_is_free(int port);
 /* A port on 127.0.0.1 that was free a moment ago. */
 PGB_MUST_USE int pgb_port_pick(int *port);
+/* Does the PostgreSQL server on this Unix socket answer? Like PQping, but
+ * without loading libpq (which costs ~5 ms of library loading per process). */
+enum { PGB_PING_OK = 0, PGB_PING_REJECT = 1, PGB_PING_NO_ANSWER = 2 };
+int pgb_pg_ping(const char *socket_dir, int port, uint32_t timeout_ms);
 
 /* --- system facts (platform/unix/sys.c) ---------------------------------- */
 const char *pgb_sys_platform(void);

@@ -2,7 +2,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../platform.h"
@@ -52,4 +55,53 @@ int pgb_port_pick(int *port)
         return pgb_fail(PGBOOT_EPORT, "cannot find a free port on 127.0.0.1: %s", strerror(errno));
     *port = ntohs(a.sin_port);
     return 0;
+}
+
+int pgb_pg_ping(const char *socket_dir, int port, uint32_t timeout_ms)
+{
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    int n = snprintf(a.sun_path, sizeof a.sun_path, "%s/.s.PGSQL.%d", socket_dir, port);
+    if (n < 0 || (size_t)n >= sizeof a.sun_path)
+        return PGB_PING_NO_ANSWER;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return PGB_PING_NO_ANSWER;
+    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return PGB_PING_NO_ANSWER;
+    }
+    /* A protocol 3.0 startup packet, as PQping sends: the server answers
+     * with an authentication request ('R'), or an error ('E') whose SQLSTATE
+     * 57P03 means "cannot connect now" (starting up or shutting down). */
+    static const char params[] = "user\0postgres\0database\0postgres\0";
+    unsigned char pkt[8 + sizeof params];
+    uint32_t len = (uint32_t)sizeof pkt;
+    uint32_t proto = 3u << 16;
+    for (int i = 0; i < 4; i++) {
+        pkt[i] = (unsigned char)(len >> (24 - 8 * i));
+        pkt[4 + i] = (unsigned char)(proto >> (24 - 8 * i));
+    }
+    memcpy(pkt + 8, params, sizeof params);
+    int result = PGB_PING_NO_ANSWER;
+    if (send(fd, pkt, sizeof pkt, MSG_NOSIGNAL) == (ssize_t)sizeof pkt) {
+        char buf[512];
+        ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+        if (got > 0 && buf[0] == 'R') {
+            result = PGB_PING_OK;
+        } else if (got > 0 && buf[0] == 'E') {
+            buf[got] = '\0';
+            int cannot_connect_now = 0;
+            for (ssize_t i = 5; i + 6 <= got; i++)
+                if (buf[i] == 'C' && !memcmp(buf + i + 1, "57P03", 5))
+                    cannot_connect_now = 1;
+            result = cannot_connect_now ? PGB_PING_REJECT : PGB_PING_OK;
+        }
+    }
+    close(fd);
+    return result;
 }

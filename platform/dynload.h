@@ -1,0 +1,133 @@
+/*
+ * Lazy loading of the heavy libraries: libcurl (downloads), libarchive
+ * (extraction) and libpq (talking to PostgreSQL) are opened with dlopen() on
+ * first use instead of at process start. Together they pull in ~45 shared
+ * objects (Kerberos, LDAP, TLS, ICU, ...) whose loading alone costs ~8 ms per
+ * process, which would dominate `pgboot url` and every attach.
+ *
+ * Source files include this after the libraries' own headers; every call of a
+ * listed function then goes through a pgb_dl_ stub that resolves it once. The
+ * stubs have their own names, so a host that links libpq itself never sees
+ * ours. Entry points call pgb_need_lib() first, so a missing library is a
+ * clear error, not a crash.
+ */
+#ifndef PGBOOT_DYNLOAD_H
+#define PGBOOT_DYNLOAD_H
+
+#include "platform.h"
+
+typedef enum { PGB_LIB_CURL = 0, PGB_LIB_ARCHIVE, PGB_LIB_PQ, PGB_LIB_COUNT } pgb_lib;
+
+/* Load a library (once); PGBOOT_EBROKEN naming it and its package if absent. */
+PGB_MUST_USE int pgb_need_lib(pgb_lib lib);
+
+#ifndef PGB_DYNLOAD_IMPL
+#ifdef CURLINC_CURL_H
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init pgb_dl_curl_global_init
+#define curl_easy_init pgb_dl_curl_easy_init
+#define curl_easy_setopt pgb_dl_curl_easy_setopt
+#define curl_easy_getinfo pgb_dl_curl_easy_getinfo
+#define curl_easy_perform pgb_dl_curl_easy_perform
+#define curl_easy_reset pgb_dl_curl_easy_reset
+#define curl_easy_cleanup pgb_dl_curl_easy_cleanup
+#define curl_easy_strerror pgb_dl_curl_easy_strerror
+CURLcode pgb_dl_curl_global_init(long flags);
+CURL *pgb_dl_curl_easy_init(void);
+CURLcode pgb_dl_curl_easy_setopt(CURL *c, CURLoption opt, ...);
+CURLcode pgb_dl_curl_easy_getinfo(CURL *c, CURLINFO info, ...);
+CURLcode pgb_dl_curl_easy_perform(CURL *c);
+void pgb_dl_curl_easy_reset(CURL *c);
+void pgb_dl_curl_easy_cleanup(CURL *c);
+const char *pgb_dl_curl_easy_strerror(CURLcode code);
+#endif
+
+#ifdef ARCHIVE_H_INCLUDED
+#define archive_read_new pgb_dl_archive_read_new
+#define archive_read_support_filter_gzip pgb_dl_archive_read_support_filter_gzip
+#define archive_read_support_format_tar pgb_dl_archive_read_support_format_tar
+#define archive_read_open_filename pgb_dl_archive_read_open_filename
+#define archive_read_next_header pgb_dl_archive_read_next_header
+#define archive_read_data_block pgb_dl_archive_read_data_block
+#define archive_read_data pgb_dl_archive_read_data
+#define archive_read_free pgb_dl_archive_read_free
+#define archive_error_string pgb_dl_archive_error_string
+struct archive *pgb_dl_archive_read_new(void);
+int pgb_dl_archive_read_support_filter_gzip(struct archive *a);
+int pgb_dl_archive_read_support_format_tar(struct archive *a);
+int pgb_dl_archive_read_open_filename(struct archive *a, const char *f, size_t block);
+int pgb_dl_archive_read_next_header(struct archive *a, struct archive_entry **e);
+int pgb_dl_archive_read_data_block(struct archive *a, const void **buf, size_t *size,
+                                   la_int64_t *offset);
+la_ssize_t pgb_dl_archive_read_data(struct archive *a, void *buf, size_t size);
+int pgb_dl_archive_read_free(struct archive *a);
+const char *pgb_dl_archive_error_string(struct archive *a);
+#endif
+
+#ifdef ARCHIVE_ENTRY_H_INCLUDED
+#define archive_entry_pathname pgb_dl_archive_entry_pathname
+#define archive_entry_hardlink pgb_dl_archive_entry_hardlink
+#define archive_entry_symlink pgb_dl_archive_entry_symlink
+#define archive_entry_filetype pgb_dl_archive_entry_filetype
+#define archive_entry_mode pgb_dl_archive_entry_mode
+#define archive_entry_perm pgb_dl_archive_entry_perm
+#define archive_entry_size pgb_dl_archive_entry_size
+#define archive_entry_size_is_set pgb_dl_archive_entry_size_is_set
+const char *pgb_dl_archive_entry_pathname(struct archive_entry *e);
+const char *pgb_dl_archive_entry_hardlink(struct archive_entry *e);
+const char *pgb_dl_archive_entry_symlink(struct archive_entry *e);
+__LA_MODE_T pgb_dl_archive_entry_filetype(struct archive_entry *e);
+__LA_MODE_T pgb_dl_archive_entry_mode(struct archive_entry *e);
+__LA_MODE_T pgb_dl_archive_entry_perm(struct archive_entry *e);
+la_int64_t pgb_dl_archive_entry_size(struct archive_entry *e);
+int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
+#endif
+
+#ifdef LIBPQ_FE_H
+#define PQconnectdb pgb_dl_PQconnectdb
+#define PQconnectdbParams pgb_dl_PQconnectdbParams
+#define PQstatus pgb_dl_PQstatus
+#define PQerrorMessage pgb_dl_PQerrorMessage
+#define PQfinish pgb_dl_PQfinish
+#define PQexec pgb_dl_PQexec
+#define PQexecParams pgb_dl_PQexecParams
+#define PQresultStatus pgb_dl_PQresultStatus
+#define PQresultErrorMessage pgb_dl_PQresultErrorMessage
+#define PQclear pgb_dl_PQclear
+#define PQntuples pgb_dl_PQntuples
+#define PQescapeIdentifier pgb_dl_PQescapeIdentifier
+#define PQescapeLiteral pgb_dl_PQescapeLiteral
+#define PQencryptPasswordConn pgb_dl_PQencryptPasswordConn
+#define PQfreemem pgb_dl_PQfreemem
+#define PQpingParams pgb_dl_PQpingParams
+#define PQconninfoParse pgb_dl_PQconninfoParse
+#define PQconninfoFree pgb_dl_PQconninfoFree
+#define PQserverVersion pgb_dl_PQserverVersion
+PGconn *pgb_dl_PQconnectdb(const char *conninfo);
+PGconn *pgb_dl_PQconnectdbParams(const char *const *keys, const char *const *values,
+                                 int expand_dbname);
+ConnStatusType pgb_dl_PQstatus(const PGconn *c);
+char *pgb_dl_PQerrorMessage(const PGconn *c);
+void pgb_dl_PQfinish(PGconn *c);
+PGresult *pgb_dl_PQexec(PGconn *c, const char *query);
+PGresult *pgb_dl_PQexecParams(PGconn *c, const char *command, int n, const Oid *types,
+                              const char *const *values, const int *lengths, const int *formats,
+                              int result_format);
+ExecStatusType pgb_dl_PQresultStatus(const PGresult *r);
+char *pgb_dl_PQresultErrorMessage(const PGresult *r);
+void pgb_dl_PQclear(PGresult *r);
+int pgb_dl_PQntuples(const PGresult *r);
+char *pgb_dl_PQescapeIdentifier(PGconn *c, const char *s, size_t len);
+char *pgb_dl_PQescapeLiteral(PGconn *c, const char *s, size_t len);
+char *pgb_dl_PQencryptPasswordConn(PGconn *c, const char *passwd, const char *user,
+                                   const char *algorithm);
+void pgb_dl_PQfreemem(void *p);
+PGPing pgb_dl_PQpingParams(const char *const *keys, const char *const *values, int expand_dbname);
+PQconninfoOption *pgb_dl_PQconninfoParse(const char *conninfo, char **errmsg);
+void pgb_dl_PQconninfoFree(PQconninfoOption *o);
+int pgb_dl_PQserverVersion(const PGconn *c);
+#endif
+#endif /* PGB_DYNLOAD_IMPL */
+
+#endif

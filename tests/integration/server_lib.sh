@@ -1,0 +1,492 @@
+# shellcheck shell=bash
+# Shared helpers for the server_* integration tests: the real `pgboot`
+# start/serve/run/status/url/env/logs/stop against the real bundle, run as an
+# unprivileged account (PostgreSQL refuses root; the tests themselves run as
+# root, as CI does).
+#
+#     set -euo pipefail
+#     . "$(dirname "$0")/server_lib.sh"
+#     sl_setup                  # scratch dir, test user, seeded bundle cache
+#     run_case NAME FUNCTION    # one independent scenario (subshell, set -e)
+#     sl_finish                 # summary line "N passed, N failed", exit status
+#
+# Environment (set by CTest; defaults for running a script by hand):
+#   PGBOOT               the CLI             (default: $PGBOOT_SOURCE_DIR/build/pgboot)
+#   PGBOOT_TEST_TARBALL  the real linux-x64 bundle tarball (required)
+#   PGBOOT_TEST_TMP      scratch dir of this test (default: a mktemp -d); wiped
+#   PGBOOT_SOURCE_DIR    the repository root (default: two levels above this file)
+#   PGBOOT_KEEP_TMP=1    keep the scratch dir (servers are still stopped)
+#
+# Every pgboot run as the test user gets a clean environment: its own
+# XDG_DATA_HOME and XDG_CACHE_HOME under the scratch dir, a bundle cache seeded
+# from the tarball by `pgboot fetch --from` in sl_setup, and
+# PGBOOT_MIRROR=file:///nonexistent plus proxies pointing at a closed local
+# port, so nothing can reach the network.
+#
+# "No postgres left" means no live process: the machine's PID 1 reaps orphans
+# late, so a stopped postmaster may linger as a zombie for a while; zombies
+# are not counted (see live_postgres_pids).
+
+SL_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PGBOOT_SOURCE_DIR=${PGBOOT_SOURCE_DIR:-$(cd "$SL_LIB_DIR/../.." && pwd)}
+PGBOOT=${PGBOOT:-$PGBOOT_SOURCE_DIR/build/pgboot}
+TEST_NAME=$(basename "$0" .sh)
+TEST_USER=pgboottest
+USER_LOCK=/tmp/pgboot-test-user.lock
+# The system python, usable by the test user too (a pyenv shim under /root is not).
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3)
+PG_VERSION=16.14
+PSQL=${PSQL:-$(command -v psql || echo /usr/bin/psql)}
+CMD_TIMEOUT=${CMD_TIMEOUT:-120}
+CLOSED_PROXY=http://127.0.0.1:9 # discard port: nothing listens there
+
+# --- results -------------------------------------------------------------------
+
+CASE=""
+
+die() {
+    echo "FATAL [$TEST_NAME]: $*" >&2
+    [[ -n "${T:-}" && -d "${T:-/nonexistent}" ]] && echo "fatal: $*" >>"$T/.fails"
+    exit 1
+}
+
+ok() {
+    echo "ok${CASE:+ [$CASE]}: $*"
+    echo x >>"$T/.checks"
+}
+
+# nok DESC: a failed check, with the last pgboot command's output.
+nok() {
+    echo "FAIL${CASE:+ [$CASE]}: $*" >&2
+    echo "${CASE:+[$CASE] }$*" >>"$T/.fails"
+    echo x >>"$T/.checks"
+    show_last >&2
+}
+
+show_last() {
+    [[ -n "${CMD:-}" ]] || return 0
+    echo "    last command: $CMD"
+    echo "    exit status:  ${RC:-?}"
+    echo "    stdout: $(head -c 1500 <<<"${OUT:-}" | sed '2,$s/^/      | /')"
+    echo "    stderr: $(head -c 2500 <<<"${ERR:-}" | sed '2,$s/^/      | /')"
+}
+
+fail_count() { wc -l <"$T/.fails" | tr -d ' '; }
+
+check_eq() { # GOT WANT DESC
+    if [[ "$1" == "$2" ]]; then ok "$3"; else nok "$3: expected '$2', got '$1'"; fi
+}
+
+check_ne() { # GOT UNWANTED DESC
+    if [[ "$1" != "$2" ]]; then ok "$3"; else nok "$3: got '$1', which it must not be"; fi
+}
+
+check_contains() { # HAYSTACK NEEDLE DESC
+    if [[ "$1" == *"$2"* ]]; then ok "$3"; else nok "$3: '$2' not in: $(head -c 800 <<<"$1")"; fi
+}
+
+check_not_contains() { # HAYSTACK NEEDLE DESC
+    if [[ "$1" != *"$2"* ]]; then ok "$3"; else nok "$3: '$2' must not be in: $(head -c 800 <<<"$1")"; fi
+}
+
+check_match() { # HAYSTACK ERE DESC
+    if grep -q -E -- "$2" <<<"$1"; then ok "$3"; else nok "$3: /$2/ does not match: $(head -c 800 <<<"$1")"; fi
+}
+
+check_rc() { # WANT DESC  (of the last pgb/pgb_root run)
+    if [[ "$RC" == "$1" ]]; then ok "$2 (exit $1)"; else nok "$2: expected exit $1, got $RC"; fi
+}
+
+# check_mode PATH OCTAL DESC
+check_mode() {
+    local m
+    m=$(stat -c %a "$1" 2>/dev/null || echo missing)
+    check_eq "$m" "$2" "$3: mode of ${1##*/}"
+}
+
+# run_case NAME FUNCTION [ARGS...]: one independent scenario, in a subshell
+# with `set -e`; an unexpected error fails the case and the next one runs.
+run_case() {
+    local name=$1 before rc
+    shift
+    before=$(fail_count)
+    echo "=== $name"
+    set +e
+    (
+        set -eE
+        CASE=$name
+        trap 'echo "ERROR [$CASE]: command failed (status $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
+        "$@"
+    )
+    rc=$?
+    set -e
+    if ((rc != 0)); then
+        echo "[$name] scenario aborted by an unexpected error (status $rc), see ERROR above" >>"$T/.fails"
+        echo "FAIL [$name]: scenario aborted (status $rc)" >&2
+        show_last >&2
+    fi
+    if (($(fail_count) > before)); then
+        echo "=== $name: FAILED"
+    else
+        echo "=== $name: passed"
+    fi
+}
+
+sl_finish() {
+    local nf nc
+    nf=$(fail_count)
+    nc=$(wc -l <"$T/.checks" | tr -d ' ')
+    echo
+    if ((nf > 0)); then
+        echo "$TEST_NAME: FAILED ($nf failure(s)):"
+        sed 's/^/  - /' "$T/.fails"
+        echo "$((nc - nf)) passed, $nf failed"
+        exit 1
+    fi
+    if ((nc == 0)); then
+        echo "$TEST_NAME: no check ran"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    echo "$TEST_NAME: all passed"
+    echo "$nc passed, 0 failed"
+    exit 0
+}
+
+# --- the test user -------------------------------------------------------------
+
+# ensure_user NAME: create NAME (with a home) unless it exists; race-safe when
+# tests run in parallel.
+ensure_user() {
+    local name=$1
+    getent passwd "$name" >/dev/null && return 0
+    flock "$USER_LOCK" sh -c 'getent passwd "$1" >/dev/null || useradd --create-home --shell /bin/bash "$1"' sh "$name" ||
+        die "cannot create the test user $name"
+    getent passwd "$name" >/dev/null || die "user $name still missing after useradd"
+}
+
+ensure_test_user() {
+    ensure_user "$TEST_USER"
+    USER_HOME=$(getent passwd "$TEST_USER" | cut -d: -f6)
+    USER_UID=$(id -u "$TEST_USER")
+    [[ -d "$USER_HOME" ]] || {
+        mkdir -p "$USER_HOME"
+        chown "$TEST_USER:" "$USER_HOME"
+    }
+}
+
+# user_env: the clean environment of every run as the test user.
+user_env() {
+    printf '%s\n' "HOME=$USER_HOME" "USER=$TEST_USER" "LOGNAME=$TEST_USER" \
+        "PATH=/usr/local/bin:/usr/bin:/bin" \
+        "XDG_DATA_HOME=$U/data" "XDG_CACHE_HOME=$U/cache" \
+        "PGBOOT_MIRROR=file:///nonexistent" \
+        "https_proxy=$CLOSED_PROXY" "http_proxy=$CLOSED_PROXY" "all_proxy=$CLOSED_PROXY" \
+        "no_proxy=127.0.0.1,localhost"
+}
+
+# as_user [NAME=VALUE...] CMD [ARGS...]: run CMD as the test user with the
+# clean environment (plus the given assignments), from $U.
+as_user() {
+    local -a envs
+    mapfile -t envs < <(user_env)
+    (cd "${U:-/}" && exec setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
+        env -i "${envs[@]}" "$@")
+}
+
+# root_env_cmd: the clean environment of a run as root (HOME is a scratch dir).
+as_root_clean() {
+    (cd "${U:-/}" && exec env -i HOME="$T/root-home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        PGBOOT_MIRROR=file:///nonexistent https_proxy=$CLOSED_PROXY http_proxy=$CLOSED_PROXY \
+        all_proxy=$CLOSED_PROXY no_proxy=127.0.0.1,localhost "$@")
+}
+
+# --- running pgboot -------------------------------------------------------------
+
+# _capture DESC-PREFIX RUNNER ARGS...: sets RC OUT ERR CMD.
+_capture() {
+    local who=$1
+    shift
+    CMD="[$who] pgboot ${*:3}"
+    RC=0
+    timeout -k 5 "$CMD_TIMEOUT" "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
+    OUT=$(cat "$T/.out")
+    ERR=$(cat "$T/.err")
+    if ((RC == 124 || RC == 137)); then
+        nok "did not finish within ${CMD_TIMEOUT}s: $CMD"
+    fi
+    return 0
+}
+
+# pgb ARGS...: pgboot as the test user.
+pgb() { _capture "$TEST_USER" as_user "$PGB" "$@"; }
+
+# pgb_root ARGS...: pgboot as root, clean environment.
+pgb_root() { _capture root as_root_clean "$PGBOOT" "$@"; }
+
+# pgb_ok DESC ARGS...: pgb, and the run must succeed (else the case aborts).
+pgb_ok() {
+    local desc=$1
+    shift
+    pgb "$@"
+    if [[ $RC != 0 ]]; then
+        nok "$desc: expected exit 0, got $RC"
+        return 1
+    fi
+    ok "$desc"
+}
+
+# jget JSON KEY: a field of a JSON object (strings raw, booleans true/false,
+# null as "null"); <missing> / <not JSON> otherwise.
+jget() {
+    "$PY" -c '
+import json, sys
+try:
+    d = json.loads(sys.argv[1])
+except Exception:
+    print("<not JSON>"); sys.exit(0)
+if not isinstance(d, dict) or sys.argv[2] not in d:
+    print("<missing>"); sys.exit(0)
+v = d[sys.argv[2]]
+print("null" if v is None else v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
+}
+
+# url_password URL: the password part of a postgresql:// URL.
+url_password() { sed -E 's|^postgresql://[^:]*:([^@]*)@.*$|\1|' <<<"$1"; }
+url_port() { sed -E 's|^.*@127\.0\.0\.1:([0-9]+)/.*$|\1|' <<<"$1"; }
+
+# sql URL QUERY: psql over the URL (TCP, password), one value per line.
+sql() {
+    timeout -k 5 60 env -i PATH=/usr/bin:/bin "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 "$1" -c "$2"
+}
+
+# --- processes --------------------------------------------------------------------
+
+# live_postgres_pids DIR [prefix]: live (non-zombie) processes of the server
+# of data directory DIR: the postmaster (its args hold "-D DIR") and its
+# children ("postgres: ..." whose working directory is DIR). With "prefix",
+# every data directory under DIR counts.
+live_postgres_pids() {
+    "$PY" - "$1" "${2:-}" <<'EOF'
+import os, sys
+want = os.path.realpath(sys.argv[1])
+prefix = sys.argv[2] == "prefix"
+def hit(d):
+    d = os.path.realpath(d)
+    return d == want or (prefix and d.startswith(want.rstrip("/") + "/"))
+me = os.getpid()
+for pid in os.listdir("/proc"):
+    if not pid.isdigit() or int(pid) == me:
+        continue
+    try:
+        st = open("/proc/%s/stat" % pid).read()
+        if st[st.rindex(")") + 2] in "ZX":
+            continue
+        args = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+        comm = open("/proc/%s/comm" % pid).read().strip()
+    except (OSError, ValueError, IndexError):
+        continue
+    a = [x.decode("utf-8", "replace") for x in args]
+    found = any(a[i] == "-D" and hit(a[i + 1]) for i in range(len(a) - 1))
+    if not found and comm == "postgres":
+        try:
+            found = hit(os.readlink("/proc/%s/cwd" % pid))
+        except OSError:
+            pass
+    if found:
+        print(pid)
+EOF
+}
+
+# postmaster_pids DIR: live processes whose args hold "-D DIR" (postmasters).
+postmaster_pids() {
+    local p
+    for p in $(live_postgres_pids "$1"); do
+        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "-D $1\( \|$\)"; then echo "$p"; fi
+    done
+}
+
+# wait_no_postgres DIR SECONDS: 0 once no live postgres of DIR is left.
+wait_no_postgres() {
+    local dir=$1 secs=$2 i
+    for ((i = 0; i < secs * 20; i++)); do
+        [[ -z "$(live_postgres_pids "$dir")" ]] && return 0
+        sleep 0.05
+    done
+    [[ -z "$(live_postgres_pids "$dir")" ]]
+}
+
+# check_no_postgres DIR SECONDS DESC
+check_no_postgres() {
+    if wait_no_postgres "$1" "$2"; then
+        ok "$3: no live postgres left for ${1##*/} within $2 s"
+    else
+        nok "$3: live postgres still running for $1 after $2 s: $(ps -o pid=,stat=,args= -p "$(live_postgres_pids "$1" | paste -sd, -)" 2>/dev/null | tr '\n' ';')"
+    fi
+}
+
+# wait_gone PID SECONDS: 0 once PID is gone (or a zombie).
+wait_gone() {
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do
+        pid_live "$1" || return 0
+        sleep 0.05
+    done
+    ! pid_live "$1"
+}
+
+pid_live() {
+    local s
+    s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ -n "$s" && $s != Z* ]]
+}
+
+# register_bg PID: a background process to kill at the end.
+register_bg() { echo "$1" >>"$T/.bg"; }
+
+# register_path PATH: something outside the scratch dir to remove at the end
+# (after the servers under it are stopped).
+register_path() { echo "$1" >>"$T/.paths"; }
+
+# register_user NAME: an account created by the test, deleted at the end.
+register_user() { echo "$1" >>"$T/.users"; }
+
+# --- layout -----------------------------------------------------------------------
+
+app_dir() { echo "$U/data/$1"; }
+data_dir() { echo "$U/data/$1/postgres_data"; }
+
+# A unique app name for this run: <short test name>-<tag>-<pid>.
+app_name() { echo "${TEST_NAME#server_}-$1-$$"; }
+
+# --- setup and teardown ------------------------------------------------------------
+
+_kill_pids() { # SIG PIDS...
+    local sig=$1 p
+    shift
+    for p in "$@"; do kill "-$sig" "$p" 2>/dev/null || true; done
+}
+
+_sweep_postgres() { # DIR [prefix]
+    local pids i
+    pids=$(live_postgres_pids "$@" || true)
+    [[ -z "$pids" ]] && return 0
+    echo "cleanup: stopping leftover postgres under $1: $(tr '\n' ' ' <<<"$pids")" >&2
+    # shellcheck disable=SC2086
+    _kill_pids QUIT $pids
+    for ((i = 0; i < 100; i++)); do
+        [[ -z "$(live_postgres_pids "$@" || true)" ]] && return 0
+        sleep 0.05
+    done
+    # shellcheck disable=SC2086
+    _kill_pids KILL $(live_postgres_pids "$@" || true)
+}
+
+_sl_cleanup() {
+    local rc=$? p u
+    set +e
+    if [[ -n "${T:-}" && -d "$T" ]]; then
+        if [[ -f "$T/.bg" ]]; then
+            while read -r p; do [[ -n "$p" ]] && kill -TERM "$p" 2>/dev/null; done <"$T/.bg"
+            sleep 0.2
+            while read -r p; do [[ -n "$p" ]] && kill -KILL "$p" 2>/dev/null; done <"$T/.bg"
+        fi
+        [[ -n "${U:-}" ]] && _sweep_postgres "$U" prefix
+        [[ -n "${T:-}" ]] && _sweep_postgres "$T" prefix
+        if [[ -f "$T/.paths" ]]; then
+            while read -r p; do
+                [[ -n "$p" && "$p" == /* && "$p" != / ]] || continue
+                _sweep_postgres "$p" prefix
+                rm -rf "$p"
+            done <"$T/.paths"
+        fi
+        if [[ -f "$T/.users" ]]; then
+            while read -r u; do
+                [[ -n "$u" ]] || continue
+                # only this test's account: its processes, then the account
+                _kill_pids KILL $(ps -o pid= -u "$u" 2>/dev/null)
+                flock "$USER_LOCK" userdel -r "$u" >/dev/null 2>&1 ||
+                    echo "cleanup: userdel -r $u failed" >&2
+            done <"$T/.users"
+        fi
+        if [[ "${PGBOOT_KEEP_TMP:-0}" == 1 ]]; then
+            echo "(scratch dir kept: $T)" >&2
+        else
+            rm -rf "$T"
+            [[ -n "${U_OUTSIDE:-}" ]] && rm -rf "$U_OUTSIDE"
+        fi
+    fi
+    exit "$rc"
+}
+
+sl_setup() {
+    [[ $(id -u) == 0 ]] || die "the server tests run as root (they create and use the account $TEST_USER)"
+    [[ -x "$PGBOOT" ]] || die "PGBOOT=$PGBOOT is not an executable (build pgboot first)"
+    [[ -n "${PGBOOT_TEST_TARBALL:-}" && -f "$PGBOOT_TEST_TARBALL" ]] ||
+        die "PGBOOT_TEST_TARBALL (the real bundle tarball) is not set or missing: '${PGBOOT_TEST_TARBALL:-}'"
+    [[ -x "$PSQL" ]] || die "psql is needed (apt-get install postgresql-client)"
+    [[ -x "$PY" ]] || die "python3 is needed"
+    local c
+    for c in setpriv flock useradd userdel timeout; do
+        command -v "$c" >/dev/null || die "$c is needed"
+    done
+
+    if [[ -n "${PGBOOT_TEST_TMP:-}" ]]; then
+        T=$PGBOOT_TEST_TMP
+    else
+        T=$(mktemp -d "/tmp/pgboot-$TEST_NAME.XXXXXX")
+    fi
+    case "$T" in
+    / | /tmp | /tmp/ | /root | /home | "") die "refusing scratch dir '$T'" ;;
+    esac
+    trap _sl_cleanup EXIT
+    trap 'exit 130' INT TERM
+    # a run before us may have left servers in here
+    if [[ -d "$T" ]]; then
+        _sweep_postgres "$T" prefix
+        rm -rf "$T"
+    fi
+    mkdir -p "$T" "$T/root-home"
+    T=$(cd "$T" && pwd)
+    : >"$T/.fails"
+    : >"$T/.checks"
+    chmod 755 "$T"
+
+    ensure_test_user
+
+    # The user's area: under the scratch dir if the user can get there, else
+    # (a checkout under a private directory) a private dir in /tmp.
+    U=$T/u
+    mkdir -p "$U"
+    chown "$TEST_USER:" "$U"
+    chmod 755 "$U"
+    if ! (cd / && setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups test -w "$U" -a -x "$U"); then
+        U_OUTSIDE=$(mktemp -d "/tmp/pgboot-$TEST_NAME-u.XXXXXX")
+        U=$U_OUTSIDE
+        chown "$TEST_USER:" "$U"
+        chmod 755 "$U"
+        echo "note: $TEST_USER cannot reach $T; using $U" >&2
+    fi
+    mkdir -p "$U/data" "$U/cache"
+    cp "$PGBOOT_TEST_TARBALL" "$U/bundle.tgz"
+    chmod 644 "$U/bundle.tgz"
+    # The binary as the user runs it: the built one if the user can run it.
+    PGB=$PGBOOT
+    if ! as_user test -x "$PGBOOT"; then
+        cp "$PGBOOT" "$U/pgboot"
+        chmod 755 "$U/pgboot"
+        PGB=$U/pgboot
+    fi
+    chown -R "$TEST_USER:" "$U"
+
+    # Seed the bundle cache: every later run finds it and needs no network.
+    pgb fetch --from "$U/bundle.tgz"
+    [[ $RC == 0 ]] || {
+        show_last >&2
+        die "pgboot fetch --from the test tarball failed as $TEST_USER"
+    }
+    BIN_DIR=$OUT
+    [[ -x "$BIN_DIR/postgres" ]] || die "fetch printed '$BIN_DIR', which has no postgres"
+    echo "setup: user $TEST_USER (uid $USER_UID), area $U, bundle $BIN_DIR"
+}
