@@ -187,17 +187,18 @@ user_env() {
 }
 
 # as_user [NAME=VALUE...] CMD [ARGS...]: run CMD as the test user with the
-# clean environment (plus the given assignments), from $U.
+# clean environment (plus the given assignments), from $U. With SL_TIMEOUT
+# set, CMD is killed after that many seconds.
 as_user() {
     local -a envs
     mapfile -t envs < <(user_env)
-    (cd "${U:-/}" && exec setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
+    (cd "${U:-/}" && exec ${SL_TIMEOUT:+timeout -k 5 "$SL_TIMEOUT"} setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
         env -i "${envs[@]}" "$@")
 }
 
-# root_env_cmd: the clean environment of a run as root (HOME is a scratch dir).
+# as_root_clean CMD [ARGS...]: CMD as root with a clean environment of a run as root (HOME is a scratch dir).
 as_root_clean() {
-    (cd "${U:-/}" && exec env -i HOME="$T/root-home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    (cd "${U:-/}" && exec ${SL_TIMEOUT:+timeout -k 5 "$SL_TIMEOUT"} env -i HOME="$T/root-home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         PGBOOT_MIRROR=file:///nonexistent https_proxy=$CLOSED_PROXY http_proxy=$CLOSED_PROXY \
         all_proxy=$CLOSED_PROXY no_proxy=127.0.0.1,localhost "$@")
 }
@@ -210,7 +211,7 @@ _capture() {
     shift
     CMD="[$who] pgboot ${*:3}"
     RC=0
-    timeout -k 5 "$CMD_TIMEOUT" "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
+    SL_TIMEOUT=$CMD_TIMEOUT "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
     OUT=$(cat "$T/.out")
     ERR=$(cat "$T/.err")
     if ((RC == 124 || RC == 137)); then
