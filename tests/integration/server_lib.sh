@@ -337,6 +337,23 @@ wait_gone() {
     ! pid_live "$1"
 }
 
+# wait_until SECONDS CMD [ARGS...]: poll CMD every 50 ms until it succeeds;
+# 1 if it never did.
+wait_until() {
+    local secs=$1 i
+    shift
+    for ((i = 0; i < secs * 20; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    "$@"
+}
+
+# pid_exists PID: the pid is in use (even by a zombie).
+pid_exists() { [[ -e /proc/$1 ]]; }
+pid_gone() { [[ ! -e /proc/$1 ]]; }
+file_nonempty() { [[ -s $1 ]]; }
+
 pid_live() {
     local s
     s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
