@@ -51,14 +51,6 @@ static const char default_settings[] =
     "log_timezone = 'UTC'\n"
     "timezone = 'UTC'\n";
 
-static void random_password(char out[PASSWORD_LEN + 1])
-{
-    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    for (int i = 0; i < PASSWORD_LEN; i++)
-        out[i] = alnum[randombytes_uniform(sizeof alnum - 1)];
-    out[PASSWORD_LEN] = '\0';
-}
-
 static const char *pick_locale(void)
 {
     /* An explicit locale every machine has: C.UTF-8, else C. Never the
@@ -152,25 +144,95 @@ static int is_empty_dir(const char *path)
     return empty;
 }
 
+int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser, const char *password,
+               const char *scratch_dir)
+{
+    char rnd[9];
+    pgb_random_name(rnd, sizeof rnd);
+    char *pwfile = pgb_printf("%s/.pgboot-pw-%s", scratch_dir, rnd);
+    char *initdb = pgb_path_join(bin_dir, "initdb");
+    char *pwarg = pwfile ? pgb_printf("--pwfile=%s", pwfile) : NULL;
+    char *locarg = pgb_printf("--locale=%s", pick_locale());
+    char *userarg = pgb_printf("--username=%s", superuser);
+    char *output = NULL;
+    int rc = 0, status = 0, fd = -1;
+    if (!pwfile || !initdb || !pwarg || !locarg || !userarg) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* The superuser's password reaches initdb through a private file, never argv. */
+    fd = open(pwfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", pwfile, strerror(errno));
+        goto done;
+    }
+    size_t pl = strlen(password);
+    if (write(fd, password, pl) != (ssize_t)pl || write(fd, "\n", 1) != 1) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot write %s", pwfile);
+        goto done;
+    }
+    close(fd);
+    fd = -1;
+    char *argv[] = {initdb,
+                    "-D",
+                    (char *)dir,
+                    userarg,
+                    pwarg,
+                    "--encoding=UTF8",
+                    locarg,
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "--no-instructions",
+                    NULL};
+    rc = pgb_run_capture(argv, &output, &status, 1 << 20);
+    if (rc == 0 && status != 0) {
+        rc = pgb_fail(PGBOOT_ESTART, "initdb failed for %s (exit %d): %s", dir, status,
+                      pgb_tail_lines(output, 4));
+        pgb_hint("nothing was kept; fix the cause above and start again");
+    }
+    if (rc == 0)
+        rc = write_conf(dir);
+    if (rc == 0) {
+        char *log = pgb_path_join(dir, "log");
+        if (!log || (mkdir(log, 0700) != 0 && errno != EEXIST))
+            rc = pgb_fail(PGBOOT_ERROR, "cannot create the log directory in %s", dir);
+        free(log);
+    }
+done:
+    if (fd >= 0)
+        close(fd);
+    if (pwfile)
+        unlink(pwfile);
+    free(pwfile);
+    free(initdb);
+    free(pwarg);
+    free(locarg);
+    free(userarg);
+    free(output);
+    return rc;
+}
+
+void pgb_random_password(char *out, size_t len)
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for (size_t i = 0; i + 1 < len; i++)
+        out[i] = alnum[randombytes_uniform(sizeof alnum - 1)];
+    out[len - 1] = '\0';
+}
+
 int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir)
 {
     char super_pw[PASSWORD_LEN + 1], app_pw[PASSWORD_LEN + 1];
-    random_password(super_pw);
-    random_password(app_pw);
+    pgb_random_password(super_pw, sizeof super_pw);
+    pgb_random_password(app_pw, sizeof app_pw);
     char rnd[9];
     pgb_random_name(rnd, sizeof rnd);
     /* initdb into an empty data directory that already exists (a user may
      * have made one), else into a temporary sibling renamed into place. */
     int in_place = pgb_is_dir(p->data_dir);
     char *work = in_place ? pgb_strdup(p->data_dir) : pgb_printf("%s.init-%s", p->data_dir, rnd);
-    char *pwfile = pgb_printf("%s/.pgboot-pw-%s", p->app_dir, rnd);
-    char *initdb = pgb_path_join(bin_dir, "initdb");
-    char *pwarg = pwfile ? pgb_printf("--pwfile=%s", pwfile) : NULL;
-    char *locarg = pgb_printf("--locale=%s", pick_locale());
-    char *userarg = pgb_printf("--username=%s", pgb_superuser_for(p->app));
-    char *output = NULL;
-    int rc = 0, status = 0, created = 0;
-    if (!work || !pwfile || !initdb || !pwarg || !locarg || !userarg) {
+    int rc = 0;
+    if (!work) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
@@ -181,74 +243,29 @@ int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir)
                       p->data_dir);
         pgb_hint("empty it or choose another --data-dir; pgboot never deletes data it did not "
                  "create");
+        in_place = 0;
+        free(work);
+        work = NULL;
         goto done;
     }
-    /* The superuser's password reaches initdb through a private file, never argv. */
-    int fd = open(pwfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", pwfile, strerror(errno));
-        goto done;
-    }
-    ssize_t w = write(fd, super_pw, PASSWORD_LEN);
-    ssize_t nl = write(fd, "\n", 1);
-    close(fd);
-    if (w != PASSWORD_LEN || nl != 1) {
-        rc = pgb_fail(PGBOOT_ERROR, "cannot write %s", pwfile);
-        goto done;
-    }
-    char *argv[] = {initdb,
-                    "-D",
-                    work,
-                    userarg,
-                    pwarg,
-                    "--encoding=UTF8",
-                    locarg,
-                    "--auth-local=scram-sha-256",
-                    "--auth-host=scram-sha-256",
-                    "--no-instructions",
-                    NULL};
-    created = !in_place;
-    rc = pgb_run_capture(argv, &output, &status, 1 << 20);
-    if (rc == 0 && status != 0) {
-        rc = pgb_fail(PGBOOT_ESTART, "initdb failed for %s (exit %d): %s", p->data_dir, status,
-                      pgb_tail_lines(output, 4));
-        pgb_hint("nothing was kept; fix the cause above and start again");
-    }
-    if (rc == 0)
-        rc = write_conf(work);
-    if (rc == 0) {
-        char *log = pgb_path_join(work, "log");
-        if (!log || (mkdir(log, 0700) != 0 && errno != EEXIST))
-            rc = pgb_fail(PGBOOT_ERROR, "cannot create the log directory in %s", work);
-        free(log);
-    }
+    rc = pgb_initdb(bin_dir, work, pgb_superuser_for(p->app), super_pw, p->app_dir);
     if (rc == 0)
         rc = write_pgpass(p, super_pw, app_pw);
     if (rc == 0 && !in_place && rename(work, p->data_dir) != 0)
         rc = pgb_fail(PGBOOT_ERROR, "cannot move the new cluster into place at %s: %s", p->data_dir,
                       strerror(errno));
 done:
-    if (pwfile)
-        unlink(pwfile);
     if (rc != 0 && work) {
-        if (created) {
+        if (!in_place) {
             pgb_rmtree(work);
-        } else if (in_place) {
+        } else {
             /* Leave the user's directory, emptied of what initdb put there. */
-            char *dir = pgb_strdup(work);
-            pgb_remove_matching(dir, "");
-            free(dir);
+            pgb_remove_matching(work, "");
         }
     }
     sodium_memzero(super_pw, sizeof super_pw);
     sodium_memzero(app_pw, sizeof app_pw);
     free(work);
-    free(pwfile);
-    free(initdb);
-    free(pwarg);
-    free(locarg);
-    free(userarg);
-    free(output);
     return rc;
 }
 

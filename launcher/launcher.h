@@ -36,6 +36,13 @@ const char *pgb_superuser_for(const char *app);
  * a temporary directory renamed into place only when complete, the settings
  * file, and the pgpass file with fresh random passwords. */
 PGB_MUST_USE int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir);
+/* Run initdb for `dir` (which must not exist or be empty) with pgboot's
+ * choices (locale, UTF8, scram-sha-256, the superuser and its password via a
+ * private file in scratch_dir) and write pgboot's settings file. */
+PGB_MUST_USE int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser,
+                            const char *password, const char *scratch_dir);
+/* A random password of len-1 letters and digits. */
+void pgb_random_password(char *out, size_t len);
 /* Persist `name=value` settings in the cluster's pgboot.conf. */
 PGB_MUST_USE int pgb_cluster_set(const pgb_app_paths *p, const char *const *settings);
 /* Read a password for `user` from the app's pgpass file (malloc'd). */
@@ -43,6 +50,70 @@ PGB_MUST_USE int pgb_pgpass_lookup(const char *pgpass, const char *user, char **
 /* Ensure the app's role and database exist (connected as the superuser over
  * the socket of the running server). */
 PGB_MUST_USE int pgb_cluster_ensure_app(const pgb_app_paths *p, int port);
+
+/* launcher/postmaster.c ------------------------------------------------- */
+typedef struct {
+    int pid;
+    int port;
+    char socket_dir[PATH_MAX];
+    char status[16]; /* "starting", "ready", "stopping", "standby" */
+} pm_info;
+/* Read <data>/postmaster.pid; *found=0 (and 0) if there is none. */
+PGB_MUST_USE int pgb_pm_read(const char *data_dir, pm_info *pm, int *found);
+/* Is pm->pid alive, a postgres, and working in data_dir? */
+int pgb_pm_is_ours(const char *data_dir, const pm_info *pm);
+/* Does it answer on its socket? */
+int pgb_pm_answers(const pm_info *pm);
+long pgb_log_size(const char *log);
+/* The last `lines` lines logged since `offset`, joined by '|' (malloc'd). */
+char *pgb_log_since(const char *log, long offset, int lines);
+/* Wait until postmaster.pid says ready for `pid` and it answers; an early
+ * exit or the deadline is an error quoting the log. */
+PGB_MUST_USE int pgb_wait_ready(const char *data_dir, const char *log_file, int pid,
+                                uint64_t deadline, long log_offset, int *bind_failed);
+/* Signal `pid` and wait until it is gone (PGBOOT_ETIMEOUT at the deadline). */
+int pgb_signal_and_wait(int pid, int sig, uint64_t deadline);
+/* Stop a server we failed to bring up, so it holds nothing. */
+void pgb_abandon(int pid);
+
+#define PGB_MAX_EXTRA_SETTINGS 64
+typedef struct {
+    const char *bin_dir;
+    const char *data_dir;
+    const char *socket_dir;
+    const char *log_file;
+    int port;
+    const char *const *settings; /* extra "name=value" for -c, NULL-terminated */
+    int supervise_fd;            /* see pgb_launch */
+    int host_gone_signal;
+    char *const *remove_after;
+} pgb_postgres_launch;
+/* Start `postgres` itself (not pg_ctl), output appended to the log. */
+PGB_MUST_USE int pgb_launch_postgres(const pgb_postgres_launch *l, int *pid);
+
+/* The server handle (launcher/server.c), shared with ephemeral.c. */
+struct pgboot_server {
+    char *url;
+    char *host;
+    char *user;
+    char *password;
+    char *database;
+    char *socket_dir;
+    char *data_dir;
+    char *app_dir;
+    char *log_path;
+    char *pg_version;
+    char *app;
+    int port;
+    int pid;
+    int started_here;
+    int external;
+    int host_fd;          /* child mode: closing it tells the supervisor to stop the server */
+    char *ephemeral_dir;  /* a throwaway cluster's directory, removed at stop */
+    char *private_socket; /* its socket directory when outside ephemeral_dir */
+};
+
+pgboot_server *pgb_server_new(void);
 
 /* Write a file atomically (temporary + rename) with the given mode. */
 PGB_MUST_USE int pgb_write_file_atomic(const char *path, const char *data, size_t len,

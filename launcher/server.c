@@ -32,26 +32,14 @@
 #include "launcher.h"
 
 #define START_ATTEMPTS 5
-#define LOG_TAIL_LINES 8
 
-struct pgboot_server {
-    char *url;
-    char *host;
-    char *user;
-    char *password;
-    char *database;
-    char *socket_dir;
-    char *data_dir;
-    char *app_dir;
-    char *log_path;
-    char *pg_version;
-    char *app;
-    int port;
-    int pid;
-    int started_here;
-    int external;
-    int host_fd; /* child mode: closing it tells the supervisor to stop the server */
-};
+pgboot_server *pgb_server_new(void)
+{
+    pgboot_server *s = calloc(1, sizeof *s);
+    if (s)
+        s->host_fd = -1;
+    return s;
+}
 
 void pgboot_server_free(pgboot_server *s)
 {
@@ -59,6 +47,8 @@ void pgboot_server_free(pgboot_server *s)
         return;
     if (s->host_fd >= 0)
         close(s->host_fd);
+    free(s->ephemeral_dir);
+    free(s->private_socket);
     if (s->password)
         sodium_memzero(s->password, strlen(s->password));
     if (s->url)
@@ -134,115 +124,14 @@ int pgboot_server_is_external(const pgboot_server *s)
     return s->external;
 }
 
-/* ---- postmaster.pid ------------------------------------------------------ */
-
-typedef struct {
-    int pid;
-    int port;
-    char socket_dir[PATH_MAX];
-    char status[16]; /* "starting", "ready", "stopping", "standby" */
-} pm_info;
-
-/* Read <data>/postmaster.pid. 0 and *found=0 if there is none. */
-static int read_pm(const char *data_dir, pm_info *pm, int *found)
-{
-    memset(pm, 0, sizeof *pm);
-    *found = 0;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/postmaster.pid", data_dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT
-                   ? 0
-                   : pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", path, strerror(errno));
-    char buf[4096];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n < 0)
-        return pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", path, strerror(errno));
-    buf[n] = '\0';
-    *found = 1;
-    char *line = buf;
-    for (int i = 1; line && i <= 8; i++) {
-        char *next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        if (i == 1)
-            pm->pid = atoi(line);
-        else if (i == 4)
-            pm->port = atoi(line);
-        else if (i == 5)
-            snprintf(pm->socket_dir, sizeof pm->socket_dir, "%.4000s", line);
-        else if (i == 8) {
-            snprintf(pm->status, sizeof pm->status, "%.15s", line);
-            pm->status[strcspn(pm->status, " ")] = '\0';
-        }
-        line = next;
-    }
-    return 0;
-}
-
-/* Is pm->pid this data directory's postmaster? A pid can be reused by any
- * program, even by another cluster's postgres, after a crash. */
-static int pm_is_ours(const char *data_dir, const pm_info *pm)
-{
-    if (!pgb_pid_alive(pm->pid))
-        return 0;
-    char comm[64];
-    if (pgb_pid_comm(pm->pid, comm, sizeof comm) != 0 || strcmp(comm, "postgres") != 0)
-        return 0;
-    return pgb_pid_cwd_is(pm->pid, data_dir) == 1;
-}
-
-static int pm_answers(const pm_info *pm)
-{
-    return pgb_pg_ping(pm->socket_dir, pm->port, 5000) == PGB_PING_OK;
-}
-
-/* ---- the log ----------------------------------------------------------- */
-
-static long log_size(const char *log)
-{
-    struct stat st;
-    return stat(log, &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* What the server logged since `offset`, its last lines, malloc'd. */
-static char *log_since(const char *log, long offset, int lines)
-{
-    int fd = open(log, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pgb_strdup("");
-    long size = log_size(log);
-    if (offset > size)
-        offset = 0;
-    if (size - offset > 65536)
-        offset = size - 65536;
-    size_t n = (size_t)(size - offset);
-    char *buf = malloc(n + 1);
-    ssize_t got = buf ? pread(fd, buf, n, offset) : -1;
-    close(fd);
-    if (got < 0) {
-        free(buf);
-        return pgb_strdup("");
-    }
-    buf[got] = '\0';
-    pgb_tail_lines(buf, lines);
-    for (char *p = buf; *p; p++)
-        if (*p == '\n')
-            *p = '|';
-    return buf;
-}
-
 /* ---- the server object -------------------------------------------------- */
 
 static int server_make(pgboot_server **out, const pgb_app_paths *p, int pid, int port,
                        const char *socket_dir, const char *version, int started_here)
 {
-    pgboot_server *s = calloc(1, sizeof *s);
+    pgboot_server *s = pgb_server_new();
     if (!s)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    s->host_fd = -1;
     int rc = pgb_pgpass_lookup(p->pgpass, p->app, &s->password);
     if (rc) {
         pgboot_server_free(s);
@@ -330,13 +219,13 @@ static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_in
     pm_info pm;
     int found;
     *stale = 0;
-    int rc = read_pm(p->data_dir, &pm, &found);
+    int rc = pgb_pm_read(p->data_dir, &pm, &found);
     if (rc)
         return rc;
     if (pm_out)
         *pm_out = pm;
-    if (found && pm_is_ours(p->data_dir, &pm)) {
-        if (strcmp(pm.status, "ready") == 0 && pm_answers(&pm)) {
+    if (found && pgb_pm_is_ours(p->data_dir, &pm)) {
+        if (strcmp(pm.status, "ready") == 0 && pgb_pm_answers(&pm)) {
             char *version = run_file_version(p);
             rc = version ? server_make(out, p, pm.pid, pm.port, pm.socket_dir, version, 0)
                          : pgb_fail(PGBOOT_ENOMEM, "out of memory");
@@ -376,69 +265,6 @@ static int mkdir_app_dir(const char *app_dir)
     return 0;
 }
 
-/* Wait until postmaster.pid says ready for `pid` and the server answers. */
-static int wait_ready(const pgb_app_paths *p, int pid, uint64_t deadline, long log_offset,
-                      int *bind_failed)
-{
-    *bind_failed = 0;
-    uint32_t nap = 2;
-    for (;;) {
-        pm_info pm;
-        int found;
-        if (read_pm(p->data_dir, &pm, &found) == 0 && found && pm.pid == pid &&
-            strcmp(pm.status, "ready") == 0 && pm_answers(&pm))
-            return 0;
-        if (!pgb_pid_alive(pid)) {
-            char *tail = log_since(p->log_file, log_offset, LOG_TAIL_LINES);
-            if (tail && (strstr(tail, "could not bind") || strstr(tail, "Address already in use") ||
-                         strstr(tail, "could not create any TCP/IP sockets")))
-                *bind_failed = 1;
-            int rc = pgb_fail(PGBOOT_ESTART,
-                              "PostgreSQL exited during start-up; its log %s "
-                              "says: %s",
-                              p->log_file, tail ? tail : "");
-            free(tail);
-            return rc;
-        }
-        if (pgb_now_ms() >= deadline) {
-            char *tail = log_since(p->log_file, log_offset, LOG_TAIL_LINES);
-            int rc = pgb_fail(PGBOOT_ETIMEOUT,
-                              "PostgreSQL was not ready in time; its log %s "
-                              "says: %s",
-                              p->log_file, tail ? tail : "");
-            pgb_hint("a slow first start (crash recovery) may need a longer --timeout");
-            free(tail);
-            return rc;
-        }
-        pgb_sleep_ms(nap);
-        if (nap < 20)
-            nap += 2;
-    }
-}
-
-static int signal_and_wait(int pid, int sig, uint64_t deadline)
-{
-    if (kill(pid, sig) != 0 && errno != ESRCH)
-        return pgb_fail(PGBOOT_ERROR, "cannot signal the server (pid %d): %s", pid,
-                        strerror(errno));
-    uint32_t nap = 1;
-    while (pgb_pid_alive(pid)) {
-        if (pgb_now_ms() >= deadline)
-            return PGBOOT_ETIMEOUT;
-        pgb_sleep_ms(nap);
-        if (nap < 20)
-            nap *= 2;
-    }
-    return 0;
-}
-
-/* Stop a server we failed to bring up, so it holds nothing. */
-static void abandon(int pid)
-{
-    if (signal_and_wait(pid, SIGQUIT, pgb_now_ms() + 10000) != 0)
-        signal_and_wait(pid, SIGKILL, pgb_now_ms() + 5000);
-}
-
 /* Check the URL as the host application will use it. */
 static int check_url(const char *url)
 {
@@ -464,23 +290,13 @@ static int check_url(const char *url)
 
 static int launch(const pgb_app_paths *p, const char *bin_dir, int port, int supervise_fd, int *pid)
 {
-    char *postgres = pgb_path_join(bin_dir, "postgres");
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    int logfd = open(p->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (!postgres || logfd < 0) {
-        int rc = pgb_fail(PGBOOT_ERROR, "cannot open the log %s: %s", p->log_file, strerror(errno));
-        free(postgres);
-        if (logfd >= 0)
-            close(logfd);
-        return rc;
-    }
-    char *argv[] = {postgres, "-D", p->data_dir, "-p", portstr, "-k", p->socket_dir, NULL};
-    pgb_launch l = {.argv = argv, .log_fd = logfd, .supervise_fd = supervise_fd};
-    int rc = pgb_spawn_server(&l, pid);
-    close(logfd);
-    free(postgres);
-    return rc;
+    pgb_postgres_launch l = {.bin_dir = bin_dir,
+                             .data_dir = p->data_dir,
+                             .socket_dir = p->socket_dir,
+                             .log_file = p->log_file,
+                             .port = port,
+                             .supervise_fd = supervise_fd};
+    return pgb_launch_postgres(&l, pid);
 }
 
 static int choose_port(const pgb_app_paths *p, int requested, int *port)
@@ -522,13 +338,13 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         return rc;
     uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
     /* A postmaster of ours that is starting (crash recovery) or stopping. */
-    if (!stale && pm.pid > 0 && pm_is_ours(p->data_dir, &pm)) {
+    if (!stale && pm.pid > 0 && pgb_pm_is_ours(p->data_dir, &pm)) {
         int bind_failed;
         if (strcmp(pm.status, "stopping") == 0) {
-            if ((rc = signal_and_wait(pm.pid, 0, deadline)) != 0)
+            if ((rc = pgb_signal_and_wait(pm.pid, 0, deadline)) != 0)
                 return pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
-        } else if ((rc = wait_ready(p, pm.pid, deadline, log_size(p->log_file), &bind_failed)) ==
-                   0) {
+        } else if ((rc = pgb_wait_ready(p->data_dir, p->log_file, pm.pid, deadline,
+                                        pgb_log_size(p->log_file), &bind_failed)) == 0) {
             return attach(out, p, &stale, NULL);
         } else {
             return rc;
@@ -566,15 +382,15 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     for (int attempt = 1;; attempt++) {
         if ((rc = choose_port(p, o->port, &port)) != 0)
             goto done;
-        long offset = log_size(p->log_file);
+        long offset = pgb_log_size(p->log_file);
         if ((rc = launch(p, pgboot_bundle_bin_dir(bundle), port, ctx->supervise_fd, &pid)) != 0)
             goto done;
         int bind_failed = 0;
-        rc = wait_ready(p, pid, deadline, offset, &bind_failed);
+        rc = pgb_wait_ready(p->data_dir, p->log_file, pid, deadline, offset, &bind_failed);
         if (rc == 0)
             break;
         if (rc == PGBOOT_ETIMEOUT)
-            abandon(pid);
+            pgb_abandon(pid);
         if (!bind_failed || attempt == START_ATTEMPTS)
             goto done;
         if (o->port) {
@@ -598,7 +414,7 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     if (rc != 0 || (rc = write_run_file(p, *out)) != 0) {
         pgboot_server_free(*out);
         *out = NULL;
-        abandon(pid);
+        pgb_abandon(pid);
         goto done;
     }
     save_port(p, port);
@@ -636,12 +452,11 @@ static int external_server(pgboot_server **out, const char *url, uint32_t timeou
             PQfreemem(err);
         return rc;
     }
-    pgboot_server *s = calloc(1, sizeof *s);
+    pgboot_server *s = pgb_server_new();
     if (!s) {
         PQconninfoFree(opts);
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     }
-    s->host_fd = -1;
     s->external = 1;
     s->url = pgb_strdup(url);
     for (PQconninfoOption *o = opts; o->keyword; o++) {
@@ -732,13 +547,12 @@ static int result_parse(const char *text, pgboot_server **out, const pgboot_serv
         return rc;
     }
     if (out && json_object_get(j, "url")) {
-        pgboot_server *s = calloc(1, sizeof *s);
+        pgboot_server *s = pgb_server_new();
         if (!s) {
             json_decref(j);
             return pgb_fail(PGBOOT_ENOMEM, "out of memory");
         }
 #define STR(k) pgb_strdup(json_string_value(json_object_get(j, k)))
-        s->host_fd = -1;
         s->url = STR("url");
         s->socket_dir = STR("socket_dir");
         s->data_dir = STR("data_dir");
@@ -848,10 +662,10 @@ static int stop_locked(const pgb_app_paths *p, pgboot_stop_mode mode, uint32_t t
 {
     pm_info pm;
     int found;
-    int rc = read_pm(p->data_dir, &pm, &found);
+    int rc = pgb_pm_read(p->data_dir, &pm, &found);
     if (rc)
         return rc;
-    if (!found || !pm_is_ours(p->data_dir, &pm)) {
+    if (!found || !pgb_pm_is_ours(p->data_dir, &pm)) {
         unlink(p->run_file);
         rc = pgb_fail(PGBOOT_ENOTRUNNING,
                       "no server is running for app %s (data directory %s); "
@@ -861,7 +675,7 @@ static int stop_locked(const pgb_app_paths *p, pgboot_stop_mode mode, uint32_t t
     }
     int sig =
         mode == PGBOOT_STOP_SMART ? SIGTERM : (mode == PGBOOT_STOP_IMMEDIATE ? SIGQUIT : SIGINT);
-    rc = signal_and_wait(pm.pid, sig, pgb_now_ms() + (timeout_ms ? timeout_ms : 60000));
+    rc = pgb_signal_and_wait(pm.pid, sig, pgb_now_ms() + (timeout_ms ? timeout_ms : 60000));
     if (rc == PGBOOT_ETIMEOUT) {
         rc = pgb_fail(PGBOOT_ETIMEOUT,
                       "the server (pid %d) is still running after the %s "
@@ -1008,14 +822,14 @@ int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode)
     /* Our own handle names the data directory: stop by it, as its owner. */
     pm_info pm;
     int found;
-    int rc = read_pm(s->data_dir, &pm, &found);
+    int rc = pgb_pm_read(s->data_dir, &pm, &found);
     if (rc)
         return rc;
     if (!found || pm.pid != s->pid || !pgb_pid_alive(s->pid))
         return pgb_fail(PGBOOT_ENOTRUNNING, "the server (pid %d) is not running any more", s->pid);
     int sig =
         mode == PGBOOT_STOP_SMART ? SIGTERM : (mode == PGBOOT_STOP_IMMEDIATE ? SIGQUIT : SIGINT);
-    rc = signal_and_wait(s->pid, sig, pgb_now_ms() + 60000);
+    rc = pgb_signal_and_wait(s->pid, sig, pgb_now_ms() + 60000);
     if (rc == PGBOOT_ETIMEOUT)
         return pgb_fail(PGBOOT_ETIMEOUT,
                         "the server (pid %d) is still running after the "

@@ -49,6 +49,10 @@ int pgb_rmtree(const char *path);
 int pgb_path_exists(const char *path);
 int pgb_is_dir(const char *path);
 int pgb_fsync_dir(const char *path);
+/* Copy the directory tree `src` to `dst` (which must not exist), by reflink
+ * where possible. System calls only (no malloc): safe after fork(). 0 or -1
+ * with errno. */
+int pgb_copy_tree(const char *src, const char *dst);
 /* Remove (as pgb_rmtree) every entry of `dir` whose name starts with `prefix`. */
 void pgb_remove_matching(const char *dir, const char *prefix);
 /* The user's home directory: $HOME, else the password database. malloc'd. */
@@ -77,12 +81,15 @@ int pgb_pid_cwd_is(int pid, const char *dir);
 
 /* How a server process is launched. */
 typedef struct {
-    char *const *argv; /* argv[0] is a path */
-    int log_fd;        /* stdout and stderr go here */
-    int supervise_fd;  /* -1: detached (own session, reparented to init).
-                          >= 0: the read end of a pipe whose write end the host
-                          holds: a supervisor process watches it and stops the
-                          server when the host is gone. */
+    char *const *argv;         /* argv[0] is a path */
+    int log_fd;                /* stdout and stderr go here */
+    int supervise_fd;          /* -1: detached (own session, reparented to init).
+                                  >= 0: the read end of a pipe whose write end the host
+                                  holds: a supervisor process watches it and stops the
+                                  server when the host is gone. */
+    int host_gone_signal;      /* what the supervisor sends then; 0: SIGINT (fast shutdown) */
+    char *const *remove_after; /* supervised: NULL-terminated paths the supervisor
+                                  removes (rm -rf) once the server has exited */
 } pgb_launch;
 /* Start a long-running program (stdin from /dev/null) without making it a
  * child of the caller; *pid is its pid. A failed exec is an error. */

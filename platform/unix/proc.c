@@ -181,21 +181,21 @@ static void child_exec(const pgb_launch *l, int status_fd)
 /* The supervisor: parent of the server, watching the host's pipe. When the
  * pipe says the host is gone, it asks the server for a fast shutdown and
  * escalates if that takes too long. It exits when the server does. */
-static void supervise(int server_pid, int host_fd)
+static void supervise(int server_pid, int host_fd, int gone_signal, char *const *rm_argv)
 {
     int waited_ms = 0, signalled = 0;
     for (;;) {
         int st;
         pid_t r = waitpid(server_pid, &st, WNOHANG);
         if (r == server_pid || (r < 0 && errno == ECHILD))
-            _exit(0);
+            break;
         struct pollfd pfd = {.fd = host_fd, .events = POLLIN};
         int n = poll(&pfd, 1, signalled ? 20 : 200);
         if (!signalled && n > 0) {
             char c;
             ssize_t got = read(host_fd, &c, 1);
             if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
-                kill(server_pid, SIGINT); /* fast shutdown */
+                kill(server_pid, gone_signal);
                 signalled = 1;
             }
         } else if (signalled) {
@@ -206,10 +206,27 @@ static void supervise(int server_pid, int host_fd)
                 kill(server_pid, SIGKILL);
         }
     }
+    /* Throwaway clusters leave nothing behind: the supervisor removes them
+     * (an exec, since only async-signal-safe calls are allowed here). */
+    if (rm_argv)
+        execv(rm_argv[0], rm_argv);
+    _exit(0);
 }
 
 int pgb_spawn_server(const pgb_launch *l, int *pid_out)
 {
+    /* Everything the children need is prepared before fork(). */
+    char *rm_argv[16] = {NULL};
+    if (l->remove_after && l->remove_after[0]) {
+        int n = 0;
+        rm_argv[n++] = "/bin/rm";
+        rm_argv[n++] = "-rf";
+        rm_argv[n++] = "--";
+        for (int i = 0; l->remove_after[i] && n < 15; i++)
+            rm_argv[n++] = l->remove_after[i];
+        rm_argv[n] = NULL;
+    }
+    int gone_signal = l->host_gone_signal ? l->host_gone_signal : SIGINT;
     int st[2], report[2];
     if (pipe2(st, O_CLOEXEC) != 0)
         return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
@@ -270,7 +287,7 @@ int pgb_spawn_server(const pgb_launch *l, int *pid_out)
             if (l->supervise_fd != 3 && dup2(l->supervise_fd, 3) < 0)
                 _exit(1);
             close_range(4, ~0U, 0);
-            supervise(server, 3);
+            supervise(server, 3, gone_signal, rm_argv[0] ? rm_argv : NULL);
         }
         _exit(0);
     }

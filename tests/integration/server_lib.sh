@@ -65,11 +65,11 @@ nok() {
 }
 
 show_last() {
-    [[ -n "${CMD:-}" ]] || return 0
-    echo "    last command: $CMD"
-    echo "    exit status:  ${RC:-?}"
-    echo "    stdout: $(head -c 1500 <<<"${OUT:-}" | sed '2,$s/^/      | /')"
-    echo "    stderr: $(head -c 2500 <<<"${ERR:-}" | sed '2,$s/^/      | /')"
+    [[ -s "$T/.cmd" ]] || return 0
+    echo "    last pgboot command: $(cat "$T/.cmd")"
+    echo "    exit status:  $(cat "$T/.rc" 2>/dev/null)"
+    echo "    stdout: $(head -c 1500 "$T/.out" 2>/dev/null | sed '2,$s/^/      | /')"
+    echo "    stderr: $(head -c 2500 "$T/.err" 2>/dev/null | sed '2,$s/^/      | /')"
 }
 
 fail_count() { wc -l <"$T/.fails" | tr -d ' '; }
@@ -211,7 +211,9 @@ _capture() {
     shift
     CMD="[$who] pgboot ${*:3}"
     RC=0
+    echo "$CMD" >"$T/.cmd"
     SL_TIMEOUT=$CMD_TIMEOUT "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
+    echo "$RC" >"$T/.rc"
     OUT=$(cat "$T/.out")
     ERR=$(cat "$T/.err")
     if ((RC == 124 || RC == 137)); then
@@ -506,5 +508,49 @@ sl_setup() {
     }
     BIN_DIR=$OUT
     [[ -x "$BIN_DIR/postgres" ]] || die "fetch printed '$BIN_DIR', which has no postgres"
+    : >"$T/.cmd"
     echo "setup: user $TEST_USER (uid $USER_UID), area $U, bundle $BIN_DIR"
+}
+
+# --- ports ------------------------------------------------------------------------
+
+# free_port: a port on 127.0.0.1 that is free right now.
+free_port() {
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_listener ADDR PORT: a TCP listener (python, as root) holding ADDR:PORT
+# until killed; sets LISTENER_PID. Fails if the port cannot be taken.
+start_listener() {
+    local addr=$1 port=$2 f=$T/listener.$RANDOM
+    "$PY" - "$addr" "$port" "$f" <<'PYEOF' &
+import os, socket, sys, time
+s = socket.socket()
+# a port the server just left may be in TIME_WAIT
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind((sys.argv[1], int(sys.argv[2])))
+    s.listen(5)
+    msg = "ok"
+except OSError as e:
+    msg = "error %s" % e
+with open(sys.argv[3] + ".tmp", "w") as f:
+    f.write(msg + "\n")
+os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+if msg == "ok":
+    while True:
+        time.sleep(60)
+PYEOF
+    LISTENER_PID=$!
+    register_bg "$LISTENER_PID"
+    wait_until 10 file_nonempty "$f" || true
+    if [[ "$(cat "$f" 2>/dev/null)" != ok ]]; then
+        nok "could not listen on $addr:$port: $(cat "$f" 2>/dev/null)"
+        return 1
+    fi
+}
+
+stop_listener() {
+    kill "$LISTENER_PID" 2>/dev/null || true
+    wait "$LISTENER_PID" 2>/dev/null || true
 }

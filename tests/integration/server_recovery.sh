@@ -116,10 +116,10 @@ case_stale_pid_live_other_program() {
     check_rc 0 "clean stop"
     check_no_postgres "$dd" 5 "after the clean stop"
     # a live process of the same user that is no postgres
-    as_user sh -c 'echo $$ >"$1"; exec sleep 300' sh "$T/sleeper.pid" </dev/null >/dev/null 2>&1 &
+    as_user sh -c 'echo $$ >"$1"; exec sleep 300' sh "$U/sleeper.pid" </dev/null >/dev/null 2>&1 &
     register_bg $!
-    wait_until 5 file_nonempty "$T/sleeper.pid" || true
-    sleeper=$(cat "$T/sleeper.pid")
+    wait_until 5 file_nonempty "$U/sleeper.pid" || true
+    sleeper=$(cat "$U/sleeper.pid")
     register_bg "$sleeper"
     pid_live "$sleeper" || {
         nok "the sleep process did not start"

@@ -162,6 +162,14 @@ def build(name, path, outside):
         b.base(v)
         b.symlink("package/native/share/evil-through", outside)
         b.file("package/native/share/evil-through/evil-pwned", b"written through a symlink\n")
+    elif name in ("symlink_chain", "symlink_chain_write"):
+        # each link looks inside when read lexically, but "a" is "." so
+        # lib/a/a/a/../../.. is really two levels above the tree's root
+        b.base(v)
+        b.symlink("package/native/lib/evil-chain-a", ".")
+        b.symlink("package/native/lib/evil-chain-b", "evil-chain-a/evil-chain-a/evil-chain-a/../../..")
+        if name == "symlink_chain_write":
+            b.file("package/native/lib/evil-chain-b/evil-chain-pwned", b"written through a symlink chain\n")
     elif name == "hardlink_out":
         b.base(v)
         b.hardlink("package/native/lib/evil-hardlink-out", "package/../outside")
@@ -215,6 +223,8 @@ NAMES = [
     "symlink_out",
     "symlink_abs",
     "symlink_through",
+    "symlink_chain",
+    "symlink_chain_write",
     "hardlink_out",
     "hardlink_abs",
     "pgsymlinks_target_out",

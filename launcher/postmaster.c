@@ -1,0 +1,212 @@
+/* A postmaster seen from outside: its postmaster.pid, whether a pid is
+ * really this data directory's postgres, readiness, launching it, and
+ * signalling it. Shared by app servers (server.c) and throwaway clusters
+ * (ephemeral.c). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launcher.h"
+
+#define LOG_TAIL_LINES 8
+
+/* ---- postmaster.pid ------------------------------------------------------ */
+
+/* Read <data>/postmaster.pid. 0 and *found=0 if there is none. */
+int pgb_pm_read(const char *data_dir, pm_info *pm, int *found)
+{
+    memset(pm, 0, sizeof *pm);
+    *found = 0;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/postmaster.pid", data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT
+                   ? 0
+                   : pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", path, strerror(errno));
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", path, strerror(errno));
+    buf[n] = '\0';
+    *found = 1;
+    char *line = buf;
+    for (int i = 1; line && i <= 8; i++) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (i == 1)
+            pm->pid = atoi(line);
+        else if (i == 4)
+            pm->port = atoi(line);
+        else if (i == 5)
+            snprintf(pm->socket_dir, sizeof pm->socket_dir, "%.4000s", line);
+        else if (i == 8) {
+            snprintf(pm->status, sizeof pm->status, "%.15s", line);
+            pm->status[strcspn(pm->status, " ")] = '\0';
+        }
+        line = next;
+    }
+    return 0;
+}
+
+/* Is pm->pid this data directory's postmaster? A pid can be reused by any
+ * program, even by another cluster's postgres, after a crash. */
+int pgb_pm_is_ours(const char *data_dir, const pm_info *pm)
+{
+    if (!pgb_pid_alive(pm->pid))
+        return 0;
+    char comm[64];
+    if (pgb_pid_comm(pm->pid, comm, sizeof comm) != 0 || strcmp(comm, "postgres") != 0)
+        return 0;
+    return pgb_pid_cwd_is(pm->pid, data_dir) == 1;
+}
+
+int pgb_pm_answers(const pm_info *pm)
+{
+    return pgb_pg_ping(pm->socket_dir, pm->port, 5000) == PGB_PING_OK;
+}
+
+/* ---- the log ----------------------------------------------------------- */
+
+long pgb_log_size(const char *log)
+{
+    struct stat st;
+    return stat(log, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* What the server logged since `offset`, its last lines, malloc'd. */
+char *pgb_log_since(const char *log, long offset, int lines)
+{
+    int fd = open(log, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pgb_strdup("");
+    long size = pgb_log_size(log);
+    if (offset > size)
+        offset = 0;
+    if (size - offset > 65536)
+        offset = size - 65536;
+    size_t n = (size_t)(size - offset);
+    char *buf = malloc(n + 1);
+    ssize_t got = buf ? pread(fd, buf, n, offset) : -1;
+    close(fd);
+    if (got < 0) {
+        free(buf);
+        return pgb_strdup("");
+    }
+    buf[got] = '\0';
+    pgb_tail_lines(buf, lines);
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = '|';
+    return buf;
+}
+
+/* Wait until postmaster.pid says ready for `pid` and the server answers. */
+int pgb_wait_ready(const char *data_dir, const char *log_file, int pid, uint64_t deadline,
+                   long log_offset, int *bind_failed)
+{
+    *bind_failed = 0;
+    uint32_t nap = 2;
+    for (;;) {
+        pm_info pm;
+        int found;
+        if (pgb_pm_read(data_dir, &pm, &found) == 0 && found && pm.pid == pid &&
+            strcmp(pm.status, "ready") == 0 && pgb_pm_answers(&pm))
+            return 0;
+        if (!pgb_pid_alive(pid)) {
+            char *tail = pgb_log_since(log_file, log_offset, LOG_TAIL_LINES);
+            if (tail && (strstr(tail, "could not bind") || strstr(tail, "Address already in use") ||
+                         strstr(tail, "could not create any TCP/IP sockets")))
+                *bind_failed = 1;
+            int rc = pgb_fail(PGBOOT_ESTART,
+                              "PostgreSQL exited during start-up; its log %s "
+                              "says: %s",
+                              log_file, tail ? tail : "");
+            free(tail);
+            return rc;
+        }
+        if (pgb_now_ms() >= deadline) {
+            char *tail = pgb_log_since(log_file, log_offset, LOG_TAIL_LINES);
+            int rc = pgb_fail(PGBOOT_ETIMEOUT,
+                              "PostgreSQL was not ready in time; its log %s "
+                              "says: %s",
+                              log_file, tail ? tail : "");
+            pgb_hint("a slow first start (crash recovery) may need a longer --timeout");
+            free(tail);
+            return rc;
+        }
+        pgb_sleep_ms(nap);
+        if (nap < 20)
+            nap += 2;
+    }
+}
+
+int pgb_signal_and_wait(int pid, int sig, uint64_t deadline)
+{
+    if (kill(pid, sig) != 0 && errno != ESRCH)
+        return pgb_fail(PGBOOT_ERROR, "cannot signal the server (pid %d): %s", pid,
+                        strerror(errno));
+    uint32_t nap = 1;
+    while (pgb_pid_alive(pid)) {
+        if (pgb_now_ms() >= deadline)
+            return PGBOOT_ETIMEOUT;
+        pgb_sleep_ms(nap);
+        if (nap < 20)
+            nap *= 2;
+    }
+    return 0;
+}
+
+/* Stop a server we failed to bring up, so it holds nothing. */
+void pgb_abandon(int pid)
+{
+    if (pgb_signal_and_wait(pid, SIGQUIT, pgb_now_ms() + 10000) != 0)
+        pgb_signal_and_wait(pid, SIGKILL, pgb_now_ms() + 5000);
+}
+
+int pgb_launch_postgres(const pgb_postgres_launch *l, int *pid)
+{
+    char *postgres = pgb_path_join(l->bin_dir, "postgres");
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", l->port);
+    int logfd = open(l->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (!postgres || logfd < 0) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot open the log %s: %s", l->log_file, strerror(errno));
+        free(postgres);
+        if (logfd >= 0)
+            close(logfd);
+        return rc;
+    }
+    char *argv[8 + 2 * PGB_MAX_EXTRA_SETTINGS + 1];
+    int n = 0;
+    argv[n++] = postgres;
+    argv[n++] = "-D";
+    argv[n++] = (char *)l->data_dir;
+    argv[n++] = "-p";
+    argv[n++] = portstr;
+    argv[n++] = "-k";
+    argv[n++] = (char *)l->socket_dir;
+    for (int i = 0; l->settings && l->settings[i] && i < PGB_MAX_EXTRA_SETTINGS; i++) {
+        argv[n++] = "-c";
+        argv[n++] = (char *)l->settings[i];
+    }
+    argv[n] = NULL;
+    pgb_launch pl = {.argv = argv,
+                     .log_fd = logfd,
+                     .supervise_fd = l->supervise_fd,
+                     .host_gone_signal = l->host_gone_signal,
+                     .remove_after = l->remove_after};
+    int rc = pgb_spawn_server(&pl, pid);
+    close(logfd);
+    free(postgres);
+    return rc;
+}
