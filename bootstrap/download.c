@@ -319,7 +319,7 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
         return pgb_fail(PGBOOT_ENOMEM, "cannot create a libcurl handle");
     }
     char errbuf[CURL_ERROR_SIZE];
-    int rc = 0;
+    int rc = 0, fresh_retry = 0;
     for (int attempt = 0;; attempt++) {
         pgb_hasher_abort(&x.h); /* what an earlier attempt hashed is read again */
         if ((rc = resume_state(&x)) != 0)
@@ -351,8 +351,13 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
         curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
         if (max_size)
             curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_size);
+        /* A plain Range header (not CURLOPT_RESUME_FROM, with which libcurl
+         * gives up on a server that ignores ranges): a 200 answer is then
+         * handled in on_body by starting over from zero. */
+        char range[32];
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)x.resume);
         if (x.resume > 0)
-            curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)x.resume);
+            curl_easy_setopt(c, CURLOPT_RANGE, range);
 
         CURLcode cc = curl_easy_perform(c);
         long status = x.status;
@@ -375,8 +380,10 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
                           (unsigned long long)max_size);
             break;
         } else if (status == 416 && x.resume > 0) {
-            /* Nothing left past our offset: the part file may be complete. */
+            /* Nothing past our offset: the part file may already be complete
+             * (a fetch killed between the last byte and the rename). */
             cc = CURLE_OK;
+            x.bad_status = 0;
         } else if (x.bad_status || (cc == CURLE_OK && status >= 400)) {
             if (is_transient_status(status)) {
                 transient = 1;
@@ -410,6 +417,18 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
                 break;
             *verify_ms = (uint32_t)(pgb_now_ms() - t0);
             if (sodium_memcmp(got, expected, PGBOOT_SHA512_BYTES) != 0) {
+                if (x.resume > 0 && !x.restarted && !fresh_retry) {
+                    /* The bytes kept from an earlier attempt may be the bad
+                     * ones: once, download the whole file again. */
+                    fresh_retry = 1;
+                    if (ftruncate(x.fd, 0) != 0) {
+                        rc = pgb_fail(PGBOOT_ERROR, "cannot truncate %s: %s", part_path,
+                                      strerror(errno));
+                        break;
+                    }
+                    attempt--;
+                    continue;
+                }
                 rc = mismatch(url, expected, got);
                 break;
             }
@@ -426,6 +445,8 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
                 rc = 0;
             break;
         }
+        if (rc == 0) /* every path above either succeeded or set rc */
+            rc = pgb_fail(PGBOOT_ENETWORK, "download of %s ended without a result", url);
         if (!transient || attempt >= retries) {
             if (transient && retries > 0) {
                 char msg[1024];

@@ -75,6 +75,24 @@ static int entry_rel(const char *tarball, const char *name, const char **rel, in
     return 0;
 }
 
+/* The target of a hard link entry, relative to package/native/; a target
+ * anywhere else is refused, naming the entry (not the target). */
+static int hardlink_target(const char *tarball, const char *entry, const char *target,
+                           const char **rel)
+{
+    const char *why;
+    while (target[0] == '.' && target[1] == '/')
+        target += 2;
+    if (pgb_path_is_safe_relative(target, &why) != 0 || !pgb_str_has_prefix(target, PREFIX) ||
+        !target[strlen(PREFIX)]) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "hard link to '%.400s', outside package/native/", target);
+        return refuse(tarball, entry, msg);
+    }
+    *rel = target + strlen(PREFIX);
+    return 0;
+}
+
 /* Create the parent directories of rel (relative to dirfd). */
 static int make_parents(extractor *x, const char *rel)
 {
@@ -225,13 +243,10 @@ static int do_entry(extractor *x, struct archive *a, struct archive_entry *e, co
         return refuse(x->tarball, rel, "entry larger than the whole bundle may be");
 
     if (hard) {
-        const char *trel;
-        int skip;
-        int rc = entry_rel(x->tarball, hard, &trel, &skip);
+        const char *trel = NULL;
+        int rc = hardlink_target(x->tarball, rel, hard, &trel);
         if (rc)
             return rc;
-        if (skip)
-            return refuse(x->tarball, rel, "hard link to a file outside package/native/");
         struct stat st;
         if (fstatat(x->dirfd, trel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             return refuse(x->tarball, rel, "hard link to something that is not a file before it");
@@ -456,10 +471,14 @@ int pgb_extract_bundle(const char *tarball, const char *dest, uint64_t max_total
         if ((rc = entry_rel(tarball, name, &rel, &skip)) != 0)
             break;
         if (skip) {
-            /* Outside native/, but the archive must still be harmless. */
-            if (archive_entry_hardlink(e) &&
-                entry_rel(tarball, archive_entry_hardlink(e), &rel, &skip) != 0) {
-                rc = PGBOOT_EUNSAFE;
+            /* Outside native/ and not extracted, but the archive must still
+             * be harmless as a whole. */
+            const char *hard = archive_entry_hardlink(e), *why;
+            if (hard && pgb_path_is_safe_relative(
+                            hard[0] == '.' && hard[1] == '/' ? hard + 2 : hard, &why) != 0) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "hard link to '%.400s': %s", hard, why);
+                rc = refuse(tarball, name, msg);
                 break;
             }
             continue;

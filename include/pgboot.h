@@ -347,6 +347,46 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_log_file(char **out,
 /** The app directory for these options (malloc'd; free() it). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_dir(char **out, const pgboot_server_options *opts);
 
+/* ------------------------------------------------------------------------
+ * Throwaway PostgreSQL for tests.
+ *
+ * An ephemeral cluster is a private server in a fresh temporary directory,
+ * durability off, removed when it ends. initdb runs once per bundle: its
+ * result is cached as a template next to the bundle, and every ephemeral
+ * cluster starts from a copy (a spare copy is kept ready in the background).
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    unsigned int version;
+    const char *tmp_dir;         /* NULL: $TMPDIR, else /dev/shm (a tmpfs) if writable, else /tmp */
+    uint32_t ttl_ms;             /* 0: the cluster lives until pgboot_server_stop(), until its
+                                    handle is freed, or until the calling process dies.
+                                    > 0: it is detached and removes itself once no client has
+                                    been connected for this long (like pg_tmp). */
+    uint32_t timeout_ms;         /* readiness timeout; 0: 60000 */
+    const char *const *settings; /* NULL-terminated "name=value" list for this cluster */
+    pgboot_fetch_options fetch;
+} pgboot_ephemeral_options;
+
+#define PGBOOT_EPHEMERAL_OPTIONS_VERSION 1
+#define PGBOOT_EPHEMERAL_OPTIONS_INIT                                                              \
+    {                                                                                              \
+        .version = PGBOOT_EPHEMERAL_OPTIONS_VERSION, .fetch = PGBOOT_FETCH_OPTIONS_INIT            \
+    }
+
+/**
+ * Create and start an ephemeral cluster. Its URL names the superuser and the
+ * `postgres` database. pgboot_server_stop() (any mode) stops it at once and
+ * removes its directory; with ttl_ms == 0, freeing the handle or the death of
+ * the calling process (even by SIGKILL) does the same. Leftovers of owners
+ * that died are removed by the next call (after checking that no process of
+ * theirs is alive). Must not be called as root (PostgreSQL refuses).
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_ephemeral_start(pgboot_server **out,
+                                                            const pgboot_ephemeral_options *opts);
+/** 1 if the server is an ephemeral cluster. */
+PGBOOT_EXTERN int pgboot_server_is_ephemeral(const pgboot_server *s);
+
 #ifdef __cplusplus
 }
 #endif

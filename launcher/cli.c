@@ -23,6 +23,10 @@ const char cli_usage_text[] =
     "  run -- CMD [ARGS...]  start or reuse the server, run CMD with DATABASE_URL and\n"
     "           PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set, stop the server if this\n"
     "           run started it, exit with CMD's status\n"
+    "  run --ephemeral -- CMD [ARGS...]  the same with a throwaway cluster (durability\n"
+    "           off, in a fresh temporary directory) removed afterwards\n"
+    "  tmp      print the URL of a throwaway cluster that removes itself once no client\n"
+    "           has been connected for --ttl SECONDS (default 60)\n"
     "  status   exit 0 if the app's server runs, 3 if not\n"
     "  url      print the URL of the running server (exit 3 if none)\n"
     "  env      print the connection variables: --format sh (default), dotenv or json\n"
@@ -41,7 +45,9 @@ const char cli_usage_text[] =
     "  --run-as USER         as root: run as this unprivileged account\n"
     "  --create-user         as root: create --run-as USER as a system user if missing\n"
     "  --database-url URL    use this external database instead (or PGBOOT_DATABASE_URL)\n"
-    "  --json                machine-readable output (start, status, url)\n"
+    "  --json                machine-readable output (start, status, url, tmp)\n"
+    "  --tmp-dir DIR         throwaway clusters go here (default: $TMPDIR, else /dev/shm,\n"
+    "                        else /tmp)\n"
     "\n"
     "bundle options (fetch, verify, and server commands):\n"
     "  --platform P          bundle for platform P (default: this machine)\n"
@@ -166,7 +172,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "verify"))
         return cmd_fetch(argc - 1, argv + 1, 1);
     static const char *const server_cmds[] = {"start", "serve", "run",  "status", "url",
-                                              "env",   "logs",  "stop", NULL};
+                                              "env",   "logs",  "stop", "tmp",    NULL};
     for (int i = 0; server_cmds[i]; i++)
         if (!strcmp(cmd, server_cmds[i]))
             return cmd_server(argc - 1, argv + 1, cmd);

@@ -30,6 +30,9 @@ typedef struct {
     const char *format;
     pgboot_stop_mode mode;
     char **cmd; /* run: the command after -- */
+    int ephemeral;
+    const char *tmp_dir;
+    uint32_t ttl_ms;
 } server_args;
 
 static int parse_server_args(int argc, char **argv, const char *cmd, server_args *a)
@@ -48,6 +51,9 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
         {"format", required_argument, NULL, 'F'},
         {"follow", no_argument, NULL, 'f'},
         {"mode", required_argument, NULL, 'm'},
+        {"ephemeral", no_argument, NULL, 'e'},
+        {"tmp-dir", required_argument, NULL, 'T'},
+        {"ttl", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -122,6 +128,19 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
                 a->mode = PGBOOT_STOP_IMMEDIATE;
             else
                 return cli_usage_error("--mode is fast, smart or immediate, not '%s'", optarg);
+            break;
+        case 'e':
+            a->ephemeral = 1;
+            break;
+        case 'T':
+            a->tmp_dir = optarg;
+            break;
+        case 'L':
+            if ((rc = cli_parse_uint(optarg, "--ttl", 86400 * 7, &v)) != 0)
+                return rc;
+            if (v == 0)
+                return cli_usage_error("--ttl needs at least 1 second");
+            a->ttl_ms = (uint32_t)v * 1000;
             break;
         case 'h':
             fputs(cli_usage_text, stdout);
@@ -284,11 +303,23 @@ static void set_connection_env(const pgboot_server *s)
         setenv("PGDATABASE", pgboot_server_database(s), 1);
 }
 
+static pgboot_ephemeral_options ephemeral_options(const server_args *a, uint32_t ttl_ms)
+{
+    pgboot_ephemeral_options e = PGBOOT_EPHEMERAL_OPTIONS_INIT;
+    e.tmp_dir = a->tmp_dir;
+    e.ttl_ms = ttl_ms;
+    e.timeout_ms = a->o.timeout_ms;
+    e.settings = a->o.settings;
+    e.fetch = a->o.fetch;
+    return e;
+}
+
 static int cmd_run(server_args *a)
 {
     a->o.child = 1;
     pgboot_server *s = NULL;
-    if (pgboot_server_start(&s, &a->o) != 0)
+    pgboot_ephemeral_options eo = ephemeral_options(a, 0);
+    if ((a->ephemeral ? pgboot_ephemeral_start(&s, &eo) : pgboot_server_start(&s, &a->o)) != 0)
         return cli_fail();
     set_connection_env(s);
     fflush(NULL);
@@ -420,6 +451,18 @@ int cmd_server(int argc, char **argv, const char *cmd)
         return cmd_run(&a);
     if (!strcmp(cmd, "logs"))
         return cmd_logs(&a);
+    if (!strcmp(cmd, "tmp")) {
+        pgboot_ephemeral_options eo = ephemeral_options(&a, a.ttl_ms ? a.ttl_ms : 60000);
+        pgboot_server *s = NULL;
+        if (pgboot_ephemeral_start(&s, &eo) != 0)
+            return cli_fail();
+        if (a.as_json)
+            print_json(server_json(s, NULL));
+        else
+            printf("%s\n", pgboot_server_url(s));
+        pgboot_server_free(s);
+        return 0;
+    }
     if (!strcmp(cmd, "stop")) {
         if (pgboot_server_stop_app(&a.o, a.mode) != 0)
             return cli_fail();

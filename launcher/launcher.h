@@ -114,6 +114,8 @@ struct pgboot_server {
 };
 
 pgboot_server *pgb_server_new(void);
+/* Stop an ephemeral cluster and remove it (launcher/ephemeral.c). */
+int pgb_ephemeral_stop(pgboot_server *s);
 
 /* Write a file atomically (temporary + rename) with the given mode. */
 PGB_MUST_USE int pgb_write_file_atomic(const char *path, const char *data, size_t len,

@@ -115,7 +115,7 @@ int pgb_wait_ready(const char *data_dir, const char *log_file, int pid, uint64_t
                    long log_offset, int *bind_failed)
 {
     *bind_failed = 0;
-    uint32_t nap = 2;
+    uint64_t started = pgb_now_ms();
     for (;;) {
         pm_info pm;
         int found;
@@ -144,9 +144,8 @@ int pgb_wait_ready(const char *data_dir, const char *log_file, int pid, uint64_t
             free(tail);
             return rc;
         }
-        pgb_sleep_ms(nap);
-        if (nap < 20)
-            nap += 2;
+        /* A start takes 25-60 ms: poll finely at first (pg_ctl waits 100 ms). */
+        pgb_sleep_ms(pgb_now_ms() - started < 1000 ? 2 : 20);
     }
 }
 

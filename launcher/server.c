@@ -819,6 +819,8 @@ int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode)
         return pgb_fail(PGBOOT_EINVALID, "no server given");
     if (s->external)
         return pgb_fail(PGBOOT_EINVALID, "an external database is not stopped by pgboot");
+    if (s->ephemeral_dir)
+        return pgb_ephemeral_stop(s);
     /* Our own handle names the data directory: stop by it, as its owner. */
     pm_info pm;
     int found;

@@ -104,6 +104,7 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQconninfoParse pgb_dl_PQconninfoParse
 #define PQconninfoFree pgb_dl_PQconninfoFree
 #define PQserverVersion pgb_dl_PQserverVersion
+#define PQgetvalue pgb_dl_PQgetvalue
 PGconn *pgb_dl_PQconnectdb(const char *conninfo);
 PGconn *pgb_dl_PQconnectdbParams(const char *const *keys, const char *const *values,
                                  int expand_dbname);
@@ -127,6 +128,7 @@ PGPing pgb_dl_PQpingParams(const char *const *keys, const char *const *values, i
 PQconninfoOption *pgb_dl_PQconninfoParse(const char *conninfo, char **errmsg);
 void pgb_dl_PQconninfoFree(PQconninfoOption *o);
 int pgb_dl_PQserverVersion(const PGconn *c);
+char *pgb_dl_PQgetvalue(const PGresult *r, int row, int col);
 #endif
 #endif /* PGB_DYNLOAD_IMPL */
 

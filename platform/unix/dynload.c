@@ -197,3 +197,4 @@ STUB(PGB_LIB_PQ, PQconninfoOption *, PQconninfoParse, (const char *conninfo, cha
      (conninfo, errmsg), NULL)
 STUBV(PGB_LIB_PQ, PQconninfoFree, (PQconninfoOption * o), (o))
 STUB(PGB_LIB_PQ, int, PQserverVersion, (const PGconn *c), (c), 0)
+STUB(PGB_LIB_PQ, char *, PQgetvalue, (const PGresult *r, int row, int col), (r, row, col), "")

@@ -71,6 +71,7 @@ case_wrong() {
     local C=$T/c-wrong got
     got=$("$PYTHON" - "$SUPPORT_DIR" "$REAL_TGZ" <<'EOF'
 import base64, hashlib, sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, sys.argv[1])
 from faultserver import flip
 print("sha512-" + base64.b64encode(hashlib.sha512(flip(open(sys.argv[2], "rb").read(), 0)).digest()).decode())

@@ -302,11 +302,11 @@ for pid in os.listdir("/proc"):
 EOF
 }
 
-# postmaster_pids DIR: live processes whose args hold "-D DIR" (postmasters).
+# postmaster_pids DIR [prefix]: of those, the postmasters (args hold "-D").
 postmaster_pids() {
     local p
-    for p in $(live_postgres_pids "$1"); do
-        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "-D $1\( \|$\)"; then echo "$p"; fi
+    for p in $(live_postgres_pids "$@"); do
+        if tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -q -x -- "-D"; then echo "$p"; fi
     done
 }
 

@@ -1,0 +1,685 @@
+/* Throwaway clusters for tests.
+ *
+ * Where things are:
+ *   <cache>/templates/<bundle>-t1/data      initdb's result, made once per bundle
+ *   <cache>/templates/<bundle>-t1/password  the superuser's password
+ *   <base>/eph-XXXXXX/                     one ephemeral cluster: data/, s/ (socket),
+ *                                          owner (pids, for the reaper)
+ *   <base>/spare-<tpl>-<rand>/             a ready copy of a template's data
+ *   <base>/.spare-tmp-<pid>-<rand>/        a copy in progress
+ * with <base> = <tmp>/pgboot-<uid>, <tmp> being $TMPDIR, else /dev/shm (a
+ * tmpfs: the copy takes ~45 ms there against hundreds on a disk), else /tmp.
+ *
+ * Speed: an ephemeral cluster claims a spare copy by rename(2) when one is
+ * ready, else copies the template; starts postgres with durability off; and
+ * asks a detached background process to prepare the next spare.
+ *
+ * Cleanup: postgres runs under the supervisor of child mode, which removes
+ * the directory once postgres has exited, and stops postgres (immediately)
+ * when the owner dies. Should the supervisor die too, the next call reaps
+ * directories whose owner and postmaster are both gone. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "../platform/dynload.h"
+#include "launcher.h"
+
+#define TEMPLATE_VERSION "t1"
+#define SPARES_WANTED 2
+#define START_ATTEMPTS 5
+#define SUN_PATH_MAX 107
+#define SOCKET_NAME "/.s.PGSQL.65535"
+#define PASSWORD_LEN 32
+
+int pgboot_server_is_ephemeral(const pgboot_server *s)
+{
+    return s->ephemeral_dir != NULL;
+}
+
+static int is_tmpfs(const char *path)
+{
+    struct statfs fs;
+    return statfs(path, &fs) == 0 && fs.f_type == TMPFS_MAGIC && access(path, W_OK | X_OK) == 0;
+}
+
+/* <tmp>/pgboot-<uid>, private and ours. */
+static int base_dir(const pgboot_ephemeral_options *o, char **out)
+{
+    const char *root = o->tmp_dir;
+    const char *t = getenv("TMPDIR");
+    if (!root && t && t[0] == '/')
+        root = t;
+    if (!root)
+        root = is_tmpfs("/dev/shm") ? "/dev/shm" : "/tmp";
+    *out = pgb_printf("%s/pgboot-%u", root, (unsigned)geteuid());
+    if (!*out)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (mkdir(*out, 0700) != 0 && errno != EEXIST)
+        return pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", *out, strerror(errno));
+    struct stat st;
+    if (lstat(*out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+        int rc = pgb_fail(PGBOOT_EBUSY, "%s is not a directory of this user", *out);
+        pgb_hint("remove it, or choose another temporary directory with TMPDIR");
+        return rc;
+    }
+    if ((st.st_mode & 0777) != 0700 && chmod(*out, 0700) != 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot make %s private: %s", *out, strerror(errno));
+    return 0;
+}
+
+/* ---- the template -------------------------------------------------------- */
+
+static int read_password(const char *dir, char **out)
+{
+    char *path = pgb_path_join(dir, "password");
+    size_t len = 0;
+    int rc = path ? pgb_read_file(path, out, &len, 256) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    free(path);
+    if (rc == 0)
+        (*out)[strcspn(*out, "\n")] = '\0';
+    return rc;
+}
+
+static int template_ready(const char *dir)
+{
+    char *v = pgb_path_join(dir, "data/PG_VERSION");
+    char *p = pgb_path_join(dir, "password");
+    int yes = v && p && pgb_path_exists(v) && pgb_path_exists(p);
+    free(v);
+    free(p);
+    return yes;
+}
+
+/* The template for this bundle: made once (under a lock), then reused. */
+static int template_ensure(const pgboot_bundle *b, const pgboot_fetch_options *fo, char **dir_out,
+                           char **password)
+{
+    char *cache = NULL, *dir = NULL, *lock = NULL, *tmp = NULL, *data = NULL, *pwfile = NULL;
+    int rc = pgboot_cache_dir(&cache, fo), lockfd = -1;
+    if (rc)
+        return rc;
+    const char *root = pgboot_bundle_root(b);
+    const char *bundle_key = strrchr(root, '/') ? strrchr(root, '/') + 1 : root;
+    dir = pgb_printf("%s/templates/%s-%s", cache, bundle_key, TEMPLATE_VERSION);
+    lock = pgb_printf("%s/locks/template-%s-%s.lock", cache, bundle_key, TEMPLATE_VERSION);
+    if (!dir || !lock) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (template_ready(dir))
+        goto found;
+    char *locks = pgb_path_join(cache, "locks");
+    char *templates = pgb_path_join(cache, "templates");
+    rc = (!locks || !templates) ? pgb_fail(PGBOOT_ENOMEM, "out of memory")
+                                : pgb_mkdir_p(locks, 0755);
+    if (rc == 0)
+        rc = pgb_mkdir_p(templates, 0700);
+    free(locks);
+    if (rc == 0)
+        rc = pgb_lock(lock, &lockfd);
+    if (rc == 0 && !template_ready(dir)) {
+        char rnd[9];
+        pgb_random_name(rnd, sizeof rnd);
+        tmp = pgb_printf("%s/.tmp-%s", templates, rnd);
+        data = tmp ? pgb_path_join(tmp, "data") : NULL;
+        pwfile = tmp ? pgb_path_join(tmp, "password") : NULL;
+        char pw[PASSWORD_LEN + 1];
+        pgb_random_password(pw, sizeof pw);
+        if (!tmp || !data || !pwfile)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        else if (mkdir(tmp, 0700) != 0)
+            rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", tmp, strerror(errno));
+        if (rc == 0)
+            rc = pgb_initdb(pgboot_bundle_bin_dir(b), data, PGB_SUPERUSER, pw, tmp);
+        if (rc == 0)
+            rc = pgb_write_file_atomic(pwfile, pw, strlen(pw), 0600);
+        sodium_memzero(pw, sizeof pw);
+        if (rc == 0 && rename(tmp, dir) != 0)
+            rc = pgb_fail(PGBOOT_ERROR, "cannot move the template into place at %s: %s", dir,
+                          strerror(errno));
+        if (rc != 0 && tmp)
+            pgb_rmtree(tmp);
+    }
+    free(templates);
+    pgb_unlock(lockfd);
+    if (rc)
+        goto done;
+found:
+    rc = read_password(dir, password);
+    if (rc == 0) {
+        *dir_out = dir;
+        dir = NULL;
+    }
+done:
+    free(cache);
+    free(dir);
+    free(lock);
+    free(tmp);
+    free(data);
+    free(pwfile);
+    return rc;
+}
+
+/* ---- spares ----------------------------------------------------------------- */
+
+static char *spare_prefix(const char *template_dir)
+{
+    unsigned char h[8];
+    crypto_generichash(h, sizeof h, (const unsigned char *)template_dir, strlen(template_dir), NULL,
+                       0);
+    char hex[17];
+    pgb_hex(hex, h, sizeof h);
+    return pgb_printf("spare-%s-", hex);
+}
+
+/* Take a ready copy by renaming it to `dest`; 1 if one was claimed. */
+static int claim_spare(const char *base, const char *prefix, const char *dest)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return 0;
+    int claimed = 0;
+    size_t n = strlen(prefix);
+    struct dirent *e;
+    while (!claimed && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, n) != 0)
+            continue;
+        char *path = pgb_path_join(base, e->d_name);
+        /* rename is atomic: of concurrent claimers exactly one wins. */
+        if (path && rename(path, dest) == 0)
+            claimed = 1;
+        free(path);
+    }
+    closedir(d);
+    return claimed;
+}
+
+static int count_prefix(const char *base, const char *prefix)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return 0;
+    int count = 0;
+    size_t n = strlen(prefix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, n) == 0)
+            count++;
+    closedir(d);
+    return count;
+}
+
+/* Prepare spare copies in a detached process, off the caller's critical path.
+ * The copier uses only system calls (the host may be multi-threaded) and holds
+ * a lock so that parallel callers do not copy in a crowd. */
+static void replenish(const char *base, const char *prefix, const char *template_data)
+{
+    int have = count_prefix(base, prefix);
+    if (have >= SPARES_WANTED)
+        return;
+    char *lock = pgb_path_join(base, "spare.lock");
+    char *tmp[SPARES_WANTED] = {NULL}, *fin[SPARES_WANTED] = {NULL};
+    int want = SPARES_WANTED - have, ok = lock != NULL;
+    for (int i = 0; i < want && ok; i++) {
+        char rnd[9];
+        pgb_random_name(rnd, sizeof rnd);
+        /* The copier's pid is not known yet: ours marks the temporary name,
+         * and the reaper checks the lock instead of that pid. */
+        tmp[i] = pgb_printf("%s/.spare-tmp-%s", base, rnd);
+        fin[i] = pgb_printf("%s/%s%s", base, prefix, rnd);
+        ok = tmp[i] && fin[i];
+    }
+    int lockfd = ok ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+    if (lockfd >= 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            setsid();
+            if (fork() != 0)
+                _exit(0);
+            int devnull = open("/dev/null", O_RDWR);
+            if (devnull >= 0) {
+                dup2(devnull, 0);
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+            }
+            if (dup2(lockfd, 3) < 0)
+                _exit(1);
+            close_range(4, ~0U, 0);
+            if (flock(3, LOCK_EX | LOCK_NB) != 0)
+                _exit(0); /* another copier is at work */
+            for (int i = 0; i < want; i++) {
+                if (pgb_copy_tree(template_data, tmp[i]) != 0 || rename(tmp[i], fin[i]) != 0) {
+                    char *argv[] = {"/bin/rm", "-rf", "--", tmp[i], NULL};
+                    execv(argv[0], argv);
+                    _exit(1);
+                }
+            }
+            _exit(0);
+        }
+        if (pid > 0)
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        close(lockfd);
+    }
+    for (int i = 0; i < SPARES_WANTED; i++) {
+        free(tmp[i]);
+        free(fin[i]);
+    }
+    free(lock);
+}
+
+/* ---- the reaper -------------------------------------------------------------- */
+
+/* Remove what owners that died left behind: an ephemeral directory whose
+ * owner and postmaster are both gone, a half-made spare whose copier is gone
+ * (no one holds the spare lock). */
+static void reap(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    char *lock = pgb_path_join(base, "spare.lock");
+    int copier_busy = 1;
+    int lfd = lock ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+    if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0)
+        copier_busy = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *path = pgb_path_join(base, e->d_name);
+        if (!path)
+            break;
+        if (!strncmp(e->d_name, ".spare-tmp-", 11)) {
+            if (!copier_busy)
+                pgb_rmtree(path);
+        } else if (!strncmp(e->d_name, ".trash-", 7)) {
+            pgb_rmtree(path); /* renamed away by a stop; a second remover is harmless */
+        } else if (!strncmp(e->d_name, "eph-", 4)) {
+            char *owner = pgb_path_join(path, "owner");
+            char *text = NULL;
+            struct stat st;
+            if (owner && pgb_read_file(owner, &text, NULL, 8192) == 0) {
+                int host = 0, pm = 0;
+                char sock[4096] = "";
+                if (sscanf(text, "%d %d %4095s", &host, &pm, sock) >= 1 && !pgb_pid_alive(host) &&
+                    !pgb_pid_alive(pm)) {
+                    if (sock[0] == '/' && strcmp(sock, "-") != 0)
+                        pgb_rmtree(sock);
+                    pgb_rmtree(path);
+                }
+            } else if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > 600) {
+                pgb_rmtree(path); /* never got an owner: a creation that died */
+            }
+            pgb_error_reset();
+            free(text);
+            free(owner);
+        }
+        free(path);
+    }
+    if (lfd >= 0)
+        close(lfd);
+    free(lock);
+    closedir(d);
+}
+
+static int write_owner(const char *eph, int host, int pm, const char *sock)
+{
+    char *path = pgb_path_join(eph, "owner");
+    char *text = pgb_printf("%d %d %s\n", host, pm, sock ? sock : "-");
+    int rc = (!path || !text) ? pgb_fail(PGBOOT_ENOMEM, "out of memory")
+                              : pgb_write_file_atomic(path, text, strlen(text), 0600);
+    free(path);
+    free(text);
+    return rc;
+}
+
+/* ---- TTL: a detached owner that ends the cluster when idle ------------------ */
+
+static int client_count(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
+    int n = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+/* The daemon holds the host end of the supervisor's pipe: when it exits, the
+ * supervisor stops postgres and removes the directory. */
+static void ttl_daemon(const pgboot_server *s, uint32_t ttl_ms)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->port);
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", NULL};
+    const char *vals[] = {s->socket_dir, port,         s->user, s->password,
+                          s->database,   "pgboot tmp", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    uint64_t last_active = pgb_now_ms();
+    while (PQstatus(c) == CONNECTION_OK) {
+        pgb_sleep_ms(250);
+        int n = client_count(c);
+        if (n < 0)
+            break; /* the server is gone */
+        uint64_t now = pgb_now_ms();
+        if (n > 0)
+            last_active = now;
+        else if (now - last_active >= ttl_ms)
+            break;
+    }
+    PQfinish(c);
+    _exit(0);
+}
+
+/* ---- create ----------------------------------------------------------------- */
+
+static char *socket_dir_for(const char *eph)
+{
+    char *d = pgb_path_join(eph, "s");
+    if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
+        return d;
+    free(d);
+    unsigned char h[8];
+    crypto_generichash(h, sizeof h, (const unsigned char *)eph, strlen(eph), NULL, 0);
+    char hex[17];
+    pgb_hex(hex, h, sizeof h);
+    return pgb_printf("/tmp/pgboot-%u-e%s", (unsigned)geteuid(), hex);
+}
+
+static int check_options(const pgboot_ephemeral_options *o)
+{
+    if (!o)
+        return pgb_fail(PGBOOT_EINVALID, "no ephemeral options given");
+    if (o->version != PGBOOT_EPHEMERAL_OPTIONS_VERSION)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_ephemeral_options.version is %u, expected %u",
+                        o->version, PGBOOT_EPHEMERAL_OPTIONS_VERSION);
+    if (o->fetch.version != PGBOOT_FETCH_OPTIONS_VERSION)
+        return pgb_fail(PGBOOT_EINVALID,
+                        "pgboot_ephemeral_options.fetch.version is %u, expected %u",
+                        o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION);
+    if (geteuid() == 0) {
+        int rc = pgb_fail(PGBOOT_EROOT, "PostgreSQL refuses to run as root, and an ephemeral "
+                                        "cluster runs as the calling user");
+        pgb_hint("run the tests as an unprivileged user (e.g. setpriv --reuid=USER "
+                 "--regid=GROUP --init-groups pgboot run --ephemeral -- CMD)");
+        return rc;
+    }
+    size_t n = 0;
+    while (o->settings && o->settings[n])
+        n++;
+    if (n > PGB_MAX_EXTRA_SETTINGS - 4)
+        return pgb_fail(PGBOOT_EINVALID, "at most %d settings", PGB_MAX_EXTRA_SETTINGS - 4);
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(o->settings[i], '=') || o->settings[i][0] == '=')
+            return pgb_fail(PGBOOT_EINVALID, "setting '%s' is not name=value", o->settings[i]);
+    return 0;
+}
+
+typedef struct {
+    char *base, *eph, *data, *sock, *log, *tpl, *password, *prefix, *tpl_data;
+    pgboot_bundle *bundle;
+    int host[2];
+    int pid;
+} eph_state;
+
+static void eph_state_free(eph_state *e, int failed)
+{
+    if (failed) {
+        if (e->pid > 0)
+            pgb_abandon(e->pid);
+        if (e->eph)
+            pgb_rmtree(e->eph);
+        if (e->sock && e->eph && !pgb_str_has_prefix(e->sock, e->eph))
+            pgb_rmtree(e->sock);
+        if (e->host[1] >= 0)
+            close(e->host[1]);
+    }
+    if (e->host[0] >= 0)
+        close(e->host[0]);
+    if (e->password)
+        sodium_memzero(e->password, strlen(e->password));
+    free(e->base);
+    free(e->eph);
+    free(e->data);
+    free(e->sock);
+    free(e->log);
+    free(e->tpl);
+    free(e->password);
+    free(e->prefix);
+    free(e->tpl_data);
+    pgboot_bundle_free(e->bundle);
+}
+
+static int make_server(pgboot_server **out, eph_state *e, int port)
+{
+    pgboot_server *s = pgb_server_new();
+    if (!s)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    s->pid = e->pid;
+    s->port = port;
+    s->started_here = 1;
+    s->host = pgb_strdup("127.0.0.1");
+    s->user = pgb_strdup(PGB_SUPERUSER);
+    s->database = pgb_strdup("postgres");
+    s->password = pgb_strdup(e->password);
+    s->socket_dir = pgb_strdup(e->sock);
+    s->data_dir = pgb_strdup(e->data);
+    s->app_dir = pgb_strdup(e->eph);
+    s->log_path = pgb_strdup(e->log);
+    s->pg_version = pgb_strdup(pgboot_bundle_pg_version(e->bundle));
+    s->app = pgb_strdup("ephemeral");
+    s->ephemeral_dir = pgb_strdup(e->eph);
+    s->private_socket = pgb_str_has_prefix(e->sock, e->eph) ? NULL : pgb_strdup(e->sock);
+    s->url =
+        pgb_printf("postgresql://%s:%s@127.0.0.1:%d/postgres", PGB_SUPERUSER, e->password, port);
+    if (!s->host || !s->user || !s->database || !s->password || !s->socket_dir || !s->data_dir ||
+        !s->app_dir || !s->log_path || !s->pg_version || !s->app || !s->ephemeral_dir || !s->url) {
+        pgboot_server_free(s);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *o)
+{
+    pgb_error_reset();
+    *out = NULL;
+    int rc = check_options(o);
+    if (rc)
+        return rc;
+    if (o->ttl_ms && (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+        return rc;
+    eph_state e = {.host = {-1, -1}};
+    int port = 0;
+    if ((rc = base_dir(o, &e.base)) != 0)
+        goto done;
+    reap(e.base);
+    if ((rc = pgboot_bundle_fetch(&e.bundle, &o->fetch)) != 0 ||
+        (rc = template_ensure(e.bundle, &o->fetch, &e.tpl, &e.password)) != 0)
+        goto done;
+    e.eph = pgb_printf("%s/eph-XXXXXX", e.base);
+    e.prefix = spare_prefix(e.tpl);
+    e.tpl_data = pgb_path_join(e.tpl, "data");
+    if (!e.eph || !e.prefix || !e.tpl_data) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (!mkdtemp(e.eph)) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot create a directory in %s: %s", e.base, strerror(errno));
+        free(e.eph);
+        e.eph = NULL;
+        goto done;
+    }
+    e.data = pgb_path_join(e.eph, "data");
+    e.sock = socket_dir_for(e.eph);
+    e.log = e.data ? pgb_path_join(e.data, "log/postgresql.log") : NULL;
+    if (!e.data || !e.sock || !e.log) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = write_owner(e.eph, getpid(), 0, e.sock)) != 0)
+        goto done;
+    if (!claim_spare(e.base, e.prefix, e.data) && pgb_copy_tree(e.tpl_data, e.data) != 0) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot copy the template %s to %s: %s", e.tpl_data, e.data,
+                      strerror(errno));
+        pgb_hint("free some space in %s, or point TMPDIR elsewhere", e.base);
+        goto done;
+    }
+    if ((rc = pgb_socket_dir_prepare(e.sock)) != 0)
+        goto done;
+    if (pipe2(e.host, O_CLOEXEC) != 0) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+        goto done;
+    }
+    /* Durability off: nothing here outlives the tests. */
+    const char *settings[PGB_MAX_EXTRA_SETTINGS + 1];
+    size_t ns = 0;
+    settings[ns++] = "fsync=off";
+    settings[ns++] = "synchronous_commit=off";
+    settings[ns++] = "full_page_writes=off";
+    for (size_t i = 0; o->settings && o->settings[i]; i++)
+        settings[ns++] = o->settings[i];
+    settings[ns] = NULL;
+    char *remove_after[3] = {e.eph, pgb_str_has_prefix(e.sock, e.eph) ? NULL : e.sock, NULL};
+    uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
+    for (int attempt = 1;; attempt++) {
+        if ((rc = pgb_port_pick(&port)) != 0)
+            goto done;
+        pgb_postgres_launch l = {.bin_dir = pgboot_bundle_bin_dir(e.bundle),
+                                 .data_dir = e.data,
+                                 .socket_dir = e.sock,
+                                 .log_file = e.log,
+                                 .port = port,
+                                 .settings = settings,
+                                 .supervise_fd = e.host[0],
+                                 .host_gone_signal = SIGQUIT,
+                                 .remove_after = remove_after};
+        long offset = pgb_log_size(e.log);
+        if ((rc = pgb_launch_postgres(&l, &e.pid)) != 0)
+            goto done;
+        int bind_failed = 0;
+        rc = pgb_wait_ready(e.data, e.log, e.pid, deadline, offset, &bind_failed);
+        if (rc == 0)
+            break;
+        pgb_abandon(e.pid);
+        e.pid = 0;
+        if (!bind_failed || attempt == START_ATTEMPTS)
+            goto done;
+        pgb_error_reset();
+    }
+    if ((rc = write_owner(e.eph, getpid(), e.pid, e.sock)) != 0 ||
+        (rc = make_server(out, &e, port)) != 0)
+        goto done;
+    replenish(e.base, e.prefix, e.tpl_data);
+    if (o->ttl_ms) {
+        /* Hand the cluster to a detached owner that ends it when idle. */
+        pid_t first = fork();
+        if (first == 0) {
+            setsid();
+            pid_t daemon = fork();
+            if (daemon != 0)
+                _exit(daemon < 0 ? 1 : 0);
+            int devnull = open("/dev/null", O_RDWR);
+            if (devnull >= 0) {
+                dup2(devnull, 0);
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+            }
+            if (write_owner(e.eph, getpid(), e.pid, e.sock) != 0)
+                _exit(1);
+            ttl_daemon(*out, o->ttl_ms);
+        }
+        int st = 0;
+        if (first > 0)
+            while (waitpid(first, &st, 0) < 0 && errno == EINTR)
+                ;
+        close(e.host[1]);
+        e.host[1] = -1;
+        if (first < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            pgboot_server_free(*out);
+            *out = NULL;
+            rc = pgb_fail(PGBOOT_ERROR, "cannot start the process that watches the cluster");
+            goto done;
+        }
+    } else {
+        (*out)->host_fd = e.host[1];
+        e.host[1] = -1;
+    }
+done:
+    eph_state_free(&e, rc != 0);
+    return rc;
+}
+
+/* rm -rf in a detached process (exec only after fork: the host may be
+ * multi-threaded). */
+static void remove_detached(const char *path)
+{
+    char *argv[] = {"/bin/rm", "-rf", "--", (char *)path, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+        }
+        close_range(3, ~0U, 0);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    else
+        pgb_rmtree(path);
+}
+
+/* Called by pgboot_server_stop() for an ephemeral cluster. */
+int pgb_ephemeral_stop(pgboot_server *s)
+{
+    int rc = 0;
+    if (pgb_pid_alive(s->pid) && pgb_signal_and_wait(s->pid, SIGQUIT, pgb_now_ms() + 10000) != 0 &&
+        pgb_signal_and_wait(s->pid, SIGKILL, pgb_now_ms() + 5000) != 0)
+        rc = pgb_fail(PGBOOT_ETIMEOUT, "the ephemeral server (pid %d) does not stop", s->pid);
+    /* Out of the way at once (rename is atomic), deleted off the critical
+     * path; the supervisor also removes the old path once postgres is gone,
+     * and the reaper any trash a killed remover left. */
+    char rnd[9];
+    pgb_random_name(rnd, sizeof rnd);
+    char *base = pgb_strdup(s->ephemeral_dir);
+    char *slash = base ? strrchr(base, '/') : NULL;
+    char *trash = slash ? (*slash = '\0', pgb_printf("%s/.trash-%s", base, rnd)) : NULL;
+    if (trash && rename(s->ephemeral_dir, trash) == 0)
+        remove_detached(trash);
+    else if (pgb_rmtree(s->ephemeral_dir) != 0 && pgb_path_exists(s->ephemeral_dir) && rc == 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot remove %s: %s", s->ephemeral_dir, strerror(errno));
+    free(trash);
+    free(base);
+    if (s->private_socket)
+        pgb_rmtree(s->private_socket);
+    if (s->host_fd >= 0) {
+        close(s->host_fd);
+        s->host_fd = -1;
+    }
+    return rc;
+}
