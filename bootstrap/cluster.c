@@ -404,7 +404,7 @@ int pgb_cluster_ensure_app(const pgb_app_paths *p, int port)
     snprintf(portstr, sizeof portstr, "%d", port);
     const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", NULL};
     const char *vals[] = {p->socket_dir, portstr, super, super_pw, "postgres", "10", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    PGconn *c = pgb_pq_connect(keys, vals, 0);
     int yes = 0;
     char *role = NULL, *verifier = NULL, *lit = NULL, *sql = NULL;
     if (PQstatus(c) != CONNECTION_OK) {

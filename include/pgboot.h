@@ -387,6 +387,34 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_ephemeral_start(pgboot_server **out,
 /** 1 if the server is an ephemeral cluster. */
 PGBOOT_EXTERN int pgboot_server_is_ephemeral(const pgboot_server *s);
 
+/* ------------------------------------------------------------------------
+ * A fresh database per test, cloned from a template built once.
+ * ------------------------------------------------------------------------ */
+
+typedef struct pgboot_testdb pgboot_testdb;
+
+/**
+ * Connect to the server of `url` (a postgresql:// URL whose role may create
+ * databases) and make sure the template for these SQL files exists: a
+ * database named after a hash of their contents, built once from them in
+ * order (parallel callers wait for the one that builds it), then frozen. A
+ * template whose SQL changed is a new one; old templates are removed once no
+ * clone of theirs is left. The handle keeps one connection.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out, const char *url,
+                                                        const char *const *sql_files);
+/** A new database cloned from the template (CREATE DATABASE ... STRATEGY
+ * FILE_COPY); *url_out is its URL (malloc'd; free() it). Names stay within 63
+ * bytes. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clone(pgboot_testdb *t, char **url_out);
+/** The template database's name. */
+PGBOOT_EXTERN const char *pgboot_testdb_template(const pgboot_testdb *t);
+PGBOOT_EXTERN void pgboot_testdb_close(pgboot_testdb *t);
+
+/** Drop a database made by pgboot_testdb_clone(), even while connections to
+ * it are open (they are terminated). Refuses names it did not make. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_drop(const char *url);
+
 #ifdef __cplusplus
 }
 #endif

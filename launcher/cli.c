@@ -27,6 +27,10 @@ const char cli_usage_text[] =
     "           off, in a fresh temporary directory) removed afterwards\n"
     "  tmp      print the URL of a throwaway cluster that removes itself once no client\n"
     "           has been connected for --ttl SECONDS (default 60)\n"
+    "  testdb (--app NAME | --url URL) --template-sql FILE... [--count N]\n"
+    "           print the URL of a fresh database cloned from a template built once\n"
+    "           from the SQL files (keyed by their contents)\n"
+    "  testdb drop URL  drop such a database, even with connections still open\n"
     "  status   exit 0 if the app's server runs, 3 if not\n"
     "  url      print the URL of the running server (exit 3 if none)\n"
     "  env      print the connection variables: --format sh (default), dotenv or json\n"
@@ -171,8 +175,8 @@ int main(int argc, char **argv)
         return cmd_fetch(argc - 1, argv + 1, 0);
     if (!strcmp(cmd, "verify"))
         return cmd_fetch(argc - 1, argv + 1, 1);
-    static const char *const server_cmds[] = {"start", "serve", "run",  "status", "url",
-                                              "env",   "logs",  "stop", "tmp",    NULL};
+    static const char *const server_cmds[] = {"start", "serve", "run", "status", "url", "env",
+                                              "logs",  "stop",  "tmp", "testdb", NULL};
     for (int i = 0; server_cmds[i]; i++)
         if (!strcmp(cmd, server_cmds[i]))
             return cmd_server(argc - 1, argv + 1, cmd);

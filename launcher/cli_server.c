@@ -33,6 +33,13 @@ typedef struct {
     int ephemeral;
     const char *tmp_dir;
     uint32_t ttl_ms;
+    int app_given;
+    const char *url;
+    const char *sql_files[MAX_SETTINGS + 1];
+    int nsql;
+    unsigned long count;
+    char **rest; /* testdb: positional arguments */
+    int nrest;
 } server_args;
 
 static int parse_server_args(int argc, char **argv, const char *cmd, server_args *a)
@@ -54,6 +61,9 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
         {"ephemeral", no_argument, NULL, 'e'},
         {"tmp-dir", required_argument, NULL, 'T'},
         {"ttl", required_argument, NULL, 'L'},
+        {"url", required_argument, NULL, 'R'},
+        {"template-sql", required_argument, NULL, 'Q'},
+        {"count", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -76,6 +86,22 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
         switch (c) {
         case 'a':
             a->o.app = optarg;
+            a->app_given = 1;
+            break;
+        case 'R':
+            a->url = optarg;
+            break;
+        case 'Q':
+            if (a->nsql == MAX_SETTINGS)
+                return cli_usage_error("at most %d --template-sql files", MAX_SETTINGS);
+            a->sql_files[a->nsql++] = optarg;
+            break;
+        case 'N':
+            if ((rc = cli_parse_uint(optarg, "--count", 1000, &v)) != 0)
+                return rc;
+            if (v == 0)
+                return cli_usage_error("--count needs at least 1");
+            a->count = v;
             break;
         case 'D':
             a->o.data_dir = optarg;
@@ -152,7 +178,10 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
     a->settings[a->nsettings] = NULL;
     if (a->nsettings)
         a->o.settings = a->settings;
-    if (!strcmp(cmd, "run")) {
+    if (!strcmp(cmd, "testdb")) {
+        a->rest = argv + optind;
+        a->nrest = argc - optind;
+    } else if (!strcmp(cmd, "run")) {
         /* getopt has consumed a "--" before CMD. */
         if (optind >= argc)
             return cli_usage_error("run needs a command: pgboot run [options] -- CMD [ARGS...]");
@@ -438,6 +467,54 @@ static int cmd_logs(server_args *a)
     return 0;
 }
 
+/* pgboot testdb (--app NAME | --url URL) --template-sql FILE... [--count N]
+ * pgboot testdb drop URL... */
+static int cmd_testdb(server_args *a)
+{
+    if (a->nrest > 0 && !strcmp(a->rest[0], "drop")) {
+        if (a->nrest < 2)
+            return cli_usage_error("testdb drop needs the URL of a database to drop");
+        int rc = 0;
+        for (int i = 1; i < a->nrest; i++)
+            if (pgboot_testdb_drop(a->rest[i]) != 0)
+                rc = cli_fail();
+        return rc;
+    }
+    /* Extra positional arguments are more SQL files. */
+    for (int i = 0; i < a->nrest && a->nsql < MAX_SETTINGS; i++)
+        a->sql_files[a->nsql++] = a->rest[i];
+    a->sql_files[a->nsql] = NULL;
+    if (!a->url == !a->app_given)
+        return cli_usage_error("testdb needs exactly one of --app NAME and --url URL");
+    if (a->nsql == 0)
+        return cli_usage_error("testdb needs --template-sql FILE (the schema, then migrations)");
+    pgboot_server *s = NULL;
+    const char *url = a->url;
+    if (!url) {
+        if (pgboot_server_start(&s, &a->o) != 0)
+            return cli_fail();
+        url = pgboot_server_url(s);
+    }
+    pgboot_testdb *t = NULL;
+    int rc = 0;
+    if (pgboot_testdb_open(&t, url, a->sql_files) != 0) {
+        rc = cli_fail();
+    } else {
+        for (unsigned long i = 0; i < (a->count ? a->count : 1); i++) {
+            char *clone = NULL;
+            if (pgboot_testdb_clone(t, &clone) != 0) {
+                rc = cli_fail();
+                break;
+            }
+            printf("%s\n", clone);
+            free(clone);
+        }
+    }
+    pgboot_testdb_close(t);
+    pgboot_server_free(s);
+    return rc;
+}
+
 int cmd_server(int argc, char **argv, const char *cmd)
 {
     server_args a;
@@ -451,6 +528,8 @@ int cmd_server(int argc, char **argv, const char *cmd)
         return cmd_run(&a);
     if (!strcmp(cmd, "logs"))
         return cmd_logs(&a);
+    if (!strcmp(cmd, "testdb"))
+        return cmd_testdb(&a);
     if (!strcmp(cmd, "tmp")) {
         pgboot_ephemeral_options eo = ephemeral_options(&a, a.ttl_ms ? a.ttl_ms : 60000);
         pgboot_server *s = NULL;

@@ -370,7 +370,7 @@ static void ttl_daemon(const pgboot_server *s, uint32_t ttl_ms)
     const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", NULL};
     const char *vals[] = {s->socket_dir, port,         s->user, s->password,
                           s->database,   "pgboot tmp", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    PGconn *c = pgb_pq_connect(keys, vals, 0);
     uint64_t last_active = pgb_now_ms();
     while (PQstatus(c) == CONNECTION_OK) {
         pgb_sleep_ms(250);

@@ -271,7 +271,7 @@ static int check_url(const char *url)
     char *conninfo = pgb_printf("%s?connect_timeout=10", url);
     if (!conninfo)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    PGconn *c = PQconnectdb(conninfo);
+    PGconn *c = pgb_pq_connect_url(conninfo);
     sodium_memzero(conninfo, strlen(conninfo));
     free(conninfo);
     int rc = 0;
@@ -484,7 +484,7 @@ static int external_server(pgboot_server **out, const char *url, uint32_t timeou
     /* It must answer now, as the embedded one would. */
     char *conninfo = pgb_printf("%s%sconnect_timeout=%u", url, strchr(url, '?') ? "&" : "?",
                                 (timeout_ms ? timeout_ms : 60000) / 1000 + 1);
-    PGconn *c = conninfo ? PQconnectdb(conninfo) : NULL;
+    PGconn *c = conninfo ? pgb_pq_connect_url(conninfo) : NULL;
     free(conninfo);
     int rc = 0;
     if (PQstatus(c) != CONNECTION_OK) {

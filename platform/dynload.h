@@ -105,6 +105,7 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQconninfoFree pgb_dl_PQconninfoFree
 #define PQserverVersion pgb_dl_PQserverVersion
 #define PQgetvalue pgb_dl_PQgetvalue
+#define PQsetNoticeProcessor pgb_dl_PQsetNoticeProcessor
 PGconn *pgb_dl_PQconnectdb(const char *conninfo);
 PGconn *pgb_dl_PQconnectdbParams(const char *const *keys, const char *const *values,
                                  int expand_dbname);
@@ -129,6 +130,11 @@ PQconninfoOption *pgb_dl_PQconninfoParse(const char *conninfo, char **errmsg);
 void pgb_dl_PQconninfoFree(PQconninfoOption *o);
 int pgb_dl_PQserverVersion(const PGconn *c);
 char *pgb_dl_PQgetvalue(const PGresult *r, int row, int col);
+PQnoticeProcessor pgb_dl_PQsetNoticeProcessor(PGconn *c, PQnoticeProcessor p, void *arg);
+/* Connect, with libpq's notices (which it would print on stderr) swallowed:
+ * the library never prints. */
+PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);
+PGconn *pgb_pq_connect_url(const char *conninfo);
 #endif
 #endif /* PGB_DYNLOAD_IMPL */
 

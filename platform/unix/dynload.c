@@ -198,3 +198,30 @@ STUB(PGB_LIB_PQ, PQconninfoOption *, PQconninfoParse, (const char *conninfo, cha
 STUBV(PGB_LIB_PQ, PQconninfoFree, (PQconninfoOption * o), (o))
 STUB(PGB_LIB_PQ, int, PQserverVersion, (const PGconn *c), (c), 0)
 STUB(PGB_LIB_PQ, char *, PQgetvalue, (const PGresult *r, int row, int col), (r, row, col), "")
+STUB(PGB_LIB_PQ, PQnoticeProcessor, PQsetNoticeProcessor,
+     (PGconn * c, PQnoticeProcessor p, void *arg), (c, p, arg), NULL)
+
+PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);
+PGconn *pgb_pq_connect_url(const char *conninfo);
+
+static void swallow_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname)
+{
+    PGconn *c = pgb_dl_PQconnectdbParams(keys, values, expand_dbname);
+    if (c)
+        pgb_dl_PQsetNoticeProcessor(c, swallow_notice, NULL);
+    return c;
+}
+
+PGconn *pgb_pq_connect_url(const char *conninfo)
+{
+    PGconn *c = pgb_dl_PQconnectdb(conninfo);
+    if (c)
+        pgb_dl_PQsetNoticeProcessor(c, swallow_notice, NULL);
+    return c;
+}

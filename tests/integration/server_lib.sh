@@ -205,11 +205,11 @@ as_root_clean() {
 
 # --- running pgboot -------------------------------------------------------------
 
-# _capture DESC-PREFIX RUNNER ARGS...: sets RC OUT ERR CMD.
+# _capture WHO ARGS-SHOWN RUNNER...: run RUNNER...; sets RC OUT ERR CMD.
 _capture() {
     local who=$1
-    shift
-    CMD="[$who] pgboot ${*:3}"
+    CMD="[$who] pgboot $2"
+    shift 2
     RC=0
     echo "$CMD" >"$T/.cmd"
     SL_TIMEOUT=$CMD_TIMEOUT "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
@@ -222,11 +222,14 @@ _capture() {
     return 0
 }
 
+# PGB_ENV: extra NAME=VALUE assignments for pgb (e.g. another XDG_DATA_HOME).
+PGB_ENV=()
+
 # pgb ARGS...: pgboot as the test user.
-pgb() { _capture "$TEST_USER" as_user "$PGB" "$@"; }
+pgb() { _capture "$TEST_USER${PGB_ENV[*]:+ ${PGB_ENV[*]}}" "$*" as_user env "${PGB_ENV[@]}" "$PGB" "$@"; }
 
 # pgb_root ARGS...: pgboot as root, clean environment.
-pgb_root() { _capture root as_root_clean "$PGBOOT" "$@"; }
+pgb_root() { _capture root "$*" as_root_clean "$PGBOOT" "$@"; }
 
 # pgb_ok DESC ARGS...: pgb, and the run must succeed (else the case aborts).
 pgb_ok() {

@@ -9,12 +9,13 @@ set -euo pipefail
 sl_setup
 
 # spawn_user PIDFILE OUT ERR CMD...: CMD as the test user in the background,
-# stdin from wherever the caller redirected it; PIDFILE gets CMD's own pid.
+# stdin from wherever the caller redirected it (explicitly passed on: an
+# asynchronous command's stdin would be /dev/null); PIDFILE gets CMD's pid.
 spawn_user() {
     local pidfile=$1 out=$2 err=$3
     shift 3
     rm -f "$pidfile"
-    as_user sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && shift && exec "$@"' "$pidfile" _ "$@" >"$out" 2>"$err" &
+    as_user sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && shift && exec "$@"' "$pidfile" _ "$@" <&0 >"$out" 2>"$err" &
     SPAWNED_JOB=$!
     register_bg "$SPAWNED_JOB"
     wait_until 10 file_nonempty "$pidfile" || {

@@ -1,0 +1,404 @@
+/* A database per test: clones of a template database built once from the
+ * app's SQL files.
+ *
+ * Names (all within PostgreSQL's 63 bytes):
+ *   pgboot_tpl_<h16>          the template; <h16>: hash of the SQL files' contents
+ *   pgboot_tplb_<h16>         a template being built (renamed when complete)
+ *   pgboot_t_<h8>_<random12>  a clone; <h8> names its template, so that a
+ *                             template no clone uses any more can be found
+ * Parallel builders of the same template serialise on an advisory lock keyed
+ * by the hash; the first builds it, the others find it built. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "../platform/dynload.h"
+#include "launcher.h"
+
+#define TPL_PREFIX "pgboot_tpl_"
+#define BUILD_PREFIX "pgboot_tplb_"
+#define CLONE_PREFIX "pgboot_t_"
+
+struct pgboot_testdb {
+    PGconn *conn;
+    char *url;
+    char hash[17];
+    char tpl[64];
+};
+
+/* ---- URLs ----------------------------------------------------------------- */
+
+static int is_url(const char *url)
+{
+    return url &&
+           (pgb_str_has_prefix(url, "postgresql://") || pgb_str_has_prefix(url, "postgres://"));
+}
+
+/* The URL with its database replaced by `db` (malloc'd). */
+static char *url_with_db(const char *url, const char *db)
+{
+    const char *auth = strstr(url, "://") + 3;
+    const char *path = strchr(auth, '/');
+    const char *query = strchr(auth, '?');
+    if (path && query && path > query)
+        path = NULL;
+    size_t head = path ? (size_t)(path - url) : (query ? (size_t)(query - url) : strlen(url));
+    return pgb_printf("%.*s/%s%s", (int)head, url, db, query ? query : "");
+}
+
+/* The database named in a URL (malloc'd), or NULL. */
+static char *url_db(const char *url)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &err);
+    if (err)
+        PQfreemem(err);
+    char *db = NULL;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "dbname") && o->val)
+            db = pgb_strdup(o->val);
+    PQconninfoFree(opts);
+    return db;
+}
+
+static int connect_url(PGconn **out, const char *url, const char *db)
+{
+    const char *keys[] = {"dbname", "dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {url, db, "10", "pgboot testdb", NULL};
+    if (!db) {
+        keys[1] = "connect_timeout";
+        vals[1] = "10";
+        keys[2] = "application_name";
+        vals[2] = "pgboot testdb";
+        keys[3] = NULL;
+    }
+    /* expand_dbname: the first "dbname" is the URL; a later one overrides. */
+    PGconn *c = pgb_pq_connect(keys, vals, 1);
+    if (PQstatus(c) != CONNECTION_OK) {
+        int rc = pgb_fail(PGBOOT_ENOTRUNNING, "cannot connect to %s%s: %s",
+                          db ? "database " : "the server", db ? db : "", PQerrorMessage(c));
+        PQfinish(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int exec_sql(PGconn *c, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
+        rc = pgb_fail(PGBOOT_ERROR, "%s: %s", what, PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+static int query_exists(PGconn *c, const char *sql, const char *param, int *yes)
+{
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot query the server: %s", PQresultErrorMessage(r));
+    else
+        *yes = PQntuples(r) > 0;
+    PQclear(r);
+    return rc;
+}
+
+/* ---- the template ------------------------------------------------------- */
+
+typedef struct {
+    char **texts;
+    size_t *lens;
+    size_t n;
+} sql_set;
+
+static void sql_set_free(sql_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->texts[i]);
+    free(s->texts);
+    free(s->lens);
+}
+
+static int read_sql(sql_set *s, const char *const *files, char hash[17])
+{
+    memset(s, 0, sizeof *s);
+    size_t n = 0;
+    while (files && files[n])
+        n++;
+    if (n == 0)
+        return pgb_fail(PGBOOT_EINVALID, "no template SQL files given (--template-sql FILE)");
+    s->texts = calloc(n, sizeof *s->texts);
+    s->lens = calloc(n, sizeof *s->lens);
+    if (!s->texts || !s->lens)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 8);
+    for (size_t i = 0; i < n; i++) {
+        int rc = pgb_read_file(files[i], &s->texts[i], &s->lens[i], 256u << 20);
+        if (rc) {
+            if (rc == PGBOOT_ENOTFOUND)
+                pgb_hint("--template-sql names the app's schema and migration files, in order");
+            return rc;
+        }
+        s->n++;
+        if (memchr(s->texts[i], '\0', s->lens[i]))
+            return pgb_fail(PGBOOT_EINVALID, "%s holds a NUL byte; it is not an SQL file",
+                            files[i]);
+        /* The contents and their boundaries, not the file names, make the key. */
+        unsigned char len8[8];
+        for (int b = 0; b < 8; b++)
+            len8[b] = (unsigned char)((uint64_t)s->lens[i] >> (8 * b));
+        crypto_generichash_update(&st, len8, sizeof len8);
+        crypto_generichash_update(&st, (const unsigned char *)s->texts[i], s->lens[i]);
+    }
+    unsigned char h[8];
+    crypto_generichash_final(&st, h, sizeof h);
+    pgb_hex(hash, h, sizeof h);
+    return 0;
+}
+
+static char *ident(PGconn *c, const char *name)
+{
+    char *q = PQescapeIdentifier(c, name, strlen(name));
+    char *out = q ? pgb_strdup(q) : NULL;
+    if (q)
+        PQfreemem(q);
+    return out;
+}
+
+/* Run `before` <name as an identifier> `after`. */
+static int exec_fmt(PGconn *c, const char *what, const char *before, const char *name,
+                    const char *after)
+{
+    char *id = ident(c, name);
+    char *sql = id ? pgb_printf("%s%s%s", before, id, after) : NULL;
+    int rc = sql ? exec_sql(c, sql, what) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    free(sql);
+    free(id);
+    return rc;
+}
+
+static int drop_database(PGconn *c, const char *name, int was_template)
+{
+    if (was_template && exec_fmt(c, "cannot unfreeze an old template", "ALTER DATABASE ", name,
+                                 " WITH IS_TEMPLATE false ALLOW_CONNECTIONS true") != 0)
+        return PGBOOT_ERROR;
+    return exec_fmt(c, "cannot drop a database", "DROP DATABASE IF EXISTS ", name, " WITH (FORCE)");
+}
+
+/* Build the template (called with the advisory lock held). */
+static int build_template(pgboot_testdb *t, const sql_set *sql, const char *const *files)
+{
+    char build[64];
+    snprintf(build, sizeof build, BUILD_PREFIX "%s", t->hash);
+    /* A builder that died left this behind; we hold the lock, so it is stale. */
+    int rc = drop_database(t->conn, build, 0);
+    if (rc == 0)
+        rc =
+            exec_fmt(t->conn, "cannot create the template database", "CREATE DATABASE ", build, "");
+    if (rc)
+        return rc;
+    PGconn *b = NULL;
+    if ((rc = connect_url(&b, t->url, build)) != 0)
+        return rc;
+    for (size_t i = 0; i < sql->n && rc == 0; i++) {
+        char what[1100];
+        snprintf(what, sizeof what, "template SQL %s failed", files[i]);
+        rc = exec_sql(b, sql->texts[i], what);
+        if (rc)
+            pgb_hint("fix the file; the template is rebuilt from the files' new contents");
+    }
+    PQfinish(b);
+    if (rc) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pgboot_error_last());
+        drop_database(t->conn, build, 0);
+        return pgb_fail(PGBOOT_EINVALID, "%s", msg);
+    }
+    char *from = ident(t->conn, build), *to = ident(t->conn, t->tpl);
+    char *sql1 = from && to ? pgb_printf("ALTER DATABASE %s RENAME TO %s", from, to) : NULL;
+    rc = sql1 ? exec_sql(t->conn, sql1, "cannot finish the template")
+              : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    free(sql1);
+    free(from);
+    free(to);
+    /* Frozen: nobody connects to it by accident, and FILE_COPY needs that. */
+    if (rc == 0)
+        rc = exec_fmt(t->conn, "cannot freeze the template", "ALTER DATABASE ", t->tpl,
+                      " WITH IS_TEMPLATE true ALLOW_CONNECTIONS false");
+    return rc;
+}
+
+/* Remove templates of older SQL that no clone uses any more. */
+static void remove_unused_templates(pgboot_testdb *t)
+{
+    PGresult *r = PQexec(t->conn, "SELECT datname FROM pg_database WHERE datname LIKE "
+                                  "'pgboot\\_tpl\\_%' ORDER BY 1");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        if (!strcmp(name, t->tpl) || strlen(name) != strlen(TPL_PREFIX) + 16)
+            continue;
+        char clones[64];
+        snprintf(clones, sizeof clones, CLONE_PREFIX "%.8s\\_%%", name + strlen(TPL_PREFIX));
+        int used = 1;
+        if (query_exists(t->conn, "SELECT 1 FROM pg_database WHERE datname LIKE $1", clones,
+                         &used) == 0 &&
+            !used)
+            drop_database(t->conn, name, 1);
+    }
+    PQclear(r);
+    pgb_error_reset();
+}
+
+static int lock_key(PGconn *c, const char *hash, int lock)
+{
+    char key[32];
+    /* 15 hex digits fit a bigint. */
+    snprintf(key, sizeof key, "%lld", (long long)strtoull(hash + 1, NULL, 16));
+    const char *params[1] = {key};
+    PGresult *r = PQexecParams(
+        c, lock ? "SELECT pg_advisory_lock($1::bigint)" : "SELECT pg_advisory_unlock($1::bigint)",
+        1, NULL, params, NULL, NULL, 0);
+    int rc =
+        PQresultStatus(r) == PGRES_TUPLES_OK
+            ? 0
+            : pgb_fail(PGBOOT_ERROR, "cannot take the template lock: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+void pgboot_testdb_close(pgboot_testdb *t)
+{
+    if (!t)
+        return;
+    PQfinish(t->conn);
+    if (t->url)
+        sodium_memzero(t->url, strlen(t->url));
+    free(t->url);
+    free(t);
+}
+
+const char *pgboot_testdb_template(const pgboot_testdb *t)
+{
+    return t->tpl;
+}
+
+int pgboot_testdb_open(pgboot_testdb **out, const char *url, const char *const *files)
+{
+    pgb_error_reset();
+    *out = NULL;
+    if (!is_url(url)) {
+        int rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
+        pgb_hint("pass the server's URL (pgboot url --app NAME prints one), or use --app NAME");
+        return rc;
+    }
+    int rc = pgb_need_lib(PGB_LIB_PQ);
+    if (rc)
+        return rc;
+    sql_set sql;
+    pgboot_testdb *t = calloc(1, sizeof *t);
+    if (!t)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if ((rc = read_sql(&sql, files, t->hash)) != 0)
+        goto fail;
+    snprintf(t->tpl, sizeof t->tpl, TPL_PREFIX "%s", t->hash);
+    t->url = pgb_strdup(url);
+    if (!t->url) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = connect_url(&t->conn, url, NULL)) != 0)
+        goto fail;
+    int exists = 0;
+    const char *q = "SELECT 1 FROM pg_database WHERE datname = $1";
+    if ((rc = query_exists(t->conn, q, t->tpl, &exists)) != 0)
+        goto fail;
+    if (!exists) {
+        if ((rc = lock_key(t->conn, t->hash, 1)) != 0)
+            goto fail;
+        if ((rc = query_exists(t->conn, q, t->tpl, &exists)) == 0 && !exists &&
+            (rc = build_template(t, &sql, files)) == 0)
+            remove_unused_templates(t);
+        int urc = lock_key(t->conn, t->hash, 0);
+        if (rc == 0)
+            rc = urc;
+        if (rc)
+            goto fail;
+    }
+    sql_set_free(&sql);
+    *out = t;
+    return 0;
+fail:
+    sql_set_free(&sql);
+    pgboot_testdb_close(t);
+    return rc;
+}
+
+int pgboot_testdb_clone(pgboot_testdb *t, char **url_out)
+{
+    pgb_error_reset();
+    *url_out = NULL;
+    char rnd[13], name[64];
+    pgb_random_name(rnd, sizeof rnd);
+    snprintf(name, sizeof name, CLONE_PREFIX "%.8s_%s", t->hash, rnd);
+    char *tpl = ident(t->conn, t->tpl);
+    char *sql =
+        tpl ? pgb_printf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY", name, tpl) : NULL;
+    int rc = sql ? exec_sql(t->conn, sql, "cannot clone the template")
+                 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    free(sql);
+    free(tpl);
+    if (rc)
+        return rc;
+    *url_out = url_with_db(t->url, name);
+    return *url_out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+}
+
+int pgboot_testdb_drop(const char *url)
+{
+    pgb_error_reset();
+    if (!is_url(url))
+        return pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
+    int rc = pgb_need_lib(PGB_LIB_PQ);
+    if (rc)
+        return rc;
+    char *db = url_db(url);
+    if (!db || !pgb_str_has_prefix(db, CLONE_PREFIX) || strlen(db) > 63) {
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "database '%s' was not made by pgboot testdb; not dropping it",
+                      db ? db : "(none)");
+        free(db);
+        return rc;
+    }
+    /* Connected elsewhere: a database cannot drop itself. */
+    PGconn *c = NULL;
+    if ((rc = connect_url(&c, url, "postgres")) != 0) {
+        pgb_error_reset();
+        rc = connect_url(&c, url, "template1");
+    }
+    if (rc == 0) {
+        int exists = 0;
+        rc = query_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", db, &exists);
+        if (rc == 0 && !exists)
+            rc = pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist (dropped already?)", db);
+        else if (rc == 0)
+            rc = drop_database(c, db, 0);
+        PQfinish(c);
+    }
+    free(db);
+    return rc;
+}
