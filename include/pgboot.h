@@ -393,19 +393,39 @@ PGBOOT_EXTERN int pgboot_server_is_ephemeral(const pgboot_server *s);
 
 typedef struct pgboot_testdb pgboot_testdb;
 
+typedef struct {
+    unsigned int version;
+    const char *url;              /* the server: a postgresql:// URL whose role may create
+                                     databases (pgboot_server_url() gives one) */
+    const char *const *sql_files; /* NULL-terminated: the schema, then migrations, in order */
+    unsigned int pool_size;       /* clones kept ready in advance; 0: 4 */
+    int background_refill;        /* refill the pool from a thread of this handle (else
+                                     only pgboot_testdb_fill_pool() does) */
+} pgboot_testdb_options;
+
+#define PGBOOT_TESTDB_OPTIONS_VERSION 1
+#define PGBOOT_TESTDB_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        .version = PGBOOT_TESTDB_OPTIONS_VERSION                                                   \
+    }
+
 /**
- * Connect to the server of `url` (a postgresql:// URL whose role may create
- * databases) and make sure the template for these SQL files exists: a
- * database named after a hash of their contents, built once from them in
- * order (parallel callers wait for the one that builds it), then frozen. A
- * template whose SQL changed is a new one; old templates are removed once no
- * clone of theirs is left. The handle keeps one connection.
+ * Connect to the server and make sure the template for these SQL files
+ * exists: a database named after a hash of their contents, built once from
+ * them in order (parallel callers wait for the one that builds it), then
+ * frozen. A template whose SQL changed is a new one; old templates (and their
+ * pools) are removed once no clone of theirs is left. The handle keeps one
+ * connection (two with background_refill).
  */
-PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out, const char *url,
-                                                        const char *const *sql_files);
-/** A new database cloned from the template (CREATE DATABASE ... STRATEGY
- * FILE_COPY); *url_out is its URL (malloc'd; free() it). Names stay within 63
- * bytes. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out,
+                                                        const pgboot_testdb_options *opts);
+/** Create clones in advance (CREATE DATABASE ... TEMPLATE ... STRATEGY
+ * FILE_COPY) until pool_size are ready on the server. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_fill_pool(pgboot_testdb *t);
+/** A fresh database cloned from the template: one made in advance if the
+ * pool has one (taken by an atomic rename; any number of processes may share a
+ * pool), else made now (CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY).
+ * *url_out is its URL (malloc'd; free() it). Names stay within 63 bytes. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clone(pgboot_testdb *t, char **url_out);
 /** The template database's name. */
 PGBOOT_EXTERN const char *pgboot_testdb_template(const pgboot_testdb *t);

@@ -467,6 +467,32 @@ static int cmd_logs(server_args *a)
     return 0;
 }
 
+/* Top up the pool of ready clones after we are done, in a detached process
+ * with its own connection, so that the next `pgboot testdb` finds one. Its
+ * output goes nowhere: $(pgboot testdb ...) must not wait for it. */
+static void refill_detached(const pgboot_testdb_options *to)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+        }
+        pgboot_testdb *t = NULL;
+        if (pgboot_testdb_open(&t, to) == 0 && pgboot_testdb_fill_pool(t) == 0)
+            pgboot_testdb_close(t);
+        _exit(0);
+    }
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+}
+
 /* pgboot testdb (--app NAME | --url URL) --template-sql FILE... [--count N]
  * pgboot testdb drop URL... */
 static int cmd_testdb(server_args *a)
@@ -495,9 +521,12 @@ static int cmd_testdb(server_args *a)
             return cli_fail();
         url = pgboot_server_url(s);
     }
+    pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
+    to.url = url;
+    to.sql_files = a->sql_files;
     pgboot_testdb *t = NULL;
     int rc = 0;
-    if (pgboot_testdb_open(&t, url, a->sql_files) != 0) {
+    if (pgboot_testdb_open(&t, &to) != 0) {
         rc = cli_fail();
     } else {
         for (unsigned long i = 0; i < (a->count ? a->count : 1); i++) {
@@ -511,6 +540,9 @@ static int cmd_testdb(server_args *a)
         }
     }
     pgboot_testdb_close(t);
+    fflush(stdout);
+    if (rc == 0)
+        refill_detached(&to);
     pgboot_server_free(s);
     return rc;
 }

@@ -423,8 +423,8 @@ static int check_options(const pgboot_ephemeral_options *o)
     size_t n = 0;
     while (o->settings && o->settings[n])
         n++;
-    if (n > PGB_MAX_EXTRA_SETTINGS - 4)
-        return pgb_fail(PGBOOT_EINVALID, "at most %d settings", PGB_MAX_EXTRA_SETTINGS - 4);
+    if (n > PGB_MAX_EXTRA_SETTINGS - 5)
+        return pgb_fail(PGBOOT_EINVALID, "at most %d settings", PGB_MAX_EXTRA_SETTINGS - 5);
     for (size_t i = 0; i < n; i++)
         if (!strchr(o->settings[i], '=') || o->settings[i][0] == '=')
             return pgb_fail(PGBOOT_EINVALID, "setting '%s' is not name=value", o->settings[i]);
@@ -554,6 +554,8 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     settings[ns++] = "fsync=off";
     settings[ns++] = "synchronous_commit=off";
     settings[ns++] = "full_page_writes=off";
+    /* Test workers, each with a few connections, rather than one desktop app. */
+    settings[ns++] = "max_connections=100";
     for (size_t i = 0; o->settings && o->settings[i]; i++)
         settings[ns++] = o->settings[i];
     settings[ns] = NULL;

@@ -36,7 +36,7 @@ USER_LOCK=/tmp/pgboot-test-user.lock
 # The system python, usable by the test user too (a pyenv shim under /root is not).
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3)
-PG_VERSION=16.14
+export PG_VERSION=16.14
 PSQL=${PSQL:-$(command -v psql || echo /usr/bin/psql)}
 CMD_TIMEOUT=${CMD_TIMEOUT:-120}
 CLOSED_PROXY=http://127.0.0.1:9 # discard port: nothing listens there
@@ -184,6 +184,17 @@ user_env() {
         "PGBOOT_MIRROR=file:///nonexistent" \
         "https_proxy=$CLOSED_PROXY" "http_proxy=$CLOSED_PROXY" "all_proxy=$CLOSED_PROXY" \
         "no_proxy=127.0.0.1,localhost"
+    sanitizer_env
+}
+
+# sanitizer_env: the sanitizers' settings of the caller (CI runs the suite
+# under ASan/UBSan too), passed on through the clean environments.
+sanitizer_env() {
+    local v
+    for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+        [[ -n "${!v:-}" ]] && echo "$v=${!v}"
+    done
+    return 0
 }
 
 # as_user [NAME=VALUE...] CMD [ARGS...]: run CMD as the test user with the
@@ -198,7 +209,9 @@ as_user() {
 
 # as_root_clean CMD [ARGS...]: CMD as root with a clean environment of a run as root (HOME is a scratch dir).
 as_root_clean() {
-    (cd "${U:-/}" && exec ${SL_TIMEOUT:+timeout -k 5 "$SL_TIMEOUT"} env -i HOME="$T/root-home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    local -a san
+    mapfile -t san < <(sanitizer_env)
+    (cd "${U:-/}" && exec ${SL_TIMEOUT:+timeout -k 5 "$SL_TIMEOUT"} env -i "${san[@]}" HOME="$T/root-home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         PGBOOT_MIRROR=file:///nonexistent https_proxy=$CLOSED_PROXY http_proxy=$CLOSED_PROXY \
         all_proxy=$CLOSED_PROXY no_proxy=127.0.0.1,localhost "$@")
 }
@@ -403,6 +416,7 @@ _sweep_postgres() { # DIR [prefix]
         sleep 0.05
     done
     # shellcheck disable=SC2086
+    # shellcheck disable=SC2046
     _kill_pids KILL $(live_postgres_pids "$@" || true)
 }
 
@@ -428,6 +442,7 @@ _sl_cleanup() {
             while read -r u; do
                 [[ -n "$u" ]] || continue
                 # only this test's account: its processes, then the account
+                # shellcheck disable=SC2046
                 _kill_pids KILL $(ps -o pid= -u "$u" 2>/dev/null)
                 flock "$USER_LOCK" userdel -r "$u" >/dev/null 2>&1 ||
                     echo "cleanup: userdel -r $u failed" >&2

@@ -95,6 +95,48 @@ EOF
     wait_no_postgres "$dd" 5 || true
 }
 
+# After a SIGKILL the postmaster's pid may be reused by another program
+# before the next start: postmaster.pid and the socket's lock file (both left
+# by the crash) then name a live process that is no postgres.
+case_kill9_pid_reused() {
+    local app dd url pm sockdir port lock sleeper
+    app=$(app_name k9r)
+    dd=$(data_dir "$app")
+    start_with_row "$app"
+    url=$URL
+    pm=$(pm_of "$dd")
+    sockdir=$(sed -n 5p "$dd/postmaster.pid")
+    port=$(url_port "$url")
+    lock=$sockdir/.s.PGSQL.$port.lock
+    kill -KILL "$pm"
+    wait_until 15 pid_gone "$pm" || nok "the killed postmaster $pm was not reaped within 15 s"
+    check_no_postgres "$dd" 10 "after kill -9"
+    [[ -f "$lock" ]] && ok "the crash left the socket lock file" || nok "no socket lock file $lock after kill -9"
+    as_user sh -c 'echo $$ >"$1"; exec sleep 300' sh "$U/reuse.pid" </dev/null >/dev/null 2>&1 &
+    register_bg $!
+    wait_until 5 file_nonempty "$U/reuse.pid" || true
+    sleeper=$(cat "$U/reuse.pid")
+    register_bg "$sleeper"
+    # the pid is reused: both files left by the crash now name the sleeper
+    local f
+    for f in "$dd/postmaster.pid" "$lock"; do
+        [[ -f "$f" ]] || continue
+        { echo "$sleeper"; tail -n +2 "$f"; } >"$f.new"
+        cat "$f.new" >"$f"
+        rm -f "$f.new"
+    done
+    pgb start --app "$app"
+    check_rc 0 "start after kill -9, the old pid now a live 'sleep'"
+    if [[ $RC == 0 ]]; then
+        check_eq "$OUT" "$url" "same URL"
+        expect_row "$url" "after kill -9 and pid reuse"
+    fi
+    pid_live "$sleeper" && ok "the 'sleep' process was left alone" || nok "pgboot killed the unrelated process $sleeper"
+    kill "$sleeper" 2>/dev/null || true
+    pgb stop --app "$app"
+    wait_no_postgres "$dd" 5 || true
+}
+
 write_stale_pid() { # DATA_DIR SAVED_COPY PID
     {
         echo "$3"
@@ -212,6 +254,7 @@ case_stale_pid_other_cluster() {
 
 run_case kill9_reaped case_kill9_reaped
 run_case kill9_zombie_postmaster case_kill9_zombie_postmaster
+run_case kill9_pid_reused case_kill9_pid_reused
 run_case stale_pid_live_other_program case_stale_pid_live_other_program
 run_case stale_pid_dead case_stale_pid_dead
 run_case stale_pid_other_cluster case_stale_pid_other_cluster

@@ -28,19 +28,19 @@ case_root_without_run_as() {
     local app cmd
     app=$(app_name norunas)
     for cmd in start serve; do
-        pgb_root "$cmd" --app "$app" --cache-dir "$U/cache"
+        pgb_root "$cmd" --app "$app" --cache-dir "$U/cache/pgboot"
         check_rc 1 "root: $cmd without --run-as"
         check_contains "$ERR" "root" "root: $cmd: the error says root"
         check_match "$ERR" "^hint: .*--run-as" "root: $cmd: a hint line mentions --run-as"
         check_match "$ERR" "^pgboot: error: " "root: $cmd: an error line"
         check_eq "$(grep -c . <<<"$OUT" || true)" "$([[ $cmd == serve ]] && echo 1 || echo 0)" "root: $cmd: stdout (serve: one error event)"
     done
-    pgb_root run --app "$app" --cache-dir "$U/cache" -- true
+    pgb_root run --app "$app" --cache-dir "$U/cache/pgboot" -- true
     check_rc 1 "root: run without --run-as"
     check_contains "$ERR" "--run-as" "root: run: the hint names --run-as"
     [[ ! -e "$T/root-home/.local/share/$app" ]] && ok "nothing made in root's data home" || nok "root's $T/root-home/.local/share/$app was made"
     check_eq "$(postmaster_pids "$T/root-home" prefix)" "" "no postgres started"
-    pgb_root start --app "$app" --run-as root --cache-dir "$U/cache"
+    pgb_root start --app "$app" --run-as root --cache-dir "$U/cache/pgboot"
     check_rc 1 "--run-as root"
     check_contains "$ERR" "root" "--run-as root: the error says root"
 }
@@ -51,7 +51,7 @@ case_run_as_existing_user() {
     ad=$USER_HOME/.local/share/$app
     dd=$ad/postgres_data
     register_path "$ad"
-    pgb_root start --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache"
+    pgb_root start --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache/pgboot"
     check_rc 0 "root: start --run-as $TEST_USER"
     url=$OUT
     check_match "$url" "^postgresql://$app:[^@]+@127\.0\.0\.1:[0-9]+/$app\$" "the URL"
@@ -69,7 +69,7 @@ case_run_as_existing_user() {
     pgb_root url --app "$app" --run-as "$TEST_USER"
     check_rc 0 "root: url --run-as"
     check_eq "$OUT" "$url" "url prints the URL"
-    pgb_root start --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache" --json
+    pgb_root start --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache/pgboot" --json
     check_rc 0 "root: second start"
     check_eq "$(jget "$OUT" started)" false "second start reuses (started false)"
     check_eq "$(jget "$OUT" pid)" "$pm" "same postmaster"
@@ -98,12 +98,12 @@ case_run_as_run_and_serve() {
     ad=$USER_HOME/.local/share/$app
     dd=$ad/postgres_data
     register_path "$ad"
-    pgb_root run --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache" -- sh -c 'psql -X -A -t -c "select current_user" && exit 7'
+    pgb_root run --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache/pgboot" -- sh -c 'psql -X -A -t -c "select current_user" && exit 7'
     check_rc 7 "root: run --run-as -- psql && exit 7"
     check_eq "$OUT" "$app" "root: the command got a working connection"
     check_no_postgres "$dd" 5 "root: run stopped the server it started"
 
-    as_root_clean "$PGBOOT" serve --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache" </dev/null >"$T/rserve.out" 2>"$T/rserve.err" &
+    as_root_clean "$PGBOOT" serve --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache/pgboot" </dev/null >"$T/rserve.out" 2>"$T/rserve.err" &
     local job=$!
     register_bg "$job"
     local i
@@ -115,7 +115,7 @@ case_run_as_run_and_serve() {
     ready=$(grep -m1 '"ready"' "$T/rserve.out" || true)
     check_eq "$(jget "$ready" started)" true "root: serve --run-as is ready"
     local serve
-    serve=$(pgrep -f -x -- "$PGBOOT serve --app $app --run-as $TEST_USER --cache-dir $U/cache" | head -1 || true)
+    serve=$(pgrep -f -x -- "$PGBOOT serve --app $app --run-as $TEST_USER --cache-dir $U/cache/pgboot" | head -1 || true)
     if [[ -z "$serve" ]]; then
         nok "root: cannot find the serve process; stderr: $(cat "$T/rserve.err")"
         return 0
@@ -127,14 +127,14 @@ case_run_as_run_and_serve() {
     check_no_postgres "$dd" 5 "root: after SIGTERM to serve"
 
     # serve SIGKILLed: the supervisor (running as the user) stops the server
-    as_root_clean "$PGBOOT" serve --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache" </dev/null >"$T/rserve2.out" 2>"$T/rserve2.err" &
+    as_root_clean "$PGBOOT" serve --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache/pgboot" </dev/null >"$T/rserve2.out" 2>"$T/rserve2.err" &
     job=$!
     register_bg "$job"
     for ((i = 0; i < 600; i++)); do
         grep -q '"ready"' "$T/rserve2.out" 2>/dev/null && break
         sleep 0.05
     done
-    serve=$(pgrep -f -x -- "$PGBOOT serve --app $app --run-as $TEST_USER --cache-dir $U/cache" | head -1 || true)
+    serve=$(pgrep -f -x -- "$PGBOOT serve --app $app --run-as $TEST_USER --cache-dir $U/cache/pgboot" | head -1 || true)
     [[ -n "$serve" && -n "$(postmaster_pids "$dd")" ]] || {
         nok "root: the second serve did not come up: $(cat "$T/rserve2.err")"
         return 0
