@@ -73,6 +73,9 @@ PGB_MUST_USE int pgb_wait_ready(const char *data_dir, const char *log_file, int 
                                 uint64_t deadline, long log_offset, int *bind_failed);
 /* Signal `pid` and wait until it is gone (PGBOOT_ETIMEOUT at the deadline). */
 int pgb_signal_and_wait(int pid, int sig, uint64_t deadline);
+/* Remove .s.PGSQL.* sockets and lock files in a private socket directory
+ * whose owning pid is not a live postgres. */
+void pgb_clear_stale_socket_locks(const char *socket_dir);
 /* Stop a server we failed to bring up, so it holds nothing. */
 void pgb_abandon(int pid);
 

@@ -3,6 +3,7 @@
  * signalling it. Shared by app servers (server.c) and throwaway clusters
  * (ephemeral.c). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -208,4 +209,36 @@ int pgb_launch_postgres(const pgb_postgres_launch *l, int *pid)
     close(logfd);
     free(postgres);
     return rc;
+}
+
+void pgb_clear_stale_socket_locks(const char *socket_dir)
+{
+    DIR *d = opendir(socket_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, ".s.PGSQL.", 9) != 0 || n < 5 ||
+            strcmp(e->d_name + n - 5, ".lock") != 0)
+            continue;
+        char lock[PATH_MAX], sock[PATH_MAX], buf[64] = "";
+        snprintf(lock, sizeof lock, "%s/%s", socket_dir, e->d_name);
+        snprintf(sock, sizeof sock, "%s/%.*s", socket_dir, (int)(n - 5), e->d_name);
+        int fd = open(lock, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t r = read(fd, buf, sizeof buf - 1);
+            buf[r > 0 ? r : 0] = '\0';
+            close(fd);
+        }
+        int pid = atoi(buf);
+        char comm[64];
+        int owner_lives = pid > 0 && pgb_pid_alive(pid) &&
+                          pgb_pid_comm(pid, comm, sizeof comm) == 0 && !strcmp(comm, "postgres");
+        if (!owner_lives) {
+            unlink(sock);
+            unlink(lock);
+        }
+    }
+    closedir(d);
 }

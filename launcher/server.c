@@ -357,6 +357,15 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         snprintf(path, sizeof path, "%s/postmaster.pid", p->data_dir);
         unlink(path);
     }
+    /* No postmaster of ours runs: socket lock files in our private socket
+     * directory whose pid is not a live postgres are a crash's leftovers too
+     * (PostgreSQL would take a zombie or a reused pid for an owner). */
+    pgb_clear_stale_socket_locks(p->socket_dir);
+    if (o->port && !pgb_port_is_free(o->port)) {
+        rc = pgb_fail(PGBOOT_EPORT, "port %d on 127.0.0.1 is already in use", o->port);
+        pgb_hint("leave out --port to let pgboot choose a free one");
+        return rc;
+    }
 
     pgboot_bundle *bundle = NULL;
     if ((rc = pgboot_bundle_fetch(&bundle, &o->fetch)) != 0)
@@ -488,7 +497,7 @@ static int external_server(pgboot_server **out, const char *url, uint32_t timeou
     free(conninfo);
     int rc = 0;
     if (PQstatus(c) != CONNECTION_OK) {
-        rc = pgb_fail(PGBOOT_ENOTRUNNING, "cannot connect to the external database %s:%d: %s",
+        rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the external database %s:%d: %s",
                       s->host ? s->host : "(default host)", s->port,
                       c ? PQerrorMessage(c) : "out of memory");
         pgb_hint("check --database-url / PGBOOT_DATABASE_URL, or unset it to use the embedded "

@@ -449,17 +449,16 @@ check_clean() {
     check_no_postgres "$base" 3 "$desc"
 }
 
-# expected_socket_dir EPH_DIR: where the socket of a cluster in EPH_DIR belongs.
-expected_socket_dir() {
-    "$PY" - "$1" "$USER_UID" "$SUN_PATH_MAX" <<'EOF'
-import hashlib, sys
-eph, uid, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-d = eph + "/s"
-if len((d + "/.s.PGSQL.65535").encode()) <= limit:
-    print(d)
-else:
-    print("/tmp/pgboot-%s-e%s" % (uid, hashlib.blake2b(eph.encode(), digest_size=8).hexdigest()))
-EOF
+# check_socket_dir EPH SOCK DESC: SOCK is where the socket of the cluster in
+# EPH belongs: EPH/s when EPH/s/.s.PGSQL.65535 fits a socket path (107
+# bytes), else /tmp/pgboot-<uid>-e<hash>.
+check_socket_dir() {
+    local eph=$1 sock=$2 name=/s/.s.PGSQL.65535
+    if ((${#eph} + ${#name} <= SUN_PATH_MAX)); then
+        check_eq "$sock" "$eph/s" "$3 (inside the cluster directory)"
+    else
+        check_match "$sock" "^/tmp/pgboot-$USER_UID-e[0-9a-f]+\$" "$3 (a long path: in /tmp)"
+    fi
 }
 
 # spare_prefix: the name prefix of spare copies of this test's template
@@ -678,12 +677,13 @@ PROBE
 # kv FILE NAME: the value of NAME=... in FILE.
 kv() { sed -n "s/^$2=//p" "$1" | head -n 1; }
 
-# user_mkdir DIR: a directory (and its missing parents below $U) the user owns.
+# user_mkdir DIR: a directory, with its missing parents, owned by the user.
 user_mkdir() {
-    mkdir -p "$1"
-    local d=$1
-    while [[ "$d" == "$U"/* ]]; do
-        chown "$TEST_USER:" "$d"
+    local d=$1 top=""
+    while [[ ! -e "$d" ]]; do
+        top=$d
         d=$(dirname "$d")
     done
+    mkdir -p "$1"
+    if [[ -n "$top" ]]; then chown -R "$TEST_USER:" "$top"; fi
 }

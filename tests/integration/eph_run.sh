@@ -38,7 +38,7 @@ case_basic() {
     check_eq "$(kv "$out" DATABASE_URL)" "$url" "DATABASE_URL"
     check_eq "$(kv "$out" url_query)" 42 "psql over DATABASE_URL"
     check_eq "$(kv "$out" socket_query)" t "psql over the Unix socket"
-    check_eq "$sock" "$(expected_socket_dir "$eph")" "the socket directory"
+    check_socket_dir "$eph" "$sock" "the socket directory"
     check_eq "$(kv "$out" socket_mode)" 700 "the socket directory is private"
     owner=$(kv "$out" owner)
     pm=$(kv "$out" postmaster)

@@ -228,6 +228,7 @@ _capture() {
     SL_TIMEOUT=$CMD_TIMEOUT "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
     echo "$RC" >"$T/.rc"
     OUT=$(cat "$T/.out")
+    # shellcheck disable=SC2034 # read by the test scripts
     ERR=$(cat "$T/.err")
     if ((RC == 124 || RC == 137)); then
         nok "did not finish within ${CMD_TIMEOUT}s: $CMD"

@@ -1,0 +1,396 @@
+#!/usr/bin/env bash
+# pgboot testdb: a template database built once from SQL files (keyed by
+# their contents) and fresh clones of it, against an app server (--app), a
+# URL (--url) and a throwaway cluster; parallel callers; isolation of clones;
+# drop (with connections still open, refusals, twice); old templates removed
+# once unused; SQL errors.
+set -euo pipefail
+. "$(dirname "$0")/eph_lib.sh"
+eph_setup
+
+APP=ephtdb$$
+SQL=$U/work/sql
+CLONE_RE='^pgboot_t_[0-9a-f]{8}_[A-Za-z0-9]{12}$'
+
+# tdb ARGS...: pgboot testdb --app APP ARGS...
+tdb() { pgb testdb --app "$APP" "$@"; }
+
+# dbs PATTERN: databases whose name is LIKE PATTERN, one per line, sorted.
+dbs() { sql "$APP_URL" "select datname from pg_database where datname like '$1' order by 1"; }
+db_exists() { [[ "$(sql "$APP_URL" "select count(*) from pg_database where datname = '$1'")" == 1 ]]; }
+db_gone() { ! db_exists "$1"; }
+
+connected_to() { (($(sql "$APP_URL" "select count(*) from pg_stat_activity where datname = '$1'") >= 1)); }
+
+# hash8 URL: the template part of a clone's name.
+hash8() { url_db "$1" | sed -E 's/^pgboot_t_([0-9a-f]{8})_.*$/\1/'; }
+
+# sqlfile NAME TEXT: an SQL file the user owns; prints its path.
+sqlfile() {
+    user_file "$SQL/$1" "$2"
+    echo "$SQL/$1"
+}
+
+# clone_url: the single URL printed by the last run (fails the case if not).
+clone_url() {
+    local n
+    n=$(grep -c . <<<"$OUT" || true)
+    if [[ $RC != 0 || $n != 1 ]]; then
+        nok "expected one URL from testdb, got exit $RC and $n line(s)"
+        return 1
+    fi
+    echo "$OUT"
+}
+
+SCHEMA="create table items(id serial primary key, name text not null);
+insert into items(name) values ('alpha'), ('beta');
+"
+MIGRATION="alter table items add column qty int not null default 1;
+insert into items(name, qty) values ('gamma', 3);
+"
+
+setup_app() {
+    local a b
+    a=$(sqlfile schema.sql "$SCHEMA")
+    b=$(sqlfile migration.sql "$MIGRATION")
+    tdb --template-sql "$a" --template-sql "$b"
+    [[ $RC == 0 ]] || {
+        show_last >&2
+        die "the first testdb --app $APP failed"
+    }
+    pgb url --app "$APP"
+    [[ $RC == 0 ]] || die "pgboot url --app $APP failed after testdb started it"
+    APP_URL=$OUT
+    echo "app server: $APP_URL"
+}
+
+case_content_key() {
+    local a b u1 u2 u3 u4 h d1 d2 tpl
+    a=$SQL/schema.sql
+    b=$SQL/migration.sql
+    tdb --template-sql "$a" --template-sql "$b"
+    u1=$(clone_url) || return 0
+    tdb --template-sql "$a" --template-sql "$b"
+    u2=$(clone_url) || return 0
+    d1=$(url_db "$u1")
+    d2=$(url_db "$u2")
+    check_match "$d1" "$CLONE_RE" "the clone name is pgboot_t_<hash8>_<rand12>"
+    check_eq "$u1" "${APP_URL%/*}/$d1" "the clone URL is the app's URL with the clone's database"
+    check_eq "$(hash8 "$u2")" "$(hash8 "$u1")" "same files: same template hash"
+    check_ne "$d2" "$d1" "two calls: two different clones"
+    h=$(hash8 "$u1")
+    tpl=$(dbs "pgboot\\_tpl\\_$h%")
+    check_match "$tpl" "^pgboot_tpl_${h}[0-9a-f]{8}\$" "one template database pgboot_tpl_<hash16> for them"
+    check_eq "$(sql "$u1" "select string_agg(name || ':' || qty, ',' order by id) from items")" "alpha:1,beta:1,gamma:3" "the clone holds the schema, the seed and the migration"
+    check_eq "$(sql "$u1" 'select current_database()')" "$d1" "the URL connects to the clone"
+
+    # same contents under other names: same template
+    cp "$a" "$SQL/copy-a.sql"
+    cp "$b" "$SQL/copy-b.sql"
+    chown "$TEST_USER:" "$SQL/copy-a.sql" "$SQL/copy-b.sql"
+    tdb --template-sql "$SQL/copy-a.sql" --template-sql "$SQL/copy-b.sql"
+    u3=$(clone_url) || return 0
+    check_eq "$(hash8 "$u3")" "$h" "same contents in other files: same template"
+
+    # an edited file: another template
+    user_file "$SQL/copy-b.sql" "$MIGRATION-- edited
+"
+    tdb --template-sql "$SQL/copy-a.sql" --template-sql "$SQL/copy-b.sql"
+    u4=$(clone_url) || return 0
+    check_ne "$(hash8 "$u4")" "$h" "an edited file: another template hash"
+    check_eq "$(dbs "pgboot\\_tpl\\_$(hash8 "$u4")%" | wc -l)" 1 "an edited file: its own template database"
+    check_eq "$(dbs "pgboot\\_tpl\\_$h%" | wc -l)" 1 "the first template stays (its clones exist)"
+
+    # the same files in another order: another template
+    local x y ux uy
+    x=$(sqlfile x.sql "create table x(i int);")
+    y=$(sqlfile y.sql "create table y(i int);")
+    tdb --template-sql "$x" --template-sql "$y"
+    ux=$(clone_url) || return 0
+    tdb --template-sql "$y" --template-sql "$x"
+    uy=$(clone_url) || return 0
+    check_ne "$(hash8 "$uy")" "$(hash8 "$ux")" "the same files in another order: another template"
+    echo "$u1" >"$T/clone1"
+    echo "$u2" >"$T/clone2"
+}
+
+case_isolation() {
+    local u1 u2
+    u1=$(cat "$T/clone1" 2>/dev/null) && u2=$(cat "$T/clone2" 2>/dev/null) || {
+        nok "no clones from the content-key case"
+        return 0
+    }
+    sql "$u1" "insert into items(name) values ('only-in-1'); create table extra(i int);" >/dev/null
+    check_eq "$(sql "$u1" 'select count(*) from items')" 4 "clone 1 has its new row"
+    check_eq "$(sql "$u2" 'select count(*) from items')" 3 "clone 2 does not see it"
+    check_eq "$(sql "$u2" "select count(*) from pg_tables where tablename = 'extra'")" 0 "clone 2 does not see clone 1's table"
+    tdb --template-sql "$SQL/schema.sql" --template-sql "$SQL/migration.sql"
+    local u3
+    u3=$(clone_url) || return 0
+    check_eq "$(sql "$u3" 'select count(*) from items')" 3 "a new clone starts from the template, not from a used clone"
+}
+
+case_count() {
+    local line n=0 names
+    tdb --template-sql "$SQL/schema.sql" --template-sql "$SQL/migration.sql" --count 3
+    check_rc 0 "--count 3"
+    check_eq "$(grep -c . <<<"$OUT")" 3 "--count 3: three lines"
+    names=$(while read -r line; do url_db "$line"; done <<<"$OUT" | sort -u)
+    check_eq "$(grep -c . <<<"$names")" 3 "--count 3: three distinct databases"
+    while read -r line; do
+        n=$((n + 1))
+        check_match "$(url_db "$line")" "$CLONE_RE" "--count 3: URL $n names a clone"
+        check_eq "$(sql "$line" 'select count(*) from items')" 3 "--count 3: clone $n is usable"
+    done <<<"$OUT"
+    check_eq "$(cut -d_ -f3 <<<"$names" | sort -u | wc -l)" 1 "--count 3: all of one template"
+}
+
+case_parallel_build() {
+    local f i pids=() rc h t0 t1 all=""
+    f=$(sqlfile par.sql "create table p(i int);
+insert into p values (42);
+-- make the build slow, so that the callers overlap
+select pg_sleep(3);
+-- unique to this run: $RANDOM$RANDOM$$
+")
+    t0=$(date +%s%3N)
+    for ((i = 1; i <= 4; i++)); do
+        as_user_bg timeout -k 5 60 "$PGB" testdb --app "$APP" --template-sql "$f"
+        pids+=("$BG_PID")
+        echo "$BG_LOG" >"$T/par.$i"
+    done
+    for ((i = 1; i <= 4; i++)); do
+        rc=0
+        wait "${pids[$((i - 1))]}" || rc=$?
+        local log
+        log=$(cat "$T/par.$i")
+        if [[ $rc == 0 && $(grep -c . "$log.out") == 1 ]]; then
+            ok "parallel caller $i: exit 0, one URL"
+        else
+            nok "parallel caller $i: exit $rc, stdout '$(cat "$log.out")', stderr '$(cat "$log.err")'"
+        fi
+        all+="$(cat "$log.out")"$'\n'
+    done
+    t1=$(date +%s%3N)
+    all=$(grep . <<<"$all" || true)
+    h=$(hash8 "$(head -n 1 <<<"$all")")
+    check_eq "$(while read -r u; do hash8 "$u"; done <<<"$all" | sort -u)" "$h" "all four clones are of one template"
+    check_eq "$(while read -r u; do url_db "$u"; done <<<"$all" | sort -u | wc -l)" 4 "four distinct clones"
+    check_eq "$(dbs "pgboot\\_tpl\\_$h%" | wc -l)" 1 "exactly one template database pgboot_tpl_$h..."
+    check_eq "$(dbs "pgboot\\_tplb\\_%")" "" "no template left half-built"
+    # built once: four builds of 3 s each would take 12 s
+    if ((t1 - t0 < 10000)); then
+        ok "the template was built once ($((t1 - t0)) ms for four callers and a 3 s build)"
+    else
+        nok "four callers took $((t1 - t0)) ms for a 3 s build: built more than once?"
+    fi
+    while read -r u; do
+        check_eq "$(sql "$u" 'select i from p')" 42 "clone $(url_db "$u") usable"
+    done <<<"$all"
+    check_pool "$h" "after four parallel callers"
+}
+
+# check_pool H8 DESC: once the background refills are done, the pool of
+# clones made in advance for template H8 is small (pgboot keeps 4).
+check_pool() {
+    local n
+    if wait_copiers 60; then
+        ok "$2: the background refills ended"
+    else
+        nok "$2: pgboot processes of this test still run after 60 s: $(ps -o pid=,args= -p "$(live_pgboot | paste -sd, -)" | tr '\n' ';')"
+    fi
+    n=$(dbs "pgboot\\_p\\_$1\\_%" | grep -c . || true)
+    if ((n >= 1 && n <= 4)); then
+        ok "$2: $n clones made in advance for template $1 (pool of 4)"
+    else
+        nok "$2: $n clones made in advance (pgboot_p_$1_*) for template $1; the pool should hold 4"
+    fi
+}
+
+case_drop_with_connection() {
+    local u d bg rc=0 i
+    tdb --template-sql "$SQL/schema.sql"
+    u=$(clone_url) || return 0
+    d=$(url_db "$u")
+    as_user_bg "$PSQL" -X -A -t -q "$u" -c 'select pg_sleep(60)'
+    bg=$BG_PID
+    if wait_until 15 connected_to "$d"; then
+        ok "a connection to the clone is open"
+    else
+        nok "the background psql never connected to $d"
+    fi
+    pgb testdb drop "$u"
+    check_rc 0 "testdb drop with a connection still open"
+    check_eq "$OUT" "" "drop prints nothing on stdout"
+    if ((ELAPSED_MS < 15000)); then ok "drop did not wait for the connection ($ELAPSED_MS ms)"; else nok "drop took $ELAPSED_MS ms"; fi
+    check_true "the clone is gone" db_gone "$d"
+    if wait_until 5 pid_dead "$bg"; then
+        wait "$bg" || rc=$?
+        check_ne "$rc" 0 "the leaked connection was terminated (psql exit $rc)"
+    else
+        nok "the leaked connection's psql still runs"
+    fi
+    pgb testdb drop "$u"
+    check_rc 1 "a second drop"
+    check_error_shape "a second drop"
+    check_contains "$ERR" "does not exist" "a second drop: 'does not exist'"
+
+    # several at once
+    local u1 u2
+    tdb --template-sql "$SQL/schema.sql" --count 2
+    u1=$(sed -n 1p <<<"$OUT")
+    u2=$(sed -n 2p <<<"$OUT")
+    pgb testdb drop "$u1" "$u2"
+    check_rc 0 "drop of two URLs"
+    check_true "both are gone" db_gone "$(url_db "$u1")"
+    check_true "both are gone" db_gone "$(url_db "$u2")"
+}
+
+case_drop_refused() {
+    local tpl turl
+    pgb testdb drop "$APP_URL"
+    check_rc 1 "drop of the app's own database"
+    check_error_shape "drop of the app's own database"
+    check_true "the app's database still exists" db_exists "$APP"
+    tpl=$(dbs 'pgboot\_tpl\_%' | head -n 1)
+    turl="${APP_URL%/*}/$tpl"
+    pgb testdb drop "$turl"
+    check_rc 1 "drop of a template database ($tpl)"
+    check_true "the template still exists" db_exists "$tpl"
+    pgb testdb drop "${APP_URL%/*}/postgres"
+    check_rc 1 "drop of postgres"
+    check_true "postgres still exists" db_exists postgres
+    pgb testdb drop "not-a-url"
+    check_ne "$RC" 0 "drop of something that is no URL"
+}
+
+case_old_template_removed() {
+    local f tag=$RANDOM$RANDOM ux1 ux2 hx uy hy uz hz
+    f=$(sqlfile evolving.sql "create table ev(i int); -- v1 $tag")
+    tdb --template-sql "$f" --count 2
+    check_rc 0 "template X with two clones"
+    ux1=$(sed -n 1p <<<"$OUT")
+    ux2=$(sed -n 2p <<<"$OUT")
+    hx=$(hash8 "$ux1")
+    user_file "$f" "create table ev(i int, j int); -- v2 $tag"
+    tdb --template-sql "$f"
+    uy=$(clone_url) || return 0
+    hy=$(hash8 "$uy")
+    check_ne "$hy" "$hx" "an edited file makes template Y"
+    check_eq "$(dbs "pgboot\\_tpl\\_$hx%" | wc -l)" 1 "template X stays while its clones exist"
+    pgb testdb drop "$ux1" "$ux2"
+    check_rc 0 "drop X's clones"
+    user_file "$f" "create table ev(i int, j int, k int); -- v3 $tag"
+    tdb --template-sql "$f"
+    uz=$(clone_url) || return 0
+    hz=$(hash8 "$uz")
+    check_eq "$(dbs "pgboot\\_tpl\\_$hx%")" "" "building template Z removed template X (no clone of it left)"
+    wait_copiers 60 || true
+    check_eq "$(dbs "pgboot\\_%\\_$hx\\_%")" "" "nothing of template X is left (clones made in advance included)"
+    check_eq "$(dbs "pgboot\\_tpl\\_$hy%" | wc -l)" 1 "template Y stays (a clone of it exists)"
+    check_eq "$(dbs "pgboot\\_tpl\\_$hz%" | wc -l)" 1 "template Z exists"
+    check_eq "$(sql "$uy" "select count(*) from information_schema.columns where table_name = 'ev'")" 2 "Y's clone is intact"
+    # and the next one removes Y once its clone is gone
+    pgb testdb drop "$uy"
+    user_file "$f" "create table ev(i int, j int, k int, l int); -- v4 $tag"
+    tdb --template-sql "$f"
+    check_rc 0 "template W"
+    check_eq "$(dbs "pgboot\\_tpl\\_$hy%")" "" "building template W removed template Y"
+    check_eq "$(dbs "pgboot\\_tpl\\_$hz%" | wc -l)" 1 "template Z stays (its clone exists)"
+}
+
+case_names() {
+    local long
+    long=$(sql "$APP_URL" "select string_agg(datname, ' ') from pg_database where datname like 'pgboot%' and octet_length(datname) > 63")
+    check_eq "$long" "" "no pgboot database name over 63 bytes"
+    check_eq "$(dbs 'pgboot%' | grep -v -E '^(pgboot_tpl_[0-9a-f]{16}|pgboot_[tp]_[0-9a-f]{8}_[A-Za-z0-9]{12})$' || true)" "" "every pgboot database is a template, a clone or a pooled clone by name"
+    # a name printed is the name created (no truncation): connect by it
+    tdb --template-sql "$SQL/schema.sql"
+    local u
+    u=$(clone_url) || return 0
+    check_true "the printed clone name is the database's name" db_exists "$(url_db "$u")"
+}
+
+case_sql_error() {
+    local good bad before after tag=$RANDOM$RANDOM
+    good=$(sqlfile good.sql "create table g(i int); -- $tag")
+    bad=$(sqlfile bad.sql "create table b(i int);
+select * from no_such_table_$tag;
+")
+    before=$(dbs 'pgboot\_tpl%')
+    tdb --template-sql "$good" --template-sql "$bad"
+    check_rc 1 "a template file with an SQL error"
+    check_error_shape "SQL error"
+    check_contains "$(grep '^pgboot: error: ' <<<"$ERR")" "$bad" "the error names the failing file"
+    check_not_contains "$(grep '^pgboot: error: ' <<<"$ERR" | sed "s|$bad||")" "$good" "the error does not blame the good file"
+    check_contains "$ERR" "no_such_table_$tag" "the error quotes the server's complaint"
+    after=$(dbs 'pgboot\_tpl%')
+    check_eq "$after" "$before" "no pgboot_tpl_/pgboot_tplb_ database left by the failed build"
+    tdb --template-sql "$good" --template-sql "$bad"
+    check_rc 1 "the same error again (no stale state)"
+    check_eq "$(dbs 'pgboot\_tpl%')" "$before" "still no template left"
+    user_file "$bad" "create table b(i int); -- fixed $tag"
+    tdb --template-sql "$good" --template-sql "$bad"
+    check_rc 0 "the fixed file builds"
+    tdb --template-sql "$SQL/does-not-exist.sql"
+    check_rc 1 "a missing file"
+    check_error_shape "a missing file"
+    check_contains "$ERR" "$SQL/does-not-exist.sql" "a missing file: named"
+}
+
+case_url_form() {
+    local u
+    pgb testdb --url "$APP_URL" --template-sql "$SQL/schema.sql" --template-sql "$SQL/migration.sql"
+    check_rc 0 "testdb --url APP_URL"
+    u=$(clone_url) || return 0
+    check_eq "$(hash8 "$u")" "$(hash8 "$(cat "$T/clone1")")" "--url: the same template as with --app (same files, same server)"
+    check_eq "$u" "${APP_URL%/*}/$(url_db "$u")" "--url: the clone URL is the given URL with the clone's database"
+    check_eq "$(sql "$u" 'select count(*) from items')" 3 "--url: the clone is usable"
+    pgb testdb drop "$u"
+    check_rc 0 "--url: drop"
+}
+
+case_ephemeral() {
+    local f out=$U/work/eph-tdb
+    f=$(sqlfile eph.sql "create table e(i int); insert into e values (1), (2);")
+    rm -f "$out".*
+    pgb run --ephemeral -- sh -c "
+        set -e
+        \"\$PGB\" testdb --url \"\$DATABASE_URL\" --template-sql $f > $out.url
+        \"\$PSQL\" -XAtq \"\$(cat $out.url)\" -c 'select count(*) from e' > $out.count
+        \"\$PGB\" testdb --url \"\$DATABASE_URL\" --template-sql $f --count 2 > $out.more
+        \"\$PSQL\" -XAtq -c \"select count(*) from pg_database where datname like 'pgboot\\_tpl\\_%'\" > $out.tpls
+        \"\$PGB\" testdb drop \"\$(cat $out.url)\"
+        \"\$PSQL\" -XAtq -c \"select count(*) from pg_database where datname = '\$(basename \"\$(cat $out.url)\")'\" > $out.after
+        echo \"\$PGPORT\" > $out.port"
+    check_rc 0 "run --ephemeral -- testdb --url \$DATABASE_URL"
+    check_match "$(cat "$out.url" 2>/dev/null)" "^postgresql://postgres:[^@]+@127\\.0\\.0\\.1:$(cat "$out.port" 2>/dev/null)/pgboot_t_" "ephemeral: a clone URL on the throwaway cluster"
+    check_eq "$(cat "$out.count" 2>/dev/null)" 2 "ephemeral: the clone holds the template's rows"
+    check_eq "$(grep -c . "$out.more" 2>/dev/null)" 2 "ephemeral: --count 2"
+    check_eq "$(cat "$out.tpls" 2>/dev/null)" 1 "ephemeral: one template"
+    check_eq "$(cat "$out.after" 2>/dev/null)" 0 "ephemeral: drop"
+    check_clean "$(eph_base)" "ephemeral"
+}
+
+case_stop() {
+    local dd
+    dd=$U/data/$APP
+    pgb stop --app "$APP"
+    check_rc 0 "pgboot stop --app $APP"
+    check_no_postgres "$dd" 5 "the app server stopped"
+}
+
+setup_app
+run_case content-key case_content_key
+run_case isolation case_isolation
+run_case count case_count
+run_case parallel-build case_parallel_build
+run_case drop-with-connection case_drop_with_connection
+run_case drop-refused case_drop_refused
+run_case old-template-removed case_old_template_removed
+run_case names case_names
+run_case sql-error case_sql_error
+run_case url-form case_url_form
+run_case ephemeral case_ephemeral
+run_case stop case_stop
+eph_finish
