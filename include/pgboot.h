@@ -435,6 +435,74 @@ PGBOOT_EXTERN void pgboot_testdb_close(pgboot_testdb *t);
  * it are open (they are terminated). Refuses names it did not make. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_drop(const char *url);
 
+/* ------------------------------------------------------------------------
+ * Migrating a legacy SQLite database into PostgreSQL.
+ * ------------------------------------------------------------------------ */
+
+typedef enum {
+    PGBOOT_ON_ERROR_STRICT = 0, /* a value that cannot be stored exactly stops the migration */
+    PGBOOT_ON_ERROR_WIDEN,      /* its column gets a type that holds every value exactly */
+    PGBOOT_ON_ERROR_REJECT,     /* its row goes to <report_dir>/rejects/<table>.jsonl */
+} pgboot_on_error;
+
+typedef enum {
+    PGBOOT_VERIFY_COUNTS = 0, /* row counts per table */
+    PGBOOT_VERIFY_FULL,       /* and a digest of every value, read back from PostgreSQL */
+} pgboot_verify_mode;
+
+typedef void (*pgboot_migrate_progress_cb)(const char *table, uint64_t rows_done,
+                                           uint64_t rows_total, void *payload);
+
+typedef struct {
+    unsigned int version;
+    const char *sqlite_path; /* the source; opened read-only, never written */
+    const char *target_url;  /* postgresql:// URL of the target database (PostgreSQL >= 13) */
+    const char *report_dir;  /* rejects/ go here; NULL: no files (reject then fails) */
+    const char *report_path; /* also write the JSON report here; NULL: don't */
+    pgboot_on_error on_error;
+    pgboot_verify_mode verify;
+    const char *schema_file; /* apply this PostgreSQL schema first; rows go into its tables */
+    int data_only;           /* rows into tables that exist already */
+    int preserve_case;       /* keep names as they are (else lower-cased) */
+    int epoch_as_timestamp;  /* integer DATE/DATETIME columns are epoch seconds */
+    int detect_json;         /* TEXT columns of only JSON objects/arrays become jsonb */
+    int dry_run;             /* read and check everything, write nothing */
+    int force;               /* migrate again although the target records a migration */
+    int replace;             /* with force: drop existing tables that hold rows */
+    pgboot_migrate_progress_cb progress;
+    void *progress_payload;
+} pgboot_migrate_options;
+
+#define PGBOOT_MIGRATE_OPTIONS_VERSION 1
+#define PGBOOT_MIGRATE_OPTIONS_INIT {.version = PGBOOT_MIGRATE_OPTIONS_VERSION}
+
+typedef struct pgboot_migration pgboot_migration;
+
+/**
+ * Migrate every table, constraint, index and value of a SQLite database into
+ * the target, in one transaction: on any failure (or a crash) the target is
+ * as it was. Before commit the result is verified (row counts; with
+ * PGBOOT_VERIFY_FULL every value). Done is recorded in the target's `pgboot`
+ * schema, so a second call with the same file does nothing (see
+ * pgboot_migration_already_done()).
+ * *out receives the migration's report on success, and also on a failure
+ * that has one (values that cannot be stored, a verification mismatch);
+ * free it with pgboot_migration_free().
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_migrate(pgboot_migration **out,
+                                                    const pgboot_migrate_options *opts);
+/** The report, as JSON: tables, rows, types with reasons, everything skipped. */
+PGBOOT_EXTERN const char *pgboot_migration_report(const pgboot_migration *m);
+/** A short human summary (several lines). */
+PGBOOT_EXTERN const char *pgboot_migration_summary(const pgboot_migration *m);
+/** The PostgreSQL DDL of the migration. */
+PGBOOT_EXTERN const char *pgboot_migration_ddl(const pgboot_migration *m);
+/** 1 if the target had already recorded this source, and nothing was done. */
+PGBOOT_EXTERN int pgboot_migration_already_done(const pgboot_migration *m);
+/** Rows set aside by PGBOOT_ON_ERROR_REJECT. */
+PGBOOT_EXTERN uint64_t pgboot_migration_rejected(const pgboot_migration *m);
+PGBOOT_EXTERN void pgboot_migration_free(pgboot_migration *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,6 +36,11 @@ const char cli_usage_text[] =
     "  env      print the connection variables: --format sh (default), dotenv or json\n"
     "  logs     print the server log; -f follows it\n"
     "  stop     stop the server: --mode fast (default), smart or immediate\n"
+    "  migrate --sqlite PATH (--app NAME | --to URL) [--dry-run] [--report FILE]\n"
+    "           [--on-error strict|widen|reject] [--allow-rejects] [--verify counts|full]\n"
+    "           [--schema FILE.sql] [--data-only] [--preserve-case] [--epoch-as-timestamp]\n"
+    "           [--detect-json] [--force [--replace]] [--json]\n"
+    "           move a SQLite database into PostgreSQL: one transaction, verified\n"
     "  fetch    download, verify and install the pinned PostgreSQL bundle; print its bin/\n"
     "  verify   re-check the cached bundle against its pinned digest\n"
     "\n"
@@ -175,6 +180,8 @@ int main(int argc, char **argv)
         return cmd_fetch(argc - 1, argv + 1, 0);
     if (!strcmp(cmd, "verify"))
         return cmd_fetch(argc - 1, argv + 1, 1);
+    if (!strcmp(cmd, "migrate"))
+        return cmd_migrate(argc - 1, argv + 1);
     static const char *const server_cmds[] = {"start", "serve", "run", "status", "url", "env",
                                               "logs",  "stop",  "tmp", "testdb", NULL};
     for (int i = 0; server_cmds[i]; i++)

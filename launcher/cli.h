@@ -33,5 +33,6 @@ int cli_fetch_option(int c, const char *arg, pgboot_fetch_options *o);
 
 int cmd_fetch(int argc, char **argv, int verify);
 int cmd_server(int argc, char **argv, const char *cmd);
+int cmd_migrate(int argc, char **argv);
 
 #endif

@@ -106,6 +106,15 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQserverVersion pgb_dl_PQserverVersion
 #define PQgetvalue pgb_dl_PQgetvalue
 #define PQsetNoticeProcessor pgb_dl_PQsetNoticeProcessor
+#define PQputCopyData pgb_dl_PQputCopyData
+#define PQputCopyEnd pgb_dl_PQputCopyEnd
+#define PQgetCopyData pgb_dl_PQgetCopyData
+#define PQgetResult pgb_dl_PQgetResult
+#define PQnfields pgb_dl_PQnfields
+#define PQgetisnull pgb_dl_PQgetisnull
+#define PQcmdTuples pgb_dl_PQcmdTuples
+#define PQresultErrorField pgb_dl_PQresultErrorField
+#define PQtransactionStatus pgb_dl_PQtransactionStatus
 PGconn *pgb_dl_PQconnectdb(const char *conninfo);
 PGconn *pgb_dl_PQconnectdbParams(const char *const *keys, const char *const *values,
                                  int expand_dbname);
@@ -131,6 +140,15 @@ void pgb_dl_PQconninfoFree(PQconninfoOption *o);
 int pgb_dl_PQserverVersion(const PGconn *c);
 char *pgb_dl_PQgetvalue(const PGresult *r, int row, int col);
 PQnoticeProcessor pgb_dl_PQsetNoticeProcessor(PGconn *c, PQnoticeProcessor p, void *arg);
+int pgb_dl_PQputCopyData(PGconn *c, const char *buf, int n);
+int pgb_dl_PQputCopyEnd(PGconn *c, const char *errormsg);
+int pgb_dl_PQgetCopyData(PGconn *c, char **buf, int async);
+PGresult *pgb_dl_PQgetResult(PGconn *c);
+int pgb_dl_PQnfields(const PGresult *r);
+int pgb_dl_PQgetisnull(const PGresult *r, int row, int col);
+char *pgb_dl_PQcmdTuples(PGresult *r);
+char *pgb_dl_PQresultErrorField(const PGresult *r, int code);
+PGTransactionStatusType pgb_dl_PQtransactionStatus(const PGconn *c);
 /* Connect, with libpq's notices (which it would print on stderr) swallowed:
  * the library never prints. */
 PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);

@@ -201,6 +201,17 @@ STUB(PGB_LIB_PQ, char *, PQgetvalue, (const PGresult *r, int row, int col), (r, 
 STUB(PGB_LIB_PQ, PQnoticeProcessor, PQsetNoticeProcessor,
      (PGconn * c, PQnoticeProcessor p, void *arg), (c, p, arg), NULL)
 
+STUB(PGB_LIB_PQ, int, PQputCopyData, (PGconn * c, const char *buf, int n), (c, buf, n), -1)
+STUB(PGB_LIB_PQ, int, PQputCopyEnd, (PGconn * c, const char *msg), (c, msg), -1)
+STUB(PGB_LIB_PQ, int, PQgetCopyData, (PGconn * c, char **buf, int async), (c, buf, async), -2)
+STUB(PGB_LIB_PQ, PGresult *, PQgetResult, (PGconn * c), (c), NULL)
+STUB(PGB_LIB_PQ, int, PQnfields, (const PGresult *r), (r), 0)
+STUB(PGB_LIB_PQ, int, PQgetisnull, (const PGresult *r, int row, int col), (r, row, col), 1)
+STUB(PGB_LIB_PQ, char *, PQcmdTuples, (PGresult * r), (r), "")
+STUB(PGB_LIB_PQ, char *, PQresultErrorField, (const PGresult *r, int code), (r, code), NULL)
+STUB(PGB_LIB_PQ, PGTransactionStatusType, PQtransactionStatus, (const PGconn *c), (c),
+     PQTRANS_UNKNOWN)
+
 PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);
 PGconn *pgb_pq_connect_url(const char *conninfo);
 

@@ -120,9 +120,10 @@ check_error_shape() {
 # run_case NAME FUNCTION [ARGS...]: one independent scenario, in a subshell
 # with `set -e`; an unexpected error fails the case and the next one runs.
 run_case() {
-    local name=$1 before rc
+    local name=$1 before rc t0
     shift
     before=$(fail_count)
+    t0=$(date +%s%3N)
     echo "=== $name"
     set +e
     (
@@ -139,9 +140,9 @@ run_case() {
         show_last >&2
     fi
     if (($(fail_count) > before)); then
-        echo "=== $name: FAILED"
+        echo "=== $name: FAILED ($(($(date +%s%3N) - t0)) ms)"
     else
-        echo "=== $name: passed"
+        echo "=== $name: passed ($(($(date +%s%3N) - t0)) ms)"
     fi
 }
 
@@ -379,6 +380,12 @@ for pid in os.listdir("/proc"):
 EOF
 }
 
+# show_pids PID...: "pid stat args; ..." of those still there.
+show_pids() {
+    [[ $# -gt 0 ]] || return 0
+    ps -o pid=,stat=,args= -p "$(tr ' ' ',' <<<"$*")" 2>/dev/null | tr '\n' ';' || true
+}
+
 pid_live() {
     local s
     s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
@@ -408,7 +415,7 @@ check_no_postgres() {
     if wait_until "$2" no_postgres "$1"; then
         ok "$3: no live postgres of ${1##*/} (within $2 s)"
     else
-        nok "$3: live postgres of $1 after $2 s: $(ps -o pid=,stat=,args= -p "$(live_postgres "$1" | paste -sd, -)" 2>/dev/null | tr '\n' ';')"
+        nok "$3: live postgres of $1 after $2 s: $(show_pids $(live_postgres "$1"))"
     fi
 }
 

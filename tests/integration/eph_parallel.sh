@@ -79,7 +79,7 @@ EOF
     if wait_copiers 30; then
         ok "the spare copiers ended"
     else
-        nok "pgboot processes of this test still run 30 s later: $(ps -o pid=,args= -p "$(live_pgboot | paste -sd, -)" | tr '\n' ';')"
+        nok "pgboot processes of this test still run 30 s later: $(show_pids $(live_pgboot))"
     fi
     check_eq "$(find "$BASE" -mindepth 1 -maxdepth 1 -name '.spare-tmp-*' | wc -l)" 0 "no half-made spare copy left"
     local spares

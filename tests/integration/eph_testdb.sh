@@ -193,11 +193,11 @@ select pg_sleep(3);
 # check_pool H8 DESC: once the background refills are done, the pool of
 # clones made in advance for template H8 is small (pgboot keeps 4).
 check_pool() {
-    local n
+    local n t0=$(date +%s%3N)
     if wait_copiers 60; then
-        ok "$2: the background refills ended"
+        ok "$2: the background refills ended ($(($(date +%s%3N) - t0)) ms)"
     else
-        nok "$2: pgboot processes of this test still run after 60 s: $(ps -o pid=,args= -p "$(live_pgboot | paste -sd, -)" | tr '\n' ';')"
+        nok "$2: pgboot processes of this test still run after 60 s: $(show_pids $(live_pgboot))"
     fi
     n=$(dbs "pgboot\\_p\\_$1\\_%" | grep -c . || true)
     if ((n >= 1 && n <= 4)); then

@@ -1,0 +1,1329 @@
+/* Migrating a legacy SQLite database into PostgreSQL.
+ *
+ * 1. Read (bootstrap/sqlsrc.c): open the file read-only, one read transaction.
+ * 2. Plan (migrate_plan.c): names, and one scan of every table to choose
+ *    every column's type. Values that cannot be stored exactly stop a strict
+ *    migration here, listing up to 20 cells, before anything is written.
+ * 3. Write, in ONE target transaction (a crash at any point leaves the target
+ *    as it was; tables created in the loading transaction also let PostgreSQL
+ *    skip WAL at wal_level=minimal): tables; rows by COPY (migrate_copy.c);
+ *    then keys, indexes, identity positions, defaults, CHECKs, foreign keys,
+ *    views and full-text search, each in a savepoint so that what PostgreSQL
+ *    refuses is reported by name, never dropped silently.
+ * 4. Verify before commit: row counts, and with --verify full a digest of
+ *    every value read back. Record the migration in pgboot.migrations. Commit.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "../platform/dynload.h"
+#include "migrate.h"
+#include "migrate_copy.h"
+
+#define MAX_BAD_CELLS 20
+
+struct pgboot_migration {
+    char *report;
+    char *summary;
+    char *ddl;
+    int already_done;
+    uint64_t rejected;
+};
+
+struct pgb_report {
+    json_t *root;
+    json_t *skipped;
+    json_t *warnings;
+};
+
+const char *pgboot_migration_report(const pgboot_migration *m)
+{
+    return m->report ? m->report : "{}";
+}
+const char *pgboot_migration_summary(const pgboot_migration *m)
+{
+    return m->summary ? m->summary : "";
+}
+const char *pgboot_migration_ddl(const pgboot_migration *m)
+{
+    return m->ddl ? m->ddl : "";
+}
+int pgboot_migration_already_done(const pgboot_migration *m)
+{
+    return m->already_done;
+}
+uint64_t pgboot_migration_rejected(const pgboot_migration *m)
+{
+    return m->rejected;
+}
+void pgboot_migration_free(pgboot_migration *m)
+{
+    if (!m)
+        return;
+    free(m->report);
+    free(m->summary);
+    free(m->ddl);
+    free(m);
+}
+
+void pgb_report_skip(pgb_report *r, const char *kind, const char *name, const char *reason)
+{
+    json_array_append_new(
+        r->skipped, json_pack("{s:s, s:s, s:s}", "kind", kind, "name", name, "reason", reason));
+}
+
+void pgb_report_warn(pgb_report *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = pgb_vprintf(fmt, ap);
+    va_end(ap);
+    if (s)
+        json_array_append_new(r->warnings, json_string(s));
+    free(s);
+}
+
+/* ---- the source file --------------------------------------------------------- */
+
+static int file_sha256(const char *path, char hex[65], int64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pgb_fail(PGBOOT_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    unsigned char *buf = malloc(1 << 20);
+    int64_t total = 0;
+    ssize_t n = 0;
+    while (buf && (n = read(fd, buf, 1 << 20)) > 0) {
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+        total += n;
+    }
+    close(fd);
+    free(buf);
+    if (!buf || n < 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot read %s", path);
+    unsigned char d[32];
+    crypto_hash_sha256_final(&st, d);
+    pgb_hex(hex, d, 32);
+    *size = total;
+    return 0;
+}
+
+/* ---- talking to the target ----------------------------------------------------- */
+
+static int sql_ok(PGconn *c, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
+        rc = pgb_fail(PGBOOT_ERROR, "%s: %s", what, PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+/* Run one statement in a savepoint; on failure roll back to it and return
+ * PostgreSQL's message (malloc'd) in *err. */
+static int try_sql(PGconn *c, const char *sql, char **err)
+{
+    *err = NULL;
+    PGresult *r = PQexec(c, "SAVEPOINT pgboot_step");
+    PQclear(r);
+    r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok) {
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        *err = pgb_strdup(m ? m : PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    r = PQexec(c, ok ? "RELEASE SAVEPOINT pgboot_step" : "ROLLBACK TO SAVEPOINT pgboot_step");
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static int query_int(PGconn *c, const char *sql, const char *param, int64_t *out)
+{
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot query the target: %s", PQresultErrorMessage(r));
+    else
+        *out =
+            PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return rc;
+}
+
+/* ---- names for translation ---------------------------------------------------- */
+
+typedef struct {
+    const plan *p;
+    const plan_table *t;
+} name_ctx;
+
+static const char *map_column(void *ctx, const char *name)
+{
+    name_ctx *n = ctx;
+    return pgb_plan_col_name(n->t, name);
+}
+
+static char fold_buf[256];
+static const char *map_fold(void *ctx, const char *name)
+{
+    name_ctx *n = ctx;
+    const char *t = pgb_plan_table_name(n->p, name);
+    if (t)
+        return t;
+    for (int i = 0; i < n->p->ntables; i++) {
+        const char *c = pgb_plan_col_name(&n->p->tables[i], name);
+        if (c)
+            return c;
+    }
+    snprintf(fold_buf, sizeof fold_buf, "%s", name);
+    if (!n->p->preserve_case)
+        for (char *q = fold_buf; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+    return fold_buf;
+}
+
+/* Translate an expression text in a table's context. */
+static char *translate(const char *text, pgb_expr_ctx ctx, const char *target_type, name_ctx *nc,
+                       pgb_name_map map, const char **why)
+{
+    pgb_toks t;
+    if (pgb_tokenize(text, &t) != 0) {
+        pgb_error_reset();
+        *why = "it does not parse";
+        return NULL;
+    }
+    pgb_buf out = {0};
+    int rc = pgb_translate_expr(&t, 0, t.n, ctx, target_type, map, nc, &out, why);
+    pgb_toks_free(&t);
+    if (rc != 0 || out.oom) {
+        pgb_buf_free(&out);
+        return NULL;
+    }
+    return out.s ? out.s : pgb_strdup("");
+}
+
+/* A constraint or index name within 63 bytes. */
+static void object_name(char *out, size_t cap, const char *prefix, const char *table, int n)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s_%s_%d", prefix, table, n);
+    if (strlen(full) <= 63) {
+        snprintf(out, cap, "%s", full);
+        return;
+    }
+    unsigned char h[4];
+    crypto_generichash(h, sizeof h, (const unsigned char *)full, strlen(full), NULL, 0);
+    char hex[9];
+    pgb_hex(hex, h, sizeof h);
+    snprintf(out, cap, "%.45s_%s_%d", full, hex, n);
+}
+
+/* ---- DDL ---------------------------------------------------------------------- */
+
+static void table_ddl(pgb_buf *b, plan_table *t, name_ctx *nc, pgb_report *rep)
+{
+    pgb_buf_puts(b, "CREATE TABLE ");
+    pgb_buf_ident(b, t->name);
+    pgb_buf_puts(b, " (");
+    for (int i = 0; i < t->ncols; i++) {
+        plan_col *c = &t->cols[i];
+        const src_col *sc = &t->src->cols[c->src];
+        pgb_buf_puts(b, i ? ",\n    " : "\n    ");
+        pgb_buf_ident(b, c->name);
+        pgb_buf_puts(b, " ");
+        pgb_buf_puts(b, c->type_sql);
+        if (c->identity && c->kind == K_BIGINT)
+            pgb_buf_puts(b, " GENERATED BY DEFAULT AS IDENTITY");
+        if (c->generated && c->gen_sql) {
+            pgb_buf_puts(b, " GENERATED ALWAYS AS (");
+            pgb_buf_puts(b, c->gen_sql);
+            pgb_buf_puts(b, ") STORED");
+        }
+        if (sc->notnull || (c->identity && c->kind == K_BIGINT))
+            pgb_buf_puts(b, " NOT NULL");
+    }
+    (void)nc;
+    (void)rep;
+    pgb_buf_puts(b, "\n)");
+}
+
+static void add_ddl(pgb_buf *ddl, const char *sql)
+{
+    pgb_buf_puts(ddl, sql);
+    pgb_buf_puts(ddl, ";\n");
+}
+
+/* Run a statement after the data; report it if PostgreSQL refuses. */
+static int after_data(PGconn *c, pgb_buf *ddl, pgb_report *rep, const char *sql, const char *kind,
+                      const char *name, int dry_run)
+{
+    add_ddl(ddl, sql);
+    if (dry_run)
+        return 0;
+    char *err = NULL;
+    if (try_sql(c, sql, &err) != 0) {
+        char *why = pgb_printf("PostgreSQL refused it: %s", err ? err : "unknown error");
+        pgb_report_skip(rep, kind, name, why ? why : "refused");
+        free(why);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_nocase(const char *collate)
+{
+    return collate && !strcasecmp(collate, "NOCASE");
+}
+
+/* An index item list "(a COLLATE NOCASE, lower(b) DESC)" of a CREATE INDEX. */
+static char *index_items(const pgb_toks *t, size_t open, size_t close, plan_table *pt, name_ctx *nc,
+                         const char **why)
+{
+    pgb_buf b = {0};
+    size_t item = open + 1;
+    int depth = 0;
+    for (size_t i = open + 1; i <= close; i++) {
+        int is_comma = t->t[i].kind == TK_OP && t->t[i].start[0] == ',' && depth == 0;
+        if (t->t[i].kind == TK_OP && t->t[i].start[0] == '(')
+            depth++;
+        else if (t->t[i].kind == TK_OP && t->t[i].start[0] == ')' && i != close)
+            depth--;
+        if (!is_comma && i != close)
+            continue;
+        /* [item, i): expr [COLLATE x] [ASC|DESC] */
+        size_t end = i;
+        const char *dir = NULL;
+        if (end > item && (pgb_tok_is(t, end - 1, "ASC") || pgb_tok_is(t, end - 1, "DESC"))) {
+            dir = t->t[end - 1].text;
+            end--;
+        }
+        int nocase = 0;
+        if (end >= item + 2 && pgb_tok_is(t, end - 2, "COLLATE")) {
+            nocase = t->t[end - 1].text && !strcasecmp(t->t[end - 1].text, "NOCASE");
+            if (!nocase && !(t->t[end - 1].text && !strcasecmp(t->t[end - 1].text, "BINARY"))) {
+                *why = "a collation other than NOCASE or BINARY";
+                pgb_buf_free(&b);
+                return NULL;
+            }
+            end -= 2;
+        }
+        /* A plain column inherits the column's collation. */
+        if (end == item + 1 && (t->t[item].kind == TK_IDENT || t->t[item].kind == TK_QIDENT)) {
+            for (int k = 0; k < pt->ncols; k++)
+                if (!strcasecmp(pt->src->cols[pt->cols[k].src].name, t->t[item].text) &&
+                    is_nocase(pt->src->cols[pt->cols[k].src].collate))
+                    nocase = 1;
+        }
+        pgb_buf expr = {0};
+        if (pgb_translate_expr(t, item, end, PGB_CTX_EXPR, NULL, map_column, nc, &expr, why) != 0) {
+            pgb_buf_free(&expr);
+            pgb_buf_free(&b);
+            return NULL;
+        }
+        if (b.len)
+            pgb_buf_puts(&b, ", ");
+        int plain = end == item + 1;
+        if (nocase)
+            pgb_buf_printf(&b, "lower(%s)", expr.s ? expr.s : "");
+        else if (plain)
+            pgb_buf_puts(&b, expr.s ? expr.s : "");
+        else
+            pgb_buf_printf(&b, "(%s)", expr.s ? expr.s : "");
+        pgb_buf_free(&expr);
+        if (dir) {
+            pgb_buf_puts(&b, " ");
+            pgb_buf_puts(&b, dir);
+        }
+        item = i + 1;
+    }
+    return b.s;
+}
+
+static void create_index(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan_table *t,
+                         src_index *x, int dry_run)
+{
+    name_ctx nc = {p, t};
+    pgb_toks tk;
+    const char *why = NULL;
+    if (!x->sql || pgb_tokenize(x->sql, &tk) != 0) {
+        pgb_error_reset();
+        pgb_report_skip(rep, "index", x->name, "its SQL text cannot be read");
+        return;
+    }
+    size_t open = 0;
+    while (open < tk.n && !(tk.t[open].kind == TK_OP && tk.t[open].start[0] == '('))
+        open++;
+    size_t close = pgb_tok_close(&tk, open);
+    char *items = close < tk.n ? index_items(&tk, open, close, t, &nc, &why) : NULL;
+    char *where = NULL;
+    if (items && close + 1 < tk.n && pgb_tok_is(&tk, close + 1, "WHERE")) {
+        pgb_buf w = {0};
+        if (pgb_translate_expr(&tk, close + 2, tk.n, PGB_CTX_EXPR, NULL, map_column, &nc, &w,
+                               &why) == 0)
+            where = w.s ? w.s : pgb_strdup("");
+        else
+            pgb_buf_free(&w);
+        if (!where) {
+            free(items);
+            items = NULL;
+        }
+    }
+    if (!items) {
+        char *r = pgb_printf("not translated: %s", why ? why : "unknown construct");
+        pgb_report_skip(rep, "index", x->name, r ? r : "not translated");
+        free(r);
+    } else {
+        char name[128];
+        snprintf(name, sizeof name, "%s", x->name);
+        if (!p->preserve_case)
+            for (char *q = name; *q; q++)
+                *q = (char)tolower((unsigned char)*q);
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, x->unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+        pgb_buf_ident(&sql, name);
+        pgb_buf_puts(&sql, " ON ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_printf(&sql, " (%s)", items);
+        if (where)
+            pgb_buf_printf(&sql, " WHERE %s", where);
+        if (!sql.oom)
+            after_data(c, ddl, rep, sql.s, "index", x->name, dry_run);
+        pgb_buf_free(&sql);
+    }
+    free(items);
+    free(where);
+    pgb_toks_free(&tk);
+}
+
+static void keys_and_indexes(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan_table *t,
+                             int dry_run)
+{
+    src_table *st = t->src;
+    /* The primary key. */
+    pgb_buf pk = {0};
+    int npk = 0;
+    for (int k = 1; k <= st->ncols; k++)
+        for (int i = 0; i < t->ncols; i++)
+            if (st->cols[t->cols[i].src].pk == k) {
+                pgb_buf_puts(&pk, npk++ ? ", " : "");
+                pgb_buf_ident(&pk, t->cols[i].name);
+            }
+    if (npk) {
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, "ALTER TABLE ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_printf(&sql, " ADD PRIMARY KEY (%s)", pk.s);
+        after_data(c, ddl, rep, sql.s, "primary key", st->name, dry_run);
+        pgb_buf_free(&sql);
+    }
+    pgb_buf_free(&pk);
+    for (int i = 0; i < st->nidx; i++) {
+        src_index *x = &st->idx[i];
+        if (x->origin == 'p')
+            continue;
+        if (x->origin == 'u') {
+            /* A UNIQUE constraint; case-insensitive if its columns are NOCASE. */
+            int nocase = 0;
+            pgb_buf cols = {0};
+            for (int k = 0; k < x->ncols; k++) {
+                const char *n = x->cols[k] ? pgb_plan_col_name(t, x->cols[k]) : NULL;
+                for (int j = 0; j < st->ncols; j++)
+                    if (x->cols[k] && !strcasecmp(st->cols[j].name, x->cols[k]) &&
+                        is_nocase(st->cols[j].collate))
+                        nocase = 1;
+                pgb_buf_puts(&cols, k ? ", " : "");
+                pgb_buf_ident(&cols, n ? n : "?");
+            }
+            pgb_buf sql = {0};
+            if (nocase) {
+                char name[80];
+                object_name(name, sizeof name, "uq", t->name, i);
+                pgb_buf_puts(&sql, "CREATE UNIQUE INDEX ");
+                pgb_buf_ident(&sql, name);
+                pgb_buf_puts(&sql, " ON ");
+                pgb_buf_ident(&sql, t->name);
+                pgb_buf_puts(&sql, " (");
+                for (int k = 0; k < x->ncols; k++) {
+                    const char *n = x->cols[k] ? pgb_plan_col_name(t, x->cols[k]) : NULL;
+                    pgb_buf_puts(&sql, k ? ", lower(" : "lower(");
+                    pgb_buf_ident(&sql, n ? n : "?");
+                    pgb_buf_puts(&sql, ")");
+                }
+                pgb_buf_puts(&sql, ")");
+            } else {
+                pgb_buf_puts(&sql, "ALTER TABLE ");
+                pgb_buf_ident(&sql, t->name);
+                pgb_buf_printf(&sql, " ADD UNIQUE (%s)", cols.s ? cols.s : "");
+            }
+            after_data(c, ddl, rep, sql.s, "unique constraint", x->name, dry_run);
+            pgb_buf_free(&sql);
+            pgb_buf_free(&cols);
+            continue;
+        }
+        create_index(c, ddl, rep, p, t, x, dry_run);
+    }
+}
+
+static void defaults_and_checks(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan_table *t,
+                                int dry_run)
+{
+    name_ctx nc = {p, t};
+    for (int i = 0; i < t->ncols; i++) {
+        plan_col *col = &t->cols[i];
+        const src_col *sc = &t->src->cols[col->src];
+        if (!sc->dflt || col->identity || col->generated)
+            continue;
+        if (!strcasecmp(sc->dflt, "NULL"))
+            continue;
+        const char *why = NULL;
+        char *expr = translate(sc->dflt, PGB_CTX_DEFAULT, col->type_sql, &nc, map_column, &why);
+        char name[300];
+        snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
+        if (!expr) {
+            char *r = pgb_printf("DEFAULT %s not translated: %s", sc->dflt, why);
+            pgb_report_skip(rep, "default", name, r ? r : "not translated");
+            free(r);
+            continue;
+        }
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, "ALTER TABLE ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_puts(&sql, " ALTER COLUMN ");
+        pgb_buf_ident(&sql, col->name);
+        pgb_buf_printf(&sql, " SET DEFAULT CAST((%s) AS %s)", expr, col->type_sql);
+        after_data(c, ddl, rep, sql.s, "default", name, dry_run);
+        pgb_buf_free(&sql);
+        free(expr);
+    }
+    for (int i = 0; i < t->src->nchecks; i++) {
+        const char *why = NULL;
+        char *expr = translate(t->src->checks[i], PGB_CTX_EXPR, NULL, &nc, map_column, &why);
+        char name[300];
+        snprintf(name, sizeof name, "%s: CHECK (%.200s)", t->src->name, t->src->checks[i]);
+        if (!expr) {
+            char *r = pgb_printf("not translated: %s", why);
+            pgb_report_skip(rep, "check", name, r ? r : "not translated");
+            free(r);
+            continue;
+        }
+        char cname[80];
+        object_name(cname, sizeof cname, "ck", t->name, i + 1);
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, "ALTER TABLE ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_puts(&sql, " ADD CONSTRAINT ");
+        pgb_buf_ident(&sql, cname);
+        pgb_buf_printf(&sql, " CHECK (%s)", expr);
+        after_data(c, ddl, rep, sql.s, "check", name, dry_run);
+        pgb_buf_free(&sql);
+        free(expr);
+    }
+}
+
+static void foreign_keys(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan_table *t,
+                         int dry_run)
+{
+    for (int i = 0; i < t->src->nfks; i++) {
+        src_fk *f = &t->src->fks[i];
+        const char *parent = pgb_plan_table_name(p, f->table);
+        char name[300];
+        snprintf(name, sizeof name, "%s -> %s", t->src->name, f->table);
+        if (!parent) {
+            pgb_report_skip(rep, "foreign key", name, "the referenced table does not exist");
+            continue;
+        }
+        plan_table *pt = NULL;
+        for (int k = 0; k < p->ntables; k++)
+            if (!strcmp(p->tables[k].name, parent))
+                pt = &p->tables[k];
+        char cname[80];
+        object_name(cname, sizeof cname, "fk", t->name, i + 1);
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, "ALTER TABLE ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_puts(&sql, " ADD CONSTRAINT ");
+        pgb_buf_ident(&sql, cname);
+        pgb_buf_puts(&sql, " FOREIGN KEY (");
+        int all_to = 1;
+        for (int k = 0; k < f->n; k++) {
+            const char *n = pgb_plan_col_name(t, f->from[k]);
+            pgb_buf_puts(&sql, k ? ", " : "");
+            pgb_buf_ident(&sql, n ? n : f->from[k]);
+            all_to &= f->to[k] != NULL;
+        }
+        pgb_buf_puts(&sql, ") REFERENCES ");
+        pgb_buf_ident(&sql, parent);
+        if (all_to && pt) {
+            pgb_buf_puts(&sql, " (");
+            for (int k = 0; k < f->n; k++) {
+                const char *n = pgb_plan_col_name(pt, f->to[k]);
+                pgb_buf_puts(&sql, k ? ", " : "");
+                pgb_buf_ident(&sql, n ? n : f->to[k]);
+            }
+            pgb_buf_puts(&sql, ")");
+        }
+        if (f->on_delete && strcasecmp(f->on_delete, "NO ACTION"))
+            pgb_buf_printf(&sql, " ON DELETE %s", f->on_delete);
+        if (f->on_update && strcasecmp(f->on_update, "NO ACTION"))
+            pgb_buf_printf(&sql, " ON UPDATE %s", f->on_update);
+        if (f->deferrable)
+            pgb_buf_puts(&sql, " DEFERRABLE INITIALLY DEFERRED");
+        pgb_buf_puts(&sql, " NOT VALID");
+        if (after_data(c, ddl, rep, sql.s, "foreign key", name, dry_run) == 0 && !dry_run) {
+            /* SQLite does not enforce foreign keys unless asked: orphans may
+             * exist. The constraint stays (for new rows) either way. */
+            pgb_buf v = {0};
+            pgb_buf_puts(&v, "ALTER TABLE ");
+            pgb_buf_ident(&v, t->name);
+            pgb_buf_puts(&v, " VALIDATE CONSTRAINT ");
+            pgb_buf_ident(&v, cname);
+            char *err = NULL;
+            if (try_sql(c, v.s, &err) != 0)
+                pgb_report_warn(rep,
+                                "foreign key %s: existing rows reference missing rows (%s); "
+                                "kept as NOT VALID, enforced for new rows",
+                                name, err ? err : "");
+            free(err);
+            pgb_buf_free(&v);
+        }
+        pgb_buf_free(&sql);
+    }
+}
+
+static void identities(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan_table *t, int dry_run)
+{
+    for (int i = 0; i < t->ncols; i++) {
+        plan_col *col = &t->cols[i];
+        if (!col->identity || col->kind != K_BIGINT)
+            continue;
+        /* Past the largest key, and past sqlite_sequence for AUTOINCREMENT. */
+        pgb_buf tn = {0}, sql = {0};
+        pgb_buf_ident(&tn, t->name);
+        pgb_buf_puts(&sql, "SELECT setval(pg_get_serial_sequence(");
+        pgb_buf_literal(&sql, tn.s, tn.len);
+        pgb_buf_puts(&sql, ", ");
+        pgb_buf_literal(&sql, col->name, strlen(col->name));
+        pgb_buf_puts(&sql, "), GREATEST((SELECT max(");
+        pgb_buf_ident(&sql, col->name);
+        pgb_buf_puts(&sql, ") FROM ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_printf(&sql, "), %lld, 1), %s)", (long long)(t->src->has_seq ? t->src->seq : 0),
+                       (t->rows || (t->src->has_seq && t->src->seq > 0)) ? "true" : "false");
+        after_data(c, ddl, rep, sql.s, "identity", t->src->name, dry_run);
+        pgb_buf_free(&sql);
+        pgb_buf_free(&tn);
+    }
+}
+
+static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, int dry_run)
+{
+    name_ctx nc = {p, NULL};
+    for (int i = 0; i < p->src->nothers; i++) {
+        src_other *o = &p->src->others[i];
+        if (o->kind == SRC_TRIGGER) {
+            pgb_report_skip(rep, "trigger", o->name,
+                            "triggers are not carried over: rewrite it as a PostgreSQL trigger "
+                            "function");
+            continue;
+        }
+        if (o->kind == SRC_FTS || o->kind == SRC_VTAB) {
+            pgb_report_skip(rep, o->kind == SRC_FTS ? "fts5 table" : "virtual table", o->name,
+                            "virtual tables are not carried over yet");
+            continue;
+        }
+        /* A view: CREATE VIEW name AS <select> */
+        pgb_toks tk;
+        if (!o->sql || pgb_tokenize(o->sql, &tk) != 0) {
+            pgb_error_reset();
+            pgb_report_skip(rep, "view", o->name, "its SQL text cannot be read");
+            continue;
+        }
+        size_t as = 0;
+        while (as < tk.n && !pgb_tok_is(&tk, as, "AS"))
+            as++;
+        pgb_buf body = {0};
+        const char *why = NULL;
+        if (as >= tk.n || pgb_translate_expr(&tk, as + 1, tk.n, PGB_CTX_EXPR, NULL, map_fold, &nc,
+                                             &body, &why) != 0) {
+            char *r = pgb_printf("not translated: %s", why ? why : "no AS");
+            pgb_report_skip(rep, "view", o->name, r ? r : "not translated");
+            free(r);
+        } else {
+            pgb_buf sql = {0};
+            pgb_buf_puts(&sql, "CREATE VIEW ");
+            pgb_buf_ident(&sql, map_fold(&nc, o->name));
+            pgb_buf_printf(&sql, " AS %s", body.s);
+            after_data(c, ddl, rep, sql.s, "view", o->name, dry_run);
+            pgb_buf_free(&sql);
+        }
+        pgb_buf_free(&body);
+        pgb_toks_free(&tk);
+    }
+}
+
+/* ---- strict: the cells that cannot be stored ------------------------------------ */
+
+static int collect_bad_cells(plan *p, json_t *problems, pgb_buf *msg)
+{
+    int listed = 0;
+    int64_t total = 0;
+    for (int i = 0; i < p->ntables; i++)
+        for (int j = 0; j < p->tables[i].ncols; j++)
+            total += p->tables[i].cols[j].n_bad;
+    for (int i = 0; i < p->ntables && listed < MAX_BAD_CELLS; i++) {
+        plan_table *t = &p->tables[i];
+        int any = 0;
+        for (int j = 0; j < t->ncols; j++)
+            any |= t->cols[j].n_bad > 0;
+        if (!any)
+            continue;
+        int first = !t->src->without_rowid;
+        char *select = pgb_plan_select_sql(t, first);
+        sqlite3_stmt *s = NULL;
+        if (!select || sqlite3_prepare_v2(p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
+            free(select);
+            continue;
+        }
+        free(select);
+        while (listed < MAX_BAD_CELLS && sqlite3_step(s) == SQLITE_ROW) {
+            int k = first;
+            for (int j = 0; j < t->ncols && listed < MAX_BAD_CELLS; j++) {
+                plan_col *c = &t->cols[j];
+                if (c->generated)
+                    continue;
+                sqlite3_value *v = sqlite3_column_value(s, k++);
+                const char *why = NULL;
+                if (!c->n_bad || pgb_cell_ok(c, v, &why))
+                    continue;
+                const unsigned char *txt = sqlite3_value_text(v);
+                char excerpt[48];
+                snprintf(excerpt, sizeof excerpt, "%.40s", txt ? (const char *)txt : "");
+                for (char *q = excerpt; *q; q++)
+                    if ((unsigned char)*q < 32 || (unsigned char)*q >= 127)
+                        *q = '?';
+                long long key = first ? (long long)sqlite3_column_int64(s, 0) : -1;
+                json_array_append_new(problems,
+                                      json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "table",
+                                                t->src->name, "rowid", (json_int_t)key, "column",
+                                                t->src->cols[c->src].name, "value", excerpt,
+                                                "reason", why, "type", c->type_sql));
+                pgb_buf_printf(msg, "%s%s.%s (rowid %lld): '%s' (%s)", listed ? "; " : "",
+                               t->src->name, t->src->cols[c->src].name, key, excerpt, why);
+                listed++;
+            }
+        }
+        sqlite3_finalize(s);
+    }
+    return (int)total;
+}
+
+/* ---- --schema / --data-only: the target's own types ------------------------------ */
+
+static int adopt_target_types(PGconn *c, plan *p, pgb_report *rep)
+{
+    for (int i = 0; i < p->ntables; i++) {
+        plan_table *t = &p->tables[i];
+        const char *params[1] = {t->name};
+        PGresult *r = PQexecParams(c,
+                                   "SELECT column_name, data_type, character_maximum_length, "
+                                   "numeric_precision, numeric_scale, is_generated, "
+                                   "is_identity FROM information_schema.columns WHERE "
+                                   "table_schema = current_schema() AND table_name = $1",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
+            PQclear(r);
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "table %s (from %s) does not exist in the target; --schema and "
+                              "--data-only load into existing tables",
+                              t->name, t->src->name);
+            pgb_hint("create it in the schema file, or leave out --data-only");
+            return rc;
+        }
+        for (int j = 0; j < t->ncols; j++) {
+            plan_col *col = &t->cols[j];
+            int found = 0;
+            for (int k = 0; k < PQntuples(r) && !found; k++) {
+                if (strcmp(PQgetvalue(r, k, 0), col->name) != 0)
+                    continue;
+                found = 1;
+                const char *dt = PQgetvalue(r, k, 1);
+                int len = atoi(PQgetvalue(r, k, 2));
+                col->identity = !strcmp(PQgetvalue(r, k, 6), "YES");
+                col->generated = !strcmp(PQgetvalue(r, k, 5), "ALWAYS");
+                const col_stats *st = &col->st;
+                if (strstr(dt, "int"))
+                    col->kind = K_BIGINT;
+                else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
+                    col->kind = K_DOUBLE;
+                else if (!strcmp(dt, "numeric"))
+                    col->kind = K_NUMERIC;
+                else if (!strcmp(dt, "boolean"))
+                    col->kind = K_BOOL;
+                else if (!strcmp(dt, "date"))
+                    col->kind = K_DATE;
+                else if (!strcmp(dt, "timestamp without time zone"))
+                    col->kind = K_TS;
+                else if (!strcmp(dt, "timestamp with time zone"))
+                    /* Integers are epoch seconds; naive texts are UTC. */
+                    col->kind = st->n_int ? K_EPOCH_TSTZ : (st->n_text_naive ? K_TS : K_TSTZ);
+                else if (!strcmp(dt, "jsonb") || !strcmp(dt, "json"))
+                    col->kind = K_JSONB;
+                else if (!strcmp(dt, "uuid"))
+                    col->kind = K_UUID;
+                else if (!strcmp(dt, "character varying") && len > 0) {
+                    col->kind = K_VARCHAR;
+                    col->len = len;
+                } else if (!strcmp(dt, "bytea"))
+                    col->kind = K_BYTEA;
+                else
+                    col->kind = K_TEXT;
+                snprintf(col->type_sql, sizeof col->type_sql, "%s", dt);
+                free(col->reason);
+                col->reason = pgb_printf("the target's column is %s", dt);
+            }
+            if (!found) {
+                pgb_report_warn(rep,
+                                "column %s.%s has no column in the target table %s; "
+                                "not migrated",
+                                t->src->name, t->src->cols[col->src].name, t->name);
+                col->generated = 1; /* not copied */
+            }
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* ---- the report ---------------------------------------------------------------- */
+
+static json_t *plan_json(plan *p)
+{
+    json_t *tables = json_array();
+    for (int i = 0; i < p->ntables; i++) {
+        plan_table *t = &p->tables[i];
+        json_t *cols = json_array();
+        for (int j = 0; j < t->ncols; j++) {
+            plan_col *c = &t->cols[j];
+            const src_col *sc = &t->src->cols[c->src];
+            json_t *jc = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b}", "name", c->name, "source",
+                                   sc->name, "declared", sc->decl, "reason", c->reason, "identity",
+                                   c->identity, "generated", c->generated);
+            json_object_set_new(jc, "type", json_string(c->type_sql));
+            if (c->n_bad)
+                json_object_set_new(jc, "bad_values", json_integer(c->n_bad));
+            json_array_append_new(cols, jc);
+        }
+        json_array_append_new(
+            tables, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "name", t->name, "source",
+                              t->src->name, "rows", (json_int_t)t->rows, "rejected",
+                              (json_int_t)t->rejected, "bytes", (json_int_t)t->bytes, "ms",
+                              (json_int_t)t->ms, "columns", cols));
+    }
+    return tables;
+}
+
+static char *summary_text(plan *p, pgb_report *rep, int64_t ms, int verify_full, int dry_run,
+                          uint64_t rejected)
+{
+    pgb_buf b = {0};
+    int64_t rows = 0;
+    for (int i = 0; i < p->ntables; i++)
+        rows += p->tables[i].rows - p->tables[i].rejected;
+    pgb_buf_printf(&b, "%s %d tables, %lld rows from %s in %.1f s%s\n",
+                   dry_run ? "would migrate" : "migrated", p->ntables, (long long)rows,
+                   p->src->path, (double)ms / 1000.0,
+                   dry_run ? "" : (verify_full ? " (every value verified)" : " (counts verified)"));
+    int changed = 0;
+    for (int i = 0; i < p->ntables; i++)
+        for (int j = 0; j < p->tables[i].ncols; j++)
+            changed += p->tables[i].cols[j].reason != NULL;
+    if (changed)
+        pgb_buf_printf(&b, "  %d columns got a type chosen from their values (see the report)\n",
+                       changed);
+    size_t n = json_array_size(rep->skipped);
+    if (n)
+        pgb_buf_printf(&b, "  %zu things not carried over:\n", n);
+    for (size_t i = 0; i < n && i < 30; i++) {
+        json_t *s = json_array_get(rep->skipped, i);
+        pgb_buf_printf(&b, "    %s %s: %s\n", json_string_value(json_object_get(s, "kind")),
+                       json_string_value(json_object_get(s, "name")),
+                       json_string_value(json_object_get(s, "reason")));
+    }
+    for (size_t i = 0; i < json_array_size(rep->warnings) && i < 30; i++)
+        pgb_buf_printf(&b, "  warning: %s\n", json_string_value(json_array_get(rep->warnings, i)));
+    if (rejected)
+        pgb_buf_printf(&b, "  %llu rows rejected (see rejects/)\n", (unsigned long long)rejected);
+    return b.oom ? NULL : b.s;
+}
+
+/* ---- the migration -------------------------------------------------------------- */
+
+static int check_options(const pgboot_migrate_options *o)
+{
+    if (!o || o->version != PGBOOT_MIGRATE_OPTIONS_VERSION)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_migrate_options.version is %u, expected %u",
+                        o ? o->version : 0, PGBOOT_MIGRATE_OPTIONS_VERSION);
+    if (!o->sqlite_path || !*o->sqlite_path)
+        return pgb_fail(PGBOOT_EINVALID, "no SQLite database given (--sqlite PATH)");
+    if (!o->dry_run && (!o->target_url || !*o->target_url))
+        return pgb_fail(PGBOOT_EINVALID, "no target given (--app NAME or --to URL)");
+    if (o->on_error == PGBOOT_ON_ERROR_REJECT && !o->report_dir && !o->dry_run)
+        return pgb_fail(PGBOOT_EINVALID, "--on-error reject needs a report directory for the "
+                                         "rejected rows");
+    return 0;
+}
+
+static void set_session(PGconn *c)
+{
+    static const char *const settings[] = {"SET client_min_messages = warning",
+                                           "SET TimeZone = 'UTC'",
+                                           "SET DateStyle = 'ISO, YMD'",
+                                           "SET extra_float_digits = 1",
+                                           "SET bytea_output = 'hex'",
+                                           "SET standard_conforming_strings = on",
+                                           "SET statement_timeout = 0",
+                                           "SET maintenance_work_mem = '64MB'",
+                                           NULL};
+    for (int i = 0; settings[i]; i++) {
+        PGresult *r = PQexec(c, settings[i]);
+        PQclear(r);
+    }
+}
+
+/* Was this source migrated into the target already? */
+static int recorded(PGconn *c, const char *sha, int *same, int *other, char **when)
+{
+    *same = *other = 0;
+    *when = NULL;
+    int64_t exists = -1;
+    int rc = query_int(c,
+                       "SELECT 1 FROM pg_tables WHERE schemaname = 'pgboot' AND "
+                       "tablename = 'migrations'",
+                       NULL, &exists);
+    if (rc || exists != 1)
+        return rc;
+    PGresult *r = PQexec(c, "SELECT source_sha256, finished_at::text, source_path FROM "
+                            "pgboot.migrations ORDER BY id DESC LIMIT 1");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        *same = !strcmp(PQgetvalue(r, 0, 0), sha);
+        *other = !*same;
+        *when = pgb_printf("%s at %s", PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int record(PGconn *c, const pgboot_migrate_options *o, const char *sha, int64_t size,
+                  const char *started, const char *report)
+{
+    int rc = sql_ok(c,
+                    "CREATE SCHEMA IF NOT EXISTS pgboot; "
+                    "CREATE TABLE IF NOT EXISTS pgboot.migrations ("
+                    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                    " source_path text NOT NULL, source_size bigint NOT NULL,"
+                    " source_sha256 text NOT NULL, started_at timestamptz NOT NULL,"
+                    " finished_at timestamptz NOT NULL DEFAULT now(),"
+                    " pgboot_version text NOT NULL, report jsonb NOT NULL)",
+                    "cannot record the migration");
+    if (rc)
+        return rc;
+    char sz[32];
+    snprintf(sz, sizeof sz, "%lld", (long long)size);
+    char *abs = realpath(o->sqlite_path, NULL);
+    const char *params[6] = {abs ? abs : o->sqlite_path, sz,    sha, started,
+                             PGBOOT_VERSION_STRING,      report};
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO pgboot.migrations (source_path, source_size, "
+                               "source_sha256, started_at, pgboot_version, report) "
+                               "VALUES ($1, $2, $3, $4, $5, $6)",
+                               6, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot record the migration: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    free(abs);
+    return rc;
+}
+
+static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o)
+{
+    for (int i = 0; i < p->ntables; i++) {
+        plan_table *t = &p->tables[i];
+        int64_t exists = -1;
+        int rc = query_int(c,
+                           "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND "
+                           "tablename = $1",
+                           t->name, &exists);
+        if (rc)
+            return rc;
+        if (exists != 1)
+            continue;
+        if (!o->force) {
+            rc = pgb_fail(PGBOOT_EINVALID, "table %s already exists in the target", t->name);
+            pgb_hint("--data-only loads into existing tables; --force (with --replace for "
+                     "tables holding rows) migrates again; nothing was written");
+            return rc;
+        }
+        pgb_buf q = {0};
+        pgb_buf_puts(&q, "SELECT count(*) FROM (SELECT 1 FROM ");
+        pgb_buf_ident(&q, t->name);
+        pgb_buf_puts(&q, " LIMIT 1) x");
+        int64_t has_rows = 0;
+        rc = query_int(c, q.s, NULL, &has_rows);
+        pgb_buf_free(&q);
+        if (rc)
+            return rc;
+        if (has_rows > 0 && !o->replace) {
+            rc = pgb_fail(PGBOOT_EINVALID, "table %s exists in the target and holds rows", t->name);
+            pgb_hint("--replace drops it and migrates again; nothing was written");
+            return rc;
+        }
+        pgb_buf d = {0};
+        pgb_buf_puts(&d, "DROP TABLE ");
+        pgb_buf_ident(&d, t->name);
+        pgb_buf_puts(&d, " CASCADE");
+        rc = sql_ok(c, d.s, "cannot replace a table");
+        pgb_buf_free(&d);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void now_iso(char *buf, size_t cap)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int write_report_file(const char *path, const char *json)
+{
+    char *dir = pgb_strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (pgb_mkdir_p(dir, 0700) != 0) {
+            free(dir);
+            return PGBOOT_ERROR;
+        }
+    }
+    free(dir);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(json, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {
+        if (f)
+            fclose(f);
+        return pgb_fail(PGBOOT_ERROR, "cannot write the report %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
+{
+    pgb_error_reset();
+    *out = NULL;
+    int rc = check_options(o);
+    if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+        return rc;
+    uint64_t t0 = pgb_now_ms();
+    char started[32];
+    now_iso(started, sizeof started);
+    pgboot_migration *m = calloc(1, sizeof *m);
+    pgb_report rep = {json_object(), json_array(), json_array()};
+    src_db src = {0};
+    plan p = {0};
+    pgb_buf ddl = {0};
+    PGconn *c = NULL;
+    int in_txn = 0, keep_m = 0;
+    char sha[65] = "";
+    int64_t size = 0;
+    if (!m || !rep.root || !rep.skipped || !rep.warnings) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* 1. The source. */
+    if ((rc = pgb_src_open(&src, o->sqlite_path)) != 0 ||
+        (rc = file_sha256(o->sqlite_path, sha, &size)) != 0 || (rc = pgb_src_introspect(&src)) != 0)
+        goto done;
+    for (int i = 0; i < src.nskipped; i++) {
+        const char *colon = strchr(src.skipped[i], ':');
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - src.skipped[i]) : 255,
+                 src.skipped[i]);
+        pgb_report_skip(&rep, "table", name, colon ? colon + 2 : "internal");
+    }
+    /* 2. The plan. */
+    if ((rc = pgb_plan_make(&p, &src, o->preserve_case, o->epoch_as_timestamp, o->detect_json,
+                            (on_error_policy)o->on_error)) != 0)
+        goto done;
+    /* Generated columns: translated, or copied as data with a word. */
+    for (int i = 0; i < p.ntables; i++) {
+        plan_table *t = &p.tables[i];
+        name_ctx nc = {&p, t};
+        for (int j = 0; j < t->ncols; j++) {
+            plan_col *col = &t->cols[j];
+            const src_col *sc = &t->src->cols[col->src];
+            if (!col->generated)
+                continue;
+            const char *why = NULL;
+            col->gen_sql = sc->gen_expr
+                               ? translate(sc->gen_expr, PGB_CTX_EXPR, NULL, &nc, map_column, &why)
+                               : NULL;
+            if (!col->gen_sql) {
+                char name[300];
+                snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
+                char *r = pgb_printf("generated column expression not translated (%s): created "
+                                     "as a plain column, no values copied",
+                                     why ? why : "not found");
+                pgb_report_skip(&rep, "generated column", name, r ? r : "not translated");
+                free(r);
+            }
+        }
+    }
+    json_object_set_new(rep.root, "source",
+                        json_pack("{s:s, s:I, s:s}", "path", o->sqlite_path, "size",
+                                  (json_int_t)size, "sha256", sha));
+    json_object_set_new(rep.root, "on_error",
+                        json_string(o->on_error == PGBOOT_ON_ERROR_WIDEN    ? "widen"
+                                    : o->on_error == PGBOOT_ON_ERROR_REJECT ? "reject"
+                                                                            : "strict"));
+    /* Strict: values that cannot be stored exactly stop us here. */
+    if (o->on_error == PGBOOT_ON_ERROR_STRICT) {
+        json_t *problems = json_array();
+        pgb_buf msg = {0};
+        int total = collect_bad_cells(&p, problems, &msg);
+        if (total > 0) {
+            json_object_set_new(rep.root, "bad_values", problems);
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "%d values in %s cannot be stored exactly; nothing was written: %s",
+                          total, o->sqlite_path, msg.s ? msg.s : "");
+            pgb_hint("--on-error widen gives such columns a type that holds every value; "
+                     "--on-error reject sets their rows aside in rejects/<table>.jsonl");
+            pgb_buf_free(&msg);
+            keep_m = 1;
+            goto report;
+        }
+        json_decref(problems);
+        pgb_buf_free(&msg);
+    }
+    /* 3. The target. */
+    if (o->target_url && *o->target_url) {
+        c = pgb_pq_connect_url(o->target_url);
+        if (PQstatus(c) != CONNECTION_OK) {
+            rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s",
+                          PQerrorMessage(c));
+            goto done;
+        }
+        if (PQserverVersion(c) < 130000) {
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "the target runs PostgreSQL %d; pgboot migrates into "
+                          "PostgreSQL 13 or later",
+                          PQserverVersion(c) / 10000);
+            goto done;
+        }
+        set_session(c);
+        int same, other;
+        char *when = NULL;
+        if ((rc = recorded(c, sha, &same, &other, &when)) != 0)
+            goto done;
+        if ((same || other) && !o->force) {
+            if (same) {
+                m->already_done = 1;
+                json_object_set_new(rep.root, "already_done", json_true());
+                free(when);
+                keep_m = 1;
+                goto report;
+            }
+            rc = pgb_fail(PGBOOT_EINVALID, "the target already holds a migration (of %s)",
+                          when ? when : "another file");
+            pgb_hint("--force migrates again (into tables that are empty, or with --replace); "
+                     "nothing was written");
+            free(when);
+            goto done;
+        }
+        free(when);
+    }
+    if (!o->dry_run) {
+        if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
+            goto done;
+        in_txn = 1;
+        if (o->schema_file) {
+            char *schema = NULL;
+            if ((rc = pgb_read_file(o->schema_file, &schema, NULL, 64u << 20)) != 0)
+                goto done;
+            char what[600];
+            snprintf(what, sizeof what, "the schema %s failed", o->schema_file);
+            rc = sql_ok(c, schema, what);
+            free(schema);
+            if (rc)
+                goto done;
+        }
+        if (o->schema_file || o->data_only) {
+            if ((rc = adopt_target_types(c, &p, &rep)) != 0)
+                goto done;
+        } else if ((rc = prepare_targets(c, &p, o)) != 0) {
+            goto done;
+        }
+    }
+    if (!o->schema_file && !o->data_only) {
+        for (int i = 0; i < p.ntables; i++) {
+            pgb_buf sql = {0};
+            name_ctx nc = {&p, &p.tables[i]};
+            table_ddl(&sql, &p.tables[i], &nc, &rep);
+            if (sql.oom) {
+                rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+                goto done;
+            }
+            add_ddl(&ddl, sql.s);
+            if (!o->dry_run) {
+                char what[300];
+                snprintf(what, sizeof what, "cannot create table %s", p.tables[i].name);
+                rc = sql_ok(c, sql.s, what);
+            }
+            pgb_buf_free(&sql);
+            if (rc)
+                goto done;
+        }
+    }
+    /* The rows. */
+    if (!o->dry_run) {
+        pgb_load L = {.conn = c,
+                      .src = &src,
+                      .policy = (on_error_policy)o->on_error,
+                      .verify_full = o->verify == PGBOOT_VERIFY_FULL,
+                      .progress = o->progress,
+                      .progress_payload = o->progress_payload};
+        char *rejects = o->report_dir ? pgb_path_join(o->report_dir, "rejects") : NULL;
+        L.rejects_dir = rejects;
+        for (int i = 0; i < p.ntables; i++)
+            L.rows_total += (uint64_t)p.tables[i].rows;
+        for (int i = 0; i < p.ntables && rc == 0; i++)
+            rc = pgb_load_table(&L, &p.tables[i]);
+        free(rejects);
+        if (o->progress)
+            o->progress(NULL, L.rows_done, L.rows_total, o->progress_payload);
+        if (rc)
+            goto done;
+    }
+    /* Keys, indexes, identities, defaults, checks, foreign keys, views. */
+    if (!o->schema_file && !o->data_only) {
+        for (int i = 0; i < p.ntables; i++) {
+            keys_and_indexes(c, &ddl, &rep, &p, &p.tables[i], o->dry_run);
+            identities(c, &ddl, &rep, &p.tables[i], o->dry_run);
+            defaults_and_checks(c, &ddl, &rep, &p, &p.tables[i], o->dry_run);
+        }
+        for (int i = 0; i < p.ntables; i++)
+            foreign_keys(c, &ddl, &rep, &p, &p.tables[i], o->dry_run);
+        views_and_others(c, &ddl, &rep, &p, o->dry_run);
+    } else if (!o->dry_run) {
+        for (int i = 0; i < p.ntables; i++)
+            identities(c, &ddl, &rep, &p.tables[i], 0);
+    }
+    /* 4. Verify before commit. */
+    if (!o->dry_run) {
+        for (int i = 0; i < p.ntables; i++) {
+            plan_table *t = &p.tables[i];
+            m->rejected += (uint64_t)t->rejected;
+            pgb_buf q = {0};
+            pgb_buf_puts(&q, "SELECT count(*) FROM ");
+            pgb_buf_ident(&q, t->name);
+            int64_t n = -1;
+            rc = query_int(c, q.s, NULL, &n);
+            pgb_buf_free(&q);
+            if (rc)
+                goto done;
+            if (n != t->rows - t->rejected) {
+                rc = pgb_fail(PGBOOT_ERROR,
+                              "verification failed: table %s holds %lld rows, %s had %lld%s; "
+                              "nothing was committed",
+                              t->name, (long long)n, o->sqlite_path,
+                              (long long)(t->rows - t->rejected),
+                              t->rejected ? " (after rejects)" : "");
+                goto done;
+            }
+            if (o->verify == PGBOOT_VERIFY_FULL) {
+                unsigned char back[16];
+                int64_t rows = 0;
+                if ((rc = pgb_readback_digest(c, t, back, &rows)) != 0)
+                    goto done;
+                if (memcmp(back, t->digest, 16) != 0) {
+                    rc = pgb_fail(PGBOOT_ERROR,
+                                  "verification failed: the values of table %s read back from "
+                                  "PostgreSQL differ from %s; nothing was committed",
+                                  t->name, o->sqlite_path);
+                    pgb_hint("please report this with the report file: it is a pgboot bug");
+                    keep_m = 1;
+                    goto report;
+                }
+            }
+        }
+        json_object_set_new(rep.root, "verify",
+                            json_string(o->verify == PGBOOT_VERIFY_FULL ? "full" : "counts"));
+    }
+report:
+    json_object_set_new(rep.root, "tables", plan_json(&p));
+    json_object_set_new(rep.root, "skipped", json_incref(rep.skipped));
+    json_object_set_new(rep.root, "warnings", json_incref(rep.warnings));
+    json_object_set_new(rep.root, "started_at", json_string(started));
+    json_object_set_new(rep.root, "duration_ms", json_integer((json_int_t)(pgb_now_ms() - t0)));
+    json_object_set_new(rep.root, "rejected", json_integer((json_int_t)m->rejected));
+    json_object_set_new(rep.root, "dry_run", json_boolean(o->dry_run));
+    json_object_set_new(rep.root, "pgboot_version", json_string(PGBOOT_VERSION_STRING));
+    m->report = json_dumps(rep.root, JSON_INDENT(2));
+    m->summary = m->already_done
+                     ? pgb_printf("%s was migrated into this database already; nothing to do\n",
+                                  o->sqlite_path)
+                     : summary_text(&p, &rep, (int64_t)(pgb_now_ms() - t0),
+                                    o->verify == PGBOOT_VERIFY_FULL, o->dry_run, m->rejected);
+    m->ddl = ddl.s ? pgb_strdup(ddl.s) : pgb_strdup("");
+    if (rc == 0 && in_txn && !m->already_done) {
+        if ((rc = record(c, o, sha, size, started, m->report)) == 0 &&
+            (rc = sql_ok(c, "COMMIT", "cannot commit the migration")) == 0)
+            in_txn = 0;
+    }
+    if (o->report_path && m->report) {
+        int wrc = write_report_file(o->report_path, m->report);
+        if (rc == 0)
+            rc = wrc;
+    }
+done:
+    if (in_txn && c) {
+        PGresult *r = PQexec(c, "ROLLBACK");
+        PQclear(r);
+    }
+    if (c)
+        PQfinish(c);
+    pgb_plan_free(&p);
+    pgb_src_close(&src);
+    pgb_buf_free(&ddl);
+    json_decref(rep.root);
+    json_decref(rep.skipped);
+    json_decref(rep.warnings);
+    if (rc == 0 || keep_m)
+        *out = m;
+    else
+        pgboot_migration_free(m);
+    return rc;
+}

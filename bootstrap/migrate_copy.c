@@ -1,0 +1,645 @@
+/* Moving rows: a stream of COPY text built from the SQLite rows in bounded
+ * buffers (memory does not grow with the database), and the canonical form of
+ * every value for --verify full, computed as the rows go out and again from
+ * what PostgreSQL gives back. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "../platform/dynload.h"
+#include "migrate.h"
+#include "migrate_copy.h"
+
+#define FLUSH_AT (256 * 1024)
+
+/* ---- canonical values ----------------------------------------------------- */
+
+static void canon_add(crypto_generichash_state *h, const void *p, size_t n)
+{
+    unsigned char hdr[5] = {1, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                            (unsigned char)(n >> 8), (unsigned char)n};
+    crypto_generichash_update(h, hdr, sizeof hdr);
+    crypto_generichash_update(h, p, n);
+}
+
+static void canon_null(crypto_generichash_state *h)
+{
+    unsigned char z = 0;
+    crypto_generichash_update(h, &z, 1);
+}
+
+static void canon_double(crypto_generichash_state *h, double d)
+{
+    if (d != d) {
+        canon_add(h, "NaN", 3);
+        return;
+    }
+    unsigned char b[8];
+    memcpy(b, &d, 8);
+    canon_add(h, b, 8);
+}
+
+static void canon_decimal(crypto_generichash_state *h, const char *s, size_t n)
+{
+    if (n > 0 && (s[0] == 'N' || s[0] == 'I' || (s[0] == '-' && n > 1 && s[1] == 'I'))) {
+        canon_add(h, s, n);
+        return;
+    }
+    char plain[400];
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)n, s);
+    pgb_plain_decimal(tmp, plain, sizeof plain);
+    char out[420];
+    pgb_decimal_normal(plain, strlen(plain), out);
+    canon_add(h, out, strlen(out));
+}
+
+static void canon_micros(crypto_generichash_state *h, int64_t us)
+{
+    char b[32];
+    int n = snprintf(b, sizeof b, "%lld", (long long)us);
+    canon_add(h, b, (size_t)n);
+}
+
+static void canon_json(crypto_generichash_state *h, const char *s, size_t n)
+{
+    json_error_t e;
+    json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &e);
+    char *d = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    if (d)
+        canon_add(h, d, strlen(d));
+    else
+        canon_add(h, s, n);
+    free(d);
+    json_decref(j);
+}
+
+/* The canonical value of a SQLite value for column c. */
+static void canon_sqlite(crypto_generichash_state *h, const plan_col *c, sqlite3_value *v)
+{
+    int type = sqlite3_value_type(v);
+    if (type == SQLITE_NULL) {
+        canon_null(h);
+        return;
+    }
+    const char *s = (const char *)sqlite3_value_blob(v);
+    size_t n = (size_t)sqlite3_value_bytes(v);
+    char buf[64];
+    pgb_iso iso;
+    switch (c->kind) {
+    case K_BIGINT:
+        n = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+        canon_add(h, buf, n);
+        return;
+    case K_DOUBLE:
+        canon_double(h, sqlite3_value_double(v));
+        return;
+    case K_NUMERIC:
+        if (type == SQLITE_INTEGER) {
+            n = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+            canon_decimal(h, buf, n);
+        } else if (type == SQLITE_FLOAT) {
+            n = (size_t)pgb_double_text(sqlite3_value_double(v), buf);
+            canon_decimal(h, buf, n);
+        } else {
+            canon_decimal(h, s ? s : "", n);
+        }
+        return;
+    case K_BOOL:
+        if (type == SQLITE_INTEGER)
+            canon_add(h, sqlite3_value_int64(v) ? "t" : "f", 1);
+        else
+            canon_add(h, pgb_parse_bool_text(s, n) > 0 ? "t" : "f", 1);
+        return;
+    case K_DATE:
+        canon_add(h, s, n);
+        return;
+    case K_TS:
+    case K_TSTZ:
+        if (pgb_parse_iso(s, n, &iso) == 0)
+            canon_micros(h, iso.micros);
+        else
+            canon_add(h, s, n);
+        return;
+    case K_EPOCH_TSTZ:
+        canon_micros(h, sqlite3_value_int64(v) * 1000000);
+        return;
+    case K_JSONB:
+        canon_json(h, s, n);
+        return;
+    case K_UUID: {
+        char hex[33];
+        if (pgb_parse_uuid(s, n, hex) == 0)
+            canon_add(h, hex, 32);
+        return;
+    }
+    case K_VARCHAR:
+    case K_TEXT:
+        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+            const unsigned char *t = sqlite3_value_text(v);
+            canon_add(h, t, (size_t)sqlite3_value_bytes(v));
+        } else {
+            canon_add(h, s ? s : "", n);
+        }
+        return;
+    case K_BYTEA:
+        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+            const unsigned char *t = sqlite3_value_text(v);
+            canon_add(h, t, (size_t)sqlite3_value_bytes(v));
+        } else {
+            canon_add(h, s ? s : "", n);
+        }
+        return;
+    }
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
+}
+
+/* The canonical value of a field PostgreSQL sent back (already unescaped). */
+static void canon_pg(crypto_generichash_state *h, const plan_col *c, const char *s, size_t n)
+{
+    pgb_iso iso;
+    switch (c->kind) {
+    case K_BIGINT:
+    case K_DATE:
+    case K_BOOL:
+    case K_VARCHAR:
+    case K_TEXT:
+        canon_add(h, s, n);
+        return;
+    case K_DOUBLE: {
+        char tmp[64];
+        snprintf(tmp, sizeof tmp, "%.*s", (int)n, s);
+        canon_double(h, strtod(tmp, NULL));
+        return;
+    }
+    case K_NUMERIC:
+        canon_decimal(h, s, n);
+        return;
+    case K_TS:
+    case K_TSTZ:
+    case K_EPOCH_TSTZ:
+        if (pgb_parse_iso(s, n, &iso) == 0)
+            canon_micros(h, iso.micros);
+        else
+            canon_add(h, s, n);
+        return;
+    case K_JSONB:
+        canon_json(h, s, n);
+        return;
+    case K_UUID: {
+        char hex[33];
+        if (pgb_parse_uuid(s, n, hex) == 0)
+            canon_add(h, hex, 32);
+        return;
+    }
+    case K_BYTEA: {
+        /* \x followed by hex digits */
+        size_t m = n > 2 ? (n - 2) / 2 : 0;
+        unsigned char *b = malloc(m + 1);
+        if (!b)
+            return;
+        for (size_t i = 0; i < m; i++)
+            b[i] = (unsigned char)(hexval(s[2 + 2 * i]) << 4 | hexval(s[3 + 2 * i]));
+        canon_add(h, b, m);
+        free(b);
+        return;
+    }
+    }
+}
+
+void pgb_digest_row(pgb_digest *d, const unsigned char h[16])
+{
+    uint64_t a, b;
+    memcpy(&a, h, 8);
+    memcpy(&b, h + 8, 8);
+    d->sum += a;
+    d->xr ^= b;
+    d->rows++;
+}
+
+/* ---- COPY text ---------------------------------------------------------------- */
+
+static void put_escaped(pgb_buf *b, const char *s, size_t n)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = NULL;
+        switch (s[i]) {
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            continue;
+        }
+        pgb_buf_add(b, s + run, i - run);
+        pgb_buf_puts(b, esc);
+        run = i + 1;
+    }
+    pgb_buf_add(b, s + run, n - run);
+}
+
+static void put_value(pgb_buf *b, const plan_col *c, sqlite3_value *v)
+{
+    int type = sqlite3_value_type(v);
+    if (type == SQLITE_NULL) {
+        pgb_buf_add(b, "\\N", 2);
+        return;
+    }
+    char buf[512];
+    int n;
+    const char *s = (const char *)sqlite3_value_blob(v);
+    size_t len = (size_t)sqlite3_value_bytes(v);
+    switch (c->kind) {
+    case K_BIGINT:
+        n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+        pgb_buf_add(b, buf, (size_t)n);
+        return;
+    case K_DOUBLE:
+        if (type == SQLITE_INTEGER)
+            n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+        else
+            n = pgb_double_text(sqlite3_value_double(v), buf);
+        pgb_buf_add(b, buf, (size_t)n);
+        return;
+    case K_NUMERIC:
+        if (type == SQLITE_INTEGER) {
+            n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+            pgb_buf_add(b, buf, (size_t)n);
+        } else if (type == SQLITE_FLOAT) {
+            char t[40];
+            pgb_double_text(sqlite3_value_double(v), t);
+            pgb_plain_decimal(t, buf, sizeof buf);
+            pgb_buf_puts(b, buf);
+        } else {
+            put_escaped(b, s, len);
+        }
+        return;
+    case K_BOOL:
+        if (type == SQLITE_INTEGER)
+            pgb_buf_add(b, sqlite3_value_int64(v) ? "t" : "f", 1);
+        else
+            pgb_buf_add(b, pgb_parse_bool_text(s, len) > 0 ? "t" : "f", 1);
+        return;
+    case K_EPOCH_TSTZ:
+        n = pgb_epoch_text(sqlite3_value_int64(v), buf, sizeof buf);
+        pgb_buf_add(b, buf, (size_t)n);
+        return;
+    case K_BYTEA: {
+        static const char hx[] = "0123456789abcdef";
+        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+            s = (const char *)sqlite3_value_text(v);
+            len = (size_t)sqlite3_value_bytes(v);
+        }
+        pgb_buf_add(b, "\\\\x", 3);
+        for (size_t i = 0; i < len; i += sizeof buf / 2) {
+            size_t m = len - i < sizeof buf / 2 ? len - i : sizeof buf / 2;
+            for (size_t k = 0; k < m; k++) {
+                buf[2 * k] = hx[(unsigned char)s[i + k] >> 4];
+                buf[2 * k + 1] = hx[(unsigned char)s[i + k] & 15];
+            }
+            pgb_buf_add(b, buf, 2 * m);
+        }
+        return;
+    }
+    default:
+        /* Text kinds: numbers as SQLite renders them as text. */
+        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+            s = (const char *)sqlite3_value_text(v);
+            len = (size_t)sqlite3_value_bytes(v);
+        }
+        put_escaped(b, s ? s : "", len);
+        return;
+    }
+}
+
+/* ---- rejects -------------------------------------------------------------------- */
+
+static json_t *value_json(sqlite3_value *v)
+{
+    char buf[40];
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+        return json_null();
+    case SQLITE_INTEGER:
+        snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+        return json_pack("{s:s, s:s}", "type", "integer", "value", buf);
+    case SQLITE_FLOAT:
+        pgb_double_text(sqlite3_value_double(v), buf);
+        return json_pack("{s:s, s:s}", "type", "real", "value", buf);
+    default: {
+        const char *s = (const char *)sqlite3_value_blob(v);
+        size_t n = (size_t)sqlite3_value_bytes(v);
+        int text = sqlite3_value_type(v) == SQLITE_TEXT;
+        if (text && pgb_utf8_ok(s ? s : "", n))
+            return json_pack("{s:s, s:s%}", "type", "text", "value", s ? s : "", n);
+        size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = malloc(cap);
+        if (!b64)
+            return json_null();
+        sodium_bin2base64(b64, cap, (const unsigned char *)(s ? s : ""), n,
+                          sodium_base64_VARIANT_ORIGINAL);
+        json_t *j = json_pack("{s:s, s:s}", "type", text ? "text" : "blob", "base64", b64);
+        free(b64);
+        return j;
+    }
+    }
+}
+
+static int write_reject(pgb_load *L, plan_table *t, sqlite3_stmt *s, int first, const char *col,
+                        const char *why)
+{
+    if (!L->rejects_dir)
+        return pgb_fail(PGBOOT_ERROR, "internal: no rejects directory");
+    if (!L->rejects) {
+        if (pgb_mkdir_p(L->rejects_dir, 0700) != 0)
+            return PGBOOT_ERROR;
+        char *path = pgb_printf("%s/%s.jsonl", L->rejects_dir, t->name);
+        L->rejects = path ? fopen(path, "w") : NULL;
+        if (!L->rejects) {
+            int rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", path ? path : "rejects",
+                              strerror(errno));
+            free(path);
+            return rc;
+        }
+        free(path);
+    }
+    json_t *row = json_object();
+    int k = first;
+    for (int i = 0; i < t->ncols; i++) {
+        if (t->cols[i].generated)
+            continue;
+        json_object_set_new(row, t->cols[i].name, value_json(sqlite3_column_value(s, k++)));
+    }
+    json_t *rec = json_pack("{s:s, s:o, s:s, s:s, s:o}", "table", t->src->name, "key",
+                            first ? json_integer(sqlite3_column_int64(s, 0)) : json_null(),
+                            "column", col, "reason", why, "row", row);
+    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    int rc = 0;
+    if (!line || fprintf(L->rejects, "%s\n", line) < 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot write the rejected row of %s", t->src->name);
+    free(line);
+    return rc;
+}
+
+/* ---- loading a table ---------------------------------------------------------- */
+
+static int flush(PGconn *c, pgb_buf *b, plan_table *t)
+{
+    if (!b->len)
+        return 0;
+    if (PQputCopyData(c, b->s, (int)b->len) != 1)
+        return pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(c));
+    t->bytes += b->len;
+    b->len = 0;
+    return 0;
+}
+
+int pgb_load_table(pgb_load *L, plan_table *t)
+{
+    uint64_t started = pgb_now_ms();
+    int any_bad = 0;
+    for (int i = 0; i < t->ncols; i++)
+        any_bad |= t->cols[i].n_bad > 0;
+    int check = any_bad && L->policy == ON_ERROR_REJECT;
+    int first = !t->src->without_rowid ? 1 : 0; /* the rowid, for reject keys */
+    char *select = pgb_plan_select_sql(t, first);
+    pgb_buf copy = {0};
+    pgb_buf_puts(&copy, "COPY ");
+    pgb_buf_ident(&copy, t->name);
+    pgb_buf_puts(&copy, " (");
+    int ncopied = 0;
+    for (int i = 0; i < t->ncols; i++) {
+        if (t->cols[i].generated)
+            continue;
+        if (ncopied++)
+            pgb_buf_puts(&copy, ", ");
+        pgb_buf_ident(&copy, t->cols[i].name);
+    }
+    pgb_buf_puts(&copy, ") FROM STDIN");
+    int rc = 0;
+    sqlite3_stmt *s = NULL;
+    pgb_buf out = {0};
+    plan_col **cols = calloc((size_t)ncopied + 1, sizeof *cols);
+    if (!select || copy.oom || !cols) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0, k = 0; i < t->ncols; i++)
+        if (!t->cols[i].generated)
+            cols[k++] = &t->cols[i];
+    if (sqlite3_prepare_v2(L->src->db, select, -1, &s, NULL) != SQLITE_OK) {
+        rc = pgb_src_fail(L->src, PGBOOT_ERROR, "cannot read a table");
+        goto done;
+    }
+    if (ncopied == 0)
+        goto done;
+    PGresult *r = PQexec(L->conn, copy.s);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot start COPY into %s: %s", t->name,
+                      PQresultErrorMessage(r));
+        PQclear(r);
+        goto done;
+    }
+    PQclear(r);
+    pgb_digest dg = {0};
+    int step;
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (check) {
+            const char *why = NULL;
+            int bad = -1;
+            for (int k = 0; k < ncopied && bad < 0; k++)
+                if (cols[k]->n_bad &&
+                    !pgb_cell_ok(cols[k], sqlite3_column_value(s, first + k), &why))
+                    bad = k;
+            if (bad >= 0) {
+                rc = write_reject(L, t, s, first, cols[bad]->name, why);
+                t->rejected++;
+                continue;
+            }
+        }
+        crypto_generichash_state h;
+        if (L->verify_full)
+            crypto_generichash_init(&h, NULL, 0, 16);
+        for (int k = 0; k < ncopied; k++) {
+            sqlite3_value *v = sqlite3_column_value(s, first + k);
+            if (k)
+                pgb_buf_add(&out, "\t", 1);
+            put_value(&out, cols[k], v);
+            if (L->verify_full)
+                canon_sqlite(&h, cols[k], v);
+        }
+        pgb_buf_add(&out, "\n", 1);
+        if (L->verify_full) {
+            unsigned char hash[16];
+            crypto_generichash_final(&h, hash, sizeof hash);
+            pgb_digest_row(&dg, hash);
+        }
+        if (out.oom)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        else if (out.len >= FLUSH_AT)
+            rc = flush(L->conn, &out, t);
+        L->rows_done++;
+        if (L->progress && (L->rows_done & 1023) == 0)
+            L->progress(t->src->name, L->rows_done, L->rows_total, L->progress_payload);
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        char what[200];
+        snprintf(what, sizeof what, "cannot read table %s", t->src->name);
+        rc = pgb_src_fail(L->src, PGBOOT_EINVALID, what);
+    }
+    if (rc == 0)
+        rc = flush(L->conn, &out, t);
+    if (PQputCopyEnd(L->conn, rc ? "pgboot: migration failed" : NULL) != 1 && rc == 0)
+        rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(L->conn));
+    while ((r = PQgetResult(L->conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc =
+                pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    memcpy(t->digest, &dg.sum, 8);
+    memcpy(t->digest + 8, &dg.xr, 8);
+done:
+    if (L->rejects) {
+        fclose(L->rejects);
+        L->rejects = NULL;
+    }
+    sqlite3_finalize(s);
+    pgb_buf_free(&out);
+    pgb_buf_free(&copy);
+    free(select);
+    free(cols);
+    t->ms = pgb_now_ms() - started;
+    return rc;
+}
+
+/* ---- reading back ------------------------------------------------------------- */
+
+/* Unescape one COPY text field in place; returns its length, or -1 for \N. */
+static long unescape(char *s, size_t n)
+{
+    if (n == 2 && s[0] == '\\' && s[1] == 'N')
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\' || i + 1 >= n) {
+            s[o++] = s[i];
+            continue;
+        }
+        char c = s[++i];
+        switch (c) {
+        case 't':
+            s[o++] = '\t';
+            break;
+        case 'n':
+            s[o++] = '\n';
+            break;
+        case 'r':
+            s[o++] = '\r';
+            break;
+        case 'b':
+            s[o++] = '\b';
+            break;
+        case 'f':
+            s[o++] = '\f';
+            break;
+        case 'v':
+            s[o++] = '\v';
+            break;
+        default:
+            s[o++] = c;
+        }
+    }
+    return (long)o;
+}
+
+int pgb_readback_digest(PGconn *c, plan_table *t, unsigned char digest[16], int64_t *rows)
+{
+    pgb_buf q = {0};
+    pgb_buf_puts(&q, "COPY (SELECT ");
+    int n = 0;
+    for (int i = 0; i < t->ncols; i++) {
+        if (t->cols[i].generated)
+            continue;
+        if (n++)
+            pgb_buf_puts(&q, ", ");
+        pgb_buf_ident(&q, t->cols[i].name);
+    }
+    if (!n)
+        pgb_buf_puts(&q, "NULL");
+    pgb_buf_puts(&q, " FROM ");
+    pgb_buf_ident(&q, t->name);
+    pgb_buf_puts(&q, ") TO STDOUT");
+    if (q.oom) {
+        pgb_buf_free(&q);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    PGresult *r = PQexec(c, q.s);
+    pgb_buf_free(&q);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        int rc =
+            pgb_fail(PGBOOT_ERROR, "cannot read back %s: %s", t->name, PQresultErrorMessage(r));
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    pgb_digest dg = {0};
+    char *line;
+    int len, rc = 0;
+    while ((len = PQgetCopyData(c, &line, 0)) > 0) {
+        crypto_generichash_state h;
+        crypto_generichash_init(&h, NULL, 0, 16);
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        int k = 0;
+        size_t start = 0;
+        for (int i = 0; i < t->ncols; i++) {
+            if (t->cols[i].generated)
+                continue;
+            size_t end = start;
+            while (end < (size_t)len && line[end] != '\t')
+                end++;
+            long fl = unescape(line + start, end - start);
+            if (fl < 0)
+                canon_null(&h);
+            else
+                canon_pg(&h, &t->cols[i], line + start, (size_t)fl);
+            start = end + 1;
+            k++;
+        }
+        unsigned char hash[16];
+        crypto_generichash_final(&h, hash, sizeof hash);
+        pgb_digest_row(&dg, hash);
+        PQfreemem(line);
+    }
+    if (len == -2)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot read back %s: %s", t->name, PQerrorMessage(c));
+    while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+    memcpy(digest, &dg.sum, 8);
+    memcpy(digest + 8, &dg.xr, 8);
+    *rows = (int64_t)dg.rows;
+    return rc;
+}

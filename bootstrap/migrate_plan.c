@@ -1,0 +1,846 @@
+/* Planning a migration: target names, and a type for every column chosen from
+ * its declared type AND one scan of the values it actually holds.
+ *
+ * The declared type names a family. Strong families (INTEGER, REAL, NUMERIC,
+ * TEXT, BLOB) are what the app meant: a value that does not fit is a bad value,
+ * handled by the --on-error policy. Weak families (BOOLEAN, DATE, DATETIME,
+ * JSON, UUID, VARCHAR(n), no type at all) are SQLite conventions: the richer
+ * PostgreSQL type is taken when every value fits, else a type that holds every
+ * value exactly, and the report says why. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "migrate.h"
+#include "migrate_copy.h"
+
+#define MAX_NAME 63
+#define TWO53 9007199254740992LL
+
+typedef enum {
+    F_ANY,
+    F_INT,
+    F_REAL,
+    F_NUMERIC_PS,
+    F_NUMERIC,
+    F_NUMAFF, /* other words with SQLite's NUMERIC affinity */
+    F_BOOL,
+    F_DATE,
+    F_TS,
+    F_TIME,
+    F_JSON,
+    F_UUID,
+    F_VARCHAR,
+    F_CHAR,
+    F_TEXT,
+    F_BLOB,
+} family;
+
+/* ---- declared types ----------------------------------------------------------- */
+
+/* The declared type in lower case, without quotes, spaces squeezed. */
+static void normal_decl(const char *decl, char *out, size_t cap)
+{
+    size_t o = 0;
+    int space = 0;
+    for (const char *p = decl; *p && o + 1 < cap; p++) {
+        char c = *p;
+        if (c == '"' || c == '[' || c == ']' || c == '`' || c == '\'')
+            continue;
+        if (isspace((unsigned char)c)) {
+            space = o > 0;
+            continue;
+        }
+        if (space && c != '(' && c != ')' && c != ',' && out[o - 1] != '(' && out[o - 1] != ',') {
+            out[o++] = ' ';
+        }
+        space = 0;
+        out[o++] = (char)tolower((unsigned char)c);
+    }
+    out[o] = '\0';
+}
+
+static int has_word(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+    for (const char *p = strstr(s, w); p; p = strstr(p + 1, w)) {
+        int before = p == s || !isalnum((unsigned char)p[-1]);
+        int after = !isalnum((unsigned char)p[n]);
+        if (before && after)
+            return 1;
+    }
+    return 0;
+}
+
+static family classify(const char *decl, int *a, int *b)
+{
+    char d[128];
+    normal_decl(decl, d, sizeof d);
+    *a = *b = 0;
+    if (!*d)
+        return F_ANY;
+    const char *paren = strchr(d, '(');
+    int np = paren ? sscanf(paren, "(%d,%d)", a, b) : 0;
+    if (has_word(d, "bool") || has_word(d, "boolean"))
+        return F_BOOL;
+    if (has_word(d, "json") || has_word(d, "jsonb"))
+        return F_JSON;
+    if (has_word(d, "uuid") || has_word(d, "guid"))
+        return F_UUID;
+    if (strstr(d, "datetime") || strstr(d, "timestamp"))
+        return F_TS;
+    if (has_word(d, "date"))
+        return F_DATE;
+    if (has_word(d, "time"))
+        return F_TIME;
+    if ((strstr(d, "numeric") || strstr(d, "decimal")) && np == 2 && *a > 0 && *a <= 1000 &&
+        *b >= 0 && *b <= *a)
+        return F_NUMERIC_PS;
+    if ((strstr(d, "numeric") || strstr(d, "decimal")) && np == 1 && *a > 0 && *a <= 1000) {
+        *b = 0;
+        return F_NUMERIC_PS;
+    }
+    if (!strcmp(d, "numeric") || !strcmp(d, "decimal"))
+        return F_NUMERIC;
+    if ((strstr(d, "char") || strstr(d, "varying")) && np >= 1 && *a > 0 && *a <= 10485760)
+        return (strstr(d, "varchar") || strstr(d, "varying")) ? F_VARCHAR : F_CHAR;
+    /* SQLite's affinity rules, in its order. */
+    if (strstr(d, "int"))
+        return F_INT;
+    if (strstr(d, "char") || strstr(d, "clob") || strstr(d, "text"))
+        return F_TEXT;
+    if (strstr(d, "blob"))
+        return F_BLOB;
+    if (strstr(d, "real") || strstr(d, "floa") || strstr(d, "doub"))
+        return F_REAL;
+    return F_NUMAFF;
+}
+
+/* ---- names -------------------------------------------------------------------- */
+
+static char *fold(const char *name, int preserve_case)
+{
+    char *s = pgb_strdup(name);
+    if (s && !preserve_case)
+        for (char *p = s; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    return s;
+}
+
+static int check_names(char **names, const char **origins, int n, const char *what,
+                       int preserve_case)
+{
+    for (int i = 0; i < n; i++) {
+        if (strlen(names[i]) > MAX_NAME) {
+            int rc =
+                pgb_fail(PGBOOT_EINVALID, "%s name '%.80s' is %zu bytes long; PostgreSQL allows %d",
+                         what, origins[i], strlen(names[i]), MAX_NAME);
+            pgb_hint("rename it in the SQLite database (or a copy of it); nothing was written");
+            return rc;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j])) {
+                int rc = pgb_fail(PGBOOT_EINVALID,
+                                  "%s names '%s' and '%s' are the same name '%s' in PostgreSQL",
+                                  what, origins[j], origins[i], names[i]);
+                if (!preserve_case)
+                    pgb_hint("--preserve-case keeps the names as they are; nothing was written");
+                else
+                    pgb_hint("rename one of them; nothing was written");
+                return rc;
+            }
+    }
+    return 0;
+}
+
+const char *pgb_plan_table_name(const plan *p, const char *src_name)
+{
+    for (int i = 0; i < p->ntables; i++)
+        if (!strcasecmp(p->tables[i].src->name, src_name))
+            return p->tables[i].name;
+    return NULL;
+}
+
+const char *pgb_plan_col_name(const plan_table *t, const char *src_name)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (!strcasecmp(t->src->cols[t->cols[i].src].name, src_name))
+            return t->cols[i].name;
+    return NULL;
+}
+
+/* ---- the scan ----------------------------------------------------------------- */
+
+static void number_shape(double d, int *id, int *fd)
+{
+    char buf[40];
+    int n = pgb_double_text(d, buf);
+    char *e = strchr(buf, 'e');
+    if (!e) {
+        if (pgb_decimal_shape(buf, (size_t)n, id, fd) != 0)
+            *id = *fd = 99;
+        return;
+    }
+    /* d.ddde+XX: digits and exponent */
+    int exp = atoi(e + 1);
+    int mant = 0;
+    for (char *q = buf; q < e; q++)
+        mant += isdigit((unsigned char)*q) != 0;
+    if (exp >= 0) {
+        *id = exp + 1;
+        *fd = mant - 1 - exp > 0 ? mant - 1 - exp : 0;
+    } else {
+        *id = 0;
+        *fd = mant - 1 - exp;
+    }
+}
+
+static void see_value(col_stats *st, sqlite3_value *v, int want_json, int want_bool_etc)
+{
+    int id, fd;
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+        st->n_null++;
+        return;
+    case SQLITE_INTEGER: {
+        sqlite3_int64 i = sqlite3_value_int64(v);
+        st->n_int++;
+        if (i != 0 && i != 1)
+            st->n_int_not01++;
+        if (i > TWO53 || i < -TWO53)
+            st->n_big_int++;
+        char buf[24];
+        int n = snprintf(buf, sizeof buf, "%lld", (long long)i);
+        id = n - (i < 0);
+        if (id > st->max_int_digits)
+            st->max_int_digits = id;
+        return;
+    }
+    case SQLITE_FLOAT: {
+        double d = sqlite3_value_double(v);
+        st->n_real++;
+        if (!isfinite(d)) {
+            st->n_real_nonfinite++;
+            st->n_real_nonint++;
+            return;
+        }
+        if (d != trunc(d) || fabs(d) >= 9.2e18)
+            st->n_real_nonint++;
+        number_shape(d, &id, &fd);
+        if (id > st->max_int_digits)
+            st->max_int_digits = id;
+        if (fd > st->max_frac_digits)
+            st->max_frac_digits = fd;
+        return;
+    }
+    case SQLITE_BLOB:
+        st->n_blob++;
+        return;
+    default:
+        break;
+    }
+    /* Text, as the bytes it is stored with. */
+    const char *s = (const char *)sqlite3_value_blob(v);
+    size_t n = (size_t)sqlite3_value_bytes(v);
+    if (!s)
+        s = "";
+    st->n_text++;
+    if (!pgb_utf8_ok(s, n)) {
+        st->n_badtext++;
+        st->n_text_nonbool++;
+        st->n_text_nondate++;
+        st->n_text_nonts++;
+        st->n_text_nonuuid++;
+        st->n_text_nonjson++;
+        st->n_text_noncontainer++;
+        st->n_text_nonnumeric++;
+        return;
+    }
+    size_t chars = pgb_utf8_len(s, n);
+    if (chars > st->max_chars)
+        st->max_chars = chars;
+    if (pgb_decimal_shape(s, n, &id, &fd) != 0) {
+        st->n_text_nonnumeric++;
+    } else {
+        if (id > st->max_int_digits)
+            st->max_int_digits = id;
+        if (fd > st->max_frac_digits)
+            st->max_frac_digits = fd;
+    }
+    if (!want_bool_etc)
+        return;
+    if (pgb_parse_bool_text(s, n) < 0)
+        st->n_text_nonbool++;
+    pgb_iso iso;
+    if (pgb_parse_iso(s, n, &iso) != 0) {
+        st->n_text_nondate++;
+        st->n_text_nonts++;
+    } else {
+        if (iso.has_time)
+            st->n_text_nondate++;
+        if (iso.has_zone)
+            st->n_text_tz++;
+        else
+            st->n_text_naive++;
+        if (iso.frac_digits > 6)
+            st->n_text_frac7++;
+    }
+    char hex[33];
+    if (pgb_parse_uuid(s, n, hex) != 0)
+        st->n_text_nonuuid++;
+    if (want_json) {
+        json_error_t e;
+        json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &e);
+        if (!j) {
+            st->n_text_nonjson++;
+            st->n_text_noncontainer++;
+        } else if (!json_is_object(j) && !json_is_array(j)) {
+            st->n_text_noncontainer++;
+        }
+        json_decref(j);
+    }
+}
+
+/* SELECT the copied columns of a table ([rowid,] c1, c2, ...). */
+char *pgb_plan_select_sql(const plan_table *t, int with_rowid)
+{
+    pgb_buf b = {0};
+    pgb_buf_puts(&b, "SELECT ");
+    int first = 1;
+    if (with_rowid && !t->src->without_rowid) {
+        pgb_buf_puts(&b, "_rowid_");
+        first = 0;
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        if (t->cols[i].generated)
+            continue;
+        if (!first)
+            pgb_buf_puts(&b, ", ");
+        first = 0;
+        pgb_buf_ident(&b, t->src->cols[t->cols[i].src].name);
+    }
+    if (first)
+        pgb_buf_puts(&b, "NULL");
+    pgb_buf_puts(&b, " FROM ");
+    pgb_buf_ident(&b, t->src->name);
+    if (b.oom) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    return b.s;
+}
+
+static int scan_table(src_db *db, plan_table *t, int detect_json)
+{
+    char *sql = pgb_plan_select_sql(t, 0);
+    if (!sql)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    sqlite3_stmt *s = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        free(sql);
+        return pgb_src_fail(db, PGBOOT_ERROR, "cannot read a table");
+    }
+    free(sql);
+    /* Which columns need the costlier checks. */
+    int *json = calloc((size_t)t->ncols + 1, sizeof(int));
+    int *rich = calloc((size_t)t->ncols + 1, sizeof(int));
+    int *map = calloc((size_t)t->ncols + 1, sizeof(int));
+    int n = 0;
+    if (!json || !rich || !map) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        if (t->cols[i].generated)
+            continue;
+        int a, b;
+        family f = classify(t->src->cols[t->cols[i].src].decl, &a, &b);
+        json[n] = f == F_JSON || (detect_json && (f == F_TEXT || f == F_ANY));
+        rich[n] = f != F_INT && f != F_REAL && f != F_BLOB;
+        map[n++] = i;
+    }
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        t->rows++;
+        for (int k = 0; k < n; k++)
+            see_value(&t->cols[map[k]].st, sqlite3_column_value(s, k), json[k], rich[k]);
+    }
+    if (r != SQLITE_DONE) {
+        char what[200];
+        snprintf(what, sizeof what, "cannot read table %s", t->src->name);
+        rc = pgb_src_fail(db, PGBOOT_EINVALID, what);
+    }
+done:
+    sqlite3_finalize(s);
+    free(json);
+    free(rich);
+    free(map);
+    return rc;
+}
+
+/* ---- choosing types ------------------------------------------------------------ */
+
+static void set_type(plan_col *c, pg_kind k, int p, int s, int len)
+{
+    c->kind = k;
+    c->p = p;
+    c->s = s;
+    c->len = len;
+    switch (k) {
+    case K_BIGINT:
+        snprintf(c->type_sql, sizeof c->type_sql, "bigint");
+        break;
+    case K_DOUBLE:
+        snprintf(c->type_sql, sizeof c->type_sql, "double precision");
+        break;
+    case K_NUMERIC:
+        if (p > 0)
+            snprintf(c->type_sql, sizeof c->type_sql, "numeric(%d,%d)", p, s);
+        else
+            snprintf(c->type_sql, sizeof c->type_sql, "numeric");
+        break;
+    case K_BOOL:
+        snprintf(c->type_sql, sizeof c->type_sql, "boolean");
+        break;
+    case K_DATE:
+        snprintf(c->type_sql, sizeof c->type_sql, "date");
+        break;
+    case K_TS:
+        snprintf(c->type_sql, sizeof c->type_sql, "timestamp");
+        break;
+    case K_TSTZ:
+    case K_EPOCH_TSTZ:
+        snprintf(c->type_sql, sizeof c->type_sql, "timestamptz");
+        break;
+    case K_JSONB:
+        snprintf(c->type_sql, sizeof c->type_sql, "jsonb");
+        break;
+    case K_UUID:
+        snprintf(c->type_sql, sizeof c->type_sql, "uuid");
+        break;
+    case K_VARCHAR:
+        snprintf(c->type_sql, sizeof c->type_sql, "varchar(%d)", len);
+        break;
+    case K_TEXT:
+        snprintf(c->type_sql, sizeof c->type_sql, "text");
+        break;
+    case K_BYTEA:
+        snprintf(c->type_sql, sizeof c->type_sql, "bytea");
+        break;
+    }
+}
+
+/* How many values a kind cannot hold exactly (mirrors pgb_cell_ok). */
+static int64_t bad_for(const plan_col *c)
+{
+    const col_stats *st = &c->st;
+    switch (c->kind) {
+    case K_BIGINT:
+        return st->n_real + st->n_text + st->n_blob;
+    case K_DOUBLE:
+        return st->n_text + st->n_blob + st->n_big_int;
+    case K_NUMERIC:
+        return st->n_text_nonnumeric + st->n_blob;
+    case K_BOOL:
+        return st->n_real + st->n_blob + st->n_int_not01 + st->n_text_nonbool;
+    case K_DATE:
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nondate;
+    case K_TS:
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nonts + st->n_text_tz +
+               st->n_text_frac7;
+    case K_TSTZ:
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nonts + st->n_text_naive +
+               st->n_text_frac7;
+    case K_EPOCH_TSTZ:
+        return st->n_real + st->n_text + st->n_blob;
+    case K_JSONB:
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nonjson;
+    case K_UUID:
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nonuuid;
+    case K_VARCHAR:
+    case K_TEXT:
+        return st->n_blob + st->n_badtext;
+    case K_BYTEA:
+        return st->n_int + st->n_real;
+    }
+    return 0;
+}
+
+static void reason(plan_col *c, const char *fmt, ...) PGB_PRINTF(2, 3);
+static void reason(plan_col *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    free(c->reason);
+    c->reason = pgb_vprintf(fmt, ap);
+    va_end(ap);
+}
+
+/* The type that holds every value of the column exactly, by the data. */
+static void by_data(plan_col *c)
+{
+    const col_stats *st = &c->st;
+    int64_t nums = st->n_int + st->n_real, texts = st->n_text;
+    if (!nums && !texts && !st->n_blob)
+        set_type(c, K_TEXT, 0, 0, 0);
+    else if (!texts && !st->n_blob && !st->n_real)
+        set_type(c, K_BIGINT, 0, 0, 0);
+    else if (!texts && !st->n_blob)
+        set_type(c, st->n_big_int ? K_NUMERIC : K_DOUBLE, 0, 0, 0);
+    else if (!st->n_blob && !st->n_badtext)
+        set_type(c, K_TEXT, 0, 0, 0);
+    else
+        set_type(c, K_BYTEA, 0, 0, 0);
+}
+
+static void epoch_or_fallback(plan_col *c, const char *what, int epoch_as_ts)
+{
+    const col_stats *st = &c->st;
+    if (st->n_int && !st->n_real && !st->n_text && !st->n_blob) {
+        if (epoch_as_ts) {
+            set_type(c, K_EPOCH_TSTZ, 0, 0, 0);
+            reason(c, "%s column of integers: read as Unix epoch seconds (--epoch-as-timestamp)",
+                   what);
+        } else {
+            set_type(c, K_BIGINT, 0, 0, 0);
+            reason(c,
+                   "%s column of integers (epoch values?) kept as integers; "
+                   "--epoch-as-timestamp converts them",
+                   what);
+        }
+        return;
+    }
+    by_data(c);
+    reason(c,
+           "%s column holds values that are not ISO-8601 dates/timestamps (%lld integers, "
+           "%lld reals, %lld texts): kept as %s",
+           what, (long long)st->n_int, (long long)st->n_real, (long long)st->n_text, c->type_sql);
+}
+
+static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_json)
+{
+    int a, b;
+    family f = classify(sc->decl, &a, &b);
+    const col_stats *st = &c->st;
+    int only_text = !st->n_int && !st->n_real && !st->n_blob;
+    switch (f) {
+    case F_INT:
+        set_type(c, K_BIGINT, 0, 0, 0);
+        break;
+    case F_REAL:
+        set_type(c, K_DOUBLE, 0, 0, 0);
+        break;
+    case F_NUMERIC_PS:
+        if (st->max_int_digits <= a - b && st->max_frac_digits <= b) {
+            set_type(c, K_NUMERIC, a, b, 0);
+        } else {
+            set_type(c, K_NUMERIC, 0, 0, 0);
+            reason(c,
+                   "values do not fit numeric(%d,%d) (up to %d digits before and %d after "
+                   "the point): unconstrained numeric",
+                   a, b, st->max_int_digits, st->max_frac_digits);
+        }
+        break;
+    case F_NUMERIC:
+        set_type(c, K_NUMERIC, 0, 0, 0);
+        break;
+    case F_BOOL:
+        if (!st->n_real && !st->n_blob && !st->n_int_not01 && !st->n_text_nonbool) {
+            set_type(c, K_BOOL, 0, 0, 0);
+            if (st->n_int + st->n_text)
+                reason(c, "BOOLEAN column of 0/1/true/false values");
+        } else {
+            by_data(c);
+            reason(c, "BOOLEAN column holds values other than 0/1/true/false: kept as %s",
+                   c->type_sql);
+        }
+        break;
+    case F_DATE:
+        if (only_text && st->n_text && !st->n_text_nondate)
+            set_type(c, K_DATE, 0, 0, 0);
+        else if (!st->n_int && !st->n_real && !st->n_text && !st->n_blob)
+            set_type(c, K_DATE, 0, 0, 0);
+        else
+            epoch_or_fallback(c, "DATE", epoch_as_ts);
+        break;
+    case F_TS:
+        if (!st->n_int && !st->n_real && !st->n_text && !st->n_blob) {
+            set_type(c, K_TS, 0, 0, 0);
+        } else if (only_text && !st->n_text_nonts && !st->n_text_frac7) {
+            if (!st->n_text_tz) {
+                set_type(c, K_TS, 0, 0, 0);
+                reason(c, "ISO-8601 text without a zone: timestamp (never shifted)");
+            } else if (!st->n_text_naive) {
+                set_type(c, K_TSTZ, 0, 0, 0);
+                reason(c, "ISO-8601 text with zones: timestamptz");
+            } else {
+                set_type(c, K_TEXT, 0, 0, 0);
+                reason(c, "timestamps with and without a zone are mixed: kept as text");
+            }
+        } else {
+            epoch_or_fallback(c, "DATETIME/TIMESTAMP", epoch_as_ts);
+        }
+        break;
+    case F_TIME:
+        by_data(c);
+        reason(c, "TIME values are kept as %s", c->type_sql);
+        break;
+    case F_JSON:
+        if (only_text && !st->n_text_nonjson) {
+            set_type(c, K_JSONB, 0, 0, 0);
+            if (st->n_text)
+                reason(c, "every value parses as JSON: jsonb");
+        } else {
+            by_data(c);
+            reason(c, "JSON column holds values that do not parse as JSON: kept as %s",
+                   c->type_sql);
+        }
+        break;
+    case F_UUID:
+        if (only_text && !st->n_text_nonuuid) {
+            set_type(c, K_UUID, 0, 0, 0);
+        } else {
+            by_data(c);
+            reason(c, "UUID column holds values that are not UUIDs: kept as %s", c->type_sql);
+        }
+        break;
+    case F_VARCHAR:
+    case F_CHAR:
+        if ((int64_t)st->max_chars <= a) {
+            set_type(c, K_VARCHAR, 0, 0, a);
+            if (f == F_CHAR)
+                reason(c,
+                       "CHAR(%d) as varchar(%d): PostgreSQL's char(n) would pad values "
+                       "with spaces",
+                       a, a);
+        } else {
+            set_type(c, K_TEXT, 0, 0, 0);
+            reason(c, "values up to %zu characters exceed the declared length %d: text",
+                   st->max_chars, a);
+        }
+        break;
+    case F_TEXT:
+        set_type(c, K_TEXT, 0, 0, 0);
+        break;
+    case F_BLOB:
+        set_type(c, K_BYTEA, 0, 0, 0);
+        break;
+    case F_NUMAFF:
+    case F_ANY:
+        by_data(c);
+        if (*sc->decl)
+            reason(c, "type '%s' has no PostgreSQL equivalent: %s by the values", sc->decl,
+                   c->type_sql);
+        else if (st->n_int + st->n_real + st->n_text + st->n_blob)
+            reason(c, "no declared type: %s by the values", c->type_sql);
+        break;
+    }
+    if (detect_json && c->kind == K_TEXT && (f == F_TEXT || f == F_ANY) && st->n_text &&
+        only_text && !st->n_text_noncontainer) {
+        set_type(c, K_JSONB, 0, 0, 0);
+        reason(c, "every value is a JSON object or array (--detect-json): jsonb");
+    }
+}
+
+static void widen(plan_col *c)
+{
+    const col_stats *st = &c->st;
+    char from[64];
+    snprintf(from, sizeof from, "%s", c->type_sql);
+    int64_t bad = c->n_bad;
+    if (!st->n_text && !st->n_blob)
+        set_type(c, K_NUMERIC, 0, 0, 0);
+    else if (!st->n_blob && !st->n_badtext)
+        set_type(c, K_TEXT, 0, 0, 0);
+    else
+        set_type(c, K_BYTEA, 0, 0, 0);
+    reason(c, "widened from %s to %s: %lld values would not fit (--on-error widen)", from,
+           c->type_sql, (long long)bad);
+    c->n_bad = 0;
+}
+
+void pgb_plan_free(plan *p)
+{
+    for (int i = 0; i < p->ntables; i++) {
+        for (int j = 0; j < p->tables[i].ncols; j++) {
+            free(p->tables[i].cols[j].name);
+            free(p->tables[i].cols[j].reason);
+            free(p->tables[i].cols[j].gen_sql);
+        }
+        free(p->tables[i].cols);
+        free(p->tables[i].name);
+    }
+    free(p->tables);
+    memset(p, 0, sizeof *p);
+}
+
+int pgb_plan_make(plan *p, src_db *src, int preserve_case, int epoch_as_ts, int detect_json,
+                  on_error_policy on_error)
+{
+    memset(p, 0, sizeof *p);
+    p->src = src;
+    p->preserve_case = preserve_case;
+    p->epoch_as_timestamp = epoch_as_ts;
+    p->detect_json = detect_json;
+    p->on_error = on_error;
+    p->tables = calloc((size_t)src->ntables, sizeof *p->tables);
+    char **names = calloc((size_t)src->ntables + 1, sizeof(char *));
+    const char **origins = calloc((size_t)src->ntables + 1, sizeof(char *));
+    int rc = 0;
+    if (!p->tables || !names || !origins) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < src->ntables && rc == 0; i++) {
+        src_table *st = &src->tables[i];
+        plan_table *t = &p->tables[p->ntables++];
+        t->src = st;
+        t->name = fold(st->name, preserve_case);
+        t->cols = calloc((size_t)st->ncols + 1, sizeof *t->cols);
+        if (!t->name || !t->cols) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        names[i] = t->name;
+        origins[i] = st->name;
+        char **cn = calloc((size_t)st->ncols + 1, sizeof(char *));
+        const char **co = calloc((size_t)st->ncols + 1, sizeof(char *));
+        if (!cn || !co) {
+            free(cn);
+            free(co);
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        for (int j = 0; j < st->ncols; j++) {
+            plan_col *c = &t->cols[t->ncols++];
+            c->src = j;
+            c->name = fold(st->cols[j].name, preserve_case);
+            c->generated = st->cols[j].hidden == 2 || st->cols[j].hidden == 3;
+            c->identity = j == st->rowid_col && !st->without_rowid;
+            cn[j] = c->name;
+            co[j] = st->cols[j].name;
+            if (!c->name)
+                rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        }
+        if (rc == 0) {
+            char what[160];
+            snprintf(what, sizeof what, "column (of table %.100s)", st->name);
+            rc = check_names(cn, co, st->ncols, what, preserve_case);
+        }
+        free(cn);
+        free(co);
+    }
+    if (rc == 0)
+        rc = check_names(names, origins, p->ntables, "table", preserve_case);
+    for (int i = 0; i < p->ntables && rc == 0; i++) {
+        plan_table *t = &p->tables[i];
+        if ((rc = scan_table(src, t, detect_json)) != 0)
+            break;
+        for (int j = 0; j < t->ncols; j++) {
+            plan_col *c = &t->cols[j];
+            decide(c, &t->src->cols[c->src], epoch_as_ts, detect_json);
+            c->n_bad = c->generated ? 0 : bad_for(c);
+            if (c->n_bad && on_error == ON_ERROR_WIDEN)
+                widen(c);
+        }
+    }
+done:
+    free(names);
+    free(origins);
+    return rc;
+}
+
+/* ---- single cells ----------------------------------------------------------- */
+
+int pgb_cell_ok(const plan_col *c, sqlite3_value *v, const char **why)
+{
+    int type = sqlite3_value_type(v);
+    if (type == SQLITE_NULL)
+        return 1;
+    const char *s = NULL;
+    size_t n = 0;
+    if (type == SQLITE_TEXT) {
+        s = (const char *)sqlite3_value_blob(v);
+        n = (size_t)sqlite3_value_bytes(v);
+        if (!s)
+            s = "";
+        if (c->kind != K_BYTEA && !pgb_utf8_ok(s, n)) {
+            *why = memchr(s, '\0', n) ? "text with a NUL byte" : "text that is not valid UTF-8";
+            return 0;
+        }
+    }
+    pgb_iso iso;
+    char hex[33];
+    int id, fd;
+    switch (c->kind) {
+    case K_BIGINT:
+        *why = type == SQLITE_FLOAT  ? "a fractional number in an integer column"
+               : type == SQLITE_BLOB ? "a blob in an integer column"
+                                     : "text in an integer column";
+        return type == SQLITE_INTEGER;
+    case K_DOUBLE: {
+        *why = type == SQLITE_BLOB ? "a blob in a real column" : "text in a real column";
+        if (type == SQLITE_INTEGER) {
+            sqlite3_int64 i = sqlite3_value_int64(v);
+            *why = "an integer too large for a double";
+            return i <= TWO53 && i >= -TWO53;
+        }
+        return type == SQLITE_FLOAT;
+    }
+    case K_NUMERIC:
+        *why = type == SQLITE_BLOB ? "a blob in a numeric column" : "text that is not a number";
+        if (type == SQLITE_TEXT)
+            return pgb_decimal_shape(s, n, &id, &fd) == 0;
+        return type != SQLITE_BLOB;
+    case K_BOOL:
+        *why = "a value other than 0/1/true/false";
+        if (type == SQLITE_INTEGER) {
+            sqlite3_int64 i = sqlite3_value_int64(v);
+            return i == 0 || i == 1;
+        }
+        return type == SQLITE_TEXT && pgb_parse_bool_text(s, n) >= 0;
+    case K_DATE:
+        *why = "not an ISO-8601 date";
+        return type == SQLITE_TEXT && pgb_parse_iso(s, n, &iso) == 0 && !iso.has_time;
+    case K_TS:
+    case K_TSTZ:
+        *why = "not an ISO-8601 timestamp of the column's kind";
+        return type == SQLITE_TEXT && pgb_parse_iso(s, n, &iso) == 0 && iso.frac_digits <= 6 &&
+               iso.has_zone == (c->kind == K_TSTZ);
+    case K_EPOCH_TSTZ:
+        *why = "not an integer epoch";
+        return type == SQLITE_INTEGER;
+    case K_JSONB: {
+        *why = "not JSON";
+        if (type != SQLITE_TEXT)
+            return 0;
+        json_error_t e;
+        json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &e);
+        json_decref(j);
+        return j != NULL;
+    }
+    case K_UUID:
+        *why = "not a UUID";
+        return type == SQLITE_TEXT && pgb_parse_uuid(s, n, hex) == 0;
+    case K_VARCHAR:
+        *why = type == SQLITE_BLOB ? "a blob in a text column" : "longer than the column";
+        if (type == SQLITE_TEXT)
+            return (int64_t)pgb_utf8_len(s, n) <= c->len;
+        return type != SQLITE_BLOB;
+    case K_TEXT:
+        *why = "a blob in a text column";
+        return type != SQLITE_BLOB;
+    case K_BYTEA:
+        *why = "a number in a blob column";
+        return type == SQLITE_BLOB || type == SQLITE_TEXT;
+    }
+    return 1;
+}

@@ -1,0 +1,556 @@
+/* The SQLite source of a migration: opened read-only, read inside one read
+ * transaction (a consistent snapshot even while the app writes in WAL mode),
+ * never written. Its schema comes from sqlite_schema and the PRAGMAs, plus the
+ * CREATE TABLE text for what the PRAGMAs do not tell: CHECK constraints,
+ * generated column expressions, collations, AUTOINCREMENT and the
+ * deferrability of foreign keys. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "migrate.h"
+
+int pgb_src_fail(src_db *db, int code, const char *what)
+{
+    int ec = db->db ? sqlite3_extended_errcode(db->db) : SQLITE_ERROR;
+    const char *msg = db->db ? sqlite3_errmsg(db->db) : "cannot open";
+    int rc = pgb_fail(code, "%s: %s: %s", db->path, what, msg);
+    switch (ec & 0xff) {
+    case SQLITE_NOTADB:
+        pgb_hint("the file is not an SQLite database, or it is encrypted; nothing was written");
+        break;
+    case SQLITE_CORRUPT:
+        pgb_hint("the database is damaged; repair a copy with sqlite3's .recover, then migrate "
+                 "the copy; nothing was written");
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        pgb_hint("another program holds a lock on it; close it and try again; nothing was "
+                 "written");
+        break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+        pgb_hint("check that the file exists and is readable; nothing was written");
+        break;
+    default:
+        break;
+    }
+    return rc;
+}
+
+int pgb_src_open(src_db *db, const char *path)
+{
+    memset(db, 0, sizeof *db);
+    db->path = pgb_strdup(path);
+    if (!db->path)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int rc = pgb_fail(PGBOOT_ENOTFOUND, "SQLite database %s does not exist", path);
+        pgb_hint("pass the app's database with --sqlite PATH");
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode))
+        return pgb_fail(PGBOOT_EINVALID, "%s is not a regular file", path);
+    if (st.st_size == 0) {
+        int rc = pgb_fail(PGBOOT_EINVALID, "%s is empty: there is nothing to migrate", path);
+        pgb_hint("nothing was written; pass --no-migrate, or remove the empty file");
+        return rc;
+    }
+    /* Read-only, no mutex games: this connection belongs to one thread. */
+    if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK)
+        return pgb_src_fail(db, PGBOOT_EINVALID, "cannot open");
+    sqlite3_busy_timeout(db->db, 5000);
+    sqlite3_extended_result_codes(db->db, 1);
+    /* Defensive: no writes through any path, no surprises from the file. */
+    sqlite3_db_config(db->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(db->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    char *err = NULL;
+    if (sqlite3_exec(db->db, "PRAGMA query_only = 1; BEGIN; SELECT count(*) FROM sqlite_schema;",
+                     NULL, NULL, &err) != SQLITE_OK) {
+        sqlite3_free(err);
+        return pgb_src_fail(db, PGBOOT_EINVALID, "cannot read");
+    }
+    return 0;
+}
+
+static void free_table(src_table *t)
+{
+    for (int i = 0; i < t->ncols; i++) {
+        free(t->cols[i].name);
+        free(t->cols[i].decl);
+        free(t->cols[i].dflt);
+        free(t->cols[i].gen_expr);
+        free(t->cols[i].collate);
+    }
+    free(t->cols);
+    for (int i = 0; i < t->nchecks; i++)
+        free(t->checks[i]);
+    free(t->checks);
+    for (int i = 0; i < t->nfks; i++) {
+        for (int j = 0; j < t->fks[i].n; j++) {
+            free(t->fks[i].from[j]);
+            free(t->fks[i].to[j]);
+        }
+        free(t->fks[i].from);
+        free(t->fks[i].to);
+        free(t->fks[i].table);
+        free(t->fks[i].on_update);
+        free(t->fks[i].on_delete);
+    }
+    free(t->fks);
+    for (int i = 0; i < t->nidx; i++) {
+        free(t->idx[i].name);
+        free(t->idx[i].sql);
+        for (int j = 0; j < t->idx[i].ncols; j++)
+            free(t->idx[i].cols[j]);
+        free(t->idx[i].cols);
+    }
+    free(t->idx);
+    free(t->name);
+    free(t->sql);
+}
+
+void pgb_src_close(src_db *db)
+{
+    if (db->db) {
+        sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close_v2(db->db);
+    }
+    for (int i = 0; i < db->ntables; i++)
+        free_table(&db->tables[i]);
+    free(db->tables);
+    for (int i = 0; i < db->nothers; i++) {
+        free(db->others[i].name);
+        free(db->others[i].table);
+        free(db->others[i].sql);
+    }
+    free(db->others);
+    for (int i = 0; i < db->nskipped; i++)
+        free(db->skipped[i]);
+    free(db->skipped);
+    free(db->path);
+    memset(db, 0, sizeof *db);
+}
+
+static int grow(void **arr, int n, size_t size)
+{
+    /* Arrays grow by one; schemas are small. */
+    void *na = realloc(*arr, (size_t)(n + 1) * size);
+    if (!na)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    *arr = na;
+    memset((char *)na + (size_t)n * size, 0, size);
+    return 0;
+}
+
+static char *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? pgb_strdup((const char *)t) : NULL;
+}
+
+static int add_skipped(src_db *db, const char *name, const char *reason)
+{
+    if (grow((void **)&db->skipped, db->nskipped, sizeof(char *)))
+        return PGBOOT_ENOMEM;
+    db->skipped[db->nskipped] = pgb_printf("%s: %s", name, reason);
+    if (!db->skipped[db->nskipped])
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    db->nskipped++;
+    return 0;
+}
+
+/* ---- CREATE TABLE text ------------------------------------------------------- */
+
+static char *tok_span(const pgb_toks *t, size_t from, size_t to)
+{
+    if (from >= to)
+        return pgb_strdup("");
+    const char *a = t->t[from].start;
+    const char *b = t->t[to - 1].start + t->t[to - 1].len;
+    return pgb_printf("%.*s", (int)(b - a), a);
+}
+
+static src_col *find_col(src_table *tb, const char *name)
+{
+    for (int i = 0; i < tb->ncols; i++)
+        if (!strcasecmp(tb->cols[i].name, name))
+            return &tb->cols[i];
+    return NULL;
+}
+
+static int is_constraint_word(const pgb_toks *t, size_t i)
+{
+    static const char *const words[] = {"CONSTRAINT", "PRIMARY",   "NOT",     "NULL",
+                                        "UNIQUE",     "CHECK",     "DEFAULT", "COLLATE",
+                                        "REFERENCES", "GENERATED", "AS",      NULL};
+    for (int k = 0; words[k]; k++)
+        if (pgb_tok_is(t, i, words[k]))
+            return 1;
+    return 0;
+}
+
+static int add_check(src_table *tb, char *text)
+{
+    if (!text || grow((void **)&tb->checks, tb->nchecks, sizeof(char *))) {
+        free(text);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    tb->checks[tb->nchecks++] = text;
+    return 0;
+}
+
+/* Mark the foreign key on (table, first column) as deferrable, if the clause
+ * [from, to) says DEFERRABLE INITIALLY DEFERRED. */
+static void note_deferrable(src_table *tb, const pgb_toks *t, size_t from, size_t to,
+                            const char *ref_table, const char *first_col)
+{
+    int deferred = 0;
+    for (size_t i = from; i + 2 < to; i++)
+        if (pgb_tok_is(t, i, "DEFERRABLE") && pgb_tok_is(t, i + 1, "INITIALLY") &&
+            pgb_tok_is(t, i + 2, "DEFERRED"))
+            deferred = 1;
+    if (!deferred)
+        return;
+    for (int k = 0; k < tb->nfks; k++)
+        if (!strcasecmp(tb->fks[k].table, ref_table) && tb->fks[k].n > 0 &&
+            !strcasecmp(tb->fks[k].from[0], first_col))
+            tb->fks[k].deferrable = 1;
+}
+
+static const char *tok_name(const pgb_toks *t, size_t i)
+{
+    if (i >= t->n ||
+        (t->t[i].kind != TK_IDENT && t->t[i].kind != TK_QIDENT && t->t[i].kind != TK_STRING))
+        return NULL;
+    return t->t[i].text;
+}
+
+/* One column definition or table constraint, tokens [a, b). */
+static int parse_item(src_table *tb, const pgb_toks *t, size_t a, size_t b)
+{
+    size_t i = a;
+    if (pgb_tok_is(t, i, "CONSTRAINT"))
+        i += 2;
+    if (pgb_tok_is(t, i, "CHECK") || pgb_tok_is(t, i, "FOREIGN") || pgb_tok_is(t, i, "PRIMARY") ||
+        pgb_tok_is(t, i, "UNIQUE")) {
+        if (pgb_tok_is(t, i, "CHECK")) {
+            size_t close = pgb_tok_close(t, i + 1);
+            return add_check(tb, tok_span(t, i + 2, close));
+        }
+        if (pgb_tok_is(t, i, "FOREIGN")) {
+            const char *first = tok_name(t, i + 3);
+            for (size_t j = i; j < b; j++)
+                if (pgb_tok_is(t, j, "REFERENCES") && first && tok_name(t, j + 1))
+                    note_deferrable(tb, t, j, b, tok_name(t, j + 1), first);
+        }
+        if (pgb_tok_is(t, i, "PRIMARY"))
+            for (size_t j = i; j < b; j++)
+                if (pgb_tok_is(t, j, "AUTOINCREMENT"))
+                    tb->autoincrement = 1;
+        return 0;
+    }
+    /* A column: its name, then type words, then constraints. */
+    const char *name = tok_name(t, i);
+    src_col *c = name ? find_col(tb, name) : NULL;
+    if (!c)
+        return 0;
+    for (size_t j = i + 1; j < b; j++) {
+        if (pgb_tok_is(t, j, "CHECK") && j + 1 < b) {
+            size_t close = pgb_tok_close(t, j + 1);
+            int rc = add_check(tb, tok_span(t, j + 2, close));
+            if (rc)
+                return rc;
+            j = close;
+        } else if (pgb_tok_is(t, j, "COLLATE") && tok_name(t, j + 1)) {
+            free(c->collate);
+            c->collate = pgb_strdup(tok_name(t, j + 1));
+            j++;
+        } else if (pgb_tok_is(t, j, "AUTOINCREMENT")) {
+            tb->autoincrement = 1;
+        } else if (pgb_tok_is(t, j, "UNIQUE")) {
+            c->unique = 1;
+        } else if ((pgb_tok_is(t, j, "AS") && j + 1 < b && t->t[j + 1].kind == TK_OP &&
+                    t->t[j + 1].start[0] == '(')) {
+            size_t close = pgb_tok_close(t, j + 1);
+            free(c->gen_expr);
+            c->gen_expr = tok_span(t, j + 2, close);
+            j = close;
+        } else if (pgb_tok_is(t, j, "REFERENCES") && tok_name(t, j + 1)) {
+            note_deferrable(tb, t, j, b, tok_name(t, j + 1), c->name);
+        } else if (pgb_tok_is(t, j, "DEFAULT") && j + 1 < b && t->t[j + 1].kind == TK_OP &&
+                   t->t[j + 1].start[0] == '(') {
+            j = pgb_tok_close(t, j + 1);
+        } else if (is_constraint_word(t, j)) {
+            continue;
+        }
+    }
+    return 0;
+}
+
+static int parse_create_table(src_table *tb)
+{
+    if (!tb->sql)
+        return 0;
+    pgb_toks t;
+    int rc = pgb_tokenize(tb->sql, &t);
+    if (rc)
+        return rc;
+    size_t open = 0;
+    while (open < t.n && !(t.t[open].kind == TK_OP && t.t[open].start[0] == '('))
+        open++;
+    size_t close = pgb_tok_close(&t, open);
+    size_t item = open + 1;
+    int depth = 0;
+    for (size_t i = open + 1; i <= close && i < t.n && rc == 0; i++) {
+        if (t.t[i].kind == TK_OP && t.t[i].start[0] == '(')
+            depth++;
+        else if (t.t[i].kind == TK_OP && t.t[i].start[0] == ')' && depth > 0)
+            depth--;
+        else if ((i == close) || (depth == 0 && t.t[i].kind == TK_OP && t.t[i].start[0] == ',')) {
+            rc = parse_item(tb, &t, item, i);
+            item = i + 1;
+        }
+    }
+    for (size_t i = close + 1; i + 1 < t.n; i++)
+        if (pgb_tok_is(&t, i, "WITHOUT") && pgb_tok_is(&t, i + 1, "ROWID"))
+            tb->without_rowid = 1;
+    pgb_toks_free(&t);
+    return rc;
+}
+
+/* ---- PRAGMAs -------------------------------------------------------------- */
+
+static sqlite3_stmt *pragma(src_db *db, const char *what, const char *arg)
+{
+    char *sql = sqlite3_mprintf("PRAGMA %s(%Q)", what, arg);
+    sqlite3_stmt *s = NULL;
+    if (sql)
+        sqlite3_prepare_v2(db->db, sql, -1, &s, NULL);
+    sqlite3_free(sql);
+    return s;
+}
+
+static int read_columns(src_db *db, src_table *tb)
+{
+    sqlite3_stmt *s = pragma(db, "table_xinfo", tb->name);
+    if (!s)
+        return pgb_src_fail(db, PGBOOT_ERROR, "cannot read the columns");
+    int rc = 0, r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = grow((void **)&tb->cols, tb->ncols, sizeof(src_col))) != 0)
+            break;
+        src_col *c = &tb->cols[tb->ncols++];
+        c->name = col_text(s, 1);
+        c->decl = col_text(s, 2);
+        c->notnull = sqlite3_column_int(s, 3);
+        c->dflt = col_text(s, 4);
+        c->pk = sqlite3_column_int(s, 5);
+        c->hidden = sqlite3_column_int(s, 6);
+        if (!c->name || !c->decl) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = pgb_src_fail(db, PGBOOT_ERROR, "cannot read the columns");
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    /* The rowid alias: the only primary key column, declared exactly INTEGER. */
+    tb->rowid_col = -1;
+    int npk = 0;
+    for (int i = 0; i < tb->ncols; i++)
+        npk += tb->cols[i].pk > 0;
+    for (int i = 0; i < tb->ncols && npk == 1; i++)
+        if (tb->cols[i].pk == 1 && !strcasecmp(tb->cols[i].decl, "INTEGER"))
+            tb->rowid_col = i;
+    return 0;
+}
+
+static int read_fks(src_db *db, src_table *tb)
+{
+    sqlite3_stmt *s = pragma(db, "foreign_key_list", tb->name);
+    if (!s)
+        return pgb_src_fail(db, PGBOOT_ERROR, "cannot read the foreign keys");
+    int rc = 0, r, last_id = -1;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && rc == 0) {
+        int id = sqlite3_column_int(s, 0);
+        if (id != last_id) {
+            if ((rc = grow((void **)&tb->fks, tb->nfks, sizeof(src_fk))) != 0)
+                break;
+            src_fk *f = &tb->fks[tb->nfks++];
+            f->table = col_text(s, 2);
+            f->on_update = col_text(s, 5);
+            f->on_delete = col_text(s, 6);
+            last_id = id;
+        }
+        src_fk *f = &tb->fks[tb->nfks - 1];
+        if ((rc = grow((void **)&f->from, f->n, sizeof(char *))) != 0 ||
+            (rc = grow((void **)&f->to, f->n, sizeof(char *))) != 0)
+            break;
+        f->from[f->n] = col_text(s, 3);
+        f->to[f->n] = col_text(s, 4); /* NULL: the parent's primary key */
+        f->n++;
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = pgb_src_fail(db, PGBOOT_ERROR, "cannot read the foreign keys");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int read_indexes(src_db *db, src_table *tb)
+{
+    sqlite3_stmt *s = pragma(db, "index_list", tb->name);
+    if (!s)
+        return pgb_src_fail(db, PGBOOT_ERROR, "cannot read the indexes");
+    int rc = 0, r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && rc == 0) {
+        if ((rc = grow((void **)&tb->idx, tb->nidx, sizeof(src_index))) != 0)
+            break;
+        src_index *x = &tb->idx[tb->nidx++];
+        x->name = col_text(s, 1);
+        x->unique = sqlite3_column_int(s, 2);
+        const unsigned char *origin = sqlite3_column_text(s, 3);
+        x->origin = origin ? (char)origin[0] : 'c';
+        x->partial = sqlite3_column_int(s, 4);
+        if (!x->name) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = pgb_src_fail(db, PGBOOT_ERROR, "cannot read the indexes");
+    sqlite3_finalize(s);
+    /* Their columns (constraint indexes) and text (CREATE INDEX). */
+    for (int i = 0; i < tb->nidx && rc == 0; i++) {
+        src_index *x = &tb->idx[i];
+        sqlite3_stmt *c = pragma(db, "index_info", x->name);
+        while (c && sqlite3_step(c) == SQLITE_ROW) {
+            if ((rc = grow((void **)&x->cols, x->ncols, sizeof(char *))) != 0)
+                break;
+            x->cols[x->ncols++] = col_text(c, 2);
+        }
+        sqlite3_finalize(c);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(db->db,
+                               "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?",
+                               -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, x->name, -1, SQLITE_STATIC);
+            if (sqlite3_step(q) == SQLITE_ROW)
+                x->sql = col_text(q, 0);
+        }
+        sqlite3_finalize(q);
+    }
+    return rc;
+}
+
+static int is_shadow(src_db *db, const char *name)
+{
+    static const char *const suffixes[] = {"_data",   "_idx",      "_content", "_docsize",
+                                           "_config", "_segments", "_segdir",  "_stat",
+                                           "_node",   "_rowid",    "_parent",  NULL};
+    for (int i = 0; i < db->nothers; i++) {
+        if (db->others[i].kind != SRC_FTS && db->others[i].kind != SRC_VTAB)
+            continue;
+        size_t n = strlen(db->others[i].name);
+        if (strncasecmp(name, db->others[i].name, n) != 0)
+            continue;
+        for (int k = 0; suffixes[k]; k++)
+            if (!strcasecmp(name + n, suffixes[k]))
+                return 1;
+    }
+    return 0;
+}
+
+int pgb_src_introspect(src_db *db)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db->db,
+                           "SELECT type, name, tbl_name, sql FROM sqlite_schema "
+                           "WHERE type IN ('table', 'view', 'trigger') ORDER BY rowid",
+                           -1, &s, NULL) != SQLITE_OK)
+        return pgb_src_fail(db, PGBOOT_EINVALID, "cannot read the schema");
+    int rc = 0, r;
+    /* Virtual tables first, so that their shadow tables can be recognised. */
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && rc == 0) {
+        const char *type = (const char *)sqlite3_column_text(s, 0);
+        const char *sql = (const char *)sqlite3_column_text(s, 3);
+        int vtab = sql && !strncasecmp(sql, "CREATE VIRTUAL TABLE", 20);
+        if (!type || (!strcmp(type, "table") && !vtab))
+            continue;
+        if ((rc = grow((void **)&db->others, db->nothers, sizeof(src_other))) != 0)
+            break;
+        src_other *o = &db->others[db->nothers++];
+        o->kind = !strcmp(type, "view")              ? SRC_VIEW
+                  : !strcmp(type, "trigger")         ? SRC_TRIGGER
+                  : (sql && strcasestr(sql, "fts5")) ? SRC_FTS
+                                                     : SRC_VTAB;
+        o->name = col_text(s, 1);
+        o->table = col_text(s, 2);
+        o->sql = col_text(s, 3);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = pgb_src_fail(db, PGBOOT_EINVALID, "cannot read the schema");
+    sqlite3_reset(s);
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(s, 0);
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        const char *sql = (const char *)sqlite3_column_text(s, 3);
+        if (!type || strcmp(type, "table") != 0 || !name)
+            continue;
+        if (sql && !strncasecmp(sql, "CREATE VIRTUAL TABLE", 20))
+            continue;
+        if (!strncasecmp(name, "sqlite_", 7)) {
+            rc = add_skipped(db, name, "SQLite's own table");
+            continue;
+        }
+        if (is_shadow(db, name)) {
+            rc = add_skipped(db, name, "storage of a virtual (full-text) table");
+            continue;
+        }
+        if ((rc = grow((void **)&db->tables, db->ntables, sizeof(src_table))) != 0)
+            break;
+        src_table *tb = &db->tables[db->ntables++];
+        tb->name = pgb_strdup(name);
+        tb->sql = sql ? pgb_strdup(sql) : NULL;
+        tb->rowid_col = -1;
+        if (!tb->name)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = pgb_src_fail(db, PGBOOT_EINVALID, "cannot read the schema");
+    sqlite3_finalize(s);
+    for (int i = 0; i < db->ntables && rc == 0; i++) {
+        src_table *tb = &db->tables[i];
+        if ((rc = read_columns(db, tb)) == 0 && (rc = read_fks(db, tb)) == 0 &&
+            (rc = read_indexes(db, tb)) == 0)
+            rc = parse_create_table(tb);
+    }
+    /* AUTOINCREMENT counters. */
+    if (rc == 0 && sqlite3_prepare_v2(db->db, "SELECT name, seq FROM sqlite_sequence", -1, &s,
+                                      NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(s, 0);
+            for (int i = 0; name && i < db->ntables; i++)
+                if (!strcmp(db->tables[i].name, name)) {
+                    db->tables[i].seq = sqlite3_column_int64(s, 1);
+                    db->tables[i].has_seq = 1;
+                }
+        }
+        sqlite3_finalize(s);
+    }
+    if (rc == 0 && db->ntables == 0) {
+        rc = pgb_fail(PGBOOT_EINVALID, "%s holds no tables: there is nothing to migrate", db->path);
+        pgb_hint("nothing was written; check that this is the app's database");
+    }
+    return rc;
+}

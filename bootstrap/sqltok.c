@@ -1,0 +1,658 @@
+/* SQLite SQL, token by token: a tokenizer for the schema SQL that SQLite keeps
+ * (CREATE TABLE/INDEX/VIEW text), and a translator of its expressions
+ * (CHECK, DEFAULT, partial-index WHERE, index expressions, generated columns)
+ * into PostgreSQL. What has no faithful equivalent is refused with a reason,
+ * never guessed: the caller reports it by name. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "migrate.h"
+
+/* ---- buffers ------------------------------------------------------------- */
+
+void pgb_buf_add(pgb_buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void pgb_buf_puts(pgb_buf *b, const char *s)
+{
+    pgb_buf_add(b, s, strlen(s));
+}
+
+void pgb_buf_printf(pgb_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = pgb_vprintf(fmt, ap);
+    va_end(ap);
+    if (!s) {
+        b->oom = 1;
+        return;
+    }
+    pgb_buf_puts(b, s);
+    free(s);
+}
+
+void pgb_buf_free(pgb_buf *b)
+{
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+void pgb_buf_ident(pgb_buf *b, const char *name)
+{
+    pgb_buf_add(b, "\"", 1);
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            pgb_buf_add(b, "\"", 1);
+        pgb_buf_add(b, p, 1);
+    }
+    pgb_buf_add(b, "\"", 1);
+}
+
+void pgb_buf_literal(pgb_buf *b, const char *s, size_t n)
+{
+    pgb_buf_add(b, "'", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\'')
+            pgb_buf_add(b, "'", 1);
+        pgb_buf_add(b, s + i, 1);
+    }
+    pgb_buf_add(b, "'", 1);
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+void pgb_toks_free(pgb_toks *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->t[i].text);
+    free(t->t);
+    memset(t, 0, sizeof *t);
+}
+
+static int is_id_start(unsigned char c)
+{
+    return isalpha(c) || c == '_' || c >= 0x80;
+}
+
+static int is_id_char(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+/* The unquoted value of a quoted token: the quote char doubled inside. */
+static char *unquote(const char *s, size_t n, char close)
+{
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+        out[o++] = s[i];
+        if (s[i] == close && close != ']' && i + 2 < n && s[i + 1] == close)
+            i++;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int pgb_tokenize(const char *sql, pgb_toks *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t cap = 0;
+    const char *p = sql;
+    for (;;) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+            continue;
+        }
+        if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 2 : p + strlen(p);
+            continue;
+        }
+        if (!*p)
+            break;
+        pgb_tok tk = {.start = p};
+        unsigned char c = (unsigned char)*p;
+        const char *q = p;
+        if ((c == 'x' || c == 'X') && p[1] == '\'') {
+            q = p + 2;
+            while (*q && *q != '\'')
+                q++;
+            if (!*q)
+                goto bad;
+            q++;
+            tk.kind = TK_BLOB;
+            tk.text = pgb_strdup("");
+        } else if (c == '\'' || c == '"' || c == '`' || c == '[') {
+            char close = c == '[' ? ']' : (char)c;
+            q = p + 1;
+            for (;;) {
+                if (!*q)
+                    goto bad;
+                if (*q == close) {
+                    if (close != ']' && q[1] == close) {
+                        q += 2;
+                        continue;
+                    }
+                    q++;
+                    break;
+                }
+                q++;
+            }
+            tk.kind = c == '\'' ? TK_STRING : TK_QIDENT;
+            tk.text = unquote(p, (size_t)(q - p), close);
+            if (!tk.text)
+                goto oom;
+        } else if (isdigit(c) || (c == '.' && isdigit((unsigned char)p[1]))) {
+            if (c == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                q = p + 2;
+                while (isxdigit((unsigned char)*q))
+                    q++;
+            } else {
+                while (isdigit((unsigned char)*q) || *q == '.')
+                    q++;
+                if ((*q == 'e' || *q == 'E') &&
+                    (isdigit((unsigned char)q[1]) ||
+                     ((q[1] == '+' || q[1] == '-') && isdigit((unsigned char)q[2])))) {
+                    q += 2;
+                    while (isdigit((unsigned char)*q))
+                        q++;
+                }
+            }
+            tk.kind = TK_NUMBER;
+        } else if (is_id_start(c)) {
+            while (is_id_char((unsigned char)*q))
+                q++;
+            tk.kind = TK_IDENT;
+            tk.text = pgb_printf("%.*s", (int)(q - p), p);
+            if (!tk.text)
+                goto oom;
+        } else if (c == '?' || c == ':' || c == '@' || c == '$') {
+            q = p + 1;
+            while (is_id_char((unsigned char)*q))
+                q++;
+            tk.kind = TK_PARAM;
+        } else {
+            static const char *const two[] = {
+                "||", "<<", ">>", "<=", ">=", "==", "!=", "<>", "->", NULL};
+            q = p + 1;
+            if (p[0] == '-' && p[1] == '>' && p[2] == '>')
+                q = p + 3;
+            else
+                for (int i = 0; two[i]; i++)
+                    if (p[0] == two[i][0] && p[1] == two[i][1])
+                        q = p + 2;
+            tk.kind = TK_OP;
+        }
+        tk.len = (size_t)(q - p);
+        if (out->n + 1 >= cap) {
+            cap = cap ? cap * 2 : 64;
+            pgb_tok *nt = realloc(out->t, cap * sizeof *nt);
+            if (!nt) {
+                free(tk.text);
+                goto oom;
+            }
+            out->t = nt;
+        }
+        out->t[out->n++] = tk;
+        p = q;
+    }
+    if (!out->t && !(out->t = calloc(1, sizeof *out->t)))
+        goto oom;
+    out->t[out->n] = (pgb_tok){.kind = TK_END, .start = p};
+    return 0;
+bad:
+    pgb_toks_free(out);
+    return pgb_fail(PGBOOT_EINVALID, "unterminated quote in SQL near '%.40s'", p);
+oom:
+    pgb_toks_free(out);
+    return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+}
+
+int pgb_tok_is(const pgb_toks *t, size_t i, const char *kw)
+{
+    return i < t->n && t->t[i].kind == TK_IDENT && strcasecmp(t->t[i].text, kw) == 0;
+}
+
+static int tok_op(const pgb_toks *t, size_t i, const char *op)
+{
+    return i < t->n && t->t[i].kind == TK_OP && t->t[i].len == strlen(op) &&
+           memcmp(t->t[i].start, op, t->t[i].len) == 0;
+}
+
+size_t pgb_tok_close(const pgb_toks *t, size_t i)
+{
+    int depth = 0;
+    for (; i < t->n; i++) {
+        if (tok_op(t, i, "("))
+            depth++;
+        else if (tok_op(t, i, ")") && --depth == 0)
+            return i;
+    }
+    return t->n;
+}
+
+/* ---- translation ---------------------------------------------------------- */
+
+/* Words that pass through as they are. */
+static const char *const keywords[] = {
+    "AND",   "OR",        "NOT",    "NULL",      "IS",     "IN",      "BETWEEN",
+    "CASE",  "WHEN",      "THEN",   "ELSE",      "END",    "CAST",    "AS",
+    "TRUE",  "FALSE",     "ESCAPE", "DISTINCT",  "EXISTS", "SELECT",  "FROM",
+    "WHERE", "GROUP",     "BY",     "ORDER",     "HAVING", "LIMIT",   "OFFSET",
+    "JOIN",  "LEFT",      "INNER",  "OUTER",     "ON",     "USING",   "UNION",
+    "ALL",   "INTERSECT", "EXCEPT", "ASC",       "DESC",   "CROSS",   "NATURAL",
+    "WITH",  "RECURSIVE", "OVER",   "PARTITION", "ISNULL", "NOTNULL", NULL};
+
+static int is_keyword(const char *w)
+{
+    for (int i = 0; keywords[i]; i++)
+        if (!strcasecmp(w, keywords[i]))
+            return 1;
+    return 0;
+}
+
+/* Functions with the same meaning under the same name. */
+static const char *const same_functions[] = {
+    "lower", "upper",  "length", "abs", "coalesce", "nullif", "replace", "trim", "ltrim",
+    "rtrim", "substr", "round",  "sum", "count",    "avg",    "total",   NULL};
+
+static int is_same_function(const char *w)
+{
+    for (int i = 0; same_functions[i]; i++)
+        if (!strcasecmp(w, same_functions[i]))
+            return 1;
+    return 0;
+}
+
+static const char *type_name(const char *sqlite_type)
+{
+    if (!strcasecmp(sqlite_type, "INTEGER") || !strcasecmp(sqlite_type, "INT"))
+        return "bigint";
+    if (!strcasecmp(sqlite_type, "REAL") || !strcasecmp(sqlite_type, "FLOAT") ||
+        !strcasecmp(sqlite_type, "DOUBLE"))
+        return "double precision";
+    if (!strcasecmp(sqlite_type, "TEXT"))
+        return "text";
+    if (!strcasecmp(sqlite_type, "BLOB"))
+        return "bytea";
+    if (!strcasecmp(sqlite_type, "NUMERIC"))
+        return "numeric";
+    return NULL;
+}
+
+static int is_type(const char *target, const char *prefix)
+{
+    return target && !strncmp(target, prefix, strlen(prefix));
+}
+
+/* strftime format -> to_char format; NULL if a specifier has no equivalent. */
+static char *strftime_to_char(const char *f)
+{
+    pgb_buf b = {0};
+    for (const char *p = f; *p; p++) {
+        if (*p != '%') {
+            if (strchr("YMDHISFA", toupper((unsigned char)*p)) || *p == '"') {
+                pgb_buf_add(&b, "\"", 1);
+                pgb_buf_add(&b, p, 1);
+                pgb_buf_add(&b, "\"", 1);
+            } else {
+                pgb_buf_add(&b, p, 1);
+            }
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case 'Y':
+            pgb_buf_puts(&b, "YYYY");
+            break;
+        case 'm':
+            pgb_buf_puts(&b, "MM");
+            break;
+        case 'd':
+            pgb_buf_puts(&b, "DD");
+            break;
+        case 'H':
+            pgb_buf_puts(&b, "HH24");
+            break;
+        case 'M':
+            pgb_buf_puts(&b, "MI");
+            break;
+        case 'S':
+            pgb_buf_puts(&b, "SS");
+            break;
+        case 'f':
+            pgb_buf_puts(&b, "SS.MS");
+            break;
+        case 'j':
+            pgb_buf_puts(&b, "DDD");
+            break;
+        case '%':
+            pgb_buf_puts(&b, "%");
+            break;
+        default:
+            pgb_buf_free(&b);
+            return NULL;
+        }
+    }
+    if (b.oom) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    return b.s ? b.s : pgb_strdup("");
+}
+
+/* The current time as SQLite's date functions give it ('now', optionally
+ * 'localtime'/'utc'), rendered for the target: a timestamp column gets a
+ * timestamp, a text column text in the same format, an integer column epoch
+ * seconds. */
+static int now_expr(const char *fmt, int local, const char *target, pgb_buf *out, const char **why)
+{
+    const char *ts = local ? "localtimestamp" : "(now() AT TIME ZONE 'UTC')";
+    if (!strcmp(fmt, "%s")) {
+        pgb_buf_puts(out, "(extract(epoch from now())::bigint)");
+        return 0;
+    }
+    if (is_type(target, "timestamp with time zone") || is_type(target, "timestamptz")) {
+        pgb_buf_puts(out, "now()");
+        return 0;
+    }
+    if (is_type(target, "timestamp")) {
+        pgb_buf_printf(out, "%s", ts);
+        return 0;
+    }
+    if (is_type(target, "date")) {
+        pgb_buf_printf(out, "(%s)::date", ts);
+        return 0;
+    }
+    if (is_type(target, "bigint") || is_type(target, "integer") || is_type(target, "double") ||
+        is_type(target, "numeric")) {
+        *why = "a date/time default for a numeric column";
+        return -1;
+    }
+    char *tc = strftime_to_char(fmt);
+    if (!tc) {
+        *why = "a strftime format with no PostgreSQL equivalent";
+        return -1;
+    }
+    pgb_buf_printf(out, "to_char(%s, ", ts);
+    pgb_buf_literal(out, tc, strlen(tc));
+    pgb_buf_puts(out, ")");
+    free(tc);
+    return 0;
+}
+
+/* datetime()/date()/time()/strftime()/unixepoch() of 'now': args [a, close). */
+static int date_function(const pgb_toks *t, const char *fn, size_t a, size_t close,
+                         const char *target, pgb_buf *out, const char **why)
+{
+    const char *fmt = NULL;
+    size_t i = a;
+    if (!strcasecmp(fn, "strftime")) {
+        if (i >= close || t->t[i].kind != TK_STRING) {
+            *why = "strftime() with a computed format";
+            return -1;
+        }
+        fmt = t->t[i].text;
+        i++;
+        if (tok_op(t, i, ","))
+            i++;
+    } else if (!strcasecmp(fn, "datetime")) {
+        fmt = "%Y-%m-%d %H:%M:%S";
+    } else if (!strcasecmp(fn, "date")) {
+        fmt = "%Y-%m-%d";
+    } else if (!strcasecmp(fn, "time")) {
+        fmt = "%H:%M:%S";
+    } else if (!strcasecmp(fn, "unixepoch")) {
+        fmt = "%s";
+    }
+    if (!fmt) {
+        *why = "a SQLite date function with no PostgreSQL equivalent";
+        return -1;
+    }
+    /* The time value: 'now' (or nothing, which means now), then modifiers. */
+    int local = 0;
+    if (i < close) {
+        if (t->t[i].kind != TK_STRING || strcasecmp(t->t[i].text, "now") != 0) {
+            *why = "a date function of something other than 'now'";
+            return -1;
+        }
+        i++;
+    }
+    while (i < close) {
+        if (tok_op(t, i, ",")) {
+            i++;
+            continue;
+        }
+        if (t->t[i].kind == TK_STRING && !strcasecmp(t->t[i].text, "localtime"))
+            local = 1;
+        else if (!(t->t[i].kind == TK_STRING && !strcasecmp(t->t[i].text, "utc"))) {
+            *why = "a date function modifier other than 'localtime' or 'utc'";
+            return -1;
+        }
+        i++;
+    }
+    if (!strcasecmp(fn, "time") && !is_type(target, "text") && target) {
+        *why = "time('now') for a non-text column";
+        return -1;
+    }
+    return now_expr(fmt, local, target, out, why);
+}
+
+static int needs_space(const pgb_buf *out)
+{
+    if (!out->len)
+        return 0;
+    char c = out->s[out->len - 1];
+    return c != '(' && c != ' ';
+}
+
+int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx ctx,
+                       const char *target, pgb_name_map map, void *map_ctx, pgb_buf *out,
+                       const char **why)
+{
+    for (size_t i = from; i < to && i < t->n; i++) {
+        const pgb_tok *k = &t->t[i];
+        int call = tok_op(t, i + 1, "(");
+        switch (k->kind) {
+        case TK_IDENT: {
+            const char *w = k->text;
+            if (call) {
+                size_t close = pgb_tok_close(t, i + 1);
+                if (close >= to) {
+                    *why = "unbalanced parentheses";
+                    return -1;
+                }
+                if (!strcasecmp(w, "datetime") || !strcasecmp(w, "date") ||
+                    !strcasecmp(w, "time") || !strcasecmp(w, "strftime") ||
+                    !strcasecmp(w, "unixepoch")) {
+                    if (needs_space(out))
+                        pgb_buf_puts(out, " ");
+                    if (date_function(t, w, i + 2, close, target, out, why) != 0)
+                        return -1;
+                    i = close;
+                    continue;
+                }
+                const char *pg = NULL;
+                if (is_same_function(w))
+                    pg = w;
+                else if (!strcasecmp(w, "ifnull"))
+                    pg = "coalesce";
+                else if (!strcasecmp(w, "instr"))
+                    pg = "strpos";
+                else if (!strcasecmp(w, "min") || !strcasecmp(w, "max")) {
+                    /* Scalar min/max of several arguments are least/greatest. */
+                    int commas = 0;
+                    for (size_t j = i + 2; j < close; j++) {
+                        if (tok_op(t, j, "("))
+                            j = pgb_tok_close(t, j);
+                        else if (tok_op(t, j, ","))
+                            commas++;
+                    }
+                    pg = commas ? (!strcasecmp(w, "min") ? "least" : "greatest") : w;
+                }
+                if (!pg) {
+                    *why = "a function with no PostgreSQL equivalent";
+                    return -1;
+                }
+                if (needs_space(out))
+                    pgb_buf_puts(out, " ");
+                pgb_buf_puts(out, pg);
+                continue; /* the "(" follows as an operator token */
+            }
+            if (!strcasecmp(w, "CURRENT_TIMESTAMP") || !strcasecmp(w, "CURRENT_DATE") ||
+                !strcasecmp(w, "CURRENT_TIME")) {
+                const char *fmt = !strcasecmp(w, "CURRENT_TIMESTAMP") ? "%Y-%m-%d %H:%M:%S"
+                                  : !strcasecmp(w, "CURRENT_DATE")    ? "%Y-%m-%d"
+                                                                      : "%H:%M:%S";
+                if (needs_space(out))
+                    pgb_buf_puts(out, " ");
+                if (ctx == PGB_CTX_DEFAULT) {
+                    if (now_expr(fmt, 0, target, out, why) != 0)
+                        return -1;
+                } else {
+                    *why = "the current time inside an expression";
+                    return -1;
+                }
+                continue;
+            }
+            if (!strcasecmp(w, "GLOB") || !strcasecmp(w, "REGEXP") || !strcasecmp(w, "MATCH")) {
+                *why = "GLOB/REGEXP/MATCH";
+                return -1;
+            }
+            if (!strcasecmp(w, "COLLATE")) {
+                /* NOCASE comparisons inside expressions have no one-word
+                 * equivalent; BINARY is the default anyway. */
+                if (i + 1 < to && t->t[i + 1].text && !strcasecmp(t->t[i + 1].text, "BINARY")) {
+                    i++;
+                    continue;
+                }
+                *why = "COLLATE inside an expression";
+                return -1;
+            }
+            if (needs_space(out))
+                pgb_buf_puts(out, " ");
+            if (!strcasecmp(w, "LIKE")) {
+                pgb_buf_puts(out, "ILIKE"); /* SQLite's LIKE ignores ASCII case */
+                continue;
+            }
+            if (is_keyword(w)) {
+                if (!strcasecmp(w, "AS") && i + 1 < to && t->t[i + 1].text &&
+                    type_name(t->t[i + 1].text) && i > from) {
+                    pgb_buf_puts(out, "AS ");
+                    pgb_buf_puts(out, type_name(t->t[i + 1].text));
+                    i++;
+                    continue;
+                }
+                pgb_buf_puts(out, w);
+                continue;
+            }
+            const char *name = map ? map(map_ctx, w) : NULL;
+            if (!name) {
+                *why = "a name that is not a column of the table";
+                return -1;
+            }
+            pgb_buf_ident(out, name);
+            continue;
+        }
+        case TK_QIDENT: {
+            const char *name = map ? map(map_ctx, k->text) : NULL;
+            if (needs_space(out))
+                pgb_buf_puts(out, " ");
+            if (name) {
+                pgb_buf_ident(out, name);
+            } else if (k->start[0] == '"') {
+                /* SQLite takes an unknown "word" as a string. */
+                pgb_buf_literal(out, k->text, strlen(k->text));
+            } else {
+                *why = "a name that is not a column of the table";
+                return -1;
+            }
+            continue;
+        }
+        case TK_STRING:
+            if (needs_space(out))
+                pgb_buf_puts(out, " ");
+            pgb_buf_literal(out, k->text, strlen(k->text));
+            continue;
+        case TK_NUMBER:
+            if (needs_space(out) && out->s[out->len - 1] != '-' && out->s[out->len - 1] != '+')
+                pgb_buf_puts(out, " ");
+            if (k->len > 2 && (k->start[1] == 'x' || k->start[1] == 'X'))
+                pgb_buf_printf(out, "%lld", (long long)strtoull(k->start, NULL, 16));
+            else
+                pgb_buf_add(out, k->start, k->len);
+            continue;
+        case TK_BLOB:
+            if (needs_space(out))
+                pgb_buf_puts(out, " ");
+            pgb_buf_puts(out, "'\\x");
+            pgb_buf_add(out, k->start + 2, k->len - 3);
+            pgb_buf_puts(out, "'::bytea");
+            continue;
+        case TK_PARAM:
+            *why = "a parameter";
+            return -1;
+        case TK_OP:
+            if (tok_op(t, i, "==")) {
+                pgb_buf_puts(out, " = ");
+            } else if (tok_op(t, i, "(")) {
+                pgb_buf_puts(out, "(");
+            } else if (tok_op(t, i, ")")) {
+                pgb_buf_puts(out, ")");
+            } else if (tok_op(t, i, ",")) {
+                pgb_buf_puts(out, ", ");
+            } else if (tok_op(t, i, "->") || tok_op(t, i, "->>")) {
+                *why = "JSON operators";
+                return -1;
+            } else if (tok_op(t, i, "-") || tok_op(t, i, "+")) {
+                /* Unary signs stick to what follows. */
+                int unary = !out->len || strchr("(,=<>+-*/%", out->s[out->len - 1]) ||
+                            (out->len && out->s[out->len - 1] == ' ');
+                if (!unary)
+                    pgb_buf_puts(out, " ");
+                pgb_buf_add(out, k->start, k->len);
+            } else {
+                pgb_buf_puts(out, " ");
+                pgb_buf_add(out, k->start, k->len);
+                pgb_buf_puts(out, " ");
+            }
+            continue;
+        case TK_END:
+            break;
+        }
+    }
+    if (out->oom) {
+        *why = "out of memory";
+        return -1;
+    }
+    return 0;
+}
