@@ -111,15 +111,44 @@ static family classify(const char *decl, int *a, int *b)
         return F_NUMERIC;
     if ((strstr(d, "char") || strstr(d, "varying")) && np >= 1 && *a > 0 && *a <= 10485760)
         return (strstr(d, "varchar") || strstr(d, "varying")) ? F_VARCHAR : F_CHAR;
-    /* SQLite's affinity rules, in its order. */
-    if (strstr(d, "int"))
-        return F_INT;
-    if (strstr(d, "char") || strstr(d, "clob") || strstr(d, "text"))
-        return F_TEXT;
-    if (strstr(d, "blob"))
-        return F_BLOB;
-    if (strstr(d, "real") || strstr(d, "floa") || strstr(d, "doub"))
-        return F_REAL;
+    /* Strong declarations: type names an app author writes on purpose. Other
+     * words (SQLite accepts anything: "intege", "short integer") say little,
+     * and the values decide. */
+    char base[128];
+    snprintf(base, sizeof base, "%s", d);
+    char *paren2 = strchr(base, '(');
+    if (paren2)
+        *paren2 = '\0';
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == ' ')
+        base[--bl] = '\0';
+    static const char *const ints[] = {"int",    "integer", "tinyint",          "smallint",
+                                       "mediumint", "bigint", "int2",          "int4",
+                                       "int8",   "big int", "unsigned big int", "smallint unsigned",
+                                       "integer unsigned", "int unsigned", "bigint unsigned",
+                                       "tinyint unsigned", NULL};
+    static const char *const reals[] = {"real",   "double", "double precision", "float",
+                                        "float4", "float8", NULL};
+    static const char *const texts[] = {"text", "clob", "char", "varchar", "character",
+                                        "nchar", "nvarchar", "character varying",
+                                        "native character", "varying character", "tinytext",
+                                        "mediumtext", "longtext", NULL};
+    static const char *const blobs[] = {"blob", "bytea", "binary", "varbinary", "longblob", NULL};
+    static const char *const *const lists[] = {ints, reals, texts, blobs};
+    static const family families[] = {F_INT, F_REAL, F_TEXT, F_BLOB};
+    for (int l = 0; l < 4; l++)
+        for (int i = 0; lists[l][i]; i++)
+            if (!strcmp(base, lists[l][i]))
+                return families[l];
+    /* "integer auto_increment", "text nocase": the first word is the type. */
+    char *sp = strchr(base, ' ');
+    if (sp) {
+        *sp = '\0';
+        for (int l = 0; l < 4; l++)
+            for (int i = 0; lists[l][i]; i++)
+                if (!strcmp(base, lists[l][i]))
+                    return families[l];
+    }
     return F_NUMAFF;
 }
 
@@ -636,9 +665,26 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
     case F_NUMAFF:
     case F_ANY:
         by_data(c);
+        if (!st->n_int && !st->n_real && !st->n_text && !st->n_blob && *sc->decl) {
+            /* No values to go by: SQLite's affinity rule for the name. */
+            char d[128];
+            normal_decl(sc->decl, d, sizeof d);
+            if (strstr(d, "int"))
+                set_type(c, K_BIGINT, 0, 0, 0);
+            else if (strstr(d, "real") || strstr(d, "floa") || strstr(d, "doub"))
+                set_type(c, K_DOUBLE, 0, 0, 0);
+            else if (strstr(d, "blob"))
+                set_type(c, K_BYTEA, 0, 0, 0);
+            else if (!strstr(d, "char") && !strstr(d, "clob") && !strstr(d, "text"))
+                set_type(c, K_NUMERIC, 0, 0, 0);
+            reason(c, "'%s' is not a type name PostgreSQL knows, and the column is empty: %s "
+                      "by SQLite's affinity rules",
+                   sc->decl, c->type_sql);
+            break;
+        }
         if (*sc->decl)
-            reason(c, "type '%s' has no PostgreSQL equivalent: %s by the values", sc->decl,
-                   c->type_sql);
+            reason(c, "'%s' is not a type name PostgreSQL knows: %s, chosen by the values",
+                   sc->decl, c->type_sql);
         else if (st->n_int + st->n_real + st->n_text + st->n_blob)
             reason(c, "no declared type: %s by the values", c->type_sql);
         break;
