@@ -276,6 +276,9 @@ typedef struct {
     int child;                   /* the server dies with the calling process (even on SIGKILL) */
     int no_start;                /* attach to a running server only (PGBOOT_ENOTRUNNING if none) */
     pgboot_fetch_options fetch;  /* where the bundle comes from */
+    const char *sqlite_path;     /* the legacy database to migrate on first start;
+                                    NULL: <app dir>/db.sqlite if it exists */
+    int no_migrate;              /* never migrate on start */
 } pgboot_server_options;
 
 #define PGBOOT_SERVER_OPTIONS_VERSION 1
@@ -474,7 +477,10 @@ typedef struct {
 } pgboot_migrate_options;
 
 #define PGBOOT_MIGRATE_OPTIONS_VERSION 1
-#define PGBOOT_MIGRATE_OPTIONS_INIT {.version = PGBOOT_MIGRATE_OPTIONS_VERSION}
+#define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
+    {                                                                                              \
+        .version = PGBOOT_MIGRATE_OPTIONS_VERSION                                                  \
+    }
 
 typedef struct pgboot_migration pgboot_migration;
 

@@ -61,6 +61,8 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
         {"ephemeral", no_argument, NULL, 'e'},
         {"tmp-dir", required_argument, NULL, 'T'},
         {"ttl", required_argument, NULL, 'L'},
+        {"sqlite", required_argument, NULL, 'S'},
+        {"no-migrate", no_argument, NULL, 'M'},
         {"url", required_argument, NULL, 'R'},
         {"template-sql", required_argument, NULL, 'Q'},
         {"count", required_argument, NULL, 'N'},
@@ -157,6 +159,12 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
             break;
         case 'e':
             a->ephemeral = 1;
+            break;
+        case 'S':
+            a->o.sqlite_path = optarg;
+            break;
+        case 'M':
+            a->o.no_migrate = 1;
             break;
         case 'T':
             a->tmp_dir = optarg;

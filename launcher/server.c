@@ -698,6 +698,73 @@ static int stop_locked(const pgb_app_paths *p, pgboot_stop_mode mode, uint32_t t
     return rc;
 }
 
+/* On first start, move the app's legacy SQLite database in before the URL
+ * is handed over. Done once: a marker in the app directory (and the record
+ * in the target, which pgboot_migrate checks) keeps it from running again. A
+ * failure leaves the target as it was and the server running. */
+static int maybe_migrate(const char *app_dir, const pgboot_server_options *o, const char *url)
+{
+    if (o->no_migrate)
+        return 0;
+    char *path = o->sqlite_path ? pgb_strdup(o->sqlite_path) : pgb_path_join(app_dir, "db.sqlite");
+    char *marker = pgb_path_join(app_dir, "migrations/done.json");
+    int rc = 0;
+    if (!path || !marker) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (!pgb_path_exists(path)) {
+        if (o->sqlite_path) {
+            rc = pgb_fail(PGBOOT_ENOTFOUND, "the SQLite database %s to migrate does not exist",
+                          path);
+            pgb_hint("check --sqlite PATH, or leave it out");
+        }
+        goto done;
+    }
+    if (pgb_path_exists(marker))
+        goto done;
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    char *dir = pgb_printf("%s/migrations/%s", app_dir, stamp);
+    char *report = pgb_printf("%s/migrations/%s.json", app_dir, stamp);
+    pgboot_migrate_options mo = PGBOOT_MIGRATE_OPTIONS_INIT;
+    mo.sqlite_path = path;
+    mo.target_url = url;
+    mo.report_dir = dir;
+    mo.report_path = report;
+    pgboot_migration *m = NULL;
+    rc = (dir && report) ? pgboot_migrate(&m, &mo) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (rc == 0) {
+        char *text = pgb_printf("{\"source\": \"%s\", \"report\": \"%s\", "
+                                "\"already_done\": %s}\n",
+                                path, report, pgboot_migration_already_done(m) ? "true" : "false");
+        if (!text || pgb_write_file_atomic(marker, text, strlen(text), 0600) != 0)
+            pgb_error_reset(); /* the record in the target still prevents a rerun */
+        free(text);
+    } else {
+        char msg[1024], hint[512] = "";
+        snprintf(msg, sizeof msg, "%s", pgboot_error_last());
+        if (pgboot_error_hint())
+            snprintf(hint, sizeof hint, "%s", pgboot_error_hint());
+        pgb_fail(rc,
+                 "migrating %s on first start failed (the server runs, the database is as "
+                 "it was; the next start tries again): %s",
+                 path, msg);
+        pgb_hint("%s%sor start with --no-migrate; 'pgboot migrate' gives all options", hint,
+                 *hint ? "; " : "");
+    }
+    pgboot_migration_free(m);
+    free(dir);
+    free(report);
+done:
+    free(path);
+    free(marker);
+    return rc;
+}
+
 static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
                  pgboot_stop_mode mode, int supervise_fd)
 {
@@ -722,6 +789,10 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
         if (op == OP_START) {
             start_ctx ctx = {.o = o, .supervise_fd = supervise_fd};
             rc = start_locked(out, &p, &ctx);
+            if (rc == 0 && (rc = maybe_migrate(p.app_dir, o, (*out)->url)) != 0) {
+                pgboot_server_free(*out);
+                *out = NULL;
+            }
         } else {
             rc = stop_locked(&p, mode, o->timeout_ms);
         }
@@ -784,7 +855,18 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
                           "an external database is configured; pgboot does not stop it");
             return rc;
         }
-        return external_server(out, ext, o->timeout_ms);
+        if ((rc = external_server(out, ext, o->timeout_ms)) != 0 || op != OP_START)
+            return rc;
+        /* The legacy database goes into the external one too. */
+        char *app_dir = NULL;
+        if ((rc = pgboot_app_dir(&app_dir, o)) == 0 && (rc = pgb_mkdir_p(app_dir, 0700)) == 0)
+            rc = maybe_migrate(app_dir, o, (*out)->url);
+        free(app_dir);
+        if (rc) {
+            pgboot_server_free(*out);
+            *out = NULL;
+        }
+        return rc;
     }
     if ((rc = need_unprivileged(o)) < 0)
         return rc;

@@ -477,7 +477,8 @@ spare_prefix() {
 
 # wait_copiers SECONDS: wait until no pgboot process of this test runs (the
 # detached spare copiers of runs that ended).
-wait_copiers() { wait_until "$1" test -z "$(live_pgboot)"; }
+wait_copiers() { wait_until "$1" no_pgboot; }
+no_pgboot() { [[ -z "$(live_pgboot)" ]]; }
 
 # remove_spares BASE: remove the spare copies of this test's template in BASE
 # (they belong to this test's cache, which goes with the scratch dir).
