@@ -637,6 +637,75 @@ static void identities(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan_table *t, 
     }
 }
 
+/* FTS5 -> PostgreSQL full-text search: a stored tsvector column generated
+ * from the indexed columns, with a GIN index. External content: the column
+ * goes on the content table, named after the FTS table. Own content: the FTS
+ * table was migrated as a table (rowid + its columns); the column is "fts". */
+static void full_text(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, src_other *o, int dry_run)
+{
+    if (o->fts_content && !*o->fts_content) {
+        pgb_report_skip(rep, "fts5 table", o->name,
+                        "a contentless FTS5 table does not store its text, so there is nothing "
+                        "to index in PostgreSQL");
+        return;
+    }
+    const char *target = pgb_plan_table_name(p, o->fts_content ? o->fts_content : o->name);
+    plan_table *t = NULL;
+    for (int i = 0; target && i < p->ntables; i++)
+        if (!strcmp(p->tables[i].name, target))
+            t = &p->tables[i];
+    if (!t || o->nfts_cols == 0) {
+        pgb_report_skip(rep, "fts5 table", o->name,
+                        o->fts_content ? "its content table was not migrated"
+                                       : "it has no columns to index");
+        return;
+    }
+    name_ctx nc = {p, t};
+    const char *col = o->fts_content ? map_fold(&nc, o->name) : "fts";
+    char colname[128];
+    snprintf(colname, sizeof colname, "%s", col);
+    pgb_buf doc = {0};
+    for (int i = 0; i < o->nfts_cols; i++) {
+        const char *n = pgb_plan_col_name(t, o->fts_cols[i]);
+        if (!n) {
+            char *r = pgb_printf("column %s is not a column of %s", o->fts_cols[i], t->name);
+            pgb_report_skip(rep, "fts5 table", o->name, r ? r : "unknown column");
+            free(r);
+            pgb_buf_free(&doc);
+            return;
+        }
+        pgb_buf_puts(&doc, i ? " || ' ' || coalesce(" : "coalesce(");
+        pgb_buf_ident(&doc, n);
+        pgb_buf_puts(&doc, "::text, '')");
+    }
+    pgb_buf sql = {0};
+    pgb_buf_puts(&sql, "ALTER TABLE ");
+    pgb_buf_ident(&sql, t->name);
+    pgb_buf_puts(&sql, " ADD COLUMN ");
+    pgb_buf_ident(&sql, colname);
+    pgb_buf_printf(&sql, " tsvector GENERATED ALWAYS AS (to_tsvector('%s', %s)) STORED",
+                   o->fts_config ? o->fts_config : "simple", doc.s ? doc.s : "''");
+    if (after_data(c, ddl, rep, sql.s, "fts5 table", o->name, dry_run) == 0) {
+        char idx[80];
+        if (o->fts_content)
+            snprintf(idx, sizeof idx, "%.50s_idx", colname);
+        else
+            snprintf(idx, sizeof idx, "%.50s_fts_idx", t->name);
+        pgb_buf i = {0};
+        pgb_buf_puts(&i, "CREATE INDEX ");
+        pgb_buf_ident(&i, idx);
+        pgb_buf_puts(&i, " ON ");
+        pgb_buf_ident(&i, t->name);
+        pgb_buf_puts(&i, " USING gin (");
+        pgb_buf_ident(&i, colname);
+        pgb_buf_puts(&i, ")");
+        after_data(c, ddl, rep, i.s, "fts5 index", o->name, dry_run);
+        pgb_buf_free(&i);
+    }
+    pgb_buf_free(&sql);
+    pgb_buf_free(&doc);
+}
+
 static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, int dry_run)
 {
     name_ctx nc = {p, NULL};
@@ -648,9 +717,14 @@ static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, 
                             "function");
             continue;
         }
-        if (o->kind == SRC_FTS || o->kind == SRC_VTAB) {
-            pgb_report_skip(rep, o->kind == SRC_FTS ? "fts5 table" : "virtual table", o->name,
-                            "virtual tables are not carried over yet");
+        if (o->kind == SRC_FTS) {
+            full_text(c, ddl, rep, p, o, dry_run);
+            continue;
+        }
+        if (o->kind == SRC_VTAB) {
+            pgb_report_skip(rep, "virtual table", o->name,
+                            "a virtual table of a SQLite extension module has no PostgreSQL "
+                            "equivalent");
             continue;
         }
         /* A view: CREATE VIEW name AS <select> */

@@ -162,6 +162,7 @@ typedef struct {
     int nidx;
     int64_t seq; /* sqlite_sequence value, if has_seq */
     int has_seq;
+    int fts; /* an FTS5 table with its own content, read as a table */
 } src_table;
 
 typedef enum { SRC_VIEW, SRC_TRIGGER, SRC_FTS, SRC_VTAB } src_other_kind;
@@ -171,6 +172,11 @@ typedef struct {
     char *name;
     char *table; /* a trigger's table */
     char *sql;
+    /* FTS5: its columns and options */
+    char **fts_cols;
+    int nfts_cols;
+    char *fts_content; /* content= ("" contentless, NULL: its own) */
+    char *fts_config;  /* "simple", or "english" for the porter tokenizer */
 } src_other;
 
 typedef struct {

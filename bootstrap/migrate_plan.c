@@ -122,17 +122,39 @@ static family classify(const char *decl, int *a, int *b)
     size_t bl = strlen(base);
     while (bl > 0 && base[bl - 1] == ' ')
         base[--bl] = '\0';
-    static const char *const ints[] = {"int",    "integer", "tinyint",          "smallint",
-                                       "mediumint", "bigint", "int2",          "int4",
-                                       "int8",   "big int", "unsigned big int", "smallint unsigned",
-                                       "integer unsigned", "int unsigned", "bigint unsigned",
-                                       "tinyint unsigned", NULL};
-    static const char *const reals[] = {"real",   "double", "double precision", "float",
-                                        "float4", "float8", NULL};
-    static const char *const texts[] = {"text", "clob", "char", "varchar", "character",
-                                        "nchar", "nvarchar", "character varying",
-                                        "native character", "varying character", "tinytext",
-                                        "mediumtext", "longtext", NULL};
+    static const char *const ints[] = {"int",
+                                       "integer",
+                                       "tinyint",
+                                       "smallint",
+                                       "mediumint",
+                                       "bigint",
+                                       "int2",
+                                       "int4",
+                                       "int8",
+                                       "big int",
+                                       "unsigned big int",
+                                       "smallint unsigned",
+                                       "integer unsigned",
+                                       "int unsigned",
+                                       "bigint unsigned",
+                                       "tinyint unsigned",
+                                       NULL};
+    static const char *const reals[] = {"real",   "double", "double precision", "float", "float4",
+                                        "float8", NULL};
+    static const char *const texts[] = {"text",
+                                        "clob",
+                                        "char",
+                                        "varchar",
+                                        "character",
+                                        "nchar",
+                                        "nvarchar",
+                                        "character varying",
+                                        "native character",
+                                        "varying character",
+                                        "tinytext",
+                                        "mediumtext",
+                                        "longtext",
+                                        NULL};
     static const char *const blobs[] = {"blob", "bytea", "binary", "varbinary", "longblob", NULL};
     static const char *const *const lists[] = {ints, reals, texts, blobs};
     static const family families[] = {F_INT, F_REAL, F_TEXT, F_BLOB};
@@ -677,8 +699,9 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
                 set_type(c, K_BYTEA, 0, 0, 0);
             else if (!strstr(d, "char") && !strstr(d, "clob") && !strstr(d, "text"))
                 set_type(c, K_NUMERIC, 0, 0, 0);
-            reason(c, "'%s' is not a type name PostgreSQL knows, and the column is empty: %s "
-                      "by SQLite's affinity rules",
+            reason(c,
+                   "'%s' is not a type name PostgreSQL knows, and the column is empty: %s "
+                   "by SQLite's affinity rules",
                    sc->decl, c->type_sql);
             break;
         }

@@ -131,6 +131,11 @@ void pgb_src_close(src_db *db)
         free(db->others[i].name);
         free(db->others[i].table);
         free(db->others[i].sql);
+        for (int k = 0; k < db->others[i].nfts_cols; k++)
+            free(db->others[i].fts_cols[k]);
+        free(db->others[i].fts_cols);
+        free(db->others[i].fts_content);
+        free(db->others[i].fts_config);
     }
     free(db->others);
     for (int i = 0; i < db->nskipped; i++)
@@ -471,6 +476,74 @@ static int is_shadow(src_db *db, const char *name)
     return 0;
 }
 
+/* fts5(col, col UNINDEXED, content='t', content_rowid='id', tokenize='porter') */
+static int parse_fts(src_other *o)
+{
+    pgb_toks t;
+    int rc = pgb_tokenize(o->sql, &t);
+    if (rc)
+        return rc;
+    size_t open = 0;
+    while (open < t.n && !(t.t[open].kind == TK_OP && t.t[open].start[0] == '('))
+        open++;
+    size_t close = pgb_tok_close(&t, open);
+    size_t item = open + 1;
+    o->fts_config = pgb_strdup("simple");
+    for (size_t i = open + 1; i <= close && i < t.n && rc == 0; i++) {
+        int end = i == close || (t.t[i].kind == TK_OP && t.t[i].start[0] == ',');
+        if (!end)
+            continue;
+        if (i > item && t.t[item].text) {
+            if (item + 2 < i + 1 && t.t[item + 1].kind == TK_OP && t.t[item + 1].start[0] == '=') {
+                const char *key = t.t[item].text;
+                const char *val = item + 2 < i && t.t[item + 2].text ? t.t[item + 2].text : "";
+                if (!strcasecmp(key, "content")) {
+                    free(o->fts_content);
+                    o->fts_content = pgb_strdup(val);
+                } else if (!strcasecmp(key, "tokenize") && strcasestr(val, "porter")) {
+                    free(o->fts_config);
+                    o->fts_config = pgb_strdup("english");
+                }
+            } else if ((rc = grow((void **)&o->fts_cols, o->nfts_cols, sizeof(char *))) == 0) {
+                o->fts_cols[o->nfts_cols++] = pgb_strdup(t.t[item].text);
+            }
+        }
+        item = i + 1;
+    }
+    pgb_toks_free(&t);
+    return rc;
+}
+
+/* An FTS5 table with its own content is migrated as a table of its own:
+ * rowid and its columns as text (the full-text index is rebuilt in
+ * PostgreSQL). */
+static int fts_as_table(src_db *db, src_other *o)
+{
+    int rc = grow((void **)&db->tables, db->ntables, sizeof(src_table));
+    if (rc)
+        return rc;
+    src_table *tb = &db->tables[db->ntables++];
+    tb->name = pgb_strdup(o->name);
+    tb->fts = 1;
+    tb->rowid_col = 0;
+    tb->cols = calloc((size_t)o->nfts_cols + 1, sizeof(src_col));
+    if (!tb->name || !tb->cols)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    tb->cols[0].name = pgb_strdup("rowid");
+    tb->cols[0].decl = pgb_strdup("INTEGER");
+    tb->cols[0].pk = 1;
+    tb->cols[0].notnull = 1;
+    tb->ncols = 1;
+    for (int i = 0; i < o->nfts_cols; i++) {
+        tb->cols[tb->ncols].name = pgb_strdup(o->fts_cols[i]);
+        tb->cols[tb->ncols].decl = pgb_strdup("TEXT");
+        if (!tb->cols[tb->ncols].name || !tb->cols[tb->ncols].decl)
+            return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        tb->ncols++;
+    }
+    return 0;
+}
+
 int pgb_src_introspect(src_db *db)
 {
     sqlite3_stmt *s = NULL;
@@ -534,6 +607,13 @@ int pgb_src_introspect(src_db *db)
         if ((rc = read_columns(db, tb)) == 0 && (rc = read_fks(db, tb)) == 0 &&
             (rc = read_indexes(db, tb)) == 0)
             rc = parse_create_table(tb);
+    }
+    for (int i = 0; i < db->nothers && rc == 0; i++) {
+        src_other *o = &db->others[i];
+        if (o->kind != SRC_FTS || !o->sql)
+            continue;
+        if ((rc = parse_fts(o)) == 0 && !o->fts_content && o->nfts_cols > 0)
+            rc = fts_as_table(db, o);
     }
     /* AUTOINCREMENT counters. */
     if (rc == 0 && sqlite3_prepare_v2(db->db, "SELECT name, seq FROM sqlite_sequence", -1, &s,

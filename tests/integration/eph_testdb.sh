@@ -143,6 +143,8 @@ case_count() {
         check_eq "$(sql "$line" 'select count(*) from items')" 3 "--count 3: clone $n is usable"
     done <<<"$OUT"
     check_eq "$(cut -d_ -f3 <<<"$names" | sort -u | wc -l)" 1 "--count 3: all of one template"
+    # one caller after the other (the calls so far), each topping up the pool
+    check_pool "$(cut -d_ -f3 <<<"$names" | head -n 1)" "after a few calls one after the other"
 }
 
 case_parallel_build() {
