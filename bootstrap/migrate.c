@@ -241,6 +241,8 @@ static void object_name(char *out, size_t cap, const char *prefix, const char *t
 
 /* ---- DDL ---------------------------------------------------------------------- */
 
+static void fts_columns(pgb_buf *b, plan *p, plan_table *t);
+
 static void table_ddl(pgb_buf *b, plan_table *t, name_ctx *nc, pgb_report *rep)
 {
     pgb_buf_puts(b, "CREATE TABLE ");
@@ -263,8 +265,8 @@ static void table_ddl(pgb_buf *b, plan_table *t, name_ctx *nc, pgb_report *rep)
         if (sc->notnull || (c->identity && c->kind == K_BIGINT))
             pgb_buf_puts(b, " NOT NULL");
     }
-    (void)nc;
     (void)rep;
+    fts_columns(b, (plan *)nc->p, t);
     pgb_buf_puts(b, "\n)");
 }
 
@@ -640,14 +642,18 @@ static void identities(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan_table *t, 
 /* FTS5 -> PostgreSQL full-text search: a stored tsvector column generated
  * from the indexed columns, with a GIN index. External content: the column
  * goes on the content table, named after the FTS table. Own content: the FTS
- * table was migrated as a table (rowid + its columns); the column is "fts". */
-static void full_text(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, src_other *o, int dry_run)
+ * table was migrated as a table (rowid + its columns); the column is "fts".
+ * The column is part of CREATE TABLE, so COPY computes it while loading
+ * (adding it afterwards would rewrite the whole table). */
+static int fts_plan(plan *p, src_other *o, plan_table **t_out, char colname[128], pgb_buf *expr,
+                    char **skip)
 {
+    *t_out = NULL;
+    *skip = NULL;
     if (o->fts_content && !*o->fts_content) {
-        pgb_report_skip(rep, "fts5 table", o->name,
-                        "a contentless FTS5 table does not store its text, so there is nothing "
-                        "to index in PostgreSQL");
-        return;
+        *skip = pgb_strdup("a contentless FTS5 table does not store its text, so there is "
+                           "nothing to index in PostgreSQL");
+        return -1;
     }
     const char *target = pgb_plan_table_name(p, o->fts_content ? o->fts_content : o->name);
     plan_table *t = NULL;
@@ -655,55 +661,85 @@ static void full_text(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, src_oth
         if (!strcmp(p->tables[i].name, target))
             t = &p->tables[i];
     if (!t || o->nfts_cols == 0) {
-        pgb_report_skip(rep, "fts5 table", o->name,
-                        o->fts_content ? "its content table was not migrated"
-                                       : "it has no columns to index");
-        return;
+        *skip = pgb_strdup(o->fts_content ? "its content table was not migrated"
+                                          : "it has no columns to index");
+        return -1;
     }
     name_ctx nc = {p, t};
-    const char *col = o->fts_content ? map_fold(&nc, o->name) : "fts";
-    char colname[128];
-    snprintf(colname, sizeof colname, "%s", col);
+    snprintf(colname, 128, "%s", o->fts_content ? map_fold(&nc, o->name) : "fts");
     pgb_buf doc = {0};
     for (int i = 0; i < o->nfts_cols; i++) {
         const char *n = pgb_plan_col_name(t, o->fts_cols[i]);
         if (!n) {
-            char *r = pgb_printf("column %s is not a column of %s", o->fts_cols[i], t->name);
-            pgb_report_skip(rep, "fts5 table", o->name, r ? r : "unknown column");
-            free(r);
+            *skip = pgb_printf("column %s is not a column of %s", o->fts_cols[i], t->name);
             pgb_buf_free(&doc);
-            return;
+            return -1;
         }
         pgb_buf_puts(&doc, i ? " || ' ' || coalesce(" : "coalesce(");
         pgb_buf_ident(&doc, n);
         pgb_buf_puts(&doc, "::text, '')");
     }
-    pgb_buf sql = {0};
-    pgb_buf_puts(&sql, "ALTER TABLE ");
-    pgb_buf_ident(&sql, t->name);
-    pgb_buf_puts(&sql, " ADD COLUMN ");
-    pgb_buf_ident(&sql, colname);
-    pgb_buf_printf(&sql, " tsvector GENERATED ALWAYS AS (to_tsvector('%s', %s)) STORED",
-                   o->fts_config ? o->fts_config : "simple", doc.s ? doc.s : "''");
-    if (after_data(c, ddl, rep, sql.s, "fts5 table", o->name, dry_run) == 0) {
-        char idx[80];
-        if (o->fts_content)
-            snprintf(idx, sizeof idx, "%.50s_idx", colname);
-        else
-            snprintf(idx, sizeof idx, "%.50s_fts_idx", t->name);
-        pgb_buf i = {0};
-        pgb_buf_puts(&i, "CREATE INDEX ");
-        pgb_buf_ident(&i, idx);
-        pgb_buf_puts(&i, " ON ");
-        pgb_buf_ident(&i, t->name);
-        pgb_buf_puts(&i, " USING gin (");
-        pgb_buf_ident(&i, colname);
-        pgb_buf_puts(&i, ")");
-        after_data(c, ddl, rep, i.s, "fts5 index", o->name, dry_run);
-        pgb_buf_free(&i);
+    if (pgb_plan_col_name(t, colname)) {
+        *skip = pgb_printf("%s already has a column named %s", t->name, colname);
+        pgb_buf_free(&doc);
+        return -1;
     }
-    pgb_buf_free(&sql);
+    pgb_buf_printf(expr, "to_tsvector('%s', %s)", o->fts_config ? o->fts_config : "simple",
+                   doc.s ? doc.s : "''");
     pgb_buf_free(&doc);
+    *t_out = t;
+    return 0;
+}
+
+/* The tsvector columns that go into table t's CREATE TABLE. */
+static void fts_columns(pgb_buf *b, plan *p, plan_table *t)
+{
+    for (int i = 0; i < p->src->nothers; i++) {
+        src_other *o = &p->src->others[i];
+        if (o->kind != SRC_FTS)
+            continue;
+        plan_table *ft;
+        char col[128];
+        char *skip = NULL;
+        pgb_buf expr = {0};
+        if (fts_plan(p, o, &ft, col, &expr, &skip) == 0 && ft == t) {
+            pgb_buf_puts(b, ",\n    ");
+            pgb_buf_ident(b, col);
+            pgb_buf_printf(b, " tsvector GENERATED ALWAYS AS (%s) STORED", expr.s);
+        }
+        free(skip);
+        pgb_buf_free(&expr);
+    }
+}
+
+static void full_text(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, src_other *o, int dry_run)
+{
+    plan_table *t;
+    char colname[128];
+    char *skip = NULL;
+    pgb_buf expr = {0};
+    if (fts_plan(p, o, &t, colname, &expr, &skip) != 0) {
+        pgb_report_skip(rep, "fts5 table", o->name, skip ? skip : "not translated");
+        free(skip);
+        pgb_buf_free(&expr);
+        return;
+    }
+    pgb_buf_free(&expr);
+    char idx[80];
+    if (o->fts_content)
+        snprintf(idx, sizeof idx, "%.50s_idx", colname);
+    else
+        snprintf(idx, sizeof idx, "%.50s_fts_idx", t->name);
+    pgb_buf i = {0};
+    pgb_buf_puts(&i, "CREATE INDEX ");
+    pgb_buf_ident(&i, idx);
+    pgb_buf_puts(&i, " ON ");
+    pgb_buf_ident(&i, t->name);
+    pgb_buf_puts(&i, " USING gin (");
+    pgb_buf_ident(&i, colname);
+    pgb_buf_puts(&i, ")");
+    after_data(c, ddl, rep, i.s, "fts5 index", o->name, dry_run);
+    pgb_buf_free(&i);
 }
 
 static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, int dry_run)
@@ -1150,7 +1186,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     }
     /* 2. The plan. */
     if ((rc = pgb_plan_make(&p, &src, o->preserve_case, o->epoch_as_timestamp, o->detect_json,
-                            (on_error_policy)o->on_error)) != 0)
+                            (on_error_policy)o->on_error, o->schema_file || o->data_only)) != 0)
         goto done;
     /* Generated columns: translated, or copied as data with a word. */
     for (int i = 0; i < p.ntables; i++) {
@@ -1183,25 +1219,6 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
                         json_string(o->on_error == PGBOOT_ON_ERROR_WIDEN    ? "widen"
                                     : o->on_error == PGBOOT_ON_ERROR_REJECT ? "reject"
                                                                             : "strict"));
-    /* Strict: values that cannot be stored exactly stop us here. */
-    if (o->on_error == PGBOOT_ON_ERROR_STRICT) {
-        json_t *problems = json_array();
-        pgb_buf msg = {0};
-        int total = collect_bad_cells(&p, problems, &msg);
-        if (total > 0) {
-            json_object_set_new(rep.root, "bad_values", problems);
-            rc = pgb_fail(PGBOOT_EINVALID,
-                          "%d values in %s cannot be stored exactly; nothing was written: %s",
-                          total, o->sqlite_path, msg.s ? msg.s : "");
-            pgb_hint("--on-error widen gives such columns a type that holds every value; "
-                     "--on-error reject sets their rows aside in rejects/<table>.jsonl");
-            pgb_buf_free(&msg);
-            keep_m = 1;
-            goto report;
-        }
-        json_decref(problems);
-        pgb_buf_free(&msg);
-    }
     /* 3. The target. */
     if (o->target_url && *o->target_url) {
         c = pgb_pq_connect_url(o->target_url);
@@ -1257,9 +1274,29 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         if (o->schema_file || o->data_only) {
             if ((rc = adopt_target_types(c, &p, &rep)) != 0)
                 goto done;
+            pgb_plan_recount(&p);
         } else if ((rc = prepare_targets(c, &p, o)) != 0) {
             goto done;
         }
+    }
+    /* Strict: values that cannot be stored exactly stop us here. */
+    if (o->on_error == PGBOOT_ON_ERROR_STRICT) {
+        json_t *problems = json_array();
+        pgb_buf msg = {0};
+        int total = collect_bad_cells(&p, problems, &msg);
+        if (total > 0) {
+            json_object_set_new(rep.root, "bad_values", problems);
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "%d values in %s cannot be stored exactly; nothing was written: %s",
+                          total, o->sqlite_path, msg.s ? msg.s : "");
+            pgb_hint("--on-error widen gives such columns a type that holds every value; "
+                     "--on-error reject sets their rows aside in rejects/<table>.jsonl");
+            pgb_buf_free(&msg);
+            keep_m = 1;
+            goto report; /* the transaction, if begun, is rolled back */
+        }
+        json_decref(problems);
+        pgb_buf_free(&msg);
     }
     if (!o->schema_file && !o->data_only) {
         for (int i = 0; i < p.ntables; i++) {

@@ -268,8 +268,11 @@ typedef struct {
 
 /* Fold and check names, scan every table, choose every type. */
 PGB_MUST_USE int pgb_plan_make(plan *p, src_db *src, int preserve_case, int epoch_as_timestamp,
-                               int detect_json, on_error_policy on_error);
+                               int detect_json, on_error_policy on_error, int full_scan);
 void pgb_plan_free(plan *p);
+/* Count again the values each column's type cannot hold (after the types
+ * were changed, e.g. to the target's own). */
+void pgb_plan_recount(plan *p);
 /* The target name of a source table or column (for expression translation). */
 const char *pgb_plan_table_name(const plan *p, const char *src_name);
 const char *pgb_plan_col_name(const plan_table *t, const char *src_name);

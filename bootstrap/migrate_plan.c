@@ -253,7 +253,45 @@ static void number_shape(double d, int *id, int *fd)
     }
 }
 
-static void see_value(col_stats *st, sqlite3_value *v, int want_json, int want_bool_etc)
+/* What a column's scan must look at, by its declared family: every probe
+ * costs time on a million rows. */
+enum {
+    NEED_DECIMAL = 1,
+    NEED_CHARS = 2,
+    NEED_BOOL = 4,
+    NEED_ISO = 8,
+    NEED_UUID = 16,
+    NEED_JSON = 32,
+    NEED_ALL = 63,
+};
+
+static int needs_for(family f, int detect_json)
+{
+    switch (f) {
+    case F_NUMERIC_PS:
+    case F_NUMERIC:
+        return NEED_DECIMAL;
+    case F_BOOL:
+        return NEED_BOOL;
+    case F_DATE:
+    case F_TS:
+        return NEED_ISO;
+    case F_UUID:
+        return NEED_UUID;
+    case F_JSON:
+        return NEED_JSON;
+    case F_VARCHAR:
+    case F_CHAR:
+        return NEED_CHARS;
+    case F_TEXT:
+    case F_ANY:
+        return detect_json ? NEED_JSON : 0;
+    default:
+        return 0;
+    }
+}
+
+static void see_value(col_stats *st, sqlite3_value *v, int need)
 {
     int id, fd;
     switch (sqlite3_value_type(v)) {
@@ -267,6 +305,8 @@ static void see_value(col_stats *st, sqlite3_value *v, int want_json, int want_b
             st->n_int_not01++;
         if (i > TWO53 || i < -TWO53)
             st->n_big_int++;
+        if (!(need & NEED_DECIMAL))
+            return;
         char buf[24];
         int n = snprintf(buf, sizeof buf, "%lld", (long long)i);
         id = n - (i < 0);
@@ -284,6 +324,8 @@ static void see_value(col_stats *st, sqlite3_value *v, int want_json, int want_b
         }
         if (d != trunc(d) || fabs(d) >= 9.2e18)
             st->n_real_nonint++;
+        if (!(need & NEED_DECIMAL))
+            return;
         number_shape(d, &id, &fd);
         if (id > st->max_int_digits)
             st->max_int_digits = id;
@@ -314,23 +356,27 @@ static void see_value(col_stats *st, sqlite3_value *v, int want_json, int want_b
         st->n_text_nonnumeric++;
         return;
     }
-    size_t chars = pgb_utf8_len(s, n);
-    if (chars > st->max_chars)
-        st->max_chars = chars;
-    if (pgb_decimal_shape(s, n, &id, &fd) != 0) {
-        st->n_text_nonnumeric++;
-    } else {
-        if (id > st->max_int_digits)
-            st->max_int_digits = id;
-        if (fd > st->max_frac_digits)
-            st->max_frac_digits = fd;
+    if (need & NEED_CHARS) {
+        size_t chars = pgb_utf8_len(s, n);
+        if (chars > st->max_chars)
+            st->max_chars = chars;
     }
-    if (!want_bool_etc)
-        return;
-    if (pgb_parse_bool_text(s, n) < 0)
+    if (need & NEED_DECIMAL) {
+        if (pgb_decimal_shape(s, n, &id, &fd) != 0) {
+            st->n_text_nonnumeric++;
+        } else {
+            if (id > st->max_int_digits)
+                st->max_int_digits = id;
+            if (fd > st->max_frac_digits)
+                st->max_frac_digits = fd;
+        }
+    }
+    if ((need & NEED_BOOL) && pgb_parse_bool_text(s, n) < 0)
         st->n_text_nonbool++;
     pgb_iso iso;
-    if (pgb_parse_iso(s, n, &iso) != 0) {
+    if (!(need & NEED_ISO)) {
+        /* not looked at */
+    } else if (pgb_parse_iso(s, n, &iso) != 0) {
         st->n_text_nondate++;
         st->n_text_nonts++;
     } else {
@@ -344,9 +390,9 @@ static void see_value(col_stats *st, sqlite3_value *v, int want_json, int want_b
             st->n_text_frac7++;
     }
     char hex[33];
-    if (pgb_parse_uuid(s, n, hex) != 0)
+    if ((need & NEED_UUID) && pgb_parse_uuid(s, n, hex) != 0)
         st->n_text_nonuuid++;
-    if (want_json) {
+    if (need & NEED_JSON) {
         json_error_t e;
         json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &e);
         if (!j) {
@@ -388,7 +434,7 @@ char *pgb_plan_select_sql(const plan_table *t, int with_rowid)
     return b.s;
 }
 
-static int scan_table(src_db *db, plan_table *t, int detect_json)
+static int scan_table(src_db *db, plan_table *t, int detect_json, int full)
 {
     char *sql = pgb_plan_select_sql(t, 0);
     if (!sql)
@@ -402,10 +448,9 @@ static int scan_table(src_db *db, plan_table *t, int detect_json)
     free(sql);
     /* Which columns need the costlier checks. */
     int *json = calloc((size_t)t->ncols + 1, sizeof(int));
-    int *rich = calloc((size_t)t->ncols + 1, sizeof(int));
     int *map = calloc((size_t)t->ncols + 1, sizeof(int));
     int n = 0;
-    if (!json || !rich || !map) {
+    if (!json || !map) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
@@ -414,15 +459,14 @@ static int scan_table(src_db *db, plan_table *t, int detect_json)
             continue;
         int a, b;
         family f = classify(t->src->cols[t->cols[i].src].decl, &a, &b);
-        json[n] = f == F_JSON || (detect_json && (f == F_TEXT || f == F_ANY));
-        rich[n] = f != F_INT && f != F_REAL && f != F_BLOB;
+        json[n] = full ? NEED_ALL : needs_for(f, detect_json);
         map[n++] = i;
     }
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         t->rows++;
         for (int k = 0; k < n; k++)
-            see_value(&t->cols[map[k]].st, sqlite3_column_value(s, k), json[k], rich[k]);
+            see_value(&t->cols[map[k]].st, sqlite3_column_value(s, k), json[k]);
     }
     if (r != SQLITE_DONE) {
         char what[200];
@@ -432,7 +476,6 @@ static int scan_table(src_db *db, plan_table *t, int detect_json)
 done:
     sqlite3_finalize(s);
     free(json);
-    free(rich);
     free(map);
     return rc;
 }
@@ -752,7 +795,7 @@ void pgb_plan_free(plan *p)
 }
 
 int pgb_plan_make(plan *p, src_db *src, int preserve_case, int epoch_as_ts, int detect_json,
-                  on_error_policy on_error)
+                  on_error_policy on_error, int full_scan)
 {
     memset(p, 0, sizeof *p);
     p->src = src;
@@ -811,7 +854,7 @@ int pgb_plan_make(plan *p, src_db *src, int preserve_case, int epoch_as_ts, int 
         rc = check_names(names, origins, p->ntables, "table", preserve_case);
     for (int i = 0; i < p->ntables && rc == 0; i++) {
         plan_table *t = &p->tables[i];
-        if ((rc = scan_table(src, t, detect_json)) != 0)
+        if ((rc = scan_table(src, t, detect_json, full_scan)) != 0)
             break;
         for (int j = 0; j < t->ncols; j++) {
             plan_col *c = &t->cols[j];
@@ -912,4 +955,13 @@ int pgb_cell_ok(const plan_col *c, sqlite3_value *v, const char **why)
         return type == SQLITE_BLOB || type == SQLITE_TEXT;
     }
     return 1;
+}
+
+void pgb_plan_recount(plan *p)
+{
+    for (int i = 0; i < p->ntables; i++)
+        for (int j = 0; j < p->tables[i].ncols; j++) {
+            plan_col *c = &p->tables[i].cols[j];
+            c->n_bad = c->generated ? 0 : bad_for(c);
+        }
 }

@@ -357,12 +357,15 @@ for pid in os.listdir("/proc"):
 EOF
 }
 
-# live_pgboot: live pgboot processes of this test (run, tmp daemons, supervisors,
-# copiers): the CLI's executable with this test's tag in their environment.
-live_pgboot() {
-    "$PY" - "$TAG" <<'EOF'
+# live_tagged [pgboot]: live processes of this test other than postgres
+# (they carry this test's tag in their environment); with "pgboot", only
+# pgboot's own (run owners, tmp keepers, supervisors, spare copiers, pool
+# refillers) and the rm -rf they exec.
+live_tagged() {
+    "$PY" - "$TAG" "$(readlink -f "$PGB")" "${1:-}" <<'EOF'
 import os, sys
 tag = ("EPH_TEST_TAG=" + sys.argv[1]).encode()
+pgb, only = sys.argv[2], sys.argv[3] == "pgboot"
 me = os.getpid()
 for pid in os.listdir("/proc"):
     if not pid.isdigit() or int(pid) == me:
@@ -373,12 +376,17 @@ for pid in os.listdir("/proc"):
             continue
         env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
         comm = open("/proc/%s/comm" % pid).read().strip()
+        exe = os.readlink("/proc/%s/exe" % pid)
     except (OSError, ValueError, IndexError):
         continue
-    if tag in env and comm != "postgres":
-        print(pid)
+    if tag not in env or comm == "postgres":
+        continue
+    if only and exe != pgb and os.path.basename(exe) != "rm":
+        continue
+    print(pid)
 EOF
 }
+live_pgboot() { live_tagged pgboot; }
 
 # show_pids PID...: "pid stat args; ..." of those still there.
 show_pids() {
@@ -514,9 +522,9 @@ _eph_cleanup() {
         # makes the supervisors stop the clusters
         if [[ -n "${TAG:-}" ]]; then
             # shellcheck disable=SC2046
-            _kill_list TERM $(live_pgboot)
+            _kill_list TERM $(live_tagged)
             for ((i = 0; i < 60; i++)); do
-                [[ -z "$(live_pgboot)$(live_postgres)" ]] && break
+                [[ -z "$(live_tagged)$(live_postgres)" ]] && break
                 sleep 0.05
             done
             pids=$(live_postgres)
@@ -530,7 +538,7 @@ _eph_cleanup() {
                 done
             fi
             # shellcheck disable=SC2046
-            _kill_list KILL $(live_postgres) $(live_pgboot)
+            _kill_list KILL $(live_postgres) $(live_tagged)
         fi
         if [[ -f "$T/.bg" ]]; then
             while read -r p; do [[ -n "$p" ]] && kill -KILL "$p" 2>/dev/null; done <"$T/.bg"

@@ -102,7 +102,7 @@ case_exit_status() {
 case_signal_forwarded() {
     local rec=$U/work/fwd pid i
     rm -f "$rec.d" "$rec.t"
-    as_user_bg "$PGB" run --ephemeral -- sh -c "\"\$PSQL\" -XAtqc 'show data_directory' > $rec.d.tmp && mv $rec.d.tmp $rec.d; trap 'echo got-term > $rec.t; exit 3' TERM; sleep 30 & wait"
+    as_user_bg "$PGB" run --ephemeral -- sh -c "\"\$PSQL\" -XAtqc 'show data_directory' > $rec.d.tmp && mv $rec.d.tmp $rec.d; trap 'echo got-term > $rec.t; kill \$!; exit 3' TERM; sleep 30 & wait"
     pid=$BG_PID
     if ! wait_until 30 file_nonempty "$rec.d"; then
         nok "the command did not start within 30 s: $(cat "$BG_LOG.err")"
