@@ -31,7 +31,7 @@ fi
 
 work=${BENCH_WORK:-$(mktemp -d)}
 export XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache"
-trap '"$build/pgboot" stop --app bench >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap '"$build/pgboot" stop --app bench >/dev/null 2>&1 || true; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 psql=$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n1)
 [ -n "$psql" ] || psql=$(command -v psql)
 
@@ -65,7 +65,7 @@ PY
 }
 
 read -r t_pgboot rss_pgboot < <(measure "$build/pgboot" migrate --sqlite "$db" --to "$ua")
-read -r t_pgloader rss_pgloader < <(cd "$work" && measure pgloader --no-ssl-cert-verification "sqlite://$db" "$ub")
+read -r t_pgloader rss_pgloader < <(cd "$work" && measure pgloader --root-dir "$work/pgloader" --no-ssl-cert-verification "sqlite://$db" "$ub")
 
 # The limit: pgboot's DDL, split into tables and what follows the data.
 "$build/pgboot" migrate --sqlite "$db" --dry-run >"$work/dry.out" 2>/dev/null

@@ -178,16 +178,23 @@ typedef struct {
     const plan_table *t;
 } name_ctx;
 
-static const char *map_column(void *ctx, const char *name)
+static const char *map_column(void *ctx, const char *name, int *is_bool)
 {
     name_ctx *n = ctx;
-    return pgb_plan_col_name(n->t, name);
+    *is_bool = 0;
+    for (int i = 0; i < n->t->ncols; i++)
+        if (!strcasecmp(n->t->src->cols[n->t->cols[i].src].name, name)) {
+            *is_bool = n->t->cols[i].kind == K_BOOL;
+            return n->t->cols[i].name;
+        }
+    return NULL;
 }
 
 static char fold_buf[256];
-static const char *map_fold(void *ctx, const char *name)
+static const char *map_fold(void *ctx, const char *name, int *is_bool)
 {
     name_ctx *n = ctx;
+    *is_bool = 0;
     const char *t = pgb_plan_table_name(n->p, name);
     if (t)
         return t;
@@ -666,7 +673,8 @@ static int fts_plan(plan *p, src_other *o, plan_table **t_out, char colname[128]
         return -1;
     }
     name_ctx nc = {p, t};
-    snprintf(colname, 128, "%s", o->fts_content ? map_fold(&nc, o->name) : "fts");
+    int isb;
+    snprintf(colname, 128, "%s", o->fts_content ? map_fold(&nc, o->name, &isb) : "fts");
     pgb_buf doc = {0};
     for (int i = 0; i < o->nfts_cols; i++) {
         const char *n = pgb_plan_col_name(t, o->fts_cols[i]);
@@ -783,7 +791,8 @@ static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, 
         } else {
             pgb_buf sql = {0};
             pgb_buf_puts(&sql, "CREATE VIEW ");
-            pgb_buf_ident(&sql, map_fold(&nc, o->name));
+            int isb;
+            pgb_buf_ident(&sql, map_fold(&nc, o->name, &isb));
             pgb_buf_printf(&sql, " AS %s", body.s);
             after_data(c, ddl, rep, sql.s, "view", o->name, dry_run);
             pgb_buf_free(&sql);

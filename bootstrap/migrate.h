@@ -57,11 +57,11 @@ size_t pgb_tok_close(const pgb_toks *t, size_t i);
 
 /* ---- translating SQLite expressions (bootstrap/sqltok.c) ----------------- */
 
-/* How names are mapped while translating: a callback from a source name (of
- * a column, or with table != NULL of a table) to the target name, or NULL if
- * it is not known (then a double-quoted token is taken as a string, as
- * SQLite does). */
-typedef const char *(*pgb_name_map)(void *ctx, const char *name);
+/* How names are mapped while translating: a callback from a source name to
+ * the target name, or NULL if it is not known (then a double-quoted token is
+ * taken as a string, as SQLite does); *is_bool tells that the column became
+ * boolean, so that 0/1 compared with it become false/true. */
+typedef const char *(*pgb_name_map)(void *ctx, const char *name, int *is_bool);
 
 typedef enum {
     PGB_CTX_EXPR = 0, /* CHECK, WHERE, index expressions, generated columns */

@@ -475,17 +475,60 @@ static int needs_space(const pgb_buf *out)
     return c != '(' && c != ' ';
 }
 
+static int is_cmp(const pgb_toks *t, size_t i)
+{
+    return tok_op(t, i, "=") || tok_op(t, i, "==") || tok_op(t, i, "!=") || tok_op(t, i, "<>");
+}
+
+static int is_01(const pgb_tok *k)
+{
+    return k->kind == TK_NUMBER && k->len == 1 && (k->start[0] == '0' || k->start[0] == '1');
+}
+
+/* Does token i name a column that became boolean? */
+static int bool_col(const pgb_toks *t, size_t i, pgb_name_map map, void *map_ctx)
+{
+    if (!map || i >= t->n || (t->t[i].kind != TK_IDENT && t->t[i].kind != TK_QIDENT))
+        return 0;
+    int b = 0;
+    map(map_ctx, t->t[i].text, &b);
+    return b;
+}
+
 int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx ctx,
                        const char *target, pgb_name_map map, void *map_ctx, pgb_buf *out,
                        const char **why)
 {
+    /* SQLite writes booleans as 0/1: next to a boolean column they are
+     * false/true (in "col = 1", "0 <> col", "col IN (0, 1)"). */
+    int bool_next = 0, bool_list = 0;
     for (size_t i = from; i < to && i < t->n; i++) {
         const pgb_tok *k = &t->t[i];
         int call = tok_op(t, i + 1, "(");
+        int was_bool_next = bool_next;
+        bool_next = 0;
+        if (bool_list && tok_op(t, i, ")"))
+            bool_list = 0;
+        if (k->kind == TK_NUMBER && is_01(k) &&
+            (was_bool_next || bool_list ||
+             (is_cmp(t, i + 1) && bool_col(t, i + 2, map, map_ctx)))) {
+            if (needs_space(out))
+                pgb_buf_puts(out, " ");
+            pgb_buf_puts(out, k->start[0] == '1' ? "true" : "false");
+            continue;
+        }
+        if (bool_col(t, i, map, map_ctx)) {
+            if (is_cmp(t, i + 1))
+                bool_next = 2; /* skip the operator, then the literal */
+            else if (pgb_tok_is(t, i + 1, "IN") && tok_op(t, i + 2, "("))
+                bool_list = 1;
+        }
+        if (was_bool_next == 2 && is_cmp(t, i))
+            bool_next = 1;
         switch (k->kind) {
         case TK_IDENT: {
             const char *w = k->text;
-            if (call) {
+            if (call && !is_keyword(w)) {
                 size_t close = pgb_tok_close(t, i + 1);
                 if (close >= to) {
                     *why = "unbalanced parentheses";
@@ -575,7 +618,8 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
                 pgb_buf_puts(out, w);
                 continue;
             }
-            const char *name = map ? map(map_ctx, w) : NULL;
+            int isb = 0;
+            const char *name = map ? map(map_ctx, w, &isb) : NULL;
             if (!name) {
                 *why = "a name that is not a column of the table";
                 return -1;
@@ -584,7 +628,8 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
             continue;
         }
         case TK_QIDENT: {
-            const char *name = map ? map(map_ctx, k->text) : NULL;
+            int isb = 0;
+            const char *name = map ? map(map_ctx, k->text, &isb) : NULL;
             if (needs_space(out))
                 pgb_buf_puts(out, " ");
             if (name) {

@@ -703,3 +703,51 @@ user_mkdir() {
     mkdir -p "$1"
     if [[ -n "$top" ]]; then chown -R "$TEST_USER:" "$top"; fi
 }
+
+# --- pgboot testdb -------------------------------------------------------------
+# For tests of one app server: APP (its name), APP_URL (its URL, set by
+# start_app), SQL (a directory for SQL files).
+
+# tdb ARGS...: pgboot testdb --app APP ARGS...
+tdb() { pgb testdb --app "$APP" "$@"; }
+
+# dbs PATTERN: databases whose name is LIKE PATTERN, one per line, sorted.
+dbs() { sql "$APP_URL" "select datname from pg_database where datname like '$1' order by 1"; }
+db_exists() { [[ "$(sql "$APP_URL" "select count(*) from pg_database where datname = '$1'")" == 1 ]]; }
+db_gone() { ! db_exists "$1"; }
+
+connected_to() { (($(sql "$APP_URL" "select count(*) from pg_stat_activity where datname = '$1'") >= 1)); }
+
+# hash8 URL: the template part of a clone's name.
+hash8() { url_db "$1" | sed -E 's/^pgboot_t_([0-9a-f]{8})_.*$/\1/'; }
+
+# sqlfile NAME TEXT: an SQL file the user owns; prints its path.
+sqlfile() {
+    user_file "$SQL/$1" "$2"
+    echo "$SQL/$1"
+}
+
+# clone_url: the single URL printed by the last run (fails the case if not).
+clone_url() {
+    local n
+    n=$(grep -c . <<<"$OUT" || true)
+    if [[ $RC != 0 || $n != 1 ]]; then
+        nok "expected one URL from testdb, got exit $RC and $n line(s)"
+        return 1
+    fi
+    echo "$OUT"
+}
+
+# start_app TESTDB-ARGS...: the first `pgboot testdb --app APP ARGS` (it
+# starts the app's server); sets APP_URL. Dies if that fails.
+start_app() {
+    tdb "$@"
+    [[ $RC == 0 ]] || {
+        show_last >&2
+        die "the first testdb --app $APP failed"
+    }
+    pgb url --app "$APP"
+    [[ $RC == 0 ]] || die "pgboot url --app $APP failed after testdb started it"
+    APP_URL=$OUT
+    echo "app server: $APP_URL"
+}

@@ -12,36 +12,6 @@ APP=ephtdb$$
 SQL=$U/work/sql
 CLONE_RE='^pgboot_t_[0-9a-f]{8}_[A-Za-z0-9]{12}$'
 
-# tdb ARGS...: pgboot testdb --app APP ARGS...
-tdb() { pgb testdb --app "$APP" "$@"; }
-
-# dbs PATTERN: databases whose name is LIKE PATTERN, one per line, sorted.
-dbs() { sql "$APP_URL" "select datname from pg_database where datname like '$1' order by 1"; }
-db_exists() { [[ "$(sql "$APP_URL" "select count(*) from pg_database where datname = '$1'")" == 1 ]]; }
-db_gone() { ! db_exists "$1"; }
-
-connected_to() { (($(sql "$APP_URL" "select count(*) from pg_stat_activity where datname = '$1'") >= 1)); }
-
-# hash8 URL: the template part of a clone's name.
-hash8() { url_db "$1" | sed -E 's/^pgboot_t_([0-9a-f]{8})_.*$/\1/'; }
-
-# sqlfile NAME TEXT: an SQL file the user owns; prints its path.
-sqlfile() {
-    user_file "$SQL/$1" "$2"
-    echo "$SQL/$1"
-}
-
-# clone_url: the single URL printed by the last run (fails the case if not).
-clone_url() {
-    local n
-    n=$(grep -c . <<<"$OUT" || true)
-    if [[ $RC != 0 || $n != 1 ]]; then
-        nok "expected one URL from testdb, got exit $RC and $n line(s)"
-        return 1
-    fi
-    echo "$OUT"
-}
-
 SCHEMA="create table items(id serial primary key, name text not null);
 insert into items(name) values ('alpha'), ('beta');
 "
@@ -53,15 +23,7 @@ setup_app() {
     local a b
     a=$(sqlfile schema.sql "$SCHEMA")
     b=$(sqlfile migration.sql "$MIGRATION")
-    tdb --template-sql "$a" --template-sql "$b"
-    [[ $RC == 0 ]] || {
-        show_last >&2
-        die "the first testdb --app $APP failed"
-    }
-    pgb url --app "$APP"
-    [[ $RC == 0 ]] || die "pgboot url --app $APP failed after testdb started it"
-    APP_URL=$OUT
-    echo "app server: $APP_URL"
+    start_app --template-sql "$a" --template-sql "$b"
 }
 
 case_content_key() {
@@ -143,8 +105,6 @@ case_count() {
         check_eq "$(sql "$line" 'select count(*) from items')" 3 "--count 3: clone $n is usable"
     done <<<"$OUT"
     check_eq "$(cut -d_ -f3 <<<"$names" | sort -u | wc -l)" 1 "--count 3: all of one template"
-    # one caller after the other (the calls so far), each topping up the pool
-    check_pool "$(cut -d_ -f3 <<<"$names" | head -n 1)" "after a few calls one after the other"
 }
 
 case_parallel_build() {
@@ -189,24 +149,6 @@ select pg_sleep(4);
     while read -r u; do
         check_eq "$(sql "$u" 'select i from p')" 42 "clone $(url_db "$u") usable"
     done <<<"$all"
-    check_pool "$h" "after four parallel callers"
-}
-
-# check_pool H8 DESC: once the background refills are done, the pool of
-# clones made in advance for template H8 is small (pgboot keeps 4).
-check_pool() {
-    local n t0=$(date +%s%3N)
-    if wait_copiers 60; then
-        ok "$2: the background refills ended ($(($(date +%s%3N) - t0)) ms)"
-    else
-        nok "$2: pgboot processes of this test still run after 60 s: $(show_pids $(live_pgboot))"
-    fi
-    n=$(dbs "pgboot\\_p\\_$1\\_%" | grep -c . || true)
-    if ((n >= 1 && n <= 4)); then
-        ok "$2: $n clones made in advance for template $1 (pool of 4)"
-    else
-        nok "$2: $n clones made in advance (pgboot_p_$1_*) for template $1; the pool should hold 4"
-    fi
 }
 
 case_drop_with_connection() {
@@ -287,8 +229,6 @@ case_old_template_removed() {
     uz=$(clone_url) || return 0
     hz=$(hash8 "$uz")
     check_eq "$(dbs "pgboot\\_tpl\\_$hx%")" "" "building template Z removed template X (no clone of it left)"
-    wait_copiers 60 || true
-    check_eq "$(dbs "pgboot\\_%\\_$hx\\_%")" "" "nothing of template X is left (clones made in advance included)"
     check_eq "$(dbs "pgboot\\_tpl\\_$hy%" | wc -l)" 1 "template Y stays (a clone of it exists)"
     check_eq "$(dbs "pgboot\\_tpl\\_$hz%" | wc -l)" 1 "template Z exists"
     check_eq "$(sql "$uy" "select count(*) from information_schema.columns where table_name = 'ev'")" 2 "Y's clone is intact"

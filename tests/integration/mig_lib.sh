@@ -249,6 +249,13 @@ q() {
         "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 "$1" -c "$2"
 }
 
+# q_script URL: psql over the URL with the SQL script on stdin; every
+# statement's rows are printed; stops at the first error (exit status 3).
+q_script() {
+    timeout -k 5 60 env -i PATH=/usr/bin:/bin PGTZ=UTC PGCLIENTENCODING=UTF8 PGOPTIONS='-c client_min_messages=warning' \
+        "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 "$1" -f -
+}
+
 # q_try URL SQL: like q but never fails; prints "ERROR: ..." on failure.
 q_try() {
     local out
@@ -269,7 +276,7 @@ newdb() {
 # db_state URL: what migration could have left: user tables, views, sequences,
 # types, functions and schemas (all but the system ones), one per line.
 db_state() {
-    q "$1" "SELECT c.relkind || ' ' || n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    q "$1" "SELECT c.relkind::text || ' ' || n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname NOT IN ('pg_catalog','information_schema','pg_toast') AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
             UNION ALL SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog','information_schema','pg_toast','public') AND nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%'
             UNION ALL SELECT 'type ' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' AND t.typtype NOT IN ('c') AND t.typrelid = 0 AND t.typelem = 0

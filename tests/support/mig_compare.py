@@ -449,7 +449,8 @@ def without_rowid(c, t):
 
 
 def mapped(name, preserve):
-    return name if preserve else name.lower()
+    """PostgreSQL's folding of an unquoted name: ASCII letters only."""
+    return name if preserve else "".join(ch.lower() if "A" <= ch <= "Z" else ch for ch in name)
 
 
 # --- data -------------------------------------------------------------------------------
@@ -588,7 +589,7 @@ def cmd_data(a):
     c = sqlite_open(a.sqlite)
     tables, virtual = user_tables(c)
     if a.table:
-        tables = [t for t in tables if t in a.table or t.lower() in [x.lower() for x in a.table]]
+        tables = [t for t in tables if t in a.table or mapped(t, False) in [mapped(x, False) for x in a.table]]
     missing = {}
     for m in a.missing or []:
         t, _, keys = m.partition("=")

@@ -70,13 +70,14 @@ TYPES = [
     ("txt", "TEXT", ["plain", "", "\u65e5\u672c\u8a9e \U0001F600", "tab\tnew\nline\\back\r", "'quote\"", " spaced "]),
     ("blb", "BLOB", [b"\x00\x01\xff\xfe", b"", bytes(range(256)), b"\\x00 not hex"]),
     ("notype_int", "", [1, 2, 3]),
-    ("notype_real", "", [1.5, 2.25]),
+    ("notype_real", "", [1.5, 2.25, -0.0]),
     ("notype_text", "", ["a", "b"]),
-    ("notype_mixed", "", [1, "a", 2.5]),
+    ("notype_mixed", "", [1, "a", 2.5, 0.30000000000000004, 1e100]),
     ("notype_blob", "", [b"\x01\x02"]),
     ("unk_int", "intege", [1, 2]),
     ("unk_real", "floatish thing", [1.5, 2.5]),
     ("unk_text", "strng", ["a", "b"]),
+    ("unk_mixed", "intege", [1, "two", 0.1 + 0.2]),
 ]
 
 
@@ -148,6 +149,198 @@ def mk_collide(path, what):
     c.close()
 
 
+# --- constraints ------------------------------------------------------------------------
+
+CONSTRAINTS_SQL = r"""
+PRAGMA foreign_keys = OFF;
+CREATE TABLE parent (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT,
+    CHECK (length(code) <= 10),
+    CHECK (typeof(id) = 'integer'),
+    CHECK (code != 0)
+);
+CREATE TABLE child (
+    id INTEGER PRIMARY KEY,
+    parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE ON UPDATE SET NULL,
+    parent_code TEXT,
+    qty INTEGER NOT NULL DEFAULT 1 CHECK (qty > 0),
+    price REAL DEFAULT 9.99,
+    label TEXT DEFAULT 'none',
+    quote TEXT DEFAULT 'it''s',
+    created DATETIME DEFAULT CURRENT_TIMESTAMP,
+    created_txt TEXT DEFAULT CURRENT_TIMESTAMP,
+    created_date DATE DEFAULT CURRENT_DATE,
+    created_time TEXT DEFAULT CURRENT_TIME,
+    dt_now TEXT DEFAULT (datetime('now')),
+    epoch INTEGER DEFAULT (strftime('%s','now')),
+    neg INTEGER DEFAULT -5,
+    big INTEGER DEFAULT 9007199254740993,
+    flt REAL DEFAULT 1e-3,
+    flag BOOLEAN DEFAULT 0,
+    rnd INTEGER DEFAULT (random()),
+    FOREIGN KEY (parent_code) REFERENCES parent(code) ON DELETE RESTRICT DEFERRABLE INITIALLY DEFERRED,
+    CHECK (price >= 0)
+);
+CREATE TABLE comp (a INTEGER, b TEXT, c INTEGER, PRIMARY KEY (a, b), UNIQUE (b, c));
+CREATE TABLE comp_ref (
+    x INTEGER DEFAULT 1,
+    y TEXT DEFAULT 'one',
+    FOREIGN KEY (x, y) REFERENCES comp (a, b) ON DELETE SET DEFAULT ON UPDATE CASCADE
+);
+CREATE TABLE implicit_ref (id INTEGER PRIMARY KEY, p INTEGER REFERENCES PARENT);
+CREATE TABLE orphan_child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));
+CREATE INDEX child_partial ON child(qty) WHERE qty > 10;
+CREATE INDEX child_expr ON child(lower(label));
+CREATE INDEX child_multi ON child(parent_id DESC, qty);
+CREATE UNIQUE INDEX parent_name_nocase ON parent(name COLLATE NOCASE);
+CREATE TABLE gen (
+    a INTEGER,
+    b INTEGER,
+    s INTEGER GENERATED ALWAYS AS (a + b) STORED,
+    v INTEGER AS (a * 2) VIRTUAL
+);
+CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE tk (id INTEGER PRIMARY KEY, v TEXT);
+CREATE TABLE tk_pkey (x INTEGER);
+CREATE VIEW big_orders AS SELECT id, qty FROM child WHERE qty > 10;
+CREATE VIEW lite_only AS SELECT id, printf('%05d', qty) AS padded, group_concat(label, '+') AS labels FROM child GROUP BY id;
+CREATE VIEW with_rowid AS SELECT rowid AS r, name FROM parent;
+CREATE TABLE nc (id INTEGER PRIMARY KEY, name TEXT);
+CREATE UNIQUE INDEX nc_name ON nc(name COLLATE NOCASE);
+CREATE TRIGGER child_touch AFTER UPDATE ON child BEGIN UPDATE child SET label = 'touched' WHERE id = new.id; END;
+CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT, body TEXT);
+CREATE VIRTUAL TABLE docs_fts USING fts5(title, body, content='docs', content_rowid='id');
+CREATE VIRTUAL TABLE notes USING fts5(subject, text);
+CREATE VIRTUAL TABLE contentless USING fts5(a, content='');
+
+INSERT INTO parent VALUES (1, 'abc-code', 'abc'), (2, 'def-code', 'Other'), (3, 'ghi', NULL);
+INSERT INTO child (id, parent_id, parent_code, qty, price, label, created, created_txt, created_date, epoch, flag, rnd)
+VALUES (1, 1, 'abc-code', 5, 1.5, 'Small', '2024-01-01 10:00:00', '2024-01-01 10:00:00', '2024-01-01', 1704103200, 1, 7),
+       (2, 1, 'def-code', 20, 2.5, 'Large', '2024-01-02 11:00:00', 'x', '2024-01-02', 1704193200, 0, 8),
+       (3, 3, NULL, 11, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO comp VALUES (1, 'one', 10), (2, 'two', 20), (3, 'three', 30);
+INSERT INTO comp_ref VALUES (2, 'two'), (3, 'three');
+INSERT INTO implicit_ref VALUES (1, 2);
+INSERT INTO orphan_child VALUES (1, 1), (2, 999);
+INSERT INTO gen (a, b) VALUES (1, 2), (10, 20);
+INSERT INTO kv VALUES ('alpha', X'00FF', 1), ('beta', NULL, 2);
+INSERT INTO tk VALUES (1, 'a'), (2, 'b');
+INSERT INTO tk_pkey VALUES (7);
+INSERT INTO nc VALUES (1, 'Émile'), (2, 'émile'), (3, 'plain');
+INSERT INTO docs VALUES (1, 'Quartz clocks', 'Timekeeping with a quartz crystal'),
+                        (2, 'Zebra crossings', 'Stripes on the road'),
+                        (3, 'Nothing', 'else here');
+INSERT INTO docs_fts(docs_fts) VALUES ('rebuild');
+INSERT INTO notes (rowid, subject, text) VALUES (10, 'meeting', 'discuss the quartz budget'), (20, 'lunch', 'zebra cafe');
+INSERT INTO contentless (rowid, a) VALUES (1, 'gone');
+"""
+
+
+def mk_constraints(path):
+    c = connect(path)
+    c.executescript(CONSTRAINTS_SQL)
+    c.close()
+
+
+# --- bad values -----------------------------------------------------------------------
+
+# column -> (declared type, the bad value, a SQL expression making it, its kind)
+BAD = [
+    ("i_text", "INTEGER", "'abc'", "text in INTEGER"),
+    ("i_frac", "INTEGER", "2.5", "fractional number in INTEGER"),
+    ("t_blob", "TEXT", "X'DEADBEEF00'", "blob in TEXT"),
+    ("t_utf8", "TEXT", "CAST(X'61FF62C328' AS TEXT)", "invalid UTF-8 in TEXT"),
+    ("t_nul", "TEXT", "CAST(X'61006200' AS TEXT)", "NUL in TEXT"),
+    ("r_text", "REAL", "'not a number'", "text in REAL"),
+]
+# good values of each column, for the other rows
+GOOD = {"i_text": "7", "i_frac": "8", "t_blob": "'fine'", "t_utf8": "'caf\u00e9'", "t_nul": "'ok'", "r_text": "0.30000000000000004"}
+
+
+def mk_bad(path, many=0):
+    c = connect(path)
+    cols = ", ".join("%s %s" % (n, d) for n, d, _, _ in BAD)
+    c.execute("CREATE TABLE mixed (id INTEGER PRIMARY KEY, %s, note TEXT)" % cols)
+    n = len(BAD)
+    for row in range(1, n + 4):
+        vals = []
+        for k, (name, _, bad, _) in enumerate(BAD):
+            vals.append(bad if k + 1 == row else GOOD[name].replace("\\u00e9", "\u00e9"))
+        c.execute("INSERT INTO mixed VALUES (%d, %s, 'row %d')" % (row, ", ".join(vals), row))
+    # a row with two bad cells: one rejected row
+    c.execute("INSERT INTO mixed (id, i_text, i_frac, t_blob, t_utf8, t_nul, r_text, note) "
+              "VALUES (%d, 'xyz', 8, X'00', 'ok', 'ok', 1.5, 'two bad cells')" % (n + 4))
+    c.execute("CREATE TABLE fine (id INTEGER PRIMARY KEY, v TEXT)")
+    c.executemany("INSERT INTO fine VALUES (?, ?)", [(1, "a"), (2, "b")])
+    if many:
+        c.execute("CREATE TABLE many (id INTEGER PRIMARY KEY, n INTEGER)")
+        c.executemany("INSERT INTO many VALUES (?, ?)", [(i, "bad%02d" % i) for i in range(1, many + 1)])
+    c.close()
+
+
+# --- big (for the atomicity test) ------------------------------------------------------
+
+def mk_big(path, n, wal=False):
+    """n rows in all: 2/3 in big_a, 1/3 in big_b (FK to big_a), deterministic;
+    a few indexes so that building them takes a while; tables a and b (for the
+    consistent-snapshot check) with 1000 rows each."""
+    import random
+    rnd = random.Random(42)
+    c = connect(path)
+    c.execute("PRAGMA journal_mode = %s" % ("WAL" if wal else "DELETE"))
+    c.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT)")
+    c.execute("CREATE TABLE big_a (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, qty INTEGER, "
+              "price NUMERIC(12,2), created DATETIME, payload BLOB)")
+    c.execute("CREATE TABLE big_b (id INTEGER PRIMARY KEY AUTOINCREMENT, a_id INTEGER NOT NULL REFERENCES big_a(id) ON DELETE CASCADE, "
+              "label TEXT, amount REAL, UNIQUE (a_id, label))")
+    c.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, v TEXT)")
+    na = n * 2 // 3
+    nb = n - na
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+    c.execute("BEGIN")
+    c.executemany("INSERT INTO big_a VALUES (?, ?, ?, ?, ?, ?, ?)", (
+        (i, "%s %s %d" % (rnd.choice(words), rnd.choice(words), i), rnd.random() * 1e6, rnd.randrange(-10 ** 9, 10 ** 9),
+         "%d.%02d" % (rnd.randrange(0, 10 ** 8), rnd.randrange(100)),
+         "2%03d-%02d-%02d %02d:%02d:%02d" % (rnd.randrange(0, 30), rnd.randrange(1, 13), rnd.randrange(1, 29),
+                                              rnd.randrange(24), rnd.randrange(60), rnd.randrange(60)),
+         rnd.randbytes(rnd.randrange(0, 24)) if i % 7 else None)
+        for i in range(1, na + 1)))
+    c.executemany("INSERT INTO big_b (a_id, label, amount) VALUES (?, ?, ?)", (
+        (rnd.randrange(1, na + 1), "L%d-%s" % (i, rnd.choice(words)), rnd.random()) for i in range(nb)))
+    c.executemany("INSERT INTO a VALUES (?, ?)", ((i, "a%d" % i) for i in range(1, 1001)))
+    c.executemany("INSERT INTO b VALUES (?, ?)", ((i, "b%d" % i) for i in range(1, 1001)))
+    c.execute("COMMIT")
+    c.execute("CREATE INDEX big_a_name ON big_a(name)")
+    c.execute("CREATE INDEX big_a_score ON big_a(score, qty)")
+    c.execute("CREATE INDEX big_a_lower ON big_a(lower(name))")
+    c.execute("CREATE INDEX big_a_created ON big_a(created) WHERE qty > 0")
+    c.execute("CREATE INDEX big_b_label ON big_b(label)")
+    c.execute("CREATE INDEX big_b_amount ON big_b(amount)")
+    c.close()
+
+
+# --- writer (keeps writing a and b, one transaction each time) -------------------------
+
+def run_writer(path, ready_file, stop_file):
+    import time
+    c = sqlite3.connect(path, isolation_level=None, timeout=30)
+    c.execute("PRAGMA busy_timeout = 30000")
+    n = 0
+    while not os.path.exists(stop_file):
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("INSERT INTO a (v) VALUES ('w')")
+        c.execute("INSERT INTO b (v) VALUES ('w')")
+        c.execute("COMMIT")
+        n += 1
+        if n == 20:
+            open(ready_file, "w").write("ready\n")
+        time.sleep(0.002)
+    c.close()
+    print(n)
+
+
 # --- jsoncast (for --schema + --data-only) -----------------------------------------
 
 def mk_jsoncast(path):
@@ -172,6 +365,14 @@ def main():
         mk_longname(out, args[0])
     elif kind == "collide":
         mk_collide(out, args[0])
+    elif kind == "bad":
+        mk_bad(out, int(args[0]) if args else 0)
+    elif kind == "big":
+        mk_big(out, int(args[0]), wal=len(args) > 1 and args[1] == "wal")
+    elif kind == "writer":
+        run_writer(out, args[0], args[1])
+    elif kind == "constraints":
+        mk_constraints(out)
     elif kind == "jsoncast":
         mk_jsoncast(out)
     else:

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# pgboot migrate is one transaction: a SQLite file of ~300k rows
+# (tests/support/mig_mkdb.py big) is migrated and the `pgboot migrate`
+# process killed with SIGKILL at three moments (after 0.3 s, after 1 s, and
+# while PostgreSQL builds an index or adds a constraint); after each, once
+# PostgreSQL has rolled back, the target holds nothing. Then an undisturbed
+# run into the same database gives exactly what a clean migration into
+# another database gives (counts, a digest of every row, the same indexes,
+# constraints and column types). Also: a writer busy on the source (WAL mode)
+# during the migration; tables a and b, written in the same transactions,
+# arrive with the same number of rows (one consistent snapshot).
+set -euo pipefail
+. "$(dirname "$0")/mig_lib.sh"
+
+ml_setup
+ml_server
+
+MKDB=$ML_SUPPORT/mig_mkdb.py
+BIG=$U/src/big.db
+t0=$(date +%s)
+"$PY" "$MKDB" big "$BIG" 300000
+user_file "$U/src"
+echo "setup: $(stat -c %s "$BIG") bytes of SQLite in $(($(date +%s) - t0)) s"
+BIG_SHA=$(sha256sum "$BIG" | cut -d' ' -f1)
+TARGET=$(newdb atomic)
+TARGET_DB=atomic
+
+# other_backends DB: sessions on database DB other than this query's own.
+other_backends() {
+    q "$SERVER_URL" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1' AND pid <> pg_backend_pid()"
+}
+
+# activity DB: what the other sessions on DB are running.
+activity() {
+    q "$SERVER_URL" "SELECT coalesce(string_agg(state || ': ' || left(regexp_replace(query, '\s+', ' ', 'g'), 80), ' | '), '(none)') FROM pg_stat_activity WHERE datname = '$1' AND pid <> pg_backend_pid()"
+}
+
+# in_ddl_phase DB: a session on DB runs CREATE INDEX or ALTER TABLE.
+in_ddl_phase() {
+    [[ "$(q "$SERVER_URL" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1' AND pid <> pg_backend_pid() AND state = 'active' AND query ~* '^\s*(CREATE\s+(UNIQUE\s+)?INDEX|ALTER\s+TABLE)'")" != 0 ]]
+}
+
+# kill_migration DESC WHEN: start `pgboot migrate` into the target, SIGKILL it
+# at WHEN ("0.3", "1": seconds; "ddl": while an index or constraint is built),
+# then wait for PostgreSQL to finish the session and check the target.
+kill_migration() {
+    local desc=$1 when=$2 pid i doing comm
+    rm -f "$U/kill.pid"
+    # sh writes its pid and execs pgboot: that pid is pgboot's
+    as_user /bin/sh -c 'echo $$ >"$0"; exec "$@"' "$U/kill.pid" "$PGB" migrate --sqlite "$BIG" --to "$TARGET" \
+        >"$T/kill.out" 2>"$T/kill.err" </dev/null &
+    register_bg "$!"
+    for ((i = 0; i < 200; i++)); do
+        [[ -s "$U/kill.pid" ]] && break
+        sleep 0.01
+    done
+    pid=$(cat "$U/kill.pid" 2>/dev/null || true)
+    [[ -n "$pid" ]] || {
+        nok "$desc: pgboot migrate did not start"
+        return 0
+    }
+    for ((i = 0; i < 100; i++)); do
+        comm=$(cat "/proc/$pid/comm" 2>/dev/null || echo gone)
+        [[ $comm == pgboot || $comm == gone ]] && break
+        sleep 0.01
+    done
+    case $when in
+    ddl)
+        for ((i = 0; i < 1200; i++)); do
+            in_ddl_phase "$TARGET_DB" && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.02
+        done
+        ;;
+    *) sleep "$when" ;;
+    esac
+    doing=$(activity "$TARGET_DB")
+    if kill -0 "$pid" 2>/dev/null && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == pgboot ]]; then
+        kill -KILL "$pid"
+        wait 2>/dev/null || true
+        ok "$desc: killed pgboot migrate (pid $pid) while the server ran: $doing"
+    else
+        wait 2>/dev/null || true
+        nok "$desc: pgboot migrate was no longer running at the kill (exit: $(cat "$T/kill.err" | tail -2 | tr '\n' ' '))"
+        return 0
+    fi
+    if [[ $when == ddl ]]; then
+        check_match "$doing" "CREATE .*INDEX|ALTER TABLE" "$desc: the kill came while building indexes/constraints"
+    fi
+    # PostgreSQL notices the client is gone and rolls back
+    for ((i = 0; i < 600; i++)); do
+        [[ "$(other_backends "$TARGET_DB")" == 0 ]] && break
+        sleep 0.05
+    done
+    check_eq "$(other_backends "$TARGET_DB")" 0 "$desc: the migration's session ended within 30 s"
+    check_untouched "$TARGET" "$desc"
+    check_eq "$(sha256sum "$BIG" | cut -d' ' -f1)" "$BIG_SHA" "$desc: the source file is unchanged"
+}
+
+case_kills() {
+    kill_migration "kill after 0.3 s" 0.3
+    kill_migration "kill after 1 s" 1
+    kill_migration "kill while building indexes" ddl
+}
+
+# digest URL: per table, count and md5 of every row in key order; plus the
+# structure (column types, indexes, constraints).
+digest() {
+    local url=$1 t
+    for t in a b big_a big_b; do
+        echo "$t $(q "$url" "SELECT count(*) || ' ' || coalesce(md5(string_agg(x::text, ',' ORDER BY x.id)), '-') FROM $t x")"
+    done
+    q "$url" "SELECT 'columns ' || md5(string_agg(table_name || '.' || column_name || ':' || data_type || ':' || is_nullable || ':' || coalesce(column_default, '') || ':' || is_identity, ',' ORDER BY table_name, ordinal_position)) FROM information_schema.columns WHERE table_schema = 'public'"
+    q "$url" "SELECT 'indexes ' || string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'"
+    q "$url" "SELECT 'constraints ' || string_agg(conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated::text, '; ' ORDER BY conrelid::regclass::text, conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+    q "$url" "SELECT 'sequences ' || string_agg(c.relname || '=' || (pg_sequence_last_value(c.oid))::text, ',' ORDER BY c.relname) FROM pg_class c WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+}
+
+case_rerun() {
+    local clean d1 d2
+    pgb migrate --sqlite "$BIG" --to "$TARGET" --verify full
+    check_rc 0 "after the kills, an undisturbed run into the same database"
+    clean=$(newdb clean)
+    pgb migrate --sqlite "$BIG" --to "$clean" --verify full
+    check_rc 0 "a clean migration into another database"
+    d1=$(digest "$TARGET")
+    d2=$(digest "$clean")
+    echo "$d1" | sed 's/^/    /' | cut -c1-200
+    if [[ "$d1" == "$d2" ]]; then
+        ok "the rerun and the clean migration are identical (rows, types, indexes, constraints, sequences)"
+    else
+        nok "the rerun differs from the clean migration: $(diff <(echo "$d1") <(echo "$d2") | head -10 | tr '\n' ' ')"
+    fi
+    check_eq "$(grep '^big_a ' <<<"$d1" | cut -d' ' -f2)/$(grep '^big_b ' <<<"$d1" | cut -d' ' -f2)" "200000/100000" "all 300000 big rows are there"
+    check_eq "$(mig_count "$TARGET")/$(mig_count "$clean")" "1/1" "one migration recorded in each (the killed runs left no record)"
+    check_eq "$(sha256sum "$BIG" | cut -d' ' -f1)" "$BIG_SHA" "the source file is unchanged"
+}
+
+case_writer() {
+    local src url wpid n0 rc migrated_a migrated_b final_a
+    src=$U/src/wal.db
+    "$PY" "$MKDB" big "$src" 90000 wal
+    user_file "$U/src"
+    check_eq "$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode").fetchone()[0])' "$src")" wal "the source is in WAL mode"
+    rm -f "$U/src/writer.ready" "$U/src/writer.stop"
+    (as_user "$PY" "$MKDB" writer "$src" "$U/src/writer.ready" "$U/src/writer.stop" >"$T/writer.out" 2>"$T/writer.err") &
+    wpid=$!
+    register_bg "$wpid"
+    for ((i = 0; i < 200; i++)); do
+        [[ -s "$U/src/writer.ready" ]] && break
+        sleep 0.05
+    done
+    [[ -s "$U/src/writer.ready" ]] || {
+        nok "the writer did not start: $(cat "$T/writer.err")"
+        return 0
+    }
+    n0=$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True).execute("SELECT count(*) FROM a").fetchone()[0])' "$src")
+    url=$(newdb walsnap)
+    pgb migrate --sqlite "$src" --to "$url"
+    rc=$RC
+    as_user touch "$U/src/writer.stop"
+    wait "$wpid" || true
+    check_eq "$rc" 0 "migration while a writer commits to a and b (WAL)"
+    check_match "$(cat "$T/writer.out")" "^[0-9]+$" "the writer committed $(cat "$T/writer.out") transactions"
+    [[ $rc == 0 ]] || return 0
+    migrated_a=$(q "$url" "SELECT count(*) FROM a")
+    migrated_b=$(q "$url" "SELECT count(*) FROM b")
+    final_a=$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True).execute("SELECT count(*) FROM a").fetchone()[0])' "$src")
+    check_eq "$migrated_a" "$migrated_b" "a and b migrated with the same number of rows (one snapshot)"
+    check_eq "$(q "$url" "SELECT max(id) FROM a")" "$(q "$url" "SELECT max(id) FROM b")" "a and b end at the same id"
+    if ((migrated_a >= n0)); then ok "the snapshot is not older than the migration's start ($migrated_a >= $n0): the WAL was read"; else nok "migrated $migrated_a rows of a, but $n0 were committed before the migration started (WAL not read?)"; fi
+    if ((final_a > migrated_a)); then ok "the writer kept committing during the migration ($final_a > $migrated_a)"; else nok "the writer was blocked during the migration (final $final_a, migrated $migrated_a)"; fi
+}
+
+run_case kills case_kills
+run_case rerun case_rerun
+run_case writer case_writer
+ml_finish
