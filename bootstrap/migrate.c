@@ -199,9 +199,12 @@ static const char *map_fold(void *ctx, const char *name, int *is_bool)
     if (t)
         return t;
     for (int i = 0; i < n->p->ntables; i++) {
-        const char *c = pgb_plan_col_name(&n->p->tables[i], name);
-        if (c)
-            return c;
+        const plan_table *t = &n->p->tables[i];
+        for (int j = 0; j < t->ncols; j++)
+            if (!strcasecmp(t->src->cols[t->cols[j].src].name, name)) {
+                *is_bool = t->cols[j].kind == K_BOOL;
+                return t->cols[j].name;
+            }
     }
     snprintf(fold_buf, sizeof fold_buf, "%s", name);
     if (!n->p->preserve_case)
