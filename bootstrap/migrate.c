@@ -199,11 +199,11 @@ static const char *map_fold(void *ctx, const char *name, int *is_bool)
     if (t)
         return t;
     for (int i = 0; i < n->p->ntables; i++) {
-        const plan_table *t = &n->p->tables[i];
-        for (int j = 0; j < t->ncols; j++)
-            if (!strcasecmp(t->src->cols[t->cols[j].src].name, name)) {
-                *is_bool = t->cols[j].kind == K_BOOL;
-                return t->cols[j].name;
+        const plan_table *pt = &n->p->tables[i];
+        for (int j = 0; j < pt->ncols; j++)
+            if (!strcasecmp(pt->src->cols[pt->cols[j].src].name, name)) {
+                *is_bool = pt->cols[j].kind == K_BOOL;
+                return pt->cols[j].name;
             }
     }
     snprintf(fold_buf, sizeof fold_buf, "%s", name);

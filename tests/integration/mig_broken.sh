@@ -137,6 +137,29 @@ EOF
     check_rc 0 "(control) a pristine chinook copy migrates into a fresh database"
 }
 
+# a writer that crashed mid-transaction leaves a hot journal: the file alone
+# is not a consistent database, and a read-only reader cannot roll it back
+case_hot_journal() {
+    local f=$B/crashed.db
+    cp "$CHINOOK" "$f"
+    chmod 644 "$f"
+    "$PY" - "$f" <<'EOF2'
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA cache_size = 1")  # spill changed pages into the file
+c.execute("BEGIN")
+c.execute("UPDATE Track SET Name = 'CHANGED ' || Name")
+c.execute("DELETE FROM PlaylistTrack")
+os._exit(0)  # a crash: no rollback
+EOF2
+    user_file "$f" "$f-journal"
+    check_path "$f-journal" "the crash left a hot journal"
+    local jsum
+    jsum=$(sha256sum "$f-journal" | cut -d' ' -f1)
+    broken "a crashed writer's hot journal" "$f" ""
+    check_eq "$(sha256sum "$f-journal" | cut -d' ' -f1)" "$jsum" "hot journal: the journal is unchanged"
+}
+
 case_missing() {
     broken "a missing file" "$B/no-such-file.db" "not exist|no such|missing|not found"
     broken "a directory" "$B/a-directory.db" ""
@@ -148,5 +171,6 @@ run_case empty case_empty
 run_case encrypted case_encrypted
 run_case corrupt case_corrupt
 run_case locked case_locked
+run_case hot_journal case_hot_journal
 run_case missing case_missing
 ml_finish
