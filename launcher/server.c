@@ -859,7 +859,7 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
             return rc;
         /* The legacy database goes into the external one too. */
         char *app_dir = NULL;
-        if ((rc = pgboot_app_dir(&app_dir, o)) == 0 && (rc = pgb_mkdir_p(app_dir, 0700)) == 0)
+        if ((rc = pgboot_app_dir(&app_dir, o)) == 0)
             rc = maybe_migrate(app_dir, o, (*out)->url);
         free(app_dir);
         if (rc) {

@@ -5,6 +5,7 @@
 # right at the limit it stays inside. With TMPDIR and with --tmp-dir; and the
 # reaper removes a dead deep cluster's socket directory in /tmp.
 set -euo pipefail
+# shellcheck source=eph_lib.sh
 . "$(dirname "$0")/eph_lib.sh"
 eph_setup
 

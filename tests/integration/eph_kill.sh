@@ -5,6 +5,7 @@
 # stays until the next ephemeral invocation's reaper removes it, leaving the
 # live clusters of others alone); a reaper facing a TMPDIR with a space.
 set -euo pipefail
+# shellcheck source=eph_lib.sh
 . "$(dirname "$0")/eph_lib.sh"
 eph_setup
 
@@ -53,7 +54,7 @@ case_owner_killed() {
 }
 
 case_all_killed_then_reaped() {
-    local keep_url keep_json keep_data keep_pm keep_sock dead_eph dead_sock dead_pm
+    local keep_url keep_json keep_data keep_pm keep_sock dead_eph dead_sock
     # A healthy cluster of `pgboot tmp`, and a healthy run, to be left alone.
     pgb tmp --ttl 30 --json
     check_rc 0 "pgboot tmp --ttl 30 --json (a healthy neighbour)"
@@ -72,7 +73,6 @@ case_all_killed_then_reaped() {
     start_sleeper doomed || return 0
     dead_eph=$EPH
     dead_sock=$SOCK
-    dead_pm=$PM
     # everything of that cluster at once: owner, supervisor, postmaster
     kill -KILL "$OWNER" "$SUP" "$PM"
     wait "$OWNER" 2>/dev/null || true

@@ -149,8 +149,14 @@ run_case() {
 eph_finish() {
     local nf nc
     CASE=final
-    # Whatever the cases did, nothing of this test may still run except what
-    # the cache legitimately keeps (spare copies are files, not processes).
+    # Whatever the cases did, no server of this test may be left running, and
+    # pgboot's background helpers (spare copiers, pool refills) end.
+    if ! wait_until 10 no_postgres; then
+        nok "postgres processes of this test still run at the end: $(show_pids "$(live_postgres)")"
+    fi
+    if ! wait_copiers 30; then
+        nok "pgboot processes of this test still run at the end: $(show_pids "$(live_pgboot)")"
+    fi
     nf=$(fail_count)
     nc=$(wc -l <"$T/.checks" | tr -d ' ')
     echo
@@ -196,16 +202,16 @@ _default_user_env() {
 
 # user_env_set NAME=VALUE: set (or replace) one variable of USER_ENV.
 user_env_set() {
-    local name=${1%%=*} i out=()
-    for i in "${USER_ENV[@]}"; do [[ $i == "$name="* ]] || out+=("$i"); done
-    USER_ENV=("${out[@]}" "$1")
+    local name=${1%%=*} i kept=()
+    for i in "${USER_ENV[@]}"; do [[ $i == "$name="* ]] || kept+=("$i"); done
+    USER_ENV=("${kept[@]}" "$1")
 }
 
 # user_env_unset NAME
 user_env_unset() {
-    local i out=()
-    for i in "${USER_ENV[@]}"; do [[ $i == "$1="* ]] || out+=("$i"); done
-    USER_ENV=("${out[@]}")
+    local i kept=()
+    for i in "${USER_ENV[@]}"; do [[ $i == "$1="* ]] || kept+=("$i"); done
+    USER_ENV=("${kept[@]}")
 }
 
 # user_env_get NAME
@@ -215,20 +221,15 @@ user_env_get() {
     return 1
 }
 
-# as_user CMD [ARGS...]: CMD as the test user, clean environment, from $U.
-# exec's all the way down: the pid of `as_user pgboot ... &` is pgboot's.
-as_user() {
-    (cd "$U" && exec setpriv --reuid="$TEST_USER" --regid="$USER_GID" --init-groups \
-        env -i "${USER_ENV[@]}" "$@")
-}
-
 # as_user_bg CMD...: start CMD as the test user in the background, stdout and
-# stderr to files under $T; sets BG_PID (the pid of CMD itself).
+# stderr to files under $T; sets BG_PID (the pid of CMD itself: setpriv and
+# env exec it) and BG_LOG (BG_LOG.out, BG_LOG.err).
 as_user_bg() {
     local log=$T/bg.$RANDOM$RANDOM
     setpriv --reuid="$TEST_USER" --regid="$USER_GID" --init-groups \
         env -C "$U" -i "${USER_ENV[@]}" "$@" >"$log.out" 2>"$log.err" </dev/null &
     BG_PID=$!
+    # shellcheck disable=SC2034 # for the callers
     BG_LOG=$log
     register_bg "$BG_PID"
 }
@@ -246,6 +247,7 @@ _capture() {
     t0=$(date +%s%3N)
     timeout -k 5 "$CMD_TIMEOUT" "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
     t1=$(date +%s%3N)
+    # shellcheck disable=SC2034 # for the callers
     ELAPSED_MS=$((t1 - t0))
     echo "$RC" >"$T/.rc"
     OUT=$(cat "$T/.out")
@@ -388,10 +390,13 @@ EOF
 }
 live_pgboot() { live_tagged pgboot; }
 
-# show_pids PID...: "pid stat args; ..." of those still there.
+# show_pids PIDS: "pid stat args; ..." of those still there (PIDS: one
+# argument or several, separated by spaces or newlines).
 show_pids() {
-    [[ $# -gt 0 ]] || return 0
-    ps -o pid=,stat=,args= -p "$(tr ' ' ',' <<<"$*")" 2>/dev/null | tr '\n' ';' || true
+    local list
+    list=$(tr -s ' \n' ',,' <<<"$*" | sed 's/^,//; s/,$//')
+    [[ -n "$list" ]] || return 0
+    ps -o pid=,stat=,args= -p "$list" 2>/dev/null | tr '\n' ';' || true
 }
 
 pid_live() {
@@ -423,7 +428,7 @@ check_no_postgres() {
     if wait_until "$2" no_postgres "$1"; then
         ok "$3: no live postgres of ${1##*/} (within $2 s)"
     else
-        nok "$3: live postgres of $1 after $2 s: $(show_pids $(live_postgres "$1"))"
+        nok "$3: live postgres of $1 after $2 s: $(show_pids "$(live_postgres "$1")")"
     fi
 }
 
@@ -439,6 +444,7 @@ check_gone() {
 # --- this test's throwaway-cluster area ------------------------------------------
 
 # eph_base [TMP]: <tmp>/pgboot-<uid> for TMP (default: the user's TMPDIR).
+# shellcheck disable=SC2120
 eph_base() { echo "${1:-$(user_env_get TMPDIR)}/pgboot-$USER_UID"; }
 
 # eph_dirs [BASE]: the eph-* directories in BASE (one per line).

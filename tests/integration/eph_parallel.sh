@@ -3,6 +3,7 @@
 # (they all need it: it is made once): all succeed, each with its own cluster
 # (port, data directory), all alive at the same time; nothing is left after.
 set -euo pipefail
+# shellcheck source=eph_lib.sh
 . "$(dirname "$0")/eph_lib.sh"
 eph_setup
 
@@ -79,7 +80,7 @@ EOF
     if wait_copiers 30; then
         ok "the spare copiers ended"
     else
-        nok "pgboot processes of this test still run 30 s later: $(show_pids $(live_pgboot))"
+        nok "pgboot processes of this test still run 30 s later: $(show_pids "$(live_pgboot)")"
     fi
     check_eq "$(find "$BASE" -mindepth 1 -maxdepth 1 -name '.spare-tmp-*' | wc -l)" 0 "no half-made spare copy left"
     local spares

@@ -5,6 +5,7 @@
 # command, two clusters at once, where the cluster lives (TMPDIR, --tmp-dir,
 # /dev/shm), a failed start, and the refusal as root.
 set -euo pipefail
+# shellcheck source=eph_lib.sh
 . "$(dirname "$0")/eph_lib.sh"
 eph_setup
 
@@ -100,7 +101,7 @@ case_exit_status() {
 # SIGTERM to `pgboot run` itself is forwarded to the command; the cluster is
 # removed and the status is the command's.
 case_signal_forwarded() {
-    local rec=$U/work/fwd pid i
+    local rec=$U/work/fwd pid
     rm -f "$rec.d" "$rec.t"
     as_user_bg "$PGB" run --ephemeral -- sh -c "\"\$PSQL\" -XAtqc 'show data_directory' > $rec.d.tmp && mv $rec.d.tmp $rec.d; trap 'echo got-term > $rec.t; kill \$!; exit 3' TERM; sleep 30 & wait"
     pid=$BG_PID
@@ -142,7 +143,8 @@ case_bad_setting() {
 # Two clusters at once (one run inside the other): different ports, data
 # directories and sockets, each psql reaching its own cluster.
 case_two_at_once() {
-    local probe=$(probe_script) a=$U/work/outer.kv b=$U/work/inner.kv
+    local probe a=$U/work/outer.kv b=$U/work/inner.kv
+    probe=$(probe_script)
     rm -f "$a" "$b"
     pgb run --ephemeral -- sh -c "\"$probe\" $a && \"\$PGB\" run --ephemeral -- \"$probe\" $b && \"$probe\" $a.after"
     check_rc 0 "a run inside a run"
@@ -163,7 +165,8 @@ case_two_at_once() {
 
 # Where: --tmp-dir wins over TMPDIR; without TMPDIR, /dev/shm.
 case_locations() {
-    local probe=$(probe_script) out=$U/work/loc.kv alt=$U/alt
+    local probe out=$U/work/loc.kv alt=$U/alt
+    probe=$(probe_script)
     user_mkdir "$alt"
     pgb run --ephemeral --tmp-dir "$alt" -- "$probe" "$out"
     check_rc 0 "run --ephemeral --tmp-dir DIR"

@@ -5,6 +5,7 @@
 # drop (with connections still open, refusals, twice); old templates removed
 # once unused; SQL errors.
 set -euo pipefail
+# shellcheck source=eph_lib.sh
 . "$(dirname "$0")/eph_lib.sh"
 eph_setup
 

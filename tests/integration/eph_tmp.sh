@@ -3,6 +3,7 @@
 # process keeps the cluster while clients are connected and removes it once
 # none has been for --ttl seconds; its JSON form; the keeper SIGKILLed.
 set -euo pipefail
+# shellcheck source=eph_lib.sh
 . "$(dirname "$0")/eph_lib.sh"
 eph_setup
 

@@ -48,7 +48,7 @@ case_strict() {
     for k in "${KINDS[@]}"; do
         read -r col rowid why <<<"$k"
         # table, rowid, column and a reason, in the message
-        line=$(grep -o -E "mixed[^;]*$col[^;]*" <<<"$ERR" | head -1 || true)
+        line=$(grep -o -E "mixed[^;]*${col}[^;]*" <<<"$ERR" | head -1 || true)
         check_match "$line" "rowid $rowid|$rowid" "strict message: mixed.$col cell (rowid $rowid) listed"
         check_imatch "$line" "$why" "strict message: mixed.$col has its reason"
     done

@@ -15,7 +15,6 @@ SRC=$U/src/constraints.db
 user_file "$SRC"
 URL=$(newdb cons)
 REP=$U/out/cons.json
-MIGRATED=0
 
 case_migrate() {
     pgb migrate --sqlite "$SRC" --to "$URL" --verify full --report "$REP"
@@ -69,7 +68,7 @@ case_checks() {
 
 case_defaults() {
     migrated || return 0
-    local row today now_epoch
+    local row today
     today=$(date -u +%Y-%m-%d)
     row=$(q_try "$URL" "INSERT INTO child (id) VALUES (100) RETURNING
         qty, float8send(price), label, quote,
@@ -190,6 +189,30 @@ case_generated() {
     fi
 }
 
+# SQLite's JSON functions in the schema (a generated column, an expression
+# index), in a file of their own: the file opens, the values SQLite computed
+# arrive; translated, or a plain column / skipped index with the reason
+case_json_in_schema() {
+    local src=$U/src/jsongen.db url rep gk
+    "$PY" "$ML_SUPPORT/mig_mkdb.py" jsongen "$src"
+    user_file "$src"
+    url=$(newdb jsongen)
+    rep=$U/out/jsongen.json
+    pgb migrate --sqlite "$src" --to "$url" --verify full --report "$rep"
+    check_rc 0 "a file with json_extract() in a generated column and an index migrates"
+    [[ $RC == 0 ]] || return 0
+    check_eq "$(q_try "$url" "SELECT string_agg(coalesce(k, '<null>'), ',' ORDER BY id) FROM gen2")" "v1,2,<null>" "gen2.k (json_extract): the values SQLite computed are there"
+    check_eq "$(q_try "$url" "SELECT string_agg(coalesce(up, '<null>'), ',' ORDER BY id) FROM gen2")" '{"K": "V1"},{"K": 2},<null>' "gen2.up (upper, STORED): values"
+    gk=$(q "$url" "SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'gen2'::regclass AND attname = 'k'")
+    if [[ "$gk" == s ]]; then
+        check_eq "$(q_try "$url" "INSERT INTO gen2 (doc) VALUES ('{\"k\": \"new\"}') RETURNING k")" new "gen2.k translated: computes json_extract"
+    else
+        check_match "$(rj "$rep" 'col("gen2","k").get("reason") or ""')$(rj "$rep" '[s for s in d["skipped"] if "gen2" in s["name"]]')" "[a-z]" "gen2.k not generated in PostgreSQL: the report says why"
+    fi
+    check_match "$(q "$url" "SELECT coalesce(string_agg(indexname, ','), '') FROM pg_indexes WHERE tablename = 'gen2'")$(rj "$rep" '[s["reason"] for s in d["skipped"] if s["name"] == "gen2_doc_k"]')" "gen2_doc_k|[a-z]{3}" \
+        "the json_extract index: created or in skipped with a reason"
+}
+
 case_views_triggers() {
     migrated || return 0
     check_eq "$(q_try "$URL" "SELECT string_agg(id::text, ',' ORDER BY id) FROM big_orders")" "2,3" "view big_orders works"
@@ -199,6 +222,11 @@ case_views_triggers() {
         check_match "$(skipped_of view)" "lite_only: .+" "view with SQLite-only functions: in skipped with a reason"
     fi
     check_match "$(skipped_of view)" "with_rowid: .*rowid" "view using rowid: in skipped with PostgreSQL's reason"
+    if [[ "$(q "$URL" "SELECT count(*) FROM pg_views WHERE viewname IN ('bracketed', 'Bracketed')")" == 1 ]]; then
+        check_eq "$(q_try "$URL" "SELECT string_agg(\"Code Name\", ',' ORDER BY id) FROM bracketed")" "abc-code,def-code" "view with [bracket] names translated and right"
+    else
+        check_match "$(skipped_of view)" "(B|b)racketed: .+" "view with [bracket] names: in skipped with a reason"
+    fi
     check_match "$(skipped_of trigger)" "child_touch: .+" "trigger: in skipped with a reason"
     check_eq "$(q "$URL" "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace")" 0 "no trigger created"
 }
@@ -238,6 +266,7 @@ run_case defaults case_defaults
 run_case foreign_keys case_foreign_keys
 run_case indexes case_indexes
 run_case generated case_generated
+run_case json_in_schema case_json_in_schema
 run_case views_triggers case_views_triggers
 run_case fts case_fts
 ml_finish

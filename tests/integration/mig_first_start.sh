@@ -182,7 +182,7 @@ case_concurrent_starts() {
 }
 
 case_external() {
-    local app=fs-ext host ext
+    local app=fs-ext ext
     ml_server mig-first-start-host
     ext=$(newdb external)
     app_with_db "$app" "$(fixture chinook.sqlite "$U/src/chinook5.sqlite")"

@@ -26,6 +26,7 @@
 
 ML_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PGBOOT_SOURCE_DIR=${PGBOOT_SOURCE_DIR:-$(cd "$ML_LIB_DIR/../.." && pwd)}
+# shellcheck disable=SC2034 # used by the mig_* scripts
 ML_SUPPORT=$(cd "$ML_LIB_DIR/../support" && pwd)
 PGBOOT=${PGBOOT:-$PGBOOT_SOURCE_DIR/build/pgboot}
 FIXTURES=${PGBOOT_FIXTURES:-/work/shared/fixtures/sqlite}
@@ -63,7 +64,8 @@ ok() {
 # nok DESC: a failed check, with the last pgboot command's output.
 nok() {
     echo "FAIL${CASE:+ [$CASE]}: $*" >&2
-    echo "${CASE:+[$CASE] }$*" >>"$T/.fails"
+    echo "${CASE:+[$CASE] }$*" | tr '\n' ' ' | sed 's/ *$//' >>"$T/.fails"
+    echo >>"$T/.fails"
     echo x >>"$T/.checks"
     show_last >&2
 }
@@ -222,6 +224,7 @@ pgb() {
     ML_TIMEOUT=$CMD_TIMEOUT as_user "$PGB" "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
     echo "$RC" >"$T/.rc"
     OUT=$(cat "$T/.out")
+    # shellcheck disable=SC2034 # read by the mig_* scripts
     ERR=$(cat "$T/.err")
     if ((RC == 124 || RC == 137)); then
         nok "did not finish within ${CMD_TIMEOUT}s: $CMD"
@@ -325,6 +328,7 @@ ml_server() {
     }
     echo "$app" >>"$T/.apps"
     SERVER_URL=$(tail -n1 <<<"$OUT")
+    # shellcheck disable=SC2034 # read by the mig_* scripts
     SERVER_APP=$app
     [[ "$SERVER_URL" == postgresql://*@127.0.0.1:*/* ]] || die "start printed no URL: $OUT"
     q "$SERVER_URL" "SELECT 1" >/dev/null || die "cannot connect to $SERVER_URL"

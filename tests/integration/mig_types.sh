@@ -151,6 +151,11 @@ case_types() {
     check_eq "$(q_try "$url" "INSERT INTO ty DEFAULT VALUES RETURNING id")" 1001 "AUTOINCREMENT: next id past sqlite_sequence (1000)"
     check_eq "$(q_try "$url" "INSERT INTO plainpk(v) VALUES ('n') RETURNING id")" 42 "INTEGER PRIMARY KEY: next id past max (41)"
     check_eq "$(q "$url" "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'plainpk'::regclass AND contype = 'p'")" "PRIMARY KEY (id)" "INTEGER PRIMARY KEY is the primary key"
+    # big values, a STRICT table, names that need quoting (values by compare_data above)
+    check_eq "$(q "$url" "SELECT octet_length(b) || '/' || char_length(t) FROM bigvals")" "2097152/300000" "a 2 MB blob and a 300000-character text"
+    expect_types "$url" strict_t 'id=bigint' 'i=bigint' 'r=double precision' 't=text' 'b=bytea' 'a=text'
+    check_match "$(rj "$rep" 'col("strict_t","a").get("reason") or ""')" "." "STRICT table's ANY column: reason"
+    check_eq "$(q_try "$url" "SELECT \"c\"\"ol\" || '/' || \"sp ace\" || '/' || \"semi;colon\" FROM \"we\"\"ird.t\"")" 'q"uote/1/x;y' "names with quotes, a dot, a space and a semicolon"
 }
 
 # --- --epoch-as-timestamp ----------------------------------------------------------------

@@ -91,6 +91,18 @@ def mk_types(path):
         c.execute("INSERT INTO ty (%s) VALUES (%s)" % (", ".join('"%s"' % n for n in names), ", ".join("?" * len(vals))), vals)
     # AUTOINCREMENT: sqlite_sequence is past max(id)
     c.execute("UPDATE sqlite_sequence SET seq = 1000 WHERE name = 'ty'")
+    # big values: a 2 MB blob and a 1 MB text of all kinds of characters
+    big_text = "".join(chr(cp) for cp in list(range(32, 0xD800, 7)) + list(range(0xE000, 0x110000, 97)))
+    big_text = (big_text * (1048576 // len(big_text.encode()) + 1))[:300000]
+    c.execute("CREATE TABLE bigvals (id INTEGER PRIMARY KEY, t TEXT, b BLOB)")
+    c.execute("INSERT INTO bigvals VALUES (1, ?, ?)", (big_text, bytes(range(256)) * 8192))
+    # a STRICT table (SQLite 3.37+), with an ANY column holding mixed values
+    c.execute("CREATE TABLE strict_t (id INTEGER PRIMARY KEY, i INT, r REAL, t TEXT, b BLOB, a ANY) STRICT")
+    c.executemany("INSERT INTO strict_t VALUES (?, ?, ?, ?, ?, ?)",
+                  [(1, 1, 1.5, "x", b"\x01", 1), (2, 2, 2.5, "y", b"\x02", "text"), (3, None, None, None, None, 2.5)])
+    # names that need quoting
+    c.execute('CREATE TABLE "we""ird.t" ("c""ol" TEXT, "sp ace" INTEGER, "semi;colon" TEXT)')
+    c.execute('INSERT INTO "we""ird.t" VALUES (?, ?, ?)', ('q"uote', 1, "x;y"))
     # a plain INTEGER PRIMARY KEY (no AUTOINCREMENT): next value after max
     c.execute("CREATE TABLE plainpk (id INTEGER PRIMARY KEY, v TEXT)")
     c.executemany("INSERT INTO plainpk VALUES (?, ?)", [(5, "a"), (41, "b"), (17, "c")])
@@ -201,6 +213,7 @@ CREATE TABLE gen (
     s INTEGER GENERATED ALWAYS AS (a + b) STORED,
     v INTEGER AS (a * 2) VIRTUAL
 );
+CREATE VIEW "Bracketed" AS SELECT [id], [code] AS [Code Name] FROM [parent] WHERE [id] < 3;
 CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE tk (id INTEGER PRIMARY KEY, v TEXT);
 CREATE TABLE tk_pkey (x INTEGER);
@@ -236,6 +249,26 @@ INSERT INTO docs_fts(docs_fts) VALUES ('rebuild');
 INSERT INTO notes (rowid, subject, text) VALUES (10, 'meeting', 'discuss the quartz budget'), (20, 'lunch', 'zebra cafe');
 INSERT INTO contentless (rowid, a) VALUES (1, 'gone');
 """
+
+
+# SQLite's JSON functions in the schema: a generated column and an expression
+# index (common in real applications)
+JSONGEN_SQL = r"""
+CREATE TABLE gen2 (
+    id INTEGER PRIMARY KEY,
+    doc TEXT,
+    k TEXT AS (json_extract(doc, '$.k')) VIRTUAL,
+    up TEXT AS (upper(doc)) STORED
+);
+CREATE INDEX gen2_doc_k ON gen2 (json_extract(doc, '$.k'));
+INSERT INTO gen2 (id, doc) VALUES (1, '{"k": "v1"}'), (2, '{"k": 2}'), (3, NULL);
+"""
+
+
+def mk_jsongen(path):
+    c = connect(path)
+    c.executescript(JSONGEN_SQL)
+    c.close()
 
 
 def mk_constraints(path):
@@ -371,6 +404,8 @@ def main():
         mk_big(out, int(args[0]), wal=len(args) > 1 and args[1] == "wal")
     elif kind == "writer":
         run_writer(out, args[0], args[1])
+    elif kind == "jsongen":
+        mk_jsongen(out)
     elif kind == "constraints":
         mk_constraints(out)
     elif kind == "jsoncast":

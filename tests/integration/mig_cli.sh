@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# pgboot migrate's command line: --dry-run, --json, --report FILE, the same
+# file twice, another file (--force, --replace), an existing table of the same
+# name, --schema FILE.sql and --data-only with value casts, the report's
+# fields, and usage errors (exit 2).
+set -euo pipefail
+. "$(dirname "$0")/mig_lib.sh"
+
+ml_setup
+ml_server
+
+CHINOOK=$(fixture chinook.sqlite "$U/src/chinook.sqlite")
+TESTPK=$(fixture test_pk.db "$U/src/test_pk.db")
+# another file with Chinook's tables: one value changed
+CHINOOK2=$U/src/chinook-changed.sqlite
+cp "$CHINOOK" "$CHINOOK2"
+"$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE Genre SET Name = ? WHERE GenreId = 1", ("Changed",)); c.commit()' "$CHINOOK2"
+# another file with test_pk's tables, holding rows
+PK2=$U/src/pk-rows.db
+"$PY" - "$PK2" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.executescript("""
+CREATE TABLE division_kind (division_kind_id INTEGER PRIMARY KEY, label TEXT);
+CREATE TABLE division (division_id INTEGER PRIMARY KEY, division_kind_id INTEGER REFERENCES division_kind(division_kind_id));
+INSERT INTO division_kind VALUES (1, 'k1'), (2, 'k2');
+INSERT INTO division VALUES (10, 1), (11, 2);
+""")
+c.commit()
+EOF
+JSONCAST=$U/src/jsoncast.db
+"$PY" "$ML_SUPPORT/mig_mkdb.py" jsoncast "$JSONCAST"
+user_file "$U/src"
+
+CHINOOK_COUNTS="album=347 artist=275 customer=59 employee=8 genre=25 invoice=412 invoiceline=2240 mediatype=5 playlist=18 playlisttrack=8715 track=3503"
+counts() {
+    local url=$1 t out=""
+    for t in album artist customer employee genre invoice invoiceline mediatype playlist playlisttrack track; do
+        out+="$t=$(q "$url" "SELECT count(*) FROM $t" 2>/dev/null || echo missing) "
+    done
+    echo "${out% }"
+}
+
+# --- --dry-run -------------------------------------------------------------------------
+
+case_dry_run() {
+    local url ddl rep ddl_db
+    url=$(newdb dryrun)
+    pgb migrate --sqlite "$CHINOOK" --to "$url" --dry-run
+    check_rc 0 "--dry-run --to URL"
+    check_untouched "$url" "--dry-run"
+    # stdout: the DDL, then the report (a JSON object starting with a line "{")
+    "$PY" - "$T/.out" "$T/dry.ddl" "$T/dry.json" <<'EOF'
+import sys
+text = open(sys.argv[1]).read()
+i = text.rfind("\n{\n")
+if text.startswith("{\n"):
+    i = -1 if i < 0 else i
+ddl, rep = (text[:i + 1], text[i + 1:]) if i >= 0 else ("", text)
+open(sys.argv[2], "w").write(ddl)
+open(sys.argv[3], "w").write(rep)
+EOF
+    ddl=$(cat "$T/dry.ddl")
+    check_eq "$(grep -c -i '^CREATE TABLE' <<<"$ddl" || true)" 11 "--dry-run prints the DDL: 11 CREATE TABLE"
+    check_match "$ddl" 'CREATE TABLE "?invoice"? \(' "the DDL creates invoice"
+    check_match "$ddl" '"?total"? numeric\(10,2\)' "the DDL has total numeric(10,2)"
+    check_eq "$(rj "$T/dry.json" 'd.get("dry_run")')" true "then the report (JSON), dry_run: true"
+    check_eq "$(rj "$T/dry.json" 'len(d["tables"])')" 11 "the report lists the 11 tables"
+    # the DDL is what a real migration creates: run it in an empty database
+    ddl_db=$(newdb dryddl)
+    local out
+    if out=$(q_script "$ddl_db" <"$T/dry.ddl" 2>&1); then
+        ok "the printed DDL runs in an empty database"
+    else
+        nok "the printed DDL fails in PostgreSQL: $(head -c 600 <<<"$out")"
+    fi
+    local real
+    real=$(newdb dryreal)
+    pgb migrate --sqlite "$CHINOOK" --to "$real"
+    check_rc 0 "(the same file migrated for real)"
+    local cols="SELECT string_agg(table_name || '.' || column_name || ':' || data_type || coalesce('(' || character_maximum_length || ')', '') || coalesce('(' || numeric_precision || ',' || numeric_scale || ')', '') || ':' || is_nullable, ',' ORDER BY table_name, ordinal_position) FROM information_schema.columns WHERE table_schema = 'public'"
+    check_eq "$(q "$ddl_db" "$cols")" "$(q "$real" "$cols")" "the dry-run DDL gives the same columns (types, NOT NULL) as the migration"
+    local idx="SELECT string_agg(indexdef, ';' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'"
+    check_eq "$(q "$ddl_db" "$idx")" "$(q "$real" "$idx")" "the dry-run DDL gives the same indexes"
+    # --dry-run without a target, and with --app: nothing written anywhere
+    pgb migrate --sqlite "$CHINOOK" --dry-run
+    check_rc 0 "--dry-run without a target"
+    local appdir=$U/data/$SERVER_APP before after
+    before=$(find "$appdir" -path "$appdir/postgres_data" -prune -o -print 2>/dev/null | sort)
+    pgb migrate --sqlite "$CHINOOK" --app "$SERVER_APP" --dry-run
+    check_rc 0 "--dry-run --app"
+    after=$(find "$appdir" -path "$appdir/postgres_data" -prune -o -print 2>/dev/null | sort)
+    check_eq "$(diff <(echo "$before") <(echo "$after") | { grep '^>' || true; } | tr '\n' ' ')" "" "--dry-run --app writes nothing into the app directory (no report)"
+    check_untouched "$SERVER_URL" "--dry-run --app"
+}
+
+# --- --json, --report, the report's fields ------------------------------------------
+
+case_json_report() {
+    local url rep
+    url=$(newdb jsonrep)
+    rep=$U/out/report.json
+    pgb migrate --sqlite "$TESTPK" --to "$url" --json --report "$rep"
+    check_rc 0 "--json --report FILE"
+    check_py "--json: stdout is exactly one JSON document, equal to --report FILE" '
+import json, sys
+try:
+    a = json.loads(open(sys.argv[1]).read())
+except Exception as e:
+    print("stdout is not one JSON document: %s" % e); sys.exit(0)
+b = json.load(open(sys.argv[2]))
+if a != b: print("stdout and the report file differ")' "$T/.out" "$rep"
+    check_match "$ERR" "migrated 2 tables" "the human summary is on stderr"
+    check_py "the report has the documented fields" '
+import json, sys
+d = json.load(open(sys.argv[1]))
+need = ["source", "tables", "skipped", "warnings", "rejected", "verify", "already_done"]
+for k in need:
+    if k not in d: print("report: no %r" % k)
+for k in ("path", "size", "sha256"):
+    if k not in d.get("source", {}): print("report.source: no %r" % k)
+for t in d.get("tables", []):
+    for k in ("name", "source", "rows", "rejected", "bytes", "ms", "columns"):
+        if k not in t: print("table %s: no %r" % (t.get("name"), k))
+    for c in t.get("columns", []):
+        for k in ("name", "source", "declared", "type", "identity", "generated"):
+            if k not in c: print("column %s.%s: no %r" % (t.get("name"), c.get("name"), k))
+if d.get("already_done") not in (False, None): print("already_done %r on a first migration" % d.get("already_done"))
+if d.get("verify") != "counts": print("verify %r (default is counts)" % d.get("verify"))
+' "$rep"
+    check_eq "$(q "$url" "SELECT (report -> 'source' ->> 'sha256') = source_sha256 FROM pgboot.migrations")" t "pgboot.migrations.report is the report"
+}
+
+# --- the same file twice; another file; --force; --replace ----------------------------
+
+case_again_and_force() {
+    local url before
+    url=$(newdb again)
+    pgb migrate --sqlite "$CHINOOK" --to "$url"
+    check_rc 0 "first migration"
+    q "$url" "INSERT INTO genre (name) VALUES ('added after the migration')" >/dev/null
+    before=$(counts "$url")
+    pgb migrate --sqlite "$CHINOOK" --to "$url" --json
+    check_rc 0 "the same file again: exit 0"
+    check_match "$ERR" "already; nothing to do" "the same file again: 'migrated ... already; nothing to do'"
+    check_eq "$(rj "$T/.out" 'd.get("already_done")')" true "the same file again: report already_done: true"
+    check_eq "$(mig_count "$url")" 1 "the same file again: no second record"
+    check_eq "$(counts "$url")" "$before" "the same file again: the data (with the app's new row) untouched"
+
+    pgb migrate --sqlite "$CHINOOK2" --to "$url"
+    check_rc 1 "another file into a target with a recorded migration: exit 1"
+    check_contains "$ERR" "$CHINOOK" "the message names the earlier migration's file"
+    check_imatch "$ERR" "force" "the message mentions --force"
+    check_eq "$(mig_count "$url")/$(counts "$url")" "1/$before" "another file: nothing written"
+
+    pgb migrate --sqlite "$CHINOOK2" --to "$url" --force
+    check_rc 1 "--force into tables holding rows: exit 1 without --replace"
+    check_imatch "$ERR" "replace" "the message mentions --replace"
+    check_match "$ERR" "genre|album|track" "the message names a table holding rows"
+    check_eq "$(mig_count "$url")/$(counts "$url")" "1/$before" "--force without --replace: nothing written"
+
+    pgb migrate --sqlite "$CHINOOK2" --to "$url" --force --replace --verify full
+    check_rc 0 "--force --replace: exit 0"
+    check_eq "$(counts "$url")" "$CHINOOK_COUNTS" "--force --replace: the tables hold the new file's rows (the added genre is gone)"
+    check_eq "$(q "$url" "SELECT name FROM genre WHERE genreid = 1")" "Changed" "--force --replace: the new file's values"
+    check_eq "$(mig_count "$url")" 2 "--force --replace: a second record"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace")" 11 "--force --replace: the 11 FKs again (not doubled)"
+}
+
+case_force_empty_tables() {
+    local url
+    url=$(newdb forceempty)
+    pgb migrate --sqlite "$TESTPK" --to "$url"
+    check_rc 0 "test_pk (two empty tables)"
+    pgb migrate --sqlite "$PK2" --to "$url"
+    check_rc 1 "another file without --force: exit 1"
+    pgb migrate --sqlite "$PK2" --to "$url" --force
+    check_rc 0 "--force into tables that are empty: replaced"
+    check_eq "$(q "$url" "SELECT string_agg(division_id || ':' || division_kind_id, ',' ORDER BY division_id) FROM division")" "10:1,11:2" "the new rows"
+    check_eq "$(q "$url" "SELECT string_agg(label, ',' ORDER BY label) FROM division_kind")" "k1,k2" "the new file's columns (label)"
+    check_eq "$(mig_count "$url")" 2 "two records"
+}
+
+case_existing_table() {
+    local url
+    url=$(newdb existing)
+    q "$url" "CREATE TABLE genre (x int); INSERT INTO genre VALUES (42)" >/dev/null
+    pgb migrate --sqlite "$CHINOOK" --to "$url"
+    check_rc 1 "a table of the same name exists (no record): exit 1"
+    check_contains "$ERR" "genre" "the message names the table"
+    check_eq "$(q "$url" "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")" "genre" "nothing written (only the existing table)"
+    check_eq "$(q "$url" "SELECT x FROM genre")" 42 "the existing table untouched"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot'")" 0 "no pgboot schema"
+}
+
+# --- --schema FILE.sql and --data-only ---------------------------------------------------
+
+SCHEMA_SQL="CREATE TABLE ev (id bigint PRIMARY KEY, active boolean NOT NULL, payload jsonb, at timestamptz, note text);"
+
+check_casts() { # URL DESC
+    local url=$1 d=$2
+    check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || active::text, ',' ORDER BY id) FROM ev")" "1:true,2:false,3:true" "$d: 0/1 -> boolean"
+    check_eq "$(q_try "$url" "SELECT string_agg(jsonb_typeof(payload), ',' ORDER BY id) FROM ev")" "object,array,object" "$d: JSON text -> jsonb"
+    check_eq "$(q_try "$url" "SELECT payload ->> 's' FROM ev WHERE id = 3")" "é" "$d: jsonb content"
+    check_eq "$(q_try "$url" "SELECT string_agg(at::text, ',' ORDER BY id) FROM ev")" "2023-11-14 22:13:20+00,1970-01-01 00:00:00+00,2009-02-13 23:31:30+00" "$d: epoch -> timestamptz"
+    check_eq "$(q_try "$url" "SELECT string_agg(coalesce(note, '<null>'), ',' ORDER BY id) FROM ev")" "a,<null>,c" "$d: text and NULL"
+    check_eq "$(q_try "$url" "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'ev'::regclass AND attname = 'at'")" "timestamp with time zone" "$d: the given schema's types are kept"
+}
+
+case_schema_file() {
+    local url f
+    url=$(newdb schemafile)
+    f=$U/src/schema.sql
+    echo "$SCHEMA_SQL" >"$f"
+    user_file "$f"
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f" --verify full
+    check_rc 0 "--schema FILE.sql"
+    [[ $RC == 0 ]] && check_casts "$url" "--schema"
+}
+
+case_data_only() {
+    local url
+    url=$(newdb dataonly)
+    q "$url" "$SCHEMA_SQL" >/dev/null
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --data-only --verify full
+    check_rc 0 "--data-only into an existing schema"
+    [[ $RC == 0 ]] && check_casts "$url" "--data-only"
+    # a value that cannot be cast: refused, nothing written
+    url=$(newdb dataonlybad)
+    q "$url" "CREATE TABLE ev (id bigint PRIMARY KEY, active boolean NOT NULL, payload jsonb, at timestamptz, note integer)" >/dev/null
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --data-only
+    check_rc 1 "--data-only: text 'a' into an integer column is refused"
+    check_eq "$(q "$url" "SELECT count(*) FROM ev")/$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot'")" "0/0" "nothing written"
+}
+
+# --- usage errors ---------------------------------------------------------------------
+
+usage() { # DESC ARGS...
+    local desc=$1
+    shift
+    pgb migrate "$@"
+    check_rc 2 "usage error: $desc"
+    check_eq "$OUT" "" "usage error: $desc: nothing on stdout"
+    check_match "$ERR" "." "usage error: $desc: a message on stderr"
+}
+
+case_usage() {
+    local url
+    url=$(newdb usage)
+    usage "no --sqlite" --to "$url"
+    usage "no target" --sqlite "$CHINOOK"
+    usage "--app and --to" --sqlite "$CHINOOK" --app "$SERVER_APP" --to "$url"
+    usage "--replace without --force" --sqlite "$CHINOOK" --to "$url" --replace
+    usage "--on-error bogus" --sqlite "$CHINOOK" --to "$url" --on-error bogus
+    usage "--verify bogus" --sqlite "$CHINOOK" --to "$url" --verify all
+    usage "unknown option" --sqlite "$CHINOOK" --to "$url" --frobnicate
+    usage "an extra argument" --sqlite "$CHINOOK" --to "$url" extra
+    usage "--sqlite without a value" --sqlite
+    usage "a bad app name" --sqlite "$CHINOOK" --app "no/slash"
+    check_untouched "$url" "after the usage errors"
+}
+
+run_case dry_run case_dry_run
+run_case json_report case_json_report
+run_case again_and_force case_again_and_force
+run_case force_empty_tables case_force_empty_tables
+run_case existing_table case_existing_table
+run_case schema_file case_schema_file
+run_case data_only case_data_only
+run_case usage case_usage
+ml_finish
