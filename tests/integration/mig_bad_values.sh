@@ -223,7 +223,7 @@ case_reject() {
 
 # with --app: the report and the rejects go under <app dir>/migrations/
 case_reject_app() {
-    local appdir before stamp_dir
+    local appdir stamp_dir
     appdir=$U/data/$SERVER_APP
     pgb migrate --sqlite "$BAD_DB" --app "$SERVER_APP" --on-error reject --allow-rejects
     check_rc 0 "--app, --on-error reject --allow-rejects"

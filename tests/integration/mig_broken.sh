@@ -11,6 +11,7 @@ set -euo pipefail
 
 ml_setup
 ml_server
+# shellcheck disable=SC2034 # read by pgb in mig_lib.sh
 CMD_TIMEOUT=60
 
 B=$U/broken

@@ -223,7 +223,7 @@ case_views_triggers() {
     fi
     check_match "$(skipped_of view)" "with_rowid: .*rowid" "view using rowid: in skipped with PostgreSQL's reason"
     if [[ "$(q "$URL" "SELECT count(*) FROM pg_views WHERE viewname IN ('bracketed', 'Bracketed')")" == 1 ]]; then
-        check_eq "$(q_try "$URL" "SELECT string_agg(\"Code Name\", ',' ORDER BY id) FROM bracketed")" "abc-code,def-code" "view with [bracket] names translated and right"
+        check_eq "$(q_try "$URL" "SELECT string_agg(\"code name\", ',' ORDER BY id) FROM bracketed")" "abc-code,def-code" "view with [bracket] names translated (names folded) and right"
     else
         check_match "$(skipped_of view)" "(B|b)racketed: .+" "view with [bracket] names: in skipped with a reason"
     fi
