@@ -358,7 +358,7 @@ static char *index_items(const pgb_toks *t, size_t open, size_t close, plan_tabl
             pgb_buf_puts(&b, ", ");
         int plain = end == item + 1;
         if (nocase)
-            pgb_buf_printf(&b, "lower(%s)", expr.s ? expr.s : "");
+            pgb_buf_printf(&b, "lower((%s) COLLATE \"C\")", expr.s ? expr.s : "");
         else if (plain)
             pgb_buf_puts(&b, expr.s ? expr.s : "");
         else
@@ -479,9 +479,10 @@ static void keys_and_indexes(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, 
                 pgb_buf_puts(&sql, " (");
                 for (int k = 0; k < x->ncols; k++) {
                     const char *n = x->cols[k] ? pgb_plan_col_name(t, x->cols[k]) : NULL;
+                    /* COLLATE "C": only ASCII letters fold, as in SQLite's NOCASE */
                     pgb_buf_puts(&sql, k ? ", lower(" : "lower(");
                     pgb_buf_ident(&sql, n ? n : "?");
-                    pgb_buf_puts(&sql, ")");
+                    pgb_buf_puts(&sql, " COLLATE \"C\")");
                 }
                 pgb_buf_puts(&sql, ")");
             } else {
@@ -958,10 +959,11 @@ static json_t *plan_json(plan *p)
             json_array_append_new(cols, jc);
         }
         json_array_append_new(
-            tables, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "name", t->name, "source",
-                              t->src->name, "rows", (json_int_t)t->rows, "rejected",
-                              (json_int_t)t->rejected, "bytes", (json_int_t)t->bytes, "ms",
-                              (json_int_t)t->ms, "columns", cols));
+            tables,
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", t->name, "source",
+                      t->src->name, "rows_migrated", (json_int_t)(t->rows - t->rejected), "rows",
+                      (json_int_t)t->rows, "rejected", (json_int_t)t->rejected, "bytes",
+                      (json_int_t)t->bytes, "ms", (json_int_t)t->ms, "columns", cols));
     }
     return tables;
 }
@@ -1200,6 +1202,8 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     if ((rc = pgb_plan_make(&p, &src, o->preserve_case, o->epoch_as_timestamp, o->detect_json,
                             (on_error_policy)o->on_error, o->schema_file || o->data_only)) != 0)
         goto done;
+    if ((rc = pgb_src_check(&src)) != 0)
+        goto done;
     /* Generated columns: translated, or copied as data with a word. */
     for (int i = 0; i < p.ntables; i++) {
         plan_table *t = &p.tables[i];
@@ -1247,6 +1251,11 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
             goto done;
         }
         set_session(c);
+        /* One migration into a database at a time: a second waits, then
+         * finds the first one's record. */
+        if (!o->dry_run &&
+            (rc = sql_ok(c, "SELECT pg_advisory_lock(7370636900001)", "cannot lock the target")))
+            goto done;
         int same, other;
         char *when = NULL;
         if ((rc = recorded(c, sha, &same, &other, &when)) != 0)
@@ -1413,6 +1422,8 @@ report:
     json_object_set_new(rep.root, "duration_ms", json_integer((json_int_t)(pgb_now_ms() - t0)));
     json_object_set_new(rep.root, "rejected", json_integer((json_int_t)m->rejected));
     json_object_set_new(rep.root, "dry_run", json_boolean(o->dry_run));
+    if (!json_object_get(rep.root, "already_done"))
+        json_object_set_new(rep.root, "already_done", json_false());
     json_object_set_new(rep.root, "pgboot_version", json_string(PGBOOT_VERSION_STRING));
     m->report = json_dumps(rep.root, JSON_INDENT(2));
     m->summary = m->already_done
@@ -1426,7 +1437,7 @@ report:
             (rc = sql_ok(c, "COMMIT", "cannot commit the migration")) == 0)
             in_txn = 0;
     }
-    if (o->report_path && m->report) {
+    if (o->report_path && m->report && !o->dry_run) {
         int wrc = write_report_file(o->report_path, m->report);
         if (rc == 0)
             rc = wrc;

@@ -5,6 +5,7 @@
 #ifndef PGBOOT_MIGRATE_H
 #define PGBOOT_MIGRATE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "../platform/platform.h"
@@ -106,6 +107,10 @@ int pgb_decimal_shape(const char *s, size_t n, int *int_digits, int *frac_digits
  * trailing fraction zeros, "-0" -> "0". Into out (n + 2 bytes). */
 void pgb_decimal_normal(const char *s, size_t n, char *out);
 
+/* A REAL as text, exactly: the shortest digits that read back as the same
+ * double, with ".0" kept on integral values (SQLite's own text form has
+ * only 15 digits and would lose some). Returns the length; buf >= 40. */
+int pgb_real_text(double d, char *buf);
 /* Epoch seconds as "YYYY-MM-DD HH:MM:SS+00"; returns the length. */
 int pgb_epoch_text(int64_t secs, char *buf, size_t cap);
 /* A decimal in plain notation (no exponent) from "d.ddde+XX"-style text. */
@@ -182,6 +187,11 @@ typedef struct {
 typedef struct {
     sqlite3 *db;
     char *path;
+    /* PRAGMA quick_check, run on a connection of its own while we scan */
+    pthread_t check_thread;
+    int check_started;
+    int check_failed;
+    char check_msg[512];
     src_table *tables;
     int ntables;
     src_other *others;
@@ -192,6 +202,9 @@ typedef struct {
 
 /* Open read-only and begin the one read transaction everything happens in. */
 PGB_MUST_USE int pgb_src_open(src_db *db, const char *path);
+/* Wait for the integrity check started by pgb_src_open: damage anywhere in
+ * the file (even in index pages a migration never reads) is an error. */
+PGB_MUST_USE int pgb_src_check(src_db *db);
 /* Read the schema. */
 PGB_MUST_USE int pgb_src_introspect(src_db *db);
 void pgb_src_close(src_db *db);

@@ -143,17 +143,13 @@ static void canon_sqlite(crypto_generichash_state *h, const plan_col *c, sqlite3
     }
     case K_VARCHAR:
     case K_TEXT:
-        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
-            const unsigned char *t = sqlite3_value_text(v);
-            canon_add(h, t, (size_t)sqlite3_value_bytes(v));
-        } else {
-            canon_add(h, s ? s : "", n);
-        }
-        return;
     case K_BYTEA:
-        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
-            const unsigned char *t = sqlite3_value_text(v);
-            canon_add(h, t, (size_t)sqlite3_value_bytes(v));
+        if (type == SQLITE_FLOAT) {
+            n = (size_t)pgb_real_text(sqlite3_value_double(v), buf);
+            canon_add(h, buf, n);
+        } else if (type == SQLITE_INTEGER) {
+            n = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+            canon_add(h, buf, n);
         } else {
             canon_add(h, s ? s : "", n);
         }
@@ -307,9 +303,13 @@ static void put_value(pgb_buf *b, const plan_col *c, sqlite3_value *v)
         return;
     case K_BYTEA: {
         static const char hx[] = "0123456789abcdef";
-        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
-            s = (const char *)sqlite3_value_text(v);
-            len = (size_t)sqlite3_value_bytes(v);
+        char num[40];
+        if (type == SQLITE_FLOAT) {
+            len = (size_t)pgb_real_text(sqlite3_value_double(v), num);
+            s = num;
+        } else if (type == SQLITE_INTEGER) {
+            len = (size_t)snprintf(num, sizeof num, "%lld", (long long)sqlite3_value_int64(v));
+            s = num;
         }
         pgb_buf_add(b, "\\\\x", 3);
         for (size_t i = 0; i < len; i += sizeof buf / 2) {
@@ -323,12 +323,16 @@ static void put_value(pgb_buf *b, const plan_col *c, sqlite3_value *v)
         return;
     }
     default:
-        /* Text kinds: numbers as SQLite renders them as text. */
-        if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
-            s = (const char *)sqlite3_value_text(v);
-            len = (size_t)sqlite3_value_bytes(v);
+        /* Text kinds: integers in decimal, reals exactly. */
+        if (type == SQLITE_FLOAT) {
+            n = pgb_real_text(sqlite3_value_double(v), buf);
+            pgb_buf_add(b, buf, (size_t)n);
+        } else if (type == SQLITE_INTEGER) {
+            n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+            pgb_buf_add(b, buf, (size_t)n);
+        } else {
+            put_escaped(b, s ? s : "", len);
         }
-        put_escaped(b, s ? s : "", len);
         return;
     }
 }

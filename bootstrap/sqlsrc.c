@@ -33,14 +33,62 @@ int pgb_src_fail(src_db *db, int code, const char *what)
         pgb_hint("another program holds a lock on it; close it and try again; nothing was "
                  "written");
         break;
+    case SQLITE_READONLY:
+        pgb_hint("it has a journal left by a program that stopped in the middle of a write; "
+                 "open it once with sqlite3 (or the app) to roll that back, then migrate; "
+                 "nothing was written");
+        break;
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-    case SQLITE_READONLY:
         pgb_hint("check that the file exists and is readable; nothing was written");
         break;
     default:
         break;
     }
+    return rc;
+}
+
+static void *quick_check(void *arg)
+{
+    src_db *db = arg;
+    sqlite3 *c = NULL;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_open_v2(db->path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_busy_timeout(c, 5000) != SQLITE_OK ||
+        sqlite3_prepare_v2(c, "PRAGMA quick_check(5)", -1, &s, NULL) != SQLITE_OK) {
+        db->check_failed = 1;
+        snprintf(db->check_msg, sizeof db->check_msg, "%s", c ? sqlite3_errmsg(c) : "cannot open");
+    } else {
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            const char *m = (const char *)sqlite3_column_text(s, 0);
+            if (m && strcmp(m, "ok") != 0 && !db->check_failed) {
+                db->check_failed = 1;
+                snprintf(db->check_msg, sizeof db->check_msg, "%s", m);
+            }
+        }
+        if (r != SQLITE_DONE && !db->check_failed) {
+            db->check_failed = 1;
+            snprintf(db->check_msg, sizeof db->check_msg, "%s", sqlite3_errmsg(c));
+        }
+    }
+    sqlite3_finalize(s);
+    sqlite3_close_v2(c);
+    return NULL;
+}
+
+int pgb_src_check(src_db *db)
+{
+    if (!db->check_started)
+        return 0;
+    pthread_join(db->check_thread, NULL);
+    db->check_started = 0;
+    if (!db->check_failed)
+        return 0;
+    int rc = pgb_fail(PGBOOT_EINVALID, "%s is damaged: SQLite's integrity check says: %s", db->path,
+                      db->check_msg);
+    pgb_hint("repair a copy with sqlite3's .recover and migrate the copy; nothing was written");
     return rc;
 }
 
@@ -71,13 +119,14 @@ int pgb_src_open(src_db *db, const char *path)
     sqlite3_extended_result_codes(db->db, 1);
     /* Defensive: no writes through any path, no surprises from the file. */
     sqlite3_db_config(db->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-    sqlite3_db_config(db->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
     char *err = NULL;
     if (sqlite3_exec(db->db, "PRAGMA query_only = 1; BEGIN; SELECT count(*) FROM sqlite_schema;",
                      NULL, NULL, &err) != SQLITE_OK) {
         sqlite3_free(err);
         return pgb_src_fail(db, PGBOOT_EINVALID, "cannot read");
     }
+    if (pthread_create(&db->check_thread, NULL, quick_check, db) == 0)
+        db->check_started = 1;
     return 0;
 }
 
@@ -120,6 +169,8 @@ static void free_table(src_table *t)
 
 void pgb_src_close(src_db *db)
 {
+    if (db->check_started)
+        pthread_join(db->check_thread, NULL);
     if (db->db) {
         sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
         sqlite3_close_v2(db->db);

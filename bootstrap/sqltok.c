@@ -381,12 +381,28 @@ static int now_expr(const char *fmt, int local, const char *target, pgb_buf *out
         pgb_buf_puts(out, "(extract(epoch from now())::bigint)");
         return 0;
     }
+    /* A timestamp column gets the time at the format's precision: a date
+     * format gives midnight, seconds give whole seconds, %f milliseconds. */
+    int has_date = strstr(fmt, "%Y") || strstr(fmt, "%d");
+    const char *unit = strstr(fmt, "%f")   ? "milliseconds"
+                       : strstr(fmt, "%S") ? "second"
+                       : strstr(fmt, "%M") ? "minute"
+                       : strstr(fmt, "%H") ? "hour"
+                                           : "day";
     if (is_type(target, "timestamp with time zone") || is_type(target, "timestamptz")) {
-        pgb_buf_puts(out, "now()");
+        if (!has_date) {
+            *why = "a time of day for a timestamp column";
+            return -1;
+        }
+        pgb_buf_printf(out, "date_trunc('%s', now())", unit);
         return 0;
     }
     if (is_type(target, "timestamp")) {
-        pgb_buf_printf(out, "%s", ts);
+        if (!has_date) {
+            *why = "a time of day for a timestamp column";
+            return -1;
+        }
+        pgb_buf_printf(out, "date_trunc('%s', %s)", unit, ts);
         return 0;
     }
     if (is_type(target, "date")) {
@@ -467,6 +483,58 @@ static int date_function(const pgb_toks *t, const char *fn, size_t a, size_t clo
     return now_expr(fmt, local, target, out, why);
 }
 
+/* json_extract(col, '$.a.b[0]') -> ("col"::jsonb #>> '{a,b,0}') for a
+ * column and a literal path of keys and indexes. (PostgreSQL gives text where
+ * SQLite gives the JSON value's own type.) */
+static int json_extract(const pgb_toks *t, size_t a, size_t close, pgb_name_map map, void *map_ctx,
+                        pgb_buf *out, const char **why)
+{
+    *why = "json_extract() of something other than a column and a literal path";
+    if (a + 3 != close || !tok_op(t, a + 1, ",") || t->t[a + 2].kind != TK_STRING ||
+        (t->t[a].kind != TK_IDENT && t->t[a].kind != TK_QIDENT) || !map)
+        return -1;
+    int isb;
+    const char *col = map(map_ctx, t->t[a].text, &isb);
+    const char *p = t->t[a + 2].text;
+    if (!col || p[0] != '$')
+        return -1;
+    pgb_buf path = {0};
+    for (p++; *p;) {
+        size_t n;
+        if (*p == '.') {
+            p++;
+            n = strcspn(p, ".[");
+        } else if (*p == '[') {
+            p++;
+            n = strspn(p, "0123456789");
+            if (p[n] != ']' || n == 0) {
+                pgb_buf_free(&path);
+                return -1;
+            }
+        } else {
+            pgb_buf_free(&path);
+            return -1;
+        }
+        if (n == 0 || memchr(p, ',', n) || memchr(p, '}', n) || memchr(p, '"', n)) {
+            pgb_buf_free(&path);
+            return -1;
+        }
+        pgb_buf_puts(&path, path.len ? "," : "");
+        pgb_buf_add(&path, p, n);
+        p += n;
+        if (*p == ']')
+            p++;
+    }
+    pgb_buf_puts(out, "(");
+    pgb_buf_ident(out, col);
+    pgb_buf_puts(out, "::jsonb #>> '{");
+    if (path.s)
+        pgb_buf_puts(out, path.s);
+    pgb_buf_puts(out, "}')");
+    pgb_buf_free(&path);
+    return 0;
+}
+
 static int needs_space(const pgb_buf *out)
 {
     if (!out->len)
@@ -543,6 +611,13 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
                         return -1;
                     i = close;
                     continue;
+                }
+                if (!strcasecmp(w, "json_extract") &&
+                    json_extract(t, i + 2, close, map, map_ctx, out, why) == 0) {
+                    i = close;
+                    continue;
+                } else if (!strcasecmp(w, "json_extract")) {
+                    return -1;
                 }
                 const char *pg = NULL;
                 if (is_same_function(w))

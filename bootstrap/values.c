@@ -389,3 +389,14 @@ void pgb_plain_decimal(const char *s, char *out, size_t cap)
     }
     out[o] = '\0';
 }
+
+int pgb_real_text(double d, char *buf)
+{
+    int n = pgb_double_text(d, buf);
+    if (!strpbrk(buf, ".eEnN") && n + 2 < 40) {
+        buf[n++] = '.';
+        buf[n++] = '0';
+        buf[n] = '\0';
+    }
+    return n;
+}

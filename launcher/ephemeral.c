@@ -284,6 +284,40 @@ static void replenish(const char *base, const char *prefix, const char *template
     free(lock);
 }
 
+static char *socket_dir_for(const char *eph)
+{
+    char *d = pgb_path_join(eph, "s");
+    if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
+        return d;
+    free(d);
+    unsigned char h[8];
+    crypto_generichash(h, sizeof h, (const unsigned char *)eph, strlen(eph), NULL, 0);
+    char hex[17];
+    pgb_hex(hex, h, sizeof h);
+    return pgb_printf("/tmp/pgboot-%u-e%s", (unsigned)geteuid(), hex);
+}
+
+/* Spare copies of other templates (an older bundle, a removed cache) would
+ * hold memory on a tmpfs for nothing: those untouched for 10 minutes go. */
+static void remove_stale_spares(const char *base, const char *current_prefix)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "spare-", 6) != 0 ||
+            !strncmp(e->d_name, current_prefix, strlen(current_prefix)))
+            continue;
+        char *path = pgb_path_join(base, e->d_name);
+        struct stat st;
+        if (path && stat(path, &st) == 0 && time(NULL) - st.st_mtime > 600)
+            pgb_rmtree(path);
+        free(path);
+    }
+    closedir(d);
+}
+
 /* ---- the reaper -------------------------------------------------------------- */
 
 /* Remove what owners that died left behind: an ephemeral directory whose
@@ -315,11 +349,14 @@ static void reap(const char *base)
             struct stat st;
             if (owner && pgb_read_file(owner, &text, NULL, 8192) == 0) {
                 int host = 0, pm = 0;
-                char sock[4096] = "";
-                if (sscanf(text, "%d %d %4095s", &host, &pm, sock) >= 1 && !pgb_pid_alive(host) &&
+                if (sscanf(text, "%d %d", &host, &pm) >= 1 && !pgb_pid_alive(host) &&
                     !pgb_pid_alive(pm)) {
-                    if (sock[0] == '/' && strcmp(sock, "-") != 0)
+                    /* Its socket directory is derived from its path, never read
+                     * from a file: nothing but what pgboot made is removed. */
+                    char *sock = socket_dir_for(path);
+                    if (sock && !pgb_str_has_prefix(sock, path))
                         pgb_rmtree(sock);
+                    free(sock);
                     pgb_rmtree(path);
                 }
             } else if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > 600) {
@@ -337,10 +374,11 @@ static void reap(const char *base)
     closedir(d);
 }
 
-static int write_owner(const char *eph, int host, int pm, const char *sock)
+/* "<owner pid> <postmaster pid>": what the reaper checks before it removes. */
+static int write_owner(const char *eph, int host, int pm)
 {
     char *path = pgb_path_join(eph, "owner");
-    char *text = pgb_printf("%d %d %s\n", host, pm, sock ? sock : "-");
+    char *text = pgb_printf("%d %d\n", host, pm);
     int rc = (!path || !text) ? pgb_fail(PGBOOT_ENOMEM, "out of memory")
                               : pgb_write_file_atomic(path, text, strlen(text), 0600);
     free(path);
@@ -388,19 +426,6 @@ static void ttl_daemon(const pgboot_server *s, uint32_t ttl_ms)
 }
 
 /* ---- create ----------------------------------------------------------------- */
-
-static char *socket_dir_for(const char *eph)
-{
-    char *d = pgb_path_join(eph, "s");
-    if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
-        return d;
-    free(d);
-    unsigned char h[8];
-    crypto_generichash(h, sizeof h, (const unsigned char *)eph, strlen(eph), NULL, 0);
-    char hex[17];
-    pgb_hex(hex, h, sizeof h);
-    return pgb_printf("/tmp/pgboot-%u-e%s", (unsigned)geteuid(), hex);
-}
 
 static int check_options(const pgboot_ephemeral_options *o)
 {
@@ -534,7 +559,7 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = write_owner(e.eph, getpid(), 0, e.sock)) != 0)
+    if ((rc = write_owner(e.eph, getpid(), 0)) != 0)
         goto done;
     if (!claim_spare(e.base, e.prefix, e.data) && pgb_copy_tree(e.tpl_data, e.data) != 0) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot copy the template %s to %s: %s", e.tpl_data, e.data,
@@ -586,9 +611,9 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
             goto done;
         pgb_error_reset();
     }
-    if ((rc = write_owner(e.eph, getpid(), e.pid, e.sock)) != 0 ||
-        (rc = make_server(out, &e, port)) != 0)
+    if ((rc = write_owner(e.eph, getpid(), e.pid)) != 0 || (rc = make_server(out, &e, port)) != 0)
         goto done;
+    remove_stale_spares(e.base, e.prefix);
     replenish(e.base, e.prefix, e.tpl_data);
     if (o->ttl_ms) {
         /* Hand the cluster to a detached owner that ends it when idle. */
@@ -604,7 +629,7 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
                 dup2(devnull, 1);
                 dup2(devnull, 2);
             }
-            if (write_owner(e.eph, getpid(), e.pid, e.sock) != 0)
+            if (write_owner(e.eph, getpid(), e.pid) != 0)
                 _exit(1);
             ttl_daemon(*out, o->ttl_ms);
         }

@@ -738,9 +738,10 @@ static int maybe_migrate(const char *app_dir, const pgboot_server_options *o, co
     pgboot_migration *m = NULL;
     rc = (dir && report) ? pgboot_migrate(&m, &mo) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     if (rc == 0) {
-        char *text = pgb_printf("{\"source\": \"%s\", \"report\": \"%s\", "
-                                "\"already_done\": %s}\n",
-                                path, report, pgboot_migration_already_done(m) ? "true" : "false");
+        json_t *j = json_pack("{s:s, s:s, s:b}", "source", path, "report", report, "already_done",
+                              pgboot_migration_already_done(m));
+        char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        json_decref(j);
         if (!text || pgb_write_file_atomic(marker, text, strlen(text), 0600) != 0)
             pgb_error_reset(); /* the record in the target still prevents a rerun */
         free(text);

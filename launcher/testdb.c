@@ -240,7 +240,9 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", pgboot_error_last());
         drop_database(t->conn, build, 0);
-        return pgb_fail(PGBOOT_EINVALID, "%s", msg);
+        rc = pgb_fail(PGBOOT_EINVALID, "%s", msg);
+        pgb_hint("fix the file; the template is rebuilt from the files' new contents");
+        return rc;
     }
     char *from = ident(t->conn, build), *to = ident(t->conn, t->tpl);
     char *sql1 = from && to ? pgb_printf("ALTER DATABASE %s RENAME TO %s", from, to) : NULL;
@@ -254,6 +256,37 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
         rc = exec_fmt(t->conn, "cannot freeze the template", "ALTER DATABASE ", t->tpl,
                       " WITH IS_TEMPLATE true ALLOW_CONNECTIONS false");
     return rc;
+}
+
+/* Advisory locks keyed by a template's hash: one for building it, one for
+ * filling (or removing) its pool. mode: 1 lock, 2 try (*got), 0 unlock. */
+enum { LOCK_BUILD = 0, LOCK_POOL = 1 };
+
+static int lock_key_kind(PGconn *c, const char *hash, int kind, int mode, int *got)
+{
+    char key[32];
+    /* 15 hex digits fit a bigint; the pool's key differs in its top bits. */
+    long long k = (long long)strtoull(hash + 1, NULL, 16);
+    if (kind == LOCK_POOL)
+        k ^= 0x5a5a5a5a5a5a5a5LL;
+    snprintf(key, sizeof key, "%lld", k);
+    const char *params[1] = {key};
+    const char *sql = mode == 1   ? "SELECT pg_advisory_lock($1::bigint)"
+                      : mode == 2 ? "SELECT pg_try_advisory_lock($1::bigint)"
+                                  : "SELECT pg_advisory_unlock($1::bigint)";
+    PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK
+                 ? 0
+                 : pgb_fail(PGBOOT_ERROR, "cannot take a testdb lock: %s", PQresultErrorMessage(r));
+    if (rc == 0 && got)
+        *got = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    return rc;
+}
+
+static int lock_key(PGconn *c, const char *hash, int lock)
+{
+    return lock_key_kind(c, hash, LOCK_BUILD, lock ? 1 : 0, NULL);
 }
 
 /* Drop every database whose name matches a LIKE pattern (pool leftovers). */
@@ -288,29 +321,25 @@ static void remove_unused_templates(pgboot_testdb *t)
         if (query_exists(t->conn, "SELECT 1 FROM pg_database WHERE datname LIKE $1", clones,
                          &used) == 0 &&
             !used) {
-            drop_matching(t->conn, pool);
-            drop_database(t->conn, name, 1);
+            /* Waits for a filler of that pool, so none outlives the template. */
+            const char *old_hash = name + strlen(TPL_PREFIX);
+            if (lock_key_kind(t->conn, old_hash, LOCK_POOL, 1, NULL) == 0) {
+                drop_matching(t->conn, pool);
+                drop_database(t->conn, name, 1);
+                lock_key_kind(t->conn, old_hash, LOCK_POOL, 0, NULL);
+            }
         }
     }
     PQclear(r);
-    pgb_error_reset();
-}
-
-static int lock_key(PGconn *c, const char *hash, int lock)
-{
-    char key[32];
-    /* 15 hex digits fit a bigint. */
-    snprintf(key, sizeof key, "%lld", (long long)strtoull(hash + 1, NULL, 16));
-    const char *params[1] = {key};
-    PGresult *r = PQexecParams(
-        c, lock ? "SELECT pg_advisory_lock($1::bigint)" : "SELECT pg_advisory_unlock($1::bigint)",
-        1, NULL, params, NULL, NULL, 0);
-    int rc =
-        PQresultStatus(r) == PGRES_TUPLES_OK
-            ? 0
-            : pgb_fail(PGBOOT_ERROR, "cannot take the template lock: %s", PQresultErrorMessage(r));
+    /* Pool databases whose template is gone (a filler that lost a race). */
+    r = PQexec(t->conn, "SELECT p.datname FROM pg_database p WHERE p.datname LIKE "
+                        "'pgboot\\_p\\_%' AND NOT EXISTS (SELECT 1 FROM pg_database x WHERE "
+                        "x.datname LIKE 'pgboot\\_tpl\\_' || substr(p.datname, 10, 8) || '%')");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples(r); i++)
+            drop_database(t->conn, PQgetvalue(r, i, 0), 0);
     PQclear(r);
-    return rc;
+    pgb_error_reset();
 }
 
 static int pool_count(PGconn *c, const char *hash, int *n)
@@ -345,14 +374,24 @@ static int create_clone(PGconn *c, const pgboot_testdb *t, const char *prefix, c
     return rc;
 }
 
+/* Top the pool up to pool_size. One filler per template at a time: the
+ * others (and every pgboot testdb's detached refill) find it taken and leave,
+ * so the pool never overshoots; the remover of an old template waits for it. */
 static int fill_pool(PGconn *c, pgboot_testdb *t)
 {
-    int n = 0, rc = pool_count(c, t->hash, &n);
-    for (; rc == 0 && n < (int)t->pool_size; n++) {
+    int got = 0, rc = lock_key_kind(c, t->hash, LOCK_POOL, 2, &got);
+    if (rc || !got)
+        return rc;
+    int exists = 0, n = 0;
+    rc = query_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", t->tpl, &exists);
+    if (rc == 0 && exists)
+        rc = pool_count(c, t->hash, &n);
+    for (; rc == 0 && exists && n < (int)t->pool_size; n++) {
         char name[64];
         rc = create_clone(c, t, POOL_PREFIX, name);
     }
-    return rc;
+    int urc = lock_key_kind(c, t->hash, LOCK_POOL, 0, NULL);
+    return rc ? rc : urc;
 }
 
 int pgboot_testdb_fill_pool(pgboot_testdb *t)

@@ -100,6 +100,12 @@ case_all_killed_then_reaped() {
     check_eq "$rc" 143 "the healthy run ends with its command's status"
     check_gone "$run_eph" 3 "the healthy run's directory after it ended"
     if pid_live "$keep_pm"; then ok "the tmp cluster lives on"; else nok "the tmp cluster died"; fi
+    # end the tmp cluster: its keeper goes, and the cluster with it
+    local keeper keep_eph=${keep_data%/data}
+    read -r keeper _ <"$keep_eph/owner"
+    kill -TERM "$keeper"
+    check_no_postgres "$keep_eph" 5 "the tmp cluster's keeper ended"
+    check_gone "$keep_eph" 3 "the tmp cluster's keeper ended: its directory"
 }
 
 # The reaper reads the socket directory from the owner file: with a TMPDIR

@@ -3,7 +3,8 @@
 # their contents) and fresh clones of it, against an app server (--app), a
 # URL (--url) and a throwaway cluster; parallel callers; isolation of clones;
 # drop (with connections still open, refusals, twice); old templates removed
-# once unused; SQL errors.
+# once unused; SQL errors. (The pool of clones made in advance: see
+# eph_testdb_pool.sh.)
 set -euo pipefail
 # shellcheck source=eph_lib.sh
 . "$(dirname "$0")/eph_lib.sh"

@@ -193,6 +193,29 @@ case_existing_table() {
     check_eq "$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot'")" 0 "no pgboot schema"
 }
 
+# two migrations of the same file into the same database at once: one
+# migrates; the other finds it done (exit 0) or fails cleanly (exit 1); the
+# data is there once
+case_concurrent() {
+    local url r1 r2
+    url=$(newdb concurrent)
+    (rc=0; ML_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c1.out" 2>"$T/c1.err" </dev/null || rc=$?; echo "$rc" >"$T/c1.rc") &
+    (rc=0; ML_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c2.out" 2>"$T/c2.err" </dev/null || rc=$?; echo "$rc" >"$T/c2.rc") &
+    wait
+    r1=$(cat "$T/c1.rc")
+    r2=$(cat "$T/c2.rc")
+    check_match "$r1/$r2" "^(0/0|0/1|1/0)$" "two at once: at least one succeeds, none crashes (exits $r1/$r2)"
+    check_eq "$(mig_count "$url")" 1 "two at once: one migration recorded"
+    check_eq "$(counts "$url")" "$CHINOOK_COUNTS" "two at once: the rows are there once"
+    local e
+    for e in 1 2; do
+        if [[ $(cat "$T/c$e.rc") == 1 ]]; then
+            check_match "$(cat "$T/c$e.err")" "^pgboot: error: " "two at once: the one that failed says why: $(grep -m1 '^pgboot: error: ' "$T/c$e.err" || true)"
+            check_imatch "$(cat "$T/c$e.err")" "already; nothing to do|migrated .*already|another migration|in progress" "two at once: the loser says another migration of the file got there first (not a raw catalog error)"
+        fi
+    done
+}
+
 # --- --schema FILE.sql and --data-only ---------------------------------------------------
 
 SCHEMA_SQL="CREATE TABLE ev (id bigint PRIMARY KEY, active boolean NOT NULL, payload jsonb, at timestamptz, note text);"
@@ -265,6 +288,7 @@ run_case json_report case_json_report
 run_case again_and_force case_again_and_force
 run_case force_empty_tables case_force_empty_tables
 run_case existing_table case_existing_table
+run_case concurrent case_concurrent
 run_case schema_file case_schema_file
 run_case data_only case_data_only
 run_case usage case_usage

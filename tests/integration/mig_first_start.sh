@@ -167,9 +167,9 @@ if d.get("source") != sys.argv[2]: print("source %r, expected %r" % (d.get("sour
 case_concurrent_starts() {
     local app=fs-race p1 p2 u1 u2
     app_with_db "$app" "$(fixture chinook.sqlite "$U/src/chinook4.sqlite")"
-    (ML_TIMEOUT=120 as_user "$PGB" start --app "$app" >"$T/race1.out" 2>"$T/race1.err" </dev/null; echo $? >"$T/race1.rc") &
+    (rc=0; ML_TIMEOUT=120 as_user "$PGB" start --app "$app" >"$T/race1.out" 2>"$T/race1.err" </dev/null || rc=$?; echo "$rc" >"$T/race1.rc") &
     p1=$!
-    (ML_TIMEOUT=120 as_user "$PGB" start --app "$app" >"$T/race2.out" 2>"$T/race2.err" </dev/null; echo $? >"$T/race2.rc") &
+    (rc=0; ML_TIMEOUT=120 as_user "$PGB" start --app "$app" >"$T/race2.out" 2>"$T/race2.err" </dev/null || rc=$?; echo "$rc" >"$T/race2.rc") &
     p2=$!
     wait "$p1" "$p2" || true
     check_eq "$(cat "$T/race1.rc")/$(cat "$T/race2.rc")" "0/0" "two starts at once both succeed"
