@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 {
     pgboot_server_options opts = PGBOOT_SERVER_OPTIONS_INIT;
     opts.app = argc > 1 ? argv[1] : "host-api-example";
-    opts.child = 1;                 /* the server dies with this process */
+    opts.child = 1; /* the server dies with this process */
     if (argc > 2)
         opts.fetch.from_file = argv[2]; /* no network: install this verified tarball */
 
