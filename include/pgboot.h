@@ -425,6 +425,11 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out,
 /** Create clones in advance (CREATE DATABASE ... TEMPLATE ... STRATEGY
  * FILE_COPY) until pool_size are ready on the server. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_fill_pool(pgboot_testdb *t);
+/** The same in a detached process with its own connection, so that this call
+ * returns at once (and a program that exits right after still leaves a full
+ * pool). Errors of the detached process are not reported. Forks: call it from
+ * a single-threaded program, or before starting threads. */
+PGBOOT_EXTERN void pgboot_testdb_fill_pool_detached(const pgboot_testdb_options *opts);
 /** A fresh database cloned from the template: one made in advance if the
  * pool has one (taken by an atomic rename; any number of processes may share a
  * pool), else made now (CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY).

@@ -480,25 +480,7 @@ static int cmd_logs(server_args *a)
  * output goes nowhere: $(pgboot testdb ...) must not wait for it. */
 static void refill_detached(const pgboot_testdb_options *to)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        setsid();
-        if (fork() != 0)
-            _exit(0);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        pgboot_testdb *t = NULL;
-        if (pgboot_testdb_open(&t, to) == 0 && pgboot_testdb_fill_pool(t) == 0)
-            pgboot_testdb_close(t);
-        _exit(0);
-    }
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+    pgboot_testdb_fill_pool_detached(to);
 }
 
 /* pgboot testdb (--app NAME | --url URL) --template-sql FILE... [--count N]

@@ -247,17 +247,7 @@ static void replenish(const char *base, const char *prefix, const char *template
     }
     int lockfd = ok ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
     if (lockfd >= 0) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            setsid();
-            if (fork() != 0)
-                _exit(0);
-            int devnull = open("/dev/null", O_RDWR);
-            if (devnull >= 0) {
-                dup2(devnull, 0);
-                dup2(devnull, 1);
-                dup2(devnull, 2);
-            }
+        if (pgb_fork_detached() == 1) {
             if (dup2(lockfd, 3) < 0)
                 _exit(1);
             close_range(4, ~0U, 0);
@@ -272,9 +262,6 @@ static void replenish(const char *base, const char *prefix, const char *template
             }
             _exit(0);
         }
-        if (pid > 0)
-            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
         close(lockfd);
     }
     for (int i = 0; i < SPARES_WANTED; i++) {
@@ -617,29 +604,15 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     replenish(e.base, e.prefix, e.tpl_data);
     if (o->ttl_ms) {
         /* Hand the cluster to a detached owner that ends it when idle. */
-        pid_t first = fork();
-        if (first == 0) {
-            setsid();
-            pid_t daemon = fork();
-            if (daemon != 0)
-                _exit(daemon < 0 ? 1 : 0);
-            int devnull = open("/dev/null", O_RDWR);
-            if (devnull >= 0) {
-                dup2(devnull, 0);
-                dup2(devnull, 1);
-                dup2(devnull, 2);
-            }
+        int detached = pgb_fork_detached();
+        if (detached == 1) {
             if (write_owner(e.eph, getpid(), e.pid) != 0)
                 _exit(1);
             ttl_daemon(*out, o->ttl_ms);
         }
-        int st = 0;
-        if (first > 0)
-            while (waitpid(first, &st, 0) < 0 && errno == EINTR)
-                ;
         close(e.host[1]);
         e.host[1] = -1;
-        if (first < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (detached != 0) {
             pgboot_server_free(*out);
             *out = NULL;
             rc = pgb_fail(PGBOOT_ERROR, "cannot start the process that watches the cluster");
@@ -659,25 +632,13 @@ done:
 static void remove_detached(const char *path)
 {
     char *argv[] = {"/bin/rm", "-rf", "--", (char *)path, NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        setsid();
-        if (fork() != 0)
-            _exit(0);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
+    int detached = pgb_fork_detached();
+    if (detached == 1) {
         close_range(3, ~0U, 0);
         execv(argv[0], argv);
         _exit(127);
     }
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    else
+    if (detached < 0)
         pgb_rmtree(path);
 }
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -594,4 +595,14 @@ int pgboot_testdb_drop(const char *url)
     }
     free(db);
     return rc;
+}
+
+void pgboot_testdb_fill_pool_detached(const pgboot_testdb_options *o)
+{
+    if (pgb_fork_detached() != 1)
+        return;
+    pgboot_testdb *t = NULL;
+    if (pgboot_testdb_open(&t, o) == 0 && pgboot_testdb_fill_pool(t) == 0)
+        pgboot_testdb_close(t);
+    _exit(0);
 }

@@ -95,6 +95,14 @@ typedef struct {
  * child of the caller; *pid is its pid. A failed exec is an error. */
 PGB_MUST_USE int pgb_spawn_server(const pgb_launch *l, int *pid);
 
+/* Fork a process detached from the caller: a session of its own, reparented
+ * to init (the intermediate child is reaped here, so nothing lingers as a
+ * zombie of the caller), stdin/stdout/stderr on /dev/null (a parent reading
+ * our stdout to EOF must not wait for it). Returns 1 in the detached process,
+ * 0 in the caller, -1 if it could not be made. Only async-signal-safe calls
+ * happen in the child before it returns. */
+int pgb_fork_detached(void);
+
 /* Become `user` (as root): groups, gid, uid, HOME/USER/LOGNAME; forget the
  * XDG_* variables of the previous identity. Creates the account as a system
  * user first if `create` and it does not exist. */
