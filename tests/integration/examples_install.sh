@@ -20,13 +20,16 @@ libdir=$(dirname "$(find "$prefix" -name 'libpgboot.so' | head -n1)")
 
 # pkg-config
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
-cc -Wall -Werror "$PGBOOT_SOURCE_DIR/examples/host_api.c" $(pkg-config --cflags --libs pgboot) \
+# A sanitized build's library needs its consumers linked with the sanitizers.
+extra=${PGBOOT_EXAMPLE_CFLAGS:-}
+cc -Wall -Werror $extra "$PGBOOT_SOURCE_DIR/examples/host_api.c" $(pkg-config --cflags --libs pgboot) \
    -o "$t/host_api" || fail "host_api does not build with pkg-config"
-cc -Wall -Werror "$PGBOOT_SOURCE_DIR/examples/spawn_serve.c" -o "$t/spawn_serve" ||
+cc -Wall -Werror $extra "$PGBOOT_SOURCE_DIR/examples/spawn_serve.c" -o "$t/spawn_serve" ||
   fail "spawn_serve does not build"
 # find_package(pgboot) -> pgboot::pgboot
 cmake -S "$PGBOOT_SOURCE_DIR/examples/cmake_consumer" -B "$t/consumer" \
-      -DCMAKE_PREFIX_PATH="$prefix" >/dev/null || fail "find_package(pgboot) failed"
+      -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$extra" >/dev/null ||
+  fail "find_package(pgboot) failed"
 cmake --build "$t/consumer" >/dev/null || fail "the CMake consumer does not build"
 
 # Run them as an unprivileged user (PostgreSQL refuses root).
