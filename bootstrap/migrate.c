@@ -190,7 +190,7 @@ static const char *map_column(void *ctx, const char *name, int *is_bool)
     return NULL;
 }
 
-static char fold_buf[256];
+static _Thread_local char fold_buf[256]; /* map_fold lends it */
 static const char *map_fold(void *ctx, const char *name, int *is_bool)
 {
     name_ctx *n = ctx;
