@@ -745,6 +745,9 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
             if (tok_op(t, i, "==")) {
                 pgb_buf_puts(out, " = ");
             } else if (tok_op(t, i, "(")) {
+                /* "IN (", but "lower(" */
+                if (i > from && t->t[i - 1].kind == TK_IDENT && is_keyword(t->t[i - 1].text))
+                    pgb_buf_puts(out, " ");
                 pgb_buf_puts(out, "(");
             } else if (tok_op(t, i, ")")) {
                 pgb_buf_puts(out, ")");

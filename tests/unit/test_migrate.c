@@ -1,0 +1,237 @@
+/* Unit tests for the migration's decisions on single values and expressions:
+ * ISO-8601 parsing, UUIDs, booleans, UTF-8, exact text of doubles, decimal
+ * shapes, and the translation of SQLite expressions to PostgreSQL. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cmocka.h>
+
+#include "migrate.h"
+
+static void test_iso(void **state)
+{
+    (void)state;
+    pgb_iso iso;
+    assert_int_equal(pgb_parse_iso("2024-02-29", 10, &iso), 0);
+    assert_false(iso.has_time);
+    assert_int_equal(iso.micros, (int64_t)19782 * 86400 * 1000000);
+    assert_int_equal(pgb_parse_iso("2023-02-29", 10, &iso), -1); /* not a leap year */
+    const char *s = "2024-01-01T10:00:00.5";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_true(iso.has_time);
+    assert_false(iso.has_zone);
+    assert_int_equal(iso.frac_digits, 1);
+    int64_t naive = iso.micros;
+    s = "2024-01-01 12:00:00.500+02:00";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_true(iso.has_zone);
+    assert_int_equal(iso.micros, naive); /* 12:00+02 is 10:00 UTC */
+    s = "2024-01-01 10:00:00.5Z";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_int_equal(iso.micros, naive);
+    s = "2024-01-01 10:00:00+00"; /* PostgreSQL's timestamptz output */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_true(iso.has_zone);
+    assert_int_equal(pgb_parse_iso("2024-13-01", 10, &iso), -1);
+    assert_int_equal(pgb_parse_iso("0", 1, &iso), -1);
+    assert_int_equal(pgb_parse_iso("", 0, &iso), -1);
+    s = "2024-01-01 25:00";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), -1);
+    s = "2024-01-01T10:00junk";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), -1);
+}
+
+static void test_uuid_bool_utf8(void **state)
+{
+    (void)state;
+    char hex[33];
+    const char *u = "123E4567-E89B-12D3-A456-426614174000";
+    assert_int_equal(pgb_parse_uuid(u, strlen(u), hex), 0);
+    assert_string_equal(hex, "123e4567e89b12d3a456426614174000");
+    u = "{123e4567e89b12d3a456426614174000}";
+    assert_int_equal(pgb_parse_uuid(u, strlen(u), hex), 0);
+    u = "123e4567-e89b-12d3-a456-42661417400";
+    assert_int_equal(pgb_parse_uuid(u, strlen(u), hex), -1);
+    assert_int_equal(pgb_parse_bool_text("TRUE", 4), 1);
+    assert_int_equal(pgb_parse_bool_text("f", 1), 0);
+    assert_int_equal(pgb_parse_bool_text("yes", 3), -1);
+    assert_true(pgb_utf8_ok("h\xc3\xa9llo", 6));
+    assert_false(pgb_utf8_ok("h\xc3llo", 5));     /* truncated sequence */
+    assert_false(pgb_utf8_ok("a\0b", 3));         /* NUL */
+    assert_false(pgb_utf8_ok("\xc0\xaf", 2));     /* overlong */
+    assert_false(pgb_utf8_ok("\xed\xa0\x80", 3)); /* surrogate */
+    assert_int_equal(pgb_utf8_len("h\xc3\xa9llo", 6), 5);
+}
+
+static void test_double_text(void **state)
+{
+    (void)state;
+    char buf[40];
+    /* Shortest text that reads back exactly, laid out like PostgreSQL's float8. */
+    struct {
+        double d;
+        const char *want;
+    } cases[] = {
+        {0.1 + 0.2, "0.30000000000000004"},
+        {0.99, "0.99"},
+        {100000, "100000"},
+        {1e15, "1e+15"},
+        {1.5e-5, "1.5e-05"},
+        {0.0001, "0.0001"},
+        {-2.5, "-2.5"},
+        {123456789012345.0, "123456789012345"},
+        {1.0 / 3.0, "0.3333333333333333"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        pgb_double_text(cases[i].d, buf);
+        if (strcmp(buf, cases[i].want) != 0)
+            fail_msg("%.17g printed as %s, expected %s", cases[i].d, buf, cases[i].want);
+        assert_true(strtod(buf, NULL) == cases[i].d);
+    }
+    /* As text: integral values keep ".0", the way SQLite shows a REAL. */
+    pgb_real_text(3.0, buf);
+    assert_string_equal(buf, "3.0");
+    pgb_real_text(0.1 + 0.2, buf);
+    assert_string_equal(buf, "0.30000000000000004");
+    char plain[64];
+    pgb_plain_decimal("1.5e-07", plain, sizeof plain);
+    assert_string_equal(plain, "0.00000015");
+    pgb_plain_decimal("1.2345e+20", plain, sizeof plain);
+    assert_string_equal(plain, "123450000000000000000");
+}
+
+static void test_decimal_shape(void **state)
+{
+    (void)state;
+    int id, fd;
+    assert_int_equal(pgb_decimal_shape("123.4500", 8, &id, &fd), 0);
+    assert_int_equal(id, 3);
+    assert_int_equal(fd, 2);
+    assert_int_equal(pgb_decimal_shape("-0.99", 5, &id, &fd), 0);
+    assert_int_equal(id, 0);
+    assert_int_equal(fd, 2);
+    assert_int_equal(pgb_decimal_shape("12a", 3, &id, &fd), -1);
+    assert_int_equal(pgb_decimal_shape("", 0, &id, &fd), -1);
+    char out[32];
+    pgb_decimal_normal("+007.5000", 9, out);
+    assert_string_equal(out, "7.5");
+    pgb_decimal_normal("-0.000", 6, out);
+    assert_string_equal(out, "0");
+    pgb_decimal_normal("10.00", 5, out);
+    assert_string_equal(out, "10");
+}
+
+/* A table with columns a, b and a boolean flag. */
+static const char *map(void *ctx, const char *name, int *is_bool)
+{
+    (void)ctx;
+    *is_bool = !strcasecmp(name, "flag");
+    if (!strcasecmp(name, "A") || !strcasecmp(name, "b") || !strcasecmp(name, "flag") ||
+        !strcasecmp(name, "doc"))
+        return !strcasecmp(name, "A") ? "a" : name;
+    return NULL;
+}
+
+static char *tr(const char *sql, pgb_expr_ctx ctx, const char *type, const char **why)
+{
+    pgb_toks t;
+    if (pgb_tokenize(sql, &t) != 0)
+        return NULL;
+    pgb_buf out = {0};
+    int rc = pgb_translate_expr(&t, 0, t.n, ctx, type, map, NULL, &out, why);
+    pgb_toks_free(&t);
+    if (rc != 0) {
+        pgb_buf_free(&out);
+        return NULL;
+    }
+    return out.s ? out.s : strdup("");
+}
+
+static void expect(const char *sql, pgb_expr_ctx ctx, const char *type, const char *want)
+{
+    const char *why = NULL;
+    char *got = tr(sql, ctx, type, &why);
+    if (!got || strcmp(got, want) != 0)
+        fail_msg("%s -> '%s' (%s), expected '%s'", sql, got ? got : "(refused)", why ? why : "",
+                 want);
+    free(got);
+}
+
+static void refuse(const char *sql, pgb_expr_ctx ctx, const char *type)
+{
+    const char *why = NULL;
+    char *got = tr(sql, ctx, type, &why);
+    if (got)
+        fail_msg("%s was translated to '%s', expected a refusal", sql, got);
+    assert_non_null(why);
+}
+
+static void test_translate(void **state)
+{
+    (void)state;
+    expect("A == 1 AND b <> 'x''y'", PGB_CTX_EXPR, NULL, "\"a\" = 1 AND \"b\" <> 'x''y'");
+    expect("b LIKE 'a%'", PGB_CTX_EXPR, NULL, "\"b\" ILIKE 'a%'");
+    expect("ifnull(a, 0) > 1", PGB_CTX_EXPR, NULL, "coalesce(\"a\", 0) > 1");
+    expect("a IN (1, 2)", PGB_CTX_EXPR, NULL, "\"a\" IN (1, 2)");
+    expect("max(a, b)", PGB_CTX_EXPR, NULL, "greatest(\"a\", \"b\")");
+    /* 0/1 next to a column that became boolean */
+    expect("flag = 0", PGB_CTX_EXPR, NULL, "\"flag\" = false");
+    expect("1 = flag", PGB_CTX_EXPR, NULL, "true = \"flag\"");
+    expect("flag IN (0, 1)", PGB_CTX_EXPR, NULL, "\"flag\" IN (false, true)");
+    expect("a = 1", PGB_CTX_EXPR, NULL, "\"a\" = 1");
+    expect("json_extract(doc, '$.k[0]')", PGB_CTX_EXPR, NULL, "(\"doc\"::jsonb #>> '{k,0}')");
+    /* defaults, by the column's type */
+    expect("\"\"", PGB_CTX_DEFAULT, "text", "''");
+    expect("CURRENT_TIMESTAMP", PGB_CTX_DEFAULT, "timestamp",
+           "date_trunc('second', (now() AT TIME ZONE 'UTC'))");
+    expect("current_date", PGB_CTX_DEFAULT, "timestamp",
+           "date_trunc('day', (now() AT TIME ZONE 'UTC'))");
+    expect("current_date", PGB_CTX_DEFAULT, "date", "((now() AT TIME ZONE 'UTC'))::date");
+    expect("(strftime('%s','now'))", PGB_CTX_DEFAULT, "bigint",
+           "((extract(epoch from now())::bigint))");
+    expect("(strftime('%Y-%m-%d %H:%M:%f','now'))", PGB_CTX_DEFAULT, "text",
+           "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.MS'))");
+    expect("(datetime('now','localtime'))", PGB_CTX_DEFAULT, "timestamp",
+           "(date_trunc('second', localtimestamp))");
+    expect("-1", PGB_CTX_DEFAULT, "bigint", "-1");
+    expect("x'0aff'", PGB_CTX_DEFAULT, "bytea", "'\\x0aff'::bytea");
+    /* refused, never guessed */
+    refuse("typeof(a) = 'integer'", PGB_CTX_EXPR, NULL);
+    refuse("a GLOB 'x*'", PGB_CTX_EXPR, NULL);
+    refuse("nosuchcolumn > 1", PGB_CTX_EXPR, NULL);
+    refuse("datetime(a, '+1 day')", PGB_CTX_DEFAULT, "timestamp");
+    refuse("CURRENT_TIMESTAMP", PGB_CTX_EXPR, NULL);
+    refuse("a = ?", PGB_CTX_EXPR, NULL);
+}
+
+static void test_tokenize(void **state)
+{
+    (void)state;
+    pgb_toks t;
+    assert_int_equal(pgb_tokenize("CREATE TABLE [My Table] (\"a\"\"b\" INT, `c` TEXT) -- x\n", &t),
+                     0);
+    assert_int_equal(t.t[2].kind, TK_QIDENT);
+    assert_string_equal(t.t[2].text, "My Table");
+    assert_string_equal(t.t[4].text, "a\"b");
+    assert_string_equal(t.t[7].text, "c");
+    assert_int_equal(pgb_tok_close(&t, 3), t.n - 1);
+    pgb_toks_free(&t);
+    assert_int_not_equal(pgb_tokenize("SELECT 'unterminated", &t), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_iso),         cmocka_unit_test(test_uuid_bool_utf8),
+        cmocka_unit_test(test_double_text), cmocka_unit_test(test_decimal_shape),
+        cmocka_unit_test(test_translate),   cmocka_unit_test(test_tokenize),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
