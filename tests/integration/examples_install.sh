@@ -32,29 +32,37 @@ cmake -S "$PGBOOT_SOURCE_DIR/examples/cmake_consumer" -B "$t/consumer" \
   fail "find_package(pgboot) failed"
 cmake --build "$t/consumer" >/dev/null || fail "the CMake consumer does not build"
 
-# Run them as an unprivileged user (PostgreSQL refuses root).
+# Run them as an unprivileged user (PostgreSQL refuses root), from a place
+# that user can reach wherever the checkout is (a clone may sit in a 0700
+# directory).
 user=pgboottest
 if ! id "$user" >/dev/null 2>&1; then
   flock /tmp/pgboot-test-user.lock sh -c "id $user >/dev/null 2>&1 || useradd --create-home --shell /bin/bash $user"
 fi
-cp "$PGBOOT_TEST_TARBALL" "$t/bundle.tgz"
-cp -r "$prefix" "$t/prefix-copy" 2>/dev/null || true
-mkdir -p "$t/home"
-chown -R "$user" "$t"
-chmod 755 "$t"
+u=$(mktemp -d /tmp/pgboot-examples-XXXXXX)
+cleanup() { chmod -R u+w "$t" "$u" 2>/dev/null || true; rm -rf "$t" "$u"; }
+trap cleanup EXIT
+cp -r "$prefix" "$u/prefix"
+cp "$t/host_api" "$t/spawn_serve" "$u/"
+cp "$t/consumer/host_api" "$u/host_api_cmake"
+cp "$PGBOOT_TEST_TARBALL" "$u/bundle.tgz"
+mkdir -p "$u/home"
+chown -R "$user" "$u"
+chmod 755 "$u"
+ulib=$u/prefix/${libdir#"$prefix"/}
 as_user() {
   setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
-    env -i PATH=/usr/bin:/bin HOME="$t/home" XDG_DATA_HOME="$t/home/data" \
-    XDG_CACHE_HOME="$t/home/cache" PGBOOT_MIRROR=file:///nonexistent \
-    LD_LIBRARY_PATH="$libdir" "$@"
+    env -i PATH=/usr/bin:/bin HOME="$u/home" XDG_DATA_HOME="$u/home/data" \
+    XDG_CACHE_HOME="$u/home/cache" PGBOOT_MIRROR=file:///nonexistent \
+    LD_LIBRARY_PATH="$ulib" "$@"
 }
-out=$(as_user "$t/host_api" ex-host "$t/bundle.tgz") || fail "host_api failed: $out"
+out=$(as_user "$u/host_api" ex-host "$u/bundle.tgz") || fail "host_api failed: $out"
 echo "$out" | grep -q '^url postgresql://ex-host:' || fail "host_api printed no URL: $out"
 echo "$out" | grep -q 'started_here 1' || fail "host_api did not start the server: $out"
 echo "$out" | grep -q '^stopped$' || fail "host_api did not stop: $out"
-out=$(as_user "$t/consumer/host_api" ex-host) || fail "the CMake-built host_api failed: $out"
+out=$(as_user "$u/host_api_cmake" ex-host) || fail "the CMake-built host_api failed: $out"
 echo "$out" | grep -q '^stopped$' || fail "CMake-built host_api: $out"
-out=$(as_user "$t/spawn_serve" "$prefix/bin/pgboot" ex-serve) || fail "spawn_serve failed: $out"
+out=$(as_user "$u/spawn_serve" "$u/prefix/bin/pgboot" ex-serve) || fail "spawn_serve failed: $out"
 echo "$out" | grep -q '^ready postgresql://ex-serve:' || fail "spawn_serve got no ready line: $out"
 echo "$out" | grep -q '"event":"stopped"' || fail "serve did not report stopping: $out"
 echo "$out" | grep -q 'serve exited with 0' || fail "serve exit status: $out"

@@ -143,7 +143,10 @@ case_writer() {
     user_file "$U/src"
     check_eq "$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode").fetchone()[0])' "$src")" wal "the source is in WAL mode"
     rm -f "$U/src/writer.ready" "$U/src/writer.stop"
-    (as_user "$PY" "$MKDB" writer "$src" "$U/src/writer.ready" "$U/src/writer.stop" >"$T/writer.out" 2>"$T/writer.err") &
+    # The writer runs as the test user, who may not reach the checkout: a copy.
+    cp "$MKDB" "$U/mig_mkdb.py"
+    chmod 644 "$U/mig_mkdb.py"
+    (as_user "$PY" "$U/mig_mkdb.py" writer "$src" "$U/src/writer.ready" "$U/src/writer.stop" >"$T/writer.out" 2>"$T/writer.err") &
     wpid=$!
     register_bg "$wpid"
     for ((i = 0; i < 200; i++)); do

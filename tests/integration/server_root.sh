@@ -230,11 +230,11 @@ case_deep_home_run_as() {
     local name home app ad sock
     name=$(new_user_name)
     register_user "$name"
-    home=$T/homes
+    home=$U/homes # $U: a place the test's users can reach, wherever the checkout is
     while ((${#home} < 120)); do home=$home/deeper-and-deeper; done
     home=$home/$name
     mkdir -p "$(dirname "$home")"
-    chmod -R 755 "$T/homes"
+    chmod -R 755 "$U/homes"
     flock "$USER_LOCK" useradd --system --create-home --home-dir "$home" --shell /usr/sbin/nologin "$name"
     app=$(app_name dh)
     ad=$home/.local/share/$app
