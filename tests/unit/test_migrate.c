@@ -95,6 +95,49 @@ static void test_double_text(void **state)
             fail_msg("%.17g printed as %s, expected %s", cases[i].d, buf, cases[i].want);
         assert_true(strtod(buf, NULL) == cases[i].d);
     }
+    /* Against the definition, over random bit patterns and random short
+     * decimals: reads back exactly, and no fewer digits would. */
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        if (i % 2) {
+            memcpy(&d, &x, sizeof d);
+            if (d != d || d - d != 0)
+                continue;
+        } else {
+            char dec[40];
+            snprintf(dec, sizeof dec, "%llu.%llue%d", (unsigned long long)(x % 100000),
+                     (unsigned long long)((x >> 20) % 1000000), (int)((x >> 40) % 40) - 20);
+            d = strtod(dec, NULL);
+        }
+        pgb_double_text(d, buf);
+        if (strtod(buf, NULL) != d)
+            fail_msg("%.17g printed as %s, which reads back differently", d, buf);
+        int sig = 17; /* the fewest digits, one at a time */
+        for (int p = 1; p < 17; p++) {
+            char e[40];
+            snprintf(e, sizeof e, "%.*e", p - 1, d);
+            if (strtod(e, NULL) == d) {
+                sig = p;
+                break;
+            }
+        }
+        int first = -1, last = -1; /* significant digits of buf */
+        for (int k = 0; buf[k] && buf[k] != 'e'; k++)
+            if (buf[k] >= '1' && buf[k] <= '9') {
+                if (first < 0)
+                    first = k;
+                last = k;
+            }
+        int nd = 0;
+        for (int k = first; k >= 0 && k <= last; k++)
+            nd += buf[k] >= '0' && buf[k] <= '9';
+        if (nd != sig)
+            fail_msg("%.17g printed with %d digits (%s); the fewest is %d", d, nd, buf, sig);
+    }
     /* As text: integral values keep ".0", the way SQLite shows a REAL. */
     pgb_real_text(3.0, buf);
     assert_string_equal(buf, "3.0");
