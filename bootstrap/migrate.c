@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -99,11 +100,25 @@ void pgb_report_warn(pgb_report *r, const char *fmt, ...)
 
 /* ---- the source file --------------------------------------------------------- */
 
-static int file_sha256(const char *path, char hex[65], int64_t *size)
+/* The source file's SHA-256, on a thread of its own (it reads the whole
+ * file while the scan reads the tables): started by sha_start, its result
+ * taken by sha_join before anything depends on it. */
+typedef struct {
+    const char *path;
+    pthread_t thread;
+    int started, err; /* err: an errno value, or -1 for out of memory */
+    int64_t size;
+    char hex[65];
+} file_hash;
+
+static void *sha_thread(void *arg)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pgb_fail(PGBOOT_ENOTFOUND, "cannot open %s: %s", path, strerror(errno));
+    file_hash *fh = arg;
+    int fd = open(fh->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fh->err = errno;
+        return NULL;
+    }
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     unsigned char *buf = malloc(1 << 20);
@@ -113,14 +128,37 @@ static int file_sha256(const char *path, char hex[65], int64_t *size)
         crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
         total += n;
     }
+    fh->err = !buf ? -1 : n < 0 ? errno : 0;
     close(fd);
     free(buf);
-    if (!buf || n < 0)
-        return pgb_fail(PGBOOT_ERROR, "cannot read %s", path);
     unsigned char d[32];
     crypto_hash_sha256_final(&st, d);
-    pgb_hex(hex, d, 32);
-    *size = total;
+    pgb_hex(fh->hex, d, 32);
+    fh->size = total;
+    return NULL;
+}
+
+static void sha_start(file_hash *fh, const char *path)
+{
+    memset(fh, 0, sizeof *fh);
+    fh->path = path;
+    if (pthread_create(&fh->thread, NULL, sha_thread, fh) == 0)
+        fh->started = 1;
+    else
+        sha_thread(fh);
+}
+
+static int sha_join(file_hash *fh, char hex[65], int64_t *size)
+{
+    if (fh->started)
+        pthread_join(fh->thread, NULL);
+    fh->started = 0;
+    if (fh->err == -1)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (fh->err)
+        return pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", fh->path, strerror(fh->err));
+    memcpy(hex, fh->hex, 65);
+    *size = fh->size;
     return 0;
 }
 
@@ -1090,7 +1128,9 @@ static int record(PGconn *c, const pgboot_migrate_options *o, const char *sha, i
     return rc;
 }
 
-static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o)
+/* Tables of the plan that exist in the target: an error unless --force (and
+ * --replace for tables holding rows); with drop, they are dropped. */
+static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o, int drop)
 {
     for (int i = 0; i < p->ntables; i++) {
         plan_table *t = &p->tables[i];
@@ -1123,6 +1163,8 @@ static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o)
             pgb_hint("--replace drops it and migrates again; nothing was written");
             return rc;
         }
+        if (!drop)
+            continue;
         pgb_buf d = {0};
         pgb_buf_puts(&d, "DROP TABLE ");
         pgb_buf_ident(&d, t->name);
@@ -1134,6 +1176,130 @@ static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o)
     }
     return 0;
 }
+
+/* ---- loading over several connections ------------------------------------------ */
+
+/* A migration with a big table loads through a staging schema: worker
+ * connections create and fill the tables there, each table committed on its
+ * own (a small one created in the same transaction that fills it, so that
+ * the embedded cluster skips its WAL), and a big table's rows are spread
+ * over all the workers, so that the server parses them and computes their
+ * generated columns (to_tsvector) on several cores. The final transaction
+ * then moves the tables into the target schema, builds keys, indexes and
+ * constraints, verifies and records: all or nothing, as before. A crash in
+ * between leaves only this schema, which the next migration into the
+ * database removes (it holds the migration lock, so no other one uses it). */
+#define STAGING "pgboot_staging"
+#define SPLIT_ROWS 100000
+#define WORKERS 2
+
+static void drop_staging(PGconn *c)
+{
+    PGresult *r = PQexec(c, "DROP SCHEMA IF EXISTS " STAGING " CASCADE");
+    PQclear(r);
+}
+
+static int want_staging(const plan *p, const pgboot_migrate_options *o)
+{
+    if (o->dry_run || o->schema_file || o->data_only || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return 0;
+    for (int i = 0; i < p->ntables; i++)
+        if (p->tables[i].rows >= SPLIT_ROWS)
+            return 1;
+    return 0;
+}
+
+/* Create the staging schema and connect the workers: 0, or -1 when the
+ * target does not allow it (then everything runs in one transaction on one
+ * connection, as for a small database). */
+static int staging_open(PGconn *c, const char *url, PGconn **w, int *nw)
+{
+    *nw = 0;
+    PGresult *r = PQexec(c, "CREATE SCHEMA " STAGING);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok)
+        return -1;
+    for (int i = 0; i < WORKERS; i++) {
+        PGconn *x = pgb_pq_connect_url(url);
+        if (PQstatus(x) != CONNECTION_OK) {
+            PQfinish(x);
+            break;
+        }
+        set_session(x);
+        r = PQexec(x, "SET search_path = " STAGING);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            PQfinish(x);
+            break;
+        }
+        w[(*nw)++] = x;
+    }
+    if (*nw < 2) {
+        while (*nw > 0)
+            PQfinish(w[--*nw]);
+        drop_staging(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Create a table in the staging schema and fill it. */
+static int staged_load(pgb_load *L, plan_table *t, const char *create)
+{
+    int alone = t->rows < L->split_rows;
+    char what[300];
+    snprintf(what, sizeof what, "cannot create table %s", t->name);
+    int rc = alone ? sql_ok(L->conn, "BEGIN", "cannot begin") : 0;
+    if (rc)
+        return rc;
+    if ((rc = sql_ok(L->conn, create, what)) == 0)
+        rc = pgb_load_table(L, t);
+    if (alone && rc) {
+        PGresult *r = PQexec(L->conn, "ROLLBACK");
+        PQclear(r);
+    } else if (alone) {
+        rc = sql_ok(L->conn, "COMMIT", "cannot commit a table");
+    }
+    return rc;
+}
+
+/* In the final transaction: the staged tables into the target schema. */
+static int staging_move(PGconn *c, plan *p)
+{
+    PGresult *r = PQexec(c, "SELECT current_schema()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+        int rc = pgb_fail(PGBOOT_ERROR,
+                          "the target has no schema to create the tables in (its search_path "
+                          "names none that exists)%s%s",
+                          PQresultStatus(r) == PGRES_TUPLES_OK ? "" : ": ",
+                          PQresultStatus(r) == PGRES_TUPLES_OK ? "" : PQresultErrorMessage(r));
+        pgb_hint("create the schema, or give the role a search_path that names one");
+        PQclear(r);
+        return rc;
+    }
+    char *schema = pgb_strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    int rc = schema ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    for (int i = 0; i < p->ntables && rc == 0; i++) {
+        pgb_buf q = {0};
+        pgb_buf_puts(&q, "ALTER TABLE " STAGING ".");
+        pgb_buf_ident(&q, p->tables[i].name);
+        pgb_buf_puts(&q, " SET SCHEMA ");
+        pgb_buf_ident(&q, schema);
+        char what[300];
+        snprintf(what, sizeof what, "cannot move table %s out of the staging schema",
+                 p->tables[i].name);
+        rc = q.oom ? pgb_fail(PGBOOT_ENOMEM, "out of memory") : sql_ok(c, q.s, what);
+        pgb_buf_free(&q);
+    }
+    if (rc == 0)
+        rc = sql_ok(c, "DROP SCHEMA " STAGING, "cannot drop the staging schema");
+    free(schema);
+    return rc;
+}
+
 
 static void now_iso(char *buf, size_t cap)
 {
@@ -1179,17 +1345,19 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     src_db src = {0};
     plan p = {0};
     pgb_buf ddl = {0};
-    PGconn *c = NULL;
-    int in_txn = 0, keep_m = 0;
+    PGconn *c = NULL, *workers[WORKERS] = {0};
+    int in_txn = 0, keep_m = 0, nworkers = 0, staging = 0, staged = 0;
+    char **create_sql = NULL;
     char sha[65] = "";
     int64_t size = 0;
+    file_hash fh = {0};
     if (!m || !rep.root || !rep.skipped || !rep.warnings) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
     /* 1. The source. */
     if ((rc = pgb_src_open(&src, o->sqlite_path)) != 0 ||
-        (rc = file_sha256(o->sqlite_path, sha, &size)) != 0 || (rc = pgb_src_introspect(&src)) != 0)
+        (sha_start(&fh, o->sqlite_path), 0) || (rc = pgb_src_introspect(&src)) != 0)
         goto done;
     for (int i = 0; i < src.nskipped; i++) {
         const char *colon = strchr(src.skipped[i], ':');
@@ -1201,8 +1369,6 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     /* 2. The plan. */
     if ((rc = pgb_plan_make(&p, &src, o->preserve_case, o->epoch_as_timestamp, o->detect_json,
                             (on_error_policy)o->on_error, o->schema_file || o->data_only)) != 0)
-        goto done;
-    if ((rc = pgb_src_check(&src)) != 0)
         goto done;
     /* Generated columns: translated, or copied as data with a word. */
     for (int i = 0; i < p.ntables; i++) {
@@ -1228,6 +1394,8 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
             }
         }
     }
+    if ((rc = sha_join(&fh, sha, &size)) != 0)
+        goto done;
     json_object_set_new(rep.root, "source",
                         json_pack("{s:s, s:I, s:s}", "path", o->sqlite_path, "size",
                                   (json_int_t)size, "sha256", sha));
@@ -1277,10 +1445,16 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         }
         free(when);
     }
+    /* What a crashed run left behind (see staging_open). */
+    if (!o->dry_run)
+        drop_staging(c);
+    staging = want_staging(&p, o);
     if (!o->dry_run) {
-        if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
-            goto done;
-        in_txn = 1;
+        if (!staging) {
+            if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
+                goto done;
+            in_txn = 1;
+        }
         if (o->schema_file) {
             char *schema = NULL;
             if ((rc = pgb_read_file(o->schema_file, &schema, NULL, 64u << 20)) != 0)
@@ -1296,7 +1470,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
             if ((rc = adopt_target_types(c, &p, &rep)) != 0)
                 goto done;
             pgb_plan_recount(&p);
-        } else if ((rc = prepare_targets(c, &p, o)) != 0) {
+        } else if ((rc = prepare_targets(c, &p, o, !staging)) != 0) {
             goto done;
         }
     }
@@ -1319,6 +1493,20 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         json_decref(problems);
         pgb_buf_free(&msg);
     }
+    if (staging) {
+        staged = staging_open(c, o->target_url, workers, &nworkers) == 0;
+        if (!staged) { /* one transaction on one connection, then */
+            if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
+                goto done;
+            in_txn = 1;
+            if ((rc = prepare_targets(c, &p, o, 1)) != 0)
+                goto done;
+        }
+        if (staged && !(create_sql = calloc((size_t)p.ntables + 1, sizeof *create_sql))) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
     if (!o->schema_file && !o->data_only) {
         for (int i = 0; i < p.ntables; i++) {
             pgb_buf sql = {0};
@@ -1329,7 +1517,10 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
                 goto done;
             }
             add_ddl(&ddl, sql.s);
-            if (!o->dry_run) {
+            if (staged) { /* created by a worker, just before its rows */
+                create_sql[i] = sql.s;
+                sql = (pgb_buf){0};
+            } else if (!o->dry_run) {
                 char what[300];
                 snprintf(what, sizeof what, "cannot create table %s", p.tables[i].name);
                 rc = sql_ok(c, sql.s, what);
@@ -1351,12 +1542,28 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         L.rejects_dir = rejects;
         for (int i = 0; i < p.ntables; i++)
             L.rows_total += (uint64_t)p.tables[i].rows;
+        if (staged) {
+            L.conn = workers[0];
+            for (int i = 1; i < nworkers; i++)
+                L.helpers[L.nhelpers++] = workers[i];
+            L.split_rows = SPLIT_ROWS;
+        }
         for (int i = 0; i < p.ntables && rc == 0; i++)
-            rc = pgb_load_table(&L, &p.tables[i]);
+            rc = staged ? staged_load(&L, &p.tables[i], create_sql[i])
+                        : pgb_load_table(&L, &p.tables[i]);
         free(rejects);
         if (o->progress)
             o->progress(NULL, L.rows_done, L.rows_total, o->progress_payload);
         if (rc)
+            goto done;
+    }
+    if (staged) {
+        while (nworkers > 0)
+            PQfinish(workers[--nworkers]);
+        if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
+            goto done;
+        in_txn = 1;
+        if ((rc = prepare_targets(c, &p, o, 1)) != 0 || (rc = staging_move(c, &p)) != 0)
             goto done;
     }
     /* Keys, indexes, identities, defaults, checks, foreign keys, views. */
@@ -1373,6 +1580,9 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         for (int i = 0; i < p.ntables; i++)
             identities(c, &ddl, &rep, &p.tables[i], 0);
     }
+    /* SQLite's quick_check, which ran on its own thread meanwhile. */
+    if ((rc = pgb_src_check(&src)) != 0)
+        goto done;
     /* 4. Verify before commit. */
     if (!o->dry_run) {
         for (int i = 0; i < p.ntables; i++) {
@@ -1447,8 +1657,18 @@ done:
         PGresult *r = PQexec(c, "ROLLBACK");
         PQclear(r);
     }
+    while (nworkers > 0)
+        PQfinish(workers[--nworkers]);
+    if (staged && rc != 0 && c) /* failed: nothing of it stays */
+        drop_staging(c);
+    if (create_sql)
+        for (int i = 0; i < p.ntables; i++)
+            free(create_sql[i]);
+    free(create_sql);
     if (c)
         PQfinish(c);
+    if (fh.started)
+        pthread_join(fh.thread, NULL);
     pgb_plan_free(&p);
     pgb_src_close(&src);
     pgb_buf_free(&ddl);

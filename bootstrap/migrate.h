@@ -95,6 +95,11 @@ int pgb_parse_uuid(const char *s, size_t n, char *hex);
 int pgb_parse_bool_text(const char *s, size_t n);
 /* Valid UTF-8 without NUL bytes? */
 int pgb_utf8_ok(const char *s, size_t n);
+/* One JSON text as jansson's json_loadb(JSON_DECODE_ANY) takes it (and so
+ * jsonb: valid UTF-8, no \u0000, paired surrogates, numbers within a
+ * double / 64-bit integer, at most 2048 levels)? 0 if so, with *container
+ * set for an object or array at the top; -1 if not. Allocates nothing. */
+int pgb_json_check(const char *s, size_t n, int *container);
 /* Number of UTF-8 characters. */
 size_t pgb_utf8_len(const char *s, size_t n);
 /* The shortest decimal text that reads back as exactly d (as PostgreSQL's

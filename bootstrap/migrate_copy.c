@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,15 +410,74 @@ static int write_reject(pgb_load *L, plan_table *t, sqlite3_stmt *s, int first, 
 
 /* ---- loading a table ---------------------------------------------------------- */
 
-static int flush(PGconn *c, pgb_buf *b, plan_table *t)
+/* The table's COPY streams: one, or one per connection for a big table. */
+typedef struct {
+    PGconn *c[PGB_LOAD_MAX_CONNS];
+    int n, next;
+} copy_streams;
+
+/* Send a chunk of whole rows to a backend: with one stream, blocking; with
+ * several, non-blocking, to the first whose earlier chunks have gone out, so
+ * that a busy backend never holds the others up. */
+static int flush(copy_streams *cs, pgb_buf *b, plan_table *t)
 {
     if (!b->len)
         return 0;
-    if (PQputCopyData(c, b->s, (int)b->len) != 1)
-        return pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(c));
-    t->bytes += b->len;
-    b->len = 0;
-    return 0;
+    if (cs->n == 1) {
+        if (PQputCopyData(cs->c[0], b->s, (int)b->len) != 1)
+            return pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                            PQerrorMessage(cs->c[0]));
+        t->bytes += b->len;
+        b->len = 0;
+        return 0;
+    }
+    for (;;) {
+        for (int k = 0; k < cs->n; k++) {
+            int i = (cs->next + k) % cs->n;
+            int f = PQflush(cs->c[i]);
+            if (f < 0)
+                return pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                                PQerrorMessage(cs->c[i]));
+            if (f > 0)
+                continue;
+            int r = PQputCopyData(cs->c[i], b->s, (int)b->len);
+            if (r < 0)
+                return pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                                PQerrorMessage(cs->c[i]));
+            if (r == 1) {
+                t->bytes += b->len;
+                b->len = 0;
+                cs->next = (i + 1) % cs->n;
+                return 0;
+            }
+        }
+        struct pollfd p[PGB_LOAD_MAX_CONNS];
+        for (int k = 0; k < cs->n; k++)
+            p[k] = (struct pollfd){.fd = PQsocket(cs->c[k]), .events = POLLOUT};
+        if (poll(p, (nfds_t)cs->n, -1) < 0 && errno != EINTR)
+            return pgb_fail(PGBOOT_ERROR, "COPY into %s failed: poll: %s", t->name,
+                            strerror(errno));
+    }
+}
+
+/* End every stream; the first failure is the error. */
+static int end_copy(copy_streams *cs, plan_table *t, int rc)
+{
+    for (int i = 0; i < cs->n; i++) {
+        PGconn *c = cs->c[i];
+        if (cs->n > 1 && PQsetnonblocking(c, 0) != 0 && rc == 0)
+            rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(c));
+        if (PQputCopyEnd(c, rc ? "pgboot: migration failed" : NULL) != 1 && rc == 0)
+            rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(c));
+        PGresult *r;
+        while ((r = PQgetResult(c)) != NULL) {
+            if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
+                rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                              PQresultErrorMessage(r));
+            PQclear(r);
+        }
+    }
+    return rc;
 }
 
 int pgb_load_table(pgb_load *L, plan_table *t)
@@ -459,14 +519,29 @@ int pgb_load_table(pgb_load *L, plan_table *t)
     }
     if (ncopied == 0)
         goto done;
-    PGresult *r = PQexec(L->conn, copy.s);
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-        rc = pgb_fail(PGBOOT_ERROR, "cannot start COPY into %s: %s", t->name,
-                      PQresultErrorMessage(r));
+    copy_streams cs = {.c = {L->conn}, .n = 1};
+    if (L->split_rows > 0 && t->rows >= L->split_rows)
+        for (int i = 0; i < L->nhelpers && cs.n < PGB_LOAD_MAX_CONNS; i++)
+            cs.c[cs.n++] = L->helpers[i];
+    for (int i = 0; i < cs.n; i++) {
+        PGresult *r = PQexec(cs.c[i], copy.s);
+        if (PQresultStatus(r) != PGRES_COPY_IN) {
+            rc = pgb_fail(PGBOOT_ERROR, "cannot start COPY into %s: %s", t->name,
+                          PQresultErrorMessage(r));
+            PQclear(r);
+            cs.n = i; /* end the ones started */
+            (void)end_copy(&cs, t, rc);
+            goto done;
+        }
         PQclear(r);
-        goto done;
+        if (cs.n > 1 && PQsetnonblocking(cs.c[i], 1) != 0) {
+            rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                          PQerrorMessage(cs.c[i]));
+            cs.n = i + 1;
+            (void)end_copy(&cs, t, rc);
+            goto done;
+        }
     }
-    PQclear(r);
     pgb_digest dg = {0};
     int step;
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
@@ -503,7 +578,7 @@ int pgb_load_table(pgb_load *L, plan_table *t)
         if (out.oom)
             rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         else if (out.len >= FLUSH_AT)
-            rc = flush(L->conn, &out, t);
+            rc = flush(&cs, &out, t);
         L->rows_done++;
         if (L->progress && (L->rows_done & 1023) == 0)
             L->progress(t->src->name, L->rows_done, L->rows_total, L->progress_payload);
@@ -514,15 +589,8 @@ int pgb_load_table(pgb_load *L, plan_table *t)
         rc = pgb_src_fail(L->src, PGBOOT_EINVALID, what);
     }
     if (rc == 0)
-        rc = flush(L->conn, &out, t);
-    if (PQputCopyEnd(L->conn, rc ? "pgboot: migration failed" : NULL) != 1 && rc == 0)
-        rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(L->conn));
-    while ((r = PQgetResult(L->conn)) != NULL) {
-        if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK)
-            rc =
-                pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQresultErrorMessage(r));
-        PQclear(r);
-    }
+        rc = flush(&cs, &out, t);
+    rc = end_copy(&cs, t, rc);
     memcpy(t->digest, &dg.sum, 8);
     memcpy(t->digest + 8, &dg.xr, 8);
 done:

@@ -8,8 +8,19 @@
 
 typedef struct pg_conn PGconn;
 
+/* Connections a big table's rows are spread over (see pgb_load.helpers). */
+#define PGB_LOAD_MAX_CONNS 4
+
 typedef struct {
     PGconn *conn;
+    /* More connections to the same database, for tables of at least
+     * split_rows rows that they can see (created and committed, in the
+     * staging schema): the rows go out in chunks to whichever backend is
+     * ready, so the server's work (parsing, generated columns such as
+     * to_tsvector) runs on several cores. */
+    PGconn *helpers[PGB_LOAD_MAX_CONNS - 1];
+    int nhelpers;
+    int64_t split_rows;
     src_db *src;
     on_error_policy policy;
     int verify_full;

@@ -393,15 +393,13 @@ static void see_value(col_stats *st, sqlite3_value *v, int need)
     if ((need & NEED_UUID) && pgb_parse_uuid(s, n, hex) != 0)
         st->n_text_nonuuid++;
     if (need & NEED_JSON) {
-        json_error_t e;
-        json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &e);
-        if (!j) {
+        int container;
+        if (pgb_json_check(s, n, &container) != 0) {
             st->n_text_nonjson++;
             st->n_text_noncontainer++;
-        } else if (!json_is_object(j) && !json_is_array(j)) {
+        } else if (!container) {
             st->n_text_noncontainer++;
         }
-        json_decref(j);
     }
 }
 
@@ -934,10 +932,8 @@ int pgb_cell_ok(const plan_col *c, sqlite3_value *v, const char **why)
         *why = "not JSON";
         if (type != SQLITE_TEXT)
             return 0;
-        json_error_t e;
-        json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &e);
-        json_decref(j);
-        return j != NULL;
+        int container;
+        return pgb_json_check(s, n, &container) == 0;
     }
     case K_UUID:
         *why = "not a UUID";

@@ -4,6 +4,7 @@
  * shaped. Used to choose column types, to encode COPY rows and to verify. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,4 +405,233 @@ int pgb_real_text(double d, char *buf)
         buf[n] = '\0';
     }
     return n;
+}
+
+/* ---- JSON -------------------------------------------------------------------- */
+
+/* A JSON checker that allocates nothing, accepting exactly what jansson's
+ * json_loadb(JSON_DECODE_ANY) accepts (the differential test in
+ * tests/unit/test_migrate.c holds it to that): the scan checks every value
+ * of a JSON column, and building a tree for each one cost more than reading
+ * the database. */
+#define JSON_MAX_DEPTH 2048
+
+typedef struct {
+    const unsigned char *p, *end;
+} jcur;
+
+static void j_ws(jcur *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static int j_hex4(jcur *c, unsigned *out)
+{
+    if (c->end - c->p < 4)
+        return -1;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char h = c->p[i];
+        v <<= 4;
+        if (h >= '0' && h <= '9')
+            v |= (unsigned)(h - '0');
+        else if (h >= 'a' && h <= 'f')
+            v |= (unsigned)(h - 'a' + 10);
+        else if (h >= 'A' && h <= 'F')
+            v |= (unsigned)(h - 'A' + 10);
+        else
+            return -1;
+    }
+    c->p += 4;
+    *out = v;
+    return 0;
+}
+
+static int j_string(jcur *c)
+{
+    c->p++; /* the opening quote */
+    const unsigned char *run = c->p;
+    for (;;) {
+        if (c->p >= c->end)
+            return -1;
+        unsigned char ch = *c->p;
+        if (ch == '"' || ch == '\\' || ch < 0x20) {
+            if (!pgb_utf8_ok((const char *)run, (size_t)(c->p - run)))
+                return -1;
+        }
+        if (ch == '"') {
+            c->p++;
+            return 0;
+        }
+        if (ch < 0x20)
+            return -1;
+        if (ch != '\\') {
+            c->p++;
+            continue;
+        }
+        c->p++;
+        if (c->p >= c->end)
+            return -1;
+        ch = *c->p++;
+        if (ch == 'u') {
+            unsigned u;
+            if (j_hex4(c, &u) != 0 || u == 0)
+                return -1;
+            if (u >= 0xDC00 && u <= 0xDFFF)
+                return -1;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                unsigned lo;
+                if (c->end - c->p < 2 || c->p[0] != '\\' || c->p[1] != 'u')
+                    return -1;
+                c->p += 2;
+                if (j_hex4(c, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+            }
+        } else if (!strchr("\"\\/bfnrt", ch) || ch == 0) {
+            return -1;
+        }
+        run = c->p;
+    }
+}
+
+static int j_number(jcur *c)
+{
+    const unsigned char *start = c->p;
+    int is_real = 0;
+    if (c->p < c->end && *c->p == '-')
+        c->p++;
+    if (c->p >= c->end)
+        return -1;
+    if (*c->p == '0') {
+        c->p++;
+    } else if (*c->p >= '1' && *c->p <= '9') {
+        while (c->p < c->end && isdigit(*c->p))
+            c->p++;
+    } else {
+        return -1;
+    }
+    if (c->p < c->end && *c->p == '.') {
+        is_real = 1;
+        c->p++;
+        if (c->p >= c->end || !isdigit(*c->p))
+            return -1;
+        while (c->p < c->end && isdigit(*c->p))
+            c->p++;
+    }
+    if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
+        is_real = 1;
+        c->p++;
+        if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
+            c->p++;
+        if (c->p >= c->end || !isdigit(*c->p))
+            return -1;
+        while (c->p < c->end && isdigit(*c->p))
+            c->p++;
+    }
+    /* jansson refuses integers beyond 64 bits and reals beyond a double. */
+    char buf[512];
+    size_t n = (size_t)(c->p - start);
+    if (!is_real) {
+        size_t digits = n - (*start == '-');
+        if (digits < 19)
+            return 0;
+        if (digits > 19)
+            return -1;
+        const char *lim = *start == '-' ? "9223372036854775808" : "9223372036854775807";
+        return memcmp(start + (*start == '-'), lim, 19) <= 0 ? 0 : -1;
+    }
+    char *text = n < sizeof buf ? buf : malloc(n + 1);
+    if (!text)
+        return -1;
+    memcpy(text, start, n);
+    text[n] = '\0';
+    errno = 0;
+    double d = strtod(text, NULL);
+    int overflow = (d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE;
+    if (text != buf)
+        free(text);
+    return overflow ? -1 : 0;
+}
+
+int pgb_json_check(const char *s, size_t n, int *container)
+{
+    jcur c = {(const unsigned char *)s, (const unsigned char *)s + n};
+    /* what each open level is: 1 object, 0 array */
+    unsigned char stack[JSON_MAX_DEPTH];
+    int depth = 0;
+    *container = 0;
+    j_ws(&c);
+    if (c.p < c.end && (*c.p == '{' || *c.p == '['))
+        *container = 1;
+    for (;;) {
+        /* a value */
+        j_ws(&c);
+        if (c.p >= c.end)
+            return -1;
+        unsigned char ch = *c.p;
+        if (ch == '{' || ch == '[') {
+            if (depth >= JSON_MAX_DEPTH)
+                return -1;
+            stack[depth++] = ch == '{';
+            c.p++;
+            j_ws(&c);
+            if (c.p < c.end && *c.p == (ch == '{' ? '}' : ']')) {
+                c.p++;
+                depth--;
+                goto after_value;
+            }
+            if (ch == '{') {
+                if (c.p >= c.end || *c.p != '"' || j_string(&c) != 0)
+                    return -1;
+                j_ws(&c);
+                if (c.p >= c.end || *c.p != ':')
+                    return -1;
+                c.p++;
+            }
+            continue;
+        }
+        if (ch == '"') {
+            if (j_string(&c) != 0)
+                return -1;
+        } else if (ch == '-' || isdigit(ch)) {
+            if (j_number(&c) != 0)
+                return -1;
+        } else if (c.end - c.p >= 4 && !memcmp(c.p, "true", 4)) {
+            c.p += 4;
+        } else if (c.end - c.p >= 5 && !memcmp(c.p, "false", 5)) {
+            c.p += 5;
+        } else if (c.end - c.p >= 4 && !memcmp(c.p, "null", 4)) {
+            c.p += 4;
+        } else {
+            return -1;
+        }
+    after_value:
+        for (;;) {
+            j_ws(&c);
+            if (depth == 0)
+                return c.p == c.end ? 0 : -1;
+            if (c.p >= c.end)
+                return -1;
+            int obj = stack[depth - 1];
+            if (*c.p == (obj ? '}' : ']')) {
+                c.p++;
+                depth--;
+                continue;
+            }
+            if (*c.p != ',')
+                return -1;
+            c.p++;
+            if (obj) {
+                j_ws(&c);
+                if (c.p >= c.end || *c.p != '"' || j_string(&c) != 0)
+                    return -1;
+                j_ws(&c);
+                if (c.p >= c.end || *c.p != ':')
+                    return -1;
+                c.p++;
+            }
+            break;
+        }
+    }
 }

@@ -115,6 +115,9 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQcmdTuples pgb_dl_PQcmdTuples
 #define PQresultErrorField pgb_dl_PQresultErrorField
 #define PQtransactionStatus pgb_dl_PQtransactionStatus
+#define PQsetnonblocking pgb_dl_PQsetnonblocking
+#define PQflush pgb_dl_PQflush
+#define PQsocket pgb_dl_PQsocket
 PGconn *pgb_dl_PQconnectdb(const char *conninfo);
 PGconn *pgb_dl_PQconnectdbParams(const char *const *keys, const char *const *values,
                                  int expand_dbname);
@@ -149,6 +152,9 @@ int pgb_dl_PQgetisnull(const PGresult *r, int row, int col);
 char *pgb_dl_PQcmdTuples(PGresult *r);
 char *pgb_dl_PQresultErrorField(const PGresult *r, int code);
 PGTransactionStatusType pgb_dl_PQtransactionStatus(const PGconn *c);
+int pgb_dl_PQsetnonblocking(PGconn *c, int arg);
+int pgb_dl_PQflush(PGconn *c);
+int pgb_dl_PQsocket(const PGconn *c);
 /* Connect, with libpq's notices (which it would print on stderr) swallowed:
  * the library never prints. */
 PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);

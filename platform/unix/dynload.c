@@ -211,6 +211,9 @@ STUB(PGB_LIB_PQ, char *, PQcmdTuples, (PGresult * r), (r), "")
 STUB(PGB_LIB_PQ, char *, PQresultErrorField, (const PGresult *r, int code), (r, code), NULL)
 STUB(PGB_LIB_PQ, PGTransactionStatusType, PQtransactionStatus, (const PGconn *c), (c),
      PQTRANS_UNKNOWN)
+STUB(PGB_LIB_PQ, int, PQsetnonblocking, (PGconn * c, int arg), (c, arg), -1)
+STUB(PGB_LIB_PQ, int, PQflush, (PGconn * c), (c), -1)
+STUB(PGB_LIB_PQ, int, PQsocket, (const PGconn *c), (c), -1)
 
 PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);
 PGconn *pgb_pq_connect_url(const char *conninfo);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "migrate.h"
 
@@ -269,11 +270,113 @@ static void test_tokenize(void **state)
     assert_int_not_equal(pgb_tokenize("SELECT 'unterminated", &t), 0);
 }
 
+
+/* ---- pgb_json_check against jansson, which it stands in for ----------------- */
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Du;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void gen_json(pgb_buf *b, int depth)
+{
+    static const char *const atoms[] = {
+        "0", "-0", "1", "-12", "3.25", "1e5", "-1E-3", "2.5e+10", "1e400", "-1e400", "1e-400",
+        "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+        "-9223372036854775809", "123456789012345678901234567890", "0.000001", "true", "false",
+        "null", "\"\"", "\"abc\"", "\"\\u00e9\"", "\"\\ud834\\udd1e\"", "\"\\ud834\"",
+        "\"\\udd1e\"", "\"\\u0000\"", "\"\\n\\t\\/\\\\\\\"\"", "\"\xc3\xa9\"",
+        "\"\xf0\x9d\x84\x9e\"", "\"\\u12\"", "\"\\x\""};
+    int k = (int)(rnd() % 10);
+    if (depth > 4 || k < 5) {
+        pgb_buf_puts(b, atoms[rnd() % (sizeof atoms / sizeof *atoms)]);
+        return;
+    }
+    int obj = k < 8;
+    pgb_buf_puts(b, obj ? "{" : "[");
+    int n = (int)(rnd() % 4);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            pgb_buf_puts(b, rnd() % 3 ? "," : " , ");
+        if (obj) {
+            pgb_buf_puts(b, rnd() % 5 ? "\"k\"" : "\"\\u00e9t\xc3\xa9\"");
+            pgb_buf_puts(b, rnd() % 3 ? ":" : " :\n");
+        }
+        gen_json(b, depth + 1);
+    }
+    pgb_buf_puts(b, obj ? "}" : "]");
+}
+
+static void check_json_same(const char *s, size_t n)
+{
+    json_error_t e;
+    json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &e);
+    int container = -1;
+    int mine = pgb_json_check(s, n, &container);
+    if ((j != NULL) != (mine == 0))
+        fail_msg("JSON %.*s: jansson %s, pgb_json_check %s", (int)(n > 200 ? 200 : n), s,
+                 j ? "accepts" : e.text, mine == 0 ? "accepts" : "refuses");
+    if (j && container != (json_is_object(j) || json_is_array(j)))
+        fail_msg("JSON %.*s: container %d", (int)(n > 200 ? 200 : n), s, container);
+    json_decref(j);
+}
+
+static void test_json_check(void **state)
+{
+    (void)state;
+    static const char *const fixed[] = {"", " ", "{}", "[]", " [1] ", "01", "1.", ".5", "-",
+                                        "1e", "1e+", "tru", "truex", "nul", "[1,]", "{\"a\"}",
+                                        "{\"a\":1,}", "{1:2}", "\"a\x01\"", "\"\xc3\"",
+                                        "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", "[1] x",
+                                        "\"\\u00\"", "\"a\"\"b\"", "[\"\\uD800\\u0041\"]"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        check_json_same(fixed[i], strlen(fixed[i]));
+    /* nesting up to jansson's limit and one past it */
+    for (int d = 2046; d <= 2050; d++) {
+        pgb_buf b = {0};
+        for (int i = 0; i < d; i++)
+            pgb_buf_puts(&b, "[");
+        for (int i = 0; i < d; i++)
+            pgb_buf_puts(&b, "]");
+        check_json_same(b.s, b.len);
+        pgb_buf_free(&b);
+    }
+    /* generated documents, and each one damaged at random */
+    static const char damage[] = "{}[],:\"\\ \n0-.eEu\x01\x80\xc3\xff";
+    for (int i = 0; i < 60000; i++) {
+        pgb_buf b = {0};
+        gen_json(&b, 0);
+        assert_false(b.oom);
+        check_json_same(b.s, b.len);
+        size_t at = b.len ? rnd() % b.len : 0;
+        switch (rnd() % 3) {
+        case 0: /* a byte replaced */
+            if (b.len)
+                b.s[at] = damage[rnd() % (sizeof damage - 1)];
+            break;
+        case 1: /* cut short */
+            b.len = at;
+            break;
+        default: /* a byte removed */
+            if (b.len) {
+                memmove(b.s + at, b.s + at + 1, b.len - at - 1);
+                b.len--;
+            }
+        }
+        check_json_same(b.s, b.len);
+        pgb_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iso),         cmocka_unit_test(test_uuid_bool_utf8),
-        cmocka_unit_test(test_double_text), cmocka_unit_test(test_decimal_shape),
+        cmocka_unit_test(test_double_text), cmocka_unit_test(test_json_check), cmocka_unit_test(test_decimal_shape),
         cmocka_unit_test(test_translate),   cmocka_unit_test(test_tokenize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
