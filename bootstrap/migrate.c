@@ -1100,15 +1100,23 @@ static int recorded(PGconn *c, const char *sha, int *same, int *other, char **wh
 static int record(PGconn *c, const pgboot_migrate_options *o, const char *sha, int64_t size,
                   const char *started, const char *report)
 {
-    int rc = sql_ok(c,
-                    "CREATE SCHEMA IF NOT EXISTS pgboot; "
-                    "CREATE TABLE IF NOT EXISTS pgboot.migrations ("
-                    " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                    " source_path text NOT NULL, source_size bigint NOT NULL,"
-                    " source_sha256 text NOT NULL, started_at timestamptz NOT NULL,"
-                    " finished_at timestamptz NOT NULL DEFAULT now(),"
-                    " pgboot_version text NOT NULL, report jsonb NOT NULL)",
-                    "cannot record the migration");
+    /* CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when
+     * the schema is there: a role given only the schema could not record. */
+    int64_t have_schema = 0;
+    int rc = query_int(c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot'", NULL,
+                       &have_schema);
+    if (rc == 0 && have_schema == 0)
+        rc = sql_ok(c, "CREATE SCHEMA pgboot", "cannot record the migration");
+    if (rc)
+        return rc;
+    rc = sql_ok(c,
+                "CREATE TABLE IF NOT EXISTS pgboot.migrations ("
+                " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                " source_path text NOT NULL, source_size bigint NOT NULL,"
+                " source_sha256 text NOT NULL, started_at timestamptz NOT NULL,"
+                " finished_at timestamptz NOT NULL DEFAULT now(),"
+                " pgboot_version text NOT NULL, report jsonb NOT NULL)",
+                "cannot record the migration");
     if (rc)
         return rc;
     char sz[32];
@@ -1300,6 +1308,34 @@ static int staging_move(PGconn *c, plan *p)
     return rc;
 }
 
+/* Can this role record the migration (create the pgboot schema, or use it
+ * when someone created it for the role)? Checked before anything is written:
+ * a managed server's role may lack the right. */
+static int can_record(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT has_database_privilege(current_database(), 'CREATE') OR "
+                            "coalesce((SELECT has_schema_privilege(oid, 'USAGE') AND "
+                            "has_schema_privilege(oid, 'CREATE') FROM pg_namespace WHERE "
+                            "nspname = 'pgboot'), false), current_user, current_database()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot check the target's privileges: %s",
+                          PQresultErrorMessage(r));
+        PQclear(r);
+        return rc;
+    }
+    int rc = 0;
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "role %s may not create the schema pgboot in database %s, where pgboot "
+                      "records the migration; nothing was written",
+                      PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+        pgb_hint("as the database's owner, run GRANT CREATE ON DATABASE %s TO %s (or CREATE "
+                 "SCHEMA pgboot; GRANT USAGE, CREATE ON SCHEMA pgboot TO %s), then migrate again",
+                 PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}
 
 static void now_iso(char *buf, size_t cap)
 {
@@ -1346,7 +1382,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     plan p = {0};
     pgb_buf ddl = {0};
     PGconn *c = NULL, *workers[WORKERS] = {0};
-    int in_txn = 0, keep_m = 0, nworkers = 0, staging = 0, staged = 0;
+    int in_txn = 0, keep_m = 0, nworkers = 0, staging = 0, staged = 0, connections = 1;
     char **create_sql = NULL;
     char sha[65] = "";
     int64_t size = 0;
@@ -1356,8 +1392,8 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         goto done;
     }
     /* 1. The source. */
-    if ((rc = pgb_src_open(&src, o->sqlite_path)) != 0 ||
-        (sha_start(&fh, o->sqlite_path), 0) || (rc = pgb_src_introspect(&src)) != 0)
+    if ((rc = pgb_src_open(&src, o->sqlite_path)) != 0 || (sha_start(&fh, o->sqlite_path), 0) ||
+        (rc = pgb_src_introspect(&src)) != 0)
         goto done;
     for (int i = 0; i < src.nskipped; i++) {
         const char *colon = strchr(src.skipped[i], ':');
@@ -1445,6 +1481,8 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         }
         free(when);
     }
+    if (!o->dry_run && (rc = can_record(c)) != 0)
+        goto done;
     /* What a crashed run left behind (see staging_open). */
     if (!o->dry_run)
         drop_staging(c);
@@ -1495,6 +1533,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     }
     if (staging) {
         staged = staging_open(c, o->target_url, workers, &nworkers) == 0;
+        connections = staged ? nworkers : 1;
         if (!staged) { /* one transaction on one connection, then */
             if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
                 goto done;
@@ -1632,6 +1671,10 @@ report:
     json_object_set_new(rep.root, "duration_ms", json_integer((json_int_t)(pgb_now_ms() - t0)));
     json_object_set_new(rep.root, "rejected", json_integer((json_int_t)m->rejected));
     json_object_set_new(rep.root, "dry_run", json_boolean(o->dry_run));
+    /* how the rows went in: over how many connections, through the staging
+     * schema or not */
+    json_object_set_new(rep.root, "load",
+                        json_pack("{s:i, s:b}", "connections", connections, "staged", staged));
     if (!json_object_get(rep.root, "already_done"))
         json_object_set_new(rep.root, "already_done", json_false());
     json_object_set_new(rep.root, "pgboot_version", json_string(PGBOOT_VERSION_STRING));

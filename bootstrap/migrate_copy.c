@@ -535,8 +535,8 @@ int pgb_load_table(pgb_load *L, plan_table *t)
         }
         PQclear(r);
         if (cs.n > 1 && PQsetnonblocking(cs.c[i], 1) != 0) {
-            rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
-                          PQerrorMessage(cs.c[i]));
+            rc =
+                pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(cs.c[i]));
             cs.n = i + 1;
             (void)end_copy(&cs, t, rc);
             goto done;

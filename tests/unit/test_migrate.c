@@ -270,7 +270,6 @@ static void test_tokenize(void **state)
     assert_int_not_equal(pgb_tokenize("SELECT 'unterminated", &t), 0);
 }
 
-
 /* ---- pgb_json_check against jansson, which it stands in for ----------------- */
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Du;
@@ -284,13 +283,38 @@ static uint64_t rnd(void)
 
 static void gen_json(pgb_buf *b, int depth)
 {
-    static const char *const atoms[] = {
-        "0", "-0", "1", "-12", "3.25", "1e5", "-1E-3", "2.5e+10", "1e400", "-1e400", "1e-400",
-        "9223372036854775807", "9223372036854775808", "-9223372036854775808",
-        "-9223372036854775809", "123456789012345678901234567890", "0.000001", "true", "false",
-        "null", "\"\"", "\"abc\"", "\"\\u00e9\"", "\"\\ud834\\udd1e\"", "\"\\ud834\"",
-        "\"\\udd1e\"", "\"\\u0000\"", "\"\\n\\t\\/\\\\\\\"\"", "\"\xc3\xa9\"",
-        "\"\xf0\x9d\x84\x9e\"", "\"\\u12\"", "\"\\x\""};
+    static const char *const atoms[] = {"0",
+                                        "-0",
+                                        "1",
+                                        "-12",
+                                        "3.25",
+                                        "1e5",
+                                        "-1E-3",
+                                        "2.5e+10",
+                                        "1e400",
+                                        "-1e400",
+                                        "1e-400",
+                                        "9223372036854775807",
+                                        "9223372036854775808",
+                                        "-9223372036854775808",
+                                        "-9223372036854775809",
+                                        "123456789012345678901234567890",
+                                        "0.000001",
+                                        "true",
+                                        "false",
+                                        "null",
+                                        "\"\"",
+                                        "\"abc\"",
+                                        "\"\\u00e9\"",
+                                        "\"\\ud834\\udd1e\"",
+                                        "\"\\ud834\"",
+                                        "\"\\udd1e\"",
+                                        "\"\\u0000\"",
+                                        "\"\\n\\t\\/\\\\\\\"\"",
+                                        "\"\xc3\xa9\"",
+                                        "\"\xf0\x9d\x84\x9e\"",
+                                        "\"\\u12\"",
+                                        "\"\\x\""};
     int k = (int)(rnd() % 10);
     if (depth > 4 || k < 5) {
         pgb_buf_puts(b, atoms[rnd() % (sizeof atoms / sizeof *atoms)]);
@@ -328,11 +352,32 @@ static void check_json_same(const char *s, size_t n)
 static void test_json_check(void **state)
 {
     (void)state;
-    static const char *const fixed[] = {"", " ", "{}", "[]", " [1] ", "01", "1.", ".5", "-",
-                                        "1e", "1e+", "tru", "truex", "nul", "[1,]", "{\"a\"}",
-                                        "{\"a\":1,}", "{1:2}", "\"a\x01\"", "\"\xc3\"",
-                                        "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", "[1] x",
-                                        "\"\\u00\"", "\"a\"\"b\"", "[\"\\uD800\\u0041\"]"};
+    static const char *const fixed[] = {"",
+                                        " ",
+                                        "{}",
+                                        "[]",
+                                        " [1] ",
+                                        "01",
+                                        "1.",
+                                        ".5",
+                                        "-",
+                                        "1e",
+                                        "1e+",
+                                        "tru",
+                                        "truex",
+                                        "nul",
+                                        "[1,]",
+                                        "{\"a\"}",
+                                        "{\"a\":1,}",
+                                        "{1:2}",
+                                        "\"a\x01\"",
+                                        "\"\xc3\"",
+                                        "\"\xed\xa0\x80\"",
+                                        "\"\xc0\xaf\"",
+                                        "[1] x",
+                                        "\"\\u00\"",
+                                        "\"a\"\"b\"",
+                                        "[\"\\uD800\\u0041\"]"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         check_json_same(fixed[i], strlen(fixed[i]));
     /* nesting up to jansson's limit and one past it */
@@ -375,9 +420,10 @@ static void test_json_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_iso),         cmocka_unit_test(test_uuid_bool_utf8),
-        cmocka_unit_test(test_double_text), cmocka_unit_test(test_json_check), cmocka_unit_test(test_decimal_shape),
-        cmocka_unit_test(test_translate),   cmocka_unit_test(test_tokenize),
+        cmocka_unit_test(test_iso),           cmocka_unit_test(test_uuid_bool_utf8),
+        cmocka_unit_test(test_double_text),   cmocka_unit_test(test_json_check),
+        cmocka_unit_test(test_decimal_shape), cmocka_unit_test(test_translate),
+        cmocka_unit_test(test_tokenize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

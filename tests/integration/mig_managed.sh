@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# pgboot migrate --to URL into a database the role does not own, as on a
+# managed server: a role that is neither superuser nor owner nor CREATEDB,
+# allowed only to connect and to create tables in public.
+#  - nowhere to record the migration: a clear error naming the role, the
+#    database and the statement that helps; nothing written;
+#  - with a pgboot schema the owner made and opened to it: the migration runs, and a
+#    source big enough to load over two connections falls back to one
+#    transaction on one connection (the role may not create the staging
+#    schema); every value verified, the tables the role's;
+#  - with CREATE on the database: the staged load over two connections.
+set -euo pipefail
+. "$(dirname "$0")/mig_lib.sh"
+
+ml_setup
+ml_server
+
+BIG=$U/src/big.db
+"$PY" "$ML_SUPPORT/mig_mkdb.py" big "$BIG" 150000 # big_a: 100000 rows, the split threshold
+user_file "$U/src"
+BIG_SHA=$(sha256sum "$BIG" | cut -d' ' -f1)
+
+# The cluster's superuser, from the app's pgpass (the app role may not create roles).
+PGPASS=$U/data/$SERVER_APP/pgpass
+[[ -r $PGPASS ]] || die "no pgpass at $PGPASS"
+read -r SUPER_NAME SUPER_PW < <(grep -v '^#' "$PGPASS" | awk -F: -v app="$SERVER_APP" '$4 != app {print $4, $5; exit}')
+[[ -n $SUPER_NAME && -n $SUPER_PW ]] || die "no superuser line in $PGPASS"
+APP_ROLE=$(sed -E 's|^postgresql://([^:]*):.*$|\1|' <<<"$SERVER_URL")
+HOSTPORT=$(sed -E 's|^postgresql://[^@]*@([^/]*)/.*$|\1|' <<<"$SERVER_URL")
+super_url() { echo "postgresql://$SUPER_NAME:$SUPER_PW@$HOSTPORT/$1"; }
+
+RPW=restricted$RANDOM$RANDOM
+q "$(super_url postgres)" "DROP ROLE IF EXISTS restricted" >/dev/null 2>&1 || true
+q "$(super_url postgres)" "CREATE ROLE restricted LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$RPW'" >/dev/null
+
+# managed_db NAME: database NAME, owned by the app role; restricted may
+# connect and create tables in public (nothing more); prints its URL.
+managed_db() {
+    newdb "$1" >/dev/null
+    q "$(db_url "$SERVER_URL" "$1")" "GRANT CONNECT ON DATABASE \"$1\" TO restricted; GRANT USAGE, CREATE ON SCHEMA public TO restricted" >/dev/null
+    echo "postgresql://restricted:$RPW@$HOSTPORT/$1"
+}
+
+case_nowhere_to_record() {
+    local url
+    url=$(managed_db managed1)
+    check_eq "$(q "$url" "SELECT rolsuper::text || rolcreatedb::text FROM pg_roles WHERE rolname = current_user")/$(q "$url" "SELECT has_database_privilege(current_database(), 'CREATE')")" "falsefalse/f" "the role is no superuser, may not create databases, nor schemas here"
+    pgb migrate --sqlite "$BIG" --to "$url"
+    check_ne "$RC" 0 "without a place to record it, the migration is refused"
+    check_contains "$ERR" "role restricted may not create the schema pgboot in database managed1" "the error names the role, the database and what is missing"
+    check_contains "$ERR" "GRANT CREATE ON DATABASE managed1 TO restricted" "and the statement that helps"
+    check_contains "$ERR" "nothing was written" "and says nothing was written"
+    check_untouched "$url" "after the refusal"
+}
+
+case_pgboot_schema_given() {
+    local url owner report
+    url=$(managed_db managed2)
+    q "$(db_url "$SERVER_URL" managed2)" "CREATE SCHEMA pgboot; GRANT USAGE, CREATE ON SCHEMA pgboot TO restricted" >/dev/null
+    report=$U/managed2.json
+    pgb migrate --sqlite "$BIG" --to "$url" --verify full --report "$report"
+    check_rc 0 "with a pgboot schema made for it, the role migrates"
+    check_eq "$(q "$url" "SELECT count(*) FROM big_a")/$(q "$url" "SELECT count(*) FROM big_b")" "100000/50000" "all rows are there"
+    check_contains "$OUT$ERR" "every value verified" "every value verified"
+    check_py "the report says: one connection, not staged (the role may not create the staging schema)" '
+import json, sys
+r = json.load(open(sys.argv[1]))
+if r.get("load") != {"connections": 1, "staged": False}:
+    print("load:", r.get("load"))
+' "$report"
+    owner=$(q "$url" "SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = 'public'")
+    check_eq "$owner" "restricted" "the tables belong to the role that migrated"
+    check_eq "$(q "$url" "SELECT count(*) FROM pgboot.migrations")" 1 "the migration is recorded in the given pgboot schema"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgboot_staging%'")" 0 "no staging schema"
+    # an INSERT without the key works: the identity is past the largest key
+    check_eq "$(q "$url" "INSERT INTO big_b (a_id, label, amount) VALUES (1, 'new row', 0.5) RETURNING id > 50000" 2>&1 | head -1)" "t" "an insert as the restricted role, without the key, works"
+}
+
+case_create_on_database() {
+    local url report
+    url=$(managed_db managed3)
+    q "$(db_url "$SERVER_URL" managed3)" "GRANT CREATE ON DATABASE managed3 TO restricted" >/dev/null
+    report=$U/managed3.json
+    pgb migrate --sqlite "$BIG" --to "$url" --verify full --report "$report"
+    check_rc 0 "with CREATE on the database, the role migrates"
+    check_py "the report says: two connections, through the staging schema" '
+import json, sys
+r = json.load(open(sys.argv[1]))
+if r.get("load") != {"connections": 2, "staged": True}:
+    print("load:", r.get("load"))
+' "$report"
+    check_eq "$(q "$url" "SELECT count(*) FROM big_a")/$(q "$url" "SELECT count(*) FROM big_b")" "100000/50000" "all rows are there"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgboot_staging%'")" 0 "the staging schema is gone"
+    check_eq "$(q "$url" "SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = 'public'")" "restricted" "the tables belong to the role that migrated"
+    # the same rows as the one-connection migration above
+    local a b
+    a=$(q "$url" "SELECT md5(string_agg(x::text, ',' ORDER BY x.id)) FROM big_a x")
+    b=$(q "postgresql://restricted:$RPW@$HOSTPORT/managed2" "SELECT md5(string_agg(x::text, ',' ORDER BY x.id)) FROM big_a x")
+    check_eq "$a" "$b" "the staged load holds the same rows as the one-connection load (managed2)"
+}
+
+run_case nowhere_to_record case_nowhere_to_record
+run_case pgboot_schema_given case_pgboot_schema_given
+run_case create_on_database case_create_on_database
+check_eq "$(sha256sum "$BIG" | cut -d' ' -f1)" "$BIG_SHA" "the source file is unchanged"
+for d in managed1 managed2 managed3; do q "$SERVER_URL" "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
+q "$(super_url postgres)" "DROP ROLE IF EXISTS restricted" >/dev/null 2>&1 || true
+ml_finish
