@@ -465,8 +465,17 @@ static int end_copy(copy_streams *cs, plan_table *t, int rc)
 {
     for (int i = 0; i < cs->n; i++) {
         PGconn *c = cs->c[i];
+        /* Back to blocking once all queued data went out (PQsetnonblocking
+         * fails, without a message, while some is pending). */
+        int f;
+        while (cs->n > 1 && (f = PQflush(c)) > 0) {
+            struct pollfd p = {.fd = PQsocket(c), .events = POLLOUT};
+            if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                break;
+        }
         if (cs->n > 1 && PQsetnonblocking(c, 0) != 0 && rc == 0)
-            rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(c));
+            rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                          *PQerrorMessage(c) ? PQerrorMessage(c) : "cannot send the last rows");
         if (PQputCopyEnd(c, rc ? "pgboot: migration failed" : NULL) != 1 && rc == 0)
             rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(c));
         PGresult *r;

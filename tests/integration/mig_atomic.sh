@@ -182,6 +182,34 @@ case_writer() {
     if ((final_a > migrated_a)); then ok "the writer kept committing during the migration ($final_a > $migrated_a)"; else nok "the writer was blocked during the migration (final $final_a, migrated $migrated_a)"; fi
 }
 
+# A big table loaded over two connections whose last rows are large (2 MB
+# each): the last chunks are still on their way when the COPY streams end,
+# which must wait for them (it once failed with an empty message).
+case_staged_tail() {
+    local src=$U/src/tail.db url report
+    "$PY" - "$src" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+c.executemany("INSERT INTO t (body) VALUES (?)", (("row %d" % i,) for i in range(100000)))
+c.executemany("INSERT INTO t (body) VALUES (?)", ((("%02d" % i) * (1 << 20),) for i in range(24)))
+c.commit()
+PY
+    user_file "$U/src"
+    url=$(newdb tail)
+    report=$U/tail.json
+    pgb migrate --sqlite "$src" --to "$url" --verify full --report "$report"
+    check_rc 0 "a big table with 2 MB rows at its end, over two connections"
+    check_eq "$(q "$url" "SELECT count(*) || ' ' || sum(length(body)) FROM t")" "100024 $((24 * 2 * 1048576 + $(python3 -c 'print(sum(len("row %d" % i) for i in range(100000)))')))" "every row and every byte arrived"
+    check_py "the report says it went over two connections, staged" '
+import json, sys
+r = json.load(open(sys.argv[1]))
+if r.get("load") != {"connections": 2, "staged": True}:
+    print("load:", r.get("load"))
+' "$report"
+}
+
+run_case staged_tail case_staged_tail
 run_case kills case_kills
 run_case rerun case_rerun
 run_case writer case_writer
