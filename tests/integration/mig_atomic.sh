@@ -209,7 +209,30 @@ if r.get("load") != {"connections": 2, "staged": True}:
 ' "$report"
 }
 
+# One of the two loading backends dies mid-COPY (pg_terminate_backend): the
+# migration fails with the server's reason, and removes its staging schema.
+case_worker_dies() {
+    local url pid victim=""
+    url=$(newdb workerdies)
+    as_user "$PGB" migrate --sqlite "$BIG" --to "$url" >"$T/wd.out" 2>"$T/wd.err" </dev/null &
+    pid=$!
+    for ((i = 0; i < 400; i++)); do
+        victim=$(q "$SERVER_URL" "SELECT pid FROM pg_stat_activity WHERE datname = 'workerdies' AND query LIKE 'COPY \"big_a\"%' AND state = 'active' LIMIT 1")
+        [[ -n $victim ]] && break
+        sleep 0.02
+    done
+    check_ne "$victim" "" "a backend copying big_a was found"
+    [[ -n $victim ]] && q "$SERVER_URL" "SELECT pg_terminate_backend($victim)" >/dev/null
+    local rc=0
+    wait "$pid" || rc=$?
+    check_ne "$rc" 0 "the migration fails when a loading backend dies"
+    check_contains "$(cat "$T/wd.err")" "COPY into big_a failed" "the error names the table"
+    check_imatch "$(cat "$T/wd.err")" "terminat" "and gives the server's reason"
+    check_untouched "$url" "after the failed staged load"
+}
+
 run_case staged_tail case_staged_tail
+run_case worker_dies case_worker_dies
 run_case kills case_kills
 run_case rerun case_rerun
 run_case writer case_writer
