@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -97,6 +98,12 @@ void pgb_report_warn(pgb_report *r, const char *fmt, ...)
         json_array_append_new(r->warnings, json_string(s));
     free(s);
 }
+
+/* The staging schema of a big migration, the rows of a table that make it
+ * big, and how many connections load it (see staging_open). */
+#define STAGING "pgboot_staging"
+#define SPLIT_ROWS 100000
+#define WORKERS 2
 
 /* ---- the source file --------------------------------------------------------- */
 
@@ -324,13 +331,148 @@ static void add_ddl(pgb_buf *ddl, const char *sql)
     pgb_buf_puts(ddl, ";\n");
 }
 
+/* Indexes built ahead: in a staged migration, the CREATE INDEX statements
+ * (not the key and unique constraints, whose ALTER TABLE locks the table)
+ * run on the staging workers, two at a time, before the final transaction
+ * moves the tables; that transaction then finds them built. The statements
+ * are the very ones the final pass generates: a first pass (AHEAD_COLLECT)
+ * gathers them, and the final pass (AHEAD_BUILT) skips those built and
+ * reports those refused, as it would have. */
+enum { AHEAD_COLLECT = 1, AHEAD_BUILT };
+
+typedef struct {
+    char *sql;
+    char *err; /* PostgreSQL's refusal */
+    int built; /* neither built nor refused: the final pass runs it */
+} ahead_job;
+
+typedef struct {
+    int mode;
+    ahead_job *jobs;
+    int n, cap, oom;
+} idx_ahead;
+
+static _Thread_local idx_ahead *ahead;
+
+static int is_create_index(const char *sql)
+{
+    return !strncmp(sql, "CREATE INDEX ", 13) || !strncmp(sql, "CREATE UNIQUE INDEX ", 20);
+}
+
+static void ahead_add(idx_ahead *a, const char *sql)
+{
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 16;
+        ahead_job *j = realloc(a->jobs, (size_t)cap * sizeof *j);
+        if (!j) {
+            a->oom = 1;
+            return;
+        }
+        a->jobs = j;
+        a->cap = cap;
+    }
+    a->jobs[a->n] = (ahead_job){pgb_strdup(sql), NULL, 0};
+    if (!a->jobs[a->n].sql)
+        a->oom = 1;
+    else
+        a->n++;
+}
+
+static void ahead_free(idx_ahead *a)
+{
+    for (int i = 0; i < a->n; i++) {
+        free(a->jobs[i].sql);
+        free(a->jobs[i].err);
+    }
+    free(a->jobs);
+    memset(a, 0, sizeof *a);
+}
+
+/* Run the collected statements over the workers, each on the first idle one,
+ * the GIN indexes (the slowest to build) first. */
+static void ahead_build(idx_ahead *a, PGconn **w, int nw)
+{
+    int *order = malloc(((size_t)a->n + 1) * sizeof *order), no = 0;
+    if (!order)
+        return;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < a->n; i++)
+            if ((strstr(a->jobs[i].sql, " USING gin (") != NULL) == (pass == 0))
+                order[no++] = i;
+    int busy[WORKERS], alive[WORKERS], next = 0;
+    for (int k = 0; k < nw; k++)
+        busy[k] = -1, alive[k] = 1;
+    for (;;) {
+        int nbusy = 0;
+        for (int k = 0; k < nw; k++) {
+            if (alive[k] && busy[k] < 0 && next < no) {
+                if (PQsendQuery(w[k], a->jobs[order[next]].sql) == 1)
+                    busy[k] = order[next++];
+                else
+                    alive[k] = 0; /* its statements go to the final pass */
+            }
+            nbusy += busy[k] >= 0;
+        }
+        if (!nbusy)
+            break;
+        struct pollfd p[WORKERS];
+        for (int k = 0; k < nw; k++)
+            p[k] = (struct pollfd){.fd = busy[k] >= 0 ? PQsocket(w[k]) : -1, .events = POLLIN};
+        if (poll(p, (nfds_t)nw, -1) < 0 && errno != EINTR)
+            break;
+        for (int k = 0; k < nw; k++) {
+            if (busy[k] < 0 || !(p[k].revents & (POLLIN | POLLERR | POLLHUP)))
+                continue;
+            if (PQconsumeInput(w[k]) != 1) {
+                alive[k] = 0;
+                busy[k] = -1;
+                continue;
+            }
+            while (busy[k] >= 0 && !PQisBusy(w[k])) {
+                PGresult *r = PQgetResult(w[k]);
+                if (!r) {
+                    busy[k] = -1;
+                    break;
+                }
+                ahead_job *j = &a->jobs[busy[k]];
+                if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+                    j->built = 1;
+                } else if (!j->err) {
+                    const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+                    j->err = pgb_strdup(m ? m : PQresultErrorMessage(r));
+                }
+                PQclear(r);
+            }
+        }
+    }
+    free(order);
+}
+
 /* Run a statement after the data; report it if PostgreSQL refuses. */
 static int after_data(PGconn *c, pgb_buf *ddl, pgb_report *rep, const char *sql, const char *kind,
                       const char *name, int dry_run)
 {
+    if (ahead && ahead->mode == AHEAD_COLLECT) {
+        if (is_create_index(sql))
+            ahead_add(ahead, sql);
+        return 0;
+    }
     add_ddl(ddl, sql);
     if (dry_run)
         return 0;
+    if (ahead && ahead->mode == AHEAD_BUILT && is_create_index(sql)) {
+        for (int i = 0; i < ahead->n; i++) {
+            ahead_job *j = &ahead->jobs[i];
+            if (strcmp(j->sql, sql) != 0 || (!j->built && !j->err))
+                continue;
+            if (j->built)
+                return 0;
+            char *why = pgb_printf("PostgreSQL refused it: %s", j->err);
+            pgb_report_skip(rep, kind, name, why ? why : "refused");
+            free(why);
+            return -1;
+        }
+    }
     char *err = NULL;
     if (try_sql(c, sql, &err) != 0) {
         char *why = pgb_printf("PostgreSQL refused it: %s", err ? err : "unknown error");
@@ -1197,9 +1339,6 @@ static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o, 
  * constraints, verifies and records: all or nothing, as before. A crash in
  * between leaves only this schema, which the next migration into the
  * database removes (it holds the migration lock, so no other one uses it). */
-#define STAGING "pgboot_staging"
-#define SPLIT_ROWS 100000
-#define WORKERS 2
 
 static void drop_staging(PGconn *c)
 {
@@ -1384,6 +1523,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     PGconn *c = NULL, *workers[WORKERS] = {0};
     int in_txn = 0, keep_m = 0, nworkers = 0, staging = 0, staged = 0, connections = 1;
     char **create_sql = NULL;
+    idx_ahead built_ahead = {0};
     char sha[65] = "";
     int64_t size = 0;
     file_hash fh = {0};
@@ -1597,6 +1737,21 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
             goto done;
     }
     if (staged) {
+        /* The indexes, built ahead on the workers (see after_data). */
+        pgb_report scratch = {json_object(), json_array(), json_array()};
+        pgb_buf scratch_ddl = {0};
+        built_ahead.mode = AHEAD_COLLECT;
+        ahead = &built_ahead;
+        for (int i = 0; i < p.ntables; i++)
+            keys_and_indexes(c, &scratch_ddl, &scratch, &p, &p.tables[i], 0);
+        views_and_others(c, &scratch_ddl, &scratch, &p, 0);
+        json_decref(scratch.root);
+        json_decref(scratch.skipped);
+        json_decref(scratch.warnings);
+        pgb_buf_free(&scratch_ddl);
+        if (!built_ahead.oom)
+            ahead_build(&built_ahead, workers, nworkers);
+        built_ahead.mode = AHEAD_BUILT;
         while (nworkers > 0)
             PQfinish(workers[--nworkers]);
         if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
@@ -1615,6 +1770,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         for (int i = 0; i < p.ntables; i++)
             foreign_keys(c, &ddl, &rep, &p, &p.tables[i], o->dry_run);
         views_and_others(c, &ddl, &rep, &p, o->dry_run);
+        ahead = NULL;
     } else if (!o->dry_run) {
         for (int i = 0; i < p.ntables; i++)
             identities(c, &ddl, &rep, &p.tables[i], 0);
@@ -1704,6 +1860,8 @@ done:
         PQfinish(workers[--nworkers]);
     if (staged && rc != 0 && c) /* failed: nothing of it stays */
         drop_staging(c);
+    ahead = NULL;
+    ahead_free(&built_ahead);
     if (create_sql)
         for (int i = 0; i < p.ntables; i++)
             free(create_sql[i]);

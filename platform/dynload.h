@@ -118,6 +118,9 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQsetnonblocking pgb_dl_PQsetnonblocking
 #define PQflush pgb_dl_PQflush
 #define PQsocket pgb_dl_PQsocket
+#define PQsendQuery pgb_dl_PQsendQuery
+#define PQconsumeInput pgb_dl_PQconsumeInput
+#define PQisBusy pgb_dl_PQisBusy
 PGconn *pgb_dl_PQconnectdb(const char *conninfo);
 PGconn *pgb_dl_PQconnectdbParams(const char *const *keys, const char *const *values,
                                  int expand_dbname);
@@ -155,6 +158,9 @@ PGTransactionStatusType pgb_dl_PQtransactionStatus(const PGconn *c);
 int pgb_dl_PQsetnonblocking(PGconn *c, int arg);
 int pgb_dl_PQflush(PGconn *c);
 int pgb_dl_PQsocket(const PGconn *c);
+int pgb_dl_PQsendQuery(PGconn *c, const char *query);
+int pgb_dl_PQconsumeInput(PGconn *c);
+int pgb_dl_PQisBusy(PGconn *c);
 /* Connect, with libpq's notices (which it would print on stderr) swallowed:
  * the library never prints. */
 PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);

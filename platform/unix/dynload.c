@@ -214,6 +214,9 @@ STUB(PGB_LIB_PQ, PGTransactionStatusType, PQtransactionStatus, (const PGconn *c)
 STUB(PGB_LIB_PQ, int, PQsetnonblocking, (PGconn * c, int arg), (c, arg), -1)
 STUB(PGB_LIB_PQ, int, PQflush, (PGconn * c), (c), -1)
 STUB(PGB_LIB_PQ, int, PQsocket, (const PGconn *c), (c), -1)
+STUB(PGB_LIB_PQ, int, PQsendQuery, (PGconn * c, const char *q), (c, q), 0)
+STUB(PGB_LIB_PQ, int, PQconsumeInput, (PGconn * c), (c), 0)
+STUB(PGB_LIB_PQ, int, PQisBusy, (PGconn * c), (c), 0)
 
 PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);
 PGconn *pgb_pq_connect_url(const char *conninfo);

@@ -190,9 +190,13 @@ case_staged_tail() {
     "$PY" - "$src" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
-c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-c.executemany("INSERT INTO t (body) VALUES (?)", (("row %d" % i,) for i in range(100000)))
+c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL, code TEXT)")
+c.executemany("INSERT INTO t (body, code) VALUES (?, ?)", (("row %d" % i, "c%d" % (i % 977)) for i in range(100000)))
 c.executemany("INSERT INTO t (body) VALUES (?)", ((("%02d" % i) * (1 << 20),) for i in range(24)))
+# two indexes, built ahead on the loading connections: one PostgreSQL
+# builds, one it refuses (CAST('c1' AS INTEGER) is 0 in SQLite, an error here)
+c.execute("CREATE INDEX t_code ON t (code)")
+c.execute("CREATE INDEX t_code_num ON t (CAST(code AS INTEGER))")
 c.commit()
 PY
     user_file "$U/src"
@@ -201,12 +205,16 @@ PY
     pgb migrate --sqlite "$src" --to "$url" --verify full --report "$report"
     check_rc 0 "a big table with 2 MB rows at its end, over two connections"
     check_eq "$(q "$url" "SELECT count(*) || ' ' || sum(length(body)) FROM t")" "100024 $((24 * 2 * 1048576 + $(python3 -c 'print(sum(len("row %d" % i) for i in range(100000)))')))" "every row and every byte arrived"
-    check_py "the report says it went over two connections, staged" '
+    check_py "the report says it went over two connections, staged, and names the refused index" '
 import json, sys
 r = json.load(open(sys.argv[1]))
 if r.get("load") != {"connections": 2, "staged": True}:
     print("load:", r.get("load"))
+sk = [s for s in r["skipped"] if s["name"] == "t_code_num"]
+if len(sk) != 1 or sk[0]["kind"] != "index" or "refused" not in sk[0]["reason"] or "invalid input syntax" not in sk[0]["reason"]:
+    print("skipped:", r["skipped"])
 ' "$report"
+    check_eq "$(q "$url" "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 't'")" "t_code,t_pkey" "the index PostgreSQL builds is there, with the key"
 }
 
 # One of the two loading backends dies mid-COPY (pg_terminate_backend): the

@@ -97,6 +97,15 @@ if r.get("load") != {"connections": 2, "staged": True}:
     a=$(q "$url" "SELECT md5(string_agg(x::text, ',' ORDER BY x.id)) FROM big_a x")
     b=$(q "postgresql://restricted:$RPW@$HOSTPORT/managed2" "SELECT md5(string_agg(x::text, ',' ORDER BY x.id)) FROM big_a x")
     check_eq "$a" "$b" "the staged load holds the same rows as the one-connection load (managed2)"
+    # and the same structure: indexes (built ahead on the loading connections
+    # when staged), constraints, column types
+    local structure="SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'
+        UNION ALL SELECT string_agg(conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated::text, '; ' ORDER BY conrelid::regclass::text, conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+        UNION ALL SELECT string_agg(table_name || '.' || column_name || ':' || data_type || ':' || is_nullable || ':' || coalesce(column_default, '') || ':' || is_identity, ',' ORDER BY table_name, ordinal_position) FROM information_schema.columns WHERE table_schema = 'public'"
+    a=$(q "$url" "$structure")
+    b=$(q "postgresql://restricted:$RPW@$HOSTPORT/managed2" "$structure")
+    check_eq "$a" "$b" "the staged migration has the same indexes, constraints and columns as the one-connection one"
+    check_contains "$a" "CREATE INDEX big_b_label ON public.big_b USING btree (label)" "an index built ahead is in the target schema"
 }
 
 run_case nowhere_to_record case_nowhere_to_record
