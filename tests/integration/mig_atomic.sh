@@ -239,7 +239,39 @@ case_worker_dies() {
     check_untouched "$url" "after the failed staged load"
 }
 
+# --on-error reject on a table big enough to be staged: the bad rows go to
+# rejects/<table>.jsonl, the others over two connections.
+case_staged_reject() {
+    local src=$U/src/reject.db url dir=$U/out/staged-reject
+    "$PY" - "$src" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, label TEXT)")
+c.executemany("INSERT INTO r (n, label) VALUES (?, ?)", ((i, "l%d" % i) for i in range(120000)))
+c.executemany("UPDATE r SET n = ? WHERE id = ?", (("oops", 7), ("x9", 60000), ("", 119999)))
+c.commit()
+PY
+    user_file "$U/src"
+    mkdir -p "$dir"
+    url=$(newdb stagedreject)
+    pgb migrate --sqlite "$src" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
+    check_rc 0 "a staged migration with --on-error reject --allow-rejects"
+    check_eq "$(q "$url" "SELECT count(*) FROM r")/$(q "$url" "SELECT count(*) FROM r WHERE id IN (7, 60000, 119999)")" "119997/0" "all rows but the three bad ones"
+    check_py "rejects/r.jsonl holds the three rows; the report counts them and says staged" '
+import json, sys, os
+d = sys.argv[1]
+lines = [json.loads(l) for l in open(os.path.join(d, "rejects", "r.jsonl"))]
+keys = sorted(l["key"] for l in lines)
+if keys != [7, 60000, 119999]:
+    print("rejected keys:", keys)
+r = json.load(open(os.path.join(d, "report.json")))
+if r.get("rejected") != 3 or r.get("load", {}).get("staged") is not True:
+    print("report:", r.get("rejected"), r.get("load"))
+' "$dir"
+}
+
 run_case staged_tail case_staged_tail
+run_case staged_reject case_staged_reject
 run_case worker_dies case_worker_dies
 run_case kills case_kills
 run_case rerun case_rerun
