@@ -253,6 +253,7 @@ c.commit()
 PY
     user_file "$U/src"
     mkdir -p "$dir"
+    user_file "$dir"
     url=$(newdb stagedreject)
     pgb migrate --sqlite "$src" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
     check_rc 0 "a staged migration with --on-error reject --allow-rejects"
