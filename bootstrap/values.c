@@ -554,6 +554,19 @@ static int j_number(jcur *c)
     return overflow ? -1 : 0;
 }
 
+/* An object member's key and its colon. */
+static int j_key(jcur *c)
+{
+    j_ws(c);
+    if (c->p >= c->end || *c->p != '"' || j_string(c) != 0)
+        return -1;
+    j_ws(c);
+    if (c->p >= c->end || *c->p != ':')
+        return -1;
+    c->p++;
+    return 0;
+}
+
 int pgb_json_check(const char *s, size_t n, int *container)
 {
     jcur c = {(const unsigned char *)s, (const unsigned char *)s + n};
@@ -581,14 +594,8 @@ int pgb_json_check(const char *s, size_t n, int *container)
                 depth--;
                 goto after_value;
             }
-            if (ch == '{') {
-                if (c.p >= c.end || *c.p != '"' || j_string(&c) != 0)
-                    return -1;
-                j_ws(&c);
-                if (c.p >= c.end || *c.p != ':')
-                    return -1;
-                c.p++;
-            }
+            if (ch == '{' && j_key(&c) != 0)
+                return -1;
             continue;
         }
         if (ch == '"') {
@@ -622,15 +629,8 @@ int pgb_json_check(const char *s, size_t n, int *container)
             if (*c.p != ',')
                 return -1;
             c.p++;
-            if (obj) {
-                j_ws(&c);
-                if (c.p >= c.end || *c.p != '"' || j_string(&c) != 0)
-                    return -1;
-                j_ws(&c);
-                if (c.p >= c.end || *c.p != ':')
-                    return -1;
-                c.p++;
-            }
+            if (obj && j_key(&c) != 0)
+                return -1;
             break;
         }
     }
