@@ -365,30 +365,6 @@ int pgb_cluster_set(const pgb_app_paths *p, const char *const *settings)
     return rc;
 }
 
-static int exec_ok(PGconn *c, const char *sql, const char *what)
-{
-    PGresult *r = PQexec(c, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    int rc = 0;
-    if (!ok)
-        rc = pgb_fail(PGBOOT_ERROR, "cannot %s: %s", what, PQresultErrorMessage(r));
-    PQclear(r);
-    return rc;
-}
-
-static int exists(PGconn *c, const char *sql, const char *name, int *yes)
-{
-    const char *params[1] = {name};
-    PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        rc = pgb_fail(PGBOOT_ERROR, "cannot query the new cluster: %s", PQresultErrorMessage(r));
-    else
-        *yes = PQntuples(r) > 0;
-    PQclear(r);
-    return rc;
-}
-
 int pgb_cluster_ensure_app(const pgb_app_paths *p, int port)
 {
     const char *super = pgb_superuser_for(p->app);
@@ -417,7 +393,7 @@ int pgb_cluster_ensure_app(const pgb_app_paths *p, int port)
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = exists(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", p->app, &yes)))
+    if ((rc = pgb_pq_exists(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", p->app, &yes)))
         goto done;
     if (!yes) {
         /* Only the SCRAM verifier travels, so the password is in no log. */
@@ -429,16 +405,16 @@ int pgb_cluster_ensure_app(const pgb_app_paths *p, int port)
                 pgb_fail(PGBOOT_ERROR, "cannot prepare the role %s: %s", p->app, PQerrorMessage(c));
             goto done;
         }
-        if ((rc = exec_ok(c, sql, "create the app's role")))
+        if ((rc = pgb_pq_exec(c, sql, "cannot create the app's role")))
             goto done;
         free(sql);
         sql = NULL;
     }
-    if ((rc = exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", p->app, &yes)))
+    if ((rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", p->app, &yes)))
         goto done;
     if (!yes) {
         sql = pgb_printf("CREATE DATABASE %s OWNER %s", role, role);
-        if (!sql || (rc = exec_ok(c, sql, "create the app's database")))
+        if (!sql || (rc = pgb_pq_exec(c, sql, "cannot create the app's database")))
             goto done;
     }
 done:

@@ -171,17 +171,6 @@ static int sha_join(file_hash *fh, char hex[65], int64_t *size)
 
 /* ---- talking to the target ----------------------------------------------------- */
 
-static int sql_ok(PGconn *c, const char *sql, const char *what)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    int rc = 0;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
-        rc = pgb_fail(PGBOOT_ERROR, "%s: %s", what, PQresultErrorMessage(r));
-    PQclear(r);
-    return rc;
-}
-
 /* Run one statement in a savepoint; on failure roll back to it and return
  * PostgreSQL's message (malloc'd) in *err. */
 static int try_sql(PGconn *c, const char *sql, char **err)
@@ -1248,17 +1237,17 @@ static int record(PGconn *c, const pgboot_migrate_options *o, const char *sha, i
     int rc = query_int(c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot'", NULL,
                        &have_schema);
     if (rc == 0 && have_schema == 0)
-        rc = sql_ok(c, "CREATE SCHEMA pgboot", "cannot record the migration");
+        rc = pgb_pq_exec(c, "CREATE SCHEMA pgboot", "cannot record the migration");
     if (rc)
         return rc;
-    rc = sql_ok(c,
-                "CREATE TABLE IF NOT EXISTS pgboot.migrations ("
-                " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                " source_path text NOT NULL, source_size bigint NOT NULL,"
-                " source_sha256 text NOT NULL, started_at timestamptz NOT NULL,"
-                " finished_at timestamptz NOT NULL DEFAULT now(),"
-                " pgboot_version text NOT NULL, report jsonb NOT NULL)",
-                "cannot record the migration");
+    rc = pgb_pq_exec(c,
+                     "CREATE TABLE IF NOT EXISTS pgboot.migrations ("
+                     " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                     " source_path text NOT NULL, source_size bigint NOT NULL,"
+                     " source_sha256 text NOT NULL, started_at timestamptz NOT NULL,"
+                     " finished_at timestamptz NOT NULL DEFAULT now(),"
+                     " pgboot_version text NOT NULL, report jsonb NOT NULL)",
+                     "cannot record the migration");
     if (rc)
         return rc;
     char sz[32];
@@ -1319,7 +1308,7 @@ static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o, 
         pgb_buf_puts(&d, "DROP TABLE ");
         pgb_buf_ident(&d, t->name);
         pgb_buf_puts(&d, " CASCADE");
-        rc = sql_ok(c, d.s, "cannot replace a table");
+        rc = pgb_pq_exec(c, d.s, "cannot replace a table");
         pgb_buf_free(&d);
         if (rc)
             return rc;
@@ -1340,10 +1329,24 @@ static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o, 
  * between leaves only this schema, which the next migration into the
  * database removes (it holds the migration lock, so no other one uses it). */
 
+#define STAGING_MARK "pgboot: the staging of a migration; the next migration removes it"
+
+/* Drop the staging schema: only pgboot's (marked by its comment), never a
+ * schema of that name that someone else made. */
 static void drop_staging(PGconn *c)
 {
-    PGresult *r = PQexec(c, "DROP SCHEMA IF EXISTS " STAGING " CASCADE");
-    PQclear(r);
+    int64_t ours = 0;
+    if (query_int(c,
+                  "SELECT count(*) FROM pg_namespace WHERE nspname = '" STAGING
+                  "' AND obj_description(oid, 'pg_namespace') = $1",
+                  STAGING_MARK, &ours) != 0) {
+        pgb_error_reset();
+        return;
+    }
+    if (ours) {
+        PGresult *r = PQexec(c, "DROP SCHEMA " STAGING " CASCADE");
+        PQclear(r);
+    }
 }
 
 static int want_staging(const plan *p, const pgboot_migrate_options *o)
@@ -1362,7 +1365,10 @@ static int want_staging(const plan *p, const pgboot_migrate_options *o)
 static int staging_open(PGconn *c, const char *url, PGconn **w, int *nw)
 {
     *nw = 0;
-    PGresult *r = PQexec(c, "CREATE SCHEMA " STAGING);
+    /* A schema of that name that is not pgboot's makes this fail: then no
+     * staging, and the user's schema is left alone. */
+    PGresult *r = PQexec(c, "CREATE SCHEMA " STAGING "; COMMENT ON SCHEMA " STAGING
+                            " IS '" STAGING_MARK "'");
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok)
@@ -1398,16 +1404,16 @@ static int staged_load(pgb_load *L, plan_table *t, const char *create)
     int alone = t->rows < L->split_rows;
     char what[300];
     snprintf(what, sizeof what, "cannot create table %s", t->name);
-    int rc = alone ? sql_ok(L->conn, "BEGIN", "cannot begin") : 0;
+    int rc = alone ? pgb_pq_exec(L->conn, "BEGIN", "cannot begin") : 0;
     if (rc)
         return rc;
-    if ((rc = sql_ok(L->conn, create, what)) == 0)
+    if ((rc = pgb_pq_exec(L->conn, create, what)) == 0)
         rc = pgb_load_table(L, t);
     if (alone && rc) {
         PGresult *r = PQexec(L->conn, "ROLLBACK");
         PQclear(r);
     } else if (alone) {
-        rc = sql_ok(L->conn, "COMMIT", "cannot commit a table");
+        rc = pgb_pq_exec(L->conn, "COMMIT", "cannot commit a table");
     }
     return rc;
 }
@@ -1438,11 +1444,11 @@ static int staging_move(PGconn *c, plan *p)
         char what[300];
         snprintf(what, sizeof what, "cannot move table %s out of the staging schema",
                  p->tables[i].name);
-        rc = q.oom ? pgb_fail(PGBOOT_ENOMEM, "out of memory") : sql_ok(c, q.s, what);
+        rc = q.oom ? pgb_fail(PGBOOT_ENOMEM, "out of memory") : pgb_pq_exec(c, q.s, what);
         pgb_buf_free(&q);
     }
     if (rc == 0)
-        rc = sql_ok(c, "DROP SCHEMA " STAGING, "cannot drop the staging schema");
+        rc = pgb_pq_exec(c, "DROP SCHEMA " STAGING, "cannot drop the staging schema");
     free(schema);
     return rc;
 }
@@ -1597,8 +1603,8 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         set_session(c);
         /* One migration into a database at a time: a second waits, then
          * finds the first one's record. */
-        if (!o->dry_run &&
-            (rc = sql_ok(c, "SELECT pg_advisory_lock(7370636900001)", "cannot lock the target")))
+        if (!o->dry_run && (rc = pgb_pq_exec(c, "SELECT pg_advisory_lock(7370636900001)",
+                                             "cannot lock the target")))
             goto done;
         int same, other;
         char *when = NULL;
@@ -1629,7 +1635,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     staging = want_staging(&p, o);
     if (!o->dry_run) {
         if (!staging) {
-            if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
+            if ((rc = pgb_pq_exec(c, "BEGIN", "cannot begin")) != 0)
                 goto done;
             in_txn = 1;
         }
@@ -1639,7 +1645,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
                 goto done;
             char what[600];
             snprintf(what, sizeof what, "the schema %s failed", o->schema_file);
-            rc = sql_ok(c, schema, what);
+            rc = pgb_pq_exec(c, schema, what);
             free(schema);
             if (rc)
                 goto done;
@@ -1675,7 +1681,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         staged = staging_open(c, o->target_url, workers, &nworkers) == 0;
         connections = staged ? nworkers : 1;
         if (!staged) { /* one transaction on one connection, then */
-            if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
+            if ((rc = pgb_pq_exec(c, "BEGIN", "cannot begin")) != 0)
                 goto done;
             in_txn = 1;
             if ((rc = prepare_targets(c, &p, o, 1)) != 0)
@@ -1702,7 +1708,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
             } else if (!o->dry_run) {
                 char what[300];
                 snprintf(what, sizeof what, "cannot create table %s", p.tables[i].name);
-                rc = sql_ok(c, sql.s, what);
+                rc = pgb_pq_exec(c, sql.s, what);
             }
             pgb_buf_free(&sql);
             if (rc)
@@ -1754,7 +1760,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         built_ahead.mode = AHEAD_BUILT;
         while (nworkers > 0)
             PQfinish(workers[--nworkers]);
-        if ((rc = sql_ok(c, "BEGIN", "cannot begin")) != 0)
+        if ((rc = pgb_pq_exec(c, "BEGIN", "cannot begin")) != 0)
             goto done;
         in_txn = 1;
         if ((rc = prepare_targets(c, &p, o, 1)) != 0 || (rc = staging_move(c, &p)) != 0)
@@ -1843,7 +1849,7 @@ report:
     m->ddl = ddl.s ? pgb_strdup(ddl.s) : pgb_strdup("");
     if (rc == 0 && in_txn && !m->already_done) {
         if ((rc = record(c, o, sha, size, started, m->report)) == 0 &&
-            (rc = sql_ok(c, "COMMIT", "cannot commit the migration")) == 0)
+            (rc = pgb_pq_exec(c, "COMMIT", "cannot commit the migration")) == 0)
             in_txn = 0;
     }
     if (o->report_path && m->report && !o->dry_run) {

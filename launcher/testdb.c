@@ -107,30 +107,6 @@ static int connect_url(PGconn **out, const char *url, const char *db)
     return 0;
 }
 
-static int exec_sql(PGconn *c, const char *sql, const char *what)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    int rc = 0;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
-        rc = pgb_fail(PGBOOT_ERROR, "%s: %s", what, PQresultErrorMessage(r));
-    PQclear(r);
-    return rc;
-}
-
-static int query_exists(PGconn *c, const char *sql, const char *param, int *yes)
-{
-    const char *params[1] = {param};
-    PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        rc = pgb_fail(PGBOOT_ERROR, "cannot query the server: %s", PQresultErrorMessage(r));
-    else
-        *yes = PQntuples(r) > 0;
-    PQclear(r);
-    return rc;
-}
-
 /* ---- the template ------------------------------------------------------- */
 
 typedef struct {
@@ -200,7 +176,7 @@ static int exec_fmt(PGconn *c, const char *what, const char *before, const char 
 {
     char *id = ident(c, name);
     char *sql = id ? pgb_printf("%s%s%s", before, id, after) : NULL;
-    int rc = sql ? exec_sql(c, sql, what) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = sql ? pgb_pq_exec(c, sql, what) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     free(sql);
     free(id);
     return rc;
@@ -232,7 +208,7 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
     for (size_t i = 0; i < sql->n && rc == 0; i++) {
         char what[1100];
         snprintf(what, sizeof what, "template SQL %s failed", files[i]);
-        rc = exec_sql(b, sql->texts[i], what);
+        rc = pgb_pq_exec(b, sql->texts[i], what);
         if (rc)
             pgb_hint("fix the file; the template is rebuilt from the files' new contents");
     }
@@ -247,7 +223,7 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
     }
     char *from = ident(t->conn, build), *to = ident(t->conn, t->tpl);
     char *sql1 = from && to ? pgb_printf("ALTER DATABASE %s RENAME TO %s", from, to) : NULL;
-    rc = sql1 ? exec_sql(t->conn, sql1, "cannot finish the template")
+    rc = sql1 ? pgb_pq_exec(t->conn, sql1, "cannot finish the template")
               : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     free(sql1);
     free(from);
@@ -319,8 +295,8 @@ static void remove_unused_templates(pgboot_testdb *t)
         snprintf(clones, sizeof clones, "pgboot\\_t\\_%.8s\\_%%", name + strlen(TPL_PREFIX));
         snprintf(pool, sizeof pool, "pgboot\\_p\\_%.8s\\_%%", name + strlen(TPL_PREFIX));
         int used = 1;
-        if (query_exists(t->conn, "SELECT 1 FROM pg_database WHERE datname LIKE $1", clones,
-                         &used) == 0 &&
+        if (pgb_pq_exists(t->conn, "SELECT 1 FROM pg_database WHERE datname LIKE $1", clones,
+                          &used) == 0 &&
             !used) {
             /* Waits for a filler of that pool, so none outlives the template. */
             const char *old_hash = name + strlen(TPL_PREFIX);
@@ -368,7 +344,7 @@ static int create_clone(PGconn *c, const pgboot_testdb *t, const char *prefix, c
     char *tpl = ident(c, t->tpl);
     char *sql =
         tpl ? pgb_printf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY", name, tpl) : NULL;
-    int rc = sql ? exec_sql(c, sql, "cannot clone the template")
+    int rc = sql ? pgb_pq_exec(c, sql, "cannot clone the template")
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     free(sql);
     free(tpl);
@@ -384,7 +360,7 @@ static int fill_pool(PGconn *c, pgboot_testdb *t)
     if (rc || !got)
         return rc;
     int exists = 0, n = 0;
-    rc = query_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", t->tpl, &exists);
+    rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", t->tpl, &exists);
     if (rc == 0 && exists)
         rc = pool_count(c, t->hash, &n);
     for (; rc == 0 && exists && n < (int)t->pool_size; n++) {
@@ -479,12 +455,12 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
         goto fail;
     int exists = 0;
     const char *q = "SELECT 1 FROM pg_database WHERE datname = $1";
-    if ((rc = query_exists(t->conn, q, t->tpl, &exists)) != 0)
+    if ((rc = pgb_pq_exists(t->conn, q, t->tpl, &exists)) != 0)
         goto fail;
     if (!exists) {
         if ((rc = lock_key(t->conn, t->hash, 1)) != 0)
             goto fail;
-        if ((rc = query_exists(t->conn, q, t->tpl, &exists)) == 0 && !exists &&
+        if ((rc = pgb_pq_exists(t->conn, q, t->tpl, &exists)) == 0 && !exists &&
             (rc = build_template(t, &sql, o->sql_files)) == 0)
             remove_unused_templates(t);
         int urc = lock_key(t->conn, t->hash, 0);
@@ -586,7 +562,7 @@ int pgboot_testdb_drop(const char *url)
     }
     if (rc == 0) {
         int exists = 0;
-        rc = query_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", db, &exists);
+        rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", db, &exists);
         if (rc == 0 && !exists)
             rc = pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist (dropped already?)", db);
         else if (rc == 0)

@@ -165,6 +165,11 @@ int pgb_dl_PQisBusy(PGconn *c);
  * the library never prints. */
 PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);
 PGconn *pgb_pq_connect_url(const char *conninfo);
+/* Run sql; on failure the error is "<what>: <PostgreSQL's message>". */
+int pgb_pq_exec(PGconn *c, const char *sql, const char *what);
+/* Does the query (with one parameter, or none when param is NULL) return a
+ * row? */
+int pgb_pq_exists(PGconn *c, const char *sql, const char *param, int *yes);
 #endif
 #endif /* PGB_DYNLOAD_IMPL */
 

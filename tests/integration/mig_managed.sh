@@ -4,11 +4,12 @@
 # allowed only to connect and to create tables in public.
 #  - nowhere to record the migration: a clear error naming the role, the
 #    database and the statement that helps; nothing written;
-#  - with a pgboot schema the owner made and opened to it: the migration runs, and a
-#    source big enough to load over two connections falls back to one
+#  - with a pgboot schema the owner made and opened to it: the migration
+#    runs, and a source big enough to load over two connections falls back to one
 #    transaction on one connection (the role may not create the staging
 #    schema); every value verified, the tables the role's;
 #  - with CREATE on the database: the staged load over two connections.
+# Also: a schema named pgboot_staging that is not pgboot's is left alone.
 set -euo pipefail
 . "$(dirname "$0")/mig_lib.sh"
 
@@ -108,10 +109,30 @@ if r.get("load") != {"connections": 2, "staged": True}:
     check_contains "$a" "CREATE INDEX big_b_label ON public.big_b USING btree (label)" "an index built ahead is in the target schema"
 }
 
+# A schema named pgboot_staging that is not pgboot's (no pgboot comment) is
+# neither used nor dropped: the migration goes in one transaction.
+case_foreign_staging_schema() {
+    local url report
+    url=$(newdb foreignstaging)
+    q "$url" "CREATE SCHEMA pgboot_staging; CREATE TABLE pgboot_staging.keep (v text); INSERT INTO pgboot_staging.keep VALUES ('mine')" >/dev/null
+    report=$U/foreign.json
+    pgb migrate --sqlite "$BIG" --to "$url" --report "$report"
+    check_rc 0 "the migration runs beside a user's schema named pgboot_staging"
+    check_eq "$(q "$url" "SELECT v FROM pgboot_staging.keep")" "mine" "the user's schema and its table are intact"
+    check_py "the report says: one connection, not staged" '
+import json, sys
+r = json.load(open(sys.argv[1]))
+if r.get("load") != {"connections": 1, "staged": False}:
+    print("load:", r.get("load"))
+' "$report"
+    check_eq "$(q "$url" "SELECT count(*) FROM big_a")" 100000 "the rows are there"
+}
+
+run_case foreign_staging_schema case_foreign_staging_schema
 run_case nowhere_to_record case_nowhere_to_record
 run_case pgboot_schema_given case_pgboot_schema_given
 run_case create_on_database case_create_on_database
 check_eq "$(sha256sum "$BIG" | cut -d' ' -f1)" "$BIG_SHA" "the source file is unchanged"
-for d in managed1 managed2 managed3; do q "$SERVER_URL" "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
+for d in managed1 managed2 managed3 foreignstaging; do q "$SERVER_URL" "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
 q "$(super_url postgres)" "DROP ROLE IF EXISTS restricted" >/dev/null 2>&1 || true
 ml_finish

@@ -1,0 +1,912 @@
+/* Unit tests for the migration's type planning (bootstrap/migrate_plan.c):
+ * for each case a real SQLite file is built in a fresh temporary directory,
+ * opened and introspected as `pgboot migrate` does (pgb_src_open,
+ * pgb_src_introspect, pgb_plan_make, pgb_src_check), and the type chosen for
+ * each column and its count of bad values are checked. Every case also checks
+ * that n_bad is the number of cells pgb_cell_ok() refuses ("bad_for mirrors
+ * pgb_cell_ok"), read through a connection of the test's own.
+ *
+ * Tests named test_doc_* check a rule as README.md or the comments in
+ * migrate_plan.c state it where the code does otherwise today (KNOWN
+ * DISCREPANCY): they assert the behaviour observed now, then skip, unless
+ * PGBOOT_TEST_DOCUMENTED=1 is set, in which case they assert the documented
+ * rule (and fail until the code follows it). */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "migrate.h"
+#include "migrate_copy.h" /* pgb_plan_select_sql */
+
+/* ---- fixture: one SQLite file in a fresh directory per case --------------------- */
+
+typedef struct {
+    char dir[64];
+    char path[96];
+    sqlite3 *w; /* the connection that builds the case */
+    sqlite3 *r; /* the test's own read-only connection, for pgb_cell_ok */
+    src_db src;
+    int src_open;
+    plan p;
+    int plan_made;
+} fx;
+
+static void fx_exec(fx *f, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(f->w, sql, NULL, NULL, &err) != SQLITE_OK) {
+        print_error("SQL failed: %s\n  %s\n", err ? err : "?", sql);
+        sqlite3_free(err);
+        fail();
+    }
+}
+
+static void fx_begin(fx *f)
+{
+    assert_null(f->w);
+    snprintf(f->dir, sizeof f->dir, "/tmp/pgb_plan_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/app.sqlite", f->dir);
+    assert_int_equal(sqlite3_open(f->path, &f->w), SQLITE_OK);
+    fx_exec(f, "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF;");
+}
+
+/* Close everything and remove the files; safe to call twice. */
+static void fx_end(fx *f)
+{
+    if (f->plan_made)
+        pgb_plan_free(&f->p);
+    f->plan_made = 0;
+    if (f->src_open)
+        pgb_src_close(&f->src);
+    f->src_open = 0;
+    if (f->r)
+        sqlite3_close(f->r);
+    f->r = NULL;
+    if (f->w)
+        sqlite3_close(f->w);
+    f->w = NULL;
+    if (!f->dir[0])
+        return;
+    static const char *const suffixes[] = {"", "-journal", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
+        unlink(p);
+    }
+    int rc = rmdir(f->dir);
+    f->dir[0] = '\0';
+    assert_int_equal(rc, 0);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    fx_end(f);
+    free(f);
+    return 0;
+}
+
+/* Insert one text value as raw bytes (invalid UTF-8, NUL) into t(v). */
+static void fx_insert_bytes(fx *f, const char *table, const char *bytes, int n)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT INTO \"%s\"(v) VALUES (?)", table);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(f->w, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(s, 1, bytes, n, SQLITE_TRANSIENT), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+}
+
+/* Close the writer, then open and introspect the file as the migration does. */
+static void fx_open_src(fx *f)
+{
+    assert_int_equal(sqlite3_close(f->w), SQLITE_OK);
+    f->w = NULL;
+    int rc = pgb_src_open(&f->src, f->path);
+    f->src_open = 1;
+    if (rc != 0)
+        fail_msg("pgb_src_open: %s", pgboot_error_last());
+    if (pgb_src_introspect(&f->src) != 0)
+        fail_msg("pgb_src_introspect: %s", pgboot_error_last());
+}
+
+static int fx_make(fx *f, int preserve_case, int epoch_as_ts, int detect_json, on_error_policy pol)
+{
+    pgboot_error_clear();
+    int rc = pgb_plan_make(&f->p, &f->src, preserve_case, epoch_as_ts, detect_json, pol, 0);
+    f->plan_made = 1;
+    if (pgb_src_check(&f->src) != 0)
+        fail_msg("pgb_src_check: %s", pgboot_error_last());
+    return rc;
+}
+
+static void fx_plan(fx *f, int epoch_as_ts, int detect_json, on_error_policy pol)
+{
+    fx_open_src(f);
+    if (fx_make(f, 0, epoch_as_ts, detect_json, pol) != 0)
+        fail_msg("pgb_plan_make: %s", pgboot_error_last());
+}
+
+static plan_table *fx_table(fx *f, const char *name)
+{
+    for (int i = 0; i < f->p.ntables; i++)
+        if (!strcmp(f->p.tables[i].name, name))
+            return &f->p.tables[i];
+    fail_msg("no table '%s' in the plan", name);
+    return NULL;
+}
+
+static plan_col *fx_col(fx *f, const char *table, const char *col)
+{
+    plan_table *t = fx_table(f, table);
+    for (int i = 0; i < t->ncols; i++)
+        if (!strcmp(t->cols[i].name, col))
+            return &t->cols[i];
+    fail_msg("no column '%s' in table '%s'", col, table);
+    return NULL;
+}
+
+/* The cells of a column that pgb_cell_ok refuses, read through the test's own
+ * connection; *why gets the reason given for the first one. */
+static int64_t fx_cells_refused(fx *f, const char *table, const char *col, const char **why)
+{
+    plan_table *t = fx_table(f, table);
+    plan_col *c = fx_col(f, table, col);
+    int k = 0;
+    for (int i = 0; i < t->ncols && &t->cols[i] != c; i++)
+        k += !t->cols[i].generated;
+    if (!f->r)
+        assert_int_equal(sqlite3_open_v2(f->path, &f->r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char *sql = pgb_plan_select_sql(t, 0);
+    assert_non_null(sql);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(f->r, sql, -1, &s, NULL);
+    free(sql);
+    assert_int_equal(rc, SQLITE_OK);
+    int64_t refused = 0;
+    if (why)
+        *why = NULL;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *w = NULL;
+        if (!pgb_cell_ok(c, sqlite3_column_value(s, k), &w)) {
+            if (why && !*why)
+                *why = w; /* a static string */
+            refused++;
+        }
+    }
+    sqlite3_finalize(s);
+    return refused;
+}
+
+static void expect_col(fx *f, const char *table, const char *col, pg_kind kind, const char *type,
+                       int64_t n_bad, const char *label)
+{
+    plan_col *c = fx_col(f, table, col);
+    if (c->kind != kind || strcmp(c->type_sql, type) != 0 || c->n_bad != n_bad)
+        fail_msg("%s: %s.%s is %s (kind %d) with %lld bad values; expected %s (kind %d) with %lld"
+                 " (reason: %s)",
+                 label, table, col, c->type_sql, (int)c->kind, (long long)c->n_bad, type, (int)kind,
+                 (long long)n_bad, c->reason ? c->reason : "none");
+    /* The plan's count and the single-cell check agree. */
+    int64_t refused = fx_cells_refused(f, table, col, NULL);
+    if (refused != c->n_bad)
+        fail_msg("%s: %s.%s (%s): n_bad %lld but pgb_cell_ok refuses %lld cells", label, table, col,
+                 c->type_sql, (long long)c->n_bad, (long long)refused);
+}
+
+static void expect_reason(fx *f, const char *table, const char *col, const char *part)
+{
+    plan_col *c = fx_col(f, table, col);
+    if (!c->reason || !strstr(c->reason, part))
+        fail_msg("%s.%s: reason '%s' does not mention '%s'", table, col,
+                 c->reason ? c->reason : "(none)", part);
+}
+
+/* ---- table-driven single-column cases ------------------------------------------- */
+
+typedef struct {
+    const char *decl; /* declared type of t(v); "" for none */
+    const char *rows; /* "VALUES ..." for t(v), or NULL for an empty table */
+    pg_kind kind;
+    const char *type;
+    int64_t n_bad;
+} col_case;
+
+static void run_cases(fx *f, const col_case *cs, size_t n, int epoch_as_ts, int detect_json,
+                      on_error_policy pol)
+{
+    for (size_t i = 0; i < n; i++) {
+        char sql[1024], label[160];
+        snprintf(label, sizeof label, "case %zu: v %s <- %s (epoch %d, detect_json %d, policy %d)",
+                 i, cs[i].decl, cs[i].rows ? cs[i].rows : "(no rows)", epoch_as_ts, detect_json,
+                 (int)pol);
+        fx_begin(f);
+        snprintf(sql, sizeof sql, "CREATE TABLE t(v %s)", cs[i].decl);
+        fx_exec(f, sql);
+        if (cs[i].rows) {
+            snprintf(sql, sizeof sql, "INSERT INTO t(v) %s", cs[i].rows);
+            fx_exec(f, sql);
+        }
+        fx_plan(f, epoch_as_ts, detect_json, pol);
+        expect_col(f, "t", "v", cs[i].kind, cs[i].type, cs[i].n_bad, label);
+        fx_end(f);
+    }
+}
+
+#define RUN(f, cases, epoch, detect, pol)                                                          \
+    run_cases(f, cases, sizeof cases / sizeof *cases, epoch, detect, pol)
+
+/* Documented rule vs observed behaviour: see the comment at the top. */
+static int documented_only(void)
+{
+    const char *e = getenv("PGBOOT_TEST_DOCUMENTED");
+    return e && !strcmp(e, "1");
+}
+
+/* ---- strong families ------------------------------------------------------------ */
+
+static void test_integer_real(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"INTEGER", "VALUES (1), (-5), (9223372036854775807), (NULL)", K_BIGINT, "bigint", 0},
+        {"INT", "VALUES (42)", K_BIGINT, "bigint", 0},
+        {"BIGINT", "VALUES (42)", K_BIGINT, "bigint", 0},
+        {"smallint", "VALUES (42)", K_BIGINT, "bigint", 0},
+        {"INTEGER UNSIGNED", "VALUES (42)", K_BIGINT, "bigint", 0},
+        {"integer auto_increment", "VALUES (42)", K_BIGINT, "bigint", 0},
+        {"INTEGER", NULL, K_BIGINT, "bigint", 0},
+        /* REAL and friends: double precision, never real */
+        {"REAL", "VALUES (1.5), (2), (-0.25), (NULL)", K_DOUBLE, "double precision", 0},
+        {"FLOAT", "VALUES (3.14)", K_DOUBLE, "double precision", 0},
+        {"DOUBLE", "VALUES (3.14)", K_DOUBLE, "double precision", 0},
+        {"DOUBLE PRECISION", "VALUES (3.14)", K_DOUBLE, "double precision", 0},
+        {"float4", "VALUES (3.14)", K_DOUBLE, "double precision", 0},
+        {"REAL", NULL, K_DOUBLE, "double precision", 0},
+        /* TEXT stays text */
+        {"TEXT", "VALUES ('x'), (1), (2.5)", K_TEXT, "text", 0},
+        {"CLOB", "VALUES ('x')", K_TEXT, "text", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+}
+
+static void test_numeric(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        /* every value fits: numeric(p,s) */
+        {"NUMERIC(10,2)", "VALUES (12.5), (99999999.99), (-3), ('7.10'), (NULL)", K_NUMERIC,
+         "numeric(10,2)", 0},
+        {"DECIMAL(5,2)", "VALUES (123.45), (-999.99)", K_NUMERIC, "numeric(5,2)", 0},
+        {"NUMERIC(5)", "VALUES (12345), (-1)", K_NUMERIC, "numeric(5,0)", 0},
+        {"numeric(2,2)", "VALUES (0.5), (-0.99)", K_NUMERIC, "numeric(2,2)", 0},
+        {"NUMERIC(10,2)", NULL, K_NUMERIC, "numeric(10,2)", 0},
+        /* one value does not fit: unconstrained numeric, nothing bad */
+        {"NUMERIC(10,2)", "VALUES (1.5), (1.005)", K_NUMERIC, "numeric", 0},
+        {"NUMERIC(10,2)", "VALUES (1.5), (123456789)", K_NUMERIC, "numeric", 0},
+        {"DECIMAL(5,2)", "VALUES (1000)", K_NUMERIC, "numeric", 0},
+        {"NUMERIC(10,2)", "VALUES (0.1 + 0.2)", K_NUMERIC, "numeric", 0}, /* 0.30000000000000004 */
+        /* text that is no number: a bad value (NUMERIC is a strong family) */
+        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", K_NUMERIC, "numeric(10,2)", 1},
+        {"NUMERIC", "VALUES (1), (2.5), ('12.5'), ('n/a')", K_NUMERIC, "numeric", 1},
+        {"DECIMAL", "VALUES (1)", K_NUMERIC, "numeric", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    /* The fallback says why. */
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v NUMERIC(5,2)); INSERT INTO t VALUES (1.125);");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    expect_col(f, "t", "v", K_NUMERIC, "numeric", 0, "numeric(5,2) with 1.125");
+    expect_reason(f, "t", "v", "do not fit numeric(5,2)");
+    fx_end(f);
+}
+
+/* KNOWN DISCREPANCY. README: "NUMERIC(p,s) -> numeric(p,s) when every value fits
+ * exactly". 0 fits numeric(2,2) (PostgreSQL: 0.00), but SQLite's NUMERIC
+ * affinity stores 0 and 0.0 as the INTEGER 0, which see_value() counts as one
+ * digit before the point (migrate_plan.c, the SQLITE_INTEGER case:
+ * `id = n - (i < 0)` gives 1 for "0", where pgb_decimal_shape gives 0), so the
+ * column becomes unconstrained numeric. */
+static void test_doc_numeric_zero_fits_scale_only(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v NUMERIC(2,2)); INSERT INTO t VALUES (0.5), (0), ('0.00');");
+    fx_exec(f, "CREATE TABLE u(v NUMERIC(2,2)); INSERT INTO u VALUES (0.5), (0.25);");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    /* without the zero: numeric(2,2) */
+    expect_col(f, "u", "v", K_NUMERIC, "numeric(2,2)", 0, "numeric(2,2) of 0.5, 0.25");
+    plan_col *c = fx_col(f, "t", "v");
+    assert_int_equal(c->st.n_int, 2); /* 0 and '0.00' both stored as the integer 0 */
+    if (!documented_only()) {
+        /* observed today */
+        expect_col(f, "t", "v", K_NUMERIC, "numeric", 0, "numeric(2,2) of 0.5, 0 (observed)");
+        print_message("KNOWN DISCREPANCY: NUMERIC(2,2) holding 0 becomes plain numeric "
+                      "(set PGBOOT_TEST_DOCUMENTED=1 to assert the documented rule)\n");
+        skip();
+    }
+    expect_col(f, "t", "v", K_NUMERIC, "numeric(2,2)", 0, "numeric(2,2) of 0.5, 0");
+}
+
+static void test_blob(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"BLOB", "VALUES (x'00ff10'), (x''), (NULL)", K_BYTEA, "bytea", 0},
+        {"BLOB", "VALUES (x'00ff'), ('some text')", K_BYTEA, "bytea", 0},
+        {"bytea", "VALUES (x'01')", K_BYTEA, "bytea", 0},
+        {"BLOB", NULL, K_BYTEA, "bytea", 0},
+        /* a number in a BLOB column is a bad value */
+        {"BLOB", "VALUES (x'00'), (42)", K_BYTEA, "bytea", 1},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+}
+
+/* ---- weak families ---------------------------------------------------------------- */
+
+static void test_boolean(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"BOOLEAN", "VALUES (0), (1), (NULL)", K_BOOL, "boolean", 0},
+        {"BOOLEAN", "VALUES ('true'), ('false')", K_BOOL, "boolean", 0},
+        {"BOOLEAN", "VALUES ('TRUE'), ('f'), (1), (0)", K_BOOL, "boolean", 0},
+        {"BOOL", "VALUES (1)", K_BOOL, "boolean", 0},
+        {"BOOLEAN", NULL, K_BOOL, "boolean", 0},
+        /* other values: a type that holds them all, nothing bad */
+        {"BOOLEAN", "VALUES (0), (1), (2)", K_BIGINT, "bigint", 0},
+        {"BOOLEAN", "VALUES ('true'), ('yes')", K_TEXT, "text", 0},
+        {"BOOLEAN", "VALUES (0), (0.5)", K_DOUBLE, "double precision", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v BOOLEAN); INSERT INTO t VALUES (1), (2);");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    expect_col(f, "t", "v", K_BIGINT, "bigint", 0, "BOOLEAN with 2");
+    expect_reason(f, "t", "v", "other than 0/1/true/false");
+    fx_end(f);
+}
+
+static void test_dates(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"DATE", "VALUES ('2024-02-29'), ('1999-12-31'), (NULL)", K_DATE, "date", 0},
+        {"DATE", NULL, K_DATE, "date", 0},
+        /* a DATE column holding times, or junk: kept as text */
+        {"DATE", "VALUES ('2024-02-29'), ('2024-02-29 10:00:00')", K_TEXT, "text", 0},
+        {"DATE", "VALUES ('2024-02-29'), ('yesterday')", K_TEXT, "text", 0},
+        {"DATE", "VALUES ('2023-02-29')", K_TEXT, "text", 0}, /* no such day */
+        /* no zone anywhere: timestamp */
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('2024-01-01T10:00:00.123456')", K_TS,
+         "timestamp", 0},
+        {"TIMESTAMP", "VALUES ('2024-01-01 10:00'), ('2024-06-30')", K_TS, "timestamp", 0},
+        {"DATETIME", NULL, K_TS, "timestamp", 0},
+        /* a zone on every value: timestamptz */
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00Z'), ('2024-01-01T12:00:00+02:00')", K_TSTZ,
+         "timestamptz", 0},
+        {"TIMESTAMP", "VALUES ('2024-01-01 10:00:00+00'), ('2024-01-01 10:00:00-05:30')", K_TSTZ,
+         "timestamptz", 0},
+        /* mixed: neither is exact for both, text */
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('2024-01-01 10:00:00Z')", K_TEXT, "text", 0},
+        /* 7 fractional digits do not fit a timestamp */
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00.1234567')", K_TEXT, "text", 0},
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('now')", K_TEXT, "text", 0},
+        /* TIME: by the data */
+        {"TIME", "VALUES ('10:00:00')", K_TEXT, "text", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v DATETIME); INSERT INTO t VALUES ('2024-01-01 10:00:00'), "
+               "('2024-01-01 10:00:00+01');");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    expect_reason(f, "t", "v", "mixed");
+    fx_end(f);
+}
+
+static void test_epoch(void **state)
+{
+    fx *f = *state;
+    static const col_case kept[] = {
+        {"DATETIME", "VALUES (0), (1700000000), (NULL)", K_BIGINT, "bigint", 0},
+        {"TIMESTAMP", "VALUES (1700000000)", K_BIGINT, "bigint", 0},
+        {"DATE", "VALUES (1700000000)", K_BIGINT, "bigint", 0},
+        /* integers and ISO text mixed: text either way */
+        {"DATETIME", "VALUES (1700000000), ('2024-01-01 10:00:00')", K_TEXT, "text", 0},
+        /* reals (Julian days?): double precision */
+        {"DATETIME", "VALUES (2460000.5)", K_DOUBLE, "double precision", 0},
+    };
+    RUN(f, kept, 0, 0, ON_ERROR_STRICT);
+    static const col_case converted[] = {
+        {"DATETIME", "VALUES (0), (1700000000), (NULL)", K_EPOCH_TSTZ, "timestamptz", 0},
+        {"TIMESTAMP", "VALUES (-86400)", K_EPOCH_TSTZ, "timestamptz", 0},
+        {"DATE", "VALUES (1700000000)", K_EPOCH_TSTZ, "timestamptz", 0},
+        {"DATETIME", "VALUES (1700000000), ('2024-01-01 10:00:00')", K_TEXT, "text", 0},
+        {"DATETIME", "VALUES (2460000.5)", K_DOUBLE, "double precision", 0},
+        /* ISO text is unaffected by the option */
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00')", K_TS, "timestamp", 0},
+        /* and INTEGER columns are not epochs */
+        {"INTEGER", "VALUES (1700000000)", K_BIGINT, "bigint", 0},
+    };
+    RUN(f, converted, 1, 0, ON_ERROR_STRICT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v DATETIME); INSERT INTO t VALUES (1700000000);");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    expect_reason(f, "t", "v", "--epoch-as-timestamp");
+    fx_end(f);
+}
+
+static void test_json(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"JSON", "VALUES ('{\"a\": [1, 2]}'), ('[]'), ('\"str\"'), ('null'), (NULL)", K_JSONB,
+         "jsonb", 0},
+        {"JSONB", "VALUES ('{\"a\": 1}')", K_JSONB, "jsonb", 0},
+        {"JSON", NULL, K_JSONB, "jsonb", 0},
+        /* one value that is not JSON: text, nothing bad */
+        {"JSON", "VALUES ('{\"a\": 1}'), ('{not json')", K_TEXT, "text", 0},
+        {"JSON", "VALUES ('{\"a\": 1}'), ('[1, 2')", K_TEXT, "text", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v JSON); INSERT INTO t VALUES ('{\"a\": 1}'), ('{oops');");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    expect_reason(f, "t", "v", "do not parse as JSON");
+    fx_end(f);
+}
+
+static void test_detect_json(void **state)
+{
+    fx *f = *state;
+    static const col_case off[] = {
+        {"TEXT", "VALUES ('{\"a\": 1}'), ('[1, 2]')", K_TEXT, "text", 0},
+        {"", "VALUES ('{\"a\": 1}'), ('[1, 2]')", K_TEXT, "text", 0},
+    };
+    RUN(f, off, 0, 0, ON_ERROR_STRICT);
+    static const col_case on[] = {
+        {"TEXT", "VALUES ('{\"a\": 1}'), ('[1, 2]'), (NULL)", K_JSONB, "jsonb", 0},
+        {"", "VALUES ('{\"a\": 1}'), ('[1, 2]')", K_JSONB, "jsonb", 0},
+        /* a scalar, or text that is no JSON: stays text */
+        {"TEXT", "VALUES ('{\"a\": 1}'), ('\"str\"')", K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('{\"a\": 1}'), ('hello')", K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('{\"a\": 1}'), (42)", K_TEXT, "text", 0},
+        {"TEXT", NULL, K_TEXT, "text", 0},
+        /* only TEXT and untyped columns are looked at */
+        {"VARCHAR(50)", "VALUES ('{\"a\": 1}')", K_VARCHAR, "varchar(50)", 0},
+    };
+    RUN(f, on, 0, 1, ON_ERROR_STRICT);
+}
+
+static void test_uuid(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"UUID",
+         "VALUES ('123e4567-e89b-12d3-a456-426614174000'), "
+         "('123E4567-E89B-12D3-A456-426614174001'), ('{123e4567e89b12d3a456426614174002}'), "
+         "(NULL)",
+         K_UUID, "uuid", 0},
+        {"GUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000')", K_UUID, "uuid", 0},
+        {"UUID", NULL, K_UUID, "uuid", 0},
+        {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), ('not-a-uuid')", K_TEXT, "text",
+         0},
+        {"UUID", "VALUES (x'123e4567e89b12d3a456426614174000')", K_BYTEA, "bytea", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+}
+
+static void test_varchar_char(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"VARCHAR(5)", "VALUES ('abcde'), (''), (NULL)", K_VARCHAR, "varchar(5)", 0},
+        /* characters, not bytes: five two-byte characters fit */
+        {"VARCHAR(5)", "VALUES ('\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9')", K_VARCHAR,
+         "varchar(5)", 0},
+        {"NVARCHAR(5)", "VALUES ('abc')", K_VARCHAR, "varchar(5)", 0},
+        {"CHARACTER VARYING(5)", "VALUES ('abc')", K_VARCHAR, "varchar(5)", 0},
+        {"VARCHAR(5)", NULL, K_VARCHAR, "varchar(5)", 0},
+        /* one value longer: text, nothing bad */
+        {"VARCHAR(5)", "VALUES ('abcde'), ('abcdef')", K_TEXT, "text", 0},
+        /* CHAR(n): varchar(n), never padded */
+        {"CHAR(3)", "VALUES ('abc'), ('a')", K_VARCHAR, "varchar(3)", 0},
+        {"CHARACTER(3)", "VALUES ('abcd')", K_TEXT, "text", 0},
+        /* no length: text */
+        {"VARCHAR", "VALUES ('abcdef')", K_TEXT, "text", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(c CHAR(3), v VARCHAR(2)); INSERT INTO t VALUES ('ab', 'abc');");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    expect_reason(f, "t", "c", "pad");
+    expect_reason(f, "t", "v", "exceed the declared length 2");
+    fx_end(f);
+}
+
+static void test_undeclared(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"", "VALUES (1), (2), (NULL)", K_BIGINT, "bigint", 0},
+        {"", "VALUES (1), (2.5)", K_DOUBLE, "double precision", 0},
+        /* an integer a double cannot hold exactly, with reals: numeric */
+        {"", "VALUES (9007199254740993), (2.5)", K_NUMERIC, "numeric", 0},
+        {"", "VALUES (1), ('a'), (2.5)", K_TEXT, "text", 0},
+        {"", "VALUES (x'00ff')", K_BYTEA, "bytea", 0},
+        {"", "VALUES ('a'), (x'00ff')", K_BYTEA, "bytea", 0},
+        {"", NULL, K_TEXT, "text", 0},
+        {"", "VALUES (NULL)", K_TEXT, "text", 0},
+        /* made-up names go by the values too */
+        {"stuff", "VALUES (1), (2)", K_BIGINT, "bigint", 0},
+        {"money_amount", "VALUES (1.25)", K_DOUBLE, "double precision", 0},
+        {"short integer", "VALUES ('x')", K_TEXT, "text", 0},
+        /* or, when empty, by SQLite's affinity rules for the name */
+        {"myint", NULL, K_BIGINT, "bigint", 0},
+        {"myfloat", NULL, K_DOUBLE, "double precision", 0},
+        {"stuff", NULL, K_NUMERIC, "numeric", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+}
+
+/* KNOWN DISCREPANCY. migrate_plan.c (header comment, and by_data(): "The type
+ * that holds every value of the column exactly, by the data") says a weak or
+ * untyped column gets a type that holds every value exactly. With integers and
+ * blobs mixed, by_data() picks bytea, and bad_for(K_BYTEA) counts the numbers
+ * as bad: under the default policy the migration stops on an untyped column. */
+static void test_doc_untyped_ints_and_blobs(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v); INSERT INTO t VALUES (1), (x'00ff');");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    if (!documented_only()) {
+        expect_col(f, "t", "v", K_BYTEA, "bytea", 1, "untyped ints and blobs (observed)");
+        print_message("KNOWN DISCREPANCY: an untyped column of integers and blobs gets bytea "
+                      "with 1 bad value (set PGBOOT_TEST_DOCUMENTED=1 to assert the rule)\n");
+        skip();
+    }
+    plan_col *c = fx_col(f, "t", "v");
+    assert_int_equal(c->n_bad, 0);
+    assert_int_equal(fx_cells_refused(f, "t", "v", NULL), 0);
+}
+
+/* ---- bad values and the --on-error policies ------------------------------------ */
+
+static void test_policy_strict(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"INTEGER", "VALUES (1), ('abc'), (2)", K_BIGINT, "bigint", 1},
+        {"INTEGER", "VALUES (1), (1.5), ('x'), (x'00')", K_BIGINT, "bigint", 3},
+        {"REAL", "VALUES (1.5), ('abc')", K_DOUBLE, "double precision", 1},
+        {"TEXT", "VALUES ('ok'), (x'00ff')", K_TEXT, "text", 1},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    /* invalid UTF-8 and a NUL byte in TEXT */
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('fine'), ('d\xc3\xa9j\xc3\xa0');");
+    fx_insert_bytes(f, "t", "\xff\xfe", 2);
+    fx_insert_bytes(f, "t", "a\0b", 3);
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    expect_col(f, "t", "v", K_TEXT, "text", 2, "TEXT with invalid UTF-8 and NUL");
+    assert_int_equal(fx_col(f, "t", "v")->st.n_badtext, 2);
+    fx_end(f);
+}
+
+static void test_policy_widen(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"INTEGER", "VALUES (1), ('abc'), (2)", K_TEXT, "text", 0},
+        {"INTEGER", "VALUES (1), (1.5)", K_NUMERIC, "numeric", 0},
+        {"REAL", "VALUES (1.5), ('abc')", K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('ok'), (x'00ff')", K_BYTEA, "bytea", 0},
+        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", K_TEXT, "text", 0},
+        /* nothing bad: nothing changes */
+        {"INTEGER", "VALUES (1), (2)", K_BIGINT, "bigint", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_WIDEN);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(i INTEGER, v TEXT); INSERT INTO t VALUES (1, 'x'), ('abc', 'y');");
+    fx_insert_bytes(f, "t", "\xff\xfe", 2);
+    fx_plan(f, 0, 0, ON_ERROR_WIDEN);
+    expect_col(f, "t", "i", K_TEXT, "text", 0, "INTEGER with text, widened");
+    expect_col(f, "t", "v", K_BYTEA, "bytea", 0, "TEXT with invalid UTF-8, widened");
+    expect_reason(f, "t", "i", "widened from bigint to text");
+    expect_reason(f, "t", "v", "widened from text to bytea");
+    fx_end(f);
+}
+
+/* KNOWN DISCREPANCY. README: "--on-error widen gives the column a type that
+ * holds every value". widen() (migrate_plan.c) picks bytea when there are
+ * blobs and sets n_bad = 0 without counting again, but numbers in the same
+ * column are values bytea does not hold by the plan's own rule: bad_for() and
+ * pgb_cell_ok ("a number in a blob column") refuse them, and the copy sends
+ * their decimal text as bytes. */
+static void test_doc_widen_holds_every_value(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v INTEGER); INSERT INTO t VALUES (1), (x'00ff'), (2);");
+    fx_plan(f, 0, 0, ON_ERROR_WIDEN);
+    plan_col *c = fx_col(f, "t", "v");
+    assert_int_equal(c->kind, K_BYTEA);
+    assert_int_equal(c->n_bad, 0);
+    const char *why = NULL;
+    int64_t refused = fx_cells_refused(f, "t", "v", &why);
+    if (!documented_only()) {
+        /* observed today: two cells that the widened type refuses */
+        assert_int_equal(refused, 2);
+        assert_string_equal(why, "a number in a blob column");
+        pgb_plan_recount(&f->p);
+        assert_int_equal(fx_col(f, "t", "v")->n_bad, 2);
+        print_message("KNOWN DISCREPANCY: widening INTEGER (1, x'00ff', 2) gives bytea with "
+                      "n_bad 0, but 2 cells do not fit bytea (set PGBOOT_TEST_DOCUMENTED=1 to "
+                      "assert the rule)\n");
+        skip();
+    }
+    assert_int_equal(refused, 0);
+    pgb_plan_recount(&f->p);
+    assert_int_equal(fx_col(f, "t", "v")->n_bad, 0);
+}
+
+static void test_policy_reject(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"INTEGER", "VALUES (1), ('abc'), (2)", K_BIGINT, "bigint", 1},
+        {"REAL", "VALUES (1.5), ('abc')", K_DOUBLE, "double precision", 1},
+        {"TEXT", "VALUES ('ok'), (x'00ff')", K_TEXT, "text", 1},
+        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", K_NUMERIC, "numeric(10,2)", 1},
+        {"INTEGER", "VALUES (1), (2)", K_BIGINT, "bigint", 0},
+    };
+    RUN(f, cases, 0, 0, ON_ERROR_REJECT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('ok');");
+    fx_insert_bytes(f, "t", "\xff\xfe", 2);
+    fx_plan(f, 0, 0, ON_ERROR_REJECT);
+    expect_col(f, "t", "v", K_TEXT, "text", 1, "TEXT with invalid UTF-8, reject");
+    fx_end(f);
+}
+
+/* pgb_cell_ok on single cells, with the reason it gives. */
+static void test_cell_ok(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(id INTEGER PRIMARY KEY, i INTEGER, v TEXT);"
+               "INSERT INTO t VALUES (1, 7, 'fine'), (2, 'abc', NULL), (3, NULL, NULL),"
+               "(4, 1.5, NULL), (5, x'00', NULL);");
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(f->w, "UPDATE t SET v = ? WHERE id = ?", -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(s, 1, "\xff\xfe", 2, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int(s, 2, 2), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_reset(s);
+    assert_int_equal(sqlite3_bind_text(s, 1, "a\0b", 3, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int(s, 2, 3), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    fx_plan(f, 0, 0, ON_ERROR_REJECT);
+    plan_col *ci = fx_col(f, "t", "i"), *cv = fx_col(f, "t", "v");
+    assert_string_equal(ci->type_sql, "bigint");
+    assert_string_equal(cv->type_sql, "text");
+    assert_int_equal(ci->n_bad, 3);
+    assert_int_equal(cv->n_bad, 2);
+
+    assert_int_equal(sqlite3_open_v2(f->path, &f->r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(f->r, "SELECT i, v FROM t ORDER BY id", -1, &s, NULL),
+                     SQLITE_OK);
+    static const struct {
+        int ok_i;
+        const char *why_i;
+        int ok_v;
+        const char *why_v;
+    } want[] = {
+        {1, NULL, 1, NULL},
+        {0, "text in an integer column", 0, "text that is not valid UTF-8"},
+        {1, NULL, 0, "text with a NUL byte"}, /* NULL is always fine */
+        {0, "a fractional number in an integer column", 1, NULL},
+        {0, "a blob in an integer column", 1, NULL},
+    };
+    for (size_t r = 0; r < sizeof want / sizeof *want; r++) {
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        const char *why = NULL;
+        assert_int_equal(pgb_cell_ok(ci, sqlite3_column_value(s, 0), &why), want[r].ok_i);
+        if (!want[r].ok_i)
+            assert_string_equal(why, want[r].why_i);
+        why = NULL;
+        assert_int_equal(pgb_cell_ok(cv, sqlite3_column_value(s, 1), &why), want[r].ok_v);
+        if (!want[r].ok_v)
+            assert_string_equal(why, want[r].why_v);
+    }
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    fx_end(f);
+}
+
+/* ---- names -------------------------------------------------------------------------- */
+
+static void test_name_folding(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE \"MyTable\"(\"UserId\" INTEGER, \"EMail\" TEXT, plain TEXT);"
+               "INSERT INTO \"MyTable\" VALUES (1, 'a@b', 'x');");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    assert_int_equal(f->p.ntables, 1);
+    plan_table *t = &f->p.tables[0];
+    assert_string_equal(t->name, "mytable");
+    assert_string_equal(t->src->name, "MyTable");
+    assert_int_equal(t->ncols, 3);
+    assert_string_equal(t->cols[0].name, "userid");
+    assert_string_equal(t->cols[1].name, "email");
+    assert_string_equal(t->cols[2].name, "plain");
+    assert_string_equal(pgb_plan_table_name(&f->p, "MYTABLE"), "mytable");
+    assert_string_equal(pgb_plan_col_name(t, "userID"), "userid");
+    /* the scan reads the source by its own names */
+    expect_col(f, "mytable", "userid", K_BIGINT, "bigint", 0, "folded INTEGER column");
+    assert_int_equal(t->rows, 1);
+    fx_end(f);
+
+    /* --preserve-case keeps them */
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE \"MyTable\"(\"UserId\" INTEGER);");
+    fx_open_src(f);
+    assert_int_equal(fx_make(f, 1, 0, 0, ON_ERROR_STRICT), 0);
+    assert_string_equal(f->p.tables[0].name, "MyTable");
+    assert_string_equal(f->p.tables[0].cols[0].name, "UserId");
+    fx_end(f);
+}
+
+/* Two names that differ only in case. SQLite itself refuses them (its names
+ * are case-insensitive), so no real file can hold them: the source read from
+ * a real file is changed in memory, as a file SQLite accepted would give it. */
+static void test_name_collision(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    assert_int_not_equal(sqlite3_exec(f->w, "CREATE TABLE x(a, A)", NULL, NULL, NULL), SQLITE_OK);
+    fx_exec(f, "CREATE TABLE t(a INTEGER, b INTEGER);");
+    fx_open_src(f);
+    assert_int_equal(f->src.ntables, 1);
+    assert_int_equal(f->src.tables[0].ncols, 2);
+    free(f->src.tables[0].cols[1].name);
+    f->src.tables[0].cols[1].name = strdup("A");
+    assert_non_null(f->src.tables[0].cols[1].name);
+    assert_int_equal(fx_make(f, 0, 0, 0, ON_ERROR_STRICT), PGBOOT_EINVALID);
+    const char *msg = pgboot_error_last();
+    if (!strstr(msg, "'a' and 'A'") || !strstr(msg, "same name 'a'") || !strstr(msg, "table t"))
+        fail_msg("unexpected message: %s", msg);
+    assert_non_null(pgboot_error_hint());
+    assert_non_null(strstr(pgboot_error_hint(), "--preserve-case"));
+    pgb_plan_free(&f->p);
+    f->plan_made = 0;
+    /* kept as they are, they differ */
+    assert_int_equal(fx_make(f, 1, 0, 0, ON_ERROR_STRICT), 0);
+    assert_string_equal(f->p.tables[0].cols[1].name, "A");
+    fx_end(f);
+
+    /* tables */
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE users(id INTEGER); CREATE TABLE other(id INTEGER);");
+    fx_open_src(f);
+    assert_int_equal(f->src.ntables, 2);
+    free(f->src.tables[1].name);
+    f->src.tables[1].name = strdup("Users");
+    assert_non_null(f->src.tables[1].name);
+    assert_int_equal(fx_make(f, 0, 0, 0, ON_ERROR_STRICT), PGBOOT_EINVALID);
+    msg = pgboot_error_last();
+    if (!strstr(msg, "table names 'users' and 'Users'") || !strstr(msg, "same name 'users'"))
+        fail_msg("unexpected message: %s", msg);
+    fx_end(f);
+
+    /* a name longer than PostgreSQL's 63 bytes: from a real file */
+    fx_begin(f);
+    char sql[256], name[65];
+    memset(name, 'c', 64);
+    name[64] = '\0';
+    snprintf(sql, sizeof sql, "CREATE TABLE t(\"%s\" INTEGER, ok INTEGER);", name);
+    fx_exec(f, sql);
+    fx_open_src(f);
+    assert_int_equal(fx_make(f, 0, 0, 0, ON_ERROR_STRICT), PGBOOT_EINVALID);
+    msg = pgboot_error_last();
+    if (!strstr(msg, "is 64 bytes long; PostgreSQL allows 63"))
+        fail_msg("unexpected message: %s", msg);
+    fx_end(f);
+
+    /* 63 bytes is fine */
+    fx_begin(f);
+    name[63] = '\0';
+    snprintf(sql, sizeof sql, "CREATE TABLE t(\"%s\" INTEGER);", name);
+    fx_exec(f, sql);
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    assert_string_equal(f->p.tables[0].cols[0].name, name);
+    fx_end(f);
+}
+
+/* ---- the INTEGER PRIMARY KEY ------------------------------------------------------ */
+
+static void test_identity(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE a(name TEXT, Id INTEGER PRIMARY KEY, n INTEGER);"
+               "CREATE TABLE b(id integer primary key autoincrement, n INTEGER);"
+               "CREATE TABLE c(id INT PRIMARY KEY, n INTEGER);" /* not a rowid alias */
+               "CREATE TABLE d(id INTEGER PRIMARY KEY, n INTEGER) WITHOUT ROWID;"
+               "CREATE TABLE e(x INTEGER, y INTEGER, PRIMARY KEY (x, y));"
+               "CREATE TABLE g(id INTEGER, n INTEGER);"
+               "INSERT INTO a VALUES ('x', 5, 1), ('y', NULL, 2);"
+               "INSERT INTO b(n) VALUES (1), (2);"
+               "INSERT INTO c VALUES (1, 1); INSERT INTO d VALUES (1, 1);"
+               "INSERT INTO e VALUES (1, 1); INSERT INTO g VALUES (1, 1);");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    static const struct {
+        const char *table, *col;
+        int identity;
+    } want[] = {
+        {"a", "name", 0}, {"a", "id", 1}, {"a", "n", 0}, {"b", "id", 1}, {"b", "n", 0},
+        {"c", "id", 0},   {"d", "id", 0}, {"e", "x", 0}, {"e", "y", 0},  {"g", "id", 0},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        plan_col *c = fx_col(f, want[i].table, want[i].col);
+        if (c->identity != want[i].identity)
+            fail_msg("%s.%s: identity %d, expected %d", want[i].table, want[i].col, c->identity,
+                     want[i].identity);
+    }
+    expect_col(f, "a", "id", K_BIGINT, "bigint", 0, "INTEGER PRIMARY KEY");
+    assert_int_equal(fx_table(f, "a")->rows, 2);
+    fx_end(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_integer_real, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_numeric, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doc_numeric_zero_fits_scale_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_boolean, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_epoch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_detect_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uuid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_varchar_char, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_undeclared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doc_untyped_ints_and_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_strict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_widen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doc_widen_holds_every_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_reject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cell_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_folding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_collision, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
