@@ -1658,18 +1658,25 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
             goto done;
         }
     }
-    /* Strict: values that cannot be stored exactly stop us here. */
-    if (o->on_error == PGBOOT_ON_ERROR_STRICT) {
+    /* Values that cannot be stored exactly stop us here: under strict, and
+     * under widen those that no type holds (numbers beside blobs). */
+    if (o->on_error != PGBOOT_ON_ERROR_REJECT) {
         json_t *problems = json_array();
         pgb_buf msg = {0};
         int total = collect_bad_cells(&p, problems, &msg);
+        int widen = o->on_error == PGBOOT_ON_ERROR_WIDEN;
         if (total > 0) {
             json_object_set_new(rep.root, "bad_values", problems);
             rc = pgb_fail(PGBOOT_EINVALID,
-                          "%d values in %s cannot be stored exactly; nothing was written: %s",
-                          total, o->sqlite_path, msg.s ? msg.s : "");
-            pgb_hint("--on-error widen gives such columns a type that holds every value; "
-                     "--on-error reject sets their rows aside in rejects/<table>.jsonl");
+                          "%d values in %s cannot be stored exactly%s; nothing was written: %s",
+                          total, o->sqlite_path,
+                          widen ? " by any type (numbers beside blobs in one column)" : "",
+                          msg.s ? msg.s : "");
+            if (widen)
+                pgb_hint("--on-error reject sets their rows aside in rejects/<table>.jsonl");
+            else
+                pgb_hint("--on-error widen gives such columns a type that holds every value; "
+                         "--on-error reject sets their rows aside in rejects/<table>.jsonl");
             pgb_buf_free(&msg);
             keep_m = 1;
             goto report; /* the transaction, if begun, is rolled back */

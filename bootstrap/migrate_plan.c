@@ -6,7 +6,8 @@
  * handled by the --on-error policy. Weak families (BOOLEAN, DATE, DATETIME,
  * JSON, UUID, VARCHAR(n), no type at all) are SQLite conventions: the richer
  * PostgreSQL type is taken when every value fits, else a type that holds every
- * value exactly, and the report says why. */
+ * value exactly, and the report says why. (No type holds numbers and blobs
+ * together: such a column is bytea, its numbers bad values.) */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <math.h>
@@ -309,7 +310,7 @@ static void see_value(col_stats *st, sqlite3_value *v, int need)
             return;
         char buf[24];
         int n = snprintf(buf, sizeof buf, "%lld", (long long)i);
-        id = n - (i < 0);
+        id = i == 0 ? 0 : n - (i < 0); /* 0 has no digit before the point */
         if (id > st->max_int_digits)
             st->max_int_digits = id;
         return;
@@ -576,7 +577,8 @@ static void reason(plan_col *c, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The type that holds every value of the column exactly, by the data. */
+/* The type that holds every value of the column exactly, by the data; when
+ * none does (numbers beside blobs), bytea, and the numbers are bad values. */
 static void by_data(plan_col *c)
 {
     const col_stats *st = &c->st;
@@ -774,7 +776,9 @@ static void widen(plan_col *c)
         set_type(c, K_BYTEA, 0, 0, 0);
     reason(c, "widened from %s to %s: %lld values would not fit (--on-error widen)", from,
            c->type_sql, (long long)bad);
-    c->n_bad = 0;
+    /* Numbers beside blobs: no type holds both exactly; those numbers stay
+     * bad, and the migration stops on them as under strict. */
+    c->n_bad = bad_for(c);
 }
 
 void pgb_plan_free(plan *p)

@@ -395,6 +395,27 @@ static sqlite3_stmt *pragma(src_db *db, const char *what, const char *arg)
     return s;
 }
 
+/* Is column i the rowid? Not always when declared INTEGER PRIMARY KEY: "x
+ * INTEGER PRIMARY KEY DESC" is an ordinary column with a unique index (a
+ * quirk SQLite keeps for compatibility), which may hold NULL or text. SQLite
+ * itself says: a lookup by the column is a rowid lookup only for the alias. */
+static int is_rowid_alias(src_db *db, const src_table *tb, int i)
+{
+    char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN SELECT 1 FROM \"%w\" WHERE \"%w\" = 1", tb->name,
+                              tb->cols[i].name);
+    sqlite3_stmt *s = NULL;
+    int alias = 0;
+    if (q && sqlite3_prepare_v2(db->db, q, -1, &s, NULL) == SQLITE_OK)
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(s, sqlite3_column_count(s) - 1);
+            if (d && strstr(d, "USING INTEGER PRIMARY KEY"))
+                alias = 1;
+        }
+    sqlite3_finalize(s);
+    sqlite3_free(q);
+    return alias;
+}
+
 static int read_columns(src_db *db, src_table *tb)
 {
     sqlite3_stmt *s = pragma(db, "table_xinfo", tb->name);
@@ -427,7 +448,8 @@ static int read_columns(src_db *db, src_table *tb)
     for (int i = 0; i < tb->ncols; i++)
         npk += tb->cols[i].pk > 0;
     for (int i = 0; i < tb->ncols && npk == 1; i++)
-        if (tb->cols[i].pk == 1 && !strcasecmp(tb->cols[i].decl, "INTEGER"))
+        if (tb->cols[i].pk == 1 && !strcasecmp(tb->cols[i].decl, "INTEGER") &&
+            is_rowid_alias(db, tb, i))
             tb->rowid_col = i;
     return 0;
 }

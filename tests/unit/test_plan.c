@@ -4,13 +4,7 @@
  * pgb_src_introspect, pgb_plan_make, pgb_src_check), and the type chosen for
  * each column and its count of bad values are checked. Every case also checks
  * that n_bad is the number of cells pgb_cell_ok() refuses ("bad_for mirrors
- * pgb_cell_ok"), read through a connection of the test's own.
- *
- * Tests named test_doc_* check a rule as README.md or the comments in
- * migrate_plan.c state it where the code does otherwise today (KNOWN
- * DISCREPANCY): they assert the behaviour observed now, then skip, unless
- * PGBOOT_TEST_DOCUMENTED=1 is set, in which case they assert the documented
- * rule (and fail until the code follows it). */
+ * pgb_cell_ok"), read through a connection of the test's own. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -257,13 +251,6 @@ static void run_cases(fx *f, const col_case *cs, size_t n, int epoch_as_ts, int 
 #define RUN(f, cases, epoch, detect, pol)                                                          \
     run_cases(f, cases, sizeof cases / sizeof *cases, epoch, detect, pol)
 
-/* Documented rule vs observed behaviour: see the comment at the top. */
-static int documented_only(void)
-{
-    const char *e = getenv("PGBOOT_TEST_DOCUMENTED");
-    return e && !strcmp(e, "1");
-}
-
 /* ---- strong families ------------------------------------------------------------ */
 
 static void test_integer_real(void **state)
@@ -322,31 +309,24 @@ static void test_numeric(void **state)
     fx_end(f);
 }
 
-/* KNOWN DISCREPANCY. README: "NUMERIC(p,s) -> numeric(p,s) when every value fits
- * exactly". 0 fits numeric(2,2) (PostgreSQL: 0.00), but SQLite's NUMERIC
- * affinity stores 0 and 0.0 as the INTEGER 0, which see_value() counts as one
- * digit before the point (migrate_plan.c, the SQLITE_INTEGER case:
- * `id = n - (i < 0)` gives 1 for "0", where pgb_decimal_shape gives 0), so the
- * column becomes unconstrained numeric. */
-static void test_doc_numeric_zero_fits_scale_only(void **state)
+/* README: "NUMERIC(p,s) -> numeric(p,s) when every value fits exactly". 0
+ * fits numeric(2,2) (0.00), though SQLite's NUMERIC affinity stores 0, 0.0
+ * and '0.00' as the INTEGER 0: it has no digit before the point (it once
+ * counted one, and such a column became plain numeric). */
+static void test_numeric_zero_fits_scale_only(void **state)
 {
     fx *f = *state;
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v NUMERIC(2,2)); INSERT INTO t VALUES (0.5), (0), ('0.00');");
     fx_exec(f, "CREATE TABLE u(v NUMERIC(2,2)); INSERT INTO u VALUES (0.5), (0.25);");
+    fx_exec(f, "CREATE TABLE w(v NUMERIC(2,2)); INSERT INTO w VALUES (0.5), (1);");
     fx_plan(f, 0, 0, ON_ERROR_STRICT);
-    /* without the zero: numeric(2,2) */
     expect_col(f, "u", "v", K_NUMERIC, "numeric(2,2)", 0, "numeric(2,2) of 0.5, 0.25");
-    plan_col *c = fx_col(f, "t", "v");
-    assert_int_equal(c->st.n_int, 2); /* 0 and '0.00' both stored as the integer 0 */
-    if (!documented_only()) {
-        /* observed today */
-        expect_col(f, "t", "v", K_NUMERIC, "numeric", 0, "numeric(2,2) of 0.5, 0 (observed)");
-        print_message("KNOWN DISCREPANCY: NUMERIC(2,2) holding 0 becomes plain numeric "
-                      "(set PGBOOT_TEST_DOCUMENTED=1 to assert the documented rule)\n");
-        skip();
-    }
+    assert_int_equal(fx_col(f, "t", "v")->st.n_int, 2); /* 0 and '0.00': the integer 0 */
     expect_col(f, "t", "v", K_NUMERIC, "numeric(2,2)", 0, "numeric(2,2) of 0.5, 0");
+    /* but 1 has a digit before the point: it does not fit */
+    expect_col(f, "w", "v", K_NUMERIC, "numeric", 0, "numeric(2,2) of 0.5, 1");
+    fx_end(f);
 }
 
 static void test_blob(void **state)
@@ -570,26 +550,20 @@ static void test_undeclared(void **state)
     RUN(f, cases, 0, 0, ON_ERROR_STRICT);
 }
 
-/* KNOWN DISCREPANCY. migrate_plan.c (header comment, and by_data(): "The type
- * that holds every value of the column exactly, by the data") says a weak or
- * untyped column gets a type that holds every value exactly. With integers and
- * blobs mixed, by_data() picks bytea, and bad_for(K_BYTEA) counts the numbers
- * as bad: under the default policy the migration stops on an untyped column. */
-static void test_doc_untyped_ints_and_blobs(void **state)
+/* No PostgreSQL type holds numbers and blobs together: an untyped column of
+ * both is bytea, and its numbers are bad values (the default policy stops on
+ * them; reject sets their rows aside). */
+static void test_untyped_ints_and_blobs(void **state)
 {
     fx *f = *state;
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v); INSERT INTO t VALUES (1), (x'00ff');");
     fx_plan(f, 0, 0, ON_ERROR_STRICT);
-    if (!documented_only()) {
-        expect_col(f, "t", "v", K_BYTEA, "bytea", 1, "untyped ints and blobs (observed)");
-        print_message("KNOWN DISCREPANCY: an untyped column of integers and blobs gets bytea "
-                      "with 1 bad value (set PGBOOT_TEST_DOCUMENTED=1 to assert the rule)\n");
-        skip();
-    }
-    plan_col *c = fx_col(f, "t", "v");
-    assert_int_equal(c->n_bad, 0);
-    assert_int_equal(fx_cells_refused(f, "t", "v", NULL), 0);
+    expect_col(f, "t", "v", K_BYTEA, "bytea", 1, "untyped ints and blobs");
+    const char *why = NULL;
+    assert_int_equal(fx_cells_refused(f, "t", "v", &why), 1);
+    assert_string_equal(why, "a number in a blob column");
+    fx_end(f);
 }
 
 /* ---- bad values and the --on-error policies ------------------------------------ */
@@ -639,13 +613,11 @@ static void test_policy_widen(void **state)
     fx_end(f);
 }
 
-/* KNOWN DISCREPANCY. README: "--on-error widen gives the column a type that
- * holds every value". widen() (migrate_plan.c) picks bytea when there are
- * blobs and sets n_bad = 0 without counting again, but numbers in the same
- * column are values bytea does not hold by the plan's own rule: bad_for() and
- * pgb_cell_ok ("a number in a blob column") refuse them, and the copy sends
- * their decimal text as bytes. */
-static void test_doc_widen_holds_every_value(void **state)
+/* --on-error widen gives the column a type that holds every value, when one
+ * exists: numbers beside blobs have none, so widening to bytea leaves the
+ * numbers bad (and the migration stops on them, as under strict); it once
+ * claimed none were left. */
+static void test_widen_numbers_beside_blobs(void **state)
 {
     fx *f = *state;
     fx_begin(f);
@@ -653,23 +625,13 @@ static void test_doc_widen_holds_every_value(void **state)
     fx_plan(f, 0, 0, ON_ERROR_WIDEN);
     plan_col *c = fx_col(f, "t", "v");
     assert_int_equal(c->kind, K_BYTEA);
-    assert_int_equal(c->n_bad, 0);
+    assert_int_equal(c->n_bad, 2);
     const char *why = NULL;
-    int64_t refused = fx_cells_refused(f, "t", "v", &why);
-    if (!documented_only()) {
-        /* observed today: two cells that the widened type refuses */
-        assert_int_equal(refused, 2);
-        assert_string_equal(why, "a number in a blob column");
-        pgb_plan_recount(&f->p);
-        assert_int_equal(fx_col(f, "t", "v")->n_bad, 2);
-        print_message("KNOWN DISCREPANCY: widening INTEGER (1, x'00ff', 2) gives bytea with "
-                      "n_bad 0, but 2 cells do not fit bytea (set PGBOOT_TEST_DOCUMENTED=1 to "
-                      "assert the rule)\n");
-        skip();
-    }
-    assert_int_equal(refused, 0);
+    assert_int_equal(fx_cells_refused(f, "t", "v", &why), 2);
+    assert_string_equal(why, "a number in a blob column");
     pgb_plan_recount(&f->p);
-    assert_int_equal(fx_col(f, "t", "v")->n_bad, 0);
+    assert_int_equal(fx_col(f, "t", "v")->n_bad, 2);
+    fx_end(f);
 }
 
 static void test_policy_reject(void **state)
@@ -745,6 +707,76 @@ static void test_cell_ok(void **state)
     }
     assert_int_equal(sqlite3_step(s), SQLITE_DONE);
     sqlite3_finalize(s);
+    fx_end(f);
+}
+
+/* pgb_cell_ok for each kind, on values selected by the test's own connection. */
+static void test_cell_ok_kinds(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE k(b BOOLEAN, d DATE, ts DATETIME, tz DATETIME, j JSON, u UUID,"
+               " vc VARCHAR(3), bl BLOB, dbl REAL, num NUMERIC(5,2));"
+               "INSERT INTO k VALUES (1, '2024-01-01', '2024-01-01 10:00', '2024-01-01 10:00Z',"
+               " '[1]', '123e4567-e89b-12d3-a456-426614174000', 'abc', x'00', 1.5, 1.25);");
+    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    static const struct {
+        const char *col, *type, *expr;
+        int ok;
+        const char *why;
+    } cases[] = {
+        {"b", "boolean", "0", 1, NULL},
+        {"b", "boolean", "'False'", 1, NULL},
+        {"b", "boolean", "2", 0, "a value other than 0/1/true/false"},
+        {"b", "boolean", "'yes'", 0, "a value other than 0/1/true/false"},
+        {"b", "boolean", "0.5", 0, "a value other than 0/1/true/false"},
+        {"b", "boolean", "NULL", 1, NULL},
+        {"d", "date", "'2024-02-29'", 1, NULL},
+        {"d", "date", "'2024-02-29 10:00'", 0, "not an ISO-8601 date"},
+        {"d", "date", "19782", 0, "not an ISO-8601 date"},
+        {"ts", "timestamp", "'2024-01-01T10:00:00.123456'", 1, NULL},
+        {"ts", "timestamp", "'2024-01-01 10:00Z'", 0,
+         "not an ISO-8601 timestamp of the column's kind"},
+        {"ts", "timestamp", "'2024-01-01 10:00:00.1234567'", 0,
+         "not an ISO-8601 timestamp of the column's kind"},
+        {"tz", "timestamptz", "'2024-01-01 10:00+02:00'", 1, NULL},
+        {"tz", "timestamptz", "'2024-01-01 10:00'", 0,
+         "not an ISO-8601 timestamp of the column's kind"},
+        {"j", "jsonb", "'{\"a\": null}'", 1, NULL},
+        {"j", "jsonb", "'{\"a\": '", 0, "not JSON"},
+        {"j", "jsonb", "1", 0, "not JSON"},
+        {"u", "uuid", "'123E4567E89B12D3A456426614174000'", 1, NULL},
+        {"u", "uuid", "'123e4567-e89b-12d3-a456-42661417400'", 0, "not a UUID"},
+        {"vc", "varchar(3)", "'\xc3\xa9\xc3\xa9\xc3\xa9'", 1, NULL},
+        {"vc", "varchar(3)", "'abcd'", 0, "longer than the column"},
+        {"vc", "varchar(3)", "x'00'", 0, "a blob in a text column"},
+        {"bl", "bytea", "'text'", 1, NULL},
+        {"bl", "bytea", "7", 0, "a number in a blob column"},
+        {"dbl", "double precision", "9007199254740992", 1, NULL},
+        {"dbl", "double precision", "9007199254740993", 0, "an integer too large for a double"},
+        {"dbl", "double precision", "'1.5'", 0, "text in a real column"},
+        {"num", "numeric(5,2)", "'-12.50'", 1, NULL},
+        {"num", "numeric(5,2)", "'12,5'", 0, "text that is not a number"},
+        {"num", "numeric(5,2)", "x'01'", 0, "a blob in a numeric column"},
+    };
+    assert_int_equal(sqlite3_open_v2(f->path, &f->r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        plan_col *c = fx_col(f, "k", cases[i].col);
+        assert_string_equal(c->type_sql, cases[i].type);
+        assert_int_equal(c->n_bad, 0);
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT %s", cases[i].expr);
+        sqlite3_stmt *s = NULL;
+        assert_int_equal(sqlite3_prepare_v2(f->r, sql, -1, &s, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        const char *why = NULL;
+        int ok = pgb_cell_ok(c, sqlite3_column_value(s, 0), &why);
+        sqlite3_finalize(s);
+        if (ok != cases[i].ok || (!ok && (!why || strcmp(why, cases[i].why) != 0)))
+            fail_msg("pgb_cell_ok(%s, %s) = %d (%s); expected %d (%s)", cases[i].type,
+                     cases[i].expr, ok, why ? why : "-", cases[i].ok,
+                     cases[i].why ? cases[i].why : "-");
+    }
     fx_end(f);
 }
 
@@ -860,6 +892,11 @@ static void test_identity(void **state)
                "CREATE TABLE d(id INTEGER PRIMARY KEY, n INTEGER) WITHOUT ROWID;"
                "CREATE TABLE e(x INTEGER, y INTEGER, PRIMARY KEY (x, y));"
                "CREATE TABLE g(id INTEGER, n INTEGER);"
+               /* SQLite's quirk: not the rowid, may hold NULL and text */
+               "CREATE TABLE h(id INTEGER PRIMARY KEY DESC, n INTEGER);"
+               /* as a table constraint, DESC does not matter: the rowid */
+               "CREATE TABLE k(id INTEGER, n INTEGER, PRIMARY KEY (id DESC));"
+               "INSERT INTO h VALUES (NULL, 1), ('text', 2); INSERT INTO k VALUES (3, 1);"
                "INSERT INTO a VALUES ('x', 5, 1), ('y', NULL, 2);"
                "INSERT INTO b(n) VALUES (1), (2);"
                "INSERT INTO c VALUES (1, 1); INSERT INTO d VALUES (1, 1);"
@@ -869,8 +906,9 @@ static void test_identity(void **state)
         const char *table, *col;
         int identity;
     } want[] = {
-        {"a", "name", 0}, {"a", "id", 1}, {"a", "n", 0}, {"b", "id", 1}, {"b", "n", 0},
-        {"c", "id", 0},   {"d", "id", 0}, {"e", "x", 0}, {"e", "y", 0},  {"g", "id", 0},
+        {"a", "name", 0}, {"a", "id", 1}, {"a", "n", 0},  {"b", "id", 1},
+        {"b", "n", 0},    {"c", "id", 0}, {"d", "id", 0}, {"e", "x", 0},
+        {"e", "y", 0},    {"g", "id", 0}, {"h", "id", 0}, {"k", "id", 1},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         plan_col *c = fx_col(f, want[i].table, want[i].col);
@@ -888,7 +926,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_integer_real, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numeric, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_doc_numeric_zero_fits_scale_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_numeric_zero_fits_scale_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_boolean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dates, setup, teardown),
@@ -898,12 +936,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uuid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_varchar_char, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undeclared, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_doc_untyped_ints_and_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_untyped_ints_and_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_strict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_widen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_doc_widen_holds_every_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_widen_numbers_beside_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_reject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cell_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cell_ok_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_folding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_collision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
