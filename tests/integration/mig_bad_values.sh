@@ -239,7 +239,36 @@ case_reject_app() {
     check_eq "$(q_try "$SERVER_URL" "SELECT count(*) FROM mixed")" 3 "migrated into the app's database"
 }
 
+# Numbers beside blobs in one column: no PostgreSQL type holds both
+# exactly, so --on-error widen cannot help; the migration stops (naming the
+# cells and --on-error reject), and reject sets the blob's row aside.
+case_widen_impossible() {
+    local src=$U/src/numblob.db url dir=$U/out/numblob
+    "$PY" - "$src" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE nb (id INTEGER PRIMARY KEY, v INTEGER)")
+c.executemany("INSERT INTO nb VALUES (?, ?)", [(1, 10), (2, b"\x00\xff"), (3, 30)])
+c.commit()
+PY
+    user_file "$U/src"
+    url=$(newdb numblob)
+    pgb migrate --sqlite "$src" --to "$url" --on-error widen
+    check_rc 1 "widen: numbers beside blobs cannot be widened"
+    check_contains "$ERR" "cannot be stored exactly by any type" "the error says no type holds them"
+    check_match "$ERR" "nb[^;]*(rowid )?1[^;]*v|nb[^;]*v[^;]*1" "the error lists a cell of nb.v"
+    check_contains "$ERR" "--on-error reject" "and names --on-error reject"
+    check_untouched "$url" "widen refused"
+    mkdir -p "$dir"
+    user_file "$dir"
+    pgb migrate --sqlite "$src" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
+    check_rc 0 "reject: the declared INTEGER stays bigint, the blob's row is set aside"
+    check_eq "$(q "$url" "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM nb")" "1:10,3:30" "the number rows are there"
+    check_eq "$(wc -l <"$dir/rejects/nb.jsonl")" 1 "the blob row is in rejects/nb.jsonl"
+}
+
 run_case strict case_strict
+run_case widen_impossible case_widen_impossible
 run_case strict_many case_strict_many
 run_case widen case_widen
 run_case reject case_reject
