@@ -424,8 +424,14 @@ static void ahead_build(idx_ahead *a, PGconn **w, int nw)
                     break;
                 }
                 ahead_job *j = &a->jobs[busy[k]];
+                const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
                 if (PQresultStatus(r) == PGRES_COMMAND_OK) {
                     j->built = 1;
+                } else if (PQstatus(w[k]) != CONNECTION_OK ||
+                           (state && (!strncmp(state, "57", 2) || !strncmp(state, "08", 2)))) {
+                    /* the connection went, not the statement: the final
+                     * pass builds it */
+                    alive[k] = 0;
                 } else if (!j->err) {
                     const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
                     j->err = pgb_strdup(m ? m : PQresultErrorMessage(r));

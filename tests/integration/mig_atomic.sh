@@ -271,10 +271,40 @@ if r.get("rejected") != 3 or r.get("load", {}).get("staged") is not True:
 ' "$dir"
 }
 
+# A backend building an index ahead (on a loading connection) dies: that
+# index is built by the final transaction instead; the migration succeeds
+# with every index. (Up to 3 tries to catch a build in progress.)
+case_index_worker_dies() {
+    local url pid victim="" try rc
+    for try in 1 2 3; do
+        url=$(newdb indexdies)
+        as_user "$PGB" migrate --sqlite "$BIG" --to "$url" >"$T/id.out" 2>"$T/id.err" </dev/null &
+        pid=$!
+        victim=""
+        while kill -0 "$pid" 2>/dev/null; do
+            victim=$(q "$SERVER_URL" "SELECT pid FROM pg_stat_activity WHERE datname = 'indexdies' AND query LIKE 'CREATE INDEX%' AND state = 'active' AND backend_type = 'client backend' LIMIT 1")
+            [[ -n $victim ]] && break
+            sleep 0.01
+        done
+        if [[ -n $victim ]]; then
+            q "$SERVER_URL" "SELECT pg_terminate_backend($victim)" >/dev/null
+            rc=0
+            wait "$pid" || rc=$?
+            break
+        fi
+        wait "$pid" || true
+    done
+    check_ne "$victim" "" "a backend building an index ahead was caught (try $try)"
+    check_eq "$rc" 0 "the migration succeeds though a loading connection died: $(tail -n2 "$T/id.err" | tr '\n' ' ')"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")" "$(q "$(db_url "$SERVER_URL" clean)" "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'" 2>/dev/null || echo '?')" "every index is there (as in the clean migration)"
+    check_not_contains "$(cat "$T/id.err")" "refused" "no index reported as refused"
+}
+
 run_case staged_tail case_staged_tail
 run_case staged_reject case_staged_reject
 run_case worker_dies case_worker_dies
 run_case kills case_kills
 run_case rerun case_rerun
 run_case writer case_writer
+run_case index_worker_dies case_index_worker_dies
 ml_finish
