@@ -1373,8 +1373,8 @@ static int staging_open(PGconn *c, const char *url, PGconn **w, int *nw)
     *nw = 0;
     /* A schema of that name that is not pgboot's makes this fail: then no
      * staging, and the user's schema is left alone. */
-    PGresult *r = PQexec(c, "CREATE SCHEMA " STAGING "; COMMENT ON SCHEMA " STAGING
-                            " IS '" STAGING_MARK "'");
+    PGresult *r =
+        PQexec(c, "CREATE SCHEMA " STAGING "; COMMENT ON SCHEMA " STAGING " IS '" STAGING_MARK "'");
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok)
@@ -1459,15 +1459,17 @@ static int staging_move(PGconn *c, plan *p)
     return rc;
 }
 
-/* Can this role record the migration (create the pgboot schema, or use it
- * when someone created it for the role)? Checked before anything is written:
- * a managed server's role may lack the right. */
+/* Can this role create the tables (a schema in its search_path) and record
+ * the migration (create the pgboot schema, or use it when someone created it
+ * for the role)? Checked before anything is written: a managed server's role
+ * may lack either. */
 static int can_record(PGconn *c)
 {
     PGresult *r = PQexec(c, "SELECT has_database_privilege(current_database(), 'CREATE') OR "
                             "coalesce((SELECT has_schema_privilege(oid, 'USAGE') AND "
                             "has_schema_privilege(oid, 'CREATE') FROM pg_namespace WHERE "
-                            "nspname = 'pgboot'), false), current_user, current_database()");
+                            "nspname = 'pgboot'), false), current_user, current_database(), "
+                            "current_schema() IS NOT NULL, current_setting('search_path')");
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         int rc = pgb_fail(PGBOOT_ERROR, "cannot check the target's privileges: %s",
                           PQresultErrorMessage(r));
@@ -1475,7 +1477,16 @@ static int can_record(PGconn *c)
         return rc;
     }
     int rc = 0;
-    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+    if (strcmp(PQgetvalue(r, 0, 3), "t") != 0) {
+        /* no schema to create the tables in */
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "role %s has no schema to create tables in, in database %s: its "
+                      "search_path (%s) names none that exists; nothing was written",
+                      PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 4));
+        pgb_hint("create the schema, or ALTER ROLE %s SET search_path = public, then migrate "
+                 "again",
+                 PQgetvalue(r, 0, 1));
+    } else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
         rc = pgb_fail(PGBOOT_EINVALID,
                       "role %s may not create the schema pgboot in database %s, where pgboot "
                       "records the migration; nothing was written",

@@ -9,7 +9,8 @@
 #    transaction on one connection (the role may not create the staging
 #    schema); every value verified, the tables the role's;
 #  - with CREATE on the database: the staged load over two connections.
-# Also: a schema named pgboot_staging that is not pgboot's is left alone.
+# Also: a schema named pgboot_staging that is not pgboot's is left alone; a
+# search_path without an existing schema is refused before any work.
 set -euo pipefail
 . "$(dirname "$0")/mig_lib.sh"
 
@@ -128,11 +129,27 @@ if r.get("load") != {"connections": 1, "staged": False}:
     check_eq "$(q "$url" "SELECT count(*) FROM big_a")" 100000 "the rows are there"
 }
 
+# A role whose search_path names no existing schema: refused before any
+# work, with the setting and the way out; nothing written.
+case_no_schema() {
+    local url
+    url=$(managed_db managed4)
+    q "$(db_url "$SERVER_URL" managed4)" "GRANT CREATE ON DATABASE managed4 TO restricted" >/dev/null
+    q "$(super_url postgres)" "ALTER ROLE restricted IN DATABASE managed4 SET search_path = nosuch" >/dev/null
+    pgb migrate --sqlite "$BIG" --to "$url"
+    check_rc 1 "no schema to create tables in: refused"
+    check_contains "$ERR" "role restricted has no schema to create tables in, in database managed4" "the error names the role and the database"
+    check_contains "$ERR" "nosuch" "and the search_path"
+    check_contains "$ERR" "ALTER ROLE restricted SET search_path" "and the way out"
+    check_untouched "$url" "after the refusal"
+}
+
+run_case no_schema case_no_schema
 run_case foreign_staging_schema case_foreign_staging_schema
 run_case nowhere_to_record case_nowhere_to_record
 run_case pgboot_schema_given case_pgboot_schema_given
 run_case create_on_database case_create_on_database
 check_eq "$(sha256sum "$BIG" | cut -d' ' -f1)" "$BIG_SHA" "the source file is unchanged"
-for d in managed1 managed2 managed3 foreignstaging; do q "$SERVER_URL" "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
+for d in managed1 managed2 managed3 managed4 foreignstaging; do q "$SERVER_URL" "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
 q "$(super_url postgres)" "DROP ROLE IF EXISTS restricted" >/dev/null 2>&1 || true
 ml_finish
