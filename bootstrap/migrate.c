@@ -1555,8 +1555,10 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         goto done;
     }
     /* 1. The source. */
-    if ((rc = pgb_src_open(&src, o->sqlite_path)) != 0 || (sha_start(&fh, o->sqlite_path), 0) ||
-        (rc = pgb_src_introspect(&src)) != 0)
+    if ((rc = pgb_src_open(&src, o->sqlite_path)) != 0)
+        goto done;
+    sha_start(&fh, o->sqlite_path);
+    if ((rc = pgb_src_introspect(&src)) != 0)
         goto done;
     for (int i = 0; i < src.nskipped; i++) {
         const char *colon = strchr(src.skipped[i], ':');
