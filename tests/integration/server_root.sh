@@ -2,7 +2,8 @@
 # pgboot as root: refused without --run-as (PostgreSQL will not run as root),
 # working with --run-as USER (files and server belong to USER), creating a
 # system account with --create-user, and a data path too long for a Unix
-# socket path under the app dir (the socket dir falls back to /tmp).
+# socket path under the app dir (the socket dir falls back to /tmp). Also the
+# first-start migration of a db.sqlite on that path.
 set -euo pipefail
 . "$(dirname "$0")/server_lib.sh"
 sl_setup
@@ -250,7 +251,40 @@ case_deep_home_run_as() {
     check_no_postgres "$ad/postgres_data" 5 "after stop"
 }
 
+# The first-start migration on the root path: root starts the app with
+# --run-as; the worker that drops to the user finds <app dir>/db.sqlite (big
+# enough to load over two connections through the staging schema) and
+# migrates it before the URL is printed; every file it writes is the user's.
+case_root_first_start_migration() {
+    local app ad url rep
+    app=$(app_name rootmig)
+    ad=$USER_HOME/.local/share/$app
+    register_path "$ad"
+    mkdir -p "$ad"
+    "$PY" - "$ad/db.sqlite" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, done BOOLEAN NOT NULL)")
+c.executemany("INSERT INTO notes (body, done) VALUES (?, ?)", (("note %d" % i, i % 2) for i in range(120000)))
+c.execute("CREATE INDEX notes_done ON notes (done)")
+c.commit()
+PY
+    chown -R "$TEST_USER:$(id -g "$TEST_USER")" "$ad"
+    chmod 700 "$ad"
+    pgb_root start --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache/pgboot"
+    check_rc 0 "root: first start --run-as with a db.sqlite of 120000 rows"
+    url=$OUT
+    check_eq "$(sql "$url" 'select count(*) || '"'"' '"'"' || count(*) filter (where done) from notes')" "120000 60000" "the rows arrived, 0/1 as boolean"
+    check_eq "$(sql "$url" "select indexname from pg_indexes where tablename = 'notes' order by 1" | tr '\n' ' ')" "notes_done notes_pkey " "the index and the key"
+    rep=$(ls "$ad"/migrations/*Z.json 2>/dev/null | head -1)
+    check_eq "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["load"])' "$rep" 2>&1)" "{'connections': 2, 'staged': True}" "the report: two connections, staged"
+    check_eq "$(owned_by_other "$ad" "$TEST_USER")" "" "every file in the app dir, the migration's too, belongs to $TEST_USER"
+    pgb_root stop --app "$app" --run-as "$TEST_USER"
+    check_rc 0 "root: stop"
+}
+
 run_case root_without_run_as case_root_without_run_as
+run_case root_first_start_migration case_root_first_start_migration
 run_case run_as_existing_user case_run_as_existing_user
 run_case run_as_run_and_serve case_run_as_run_and_serve
 run_case create_user case_create_user
