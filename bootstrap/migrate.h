@@ -112,6 +112,9 @@ int pgb_decimal_shape(const char *s, size_t n, int *int_digits, int *frac_digits
  * trailing fraction zeros, "-0" -> "0". Into out (n + 2 bytes). */
 void pgb_decimal_normal(const char *s, size_t n, char *out);
 
+/* Text that reads back as exactly d, in one try (17 digits, not the fewest):
+ * for a double precision column, where only the value counts. buf >= 32. */
+int pgb_double_exact(double d, char *buf);
 /* A REAL as text, exactly: the shortest digits that read back as the same
  * double, with ".0" kept on integral values (SQLite's own text form has
  * only 15 digits and would lose some). Returns the length; buf >= 40. */

@@ -276,7 +276,7 @@ static void put_value(pgb_buf *b, const plan_col *c, sqlite3_value *v)
         if (type == SQLITE_INTEGER)
             n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
         else
-            n = pgb_double_text(sqlite3_value_double(v), buf);
+            n = pgb_double_exact(sqlite3_value_double(v), buf);
         pgb_buf_add(b, buf, (size_t)n);
         return;
     case K_NUMERIC:

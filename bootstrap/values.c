@@ -396,6 +396,18 @@ void pgb_plain_decimal(const char *s, char *out, size_t cap)
     out[o] = '\0';
 }
 
+int pgb_double_exact(double d, char *buf)
+{
+    if (d != d)
+        return snprintf(buf, 32, "NaN");
+    if (d > 1.7976931348623157e308)
+        return snprintf(buf, 32, "Infinity");
+    if (d < -1.7976931348623157e308)
+        return snprintf(buf, 32, "-Infinity");
+    /* 17 significant digits always read back as the same double. */
+    return snprintf(buf, 32, "%.17g", d);
+}
+
 int pgb_real_text(double d, char *buf)
 {
     int n = pgb_double_text(d, buf);

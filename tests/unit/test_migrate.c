@@ -139,6 +139,30 @@ static void test_double_text(void **state)
         if (nd != sig)
             fail_msg("%.17g printed with %d digits (%s); the fewest is %d", d, nd, buf, sig);
     }
+    /* For a double precision column: 17 digits, reading back exactly, over
+     * the same kinds of values; and PostgreSQL's spellings of the specials. */
+    uint64_t y = 0x51afd6ed558ccd2du;
+    for (int i = 0; i < 200000; i++) {
+        y ^= y << 13;
+        y ^= y >> 7;
+        y ^= y << 17;
+        double d;
+        memcpy(&d, &y, sizeof d);
+        if (d != d)
+            continue;
+        int n = pgb_double_exact(d, buf);
+        assert_true(n > 0 && n < 32);
+        if (d - d == 0 && strtod(buf, NULL) != d)
+            fail_msg("%a printed as %s, which reads back differently", d, buf);
+    }
+    pgb_double_exact(__builtin_nan(""), buf);
+    assert_string_equal(buf, "NaN");
+    pgb_double_exact(__builtin_inf(), buf);
+    assert_string_equal(buf, "Infinity");
+    pgb_double_exact(-__builtin_inf(), buf);
+    assert_string_equal(buf, "-Infinity");
+    pgb_double_exact(-0.0, buf);
+    assert_string_equal(buf, "-0");
     /* As text: integral values keep ".0", the way SQLite shows a REAL. */
     pgb_real_text(3.0, buf);
     assert_string_equal(buf, "3.0");
