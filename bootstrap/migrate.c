@@ -126,20 +126,20 @@ static void *sha_thread(void *arg)
         fh->err = errno;
         return NULL;
     }
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    pgb_sha256 st;
+    pgb_sha256_init(&st, 0);
     unsigned char *buf = malloc(1 << 20);
     int64_t total = 0;
     ssize_t n = 0;
     while (buf && (n = read(fd, buf, 1 << 20)) > 0) {
-        crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+        pgb_sha256_update(&st, buf, (size_t)n);
         total += n;
     }
     fh->err = !buf ? -1 : n < 0 ? errno : 0;
     close(fd);
     free(buf);
     unsigned char d[32];
-    crypto_hash_sha256_final(&st, d);
+    pgb_sha256_final(&st, d);
     pgb_hex(fh->hex, d, 32);
     fh->size = total;
     return NULL;

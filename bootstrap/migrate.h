@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "../platform/platform.h"
 
 /* ---- a growable string (bootstrap/sqltok.c) ------------------------------ */
@@ -123,6 +125,22 @@ int pgb_real_text(double d, char *buf);
 int pgb_epoch_text(int64_t secs, char *buf, size_t cap);
 /* A decimal in plain notation (no exponent) from "d.ddde+XX"-style text. */
 void pgb_plain_decimal(const char *s, char *out, size_t cap);
+
+/* ---- SHA-256 (bootstrap/sha256.c) -------------------------------------- */
+
+/* With the CPU's SHA instructions when it has them (and portable is 0),
+ * else libsodium's. */
+typedef struct {
+    int ni;
+    uint32_t h[8];
+    uint64_t len;
+    unsigned char buf[64];
+    size_t nbuf;
+    crypto_hash_sha256_state sodium;
+} pgb_sha256;
+void pgb_sha256_init(pgb_sha256 *s, int portable);
+void pgb_sha256_update(pgb_sha256 *s, const void *data, size_t n);
+void pgb_sha256_final(pgb_sha256 *s, unsigned char out[32]);
 
 /* ---- the SQLite source (bootstrap/sqlsrc.c) ----------------------------- */
 
