@@ -64,7 +64,13 @@ print(f"{t:.3f} {rss}")
 PY
 }
 
+# CPU time of the whole machine (all processes: pgboot and the backends)
+# while pgboot migrates: how close the run is to the cores' limit.
+cpu_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+read -r busy0 idle0 < <(cpu_ticks)
 read -r t_pgboot rss_pgboot < <(measure "$build/pgboot" migrate --sqlite "$db" --to "$ua")
+read -r busy1 idle1 < <(cpu_ticks)
+hz=$(getconf CLK_TCK)
 read -r t_pgloader rss_pgloader < <(cd "$work" && measure pgloader --root-dir "$work/pgloader" --no-ssl-cert-verification "sqlite://$db" "$ub")
 
 # The limit: pgboot's DDL, split into tables and what follows the data.
@@ -97,9 +103,10 @@ copy_script="$work/copy.sql"
 read -r t_limit _ < <(measure "$psql" "$uc" -q -v ON_ERROR_STOP=1 -f "$copy_script")
 
 awk -v a="$t_pgboot" -v b="$t_pgloader" -v c="$t_limit" -v ra="$rss_pgboot" -v rb="$rss_pgloader" \
-    -v n="$messages" 'BEGIN {
+    -v n="$messages" -v busy=$((busy1 - busy0)) -v idle=$((idle1 - idle0)) -v hz="$hz" -v cores="$(nproc)" 'BEGIN {
   printf "messages: %d\n", n
   printf "pgboot migrate:       %7.1f s   peak RSS %6.1f MB (goal: < 64 MB)\n", a, ra/1024
+  printf "  machine CPU meanwhile: %.0f CPU-seconds, %.0f%% of %d cores busy\n", busy/hz, 100*busy/(busy+idle), cores
   printf "pgloader:             %7.1f s   peak RSS %6.1f MB\n", b, rb/1024
   printf "limit (COPY + DDL):   %7.1f s\n", c
   printf "pgloader / pgboot:    %7.2fx  (goal: >= 4x)\n", b/a
