@@ -458,6 +458,9 @@ typedef enum {
     PGBOOT_VERIFY_FULL,       /* and a digest of every value, read back from PostgreSQL */
 } pgboot_verify_mode;
 
+/** Migration progress: the source table being copied and the rows copied so
+ * far of all tables; called with table NULL once every row is in (the keys,
+ * indexes, constraints and the verification that follow have no count). */
 typedef void (*pgboot_migrate_progress_cb)(const char *table, uint64_t rows_done,
                                            uint64_t rows_total, void *payload);
 

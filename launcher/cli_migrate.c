@@ -13,6 +13,7 @@ typedef struct {
     uint64_t started_ms;
     const char *table;
     int last_pct;
+    int line; /* a progress line is on the terminal */
 } progress_state;
 
 static uint64_t now_ms(void)
@@ -26,10 +27,14 @@ static uint64_t now_ms(void)
 static void progress(const char *table, uint64_t done, uint64_t total, void *payload)
 {
     progress_state *p = payload;
-    if (!table) {
-        fprintf(stderr, "\r%-70s\r", "");
+    if (!table) { /* the rows are in; what follows has no count */
+        fprintf(stderr, "\r%-78s\r%llu rows in; building keys, indexes and constraints, verifying",
+                "", (unsigned long long)done);
+        fflush(stderr);
+        p->line = 1;
         return;
     }
+    p->line = 1;
     int pct = total ? (int)(done * 100 / total) : 100;
     double secs = (double)(now_ms() - p->started_ms) / 1000.0;
     fprintf(stderr, "\rmigrating %-24.24s %10llu rows %9.0f rows/s %3d%%", table,
@@ -217,6 +222,8 @@ int cmd_migrate(int argc, char **argv)
     }
     pgboot_migration *m = NULL;
     rc = pgboot_migrate(&m, &mo);
+    if (ps.line) /* clear it before the summary or the error */
+        fprintf(stderr, "\r%-78s\r", "");
     if (rc != 0) {
         int status = cli_fail();
         if (m && mo.report_path)

@@ -283,6 +283,44 @@ case_usage() {
     check_untouched "$url" "after the usage errors"
 }
 
+# On a terminal: a progress line per table (rows, rows/s, %), then the
+# phase after the rows, cleared before the summary; not on a pipe.
+case_progress() {
+    local url out
+    url=$(newdb progress)
+    out=$(as_user "$PY" - "$PGB" "$CHINOOK" "$url" <<'PY'
+import os, pty, sys
+pgb, src, url = sys.argv[1:4]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(pgb, [pgb, "migrate", "--sqlite", src, "--to", url])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+print("exit", os.waitstatus_to_exitcode(status))
+print(out.decode(errors="replace").replace(chr(13), "<CR>"))
+PY
+)
+    check_contains "$out" "exit 0" "on a terminal: the migration succeeds"
+    check_match "$out" "migrating [A-Za-z]+ +[0-9]+ rows +[0-9]+ rows/s +[0-9]+%" "a progress line: table, rows, rows/s, percent"
+    check_contains "$out" "15607 rows in; building keys, indexes and constraints, verifying" "then the phase after the rows, with the row count (all of Chinook's)"
+    check_match "$out" "<CR> +<CR>migrated 11 tables" "the line is cleared before the summary"
+    # not a terminal: no progress on stderr
+    url=$(newdb progress2)
+    pgb migrate --sqlite "$CHINOOK" --to "$url"
+    check_rc 0 "on a pipe"
+    check_not_contains "$ERR" "rows/s" "on a pipe: no progress line"
+    check_not_contains "$ERR" "building keys" "on a pipe: no phase line"
+}
+
+run_case progress case_progress
 run_case dry_run case_dry_run
 run_case json_report case_json_report
 run_case again_and_force case_again_and_force
