@@ -1427,14 +1427,11 @@ static int staged_load(pgb_load *L, plan_table *t, const char *create)
 /* In the final transaction: the staged tables into the target schema. */
 static int staging_move(PGconn *c, plan *p)
 {
+    /* can_record made sure, before any work, that there is one */
     PGresult *r = PQexec(c, "SELECT current_schema()");
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
-        int rc = pgb_fail(PGBOOT_ERROR,
-                          "the target has no schema to create the tables in (its search_path "
-                          "names none that exists)%s%s",
-                          PQresultStatus(r) == PGRES_TUPLES_OK ? "" : ": ",
-                          PQresultStatus(r) == PGRES_TUPLES_OK ? "" : PQresultErrorMessage(r));
-        pgb_hint("create the schema, or give the role a search_path that names one");
+        int rc =
+            pgb_fail(PGBOOT_ERROR, "cannot find the target schema: %s", PQresultErrorMessage(r));
         PQclear(r);
         return rc;
     }
