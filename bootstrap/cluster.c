@@ -3,9 +3,10 @@
  * private file; pgboot's settings; the pgpass file; and, once the server
  * runs, the app's own role and database.
  *
- * initdb works in a temporary directory beside the data directory that is
- * renamed into place only when everything is written, so a failed or killed
- * first start never leaves a half-made data directory behind. */
+ * initdb works in a marked work directory beside the data directory that is
+ * renamed into place only when everything is written, so a failed first start
+ * leaves no half-made data directory behind, and the next start (under the
+ * app's lock) removes what a killed one left, recognised by its marker. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -220,6 +221,24 @@ void pgb_random_password(char *out, size_t len)
     out[len - 1] = '\0';
 }
 
+/* What a work directory's note says of where initdb wrote: into the data
+ * directory itself (a directory the user made), or into the work directory. */
+#define NOTE_IN_PLACE "initdb into the data directory"
+#define NOTE_INSIDE "initdb into this directory"
+
+static char *work_prefix(const pgb_app_paths *p)
+{
+    return pgb_printf("%s.init-", p->data_dir);
+}
+
+/* initdb runs in a marked work directory beside the data directory:
+ *   <data_dir>.init-<rand>/.pgboot-work    the marker (pid, where initdb wrote)
+ *   <data_dir>.init-<rand>/.pgboot-pw-*    the superuser's password, for initdb
+ *   <data_dir>.init-<rand>/data/           initdb's output, renamed into place
+ * or, when the data directory is an empty directory the user made, initdb
+ * writes there and the work directory only holds the marker and password.
+ * On failure the work directory goes, and the user's directory is emptied of
+ * what initdb put there but never removed. */
 int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir)
 {
     char super_pw[PASSWORD_LEN + 1], app_pw[PASSWORD_LEN + 1];
@@ -227,12 +246,12 @@ int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir)
     pgb_random_password(app_pw, sizeof app_pw);
     char rnd[9];
     pgb_random_name(rnd, sizeof rnd);
-    /* initdb into an empty data directory that already exists (a user may
-     * have made one), else into a temporary sibling renamed into place. */
-    int in_place = pgb_is_dir(p->data_dir);
-    char *work = in_place ? pgb_strdup(p->data_dir) : pgb_printf("%s.init-%s", p->data_dir, rnd);
+    int in_place = pgb_is_dir(p->data_dir), made = 0;
+    char *prefix = work_prefix(p);
+    char *work = prefix ? pgb_printf("%s%s", prefix, rnd) : NULL;
+    char *out = work ? (in_place ? pgb_strdup(p->data_dir) : pgb_path_join(work, "data")) : NULL;
     int rc = 0;
-    if (!work) {
+    if (!out) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
@@ -243,29 +262,90 @@ int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir)
                       p->data_dir);
         pgb_hint("empty it or choose another --data-dir; pgboot never deletes data it did not "
                  "create");
-        in_place = 0;
-        free(work);
-        work = NULL;
         goto done;
     }
-    rc = pgb_initdb(bin_dir, work, pgb_superuser_for(p->app), super_pw, p->app_dir);
+    if ((rc = pgb_workdir_make(work, in_place ? NOTE_IN_PLACE : NOTE_INSIDE)) != 0)
+        goto done;
+    made = 1;
+    rc = pgb_initdb(bin_dir, out, pgb_superuser_for(p->app), super_pw, work);
     if (rc == 0)
         rc = write_pgpass(p, super_pw, app_pw);
-    if (rc == 0 && !in_place && rename(work, p->data_dir) != 0)
+    if (rc == 0 && !in_place && rename(out, p->data_dir) != 0)
         rc = pgb_fail(PGBOOT_ERROR, "cannot move the new cluster into place at %s: %s", p->data_dir,
                       strerror(errno));
 done:
-    if (rc != 0 && work) {
-        if (!in_place) {
-            pgb_rmtree(work);
-        } else {
-            /* Leave the user's directory, emptied of what initdb put there. */
-            pgb_remove_matching(work, "");
-        }
-    }
+    if (rc != 0 && made && in_place && pgb_empty_dir(p->data_dir) != 0)
+        pgb_hint("some of what initdb wrote is left in %s (%s); remove it by hand", p->data_dir,
+                 strerror(errno));
+    if (made)
+        pgb_workdir_remove(work);
     sodium_memzero(super_pw, sizeof super_pw);
     sodium_memzero(app_pw, sizeof app_pw);
+    free(prefix);
     free(work);
+    free(out);
+    return rc;
+}
+
+void pgb_cluster_remove_leftovers(const pgb_app_paths *p)
+{
+    char *prefix = work_prefix(p);
+    char *slash = prefix ? strrchr(prefix, '/') : NULL;
+    if (!slash || slash == prefix) {
+        free(prefix);
+        return;
+    }
+    *slash = '\0';
+    const char *parent = prefix, *name_prefix = slash + 1;
+    DIR *d = opendir(parent);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (!pgb_str_has_prefix(e->d_name, name_prefix) || !strcmp(e->d_name, ".") ||
+            !strcmp(e->d_name, ".."))
+            continue;
+        char *path = pgb_path_join(parent, e->d_name);
+        char *note = NULL;
+        if (path && pgb_workdir_abandoned(path, &note)) {
+            /* A killed initdb into the user's directory: what it wrote there is
+             * unfinished (the work directory goes only after initdb is done). */
+            if (note && !strcmp(note, NOTE_IN_PLACE) && pgb_is_dir(p->data_dir))
+                pgb_empty_dir(p->data_dir);
+            pgb_workdir_remove(path);
+        }
+        free(note);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    free(prefix);
+}
+
+int pgb_cluster_check_version(const pgb_app_paths *p, const char *bundle_version)
+{
+    char *path = pgb_path_join(p->data_dir, "PG_VERSION");
+    char *text = NULL;
+    size_t len = 0;
+    int rc = path ? pgb_read_file(path, &text, &len, 64) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    free(path);
+    if (rc == PGBOOT_ENOTFOUND) {
+        pgb_error_reset();
+        return 0; /* no cluster yet */
+    }
+    if (rc)
+        return rc;
+    text[strcspn(text, "\r\n")] = '\0';
+    size_t major = strcspn(bundle_version, ".");
+    if (strlen(text) != major || strncmp(text, bundle_version, major) != 0) {
+        rc = pgb_fail(PGBOOT_EVERSION,
+                      "the data directory %s was made by PostgreSQL %s, and this pgboot runs "
+                      "PostgreSQL %.*s",
+                      p->data_dir, text, (int)major, bundle_version);
+        pgb_hint("nothing was changed in it; a data directory only runs with its own major: start "
+                 "it with PostgreSQL %s, or dump it with that version's pg_dump and load the "
+                 "dump into a new --data-dir",
+                 text);
+    }
+    free(text);
     return rc;
 }
 

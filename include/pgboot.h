@@ -57,6 +57,7 @@ typedef enum {
     PGBOOT_ETIMEOUT = -14,    /* the server did not become ready in time */
     PGBOOT_ESTART = -15,      /* the server (or initdb) failed; the message has its log */
     PGBOOT_EBUSY = -16,       /* the data directory is used by something else */
+    PGBOOT_EVERSION = -17,    /* the data directory was made by another PostgreSQL major */
 } pgboot_error_code;
 
 /** The message of the last failure on this thread ("" if none). Never NULL. */

@@ -255,8 +255,7 @@ static void replenish(const char *base, const char *prefix, const char *template
                 _exit(0); /* another copier is at work */
             for (int i = 0; i < want; i++) {
                 if (pgb_copy_tree(template_data, tmp[i]) != 0 || rename(tmp[i], fin[i]) != 0) {
-                    char *argv[] = {"/bin/rm", "-rf", "--", tmp[i], NULL};
-                    execv(argv[0], argv);
+                    pgb_rmtree(tmp[i]);
                     _exit(1);
                 }
             }
@@ -627,16 +626,14 @@ done:
     return rc;
 }
 
-/* rm -rf in a detached process (exec only after fork: the host may be
- * multi-threaded). */
+/* Remove a tree in a detached process (pgb_rmtree makes system calls only,
+ * which is what a child of a multi-threaded host may do). */
 static void remove_detached(const char *path)
 {
-    char *argv[] = {"/bin/rm", "-rf", "--", (char *)path, NULL};
     int detached = pgb_fork_detached();
     if (detached == 1) {
         close_range(3, ~0U, 0);
-        execv(argv[0], argv);
-        _exit(127);
+        _exit(pgb_rmtree(path) == 0 ? 0 : 1);
     }
     if (detached < 0)
         pgb_rmtree(path);

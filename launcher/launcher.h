@@ -33,9 +33,16 @@ PGB_MUST_USE int pgb_socket_dir_prepare(const char *dir);
 const char *pgb_superuser_for(const char *app);
 
 /* bootstrap/cluster.c: create the cluster for an app (first start): initdb in
- * a temporary directory renamed into place only when complete, the settings
- * file, and the pgpass file with fresh random passwords. */
+ * a marked work directory renamed into place only when complete (or into an
+ * empty directory the user made, emptied again on failure, never removed),
+ * the settings file, and the pgpass file with fresh random passwords. */
 PGB_MUST_USE int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir);
+/* Remove the work directories of first starts that were killed (recognised
+ * by their marker, their process gone). Call with the app's lock held. */
+void pgb_cluster_remove_leftovers(const pgb_app_paths *p);
+/* PGBOOT_EVERSION when the data directory's PG_VERSION names another major
+ * than `bundle_version` ("16.14"); 0 when it matches or there is no cluster. */
+PGB_MUST_USE int pgb_cluster_check_version(const pgb_app_paths *p, const char *bundle_version);
 /* Run initdb for `dir` (which must not exist or be empty) with pgboot's
  * choices (locale, UTF8, scram-sha-256, the superuser and its password via a
  * private file in scratch_dir) and write pgboot's settings file. */

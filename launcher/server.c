@@ -336,18 +336,32 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         return rc;
     if (o->no_start)
         return rc;
+    /* A killed first start's initdb leftovers go first: recognised by their
+     * marker, and removed only under the app's lock (held here). */
+    pgb_cluster_remove_leftovers(p);
+    pgboot_bundle *bundle = NULL;
+    char *version = NULL, *pg_version_file = NULL;
+    if ((rc = pgboot_bundle_fetch(&bundle, &o->fetch)) != 0)
+        return rc;
+    /* Nothing is written into a data directory pgboot then refuses. */
+    if ((rc = pgb_cluster_check_version(p, pgboot_bundle_pg_version(bundle))) != 0) {
+        pgboot_bundle_free(bundle);
+        return rc;
+    }
     uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
     /* A postmaster of ours that is starting (crash recovery) or stopping. */
     if (!stale && pm.pid > 0 && pgb_pm_is_ours(p->data_dir, &pm)) {
         int bind_failed;
         if (strcmp(pm.status, "stopping") == 0) {
-            if ((rc = pgb_signal_and_wait(pm.pid, 0, deadline)) != 0)
-                return pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
-        } else if ((rc = pgb_wait_ready(p->data_dir, p->log_file, pm.pid, deadline,
-                                        pgb_log_size(p->log_file), &bind_failed)) == 0) {
-            return attach(out, p, &stale, NULL);
+            if ((rc = pgb_signal_and_wait(pm.pid, 0, deadline)) != 0) {
+                rc = pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
+                goto done;
+            }
         } else {
-            return rc;
+            if ((rc = pgb_wait_ready(p->data_dir, p->log_file, pm.pid, deadline,
+                                     pgb_log_size(p->log_file), &bind_failed)) == 0)
+                rc = attach(out, p, &stale, NULL);
+            goto done;
         }
     }
     pgb_error_reset();
@@ -364,14 +378,10 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     if (o->port && !pgb_port_is_free(o->port)) {
         rc = pgb_fail(PGBOOT_EPORT, "port %d on 127.0.0.1 is already in use", o->port);
         pgb_hint("leave out --port to let pgboot choose a free one");
-        return rc;
+        goto done;
     }
-
-    pgboot_bundle *bundle = NULL;
-    if ((rc = pgboot_bundle_fetch(&bundle, &o->fetch)) != 0)
-        return rc;
-    char *version = pgb_strdup(pgboot_bundle_pg_version(bundle));
-    char *pg_version_file = pgb_path_join(p->data_dir, "PG_VERSION");
+    version = pgb_strdup(pgboot_bundle_pg_version(bundle));
+    pg_version_file = pgb_path_join(p->data_dir, "PG_VERSION");
     if (!version || !pg_version_file) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
@@ -596,6 +606,7 @@ static int via_worker(op_kind op, pgboot_server **out, const pgboot_server_optio
         close(res[1]);
         return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -613,6 +624,9 @@ static int via_worker(op_kind op, pgboot_server **out, const pgboot_server_optio
             close(host[1]);
         pgboot_server *s = NULL;
         int rc = pgb_become_user(o->run_as, o->create_user);
+        /* A killed pgboot takes its worker (and so initdb) with it. */
+        if (rc == 0 && pgb_die_with_parent(parent) != 0)
+            _exit(1);
         if (rc == 0)
             rc = do_op(op, &s, o, mode, host[0]);
         char *text = result_json(rc, s);

@@ -43,9 +43,6 @@ char *pgb_tail_lines(char *s, int max_lines);
 /* --- files (platform/unix/fs.c) ------------------------------------------ */
 PGB_MUST_USE int pgb_read_file(const char *path, char **out, size_t *len, size_t max);
 PGB_MUST_USE int pgb_mkdir_p(const char *path, unsigned mode);
-/* Remove a tree, first making its directories writable (installed trees are
- * read-only). Missing is fine. Returns 0 or -1 with errno. */
-int pgb_rmtree(const char *path);
 int pgb_path_exists(const char *path);
 int pgb_is_dir(const char *path);
 int pgb_fsync_dir(const char *path);
@@ -53,12 +50,38 @@ int pgb_fsync_dir(const char *path);
  * where possible. System calls only (no malloc): safe after fork(). 0 or -1
  * with errno. */
 int pgb_copy_tree(const char *src, const char *dst);
-/* Remove (as pgb_rmtree) every entry of `dir` whose name starts with `prefix`. */
+/* Remove (as pgb_rmtree) every entry of `dir` whose name starts with `prefix`
+ * (not empty; "." and ".." never match). */
 void pgb_remove_matching(const char *dir, const char *prefix);
 /* The user's home directory: $HOME, else the password database. malloc'd. */
 PGB_MUST_USE int pgb_home_dir(char **out);
 /* A short random suffix for temporary names (letters and digits). */
 void pgb_random_name(char *out, size_t len);
+
+/* --- removing what pgboot made (platform/unix/remove.c) ------------------
+ * The only way pgboot removes files. The walk never follows a symbolic link,
+ * never enters "." or "..", and never leaves the file system it starts on;
+ * installed (read-only) directories are made writable first. System calls
+ * only: safe after fork() in a multi-threaded host. */
+/* Remove the tree `path` (a file: unlink it). Missing is fine. A link, or a
+ * path whose last component is "." or "..", is refused (errno ELOOP or
+ * EINVAL); a mount point inside is left (EXDEV). 0 or -1 with errno. */
+int pgb_rmtree(const char *path);
+/* Remove everything inside the directory `path`, never `path` itself (a
+ * directory pgboot did not create is left as it was found). 0 or -1/errno. */
+int pgb_empty_dir(const char *path);
+/* Work directories: where pgboot builds something (initdb's output) before
+ * renaming it into place. A marker file inside names the creator's pid, so a
+ * killed run's leftovers are recognised by what pgboot wrote into them, never
+ * by name alone. pgb_workdir_make creates `path` (0700) and its marker, with
+ * a one-line `note` the cleanup can read back. */
+PGB_MUST_USE int pgb_workdir_make(const char *path, const char *note);
+/* 1 if `path` is a marked work directory of this user whose creator is gone
+ * (or is this process), with its note in *note (malloc'd; NULL-able); else 0. */
+int pgb_workdir_abandoned(const char *path, char **note);
+/* Remove a work directory: its contents, then its marker, then itself, so a
+ * removal cut short leaves one still recognised. 0 or -1 with errno. */
+int pgb_workdir_remove(const char *path);
 
 /* --- locks (platform/unix/lock.c) ---------------------------------------- */
 /* Take an exclusive lock on `path` (created 0600 if missing), waiting for it.
@@ -67,6 +90,9 @@ PGB_MUST_USE int pgb_lock(const char *path, int *fd_out);
 void pgb_unlock(int fd);
 
 /* --- processes (platform/unix/proc.c) ------------------------------------ */
+/* In a forked child: be killed (SIGKILL) when the thread that forked it, in
+ * process `parent`, dies. 0, or -1 when the parent is already gone. */
+int pgb_die_with_parent(int parent);
 /* Run argv[0] (a path) with argv, no shell, stdin from /dev/null, and capture
  * stdout and stderr together (at most `max` bytes kept). *status is the exit
  * status, or 128+signal. A failed exec is a real error, not a status. */

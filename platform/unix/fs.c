@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,36 +90,6 @@ int pgb_mkdir_p(const char *path, unsigned mode)
     return 0;
 }
 
-static int make_writable(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)ftw;
-    if (flag == FTW_D || flag == FTW_DNR)
-        chmod(path, (st->st_mode & 07777) | S_IRWXU);
-    return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
-    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-int pgb_rmtree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path);
-    /* Pre-order pass: directories must be writable (and searchable) before
-     * their entries can be removed. */
-    nftw(path, make_writable, 32, FTW_PHYS);
-    return nftw(path, remove_entry, 32, FTW_PHYS | FTW_DEPTH);
-}
-
 int pgb_path_exists(const char *path)
 {
     struct stat st;
@@ -171,8 +140,9 @@ void pgb_remove_matching(const char *dir, const char *prefix)
         return;
     struct dirent *e;
     size_t n = strlen(prefix);
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, prefix, n) != 0)
+    while (n > 0 && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, n) != 0 || !strcmp(e->d_name, ".") ||
+            !strcmp(e->d_name, ".."))
             continue;
         char *path = pgb_path_join(dir, e->d_name);
         if (path)

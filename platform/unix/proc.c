@@ -18,6 +18,15 @@
 
 #include "../platform.h"
 
+int pgb_die_with_parent(int parent)
+{
+    /* Set after any change of user (which clears it); the getppid() check
+     * closes the race with a parent that died before the prctl. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        return -1;
+    return 0;
+}
+
 int pgb_run_capture(char *const argv[], char **output, int *status, size_t max)
 {
     *output = NULL;
@@ -29,6 +38,7 @@ int pgb_run_capture(char *const argv[], char **output, int *status, size_t max)
         close(out[1]);
         return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -39,6 +49,9 @@ int pgb_run_capture(char *const argv[], char **output, int *status, size_t max)
         return pgb_fail(PGBOOT_ERROR, "cannot start %s: %s", argv[0], strerror(e));
     }
     if (pid == 0) {
+        /* A killed pgboot must not leave the program (initdb) running on its own. */
+        if (pgb_die_with_parent(parent) != 0)
+            _exit(127);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, 0);
