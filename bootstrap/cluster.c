@@ -188,7 +188,7 @@ int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser, cons
     rc = pgb_run_capture(argv, &output, &status, 1 << 20);
     if (rc == 0 && status != 0) {
         rc = pgb_fail(PGBOOT_ESTART, "initdb failed for %s (exit %d): %s", dir, status,
-                      pgb_tail_lines(output, 4));
+                      pgb_cause_line(output));
         pgb_hint("nothing was kept; fix the cause above and start again");
     }
     if (rc == 0)

@@ -39,6 +39,9 @@ int pgb_path_is_safe_relative(const char *p, const char **why);
 void pgb_hex(char *out, const unsigned char *in, size_t len);
 /* Keep the last `max_lines` lines of a text (in place); returns s. */
 char *pgb_tail_lines(char *s, int max_lines);
+/* Keep the line of a child's output that names the cause (PANIC/FATAL/ERROR
+ * first, then "error:"), else its last 4 lines (in place); returns s. */
+char *pgb_cause_line(char *s);
 
 /* --- files (platform/unix/fs.c) ------------------------------------------ */
 PGB_MUST_USE int pgb_read_file(const char *path, char **out, size_t *len, size_t max);

@@ -105,3 +105,22 @@ char *pgb_tail_lines(char *s, int max_lines)
     }
     return s;
 }
+
+char *pgb_cause_line(char *s)
+{
+    /* PostgreSQL's own report of the cause, else a program's "error:" line. */
+    static const char *const marks[] = {"PANIC:", "FATAL:", "ERROR:", "error:"};
+    for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++) {
+        char *hit = strstr(s, marks[m]);
+        if (!hit)
+            continue;
+        char *start = hit;
+        while (start > s && start[-1] != '\n')
+            start--;
+        size_t len = strcspn(start, "\r\n");
+        memmove(s, start, len);
+        s[len] = '\0';
+        return s;
+    }
+    return pgb_tail_lines(s, 4);
+}

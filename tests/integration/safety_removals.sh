@@ -82,6 +82,7 @@ case_user_volume_full() {
     pgb start --app "$app" --data-dir "$d"
     check_rc 1 "start on a volume too small for a cluster"
     check_contains "$ERR" "initdb failed" "the error says initdb failed"
+    check_contains "$ERR" "No space left on device" "the error names the cause (PostgreSQL's FATAL line)"
     check_sentinels "$box" "full volume"
     check_true "the mount point is still mounted" mountpoint -q "$d"
     check_eq "$(ls -A "$d")" "" "the volume is empty again"

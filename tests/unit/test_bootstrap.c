@@ -309,6 +309,24 @@ static void test_tail_lines(void **state)
     assert_string_equal(pgb_tail_lines(t, 3), "single");
 }
 
+/* initdb on a full disk: its last lines are about removing the directory; the
+ * cause is PostgreSQL's FATAL line above them. */
+static void test_cause_line(void **state)
+{
+    (void)state;
+    char s[] = "creating configuration files ... ok\nrunning bootstrap script ... "
+               "2026-11-30 08:28:29.556 UTC [1] FATAL:  could not write to file "
+               "\"pg_wal/x\": No space left on device\nchild process exited with exit code "
+               "1\ninitdb: removing data directory \"/d\"\n";
+    assert_string_equal(pgb_cause_line(s),
+                        "running bootstrap script ... 2026-11-30 08:28:29.556 UTC [1] FATAL:  "
+                        "could not write to file \"pg_wal/x\": No space left on device");
+    char e[] = "a\ninitdb: error: simulated\nb\n";
+    assert_string_equal(pgb_cause_line(e), "initdb: error: simulated");
+    char n[] = "one\ntwo\nthree\nfour\nfive\n";
+    assert_string_equal(pgb_cause_line(n), "two\nthree\nfour\nfive");
+}
+
 static void test_platform_current(void **state)
 {
     (void)state;
@@ -375,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_registry_order),
         cmocka_unit_test(test_path_checks),
         cmocka_unit_test(test_tail_lines),
+        cmocka_unit_test(test_cause_line),
         cmocka_unit_test(test_platform_current),
         cmocka_unit_test(test_error_model),
         cmocka_unit_test(test_fetch_options_version_checked),
