@@ -134,6 +134,8 @@ static int template_ensure(const pgboot_bundle *b, const pgboot_fetch_options *f
     if (rc == 0)
         rc = pgb_lock(lock, &lockfd);
     if (rc == 0 && !template_ready(dir)) {
+        /* What a killed maker left (we hold the lock): marked ones only. */
+        pgb_workdir_remove_abandoned(templates, ".tmp-");
         char rnd[9];
         pgb_random_name(rnd, sizeof rnd);
         tmp = pgb_printf("%s/.tmp-%s", templates, rnd);
@@ -143,18 +145,19 @@ static int template_ensure(const pgboot_bundle *b, const pgboot_fetch_options *f
         pgb_random_password(pw, sizeof pw);
         if (!tmp || !data || !pwfile)
             rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-        else if (mkdir(tmp, 0700) != 0)
-            rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", tmp, strerror(errno));
+        else
+            rc = pgb_workdir_make(tmp, "template cluster");
+        int made = rc == 0;
         if (rc == 0)
             rc = pgb_initdb(pgboot_bundle_bin_dir(b), data, PGB_SUPERUSER, pw, tmp);
         if (rc == 0)
             rc = pgb_write_file_atomic(pwfile, pw, strlen(pw), 0600);
         sodium_memzero(pw, sizeof pw);
-        if (rc == 0 && rename(tmp, dir) != 0)
+        if (rc == 0 && (pgb_workdir_unmark(tmp) != 0 || rename(tmp, dir) != 0))
             rc = pgb_fail(PGBOOT_ERROR, "cannot move the template into place at %s: %s", dir,
                           strerror(errno));
-        if (rc != 0 && tmp)
-            pgb_rmtree(tmp);
+        if (rc != 0 && made)
+            pgb_workdir_remove(tmp);
     }
     free(templates);
     pgb_unlock(lockfd);

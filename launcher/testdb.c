@@ -33,6 +33,11 @@
 #define BUILD_PREFIX "pgboot_tplb_"
 #define CLONE_PREFIX "pgboot_t_"
 #define POOL_PREFIX "pgboot_p_"
+/* Every database pgboot testdb creates carries this comment; it drops only
+ * databases that do (a name with pgboot's prefix is not enough: a user may
+ * have made it). */
+#define MARK "pgboot test database: made by pgboot testdb, which may drop it"
+#define IS_MARKED "shobj_description(oid, 'pg_database') = '" MARK "'"
 #define DEFAULT_POOL 4
 
 struct pgboot_testdb {
@@ -182,8 +187,20 @@ static int exec_fmt(PGconn *c, const char *what, const char *before, const char 
     return rc;
 }
 
+static int mark_database(PGconn *c, const char *name)
+{
+    return exec_fmt(c, "cannot mark a test database as pgboot's", "COMMENT ON DATABASE ", name,
+                    " IS '" MARK "'");
+}
+
+/* Drop `name` if it exists and carries pgboot's mark; else leave it. */
 static int drop_database(PGconn *c, const char *name, int was_template)
 {
+    int ours = 0;
+    int rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, name,
+                           &ours);
+    if (rc || !ours)
+        return rc;
     if (was_template && exec_fmt(c, "cannot unfreeze an old template", "ALTER DATABASE ", name,
                                  " WITH IS_TEMPLATE false ALLOW_CONNECTIONS true") != 0)
         return PGBOOT_ERROR;
@@ -200,6 +217,8 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
     if (rc == 0)
         rc =
             exec_fmt(t->conn, "cannot create the template database", "CREATE DATABASE ", build, "");
+    if (rc == 0)
+        rc = mark_database(t->conn, build);
     if (rc)
         return rc;
     PGconn *b = NULL;
@@ -270,8 +289,9 @@ static int lock_key(PGconn *c, const char *hash, int lock)
 static void drop_matching(PGconn *c, const char *pattern)
 {
     const char *params[1] = {pattern};
-    PGresult *r = PQexecParams(c, "SELECT datname FROM pg_database WHERE datname LIKE $1", 1, NULL,
-                               params, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c, "SELECT datname FROM pg_database WHERE datname LIKE $1 AND " IS_MARKED, 1,
+                     NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(r); i++)
             drop_database(c, PQgetvalue(r, i, 0), 0);
@@ -282,7 +302,7 @@ static void drop_matching(PGconn *c, const char *pattern)
 static void remove_unused_templates(pgboot_testdb *t)
 {
     PGresult *r = PQexec(t->conn, "SELECT datname FROM pg_database WHERE datname LIKE "
-                                  "'pgboot\\_tpl\\_%' ORDER BY 1");
+                                  "'pgboot\\_tpl\\_%' AND " IS_MARKED " ORDER BY 1");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return;
@@ -310,7 +330,8 @@ static void remove_unused_templates(pgboot_testdb *t)
     PQclear(r);
     /* Pool databases whose template is gone (a filler that lost a race). */
     r = PQexec(t->conn, "SELECT p.datname FROM pg_database p WHERE p.datname LIKE "
-                        "'pgboot\\_p\\_%' AND NOT EXISTS (SELECT 1 FROM pg_database x WHERE "
+                        "'pgboot\\_p\\_%' AND " IS_MARKED
+                        " AND NOT EXISTS (SELECT 1 FROM pg_database x WHERE "
                         "x.datname LIKE 'pgboot\\_tpl\\_' || substr(p.datname, 10, 8) || '%')");
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(r); i++)
@@ -346,6 +367,8 @@ static int create_clone(PGconn *c, const pgboot_testdb *t, const char *prefix, c
         tpl ? pgb_printf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY", name, tpl) : NULL;
     int rc = sql ? pgb_pq_exec(c, sql, "cannot clone the template")
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = mark_database(c, name);
     free(sql);
     free(tpl);
     return rc;
@@ -561,12 +584,22 @@ int pgboot_testdb_drop(const char *url)
         rc = connect_url(&c, url, "template1");
     }
     if (rc == 0) {
-        int exists = 0;
+        int exists = 0, ours = 0;
         rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", db, &exists);
-        if (rc == 0 && !exists)
+        if (rc == 0 && exists)
+            rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, db,
+                               &ours);
+        if (rc == 0 && !exists) {
             rc = pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist (dropped already?)", db);
-        else if (rc == 0)
+        } else if (rc == 0 && !ours) {
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "database %s was not made by pgboot testdb (it lacks pgboot's mark); "
+                          "not dropping it",
+                          db);
+            pgb_hint("if it is yours to remove, drop it yourself with DROP DATABASE");
+        } else if (rc == 0) {
             rc = drop_database(c, db, 0);
+        }
         PQfinish(c);
     }
     free(db);

@@ -85,6 +85,12 @@ int pgb_workdir_abandoned(const char *path, char **note);
 /* Remove a work directory: its contents, then its marker, then itself, so a
  * removal cut short leaves one still recognised. 0 or -1 with errno. */
 int pgb_workdir_remove(const char *path);
+/* Drop the marker of a finished work directory before renaming it into
+ * place (what is in place is no longer a leftover). 0 or -1. */
+int pgb_workdir_unmark(const char *path);
+/* Remove the abandoned work directories among the entries of `dir` whose
+ * names start with `prefix` (not empty). Call under the lock that guards them. */
+void pgb_workdir_remove_abandoned(const char *dir, const char *prefix);
 
 /* --- locks (platform/unix/lock.c) ---------------------------------------- */
 /* Take an exclusive lock on `path` (created 0600 if missing), waiting for it.

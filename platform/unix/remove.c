@@ -306,3 +306,28 @@ int pgb_workdir_remove(const char *path)
     }
     return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
 }
+
+int pgb_workdir_unmark(const char *path)
+{
+    char *mark = pgb_path_join(path, WORK_MARK);
+    int rc = mark && (unlink(mark) == 0 || errno == ENOENT) ? 0 : -1;
+    free(mark);
+    return rc;
+}
+
+void pgb_workdir_remove_abandoned(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t n = strlen(prefix);
+    while (d && n > 0 && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, n) != 0 || is_dot_or_dotdot(e->d_name))
+            continue;
+        char *path = pgb_path_join(dir, e->d_name);
+        if (path && pgb_workdir_abandoned(path, NULL))
+            pgb_workdir_remove(path);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+}

@@ -273,6 +273,62 @@ case_bundle_cache() {
     check_sentinels "$U/box-cache" "bundle cache"
 }
 
+# The throwaway clusters' template cluster: what a killed maker left in the
+# cache (marked, its process gone) is removed; an unmarked look-alike is not.
+case_template_leftovers() {
+    local cache tpl
+    cache=$U/cache-tpl
+    surround "$U/box-tpl"
+    mkdir -p "$cache/pgboot/templates/.tmp-dead/data" "$cache/pgboot/templates/.tmp-decoy"
+    printf 'pgboot work directory: removed by pgboot once its creator is gone\npid 999999\nnote template cluster\n' \
+        >"$cache/pgboot/templates/.tmp-dead/.pgboot-work"
+    ln -s "$U/box-tpl-outside" "$cache/pgboot/templates/.tmp-dead/data/link-out"
+    echo keep >"$cache/pgboot/templates/.tmp-decoy/keep"
+    mkdir -p "$U/tpl-tmp"
+    chown -R -h "$TEST_USER:" "$cache" "$U/tpl-tmp"
+    PGB_ENV=(XDG_CACHE_HOME="$cache" TMPDIR="$U/tpl-tmp")
+    pgb fetch --from "$U/bundle.tgz"
+    check_rc 0 "fetch into a fresh cache"
+    pgb run --ephemeral -- true
+    check_rc 0 "an ephemeral run builds the template cluster"
+    PGB_ENV=()
+    check_no_path "$cache/pgboot/templates/.tmp-dead" "the killed maker's marked work directory is removed"
+    check_path "$cache/pgboot/templates/.tmp-decoy/keep" "an unmarked look-alike is left"
+    tpl=$(find "$cache/pgboot/templates" -maxdepth 1 -name '*-t1' | head -n 1)
+    check_path "$tpl/data/PG_VERSION" "the template cluster is in place"
+    check_no_path "$tpl/.pgboot-work" "the template in place carries no work marker"
+    check_sentinels "$U/box-tpl" "template leftovers"
+}
+
+# Test databases: a database the user made with a name like pgboot's is
+# never dropped by pgboot testdb; the ones it made are.
+case_test_databases() {
+    local app url turl mine
+    app=$(app_name testdb)
+    pgb start --app "$app"
+    check_rc 0 "start"
+    url=$OUT
+    echo "create table t(x int);" >"$U/tpl.sql"
+    chown "$TEST_USER:" "$U/tpl.sql"
+    pgb testdb --app "$app" --template-sql "$U/tpl.sql"
+    check_rc 0 "a test database"
+    turl=$OUT
+    sql "$url" "create database pgboot_t_12345678_usersown" >/dev/null
+    sql "${url%/*}/pgboot_t_12345678_usersown" "create table precious(x int); insert into precious values (7)" >/dev/null
+    mine=${url%/*}/pgboot_t_12345678_usersown
+    pgb testdb drop "$mine"
+    check_rc 1 "testdb drop of the user's database with pgboot's prefix is refused"
+    check_contains "$ERR" "not made by pgboot testdb" "the error says why"
+    check_eq "$(sql "$mine" "select x from precious")" 7 "the user's database and its rows survive"
+    pgb testdb drop "$turl"
+    check_rc 0 "testdb drop of pgboot's own test database"
+    pgb testdb --app "$app" --template-sql "$U/tpl.sql" --count 3
+    check_rc 0 "more test databases (the pool is refilled and collected)"
+    check_eq "$(sql "$mine" "select x from precious")" 7 "the user's database survives pgboot's pool work"
+    pgb stop --app "$app"
+    check_rc 0 "stop"
+}
+
 run_case user_dir_initdb_fails case_user_dir_initdb_fails
 run_case user_volume_full case_user_volume_full
 run_case work_dir_full case_work_dir_full
@@ -281,4 +337,6 @@ run_case killed_initdb_user_dir case_killed_initdb_user_dir
 run_case other_major_untouched case_other_major_untouched
 run_case ephemeral case_ephemeral
 run_case bundle_cache case_bundle_cache
+run_case template_leftovers case_template_leftovers
+run_case test_databases case_test_databases
 sl_finish

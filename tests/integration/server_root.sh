@@ -260,7 +260,8 @@ case_root_first_start_migration() {
     app=$(app_name rootmig)
     ad=$USER_HOME/.local/share/$app
     register_path "$ad"
-    mkdir -p "$ad"
+    # As the user: a root mkdir -p would leave ~/.local/share owned by root.
+    as_user mkdir -p "$ad"
     "$PY" - "$ad/db.sqlite" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
