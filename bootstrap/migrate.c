@@ -1339,20 +1339,25 @@ static int prepare_targets(PGconn *c, plan *p, const pgboot_migrate_options *o, 
 
 /* Drop the staging schema: only pgboot's (marked by its comment), never a
  * schema of that name that someone else made. */
-static void drop_staging(PGconn *c)
+static int drop_staging(PGconn *c)
 {
-    int64_t ours = 0;
-    if (query_int(c,
-                  "SELECT count(*) FROM pg_namespace WHERE nspname = '" STAGING
-                  "' AND obj_description(oid, 'pg_namespace') = $1",
-                  STAGING_MARK, &ours) != 0) {
-        pgb_error_reset();
-        return;
-    }
-    if (ours) {
-        PGresult *r = PQexec(c, "DROP SCHEMA " STAGING " CASCADE");
+    const char *params[1] = {STAGING_MARK};
+    PGresult *r = PQexecParams(c,
+                               "SELECT count(*) FROM pg_namespace WHERE nspname = '" STAGING
+                               "' AND obj_description(oid, 'pg_namespace') = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    int ours = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+               strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         PQclear(r);
+        r = ours ? PQexec(c, "DROP SCHEMA " STAGING " CASCADE") : NULL;
     }
+    int rc = 0;
+    if (r && PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot remove the staging schema " STAGING ": %s",
+                      PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
 }
 
 static int want_staging(const plan *p, const pgboot_migrate_options *o)
@@ -1645,9 +1650,10 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     }
     if (!o->dry_run && (rc = can_record(c)) != 0)
         goto done;
-    /* What a crashed run left behind (see staging_open). */
-    if (!o->dry_run)
-        drop_staging(c);
+    /* What a crashed run left behind (see staging_open); should that fail,
+     * creating the staging schema again says why. */
+    if (!o->dry_run && drop_staging(c) != 0)
+        pgb_error_reset();
     staging = want_staging(&p, o);
     if (!o->dry_run) {
         if (!staging) {
@@ -1876,11 +1882,21 @@ report:
             in_txn = 0;
     }
     if (o->report_path && m->report && !o->dry_run) {
+        /* A failed migration still writes its report; should that fail too,
+         * the migration's own failure stays first. */
+        pgb_error_saved failure;
+        pgb_error_save(&failure);
         int wrc = write_report_file(o->report_path, m->report);
         if (rc == 0)
             rc = wrc;
+        else
+            pgb_error_restore(&failure);
     }
-done:
+done:;
+    /* The cleanup must not hide why we got here (a server that died fails
+     * the cleanup too): its failures go after the first. */
+    pgb_error_saved first;
+    pgb_error_save(&first);
     if (in_txn && c) {
         PGresult *r = PQexec(c, "ROLLBACK");
         PQclear(r);
@@ -1888,7 +1904,9 @@ done:
     while (nworkers > 0)
         PQfinish(workers[--nworkers]);
     if (staged && rc != 0 && c) /* failed: nothing of it stays */
-        drop_staging(c);
+        (void)drop_staging(c);
+    if (rc != 0)
+        pgb_error_restore(&first);
     ahead = NULL;
     ahead_free(&built_ahead);
     if (create_sql)

@@ -360,6 +360,9 @@ static int cmd_run(server_args *a)
         return cli_fail();
     set_connection_env(s);
     fflush(NULL);
+#if defined(__linux__)
+    pid_t self = getpid(); /* CMD's parent, checked in CMD below */
+#endif
     run_child = fork();
     if (run_child < 0) {
         fprintf(stderr, "pgboot: error: cannot start %s: %s\n", a->cmd[0], strerror(errno));
@@ -367,6 +370,16 @@ static int cmd_run(server_args *a)
         return 1;
     }
     if (run_child == 0) {
+#if defined(__linux__)
+        /* CMD must not outlive us, however we end: its server is going away
+         * (an ephemeral one is removed). Our deaths by a signal we catch are
+         * forwarded to CMD below; for the others (SIGKILL, a crash) the kernel
+         * kills CMD. Set in the child, so a death of ours before this point
+         * is caught by the check of the parent that follows. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != self)
+            _exit(128 + SIGKILL);
+#endif
         execvp(a->cmd[0], a->cmd);
         fprintf(stderr, "pgboot: error: cannot run %s: %s\n", a->cmd[0], strerror(errno));
         _exit(127);

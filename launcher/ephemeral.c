@@ -399,6 +399,7 @@ static void ttl_daemon(const pgboot_server *s, uint32_t ttl_ms)
                           s->database,   "pgboot tmp", NULL};
     PGconn *c = pgb_pq_connect(keys, vals, 0);
     uint64_t last_active = pgb_now_ms();
+    int expired = 0;
     while (PQstatus(c) == CONNECTION_OK) {
         pgb_sleep_ms(250);
         int n = client_count(c);
@@ -407,10 +408,20 @@ static void ttl_daemon(const pgboot_server *s, uint32_t ttl_ms)
         uint64_t now = pgb_now_ms();
         if (n > 0)
             last_active = now;
-        else if (now - last_active >= ttl_ms)
+        else if (now - last_active >= ttl_ms) {
+            expired = 1;
             break;
+        }
     }
     PQfinish(c);
+    /* Expiry is an orderly end: a fast shutdown, waited for here, so postgres
+     * removes its shared memory and says it shut down. Only then does the
+     * pipe close; the supervisor removes the directory once postgres has
+     * exited. (Closing the pipe alone asks for an immediate shutdown, which
+     * is for an owner that died.) Should postgres not stop in time, the
+     * supervisor escalates as usual. */
+    if (expired)
+        (void)pgb_signal_and_wait(s->pid, SIGINT, pgb_now_ms() + 20000);
     _exit(0);
 }
 

@@ -166,11 +166,16 @@ int pgb_signal_and_wait(int pid, int sig, uint64_t deadline)
     return 0;
 }
 
-/* Stop a server we failed to bring up, so it holds nothing. */
+/* Stop a server we failed to bring up, so it holds nothing. A cleanup: the
+ * failure that brought us here stays the one reported. */
 void pgb_abandon(int pid)
 {
-    if (pgb_signal_and_wait(pid, SIGQUIT, pgb_now_ms() + 10000) != 0)
-        pgb_signal_and_wait(pid, SIGKILL, pgb_now_ms() + 5000);
+    pgb_error_saved first;
+    pgb_error_save(&first);
+    if (pgb_signal_and_wait(pid, SIGQUIT, pgb_now_ms() + 10000) != 0 &&
+        pgb_signal_and_wait(pid, SIGKILL, pgb_now_ms() + 5000) != 0)
+        pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) does not stop", pid);
+    pgb_error_restore(&first);
 }
 
 int pgb_launch_postgres(const pgb_postgres_launch *l, int *pid)

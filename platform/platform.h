@@ -26,6 +26,31 @@ int pgb_fail(int code, const char *fmt, ...) PGB_PRINTF(2, 3);
 void pgb_hint(const char *fmt, ...) PGB_PRINTF(1, 2);
 void pgb_error_reset(void);
 
+/* Cleaning up after a failure may fail too, or reset the record: set the
+ * first failure aside before, and put it back after.
+ *
+ *     pgb_error_saved first;
+ *     pgb_error_save(&first);
+ *     ... close, roll back, remove ...
+ *     pgb_error_restore(&first);
+ *
+ * pgb_error_restore() brings back the saved code, message and hint; a failure
+ * recorded since the save and still recorded (not reset) is added to the
+ * message, "<first>; then, cleaning up: <later>". When no failure was
+ * recorded at the save, it changes nothing. Thread-local, like the record;
+ * no allocation, so it works when memory is out. */
+#define PGB_ERROR_MSG_MAX 1024
+#define PGB_ERROR_HINT_MAX 512
+typedef struct {
+    int code;
+    int has_hint;
+    unsigned serial;
+    char msg[PGB_ERROR_MSG_MAX];
+    char hint[PGB_ERROR_HINT_MAX];
+} pgb_error_saved;
+void pgb_error_save(pgb_error_saved *saved);
+void pgb_error_restore(const pgb_error_saved *saved);
+
 /* --- strings and paths (platform/util.c) --------------------------------- */
 char *pgb_strdup(const char *s);                         /* NULL-safe; NULL on OOM */
 char *pgb_printf(const char *fmt, ...) PGB_PRINTF(1, 2); /* malloc'd; NULL on OOM */

@@ -193,30 +193,47 @@ static void child_exec(const pgb_launch *l, int status_fd)
 
 /* The supervisor: parent of the server, watching the host's pipe. When the
  * pipe says the host is gone, it asks the server for a fast shutdown and
- * escalates if that takes too long. It exits when the server does. */
+ * escalates if that takes too long. It exits when the server does.
+ *
+ * Once the host is gone the pipe stays readable (at end of file) for good, so
+ * a poll on it returns at once: the escalation is timed by the monotonic
+ * clock, never by counting turns of the loop. (Counting turns once gave the
+ * 10 s of a fast shutdown a few milliseconds: postgres was SIGKILLed, the
+ * next start ran crash recovery, UNLOGGED tables came back empty and shared
+ * memory leaked.) */
+#define SUPERVISE_IMMEDIATE_AFTER_MS 10000
+#define SUPERVISE_KILL_AFTER_MS 20000
+
 static void supervise(int server_pid, int host_fd, int gone_signal, char *const *rm_argv)
 {
-    int waited_ms = 0, signalled = 0;
+    int signalled = 0, escalated = 0;
+    uint64_t signalled_at = 0;
     for (;;) {
         int st;
         pid_t r = waitpid(server_pid, &st, WNOHANG);
         if (r == server_pid || (r < 0 && errno == ECHILD))
             break;
-        struct pollfd pfd = {.fd = host_fd, .events = POLLIN};
-        int n = poll(&pfd, 1, signalled ? 20 : 200);
-        if (!signalled && n > 0) {
+        if (!signalled) {
+            struct pollfd pfd = {.fd = host_fd, .events = POLLIN};
+            if (poll(&pfd, 1, 200) <= 0)
+                continue;
             char c;
             ssize_t got = read(host_fd, &c, 1);
             if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
                 kill(server_pid, gone_signal);
                 signalled = 1;
+                signalled_at = pgb_now_ms();
             }
-        } else if (signalled) {
-            waited_ms += 20;
-            if (waited_ms == 10000)
-                kill(server_pid, SIGQUIT); /* immediate shutdown */
-            else if (waited_ms == 20000)
-                kill(server_pid, SIGKILL);
+            continue;
+        }
+        pgb_sleep_ms(20);
+        uint64_t waited = pgb_now_ms() - signalled_at;
+        if (escalated == 0 && waited >= SUPERVISE_IMMEDIATE_AFTER_MS) {
+            kill(server_pid, SIGQUIT); /* immediate shutdown */
+            escalated = 1;
+        } else if (escalated == 1 && waited >= SUPERVISE_KILL_AFTER_MS) {
+            kill(server_pid, SIGKILL);
+            escalated = 2;
         }
     }
     /* Throwaway clusters leave nothing behind: the supervisor removes them

@@ -352,6 +352,57 @@ static void test_error_model(void **state)
     assert_int_equal(pgboot_error_code_last(), 0);
 }
 
+/* A cleanup after a failure keeps the first failure: one that resets the
+ * record, one that fails too (added after it), one that succeeds. */
+static void test_error_save_restore(void **state)
+{
+    (void)state;
+    pgb_error_saved first;
+
+    pgb_fail(PGBOOT_ESTART, "COPY into t failed: server closed the connection\n");
+    pgb_hint("run it again");
+    pgb_error_save(&first);
+    pgb_fail(PGBOOT_ERROR, "cannot query the target");
+    pgb_error_reset();
+    pgb_error_restore(&first);
+    assert_int_equal(pgboot_error_code_last(), PGBOOT_ESTART);
+    assert_string_equal(pgboot_error_last(), "COPY into t failed: server closed the connection ");
+    assert_string_equal(pgboot_error_hint(), "run it again");
+
+    pgb_error_save(&first);
+    pgb_fail(PGBOOT_ETIMEOUT, "cannot remove %s", "the staging schema");
+    pgb_hint("a hint of the cleanup");
+    pgb_error_restore(&first);
+    assert_int_equal(pgboot_error_code_last(), PGBOOT_ESTART);
+    assert_string_equal(pgboot_error_last(), "COPY into t failed: server closed the connection; "
+                                             "then, cleaning up: cannot remove the staging schema");
+    assert_string_equal(pgboot_error_hint(), "run it again");
+
+    pgb_error_save(&first);
+    pgb_error_restore(&first); /* a cleanup that went well */
+    assert_string_equal(pgboot_error_last(), "COPY into t failed: server closed the connection; "
+                                             "then, cleaning up: cannot remove the staging schema");
+
+    /* a failure as long as the record: what is added is cut, never the first */
+    char longmsg[2000];
+    memset(longmsg, 'x', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = '\0';
+    pgb_fail(PGBOOT_ERROR, "%s", longmsg);
+    pgb_error_save(&first);
+    pgb_fail(PGBOOT_ERROR, "later");
+    pgb_error_restore(&first);
+    assert_int_equal(strlen(pgboot_error_last()), PGB_ERROR_MSG_MAX - 1);
+    assert_null(strstr(pgboot_error_last(), "later"));
+
+    /* nothing in flight at the save: the cleanup's own failure stands */
+    pgboot_error_clear();
+    pgb_error_save(&first);
+    pgb_fail(PGBOOT_ERROR, "cannot write the report");
+    pgb_error_restore(&first);
+    assert_string_equal(pgboot_error_last(), "cannot write the report");
+    pgboot_error_clear();
+}
+
 static void test_fetch_options_version_checked(void **state)
 {
     (void)state;
@@ -396,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_cause_line),
         cmocka_unit_test(test_platform_current),
         cmocka_unit_test(test_error_model),
+        cmocka_unit_test(test_error_save_restore),
         cmocka_unit_test(test_fetch_options_version_checked),
         cmocka_unit_test(test_offline_empty_cache),
     };
