@@ -427,9 +427,9 @@ static int check_options(const pgboot_ephemeral_options *o)
         return pgb_fail(PGBOOT_EINVALID,
                         "pgboot_ephemeral_options.fetch.version is %u, expected %u",
                         o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION);
-    int rc = pgb_pq_check_own_env();
-    if (rc)
-        return rc;
+    int env_rc = pgb_pq_check_own_env();
+    if (env_rc)
+        return env_rc;
     if (geteuid() == 0) {
         int rc = pgb_fail(PGBOOT_EROOT, "PostgreSQL refuses to run as root, and an ephemeral "
                                         "cluster runs as the calling user");
