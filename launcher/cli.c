@@ -216,18 +216,34 @@ char **cli_child_environ(const pgboot_env_var *vars)
         int replaced = 0;
         for (size_t j = 0; j < nv && !replaced; j++)
             replaced = env_name_is(src[i], vars[j].name);
-        if (!replaced)
-            env[k++] = src[i];
+        if (!replaced && !(env[k++] = strdup(src[i])))
+            goto oom;
     }
     for (size_t j = 0; j < nv; j++) {
         if (!vars[j].value)
             continue;
-        if (asprintf(&env[k], "%s=%s", vars[j].name, vars[j].value) < 0)
-            return NULL; /* the process is about to give up anyway */
+        if (asprintf(&env[k], "%s=%s", vars[j].name, vars[j].value) < 0) {
+            env[k] = NULL;
+            goto oom;
+        }
         k++;
     }
     env[k] = NULL;
     return env;
+oom:
+    cli_child_environ_free(env);
+    return NULL;
+}
+
+void cli_child_environ_free(char **env)
+{
+    if (!env)
+        return;
+    for (size_t i = 0; env[i]; i++) {
+        explicit_bzero(env[i], strlen(env[i])); /* PGPASSWORD, DATABASE_URL */
+        free(env[i]);
+    }
+    free(env);
 }
 
 int main(int argc, char **argv)

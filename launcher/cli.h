@@ -39,6 +39,7 @@ void cli_own_server_env(void);
 /* The environment for a command run for the user: the one pgboot started
  * with, changed by `vars` (pgboot_server_env()). malloc'd; NULL on OOM. */
 char **cli_child_environ(const pgboot_env_var *vars);
+void cli_child_environ_free(char **env);
 
 int cmd_fetch(int argc, char **argv, int verify);
 int cmd_server(int argc, char **argv, const char *cmd);

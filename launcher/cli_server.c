@@ -346,20 +346,21 @@ static int cmd_run(server_args *a)
     /* CMD reaches this server whatever the caller's PG* variables say. */
     pgboot_env_var *vars = NULL;
     char **envp = NULL;
-    if (pgboot_server_env(&vars, s) != 0 || !(envp = cli_child_environ(vars))) {
-        int rc = pgboot_error_code_last() ? cli_fail() : 1;
-        if (!envp && rc == 1)
-            fprintf(stderr, "pgboot: error: out of memory\n");
+    int rc = pgboot_server_env(&vars, s) != 0 ? cli_fail() : 0;
+    if (rc == 0 && !(envp = cli_child_environ(vars))) {
+        fprintf(stderr, "pgboot: error: out of memory\n");
+        rc = 1;
+    }
+    fflush(NULL);
+    if (rc == 0 && (run_child = fork()) < 0) {
+        fprintf(stderr, "pgboot: error: cannot start %s: %s\n", a->cmd[0], strerror(errno));
+        rc = 1;
+    }
+    if (rc) {
+        cli_child_environ_free(envp);
         pgboot_env_free(vars);
         pgboot_server_free(s);
         return rc;
-    }
-    fflush(NULL);
-    run_child = fork();
-    if (run_child < 0) {
-        fprintf(stderr, "pgboot: error: cannot start %s: %s\n", a->cmd[0], strerror(errno));
-        pgboot_server_free(s);
-        return 1;
     }
     if (run_child == 0) {
         execvpe(a->cmd[0], a->cmd, envp);
@@ -378,7 +379,8 @@ static int cmd_run(server_args *a)
     while (waitpid(run_child, &st, 0) < 0 && errno == EINTR)
         ;
     int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    pgboot_env_free(vars); /* envp's strings from it stay until exit */
+    cli_child_environ_free(envp);
+    pgboot_env_free(vars);
     if (pgboot_server_started_here(s) && !pgboot_server_is_external(s) &&
         pgboot_server_stop(s, PGBOOT_STOP_FAST) != 0)
         cli_fail();
