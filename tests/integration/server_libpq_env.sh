@@ -214,16 +214,22 @@ case_verify_full_not_fooled() {
     db=$U/words2.sqlite
     mkdb "$db"
     # A schema whose trigger stores the text double-encoded when the load
-    # runs in UTF-8, then switches the session to LATIN1: a read-back in the
-    # session's encoding undoes the damage, so only a comparison of the
-    # stored bytes sees it. (Before the fix, the LATIN1 environment did the
-    # double-encoding itself, and the read-back undid it just the same.)
+    # runs in UTF-8 (decided at the first row), and switches the session to
+    # LATIN1: a read-back in the session's encoding would undo the damage, so
+    # only a comparison of the stored bytes sees it. (Before the fix the
+    # LATIN1 environment did the double-encoding itself and the LATIN1
+    # read-back undid it: verified OK. A read-back without its own encoding
+    # is fooled by this trigger the same way.)
     schema=$U/garble.sql
     cat >"$schema" <<'SQL'
 create table words (id bigint primary key, w text not null);
 create function garble() returns trigger language plpgsql as $$
 begin
-  if current_setting('client_encoding') = 'UTF8' then
+  -- decided once, at the first row: was the load in UTF-8?
+  if current_setting('pgb.garble', true) is null then
+    perform set_config('pgb.garble', (current_setting('client_encoding') = 'UTF8')::text, false);
+  end if;
+  if current_setting('pgb.garble') = 'true' then
     new.w := convert_from(convert_to(new.w, 'UTF8'), 'LATIN1');
   end if;
   perform set_config('client_encoding', 'LATIN1', false);
