@@ -460,9 +460,11 @@ int pgb_cluster_ensure_app(const pgb_app_paths *p, int port)
     snprintf(portstr, sizeof portstr, "%d", port);
     const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", NULL};
     const char *vals[] = {p->socket_dir, portstr, super, super_pw, "postgres", "10", NULL};
-    PGconn *c = pgb_pq_connect(keys, vals, 0);
+    PGconn *c = NULL;
     int yes = 0;
     char *role = NULL, *verifier = NULL, *lit = NULL, *sql = NULL;
+    if ((rc = pgb_pq_open(&c, PGB_PQ_OURS, NULL, keys, vals)) != 0)
+        goto done;
     if (PQstatus(c) != CONNECTION_OK) {
         rc = pgb_fail(PGBOOT_ESTART, "cannot connect to the new cluster as %s: %s", super,
                       PQerrorMessage(c));

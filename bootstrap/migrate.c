@@ -1179,14 +1179,27 @@ static char *summary_text(plan *p, pgb_report *rep, int64_t ms, int verify_full,
 
 /* ---- the migration -------------------------------------------------------------- */
 
-static int check_options(const pgboot_migrate_options *o)
+/* Where the rows go: one of pgboot's own servers (options.server), or a URL
+ * the user gave. */
+typedef struct {
+    const char *url; /* NULL or "": none (a dry run) */
+    pgb_pq_whose whose;
+} target;
+
+static int check_options(const pgboot_migrate_options *o, target *to)
 {
-    if (!o || o->version != PGBOOT_MIGRATE_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_migrate_options.version is %u, expected %u",
+    if (!o || o->version < 1 || o->version > PGBOOT_MIGRATE_OPTIONS_VERSION)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_migrate_options.version is %u, expected 1 to %u",
                         o ? o->version : 0, PGBOOT_MIGRATE_OPTIONS_VERSION);
+    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
+    if (server && o->target_url)
+        return pgb_fail(PGBOOT_EINVALID,
+                        "pgboot_migrate_options has both a target_url and a server");
+    to->url = server ? pgboot_server_url(server) : o->target_url;
+    to->whose = server && !pgboot_server_is_external(server) ? PGB_PQ_OURS : PGB_PQ_USERS;
     if (!o->sqlite_path || !*o->sqlite_path)
         return pgb_fail(PGBOOT_EINVALID, "no SQLite database given (--sqlite PATH)");
-    if (!o->dry_run && (!o->target_url || !*o->target_url))
+    if (!o->dry_run && (!to->url || !*to->url))
         return pgb_fail(PGBOOT_EINVALID, "no target given (--app NAME or --to URL)");
     if (o->on_error == PGBOOT_ON_ERROR_REJECT && !o->report_dir && !o->dry_run)
         return pgb_fail(PGBOOT_EINVALID, "--on-error reject needs a report directory for the "
@@ -1197,6 +1210,7 @@ static int check_options(const pgboot_migrate_options *o)
 static void set_session(PGconn *c)
 {
     static const char *const settings[] = {"SET client_min_messages = warning",
+                                           "SET client_encoding = 'UTF8'",
                                            "SET TimeZone = 'UTC'",
                                            "SET DateStyle = 'ISO, YMD'",
                                            "SET extra_float_digits = 1",
@@ -1373,7 +1387,7 @@ static int want_staging(const plan *p, const pgboot_migrate_options *o)
 /* Create the staging schema and connect the workers: 0, or -1 when the
  * target does not allow it (then everything runs in one transaction on one
  * connection, as for a small database). */
-static int staging_open(PGconn *c, const char *url, PGconn **w, int *nw)
+static int staging_open(PGconn *c, const target *to, PGconn **w, int *nw)
 {
     *nw = 0;
     /* A schema of that name that is not pgboot's makes this fail: then no
@@ -1385,7 +1399,11 @@ static int staging_open(PGconn *c, const char *url, PGconn **w, int *nw)
     if (!ok)
         return -1;
     for (int i = 0; i < WORKERS; i++) {
-        PGconn *x = pgb_pq_connect_url(url);
+        PGconn *x = NULL;
+        if (pgb_pq_open(&x, to->whose, to->url, NULL, NULL) != 0) {
+            pgb_error_reset(); /* as for any connection that fails: no staging */
+            break;
+        }
         if (PQstatus(x) != CONNECTION_OK) {
             PQfinish(x);
             break;
@@ -1534,7 +1552,8 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
 {
     pgb_error_reset();
     *out = NULL;
-    int rc = check_options(o);
+    target to = {0};
+    int rc = check_options(o, &to);
     if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
         return rc;
     uint64_t t0 = pgb_now_ms();
@@ -1607,8 +1626,9 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
                                     : o->on_error == PGBOOT_ON_ERROR_REJECT ? "reject"
                                                                             : "strict"));
     /* 3. The target. */
-    if (o->target_url && *o->target_url) {
-        c = pgb_pq_connect_url(o->target_url);
+    if (to.url && *to.url) {
+        if ((rc = pgb_pq_open(&c, to.whose, to.url, NULL, NULL)) != 0)
+            goto done;
         if (PQstatus(c) != CONNECTION_OK) {
             rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s",
                           PQerrorMessage(c));
@@ -1707,7 +1727,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         pgb_buf_free(&msg);
     }
     if (staging) {
-        staged = staging_open(c, o->target_url, workers, &nworkers) == 0;
+        staged = staging_open(c, &to, workers, &nworkers) == 0;
         connections = staged ? nworkers : 1;
         if (!staged) { /* one transaction on one connection, then */
             if ((rc = pgb_pq_exec(c, "BEGIN", "cannot begin")) != 0)

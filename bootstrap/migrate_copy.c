@@ -510,7 +510,7 @@ int pgb_load_table(pgb_load *L, plan_table *t)
             pgb_buf_puts(&copy, ", ");
         pgb_buf_ident(&copy, t->cols[i].name);
     }
-    pgb_buf_puts(&copy, ") FROM STDIN");
+    pgb_buf_puts(&copy, ") FROM STDIN (ENCODING 'UTF8')"); /* the source's bytes, as they are */
     int rc = 0;
     sqlite3_stmt *s = NULL;
     pgb_buf out = {0};
@@ -672,7 +672,10 @@ int pgb_readback_digest(PGconn *c, plan_table *t, unsigned char digest[16], int6
         pgb_buf_puts(&q, "NULL");
     pgb_buf_puts(&q, " FROM ");
     pgb_buf_ident(&q, t->name);
-    pgb_buf_puts(&q, ") TO STDOUT");
+    /* In UTF-8 whatever the session's client_encoding: the digest is of the
+     * stored bytes, so a client setting that garbles both ways cannot hide
+     * a difference. */
+    pgb_buf_puts(&q, ") TO STDOUT (ENCODING 'UTF8')");
     if (q.oom) {
         pgb_buf_free(&q);
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");

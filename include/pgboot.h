@@ -297,13 +297,19 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_name_check(const char *app);
  * Start the app's server, or reuse the one already running for its data
  * directory. Creates the cluster on first use (initdb, a password-protected
  * role and database named after the app). Returns when the server accepts an
- * authenticated connection over the URL. Concurrent callers for the same app
- * serialise on a lock; all get the same server.
- * With options.child, a server this call starts is stopped when the calling
- * process exits or dies; pgboot_server_free() does not stop it, but
- * pgboot_server_stop() does.
- * As root, options.run_as names the account that owns and runs the cluster;
- * the work is then done in a forked process with that account's identity.
+ * authenticated connection over the URL.
+ * The caller's PG* environment variables steer none of pgboot's connections to
+ * its own servers (this one, ephemeral clusters, and pgboot_migrate() and
+ * pgboot_testdb_open() given the server): each names every libpq parameter
+ * (sslmode, hostaddr, options, target_session_attrs, channel_binding,
+ * client_encoding UTF8, ...), and resets DateStyle, TimeZone and geqo when
+ * PGDATESTYLE, PGTZ or PGGEQO are set. PGSERVICE cannot be overridden that
+ * way and the library does not change its host's environment: with PGSERVICE
+ * set, this fails with PGBOOT_EINVALID naming it, before anything is made. Concurrent callers for
+ * the same app serialise on a lock; all get the same server. With options.child, a server this call
+ * starts is stopped when the calling process exits or dies; pgboot_server_free() does not stop it,
+ * but pgboot_server_stop() does. As root, options.run_as names the account that owns and runs the
+ * cluster; the work is then done in a forked process with that account's identity.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_start(pgboot_server **out,
                                                          const pgboot_server_options *opts);
@@ -343,6 +349,32 @@ PGBOOT_EXTERN const char *pgboot_server_pg_version(const pgboot_server *s);
 PGBOOT_EXTERN int pgboot_server_started_here(const pgboot_server *s);
 /** 1 if the URL is an external server (options.database_url). */
 PGBOOT_EXTERN int pgboot_server_is_external(const pgboot_server *s);
+
+/** One variable of a client's environment: set it to `value`, or remove it
+ * when `value` is NULL. */
+typedef struct {
+    const char *name;
+    const char *value;
+} pgboot_env_var;
+
+/**
+ * The environment a client program of `s` needs (what `pgboot run` gives its
+ * command): DATABASE_URL, PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE
+ * set; for one of pgboot's own servers also every other libpq variable that
+ * could send the client elsewhere or make it fail removed (value NULL): each
+ * one PQconndefaults() names (PGHOSTADDR, PGSSLMODE, PGOPTIONS,
+ * PGTARGETSESSIONATTRS, PGCHANNELBINDING, ...), PGSERVICE, PGSERVICEFILE and
+ * those other libpq versions read (PGREQUIRESSL, PGREQUIREAUTH, ...). The
+ * client's own session preferences stay: PGAPPNAME, PGCLIENTENCODING,
+ * PGCONNECT_TIMEOUT, PGDATESTYLE, PGTZ, PGGEQO. For an external server only
+ * the six are set: its URL and the caller's environment decide the rest.
+ * *out: an array ended by {NULL, NULL}; free it with pgboot_env_free().
+ * Errors: PGBOOT_ENOMEM.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_env(pgboot_env_var **out,
+                                                       const pgboot_server *s);
+/** Free what pgboot_server_env() returned. NULL-safe. */
+PGBOOT_EXTERN void pgboot_env_free(pgboot_env_var *vars);
 
 /** The server log file for these options, running or not (malloc'd; free() it). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_log_file(char **out,
@@ -405,9 +437,15 @@ typedef struct {
     unsigned int pool_size;       /* clones kept ready in advance; 0: 4 */
     int background_refill;        /* refill the pool from a thread of this handle (else
                                      only pgboot_testdb_fill_pool() does) */
+    /* version 2: */
+    const pgboot_server *server; /* instead of url: a server pgboot started or attached to
+                                    (lent; it must outlive the handle). Its connections
+                                    then take nothing from the PG* environment (see
+                                    pgboot_server_start()); with url they take what the
+                                    URL does not say, except client_encoding (UTF8) */
 } pgboot_testdb_options;
 
-#define PGBOOT_TESTDB_OPTIONS_VERSION 1
+#define PGBOOT_TESTDB_OPTIONS_VERSION 2
 #define PGBOOT_TESTDB_OPTIONS_INIT                                                                 \
     {                                                                                              \
         .version = PGBOOT_TESTDB_OPTIONS_VERSION                                                   \
@@ -483,9 +521,15 @@ typedef struct {
     int replace;             /* with force: drop existing tables that hold rows */
     pgboot_migrate_progress_cb progress;
     void *progress_payload;
+    /* version 2: */
+    const pgboot_server *server; /* instead of target_url: a server pgboot started or
+                                    attached to (lent). Its connections then take nothing
+                                    from the PG* environment (see pgboot_server_start());
+                                    with target_url they take what the URL does not say,
+                                    except client_encoding (always UTF8) */
 } pgboot_migrate_options;
 
-#define PGBOOT_MIGRATE_OPTIONS_VERSION 1
+#define PGBOOT_MIGRATE_OPTIONS_VERSION 2
 #define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
     {                                                                                              \
         .version = PGBOOT_MIGRATE_OPTIONS_VERSION                                                  \

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -33,7 +34,8 @@ const char cli_usage_text[] =
     "  testdb drop URL  drop such a database, even with connections still open\n"
     "  status   exit 0 if the app's server runs, 3 if not\n"
     "  url      print the URL of the running server (exit 3 if none)\n"
-    "  env      print the connection variables: --format sh (default), dotenv or json\n"
+    "  env      print the connection variables: --format sh (default; also unsets the\n"
+    "           libpq variables that could redirect a client), dotenv or json\n"
     "  logs     print the server log; -f follows it\n"
     "  stop     stop the server: --mode fast (default), smart or immediate\n"
     "  migrate --sqlite PATH (--app NAME | --to URL) [--dry-run] [--report FILE]\n"
@@ -164,8 +166,89 @@ int cli_fetch_option(int c, const char *arg, pgboot_fetch_options *o)
     }
 }
 
+/* The environment pgboot was started with, before cli_own_server_env():
+ * what a command run for the user inherits. The strings belong to the
+ * process's initial environment, which unsetenv() does not free. */
+static char **original_environ;
+
+static void save_environ(void)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    original_environ = calloc(n + 1, sizeof *original_environ);
+    if (original_environ)
+        memcpy(original_environ, environ, n * sizeof *environ);
+}
+
+void cli_own_server_env(void)
+{
+    /* libpq reads PGSERVICE before any connection parameter and libpq 15
+     * cannot be told to ignore it (PGSERVICEFILE names where); PGDATESTYLE,
+     * PGTZ and PGGEQO it sends after "options", so an invalid one fails the
+     * connection before the library can set them back. This process has no
+     * thread yet: dropping them is safe here, and only here. */
+    static const char *const names[] = {"PGSERVICE", "PGSERVICEFILE", "PGDATESTYLE",
+                                        "PGTZ",      "PGGEQO",        NULL};
+    for (int i = 0; names[i]; i++)
+        unsetenv(names[i]);
+}
+
+static int env_name_is(const char *entry, const char *name)
+{
+    size_t n = strlen(name);
+    return !strncmp(entry, name, n) && entry[n] == '=';
+}
+
+char **cli_child_environ(const pgboot_env_var *vars)
+{
+    char **src = original_environ ? original_environ : environ;
+    size_t n = 0, nv = 0;
+    while (src[n])
+        n++;
+    while (vars[nv].name)
+        nv++;
+    char **env = calloc(n + nv + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int replaced = 0;
+        for (size_t j = 0; j < nv && !replaced; j++)
+            replaced = env_name_is(src[i], vars[j].name);
+        if (!replaced && !(env[k++] = strdup(src[i])))
+            goto oom;
+    }
+    for (size_t j = 0; j < nv; j++) {
+        if (!vars[j].value)
+            continue;
+        if (asprintf(&env[k], "%s=%s", vars[j].name, vars[j].value) < 0) {
+            env[k] = NULL;
+            goto oom;
+        }
+        k++;
+    }
+    env[k] = NULL;
+    return env;
+oom:
+    cli_child_environ_free(env);
+    return NULL;
+}
+
+void cli_child_environ_free(char **env)
+{
+    if (!env)
+        return;
+    for (size_t i = 0; env[i]; i++) {
+        explicit_bzero(env[i], strlen(env[i])); /* PGPASSWORD, DATABASE_URL */
+        free(env[i]);
+    }
+    free(env);
+}
+
 int main(int argc, char **argv)
 {
+    save_environ();
     if (argc < 2) {
         fputs(cli_usage_text, stderr);
         return EXIT_USAGE;

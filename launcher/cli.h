@@ -31,6 +31,16 @@ int cli_fetch_option(int c, const char *arg, pgboot_fetch_options *o);
         "low-speed-limit", required_argument, NULL, 1011                                           \
     }
 
+/* For a command that connects to pgboot's own server (not a URL the user
+ * gave): drop from this process's environment the libpq variables no
+ * connection string can cancel. Call before any library call (no thread
+ * may run yet). */
+void cli_own_server_env(void);
+/* The environment for a command run for the user: the one pgboot started
+ * with, changed by `vars` (pgboot_server_env()). malloc'd; NULL on OOM. */
+char **cli_child_environ(const pgboot_env_var *vars);
+void cli_child_environ_free(char **env);
+
 int cmd_fetch(int argc, char **argv, int verify);
 int cmd_server(int argc, char **argv, const char *cmd);
 int cmd_migrate(int argc, char **argv);

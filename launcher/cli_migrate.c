@@ -175,6 +175,9 @@ int cmd_migrate(int argc, char **argv)
         return cli_usage_error("--replace goes with --force");
     if (app && pgboot_app_name_check(app) != 0)
         return cli_usage_error("%s", pgboot_error_last());
+    const char *ext = getenv("PGBOOT_DATABASE_URL");
+    if (app && !(ext && *ext))
+        cli_own_server_env(); /* not --to URL: the app's own server */
 
     /* Where the report and the rejected rows go. */
     char stamp[32];
@@ -200,7 +203,7 @@ int cmd_migrate(int argc, char **argv)
                 free(report_path);
                 return cli_fail();
             }
-            mo.target_url = pgboot_server_url(s);
+            mo.server = s;
         }
     } else {
         mo.target_url = to;

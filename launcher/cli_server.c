@@ -325,21 +325,6 @@ static void forward_signal(int sig)
         kill(run_child, sig);
 }
 
-static void set_connection_env(const pgboot_server *s)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%d", pgboot_server_port(s));
-    setenv("DATABASE_URL", pgboot_server_url(s), 1);
-    setenv("PGHOST", pgboot_server_host(s) ? pgboot_server_host(s) : "127.0.0.1", 1);
-    setenv("PGPORT", port, 1);
-    if (pgboot_server_user(s))
-        setenv("PGUSER", pgboot_server_user(s), 1);
-    if (pgboot_server_password(s))
-        setenv("PGPASSWORD", pgboot_server_password(s), 1);
-    if (pgboot_server_database(s))
-        setenv("PGDATABASE", pgboot_server_database(s), 1);
-}
-
 static pgboot_ephemeral_options ephemeral_options(const server_args *a, uint32_t ttl_ms)
 {
     pgboot_ephemeral_options e = PGBOOT_EPHEMERAL_OPTIONS_INIT;
@@ -358,16 +343,27 @@ static int cmd_run(server_args *a)
     pgboot_ephemeral_options eo = ephemeral_options(a, 0);
     if ((a->ephemeral ? pgboot_ephemeral_start(&s, &eo) : pgboot_server_start(&s, &a->o)) != 0)
         return cli_fail();
-    set_connection_env(s);
+    /* CMD reaches this server whatever the caller's PG* variables say. */
+    pgboot_env_var *vars = NULL;
+    char **envp = NULL;
+    int rc = pgboot_server_env(&vars, s) != 0 ? cli_fail() : 0;
+    if (rc == 0 && !(envp = cli_child_environ(vars))) {
+        fprintf(stderr, "pgboot: error: out of memory\n");
+        rc = 1;
+    }
     fflush(NULL);
 #if defined(__linux__)
     pid_t self = getpid(); /* CMD's parent, checked in CMD below */
 #endif
-    run_child = fork();
-    if (run_child < 0) {
+    if (rc == 0 && (run_child = fork()) < 0) {
         fprintf(stderr, "pgboot: error: cannot start %s: %s\n", a->cmd[0], strerror(errno));
+        rc = 1;
+    }
+    if (rc) {
+        cli_child_environ_free(envp);
+        pgboot_env_free(vars);
         pgboot_server_free(s);
-        return 1;
+        return rc;
     }
     if (run_child == 0) {
 #if defined(__linux__)
@@ -380,7 +376,7 @@ static int cmd_run(server_args *a)
         if (getppid() != self)
             _exit(128 + SIGKILL);
 #endif
-        execvp(a->cmd[0], a->cmd);
+        execvpe(a->cmd[0], a->cmd, envp);
         fprintf(stderr, "pgboot: error: cannot run %s: %s\n", a->cmd[0], strerror(errno));
         _exit(127);
     }
@@ -396,6 +392,8 @@ static int cmd_run(server_args *a)
     while (waitpid(run_child, &st, 0) < 0 && errno == EINTR)
         ;
     int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    cli_child_environ_free(envp);
+    pgboot_env_free(vars);
     if (pgboot_server_started_here(s) && !pgboot_server_is_external(s) &&
         pgboot_server_stop(s, PGBOOT_STOP_FAST) != 0)
         cli_fail();
@@ -428,28 +426,36 @@ static void print_dotenv(const char *name, const char *value)
     puts("\"");
 }
 
+/* sh can remove what the client must not inherit; a dotenv file and the
+ * JSON object can only say so: a comment line naming them, null values. */
 static int cmd_env(server_args *a, const pgboot_server *s)
 {
-    char port[16];
-    snprintf(port, sizeof port, "%d", pgboot_server_port(s));
-    const char *names[] = {"DATABASE_URL", "PGHOST",     "PGPORT",
-                           "PGUSER",       "PGPASSWORD", "PGDATABASE"};
-    const char *values[] = {
-        pgboot_server_url(s),  pgboot_server_host(s),     port,
-        pgboot_server_user(s), pgboot_server_password(s), pgboot_server_database(s)};
-    json_t *j = !strcmp(a->format, "json") ? json_object() : NULL;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        if (!values[i])
-            continue;
+    pgboot_env_var *vars = NULL;
+    if (pgboot_server_env(&vars, s) != 0)
+        return cli_fail();
+    int sh = !strcmp(a->format, "sh"), dotenv = !strcmp(a->format, "dotenv");
+    json_t *j = !sh && !dotenv ? json_object() : NULL;
+    int nclear = 0;
+    for (pgboot_env_var *v = vars; v->name; v++) {
         if (j)
-            json_object_set_new(j, names[i], json_string(values[i]));
-        else if (!strcmp(a->format, "dotenv"))
-            print_dotenv(names[i], values[i]);
+            json_object_set_new(j, v->name, v->value ? json_string(v->value) : json_null());
+        else if (!v->value)
+            nclear++;
+        else if (dotenv)
+            print_dotenv(v->name, v->value);
         else
-            print_sh_quoted(names[i], values[i]);
+            print_sh_quoted(v->name, v->value);
+    }
+    if (nclear) {
+        fputs(sh ? "unset" : "# pgboot: these must not be set where this is loaded:", stdout);
+        for (pgboot_env_var *v = vars; v->name; v++)
+            if (!v->value)
+                printf(" %s", v->name);
+        putchar('\n');
     }
     if (j)
         print_json(j);
+    pgboot_env_free(vars);
     return 0;
 }
 
@@ -525,7 +531,10 @@ static int cmd_testdb(server_args *a)
         url = pgboot_server_url(s);
     }
     pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
-    to.url = url;
+    if (s)
+        to.server = s;
+    else
+        to.url = url;
     to.sql_files = a->sql_files;
     pgboot_testdb *t = NULL;
     int rc = 0;
@@ -557,6 +566,14 @@ int cmd_server(int argc, char **argv, const char *cmd)
     int rc = parse_server_args(argc, argv, cmd, &a);
     if (rc)
         return rc < 0 ? 0 : rc;
+    /* pgboot's own server, or a throwaway one: not a URL the user gave
+     * (--database-url, PGBOOT_DATABASE_URL, testdb --url, testdb drop URL). */
+    const char *ext = getenv("PGBOOT_DATABASE_URL");
+    int external = (a.o.database_url && *a.o.database_url) || (ext && *ext);
+    int ephemeral = !strcmp(cmd, "tmp") || (!strcmp(cmd, "run") && a.ephemeral);
+    int user_url = !strcmp(cmd, "testdb") && (a.url || (a.nrest > 0 && !strcmp(a.rest[0], "drop")));
+    if (ephemeral || (!external && !user_url))
+        cli_own_server_env();
     if (!strcmp(cmd, "serve"))
         return cmd_serve(&a);
     if (!strcmp(cmd, "run"))

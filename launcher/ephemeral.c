@@ -397,7 +397,9 @@ static void ttl_daemon(const pgboot_server *s, uint32_t ttl_ms)
     const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", NULL};
     const char *vals[] = {s->socket_dir, port,         s->user, s->password,
                           s->database,   "pgboot tmp", NULL};
-    PGconn *c = pgb_pq_connect(keys, vals, 0);
+    PGconn *c = NULL;
+    if (pgb_pq_open(&c, PGB_PQ_OURS, NULL, keys, vals) != 0)
+        _exit(0); /* unreachable: the start refused PGSERVICE already */
     uint64_t last_active = pgb_now_ms();
     int expired = 0;
     while (PQstatus(c) == CONNECTION_OK) {
@@ -438,6 +440,9 @@ static int check_options(const pgboot_ephemeral_options *o)
         return pgb_fail(PGBOOT_EINVALID,
                         "pgboot_ephemeral_options.fetch.version is %u, expected %u",
                         o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION);
+    int env_rc = pgb_pq_check_own_env();
+    if (env_rc)
+        return env_rc;
     if (geteuid() == 0) {
         int rc = pgb_fail(PGBOOT_EROOT, "PostgreSQL refuses to run as root, and an ephemeral "
                                         "cluster runs as the calling user");

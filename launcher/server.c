@@ -265,16 +265,14 @@ static int mkdir_app_dir(const char *app_dir)
     return 0;
 }
 
-/* Check the URL as the host application will use it. */
+/* Check that the app logs in with the URL (its host, port, role, password and
+ * database; nothing from the environment). */
 static int check_url(const char *url)
 {
-    char *conninfo = pgb_printf("%s?connect_timeout=10", url);
-    if (!conninfo)
-        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    PGconn *c = pgb_pq_connect_url(conninfo);
-    sodium_memzero(conninfo, strlen(conninfo));
-    free(conninfo);
-    int rc = 0;
+    PGconn *c = NULL;
+    int rc = pgb_pq_open(&c, PGB_PQ_OURS, url, NULL, NULL);
+    if (rc)
+        return rc;
     if (PQstatus(c) != CONNECTION_OK) {
         rc = pgb_fail(PGBOOT_ESTART, "the server runs but the app cannot log in: %s",
                       PQerrorMessage(c));
@@ -501,11 +499,16 @@ static int external_server(pgboot_server **out, const char *url, uint32_t timeou
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     }
     /* It must answer now, as the embedded one would. */
-    char *conninfo = pgb_printf("%s%sconnect_timeout=%u", url, strchr(url, '?') ? "&" : "?",
-                                (timeout_ms ? timeout_ms : 60000) / 1000 + 1);
-    PGconn *c = conninfo ? pgb_pq_connect_url(conninfo) : NULL;
-    free(conninfo);
-    int rc = 0;
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%u", (timeout_ms ? timeout_ms : 60000) / 1000 + 1);
+    const char *keys[] = {"connect_timeout", NULL};
+    const char *vals[] = {timeout, NULL};
+    PGconn *c = NULL;
+    int rc = pgb_pq_open(&c, PGB_PQ_USERS, url, keys, vals);
+    if (rc) {
+        pgboot_server_free(s);
+        return rc;
+    }
     if (PQstatus(c) != CONNECTION_OK) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the external database %s:%d: %s",
                       s->host ? s->host : "(default host)", s->port,
@@ -716,7 +719,8 @@ static int stop_locked(const pgb_app_paths *p, pgboot_stop_mode mode, uint32_t t
  * is handed over. Done once: a marker in the app directory (and the record
  * in the target, which pgboot_migrate checks) keeps it from running again. A
  * failure leaves the target as it was and the server running. */
-static int maybe_migrate(const char *app_dir, const pgboot_server_options *o, const char *url)
+static int maybe_migrate(const char *app_dir, const pgboot_server_options *o,
+                         const pgboot_server *server)
 {
     if (o->no_migrate)
         return 0;
@@ -746,7 +750,7 @@ static int maybe_migrate(const char *app_dir, const pgboot_server_options *o, co
     char *report = pgb_printf("%s/migrations/%s.json", app_dir, stamp);
     pgboot_migrate_options mo = PGBOOT_MIGRATE_OPTIONS_INIT;
     mo.sqlite_path = path;
-    mo.target_url = url;
+    mo.server = server;
     mo.report_dir = dir;
     mo.report_path = report;
     pgboot_migration *m = NULL;
@@ -804,7 +808,7 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
         if (op == OP_START) {
             start_ctx ctx = {.o = o, .supervise_fd = supervise_fd};
             rc = start_locked(out, &p, &ctx);
-            if (rc == 0 && (rc = maybe_migrate(p.app_dir, o, (*out)->url)) != 0) {
+            if (rc == 0 && (rc = maybe_migrate(p.app_dir, o, *out)) != 0) {
                 pgboot_server_free(*out);
                 *out = NULL;
             }
@@ -875,7 +879,7 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
         /* The legacy database goes into the external one too. */
         char *app_dir = NULL;
         if ((rc = pgboot_app_dir(&app_dir, o)) == 0)
-            rc = maybe_migrate(app_dir, o, (*out)->url);
+            rc = maybe_migrate(app_dir, o, *out);
         free(app_dir);
         if (rc) {
             pgboot_server_free(*out);
@@ -883,6 +887,9 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
         }
         return rc;
     }
+    /* Before anything is made: the refusal leaves nothing behind. */
+    if (op == OP_START && (rc = pgb_pq_check_own_env()) != 0)
+        return rc;
     if ((rc = need_unprivileged(o)) < 0)
         return rc;
     if (rc == 1)

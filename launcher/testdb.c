@@ -43,6 +43,7 @@
 struct pgboot_testdb {
     PGconn *conn;
     char *url;
+    pgb_pq_whose whose; /* one of pgboot's own servers, or a URL the user gave */
     char hash[17];
     char tpl[64];
     unsigned int pool_size;
@@ -89,22 +90,18 @@ static char *url_db(const char *url)
     return db;
 }
 
-static int connect_url(PGconn **out, const char *url, const char *db)
+static int connect_url(PGconn **out, pgb_pq_whose whose, const char *url, const char *db)
 {
-    const char *keys[] = {"dbname", "dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {url, db, "10", "pgboot testdb", NULL};
-    if (!db) {
-        keys[1] = "connect_timeout";
-        vals[1] = "10";
-        keys[2] = "application_name";
-        vals[2] = "pgboot testdb";
-        keys[3] = NULL;
-    }
-    /* expand_dbname: the first "dbname" is the URL; a later one overrides. */
-    PGconn *c = pgb_pq_connect(keys, vals, 1);
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {db, "10", "pgboot testdb", NULL};
+    PGconn *c = NULL;
+    /* A NULL db leaves the URL's database. */
+    int rc = pgb_pq_open(&c, whose, url, db ? keys : keys + 1, db ? vals : vals + 1);
+    if (rc)
+        return rc;
     if (PQstatus(c) != CONNECTION_OK) {
-        int rc = pgb_fail(PGBOOT_ENOTRUNNING, "cannot connect to %s%s: %s",
-                          db ? "database " : "the server", db ? db : "", PQerrorMessage(c));
+        rc = pgb_fail(PGBOOT_ENOTRUNNING, "cannot connect to %s%s: %s",
+                      db ? "database " : "the server", db ? db : "", PQerrorMessage(c));
         PQfinish(c);
         return rc;
     }
@@ -222,7 +219,7 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
     if (rc)
         return rc;
     PGconn *b = NULL;
-    if ((rc = connect_url(&b, t->url, build)) != 0)
+    if ((rc = connect_url(&b, t->whose, t->url, build)) != 0)
         return rc;
     for (size_t i = 0; i < sql->n && rc == 0; i++) {
         char what[1100];
@@ -404,7 +401,7 @@ static void *refill_main(void *arg)
 {
     pgboot_testdb *t = arg;
     PGconn *c = NULL;
-    if (connect_url(&c, t->url, NULL) != 0)
+    if (connect_url(&c, t->whose, t->url, NULL) != 0)
         return NULL;
     pthread_mutex_lock(&t->mu);
     while (!t->stop) {
@@ -449,10 +446,14 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
 {
     pgb_error_reset();
     *out = NULL;
-    if (!o || o->version != PGBOOT_TESTDB_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options.version is %u, expected %u",
+    if (!o || o->version < 1 || o->version > PGBOOT_TESTDB_OPTIONS_VERSION)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options.version is %u, expected 1 to %u",
                         o ? o->version : 0, PGBOOT_TESTDB_OPTIONS_VERSION);
-    const char *url = o->url;
+    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
+    if (server && o->url)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options has both a url and a server");
+    const char *url = server ? server->url : o->url;
+    pgb_pq_whose whose = server && !server->external ? PGB_PQ_OURS : PGB_PQ_USERS;
     if (!is_url(url)) {
         int rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
         pgb_hint("pass the server's URL (pgboot url --app NAME prints one), or use --app NAME");
@@ -465,6 +466,7 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
     pgboot_testdb *t = calloc(1, sizeof *t);
     if (!t)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    t->whose = whose;
     t->pool_size = o->pool_size ? o->pool_size : DEFAULT_POOL;
     if ((rc = read_sql(&sql, o->sql_files, t->hash)) != 0)
         goto fail;
@@ -474,7 +476,7 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = connect_url(&t->conn, url, NULL)) != 0)
+    if ((rc = connect_url(&t->conn, t->whose, url, NULL)) != 0)
         goto fail;
     int exists = 0;
     const char *q = "SELECT 1 FROM pg_database WHERE datname = $1";
@@ -579,9 +581,9 @@ int pgboot_testdb_drop(const char *url)
     }
     /* Connected elsewhere: a database cannot drop itself. */
     PGconn *c = NULL;
-    if ((rc = connect_url(&c, url, "postgres")) != 0) {
+    if ((rc = connect_url(&c, PGB_PQ_USERS, url, "postgres")) != 0) {
         pgb_error_reset();
-        rc = connect_url(&c, url, "template1");
+        rc = connect_url(&c, PGB_PQ_USERS, url, "template1");
     }
     if (rc == 0) {
         int exists = 0, ours = 0;

@@ -103,6 +103,7 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQpingParams pgb_dl_PQpingParams
 #define PQconninfoParse pgb_dl_PQconninfoParse
 #define PQconninfoFree pgb_dl_PQconninfoFree
+#define PQconndefaults pgb_dl_PQconndefaults
 #define PQserverVersion pgb_dl_PQserverVersion
 #define PQgetvalue pgb_dl_PQgetvalue
 #define PQsetNoticeProcessor pgb_dl_PQsetNoticeProcessor
@@ -143,6 +144,7 @@ void pgb_dl_PQfreemem(void *p);
 PGPing pgb_dl_PQpingParams(const char *const *keys, const char *const *values, int expand_dbname);
 PQconninfoOption *pgb_dl_PQconninfoParse(const char *conninfo, char **errmsg);
 void pgb_dl_PQconninfoFree(PQconninfoOption *o);
+PQconninfoOption *pgb_dl_PQconndefaults(void);
 int pgb_dl_PQserverVersion(const PGconn *c);
 char *pgb_dl_PQgetvalue(const PGresult *r, int row, int col);
 PQnoticeProcessor pgb_dl_PQsetNoticeProcessor(PGconn *c, PQnoticeProcessor p, void *arg);
@@ -161,10 +163,43 @@ int pgb_dl_PQsocket(const PGconn *c);
 int pgb_dl_PQsendQuery(PGconn *c, const char *query);
 int pgb_dl_PQconsumeInput(PGconn *c);
 int pgb_dl_PQisBusy(PGconn *c);
-/* Connect, with libpq's notices (which it would print on stderr) swallowed:
- * the library never prints. */
-PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);
+/* Connect to a conninfo string, with libpq's notices (which it would print
+ * on stderr) swallowed: the library never prints. Only pgb_pq_open() calls it. */
 PGconn *pgb_pq_connect_url(const char *conninfo);
+
+/* Whose server a connection goes to. */
+typedef enum {
+    PGB_PQ_OURS,  /* one of pgboot's own servers: nothing in the caller's environment
+                     decides anything (pgb_pq_conninfo) */
+    PGB_PQ_USERS, /* a URL the user gave: it and the user's PG* variables decide
+                     (a managed server may need PGSSLMODE), except client_encoding */
+} pgb_pq_whose;
+
+/* PGBOOT_EINVALID naming PGSERVICE when it is set: libpq 15 cannot be told
+ * to ignore it, and the library does not change its host's environment. */
+PGB_MUST_USE int pgb_pq_check_own_env(void);
+/* The connection string (malloc'd; it holds the password) for `url` (may be
+ * NULL) with the NULL-terminated keys/vals on top. Always client_encoding
+ * UTF8. PGB_PQ_OURS also pins every parameter PQconndefaults() reports an
+ * environment variable for (hostaddr='', sslmode, options='',
+ * target_session_attrs, channel_binding, ...: the caller gives host, port,
+ * user, password and dbname, through the URL or keys) and refuses PGSERVICE. */
+PGB_MUST_USE int pgb_pq_conninfo(char **out, pgb_pq_whose whose, const char *url,
+                                 const char *const *keys, const char *const *vals);
+/* Connect with pgb_pq_conninfo(). Returns 0 with *out set, whose status the
+ * caller checks (its message says where it connected to), or an error
+ * (PGSERVICE, a malformed URL, out of memory) with *out NULL. For our own
+ * servers, also sets back DateStyle, TimeZone and geqo when PGDATESTYLE,
+ * PGTZ or PGGEQO (which libpq sends after "options") are set. Every
+ * connection pgboot makes goes through here. */
+PGB_MUST_USE int pgb_pq_open(PGconn **out, pgb_pq_whose whose, const char *url,
+                             const char *const *keys, const char *const *vals);
+/* The libpq variables a client of our server must not inherit
+ * (NULL-terminated, malloc'd, each malloc'd): every variable PQconndefaults()
+ * names and those of other libpq versions, but not the ones in `set` (which
+ * the caller sets) nor the client's own session preferences (PGAPPNAME,
+ * PGCLIENTENCODING, PGCONNECT_TIMEOUT). */
+PGB_MUST_USE int pgb_pq_client_env_clear(const char *const *set, char ***out);
 /* Run sql; on failure the error is "<what>: <PostgreSQL's message>". */
 int pgb_pq_exec(PGconn *c, const char *sql, const char *what);
 /* Does the query (with one parameter, or none when param is NULL) return a

@@ -1,6 +1,11 @@
 /* Small libpq helpers shared by the cluster set-up, testdb and the
- * migration (through the lazily loaded libpq of dynload.h). */
+ * migration (through the lazily loaded libpq of dynload.h), and the one
+ * place where every connection's parameters are decided. */
+#include <stdlib.h>
+#include <string.h>
+
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "dynload.h"
 #include "platform.h"
@@ -27,4 +32,294 @@ int pgb_pq_exists(PGconn *c, const char *sql, const char *param, int *yes)
         *yes = PQntuples(r) > 0;
     PQclear(r);
     return rc;
+}
+
+/* ---- what the caller's environment may decide --------------------------------
+ *
+ * libpq fills every parameter a connection does not give from an environment
+ * variable (PQconndefaults() names them). For pgboot's own servers none of
+ * them may decide anything: the connection string names every one. Only a
+ * connection *string* can pin a parameter to the empty value ("hostaddr=''");
+ * PQconnectdbParams() skips empty values, so everything goes through one
+ * string. */
+
+/* Our own servers: loopback or a private socket, no TLS, no GSS, a primary. */
+static const struct {
+    const char *keyword;
+    const char *value;
+} own_pins[] = {
+    {"client_encoding", "UTF8"},
+    {"hostaddr", ""},
+    {"sslmode", "disable"},
+    {"gssencmode", "disable"},
+    {"channel_binding", "disable"},
+    {"options", ""},
+    {"target_session_attrs", "any"},
+    {"requirepeer", ""},
+    {"passfile", ""},
+    {"connect_timeout", "10"}, /* unless the caller gives one */
+    {"application_name", "pgboot"},
+};
+
+/* Session settings libpq sends from the environment that no connection
+ * parameter can cancel (they are applied after "options"): set back to what
+ * pgboot's clusters are configured with (bootstrap/cluster.c) after
+ * connecting. */
+static const struct {
+    const char *envvar;
+    const char *set;
+} own_session_env[] = {
+    {"PGDATESTYLE", "SET DateStyle = 'ISO, MDY'"},
+    {"PGTZ", "SET TimeZone = 'UTC'"},
+    {"PGGEQO", "SET geqo = on"},
+};
+
+/* libpq reads PGSERVICE before anything else, and in libpq 15 no connection
+ * parameter cancels it (service='' looks up a service named ""). PGSERVICEFILE
+ * alone does nothing. The library must not change its host's environment:
+ * refuse. */
+int pgb_pq_check_own_env(void)
+{
+    const char *v = getenv("PGSERVICE");
+    if (!v)
+        return 0;
+    int rc = pgb_fail(PGBOOT_EINVALID,
+                      "PGSERVICE is set in the environment ('%s'): libpq would take the "
+                      "connection settings of pgboot's own server from that service",
+                      v);
+    pgb_hint("unset PGSERVICE (and PGSERVICEFILE) before calling pgboot; the pgboot command "
+             "does this itself");
+    return rc;
+}
+
+typedef struct {
+    const char *key[96];
+    const char *val[96];
+    int n;
+} kv_list;
+
+static int kv_find(const kv_list *l, const char *key)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->key[i], key))
+            return i;
+    return -1;
+}
+
+static int kv_set(kv_list *l, const char *key, const char *val, int replace)
+{
+    int i = kv_find(l, key);
+    if (i >= 0) {
+        if (replace)
+            l->val[i] = val;
+        return 0;
+    }
+    if (l->n == (int)(sizeof l->key / sizeof *l->key))
+        return pgb_fail(PGBOOT_ERROR, "too many connection parameters");
+    l->key[l->n] = key;
+    l->val[l->n++] = val;
+    return 0;
+}
+
+/* key='value' with ' and \ escaped, as libpq parses it. */
+static char *kv_string(const kv_list *l)
+{
+    size_t cap = 1;
+    for (int i = 0; i < l->n; i++)
+        cap += strlen(l->key[i]) + 2 * strlen(l->val[i]) + 4;
+    char *s = malloc(cap), *p = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < l->n; i++) {
+        if (i)
+            *p++ = ' ';
+        size_t k = strlen(l->key[i]);
+        memcpy(p, l->key[i], k);
+        p += k;
+        *p++ = '=';
+        *p++ = '\'';
+        for (const char *v = l->val[i]; *v; v++) {
+            if (*v == '\'' || *v == '\\')
+                *p++ = '\\';
+            *p++ = *v;
+        }
+        *p++ = '\'';
+    }
+    *p = '\0';
+    return s;
+}
+
+int pgb_pq_conninfo(char **out, pgb_pq_whose whose, const char *url, const char *const *keys,
+                    const char *const *vals)
+{
+    *out = NULL;
+    int rc;
+    if (whose == PGB_PQ_OURS && (rc = pgb_pq_check_own_env()) != 0)
+        return rc;
+    kv_list l = {.n = 0};
+    PQconninfoOption *parsed = NULL, *defaults = NULL;
+    if (url) {
+        char *err = NULL;
+        parsed = PQconninfoParse(url, &err);
+        if (!parsed) {
+            rc = pgb_fail(PGBOOT_EINVALID, "the database URL is not valid: %s",
+                          err ? err : "out of memory");
+            if (err)
+                PQfreemem(err);
+            return rc;
+        }
+        for (PQconninfoOption *o = parsed; o->keyword; o++)
+            if (o->val && (rc = kv_set(&l, o->keyword, o->val, 1)) != 0)
+                goto done;
+    }
+    for (int i = 0; keys && keys[i]; i++)
+        if (vals[i] && (rc = kv_set(&l, keys[i], vals[i], 1)) != 0)
+            goto done;
+    /* Whoever the server is, text crosses the wire as UTF-8: the migration
+     * and the test databases carry the bytes they were given. */
+    if ((rc = kv_set(&l, "client_encoding", "UTF8", 1)) != 0)
+        goto done;
+    if (whose == PGB_PQ_OURS) {
+        for (size_t i = 0; i < sizeof own_pins / sizeof *own_pins; i++) {
+            int caller_may = !strcmp(own_pins[i].keyword, "connect_timeout") ||
+                             !strcmp(own_pins[i].keyword, "application_name");
+            if ((rc = kv_set(&l, own_pins[i].keyword, own_pins[i].value, !caller_may)) != 0)
+                goto done;
+        }
+        /* Every other parameter an environment variable could fill, including
+         * those of a newer libpq than this code knows: its built-in default,
+         * or empty. */
+        defaults = PQconndefaults();
+        if (!defaults) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (PQconninfoOption *o = defaults; o->keyword; o++) {
+            if (!o->envvar || !strcmp(o->keyword, "service"))
+                continue;
+            if ((rc = kv_set(&l, o->keyword, o->compiled ? o->compiled : "", 0)) != 0)
+                goto done;
+        }
+    }
+    *out = kv_string(&l);
+    rc = *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+done:
+    PQconninfoFree(parsed);
+    PQconninfoFree(defaults);
+    return rc;
+}
+
+int pgb_pq_open(PGconn **out, pgb_pq_whose whose, const char *url, const char *const *keys,
+                const char *const *vals)
+{
+    *out = NULL;
+    char *conninfo = NULL;
+    int rc = pgb_pq_conninfo(&conninfo, whose, url, keys, vals);
+    if (rc)
+        return rc;
+    PGconn *c = pgb_pq_connect_url(conninfo);
+    sodium_memzero(conninfo, strlen(conninfo)); /* it holds the password */
+    free(conninfo);
+    if (!c)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (whose == PGB_PQ_OURS && PQstatus(c) == CONNECTION_OK) {
+        for (size_t i = 0; i < sizeof own_session_env / sizeof *own_session_env; i++) {
+            if (!getenv(own_session_env[i].envvar))
+                continue;
+            PGresult *r = PQexec(c, own_session_env[i].set);
+            PQclear(r);
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- the environment of a client of our server ------------------------------- */
+
+/* Variables that a libpq other than the one loaded here may read (older or
+ * newer than it): the client may link any. PGSYSCONFDIR is left alone: it
+ * only matters with a service, and psql reads its psqlrc from there. */
+static const char *const extra_env[] = {
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGREQUIRESSL",
+    "PGREQUIREAUTH",
+    "PGSSLCERTMODE",
+    "PGLOADBALANCEHOSTS",
+    "PGSSLNEGOTIATION",
+    "PGGSSDELEGATION",
+    "PGMINPROTOCOLVERSION",
+    "PGMAXPROTOCOLVERSION",
+    "PGTARGETSESSIONATTRS",
+    "PGHOSTADDR",
+    "PGSSLMODE",
+    "PGOPTIONS",
+    "PGCHANNELBINDING",
+    "PGGSSENCMODE",
+    "PGPASSFILE",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGSSLROOTCERT",
+    "PGSSLCRL",
+    "PGSSLCRLDIR",
+    "PGREQUIREPEER",
+    NULL,
+};
+
+/* The client's own session preferences: they cannot send it elsewhere. */
+static const char *const kept_env[] = {"PGAPPNAME", "PGCLIENTENCODING", "PGCONNECT_TIMEOUT", NULL};
+
+static int in_list(const char *const *list, const char *name)
+{
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(list[i], name))
+            return 1;
+    return 0;
+}
+
+int pgb_pq_client_env_clear(const char *const *set, char ***out)
+{
+    *out = NULL;
+    size_t cap = 128, n = 0;
+    char **names = calloc(cap, sizeof *names);
+    if (!names)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    /* Without libpq here, the list above still covers libpq 15 and 16. */
+    PQconninfoOption *defaults = NULL;
+    if (pgb_need_lib(PGB_LIB_PQ) == 0)
+        defaults = PQconndefaults();
+    else
+        pgb_error_reset();
+    int oom = 0;
+    for (int pass = 0; pass < 2 && !oom; pass++) {
+        for (size_t i = 0;; i++) {
+            const char *name = NULL;
+            if (pass == 0) {
+                if (!defaults || !defaults[i].keyword)
+                    break;
+                name = defaults[i].envvar;
+            } else {
+                if (!extra_env[i])
+                    break;
+                name = extra_env[i];
+            }
+            if (!name || in_list(kept_env, name) || in_list(set, name) ||
+                in_list((const char *const *)names, name))
+                continue;
+            if (n + 1 >= cap || !(names[n] = pgb_strdup(name))) {
+                oom = 1;
+                break;
+            }
+            n++;
+        }
+    }
+    PQconninfoFree(defaults);
+    if (oom) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    *out = names;
+    return 0;
 }

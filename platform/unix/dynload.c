@@ -196,6 +196,7 @@ STUB(PGB_LIB_PQ, PGPing, PQpingParams,
 STUB(PGB_LIB_PQ, PQconninfoOption *, PQconninfoParse, (const char *conninfo, char **errmsg),
      (conninfo, errmsg), NULL)
 STUBV(PGB_LIB_PQ, PQconninfoFree, (PQconninfoOption * o), (o))
+STUB(PGB_LIB_PQ, PQconninfoOption *, PQconndefaults, (void), (), NULL)
 STUB(PGB_LIB_PQ, int, PQserverVersion, (const PGconn *c), (c), 0)
 STUB(PGB_LIB_PQ, char *, PQgetvalue, (const PGresult *r, int row, int col), (r, row, col), "")
 STUB(PGB_LIB_PQ, PQnoticeProcessor, PQsetNoticeProcessor,
@@ -218,21 +219,12 @@ STUB(PGB_LIB_PQ, int, PQsendQuery, (PGconn * c, const char *q), (c, q), 0)
 STUB(PGB_LIB_PQ, int, PQconsumeInput, (PGconn * c), (c), 0)
 STUB(PGB_LIB_PQ, int, PQisBusy, (PGconn * c), (c), 0)
 
-PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname);
 PGconn *pgb_pq_connect_url(const char *conninfo);
 
 static void swallow_notice(void *arg, const char *message)
 {
     (void)arg;
     (void)message;
-}
-
-PGconn *pgb_pq_connect(const char *const *keys, const char *const *values, int expand_dbname)
-{
-    PGconn *c = pgb_dl_PQconnectdbParams(keys, values, expand_dbname);
-    if (c)
-        pgb_dl_PQsetNoticeProcessor(c, swallow_notice, NULL);
-    return c;
 }
 
 PGconn *pgb_pq_connect_url(const char *conninfo)

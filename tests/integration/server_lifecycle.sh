@@ -91,7 +91,8 @@ case_status_url_env_running() {
     check_contains "$OUT" "PGUSER=\"$APP\"" "dotenv PGUSER"
     check_contains "$OUT" "PGDATABASE=\"$APP\"" "dotenv PGDATABASE"
     check_contains "$OUT" "PGHOST=\"127.0.0.1\"" "dotenv PGHOST"
-    check_eq "$(grep -c . <<<"$OUT")" 6 "dotenv has six lines"
+    check_eq "$(grep -c '^[A-Z_]*=' <<<"$OUT")" 6 "dotenv sets six variables"
+    check_eq "$(grep -v -c -E '^([A-Z_]*=|# )' <<<"$OUT")" 0 "dotenv has nothing but those and a comment (the variables to leave unset)"
 
     pgb env --app "$APP" --format json
     check_rc 0 "env --format json"
