@@ -1,6 +1,7 @@
 /*
- * Internal interfaces of launcher/ (what runs every time) and of the cluster
- * creation in bootstrap/cluster.c that it calls on first start. Not installed.
+ * Internal interfaces of launcher/ (what runs for an app, every time): app
+ * paths, the cluster (launcher/cluster.c), the postmaster, the server handle.
+ * Not installed.
  */
 #ifndef PGBOOT_LAUNCHER_H
 #define PGBOOT_LAUNCHER_H
@@ -32,7 +33,7 @@ PGB_MUST_USE int pgb_socket_dir_prepare(const char *dir);
 #define PGB_SUPERUSER_ALT "pgboot_admin" /* when the app itself is named "postgres" */
 const char *pgb_superuser_for(const char *app);
 
-/* bootstrap/cluster.c: create the cluster for an app (first start): initdb in
+/* launcher/cluster.c: create the cluster for an app (first start): initdb in
  * a marked work directory renamed into place only when complete (or into an
  * empty directory the user made, emptied again on failure, never removed),
  * the settings file, and the pgpass file with fresh random passwords. */
@@ -126,9 +127,5 @@ struct pgboot_server {
 pgboot_server *pgb_server_new(void);
 /* Stop an ephemeral cluster and remove it (launcher/ephemeral.c). */
 int pgb_ephemeral_stop(pgboot_server *s);
-
-/* Write a file atomically (temporary + rename) with the given mode. */
-PGB_MUST_USE int pgb_write_file_atomic(const char *path, const char *data, size_t len,
-                                       unsigned mode);
 
 #endif

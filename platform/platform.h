@@ -2,7 +2,7 @@
  * Internal support shared by bootstrap/ and launcher/: the error model, small
  * string and file helpers, and the operating-system layer. Everything that
  * touches OS-specific APIs (processes, locks, home directories, terminals) is
- * declared here and implemented under platform/unix/ (the only one so far).
+ * declared here and implemented under platform/linux/ (the only one so far).
  * Not installed; not part of the public API.
  */
 #ifndef PGBOOT_PLATFORM_H
@@ -68,8 +68,26 @@ char *pgb_tail_lines(char *s, int max_lines);
  * first, then "error:"), else its last 4 lines (in place); returns s. */
 char *pgb_cause_line(char *s);
 
-/* --- files (platform/unix/fs.c) ------------------------------------------ */
+/* --- a growable string (platform/buf.c) ---------------------------------- */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} pgb_buf;
+void pgb_buf_add(pgb_buf *b, const char *s, size_t n);
+void pgb_buf_puts(pgb_buf *b, const char *s);
+void pgb_buf_printf(pgb_buf *b, const char *fmt, ...) PGB_PRINTF(2, 3);
+void pgb_buf_free(pgb_buf *b);
+/* Append `name` as a double-quoted identifier. */
+void pgb_buf_ident(pgb_buf *b, const char *name);
+/* Append `s` as a single-quoted literal. */
+void pgb_buf_literal(pgb_buf *b, const char *s, size_t n);
+
+/* --- files (platform/linux/fs.c) ------------------------------------------ */
 PGB_MUST_USE int pgb_read_file(const char *path, char **out, size_t *len, size_t max);
+/* Write a file atomically (a temporary beside it, fsync, rename) with `mode`. */
+PGB_MUST_USE int pgb_write_file_atomic(const char *path, const char *data, size_t len,
+                                       unsigned mode);
 PGB_MUST_USE int pgb_mkdir_p(const char *path, unsigned mode);
 int pgb_path_exists(const char *path);
 int pgb_is_dir(const char *path);
@@ -86,7 +104,7 @@ PGB_MUST_USE int pgb_home_dir(char **out);
 /* A short random suffix for temporary names (letters and digits). */
 void pgb_random_name(char *out, size_t len);
 
-/* --- removing what pgboot made (platform/unix/remove.c) ------------------
+/* --- removing what pgboot made (platform/linux/remove.c) ------------------
  * The only way pgboot removes files. The walk never follows a symbolic link,
  * never enters "." or "..", and never leaves the file system it starts on;
  * installed (read-only) directories are made writable first. System calls
@@ -117,13 +135,13 @@ int pgb_workdir_unmark(const char *path);
  * names start with `prefix` (not empty). Call under the lock that guards them. */
 void pgb_workdir_remove_abandoned(const char *dir, const char *prefix);
 
-/* --- locks (platform/unix/lock.c) ---------------------------------------- */
+/* --- locks (platform/linux/lock.c) ---------------------------------------- */
 /* Take an exclusive lock on `path` (created 0600 if missing), waiting for it.
  * Released by pgb_unlock() or when the process dies. */
 PGB_MUST_USE int pgb_lock(const char *path, int *fd_out);
 void pgb_unlock(int fd);
 
-/* --- processes (platform/unix/proc.c) ------------------------------------ */
+/* --- processes (platform/linux/proc.c) ------------------------------------ */
 /* In a forked child: be killed (SIGKILL) when the thread that forked it, in
  * process `parent`, dies. 0, or -1 when the parent is already gone. */
 int pgb_die_with_parent(int parent);
@@ -168,7 +186,7 @@ int pgb_fork_detached(void);
  * user first if `create` and it does not exist. */
 PGB_MUST_USE int pgb_become_user(const char *user, int create);
 
-/* --- network (platform/unix/net.c) --------------------------------------- */
+/* --- network (platform/linux/net.c) --------------------------------------- */
 /* Can 127.0.0.1:port be bound right now? */
 int pgb_port_is_free(int port);
 /* A port on 127.0.0.1 that was free a moment ago. */
@@ -178,7 +196,7 @@ PGB_MUST_USE int pgb_port_pick(int *port);
 enum { PGB_PING_OK = 0, PGB_PING_REJECT = 1, PGB_PING_NO_ANSWER = 2 };
 int pgb_pg_ping(const char *socket_dir, int port, uint32_t timeout_ms);
 
-/* --- system facts (platform/unix/sys.c) ---------------------------------- */
+/* --- system facts (platform/linux/sys.c) ---------------------------------- */
 const char *pgb_sys_platform(void);
 void pgb_sleep_ms(uint32_t ms);
 uint64_t pgb_now_ms(void);

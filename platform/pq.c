@@ -63,7 +63,7 @@ static const struct {
 
 /* Session settings libpq sends from the environment that no connection
  * parameter can cancel (they are applied after "options"): set back to what
- * pgboot's clusters are configured with (bootstrap/cluster.c) after
+ * pgboot's clusters are configured with (launcher/cluster.c) after
  * connecting. */
 static const struct {
     const char *envvar;

@@ -1,4 +1,4 @@
-/* Unit tests for the migration's type planning (bootstrap/migrate_plan.c):
+/* Unit tests for the migration's type planning (migrate/plan.c):
  * for each case a real SQLite file is built in a fresh temporary directory,
  * opened and introspected as `pgboot migrate` does (pgb_src_open,
  * pgb_src_introspect, pgb_plan_make, pgb_src_check), and the type chosen for
@@ -20,7 +20,7 @@
 #include <sqlite3.h>
 
 #include "migrate.h"
-#include "migrate_copy.h" /* pgb_plan_select_sql */
+#include "copy.h" /* pgb_plan_select_sql */
 
 /* ---- fixture: one SQLite file in a fresh directory per case --------------------- */
 

@@ -1,4 +1,4 @@
-/* Loading rows and reading them back (bootstrap/migrate_copy.c). Internal. */
+/* Loading rows and reading them back (migrate/copy.c). Internal. */
 #ifndef PGBOOT_MIGRATE_COPY_H
 #define PGBOOT_MIGRATE_COPY_H
 

@@ -151,3 +151,39 @@ void pgb_remove_matching(const char *dir, const char *prefix)
     }
     closedir(d);
 }
+
+int pgb_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode)
+{
+    char *tmp = pgb_printf("%s.tmp-%d", path, (int)getpid());
+    if (!tmp)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+    if (fd < 0) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    int rc = 0;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+            break;
+        }
+        done += (size_t)n;
+    }
+    if (rc == 0 && fchmod(fd, (mode_t)mode) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot set the mode of %s: %s", tmp, strerror(errno));
+    if (rc == 0 && fsync(fd) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}

@@ -20,7 +20,7 @@
 #include <sqlite3.h>
 
 #include "migrate.h"
-#include "migrate_copy.h"
+#include "copy.h"
 
 #define MAX_NAME 63
 #define TWO53 9007199254740992LL

@@ -1,4 +1,4 @@
-/* The command line tool's internal interface (launcher/cli*.c). It sees only
+/* The command line tool's internal interface (the files of cli/). It sees only
  * the public API, include/pgboot.h. */
 #ifndef PGBOOT_CLI_H
 #define PGBOOT_CLI_H

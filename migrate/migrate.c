@@ -1,6 +1,6 @@
 /* Migrating a legacy SQLite database into PostgreSQL.
  *
- * 1. Read (bootstrap/sqlsrc.c): open the file read-only, one read transaction.
+ * 1. Read (migrate/source.c): open the file read-only, one read transaction.
  * 2. Plan (migrate_plan.c): names, and one scan of every table to choose
  *    every column's type. Values that cannot be stored exactly stop a strict
  *    migration here, listing up to 20 cells, before anything is written.
@@ -34,7 +34,7 @@
 
 #include "../platform/dynload.h"
 #include "migrate.h"
-#include "migrate_copy.h"
+#include "copy.h"
 
 #define MAX_BAD_CELLS 20
 

@@ -17,7 +17,7 @@
 
 #include "../platform/dynload.h"
 #include "migrate.h"
-#include "migrate_copy.h"
+#include "copy.h"
 
 #define FLUSH_AT (256 * 1024)
 

@@ -22,7 +22,7 @@
 #include <sodium.h>
 
 #include "../platform/dynload.h"
-#include "../launcher/launcher.h"
+#include "launcher.h"
 
 #define PASSWORD_LEN 32
 #define CONF_FILE "pgboot.conf"

@@ -1,6 +1,6 @@
 /*
- * Internal interfaces of the SQLite -> PostgreSQL migration (bootstrap/sql*.c,
- * bootstrap/migrate*.c). Not installed.
+ * Internal interfaces of the SQLite -> PostgreSQL migration (the files of migrate/).
+ * Not installed.
  */
 #ifndef PGBOOT_MIGRATE_H
 #define PGBOOT_MIGRATE_H
@@ -12,22 +12,7 @@
 
 #include "../platform/platform.h"
 
-/* ---- a growable string (bootstrap/sqltok.c) ------------------------------ */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} pgb_buf;
-void pgb_buf_add(pgb_buf *b, const char *s, size_t n);
-void pgb_buf_puts(pgb_buf *b, const char *s);
-void pgb_buf_printf(pgb_buf *b, const char *fmt, ...) PGB_PRINTF(2, 3);
-void pgb_buf_free(pgb_buf *b);
-/* Append `name` as a double-quoted identifier. */
-void pgb_buf_ident(pgb_buf *b, const char *name);
-/* Append `s` as a single-quoted literal. */
-void pgb_buf_literal(pgb_buf *b, const char *s, size_t n);
-
-/* ---- SQLite SQL tokens (bootstrap/sqltok.c) ------------------------------ */
+/* ---- SQLite SQL tokens (migrate/tokens.c) ------------------------------ */
 typedef enum {
     TK_END = 0,
     TK_IDENT,  /* bare word (keywords too) */
@@ -58,7 +43,7 @@ int pgb_tok_is(const pgb_toks *t, size_t i, const char *kw);
 /* Index of the token closing the parenthesis opened at i, or t->n. */
 size_t pgb_tok_close(const pgb_toks *t, size_t i);
 
-/* ---- translating SQLite expressions (bootstrap/sqltok.c) ----------------- */
+/* ---- translating SQLite expressions (migrate/tokens.c) ----------------- */
 
 /* How names are mapped while translating: a callback from a source name to
  * the target name, or NULL if it is not known (then a double-quoted token is
@@ -78,7 +63,7 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
                        const char *target_type, pgb_name_map map, void *map_ctx, pgb_buf *out,
                        const char **why);
 
-/* ---- values (bootstrap/values.c) ---------------------------------------- */
+/* ---- values (migrate/values.c) ---------------------------------------- */
 
 /* An ISO-8601 date or timestamp: "YYYY-MM-DD", optionally followed by "T" or
  * " " and "HH:MM[:SS[.f...]]", optionally by "Z" or "+HH[:MM]"/"-HH[:MM]".
@@ -126,7 +111,7 @@ int pgb_epoch_text(int64_t secs, char *buf, size_t cap);
 /* A decimal in plain notation (no exponent) from "d.ddde+XX"-style text. */
 void pgb_plain_decimal(const char *s, char *out, size_t cap);
 
-/* ---- SHA-256 (bootstrap/sha256.c) -------------------------------------- */
+/* ---- SHA-256 (migrate/sha256.c) -------------------------------------- */
 
 /* With the CPU's SHA instructions when it has them (and portable is 0),
  * else libsodium's. */
@@ -142,7 +127,7 @@ void pgb_sha256_init(pgb_sha256 *s, int portable);
 void pgb_sha256_update(pgb_sha256 *s, const void *data, size_t n);
 void pgb_sha256_final(pgb_sha256 *s, unsigned char out[32]);
 
-/* ---- the SQLite source (bootstrap/sqlsrc.c) ----------------------------- */
+/* ---- the SQLite source (migrate/source.c) ----------------------------- */
 
 typedef struct sqlite3 sqlite3;
 
@@ -237,7 +222,7 @@ void pgb_src_close(src_db *db);
 /* A message for the last SQLite error on db, naming the file. */
 int pgb_src_fail(src_db *db, int code, const char *what);
 
-/* ---- the plan (bootstrap/migrate_plan.c) --------------------------------- */
+/* ---- the plan (migrate/plan.c) --------------------------------- */
 
 typedef enum {
     K_BIGINT,
@@ -320,7 +305,7 @@ const char *pgb_plan_col_name(const plan_table *t, const char *src_name);
 typedef struct sqlite3_value sqlite3_value;
 int pgb_cell_ok(const plan_col *c, sqlite3_value *v, const char **why);
 
-/* ---- canonical values for verification (bootstrap/migrate_verify.c) ---- */
+/* ---- canonical values for verification (migrate/copy.c) ---- */
 
 /* Order-independent digest of a table's rows: each row hashed, the hashes
  * summed (first half) and xored (second half). */
@@ -329,7 +314,7 @@ typedef struct {
 } pgb_digest;
 void pgb_digest_row(pgb_digest *d, const unsigned char row_hash[16]);
 
-/* ---- notes for the report (bootstrap/migrate.c) -------------------------- */
+/* ---- notes for the report (migrate/migrate.c) -------------------------- */
 typedef struct pgb_report pgb_report;
 void pgb_report_skip(pgb_report *r, const char *kind, const char *name, const char *reason);
 void pgb_report_warn(pgb_report *r, const char *fmt, ...) PGB_PRINTF(2, 3);
