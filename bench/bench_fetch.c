@@ -116,7 +116,7 @@ int main(int argc, char **argv)
             return 1;
         }
         t_fetch[i] = now() - t0;
-        t_verify[i] = pgboot_bundle_get_timing(b)->verify_ms / 1e3;
+        t_verify[i] = pgboot_bundle_timings(b)->verify_ms / 1e3;
         pgboot_bundle_free(b);
         rmrf(dir);
 

@@ -59,7 +59,7 @@ static void *worker(void *p)
         }
         free(url);
     }
-    pgboot_testdb_close(t);
+    pgboot_testdb_free(t);
     return NULL;
 }
 
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "drop: %s\n", pgboot_error_last());
         free(urls[i]);
     }
-    pgboot_testdb_close(t);
+    pgboot_testdb_free(t);
     qsort(times, (size_t)rounds, sizeof(double), cmp);
     double median = times[rounds / 2];
 
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "drop: %s\n", pgboot_error_last());
         free(u);
     }
-    pgboot_testdb_close(bt);
+    pgboot_testdb_free(bt);
     qsort(btimes, (size_t)rounds, sizeof(double), cmp);
     double bmedian = btimes[rounds / 2];
     free(btimes);

@@ -73,11 +73,11 @@ const char *pgboot_bundle_integrity(const pgboot_bundle *b)
 {
     return b->integrity;
 }
-pgboot_bundle_origin pgboot_bundle_get_origin(const pgboot_bundle *b)
+pgboot_bundle_origin pgboot_bundle_fetched_from(const pgboot_bundle *b)
 {
     return b->origin;
 }
-const pgboot_bundle_timing *pgboot_bundle_get_timing(const pgboot_bundle *b)
+const pgboot_bundle_timing *pgboot_bundle_timings(const pgboot_bundle *b)
 {
     return &b->timing;
 }
@@ -131,9 +131,11 @@ static void plan_free(plan *p)
 static int plan_make(plan *p, const pgboot_fetch_options *o)
 {
     memset(p, 0, sizeof *p);
-    if (o && o->version != PGBOOT_FETCH_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_fetch_options.version is %u, expected %u",
-                        o->version, PGBOOT_FETCH_OPTIONS_VERSION);
+    int vrc = o ? pgb_version_check(o->version, PGBOOT_FETCH_OPTIONS_VERSION,
+                                    "pgboot_fetch_options")
+                : 0;
+    if (vrc)
+        return vrc;
     int rc = pgboot_manifest_load(&p->manifest, o ? o->manifest_path : NULL);
     if (rc)
         return rc;
@@ -416,5 +418,19 @@ int pgboot_bundle_verify(pgboot_bundle **out, const pgboot_fetch_options *o)
     if (rc == 0)
         rc = bundle_make(out, &p, NULL, PGBOOT_FROM_CACHE);
     plan_free(&p);
+    return rc;
+}
+
+int pgboot_fetch_options_init(pgboot_fetch_options *opts, unsigned int version)
+{
+    pgb_error_reset();
+    int rc = pgb_version_check(version, PGBOOT_FETCH_OPTIONS_VERSION, "pgboot_fetch_options");
+    if (rc == 0 && !opts)
+        rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_fetch_options to initialise");
+    if (rc == 0) {
+        pgboot_fetch_options init = PGBOOT_FETCH_OPTIONS_INIT;
+        *opts = init;
+        opts->version = version;
+    }
     return rc;
 }

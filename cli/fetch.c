@@ -56,13 +56,13 @@ static void print_bundle(const pgboot_bundle *b, int as_json)
         return;
     }
     const char *url = pgboot_bundle_source_url(b);
-    const pgboot_bundle_timing *t = pgboot_bundle_get_timing(b);
+    const pgboot_bundle_timing *t = pgboot_bundle_timings(b);
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:i, s:i, s:i, s:i, s:i}}", "bin_dir",
         pgboot_bundle_bin_dir(b), "root", pgboot_bundle_root(b), "tarball",
         pgboot_bundle_tarball_path(b), "platform", pgboot_bundle_platform(b), "postgresql_version",
         pgboot_bundle_pg_version(b), "integrity", pgboot_bundle_integrity(b), "origin",
-        origin_name(pgboot_bundle_get_origin(b)), "url", url ? json_string(url) : json_null(),
+        origin_name(pgboot_bundle_fetched_from(b)), "url", url ? json_string(url) : json_null(),
         "timing_ms", "total", (json_int_t)t->total_ms, "download", (json_int_t)t->download_ms,
         "verify", (json_int_t)t->verify_ms, "extract", (json_int_t)t->extract_ms, "check",
         (json_int_t)t->check_ms);

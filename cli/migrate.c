@@ -190,7 +190,7 @@ int cmd_migrate(int argc, char **argv)
     if (app) {
         so.app = app;
         char *app_dir = NULL;
-        if (pgboot_app_dir(&app_dir, &so) != 0)
+        if (pgboot_app_dir_for(&app_dir, &so) != 0)
             return cli_fail();
         if (asprintf(&report_dir, "%s/migrations/%s", app_dir, stamp) < 0)
             report_dir = NULL;

@@ -464,7 +464,7 @@ static int cmd_env(server_args *a, const pgboot_server *s)
 static int cmd_logs(server_args *a)
 {
     char *path = NULL;
-    if (pgboot_server_log_file(&path, &a->o) != 0)
+    if (pgboot_log_file_for(&path, &a->o) != 0)
         return cli_fail();
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -551,7 +551,7 @@ static int cmd_testdb(server_args *a)
             free(clone);
         }
     }
-    pgboot_testdb_close(t);
+    pgboot_testdb_free(t);
     fflush(stdout);
     if (rc == 0)
         refill_detached(&to);

@@ -11,12 +11,26 @@
  *    stay valid until the next failing pgboot call on that thread.
  *  - The library never prints, never exits, and never aborts on bad input.
  *  - Objects are created with pgboot_<x>_<verb>(&out, ...) and released with the
- *    NULL-safe pgboot_<x>_free(). Getters lend `const char *` that stay valid
- *    for the owning object's lifetime. Strings passed in are copied.
+ *    NULL-safe pgboot_<x>_free(). Getters, named pgboot_<x>_<noun>(), lend
+ *    `const char *` that stay valid for the owning object's lifetime; functions
+ *    that compute something into a new string are named apart
+ *    (pgboot_<noun>_for()). Strings passed in are copied. A string the library
+ *    allocates for the caller is released with pgboot_free(), never free():
+ *    the library and its host may not share an allocator.
  *  - Options structs start with a `version` field and are initialised with the
- *    matching _INIT macro; fields are only ever appended. Times are in
- *    milliseconds; 0 means "the default".
- *  - Functions are thread-safe on distinct objects.
+ *    matching positional _INIT macro, or by pgboot_<x>_options_init(opts,
+ *    version) where a macro cannot be used (bindings). Fields are only ever
+ *    appended, and each append raises the version; the library accepts every
+ *    version from 1 to the current one and reads only the fields that version
+ *    has, so a caller built against an older header keeps working. An options
+ *    struct nested by value (`fetch` in the server and ephemeral options) that
+ *    grows changes the outer layout too, so the outer version is raised with
+ *    it. Times are in milliseconds; 0 means "the default".
+ *  - Functions are thread-safe on distinct objects. Functions documented to
+ *    fork (the root path of pgboot_server_start(), the detached pool refill)
+ *    run only async-signal-safe code in the child until it execs or exits.
+ *  - Language: this header is C99 (and compiles as C++11 and later); it is
+ *    checked with -pedantic -Werror in C99, C11, C++11 and C++17.
  */
 #ifndef PGBOOT_H
 #define PGBOOT_H
@@ -36,7 +50,16 @@ extern "C" {
 #define PGBOOT_WARN_UNUSED
 #endif
 
+#define PGBOOT_VERSION_MAJOR 0
+#define PGBOOT_VERSION_MINOR 1
+#define PGBOOT_VERSION_PATCH 0
 #define PGBOOT_VERSION_STRING "0.1.0"
+/** Non-zero when this header is version major.minor.patch or newer. */
+#define PGBOOT_VERSION_CHECK(major, minor, patch)                                                  \
+    ((PGBOOT_VERSION_MAJOR > (major)) ||                                                           \
+     (PGBOOT_VERSION_MAJOR == (major) && PGBOOT_VERSION_MINOR > (minor)) ||                        \
+     (PGBOOT_VERSION_MAJOR == (major) && PGBOOT_VERSION_MINOR == (minor) &&                        \
+      PGBOOT_VERSION_PATCH >= (patch)))
 
 /** Error codes. Every failure also sets a one-line message. */
 typedef enum {
@@ -71,6 +94,9 @@ PGBOOT_EXTERN void pgboot_error_clear(void);
 
 /** The library's version, e.g. "0.1.0". */
 PGBOOT_EXTERN const char *pgboot_version(void);
+/** Release a string (or array) the library allocated for the caller. NULL is
+ * fine. Thread-safe. */
+PGBOOT_EXTERN void pgboot_free(void *p);
 
 /* ------------------------------------------------------------------------
  * The manifest: which PostgreSQL bundle is pinned for which platform.
@@ -138,8 +164,8 @@ typedef enum {
  * Resolve the registry URL: `mirror` if not NULL, else PGBOOT_MIRROR, else
  * npm_config_registry / NPM_CONFIG_REGISTRY, else a registry= line in the
  * user's .npmrc (NPM_CONFIG_USERCONFIG or ~/.npmrc), else the build-time
- * default. On success *out is a malloc'd URL without a trailing slash (free()
- * it) and *source tells where it came from. With nothing configured, fails
+ * default. On success *out is a URL without a trailing slash (release it
+ * with pgboot_free()) and *source tells where it came from. With nothing configured, fails
  * with PGBOOT_ENOREGISTRY and a hint on how to set one.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int
@@ -151,7 +177,8 @@ PGBOOT_EXTERN const char *pgboot_registry_builtin(void);
 
 /**
  * The tarball address in the npm registry layout:
- * <registry>/<package>/-/<basename of package>-<version>.tgz. malloc'd.
+ * <registry>/<package>/-/<basename of package>-<version>.tgz, in *out
+ * (release it with pgboot_free()).
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_bundle_url(char **out, const char *registry,
                                                        const pgboot_bundle_pin *pin);
@@ -182,9 +209,11 @@ typedef struct {
 
 #define PGBOOT_FETCH_OPTIONS_VERSION 1
 #define PGBOOT_FETCH_OPTIONS_INIT                                                                  \
-    {                                                                                              \
-        .version = PGBOOT_FETCH_OPTIONS_VERSION                                                    \
-    }
+    {PGBOOT_FETCH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL}
+/** Initialise `opts` as PGBOOT_FETCH_OPTIONS_INIT does, for `version` (for
+ * bindings that cannot use the macro). 0, or PGBOOT_EINVALID when `version`
+ * is not one this library knows (1 .. PGBOOT_FETCH_OPTIONS_VERSION). */
+PGBOOT_EXTERN int pgboot_fetch_options_init(pgboot_fetch_options *opts, unsigned int version);
 
 typedef struct pgboot_bundle pgboot_bundle;
 
@@ -229,7 +258,7 @@ PGBOOT_EXTERN const char *pgboot_bundle_platform(const pgboot_bundle *b);
 /** The PostgreSQL version of the tree, e.g. "16.14". */
 PGBOOT_EXTERN const char *pgboot_bundle_pg_version(const pgboot_bundle *b);
 PGBOOT_EXTERN const char *pgboot_bundle_integrity(const pgboot_bundle *b);
-PGBOOT_EXTERN pgboot_bundle_origin pgboot_bundle_get_origin(const pgboot_bundle *b);
+PGBOOT_EXTERN pgboot_bundle_origin pgboot_bundle_fetched_from(const pgboot_bundle *b);
 
 /** Where the time of a fetch went, in milliseconds (0 for steps not taken). */
 typedef struct {
@@ -242,9 +271,9 @@ typedef struct {
 } pgboot_bundle_timing;
 
 /** The timing of the fetch that produced `b`. Lent by `b`. */
-PGBOOT_EXTERN const pgboot_bundle_timing *pgboot_bundle_get_timing(const pgboot_bundle *b);
+PGBOOT_EXTERN const pgboot_bundle_timing *pgboot_bundle_timings(const pgboot_bundle *b);
 
-/** The cache directory these options resolve to (malloc'd; free() it). */
+/** The cache directory these options resolve to (release it with pgboot_free()). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts);
 
 /* ------------------------------------------------------------------------
@@ -284,9 +313,23 @@ typedef struct {
 
 #define PGBOOT_SERVER_OPTIONS_VERSION 1
 #define PGBOOT_SERVER_OPTIONS_INIT                                                                 \
-    {                                                                                              \
-        .version = PGBOOT_SERVER_OPTIONS_VERSION, .fetch = PGBOOT_FETCH_OPTIONS_INIT               \
-    }
+    {PGBOOT_SERVER_OPTIONS_VERSION,                                                                \
+     NULL,                                                                                         \
+     NULL,                                                                                         \
+     NULL,                                                                                         \
+     0,                                                                                            \
+     0,                                                                                            \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     NULL,                                                                                         \
+     0,                                                                                            \
+     0,                                                                                            \
+     PGBOOT_FETCH_OPTIONS_INIT,                                                                    \
+     NULL,                                                                                         \
+     0}
+/** As pgboot_fetch_options_init(), for server options (the nested fetch
+ * options too). 0 or PGBOOT_EINVALID. */
+PGBOOT_EXTERN int pgboot_server_options_init(pgboot_server_options *opts, unsigned int version);
 
 typedef struct pgboot_server pgboot_server;
 
@@ -376,12 +419,12 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_env(pgboot_env_var **out,
 /** Free what pgboot_server_env() returned. NULL-safe. */
 PGBOOT_EXTERN void pgboot_env_free(pgboot_env_var *vars);
 
-/** The server log file for these options, running or not (malloc'd; free() it). */
-PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_log_file(char **out,
+/** The server log file for these options, running or not (release it with pgboot_free()). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_log_file_for(char **out,
                                                             const pgboot_server_options *opts);
 
-/** The app directory for these options (malloc'd; free() it). */
-PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_dir(char **out, const pgboot_server_options *opts);
+/** The app directory for these options (release it with pgboot_free()). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_dir_for(char **out, const pgboot_server_options *opts);
 
 /* ------------------------------------------------------------------------
  * Throwaway PostgreSQL for tests.
@@ -406,9 +449,10 @@ typedef struct {
 
 #define PGBOOT_EPHEMERAL_OPTIONS_VERSION 1
 #define PGBOOT_EPHEMERAL_OPTIONS_INIT                                                              \
-    {                                                                                              \
-        .version = PGBOOT_EPHEMERAL_OPTIONS_VERSION, .fetch = PGBOOT_FETCH_OPTIONS_INIT            \
-    }
+    {PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT}
+/** As pgboot_fetch_options_init(), for ephemeral options. 0 or PGBOOT_EINVALID. */
+PGBOOT_EXTERN int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts,
+                                                unsigned int version);
 
 /**
  * Create and start an ephemeral cluster. Its URL names the superuser and the
@@ -446,10 +490,9 @@ typedef struct {
 } pgboot_testdb_options;
 
 #define PGBOOT_TESTDB_OPTIONS_VERSION 2
-#define PGBOOT_TESTDB_OPTIONS_INIT                                                                 \
-    {                                                                                              \
-        .version = PGBOOT_TESTDB_OPTIONS_VERSION                                                   \
-    }
+#define PGBOOT_TESTDB_OPTIONS_INIT {PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL}
+/** As pgboot_fetch_options_init(), for test database options. 0 or PGBOOT_EINVALID. */
+PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version);
 
 /**
  * Connect to the server and make sure the template for these SQL files
@@ -472,11 +515,11 @@ PGBOOT_EXTERN void pgboot_testdb_fill_pool_detached(const pgboot_testdb_options 
 /** A fresh database cloned from the template: one made in advance if the
  * pool has one (taken by an atomic rename; any number of processes may share a
  * pool), else made now (CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY).
- * *url_out is its URL (malloc'd; free() it). Names stay within 63 bytes. */
+ * *url_out is its URL (release it with pgboot_free()). Names stay within 63 bytes. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clone(pgboot_testdb *t, char **url_out);
 /** The template database's name. */
 PGBOOT_EXTERN const char *pgboot_testdb_template(const pgboot_testdb *t);
-PGBOOT_EXTERN void pgboot_testdb_close(pgboot_testdb *t);
+PGBOOT_EXTERN void pgboot_testdb_free(pgboot_testdb *t);
 
 /** Drop a database made by pgboot_testdb_clone(), even while connections to
  * it are open (they are terminated). Refuses names it did not make. */
@@ -531,9 +574,26 @@ typedef struct {
 
 #define PGBOOT_MIGRATE_OPTIONS_VERSION 2
 #define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
-    {                                                                                              \
-        .version = PGBOOT_MIGRATE_OPTIONS_VERSION                                                  \
-    }
+    {PGBOOT_MIGRATE_OPTIONS_VERSION,                                                               \
+     NULL,                                                                                         \
+     NULL,                                                                                         \
+     NULL,                                                                                         \
+     NULL,                                                                                         \
+     PGBOOT_ON_ERROR_STRICT,                                                                       \
+     PGBOOT_VERIFY_COUNTS,                                                                         \
+     NULL,                                                                                         \
+     0,                                                                                            \
+     0,                                                                                            \
+     0,                                                                                            \
+     0,                                                                                            \
+     0,                                                                                            \
+     0,                                                                                            \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     NULL,                                                                                         \
+     NULL}
+/** As pgboot_fetch_options_init(), for migration options. 0 or PGBOOT_EINVALID. */
+PGBOOT_EXTERN int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int version);
 
 typedef struct pgboot_migration pgboot_migration;
 

@@ -68,7 +68,7 @@ static int data_home(char **out)
     return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
 }
 
-int pgboot_app_dir(char **out, const pgboot_server_options *o)
+int pgboot_app_dir_for(char **out, const pgboot_server_options *o)
 {
     *out = NULL;
     int rc = pgboot_app_name_check(o ? o->app : NULL);
@@ -121,7 +121,7 @@ int pgb_app_paths_make(pgb_app_paths *p, const char *app, const char *data_dir)
     memset(p, 0, sizeof *p);
     pgboot_server_options o = PGBOOT_SERVER_OPTIONS_INIT;
     o.app = app;
-    int rc = pgboot_app_dir(&p->app_dir, &o);
+    int rc = pgboot_app_dir_for(&p->app_dir, &o);
     if (rc)
         return rc;
     p->app = pgb_strdup(app);
@@ -191,7 +191,7 @@ int pgb_socket_dir_prepare(const char *dir)
     return 0;
 }
 
-int pgboot_server_log_file(char **out, const pgboot_server_options *o)
+int pgboot_log_file_for(char **out, const pgboot_server_options *o)
 {
     *out = NULL;
     pgb_error_reset();
@@ -199,7 +199,7 @@ int pgboot_server_log_file(char **out, const pgboot_server_options *o)
     if (rc)
         return rc;
     char *app_dir = NULL;
-    if ((rc = pgboot_app_dir(&app_dir, o)) != 0)
+    if ((rc = pgboot_app_dir_for(&app_dir, o)) != 0)
         return rc;
     if (o->data_dir && *o->data_dir)
         *out = pgb_path_join(o->data_dir, "log/postgresql.log");

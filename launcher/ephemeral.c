@@ -433,13 +433,13 @@ static int check_options(const pgboot_ephemeral_options *o)
 {
     if (!o)
         return pgb_fail(PGBOOT_EINVALID, "no ephemeral options given");
-    if (o->version != PGBOOT_EPHEMERAL_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_ephemeral_options.version is %u, expected %u",
-                        o->version, PGBOOT_EPHEMERAL_OPTIONS_VERSION);
-    if (o->fetch.version != PGBOOT_FETCH_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID,
-                        "pgboot_ephemeral_options.fetch.version is %u, expected %u",
-                        o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION);
+    int vrc = pgb_version_check(o->version, PGBOOT_EPHEMERAL_OPTIONS_VERSION,
+                                "pgboot_ephemeral_options");
+    if (vrc == 0)
+        vrc = pgb_version_check(o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION,
+                                "pgboot_ephemeral_options.fetch");
+    if (vrc)
+        return vrc;
     int env_rc = pgb_pq_check_own_env();
     if (env_rc)
         return env_rc;
@@ -684,6 +684,21 @@ int pgb_ephemeral_stop(pgboot_server *s)
     if (s->host_fd >= 0) {
         close(s->host_fd);
         s->host_fd = -1;
+    }
+    return rc;
+}
+
+int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts, unsigned int version)
+{
+    pgb_error_reset();
+    int rc = pgb_version_check(version, PGBOOT_EPHEMERAL_OPTIONS_VERSION,
+                               "pgboot_ephemeral_options");
+    if (rc == 0 && !opts)
+        rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_ephemeral_options to initialise");
+    if (rc == 0) {
+        pgboot_ephemeral_options init = PGBOOT_EPHEMERAL_OPTIONS_INIT;
+        *opts = init;
+        opts->version = version;
     }
     return rc;
 }

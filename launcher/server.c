@@ -825,13 +825,11 @@ static int check_options(const pgboot_server_options *o)
 {
     if (!o)
         return pgb_fail(PGBOOT_EINVALID, "no server options given");
-    if (o->version != PGBOOT_SERVER_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_server_options.version is %u, expected %u",
-                        o->version, PGBOOT_SERVER_OPTIONS_VERSION);
-    if (o->fetch.version != PGBOOT_FETCH_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_server_options.fetch.version is %u, expected %u",
-                        o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION);
-    return pgboot_app_name_check(o->app);
+    int rc = pgb_version_check(o->version, PGBOOT_SERVER_OPTIONS_VERSION, "pgboot_server_options");
+    if (rc == 0)
+        rc = pgb_version_check(o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION,
+                               "pgboot_server_options.fetch");
+    return rc ? rc : pgboot_app_name_check(o->app);
 }
 
 static int need_unprivileged(const pgboot_server_options *o)
@@ -878,7 +876,7 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
             return rc;
         /* The legacy database goes into the external one too. */
         char *app_dir = NULL;
-        if ((rc = pgboot_app_dir(&app_dir, o)) == 0)
+        if ((rc = pgboot_app_dir_for(&app_dir, o)) == 0)
             rc = maybe_migrate(app_dir, o, *out);
         free(app_dir);
         if (rc) {
@@ -954,5 +952,19 @@ int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode)
     if (run)
         unlink(run);
     free(run);
+    return rc;
+}
+
+int pgboot_server_options_init(pgboot_server_options *opts, unsigned int version)
+{
+    pgb_error_reset();
+    int rc = pgb_version_check(version, PGBOOT_SERVER_OPTIONS_VERSION, "pgboot_server_options");
+    if (rc == 0 && !opts)
+        rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_server_options to initialise");
+    if (rc == 0) {
+        pgboot_server_options init = PGBOOT_SERVER_OPTIONS_INIT;
+        *opts = init;
+        opts->version = version;
+    }
     return rc;
 }

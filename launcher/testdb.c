@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -417,7 +418,7 @@ static void *refill_main(void *arg)
     return NULL;
 }
 
-void pgboot_testdb_close(pgboot_testdb *t)
+void pgboot_testdb_free(pgboot_testdb *t)
 {
     if (!t)
         return;
@@ -446,9 +447,11 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
 {
     pgb_error_reset();
     *out = NULL;
-    if (!o || o->version < 1 || o->version > PGBOOT_TESTDB_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options.version is %u, expected 1 to %u",
-                        o ? o->version : 0, PGBOOT_TESTDB_OPTIONS_VERSION);
+    if (!o)
+        return pgb_fail(PGBOOT_EINVALID, "no pgboot_testdb_options given");
+    int vrc = pgb_version_check(o->version, PGBOOT_TESTDB_OPTIONS_VERSION, "pgboot_testdb_options");
+    if (vrc)
+        return vrc;
     const pgboot_server *server = o->version >= 2 ? o->server : NULL;
     if (server && o->url)
         return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options has both a url and a server");
@@ -510,7 +513,7 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
     return 0;
 fail:
     sql_set_free(&sql);
-    pgboot_testdb_close(t);
+    pgboot_testdb_free(t);
     return rc;
 }
 
@@ -614,6 +617,22 @@ void pgboot_testdb_fill_pool_detached(const pgboot_testdb_options *o)
         return;
     pgboot_testdb *t = NULL;
     if (pgboot_testdb_open(&t, o) == 0 && pgboot_testdb_fill_pool(t) == 0)
-        pgboot_testdb_close(t);
+        pgboot_testdb_free(t);
     _exit(0);
+}
+
+int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version)
+{
+    pgb_error_reset();
+    int rc = pgb_version_check(version, PGBOOT_TESTDB_OPTIONS_VERSION, "pgboot_testdb_options");
+    if (rc == 0 && !opts)
+        rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_testdb_options to initialise");
+    if (rc == 0) {
+        /* Only the fields of that version: the caller's struct may be older. */
+        pgboot_testdb_options init = PGBOOT_TESTDB_OPTIONS_INIT;
+        memcpy(opts, &init,
+               version == 1 ? offsetof(pgboot_testdb_options, server) : sizeof init);
+        opts->version = version;
+    }
+    return rc;
 }

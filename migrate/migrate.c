@@ -1188,9 +1188,11 @@ typedef struct {
 
 static int check_options(const pgboot_migrate_options *o, target *to)
 {
-    if (!o || o->version < 1 || o->version > PGBOOT_MIGRATE_OPTIONS_VERSION)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_migrate_options.version is %u, expected 1 to %u",
-                        o ? o->version : 0, PGBOOT_MIGRATE_OPTIONS_VERSION);
+    if (!o)
+        return pgb_fail(PGBOOT_EINVALID, "no pgboot_migrate_options given");
+    int vrc = pgb_version_check(o->version, PGBOOT_MIGRATE_OPTIONS_VERSION, "pgboot_migrate_options");
+    if (vrc)
+        return vrc;
     const pgboot_server *server = o->version >= 2 ? o->server : NULL;
     if (server && o->target_url)
         return pgb_fail(PGBOOT_EINVALID,

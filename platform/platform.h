@@ -25,6 +25,10 @@ int pgb_fail(int code, const char *fmt, ...) PGB_PRINTF(2, 3);
 /* Attach a hint ("the way out") to the failure just recorded. */
 void pgb_hint(const char *fmt, ...) PGB_PRINTF(1, 2);
 void pgb_error_reset(void);
+/* 0 when an options struct's `version` is one this library knows (1 to
+ * `current`; a caller built against an older header passes an older one and
+ * the library reads only that version's fields), else PGBOOT_EINVALID. */
+int pgb_version_check(unsigned int version, unsigned int current, const char *what);
 
 /* Cleaning up after a failure may fail too, or reset the record: set the
  * first failure aside before, and put it back after.

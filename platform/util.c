@@ -124,3 +124,18 @@ char *pgb_cause_line(char *s)
     }
     return pgb_tail_lines(s, 4);
 }
+
+int pgb_version_check(unsigned int version, unsigned int current, const char *what)
+{
+    if (version >= 1 && version <= current)
+        return 0;
+    int rc = pgb_fail(PGBOOT_EINVALID, "%s.version is %u; this library knows versions 1 to %u",
+                      what, version, current);
+    pgb_hint("initialise the struct with its _INIT macro or its _options_init() function");
+    return rc;
+}
+
+void pgboot_free(void *p)
+{
+    free(p);
+}

@@ -1,0 +1,2 @@
+// The same checks as headertest.c, compiled as C++.
+#include "headertest.c"
