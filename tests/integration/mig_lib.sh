@@ -207,6 +207,7 @@ check_untouched_or_staging() {
     if [[ -n "$rest" ]]; then
         nok "$2: target not untouched: $(tr '\n' ';' <<<"$rest" | head -c 1000)"
     elif [[ -n "$st" ]]; then
+        # shellcheck disable=SC2034 # read by the suites that source this file
         STAGING_LEFT=1
         ok "$2: target untouched but for the staging schema ($(grep -c . <<<"$st") objects in pgboot_staging)"
     else

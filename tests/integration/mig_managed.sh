@@ -27,7 +27,6 @@ PGPASS=$U/data/$SERVER_APP/pgpass
 [[ -r $PGPASS ]] || die "no pgpass at $PGPASS"
 read -r SUPER_NAME SUPER_PW < <(grep -v '^#' "$PGPASS" | awk -F: -v app="$SERVER_APP" '$4 != app {print $4, $5; exit}')
 [[ -n $SUPER_NAME && -n $SUPER_PW ]] || die "no superuser line in $PGPASS"
-APP_ROLE=$(sed -E 's|^postgresql://([^:]*):.*$|\1|' <<<"$SERVER_URL")
 HOSTPORT=$(sed -E 's|^postgresql://[^@]*@([^/]*)/.*$|\1|' <<<"$SERVER_URL")
 super_url() { echo "postgresql://$SUPER_NAME:$SUPER_PW@$HOSTPORT/$1"; }
 
