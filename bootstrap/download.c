@@ -292,6 +292,162 @@ static int resume_state(xfer *x)
     return pgb_hasher_start(&x->h, x->fd, x->have);
 }
 
+/* The limits of every attempt, from the options. */
+typedef struct {
+    int retries;
+    uint32_t delay_ms;
+    long connect_ms, low_time_s, low_limit;
+} limits;
+
+static limits limits_of(const pgboot_fetch_options *o)
+{
+    limits l;
+    l.retries = o->max_retries == 0 ? 5 : (o->max_retries < 0 ? 0 : o->max_retries);
+    l.delay_ms = o->retry_delay_ms ? o->retry_delay_ms : 500;
+    l.connect_ms = o->connect_timeout_ms ? (long)o->connect_timeout_ms : 30000;
+    l.low_time_s = o->low_speed_time_ms ? (long)((o->low_speed_time_ms + 999) / 1000) : 30;
+    l.low_limit = o->low_speed_limit ? (long)o->low_speed_limit : 1024;
+    return l;
+}
+
+/* One attempt's handle: from x->have on, with the safety settings that never
+ * change (TLS verification, bounded redirects, protocols, timeouts). */
+static void setup_transfer(xfer *x, const char *url, char *errbuf, const limits *l)
+{
+    CURL *c = x->curl;
+    curl_easy_reset(c);
+    errbuf[0] = '\0';
+    x->started = x->restarted = x->bad_status = x->too_large = x->write_errno = 0;
+    x->status = 0;
+    x->resume = x->have;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "pgboot/" PGBOOT_VERSION_STRING);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, l->connect_ms);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, l->low_limit);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, l->low_time_s);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
+    if (x->max_size)
+        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_size);
+    /* A plain Range header (not CURLOPT_RESUME_FROM, with which libcurl gives
+     * up on a server that ignores ranges): a 200 answer is then handled in
+     * on_body by starting over from zero. */
+    if (x->resume > 0) {
+        char range[32];
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)x->resume);
+        curl_easy_setopt(c, CURLOPT_RANGE, range); /* libcurl copies it */
+    }
+}
+
+typedef enum {
+    XFER_BODY,  /* the whole body is in the part file: verify it */
+    XFER_RETRY, /* a transient failure (recorded): try again after a pause */
+    XFER_FAIL,  /* a failure that another attempt cannot mend (recorded) */
+    XFER_AGAIN, /* start over at once, not counted as an attempt */
+} outcome;
+
+/* What one attempt's result means (as curl's retrycheck decides). */
+static outcome retry_check(xfer *x, CURLcode cc, long status, const char *url, const char *errbuf)
+{
+    if (cc == CURLE_OK && status != 0 && status != 200 && status != 206)
+        x->bad_status = 1; /* an empty error body never reached on_body */
+    if (x->write_errno) {
+        pgb_fail(PGBOOT_ERROR, "cannot write or verify %s: %s", x->part, strerror(x->write_errno));
+        pgb_hint("free some disk space or use another --cache-dir");
+        return XFER_FAIL;
+    }
+    if (x->too_large || cc == CURLE_FILESIZE_EXCEEDED) {
+        pgb_fail(PGBOOT_EINTEGRITY,
+                 "download of %s is larger than the %llu bytes the manifest allows", url,
+                 (unsigned long long)x->max_size);
+        return XFER_FAIL;
+    }
+    if (status == 416 && x->resume > 0) {
+        /* Nothing past our offset: the part file may already be complete (a
+         * fetch killed between the last byte and the rename). */
+        x->bad_status = 0;
+        return XFER_BODY;
+    }
+    if (x->bad_status) {
+        if (is_transient_status(status)) {
+            pgb_fail(PGBOOT_ENETWORK, "download of %s failed: HTTP %ld", url, status);
+            return XFER_RETRY;
+        }
+        pgb_fail(PGBOOT_ENETWORK, "download of %s failed: HTTP %ld%s", url, status,
+                 status == 404 ? " (not found)" : "");
+        pgb_hint("check the registry URL (--mirror, PGBOOT_MIRROR, npm_config_registry or .npmrc)");
+        return XFER_FAIL;
+    }
+    if (cc == CURLE_OK)
+        return XFER_BODY;
+    pgb_fail(PGBOOT_ENETWORK, "download of %s failed: %s", url,
+             errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
+        pgb_hint("no network? use --mirror file:///DIR, --from FILE.tgz, or set https_proxy");
+    else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE)
+        pgb_hint("TLS verification is never turned off; install the CA certificates "
+                 "(ca-certificates) or point CURL_CA_BUNDLE at them");
+    else if (cc == CURLE_FILE_COULDNT_READ_FILE)
+        pgb_hint("the file:// mirror must hold <package>/-/<name>-<version>.tgz");
+    return is_transient_curl(cc) ? XFER_RETRY : XFER_FAIL;
+}
+
+/* After a whole body: check the digest, make the file durable and rename it
+ * into place (as curl's post_per_transfer finishes a transfer). XFER_BODY
+ * here means done; *fresh_retry allows one fresh download when kept bytes of
+ * an earlier attempt may be the bad ones. */
+static outcome post_transfer(xfer *x, const char *url, const char *final_path,
+                             const unsigned char expected[PGBOOT_SHA512_BYTES], uint32_t *verify_ms,
+                             int *fresh_retry)
+{
+    unsigned char got[PGBOOT_SHA512_BYTES];
+    uint64_t t0 = pgb_now_ms();
+    if (pgb_hasher_finish(&x->h, got, x->part) != 0)
+        return XFER_FAIL;
+    *verify_ms = (uint32_t)(pgb_now_ms() - t0);
+    if (sodium_memcmp(got, expected, PGBOOT_SHA512_BYTES) != 0) {
+        if (x->resume > 0 && !x->restarted && !*fresh_retry) {
+            *fresh_retry = 1;
+            if (ftruncate(x->fd, 0) == 0)
+                return XFER_AGAIN;
+            pgb_fail(PGBOOT_ERROR, "cannot truncate %s: %s", x->part, strerror(errno));
+            return XFER_FAIL;
+        }
+        mismatch(url, expected, got);
+        return XFER_FAIL;
+    }
+    if (fsync(x->fd) != 0) {
+        pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", x->part, strerror(errno));
+        return XFER_FAIL;
+    }
+    close(x->fd);
+    x->fd = -1;
+    if (rename(x->part, final_path) != 0) {
+        pgb_fail(PGBOOT_ERROR, "cannot rename %s to %s: %s", x->part, final_path, strerror(errno));
+        return XFER_FAIL;
+    }
+    return XFER_BODY;
+}
+
+/* The pause before the next attempt: doubled each time, at most 30 s. */
+static void retry_sleep(uint32_t *delay_ms)
+{
+    pgb_sleep_ms(*delay_ms);
+    *delay_ms = *delay_ms >= 15000 ? 30000 : *delay_ms * 2;
+}
+
 int pgb_download(const char *url, const char *part_path, const char *final_path,
                  const unsigned char expected[PGBOOT_SHA512_BYTES], uint64_t max_size,
                  const pgboot_fetch_options *o, uint32_t *verify_ms)
@@ -303,12 +459,7 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
     if (curl_init_rc != CURLE_OK)
         return pgb_fail(PGBOOT_ENETWORK, "cannot initialise libcurl: %s",
                         curl_easy_strerror(curl_init_rc));
-    int retries = o->max_retries == 0 ? 5 : (o->max_retries < 0 ? 0 : o->max_retries);
-    uint32_t delay = o->retry_delay_ms ? o->retry_delay_ms : 500;
-    long connect_ms = o->connect_timeout_ms ? (long)o->connect_timeout_ms : 30000;
-    long low_time_s = o->low_speed_time_ms ? (long)((o->low_speed_time_ms + 999) / 1000) : 30;
-    long low_limit = o->low_speed_limit ? (long)o->low_speed_limit : 1024;
-
+    limits lim = limits_of(o);
     xfer x = {.fd = -1, .part = part_path, .max_size = max_size, .total = max_size, .opts = o};
     x.fd = open(part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (x.fd < 0)
@@ -319,147 +470,42 @@ int pgb_download(const char *url, const char *part_path, const char *final_path,
         return pgb_fail(PGBOOT_ENOMEM, "cannot create a libcurl handle");
     }
     char errbuf[CURL_ERROR_SIZE];
-    int rc = 0, fresh_retry = 0;
+    int fresh_retry = 0;
+    outcome out = XFER_FAIL;
     for (int attempt = 0;; attempt++) {
         pgb_hasher_abort(&x.h); /* what an earlier attempt hashed is read again */
-        if ((rc = resume_state(&x)) != 0)
+        if (resume_state(&x) != 0) {
+            out = XFER_FAIL;
             break;
-        curl_easy_reset(x.curl);
-        errbuf[0] = '\0';
-        x.started = x.restarted = x.bad_status = x.too_large = x.write_errno = 0;
-        x.status = 0;
-        x.resume = x.have;
-        CURL *c = x.curl;
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_USERAGENT, "pgboot/" PGBOOT_VERSION_STRING);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, low_limit);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, low_time_s);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
-        if (max_size)
-            curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_size);
-        /* A plain Range header (not CURLOPT_RESUME_FROM, with which libcurl
-         * gives up on a server that ignores ranges): a 200 answer is then
-         * handled in on_body by starting over from zero. */
-        char range[32];
-        snprintf(range, sizeof range, "%llu-", (unsigned long long)x.resume);
-        if (x.resume > 0)
-            curl_easy_setopt(c, CURLOPT_RANGE, range);
-
-        CURLcode cc = curl_easy_perform(c);
+        }
+        setup_transfer(&x, url, errbuf, &lim);
+        CURLcode cc = curl_easy_perform(x.curl);
         long status = x.status;
         if (!x.started)
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-
-        int transient = 0;
-        if (cc == CURLE_OK && status != 0 && status != 200 && status != 206) {
-            /* An empty error body never reached on_body. */
-            x.bad_status = 1;
+            curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &status);
+        out = retry_check(&x, cc, status, url, errbuf);
+        if (out == XFER_BODY)
+            out = post_transfer(&x, url, final_path, expected, verify_ms, &fresh_retry);
+        if (out == XFER_AGAIN) {
+            attempt--;
+            continue;
         }
-        if (x.write_errno) {
-            rc = pgb_fail(PGBOOT_ERROR, "cannot write or verify %s: %s", part_path,
-                          strerror(x.write_errno));
-            pgb_hint("free some disk space or use another --cache-dir");
+        if (out != XFER_RETRY)
             break;
-        } else if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
-            rc = pgb_fail(PGBOOT_EINTEGRITY,
-                          "download of %s is larger than the %llu bytes the manifest allows", url,
-                          (unsigned long long)max_size);
-            break;
-        } else if (status == 416 && x.resume > 0) {
-            /* Nothing past our offset: the part file may already be complete
-             * (a fetch killed between the last byte and the rename). */
-            cc = CURLE_OK;
-            x.bad_status = 0;
-        } else if (x.bad_status || (cc == CURLE_OK && status >= 400)) {
-            if (is_transient_status(status)) {
-                transient = 1;
-                rc = pgb_fail(PGBOOT_ENETWORK, "download of %s failed: HTTP %ld", url, status);
-            } else {
-                rc = pgb_fail(PGBOOT_ENETWORK, "download of %s failed: HTTP %ld%s", url, status,
-                              status == 404 ? " (not found)" : "");
-                pgb_hint("check the registry URL (--mirror, PGBOOT_MIRROR, npm_config_registry "
-                         "or .npmrc)");
-                break;
-            }
-        } else if (cc != CURLE_OK) {
-            const char *msg = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-            rc = pgb_fail(PGBOOT_ENETWORK, "download of %s failed: %s", url, msg);
-            if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
-                pgb_hint("no network? use --mirror file:///DIR, --from FILE.tgz, or set "
-                         "https_proxy");
-            else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE)
-                pgb_hint("TLS verification is never turned off; install the CA certificates "
-                         "(ca-certificates) or point CURL_CA_BUNDLE at them");
-            else if (cc == CURLE_FILE_COULDNT_READ_FILE)
-                pgb_hint("the file:// mirror must hold <package>/-/<name>-<version>.tgz");
-            transient = is_transient_curl(cc);
-            if (!transient)
-                break;
-        }
-        if (cc == CURLE_OK && !x.bad_status) {
-            unsigned char got[PGBOOT_SHA512_BYTES];
-            uint64_t t0 = pgb_now_ms();
-            if ((rc = pgb_hasher_finish(&x.h, got, part_path)) != 0)
-                break;
-            *verify_ms = (uint32_t)(pgb_now_ms() - t0);
-            if (sodium_memcmp(got, expected, PGBOOT_SHA512_BYTES) != 0) {
-                if (x.resume > 0 && !x.restarted && !fresh_retry) {
-                    /* The bytes kept from an earlier attempt may be the bad
-                     * ones: once, download the whole file again. */
-                    fresh_retry = 1;
-                    if (ftruncate(x.fd, 0) != 0) {
-                        rc = pgb_fail(PGBOOT_ERROR, "cannot truncate %s: %s", part_path,
-                                      strerror(errno));
-                        break;
-                    }
-                    attempt--;
-                    continue;
-                }
-                rc = mismatch(url, expected, got);
-                break;
-            }
-            if (fsync(x.fd) != 0) {
-                rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", part_path, strerror(errno));
-                break;
-            }
-            close(x.fd);
-            x.fd = -1;
-            if (rename(part_path, final_path) != 0)
-                rc = pgb_fail(PGBOOT_ERROR, "cannot rename %s to %s: %s", part_path, final_path,
-                              strerror(errno));
-            else
-                rc = 0;
+        if (attempt >= lim.retries) {
+            /* The last attempt's message stands; the count and the way on
+             * are the hint. */
+            if (lim.retries > 0)
+                pgb_hint("gave up after %d attempts; the partial download is kept and will be "
+                         "resumed next time; --mirror URL picks another source",
+                         attempt + 1);
             break;
         }
-        if (rc == 0) /* every path above either succeeded or set rc */
-            rc = pgb_fail(PGBOOT_ENETWORK, "download of %s ended without a result", url);
-        if (!transient || attempt >= retries) {
-            if (transient && retries > 0) {
-                char msg[1024];
-                snprintf(msg, sizeof msg, "%s", pgboot_error_last());
-                rc = pgb_fail(PGBOOT_ENETWORK, "%s (gave up after %d attempts)", msg, attempt + 1);
-                pgb_hint("the partial download is kept and will be resumed next time; "
-                         "--mirror URL picks another source");
-            }
-            break;
-        }
-        pgb_sleep_ms(delay);
-        delay = delay >= 15000 ? 30000 : delay * 2;
+        retry_sleep(&lim.delay_ms);
     }
+    int rc = out == XFER_BODY ? 0 : pgboot_error_code_last();
+    if (rc == 0 && out != XFER_BODY)
+        rc = PGBOOT_ENETWORK;
     pgb_hasher_abort(&x.h);
     curl_easy_cleanup(x.curl);
     if (x.fd >= 0)

@@ -64,7 +64,9 @@ typedef struct {
     int pid;
     int port;
     char socket_dir[PATH_MAX];
-    char status[16]; /* "starting", "ready", "stopping", "standby" */
+    char status[16]; /* "starting", "ready", "stopping", "standby"; "" while the
+                        file is incomplete (PostgreSQL writes it in steps) */
+    int complete;    /* the file has every line up to the status line */
 } pm_info;
 /* Read <data>/postmaster.pid; *found=0 (and 0) if there is none. */
 PGB_MUST_USE int pgb_pm_read(const char *data_dir, pm_info *pm, int *found);

@@ -16,6 +16,16 @@
 
 #include "launcher.h"
 
+/* The lines of postmaster.pid, as PostgreSQL names them (miscadmin.h). */
+#define LOCK_FILE_LINE_PID 1
+#define LOCK_FILE_LINE_DATA_DIR 2
+#define LOCK_FILE_LINE_START_TIME 3
+#define LOCK_FILE_LINE_PORT 4
+#define LOCK_FILE_LINE_SOCKET_DIR 5
+#define LOCK_FILE_LINE_LISTEN_ADDR 6
+#define LOCK_FILE_LINE_SHMEM_KEY 7
+#define LOCK_FILE_LINE_PM_STATUS 8
+
 #define LOG_TAIL_LINES 8
 
 /* ---- postmaster.pid ------------------------------------------------------ */
@@ -40,22 +50,27 @@ int pgb_pm_read(const char *data_dir, pm_info *pm, int *found)
     buf[n] = '\0';
     *found = 1;
     char *line = buf;
-    for (int i = 1; line && i <= 8; i++) {
+    int lines = 0;
+    for (int i = 1; line && *line && i <= LOCK_FILE_LINE_PM_STATUS; i++) {
         char *next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        if (i == 1)
+        if (!next)
+            break; /* a line still being written */
+        *next++ = '\0';
+        lines = i;
+        if (i == LOCK_FILE_LINE_PID)
             pm->pid = atoi(line);
-        else if (i == 4)
+        else if (i == LOCK_FILE_LINE_PORT)
             pm->port = atoi(line);
-        else if (i == 5)
+        else if (i == LOCK_FILE_LINE_SOCKET_DIR)
             snprintf(pm->socket_dir, sizeof pm->socket_dir, "%.4000s", line);
-        else if (i == 8) {
+        else if (i == LOCK_FILE_LINE_PM_STATUS) {
             snprintf(pm->status, sizeof pm->status, "%.15s", line);
             pm->status[strcspn(pm->status, " ")] = '\0';
         }
         line = next;
     }
+    /* As pg_ctl: a status is only trusted once the file is complete. */
+    pm->complete = lines >= LOCK_FILE_LINE_PM_STATUS;
     return 0;
 }
 

@@ -764,16 +764,15 @@ static int maybe_migrate(const char *app_dir, const pgboot_server_options *o,
             pgb_error_reset(); /* the record in the target still prevents a rerun */
         free(text);
     } else {
-        char msg[1024], hint[512] = "";
-        snprintf(msg, sizeof msg, "%s", pgboot_error_last());
+        /* The migration's own message stands; what it means for this start
+         * is the hint. */
+        char hint[512] = "";
         if (pgboot_error_hint())
-            snprintf(hint, sizeof hint, "%s", pgboot_error_hint());
-        pgb_fail(rc,
-                 "migrating %s on first start failed (the server runs, the database is as "
-                 "it was; the next start tries again): %s",
-                 path, msg);
-        pgb_hint("%s%sor start with --no-migrate; 'pgboot migrate' gives all options", hint,
-                 *hint ? "; " : "");
+            snprintf(hint, sizeof hint, "%s; ", pgboot_error_hint());
+        pgb_hint("%sthis was the first-start migration of %s: the server runs, the database "
+                 "is as it was, and the next start tries again; or start with --no-migrate "
+                 "('pgboot migrate' gives all options)",
+                 hint, path);
     }
     pgboot_migration_free(m);
     free(dir);

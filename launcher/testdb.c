@@ -231,11 +231,11 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
     }
     PQfinish(b);
     if (rc) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", pgboot_error_last());
+        /* The file's error stands; a failed clean-up is added after it. */
+        pgb_error_saved first;
+        pgb_error_save(&first);
         drop_database(t->conn, build, 0);
-        rc = pgb_fail(PGBOOT_EINVALID, "%s", msg);
-        pgb_hint("fix the file; the template is rebuilt from the files' new contents");
+        pgb_error_restore(&first);
         return rc;
     }
     char *from = ident(t->conn, build), *to = ident(t->conn, t->tpl);
