@@ -219,17 +219,14 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
         rc = mark_database(t->conn, build);
     if (rc)
         return rc;
-    PGconn *b = NULL;
-    if ((rc = connect_url(&b, t->whose, t->url, build)) != 0)
-        return rc;
+    /* Each file in a session of its own: what one sets (pg_dump's empty
+     * search_path, say) does not leak into the next. */
     for (size_t i = 0; i < sql->n && rc == 0; i++) {
-        char what[1100];
-        snprintf(what, sizeof what, "template SQL %s failed", files[i]);
-        rc = pgb_pq_exec(b, sql->texts[i], what);
-        if (rc)
-            pgb_hint("fix the file; the template is rebuilt from the files' new contents");
+        PGconn *b = NULL;
+        if ((rc = connect_url(&b, t->whose, t->url, build)) == 0)
+            rc = pgb_pq_run_script(b, sql->texts[i], sql->lens[i], files[i]);
+        PQfinish(b);
     }
-    PQfinish(b);
     if (rc) {
         /* The file's error stands; a failed clean-up is added after it. */
         pgb_error_saved first;
@@ -630,8 +627,7 @@ int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version
     if (rc == 0) {
         /* Only the fields of that version: the caller's struct may be older. */
         pgboot_testdb_options init = PGBOOT_TESTDB_OPTIONS_INIT;
-        memcpy(opts, &init,
-               version == 1 ? offsetof(pgboot_testdb_options, server) : sizeof init);
+        memcpy(opts, &init, version == 1 ? offsetof(pgboot_testdb_options, server) : sizeof init);
         opts->version = version;
     }
     return rc;

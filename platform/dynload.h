@@ -202,6 +202,12 @@ PGB_MUST_USE int pgb_pq_open(PGconn **out, pgb_pq_whose whose, const char *url,
 PGB_MUST_USE int pgb_pq_client_env_clear(const char *const *set, char ***out);
 /* Run sql; on failure the error is "<what>: <PostgreSQL's message>". */
 int pgb_pq_exec(PGconn *c, const char *sql, const char *what);
+/* Run the SQL file `text` (len bytes, named `file` in errors) as psql runs
+ * pg_dump's plain format: statements in batches, COPY ... FROM stdin with its
+ * data, \restrict/\unrestrict skipped; any other psql meta-command refused.
+ * 0, or PGBOOT_EINVALID naming file:line and PostgreSQL's message
+ * (platform/sqlscript.c). */
+int pgb_pq_run_script(PGconn *c, const char *text, size_t len, const char *file);
 /* Does the query (with one parameter, or none when param is NULL) return a
  * row? */
 int pgb_pq_exists(PGconn *c, const char *sql, const char *param, int *yes);

@@ -325,6 +325,47 @@ case_stop() {
 }
 
 setup_app
+# A template from what Debian's pg_dump 15 writes in plain format (a real
+# dump, tests/fixtures/pg_dump15_app.sql: \restrict, set_config of an empty
+# search_path, COPY ... FROM stdin blocks with tabs, backslashes, newlines and
+# "\." in the data, a dollar-quoted function), followed by a file that uses
+# unqualified names: each file runs in a session of its own.
+case_pg_dump_plain() {
+    local dump after u fix=$PGBOOT_SOURCE_DIR/tests/fixtures
+    dump=$SQL/pg_dump15_app.sql
+    user_file "$dump" "$(cat "$fix/pg_dump15_app.sql")
+"
+    after=$(sqlfile after-dump.sql "create table extra(n int);
+insert into extra select count(*) from app.widgets;
+")
+    tdb --template-sql "$dump" --template-sql "$after"
+    u=$(clone_url) || return 0
+    check_eq "$(sql "$u" "$(cat "$fix/pg_dump15_app.check.sql")")" "$(cat "$fix/pg_dump15_app.expected")" \
+        "every row, value and sequence of the dump arrived as PostgreSQL 15 had them"
+    check_eq "$(sql "$u" "select n from public.extra")" 4 "the next file ran with the default search_path"
+    # A meta-command psql would run and pgboot cannot: named with its line.
+    local bad tag=$RANDOM$RANDOM
+    bad=$(sqlfile meta.sql "-- $tag
+create table m(i int);
+\\set x 1
+insert into m values (1);
+")
+    tdb --template-sql "$bad"
+    check_rc 1 "a file with a psql meta-command"
+    check_contains "$ERR" "$bad:3: psql meta-command \\set" "the error names the file, the line and the command"
+    bad=$(sqlfile lineerr.sql "-- $tag
+create table l(i int);
+
+insert into l values (1);
+insert into l values ('not a number');
+insert into l values (3);
+")
+    tdb --template-sql "$bad"
+    check_rc 1 "a file whose fifth line fails"
+    check_contains "$ERR" "$bad:5:" "the error names the line of the failing statement"
+    check_contains "$ERR" "not a number" "and quotes the server's complaint"
+}
+
 run_case content-key case_content_key
 run_case isolation case_isolation
 run_case count case_count
@@ -334,6 +375,7 @@ run_case drop-refused case_drop_refused
 run_case old-template-removed case_old_template_removed
 run_case names case_names
 run_case sql-error case_sql_error
+run_case pg-dump-plain case_pg_dump_plain
 run_case url-form case_url_form
 run_case ephemeral case_ephemeral
 run_case stop case_stop
