@@ -198,7 +198,7 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
         return cli_usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
     }
     if (pgboot_app_name_check(a->o.app) != 0)
-        return cli_usage_error("%s", pgboot_error_last());
+        return cli_usage_fail();
     return 0;
 }
 

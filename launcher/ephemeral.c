@@ -276,7 +276,7 @@ static void replenish(const char *base, const char *prefix, const char *template
 static char *socket_dir_for(const char *eph)
 {
     char *d = pgb_path_join(eph, "s");
-    if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
+    if (d && pgb_socket_dir_usable(d))
         return d;
     free(d);
     unsigned char h[8];
@@ -564,6 +564,9 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
+    if ((rc = pgb_data_dir_check(e.data, "choose another temporary directory with TMPDIR or "
+                                         "--tmp-dir")) != 0)
+        goto done;
     if ((rc = write_owner(e.eph, getpid(), 0)) != 0)
         goto done;
     if (!claim_spare(e.base, e.prefix, e.data) && pgb_copy_tree(e.tpl_data, e.data) != 0) {

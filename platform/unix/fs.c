@@ -115,6 +115,15 @@ int pgb_fsync_dir(const char *path)
 int pgb_home_dir(char **out)
 {
     const char *h = getenv("HOME");
+    if (h && *h && h[0] != '/') {
+        /* Relative to what? Each working directory would give another app
+         * directory and cache, and postgres, which works in its data
+         * directory, would read the paths from there. */
+        int rc = pgb_fail(PGBOOT_EINVALID, "HOME is '%.200s', which is not an absolute path", h);
+        pgb_hint("set HOME to the absolute path of your home directory, or unset it (pgboot then "
+                 "uses the one in the password database)");
+        return rc;
+    }
     if (!h || !*h) {
         struct passwd *pw = getpwuid(getuid());
         h = pw ? pw->pw_dir : NULL;
