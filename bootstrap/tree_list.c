@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +67,10 @@ int pgb_tree_list_write(const char *root, const char *list_path)
         free(tmp);
         return rc;
     }
-    /* nftw has no user pointer; installs are serialised by the bundle lock
-     * and a process installs one bundle at a time. */
+    /* nftw has no user pointer: a mutex keeps the walk's state private to
+     * one thread. */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
     list_out = f;
     list_root_len = strlen(root);
     list_failed = 0;
@@ -83,6 +86,7 @@ int pgb_tree_list_write(const char *root, const char *list_path)
     if (fclose(f) != 0 && rc == 0)
         rc = pgb_fail(PGBOOT_ERROR, "cannot write %s: %s", tmp, strerror(errno));
     list_out = NULL;
+    pthread_mutex_unlock(&mu);
     if (rc == 0 && rename(tmp, list_path) != 0)
         rc = pgb_fail(PGBOOT_ERROR, "cannot rename %s to %s: %s", tmp, list_path, strerror(errno));
     if (rc)

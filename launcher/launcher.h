@@ -128,6 +128,7 @@ struct pgboot_server {
     int host_fd;          /* child mode: closing it tells the supervisor to stop the server */
     char *ephemeral_dir;  /* a throwaway cluster's directory, removed at stop */
     char *private_socket; /* its socket directory when outside ephemeral_dir */
+    char *tmp_fallback;   /* a throwaway cluster not where it was first meant to go: why */
 };
 
 pgboot_server *pgb_server_new(void);
