@@ -10,11 +10,24 @@ set -euo pipefail
 . "$(dirname "$0")/server_lib.sh"
 sl_setup
 
+# A short directory of the user's in /tmp, so that the socket path under it
+# fits the 107-byte limit: the comma itself must reach the socket directory
+# (a long path goes to the short fallback anyway).
+short_user_dir() {
+    local d
+    d=$(mktemp -d /tmp/pgb-paths.XXXXXX)
+    chown "$TEST_USER:" "$d"
+    register_path "$d"
+    echo "$d"
+}
+
 case_comma_in_home() {
     local app dh url
-    app=$(app_name comma)
-    dh="$U/Smith, Jane/.local/share"
+    app=c-$$
+    dh="$(short_user_dir)/Smith, Jane"
     as_user mkdir -p "$dh"
+    (($(printf '%s/%s/run/.s.PGSQL.65535' "$dh" "$app" | wc -c) <= 107)) ||
+        die "the socket path under $dh is too long for this test"
     PGB_ENV=("XDG_DATA_HOME=$dh")
     pgb start --app "$app" --timeout 30
     check_rc 0 "start with a comma in the app directory's path"
@@ -31,8 +44,10 @@ case_comma_in_home() {
 
 case_comma_in_tmpdir() {
     local tmp
-    tmp="$U/tmp, two"
+    tmp="$(short_user_dir)/t, 2"
     as_user mkdir -p "$tmp"
+    (($(printf '%s/pgboot-%s/eph-XXXXXX/s/.s.PGSQL.65535' "$tmp" "$USER_UID" | wc -c) <= 107)) ||
+        die "the socket path under $tmp is too long for this test"
     PGB_ENV=("TMPDIR=$tmp")
     pgb run --ephemeral --timeout 30 -- /usr/lib/postgresql/15/bin/psql -X -A -t -c 'SELECT 41+1'
     check_rc 0 "run --ephemeral with a comma in TMPDIR"
