@@ -285,10 +285,12 @@ static int install_tree(plan *p)
     if (rc == 0 && rename(tmp, p->root) != 0)
         rc = pgb_fail(PGBOOT_ERROR, "cannot move the bundle into place at %s: %s", p->root,
                       strerror(errno));
-    if (rc == 0)
+    if (rc == 0) {
         pgb_fsync_dir(p->cache);
-    else
+    } else {
         pgb_rmtree(tmp);
+        unlink(p->list); /* nothing in place for it to describe */
+    }
     free(tmp);
     return rc;
 }
