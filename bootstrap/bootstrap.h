@@ -65,4 +65,13 @@ PGB_MUST_USE int pgb_extract_bundle(const char *tarball, const char *dest, uint6
 /* extract.c: compare an installed tree with the tarball it came from. */
 PGB_MUST_USE int pgb_verify_tree(const char *tarball, const char *root);
 
+/* tree_list.c: the list of an installed tree (names, types, sizes, mtimes),
+ * written at install, checked with one lstat per entry on every start. */
+PGB_MUST_USE int pgb_tree_list_write(const char *root, const char *list_path);
+enum { PGB_TREE_OK = 0, PGB_TREE_DAMAGED = 1, PGB_TREE_UNLISTED = 2 };
+/* PGB_TREE_OK; PGB_TREE_DAMAGED with the first damage found in `damage`
+ * ("bin/initdb is missing"); PGB_TREE_UNLISTED when there is no readable list
+ * (a tree installed by an older pgboot). Sets no error. */
+int pgb_tree_list_check(const char *root, const char *list_path, char *damage, size_t len);
+
 #endif

@@ -6,10 +6,18 @@
  *                                                 so a reinstall needs no network
  *   <cache>/<key>.tgz.part                       a download in progress
  *   <cache>/.tmp-<key>-<random>/                 an extraction in progress
+ *   <cache>/<key>.tree                           the list of the installed tree
  *   <cache>/locks/<key>.lock                     serialises fetches of one bundle
  * The key includes the digest, so a changed pin never reuses an old tree. A
  * tree appears only by rename(2) of a complete, checked extraction, so "the
- * directory exists" means "the bundle is installed". */
+ * directory exists" means "the bundle was installed".
+ *
+ * Self-repair: every fetch (so every start) checks the tree against its list
+ * (one lstat per entry). A damaged tree (a file deleted or changed since) is
+ * removed under the bundle's lock and installed again from the cached
+ * tarball, verified first (downloaded again if it is gone or damaged too).
+ * A tree without a list (installed by an older pgboot) is compared once with
+ * its tarball, byte by byte, and listed. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -114,6 +122,8 @@ typedef struct {
     char *tarball;
     char *part;
     char *lock;
+    char *list;
+    int repaired; /* a damaged tree was removed, to be installed again */
     pgboot_bundle_timing timing;
 } plan;
 
@@ -126,6 +136,7 @@ static void plan_free(plan *p)
     free(p->tarball);
     free(p->part);
     free(p->lock);
+    free(p->list);
 }
 
 static int plan_make(plan *p, const pgboot_fetch_options *o)
@@ -153,7 +164,8 @@ static int plan_make(plan *p, const pgboot_fetch_options *o)
     p->tarball = p->root ? pgb_printf("%s.tgz", p->root) : NULL;
     p->part = p->root ? pgb_printf("%s.tgz.part", p->root) : NULL;
     p->lock = p->key ? pgb_printf("%s/locks/%s.lock", p->cache, p->key) : NULL;
-    if (!p->lock || !p->part || !p->tarball)
+    p->list = p->root ? pgb_printf("%s.tree", p->root) : NULL;
+    if (!p->lock || !p->part || !p->tarball || !p->list)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     return 0;
 }
@@ -266,14 +278,21 @@ static int install_tree(plan *p)
     p->timing.extract_ms = (uint32_t)(t1 - t0);
     if (rc == 0)
         rc = check_runs(tmp, pgboot_manifest_pg_version(p->manifest));
+    /* Listed before the rename: paths are relative, and an installed tree
+     * then always has its list (a stale list of a tree killed before its
+     * rename describes the same tarball's contents, and is rewritten). */
+    if (rc == 0)
+        rc = pgb_tree_list_write(tmp, p->list);
     p->timing.check_ms = (uint32_t)(pgb_now_ms() - t1);
     if (rc == 0 && rename(tmp, p->root) != 0)
         rc = pgb_fail(PGBOOT_ERROR, "cannot move the bundle into place at %s: %s", p->root,
                       strerror(errno));
-    if (rc == 0)
+    if (rc == 0) {
         pgb_fsync_dir(p->cache);
-    else
+    } else {
         pgb_rmtree(tmp);
+        unlink(p->list); /* nothing in place for it to describe */
+    }
     free(tmp);
     return rc;
 }
@@ -287,6 +306,67 @@ static void remove_stale_tmp(const plan *p)
         return;
     pgb_remove_matching(p->cache, pattern);
     free(pattern);
+}
+
+static int obtain_tarball(plan *p, const pgboot_fetch_options *o, char **url_out,
+                          pgboot_bundle_origin *origin);
+
+/* Under the bundle's lock, with the tree installed: leave an intact tree,
+ * list an unlisted one that matches its tarball, and remove a damaged one
+ * (the caller then installs it again) once its tarball is at hand: a damaged
+ * tree is kept when it cannot be reinstalled, and the error names the damage
+ * and the way out. */
+static int repair_if_damaged(plan *p, const pgboot_fetch_options *o, char **url_out,
+                             pgboot_bundle_origin *origin)
+{
+    char damage[600] = "";
+    int state = pgb_tree_list_check(p->root, p->list, damage, sizeof damage);
+    if (state == PGB_TREE_OK)
+        return 0;
+    int rc = obtain_tarball(p, o, url_out, origin);
+    if (rc && state == PGB_TREE_UNLISTED) {
+        /* An older pgboot's tree and no tarball to compare it with: used as
+         * before, unchecked. */
+        pgb_error_reset();
+        return 0;
+    }
+    if (rc) {
+        char why[PGB_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", pgboot_error_last());
+        rc = pgb_fail(PGBOOT_EBROKEN,
+                      "the installed PostgreSQL bundle %s is damaged (%s) and cannot be "
+                      "installed again: %s",
+                      p->root, damage, why);
+        pgb_hint("run 'pgboot fetch' with network access (or 'pgboot fetch --from FILE.tgz') "
+                 "to install it again");
+        return rc;
+    }
+    if (state == PGB_TREE_UNLISTED) {
+        if (pgb_verify_tree(p->tarball, p->root) == 0)
+            return pgb_tree_list_write(p->root, p->list);
+        snprintf(damage, sizeof damage, "%s", pgboot_error_last());
+        pgb_error_reset();
+    }
+    /* Out of the way at once, under the name of an extraction in progress,
+     * so that a removal cut short is cleaned up like one. */
+    char rnd[9];
+    pgb_random_name(rnd, sizeof rnd);
+    char *aside = pgb_printf("%s/.tmp-%s-%s", p->cache, p->key, rnd);
+    if (!aside)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (rename(p->root, aside) != 0) {
+        rc = pgb_fail(PGBOOT_ERROR,
+                      "the installed PostgreSQL bundle %s is damaged (%s) and cannot be moved "
+                      "aside: %s",
+                      p->root, damage, strerror(errno));
+        pgb_hint("remove %s and run 'pgboot fetch'", p->root);
+    } else {
+        unlink(p->list);
+        pgb_rmtree(aside);
+        p->repaired = 1;
+    }
+    free(aside);
+    return rc;
 }
 
 static int obtain_tarball(plan *p, const pgboot_fetch_options *o, char **url_out,
@@ -349,8 +429,11 @@ int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
         plan_free(&p);
         return rc;
     }
-    /* The fast path: no lock, no hashing. Every start of a server goes here. */
-    if (installed(&p) && !(o && o->from_file)) {
+    /* The fast path: no lock, no hashing, one lstat per file of the tree.
+     * Every start of a server goes here. */
+    char damage[8];
+    if (installed(&p) && !(o && o->from_file) &&
+        pgb_tree_list_check(p.root, p.list, damage, sizeof damage) == PGB_TREE_OK) {
         rc = bundle_make(out, &p, NULL, PGBOOT_FROM_CACHE);
         plan_free(&p);
         return rc;
@@ -364,9 +447,12 @@ int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
     free(locks);
     char *url = NULL;
     pgboot_bundle_origin origin = PGBOOT_FROM_CACHE;
+    if (rc == 0 && installed(&p))
+        rc = repair_if_damaged(&p, o, &url, &origin);
     if (rc == 0 && !installed(&p)) {
         remove_stale_tmp(&p);
-        rc = obtain_tarball(&p, o, &url, &origin);
+        if (!p.repaired) /* else the tarball was obtained for the repair */
+            rc = obtain_tarball(&p, o, &url, &origin);
         if (rc == 0) {
             rc = install_tree(&p);
             /* A verified tarball that will never install is of no use. */

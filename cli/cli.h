@@ -14,6 +14,9 @@ extern const char cli_usage_text[];
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the library's last error (and hint) and return the exit status. */
 int cli_fail(void);
+/* The library's last error (a bad argument it checked), as a usage error:
+ * its message and hint, exit status EXIT_USAGE. */
+int cli_usage_fail(void);
 int cli_parse_uint(const char *s, const char *opt, unsigned long max, unsigned long *out);
 
 /* Options shared by the bundle options of every command; returns 1 if `c`

@@ -94,6 +94,14 @@ int cli_usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_usage_fail(void)
+{
+    const char *hint = pgboot_error_hint();
+    fprintf(stderr, "pgboot: error: %s\nhint: %s\n", pgboot_error_last(),
+            hint ? hint : "run 'pgboot --help' for usage");
+    return EXIT_USAGE;
+}
+
 int cli_fail(void)
 {
     fprintf(stderr, "pgboot: error: %s\n", pgboot_error_last());

@@ -174,7 +174,7 @@ int cmd_migrate(int argc, char **argv)
     if (mo.replace && !mo.force)
         return cli_usage_error("--replace goes with --force");
     if (app && pgboot_app_name_check(app) != 0)
-        return cli_usage_error("%s", pgboot_error_last());
+        return cli_usage_fail();
     const char *ext = getenv("PGBOOT_DATABASE_URL");
     if (app && !(ext && *ext))
         cli_own_server_env(); /* not --to URL: the app's own server */

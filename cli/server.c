@@ -198,7 +198,7 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
         return cli_usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
     }
     if (pgboot_app_name_check(a->o.app) != 0)
-        return cli_usage_error("%s", pgboot_error_last());
+        return cli_usage_fail();
     return 0;
 }
 
@@ -343,6 +343,8 @@ static int cmd_run(server_args *a)
     pgboot_ephemeral_options eo = ephemeral_options(a, 0);
     if ((a->ephemeral ? pgboot_ephemeral_start(&s, &eo) : pgboot_server_start(&s, &a->o)) != 0)
         return cli_fail();
+    if (pgboot_server_tmp_fallback(s))
+        fprintf(stderr, "pgboot: note: %s\n", pgboot_server_tmp_fallback(s));
     /* CMD reaches this server whatever the caller's PG* variables say. */
     pgboot_env_var *vars = NULL;
     char **envp = NULL;
@@ -587,6 +589,8 @@ int cmd_server(int argc, char **argv, const char *cmd)
         pgboot_server *s = NULL;
         if (pgboot_ephemeral_start(&s, &eo) != 0)
             return cli_fail();
+        if (pgboot_server_tmp_fallback(s))
+            fprintf(stderr, "pgboot: note: %s\n", pgboot_server_tmp_fallback(s));
         if (a.as_json)
             print_json(server_json(s, NULL));
         else

@@ -437,7 +437,10 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_dir_for(char **out, const pgboot
 
 typedef struct {
     unsigned int version;
-    const char *tmp_dir;         /* NULL: $TMPDIR, else /dev/shm (a tmpfs) if writable, else /tmp */
+    const char *tmp_dir;         /* NULL: $TMPDIR, else /dev/shm (a tmpfs) if writable, else /tmp
+                                    (also when /dev/shm has no room: see
+                                    pgboot_server_tmp_fallback()); a directory given here or
+                                    in $TMPDIR is the only one used */
     uint32_t ttl_ms;             /* 0: the cluster lives until pgboot_server_stop(), until its
                                     handle is freed, or until the calling process dies.
                                     > 0: it is detached and removes itself once no client has
@@ -466,6 +469,14 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_ephemeral_start(pgboot_server **out,
                                                             const pgboot_ephemeral_options *opts);
 /** 1 if the server is an ephemeral cluster. */
 PGBOOT_EXTERN int pgboot_server_is_ephemeral(const pgboot_server *s);
+/** NULL, or, for an ephemeral cluster that is not where it was first meant
+ * to go, one line saying why and where it is instead ("/dev/shm/pgboot-1000
+ * has 23 MB free and a throwaway cluster needs 56 MB: the throwaway cluster
+ * is in /tmp/pgboot-1000 instead"). /dev/shm is tried first when no
+ * directory was chosen; when it has no room for a copy of the template plus
+ * 16 MB (or fills up during the copy), /tmp is used. Lent for the handle's
+ * lifetime. */
+PGBOOT_EXTERN const char *pgboot_server_tmp_fallback(const pgboot_server *s);
 
 /* ------------------------------------------------------------------------
  * A fresh database per test, cloned from a template built once.

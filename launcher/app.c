@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,16 @@
 /* sun_path is 108 bytes on Linux, including the terminating NUL. */
 #define SUN_PATH_MAX 107
 #define SOCKET_NAME "/.s.PGSQL.65535"
+/* PostgreSQL's MAXPGPATH is 1024, and the deepest file a cluster makes
+ * (pg_logical/..., pg_wal/archive_status/...) adds up to ~70 bytes to the
+ * data directory's path: a longer one fails somewhere inside postgres. */
+#define DATA_DIR_MAX 900
+
+/* Names PostgreSQL keeps for itself: the app's role and database take the
+ * app's name, and these either exist already (a database the app could not
+ * own or could not connect to) or are refused by CREATE ROLE. */
+static const char *const reserved_names[] = {"postgres", "template0", "template1", "public",
+                                             "none"};
 
 int pgboot_app_name_check(const char *app)
 {
@@ -39,6 +50,56 @@ int pgboot_app_name_check(const char *app)
             pgb_hint("for example --app %s", "my-app");
             return rc;
         }
+    }
+    int reserved = strncasecmp(app, "pg_", 3) == 0;
+    for (size_t i = 0; i < sizeof reserved_names / sizeof *reserved_names; i++)
+        reserved = reserved || strcasecmp(app, reserved_names[i]) == 0;
+    if (reserved) {
+        int rc = pgb_fail(PGBOOT_EINVALID,
+                          "app name '%s' is reserved: the app's role and database take its "
+                          "name, and PostgreSQL keeps postgres, template0, template1, public, "
+                          "none and names starting with pg_ for itself",
+                          app);
+        pgb_hint("choose another name, for example --app %s-app", app);
+        return rc;
+    }
+    return 0;
+}
+
+int pgb_socket_dir_usable(const char *dir)
+{
+    if (strlen(dir) + strlen(SOCKET_NAME) > SUN_PATH_MAX)
+        return 0;
+    /* unix_socket_directories is a list: PostgreSQL splits it at commas,
+     * takes double quotes as quoting and trims spaces around each entry.
+     * A newline would also break postmaster.pid, which is read by lines. */
+    for (const unsigned char *c = (const unsigned char *)dir; *c; c++)
+        if (*c == ',' || *c == '"' || *c < 0x20 || *c == 0x7f)
+            return 0;
+    size_t n = strlen(dir);
+    return n > 0 && dir[n - 1] != ' ' && dir[n - 1] != '\t';
+}
+
+int pgb_data_dir_check(const char *dir, const char *hint)
+{
+    for (const unsigned char *c = (const unsigned char *)dir; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "the data directory %.200s has a control character (byte 0x%02x) "
+                              "in its path; PostgreSQL's postmaster.pid, read line by line, "
+                              "cannot hold it",
+                              dir, *c);
+            pgb_hint("%s", hint);
+            return rc;
+        }
+    }
+    if (strlen(dir) > DATA_DIR_MAX) {
+        int rc = pgb_fail(PGBOOT_EINVALID,
+                          "the data directory's path is %zu bytes long (%.60s...); PostgreSQL "
+                          "takes paths of at most 1024 bytes, so pgboot takes at most %d",
+                          strlen(dir), dir, DATA_DIR_MAX);
+        pgb_hint("%s", hint);
+        return rc;
     }
     return 0;
 }
@@ -93,13 +154,13 @@ int pgboot_app_dir_for(char **out, const pgboot_server_options *o)
     return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
 }
 
-/* A socket directory whose socket path fits: <app dir>/run when short enough,
- * else one named by a digest of the data directory under $XDG_RUNTIME_DIR or
- * /tmp (private, 0700, checked to be ours). */
+/* A socket directory PostgreSQL can take: <app dir>/run when its socket path
+ * fits and it has no character unix_socket_directories cannot carry, else one named by a digest of
+ * the data directory under $XDG_RUNTIME_DIR or /tmp (private, 0700, checked to be ours). */
 static char *socket_dir_for(const char *app_dir, const char *data_dir)
 {
     char *d = pgb_path_join(app_dir, "run");
-    if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
+    if (d && pgb_socket_dir_usable(d))
         return d;
     free(d);
     unsigned char h[16];
@@ -109,7 +170,7 @@ static char *socket_dir_for(const char *app_dir, const char *data_dir)
     const char *rt = getenv("XDG_RUNTIME_DIR");
     if (rt && rt[0] == '/') {
         d = pgb_printf("%s/pgboot-%s", rt, hex);
-        if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
+        if (d && pgb_socket_dir_usable(d))
             return d;
         free(d);
     }
@@ -141,6 +202,15 @@ int pgb_app_paths_make(pgb_app_paths *p, const char *app, const char *data_dir)
         size_t n = strlen(p->data_dir);
         while (n > 1 && p->data_dir[n - 1] == '/')
             p->data_dir[--n] = '\0';
+        rc = pgb_data_dir_check(p->data_dir,
+                                data_dir && *data_dir
+                                    ? "use another --data-dir"
+                                    : "set HOME or XDG_DATA_HOME to a shorter path of plain "
+                                      "characters, or choose the directory with --data-dir");
+        if (rc) {
+            pgb_app_paths_free(p);
+            return rc;
+        }
     }
     p->run_file = pgb_path_join(p->app_dir, "pgboot.run");
     p->state_file = pgb_path_join(p->app_dir, "pgboot.state");

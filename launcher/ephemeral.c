@@ -42,6 +42,7 @@
 
 #define TEMPLATE_VERSION "t1"
 #define SPARES_WANTED 2
+#define SPARE_MAX_AGE_S 600
 #define START_ATTEMPTS 5
 #define SUN_PATH_MAX 107
 #define SOCKET_NAME "/.s.PGSQL.65535"
@@ -52,21 +53,37 @@ int pgboot_server_is_ephemeral(const pgboot_server *s)
     return s->ephemeral_dir != NULL;
 }
 
-static int is_tmpfs(const char *path)
+/* Room a cluster needs beyond its template's size: one more WAL segment,
+ * what a test writing data takes first. */
+#define CLUSTER_HEADROOM ((uint64_t)16 << 20)
+#define MB(x) ((unsigned long long)((x) >> 20))
+
+/* Where throwaway clusters may go, best first: the one the caller chose
+ * (--tmp-dir, else $TMPDIR; then only that one), else /dev/shm (a tmpfs) if
+ * writable, then /tmp. */
+static int tmp_roots(const pgboot_ephemeral_options *o, const char *roots[2])
 {
-    struct statfs fs;
-    return statfs(path, &fs) == 0 && fs.f_type == TMPFS_MAGIC && access(path, W_OK | X_OK) == 0;
+    const char *t = getenv("TMPDIR");
+    if (o->tmp_dir) {
+        roots[0] = o->tmp_dir;
+        return 1;
+    }
+    if (t && t[0] == '/') {
+        roots[0] = t;
+        return 1;
+    }
+    if (pgb_fs_is_tmpfs("/dev/shm")) {
+        roots[0] = "/dev/shm";
+        roots[1] = "/tmp";
+        return 2;
+    }
+    roots[0] = "/tmp";
+    return 1;
 }
 
-/* <tmp>/pgboot-<uid>, private and ours. */
-static int base_dir(const pgboot_ephemeral_options *o, char **out)
+/* <root>/pgboot-<uid>, private and ours. */
+static int base_dir(const char *root, char **out)
 {
-    const char *root = o->tmp_dir;
-    const char *t = getenv("TMPDIR");
-    if (!root && t && t[0] == '/')
-        root = t;
-    if (!root)
-        root = is_tmpfs("/dev/shm") ? "/dev/shm" : "/tmp";
     *out = pgb_printf("%s/pgboot-%u", root, (unsigned)geteuid());
     if (!*out)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
@@ -231,11 +248,23 @@ static int count_prefix(const char *base, const char *prefix)
 /* Prepare spare copies in a detached process, off the caller's critical path.
  * The copier uses only system calls (the host may be multi-threaded) and holds
  * a lock so that parallel callers do not copy in a crowd. */
-static void replenish(const char *base, const char *prefix, const char *template_data)
+static void replenish(const char *base, const char *prefix, const char *template_data,
+                      uint64_t spare_size, uint64_t reserve)
 {
     int have = count_prefix(base, prefix);
     if (have >= SPARES_WANTED)
         return;
+    /* Spares only where they leave room for a cluster: on a small tmpfs
+     * they would push the next cluster out (a claim needs no room, but a
+     * parallel caller that finds none copies). */
+    uint64_t free_bytes = 0;
+    if (spare_size && pgb_fs_free_bytes(base, &free_bytes) == 0) {
+        uint64_t fit = free_bytes > reserve ? (free_bytes - reserve) / spare_size : 0;
+        if (fit < (uint64_t)(SPARES_WANTED - have))
+            have = SPARES_WANTED - (int)fit;
+        if (have >= SPARES_WANTED)
+            return;
+    }
     char *lock = pgb_path_join(base, "spare.lock");
     char *tmp[SPARES_WANTED] = {NULL}, *fin[SPARES_WANTED] = {NULL};
     int want = SPARES_WANTED - have, ok = lock != NULL;
@@ -276,7 +305,7 @@ static void replenish(const char *base, const char *prefix, const char *template
 static char *socket_dir_for(const char *eph)
 {
     char *d = pgb_path_join(eph, "s");
-    if (d && strlen(d) + strlen(SOCKET_NAME) <= SUN_PATH_MAX)
+    if (d && pgb_socket_dir_usable(d))
         return d;
     free(d);
     unsigned char h[8];
@@ -286,21 +315,25 @@ static char *socket_dir_for(const char *eph)
     return pgb_printf("/tmp/pgboot-%u-e%s", (unsigned)geteuid(), hex);
 }
 
-/* Spare copies of other templates (an older bundle, a removed cache) would
- * hold memory on a tmpfs for nothing: those untouched for 10 minutes go. */
-static void remove_stale_spares(const char *base, const char *current_prefix)
+/* Spares hold memory on a tmpfs, and no process owns them: each goes once it
+ * has not been claimed for SPARE_MAX_AGE_S, whatever its template (one of an
+ * older bundle or a removed cache is never claimed; one of the current
+ * template is copied again, ~45 ms, when next wanted). Every ephemeral start
+ * does this in every directory it looks at. */
+static void remove_stale_spares(const char *base)
 {
     DIR *d = opendir(base);
     if (!d)
         return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "spare-", 6) != 0 ||
-            !strncmp(e->d_name, current_prefix, strlen(current_prefix)))
+        if (strncmp(e->d_name, "spare-", 6) != 0)
             continue;
         char *path = pgb_path_join(base, e->d_name);
         struct stat st;
-        if (path && stat(path, &st) == 0 && time(NULL) - st.st_mtime > 600)
+        /* A claim renames the spare away: the removal then finds nothing. */
+        if (path && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+            time(NULL) - st.st_mtime > SPARE_MAX_AGE_S)
             pgb_rmtree(path);
         free(path);
     }
@@ -463,6 +496,8 @@ static int check_options(const pgboot_ephemeral_options *o)
 
 typedef struct {
     char *base, *eph, *data, *sock, *log, *tpl, *password, *prefix, *tpl_data;
+    char *fallback;     /* why the cluster is not in the first place it was meant for */
+    char *fallback_why; /* why the last place tried had no room */
     pgboot_bundle *bundle;
     int host[2];
     int pid;
@@ -493,6 +528,8 @@ static void eph_state_free(eph_state *e, int failed)
     free(e->password);
     free(e->prefix);
     free(e->tpl_data);
+    free(e->fallback);
+    free(e->fallback_why);
     pgboot_bundle_free(e->bundle);
 }
 
@@ -516,6 +553,8 @@ static int make_server(pgboot_server **out, eph_state *e, int port)
     s->app = pgb_strdup("ephemeral");
     s->ephemeral_dir = pgb_strdup(e->eph);
     s->private_socket = pgb_str_has_prefix(e->sock, e->eph) ? NULL : pgb_strdup(e->sock);
+    s->tmp_fallback = e->fallback;
+    e->fallback = NULL;
     s->url =
         pgb_printf("postgresql://%s:%s@127.0.0.1:%d/postgres", PGB_SUPERUSER, e->password, port);
     if (!s->host || !s->user || !s->database || !s->password || !s->socket_dir || !s->data_dir ||
@@ -524,6 +563,90 @@ static int make_server(pgboot_server **out, eph_state *e, int port)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     }
     *out = s;
+    return 0;
+}
+
+/* Drop a cluster directory that did not fit, to try the next place. */
+static void unplace(eph_state *e)
+{
+    if (e->eph)
+        pgb_rmtree(e->eph);
+    free(e->eph);
+    free(e->data);
+    free(e->sock);
+    free(e->log);
+    e->eph = e->data = e->sock = e->log = NULL;
+}
+
+#define PLACE_NO_ROOM 1
+
+/* Make the cluster's directory in e->base and put the template's data in
+ * it: a spare's by rename (no room needed), else a copy. Unless `must`
+ * (the caller's own directory, or the last place to try), a place without
+ * room for `need` bytes is left for the next (PLACE_NO_ROOM, with the reason
+ * in `why`), and so is one that fills up during the copy: the free-space
+ * check races with other processes. */
+static int place_cluster(eph_state *e, uint64_t need, int must, char *why, size_t len)
+{
+    e->eph = pgb_printf("%s/eph-XXXXXX", e->base);
+    if (!e->eph)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (!mkdtemp(e->eph)) {
+        int err = errno;
+        free(e->eph);
+        e->eph = NULL;
+        if (err == ENOSPC && !must) {
+            snprintf(why, len, "%s is full", e->base);
+            return PLACE_NO_ROOM;
+        }
+        return pgb_fail(PGBOOT_ERROR, "cannot create a directory in %s: %s", e->base,
+                        strerror(err));
+    }
+    e->data = pgb_path_join(e->eph, "data");
+    e->sock = socket_dir_for(e->eph);
+    e->log = e->data ? pgb_path_join(e->data, "log/postgresql.log") : NULL;
+    if (!e->data || !e->sock || !e->log)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = pgb_data_dir_check(e->data, "choose another temporary directory with TMPDIR or "
+                                         "--tmp-dir");
+    if (rc == 0)
+        rc = write_owner(e->eph, getpid(), 0);
+    if (rc)
+        return rc;
+    if (claim_spare(e->base, e->prefix, e->data))
+        return 0;
+    /* Parallel starts check and copy one at a time (a copy takes ~45 ms on
+     * a tmpfs), so that they do not all pass the check, all run out of
+     * space half-way and all move on. Without the lock, they still fit. */
+    char *lock = pgb_path_join(e->base, "place.lock");
+    int lockfd = -1;
+    if (!lock || pgb_lock(lock, &lockfd) != 0) {
+        pgb_error_reset();
+        lockfd = -1;
+    }
+    free(lock);
+    uint64_t free_bytes = 0;
+    if (!must && pgb_fs_free_bytes(e->base, &free_bytes) == 0 && free_bytes < need) {
+        pgb_unlock(lockfd);
+        snprintf(why, len, "%s has %llu MB free and a throwaway cluster needs %llu MB", e->base,
+                 MB(free_bytes), MB(need));
+        unplace(e);
+        return PLACE_NO_ROOM;
+    }
+    int copied = pgb_copy_tree(e->tpl_data, e->data);
+    int err = errno;
+    pgb_unlock(lockfd);
+    if (copied != 0) {
+        if (err == ENOSPC && !must) {
+            snprintf(why, len, "%s ran out of space", e->base);
+            unplace(e);
+            return PLACE_NO_ROOM;
+        }
+        rc = pgb_fail(PGBOOT_ERROR, "cannot copy the template %s to %s: %s", e->tpl_data, e->data,
+                      strerror(err));
+        pgb_hint("free some space in %s, or point TMPDIR elsewhere", e->base);
+        return rc;
+    }
     return 0;
 }
 
@@ -538,40 +661,45 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
         return rc;
     eph_state e = {.host = {-1, -1}};
     int port = 0;
-    if ((rc = base_dir(o, &e.base)) != 0)
-        goto done;
-    reap(e.base);
+    const char *roots[2] = {NULL, NULL};
+    int nroots = tmp_roots(o, roots);
     if ((rc = pgboot_bundle_fetch(&e.bundle, &o->fetch)) != 0 ||
         (rc = template_ensure(e.bundle, &o->fetch, &e.tpl, &e.password)) != 0)
         goto done;
-    e.eph = pgb_printf("%s/eph-XXXXXX", e.base);
     e.prefix = spare_prefix(e.tpl);
     e.tpl_data = pgb_path_join(e.tpl, "data");
-    if (!e.eph || !e.prefix || !e.tpl_data) {
+    if (!e.prefix || !e.tpl_data) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    if (!mkdtemp(e.eph)) {
-        rc = pgb_fail(PGBOOT_ERROR, "cannot create a directory in %s: %s", e.base, strerror(errno));
-        free(e.eph);
-        e.eph = NULL;
-        goto done;
+    uint64_t tpl_size = 0;
+    if (pgb_tree_disk_usage(e.tpl_data, &tpl_size) != 0)
+        tpl_size = 0;
+    uint64_t need = tpl_size + CLUSTER_HEADROOM;
+    for (int i = 0; i < nroots; i++) {
+        int last = i == nroots - 1;
+        free(e.base);
+        e.base = NULL;
+        if ((rc = base_dir(roots[i], &e.base)) != 0) {
+            if (last)
+                goto done;
+            pgb_error_reset();
+            continue;
+        }
+        reap(e.base);
+        remove_stale_spares(e.base);
+        char why[512] = "";
+        rc = place_cluster(&e, need, last, why, sizeof why);
+        if (rc == 0 && i > 0 && !e.fallback)
+            e.fallback = pgb_printf("%s: the throwaway cluster is in %s instead",
+                                    e.fallback_why ? e.fallback_why : roots[0], e.base);
+        if (rc != PLACE_NO_ROOM)
+            break;
+        free(e.fallback_why);
+        e.fallback_why = pgb_strdup(why);
     }
-    e.data = pgb_path_join(e.eph, "data");
-    e.sock = socket_dir_for(e.eph);
-    e.log = e.data ? pgb_path_join(e.data, "log/postgresql.log") : NULL;
-    if (!e.data || !e.sock || !e.log) {
-        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (rc)
         goto done;
-    }
-    if ((rc = write_owner(e.eph, getpid(), 0)) != 0)
-        goto done;
-    if (!claim_spare(e.base, e.prefix, e.data) && pgb_copy_tree(e.tpl_data, e.data) != 0) {
-        rc = pgb_fail(PGBOOT_ERROR, "cannot copy the template %s to %s: %s", e.tpl_data, e.data,
-                      strerror(errno));
-        pgb_hint("free some space in %s, or point TMPDIR elsewhere", e.base);
-        goto done;
-    }
     if ((rc = pgb_socket_dir_prepare(e.sock)) != 0)
         goto done;
     if (pipe2(e.host, O_CLOEXEC) != 0) {
@@ -618,8 +746,7 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     }
     if ((rc = write_owner(e.eph, getpid(), e.pid)) != 0 || (rc = make_server(out, &e, port)) != 0)
         goto done;
-    remove_stale_spares(e.base, e.prefix);
-    replenish(e.base, e.prefix, e.tpl_data);
+    replenish(e.base, e.prefix, e.tpl_data, tpl_size, need);
     if (o->ttl_ms) {
         /* Hand the cluster to a detached owner that ends it when idle. */
         int detached = pgb_fork_detached();

@@ -24,6 +24,13 @@ typedef struct {
 
 PGB_MUST_USE int pgb_app_paths_make(pgb_app_paths *p, const char *app, const char *data_dir);
 void pgb_app_paths_free(pgb_app_paths *p);
+/* Can PostgreSQL take `dir` as its socket directory: the socket's path fits
+ * sun_path, and no character unix_socket_directories cannot carry (a comma,
+ * a double quote, a control character, a trailing space)? */
+int pgb_socket_dir_usable(const char *dir);
+/* Refuse a data directory PostgreSQL cannot work in (a control character in
+ * its path, a path too long for MAXPGPATH), with `hint` as the way out. */
+PGB_MUST_USE int pgb_data_dir_check(const char *dir, const char *hint);
 /* Create the socket directory 0700, or check that the existing one is ours
  * and private. */
 PGB_MUST_USE int pgb_socket_dir_prepare(const char *dir);
@@ -124,6 +131,7 @@ struct pgboot_server {
     int host_fd;          /* child mode: closing it tells the supervisor to stop the server */
     char *ephemeral_dir;  /* a throwaway cluster's directory, removed at stop */
     char *private_socket; /* its socket directory when outside ephemeral_dir */
+    char *tmp_fallback;   /* a throwaway cluster not where it was first meant to go: why */
 };
 
 pgboot_server *pgb_server_new(void);

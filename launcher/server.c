@@ -49,6 +49,7 @@ void pgboot_server_free(pgboot_server *s)
         close(s->host_fd);
     free(s->ephemeral_dir);
     free(s->private_socket);
+    free(s->tmp_fallback);
     if (s->password)
         sodium_memzero(s->password, strlen(s->password));
     if (s->url)
@@ -122,6 +123,11 @@ int pgboot_server_started_here(const pgboot_server *s)
 int pgboot_server_is_external(const pgboot_server *s)
 {
     return s->external;
+}
+
+const char *pgboot_server_tmp_fallback(const pgboot_server *s)
+{
+    return s->tmp_fallback;
 }
 
 /* ---- the server object -------------------------------------------------- */

@@ -103,7 +103,16 @@ int pgb_copy_tree(const char *src, const char *dst);
 /* Remove (as pgb_rmtree) every entry of `dir` whose name starts with `prefix`
  * (not empty; "." and ".." never match). */
 void pgb_remove_matching(const char *dir, const char *prefix);
-/* The user's home directory: $HOME, else the password database. malloc'd. */
+/* Space on the file system of `path`: bytes an unprivileged user may still
+ * write. 0 or -1 with errno. */
+int pgb_fs_free_bytes(const char *path, uint64_t *out);
+/* Is `path` a directory on a tmpfs (memory) that this user may write in? */
+int pgb_fs_is_tmpfs(const char *path);
+/* Bytes a tree takes on its file system (allocated blocks; links not
+ * followed). 0 or -1 with errno. */
+int pgb_tree_disk_usage(const char *path, uint64_t *out);
+/* The user's home directory: $HOME (refused unless absolute), else the
+ * password database. malloc'd. */
 PGB_MUST_USE int pgb_home_dir(char **out);
 /* A short random suffix for temporary names (letters and digits). */
 void pgb_random_name(char *out, size_t len);

@@ -1,6 +1,13 @@
 /* Files and directories on POSIX systems. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sys/statvfs.h>
+#if defined(__linux__)
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -112,9 +119,61 @@ int pgb_fsync_dir(const char *path)
     return rc;
 }
 
+int pgb_fs_free_bytes(const char *path, uint64_t *out)
+{
+    struct statvfs fs;
+    if (statvfs(path, &fs) != 0)
+        return -1;
+    *out = (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize;
+    return 0;
+}
+
+int pgb_fs_is_tmpfs(const char *path)
+{
+#if defined(__linux__)
+    struct statfs fs;
+    return statfs(path, &fs) == 0 && fs.f_type == TMPFS_MAGIC && access(path, W_OK | X_OK) == 0;
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
+static uint64_t usage_total;
+
+static int add_usage(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path;
+    (void)flag;
+    (void)ftw;
+    usage_total += (uint64_t)st->st_blocks * 512u;
+    return 0;
+}
+
+int pgb_tree_disk_usage(const char *path, uint64_t *out)
+{
+    /* nftw has no user pointer: a lock keeps the running total private. */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    usage_total = 0;
+    int rc = nftw(path, add_usage, 32, FTW_PHYS);
+    *out = usage_total;
+    pthread_mutex_unlock(&mu);
+    return rc == 0 ? 0 : -1;
+}
+
 int pgb_home_dir(char **out)
 {
     const char *h = getenv("HOME");
+    if (h && *h && h[0] != '/') {
+        /* Relative to what? Each working directory would give another app
+         * directory and cache, and postgres, which works in its data
+         * directory, would read the paths from there. */
+        int rc = pgb_fail(PGBOOT_EINVALID, "HOME is '%.200s', which is not an absolute path", h);
+        pgb_hint("set HOME to the absolute path of your home directory, or unset it (pgboot then "
+                 "uses the one in the password database)");
+        return rc;
+    }
     if (!h || !*h) {
         struct passwd *pw = getpwuid(getuid());
         h = pw ? pw->pw_dir : NULL;

@@ -502,7 +502,8 @@ assert_no_tree() {
 
 # assert_installed C KEY DESC [TGZ]: C/KEY is a complete, read-only tree whose
 # postgres reports 16.14, C/KEY.tgz is the verified tarball (same digest as
-# TGZ, default the real one), nothing else but locks/ in C.
+# TGZ, default the real one), C/KEY.tree the tree's list (what every start
+# checks to notice a damaged tree), nothing else but locks/ in C.
 assert_installed() {
     local c=$1 key=$2 desc=$3 tgz=${4:-$REAL_TGZ} root=$1/$2 d w v other
     if [[ ! -d "$root" ]]; then
@@ -524,9 +525,10 @@ assert_installed() {
     else
         record_fail "$desc: $root/bin/postgres --version failed: $v"
     fi
-    other=$(cache_listing "$c" | grep -v -x -F -e "$key" -e "$key.tgz" || true)
+    if [[ -s "$c/$key.tree" ]]; then pass "$desc: the tree is listed"; else record_fail "$desc: $c/$key.tree (the tree's list) missing"; fi
+    other=$(cache_listing "$c" | grep -v -x -F -e "$key" -e "$key.tgz" -e "$key.tree" || true)
     if [[ -z "$other" ]]; then
-        pass "$desc: cache holds only the tree and its tarball"
+        pass "$desc: cache holds only the tree, its list and its tarball"
     else
         record_fail "$desc: unexpected entries in the cache: $(tr '\n' ' ' <<<"$other")"
     fi
