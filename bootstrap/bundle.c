@@ -142,9 +142,8 @@ static void plan_free(plan *p)
 static int plan_make(plan *p, const pgboot_fetch_options *o)
 {
     memset(p, 0, sizeof *p);
-    int vrc = o ? pgb_version_check(o->version, PGBOOT_FETCH_OPTIONS_VERSION,
-                                    "pgboot_fetch_options")
-                : 0;
+    int vrc =
+        o ? pgb_version_check(o->version, PGBOOT_FETCH_OPTIONS_VERSION, "pgboot_fetch_options") : 0;
     if (vrc)
         return vrc;
     int rc = pgboot_manifest_load(&p->manifest, o ? o->manifest_path : NULL);

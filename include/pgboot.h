@@ -209,7 +209,9 @@ typedef struct {
 
 #define PGBOOT_FETCH_OPTIONS_VERSION 1
 #define PGBOOT_FETCH_OPTIONS_INIT                                                                  \
-    {PGBOOT_FETCH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL}
+    {                                                                                              \
+        PGBOOT_FETCH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL   \
+    }
 /** Initialise `opts` as PGBOOT_FETCH_OPTIONS_INIT does, for `version` (for
  * bindings that cannot use the macro). 0, or PGBOOT_EINVALID when `version`
  * is not one this library knows (1 .. PGBOOT_FETCH_OPTIONS_VERSION). */
@@ -313,20 +315,10 @@ typedef struct {
 
 #define PGBOOT_SERVER_OPTIONS_VERSION 1
 #define PGBOOT_SERVER_OPTIONS_INIT                                                                 \
-    {PGBOOT_SERVER_OPTIONS_VERSION,                                                                \
-     NULL,                                                                                         \
-     NULL,                                                                                         \
-     NULL,                                                                                         \
-     0,                                                                                            \
-     0,                                                                                            \
-     0,                                                                                            \
-     NULL,                                                                                         \
-     NULL,                                                                                         \
-     0,                                                                                            \
-     0,                                                                                            \
-     PGBOOT_FETCH_OPTIONS_INIT,                                                                    \
-     NULL,                                                                                         \
-     0}
+    {                                                                                              \
+        PGBOOT_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0,                \
+            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0                                                     \
+    }
 /** As pgboot_fetch_options_init(), for server options (the nested fetch
  * options too). 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_server_options_init(pgboot_server_options *opts, unsigned int version);
@@ -421,10 +413,11 @@ PGBOOT_EXTERN void pgboot_env_free(pgboot_env_var *vars);
 
 /** The server log file for these options, running or not (release it with pgboot_free()). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_log_file_for(char **out,
-                                                            const pgboot_server_options *opts);
+                                                         const pgboot_server_options *opts);
 
 /** The app directory for these options (release it with pgboot_free()). */
-PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_dir_for(char **out, const pgboot_server_options *opts);
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_dir_for(char **out,
+                                                        const pgboot_server_options *opts);
 
 /* ------------------------------------------------------------------------
  * Throwaway PostgreSQL for tests.
@@ -452,7 +445,9 @@ typedef struct {
 
 #define PGBOOT_EPHEMERAL_OPTIONS_VERSION 1
 #define PGBOOT_EPHEMERAL_OPTIONS_INIT                                                              \
-    {PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT}
+    {                                                                                              \
+        PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT              \
+    }
 /** As pgboot_fetch_options_init(), for ephemeral options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts,
                                                 unsigned int version);
@@ -501,7 +496,10 @@ typedef struct {
 } pgboot_testdb_options;
 
 #define PGBOOT_TESTDB_OPTIONS_VERSION 2
-#define PGBOOT_TESTDB_OPTIONS_INIT {PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL}
+#define PGBOOT_TESTDB_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL                                      \
+    }
 /** As pgboot_fetch_options_init(), for test database options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version);
 
@@ -585,24 +583,10 @@ typedef struct {
 
 #define PGBOOT_MIGRATE_OPTIONS_VERSION 2
 #define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
-    {PGBOOT_MIGRATE_OPTIONS_VERSION,                                                               \
-     NULL,                                                                                         \
-     NULL,                                                                                         \
-     NULL,                                                                                         \
-     NULL,                                                                                         \
-     PGBOOT_ON_ERROR_STRICT,                                                                       \
-     PGBOOT_VERIFY_COUNTS,                                                                         \
-     NULL,                                                                                         \
-     0,                                                                                            \
-     0,                                                                                            \
-     0,                                                                                            \
-     0,                                                                                            \
-     0,                                                                                            \
-     0,                                                                                            \
-     0,                                                                                            \
-     NULL,                                                                                         \
-     NULL,                                                                                         \
-     NULL}
+    {                                                                                              \
+        PGBOOT_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, PGBOOT_ON_ERROR_STRICT,            \
+            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL                      \
+    }
 /** As pgboot_fetch_options_init(), for migration options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int version);
 

@@ -466,8 +466,8 @@ static int check_options(const pgboot_ephemeral_options *o)
 {
     if (!o)
         return pgb_fail(PGBOOT_EINVALID, "no ephemeral options given");
-    int vrc = pgb_version_check(o->version, PGBOOT_EPHEMERAL_OPTIONS_VERSION,
-                                "pgboot_ephemeral_options");
+    int vrc =
+        pgb_version_check(o->version, PGBOOT_EPHEMERAL_OPTIONS_VERSION, "pgboot_ephemeral_options");
     if (vrc == 0)
         vrc = pgb_version_check(o->fetch.version, PGBOOT_FETCH_OPTIONS_VERSION,
                                 "pgboot_ephemeral_options.fetch");
@@ -818,8 +818,8 @@ int pgb_ephemeral_stop(pgboot_server *s)
 int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts, unsigned int version)
 {
     pgb_error_reset();
-    int rc = pgb_version_check(version, PGBOOT_EPHEMERAL_OPTIONS_VERSION,
-                               "pgboot_ephemeral_options");
+    int rc =
+        pgb_version_check(version, PGBOOT_EPHEMERAL_OPTIONS_VERSION, "pgboot_ephemeral_options");
     if (rc == 0 && !opts)
         rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_ephemeral_options to initialise");
     if (rc == 0) {

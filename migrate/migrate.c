@@ -1190,7 +1190,8 @@ static int check_options(const pgboot_migrate_options *o, target *to)
 {
     if (!o)
         return pgb_fail(PGBOOT_EINVALID, "no pgboot_migrate_options given");
-    int vrc = pgb_version_check(o->version, PGBOOT_MIGRATE_OPTIONS_VERSION, "pgboot_migrate_options");
+    int vrc =
+        pgb_version_check(o->version, PGBOOT_MIGRATE_OPTIONS_VERSION, "pgboot_migrate_options");
     if (vrc)
         return vrc;
     const pgboot_server *server = o->version >= 2 ? o->server : NULL;

@@ -134,7 +134,7 @@ case_stale_spares_reaped() {
     wait_copiers 60 || true
     local still=0
     for s in "${old[@]}"; do [[ -e "$s" ]] && still=$((still + 1)); done
-    ((still >= ${#old[@]} - 1)) && ok "fresh spares are still (only the claimed one went)" || nok "fresh spares were removed ($still of ${#old[@]} left)"
+    ((still >= ${#old[@]} - 1)) && ok "fresh spares are kept (only the claimed one went)" || nok "fresh spares were removed ($still of ${#old[@]} left)"
 }
 
 run_case three_parallel_small_shm case_three_parallel_small_shm
