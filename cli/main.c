@@ -38,6 +38,8 @@ const char cli_usage_text[] =
     "           libpq variables that could redirect a client), dotenv or json\n"
     "  logs     print the server log; -f follows it\n"
     "  stop     stop the server: --mode fast (default), smart or immediate\n"
+    "  restart  stop the server (fast) if it runs and start it again, with the same\n"
+    "           options as start; applies settings that need a restart\n"
     "  migrate --sqlite PATH (--app NAME | --to URL) [--dry-run] [--report FILE]\n"
     "           [--on-error strict|widen|reject] [--allow-rejects] [--verify counts|full]\n"
     "           [--schema FILE.sql] [--data-only] [--preserve-case] [--epoch-as-timestamp]\n"
@@ -51,15 +53,20 @@ const char cli_usage_text[] =
     "                        'pgboot'); data in ${XDG_DATA_HOME:-~/.local/share}/NAME/\n"
     "  --data-dir DIR        use DIR as the data directory\n"
     "  --port N              exactly this port (default: the last one if free, else any)\n"
-    "  --timeout SECONDS     readiness timeout (default 60)\n"
-    "  --set NAME=VALUE      a PostgreSQL setting, persisted (repeatable)\n"
+    "  --timeout SECONDS     bound on waiting for the server: its start-up and the app's\n"
+    "                        login (default 60)\n"
+    "  --set NAME=VALUE      a PostgreSQL setting (repeatable): checked by PostgreSQL,\n"
+    "                        persisted in the cluster's pgboot.conf; on a running server\n"
+    "                        reloaded, or saved for the next restart when it needs one\n"
+    "  --unset NAME          remove a setting from pgboot.conf (repeatable), applied\n"
+    "                        like --set\n"
     "  --run-as USER         as root: run as this unprivileged account\n"
     "  --create-user         as root: create --run-as USER as a system user if missing\n"
     "  --database-url URL    use this external database instead (or PGBOOT_DATABASE_URL)\n"
     "  --sqlite PATH         the legacy SQLite database to migrate on first start\n"
     "                        (default: <app dir>/db.sqlite when it exists)\n"
     "  --no-migrate          never migrate on start\n"
-    "  --json                machine-readable output (start, status, url, tmp)\n"
+    "  --json                machine-readable output (start, restart, status, url, tmp)\n"
     "  --tmp-dir DIR         throwaway clusters go here (default: $TMPDIR, else /dev/shm,\n"
     "                        else /tmp)\n"
     "\n"
@@ -276,8 +283,8 @@ int main(int argc, char **argv)
         return cmd_fetch(argc - 1, argv + 1, 1);
     if (!strcmp(cmd, "migrate"))
         return cmd_migrate(argc - 1, argv + 1);
-    static const char *const server_cmds[] = {"start", "serve", "run", "status", "url", "env",
-                                              "logs",  "stop",  "tmp", "testdb", NULL};
+    static const char *const server_cmds[] = {"start", "serve", "run", "status", "url",     "env",
+                                              "logs",  "stop",  "tmp", "testdb", "restart", NULL};
     for (int i = 0; server_cmds[i]; i++)
         if (!strcmp(cmd, server_cmds[i]))
             return cmd_server(argc - 1, argv + 1, cmd);

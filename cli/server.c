@@ -25,6 +25,8 @@ typedef struct {
     pgboot_server_options o;
     const char *settings[MAX_SETTINGS + 1];
     int nsettings;
+    const char *unset[MAX_SETTINGS + 1];
+    int nunset;
     int as_json;
     int follow;
     const char *format;
@@ -51,6 +53,7 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
         {"port", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 't'},
         {"set", required_argument, NULL, 's'},
+        {"unset", required_argument, NULL, 'X'},
         {"run-as", required_argument, NULL, 'u'},
         {"create-user", no_argument, NULL, 'U'},
         {"database-url", required_argument, NULL, 'd'},
@@ -127,6 +130,11 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
                 return cli_usage_error("--set needs NAME=VALUE, not '%s'", optarg);
             a->settings[a->nsettings++] = optarg;
             break;
+        case 'X':
+            if (a->nunset == MAX_SETTINGS)
+                return cli_usage_error("at most %d --unset options", MAX_SETTINGS);
+            a->unset[a->nunset++] = optarg;
+            break;
         case 'u':
             a->o.run_as = optarg;
             break;
@@ -186,6 +194,15 @@ static int parse_server_args(int argc, char **argv, const char *cmd, server_args
     a->settings[a->nsettings] = NULL;
     if (a->nsettings)
         a->o.settings = a->settings;
+    a->unset[a->nunset] = NULL;
+    if (a->nunset)
+        a->o.unset = a->unset;
+    if ((a->nsettings || a->nunset) && strcmp(cmd, "start") && strcmp(cmd, "restart") &&
+        strcmp(cmd, "serve") && strcmp(cmd, "run") && strcmp(cmd, "tmp") && strcmp(cmd, "testdb"))
+        return cli_usage_error("%s: --set and --unset go with start, restart, serve, run", cmd);
+    if (a->nunset && (a->ephemeral || !strcmp(cmd, "tmp")))
+        return cli_usage_error(
+            "--unset is for an app's cluster; a throwaway one keeps no settings");
     if (!strcmp(cmd, "testdb")) {
         a->rest = argv + optind;
         a->nrest = argc - optind;
@@ -221,7 +238,36 @@ static json_t *server_json(const pgboot_server *s, const char *event)
                   pgboot_server_started_here(s), "external", pgboot_server_is_external(s));
     if (j && event)
         json_object_set_new(j, "event", json_string(event));
+    /* Settings changed on a running server: applied now, or at a restart. */
+    if (j && !pgboot_server_is_external(s)) {
+        json_t *pending = json_array(), *reloaded = json_array();
+        const char *lists[2] = {pgboot_server_restart_needed(s), pgboot_server_reloaded(s)};
+        for (int k = 0; k < 2; k++) {
+            for (const char *r = lists[k]; r && *r;) {
+                size_t n = strcspn(r, ",");
+                json_array_append_new(k ? reloaded : pending, json_stringn(r, n));
+                r += n;
+                while (*r == ',' || *r == ' ')
+                    r++;
+            }
+        }
+        json_object_set_new(j, "restart_needed", pending);
+        json_object_set_new(j, "reloaded", reloaded);
+    }
     return j;
+}
+
+/* Say on stderr what became of settings given for a running server. */
+static void report_settings(const pgboot_server *s, const char *app)
+{
+    if (pgboot_server_reloaded(s))
+        fprintf(stderr, "pgboot: applied to the running server (reloaded): %s\n",
+                pgboot_server_reloaded(s));
+    if (pgboot_server_restart_needed(s))
+        fprintf(stderr,
+                "pgboot: saved, but the running server applies only at a restart: %s\n"
+                "hint: run 'pgboot restart --app %s' to apply it\n",
+                pgboot_server_restart_needed(s), app);
 }
 
 /* ---- serve: signals and stdin end the foreground server ---------------- */
@@ -283,6 +329,7 @@ static int cmd_serve(server_args *a)
         print_json(j);
         return rc;
     }
+    report_settings(s, a->o.app);
     print_json(server_json(s, "ready"));
     int watch_stdin = stdin_is_lifeline();
     const char *why = "signal";
@@ -345,6 +392,7 @@ static int cmd_run(server_args *a)
         return cli_fail();
     if (pgboot_server_tmp_fallback(s))
         fprintf(stderr, "pgboot: note: %s\n", pgboot_server_tmp_fallback(s));
+    report_settings(s, a->o.app);
     /* CMD reaches this server whatever the caller's PG* variables say. */
     pgboot_env_var *vars = NULL;
     char **envp = NULL;
@@ -605,9 +653,11 @@ int cmd_server(int argc, char **argv, const char *cmd)
         return 0;
     }
     pgboot_server *s = NULL;
-    if (!strcmp(cmd, "start")) {
-        if (pgboot_server_start(&s, &a.o) != 0)
+    if (!strcmp(cmd, "start") || !strcmp(cmd, "restart")) {
+        if ((!strcmp(cmd, "start") ? pgboot_server_start(&s, &a.o)
+                                   : pgboot_server_restart(&s, &a.o)) != 0)
             return cli_fail();
+        report_settings(s, a.o.app);
         if (a.as_json)
             print_json(server_json(s, NULL));
         else

@@ -301,8 +301,11 @@ typedef struct {
     const char *run_as;          /* as root: the unprivileged account to run as */
     int create_user;             /* as root: create run_as as a system user if missing */
     int port;                    /* 0: the last port if free, else a free one; N: exactly N */
-    uint32_t timeout_ms;         /* readiness timeout; 0: 60000 */
-    const char *const *settings; /* NULL-terminated "name=value" list, persisted */
+    uint32_t timeout_ms;         /* bound on waiting for the server, its readiness and the app's
+                                    login together (see pgboot_server_start); 0: 60000 */
+    const char *const *settings; /* NULL-terminated "name=value" list: checked by PostgreSQL,
+                                    persisted in the cluster's pgboot.conf, applied to a
+                                    running server (see pgboot_server_start) */
     const char *database_url;    /* use this external server instead (also
                                     PGBOOT_DATABASE_URL) */
     int child;                   /* the server dies with the calling process (even on SIGKILL) */
@@ -311,13 +314,16 @@ typedef struct {
     const char *sqlite_path;     /* the legacy database to migrate on first start;
                                     NULL: <app dir>/db.sqlite if it exists */
     int no_migrate;              /* never migrate on start */
+    /* version 2 */
+    const char *const *unset; /* NULL-terminated setting names removed from pgboot.conf
+                                 (applied like settings); a name not there is no error */
 } pgboot_server_options;
 
-#define PGBOOT_SERVER_OPTIONS_VERSION 1
+#define PGBOOT_SERVER_OPTIONS_VERSION 2
 #define PGBOOT_SERVER_OPTIONS_INIT                                                                 \
     {                                                                                              \
         PGBOOT_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0,                \
-            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0                                                     \
+            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL                                               \
     }
 /** As pgboot_fetch_options_init(), for server options (the nested fetch
  * options too). 0 or PGBOOT_EINVALID. */
@@ -345,9 +351,46 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_name_check(const char *app);
  * starts is stopped when the calling process exits or dies; pgboot_server_free() does not stop it,
  * but pgboot_server_stop() does. As root, options.run_as names the account that owns and runs the
  * cluster; the work is then done in a forked process with that account's identity.
+ *
+ * Time: options.timeout_ms bounds the wait for the server. Reusing a running one, the whole call
+ * (its answer, the app's login); starting one, from the launch of postgres until the app has
+ * logged in (the download and initdb have their own limits). PGBOOT_ETIMEOUT says which step
+ * did not finish: the server's start-up, its answer on the socket, or the app's login.
+ *
+ * Reusing a running server, the app must log in with the URL: when it cannot (a first start was
+ * killed after the server was ready), its role and database are created if missing and its
+ * password set from pgpass, as a first start does; a server whose start did not finish is only
+ * reused this way (pgboot_server_attach() refuses it with PGBOOT_ENOTRUNNING).
+ *
+ * Settings (options.settings, options.unset of version 2): the settings pgboot decides itself
+ * are refused with PGBOOT_EINVALID naming what to use instead: port (options.port),
+ * listen_addresses (loopback only), unix_socket_directories, unix_socket_permissions,
+ * unix_socket_group, data_directory, config_file, hba_file, ident_file (options.data_dir),
+ * external_pid_file, logging_collector, log_destination, log_directory, log_filename (the log
+ * is <data dir>/log/postgresql.log). The others are checked by PostgreSQL (`postgres -C`)
+ * before anything is written: a value it refuses fails with PGBOOT_EINVALID naming the setting,
+ * and pgboot.conf is left as it was. A start that fails with the new values written puts the
+ * file back as it was. On a running server the changed settings are persisted and the
+ * configuration reloaded: pgboot_server_reloaded() names those in effect now (those of the
+ * 'backend' contexts for new sessions), pgboot_server_restart_needed() those PostgreSQL applies
+ * only at a start ('postmaster' context; see pgboot_server_restart()).
+ *
+ * Errors: PGBOOT_EINVALID (options, a setting), PGBOOT_ETIMEOUT, PGBOOT_ESTART (the server or
+ * initdb failed; the message quotes its log), PGBOOT_EPORT, PGBOOT_EROOT, PGBOOT_EVERSION,
+ * PGBOOT_EBUSY, PGBOOT_ENOMEM, PGBOOT_ERROR, and those of pgboot_bundle_fetch().
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_start(pgboot_server **out,
                                                          const pgboot_server_options *opts);
+
+/**
+ * Stop the app's server with a fast shutdown (if it runs) and start it again with `opts`, under
+ * the app's lock (no other start slips in between). The way to apply the settings that
+ * pgboot_server_restart_needed() names. Errors: those of pgboot_server_stop_app() other than
+ * PGBOOT_ENOTRUNNING, and those of pgboot_server_start(); an external server (database_url)
+ * gives PGBOOT_ENOTRUNNING.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_restart(pgboot_server **out,
+                                                           const pgboot_server_options *opts);
 
 /** Attach to the app's running server without starting one. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_attach(pgboot_server **out,
@@ -384,6 +427,11 @@ PGBOOT_EXTERN const char *pgboot_server_pg_version(const pgboot_server *s);
 PGBOOT_EXTERN int pgboot_server_started_here(const pgboot_server *s);
 /** 1 if the URL is an external server (options.database_url). */
 PGBOOT_EXTERN int pgboot_server_is_external(const pgboot_server *s);
+/** The settings this call changed on a running server that take effect only after a restart
+ * ("shared_buffers, max_connections"), or NULL. */
+PGBOOT_EXTERN const char *pgboot_server_restart_needed(const pgboot_server *s);
+/** The settings this call changed on a running server that a reload applied, or NULL. */
+PGBOOT_EXTERN const char *pgboot_server_reloaded(const pgboot_server *s);
 
 /** One variable of a client's environment: set it to `value`, or remove it
  * when `value` is NULL. */

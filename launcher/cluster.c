@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -363,140 +364,361 @@ static int setting_name_ok(const char *name, size_t n)
     return 1;
 }
 
-int pgb_cluster_set(const pgb_app_paths *p, const char *const *settings)
+/* Settings pgboot decides itself at every start, and what the user has
+ * instead. A value in pgboot.conf would be overridden (port, socket), break a
+ * promise (listen_addresses: loopback only), or move files pgboot reads (the
+ * log it quotes in errors, the pid file it reads readiness from). */
+static const struct {
+    const char *name;
+    const char *instead;
+} owned_settings[] = {
+    {"port", "--port N chooses the port"},
+    {"listen_addresses", "the server listens on 127.0.0.1 and its private socket only"},
+    {"unix_socket_directories", "pgboot chooses the private socket directory"},
+    {"unix_socket_permissions", "the socket directory is private (0700)"},
+    {"unix_socket_group", "the socket directory is private (0700)"},
+    {"data_directory", "--data-dir DIR chooses the data directory"},
+    {"config_file", "--data-dir DIR chooses the data directory and its configuration"},
+    {"hba_file", "--data-dir DIR chooses the data directory and its configuration"},
+    {"ident_file", "--data-dir DIR chooses the data directory and its configuration"},
+    {"external_pid_file", "pgboot records the server's pid in <app dir>/pgboot.run"},
+    {"logging_collector", "the log is <data dir>/log/postgresql.log ('pgboot logs')"},
+    {"log_destination", "the log is <data dir>/log/postgresql.log ('pgboot logs')"},
+    {"log_directory", "the log is <data dir>/log/postgresql.log ('pgboot logs')"},
+    {"log_filename", "the log is <data dir>/log/postgresql.log ('pgboot logs')"},
+};
+
+const char *pgb_setting_owned(const char *name, size_t n)
 {
-    if (!settings || !settings[0])
-        return 0;
-    char *conf = pgb_path_join(p->data_dir, CONF_FILE);
-    char *text = NULL;
-    size_t len = 0;
-    int rc = conf ? pgb_read_file(conf, &text, &len, 1 << 20) : PGBOOT_ENOMEM;
-    if (rc) {
-        free(conf);
-        return rc;
-    }
-    for (size_t i = 0; settings[i] && rc == 0; i++) {
-        const char *eq = strchr(settings[i], '=');
-        if (!eq || !setting_name_ok(settings[i], (size_t)(eq - settings[i]))) {
-            rc = pgb_fail(PGBOOT_EINVALID, "--set '%s' is not name=value with a setting name",
-                          settings[i]);
+    for (size_t i = 0; i < sizeof owned_settings / sizeof *owned_settings; i++)
+        if (strlen(owned_settings[i].name) == n && !strncasecmp(owned_settings[i].name, name, n))
+            return owned_settings[i].instead;
+    return NULL;
+}
+
+int pgb_settings_check(const char *const *set, const char *const *unset)
+{
+    for (size_t i = 0; set && set[i]; i++) {
+        const char *eq = strchr(set[i], '=');
+        size_t n = eq ? (size_t)(eq - set[i]) : 0;
+        if (!eq || !setting_name_ok(set[i], n)) {
+            int rc = pgb_fail(PGBOOT_EINVALID, "--set '%s' is not name=value with a setting name",
+                              set[i]);
             pgb_hint("for example --set work_mem=64MB");
-            break;
+            return rc;
         }
-        size_t nlen = (size_t)(eq - settings[i]);
-        /* Quote the value: ' doubled, backslashes doubled. */
-        size_t vlen = strlen(eq + 1);
-        char *val = malloc(vlen * 2 + 3);
-        if (!val) {
-            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-            break;
+        if (strpbrk(eq + 1, "\r\n")) {
+            int rc =
+                pgb_fail(PGBOOT_EINVALID, "--set %.*s: the value has a line break", (int)n, set[i]);
+            pgb_hint("give the value on one line");
+            return rc;
         }
-        char *o = val;
-        *o++ = '\'';
-        for (const char *s = eq + 1; *s; s++) {
-            if (*s == '\n' || *s == '\r') {
-                free(val);
-                val = NULL;
-                break;
-            }
-            if (*s == '\'' || *s == '\\')
-                *o++ = *s;
-            *o++ = *s;
+        const char *instead = pgb_setting_owned(set[i], n);
+        if (instead) {
+            int rc = pgb_fail(PGBOOT_EINVALID, "--set %.*s: pgboot sets %.*s itself", (int)n,
+                              set[i], (int)n, set[i]);
+            pgb_hint("%s; leave out --set %.*s", instead, (int)n, set[i]);
+            return rc;
         }
-        if (!val) {
-            rc = pgb_fail(PGBOOT_EINVALID, "--set %.*s: the value has a line break", (int)nlen,
-                          settings[i]);
-            break;
-        }
-        *o++ = '\'';
-        *o = '\0';
-        /* Drop earlier lines for this name; the new one goes last. */
-        char *out = malloc(len + nlen + strlen(val) + 8);
-        if (!out) {
-            free(val);
-            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-            break;
-        }
-        size_t olen = 0;
-        for (char *line = text; *line;) {
-            char *next = strchr(line, '\n');
-            size_t ll = next ? (size_t)(next - line + 1) : strlen(line);
-            const char *q = line;
-            while (*q == ' ' || *q == '\t')
-                q++;
-            int same = !strncmp(q, settings[i], nlen) &&
-                       (q[nlen] == ' ' || q[nlen] == '=' || q[nlen] == '\t');
-            if (!same) {
-                memcpy(out + olen, line, ll);
-                olen += ll;
-            }
-            line += ll;
-        }
-        olen += (size_t)sprintf(out + olen, "%.*s = %s\n", (int)nlen, settings[i], val);
-        free(val);
-        free(text);
-        text = out;
-        len = olen;
     }
-    if (rc == 0)
-        rc = pgb_write_file_atomic(conf, text, len, 0600);
-    free(text);
+    for (size_t i = 0; unset && unset[i]; i++) {
+        size_t n = strlen(unset[i]);
+        if (!setting_name_ok(unset[i], n)) {
+            int rc = pgb_fail(PGBOOT_EINVALID, "--unset '%s' is not a setting name", unset[i]);
+            pgb_hint("for example --unset work_mem");
+            return rc;
+        }
+        const char *instead = pgb_setting_owned(unset[i], n);
+        if (instead) {
+            int rc =
+                pgb_fail(PGBOOT_EINVALID, "--unset %s: pgboot sets %s itself", unset[i], unset[i]);
+            pgb_hint("%s", instead);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The setting a PostgreSQL message is about: `parameter "NAME"`. */
+static int quoted_parameter(const char *msg, char *name, size_t len)
+{
+    const char *q = strstr(msg, "parameter \"");
+    if (!q)
+        return 0;
+    q += strlen("parameter \"");
+    size_t n = strcspn(q, "\"");
+    if (n == 0 || n >= len || q[n] != '"')
+        return 0;
+    memcpy(name, q, n);
+    name[n] = '\0';
+    return 1;
+}
+
+int pgb_settings_hint_remove(const char *app, const char *msg)
+{
+    char name[64];
+    if (!quoted_parameter(msg, name, sizeof name))
+        return 0;
+    pgb_hint("remove the setting with 'pgboot start --app %s --unset %s', or give a value "
+             "PostgreSQL takes with --set %s=VALUE",
+             app, name, name);
+    return 1;
+}
+
+int pgb_cluster_validate(const pgb_app_paths *p, const char *bin_dir, const char *const *set)
+{
+    if (!set || !set[0])
+        return 0;
+    /* `postgres -C` reads the configuration files and the -c options, checks
+     * each value as a start would, prints one and exits: it does not touch
+     * the data directory and runs beside a running server. */
+    size_t n = 0;
+    while (set[n])
+        n++;
+    char **argv = calloc(2 * n + 6, sizeof *argv);
+    char *postgres = pgb_path_join(bin_dir, "postgres");
+    char *first = pgb_strdup(set[0]);
+    char *output = NULL;
+    int rc = 0, status = 0;
+    if (!argv || !postgres || !first) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    first[strcspn(first, "=")] = '\0';
+    size_t k = 0;
+    argv[k++] = postgres;
+    argv[k++] = "-D";
+    argv[k++] = p->data_dir;
+    argv[k++] = "-C";
+    argv[k++] = first;
+    for (size_t i = 0; i < n; i++) {
+        argv[k++] = "-c";
+        argv[k++] = (char *)set[i];
+    }
+    argv[k] = NULL;
+    if ((rc = pgb_run_capture(argv, &output, &status, 1 << 16)) != 0)
+        goto done;
+    if (status != 0) {
+        char *line = pgb_cause_line(output);
+        char *msg = strstr(line, "FATAL:");
+        msg = msg ? msg + strlen("FATAL:") : line;
+        while (*msg == ' ')
+            msg++;
+        char name[64];
+        int from_file = strstr(msg, "configuration file") != NULL;
+        if (from_file) {
+            /* An earlier value in the file (the LOG line before names it). */
+            const char *log = strstr(output, "LOG:");
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "the settings of %s already hold a value PostgreSQL refuses: %s",
+                          p->data_dir, msg);
+            if (!pgb_settings_hint_remove(p->app, log ? log : msg))
+                pgb_hint("see %s/" CONF_FILE, p->data_dir);
+        } else if (quoted_parameter(msg, name, sizeof name)) {
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "--set %s: PostgreSQL refuses it: %s; nothing was changed", name, msg);
+            pgb_hint("give a value PostgreSQL takes (units are case-sensitive: kB, MB, GB), or "
+                     "leave out --set %s",
+                     name);
+        } else {
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "PostgreSQL refuses the --set settings: %s; nothing "
+                          "was changed",
+                          msg);
+        }
+    }
+done:
+    free(argv);
+    free(postgres);
+    free(first);
+    free(output);
+    return rc;
+}
+
+int pgb_cluster_conf_read(const pgb_app_paths *p, char **text, size_t *len)
+{
+    char *conf = pgb_path_join(p->data_dir, CONF_FILE);
+    int rc =
+        conf ? pgb_read_file(conf, text, len, 1 << 20) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     free(conf);
     return rc;
 }
 
-int pgb_cluster_ensure_app(const pgb_app_paths *p, int port)
+int pgb_cluster_conf_write(const pgb_app_paths *p, const char *text, size_t len)
+{
+    char *conf = pgb_path_join(p->data_dir, CONF_FILE);
+    int rc = conf ? pgb_write_file_atomic(conf, text, len, 0600)
+                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    free(conf);
+    return rc;
+}
+
+/* Drop the lines setting `name` (as PostgreSQL compares names: any case). */
+static size_t drop_lines(char *text, size_t len, const char *name, size_t nlen, int *dropped)
+{
+    size_t olen = 0;
+    for (size_t at = 0; at < len;) {
+        char *line = text + at;
+        char *next = memchr(line, '\n', len - at);
+        size_t ll = next ? (size_t)(next - line + 1) : len - at;
+        const char *q = line;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        int same = (size_t)(q - line) + nlen < ll && !strncasecmp(q, name, nlen) &&
+                   (q[nlen] == ' ' || q[nlen] == '=' || q[nlen] == '\t');
+        if (same)
+            *dropped = 1;
+        else {
+            memmove(text + olen, line, ll);
+            olen += ll;
+        }
+        at += ll;
+    }
+    return olen;
+}
+
+int pgb_cluster_set(const pgb_app_paths *p, const char *const *set, const char *const *unset,
+                    int *changed)
+{
+    *changed = 0;
+    if ((!set || !set[0]) && (!unset || !unset[0]))
+        return 0;
+    int rc = pgb_settings_check(set, unset);
+    if (rc)
+        return rc;
+    char *text = NULL, *old = NULL;
+    size_t len = 0, oldlen = 0;
+    if ((rc = pgb_cluster_conf_read(p, &text, &len)) != 0)
+        return rc;
+    old = malloc(len + 1);
+    if (!old) {
+        free(text);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    memcpy(old, text, len + 1);
+    oldlen = len;
+    for (size_t i = 0; unset && unset[i]; i++) {
+        int dropped = 0;
+        len = drop_lines(text, len, unset[i], strlen(unset[i]), &dropped);
+    }
+    for (size_t i = 0; set && set[i] && rc == 0; i++) {
+        const char *eq = strchr(set[i], '=');
+        size_t nlen = (size_t)(eq - set[i]);
+        int dropped = 0;
+        len = drop_lines(text, len, set[i], nlen, &dropped);
+        /* Quoted: ' and backslashes doubled; the new line goes last. */
+        size_t vlen = strlen(eq + 1);
+        char *out = realloc(text, len + nlen + 2 * vlen + 8);
+        if (!out) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        text = out;
+        len += (size_t)sprintf(text + len, "%.*s = '", (int)nlen, set[i]);
+        for (const char *v = eq + 1; *v; v++) {
+            if (*v == '\'' || *v == '\\')
+                text[len++] = *v;
+            text[len++] = *v;
+        }
+        text[len++] = '\'';
+        text[len++] = '\n';
+        text[len] = '\0';
+    }
+    if (rc == 0 && (len != oldlen || memcmp(text, old, len) != 0)) {
+        rc = pgb_cluster_conf_write(p, text, len);
+        *changed = rc == 0;
+    }
+    free(text);
+    free(old);
+    return rc;
+}
+
+/* The superuser's connection to the running server, over its socket. */
+static int super_open(PGconn **c, const pgb_app_paths *p, int port, uint64_t deadline)
 {
     const char *super = pgb_superuser_for(p->app);
-    char *super_pw = NULL, *app_pw = NULL;
+    char *super_pw = NULL;
     int rc = pgb_pgpass_lookup(p->pgpass, super, &super_pw);
-    if (rc == 0)
-        rc = pgb_pgpass_lookup(p->pgpass, p->app, &app_pw);
-    if (rc) {
-        free(super_pw);
+    if (rc)
         return rc;
-    }
-    char portstr[16];
+    char portstr[16], what[128];
     snprintf(portstr, sizeof portstr, "%d", port);
-    const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", NULL};
-    const char *vals[] = {p->socket_dir, portstr, super, super_pw, "postgres", "10", NULL};
+    snprintf(what, sizeof what, "the superuser's login (%s, port %d)", super, port);
+    const char *keys[] = {"host", "port", "user", "password", "dbname", NULL};
+    const char *vals[] = {p->socket_dir, portstr, super, super_pw, "postgres", NULL};
+    rc = pgb_pq_open_until(c, PGB_PQ_OURS, NULL, keys, vals, deadline, what);
+    sodium_memzero(super_pw, strlen(super_pw));
+    free(super_pw);
+    return rc;
+}
+
+/* Run sql as part of `what`, bounded by the deadline. */
+static int exec_until(PGconn *c, const char *sql, const char *param, uint64_t deadline,
+                      const char *what, int *rows)
+{
+    PGresult *r = NULL;
+    const char *params[1] = {param};
+    int rc = pgb_pq_query_until(c, sql, param ? 1 : 0, param ? params : NULL, deadline, what, &r);
+    if (rc)
+        return rc;
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
+        msg[strcspn(msg, "\n")] = '\0';
+        rc = pgb_fail(PGBOOT_ERROR, "%s: %s", what, msg);
+    } else if (rows) {
+        *rows = PQntuples(r);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pgb_cluster_ensure_app(const pgb_app_paths *p, int port, uint64_t deadline)
+{
+    char *app_pw = NULL;
+    int rc = pgb_pgpass_lookup(p->pgpass, p->app, &app_pw);
+    if (rc)
+        return rc;
     PGconn *c = NULL;
     int yes = 0;
     char *role = NULL, *verifier = NULL, *lit = NULL, *sql = NULL;
-    if ((rc = pgb_pq_open(&c, PGB_PQ_OURS, NULL, keys, vals)) != 0)
+    if ((rc = super_open(&c, p, port, deadline)) != 0)
         goto done;
-    if (PQstatus(c) != CONNECTION_OK) {
-        rc = pgb_fail(PGBOOT_ESTART, "cannot connect to the new cluster as %s: %s", super,
-                      PQerrorMessage(c));
-        goto done;
-    }
     role = PQescapeIdentifier(c, p->app, strlen(p->app));
     if (!role) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = pgb_pq_exists(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", p->app, &yes)))
+    if ((rc = exec_until(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", p->app, deadline,
+                         "looking up the app's role", &yes)))
         goto done;
-    if (!yes) {
-        /* Only the SCRAM verifier travels, so the password is in no log. */
-        verifier = PQencryptPasswordConn(c, app_pw, p->app, "scram-sha-256");
-        lit = verifier ? PQescapeLiteral(c, verifier, strlen(verifier)) : NULL;
-        sql = lit ? pgb_printf("CREATE ROLE %s LOGIN CREATEDB PASSWORD %s", role, lit) : NULL;
-        if (!sql) {
-            rc =
-                pgb_fail(PGBOOT_ERROR, "cannot prepare the role %s: %s", p->app, PQerrorMessage(c));
-            goto done;
-        }
-        if ((rc = pgb_pq_exec(c, sql, "cannot create the app's role")))
-            goto done;
-        free(sql);
-        sql = NULL;
+    /* Only the SCRAM verifier travels, so the password is in no log. The
+     * password is (re)set from pgpass when the role exists too: a start
+     * killed between CREATE ROLE and here, or a role changed by hand, must
+     * leave a URL that logs in. */
+    verifier = PQencryptPasswordConn(c, app_pw, p->app, "scram-sha-256");
+    lit = verifier ? PQescapeLiteral(c, verifier, strlen(verifier)) : NULL;
+    sql = lit ? pgb_printf("%s ROLE %s LOGIN CREATEDB PASSWORD %s", yes ? "ALTER" : "CREATE", role,
+                           lit)
+              : NULL;
+    if (!sql) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot prepare the role %s: %s", p->app, PQerrorMessage(c));
+        goto done;
     }
-    if ((rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", p->app, &yes)))
+    if ((rc = exec_until(
+             c, sql, NULL, deadline,
+             yes ? "cannot set the app role's password" : "cannot create the app's role", NULL)))
+        goto done;
+    free(sql);
+    sql = NULL;
+    if ((rc = exec_until(c, "SELECT 1 FROM pg_database WHERE datname = $1", p->app, deadline,
+                         "looking up the app's database", &yes)))
         goto done;
     if (!yes) {
         sql = pgb_printf("CREATE DATABASE %s OWNER %s", role, role);
-        if (!sql || (rc = pgb_pq_exec(c, sql, "cannot create the app's database")))
+        if (!sql ||
+            (rc = exec_until(c, sql, NULL, deadline, "cannot create the app's database", NULL)))
             goto done;
     }
 done:
@@ -508,11 +730,57 @@ done:
         PQfreemem(role);
     free(sql);
     PQfinish(c);
-    if (super_pw)
-        sodium_memzero(super_pw, strlen(super_pw));
     if (app_pw)
         sodium_memzero(app_pw, strlen(app_pw));
-    free(super_pw);
     free(app_pw);
+    return rc;
+}
+
+int pgb_cluster_reload(const pgb_app_paths *p, int port, const char *const *names,
+                       uint64_t deadline, char **restart_needed)
+{
+    *restart_needed = NULL;
+    PGconn *c = NULL;
+    int rc = super_open(&c, p, port, deadline);
+    if (rc)
+        return rc;
+    /* PostgreSQL decides: a 'postmaster' setting takes effect at the next
+     * start only; every other context ('sighup', 'superuser-backend',
+     * 'backend', 'superuser', 'user') from the reload on (the backend ones
+     * for new sessions). A name the server does not know (an extension's,
+     * not loaded) is a placeholder: the reload sets it. */
+    size_t cap = 1;
+    for (size_t i = 0; names[i]; i++)
+        cap += strlen(names[i]) + 2;
+    char *list = calloc(1, cap);
+    if (!list) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; names[i] && rc == 0; i++) {
+        PGresult *r = NULL;
+        const char *params[1] = {names[i]};
+        rc = pgb_pq_query_until(c, "SELECT context FROM pg_settings WHERE lower(name) = lower($1)",
+                                1, params, deadline, "reading pg_settings", &r);
+        if (rc)
+            break;
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+            !strcmp(PQgetvalue(r, 0, 0), "postmaster")) {
+            if (*list)
+                strcat(list, ", ");
+            strcat(list, names[i]);
+        }
+        PQclear(r);
+    }
+    if (rc == 0)
+        rc = exec_until(c, "SELECT pg_reload_conf()", NULL, deadline,
+                        "cannot reload the server's configuration", NULL);
+    if (rc == 0 && *list) {
+        *restart_needed = list;
+        list = NULL;
+    }
+done:
+    free(list);
+    PQfinish(c);
     return rc;
 }

@@ -491,7 +491,8 @@ static int check_options(const pgboot_ephemeral_options *o)
     for (size_t i = 0; i < n; i++)
         if (!strchr(o->settings[i], '=') || o->settings[i][0] == '=')
             return pgb_fail(PGBOOT_EINVALID, "setting '%s' is not name=value", o->settings[i]);
-    return 0;
+    /* The port, socket, listen address and files are the cluster's own here too. */
+    return pgb_settings_check(o->settings, NULL);
 }
 
 typedef struct {

@@ -58,13 +58,39 @@ PGB_MUST_USE int pgb_initdb(const char *bin_dir, const char *dir, const char *su
                             const char *password, const char *scratch_dir);
 /* A random password of len-1 letters and digits. */
 void pgb_random_password(char *out, size_t len);
-/* Persist `name=value` settings in the cluster's pgboot.conf. */
-PGB_MUST_USE int pgb_cluster_set(const pgb_app_paths *p, const char *const *settings);
+/* Settings: `set` is "name=value" items, `unset` names (NULL-terminated,
+ * either may be NULL). pgb_settings_check refuses a malformed item and the
+ * settings pgboot owns (port, listen_addresses, socket and file locations,
+ * the log), naming what the user has instead; pgb_setting_owned says that
+ * text, or NULL. */
+PGB_MUST_USE int pgb_settings_check(const char *const *set, const char *const *unset);
+const char *pgb_setting_owned(const char *name, size_t n);
+/* Would PostgreSQL (`postgres -C` with the data directory's files and `set`
+ * as -c options) start with these values? PGBOOT_EINVALID naming the setting
+ * it refuses, with PostgreSQL's reason; nothing is written. */
+PGB_MUST_USE int pgb_cluster_validate(const pgb_app_paths *p, const char *bin_dir,
+                                      const char *const *set);
+/* Apply `unset` then `set` to pgboot.conf (checked first); *changed when the
+ * file was rewritten. */
+PGB_MUST_USE int pgb_cluster_set(const pgb_app_paths *p, const char *const *set,
+                                 const char *const *unset, int *changed);
+/* pgboot.conf as it is (malloc'd), and written back (to roll a change back). */
+PGB_MUST_USE int pgb_cluster_conf_read(const pgb_app_paths *p, char **text, size_t *len);
+PGB_MUST_USE int pgb_cluster_conf_write(const pgb_app_paths *p, const char *text, size_t len);
+/* When a PostgreSQL message names a setting (`parameter "NAME"`), hint how to
+ * remove it from pgboot.conf; 1 if it did. */
+int pgb_settings_hint_remove(const char *app, const char *msg);
+/* Reload the running server's configuration after `names` changed;
+ * *restart_needed (malloc'd, or NULL) lists, comma-separated, those that
+ * PostgreSQL applies only at a start ('postmaster' context). */
+PGB_MUST_USE int pgb_cluster_reload(const pgb_app_paths *p, int port, const char *const *names,
+                                    uint64_t deadline, char **restart_needed);
 /* Read a password for `user` from the app's pgpass file (malloc'd). */
 PGB_MUST_USE int pgb_pgpass_lookup(const char *pgpass, const char *user, char **password);
-/* Ensure the app's role and database exist (connected as the superuser over
- * the socket of the running server). */
-PGB_MUST_USE int pgb_cluster_ensure_app(const pgb_app_paths *p, int port);
+/* Ensure the app's role and database exist and that the role's password is
+ * the one in pgpass (connected as the superuser over the socket of the
+ * running server, everything bounded by `deadline`); idempotent. */
+PGB_MUST_USE int pgb_cluster_ensure_app(const pgb_app_paths *p, int port, uint64_t deadline);
 
 /* launcher/postmaster.c ------------------------------------------------- */
 typedef struct {
@@ -79,8 +105,8 @@ typedef struct {
 PGB_MUST_USE int pgb_pm_read(const char *data_dir, pm_info *pm, int *found);
 /* Is pm->pid alive, a postgres, and working in data_dir? */
 int pgb_pm_is_ours(const char *data_dir, const pm_info *pm);
-/* Does it answer on its socket? */
-int pgb_pm_answers(const pm_info *pm);
+/* Does it answer on its socket (within 5 s, and before `deadline` unless 0)? */
+int pgb_pm_answers(const pm_info *pm, uint64_t deadline);
 long pgb_log_size(const char *log);
 /* The last `lines` lines logged since `offset`, joined by '|' (malloc'd). */
 char *pgb_log_since(const char *log, long offset, int lines);
@@ -132,6 +158,8 @@ struct pgboot_server {
     char *ephemeral_dir;  /* a throwaway cluster's directory, removed at stop */
     char *private_socket; /* its socket directory when outside ephemeral_dir */
     char *tmp_fallback;   /* a throwaway cluster not where it was first meant to go: why */
+    char *restart_needed; /* settings changed by this start that wait for a restart */
+    char *reloaded;       /* settings changed by this start and applied by a reload */
 };
 
 pgboot_server *pgb_server_new(void);

@@ -86,9 +86,18 @@ int pgb_pm_is_ours(const char *data_dir, const pm_info *pm)
     return pgb_pid_cwd_is(pm->pid, data_dir) == 1;
 }
 
-int pgb_pm_answers(const pm_info *pm)
+int pgb_pm_answers(const pm_info *pm, uint64_t deadline)
 {
-    return pgb_pg_ping(pm->socket_dir, pm->port, 5000) == PGB_PING_OK;
+    /* A server that does not answer within 5 s is not ready for anyone; and
+     * never longer than the caller's deadline. */
+    uint32_t wait = 5000;
+    if (deadline) {
+        uint64_t now = pgb_now_ms();
+        uint64_t left = deadline > now ? deadline - now : 1;
+        if (left < wait)
+            wait = (uint32_t)left;
+    }
+    return pgb_pg_ping(pm->socket_dir, pm->port, wait) == PGB_PING_OK;
 }
 
 /* ---- the log ----------------------------------------------------------- */
@@ -134,10 +143,13 @@ int pgb_wait_ready(const char *data_dir, const char *log_file, int pid, uint64_t
     uint64_t started = pgb_now_ms();
     for (;;) {
         pm_info pm;
-        int found;
+        int found, said_ready = 0;
         if (pgb_pm_read(data_dir, &pm, &found) == 0 && found && pm.pid == pid &&
-            strcmp(pm.status, "ready") == 0 && pgb_pm_answers(&pm))
-            return 0;
+            strcmp(pm.status, "ready") == 0) {
+            said_ready = 1;
+            if (pgb_pm_answers(&pm, deadline))
+                return 0;
+        }
         if (!pgb_pid_alive(pid)) {
             char *tail = pgb_log_since(log_file, log_offset, LOG_TAIL_LINES);
             if (tail && (strstr(tail, "could not bind") || strstr(tail, "Address already in use") ||
@@ -152,11 +164,25 @@ int pgb_wait_ready(const char *data_dir, const char *log_file, int pid, uint64_t
         }
         if (pgb_now_ms() >= deadline) {
             char *tail = pgb_log_since(log_file, log_offset, LOG_TAIL_LINES);
-            int rc = pgb_fail(PGBOOT_ETIMEOUT,
-                              "PostgreSQL was not ready in time; its log %s "
-                              "says: %s",
+            int rc;
+            /* Say which step did not finish: the server's own start-up (its
+             * pid file), or answering on its socket once it says ready. */
+            if (said_ready) {
+                rc = pgb_fail(PGBOOT_ETIMEOUT,
+                              "PostgreSQL (pid %d) says it is ready but did not answer on its "
+                              "socket in %s in time; its log %s says: %s",
+                              pid, pm.socket_dir, log_file, tail ? tail : "");
+                pgb_hint("the server may be stopped (SIGSTOP) or overloaded; a longer --timeout "
+                         "waits for it, 'pgboot stop' stops it");
+            } else {
+                rc = pgb_fail(PGBOOT_ETIMEOUT,
+                              "PostgreSQL (pid %d) was not ready in time: its postmaster.pid "
+                              "says '%s'; its log %s says: %s",
+                              pid, found && pm.pid == pid && pm.status[0] ? pm.status : "starting",
                               log_file, tail ? tail : "");
-            pgb_hint("a slow first start (crash recovery) may need a longer --timeout");
+                pgb_hint("a start that replays WAL after a crash can take long: a longer "
+                         "--timeout waits for it");
+            }
             free(tail);
             return rc;
         }

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,6 +66,8 @@ void pgboot_server_free(pgboot_server *s)
     free(s->log_path);
     free(s->pg_version);
     free(s->app);
+    free(s->restart_needed);
+    free(s->reloaded);
     free(s);
 }
 
@@ -124,6 +127,14 @@ int pgboot_server_is_external(const pgboot_server *s)
 {
     return s->external;
 }
+const char *pgboot_server_restart_needed(const pgboot_server *s)
+{
+    return s->restart_needed;
+}
+const char *pgboot_server_reloaded(const pgboot_server *s)
+{
+    return s->reloaded;
+}
 
 const char *pgboot_server_tmp_fallback(const pgboot_server *s)
 {
@@ -177,6 +188,17 @@ static char *run_file_version(const pgb_app_paths *p)
     return out;
 }
 
+/* The postmaster pid in pgboot.run: written only once the app has logged in,
+ * so a server whose pid is not there is one whose start did not finish. */
+static int run_file_pid(const pgb_app_paths *p)
+{
+    json_error_t e;
+    json_t *j = json_load_file(p->run_file, 0, &e);
+    int pid = (int)json_integer_value(json_object_get(j, "pid"));
+    json_decref(j);
+    return pid;
+}
+
 static int write_run_file(const pgb_app_paths *p, const pgboot_server *s)
 {
     char started[32];
@@ -219,19 +241,37 @@ static void save_port(const pgb_app_paths *p, int port)
 
 /* Attach to a running, ready server of this data directory. ENOTRUNNING if
  * there is none; *stale tells whether a postmaster.pid was left by a dead or
- * foreign process. */
-static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_info *pm_out)
+ * foreign process. The ping waits no longer than `deadline` (0: 5 s). A
+ * server whose start did not finish (no pgboot.run for its pid: the start
+ * was killed before the app's role and database were checked) is returned
+ * with *unfinished set when `unfinished` is given, else refused. */
+static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_info *pm_out,
+                  uint64_t deadline, int *unfinished)
 {
     pm_info pm;
     int found;
     *stale = 0;
+    if (unfinished)
+        *unfinished = 0;
     int rc = pgb_pm_read(p->data_dir, &pm, &found);
     if (rc)
         return rc;
     if (pm_out)
         *pm_out = pm;
     if (found && pgb_pm_is_ours(p->data_dir, &pm)) {
-        if (strcmp(pm.status, "ready") == 0 && pgb_pm_answers(&pm)) {
+        if (strcmp(pm.status, "ready") == 0 && pgb_pm_answers(&pm, deadline)) {
+            if (run_file_pid(p) != pm.pid) {
+                if (!unfinished) {
+                    rc = pgb_fail(PGBOOT_ENOTRUNNING,
+                                  "the server of app %s (pid %d) runs, but the start that "
+                                  "launched it has not finished: the app may not log in yet",
+                                  p->app, pm.pid);
+                    pgb_hint("'pgboot start --app %s' finishes it (unless a start is under way)",
+                             p->app);
+                    return rc;
+                }
+                *unfinished = 1;
+            }
             char *version = run_file_version(p);
             rc = version ? server_make(out, p, pm.pid, pm.port, pm.socket_dir, version, 0)
                          : pgb_fail(PGBOOT_ENOMEM, "out of memory");
@@ -239,7 +279,9 @@ static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_in
             return rc;
         }
         return pgb_fail(PGBOOT_ENOTRUNNING, "the server for %s (pid %d) is %s", p->data_dir, pm.pid,
-                        pm.status[0] ? pm.status : "not ready");
+                        strcmp(pm.status, "ready") == 0 ? "ready but does not answer"
+                        : pm.status[0]                  ? pm.status
+                                                        : "not ready");
     }
     *stale = found;
     int r = pgb_fail(PGBOOT_ENOTRUNNING, "no server is running for app %s (data directory %s)",
@@ -272,23 +314,44 @@ static int mkdir_app_dir(const char *app_dir)
 }
 
 /* Check that the app logs in with the URL (its host, port, role, password and
- * database; nothing from the environment). */
-static int check_url(const char *url)
+ * database; nothing from the environment) and runs a query, before the
+ * deadline. */
+static int check_url(const pgboot_server *s, uint64_t deadline)
 {
+    char what[160];
+    snprintf(what, sizeof what, "the app's login to the server (pid %d) at 127.0.0.1:%d", s->pid,
+             s->port);
     PGconn *c = NULL;
-    int rc = pgb_pq_open(&c, PGB_PQ_OURS, url, NULL, NULL);
+    int rc = pgb_pq_open_until(&c, PGB_PQ_OURS, s->url, NULL, NULL, deadline, what);
     if (rc)
         return rc;
-    if (PQstatus(c) != CONNECTION_OK) {
-        rc = pgb_fail(PGBOOT_ESTART, "the server runs but the app cannot log in: %s",
-                      PQerrorMessage(c));
-    } else {
-        PGresult *r = PQexec(c, "SELECT 1");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK)
-            rc = pgb_fail(PGBOOT_ESTART, "SELECT 1 failed: %s", PQresultErrorMessage(r));
-        PQclear(r);
-    }
+    PGresult *r = NULL;
+    if ((rc = pgb_pq_query_until(c, "SELECT 1", 0, NULL, deadline, "the app's first query", &r)) ==
+            0 &&
+        PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pgb_fail(PGBOOT_ESTART, "SELECT 1 failed: %s", PQresultErrorMessage(r));
+    PQclear(r);
     PQfinish(c);
+    return rc;
+}
+
+/* The app logs in, or the steps a first start does are finished now: the
+ * role and database are created if missing and the password set from
+ * pgpass (a start killed after the server was ready left them undone). */
+static int app_login(const pgb_app_paths *p, const pgboot_server *s, uint64_t deadline,
+                     uint32_t budget_ms)
+{
+    int rc = check_url(s, deadline);
+    if (rc != 0 && rc != PGBOOT_ETIMEOUT) {
+        pgb_error_reset();
+        if ((rc = pgb_cluster_ensure_app(p, s->port, deadline)) == 0)
+            rc = check_url(s, deadline);
+    }
+    if (rc == PGBOOT_ETIMEOUT)
+        pgb_hint("--timeout (%u s) bounds the whole start, the app's login included; the server "
+                 "runs but did not let it in in time (a lock held on its database, an overloaded "
+                 "machine, a stopped process): a longer --timeout waits",
+                 (budget_ms + 999) / 1000);
     return rc;
 }
 
@@ -326,16 +389,153 @@ static int choose_port(const pgb_app_paths *p, int requested, int *port)
 
 typedef struct {
     const pgboot_server_options *o;
-    int supervise_fd; /* child mode: read end of the host's pipe, else -1 */
+    const char *const *unset; /* options.unset (version 2), else NULL */
+    int supervise_fd;         /* child mode: read end of the host's pipe, else -1 */
 } start_ctx;
+
+static int want_settings(const start_ctx *ctx)
+{
+    return (ctx->o->settings && ctx->o->settings[0]) || (ctx->unset && ctx->unset[0]);
+}
+
+/* The names of the settings given (to set or unset), malloc'd, NULL-ended. */
+static char **setting_names(const start_ctx *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; ctx->o->settings && ctx->o->settings[i]; i++)
+        n++;
+    for (size_t i = 0; ctx->unset && ctx->unset[i]; i++)
+        n++;
+    char **names = calloc(n + 1, sizeof *names);
+    size_t k = 0;
+    for (size_t i = 0; names && ctx->o->settings && ctx->o->settings[i]; i++) {
+        const char *set = ctx->o->settings[i];
+        if (!(names[k++] = pgb_printf("%.*s", (int)strcspn(set, "="), set)))
+            goto oom;
+    }
+    for (size_t i = 0; names && ctx->unset && ctx->unset[i]; i++)
+        if (!(names[k++] = pgb_strdup(ctx->unset[i])))
+            goto oom;
+    return names;
+oom:
+    for (size_t i = 0; i < k; i++)
+        free(names[i]);
+    free(names);
+    return NULL;
+}
+
+static void names_free(char **names)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Those of `names` not in the comma-separated `restart` list, joined. */
+static char *names_reloaded(char *const *names, const char *restart)
+{
+    size_t cap = 1;
+    for (size_t i = 0; names[i]; i++)
+        cap += strlen(names[i]) + 2;
+    char *out = calloc(1, cap);
+    for (size_t i = 0; out && names[i]; i++) {
+        int pending = 0;
+        for (const char *r = restart; r && *r && !pending;) {
+            size_t n = strcspn(r, ",");
+            pending = n == strlen(names[i]) && !strncmp(r, names[i], n);
+            r += n;
+            while (*r == ',' || *r == ' ')
+                r++;
+        }
+        if (pending)
+            continue;
+        if (*out)
+            strcat(out, ", ");
+        strcat(out, names[i]);
+    }
+    if (out && !*out) {
+        free(out);
+        out = NULL;
+    }
+    return out;
+}
+
+/* --set/--unset on a running server: checked by PostgreSQL first, persisted,
+ * then reloaded; what PostgreSQL applies only at a start is reported in
+ * s->restart_needed. A failure leaves pgboot.conf as it was. */
+static int apply_running(pgboot_server *s, const pgb_app_paths *p, const start_ctx *ctx,
+                         uint64_t deadline)
+{
+    pgboot_bundle *bundle = NULL;
+    char *old = NULL, **names = NULL;
+    size_t oldlen = 0;
+    int changed = 0;
+    int rc = pgboot_bundle_fetch(&bundle, &ctx->o->fetch);
+    if (rc == 0)
+        rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), ctx->o->settings);
+    if (rc == 0)
+        rc = pgb_cluster_conf_read(p, &old, &oldlen);
+    if (rc == 0)
+        rc = pgb_cluster_set(p, ctx->o->settings, ctx->unset, &changed);
+    if (rc || !changed)
+        goto done;
+    if (!(names = setting_names(ctx))) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    } else if ((rc = pgb_cluster_reload(p, s->port, (const char *const *)names, deadline,
+                                        &s->restart_needed)) == 0) {
+        s->reloaded = names_reloaded(names, s->restart_needed);
+    }
+    if (rc) {
+        /* Not applied: not kept either. */
+        pgb_error_saved first;
+        pgb_error_save(&first);
+        if (pgb_cluster_conf_write(p, old, oldlen) != 0)
+            pgb_error_reset();
+        pgb_error_restore(&first);
+    }
+done:
+    names_free(names);
+    free(old);
+    pgboot_bundle_free(bundle);
+    return rc;
+}
+
+/* A running server of ours is reused: the app must log in (a killed first
+ * start is finished here), the settings given are applied, and a missing
+ * pgboot.run is written. */
+static int reuse(pgboot_server **out, const pgb_app_paths *p, const start_ctx *ctx,
+                 uint64_t deadline, uint32_t budget_ms, int unfinished)
+{
+    int rc = app_login(p, *out, deadline, budget_ms);
+    if (rc == 0 && want_settings(ctx))
+        rc = apply_running(*out, p, ctx, deadline);
+    if (rc == 0 && unfinished)
+        rc = write_run_file(p, *out);
+    if (rc) {
+        pgboot_server_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
 
 /* Everything after the lock is taken. */
 static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start_ctx *ctx)
 {
     const pgboot_server_options *o = ctx->o;
-    int stale;
+    /* --timeout bounds waiting for the server: reusing one, the whole call;
+     * starting one, from its launch until the app has logged in (the
+     * download and initdb have limits of their own). */
+    uint32_t budget = o->timeout_ms ? o->timeout_ms : 60000;
+    uint64_t deadline = pgb_now_ms() + budget;
+    int stale, unfinished;
     pm_info pm;
-    int rc = attach(out, p, &stale, &pm);
+    int rc;
+    /* A refused setting changes nothing, running server or not. */
+    if (want_settings(ctx) && (rc = pgb_settings_check(o->settings, ctx->unset)) != 0)
+        return rc;
+    rc = attach(out, p, &stale, &pm, deadline, &unfinished);
+    if (rc == 0)
+        return reuse(out, p, ctx, deadline, budget, unfinished);
     if (rc != PGBOOT_ENOTRUNNING)
         return rc;
     if (o->no_start)
@@ -344,7 +544,9 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
      * marker, and removed only under the app's lock (held here). */
     pgb_cluster_remove_leftovers(p);
     pgboot_bundle *bundle = NULL;
-    char *version = NULL, *pg_version_file = NULL;
+    char *version = NULL, *pg_version_file = NULL, *old_conf = NULL;
+    size_t old_len = 0;
+    int conf_changed = 0;
     if ((rc = pgboot_bundle_fetch(&bundle, &o->fetch)) != 0)
         return rc;
     /* Nothing is written into a data directory pgboot then refuses. */
@@ -352,7 +554,6 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         pgboot_bundle_free(bundle);
         return rc;
     }
-    uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
     /* A postmaster of ours that is starting (crash recovery) or stopping. */
     if (!stale && pm.pid > 0 && pgb_pm_is_ours(p->data_dir, &pm)) {
         int bind_failed;
@@ -363,8 +564,9 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
             }
         } else {
             if ((rc = pgb_wait_ready(p->data_dir, p->log_file, pm.pid, deadline,
-                                     pgb_log_size(p->log_file), &bind_failed)) == 0)
-                rc = attach(out, p, &stale, NULL);
+                                     pgb_log_size(p->log_file), &bind_failed)) == 0 &&
+                (rc = attach(out, p, &stale, NULL, deadline, &unfinished)) == 0)
+                rc = reuse(out, p, ctx, deadline, budget, unfinished);
             goto done;
         }
     }
@@ -393,7 +595,12 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     if (!pgb_path_exists(pg_version_file) &&
         (rc = pgb_cluster_create(p, pgboot_bundle_bin_dir(bundle))) != 0)
         goto done;
-    if ((rc = pgb_cluster_set(p, o->settings)) != 0)
+    /* Settings PostgreSQL refuses are never written; one it takes but that
+     * fails the start (too much memory, say) is rolled back below. */
+    if (want_settings(ctx) &&
+        ((rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), o->settings)) != 0 ||
+         (rc = pgb_cluster_conf_read(p, &old_conf, &old_len)) != 0 ||
+         (rc = pgb_cluster_set(p, o->settings, ctx->unset, &conf_changed)) != 0))
         goto done;
     if ((rc = pgb_socket_dir_prepare(p->socket_dir)) != 0)
         goto done;
@@ -401,6 +608,7 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", p->log_dir, strerror(errno));
         goto done;
     }
+    deadline = pgb_now_ms() + budget;
     int port = 0, pid = 0;
     for (int attempt = 1;; attempt++) {
         if ((rc = choose_port(p, o->port, &port)) != 0)
@@ -428,12 +636,8 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     }
     /* The app's own login over the URL proves its role and database exist;
      * only when it fails (first start) does the superuser create them. */
-    if ((rc = server_make(out, p, pid, port, p->socket_dir, version, 1)) == 0 &&
-        check_url((*out)->url) != 0) {
-        pgb_error_reset();
-        if ((rc = pgb_cluster_ensure_app(p, port)) == 0)
-            rc = check_url((*out)->url);
-    }
+    if ((rc = server_make(out, p, pid, port, p->socket_dir, version, 1)) == 0)
+        rc = app_login(p, *out, deadline, budget);
     if (rc != 0 || (rc = write_run_file(p, *out)) != 0) {
         pgboot_server_free(*out);
         *out = NULL;
@@ -442,6 +646,19 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     }
     save_port(p, port);
 done:
+    if (rc != 0 && rc != PGBOOT_EINVALID) {
+        pgb_error_saved first;
+        pgb_error_save(&first);
+        int restored = conf_changed && pgb_cluster_conf_write(p, old_conf, old_len) == 0;
+        pgb_error_restore(&first);
+        if (restored)
+            pgb_hint("the settings given with --set/--unset were not kept: %s/pgboot.conf is as "
+                     "it was",
+                     p->data_dir);
+        else if (!conf_changed)
+            pgb_settings_hint_remove(p->app, pgboot_error_last());
+    }
+    free(old_conf);
     free(version);
     free(pg_version_file);
     pgboot_bundle_free(bundle);
@@ -537,7 +754,7 @@ static int external_server(pgboot_server **out, const char *url, uint32_t timeou
 
 /* ---- running as another user (root) --------------------------------------- */
 
-typedef enum { OP_START, OP_ATTACH, OP_STOP } op_kind;
+typedef enum { OP_START, OP_ATTACH, OP_STOP, OP_RESTART } op_kind;
 
 static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
                  pgboot_stop_mode mode, int supervise_fd);
@@ -553,6 +770,10 @@ static char *result_json(int rc, const pgboot_server *s)
                                         s->socket_dir, "data_dir", s->data_dir, "app_dir",
                                         s->app_dir, "log", s->log_path, "version", s->pg_version,
                                         "password", s->password, "started_here", s->started_here));
+    if (j && rc == 0 && s && s->restart_needed)
+        json_object_set_new(j, "restart_needed", json_string(s->restart_needed));
+    if (j && rc == 0 && s && s->reloaded)
+        json_object_set_new(j, "reloaded", json_string(s->reloaded));
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return text;
@@ -588,6 +809,10 @@ static int result_parse(const char *text, pgboot_server **out, const pgboot_serv
         s->log_path = STR("log");
         s->pg_version = STR("version");
         s->password = STR("password");
+        if (json_string_value(json_object_get(j, "restart_needed")))
+            s->restart_needed = STR("restart_needed");
+        if (json_string_value(json_object_get(j, "reloaded")))
+            s->reloaded = STR("reloaded");
 #undef STR
         s->port = (int)json_integer_value(json_object_get(j, "port"));
         s->pid = (int)json_integer_value(json_object_get(j, "pid"));
@@ -610,7 +835,7 @@ static int via_worker(op_kind op, pgboot_server **out, const pgboot_server_optio
     int res[2], host[2] = {-1, -1};
     if (pipe2(res, O_CLOEXEC) != 0)
         return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
-    if (op == OP_START && o->child && pipe2(host, O_CLOEXEC) != 0) {
+    if ((op == OP_START || op == OP_RESTART) && o->child && pipe2(host, O_CLOEXEC) != 0) {
         close(res[0]);
         close(res[1]);
         return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
@@ -807,11 +1032,16 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
                           p.app, p.app_dir);
             pgb_hint("start it with 'pgboot start --app %s'", p.app);
         } else {
-            rc = attach(out, &p, &stale, NULL);
+            rc = attach(out, &p, &stale, NULL, 0, NULL);
         }
-    } else if ((rc = with_app_lock(&p, op == OP_START, &lockfd)) == 0) {
-        if (op == OP_START) {
-            start_ctx ctx = {.o = o, .supervise_fd = supervise_fd};
+    } else if ((rc = with_app_lock(&p, op != OP_STOP, &lockfd)) == 0) {
+        if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, o->timeout_ms)) != 0 &&
+            rc != PGBOOT_ENOTRUNNING) {
+            /* stop_locked said why */
+        } else if (op == OP_START || op == OP_RESTART) {
+            pgb_error_reset();
+            start_ctx ctx = {
+                .o = o, .unset = o->version >= 2 ? o->unset : NULL, .supervise_fd = supervise_fd};
             rc = start_locked(out, &p, &ctx);
             if (rc == 0 && (rc = maybe_migrate(p.app_dir, o, *out)) != 0) {
                 pgboot_server_free(*out);
@@ -868,13 +1098,16 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
     if (rc)
         return rc;
     /* Attaching and stopping need no libpq: keep them cheap. */
-    if ((op == OP_START || external_url(o)) && (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+    int starts = op == OP_START || op == OP_RESTART;
+    if ((starts || external_url(o)) && (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
         return rc;
     const char *ext = external_url(o);
     if (ext) {
-        if (op == OP_STOP) {
+        if (op == OP_STOP || op == OP_RESTART) {
             rc = pgb_fail(PGBOOT_ENOTRUNNING,
-                          "an external database is configured; pgboot does not stop it");
+                          "an external database is configured; pgboot does "
+                          "not %s it",
+                          op == OP_STOP ? "stop" : "restart");
             return rc;
         }
         if ((rc = external_server(out, ext, o->timeout_ms)) != 0 || op != OP_START)
@@ -891,13 +1124,13 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
         return rc;
     }
     /* Before anything is made: the refusal leaves nothing behind. */
-    if (op == OP_START && (rc = pgb_pq_check_own_env()) != 0)
+    if (starts && (rc = pgb_pq_check_own_env()) != 0)
         return rc;
     if ((rc = need_unprivileged(o)) < 0)
         return rc;
     if (rc == 1)
         return via_worker(op, out, o, mode);
-    if (op != OP_START || !o->child)
+    if (!starts || !o->child)
         return do_op(op, out, o, mode, -1);
     /* Child mode: the supervisor watches the read end; we keep the write end,
      * so our death (however it happens) closes it. */
@@ -916,6 +1149,11 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
 int pgboot_server_start(pgboot_server **out, const pgboot_server_options *o)
 {
     return run_op(OP_START, out, o, PGBOOT_STOP_FAST);
+}
+
+int pgboot_server_restart(pgboot_server **out, const pgboot_server_options *o)
+{
+    return run_op(OP_RESTART, out, o, PGBOOT_STOP_FAST);
 }
 
 int pgboot_server_attach(pgboot_server **out, const pgboot_server_options *o)
@@ -967,8 +1205,9 @@ int pgboot_server_options_init(pgboot_server_options *opts, unsigned int version
     if (rc == 0 && !opts)
         rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_server_options to initialise");
     if (rc == 0) {
+        /* Only the fields of that version: the caller's struct may be older. */
         pgboot_server_options init = PGBOOT_SERVER_OPTIONS_INIT;
-        *opts = init;
+        memcpy(opts, &init, version == 1 ? offsetof(pgboot_server_options, unset) : sizeof init);
         opts->version = version;
     }
     return rc;

@@ -122,6 +122,9 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQsendQuery pgb_dl_PQsendQuery
 #define PQconsumeInput pgb_dl_PQconsumeInput
 #define PQisBusy pgb_dl_PQisBusy
+#define PQconnectStart pgb_dl_PQconnectStart
+#define PQconnectPoll pgb_dl_PQconnectPoll
+#define PQsendQueryParams pgb_dl_PQsendQueryParams
 PGconn *pgb_dl_PQconnectdb(const char *conninfo);
 PGconn *pgb_dl_PQconnectdbParams(const char *const *keys, const char *const *values,
                                  int expand_dbname);
@@ -163,9 +166,16 @@ int pgb_dl_PQsocket(const PGconn *c);
 int pgb_dl_PQsendQuery(PGconn *c, const char *query);
 int pgb_dl_PQconsumeInput(PGconn *c);
 int pgb_dl_PQisBusy(PGconn *c);
+PGconn *pgb_dl_PQconnectStart(const char *conninfo);
+PostgresPollingStatusType pgb_dl_PQconnectPoll(PGconn *c);
+int pgb_dl_PQsendQueryParams(PGconn *c, const char *command, int n, const Oid *types,
+                             const char *const *values, const int *lengths, const int *formats,
+                             int result_format);
 /* Connect to a conninfo string, with libpq's notices (which it would print
  * on stderr) swallowed: the library never prints. Only pgb_pq_open() calls it. */
 PGconn *pgb_pq_connect_url(const char *conninfo);
+/* The same, without waiting: the caller drives PQconnectPoll(). */
+PGconn *pgb_pq_connect_start(const char *conninfo);
 
 /* Whose server a connection goes to. */
 typedef enum {
@@ -194,6 +204,21 @@ PGB_MUST_USE int pgb_pq_conninfo(char **out, pgb_pq_whose whose, const char *url
  * connection pgboot makes goes through here. */
 PGB_MUST_USE int pgb_pq_open(PGconn **out, pgb_pq_whose whose, const char *url,
                              const char *const *keys, const char *const *vals);
+/* pgb_pq_open() bounded by `deadline` (pgb_now_ms() clock): the connection,
+ * login included, is given up at the deadline, and so is a query run with
+ * pgb_pq_query_until(). PGBOOT_ETIMEOUT then, its message naming `what` (as
+ * "the app's login to 127.0.0.1:5432"). Returns 0 with a connection whose
+ * status is CONNECTION_OK, or an error (status CONNECTION_BAD: PGBOOT_ESTART
+ * with "<what> failed: <libpq's message>"), *out NULL then. */
+PGB_MUST_USE int pgb_pq_open_until(PGconn **out, pgb_pq_whose whose, const char *url,
+                                   const char *const *keys, const char *const *vals,
+                                   uint64_t deadline, const char *what);
+/* Run sql (with nparams text parameters) and wait for its last result until
+ * the deadline: 0 with *res set (any status, the caller checks), or
+ * PGBOOT_ETIMEOUT naming `what`. */
+PGB_MUST_USE int pgb_pq_query_until(PGconn *c, const char *sql, int nparams,
+                                    const char *const *params, uint64_t deadline, const char *what,
+                                    PGresult **res);
 /* The libpq variables a client of our server must not inherit
  * (NULL-terminated, malloc'd, each malloc'd): every variable PQconndefaults()
  * names and those of other libpq versions, but not the ones in `set` (which

@@ -1,6 +1,9 @@
 /* Small libpq helpers shared by the cluster set-up, testdb and the
  * migration (through the lazily loaded libpq of dynload.h), and the one
  * place where every connection's parameters are decided. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,6 +230,125 @@ int pgb_pq_open(PGconn **out, pgb_pq_whose whose, const char *url, const char *c
             if (!getenv(own_session_env[i].envvar))
                 continue;
             PGresult *r = PQexec(c, own_session_env[i].set);
+            PQclear(r);
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+/* Wait until the connection's socket is ready for `events`, or the deadline. */
+static int wait_socket(PGconn *c, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = pgb_now_ms();
+        if (now >= deadline)
+            return PGBOOT_ETIMEOUT;
+        struct pollfd p = {.fd = PQsocket(c), .events = events};
+        if (p.fd < 0)
+            return PGBOOT_ERROR;
+        uint64_t left = deadline - now;
+        int n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+        if (n > 0 || (n < 0 && errno != EINTR))
+            return 0;
+    }
+}
+
+static void copy_pq_error(char *buf, size_t len, const char *msg)
+{
+    snprintf(buf, len, "%s", msg ? msg : "");
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+int pgb_pq_query_until(PGconn *c, const char *sql, int nparams, const char *const *params,
+                       uint64_t deadline, const char *what, PGresult **res)
+{
+    *res = NULL;
+    if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
+        char msg[512];
+        copy_pq_error(msg, sizeof msg, PQerrorMessage(c));
+        return pgb_fail(PGBOOT_ERROR, "%s: %s", what, msg);
+    }
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(c)) {
+            if (wait_socket(c, POLLIN, deadline) == PGBOOT_ETIMEOUT) {
+                PQclear(last);
+                return pgb_fail(PGBOOT_ETIMEOUT, "%s did not finish in time", what);
+            }
+            if (!PQconsumeInput(c))
+                break;
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r)
+            break;
+        PQclear(last);
+        last = r;
+    }
+    if (!last) {
+        char msg[512];
+        copy_pq_error(msg, sizeof msg, PQerrorMessage(c));
+        return pgb_fail(PGBOOT_ERROR, "%s: %s", what, msg);
+    }
+    *res = last;
+    return 0;
+}
+
+int pgb_pq_open_until(PGconn **out, pgb_pq_whose whose, const char *url, const char *const *keys,
+                      const char *const *vals, uint64_t deadline, const char *what)
+{
+    *out = NULL;
+    /* libpq's connect_timeout (whole seconds, at least 2) as a second fence
+     * behind the deadline kept here. */
+    char timeout[24];
+    uint64_t now = pgb_now_ms();
+    uint64_t left = deadline > now ? deadline - now : 0;
+    snprintf(timeout, sizeof timeout, "%llu", (unsigned long long)(left / 1000 + 2));
+    const char *k[32], *v[32];
+    int n = 0;
+    for (int i = 0; keys && keys[i] && n < 30; i++) {
+        if (!strcmp(keys[i], "connect_timeout"))
+            continue;
+        k[n] = keys[i];
+        v[n++] = vals[i];
+    }
+    k[n] = "connect_timeout";
+    v[n++] = timeout;
+    k[n] = v[n] = NULL;
+    char *conninfo = NULL;
+    int rc = pgb_pq_conninfo(&conninfo, whose, url, k, v);
+    if (rc)
+        return rc;
+    PGconn *c = pgb_pq_connect_start(conninfo);
+    sodium_memzero(conninfo, strlen(conninfo)); /* it holds the password */
+    free(conninfo);
+    if (!c)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        short ev = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        if (wait_socket(c, ev, deadline) == PGBOOT_ETIMEOUT) {
+            PQfinish(c);
+            return pgb_fail(PGBOOT_ETIMEOUT, "%s did not finish in time", what);
+        }
+        st = PQconnectPoll(c);
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        char msg[512];
+        copy_pq_error(msg, sizeof msg, PQerrorMessage(c));
+        PQfinish(c);
+        return pgb_fail(PGBOOT_ESTART, "%s failed: %s", what, msg);
+    }
+    if (whose == PGB_PQ_OURS) {
+        for (size_t i = 0; i < sizeof own_session_env / sizeof *own_session_env; i++) {
+            if (!getenv(own_session_env[i].envvar))
+                continue;
+            PGresult *r = NULL;
+            if ((rc = pgb_pq_query_until(c, own_session_env[i].set, 0, NULL, deadline, what, &r)) !=
+                0) {
+                PQfinish(c);
+                return rc;
+            }
             PQclear(r);
         }
     }

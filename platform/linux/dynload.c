@@ -218,13 +218,28 @@ STUB(PGB_LIB_PQ, int, PQsocket, (const PGconn *c), (c), -1)
 STUB(PGB_LIB_PQ, int, PQsendQuery, (PGconn * c, const char *q), (c, q), 0)
 STUB(PGB_LIB_PQ, int, PQconsumeInput, (PGconn * c), (c), 0)
 STUB(PGB_LIB_PQ, int, PQisBusy, (PGconn * c), (c), 0)
+STUB(PGB_LIB_PQ, PGconn *, PQconnectStart, (const char *conninfo), (conninfo), NULL)
+STUB(PGB_LIB_PQ, PostgresPollingStatusType, PQconnectPoll, (PGconn * c), (c), PGRES_POLLING_FAILED)
+STUB(PGB_LIB_PQ, int, PQsendQueryParams,
+     (PGconn * c, const char *q, int n, const Oid *t, const char *const *v, const int *l,
+      const int *f, int rf),
+     (c, q, n, t, v, l, f, rf), 0)
 
 PGconn *pgb_pq_connect_url(const char *conninfo);
+PGconn *pgb_pq_connect_start(const char *conninfo);
 
 static void swallow_notice(void *arg, const char *message)
 {
     (void)arg;
     (void)message;
+}
+
+PGconn *pgb_pq_connect_start(const char *conninfo)
+{
+    PGconn *c = pgb_dl_PQconnectStart(conninfo);
+    if (c)
+        pgb_dl_PQsetNoticeProcessor(c, swallow_notice, NULL);
+    return c;
 }
 
 PGconn *pgb_pq_connect_url(const char *conninfo)

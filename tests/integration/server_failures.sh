@@ -10,16 +10,19 @@ sl_setup
 case_startup_failure() {
     local app
     app=$(app_name badset)
-    pgb start --app "$app" --set shared_buffers=banana
-    check_rc 1 "start with an invalid setting fails"
+    # A value PostgreSQL takes when it reads it (postgres -C) but cannot start
+    # with: the server exits during start-up. (A value it refuses outright is
+    # refused before anything is written: server_settings.)
+    pgb start --app "$app" --set shared_preload_libraries=pgboot_no_such_lib
+    check_rc 1 "start with a setting the server cannot start with fails"
     check_contains "$ERR" "exited during start-up" "the error says the server exited during start-up"
     check_contains "$ERR" "$(data_dir "$app")/log/postgresql.log" "the error names the log file"
-    check_contains "$ERR" "shared_buffers" "the error quotes the log line about the setting"
+    check_contains "$ERR" "pgboot_no_such_lib" "the error quotes the log line about the setting"
     check_no_postgres "$(data_dir "$app")" 5 "after the failed start"
     pgb status --app "$app"
     check_rc 3 "status after the failed start"
     pgb start --app "$app" --set shared_buffers=16MB
-    check_rc 0 "a corrected --set lets it start (the setting is overridden and persisted)"
+    check_rc 0 "the next start works (the failed setting was not kept)"
     pgb stop --app "$app"
     check_rc 0 "stop"
 }
