@@ -176,6 +176,20 @@ int cmd_migrate(int argc, char **argv)
     if (app && pgboot_app_name_check(app) != 0)
         return cli_usage_fail();
     const char *ext = getenv("PGBOOT_DATABASE_URL");
+    if (app && !(ext && *ext) && !mo.dry_run && geteuid() == 0) {
+        /* The app's files (its reports among them) belong to the account its
+         * server runs as, so the migration runs as that account; as root what
+         * works is the migration by URL into the server started --run-as. */
+        fprintf(stderr, "pgboot: error: migrate --app %s runs as the app's own account, not as "
+                        "root\n",
+                app);
+        fprintf(stderr,
+                "hint: run it as that account (e.g. runuser -u USER -- pgboot migrate ...), or "
+                "as root: pgboot start --app %s --run-as USER, then pgboot migrate --sqlite "
+                "FILE --to \"$(pgboot url --app %s --run-as USER)\"\n",
+                app, app);
+        return 1;
+    }
     if (app && !(ext && *ext))
         cli_own_server_env(); /* not --to URL: the app's own server */
 

@@ -284,8 +284,34 @@ PY
     check_rc 0 "root: stop"
 }
 
+# As root, `migrate --app` says what works (issue: it hinted --run-as, which
+# migrate does not take), and what it says works: the migration by URL into
+# the server started --run-as.
+case_root_migrate_hint() {
+    local app db url
+    app=$(app_name rootmighint)
+    db=$T/root-mig.sqlite
+    "$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("create table t(x integer)"); c.execute("insert into t values (7)"); c.commit()' "$db"
+    pgb_root migrate --sqlite "$db" --app "$app"
+    check_rc 1 "root: migrate --app"
+    check_contains "$ERR" "not as root" "the error says why"
+    check_not_contains "$ERR" "add --run-as" "it no longer suggests an option migrate does not take"
+    check_contains "$ERR" "--to" "the hint gives the migration by URL"
+    pgb_root start --app "$app" --run-as "$TEST_USER" --cache-dir "$U/cache/pgboot"
+    check_rc 0 "root: start --run-as, as the hint says"
+    pgb_root url --app "$app" --run-as "$TEST_USER"
+    check_rc 0 "root: url --run-as"
+    url=$OUT
+    (cd "$T" && pgb_root migrate --sqlite "$db" --to "$url")
+    check_rc 0 "root: migrate --to the URL, as the hint says"
+    check_eq "$(sql "$url" 'select x from t')" 7 "the rows arrived"
+    pgb_root stop --app "$app" --run-as "$TEST_USER"
+    check_rc 0 "root: stop"
+}
+
 run_case root_without_run_as case_root_without_run_as
 run_case root_first_start_migration case_root_first_start_migration
+run_case root_migrate_hint case_root_migrate_hint
 run_case run_as_existing_user case_run_as_existing_user
 run_case run_as_run_and_serve case_run_as_run_and_serve
 run_case create_user case_create_user
