@@ -287,7 +287,7 @@ static void object_name(char *out, size_t cap, const char *prefix, const char *t
 
 static void fts_columns(pgb_buf *b, plan *p, plan_table *t);
 
-static void table_ddl(pgb_buf *b, plan_table *t, name_ctx *nc, pgb_report *rep)
+static void table_ddl(pgb_buf *b, plan *p, plan_table *t)
 {
     pgb_buf_puts(b, "CREATE TABLE ");
     pgb_buf_ident(b, t->name);
@@ -309,8 +309,7 @@ static void table_ddl(pgb_buf *b, plan_table *t, name_ctx *nc, pgb_report *rep)
         if (sc->notnull || (c->identity && c->kind == K_BIGINT))
             pgb_buf_puts(b, " NOT NULL");
     }
-    (void)rep;
-    fts_columns(b, (plan *)nc->p, t);
+    fts_columns(b, p, t);
     pgb_buf_puts(b, "\n)");
 }
 
@@ -324,11 +323,9 @@ static void add_ddl(pgb_buf *ddl, const char *sql)
  * (not the key and unique constraints, whose ALTER TABLE locks the table)
  * run on the staging workers, two at a time, before the final transaction
  * moves the tables; that transaction then finds them built. The statements
- * are the very ones the final pass generates: a first pass (AHEAD_COLLECT)
- * gathers them, and the final pass (AHEAD_BUILT) skips those built and
- * reports those refused, as it would have. */
-enum { AHEAD_COLLECT = 1, AHEAD_BUILT };
-
+ * are the very ones the final pass generates: a first pass of the emitters
+ * (EMIT_COLLECT) gathers them, and the final pass (EMIT_AHEAD_BUILT) skips
+ * those built and reports those refused, as it would have. */
 typedef struct {
     char *sql;
     char *err; /* PostgreSQL's refusal */
@@ -336,12 +333,28 @@ typedef struct {
 } ahead_job;
 
 typedef struct {
-    int mode;
     ahead_job *jobs;
     int n, cap, oom;
 } idx_ahead;
 
-static _Thread_local idx_ahead *ahead;
+/* What the emitters of the statements that follow the data (keys, indexes,
+ * defaults, ...) do with each statement: every emitter takes it as an
+ * argument, and after_data acts on it. */
+typedef enum {
+    EMIT_RUN = 0,     /* record it in the DDL and run it (unless dry_run) */
+    EMIT_COLLECT,     /* only gather the CREATE INDEX statements into ahead */
+    EMIT_AHEAD_BUILT, /* as EMIT_RUN, but what ahead built is not run again,
+                       * and what it saw refused is reported */
+} emit_mode;
+
+typedef struct {
+    emit_mode mode;
+    PGconn *conn;
+    pgb_buf *ddl;
+    pgb_report *rep;
+    int dry_run;
+    idx_ahead *ahead; /* EMIT_COLLECT and EMIT_AHEAD_BUILT */
+} emit;
 
 static int is_create_index(const char *sql)
 {
@@ -444,34 +457,33 @@ static void ahead_build(idx_ahead *a, PGconn **w, int nw)
 }
 
 /* Run a statement after the data; report it if PostgreSQL refuses. */
-static int after_data(PGconn *c, pgb_buf *ddl, pgb_report *rep, const char *sql, const char *kind,
-                      const char *name, int dry_run)
+static int after_data(const emit *e, const char *sql, const char *kind, const char *name)
 {
-    if (ahead && ahead->mode == AHEAD_COLLECT) {
+    if (e->mode == EMIT_COLLECT) {
         if (is_create_index(sql))
-            ahead_add(ahead, sql);
+            ahead_add(e->ahead, sql);
         return 0;
     }
-    add_ddl(ddl, sql);
-    if (dry_run)
+    add_ddl(e->ddl, sql);
+    if (e->dry_run)
         return 0;
-    if (ahead && ahead->mode == AHEAD_BUILT && is_create_index(sql)) {
-        for (int i = 0; i < ahead->n; i++) {
-            ahead_job *j = &ahead->jobs[i];
+    if (e->mode == EMIT_AHEAD_BUILT && is_create_index(sql)) {
+        for (int i = 0; i < e->ahead->n; i++) {
+            ahead_job *j = &e->ahead->jobs[i];
             if (strcmp(j->sql, sql) != 0 || (!j->built && !j->err))
                 continue;
             if (j->built)
                 return 0;
             char *why = pgb_printf("PostgreSQL refused it: %s", j->err);
-            pgb_report_skip(rep, kind, name, why ? why : "refused");
+            pgb_report_skip(e->rep, kind, name, why ? why : "refused");
             free(why);
             return -1;
         }
     }
     char *err = NULL;
-    if (try_sql(c, sql, &err) != 0) {
+    if (try_sql(e->conn, sql, &err) != 0) {
         char *why = pgb_printf("PostgreSQL refused it: %s", err ? err : "unknown error");
-        pgb_report_skip(rep, kind, name, why ? why : "refused");
+        pgb_report_skip(e->rep, kind, name, why ? why : "refused");
         free(why);
         free(err);
         return -1;
@@ -548,15 +560,14 @@ static char *index_items(const pgb_toks *t, size_t open, size_t close, plan_tabl
     return b.s;
 }
 
-static void create_index(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan_table *t,
-                         src_index *x, int dry_run)
+static void create_index(const emit *e, plan *p, plan_table *t, src_index *x)
 {
     name_ctx nc = {p, t};
     pgb_toks tk;
     const char *why = NULL;
     if (!x->sql || pgb_tokenize(x->sql, &tk) != 0) {
         pgb_error_reset();
-        pgb_report_skip(rep, "index", x->name, "its SQL text cannot be read");
+        pgb_report_skip(e->rep, "index", x->name, "its SQL text cannot be read");
         return;
     }
     size_t open = 0;
@@ -579,7 +590,7 @@ static void create_index(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan
     }
     if (!items) {
         char *r = pgb_printf("not translated: %s", why ? why : "unknown construct");
-        pgb_report_skip(rep, "index", x->name, r ? r : "not translated");
+        pgb_report_skip(e->rep, "index", x->name, r ? r : "not translated");
         free(r);
     } else {
         char name[128];
@@ -596,7 +607,7 @@ static void create_index(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan
         if (where)
             pgb_buf_printf(&sql, " WHERE %s", where);
         if (!sql.oom)
-            after_data(c, ddl, rep, sql.s, "index", x->name, dry_run);
+            after_data(e, sql.s, "index", x->name);
         pgb_buf_free(&sql);
     }
     free(items);
@@ -604,8 +615,7 @@ static void create_index(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan
     pgb_toks_free(&tk);
 }
 
-static void keys_and_indexes(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan_table *t,
-                             int dry_run)
+static void keys_and_indexes(const emit *e, plan *p, plan_table *t)
 {
     src_table *st = t->src;
     /* The primary key. */
@@ -622,7 +632,7 @@ static void keys_and_indexes(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, 
         pgb_buf_puts(&sql, "ALTER TABLE ");
         pgb_buf_ident(&sql, t->name);
         pgb_buf_printf(&sql, " ADD PRIMARY KEY (%s)", pk.s);
-        after_data(c, ddl, rep, sql.s, "primary key", st->name, dry_run);
+        after_data(e, sql.s, "primary key", st->name);
         pgb_buf_free(&sql);
     }
     pgb_buf_free(&pk);
@@ -665,17 +675,16 @@ static void keys_and_indexes(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, 
                 pgb_buf_ident(&sql, t->name);
                 pgb_buf_printf(&sql, " ADD UNIQUE (%s)", cols.s ? cols.s : "");
             }
-            after_data(c, ddl, rep, sql.s, "unique constraint", x->name, dry_run);
+            after_data(e, sql.s, "unique constraint", x->name);
             pgb_buf_free(&sql);
             pgb_buf_free(&cols);
             continue;
         }
-        create_index(c, ddl, rep, p, t, x, dry_run);
+        create_index(e, p, t, x);
     }
 }
 
-static void defaults_and_checks(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan_table *t,
-                                int dry_run)
+static void defaults_and_checks(const emit *e, plan *p, plan_table *t)
 {
     name_ctx nc = {p, t};
     for (int i = 0; i < t->ncols; i++) {
@@ -691,7 +700,7 @@ static void defaults_and_checks(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *
         snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
         if (!expr) {
             char *r = pgb_printf("DEFAULT %s not translated: %s", sc->dflt, why);
-            pgb_report_skip(rep, "default", name, r ? r : "not translated");
+            pgb_report_skip(e->rep, "default", name, r ? r : "not translated");
             free(r);
             continue;
         }
@@ -701,7 +710,7 @@ static void defaults_and_checks(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *
         pgb_buf_puts(&sql, " ALTER COLUMN ");
         pgb_buf_ident(&sql, col->name);
         pgb_buf_printf(&sql, " SET DEFAULT CAST((%s) AS %s)", expr, col->type_sql);
-        after_data(c, ddl, rep, sql.s, "default", name, dry_run);
+        after_data(e, sql.s, "default", name);
         pgb_buf_free(&sql);
         free(expr);
     }
@@ -712,7 +721,7 @@ static void defaults_and_checks(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *
         snprintf(name, sizeof name, "%s: CHECK (%.200s)", t->src->name, t->src->checks[i]);
         if (!expr) {
             char *r = pgb_printf("not translated: %s", why);
-            pgb_report_skip(rep, "check", name, r ? r : "not translated");
+            pgb_report_skip(e->rep, "check", name, r ? r : "not translated");
             free(r);
             continue;
         }
@@ -724,14 +733,13 @@ static void defaults_and_checks(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *
         pgb_buf_puts(&sql, " ADD CONSTRAINT ");
         pgb_buf_ident(&sql, cname);
         pgb_buf_printf(&sql, " CHECK (%s)", expr);
-        after_data(c, ddl, rep, sql.s, "check", name, dry_run);
+        after_data(e, sql.s, "check", name);
         pgb_buf_free(&sql);
         free(expr);
     }
 }
 
-static void foreign_keys(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan_table *t,
-                         int dry_run)
+static void foreign_keys(const emit *e, plan *p, plan_table *t)
 {
     for (int i = 0; i < t->src->nfks; i++) {
         src_fk *f = &t->src->fks[i];
@@ -739,7 +747,7 @@ static void foreign_keys(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan
         char name[300];
         snprintf(name, sizeof name, "%s -> %s", t->src->name, f->table);
         if (!parent) {
-            pgb_report_skip(rep, "foreign key", name, "the referenced table does not exist");
+            pgb_report_skip(e->rep, "foreign key", name, "the referenced table does not exist");
             continue;
         }
         plan_table *pt = NULL;
@@ -779,7 +787,7 @@ static void foreign_keys(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan
         if (f->deferrable)
             pgb_buf_puts(&sql, " DEFERRABLE INITIALLY DEFERRED");
         pgb_buf_puts(&sql, " NOT VALID");
-        if (after_data(c, ddl, rep, sql.s, "foreign key", name, dry_run) == 0 && !dry_run) {
+        if (after_data(e, sql.s, "foreign key", name) == 0 && !e->dry_run) {
             /* SQLite does not enforce foreign keys unless asked: orphans may
              * exist. The constraint stays (for new rows) either way. */
             pgb_buf v = {0};
@@ -788,8 +796,8 @@ static void foreign_keys(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan
             pgb_buf_puts(&v, " VALIDATE CONSTRAINT ");
             pgb_buf_ident(&v, cname);
             char *err = NULL;
-            if (try_sql(c, v.s, &err) != 0)
-                pgb_report_warn(rep,
+            if (try_sql(e->conn, v.s, &err) != 0)
+                pgb_report_warn(e->rep,
                                 "foreign key %s: existing rows reference missing rows (%s); "
                                 "kept as NOT VALID, enforced for new rows",
                                 name, err ? err : "");
@@ -800,7 +808,7 @@ static void foreign_keys(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, plan
     }
 }
 
-static void identities(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan_table *t, int dry_run)
+static void identities(const emit *e, plan_table *t)
 {
     for (int i = 0; i < t->ncols; i++) {
         plan_col *col = &t->cols[i];
@@ -819,7 +827,7 @@ static void identities(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan_table *t, 
         pgb_buf_ident(&sql, t->name);
         pgb_buf_printf(&sql, "), %lld, 1), %s)", (long long)(t->src->has_seq ? t->src->seq : 0),
                        (t->rows || (t->src->has_seq && t->src->seq > 0)) ? "true" : "false");
-        after_data(c, ddl, rep, sql.s, "identity", t->src->name, dry_run);
+        after_data(e, sql.s, "identity", t->src->name);
         pgb_buf_free(&sql);
         pgb_buf_free(&tn);
     }
@@ -899,14 +907,14 @@ static void fts_columns(pgb_buf *b, plan *p, plan_table *t)
     }
 }
 
-static void full_text(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, src_other *o, int dry_run)
+static void full_text(const emit *e, plan *p, src_other *o)
 {
     plan_table *t;
     char colname[128];
     char *skip = NULL;
     pgb_buf expr = {0};
     if (fts_plan(p, o, &t, colname, &expr, &skip) != 0) {
-        pgb_report_skip(rep, "fts5 table", o->name, skip ? skip : "not translated");
+        pgb_report_skip(e->rep, "fts5 table", o->name, skip ? skip : "not translated");
         free(skip);
         pgb_buf_free(&expr);
         return;
@@ -925,27 +933,27 @@ static void full_text(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, src_oth
     pgb_buf_puts(&i, " USING gin (");
     pgb_buf_ident(&i, colname);
     pgb_buf_puts(&i, ")");
-    after_data(c, ddl, rep, i.s, "fts5 index", o->name, dry_run);
+    after_data(e, i.s, "fts5 index", o->name);
     pgb_buf_free(&i);
 }
 
-static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, int dry_run)
+static void views_and_others(const emit *e, plan *p)
 {
     name_ctx nc = {p, NULL};
     for (int i = 0; i < p->src->nothers; i++) {
         src_other *o = &p->src->others[i];
         if (o->kind == SRC_TRIGGER) {
-            pgb_report_skip(rep, "trigger", o->name,
+            pgb_report_skip(e->rep, "trigger", o->name,
                             "triggers are not carried over: rewrite it as a PostgreSQL trigger "
                             "function");
             continue;
         }
         if (o->kind == SRC_FTS) {
-            full_text(c, ddl, rep, p, o, dry_run);
+            full_text(e, p, o);
             continue;
         }
         if (o->kind == SRC_VTAB) {
-            pgb_report_skip(rep, "virtual table", o->name,
+            pgb_report_skip(e->rep, "virtual table", o->name,
                             "a virtual table of a SQLite extension module has no PostgreSQL "
                             "equivalent");
             continue;
@@ -954,7 +962,7 @@ static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, 
         pgb_toks tk;
         if (!o->sql || pgb_tokenize(o->sql, &tk) != 0) {
             pgb_error_reset();
-            pgb_report_skip(rep, "view", o->name, "its SQL text cannot be read");
+            pgb_report_skip(e->rep, "view", o->name, "its SQL text cannot be read");
             continue;
         }
         size_t as = 0;
@@ -965,7 +973,7 @@ static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, 
         if (as >= tk.n || pgb_translate_expr(&tk, as + 1, tk.n, PGB_CTX_EXPR, NULL, map_fold, &nc,
                                              &body, &why) != 0) {
             char *r = pgb_printf("not translated: %s", why ? why : "no AS");
-            pgb_report_skip(rep, "view", o->name, r ? r : "not translated");
+            pgb_report_skip(e->rep, "view", o->name, r ? r : "not translated");
             free(r);
         } else {
             pgb_buf sql = {0};
@@ -973,7 +981,7 @@ static void views_and_others(PGconn *c, pgb_buf *ddl, pgb_report *rep, plan *p, 
             int isb;
             pgb_buf_ident(&sql, map_fold(&nc, o->name, &isb));
             pgb_buf_printf(&sql, " AS %s", body.s);
-            after_data(c, ddl, rep, sql.s, "view", o->name, dry_run);
+            after_data(e, sql.s, "view", o->name);
             pgb_buf_free(&sql);
         }
         pgb_buf_free(&body);
@@ -1548,54 +1556,13 @@ static int write_report_file(const char *path, const char *json)
     return 0;
 }
 
-int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
+/* Generated columns: translated, or created as plain columns (and their
+ * values copied as data) with a word in the report. */
+static void generated_columns(plan *p, pgb_report *rep)
 {
-    pgb_error_reset();
-    *out = NULL;
-    target to = {0};
-    int rc = check_options(o, &to);
-    if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
-        return rc;
-    uint64_t t0 = pgb_now_ms();
-    char started[32];
-    now_iso(started, sizeof started);
-    pgboot_migration *m = calloc(1, sizeof *m);
-    pgb_report rep = {json_object(), json_array(), json_array()};
-    src_db src = {0};
-    plan p = {0};
-    pgb_buf ddl = {0};
-    PGconn *c = NULL, *workers[WORKERS] = {0};
-    int in_txn = 0, keep_m = 0, nworkers = 0, staging = 0, staged = 0, connections = 1;
-    char **create_sql = NULL;
-    idx_ahead built_ahead = {0};
-    char sha[65] = "";
-    int64_t size = 0;
-    file_hash fh = {0};
-    if (!m || !rep.root || !rep.skipped || !rep.warnings) {
-        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-        goto done;
-    }
-    /* 1. The source. */
-    if ((rc = pgb_src_open(&src, o->sqlite_path)) != 0)
-        goto done;
-    sha_start(&fh, o->sqlite_path);
-    if ((rc = pgb_src_introspect(&src)) != 0)
-        goto done;
-    for (int i = 0; i < src.nskipped; i++) {
-        const char *colon = strchr(src.skipped[i], ':');
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - src.skipped[i]) : 255,
-                 src.skipped[i]);
-        pgb_report_skip(&rep, "table", name, colon ? colon + 2 : "internal");
-    }
-    /* 2. The plan. */
-    if ((rc = pgb_plan_make(&p, &src, o->preserve_case, o->epoch_as_timestamp, o->detect_json,
-                            (on_error_policy)o->on_error, o->schema_file || o->data_only)) != 0)
-        goto done;
-    /* Generated columns: translated, or copied as data with a word. */
-    for (int i = 0; i < p.ntables; i++) {
-        plan_table *t = &p.tables[i];
-        name_ctx nc = {&p, t};
+    for (int i = 0; i < p->ntables; i++) {
+        plan_table *t = &p->tables[i];
+        name_ctx nc = {p, t};
         for (int j = 0; j < t->ncols; j++) {
             plan_col *col = &t->cols[j];
             const src_col *sc = &t->src->cols[col->src];
@@ -1611,295 +1578,435 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
                 char *r = pgb_printf("generated column expression not translated (%s): created "
                                      "as a plain column, no values copied",
                                      why ? why : "not found");
-                pgb_report_skip(&rep, "generated column", name, r ? r : "not translated");
+                pgb_report_skip(rep, "generated column", name, r ? r : "not translated");
                 free(r);
             }
         }
     }
-    if ((rc = sha_join(&fh, sha, &size)) != 0)
-        goto done;
-    json_object_set_new(rep.root, "source",
+}
+
+/* One migration, handed from phase to phase (as pg_ctl's do_start hands on
+ * to start_postmaster and wait_for_postmaster_start); migration_end is the
+ * one cleanup. */
+typedef struct {
+    const pgboot_migrate_options *o;
+    target to;
+    pgboot_migration *m; /* the result */
+    pgb_report rep;
+    uint64_t t0;
+    char started[32];
+    file_hash fh; /* the source file's SHA-256, computed meanwhile */
+    char sha[65];
+    int64_t size;
+    src_db src;
+    plan p;
+    pgb_buf ddl; /* every statement, for the report and --dry-run */
+    PGconn *c;   /* the final transaction's connection */
+    int in_txn;
+    /* The migration ends here, and its report is still made: done already,
+     * values that cannot be stored, a digest that differs. */
+    int stop;
+    int staging;     /* the plan wants a staged load (see want_staging) */
+    int staged;      /* and the target allowed it: the workers are open */
+    int connections; /* over how many the rows went in */
+    PGconn *workers[WORKERS];
+    int nworkers;
+    char **create_sql; /* staged: each table's CREATE TABLE, run by a worker */
+    idx_ahead ahead;
+} migration;
+
+static int begin(migration *mg)
+{
+    int rc = pgb_pq_exec(mg->c, "BEGIN", "cannot begin");
+    if (rc == 0)
+        mg->in_txn = 1;
+    return rc;
+}
+
+/* The source: read-only, in one read transaction; its schema read while a
+ * thread hashes the file. */
+static int open_source(migration *mg)
+{
+    int rc = pgb_src_open(&mg->src, mg->o->sqlite_path);
+    if (rc)
+        return rc;
+    sha_start(&mg->fh, mg->o->sqlite_path);
+    if ((rc = pgb_src_introspect(&mg->src)) != 0)
+        return rc;
+    for (int i = 0; i < mg->src.nskipped; i++) {
+        const char *skipped = mg->src.skipped[i];
+        const char *colon = strchr(skipped, ':');
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - skipped) : 255, skipped);
+        pgb_report_skip(&mg->rep, "table", name, colon ? colon + 2 : "internal");
+    }
+    return 0;
+}
+
+/* The plan: every column's type from one scan of the values. */
+static int plan_tables(migration *mg)
+{
+    const pgboot_migrate_options *o = mg->o;
+    int rc =
+        pgb_plan_make(&mg->p, &mg->src, o->preserve_case, o->epoch_as_timestamp, o->detect_json,
+                      (on_error_policy)o->on_error, o->schema_file || o->data_only);
+    if (rc)
+        return rc;
+    generated_columns(&mg->p, &mg->rep);
+    if ((rc = sha_join(&mg->fh, mg->sha, &mg->size)) != 0)
+        return rc;
+    json_object_set_new(mg->rep.root, "source",
                         json_pack("{s:s, s:I, s:s}", "path", o->sqlite_path, "size",
-                                  (json_int_t)size, "sha256", sha));
-    json_object_set_new(rep.root, "on_error",
+                                  (json_int_t)mg->size, "sha256", mg->sha));
+    json_object_set_new(mg->rep.root, "on_error",
                         json_string(o->on_error == PGBOOT_ON_ERROR_WIDEN    ? "widen"
                                     : o->on_error == PGBOOT_ON_ERROR_REJECT ? "reject"
                                                                             : "strict"));
-    /* 3. The target. */
-    if (to.url && *to.url) {
-        if ((rc = pgb_pq_open(&c, to.whose, to.url, NULL, NULL)) != 0)
-            goto done;
-        if (PQstatus(c) != CONNECTION_OK) {
-            rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s",
-                          PQerrorMessage(c));
-            goto done;
-        }
-        if (PQserverVersion(c) < 130000) {
-            rc = pgb_fail(PGBOOT_EINVALID,
-                          "the target runs PostgreSQL %d; pgboot migrates into "
-                          "PostgreSQL 13 or later",
-                          PQserverVersion(c) / 10000);
-            goto done;
-        }
-        set_session(c);
-        /* One migration into a database at a time: a second waits, then
-         * finds the first one's record. */
-        if (!o->dry_run && (rc = pgb_pq_exec(c, "SELECT pg_advisory_lock(7370636900001)",
-                                             "cannot lock the target")))
-            goto done;
-        int same, other;
-        char *when = NULL;
-        if ((rc = recorded(c, sha, &same, &other, &when)) != 0)
-            goto done;
-        if ((same || other) && !o->force) {
-            if (same) {
-                m->already_done = 1;
-                json_object_set_new(rep.root, "already_done", json_true());
-                free(when);
-                keep_m = 1;
-                goto report;
-            }
+    return 0;
+}
+
+/* Was this file, or another, migrated into the target already? */
+static int check_recorded(migration *mg)
+{
+    int same, other;
+    char *when = NULL;
+    int rc = recorded(mg->c, mg->sha, &same, &other, &when);
+    if (rc == 0 && (same || other) && !mg->o->force) {
+        if (same) {
+            mg->m->already_done = 1;
+            json_object_set_new(mg->rep.root, "already_done", json_true());
+            mg->stop = 1;
+        } else {
             rc = pgb_fail(PGBOOT_EINVALID, "the target already holds a migration (of %s)",
                           when ? when : "another file");
             pgb_hint("--force migrates again (into tables that are empty, or with --replace); "
                      "nothing was written");
-            free(when);
-            goto done;
         }
-        free(when);
     }
-    if (!o->dry_run && (rc = can_record(c)) != 0)
-        goto done;
-    /* What a crashed run left behind (see staging_open); should that fail,
-     * creating the staging schema again says why. */
-    if (!o->dry_run && drop_staging(c) != 0)
+    free(when);
+    return rc;
+}
+
+/* The target (none in a dry run without one): connected, locked against a
+ * second migration into the same database, and asked for its record. */
+static int connect_target(migration *mg)
+{
+    if (!mg->to.url || !*mg->to.url)
+        return 0;
+    int rc = pgb_pq_open(&mg->c, mg->to.whose, mg->to.url, NULL, NULL);
+    if (rc)
+        return rc;
+    if (PQstatus(mg->c) != CONNECTION_OK)
+        return pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s",
+                        PQerrorMessage(mg->c));
+    if (PQserverVersion(mg->c) < 130000)
+        return pgb_fail(PGBOOT_EINVALID,
+                        "the target runs PostgreSQL %d; pgboot migrates into "
+                        "PostgreSQL 13 or later",
+                        PQserverVersion(mg->c) / 10000);
+    set_session(mg->c);
+    /* One migration into a database at a time: a second waits, then finds
+     * the first one's record. */
+    if (!mg->o->dry_run && (rc = pgb_pq_exec(mg->c, "SELECT pg_advisory_lock(7370636900001)",
+                                             "cannot lock the target")))
+        return rc;
+    return check_recorded(mg);
+}
+
+static int run_schema_file(PGconn *c, const char *path)
+{
+    char *schema = NULL;
+    int rc = pgb_read_file(path, &schema, NULL, 64u << 20);
+    if (rc)
+        return rc;
+    char what[600];
+    snprintf(what, sizeof what, "the schema %s failed", path);
+    rc = pgb_pq_exec(c, schema, what);
+    free(schema);
+    return rc;
+}
+
+/* Before anything is written: may the role record the migration; what a
+ * crashed staged run left behind; the transaction (a staged load begins
+ * it later); --schema; the tables that exist already. */
+static int prepare_target(migration *mg)
+{
+    const pgboot_migrate_options *o = mg->o;
+    int rc;
+    if (!o->dry_run && (rc = can_record(mg->c)) != 0)
+        return rc;
+    /* See staging_open; should this fail, creating the staging schema
+     * again says why. */
+    if (!o->dry_run && drop_staging(mg->c) != 0)
         pgb_error_reset();
-    staging = want_staging(&p, o);
-    if (!o->dry_run) {
-        if (!staging) {
-            if ((rc = pgb_pq_exec(c, "BEGIN", "cannot begin")) != 0)
-                goto done;
-            in_txn = 1;
-        }
-        if (o->schema_file) {
-            char *schema = NULL;
-            if ((rc = pgb_read_file(o->schema_file, &schema, NULL, 64u << 20)) != 0)
-                goto done;
-            char what[600];
-            snprintf(what, sizeof what, "the schema %s failed", o->schema_file);
-            rc = pgb_pq_exec(c, schema, what);
-            free(schema);
-            if (rc)
-                goto done;
-        }
-        if (o->schema_file || o->data_only) {
-            if ((rc = adopt_target_types(c, &p, &rep)) != 0)
-                goto done;
-            pgb_plan_recount(&p);
-        } else if ((rc = prepare_targets(c, &p, o, !staging)) != 0) {
-            goto done;
-        }
-    }
-    /* Values that cannot be stored exactly stop us here: under strict, and
-     * under widen those that no type holds (numbers beside blobs). */
-    if (o->on_error != PGBOOT_ON_ERROR_REJECT) {
-        json_t *problems = json_array();
-        pgb_buf msg = {0};
-        int total = collect_bad_cells(&p, problems, &msg);
-        int widen = o->on_error == PGBOOT_ON_ERROR_WIDEN;
-        if (total > 0) {
-            json_object_set_new(rep.root, "bad_values", problems);
-            rc = pgb_fail(PGBOOT_EINVALID,
-                          "%d values in %s cannot be stored exactly%s; nothing was written: %s",
-                          total, o->sqlite_path,
-                          widen ? " by any type (numbers beside blobs in one column)" : "",
-                          msg.s ? msg.s : "");
-            if (widen)
-                pgb_hint("--on-error reject sets their rows aside in rejects/<table>.jsonl");
-            else
-                pgb_hint("--on-error widen gives such columns a type that holds every value; "
-                         "--on-error reject sets their rows aside in rejects/<table>.jsonl");
-            pgb_buf_free(&msg);
-            keep_m = 1;
-            goto report; /* the transaction, if begun, is rolled back */
-        }
+    mg->staging = want_staging(&mg->p, o);
+    if (o->dry_run)
+        return 0;
+    if (!mg->staging && (rc = begin(mg)) != 0)
+        return rc;
+    if (o->schema_file && (rc = run_schema_file(mg->c, o->schema_file)) != 0)
+        return rc;
+    if (!o->schema_file && !o->data_only)
+        return prepare_targets(mg->c, &mg->p, o, !mg->staging);
+    if ((rc = adopt_target_types(mg->c, &mg->p, &mg->rep)) != 0)
+        return rc;
+    pgb_plan_recount(&mg->p);
+    return 0;
+}
+
+/* Values that cannot be stored exactly stop us here: under strict, and
+ * under widen those that no type holds (numbers beside blobs). */
+static int stop_on_bad_values(migration *mg)
+{
+    const pgboot_migrate_options *o = mg->o;
+    if (o->on_error == PGBOOT_ON_ERROR_REJECT)
+        return 0;
+    json_t *problems = json_array();
+    pgb_buf msg = {0};
+    int total = collect_bad_cells(&mg->p, problems, &msg);
+    int widen = o->on_error == PGBOOT_ON_ERROR_WIDEN;
+    int rc = 0;
+    if (total > 0) {
+        json_object_set_new(mg->rep.root, "bad_values", problems);
+        rc = pgb_fail(
+            PGBOOT_EINVALID, "%d values in %s cannot be stored exactly%s; nothing was written: %s",
+            total, o->sqlite_path, widen ? " by any type (numbers beside blobs in one column)" : "",
+            msg.s ? msg.s : "");
+        if (widen)
+            pgb_hint("--on-error reject sets their rows aside in rejects/<table>.jsonl");
+        else
+            pgb_hint("--on-error widen gives such columns a type that holds every value; "
+                     "--on-error reject sets their rows aside in rejects/<table>.jsonl");
+        mg->stop = 1; /* the transaction, if begun, is rolled back */
+    } else {
         json_decref(problems);
-        pgb_buf_free(&msg);
     }
-    if (staging) {
-        staged = staging_open(c, &to, workers, &nworkers) == 0;
-        connections = staged ? nworkers : 1;
-        if (!staged) { /* one transaction on one connection, then */
-            if ((rc = pgb_pq_exec(c, "BEGIN", "cannot begin")) != 0)
-                goto done;
-            in_txn = 1;
-            if ((rc = prepare_targets(c, &p, o, 1)) != 0)
-                goto done;
-        }
-        if (staged && !(create_sql = calloc((size_t)p.ntables + 1, sizeof *create_sql))) {
-            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-            goto done;
-        }
+    pgb_buf_free(&msg);
+    return rc;
+}
+
+/* A staged load's workers; without them, one transaction on one
+ * connection. */
+static int open_staging(migration *mg)
+{
+    mg->staged = staging_open(mg->c, &mg->to, mg->workers, &mg->nworkers) == 0;
+    mg->connections = mg->staged ? mg->nworkers : 1;
+    if (!mg->staged) {
+        int rc = begin(mg);
+        return rc ? rc : prepare_targets(mg->c, &mg->p, mg->o, 1);
     }
-    if (!o->schema_file && !o->data_only) {
-        for (int i = 0; i < p.ntables; i++) {
-            pgb_buf sql = {0};
-            name_ctx nc = {&p, &p.tables[i]};
-            table_ddl(&sql, &p.tables[i], &nc, &rep);
-            if (sql.oom) {
-                rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-                goto done;
-            }
-            add_ddl(&ddl, sql.s);
-            if (staged) { /* created by a worker, just before its rows */
-                create_sql[i] = sql.s;
-                sql = (pgb_buf){0};
-            } else if (!o->dry_run) {
-                char what[300];
-                snprintf(what, sizeof what, "cannot create table %s", p.tables[i].name);
-                rc = pgb_pq_exec(c, sql.s, what);
-            }
+    if (!(mg->create_sql = calloc((size_t)mg->p.ntables + 1, sizeof *mg->create_sql)))
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* CREATE TABLE: here, or (staged) by a worker just before the table's
+ * rows. */
+static int create_tables(migration *mg)
+{
+    int rc;
+    if (mg->staging && (rc = open_staging(mg)) != 0)
+        return rc;
+    if (mg->o->schema_file || mg->o->data_only)
+        return 0;
+    for (int i = 0; i < mg->p.ntables; i++) {
+        pgb_buf sql = {0};
+        table_ddl(&sql, &mg->p, &mg->p.tables[i]);
+        if (sql.oom) {
             pgb_buf_free(&sql);
-            if (rc)
-                goto done;
+            return pgb_fail(PGBOOT_ENOMEM, "out of memory");
         }
-    }
-    /* The rows. */
-    if (!o->dry_run) {
-        pgb_load L = {.conn = c,
-                      .src = &src,
-                      .policy = (on_error_policy)o->on_error,
-                      .verify_full = o->verify == PGBOOT_VERIFY_FULL,
-                      .progress = o->progress,
-                      .progress_payload = o->progress_payload};
-        char *rejects = o->report_dir ? pgb_path_join(o->report_dir, "rejects") : NULL;
-        L.rejects_dir = rejects;
-        for (int i = 0; i < p.ntables; i++)
-            L.rows_total += (uint64_t)p.tables[i].rows;
-        if (staged) {
-            L.conn = workers[0];
-            for (int i = 1; i < nworkers; i++)
-                L.helpers[L.nhelpers++] = workers[i];
-            L.split_rows = SPLIT_ROWS;
+        add_ddl(&mg->ddl, sql.s);
+        rc = 0;
+        if (mg->staged) {
+            mg->create_sql[i] = sql.s;
+            continue;
         }
-        for (int i = 0; i < p.ntables && rc == 0; i++)
-            rc = staged ? staged_load(&L, &p.tables[i], create_sql[i])
-                        : pgb_load_table(&L, &p.tables[i]);
-        free(rejects);
-        if (o->progress)
-            o->progress(NULL, L.rows_done, L.rows_total, o->progress_payload);
+        if (!mg->o->dry_run) {
+            char what[300];
+            snprintf(what, sizeof what, "cannot create table %s", mg->p.tables[i].name);
+            rc = pgb_pq_exec(mg->c, sql.s, what);
+        }
+        pgb_buf_free(&sql);
         if (rc)
-            goto done;
+            return rc;
     }
-    if (staged) {
-        /* The indexes, built ahead on the workers (see after_data). */
-        pgb_report scratch = {json_object(), json_array(), json_array()};
-        pgb_buf scratch_ddl = {0};
-        built_ahead.mode = AHEAD_COLLECT;
-        ahead = &built_ahead;
-        for (int i = 0; i < p.ntables; i++)
-            keys_and_indexes(c, &scratch_ddl, &scratch, &p, &p.tables[i], 0);
-        views_and_others(c, &scratch_ddl, &scratch, &p, 0);
-        json_decref(scratch.root);
-        json_decref(scratch.skipped);
-        json_decref(scratch.warnings);
-        pgb_buf_free(&scratch_ddl);
-        if (!built_ahead.oom)
-            ahead_build(&built_ahead, workers, nworkers);
-        built_ahead.mode = AHEAD_BUILT;
-        while (nworkers > 0)
-            PQfinish(workers[--nworkers]);
-        if ((rc = pgb_pq_exec(c, "BEGIN", "cannot begin")) != 0)
-            goto done;
-        in_txn = 1;
-        if ((rc = prepare_targets(c, &p, o, 1)) != 0 || (rc = staging_move(c, &p)) != 0)
-            goto done;
+    return 0;
+}
+
+/* The rows, by COPY (staged: over the workers). */
+static int load_rows(migration *mg)
+{
+    const pgboot_migrate_options *o = mg->o;
+    if (o->dry_run)
+        return 0;
+    pgb_load L = {.conn = mg->c,
+                  .src = &mg->src,
+                  .policy = (on_error_policy)o->on_error,
+                  .verify_full = o->verify == PGBOOT_VERIFY_FULL,
+                  .progress = o->progress,
+                  .progress_payload = o->progress_payload};
+    char *rejects = o->report_dir ? pgb_path_join(o->report_dir, "rejects") : NULL;
+    L.rejects_dir = rejects;
+    for (int i = 0; i < mg->p.ntables; i++)
+        L.rows_total += (uint64_t)mg->p.tables[i].rows;
+    if (mg->staged) {
+        L.conn = mg->workers[0];
+        for (int i = 1; i < mg->nworkers; i++)
+            L.helpers[L.nhelpers++] = mg->workers[i];
+        L.split_rows = SPLIT_ROWS;
     }
-    /* Keys, indexes, identities, defaults, checks, foreign keys, views. */
-    if (!o->schema_file && !o->data_only) {
-        for (int i = 0; i < p.ntables; i++) {
-            keys_and_indexes(c, &ddl, &rep, &p, &p.tables[i], o->dry_run);
-            identities(c, &ddl, &rep, &p.tables[i], o->dry_run);
-            defaults_and_checks(c, &ddl, &rep, &p, &p.tables[i], o->dry_run);
-        }
-        for (int i = 0; i < p.ntables; i++)
-            foreign_keys(c, &ddl, &rep, &p, &p.tables[i], o->dry_run);
-        views_and_others(c, &ddl, &rep, &p, o->dry_run);
-        ahead = NULL;
-    } else if (!o->dry_run) {
-        for (int i = 0; i < p.ntables; i++)
-            identities(c, &ddl, &rep, &p.tables[i], 0);
+    int rc = 0;
+    for (int i = 0; i < mg->p.ntables && rc == 0; i++)
+        rc = mg->staged ? staged_load(&L, &mg->p.tables[i], mg->create_sql[i])
+                        : pgb_load_table(&L, &mg->p.tables[i]);
+    free(rejects);
+    if (o->progress)
+        o->progress(NULL, L.rows_done, L.rows_total, o->progress_payload);
+    return rc;
+}
+
+/* Staged: the indexes built ahead on the workers (see idx_ahead); then the
+ * final transaction begins and moves the tables into the target schema. */
+static int build_indexes_ahead(migration *mg)
+{
+    if (!mg->staged)
+        return 0;
+    pgb_report scratch = {json_object(), json_array(), json_array()};
+    pgb_buf scratch_ddl = {0};
+    emit collect = {EMIT_COLLECT, mg->c, &scratch_ddl, &scratch, 0, &mg->ahead};
+    for (int i = 0; i < mg->p.ntables; i++)
+        keys_and_indexes(&collect, &mg->p, &mg->p.tables[i]);
+    views_and_others(&collect, &mg->p);
+    json_decref(scratch.root);
+    json_decref(scratch.skipped);
+    json_decref(scratch.warnings);
+    pgb_buf_free(&scratch_ddl);
+    if (!mg->ahead.oom)
+        ahead_build(&mg->ahead, mg->workers, mg->nworkers);
+    while (mg->nworkers > 0)
+        PQfinish(mg->workers[--mg->nworkers]);
+    int rc = begin(mg);
+    if (rc == 0 && (rc = prepare_targets(mg->c, &mg->p, mg->o, 1)) == 0)
+        rc = staging_move(mg->c, &mg->p);
+    return rc;
+}
+
+/* After the data: keys, indexes, identities, defaults, checks, foreign
+ * keys, views, full-text search. */
+static int finish_schema(migration *mg)
+{
+    const pgboot_migrate_options *o = mg->o;
+    plan *p = &mg->p;
+    emit e = {mg->staged ? EMIT_AHEAD_BUILT : EMIT_RUN,
+              mg->c,
+              &mg->ddl,
+              &mg->rep,
+              o->dry_run,
+              &mg->ahead};
+    if (o->schema_file || o->data_only) {
+        for (int i = 0; i < p->ntables && !o->dry_run; i++)
+            identities(&e, &p->tables[i]);
+        return 0;
     }
-    /* SQLite's quick_check, which ran on its own thread meanwhile. */
-    if ((rc = pgb_src_check(&src)) != 0)
-        goto done;
-    /* 4. Verify before commit. */
-    if (!o->dry_run) {
-        for (int i = 0; i < p.ntables; i++) {
-            plan_table *t = &p.tables[i];
-            m->rejected += (uint64_t)t->rejected;
-            pgb_buf q = {0};
-            pgb_buf_puts(&q, "SELECT count(*) FROM ");
-            pgb_buf_ident(&q, t->name);
-            int64_t n = -1;
-            rc = query_int(c, q.s, NULL, &n);
-            pgb_buf_free(&q);
-            if (rc)
-                goto done;
-            if (n != t->rows - t->rejected) {
-                rc = pgb_fail(PGBOOT_ERROR,
-                              "verification failed: table %s holds %lld rows, %s had %lld%s; "
-                              "nothing was committed",
-                              t->name, (long long)n, o->sqlite_path,
-                              (long long)(t->rows - t->rejected),
-                              t->rejected ? " (after rejects)" : "");
-                goto done;
-            }
-            if (o->verify == PGBOOT_VERIFY_FULL) {
-                unsigned char back[16];
-                int64_t rows = 0;
-                if ((rc = pgb_readback_digest(c, t, back, &rows)) != 0)
-                    goto done;
-                if (memcmp(back, t->digest, 16) != 0) {
-                    rc = pgb_fail(PGBOOT_ERROR,
-                                  "verification failed: the values of table %s read back from "
-                                  "PostgreSQL differ from %s; nothing was committed",
-                                  t->name, o->sqlite_path);
-                    pgb_hint("please report this with the report file: it is a pgboot bug");
-                    keep_m = 1;
-                    goto report;
-                }
-            }
-        }
-        json_object_set_new(rep.root, "verify",
-                            json_string(o->verify == PGBOOT_VERIFY_FULL ? "full" : "counts"));
+    for (int i = 0; i < p->ntables; i++) {
+        keys_and_indexes(&e, p, &p->tables[i]);
+        identities(&e, &p->tables[i]);
+        defaults_and_checks(&e, p, &p->tables[i]);
     }
-report:
-    json_object_set_new(rep.root, "tables", plan_json(&p));
-    json_object_set_new(rep.root, "skipped", json_incref(rep.skipped));
-    json_object_set_new(rep.root, "warnings", json_incref(rep.warnings));
-    json_object_set_new(rep.root, "started_at", json_string(started));
-    json_object_set_new(rep.root, "duration_ms", json_integer((json_int_t)(pgb_now_ms() - t0)));
-    json_object_set_new(rep.root, "rejected", json_integer((json_int_t)m->rejected));
-    json_object_set_new(rep.root, "dry_run", json_boolean(o->dry_run));
+    for (int i = 0; i < p->ntables; i++)
+        foreign_keys(&e, p, &p->tables[i]);
+    views_and_others(&e, p);
+    return 0;
+}
+
+/* One table: its row count, and with --verify full the digest of its
+ * values read back. */
+static int verify_table(migration *mg, plan_table *t)
+{
+    const pgboot_migrate_options *o = mg->o;
+    pgb_buf q = {0};
+    pgb_buf_puts(&q, "SELECT count(*) FROM ");
+    pgb_buf_ident(&q, t->name);
+    int64_t n = -1;
+    int rc = query_int(mg->c, q.s, NULL, &n);
+    pgb_buf_free(&q);
+    if (rc)
+        return rc;
+    if (n != t->rows - t->rejected)
+        return pgb_fail(PGBOOT_ERROR,
+                        "verification failed: table %s holds %lld rows, %s had %lld%s; "
+                        "nothing was committed",
+                        t->name, (long long)n, o->sqlite_path, (long long)(t->rows - t->rejected),
+                        t->rejected ? " (after rejects)" : "");
+    if (o->verify != PGBOOT_VERIFY_FULL)
+        return 0;
+    unsigned char back[16];
+    int64_t rows = 0;
+    if ((rc = pgb_readback_digest(mg->c, t, back, &rows)) != 0)
+        return rc;
+    if (memcmp(back, t->digest, 16) == 0)
+        return 0;
+    rc = pgb_fail(PGBOOT_ERROR,
+                  "verification failed: the values of table %s read back from "
+                  "PostgreSQL differ from %s; nothing was committed",
+                  t->name, o->sqlite_path);
+    pgb_hint("please report this with the report file: it is a pgboot bug");
+    mg->stop = 1;
+    return rc;
+}
+
+/* Before commit: SQLite's quick_check (which ran on its own thread
+ * meanwhile), then every table. */
+static int verify(migration *mg)
+{
+    int rc = pgb_src_check(&mg->src);
+    if (rc || mg->o->dry_run)
+        return rc;
+    for (int i = 0; i < mg->p.ntables; i++) {
+        mg->m->rejected += (uint64_t)mg->p.tables[i].rejected;
+        if ((rc = verify_table(mg, &mg->p.tables[i])) != 0)
+            return rc;
+    }
+    json_object_set_new(mg->rep.root, "verify",
+                        json_string(mg->o->verify == PGBOOT_VERIFY_FULL ? "full" : "counts"));
+    return 0;
+}
+
+/* The report and the summary; then, if all went well, the record and the
+ * commit. A migration that stopped with its report (rc may be an error)
+ * still writes it. */
+static int report_and_commit(migration *mg, int rc)
+{
+    const pgboot_migrate_options *o = mg->o;
+    pgboot_migration *m = mg->m;
+    json_t *root = mg->rep.root;
+    json_object_set_new(root, "tables", plan_json(&mg->p));
+    json_object_set_new(root, "skipped", json_incref(mg->rep.skipped));
+    json_object_set_new(root, "warnings", json_incref(mg->rep.warnings));
+    json_object_set_new(root, "started_at", json_string(mg->started));
+    json_object_set_new(root, "duration_ms", json_integer((json_int_t)(pgb_now_ms() - mg->t0)));
+    json_object_set_new(root, "rejected", json_integer((json_int_t)m->rejected));
+    json_object_set_new(root, "dry_run", json_boolean(o->dry_run));
     /* how the rows went in: over how many connections, through the staging
      * schema or not */
-    json_object_set_new(rep.root, "load",
-                        json_pack("{s:i, s:b}", "connections", connections, "staged", staged));
-    if (!json_object_get(rep.root, "already_done"))
-        json_object_set_new(rep.root, "already_done", json_false());
-    json_object_set_new(rep.root, "pgboot_version", json_string(PGBOOT_VERSION_STRING));
-    m->report = json_dumps(rep.root, JSON_INDENT(2));
+    json_object_set_new(
+        root, "load",
+        json_pack("{s:i, s:b}", "connections", mg->connections, "staged", mg->staged));
+    if (!json_object_get(root, "already_done"))
+        json_object_set_new(root, "already_done", json_false());
+    json_object_set_new(root, "pgboot_version", json_string(PGBOOT_VERSION_STRING));
+    m->report = json_dumps(root, JSON_INDENT(2));
     m->summary = m->already_done
                      ? pgb_printf("%s was migrated into this database already; nothing to do\n",
                                   o->sqlite_path)
-                     : summary_text(&p, &rep, (int64_t)(pgb_now_ms() - t0),
+                     : summary_text(&mg->p, &mg->rep, (int64_t)(pgb_now_ms() - mg->t0),
                                     o->verify == PGBOOT_VERIFY_FULL, o->dry_run, m->rejected);
-    m->ddl = ddl.s ? pgb_strdup(ddl.s) : pgb_strdup("");
-    if (rc == 0 && in_txn && !m->already_done) {
-        if ((rc = record(c, o, sha, size, started, m->report)) == 0 &&
-            (rc = pgb_pq_exec(c, "COMMIT", "cannot commit the migration")) == 0)
-            in_txn = 0;
+    m->ddl = mg->ddl.s ? pgb_strdup(mg->ddl.s) : pgb_strdup("");
+    if (rc == 0 && mg->in_txn && !m->already_done) {
+        if ((rc = record(mg->c, o, mg->sha, mg->size, mg->started, m->report)) == 0 &&
+            (rc = pgb_pq_exec(mg->c, "COMMIT", "cannot commit the migration")) == 0)
+            mg->in_txn = 0;
     }
     if (o->report_path && m->report && !o->dry_run) {
         /* A failed migration still writes its report; should that fail too,
@@ -1912,40 +2019,78 @@ report:
         else
             pgb_error_restore(&failure);
     }
-done:;
-    /* The cleanup must not hide why we got here (a server that died fails
-     * the cleanup too): its failures go after the first. */
+    return rc;
+}
+
+/* The one cleanup. It must not hide why we got here (a server that died
+ * fails the cleanup too): its failures go after the first. */
+static int migration_end(migration *mg, int rc, pgboot_migration **out)
+{
     pgb_error_saved first;
     pgb_error_save(&first);
-    if (in_txn && c) {
-        PGresult *r = PQexec(c, "ROLLBACK");
+    if (mg->in_txn && mg->c) {
+        PGresult *r = PQexec(mg->c, "ROLLBACK");
         PQclear(r);
     }
-    while (nworkers > 0)
-        PQfinish(workers[--nworkers]);
-    if (staged && rc != 0 && c) /* failed: nothing of it stays */
-        (void)drop_staging(c);
+    while (mg->nworkers > 0)
+        PQfinish(mg->workers[--mg->nworkers]);
+    if (mg->staged && rc != 0 && mg->c) /* failed: nothing of it stays */
+        (void)drop_staging(mg->c);
     if (rc != 0)
         pgb_error_restore(&first);
-    ahead = NULL;
-    ahead_free(&built_ahead);
-    if (create_sql)
-        for (int i = 0; i < p.ntables; i++)
-            free(create_sql[i]);
-    free(create_sql);
-    if (c)
-        PQfinish(c);
-    if (fh.started)
-        pthread_join(fh.thread, NULL);
-    pgb_plan_free(&p);
-    pgb_src_close(&src);
-    pgb_buf_free(&ddl);
-    json_decref(rep.root);
-    json_decref(rep.skipped);
-    json_decref(rep.warnings);
-    if (rc == 0 || keep_m)
-        *out = m;
+    ahead_free(&mg->ahead);
+    if (mg->create_sql)
+        for (int i = 0; i < mg->p.ntables; i++)
+            free(mg->create_sql[i]);
+    free(mg->create_sql);
+    if (mg->c)
+        PQfinish(mg->c);
+    if (mg->fh.started)
+        pthread_join(mg->fh.thread, NULL);
+    pgb_plan_free(&mg->p);
+    pgb_src_close(&mg->src);
+    pgb_buf_free(&mg->ddl);
+    json_decref(mg->rep.root);
+    json_decref(mg->rep.skipped);
+    json_decref(mg->rep.warnings);
+    if (rc == 0 || mg->stop)
+        *out = mg->m;
     else
-        pgboot_migration_free(m);
+        pgboot_migration_free(mg->m);
     return rc;
+}
+
+int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
+{
+    /* The phases, in order. Each returns 0 or an error; one that ends the
+     * migration with its report sets mg.stop. */
+    static int (*const phases[])(migration *) = {
+        open_source,         /* read-only, one read transaction */
+        plan_tables,         /* names, and every column's type */
+        connect_target,      /* locked; migrated already? */
+        prepare_target,      /* privileges, transaction, existing tables */
+        stop_on_bad_values,  /* strict / widen: before anything is written */
+        create_tables,       /* in the transaction, or staged */
+        load_rows,           /* COPY */
+        build_indexes_ahead, /* staged: on the workers; then the transaction */
+        finish_schema,       /* keys, indexes, constraints, views */
+        verify,              /* quick_check, row counts, digests */
+    };
+    pgb_error_reset();
+    *out = NULL;
+    migration mg = {.o = o, .connections = 1};
+    int rc = check_options(o, &mg.to);
+    if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+        return rc;
+    mg.t0 = pgb_now_ms();
+    now_iso(mg.started, sizeof mg.started);
+    mg.m = calloc(1, sizeof *mg.m);
+    mg.rep = (pgb_report){json_object(), json_array(), json_array()};
+    if (!mg.m || !mg.rep.root || !mg.rep.skipped || !mg.rep.warnings)
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && !mg.stop && i < sizeof phases / sizeof *phases; i++)
+        rc = phases[i](&mg);
+    if (rc == 0 || mg.stop)
+        rc = report_and_commit(&mg, rc);
+    return migration_end(&mg, rc, out);
 }
