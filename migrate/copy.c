@@ -16,8 +16,10 @@
 #include <sqlite3.h>
 
 #include "../platform/dynload.h"
-#include "migrate.h"
 #include "copy.h"
+#include "plan.h"
+#include "source.h"
+#include "values.h"
 
 #define FLUSH_AT (256 * 1024)
 
@@ -216,7 +218,13 @@ static void canon_pg(crypto_generichash_state *h, const plan_col *c, const char 
     }
 }
 
-void pgb_digest_row(pgb_digest *d, const unsigned char h[16])
+/* Order-independent digest of a table's rows: each row hashed, the hashes
+ * summed (first half) and xored (second half). */
+typedef struct {
+    uint64_t sum, xr, rows;
+} pgb_digest;
+
+static void pgb_digest_row(pgb_digest *d, const unsigned char h[16])
 {
     uint64_t a, b;
     memcpy(&a, h, 8);

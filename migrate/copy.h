@@ -2,9 +2,10 @@
 #ifndef PGBOOT_MIGRATE_COPY_H
 #define PGBOOT_MIGRATE_COPY_H
 
+#include <stdint.h>
 #include <stdio.h>
 
-#include "migrate.h"
+#include "plan.h"
 
 typedef struct pg_conn PGconn;
 
@@ -37,7 +38,5 @@ PGB_MUST_USE int pgb_load_table(pgb_load *L, plan_table *t);
 /* The digest of t's rows as PostgreSQL holds them. */
 PGB_MUST_USE int pgb_readback_digest(PGconn *c, plan_table *t, unsigned char digest[16],
                                      int64_t *rows);
-/* SELECT [rowid,] copied columns FROM the source table (malloc'd). */
-char *pgb_plan_select_sql(const plan_table *t, int with_rowid);
 
 #endif

@@ -19,8 +19,9 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "migrate.h"
-#include "copy.h"
+#include "plan.h"
+#include "source.h"
+#include "values.h"
 
 #define MAX_NAME 63
 #define TWO53 9007199254740992LL

@@ -13,7 +13,8 @@
 
 #include <sqlite3.h>
 
-#include "migrate.h"
+#include "source.h"
+#include "tokens.h"
 
 int pgb_src_fail(src_db *db, int code, const char *what)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "migrate.h"
+#include "tokens.h"
 
 /* ---- tokens ------------------------------------------------------------- */
 

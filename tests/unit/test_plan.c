@@ -19,7 +19,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "migrate.h"
+#include "plan.h"
+#include "source.h"
 #include "copy.h" /* pgb_plan_select_sql */
 
 /* ---- fixture: one SQLite file in a fresh directory per case --------------------- */
