@@ -497,6 +497,88 @@ static int end_copy(copy_streams *cs, plan_table *t, int rc)
     return rc;
 }
 
+/* "COPY t (its copied columns) FROM STDIN", into copy; the copied columns
+ * into *cols (NULL when out of memory). Returns how many there are. */
+static int copy_statement(plan_table *t, pgb_buf *copy, plan_col ***cols)
+{
+    pgb_buf_puts(copy, "COPY ");
+    pgb_buf_ident(copy, t->name);
+    pgb_buf_puts(copy, " (");
+    int ncopied = 0;
+    for (int i = 0; i < t->ncols; i++) {
+        if (t->cols[i].generated)
+            continue;
+        if (ncopied++)
+            pgb_buf_puts(copy, ", ");
+        pgb_buf_ident(copy, t->cols[i].name);
+    }
+    pgb_buf_puts(copy, ") FROM STDIN (ENCODING 'UTF8')"); /* the source's bytes, as they are */
+    *cols = calloc((size_t)ncopied + 1, sizeof **cols);
+    for (int i = 0, k = 0; *cols && i < t->ncols; i++)
+        if (!t->cols[i].generated)
+            (*cols)[k++] = &t->cols[i];
+    return ncopied;
+}
+
+/* Start the COPY on every connection of cs; on failure, end those started. */
+static int start_copy(copy_streams *cs, plan_table *t, const char *copy)
+{
+    for (int i = 0; i < cs->n; i++) {
+        PGresult *r = PQexec(cs->c[i], copy);
+        if (PQresultStatus(r) != PGRES_COPY_IN) {
+            int rc = pgb_fail(PGBOOT_ERROR, "cannot start COPY into %s: %s", t->name,
+                              PQresultErrorMessage(r));
+            PQclear(r);
+            cs->n = i; /* end the ones started */
+            (void)end_copy(cs, t, rc);
+            return rc;
+        }
+        PQclear(r);
+        if (cs->n > 1 && PQsetnonblocking(cs->c[i], 1) != 0) {
+            int rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                              PQerrorMessage(cs->c[i]));
+            cs->n = i + 1;
+            (void)end_copy(cs, t, rc);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Under reject: the first copied cell of the row that cannot be stored
+ * (with *why), or -1. */
+static int bad_cell(sqlite3_stmt *s, int first, plan_col **cols, int ncopied, const char **why)
+{
+    for (int k = 0; k < ncopied; k++)
+        if (cols[k]->n_bad && !pgb_cell_ok(cols[k], sqlite3_column_value(s, first + k), why))
+            return k;
+    return -1;
+}
+
+/* One row as a line of COPY text into out; with verify_full, its hash
+ * into dg. */
+static void encode_row(const pgb_load *L, sqlite3_stmt *s, int first, plan_col **cols, int ncopied,
+                       pgb_buf *out, pgb_digest *dg)
+{
+    crypto_generichash_state h;
+    if (L->verify_full)
+        crypto_generichash_init(&h, NULL, 0, 16);
+    for (int k = 0; k < ncopied; k++) {
+        sqlite3_value *v = sqlite3_column_value(s, first + k);
+        if (k)
+            pgb_buf_add(out, "\t", 1);
+        put_value(out, cols[k], v);
+        if (L->verify_full)
+            canon_sqlite(&h, cols[k], v);
+    }
+    pgb_buf_add(out, "\n", 1);
+    if (L->verify_full) {
+        unsigned char hash[16];
+        crypto_generichash_final(&h, hash, sizeof hash);
+        pgb_digest_row(dg, hash);
+    }
+}
+
 int pgb_load_table(pgb_load *L, plan_table *t)
 {
     uint64_t started = pgb_now_ms();
@@ -507,29 +589,15 @@ int pgb_load_table(pgb_load *L, plan_table *t)
     int first = !t->src->without_rowid ? 1 : 0; /* the rowid, for reject keys */
     char *select = pgb_plan_select_sql(t, first);
     pgb_buf copy = {0};
-    pgb_buf_puts(&copy, "COPY ");
-    pgb_buf_ident(&copy, t->name);
-    pgb_buf_puts(&copy, " (");
-    int ncopied = 0;
-    for (int i = 0; i < t->ncols; i++) {
-        if (t->cols[i].generated)
-            continue;
-        if (ncopied++)
-            pgb_buf_puts(&copy, ", ");
-        pgb_buf_ident(&copy, t->cols[i].name);
-    }
-    pgb_buf_puts(&copy, ") FROM STDIN (ENCODING 'UTF8')"); /* the source's bytes, as they are */
+    plan_col **cols = NULL;
+    int ncopied = copy_statement(t, &copy, &cols);
     int rc = 0;
     sqlite3_stmt *s = NULL;
     pgb_buf out = {0};
-    plan_col **cols = calloc((size_t)ncopied + 1, sizeof *cols);
     if (!select || copy.oom || !cols) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0, k = 0; i < t->ncols; i++)
-        if (!t->cols[i].generated)
-            cols[k++] = &t->cols[i];
     if (sqlite3_prepare_v2(L->src->db, select, -1, &s, NULL) != SQLITE_OK) {
         rc = pgb_src_fail(L->src, PGBOOT_ERROR, "cannot read a table");
         goto done;
@@ -540,58 +608,19 @@ int pgb_load_table(pgb_load *L, plan_table *t)
     if (L->split_rows > 0 && t->rows >= L->split_rows)
         for (int i = 0; i < L->nhelpers && cs.n < PGB_LOAD_MAX_CONNS; i++)
             cs.c[cs.n++] = L->helpers[i];
-    for (int i = 0; i < cs.n; i++) {
-        PGresult *r = PQexec(cs.c[i], copy.s);
-        if (PQresultStatus(r) != PGRES_COPY_IN) {
-            rc = pgb_fail(PGBOOT_ERROR, "cannot start COPY into %s: %s", t->name,
-                          PQresultErrorMessage(r));
-            PQclear(r);
-            cs.n = i; /* end the ones started */
-            (void)end_copy(&cs, t, rc);
-            goto done;
-        }
-        PQclear(r);
-        if (cs.n > 1 && PQsetnonblocking(cs.c[i], 1) != 0) {
-            rc =
-                pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(cs.c[i]));
-            cs.n = i + 1;
-            (void)end_copy(&cs, t, rc);
-            goto done;
-        }
-    }
+    if ((rc = start_copy(&cs, t, copy.s)) != 0)
+        goto done;
     pgb_digest dg = {0};
     int step;
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (check) {
-            const char *why = NULL;
-            int bad = -1;
-            for (int k = 0; k < ncopied && bad < 0; k++)
-                if (cols[k]->n_bad &&
-                    !pgb_cell_ok(cols[k], sqlite3_column_value(s, first + k), &why))
-                    bad = k;
-            if (bad >= 0) {
-                rc = write_reject(L, t, s, first, cols[bad]->name, why);
-                t->rejected++;
-                continue;
-            }
+        const char *why = NULL;
+        int bad = check ? bad_cell(s, first, cols, ncopied, &why) : -1;
+        if (bad >= 0) {
+            rc = write_reject(L, t, s, first, cols[bad]->name, why);
+            t->rejected++;
+            continue;
         }
-        crypto_generichash_state h;
-        if (L->verify_full)
-            crypto_generichash_init(&h, NULL, 0, 16);
-        for (int k = 0; k < ncopied; k++) {
-            sqlite3_value *v = sqlite3_column_value(s, first + k);
-            if (k)
-                pgb_buf_add(&out, "\t", 1);
-            put_value(&out, cols[k], v);
-            if (L->verify_full)
-                canon_sqlite(&h, cols[k], v);
-        }
-        pgb_buf_add(&out, "\n", 1);
-        if (L->verify_full) {
-            unsigned char hash[16];
-            crypto_generichash_final(&h, hash, sizeof hash);
-            pgb_digest_row(&dg, hash);
-        }
+        encode_row(L, s, first, cols, ncopied, &out, &dg);
         if (out.oom)
             rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         else if (out.len >= FLUSH_AT)
