@@ -47,23 +47,23 @@ typedef struct {
 } pgb_emit;
 
 /* CREATE TABLE for t, with its full-text columns, into b. */
-void pgb_ddl_table(pgb_buf *b, plan *p, plan_table *t);
+void pgb_ddl_table(pgb_buf *b, pgb_plan *p, pgb_plan_table *t);
 /* Append one statement to the DDL of the report and --dry-run. */
 void pgb_ddl_add(pgb_buf *ddl, const char *sql);
 void pgb_ahead_free(pgb_ahead *a);
 
 /* What follows the data, for one table or for the whole plan. */
-void pgb_ddl_keys_and_indexes(const pgb_emit *e, plan *p, plan_table *t);
-void pgb_ddl_identities(const pgb_emit *e, plan_table *t);
-void pgb_ddl_defaults_and_checks(const pgb_emit *e, plan *p, plan_table *t);
-void pgb_ddl_foreign_keys(const pgb_emit *e, plan *p, plan_table *t);
-void pgb_ddl_views_and_others(const pgb_emit *e, plan *p);
+void pgb_ddl_keys_and_indexes(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t);
+void pgb_ddl_identities(const pgb_emit *e, pgb_plan_table *t);
+void pgb_ddl_defaults_and_checks(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t);
+void pgb_ddl_foreign_keys(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t);
+void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p);
 
 /* Generated columns: their expressions translated (col->gen_sql), or a
  * word in the report. */
-void pgb_ddl_generated_columns(plan *p, pgb_report *rep);
+void pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep);
 /* --schema / --data-only: the plan takes the types of the target's existing
  * tables. */
-PGB_MUST_USE int pgb_ddl_adopt_target_types(PGconn *c, plan *p, pgb_report *rep);
+PGB_MUST_USE int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep);
 
 #endif

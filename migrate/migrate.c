@@ -158,8 +158,8 @@ typedef struct {
     file_hash fh; /* the source file's SHA-256, computed meanwhile */
     char sha[65];
     int64_t size;
-    src_db src;
-    plan p;
+    pgb_src_db src;
+    pgb_plan p;
     pgb_buf ddl; /* every statement, for the report and --dry-run */
     PGconn *c;   /* the final transaction's connection */
     int in_txn;
@@ -207,9 +207,8 @@ static int open_source(migration *mg)
 static int plan_tables(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
-    int rc =
-        pgb_plan_make(&mg->p, &mg->src, o->preserve_case, o->epoch_as_timestamp, o->detect_json,
-                      (on_error_policy)o->on_error, o->schema_file || o->data_only);
+    int rc = pgb_plan_make(&mg->p, &mg->src, o->preserve_case, o->epoch_as_timestamp,
+                           o->detect_json, o->on_error, o->schema_file || o->data_only);
     if (rc)
         return rc;
     pgb_ddl_generated_columns(&mg->p, &mg->rep);
@@ -402,7 +401,7 @@ static int load_rows(migration *mg)
         return 0;
     pgb_load L = {.conn = mg->c,
                   .src = &mg->src,
-                  .policy = (on_error_policy)o->on_error,
+                  .policy = o->on_error,
                   .verify_full = o->verify == PGBOOT_VERIFY_FULL,
                   .progress = o->progress,
                   .progress_payload = o->progress_payload};
@@ -457,7 +456,7 @@ static int build_indexes_ahead(migration *mg)
 static int finish_schema(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
-    plan *p = &mg->p;
+    pgb_plan *p = &mg->p;
     pgb_emit e = {mg->staged ? PGB_EMIT_AHEAD_BUILT : PGB_EMIT_RUN,
                   mg->c,
                   &mg->ddl,

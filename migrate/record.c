@@ -89,10 +89,10 @@ int pgb_record(PGconn *c, const pgboot_migrate_options *o, const char *sha, int6
 
 /* Tables of the plan that exist in the target: an error unless --force (and
  * --replace for tables holding rows); with drop, they are dropped. */
-int pgb_record_check_tables(PGconn *c, plan *p, const pgboot_migrate_options *o, int drop)
+int pgb_record_check_tables(PGconn *c, pgb_plan *p, const pgboot_migrate_options *o, int drop)
 {
     for (int i = 0; i < p->ntables; i++) {
-        plan_table *t = &p->tables[i];
+        pgb_plan_table *t = &p->tables[i];
         int64_t exists = -1;
         int rc = query_int(c,
                            "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND "
@@ -176,7 +176,7 @@ int pgb_record_check_role(PGconn *c)
     return rc;
 }
 
-int pgb_record_verify(PGconn *c, plan_table *t, const char *source, int full, int *differs)
+int pgb_record_verify(PGconn *c, pgb_plan_table *t, const char *source, int full, int *differs)
 {
     pgb_buf q = {0};
     pgb_buf_puts(&q, "SELECT count(*) FROM ");

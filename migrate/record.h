@@ -18,11 +18,11 @@ PGB_MUST_USE int pgb_record_find(PGconn *c, const char *sha, int *same, int *oth
 PGB_MUST_USE int pgb_record_check_role(PGconn *c);
 /* The plan's tables that exist in the target: an error unless --force
  * (and --replace for tables holding rows); with drop, they are dropped. */
-PGB_MUST_USE int pgb_record_check_tables(PGconn *c, plan *p, const pgboot_migrate_options *o,
+PGB_MUST_USE int pgb_record_check_tables(PGconn *c, pgb_plan *p, const pgboot_migrate_options *o,
                                          int drop);
 /* Before commit: the table's row count, and with full the digest of its
  * values read back; *differs is set when the digests differ. */
-PGB_MUST_USE int pgb_record_verify(PGconn *c, plan_table *t, const char *source, int full,
+PGB_MUST_USE int pgb_record_verify(PGconn *c, pgb_plan_table *t, const char *source, int full,
                                    int *differs);
 /* INSERT the record of this migration. */
 PGB_MUST_USE int pgb_record(PGconn *c, const pgboot_migrate_options *o, const char *sha,

@@ -63,15 +63,15 @@ void pgb_report_warn(pgb_report *r, const char *fmt, ...)
 
 /* ---- the report ---------------------------------------------------------------- */
 
-json_t *pgb_report_tables(plan *p)
+json_t *pgb_report_tables(pgb_plan *p)
 {
     json_t *tables = json_array();
     for (int i = 0; i < p->ntables; i++) {
-        plan_table *t = &p->tables[i];
+        pgb_plan_table *t = &p->tables[i];
         json_t *cols = json_array();
         for (int j = 0; j < t->ncols; j++) {
-            plan_col *c = &t->cols[j];
-            const src_col *sc = &t->src->cols[c->src];
+            pgb_plan_col *c = &t->cols[j];
+            const pgb_src_col *sc = &t->src->cols[c->src];
             json_t *jc = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b}", "name", c->name, "source",
                                    sc->name, "declared", sc->decl, "reason", c->reason, "identity",
                                    c->identity, "generated", c->generated);
@@ -90,7 +90,7 @@ json_t *pgb_report_tables(plan *p)
     return tables;
 }
 
-char *pgb_report_summary(plan *p, pgb_report *rep, int64_t ms, int verify_full, int dry_run,
+char *pgb_report_summary(pgb_plan *p, pgb_report *rep, int64_t ms, int verify_full, int dry_run,
                          uint64_t rejected)
 {
     pgb_buf b = {0};
@@ -126,7 +126,7 @@ char *pgb_report_summary(plan *p, pgb_report *rep, int64_t ms, int verify_full, 
 
 /* ---- strict: the cells that cannot be stored ------------------------------------ */
 
-int pgb_report_bad_cells(plan *p, json_t *problems, pgb_buf *msg)
+int pgb_report_bad_cells(pgb_plan *p, json_t *problems, pgb_buf *msg)
 {
     int listed = 0;
     int64_t total = 0;
@@ -134,7 +134,7 @@ int pgb_report_bad_cells(plan *p, json_t *problems, pgb_buf *msg)
         for (int j = 0; j < p->tables[i].ncols; j++)
             total += p->tables[i].cols[j].n_bad;
     for (int i = 0; i < p->ntables && listed < MAX_BAD_CELLS; i++) {
-        plan_table *t = &p->tables[i];
+        pgb_plan_table *t = &p->tables[i];
         int any = 0;
         for (int j = 0; j < t->ncols; j++)
             any |= t->cols[j].n_bad > 0;
@@ -151,7 +151,7 @@ int pgb_report_bad_cells(plan *p, json_t *problems, pgb_buf *msg)
         while (listed < MAX_BAD_CELLS && sqlite3_step(s) == SQLITE_ROW) {
             int k = first;
             for (int j = 0; j < t->ncols && listed < MAX_BAD_CELLS; j++) {
-                plan_col *c = &t->cols[j];
+                pgb_plan_col *c = &t->cols[j];
                 if (c->generated)
                     continue;
                 sqlite3_value *v = sqlite3_column_value(s, k++);

@@ -30,13 +30,13 @@ typedef struct pgb_report pgb_report;
 void pgb_report_skip(pgb_report *r, const char *kind, const char *name, const char *reason);
 void pgb_report_warn(pgb_report *r, const char *fmt, ...) PGB_PRINTF(2, 3);
 /* The plan's tables and columns, with their types and counts. */
-json_t *pgb_report_tables(plan *p);
+json_t *pgb_report_tables(pgb_plan *p);
 /* The summary printed after a migration (malloc'd; NULL when out of memory). */
-char *pgb_report_summary(plan *p, pgb_report *rep, int64_t ms, int verify_full, int dry_run,
+char *pgb_report_summary(pgb_plan *p, pgb_report *rep, int64_t ms, int verify_full, int dry_run,
                          uint64_t rejected);
 /* The cells that cannot be stored, at most 20: into problems (JSON) and msg;
  * returns how many there are in all. */
-int pgb_report_bad_cells(plan *p, json_t *problems, pgb_buf *msg);
+int pgb_report_bad_cells(pgb_plan *p, json_t *problems, pgb_buf *msg);
 /* Write the report to path (its folder made if need be). */
 PGB_MUST_USE int pgb_report_write(const char *path, const char *json);
 

@@ -19,7 +19,7 @@ typedef struct {
     int pk;     /* position in the primary key (1-based), 0 if not */
     int hidden; /* 2: virtual generated, 3: stored generated */
     int unique; /* a column-level UNIQUE */
-} src_col;
+} pgb_src_col;
 
 typedef struct {
     char *table; /* referenced table */
@@ -28,7 +28,7 @@ typedef struct {
     int n;
     char *on_update, *on_delete;
     int deferrable; /* DEFERRABLE INITIALLY DEFERRED */
-} src_fk;
+} pgb_src_fk;
 
 typedef struct {
     char *name;
@@ -38,7 +38,7 @@ typedef struct {
     int partial;
     char **cols; /* for constraint indexes: column names */
     int ncols;
-} src_index;
+} pgb_src_index;
 
 typedef struct {
     char *name;
@@ -46,23 +46,23 @@ typedef struct {
     int without_rowid;
     int autoincrement;
     int rowid_col; /* index of the INTEGER PRIMARY KEY column, -1 if none */
-    src_col *cols;
+    pgb_src_col *cols;
     int ncols;
     char **checks; /* CHECK expression texts */
     int nchecks;
-    src_fk *fks;
+    pgb_src_fk *fks;
     int nfks;
-    src_index *idx;
+    pgb_src_index *idx;
     int nidx;
     int64_t seq; /* sqlite_sequence value, if has_seq */
     int has_seq;
     int fts; /* an FTS5 table with its own content, read as a table */
-} src_table;
+} pgb_src_table;
 
-typedef enum { SRC_VIEW, SRC_TRIGGER, SRC_FTS, SRC_VTAB } src_other_kind;
+typedef enum { PGB_SRC_VIEW, PGB_SRC_TRIGGER, PGB_SRC_FTS, PGB_SRC_VTAB } pgb_src_other_kind;
 
 typedef struct {
-    src_other_kind kind;
+    pgb_src_other_kind kind;
     char *name;
     char *table; /* a trigger's table */
     char *sql;
@@ -71,7 +71,7 @@ typedef struct {
     int nfts_cols;
     char *fts_content; /* content= ("" contentless, NULL: its own) */
     char *fts_config;  /* "simple", or "english" for the porter tokenizer */
-} src_other;
+} pgb_src_other;
 
 typedef struct {
     sqlite3 *db;
@@ -81,23 +81,23 @@ typedef struct {
     int check_started;
     int check_failed;
     char check_msg[512];
-    src_table *tables;
+    pgb_src_table *tables;
     int ntables;
-    src_other *others;
+    pgb_src_other *others;
     int nothers;
     char **skipped; /* internal or shadow tables not migrated, with a reason */
     int nskipped;
-} src_db;
+} pgb_src_db;
 
 /* Open read-only and begin the one read transaction everything happens in. */
-PGB_MUST_USE int pgb_src_open(src_db *db, const char *path);
+PGB_MUST_USE int pgb_src_open(pgb_src_db *db, const char *path);
 /* Wait for the integrity check started by pgb_src_open: damage anywhere in
  * the file (even in index pages a migration never reads) is an error. */
-PGB_MUST_USE int pgb_src_check(src_db *db);
+PGB_MUST_USE int pgb_src_check(pgb_src_db *db);
 /* Read the schema. */
-PGB_MUST_USE int pgb_src_introspect(src_db *db);
-void pgb_src_close(src_db *db);
+PGB_MUST_USE int pgb_src_introspect(pgb_src_db *db);
+void pgb_src_close(pgb_src_db *db);
 /* A message for the last SQLite error on db, naming the file. */
-int pgb_src_fail(src_db *db, int code, const char *what);
+int pgb_src_fail(pgb_src_db *db, int code, const char *what);
 
 #endif

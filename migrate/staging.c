@@ -63,7 +63,7 @@ int pgb_staging_drop(PGconn *c)
     return rc;
 }
 
-int pgb_staging_wanted(const plan *p, const pgboot_migrate_options *o)
+int pgb_staging_wanted(const pgb_plan *p, const pgboot_migrate_options *o)
 {
     if (o->dry_run || o->schema_file || o->data_only || sysconf(_SC_NPROCESSORS_ONLN) < 2)
         return 0;
@@ -117,7 +117,7 @@ int pgb_staging_open(PGconn *c, pgb_pq_whose whose, const char *url, PGconn **w,
 }
 
 /* Create a table in the staging schema and fill it. */
-int pgb_staging_load(pgb_load *L, plan_table *t, const char *create)
+int pgb_staging_load(pgb_load *L, pgb_plan_table *t, const char *create)
 {
     int alone = t->rows < L->split_rows;
     char what[300];
@@ -137,7 +137,7 @@ int pgb_staging_load(pgb_load *L, plan_table *t, const char *create)
 }
 
 /* In the final transaction: the staged tables into the target schema. */
-int pgb_staging_move(PGconn *c, plan *p)
+int pgb_staging_move(PGconn *c, pgb_plan *p)
 {
     /* pgb_record_check_role made sure, before any work, that there is one */
     PGresult *r = PQexec(c, "SELECT current_schema()");

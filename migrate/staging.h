@@ -16,7 +16,7 @@
 /* The session settings of every connection to the target. */
 void pgb_set_session(PGconn *c);
 /* Does this migration load through the staging schema? */
-int pgb_staging_wanted(const plan *p, const pgboot_migrate_options *o);
+int pgb_staging_wanted(const pgb_plan *p, const pgboot_migrate_options *o);
 /* Create the staging schema and connect the workers (PGB_STAGING_WORKERS
  * into w): 0, or -1 when the target does not allow it (then everything runs
  * in one transaction on one connection). */
@@ -24,10 +24,10 @@ int pgb_staging_open(PGconn *c, pgb_pq_whose whose, const char *url, PGconn **w,
 /* Drop the staging schema, if it is pgboot's. */
 int pgb_staging_drop(PGconn *c);
 /* Create a table in the staging schema (create: its CREATE TABLE) and fill it. */
-PGB_MUST_USE int pgb_staging_load(pgb_load *L, plan_table *t, const char *create);
+PGB_MUST_USE int pgb_staging_load(pgb_load *L, pgb_plan_table *t, const char *create);
 /* Build the indexes collected in a ahead over the workers. */
 void pgb_staging_build_ahead(pgb_ahead *a, PGconn **w, int nw);
 /* In the final transaction: the staged tables into the target schema. */
-PGB_MUST_USE int pgb_staging_move(PGconn *c, plan *p);
+PGB_MUST_USE int pgb_staging_move(PGconn *c, pgb_plan *p);
 
 #endif
