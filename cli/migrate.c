@@ -180,8 +180,9 @@ int cmd_migrate(int argc, char **argv)
         /* The app's files (its reports among them) belong to the account its
          * server runs as, so the migration runs as that account; as root what
          * works is the migration by URL into the server started --run-as. */
-        fprintf(stderr, "pgboot: error: migrate --app %s runs as the app's own account, not as "
-                        "root\n",
+        fprintf(stderr,
+                "pgboot: error: migrate --app %s runs as the app's own account, not as "
+                "root\n",
                 app);
         fprintf(stderr,
                 "hint: run it as that account (e.g. runuser -u USER -- pgboot migrate ...), or "

@@ -16,8 +16,10 @@
 #include <sqlite3.h>
 
 #include "../platform/dynload.h"
-#include "migrate.h"
 #include "copy.h"
+#include "plan.h"
+#include "source.h"
+#include "values.h"
 
 #define FLUSH_AT (256 * 1024)
 
@@ -84,7 +86,7 @@ static void canon_json(crypto_generichash_state *h, const char *s, size_t n)
 }
 
 /* The canonical value of a SQLite value for column c. */
-static void canon_sqlite(crypto_generichash_state *h, const plan_col *c, sqlite3_value *v)
+static void canon_sqlite(crypto_generichash_state *h, const pgb_plan_col *c, sqlite3_value *v)
 {
     int type = sqlite3_value_type(v);
     if (type == SQLITE_NULL) {
@@ -96,14 +98,14 @@ static void canon_sqlite(crypto_generichash_state *h, const plan_col *c, sqlite3
     char buf[64];
     pgb_iso iso;
     switch (c->kind) {
-    case K_BIGINT:
+    case PGB_K_BIGINT:
         n = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
         canon_add(h, buf, n);
         return;
-    case K_DOUBLE:
+    case PGB_K_DOUBLE:
         canon_double(h, sqlite3_value_double(v));
         return;
-    case K_NUMERIC:
+    case PGB_K_NUMERIC:
         if (type == SQLITE_INTEGER) {
             n = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
             canon_decimal(h, buf, n);
@@ -114,37 +116,37 @@ static void canon_sqlite(crypto_generichash_state *h, const plan_col *c, sqlite3
             canon_decimal(h, s ? s : "", n);
         }
         return;
-    case K_BOOL:
+    case PGB_K_BOOL:
         if (type == SQLITE_INTEGER)
             canon_add(h, sqlite3_value_int64(v) ? "t" : "f", 1);
         else
             canon_add(h, pgb_parse_bool_text(s, n) > 0 ? "t" : "f", 1);
         return;
-    case K_DATE:
+    case PGB_K_DATE:
         canon_add(h, s, n);
         return;
-    case K_TS:
-    case K_TSTZ:
+    case PGB_K_TS:
+    case PGB_K_TSTZ:
         if (pgb_parse_iso(s, n, &iso) == 0)
             canon_micros(h, iso.micros);
         else
             canon_add(h, s, n);
         return;
-    case K_EPOCH_TSTZ:
+    case PGB_K_EPOCH_TSTZ:
         canon_micros(h, sqlite3_value_int64(v) * 1000000);
         return;
-    case K_JSONB:
+    case PGB_K_JSONB:
         canon_json(h, s, n);
         return;
-    case K_UUID: {
+    case PGB_K_UUID: {
         char hex[33];
         if (pgb_parse_uuid(s, n, hex) == 0)
             canon_add(h, hex, 32);
         return;
     }
-    case K_VARCHAR:
-    case K_TEXT:
-    case K_BYTEA:
+    case PGB_K_VARCHAR:
+    case PGB_K_TEXT:
+    case PGB_K_BYTEA:
         if (type == SQLITE_FLOAT) {
             n = (size_t)pgb_real_text(sqlite3_value_double(v), buf);
             canon_add(h, buf, n);
@@ -164,44 +166,44 @@ static int hexval(char c)
 }
 
 /* The canonical value of a field PostgreSQL sent back (already unescaped). */
-static void canon_pg(crypto_generichash_state *h, const plan_col *c, const char *s, size_t n)
+static void canon_pg(crypto_generichash_state *h, const pgb_plan_col *c, const char *s, size_t n)
 {
     pgb_iso iso;
     switch (c->kind) {
-    case K_BIGINT:
-    case K_DATE:
-    case K_BOOL:
-    case K_VARCHAR:
-    case K_TEXT:
+    case PGB_K_BIGINT:
+    case PGB_K_DATE:
+    case PGB_K_BOOL:
+    case PGB_K_VARCHAR:
+    case PGB_K_TEXT:
         canon_add(h, s, n);
         return;
-    case K_DOUBLE: {
+    case PGB_K_DOUBLE: {
         char tmp[64];
         snprintf(tmp, sizeof tmp, "%.*s", (int)n, s);
         canon_double(h, strtod(tmp, NULL));
         return;
     }
-    case K_NUMERIC:
+    case PGB_K_NUMERIC:
         canon_decimal(h, s, n);
         return;
-    case K_TS:
-    case K_TSTZ:
-    case K_EPOCH_TSTZ:
+    case PGB_K_TS:
+    case PGB_K_TSTZ:
+    case PGB_K_EPOCH_TSTZ:
         if (pgb_parse_iso(s, n, &iso) == 0)
             canon_micros(h, iso.micros);
         else
             canon_add(h, s, n);
         return;
-    case K_JSONB:
+    case PGB_K_JSONB:
         canon_json(h, s, n);
         return;
-    case K_UUID: {
+    case PGB_K_UUID: {
         char hex[33];
         if (pgb_parse_uuid(s, n, hex) == 0)
             canon_add(h, hex, 32);
         return;
     }
-    case K_BYTEA: {
+    case PGB_K_BYTEA: {
         /* \x followed by hex digits */
         size_t m = n > 2 ? (n - 2) / 2 : 0;
         unsigned char *b = malloc(m + 1);
@@ -216,7 +218,13 @@ static void canon_pg(crypto_generichash_state *h, const plan_col *c, const char 
     }
 }
 
-void pgb_digest_row(pgb_digest *d, const unsigned char h[16])
+/* Order-independent digest of a table's rows: each row hashed, the hashes
+ * summed (first half) and xored (second half). */
+typedef struct {
+    uint64_t sum, xr, rows;
+} pgb_digest;
+
+static void pgb_digest_row(pgb_digest *d, const unsigned char h[16])
 {
     uint64_t a, b;
     memcpy(&a, h, 8);
@@ -256,7 +264,7 @@ static void put_escaped(pgb_buf *b, const char *s, size_t n)
     pgb_buf_add(b, s + run, n - run);
 }
 
-static void put_value(pgb_buf *b, const plan_col *c, sqlite3_value *v)
+static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
 {
     int type = sqlite3_value_type(v);
     if (type == SQLITE_NULL) {
@@ -268,18 +276,18 @@ static void put_value(pgb_buf *b, const plan_col *c, sqlite3_value *v)
     const char *s = (const char *)sqlite3_value_blob(v);
     size_t len = (size_t)sqlite3_value_bytes(v);
     switch (c->kind) {
-    case K_BIGINT:
+    case PGB_K_BIGINT:
         n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
         pgb_buf_add(b, buf, (size_t)n);
         return;
-    case K_DOUBLE:
+    case PGB_K_DOUBLE:
         if (type == SQLITE_INTEGER)
             n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
         else
             n = pgb_double_exact(sqlite3_value_double(v), buf);
         pgb_buf_add(b, buf, (size_t)n);
         return;
-    case K_NUMERIC:
+    case PGB_K_NUMERIC:
         if (type == SQLITE_INTEGER) {
             n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
             pgb_buf_add(b, buf, (size_t)n);
@@ -292,17 +300,17 @@ static void put_value(pgb_buf *b, const plan_col *c, sqlite3_value *v)
             put_escaped(b, s, len);
         }
         return;
-    case K_BOOL:
+    case PGB_K_BOOL:
         if (type == SQLITE_INTEGER)
             pgb_buf_add(b, sqlite3_value_int64(v) ? "t" : "f", 1);
         else
             pgb_buf_add(b, pgb_parse_bool_text(s, len) > 0 ? "t" : "f", 1);
         return;
-    case K_EPOCH_TSTZ:
+    case PGB_K_EPOCH_TSTZ:
         n = pgb_epoch_text(sqlite3_value_int64(v), buf, sizeof buf);
         pgb_buf_add(b, buf, (size_t)n);
         return;
-    case K_BYTEA: {
+    case PGB_K_BYTEA: {
         static const char hx[] = "0123456789abcdef";
         char num[40];
         if (type == SQLITE_FLOAT) {
@@ -371,7 +379,7 @@ static json_t *value_json(sqlite3_value *v)
     }
 }
 
-static int write_reject(pgb_load *L, plan_table *t, sqlite3_stmt *s, int first, const char *col,
+static int write_reject(pgb_load *L, pgb_plan_table *t, sqlite3_stmt *s, int first, const char *col,
                         const char *why)
 {
     if (!L->rejects_dir)
@@ -419,7 +427,7 @@ typedef struct {
 /* Send a chunk of whole rows to a backend: with one stream, blocking; with
  * several, non-blocking, to the first whose earlier chunks have gone out, so
  * that a busy backend never holds the others up. */
-static int flush(copy_streams *cs, pgb_buf *b, plan_table *t)
+static int flush(copy_streams *cs, pgb_buf *b, pgb_plan_table *t)
 {
     if (!b->len)
         return 0;
@@ -461,7 +469,7 @@ static int flush(copy_streams *cs, pgb_buf *b, plan_table *t)
 }
 
 /* End every stream; the first failure is the error. */
-static int end_copy(copy_streams *cs, plan_table *t, int rc)
+static int end_copy(copy_streams *cs, pgb_plan_table *t, int rc)
 {
     for (int i = 0; i < cs->n; i++) {
         PGconn *c = cs->c[i];
@@ -489,39 +497,107 @@ static int end_copy(copy_streams *cs, plan_table *t, int rc)
     return rc;
 }
 
-int pgb_load_table(pgb_load *L, plan_table *t)
+/* "COPY t (its copied columns) FROM STDIN", into copy; the copied columns
+ * into *cols (NULL when out of memory). Returns how many there are. */
+static int copy_statement(pgb_plan_table *t, pgb_buf *copy, pgb_plan_col ***cols)
 {
-    uint64_t started = pgb_now_ms();
-    int any_bad = 0;
-    for (int i = 0; i < t->ncols; i++)
-        any_bad |= t->cols[i].n_bad > 0;
-    int check = any_bad && L->policy == ON_ERROR_REJECT;
-    int first = !t->src->without_rowid ? 1 : 0; /* the rowid, for reject keys */
-    char *select = pgb_plan_select_sql(t, first);
-    pgb_buf copy = {0};
-    pgb_buf_puts(&copy, "COPY ");
-    pgb_buf_ident(&copy, t->name);
-    pgb_buf_puts(&copy, " (");
+    pgb_buf_puts(copy, "COPY ");
+    pgb_buf_ident(copy, t->name);
+    pgb_buf_puts(copy, " (");
     int ncopied = 0;
     for (int i = 0; i < t->ncols; i++) {
         if (t->cols[i].generated)
             continue;
         if (ncopied++)
-            pgb_buf_puts(&copy, ", ");
-        pgb_buf_ident(&copy, t->cols[i].name);
+            pgb_buf_puts(copy, ", ");
+        pgb_buf_ident(copy, t->cols[i].name);
     }
-    pgb_buf_puts(&copy, ") FROM STDIN (ENCODING 'UTF8')"); /* the source's bytes, as they are */
+    pgb_buf_puts(copy, ") FROM STDIN (ENCODING 'UTF8')"); /* the source's bytes, as they are */
+    *cols = calloc((size_t)ncopied + 1, sizeof **cols);
+    for (int i = 0, k = 0; *cols && i < t->ncols; i++)
+        if (!t->cols[i].generated)
+            (*cols)[k++] = &t->cols[i];
+    return ncopied;
+}
+
+/* Start the COPY on every connection of cs; on failure, end those started. */
+static int start_copy(copy_streams *cs, pgb_plan_table *t, const char *copy)
+{
+    for (int i = 0; i < cs->n; i++) {
+        PGresult *r = PQexec(cs->c[i], copy);
+        if (PQresultStatus(r) != PGRES_COPY_IN) {
+            int rc = pgb_fail(PGBOOT_ERROR, "cannot start COPY into %s: %s", t->name,
+                              PQresultErrorMessage(r));
+            PQclear(r);
+            cs->n = i; /* end the ones started */
+            (void)end_copy(cs, t, rc);
+            return rc;
+        }
+        PQclear(r);
+        if (cs->n > 1 && PQsetnonblocking(cs->c[i], 1) != 0) {
+            int rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                              PQerrorMessage(cs->c[i]));
+            cs->n = i + 1;
+            (void)end_copy(cs, t, rc);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Under reject: the first copied cell of the row that cannot be stored
+ * (with *why), or -1. */
+static int bad_cell(sqlite3_stmt *s, int first, pgb_plan_col **cols, int ncopied, const char **why)
+{
+    for (int k = 0; k < ncopied; k++)
+        if (cols[k]->n_bad && !pgb_cell_ok(cols[k], sqlite3_column_value(s, first + k), why))
+            return k;
+    return -1;
+}
+
+/* One row as a line of COPY text into out; with verify_full, its hash
+ * into dg. */
+static void encode_row(const pgb_load *L, sqlite3_stmt *s, int first, pgb_plan_col **cols,
+                       int ncopied, pgb_buf *out, pgb_digest *dg)
+{
+    crypto_generichash_state h;
+    if (L->verify_full)
+        crypto_generichash_init(&h, NULL, 0, 16);
+    for (int k = 0; k < ncopied; k++) {
+        sqlite3_value *v = sqlite3_column_value(s, first + k);
+        if (k)
+            pgb_buf_add(out, "\t", 1);
+        put_value(out, cols[k], v);
+        if (L->verify_full)
+            canon_sqlite(&h, cols[k], v);
+    }
+    pgb_buf_add(out, "\n", 1);
+    if (L->verify_full) {
+        unsigned char hash[16];
+        crypto_generichash_final(&h, hash, sizeof hash);
+        pgb_digest_row(dg, hash);
+    }
+}
+
+int pgb_load_table(pgb_load *L, pgb_plan_table *t)
+{
+    uint64_t started = pgb_now_ms();
+    int any_bad = 0;
+    for (int i = 0; i < t->ncols; i++)
+        any_bad |= t->cols[i].n_bad > 0;
+    int check = any_bad && L->policy == PGBOOT_ON_ERROR_REJECT;
+    int first = !t->src->without_rowid ? 1 : 0; /* the rowid, for reject keys */
+    char *select = pgb_plan_select_sql(t, first);
+    pgb_buf copy = {0};
+    pgb_plan_col **cols = NULL;
+    int ncopied = copy_statement(t, &copy, &cols);
     int rc = 0;
     sqlite3_stmt *s = NULL;
     pgb_buf out = {0};
-    plan_col **cols = calloc((size_t)ncopied + 1, sizeof *cols);
     if (!select || copy.oom || !cols) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0, k = 0; i < t->ncols; i++)
-        if (!t->cols[i].generated)
-            cols[k++] = &t->cols[i];
     if (sqlite3_prepare_v2(L->src->db, select, -1, &s, NULL) != SQLITE_OK) {
         rc = pgb_src_fail(L->src, PGBOOT_ERROR, "cannot read a table");
         goto done;
@@ -532,58 +608,19 @@ int pgb_load_table(pgb_load *L, plan_table *t)
     if (L->split_rows > 0 && t->rows >= L->split_rows)
         for (int i = 0; i < L->nhelpers && cs.n < PGB_LOAD_MAX_CONNS; i++)
             cs.c[cs.n++] = L->helpers[i];
-    for (int i = 0; i < cs.n; i++) {
-        PGresult *r = PQexec(cs.c[i], copy.s);
-        if (PQresultStatus(r) != PGRES_COPY_IN) {
-            rc = pgb_fail(PGBOOT_ERROR, "cannot start COPY into %s: %s", t->name,
-                          PQresultErrorMessage(r));
-            PQclear(r);
-            cs.n = i; /* end the ones started */
-            (void)end_copy(&cs, t, rc);
-            goto done;
-        }
-        PQclear(r);
-        if (cs.n > 1 && PQsetnonblocking(cs.c[i], 1) != 0) {
-            rc =
-                pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(cs.c[i]));
-            cs.n = i + 1;
-            (void)end_copy(&cs, t, rc);
-            goto done;
-        }
-    }
+    if ((rc = start_copy(&cs, t, copy.s)) != 0)
+        goto done;
     pgb_digest dg = {0};
     int step;
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        if (check) {
-            const char *why = NULL;
-            int bad = -1;
-            for (int k = 0; k < ncopied && bad < 0; k++)
-                if (cols[k]->n_bad &&
-                    !pgb_cell_ok(cols[k], sqlite3_column_value(s, first + k), &why))
-                    bad = k;
-            if (bad >= 0) {
-                rc = write_reject(L, t, s, first, cols[bad]->name, why);
-                t->rejected++;
-                continue;
-            }
+        const char *why = NULL;
+        int bad = check ? bad_cell(s, first, cols, ncopied, &why) : -1;
+        if (bad >= 0) {
+            rc = write_reject(L, t, s, first, cols[bad]->name, why);
+            t->rejected++;
+            continue;
         }
-        crypto_generichash_state h;
-        if (L->verify_full)
-            crypto_generichash_init(&h, NULL, 0, 16);
-        for (int k = 0; k < ncopied; k++) {
-            sqlite3_value *v = sqlite3_column_value(s, first + k);
-            if (k)
-                pgb_buf_add(&out, "\t", 1);
-            put_value(&out, cols[k], v);
-            if (L->verify_full)
-                canon_sqlite(&h, cols[k], v);
-        }
-        pgb_buf_add(&out, "\n", 1);
-        if (L->verify_full) {
-            unsigned char hash[16];
-            crypto_generichash_final(&h, hash, sizeof hash);
-            pgb_digest_row(&dg, hash);
-        }
+        encode_row(L, s, first, cols, ncopied, &out, &dg);
         if (out.oom)
             rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         else if (out.len >= FLUSH_AT)
@@ -656,7 +693,7 @@ static long unescape(char *s, size_t n)
     return (long)o;
 }
 
-int pgb_readback_digest(PGconn *c, plan_table *t, unsigned char digest[16], int64_t *rows)
+int pgb_readback_digest(PGconn *c, pgb_plan_table *t, unsigned char digest[16], int64_t *rows)
 {
     pgb_buf q = {0};
     pgb_buf_puts(&q, "COPY (SELECT ");

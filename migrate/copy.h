@@ -2,9 +2,10 @@
 #ifndef PGBOOT_MIGRATE_COPY_H
 #define PGBOOT_MIGRATE_COPY_H
 
+#include <stdint.h>
 #include <stdio.h>
 
-#include "migrate.h"
+#include "plan.h"
 
 typedef struct pg_conn PGconn;
 
@@ -21,8 +22,8 @@ typedef struct {
     PGconn *helpers[PGB_LOAD_MAX_CONNS - 1];
     int nhelpers;
     int64_t split_rows;
-    src_db *src;
-    on_error_policy policy;
+    pgb_src_db *src;
+    pgboot_on_error policy;
     int verify_full;
     const char *rejects_dir; /* reject: where <table>.jsonl goes */
     FILE *rejects;
@@ -33,11 +34,9 @@ typedef struct {
 
 /* COPY every row of t (rejecting per policy); t->digest is set when
  * verify_full. */
-PGB_MUST_USE int pgb_load_table(pgb_load *L, plan_table *t);
+PGB_MUST_USE int pgb_load_table(pgb_load *L, pgb_plan_table *t);
 /* The digest of t's rows as PostgreSQL holds them. */
-PGB_MUST_USE int pgb_readback_digest(PGconn *c, plan_table *t, unsigned char digest[16],
+PGB_MUST_USE int pgb_readback_digest(PGconn *c, pgb_plan_table *t, unsigned char digest[16],
                                      int64_t *rows);
-/* SELECT [rowid,] copied columns FROM the source table (malloc'd). */
-char *pgb_plan_select_sql(const plan_table *t, int with_rowid);
 
 #endif

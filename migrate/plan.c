@@ -19,8 +19,9 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "migrate.h"
-#include "copy.h"
+#include "plan.h"
+#include "source.h"
+#include "values.h"
 
 #define MAX_NAME 63
 #define TWO53 9007199254740992LL
@@ -212,7 +213,7 @@ static int check_names(char **names, const char **origins, int n, const char *wh
     return 0;
 }
 
-const char *pgb_plan_table_name(const plan *p, const char *src_name)
+const char *pgb_plan_table_name(const pgb_plan *p, const char *src_name)
 {
     for (int i = 0; i < p->ntables; i++)
         if (!strcasecmp(p->tables[i].src->name, src_name))
@@ -220,7 +221,7 @@ const char *pgb_plan_table_name(const plan *p, const char *src_name)
     return NULL;
 }
 
-const char *pgb_plan_col_name(const plan_table *t, const char *src_name)
+const char *pgb_plan_col_name(const pgb_plan_table *t, const char *src_name)
 {
     for (int i = 0; i < t->ncols; i++)
         if (!strcasecmp(t->src->cols[t->cols[i].src].name, src_name))
@@ -292,7 +293,7 @@ static int needs_for(family f, int detect_json)
     }
 }
 
-static void see_value(col_stats *st, sqlite3_value *v, int need)
+static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
 {
     int id, fd;
     switch (sqlite3_value_type(v)) {
@@ -405,7 +406,7 @@ static void see_value(col_stats *st, sqlite3_value *v, int need)
 }
 
 /* SELECT the copied columns of a table ([rowid,] c1, c2, ...). */
-char *pgb_plan_select_sql(const plan_table *t, int with_rowid)
+char *pgb_plan_select_sql(const pgb_plan_table *t, int with_rowid)
 {
     pgb_buf b = {0};
     pgb_buf_puts(&b, "SELECT ");
@@ -433,7 +434,7 @@ char *pgb_plan_select_sql(const plan_table *t, int with_rowid)
     return b.s;
 }
 
-static int scan_table(src_db *db, plan_table *t, int detect_json, int full)
+static int scan_table(pgb_src_db *db, pgb_plan_table *t, int detect_json, int full)
 {
     char *sql = pgb_plan_select_sql(t, 0);
     if (!sql)
@@ -481,94 +482,94 @@ done:
 
 /* ---- choosing types ------------------------------------------------------------ */
 
-static void set_type(plan_col *c, pg_kind k, int p, int s, int len)
+static void set_type(pgb_plan_col *c, pgb_pg_kind k, int p, int s, int len)
 {
     c->kind = k;
     c->p = p;
     c->s = s;
     c->len = len;
     switch (k) {
-    case K_BIGINT:
+    case PGB_K_BIGINT:
         snprintf(c->type_sql, sizeof c->type_sql, "bigint");
         break;
-    case K_DOUBLE:
+    case PGB_K_DOUBLE:
         snprintf(c->type_sql, sizeof c->type_sql, "double precision");
         break;
-    case K_NUMERIC:
+    case PGB_K_NUMERIC:
         if (p > 0)
             snprintf(c->type_sql, sizeof c->type_sql, "numeric(%d,%d)", p, s);
         else
             snprintf(c->type_sql, sizeof c->type_sql, "numeric");
         break;
-    case K_BOOL:
+    case PGB_K_BOOL:
         snprintf(c->type_sql, sizeof c->type_sql, "boolean");
         break;
-    case K_DATE:
+    case PGB_K_DATE:
         snprintf(c->type_sql, sizeof c->type_sql, "date");
         break;
-    case K_TS:
+    case PGB_K_TS:
         snprintf(c->type_sql, sizeof c->type_sql, "timestamp");
         break;
-    case K_TSTZ:
-    case K_EPOCH_TSTZ:
+    case PGB_K_TSTZ:
+    case PGB_K_EPOCH_TSTZ:
         snprintf(c->type_sql, sizeof c->type_sql, "timestamptz");
         break;
-    case K_JSONB:
+    case PGB_K_JSONB:
         snprintf(c->type_sql, sizeof c->type_sql, "jsonb");
         break;
-    case K_UUID:
+    case PGB_K_UUID:
         snprintf(c->type_sql, sizeof c->type_sql, "uuid");
         break;
-    case K_VARCHAR:
+    case PGB_K_VARCHAR:
         snprintf(c->type_sql, sizeof c->type_sql, "varchar(%d)", len);
         break;
-    case K_TEXT:
+    case PGB_K_TEXT:
         snprintf(c->type_sql, sizeof c->type_sql, "text");
         break;
-    case K_BYTEA:
+    case PGB_K_BYTEA:
         snprintf(c->type_sql, sizeof c->type_sql, "bytea");
         break;
     }
 }
 
 /* How many values a kind cannot hold exactly (mirrors pgb_cell_ok). */
-static int64_t bad_for(const plan_col *c)
+static int64_t bad_for(const pgb_plan_col *c)
 {
-    const col_stats *st = &c->st;
+    const pgb_col_stats *st = &c->st;
     switch (c->kind) {
-    case K_BIGINT:
+    case PGB_K_BIGINT:
         return st->n_real + st->n_text + st->n_blob;
-    case K_DOUBLE:
+    case PGB_K_DOUBLE:
         return st->n_text + st->n_blob + st->n_big_int;
-    case K_NUMERIC:
+    case PGB_K_NUMERIC:
         return st->n_text_nonnumeric + st->n_blob;
-    case K_BOOL:
+    case PGB_K_BOOL:
         return st->n_real + st->n_blob + st->n_int_not01 + st->n_text_nonbool;
-    case K_DATE:
+    case PGB_K_DATE:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nondate;
-    case K_TS:
+    case PGB_K_TS:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nonts + st->n_text_tz +
                st->n_text_frac7;
-    case K_TSTZ:
+    case PGB_K_TSTZ:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nonts + st->n_text_naive +
                st->n_text_frac7;
-    case K_EPOCH_TSTZ:
+    case PGB_K_EPOCH_TSTZ:
         return st->n_real + st->n_text + st->n_blob;
-    case K_JSONB:
+    case PGB_K_JSONB:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nonjson;
-    case K_UUID:
+    case PGB_K_UUID:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nonuuid;
-    case K_VARCHAR:
-    case K_TEXT:
+    case PGB_K_VARCHAR:
+    case PGB_K_TEXT:
         return st->n_blob + st->n_badtext;
-    case K_BYTEA:
+    case PGB_K_BYTEA:
         return st->n_int + st->n_real;
     }
     return 0;
 }
 
-static void reason(plan_col *c, const char *fmt, ...) PGB_PRINTF(2, 3);
-static void reason(plan_col *c, const char *fmt, ...)
+static void reason(pgb_plan_col *c, const char *fmt, ...) PGB_PRINTF(2, 3);
+static void reason(pgb_plan_col *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -579,32 +580,32 @@ static void reason(plan_col *c, const char *fmt, ...)
 
 /* The type that holds every value of the column exactly, by the data; when
  * none does (numbers beside blobs), bytea, and the numbers are bad values. */
-static void by_data(plan_col *c)
+static void by_data(pgb_plan_col *c)
 {
-    const col_stats *st = &c->st;
+    const pgb_col_stats *st = &c->st;
     int64_t nums = st->n_int + st->n_real, texts = st->n_text;
     if (!nums && !texts && !st->n_blob)
-        set_type(c, K_TEXT, 0, 0, 0);
+        set_type(c, PGB_K_TEXT, 0, 0, 0);
     else if (!texts && !st->n_blob && !st->n_real)
-        set_type(c, K_BIGINT, 0, 0, 0);
+        set_type(c, PGB_K_BIGINT, 0, 0, 0);
     else if (!texts && !st->n_blob)
-        set_type(c, st->n_big_int ? K_NUMERIC : K_DOUBLE, 0, 0, 0);
+        set_type(c, st->n_big_int ? PGB_K_NUMERIC : PGB_K_DOUBLE, 0, 0, 0);
     else if (!st->n_blob && !st->n_badtext)
-        set_type(c, K_TEXT, 0, 0, 0);
+        set_type(c, PGB_K_TEXT, 0, 0, 0);
     else
-        set_type(c, K_BYTEA, 0, 0, 0);
+        set_type(c, PGB_K_BYTEA, 0, 0, 0);
 }
 
-static void epoch_or_fallback(plan_col *c, const char *what, int epoch_as_ts)
+static void epoch_or_fallback(pgb_plan_col *c, const char *what, int epoch_as_ts)
 {
-    const col_stats *st = &c->st;
+    const pgb_col_stats *st = &c->st;
     if (st->n_int && !st->n_real && !st->n_text && !st->n_blob) {
         if (epoch_as_ts) {
-            set_type(c, K_EPOCH_TSTZ, 0, 0, 0);
+            set_type(c, PGB_K_EPOCH_TSTZ, 0, 0, 0);
             reason(c, "%s column of integers: read as Unix epoch seconds (--epoch-as-timestamp)",
                    what);
         } else {
-            set_type(c, K_BIGINT, 0, 0, 0);
+            set_type(c, PGB_K_BIGINT, 0, 0, 0);
             reason(c,
                    "%s column of integers (epoch values?) kept as integers; "
                    "--epoch-as-timestamp converts them",
@@ -619,24 +620,24 @@ static void epoch_or_fallback(plan_col *c, const char *what, int epoch_as_ts)
            what, (long long)st->n_int, (long long)st->n_real, (long long)st->n_text, c->type_sql);
 }
 
-static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_json)
+static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int detect_json)
 {
     int a, b;
     family f = classify(sc->decl, &a, &b);
-    const col_stats *st = &c->st;
+    const pgb_col_stats *st = &c->st;
     int only_text = !st->n_int && !st->n_real && !st->n_blob;
     switch (f) {
     case F_INT:
-        set_type(c, K_BIGINT, 0, 0, 0);
+        set_type(c, PGB_K_BIGINT, 0, 0, 0);
         break;
     case F_REAL:
-        set_type(c, K_DOUBLE, 0, 0, 0);
+        set_type(c, PGB_K_DOUBLE, 0, 0, 0);
         break;
     case F_NUMERIC_PS:
         if (st->max_int_digits <= a - b && st->max_frac_digits <= b) {
-            set_type(c, K_NUMERIC, a, b, 0);
+            set_type(c, PGB_K_NUMERIC, a, b, 0);
         } else {
-            set_type(c, K_NUMERIC, 0, 0, 0);
+            set_type(c, PGB_K_NUMERIC, 0, 0, 0);
             reason(c,
                    "values do not fit numeric(%d,%d) (up to %d digits before and %d after "
                    "the point): unconstrained numeric",
@@ -644,11 +645,11 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
         }
         break;
     case F_NUMERIC:
-        set_type(c, K_NUMERIC, 0, 0, 0);
+        set_type(c, PGB_K_NUMERIC, 0, 0, 0);
         break;
     case F_BOOL:
         if (!st->n_real && !st->n_blob && !st->n_int_not01 && !st->n_text_nonbool) {
-            set_type(c, K_BOOL, 0, 0, 0);
+            set_type(c, PGB_K_BOOL, 0, 0, 0);
             if (st->n_int + st->n_text)
                 reason(c, "BOOLEAN column of 0/1/true/false values");
         } else {
@@ -659,24 +660,24 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
         break;
     case F_DATE:
         if (only_text && st->n_text && !st->n_text_nondate)
-            set_type(c, K_DATE, 0, 0, 0);
+            set_type(c, PGB_K_DATE, 0, 0, 0);
         else if (!st->n_int && !st->n_real && !st->n_text && !st->n_blob)
-            set_type(c, K_DATE, 0, 0, 0);
+            set_type(c, PGB_K_DATE, 0, 0, 0);
         else
             epoch_or_fallback(c, "DATE", epoch_as_ts);
         break;
     case F_TS:
         if (!st->n_int && !st->n_real && !st->n_text && !st->n_blob) {
-            set_type(c, K_TS, 0, 0, 0);
+            set_type(c, PGB_K_TS, 0, 0, 0);
         } else if (only_text && !st->n_text_nonts && !st->n_text_frac7) {
             if (!st->n_text_tz) {
-                set_type(c, K_TS, 0, 0, 0);
+                set_type(c, PGB_K_TS, 0, 0, 0);
                 reason(c, "ISO-8601 text without a zone: timestamp (never shifted)");
             } else if (!st->n_text_naive) {
-                set_type(c, K_TSTZ, 0, 0, 0);
+                set_type(c, PGB_K_TSTZ, 0, 0, 0);
                 reason(c, "ISO-8601 text with zones: timestamptz");
             } else {
-                set_type(c, K_TEXT, 0, 0, 0);
+                set_type(c, PGB_K_TEXT, 0, 0, 0);
                 reason(c, "timestamps with and without a zone are mixed: kept as text");
             }
         } else {
@@ -689,7 +690,7 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
         break;
     case F_JSON:
         if (only_text && !st->n_text_nonjson) {
-            set_type(c, K_JSONB, 0, 0, 0);
+            set_type(c, PGB_K_JSONB, 0, 0, 0);
             if (st->n_text)
                 reason(c, "every value parses as JSON: jsonb");
         } else {
@@ -700,7 +701,7 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
         break;
     case F_UUID:
         if (only_text && !st->n_text_nonuuid) {
-            set_type(c, K_UUID, 0, 0, 0);
+            set_type(c, PGB_K_UUID, 0, 0, 0);
         } else {
             by_data(c);
             reason(c, "UUID column holds values that are not UUIDs: kept as %s", c->type_sql);
@@ -709,23 +710,23 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
     case F_VARCHAR:
     case F_CHAR:
         if ((int64_t)st->max_chars <= a) {
-            set_type(c, K_VARCHAR, 0, 0, a);
+            set_type(c, PGB_K_VARCHAR, 0, 0, a);
             if (f == F_CHAR)
                 reason(c,
                        "CHAR(%d) as varchar(%d): PostgreSQL's char(n) would pad values "
                        "with spaces",
                        a, a);
         } else {
-            set_type(c, K_TEXT, 0, 0, 0);
+            set_type(c, PGB_K_TEXT, 0, 0, 0);
             reason(c, "values up to %zu characters exceed the declared length %d: text",
                    st->max_chars, a);
         }
         break;
     case F_TEXT:
-        set_type(c, K_TEXT, 0, 0, 0);
+        set_type(c, PGB_K_TEXT, 0, 0, 0);
         break;
     case F_BLOB:
-        set_type(c, K_BYTEA, 0, 0, 0);
+        set_type(c, PGB_K_BYTEA, 0, 0, 0);
         break;
     case F_NUMAFF:
     case F_ANY:
@@ -735,13 +736,13 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
             char d[128];
             normal_decl(sc->decl, d, sizeof d);
             if (strstr(d, "int"))
-                set_type(c, K_BIGINT, 0, 0, 0);
+                set_type(c, PGB_K_BIGINT, 0, 0, 0);
             else if (strstr(d, "real") || strstr(d, "floa") || strstr(d, "doub"))
-                set_type(c, K_DOUBLE, 0, 0, 0);
+                set_type(c, PGB_K_DOUBLE, 0, 0, 0);
             else if (strstr(d, "blob"))
-                set_type(c, K_BYTEA, 0, 0, 0);
+                set_type(c, PGB_K_BYTEA, 0, 0, 0);
             else if (!strstr(d, "char") && !strstr(d, "clob") && !strstr(d, "text"))
-                set_type(c, K_NUMERIC, 0, 0, 0);
+                set_type(c, PGB_K_NUMERIC, 0, 0, 0);
             reason(c,
                    "'%s' is not a type name PostgreSQL knows, and the column is empty: %s "
                    "by SQLite's affinity rules",
@@ -755,25 +756,25 @@ static void decide(plan_col *c, const src_col *sc, int epoch_as_ts, int detect_j
             reason(c, "no declared type: %s by the values", c->type_sql);
         break;
     }
-    if (detect_json && c->kind == K_TEXT && (f == F_TEXT || f == F_ANY) && st->n_text &&
+    if (detect_json && c->kind == PGB_K_TEXT && (f == F_TEXT || f == F_ANY) && st->n_text &&
         only_text && !st->n_text_noncontainer) {
-        set_type(c, K_JSONB, 0, 0, 0);
+        set_type(c, PGB_K_JSONB, 0, 0, 0);
         reason(c, "every value is a JSON object or array (--detect-json): jsonb");
     }
 }
 
-static void widen(plan_col *c)
+static void widen(pgb_plan_col *c)
 {
-    const col_stats *st = &c->st;
+    const pgb_col_stats *st = &c->st;
     char from[64];
     snprintf(from, sizeof from, "%s", c->type_sql);
     int64_t bad = c->n_bad;
     if (!st->n_text && !st->n_blob)
-        set_type(c, K_NUMERIC, 0, 0, 0);
+        set_type(c, PGB_K_NUMERIC, 0, 0, 0);
     else if (!st->n_blob && !st->n_badtext)
-        set_type(c, K_TEXT, 0, 0, 0);
+        set_type(c, PGB_K_TEXT, 0, 0, 0);
     else
-        set_type(c, K_BYTEA, 0, 0, 0);
+        set_type(c, PGB_K_BYTEA, 0, 0, 0);
     reason(c, "widened from %s to %s: %lld values would not fit (--on-error widen)", from,
            c->type_sql, (long long)bad);
     /* Numbers beside blobs: no type holds both exactly; those numbers stay
@@ -781,7 +782,7 @@ static void widen(plan_col *c)
     c->n_bad = bad_for(c);
 }
 
-void pgb_plan_free(plan *p)
+void pgb_plan_free(pgb_plan *p)
 {
     for (int i = 0; i < p->ntables; i++) {
         for (int j = 0; j < p->tables[i].ncols; j++) {
@@ -796,8 +797,8 @@ void pgb_plan_free(plan *p)
     memset(p, 0, sizeof *p);
 }
 
-int pgb_plan_make(plan *p, src_db *src, int preserve_case, int epoch_as_ts, int detect_json,
-                  on_error_policy on_error, int full_scan)
+int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case, int epoch_as_ts, int detect_json,
+                  pgboot_on_error on_error, int full_scan)
 {
     memset(p, 0, sizeof *p);
     p->src = src;
@@ -814,8 +815,8 @@ int pgb_plan_make(plan *p, src_db *src, int preserve_case, int epoch_as_ts, int 
         goto done;
     }
     for (int i = 0; i < src->ntables && rc == 0; i++) {
-        src_table *st = &src->tables[i];
-        plan_table *t = &p->tables[p->ntables++];
+        pgb_src_table *st = &src->tables[i];
+        pgb_plan_table *t = &p->tables[p->ntables++];
         t->src = st;
         t->name = fold(st->name, preserve_case);
         t->cols = calloc((size_t)st->ncols + 1, sizeof *t->cols);
@@ -834,7 +835,7 @@ int pgb_plan_make(plan *p, src_db *src, int preserve_case, int epoch_as_ts, int 
             break;
         }
         for (int j = 0; j < st->ncols; j++) {
-            plan_col *c = &t->cols[t->ncols++];
+            pgb_plan_col *c = &t->cols[t->ncols++];
             c->src = j;
             c->name = fold(st->cols[j].name, preserve_case);
             c->generated = st->cols[j].hidden == 2 || st->cols[j].hidden == 3;
@@ -855,14 +856,14 @@ int pgb_plan_make(plan *p, src_db *src, int preserve_case, int epoch_as_ts, int 
     if (rc == 0)
         rc = check_names(names, origins, p->ntables, "table", preserve_case);
     for (int i = 0; i < p->ntables && rc == 0; i++) {
-        plan_table *t = &p->tables[i];
+        pgb_plan_table *t = &p->tables[i];
         if ((rc = scan_table(src, t, detect_json, full_scan)) != 0)
             break;
         for (int j = 0; j < t->ncols; j++) {
-            plan_col *c = &t->cols[j];
+            pgb_plan_col *c = &t->cols[j];
             decide(c, &t->src->cols[c->src], epoch_as_ts, detect_json);
             c->n_bad = c->generated ? 0 : bad_for(c);
-            if (c->n_bad && on_error == ON_ERROR_WIDEN)
+            if (c->n_bad && on_error == PGBOOT_ON_ERROR_WIDEN)
                 widen(c);
         }
     }
@@ -874,7 +875,7 @@ done:
 
 /* ---- single cells ----------------------------------------------------------- */
 
-int pgb_cell_ok(const plan_col *c, sqlite3_value *v, const char **why)
+int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
 {
     int type = sqlite3_value_type(v);
     if (type == SQLITE_NULL)
@@ -886,7 +887,7 @@ int pgb_cell_ok(const plan_col *c, sqlite3_value *v, const char **why)
         n = (size_t)sqlite3_value_bytes(v);
         if (!s)
             s = "";
-        if (c->kind != K_BYTEA && !pgb_utf8_ok(s, n)) {
+        if (c->kind != PGB_K_BYTEA && !pgb_utf8_ok(s, n)) {
             *why = memchr(s, '\0', n) ? "text with a NUL byte" : "text that is not valid UTF-8";
             return 0;
         }
@@ -895,12 +896,12 @@ int pgb_cell_ok(const plan_col *c, sqlite3_value *v, const char **why)
     char hex[33];
     int id, fd;
     switch (c->kind) {
-    case K_BIGINT:
+    case PGB_K_BIGINT:
         *why = type == SQLITE_FLOAT  ? "a fractional number in an integer column"
                : type == SQLITE_BLOB ? "a blob in an integer column"
                                      : "text in an integer column";
         return type == SQLITE_INTEGER;
-    case K_DOUBLE: {
+    case PGB_K_DOUBLE: {
         *why = type == SQLITE_BLOB ? "a blob in a real column" : "text in a real column";
         if (type == SQLITE_INTEGER) {
             sqlite3_int64 i = sqlite3_value_int64(v);
@@ -909,59 +910,59 @@ int pgb_cell_ok(const plan_col *c, sqlite3_value *v, const char **why)
         }
         return type == SQLITE_FLOAT;
     }
-    case K_NUMERIC:
+    case PGB_K_NUMERIC:
         *why = type == SQLITE_BLOB ? "a blob in a numeric column" : "text that is not a number";
         if (type == SQLITE_TEXT)
             return pgb_decimal_shape(s, n, &id, &fd) == 0;
         return type != SQLITE_BLOB;
-    case K_BOOL:
+    case PGB_K_BOOL:
         *why = "a value other than 0/1/true/false";
         if (type == SQLITE_INTEGER) {
             sqlite3_int64 i = sqlite3_value_int64(v);
             return i == 0 || i == 1;
         }
         return type == SQLITE_TEXT && pgb_parse_bool_text(s, n) >= 0;
-    case K_DATE:
+    case PGB_K_DATE:
         *why = "not an ISO-8601 date";
         return type == SQLITE_TEXT && pgb_parse_iso(s, n, &iso) == 0 && !iso.has_time;
-    case K_TS:
-    case K_TSTZ:
+    case PGB_K_TS:
+    case PGB_K_TSTZ:
         *why = "not an ISO-8601 timestamp of the column's kind";
         return type == SQLITE_TEXT && pgb_parse_iso(s, n, &iso) == 0 && iso.frac_digits <= 6 &&
-               iso.has_zone == (c->kind == K_TSTZ);
-    case K_EPOCH_TSTZ:
+               iso.has_zone == (c->kind == PGB_K_TSTZ);
+    case PGB_K_EPOCH_TSTZ:
         *why = "not an integer epoch";
         return type == SQLITE_INTEGER;
-    case K_JSONB: {
+    case PGB_K_JSONB: {
         *why = "not JSON";
         if (type != SQLITE_TEXT)
             return 0;
         int container;
         return pgb_json_check(s, n, &container) == 0;
     }
-    case K_UUID:
+    case PGB_K_UUID:
         *why = "not a UUID";
         return type == SQLITE_TEXT && pgb_parse_uuid(s, n, hex) == 0;
-    case K_VARCHAR:
+    case PGB_K_VARCHAR:
         *why = type == SQLITE_BLOB ? "a blob in a text column" : "longer than the column";
         if (type == SQLITE_TEXT)
             return (int64_t)pgb_utf8_len(s, n) <= c->len;
         return type != SQLITE_BLOB;
-    case K_TEXT:
+    case PGB_K_TEXT:
         *why = "a blob in a text column";
         return type != SQLITE_BLOB;
-    case K_BYTEA:
+    case PGB_K_BYTEA:
         *why = "a number in a blob column";
         return type == SQLITE_BLOB || type == SQLITE_TEXT;
     }
     return 1;
 }
 
-void pgb_plan_recount(plan *p)
+void pgb_plan_recount(pgb_plan *p)
 {
     for (int i = 0; i < p->ntables; i++)
         for (int j = 0; j < p->tables[i].ncols; j++) {
-            plan_col *c = &p->tables[i].cols[j];
+            pgb_plan_col *c = &p->tables[i].cols[j];
             c->n_bad = c->generated ? 0 : bad_for(c);
         }
 }

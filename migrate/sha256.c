@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-#include "migrate.h"
+#include "sha256.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>

@@ -13,9 +13,10 @@
 
 #include <sqlite3.h>
 
-#include "migrate.h"
+#include "source.h"
+#include "tokens.h"
 
-int pgb_src_fail(src_db *db, int code, const char *what)
+int pgb_src_fail(pgb_src_db *db, int code, const char *what)
 {
     int ec = db->db ? sqlite3_extended_errcode(db->db) : SQLITE_ERROR;
     const char *msg = db->db ? sqlite3_errmsg(db->db) : "cannot open";
@@ -50,7 +51,7 @@ int pgb_src_fail(src_db *db, int code, const char *what)
 
 static void *quick_check(void *arg)
 {
-    src_db *db = arg;
+    pgb_src_db *db = arg;
     sqlite3 *c = NULL;
     sqlite3_stmt *s = NULL;
     if (sqlite3_open_v2(db->path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -78,7 +79,7 @@ static void *quick_check(void *arg)
     return NULL;
 }
 
-int pgb_src_check(src_db *db)
+int pgb_src_check(pgb_src_db *db)
 {
     if (!db->check_started)
         return 0;
@@ -92,7 +93,7 @@ int pgb_src_check(src_db *db)
     return rc;
 }
 
-int pgb_src_open(src_db *db, const char *path)
+int pgb_src_open(pgb_src_db *db, const char *path)
 {
     memset(db, 0, sizeof *db);
     db->path = pgb_strdup(path);
@@ -130,7 +131,7 @@ int pgb_src_open(src_db *db, const char *path)
     return 0;
 }
 
-static void free_table(src_table *t)
+static void free_table(pgb_src_table *t)
 {
     for (int i = 0; i < t->ncols; i++) {
         free(t->cols[i].name);
@@ -167,7 +168,7 @@ static void free_table(src_table *t)
     free(t->sql);
 }
 
-void pgb_src_close(src_db *db)
+void pgb_src_close(pgb_src_db *db)
 {
     if (db->check_started)
         pthread_join(db->check_thread, NULL);
@@ -213,7 +214,7 @@ static char *col_text(sqlite3_stmt *s, int i)
     return t ? pgb_strdup((const char *)t) : NULL;
 }
 
-static int add_skipped(src_db *db, const char *name, const char *reason)
+static int add_skipped(pgb_src_db *db, const char *name, const char *reason)
 {
     if (grow((void **)&db->skipped, db->nskipped, sizeof(char *)))
         return PGBOOT_ENOMEM;
@@ -235,7 +236,7 @@ static char *tok_span(const pgb_toks *t, size_t from, size_t to)
     return pgb_printf("%.*s", (int)(b - a), a);
 }
 
-static src_col *find_col(src_table *tb, const char *name)
+static pgb_src_col *find_col(pgb_src_table *tb, const char *name)
 {
     for (int i = 0; i < tb->ncols; i++)
         if (!strcasecmp(tb->cols[i].name, name))
@@ -254,7 +255,7 @@ static int is_constraint_word(const pgb_toks *t, size_t i)
     return 0;
 }
 
-static int add_check(src_table *tb, char *text)
+static int add_check(pgb_src_table *tb, char *text)
 {
     if (!text || grow((void **)&tb->checks, tb->nchecks, sizeof(char *))) {
         free(text);
@@ -266,7 +267,7 @@ static int add_check(src_table *tb, char *text)
 
 /* Mark the foreign key on (table, first column) as deferrable, if the clause
  * [from, to) says DEFERRABLE INITIALLY DEFERRED. */
-static void note_deferrable(src_table *tb, const pgb_toks *t, size_t from, size_t to,
+static void note_deferrable(pgb_src_table *tb, const pgb_toks *t, size_t from, size_t to,
                             const char *ref_table, const char *first_col)
 {
     int deferred = 0;
@@ -291,7 +292,7 @@ static const char *tok_name(const pgb_toks *t, size_t i)
 }
 
 /* One column definition or table constraint, tokens [a, b). */
-static int parse_item(src_table *tb, const pgb_toks *t, size_t a, size_t b)
+static int parse_item(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b)
 {
     size_t i = a;
     if (pgb_tok_is(t, i, "CONSTRAINT"))
@@ -316,7 +317,7 @@ static int parse_item(src_table *tb, const pgb_toks *t, size_t a, size_t b)
     }
     /* A column: its name, then type words, then constraints. */
     const char *name = tok_name(t, i);
-    src_col *c = name ? find_col(tb, name) : NULL;
+    pgb_src_col *c = name ? find_col(tb, name) : NULL;
     if (!c)
         return 0;
     for (size_t j = i + 1; j < b; j++) {
@@ -352,7 +353,7 @@ static int parse_item(src_table *tb, const pgb_toks *t, size_t a, size_t b)
     return 0;
 }
 
-static int parse_create_table(src_table *tb)
+static int parse_create_table(pgb_src_table *tb)
 {
     if (!tb->sql)
         return 0;
@@ -385,7 +386,7 @@ static int parse_create_table(src_table *tb)
 
 /* ---- PRAGMAs -------------------------------------------------------------- */
 
-static sqlite3_stmt *pragma(src_db *db, const char *what, const char *arg)
+static sqlite3_stmt *pragma(pgb_src_db *db, const char *what, const char *arg)
 {
     char *sql = sqlite3_mprintf("PRAGMA %s(%Q)", what, arg);
     sqlite3_stmt *s = NULL;
@@ -399,7 +400,7 @@ static sqlite3_stmt *pragma(src_db *db, const char *what, const char *arg)
  * INTEGER PRIMARY KEY DESC" is an ordinary column with a unique index (a
  * quirk SQLite keeps for compatibility), which may hold NULL or text. SQLite
  * itself says: a lookup by the column is a rowid lookup only for the alias. */
-static int is_rowid_alias(src_db *db, const src_table *tb, int i)
+static int is_rowid_alias(pgb_src_db *db, const pgb_src_table *tb, int i)
 {
     char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN SELECT 1 FROM \"%w\" WHERE \"%w\" = 1", tb->name,
                               tb->cols[i].name);
@@ -416,16 +417,16 @@ static int is_rowid_alias(src_db *db, const src_table *tb, int i)
     return alias;
 }
 
-static int read_columns(src_db *db, src_table *tb)
+static int read_columns(pgb_src_db *db, pgb_src_table *tb)
 {
     sqlite3_stmt *s = pragma(db, "table_xinfo", tb->name);
     if (!s)
         return pgb_src_fail(db, PGBOOT_ERROR, "cannot read the columns");
     int rc = 0, r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((rc = grow((void **)&tb->cols, tb->ncols, sizeof(src_col))) != 0)
+        if ((rc = grow((void **)&tb->cols, tb->ncols, sizeof(pgb_src_col))) != 0)
             break;
-        src_col *c = &tb->cols[tb->ncols++];
+        pgb_src_col *c = &tb->cols[tb->ncols++];
         c->name = col_text(s, 1);
         c->decl = col_text(s, 2);
         c->notnull = sqlite3_column_int(s, 3);
@@ -454,7 +455,7 @@ static int read_columns(src_db *db, src_table *tb)
     return 0;
 }
 
-static int read_fks(src_db *db, src_table *tb)
+static int read_fks(pgb_src_db *db, pgb_src_table *tb)
 {
     sqlite3_stmt *s = pragma(db, "foreign_key_list", tb->name);
     if (!s)
@@ -463,15 +464,15 @@ static int read_fks(src_db *db, src_table *tb)
     while ((r = sqlite3_step(s)) == SQLITE_ROW && rc == 0) {
         int id = sqlite3_column_int(s, 0);
         if (id != last_id) {
-            if ((rc = grow((void **)&tb->fks, tb->nfks, sizeof(src_fk))) != 0)
+            if ((rc = grow((void **)&tb->fks, tb->nfks, sizeof(pgb_src_fk))) != 0)
                 break;
-            src_fk *f = &tb->fks[tb->nfks++];
+            pgb_src_fk *f = &tb->fks[tb->nfks++];
             f->table = col_text(s, 2);
             f->on_update = col_text(s, 5);
             f->on_delete = col_text(s, 6);
             last_id = id;
         }
-        src_fk *f = &tb->fks[tb->nfks - 1];
+        pgb_src_fk *f = &tb->fks[tb->nfks - 1];
         if ((rc = grow((void **)&f->from, f->n, sizeof(char *))) != 0 ||
             (rc = grow((void **)&f->to, f->n, sizeof(char *))) != 0)
             break;
@@ -485,16 +486,16 @@ static int read_fks(src_db *db, src_table *tb)
     return rc;
 }
 
-static int read_indexes(src_db *db, src_table *tb)
+static int read_indexes(pgb_src_db *db, pgb_src_table *tb)
 {
     sqlite3_stmt *s = pragma(db, "index_list", tb->name);
     if (!s)
         return pgb_src_fail(db, PGBOOT_ERROR, "cannot read the indexes");
     int rc = 0, r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW && rc == 0) {
-        if ((rc = grow((void **)&tb->idx, tb->nidx, sizeof(src_index))) != 0)
+        if ((rc = grow((void **)&tb->idx, tb->nidx, sizeof(pgb_src_index))) != 0)
             break;
-        src_index *x = &tb->idx[tb->nidx++];
+        pgb_src_index *x = &tb->idx[tb->nidx++];
         x->name = col_text(s, 1);
         x->unique = sqlite3_column_int(s, 2);
         const unsigned char *origin = sqlite3_column_text(s, 3);
@@ -510,7 +511,7 @@ static int read_indexes(src_db *db, src_table *tb)
     sqlite3_finalize(s);
     /* Their columns (constraint indexes) and text (CREATE INDEX). */
     for (int i = 0; i < tb->nidx && rc == 0; i++) {
-        src_index *x = &tb->idx[i];
+        pgb_src_index *x = &tb->idx[i];
         sqlite3_stmt *c = pragma(db, "index_info", x->name);
         while (c && sqlite3_step(c) == SQLITE_ROW) {
             if ((rc = grow((void **)&x->cols, x->ncols, sizeof(char *))) != 0)
@@ -531,13 +532,13 @@ static int read_indexes(src_db *db, src_table *tb)
     return rc;
 }
 
-static int is_shadow(src_db *db, const char *name)
+static int is_shadow(pgb_src_db *db, const char *name)
 {
     static const char *const suffixes[] = {"_data",   "_idx",      "_content", "_docsize",
                                            "_config", "_segments", "_segdir",  "_stat",
                                            "_node",   "_rowid",    "_parent",  NULL};
     for (int i = 0; i < db->nothers; i++) {
-        if (db->others[i].kind != SRC_FTS && db->others[i].kind != SRC_VTAB)
+        if (db->others[i].kind != PGB_SRC_FTS && db->others[i].kind != PGB_SRC_VTAB)
             continue;
         size_t n = strlen(db->others[i].name);
         if (strncasecmp(name, db->others[i].name, n) != 0)
@@ -550,7 +551,7 @@ static int is_shadow(src_db *db, const char *name)
 }
 
 /* fts5(col, col UNINDEXED, content='t', content_rowid='id', tokenize='porter') */
-static int parse_fts(src_other *o)
+static int parse_fts(pgb_src_other *o)
 {
     pgb_toks t;
     int rc = pgb_tokenize(o->sql, &t);
@@ -590,16 +591,16 @@ static int parse_fts(src_other *o)
 /* An FTS5 table with its own content is migrated as a table of its own:
  * rowid and its columns as text (the full-text index is rebuilt in
  * PostgreSQL). */
-static int fts_as_table(src_db *db, src_other *o)
+static int fts_as_table(pgb_src_db *db, pgb_src_other *o)
 {
-    int rc = grow((void **)&db->tables, db->ntables, sizeof(src_table));
+    int rc = grow((void **)&db->tables, db->ntables, sizeof(pgb_src_table));
     if (rc)
         return rc;
-    src_table *tb = &db->tables[db->ntables++];
+    pgb_src_table *tb = &db->tables[db->ntables++];
     tb->name = pgb_strdup(o->name);
     tb->fts = 1;
     tb->rowid_col = 0;
-    tb->cols = calloc((size_t)o->nfts_cols + 1, sizeof(src_col));
+    tb->cols = calloc((size_t)o->nfts_cols + 1, sizeof(pgb_src_col));
     if (!tb->name || !tb->cols)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     tb->cols[0].name = pgb_strdup("rowid");
@@ -617,7 +618,7 @@ static int fts_as_table(src_db *db, src_other *o)
     return 0;
 }
 
-int pgb_src_introspect(src_db *db)
+int pgb_src_introspect(pgb_src_db *db)
 {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(db->db,
@@ -633,13 +634,13 @@ int pgb_src_introspect(src_db *db)
         int vtab = sql && !strncasecmp(sql, "CREATE VIRTUAL TABLE", 20);
         if (!type || (!strcmp(type, "table") && !vtab))
             continue;
-        if ((rc = grow((void **)&db->others, db->nothers, sizeof(src_other))) != 0)
+        if ((rc = grow((void **)&db->others, db->nothers, sizeof(pgb_src_other))) != 0)
             break;
-        src_other *o = &db->others[db->nothers++];
-        o->kind = !strcmp(type, "view")              ? SRC_VIEW
-                  : !strcmp(type, "trigger")         ? SRC_TRIGGER
-                  : (sql && strcasestr(sql, "fts5")) ? SRC_FTS
-                                                     : SRC_VTAB;
+        pgb_src_other *o = &db->others[db->nothers++];
+        o->kind = !strcmp(type, "view")              ? PGB_SRC_VIEW
+                  : !strcmp(type, "trigger")         ? PGB_SRC_TRIGGER
+                  : (sql && strcasestr(sql, "fts5")) ? PGB_SRC_FTS
+                                                     : PGB_SRC_VTAB;
         o->name = col_text(s, 1);
         o->table = col_text(s, 2);
         o->sql = col_text(s, 3);
@@ -663,9 +664,9 @@ int pgb_src_introspect(src_db *db)
             rc = add_skipped(db, name, "storage of a virtual (full-text) table");
             continue;
         }
-        if ((rc = grow((void **)&db->tables, db->ntables, sizeof(src_table))) != 0)
+        if ((rc = grow((void **)&db->tables, db->ntables, sizeof(pgb_src_table))) != 0)
             break;
-        src_table *tb = &db->tables[db->ntables++];
+        pgb_src_table *tb = &db->tables[db->ntables++];
         tb->name = pgb_strdup(name);
         tb->sql = sql ? pgb_strdup(sql) : NULL;
         tb->rowid_col = -1;
@@ -676,14 +677,14 @@ int pgb_src_introspect(src_db *db)
         rc = pgb_src_fail(db, PGBOOT_EINVALID, "cannot read the schema");
     sqlite3_finalize(s);
     for (int i = 0; i < db->ntables && rc == 0; i++) {
-        src_table *tb = &db->tables[i];
+        pgb_src_table *tb = &db->tables[i];
         if ((rc = read_columns(db, tb)) == 0 && (rc = read_fks(db, tb)) == 0 &&
             (rc = read_indexes(db, tb)) == 0)
             rc = parse_create_table(tb);
     }
     for (int i = 0; i < db->nothers && rc == 0; i++) {
-        src_other *o = &db->others[i];
-        if (o->kind != SRC_FTS || !o->sql)
+        pgb_src_other *o = &db->others[i];
+        if (o->kind != PGB_SRC_FTS || !o->sql)
             continue;
         if ((rc = parse_fts(o)) == 0 && !o->fts_content && o->nfts_cols > 0)
             rc = fts_as_table(db, o);

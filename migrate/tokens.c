@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "migrate.h"
+#include "tokens.h"
 
 /* ---- tokens ------------------------------------------------------------- */
 
@@ -210,17 +210,57 @@ static int is_keyword(const char *w)
     return 0;
 }
 
-/* Functions with the same meaning under the same name. */
-static const char *const same_functions[] = {
-    "lower", "upper",  "length", "abs", "coalesce", "nullif", "replace", "trim", "ltrim",
-    "rtrim", "substr", "round",  "sum", "count",    "avg",    "total",   NULL};
+/* SQLite's functions that PostgreSQL has: under the same name, under
+ * another, or translated with their arguments. */
+typedef enum {
+    FN_SAME,     /* the same meaning under the same name */
+    FN_RENAME,   /* the same meaning as pg */
+    FN_MINMAX,   /* of several arguments: pg (least/greatest); of one: the aggregate */
+    FN_DATE,     /* date_function */
+    FN_JSON_GET, /* json_extract */
+} fn_kind;
 
-static int is_same_function(const char *w)
+typedef struct {
+    const char *sqlite;
+    fn_kind kind;
+    const char *pg;
+} sqlite_function;
+
+static const sqlite_function functions[] = {
+    {"lower", FN_SAME, NULL},
+    {"upper", FN_SAME, NULL},
+    {"length", FN_SAME, NULL},
+    {"abs", FN_SAME, NULL},
+    {"coalesce", FN_SAME, NULL},
+    {"nullif", FN_SAME, NULL},
+    {"replace", FN_SAME, NULL},
+    {"trim", FN_SAME, NULL},
+    {"ltrim", FN_SAME, NULL},
+    {"rtrim", FN_SAME, NULL},
+    {"substr", FN_SAME, NULL},
+    {"round", FN_SAME, NULL},
+    {"sum", FN_SAME, NULL},
+    {"count", FN_SAME, NULL},
+    {"avg", FN_SAME, NULL},
+    {"total", FN_SAME, NULL},
+    {"ifnull", FN_RENAME, "coalesce"},
+    {"instr", FN_RENAME, "strpos"},
+    {"min", FN_MINMAX, "least"},
+    {"max", FN_MINMAX, "greatest"},
+    {"datetime", FN_DATE, NULL},
+    {"date", FN_DATE, NULL},
+    {"time", FN_DATE, NULL},
+    {"strftime", FN_DATE, NULL},
+    {"unixepoch", FN_DATE, NULL},
+    {"json_extract", FN_JSON_GET, NULL},
+};
+
+static const sqlite_function *find_function(const char *w)
 {
-    for (int i = 0; same_functions[i]; i++)
-        if (!strcasecmp(w, same_functions[i]))
-            return 1;
-    return 0;
+    for (size_t i = 0; i < sizeof functions / sizeof *functions; i++)
+        if (!strcasecmp(w, functions[i].sqlite))
+            return &functions[i];
+    return NULL;
 }
 
 static const char *type_name(const char *sqlite_type)
@@ -493,16 +533,239 @@ static int bool_col(const pgb_toks *t, size_t i, pgb_name_map map, void *map_ctx
     return b;
 }
 
+/* One expression's translation: what every step reads. */
+typedef struct {
+    const pgb_toks *t;
+    size_t from, to;
+    pgb_expr_ctx ctx;
+    const char *target;
+    pgb_name_map map;
+    void *map_ctx;
+    pgb_buf *out;
+    const char **why;
+} xlate;
+
+static void space(pgb_buf *out)
+{
+    if (needs_space(out))
+        pgb_buf_puts(out, " ");
+}
+
+/* Does the argument list (from, close) hold a comma of its own? */
+static int several_args(const pgb_toks *t, size_t from, size_t close)
+{
+    int commas = 0;
+    for (size_t j = from; j < close; j++) {
+        if (tok_op(t, j, "("))
+            j = pgb_tok_close(t, j);
+        else if (tok_op(t, j, ","))
+            commas++;
+    }
+    return commas > 0;
+}
+
+/* A call of the function named by token *i; *i moves to its ")" when the
+ * arguments were translated here, else the "(" follows as an operator. */
+static int translate_call(const xlate *x, size_t *i)
+{
+    const pgb_toks *t = x->t;
+    const char *w = t->t[*i].text;
+    size_t close = pgb_tok_close(t, *i + 1);
+    if (close >= x->to) {
+        *x->why = "unbalanced parentheses";
+        return -1;
+    }
+    const sqlite_function *f = find_function(w);
+    const char *pg = w;
+    switch (f ? f->kind : FN_SAME) {
+    case FN_DATE:
+        space(x->out);
+        if (date_function(t, w, *i + 2, close, x->target, x->out, x->why) != 0)
+            return -1;
+        *i = close;
+        return 0;
+    case FN_JSON_GET:
+        if (json_extract(t, *i + 2, close, x->map, x->map_ctx, x->out, x->why) != 0)
+            return -1;
+        *i = close;
+        return 0;
+    case FN_RENAME:
+        pg = f->pg;
+        break;
+    case FN_MINMAX:
+        pg = several_args(t, *i + 2, close) ? f->pg : w;
+        break;
+    case FN_SAME:
+        break;
+    }
+    if (!f) {
+        *x->why = "a function with no PostgreSQL equivalent";
+        return -1;
+    }
+    space(x->out);
+    pgb_buf_puts(x->out, pg);
+    return 0;
+}
+
+/* A bare word at *i: a function, a keyword, or a name. */
+static int translate_ident(const xlate *x, size_t *i)
+{
+    const pgb_toks *t = x->t;
+    pgb_buf *out = x->out;
+    const char *w = t->t[*i].text;
+    if (tok_op(t, *i + 1, "(") && !is_keyword(w))
+        return translate_call(x, i);
+    if (!strcasecmp(w, "CURRENT_TIMESTAMP") || !strcasecmp(w, "CURRENT_DATE") ||
+        !strcasecmp(w, "CURRENT_TIME")) {
+        const char *fmt = !strcasecmp(w, "CURRENT_TIMESTAMP") ? "%Y-%m-%d %H:%M:%S"
+                          : !strcasecmp(w, "CURRENT_DATE")    ? "%Y-%m-%d"
+                                                              : "%H:%M:%S";
+        space(out);
+        if (x->ctx == PGB_CTX_DEFAULT)
+            return now_expr(fmt, 0, x->target, out, x->why) != 0 ? -1 : 0;
+        *x->why = "the current time inside an expression";
+        return -1;
+    }
+    if (!strcasecmp(w, "GLOB") || !strcasecmp(w, "REGEXP") || !strcasecmp(w, "MATCH")) {
+        *x->why = "GLOB/REGEXP/MATCH";
+        return -1;
+    }
+    if (!strcasecmp(w, "COLLATE")) {
+        /* NOCASE comparisons inside expressions have no one-word
+         * equivalent; BINARY is the default anyway. */
+        if (*i + 1 < x->to && t->t[*i + 1].text && !strcasecmp(t->t[*i + 1].text, "BINARY")) {
+            (*i)++;
+            return 0;
+        }
+        *x->why = "COLLATE inside an expression";
+        return -1;
+    }
+    space(out);
+    if (!strcasecmp(w, "LIKE")) {
+        pgb_buf_puts(out, "ILIKE"); /* SQLite's LIKE ignores ASCII case */
+        return 0;
+    }
+    if (is_keyword(w)) {
+        if (!strcasecmp(w, "AS") && *i + 1 < x->to && t->t[*i + 1].text &&
+            type_name(t->t[*i + 1].text) && *i > x->from) {
+            pgb_buf_puts(out, "AS ");
+            pgb_buf_puts(out, type_name(t->t[*i + 1].text));
+            (*i)++;
+            return 0;
+        }
+        pgb_buf_puts(out, w);
+        return 0;
+    }
+    int isb = 0;
+    const char *name = x->map ? x->map(x->map_ctx, w, &isb) : NULL;
+    if (!name) {
+        *x->why = "a name that is not a column of the table";
+        return -1;
+    }
+    pgb_buf_ident(out, name);
+    return 0;
+}
+
+/* A quoted name: a column, or (double-quoted and unknown) a string, as in
+ * SQLite. */
+static int translate_qident(const xlate *x, const pgb_tok *k)
+{
+    int isb = 0;
+    const char *name = x->map ? x->map(x->map_ctx, k->text, &isb) : NULL;
+    space(x->out);
+    if (name) {
+        pgb_buf_ident(x->out, name);
+    } else if (k->start[0] == '"') {
+        pgb_buf_literal(x->out, k->text, strlen(k->text));
+    } else {
+        *x->why = "a name that is not a column of the table";
+        return -1;
+    }
+    return 0;
+}
+
+static int translate_op(const xlate *x, size_t i)
+{
+    const pgb_toks *t = x->t;
+    const pgb_tok *k = &t->t[i];
+    pgb_buf *out = x->out;
+    if (tok_op(t, i, "==")) {
+        pgb_buf_puts(out, " = ");
+    } else if (tok_op(t, i, "(")) {
+        /* "IN (", but "lower(" */
+        if (i > x->from && t->t[i - 1].kind == TK_IDENT && is_keyword(t->t[i - 1].text))
+            pgb_buf_puts(out, " ");
+        pgb_buf_puts(out, "(");
+    } else if (tok_op(t, i, ")")) {
+        pgb_buf_puts(out, ")");
+    } else if (tok_op(t, i, ",")) {
+        pgb_buf_puts(out, ", ");
+    } else if (tok_op(t, i, "->") || tok_op(t, i, "->>")) {
+        *x->why = "JSON operators";
+        return -1;
+    } else if (tok_op(t, i, "-") || tok_op(t, i, "+")) {
+        /* Unary signs stick to what follows. */
+        int unary = !out->len || strchr("(,=<>+-*/%", out->s[out->len - 1]) ||
+                    (out->len && out->s[out->len - 1] == ' ');
+        if (!unary)
+            pgb_buf_puts(out, " ");
+        pgb_buf_add(out, k->start, k->len);
+    } else {
+        pgb_buf_puts(out, " ");
+        pgb_buf_add(out, k->start, k->len);
+        pgb_buf_puts(out, " ");
+    }
+    return 0;
+}
+
+/* Every token but the bare words. */
+static int translate_token(const xlate *x, size_t i)
+{
+    const pgb_tok *k = &x->t->t[i];
+    pgb_buf *out = x->out;
+    switch (k->kind) {
+    case TK_QIDENT:
+        return translate_qident(x, k);
+    case TK_STRING:
+        space(out);
+        pgb_buf_literal(out, k->text, strlen(k->text));
+        return 0;
+    case TK_NUMBER:
+        if (needs_space(out) && out->s[out->len - 1] != '-' && out->s[out->len - 1] != '+')
+            pgb_buf_puts(out, " ");
+        if (k->len > 2 && (k->start[1] == 'x' || k->start[1] == 'X'))
+            pgb_buf_printf(out, "%lld", (long long)strtoull(k->start, NULL, 16));
+        else
+            pgb_buf_add(out, k->start, k->len);
+        return 0;
+    case TK_BLOB:
+        space(out);
+        pgb_buf_puts(out, "'\\x");
+        pgb_buf_add(out, k->start + 2, k->len - 3);
+        pgb_buf_puts(out, "'::bytea");
+        return 0;
+    case TK_PARAM:
+        *x->why = "a parameter";
+        return -1;
+    case TK_OP:
+        return translate_op(x, i);
+    case TK_IDENT:
+    case TK_END:
+        break;
+    }
+    return 0;
+}
+
 int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx ctx,
                        const char *target, pgb_name_map map, void *map_ctx, pgb_buf *out,
                        const char **why)
 {
+    const xlate x = {t, from, to, ctx, target, map, map_ctx, out, why};
     /* SQLite writes booleans as 0/1: next to a boolean column they are
      * false/true (in "col = 1", "0 <> col", "col IN (0, 1)"). */
     int bool_next = 0, bool_list = 0;
     for (size_t i = from; i < to && i < t->n; i++) {
         const pgb_tok *k = &t->t[i];
-        int call = tok_op(t, i + 1, "(");
         int was_bool_next = bool_next;
         bool_next = 0;
         if (bool_list && tok_op(t, i, ")"))
@@ -510,8 +773,7 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
         if (k->kind == TK_NUMBER && is_01(k) &&
             (was_bool_next || bool_list ||
              (is_cmp(t, i + 1) && bool_col(t, i + 2, map, map_ctx)))) {
-            if (needs_space(out))
-                pgb_buf_puts(out, " ");
+            space(out);
             pgb_buf_puts(out, k->start[0] == '1' ? "true" : "false");
             continue;
         }
@@ -523,185 +785,8 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
         }
         if (was_bool_next == 2 && is_cmp(t, i))
             bool_next = 1;
-        switch (k->kind) {
-        case TK_IDENT: {
-            const char *w = k->text;
-            if (call && !is_keyword(w)) {
-                size_t close = pgb_tok_close(t, i + 1);
-                if (close >= to) {
-                    *why = "unbalanced parentheses";
-                    return -1;
-                }
-                if (!strcasecmp(w, "datetime") || !strcasecmp(w, "date") ||
-                    !strcasecmp(w, "time") || !strcasecmp(w, "strftime") ||
-                    !strcasecmp(w, "unixepoch")) {
-                    if (needs_space(out))
-                        pgb_buf_puts(out, " ");
-                    if (date_function(t, w, i + 2, close, target, out, why) != 0)
-                        return -1;
-                    i = close;
-                    continue;
-                }
-                if (!strcasecmp(w, "json_extract") &&
-                    json_extract(t, i + 2, close, map, map_ctx, out, why) == 0) {
-                    i = close;
-                    continue;
-                } else if (!strcasecmp(w, "json_extract")) {
-                    return -1;
-                }
-                const char *pg = NULL;
-                if (is_same_function(w))
-                    pg = w;
-                else if (!strcasecmp(w, "ifnull"))
-                    pg = "coalesce";
-                else if (!strcasecmp(w, "instr"))
-                    pg = "strpos";
-                else if (!strcasecmp(w, "min") || !strcasecmp(w, "max")) {
-                    /* Scalar min/max of several arguments are least/greatest. */
-                    int commas = 0;
-                    for (size_t j = i + 2; j < close; j++) {
-                        if (tok_op(t, j, "("))
-                            j = pgb_tok_close(t, j);
-                        else if (tok_op(t, j, ","))
-                            commas++;
-                    }
-                    pg = commas ? (!strcasecmp(w, "min") ? "least" : "greatest") : w;
-                }
-                if (!pg) {
-                    *why = "a function with no PostgreSQL equivalent";
-                    return -1;
-                }
-                if (needs_space(out))
-                    pgb_buf_puts(out, " ");
-                pgb_buf_puts(out, pg);
-                continue; /* the "(" follows as an operator token */
-            }
-            if (!strcasecmp(w, "CURRENT_TIMESTAMP") || !strcasecmp(w, "CURRENT_DATE") ||
-                !strcasecmp(w, "CURRENT_TIME")) {
-                const char *fmt = !strcasecmp(w, "CURRENT_TIMESTAMP") ? "%Y-%m-%d %H:%M:%S"
-                                  : !strcasecmp(w, "CURRENT_DATE")    ? "%Y-%m-%d"
-                                                                      : "%H:%M:%S";
-                if (needs_space(out))
-                    pgb_buf_puts(out, " ");
-                if (ctx == PGB_CTX_DEFAULT) {
-                    if (now_expr(fmt, 0, target, out, why) != 0)
-                        return -1;
-                } else {
-                    *why = "the current time inside an expression";
-                    return -1;
-                }
-                continue;
-            }
-            if (!strcasecmp(w, "GLOB") || !strcasecmp(w, "REGEXP") || !strcasecmp(w, "MATCH")) {
-                *why = "GLOB/REGEXP/MATCH";
-                return -1;
-            }
-            if (!strcasecmp(w, "COLLATE")) {
-                /* NOCASE comparisons inside expressions have no one-word
-                 * equivalent; BINARY is the default anyway. */
-                if (i + 1 < to && t->t[i + 1].text && !strcasecmp(t->t[i + 1].text, "BINARY")) {
-                    i++;
-                    continue;
-                }
-                *why = "COLLATE inside an expression";
-                return -1;
-            }
-            if (needs_space(out))
-                pgb_buf_puts(out, " ");
-            if (!strcasecmp(w, "LIKE")) {
-                pgb_buf_puts(out, "ILIKE"); /* SQLite's LIKE ignores ASCII case */
-                continue;
-            }
-            if (is_keyword(w)) {
-                if (!strcasecmp(w, "AS") && i + 1 < to && t->t[i + 1].text &&
-                    type_name(t->t[i + 1].text) && i > from) {
-                    pgb_buf_puts(out, "AS ");
-                    pgb_buf_puts(out, type_name(t->t[i + 1].text));
-                    i++;
-                    continue;
-                }
-                pgb_buf_puts(out, w);
-                continue;
-            }
-            int isb = 0;
-            const char *name = map ? map(map_ctx, w, &isb) : NULL;
-            if (!name) {
-                *why = "a name that is not a column of the table";
-                return -1;
-            }
-            pgb_buf_ident(out, name);
-            continue;
-        }
-        case TK_QIDENT: {
-            int isb = 0;
-            const char *name = map ? map(map_ctx, k->text, &isb) : NULL;
-            if (needs_space(out))
-                pgb_buf_puts(out, " ");
-            if (name) {
-                pgb_buf_ident(out, name);
-            } else if (k->start[0] == '"') {
-                /* SQLite takes an unknown "word" as a string. */
-                pgb_buf_literal(out, k->text, strlen(k->text));
-            } else {
-                *why = "a name that is not a column of the table";
-                return -1;
-            }
-            continue;
-        }
-        case TK_STRING:
-            if (needs_space(out))
-                pgb_buf_puts(out, " ");
-            pgb_buf_literal(out, k->text, strlen(k->text));
-            continue;
-        case TK_NUMBER:
-            if (needs_space(out) && out->s[out->len - 1] != '-' && out->s[out->len - 1] != '+')
-                pgb_buf_puts(out, " ");
-            if (k->len > 2 && (k->start[1] == 'x' || k->start[1] == 'X'))
-                pgb_buf_printf(out, "%lld", (long long)strtoull(k->start, NULL, 16));
-            else
-                pgb_buf_add(out, k->start, k->len);
-            continue;
-        case TK_BLOB:
-            if (needs_space(out))
-                pgb_buf_puts(out, " ");
-            pgb_buf_puts(out, "'\\x");
-            pgb_buf_add(out, k->start + 2, k->len - 3);
-            pgb_buf_puts(out, "'::bytea");
-            continue;
-        case TK_PARAM:
-            *why = "a parameter";
+        if ((k->kind == TK_IDENT ? translate_ident(&x, &i) : translate_token(&x, i)) != 0)
             return -1;
-        case TK_OP:
-            if (tok_op(t, i, "==")) {
-                pgb_buf_puts(out, " = ");
-            } else if (tok_op(t, i, "(")) {
-                /* "IN (", but "lower(" */
-                if (i > from && t->t[i - 1].kind == TK_IDENT && is_keyword(t->t[i - 1].text))
-                    pgb_buf_puts(out, " ");
-                pgb_buf_puts(out, "(");
-            } else if (tok_op(t, i, ")")) {
-                pgb_buf_puts(out, ")");
-            } else if (tok_op(t, i, ",")) {
-                pgb_buf_puts(out, ", ");
-            } else if (tok_op(t, i, "->") || tok_op(t, i, "->>")) {
-                *why = "JSON operators";
-                return -1;
-            } else if (tok_op(t, i, "-") || tok_op(t, i, "+")) {
-                /* Unary signs stick to what follows. */
-                int unary = !out->len || strchr("(,=<>+-*/%", out->s[out->len - 1]) ||
-                            (out->len && out->s[out->len - 1] == ' ');
-                if (!unary)
-                    pgb_buf_puts(out, " ");
-                pgb_buf_add(out, k->start, k->len);
-            } else {
-                pgb_buf_puts(out, " ");
-                pgb_buf_add(out, k->start, k->len);
-                pgb_buf_puts(out, " ");
-            }
-            continue;
-        case TK_END:
-            break;
-        }
     }
     if (out->oom) {
         *why = "out of memory";

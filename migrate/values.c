@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "migrate.h"
+#include "values.h"
 
 static int digits(const char *s, size_t n, size_t at, int count, int *out)
 {

@@ -14,7 +14,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "migrate.h"
+#include "sha256.h"
+#include "tokens.h"
+#include "values.h"
 
 static void test_iso(void **state)
 {

@@ -19,7 +19,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "migrate.h"
+#include "plan.h"
+#include "source.h"
 #include "copy.h" /* pgb_plan_select_sql */
 
 /* ---- fixture: one SQLite file in a fresh directory per case --------------------- */
@@ -29,9 +30,9 @@ typedef struct {
     char path[96];
     sqlite3 *w; /* the connection that builds the case */
     sqlite3 *r; /* the test's own read-only connection, for pgb_cell_ok */
-    src_db src;
+    pgb_src_db src;
     int src_open;
-    plan p;
+    pgb_plan p;
     int plan_made;
 } fx;
 
@@ -125,7 +126,7 @@ static void fx_open_src(fx *f)
         fail_msg("pgb_src_introspect: %s", pgboot_error_last());
 }
 
-static int fx_make(fx *f, int preserve_case, int epoch_as_ts, int detect_json, on_error_policy pol)
+static int fx_make(fx *f, int preserve_case, int epoch_as_ts, int detect_json, pgboot_on_error pol)
 {
     pgboot_error_clear();
     int rc = pgb_plan_make(&f->p, &f->src, preserve_case, epoch_as_ts, detect_json, pol, 0);
@@ -135,14 +136,14 @@ static int fx_make(fx *f, int preserve_case, int epoch_as_ts, int detect_json, o
     return rc;
 }
 
-static void fx_plan(fx *f, int epoch_as_ts, int detect_json, on_error_policy pol)
+static void fx_plan(fx *f, int epoch_as_ts, int detect_json, pgboot_on_error pol)
 {
     fx_open_src(f);
     if (fx_make(f, 0, epoch_as_ts, detect_json, pol) != 0)
         fail_msg("pgb_plan_make: %s", pgboot_error_last());
 }
 
-static plan_table *fx_table(fx *f, const char *name)
+static pgb_plan_table *fx_table(fx *f, const char *name)
 {
     for (int i = 0; i < f->p.ntables; i++)
         if (!strcmp(f->p.tables[i].name, name))
@@ -151,9 +152,9 @@ static plan_table *fx_table(fx *f, const char *name)
     return NULL;
 }
 
-static plan_col *fx_col(fx *f, const char *table, const char *col)
+static pgb_plan_col *fx_col(fx *f, const char *table, const char *col)
 {
-    plan_table *t = fx_table(f, table);
+    pgb_plan_table *t = fx_table(f, table);
     for (int i = 0; i < t->ncols; i++)
         if (!strcmp(t->cols[i].name, col))
             return &t->cols[i];
@@ -165,8 +166,8 @@ static plan_col *fx_col(fx *f, const char *table, const char *col)
  * connection; *why gets the reason given for the first one. */
 static int64_t fx_cells_refused(fx *f, const char *table, const char *col, const char **why)
 {
-    plan_table *t = fx_table(f, table);
-    plan_col *c = fx_col(f, table, col);
+    pgb_plan_table *t = fx_table(f, table);
+    pgb_plan_col *c = fx_col(f, table, col);
     int k = 0;
     for (int i = 0; i < t->ncols && &t->cols[i] != c; i++)
         k += !t->cols[i].generated;
@@ -193,10 +194,10 @@ static int64_t fx_cells_refused(fx *f, const char *table, const char *col, const
     return refused;
 }
 
-static void expect_col(fx *f, const char *table, const char *col, pg_kind kind, const char *type,
-                       int64_t n_bad, const char *label)
+static void expect_col(fx *f, const char *table, const char *col, pgb_pg_kind kind,
+                       const char *type, int64_t n_bad, const char *label)
 {
-    plan_col *c = fx_col(f, table, col);
+    pgb_plan_col *c = fx_col(f, table, col);
     if (c->kind != kind || strcmp(c->type_sql, type) != 0 || c->n_bad != n_bad)
         fail_msg("%s: %s.%s is %s (kind %d) with %lld bad values; expected %s (kind %d) with %lld"
                  " (reason: %s)",
@@ -211,7 +212,7 @@ static void expect_col(fx *f, const char *table, const char *col, pg_kind kind, 
 
 static void expect_reason(fx *f, const char *table, const char *col, const char *part)
 {
-    plan_col *c = fx_col(f, table, col);
+    pgb_plan_col *c = fx_col(f, table, col);
     if (!c->reason || !strstr(c->reason, part))
         fail_msg("%s.%s: reason '%s' does not mention '%s'", table, col,
                  c->reason ? c->reason : "(none)", part);
@@ -222,13 +223,13 @@ static void expect_reason(fx *f, const char *table, const char *col, const char 
 typedef struct {
     const char *decl; /* declared type of t(v); "" for none */
     const char *rows; /* "VALUES ..." for t(v), or NULL for an empty table */
-    pg_kind kind;
+    pgb_pg_kind kind;
     const char *type;
     int64_t n_bad;
 } col_case;
 
 static void run_cases(fx *f, const col_case *cs, size_t n, int epoch_as_ts, int detect_json,
-                      on_error_policy pol)
+                      pgboot_on_error pol)
 {
     for (size_t i = 0; i < n; i++) {
         char sql[1024], label[160];
@@ -257,25 +258,25 @@ static void test_integer_real(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"INTEGER", "VALUES (1), (-5), (9223372036854775807), (NULL)", K_BIGINT, "bigint", 0},
-        {"INT", "VALUES (42)", K_BIGINT, "bigint", 0},
-        {"BIGINT", "VALUES (42)", K_BIGINT, "bigint", 0},
-        {"smallint", "VALUES (42)", K_BIGINT, "bigint", 0},
-        {"INTEGER UNSIGNED", "VALUES (42)", K_BIGINT, "bigint", 0},
-        {"integer auto_increment", "VALUES (42)", K_BIGINT, "bigint", 0},
-        {"INTEGER", NULL, K_BIGINT, "bigint", 0},
+        {"INTEGER", "VALUES (1), (-5), (9223372036854775807), (NULL)", PGB_K_BIGINT, "bigint", 0},
+        {"INT", "VALUES (42)", PGB_K_BIGINT, "bigint", 0},
+        {"BIGINT", "VALUES (42)", PGB_K_BIGINT, "bigint", 0},
+        {"smallint", "VALUES (42)", PGB_K_BIGINT, "bigint", 0},
+        {"INTEGER UNSIGNED", "VALUES (42)", PGB_K_BIGINT, "bigint", 0},
+        {"integer auto_increment", "VALUES (42)", PGB_K_BIGINT, "bigint", 0},
+        {"INTEGER", NULL, PGB_K_BIGINT, "bigint", 0},
         /* REAL and friends: double precision, never real */
-        {"REAL", "VALUES (1.5), (2), (-0.25), (NULL)", K_DOUBLE, "double precision", 0},
-        {"FLOAT", "VALUES (3.14)", K_DOUBLE, "double precision", 0},
-        {"DOUBLE", "VALUES (3.14)", K_DOUBLE, "double precision", 0},
-        {"DOUBLE PRECISION", "VALUES (3.14)", K_DOUBLE, "double precision", 0},
-        {"float4", "VALUES (3.14)", K_DOUBLE, "double precision", 0},
-        {"REAL", NULL, K_DOUBLE, "double precision", 0},
+        {"REAL", "VALUES (1.5), (2), (-0.25), (NULL)", PGB_K_DOUBLE, "double precision", 0},
+        {"FLOAT", "VALUES (3.14)", PGB_K_DOUBLE, "double precision", 0},
+        {"DOUBLE", "VALUES (3.14)", PGB_K_DOUBLE, "double precision", 0},
+        {"DOUBLE PRECISION", "VALUES (3.14)", PGB_K_DOUBLE, "double precision", 0},
+        {"float4", "VALUES (3.14)", PGB_K_DOUBLE, "double precision", 0},
+        {"REAL", NULL, PGB_K_DOUBLE, "double precision", 0},
         /* TEXT stays text */
-        {"TEXT", "VALUES ('x'), (1), (2.5)", K_TEXT, "text", 0},
-        {"CLOB", "VALUES ('x')", K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('x'), (1), (2.5)", PGB_K_TEXT, "text", 0},
+        {"CLOB", "VALUES ('x')", PGB_K_TEXT, "text", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
 }
 
 static void test_numeric(void **state)
@@ -283,28 +284,29 @@ static void test_numeric(void **state)
     fx *f = *state;
     static const col_case cases[] = {
         /* every value fits: numeric(p,s) */
-        {"NUMERIC(10,2)", "VALUES (12.5), (99999999.99), (-3), ('7.10'), (NULL)", K_NUMERIC,
+        {"NUMERIC(10,2)", "VALUES (12.5), (99999999.99), (-3), ('7.10'), (NULL)", PGB_K_NUMERIC,
          "numeric(10,2)", 0},
-        {"DECIMAL(5,2)", "VALUES (123.45), (-999.99)", K_NUMERIC, "numeric(5,2)", 0},
-        {"NUMERIC(5)", "VALUES (12345), (-1)", K_NUMERIC, "numeric(5,0)", 0},
-        {"numeric(2,2)", "VALUES (0.5), (-0.99)", K_NUMERIC, "numeric(2,2)", 0},
-        {"NUMERIC(10,2)", NULL, K_NUMERIC, "numeric(10,2)", 0},
+        {"DECIMAL(5,2)", "VALUES (123.45), (-999.99)", PGB_K_NUMERIC, "numeric(5,2)", 0},
+        {"NUMERIC(5)", "VALUES (12345), (-1)", PGB_K_NUMERIC, "numeric(5,0)", 0},
+        {"numeric(2,2)", "VALUES (0.5), (-0.99)", PGB_K_NUMERIC, "numeric(2,2)", 0},
+        {"NUMERIC(10,2)", NULL, PGB_K_NUMERIC, "numeric(10,2)", 0},
         /* one value does not fit: unconstrained numeric, nothing bad */
-        {"NUMERIC(10,2)", "VALUES (1.5), (1.005)", K_NUMERIC, "numeric", 0},
-        {"NUMERIC(10,2)", "VALUES (1.5), (123456789)", K_NUMERIC, "numeric", 0},
-        {"DECIMAL(5,2)", "VALUES (1000)", K_NUMERIC, "numeric", 0},
-        {"NUMERIC(10,2)", "VALUES (0.1 + 0.2)", K_NUMERIC, "numeric", 0}, /* 0.30000000000000004 */
+        {"NUMERIC(10,2)", "VALUES (1.5), (1.005)", PGB_K_NUMERIC, "numeric", 0},
+        {"NUMERIC(10,2)", "VALUES (1.5), (123456789)", PGB_K_NUMERIC, "numeric", 0},
+        {"DECIMAL(5,2)", "VALUES (1000)", PGB_K_NUMERIC, "numeric", 0},
+        {"NUMERIC(10,2)", "VALUES (0.1 + 0.2)", PGB_K_NUMERIC, "numeric",
+         0}, /* 0.30000000000000004 */
         /* text that is no number: a bad value (NUMERIC is a strong family) */
-        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", K_NUMERIC, "numeric(10,2)", 1},
-        {"NUMERIC", "VALUES (1), (2.5), ('12.5'), ('n/a')", K_NUMERIC, "numeric", 1},
-        {"DECIMAL", "VALUES (1)", K_NUMERIC, "numeric", 0},
+        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", PGB_K_NUMERIC, "numeric(10,2)", 1},
+        {"NUMERIC", "VALUES (1), (2.5), ('12.5'), ('n/a')", PGB_K_NUMERIC, "numeric", 1},
+        {"DECIMAL", "VALUES (1)", PGB_K_NUMERIC, "numeric", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
     /* The fallback says why. */
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v NUMERIC(5,2)); INSERT INTO t VALUES (1.125);");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
-    expect_col(f, "t", "v", K_NUMERIC, "numeric", 0, "numeric(5,2) with 1.125");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "t", "v", PGB_K_NUMERIC, "numeric", 0, "numeric(5,2) with 1.125");
     expect_reason(f, "t", "v", "do not fit numeric(5,2)");
     fx_end(f);
 }
@@ -320,12 +322,12 @@ static void test_numeric_zero_fits_scale_only(void **state)
     fx_exec(f, "CREATE TABLE t(v NUMERIC(2,2)); INSERT INTO t VALUES (0.5), (0), ('0.00');");
     fx_exec(f, "CREATE TABLE u(v NUMERIC(2,2)); INSERT INTO u VALUES (0.5), (0.25);");
     fx_exec(f, "CREATE TABLE w(v NUMERIC(2,2)); INSERT INTO w VALUES (0.5), (1);");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
-    expect_col(f, "u", "v", K_NUMERIC, "numeric(2,2)", 0, "numeric(2,2) of 0.5, 0.25");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "u", "v", PGB_K_NUMERIC, "numeric(2,2)", 0, "numeric(2,2) of 0.5, 0.25");
     assert_int_equal(fx_col(f, "t", "v")->st.n_int, 2); /* 0 and '0.00': the integer 0 */
-    expect_col(f, "t", "v", K_NUMERIC, "numeric(2,2)", 0, "numeric(2,2) of 0.5, 0");
+    expect_col(f, "t", "v", PGB_K_NUMERIC, "numeric(2,2)", 0, "numeric(2,2) of 0.5, 0");
     /* but 1 has a digit before the point: it does not fit */
-    expect_col(f, "w", "v", K_NUMERIC, "numeric", 0, "numeric(2,2) of 0.5, 1");
+    expect_col(f, "w", "v", PGB_K_NUMERIC, "numeric", 0, "numeric(2,2) of 0.5, 1");
     fx_end(f);
 }
 
@@ -333,14 +335,14 @@ static void test_blob(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"BLOB", "VALUES (x'00ff10'), (x''), (NULL)", K_BYTEA, "bytea", 0},
-        {"BLOB", "VALUES (x'00ff'), ('some text')", K_BYTEA, "bytea", 0},
-        {"bytea", "VALUES (x'01')", K_BYTEA, "bytea", 0},
-        {"BLOB", NULL, K_BYTEA, "bytea", 0},
+        {"BLOB", "VALUES (x'00ff10'), (x''), (NULL)", PGB_K_BYTEA, "bytea", 0},
+        {"BLOB", "VALUES (x'00ff'), ('some text')", PGB_K_BYTEA, "bytea", 0},
+        {"bytea", "VALUES (x'01')", PGB_K_BYTEA, "bytea", 0},
+        {"BLOB", NULL, PGB_K_BYTEA, "bytea", 0},
         /* a number in a BLOB column is a bad value */
-        {"BLOB", "VALUES (x'00'), (42)", K_BYTEA, "bytea", 1},
+        {"BLOB", "VALUES (x'00'), (42)", PGB_K_BYTEA, "bytea", 1},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
 }
 
 /* ---- weak families ---------------------------------------------------------------- */
@@ -349,21 +351,21 @@ static void test_boolean(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"BOOLEAN", "VALUES (0), (1), (NULL)", K_BOOL, "boolean", 0},
-        {"BOOLEAN", "VALUES ('true'), ('false')", K_BOOL, "boolean", 0},
-        {"BOOLEAN", "VALUES ('TRUE'), ('f'), (1), (0)", K_BOOL, "boolean", 0},
-        {"BOOL", "VALUES (1)", K_BOOL, "boolean", 0},
-        {"BOOLEAN", NULL, K_BOOL, "boolean", 0},
+        {"BOOLEAN", "VALUES (0), (1), (NULL)", PGB_K_BOOL, "boolean", 0},
+        {"BOOLEAN", "VALUES ('true'), ('false')", PGB_K_BOOL, "boolean", 0},
+        {"BOOLEAN", "VALUES ('TRUE'), ('f'), (1), (0)", PGB_K_BOOL, "boolean", 0},
+        {"BOOL", "VALUES (1)", PGB_K_BOOL, "boolean", 0},
+        {"BOOLEAN", NULL, PGB_K_BOOL, "boolean", 0},
         /* other values: a type that holds them all, nothing bad */
-        {"BOOLEAN", "VALUES (0), (1), (2)", K_BIGINT, "bigint", 0},
-        {"BOOLEAN", "VALUES ('true'), ('yes')", K_TEXT, "text", 0},
-        {"BOOLEAN", "VALUES (0), (0.5)", K_DOUBLE, "double precision", 0},
+        {"BOOLEAN", "VALUES (0), (1), (2)", PGB_K_BIGINT, "bigint", 0},
+        {"BOOLEAN", "VALUES ('true'), ('yes')", PGB_K_TEXT, "text", 0},
+        {"BOOLEAN", "VALUES (0), (0.5)", PGB_K_DOUBLE, "double precision", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v BOOLEAN); INSERT INTO t VALUES (1), (2);");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
-    expect_col(f, "t", "v", K_BIGINT, "bigint", 0, "BOOLEAN with 2");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "t", "v", PGB_K_BIGINT, "bigint", 0, "BOOLEAN with 2");
     expect_reason(f, "t", "v", "other than 0/1/true/false");
     fx_end(f);
 }
@@ -372,35 +374,36 @@ static void test_dates(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"DATE", "VALUES ('2024-02-29'), ('1999-12-31'), (NULL)", K_DATE, "date", 0},
-        {"DATE", NULL, K_DATE, "date", 0},
+        {"DATE", "VALUES ('2024-02-29'), ('1999-12-31'), (NULL)", PGB_K_DATE, "date", 0},
+        {"DATE", NULL, PGB_K_DATE, "date", 0},
         /* a DATE column holding times, or junk: kept as text */
-        {"DATE", "VALUES ('2024-02-29'), ('2024-02-29 10:00:00')", K_TEXT, "text", 0},
-        {"DATE", "VALUES ('2024-02-29'), ('yesterday')", K_TEXT, "text", 0},
-        {"DATE", "VALUES ('2023-02-29')", K_TEXT, "text", 0}, /* no such day */
+        {"DATE", "VALUES ('2024-02-29'), ('2024-02-29 10:00:00')", PGB_K_TEXT, "text", 0},
+        {"DATE", "VALUES ('2024-02-29'), ('yesterday')", PGB_K_TEXT, "text", 0},
+        {"DATE", "VALUES ('2023-02-29')", PGB_K_TEXT, "text", 0}, /* no such day */
         /* no zone anywhere: timestamp */
-        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('2024-01-01T10:00:00.123456')", K_TS,
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('2024-01-01T10:00:00.123456')", PGB_K_TS,
          "timestamp", 0},
-        {"TIMESTAMP", "VALUES ('2024-01-01 10:00'), ('2024-06-30')", K_TS, "timestamp", 0},
-        {"DATETIME", NULL, K_TS, "timestamp", 0},
+        {"TIMESTAMP", "VALUES ('2024-01-01 10:00'), ('2024-06-30')", PGB_K_TS, "timestamp", 0},
+        {"DATETIME", NULL, PGB_K_TS, "timestamp", 0},
         /* a zone on every value: timestamptz */
-        {"DATETIME", "VALUES ('2024-01-01 10:00:00Z'), ('2024-01-01T12:00:00+02:00')", K_TSTZ,
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00Z'), ('2024-01-01T12:00:00+02:00')", PGB_K_TSTZ,
          "timestamptz", 0},
-        {"TIMESTAMP", "VALUES ('2024-01-01 10:00:00+00'), ('2024-01-01 10:00:00-05:30')", K_TSTZ,
-         "timestamptz", 0},
+        {"TIMESTAMP", "VALUES ('2024-01-01 10:00:00+00'), ('2024-01-01 10:00:00-05:30')",
+         PGB_K_TSTZ, "timestamptz", 0},
         /* mixed: neither is exact for both, text */
-        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('2024-01-01 10:00:00Z')", K_TEXT, "text", 0},
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('2024-01-01 10:00:00Z')", PGB_K_TEXT, "text",
+         0},
         /* 7 fractional digits do not fit a timestamp */
-        {"DATETIME", "VALUES ('2024-01-01 10:00:00.1234567')", K_TEXT, "text", 0},
-        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('now')", K_TEXT, "text", 0},
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00.1234567')", PGB_K_TEXT, "text", 0},
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('now')", PGB_K_TEXT, "text", 0},
         /* TIME: by the data */
-        {"TIME", "VALUES ('10:00:00')", K_TEXT, "text", 0},
+        {"TIME", "VALUES ('10:00:00')", PGB_K_TEXT, "text", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v DATETIME); INSERT INTO t VALUES ('2024-01-01 10:00:00'), "
                "('2024-01-01 10:00:00+01');");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     expect_reason(f, "t", "v", "mixed");
     fx_end(f);
 }
@@ -409,30 +412,30 @@ static void test_epoch(void **state)
 {
     fx *f = *state;
     static const col_case kept[] = {
-        {"DATETIME", "VALUES (0), (1700000000), (NULL)", K_BIGINT, "bigint", 0},
-        {"TIMESTAMP", "VALUES (1700000000)", K_BIGINT, "bigint", 0},
-        {"DATE", "VALUES (1700000000)", K_BIGINT, "bigint", 0},
+        {"DATETIME", "VALUES (0), (1700000000), (NULL)", PGB_K_BIGINT, "bigint", 0},
+        {"TIMESTAMP", "VALUES (1700000000)", PGB_K_BIGINT, "bigint", 0},
+        {"DATE", "VALUES (1700000000)", PGB_K_BIGINT, "bigint", 0},
         /* integers and ISO text mixed: text either way */
-        {"DATETIME", "VALUES (1700000000), ('2024-01-01 10:00:00')", K_TEXT, "text", 0},
+        {"DATETIME", "VALUES (1700000000), ('2024-01-01 10:00:00')", PGB_K_TEXT, "text", 0},
         /* reals (Julian days?): double precision */
-        {"DATETIME", "VALUES (2460000.5)", K_DOUBLE, "double precision", 0},
+        {"DATETIME", "VALUES (2460000.5)", PGB_K_DOUBLE, "double precision", 0},
     };
-    RUN(f, kept, 0, 0, ON_ERROR_STRICT);
+    RUN(f, kept, 0, 0, PGBOOT_ON_ERROR_STRICT);
     static const col_case converted[] = {
-        {"DATETIME", "VALUES (0), (1700000000), (NULL)", K_EPOCH_TSTZ, "timestamptz", 0},
-        {"TIMESTAMP", "VALUES (-86400)", K_EPOCH_TSTZ, "timestamptz", 0},
-        {"DATE", "VALUES (1700000000)", K_EPOCH_TSTZ, "timestamptz", 0},
-        {"DATETIME", "VALUES (1700000000), ('2024-01-01 10:00:00')", K_TEXT, "text", 0},
-        {"DATETIME", "VALUES (2460000.5)", K_DOUBLE, "double precision", 0},
+        {"DATETIME", "VALUES (0), (1700000000), (NULL)", PGB_K_EPOCH_TSTZ, "timestamptz", 0},
+        {"TIMESTAMP", "VALUES (-86400)", PGB_K_EPOCH_TSTZ, "timestamptz", 0},
+        {"DATE", "VALUES (1700000000)", PGB_K_EPOCH_TSTZ, "timestamptz", 0},
+        {"DATETIME", "VALUES (1700000000), ('2024-01-01 10:00:00')", PGB_K_TEXT, "text", 0},
+        {"DATETIME", "VALUES (2460000.5)", PGB_K_DOUBLE, "double precision", 0},
         /* ISO text is unaffected by the option */
-        {"DATETIME", "VALUES ('2024-01-01 10:00:00')", K_TS, "timestamp", 0},
+        {"DATETIME", "VALUES ('2024-01-01 10:00:00')", PGB_K_TS, "timestamp", 0},
         /* and INTEGER columns are not epochs */
-        {"INTEGER", "VALUES (1700000000)", K_BIGINT, "bigint", 0},
+        {"INTEGER", "VALUES (1700000000)", PGB_K_BIGINT, "bigint", 0},
     };
-    RUN(f, converted, 1, 0, ON_ERROR_STRICT);
+    RUN(f, converted, 1, 0, PGBOOT_ON_ERROR_STRICT);
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v DATETIME); INSERT INTO t VALUES (1700000000);");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     expect_reason(f, "t", "v", "--epoch-as-timestamp");
     fx_end(f);
 }
@@ -441,18 +444,18 @@ static void test_json(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"JSON", "VALUES ('{\"a\": [1, 2]}'), ('[]'), ('\"str\"'), ('null'), (NULL)", K_JSONB,
+        {"JSON", "VALUES ('{\"a\": [1, 2]}'), ('[]'), ('\"str\"'), ('null'), (NULL)", PGB_K_JSONB,
          "jsonb", 0},
-        {"JSONB", "VALUES ('{\"a\": 1}')", K_JSONB, "jsonb", 0},
-        {"JSON", NULL, K_JSONB, "jsonb", 0},
+        {"JSONB", "VALUES ('{\"a\": 1}')", PGB_K_JSONB, "jsonb", 0},
+        {"JSON", NULL, PGB_K_JSONB, "jsonb", 0},
         /* one value that is not JSON: text, nothing bad */
-        {"JSON", "VALUES ('{\"a\": 1}'), ('{not json')", K_TEXT, "text", 0},
-        {"JSON", "VALUES ('{\"a\": 1}'), ('[1, 2')", K_TEXT, "text", 0},
+        {"JSON", "VALUES ('{\"a\": 1}'), ('{not json')", PGB_K_TEXT, "text", 0},
+        {"JSON", "VALUES ('{\"a\": 1}'), ('[1, 2')", PGB_K_TEXT, "text", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v JSON); INSERT INTO t VALUES ('{\"a\": 1}'), ('{oops');");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     expect_reason(f, "t", "v", "do not parse as JSON");
     fx_end(f);
 }
@@ -461,22 +464,22 @@ static void test_detect_json(void **state)
 {
     fx *f = *state;
     static const col_case off[] = {
-        {"TEXT", "VALUES ('{\"a\": 1}'), ('[1, 2]')", K_TEXT, "text", 0},
-        {"", "VALUES ('{\"a\": 1}'), ('[1, 2]')", K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('{\"a\": 1}'), ('[1, 2]')", PGB_K_TEXT, "text", 0},
+        {"", "VALUES ('{\"a\": 1}'), ('[1, 2]')", PGB_K_TEXT, "text", 0},
     };
-    RUN(f, off, 0, 0, ON_ERROR_STRICT);
+    RUN(f, off, 0, 0, PGBOOT_ON_ERROR_STRICT);
     static const col_case on[] = {
-        {"TEXT", "VALUES ('{\"a\": 1}'), ('[1, 2]'), (NULL)", K_JSONB, "jsonb", 0},
-        {"", "VALUES ('{\"a\": 1}'), ('[1, 2]')", K_JSONB, "jsonb", 0},
+        {"TEXT", "VALUES ('{\"a\": 1}'), ('[1, 2]'), (NULL)", PGB_K_JSONB, "jsonb", 0},
+        {"", "VALUES ('{\"a\": 1}'), ('[1, 2]')", PGB_K_JSONB, "jsonb", 0},
         /* a scalar, or text that is no JSON: stays text */
-        {"TEXT", "VALUES ('{\"a\": 1}'), ('\"str\"')", K_TEXT, "text", 0},
-        {"TEXT", "VALUES ('{\"a\": 1}'), ('hello')", K_TEXT, "text", 0},
-        {"TEXT", "VALUES ('{\"a\": 1}'), (42)", K_TEXT, "text", 0},
-        {"TEXT", NULL, K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('{\"a\": 1}'), ('\"str\"')", PGB_K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('{\"a\": 1}'), ('hello')", PGB_K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('{\"a\": 1}'), (42)", PGB_K_TEXT, "text", 0},
+        {"TEXT", NULL, PGB_K_TEXT, "text", 0},
         /* only TEXT and untyped columns are looked at */
-        {"VARCHAR(50)", "VALUES ('{\"a\": 1}')", K_VARCHAR, "varchar(50)", 0},
+        {"VARCHAR(50)", "VALUES ('{\"a\": 1}')", PGB_K_VARCHAR, "varchar(50)", 0},
     };
-    RUN(f, on, 0, 1, ON_ERROR_STRICT);
+    RUN(f, on, 0, 1, PGBOOT_ON_ERROR_STRICT);
 }
 
 static void test_uuid(void **state)
@@ -487,39 +490,39 @@ static void test_uuid(void **state)
          "VALUES ('123e4567-e89b-12d3-a456-426614174000'), "
          "('123E4567-E89B-12D3-A456-426614174001'), ('{123e4567e89b12d3a456426614174002}'), "
          "(NULL)",
-         K_UUID, "uuid", 0},
-        {"GUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000')", K_UUID, "uuid", 0},
-        {"UUID", NULL, K_UUID, "uuid", 0},
-        {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), ('not-a-uuid')", K_TEXT, "text",
-         0},
-        {"UUID", "VALUES (x'123e4567e89b12d3a456426614174000')", K_BYTEA, "bytea", 0},
+         PGB_K_UUID, "uuid", 0},
+        {"GUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000')", PGB_K_UUID, "uuid", 0},
+        {"UUID", NULL, PGB_K_UUID, "uuid", 0},
+        {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), ('not-a-uuid')", PGB_K_TEXT,
+         "text", 0},
+        {"UUID", "VALUES (x'123e4567e89b12d3a456426614174000')", PGB_K_BYTEA, "bytea", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
 }
 
 static void test_varchar_char(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"VARCHAR(5)", "VALUES ('abcde'), (''), (NULL)", K_VARCHAR, "varchar(5)", 0},
+        {"VARCHAR(5)", "VALUES ('abcde'), (''), (NULL)", PGB_K_VARCHAR, "varchar(5)", 0},
         /* characters, not bytes: five two-byte characters fit */
-        {"VARCHAR(5)", "VALUES ('\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9')", K_VARCHAR,
+        {"VARCHAR(5)", "VALUES ('\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9')", PGB_K_VARCHAR,
          "varchar(5)", 0},
-        {"NVARCHAR(5)", "VALUES ('abc')", K_VARCHAR, "varchar(5)", 0},
-        {"CHARACTER VARYING(5)", "VALUES ('abc')", K_VARCHAR, "varchar(5)", 0},
-        {"VARCHAR(5)", NULL, K_VARCHAR, "varchar(5)", 0},
+        {"NVARCHAR(5)", "VALUES ('abc')", PGB_K_VARCHAR, "varchar(5)", 0},
+        {"CHARACTER VARYING(5)", "VALUES ('abc')", PGB_K_VARCHAR, "varchar(5)", 0},
+        {"VARCHAR(5)", NULL, PGB_K_VARCHAR, "varchar(5)", 0},
         /* one value longer: text, nothing bad */
-        {"VARCHAR(5)", "VALUES ('abcde'), ('abcdef')", K_TEXT, "text", 0},
+        {"VARCHAR(5)", "VALUES ('abcde'), ('abcdef')", PGB_K_TEXT, "text", 0},
         /* CHAR(n): varchar(n), never padded */
-        {"CHAR(3)", "VALUES ('abc'), ('a')", K_VARCHAR, "varchar(3)", 0},
-        {"CHARACTER(3)", "VALUES ('abcd')", K_TEXT, "text", 0},
+        {"CHAR(3)", "VALUES ('abc'), ('a')", PGB_K_VARCHAR, "varchar(3)", 0},
+        {"CHARACTER(3)", "VALUES ('abcd')", PGB_K_TEXT, "text", 0},
         /* no length: text */
-        {"VARCHAR", "VALUES ('abcdef')", K_TEXT, "text", 0},
+        {"VARCHAR", "VALUES ('abcdef')", PGB_K_TEXT, "text", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(c CHAR(3), v VARCHAR(2)); INSERT INTO t VALUES ('ab', 'abc');");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     expect_reason(f, "t", "c", "pad");
     expect_reason(f, "t", "v", "exceed the declared length 2");
     fx_end(f);
@@ -529,25 +532,25 @@ static void test_undeclared(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"", "VALUES (1), (2), (NULL)", K_BIGINT, "bigint", 0},
-        {"", "VALUES (1), (2.5)", K_DOUBLE, "double precision", 0},
+        {"", "VALUES (1), (2), (NULL)", PGB_K_BIGINT, "bigint", 0},
+        {"", "VALUES (1), (2.5)", PGB_K_DOUBLE, "double precision", 0},
         /* an integer a double cannot hold exactly, with reals: numeric */
-        {"", "VALUES (9007199254740993), (2.5)", K_NUMERIC, "numeric", 0},
-        {"", "VALUES (1), ('a'), (2.5)", K_TEXT, "text", 0},
-        {"", "VALUES (x'00ff')", K_BYTEA, "bytea", 0},
-        {"", "VALUES ('a'), (x'00ff')", K_BYTEA, "bytea", 0},
-        {"", NULL, K_TEXT, "text", 0},
-        {"", "VALUES (NULL)", K_TEXT, "text", 0},
+        {"", "VALUES (9007199254740993), (2.5)", PGB_K_NUMERIC, "numeric", 0},
+        {"", "VALUES (1), ('a'), (2.5)", PGB_K_TEXT, "text", 0},
+        {"", "VALUES (x'00ff')", PGB_K_BYTEA, "bytea", 0},
+        {"", "VALUES ('a'), (x'00ff')", PGB_K_BYTEA, "bytea", 0},
+        {"", NULL, PGB_K_TEXT, "text", 0},
+        {"", "VALUES (NULL)", PGB_K_TEXT, "text", 0},
         /* made-up names go by the values too */
-        {"stuff", "VALUES (1), (2)", K_BIGINT, "bigint", 0},
-        {"money_amount", "VALUES (1.25)", K_DOUBLE, "double precision", 0},
-        {"short integer", "VALUES ('x')", K_TEXT, "text", 0},
+        {"stuff", "VALUES (1), (2)", PGB_K_BIGINT, "bigint", 0},
+        {"money_amount", "VALUES (1.25)", PGB_K_DOUBLE, "double precision", 0},
+        {"short integer", "VALUES ('x')", PGB_K_TEXT, "text", 0},
         /* or, when empty, by SQLite's affinity rules for the name */
-        {"myint", NULL, K_BIGINT, "bigint", 0},
-        {"myfloat", NULL, K_DOUBLE, "double precision", 0},
-        {"stuff", NULL, K_NUMERIC, "numeric", 0},
+        {"myint", NULL, PGB_K_BIGINT, "bigint", 0},
+        {"myfloat", NULL, PGB_K_DOUBLE, "double precision", 0},
+        {"stuff", NULL, PGB_K_NUMERIC, "numeric", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
 }
 
 /* No PostgreSQL type holds numbers and blobs together: an untyped column of
@@ -558,8 +561,8 @@ static void test_untyped_ints_and_blobs(void **state)
     fx *f = *state;
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v); INSERT INTO t VALUES (1), (x'00ff');");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
-    expect_col(f, "t", "v", K_BYTEA, "bytea", 1, "untyped ints and blobs");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "t", "v", PGB_K_BYTEA, "bytea", 1, "untyped ints and blobs");
     const char *why = NULL;
     assert_int_equal(fx_cells_refused(f, "t", "v", &why), 1);
     assert_string_equal(why, "a number in a blob column");
@@ -572,19 +575,19 @@ static void test_policy_strict(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"INTEGER", "VALUES (1), ('abc'), (2)", K_BIGINT, "bigint", 1},
-        {"INTEGER", "VALUES (1), (1.5), ('x'), (x'00')", K_BIGINT, "bigint", 3},
-        {"REAL", "VALUES (1.5), ('abc')", K_DOUBLE, "double precision", 1},
-        {"TEXT", "VALUES ('ok'), (x'00ff')", K_TEXT, "text", 1},
+        {"INTEGER", "VALUES (1), ('abc'), (2)", PGB_K_BIGINT, "bigint", 1},
+        {"INTEGER", "VALUES (1), (1.5), ('x'), (x'00')", PGB_K_BIGINT, "bigint", 3},
+        {"REAL", "VALUES (1.5), ('abc')", PGB_K_DOUBLE, "double precision", 1},
+        {"TEXT", "VALUES ('ok'), (x'00ff')", PGB_K_TEXT, "text", 1},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_STRICT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
     /* invalid UTF-8 and a NUL byte in TEXT */
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('fine'), ('d\xc3\xa9j\xc3\xa0');");
     fx_insert_bytes(f, "t", "\xff\xfe", 2);
     fx_insert_bytes(f, "t", "a\0b", 3);
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
-    expect_col(f, "t", "v", K_TEXT, "text", 2, "TEXT with invalid UTF-8 and NUL");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "t", "v", PGB_K_TEXT, "text", 2, "TEXT with invalid UTF-8 and NUL");
     assert_int_equal(fx_col(f, "t", "v")->st.n_badtext, 2);
     fx_end(f);
 }
@@ -593,21 +596,21 @@ static void test_policy_widen(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"INTEGER", "VALUES (1), ('abc'), (2)", K_TEXT, "text", 0},
-        {"INTEGER", "VALUES (1), (1.5)", K_NUMERIC, "numeric", 0},
-        {"REAL", "VALUES (1.5), ('abc')", K_TEXT, "text", 0},
-        {"TEXT", "VALUES ('ok'), (x'00ff')", K_BYTEA, "bytea", 0},
-        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", K_TEXT, "text", 0},
+        {"INTEGER", "VALUES (1), ('abc'), (2)", PGB_K_TEXT, "text", 0},
+        {"INTEGER", "VALUES (1), (1.5)", PGB_K_NUMERIC, "numeric", 0},
+        {"REAL", "VALUES (1.5), ('abc')", PGB_K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('ok'), (x'00ff')", PGB_K_BYTEA, "bytea", 0},
+        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", PGB_K_TEXT, "text", 0},
         /* nothing bad: nothing changes */
-        {"INTEGER", "VALUES (1), (2)", K_BIGINT, "bigint", 0},
+        {"INTEGER", "VALUES (1), (2)", PGB_K_BIGINT, "bigint", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_WIDEN);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_WIDEN);
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(i INTEGER, v TEXT); INSERT INTO t VALUES (1, 'x'), ('abc', 'y');");
     fx_insert_bytes(f, "t", "\xff\xfe", 2);
-    fx_plan(f, 0, 0, ON_ERROR_WIDEN);
-    expect_col(f, "t", "i", K_TEXT, "text", 0, "INTEGER with text, widened");
-    expect_col(f, "t", "v", K_BYTEA, "bytea", 0, "TEXT with invalid UTF-8, widened");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_WIDEN);
+    expect_col(f, "t", "i", PGB_K_TEXT, "text", 0, "INTEGER with text, widened");
+    expect_col(f, "t", "v", PGB_K_BYTEA, "bytea", 0, "TEXT with invalid UTF-8, widened");
     expect_reason(f, "t", "i", "widened from bigint to text");
     expect_reason(f, "t", "v", "widened from text to bytea");
     fx_end(f);
@@ -622,9 +625,9 @@ static void test_widen_numbers_beside_blobs(void **state)
     fx *f = *state;
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v INTEGER); INSERT INTO t VALUES (1), (x'00ff'), (2);");
-    fx_plan(f, 0, 0, ON_ERROR_WIDEN);
-    plan_col *c = fx_col(f, "t", "v");
-    assert_int_equal(c->kind, K_BYTEA);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_WIDEN);
+    pgb_plan_col *c = fx_col(f, "t", "v");
+    assert_int_equal(c->kind, PGB_K_BYTEA);
     assert_int_equal(c->n_bad, 2);
     const char *why = NULL;
     assert_int_equal(fx_cells_refused(f, "t", "v", &why), 2);
@@ -638,18 +641,18 @@ static void test_policy_reject(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
-        {"INTEGER", "VALUES (1), ('abc'), (2)", K_BIGINT, "bigint", 1},
-        {"REAL", "VALUES (1.5), ('abc')", K_DOUBLE, "double precision", 1},
-        {"TEXT", "VALUES ('ok'), (x'00ff')", K_TEXT, "text", 1},
-        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", K_NUMERIC, "numeric(10,2)", 1},
-        {"INTEGER", "VALUES (1), (2)", K_BIGINT, "bigint", 0},
+        {"INTEGER", "VALUES (1), ('abc'), (2)", PGB_K_BIGINT, "bigint", 1},
+        {"REAL", "VALUES (1.5), ('abc')", PGB_K_DOUBLE, "double precision", 1},
+        {"TEXT", "VALUES ('ok'), (x'00ff')", PGB_K_TEXT, "text", 1},
+        {"NUMERIC(10,2)", "VALUES (1.5), ('abc')", PGB_K_NUMERIC, "numeric(10,2)", 1},
+        {"INTEGER", "VALUES (1), (2)", PGB_K_BIGINT, "bigint", 0},
     };
-    RUN(f, cases, 0, 0, ON_ERROR_REJECT);
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_REJECT);
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('ok');");
     fx_insert_bytes(f, "t", "\xff\xfe", 2);
-    fx_plan(f, 0, 0, ON_ERROR_REJECT);
-    expect_col(f, "t", "v", K_TEXT, "text", 1, "TEXT with invalid UTF-8, reject");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_REJECT);
+    expect_col(f, "t", "v", PGB_K_TEXT, "text", 1, "TEXT with invalid UTF-8, reject");
     fx_end(f);
 }
 
@@ -672,8 +675,8 @@ static void test_cell_ok(void **state)
     assert_int_equal(sqlite3_bind_int(s, 2, 3), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_DONE);
     sqlite3_finalize(s);
-    fx_plan(f, 0, 0, ON_ERROR_REJECT);
-    plan_col *ci = fx_col(f, "t", "i"), *cv = fx_col(f, "t", "v");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_REJECT);
+    pgb_plan_col *ci = fx_col(f, "t", "i"), *cv = fx_col(f, "t", "v");
     assert_string_equal(ci->type_sql, "bigint");
     assert_string_equal(cv->type_sql, "text");
     assert_int_equal(ci->n_bad, 3);
@@ -719,7 +722,7 @@ static void test_cell_ok_kinds(void **state)
                " vc VARCHAR(3), bl BLOB, dbl REAL, num NUMERIC(5,2));"
                "INSERT INTO k VALUES (1, '2024-01-01', '2024-01-01 10:00', '2024-01-01 10:00Z',"
                " '[1]', '123e4567-e89b-12d3-a456-426614174000', 'abc', x'00', 1.5, 1.25);");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     static const struct {
         const char *col, *type, *expr;
         int ok;
@@ -761,7 +764,7 @@ static void test_cell_ok_kinds(void **state)
     };
     assert_int_equal(sqlite3_open_v2(f->path, &f->r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        plan_col *c = fx_col(f, "k", cases[i].col);
+        pgb_plan_col *c = fx_col(f, "k", cases[i].col);
         assert_string_equal(c->type_sql, cases[i].type);
         assert_int_equal(c->n_bad, 0);
         char sql[160];
@@ -788,9 +791,9 @@ static void test_name_folding(void **state)
     fx_begin(f);
     fx_exec(f, "CREATE TABLE \"MyTable\"(\"UserId\" INTEGER, \"EMail\" TEXT, plain TEXT);"
                "INSERT INTO \"MyTable\" VALUES (1, 'a@b', 'x');");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     assert_int_equal(f->p.ntables, 1);
-    plan_table *t = &f->p.tables[0];
+    pgb_plan_table *t = &f->p.tables[0];
     assert_string_equal(t->name, "mytable");
     assert_string_equal(t->src->name, "MyTable");
     assert_int_equal(t->ncols, 3);
@@ -800,7 +803,7 @@ static void test_name_folding(void **state)
     assert_string_equal(pgb_plan_table_name(&f->p, "MYTABLE"), "mytable");
     assert_string_equal(pgb_plan_col_name(t, "userID"), "userid");
     /* the scan reads the source by its own names */
-    expect_col(f, "mytable", "userid", K_BIGINT, "bigint", 0, "folded INTEGER column");
+    expect_col(f, "mytable", "userid", PGB_K_BIGINT, "bigint", 0, "folded INTEGER column");
     assert_int_equal(t->rows, 1);
     fx_end(f);
 
@@ -808,7 +811,7 @@ static void test_name_folding(void **state)
     fx_begin(f);
     fx_exec(f, "CREATE TABLE \"MyTable\"(\"UserId\" INTEGER);");
     fx_open_src(f);
-    assert_int_equal(fx_make(f, 1, 0, 0, ON_ERROR_STRICT), 0);
+    assert_int_equal(fx_make(f, 1, 0, 0, PGBOOT_ON_ERROR_STRICT), 0);
     assert_string_equal(f->p.tables[0].name, "MyTable");
     assert_string_equal(f->p.tables[0].cols[0].name, "UserId");
     fx_end(f);
@@ -829,7 +832,7 @@ static void test_name_collision(void **state)
     free(f->src.tables[0].cols[1].name);
     f->src.tables[0].cols[1].name = strdup("A");
     assert_non_null(f->src.tables[0].cols[1].name);
-    assert_int_equal(fx_make(f, 0, 0, 0, ON_ERROR_STRICT), PGBOOT_EINVALID);
+    assert_int_equal(fx_make(f, 0, 0, 0, PGBOOT_ON_ERROR_STRICT), PGBOOT_EINVALID);
     const char *msg = pgboot_error_last();
     if (!strstr(msg, "'a' and 'A'") || !strstr(msg, "same name 'a'") || !strstr(msg, "table t"))
         fail_msg("unexpected message: %s", msg);
@@ -838,7 +841,7 @@ static void test_name_collision(void **state)
     pgb_plan_free(&f->p);
     f->plan_made = 0;
     /* kept as they are, they differ */
-    assert_int_equal(fx_make(f, 1, 0, 0, ON_ERROR_STRICT), 0);
+    assert_int_equal(fx_make(f, 1, 0, 0, PGBOOT_ON_ERROR_STRICT), 0);
     assert_string_equal(f->p.tables[0].cols[1].name, "A");
     fx_end(f);
 
@@ -850,7 +853,7 @@ static void test_name_collision(void **state)
     free(f->src.tables[1].name);
     f->src.tables[1].name = strdup("Users");
     assert_non_null(f->src.tables[1].name);
-    assert_int_equal(fx_make(f, 0, 0, 0, ON_ERROR_STRICT), PGBOOT_EINVALID);
+    assert_int_equal(fx_make(f, 0, 0, 0, PGBOOT_ON_ERROR_STRICT), PGBOOT_EINVALID);
     msg = pgboot_error_last();
     if (!strstr(msg, "table names 'users' and 'Users'") || !strstr(msg, "same name 'users'"))
         fail_msg("unexpected message: %s", msg);
@@ -864,7 +867,7 @@ static void test_name_collision(void **state)
     snprintf(sql, sizeof sql, "CREATE TABLE t(\"%s\" INTEGER, ok INTEGER);", name);
     fx_exec(f, sql);
     fx_open_src(f);
-    assert_int_equal(fx_make(f, 0, 0, 0, ON_ERROR_STRICT), PGBOOT_EINVALID);
+    assert_int_equal(fx_make(f, 0, 0, 0, PGBOOT_ON_ERROR_STRICT), PGBOOT_EINVALID);
     msg = pgboot_error_last();
     if (!strstr(msg, "is 64 bytes long; PostgreSQL allows 63"))
         fail_msg("unexpected message: %s", msg);
@@ -875,7 +878,7 @@ static void test_name_collision(void **state)
     name[63] = '\0';
     snprintf(sql, sizeof sql, "CREATE TABLE t(\"%s\" INTEGER);", name);
     fx_exec(f, sql);
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     assert_string_equal(f->p.tables[0].cols[0].name, name);
     fx_end(f);
 }
@@ -901,7 +904,7 @@ static void test_identity(void **state)
                "INSERT INTO b(n) VALUES (1), (2);"
                "INSERT INTO c VALUES (1, 1); INSERT INTO d VALUES (1, 1);"
                "INSERT INTO e VALUES (1, 1); INSERT INTO g VALUES (1, 1);");
-    fx_plan(f, 0, 0, ON_ERROR_STRICT);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     static const struct {
         const char *table, *col;
         int identity;
@@ -911,12 +914,12 @@ static void test_identity(void **state)
         {"e", "y", 0},    {"g", "id", 0}, {"h", "id", 0}, {"k", "id", 1},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
-        plan_col *c = fx_col(f, want[i].table, want[i].col);
+        pgb_plan_col *c = fx_col(f, want[i].table, want[i].col);
         if (c->identity != want[i].identity)
             fail_msg("%s.%s: identity %d, expected %d", want[i].table, want[i].col, c->identity,
                      want[i].identity);
     }
-    expect_col(f, "a", "id", K_BIGINT, "bigint", 0, "INTEGER PRIMARY KEY");
+    expect_col(f, "a", "id", PGB_K_BIGINT, "bigint", 0, "INTEGER PRIMARY KEY");
     assert_int_equal(fx_table(f, "a")->rows, 2);
     fx_end(f);
 }

@@ -1,0 +1,831 @@
+/* The DDL of a migration: CREATE TABLE, then what follows the data (keys,
+ * indexes, identity positions, defaults, CHECKs, foreign keys, views and
+ * full-text search), each statement in a savepoint so that what PostgreSQL
+ * refuses is reported by name, never dropped silently. SQLite expressions
+ * are translated (migrate/tokens.c) with the plan's names. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "../platform/dynload.h"
+#include "ddl.h"
+#include "tokens.h"
+
+/* ---- talking to the target ----------------------------------------------------- */
+
+/* Run one statement in a savepoint; on failure roll back to it and return
+ * PostgreSQL's message (malloc'd) in *err. */
+static int try_sql(PGconn *c, const char *sql, char **err)
+{
+    *err = NULL;
+    PGresult *r = PQexec(c, "SAVEPOINT pgboot_step");
+    PQclear(r);
+    r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok) {
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        *err = pgb_strdup(m ? m : PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    r = PQexec(c, ok ? "RELEASE SAVEPOINT pgboot_step" : "ROLLBACK TO SAVEPOINT pgboot_step");
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* ---- names for translation ---------------------------------------------------- */
+
+typedef struct {
+    const pgb_plan *p;
+    const pgb_plan_table *t;
+} name_ctx;
+
+static const char *map_column(void *ctx, const char *name, int *is_bool)
+{
+    name_ctx *n = ctx;
+    *is_bool = 0;
+    for (int i = 0; i < n->t->ncols; i++)
+        if (!strcasecmp(n->t->src->cols[n->t->cols[i].src].name, name)) {
+            *is_bool = n->t->cols[i].kind == PGB_K_BOOL;
+            return n->t->cols[i].name;
+        }
+    return NULL;
+}
+
+static _Thread_local char fold_buf[256]; /* map_fold lends it */
+static const char *map_fold(void *ctx, const char *name, int *is_bool)
+{
+    name_ctx *n = ctx;
+    *is_bool = 0;
+    const char *t = pgb_plan_table_name(n->p, name);
+    if (t)
+        return t;
+    for (int i = 0; i < n->p->ntables; i++) {
+        const pgb_plan_table *pt = &n->p->tables[i];
+        for (int j = 0; j < pt->ncols; j++)
+            if (!strcasecmp(pt->src->cols[pt->cols[j].src].name, name)) {
+                *is_bool = pt->cols[j].kind == PGB_K_BOOL;
+                return pt->cols[j].name;
+            }
+    }
+    snprintf(fold_buf, sizeof fold_buf, "%s", name);
+    if (!n->p->preserve_case)
+        for (char *q = fold_buf; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+    return fold_buf;
+}
+
+/* Translate an expression text in a table's context. */
+static char *translate(const char *text, pgb_expr_ctx ctx, const char *target_type, name_ctx *nc,
+                       pgb_name_map map, const char **why)
+{
+    pgb_toks t;
+    if (pgb_tokenize(text, &t) != 0) {
+        pgb_error_reset();
+        *why = "it does not parse";
+        return NULL;
+    }
+    pgb_buf out = {0};
+    int rc = pgb_translate_expr(&t, 0, t.n, ctx, target_type, map, nc, &out, why);
+    pgb_toks_free(&t);
+    if (rc != 0 || out.oom) {
+        pgb_buf_free(&out);
+        return NULL;
+    }
+    return out.s ? out.s : pgb_strdup("");
+}
+
+/* A constraint or index name within 63 bytes. */
+static void object_name(char *out, size_t cap, const char *prefix, const char *table, int n)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s_%s_%d", prefix, table, n);
+    if (strlen(full) <= 63) {
+        snprintf(out, cap, "%s", full);
+        return;
+    }
+    unsigned char h[4];
+    crypto_generichash(h, sizeof h, (const unsigned char *)full, strlen(full), NULL, 0);
+    char hex[9];
+    pgb_hex(hex, h, sizeof h);
+    snprintf(out, cap, "%.45s_%s_%d", full, hex, n);
+}
+
+/* "ALTER TABLE table ADD CONSTRAINT name" into sql, the name made by
+ * object_name from prefix, table and n (and left in cname). */
+static void add_constraint(pgb_buf *sql, const char *table, const char *prefix, int n,
+                           char cname[80])
+{
+    object_name(cname, 80, prefix, table, n);
+    pgb_buf_puts(sql, "ALTER TABLE ");
+    pgb_buf_ident(sql, table);
+    pgb_buf_puts(sql, " ADD CONSTRAINT ");
+    pgb_buf_ident(sql, cname);
+}
+
+/* ---- DDL ---------------------------------------------------------------------- */
+
+static void fts_columns(pgb_buf *b, pgb_plan *p, pgb_plan_table *t);
+
+void pgb_ddl_table(pgb_buf *b, pgb_plan *p, pgb_plan_table *t)
+{
+    pgb_buf_puts(b, "CREATE TABLE ");
+    pgb_buf_ident(b, t->name);
+    pgb_buf_puts(b, " (");
+    for (int i = 0; i < t->ncols; i++) {
+        pgb_plan_col *c = &t->cols[i];
+        const pgb_src_col *sc = &t->src->cols[c->src];
+        pgb_buf_puts(b, i ? ",\n    " : "\n    ");
+        pgb_buf_ident(b, c->name);
+        pgb_buf_puts(b, " ");
+        pgb_buf_puts(b, c->type_sql);
+        if (c->identity && c->kind == PGB_K_BIGINT)
+            pgb_buf_puts(b, " GENERATED BY DEFAULT AS IDENTITY");
+        if (c->generated && c->gen_sql) {
+            pgb_buf_puts(b, " GENERATED ALWAYS AS (");
+            pgb_buf_puts(b, c->gen_sql);
+            pgb_buf_puts(b, ") STORED");
+        }
+        if (sc->notnull || (c->identity && c->kind == PGB_K_BIGINT))
+            pgb_buf_puts(b, " NOT NULL");
+    }
+    fts_columns(b, p, t);
+    pgb_buf_puts(b, "\n)");
+}
+
+void pgb_ddl_add(pgb_buf *ddl, const char *sql)
+{
+    pgb_buf_puts(ddl, sql);
+    pgb_buf_puts(ddl, ";\n");
+}
+
+static int is_create_index(const char *sql)
+{
+    return !strncmp(sql, "CREATE INDEX ", 13) || !strncmp(sql, "CREATE UNIQUE INDEX ", 20);
+}
+
+static void ahead_add(pgb_ahead *a, const char *sql)
+{
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 16;
+        pgb_ahead_job *j = realloc(a->jobs, (size_t)cap * sizeof *j);
+        if (!j) {
+            a->oom = 1;
+            return;
+        }
+        a->jobs = j;
+        a->cap = cap;
+    }
+    a->jobs[a->n] = (pgb_ahead_job){pgb_strdup(sql), NULL, 0};
+    if (!a->jobs[a->n].sql)
+        a->oom = 1;
+    else
+        a->n++;
+}
+
+void pgb_ahead_free(pgb_ahead *a)
+{
+    for (int i = 0; i < a->n; i++) {
+        free(a->jobs[i].sql);
+        free(a->jobs[i].err);
+    }
+    free(a->jobs);
+    memset(a, 0, sizeof *a);
+}
+
+/* Run a statement after the data; report it if PostgreSQL refuses. */
+static int after_data(const pgb_emit *e, const char *sql, const char *kind, const char *name)
+{
+    if (e->mode == PGB_EMIT_COLLECT) {
+        if (is_create_index(sql))
+            ahead_add(e->ahead, sql);
+        return 0;
+    }
+    pgb_ddl_add(e->ddl, sql);
+    if (e->dry_run)
+        return 0;
+    if (e->mode == PGB_EMIT_AHEAD_BUILT && is_create_index(sql)) {
+        for (int i = 0; i < e->ahead->n; i++) {
+            pgb_ahead_job *j = &e->ahead->jobs[i];
+            if (strcmp(j->sql, sql) != 0 || (!j->built && !j->err))
+                continue;
+            if (j->built)
+                return 0;
+            char *why = pgb_printf("PostgreSQL refused it: %s", j->err);
+            pgb_report_skip(e->rep, kind, name, why ? why : "refused");
+            free(why);
+            return -1;
+        }
+    }
+    char *err = NULL;
+    if (try_sql(e->conn, sql, &err) != 0) {
+        char *why = pgb_printf("PostgreSQL refused it: %s", err ? err : "unknown error");
+        pgb_report_skip(e->rep, kind, name, why ? why : "refused");
+        free(why);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_nocase(const char *collate)
+{
+    return collate && !strcasecmp(collate, "NOCASE");
+}
+
+/* An index item list "(a COLLATE NOCASE, lower(b) DESC)" of a CREATE INDEX. */
+static char *index_items(const pgb_toks *t, size_t open, size_t close, pgb_plan_table *pt,
+                         name_ctx *nc, const char **why)
+{
+    pgb_buf b = {0};
+    size_t item = open + 1;
+    int depth = 0;
+    for (size_t i = open + 1; i <= close; i++) {
+        int is_comma = t->t[i].kind == TK_OP && t->t[i].start[0] == ',' && depth == 0;
+        if (t->t[i].kind == TK_OP && t->t[i].start[0] == '(')
+            depth++;
+        else if (t->t[i].kind == TK_OP && t->t[i].start[0] == ')' && i != close)
+            depth--;
+        if (!is_comma && i != close)
+            continue;
+        /* [item, i): expr [COLLATE x] [ASC|DESC] */
+        size_t end = i;
+        const char *dir = NULL;
+        if (end > item && (pgb_tok_is(t, end - 1, "ASC") || pgb_tok_is(t, end - 1, "DESC"))) {
+            dir = t->t[end - 1].text;
+            end--;
+        }
+        int nocase = 0;
+        if (end >= item + 2 && pgb_tok_is(t, end - 2, "COLLATE")) {
+            nocase = t->t[end - 1].text && !strcasecmp(t->t[end - 1].text, "NOCASE");
+            if (!nocase && !(t->t[end - 1].text && !strcasecmp(t->t[end - 1].text, "BINARY"))) {
+                *why = "a collation other than NOCASE or BINARY";
+                pgb_buf_free(&b);
+                return NULL;
+            }
+            end -= 2;
+        }
+        /* A plain column inherits the column's collation. */
+        if (end == item + 1 && (t->t[item].kind == TK_IDENT || t->t[item].kind == TK_QIDENT)) {
+            for (int k = 0; k < pt->ncols; k++)
+                if (!strcasecmp(pt->src->cols[pt->cols[k].src].name, t->t[item].text) &&
+                    is_nocase(pt->src->cols[pt->cols[k].src].collate))
+                    nocase = 1;
+        }
+        pgb_buf expr = {0};
+        if (pgb_translate_expr(t, item, end, PGB_CTX_EXPR, NULL, map_column, nc, &expr, why) != 0) {
+            pgb_buf_free(&expr);
+            pgb_buf_free(&b);
+            return NULL;
+        }
+        if (b.len)
+            pgb_buf_puts(&b, ", ");
+        int plain = end == item + 1;
+        if (nocase)
+            pgb_buf_printf(&b, "lower((%s) COLLATE \"C\")", expr.s ? expr.s : "");
+        else if (plain)
+            pgb_buf_puts(&b, expr.s ? expr.s : "");
+        else
+            pgb_buf_printf(&b, "(%s)", expr.s ? expr.s : "");
+        pgb_buf_free(&expr);
+        if (dir) {
+            pgb_buf_puts(&b, " ");
+            pgb_buf_puts(&b, dir);
+        }
+        item = i + 1;
+    }
+    return b.s;
+}
+
+static void create_index(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t, pgb_src_index *x)
+{
+    name_ctx nc = {p, t};
+    pgb_toks tk;
+    const char *why = NULL;
+    if (!x->sql || pgb_tokenize(x->sql, &tk) != 0) {
+        pgb_error_reset();
+        pgb_report_skip(e->rep, "index", x->name, "its SQL text cannot be read");
+        return;
+    }
+    size_t open = 0;
+    while (open < tk.n && !(tk.t[open].kind == TK_OP && tk.t[open].start[0] == '('))
+        open++;
+    size_t close = pgb_tok_close(&tk, open);
+    char *items = close < tk.n ? index_items(&tk, open, close, t, &nc, &why) : NULL;
+    char *where = NULL;
+    if (items && close + 1 < tk.n && pgb_tok_is(&tk, close + 1, "WHERE")) {
+        pgb_buf w = {0};
+        if (pgb_translate_expr(&tk, close + 2, tk.n, PGB_CTX_EXPR, NULL, map_column, &nc, &w,
+                               &why) == 0)
+            where = w.s ? w.s : pgb_strdup("");
+        else
+            pgb_buf_free(&w);
+        if (!where) {
+            free(items);
+            items = NULL;
+        }
+    }
+    if (!items) {
+        char *r = pgb_printf("not translated: %s", why ? why : "unknown construct");
+        pgb_report_skip(e->rep, "index", x->name, r ? r : "not translated");
+        free(r);
+    } else {
+        char name[128];
+        snprintf(name, sizeof name, "%s", x->name);
+        if (!p->preserve_case)
+            for (char *q = name; *q; q++)
+                *q = (char)tolower((unsigned char)*q);
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, x->unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+        pgb_buf_ident(&sql, name);
+        pgb_buf_puts(&sql, " ON ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_printf(&sql, " (%s)", items);
+        if (where)
+            pgb_buf_printf(&sql, " WHERE %s", where);
+        if (!sql.oom)
+            after_data(e, sql.s, "index", x->name);
+        pgb_buf_free(&sql);
+    }
+    free(items);
+    free(where);
+    pgb_toks_free(&tk);
+}
+
+void pgb_ddl_keys_and_indexes(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t)
+{
+    pgb_src_table *st = t->src;
+    /* The primary key. */
+    pgb_buf pk = {0};
+    int npk = 0;
+    for (int k = 1; k <= st->ncols; k++)
+        for (int i = 0; i < t->ncols; i++)
+            if (st->cols[t->cols[i].src].pk == k) {
+                pgb_buf_puts(&pk, npk++ ? ", " : "");
+                pgb_buf_ident(&pk, t->cols[i].name);
+            }
+    if (npk) {
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, "ALTER TABLE ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_printf(&sql, " ADD PRIMARY KEY (%s)", pk.s);
+        after_data(e, sql.s, "primary key", st->name);
+        pgb_buf_free(&sql);
+    }
+    pgb_buf_free(&pk);
+    for (int i = 0; i < st->nidx; i++) {
+        pgb_src_index *x = &st->idx[i];
+        if (x->origin == 'p')
+            continue;
+        if (x->origin == 'u') {
+            /* A UNIQUE constraint; case-insensitive if its columns are NOCASE. */
+            int nocase = 0;
+            pgb_buf cols = {0};
+            for (int k = 0; k < x->ncols; k++) {
+                const char *n = x->cols[k] ? pgb_plan_col_name(t, x->cols[k]) : NULL;
+                for (int j = 0; j < st->ncols; j++)
+                    if (x->cols[k] && !strcasecmp(st->cols[j].name, x->cols[k]) &&
+                        is_nocase(st->cols[j].collate))
+                        nocase = 1;
+                pgb_buf_puts(&cols, k ? ", " : "");
+                pgb_buf_ident(&cols, n ? n : "?");
+            }
+            pgb_buf sql = {0};
+            if (nocase) {
+                char name[80];
+                object_name(name, sizeof name, "uq", t->name, i);
+                pgb_buf_puts(&sql, "CREATE UNIQUE INDEX ");
+                pgb_buf_ident(&sql, name);
+                pgb_buf_puts(&sql, " ON ");
+                pgb_buf_ident(&sql, t->name);
+                pgb_buf_puts(&sql, " (");
+                for (int k = 0; k < x->ncols; k++) {
+                    const char *n = x->cols[k] ? pgb_plan_col_name(t, x->cols[k]) : NULL;
+                    /* COLLATE "C": only ASCII letters fold, as in SQLite's NOCASE */
+                    pgb_buf_puts(&sql, k ? ", lower(" : "lower(");
+                    pgb_buf_ident(&sql, n ? n : "?");
+                    pgb_buf_puts(&sql, " COLLATE \"C\")");
+                }
+                pgb_buf_puts(&sql, ")");
+            } else {
+                pgb_buf_puts(&sql, "ALTER TABLE ");
+                pgb_buf_ident(&sql, t->name);
+                pgb_buf_printf(&sql, " ADD UNIQUE (%s)", cols.s ? cols.s : "");
+            }
+            after_data(e, sql.s, "unique constraint", x->name);
+            pgb_buf_free(&sql);
+            pgb_buf_free(&cols);
+            continue;
+        }
+        create_index(e, p, t, x);
+    }
+}
+
+void pgb_ddl_defaults_and_checks(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t)
+{
+    name_ctx nc = {p, t};
+    for (int i = 0; i < t->ncols; i++) {
+        pgb_plan_col *col = &t->cols[i];
+        const pgb_src_col *sc = &t->src->cols[col->src];
+        if (!sc->dflt || col->identity || col->generated)
+            continue;
+        if (!strcasecmp(sc->dflt, "NULL"))
+            continue;
+        const char *why = NULL;
+        char *expr = translate(sc->dflt, PGB_CTX_DEFAULT, col->type_sql, &nc, map_column, &why);
+        char name[300];
+        snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
+        if (!expr) {
+            char *r = pgb_printf("DEFAULT %s not translated: %s", sc->dflt, why);
+            pgb_report_skip(e->rep, "default", name, r ? r : "not translated");
+            free(r);
+            continue;
+        }
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, "ALTER TABLE ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_puts(&sql, " ALTER COLUMN ");
+        pgb_buf_ident(&sql, col->name);
+        pgb_buf_printf(&sql, " SET DEFAULT CAST((%s) AS %s)", expr, col->type_sql);
+        after_data(e, sql.s, "default", name);
+        pgb_buf_free(&sql);
+        free(expr);
+    }
+    for (int i = 0; i < t->src->nchecks; i++) {
+        const char *why = NULL;
+        char *expr = translate(t->src->checks[i], PGB_CTX_EXPR, NULL, &nc, map_column, &why);
+        char name[300];
+        snprintf(name, sizeof name, "%s: CHECK (%.200s)", t->src->name, t->src->checks[i]);
+        if (!expr) {
+            char *r = pgb_printf("not translated: %s", why);
+            pgb_report_skip(e->rep, "check", name, r ? r : "not translated");
+            free(r);
+            continue;
+        }
+        char cname[80];
+        pgb_buf sql = {0};
+        add_constraint(&sql, t->name, "ck", i + 1, cname);
+        pgb_buf_printf(&sql, " CHECK (%s)", expr);
+        after_data(e, sql.s, "check", name);
+        pgb_buf_free(&sql);
+        free(expr);
+    }
+}
+
+void pgb_ddl_foreign_keys(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t)
+{
+    for (int i = 0; i < t->src->nfks; i++) {
+        pgb_src_fk *f = &t->src->fks[i];
+        const char *parent = pgb_plan_table_name(p, f->table);
+        char name[300];
+        snprintf(name, sizeof name, "%s -> %s", t->src->name, f->table);
+        if (!parent) {
+            pgb_report_skip(e->rep, "foreign key", name, "the referenced table does not exist");
+            continue;
+        }
+        pgb_plan_table *pt = NULL;
+        for (int k = 0; k < p->ntables; k++)
+            if (!strcmp(p->tables[k].name, parent))
+                pt = &p->tables[k];
+        char cname[80];
+        pgb_buf sql = {0};
+        add_constraint(&sql, t->name, "fk", i + 1, cname);
+        pgb_buf_puts(&sql, " FOREIGN KEY (");
+        int all_to = 1;
+        for (int k = 0; k < f->n; k++) {
+            const char *n = pgb_plan_col_name(t, f->from[k]);
+            pgb_buf_puts(&sql, k ? ", " : "");
+            pgb_buf_ident(&sql, n ? n : f->from[k]);
+            all_to &= f->to[k] != NULL;
+        }
+        pgb_buf_puts(&sql, ") REFERENCES ");
+        pgb_buf_ident(&sql, parent);
+        if (all_to && pt) {
+            pgb_buf_puts(&sql, " (");
+            for (int k = 0; k < f->n; k++) {
+                const char *n = pgb_plan_col_name(pt, f->to[k]);
+                pgb_buf_puts(&sql, k ? ", " : "");
+                pgb_buf_ident(&sql, n ? n : f->to[k]);
+            }
+            pgb_buf_puts(&sql, ")");
+        }
+        if (f->on_delete && strcasecmp(f->on_delete, "NO ACTION"))
+            pgb_buf_printf(&sql, " ON DELETE %s", f->on_delete);
+        if (f->on_update && strcasecmp(f->on_update, "NO ACTION"))
+            pgb_buf_printf(&sql, " ON UPDATE %s", f->on_update);
+        if (f->deferrable)
+            pgb_buf_puts(&sql, " DEFERRABLE INITIALLY DEFERRED");
+        pgb_buf_puts(&sql, " NOT VALID");
+        if (after_data(e, sql.s, "foreign key", name) == 0 && !e->dry_run) {
+            /* SQLite does not enforce foreign keys unless asked: orphans may
+             * exist. The constraint stays (for new rows) either way. */
+            pgb_buf v = {0};
+            pgb_buf_puts(&v, "ALTER TABLE ");
+            pgb_buf_ident(&v, t->name);
+            pgb_buf_puts(&v, " VALIDATE CONSTRAINT ");
+            pgb_buf_ident(&v, cname);
+            char *err = NULL;
+            if (try_sql(e->conn, v.s, &err) != 0)
+                pgb_report_warn(e->rep,
+                                "foreign key %s: existing rows reference missing rows (%s); "
+                                "kept as NOT VALID, enforced for new rows",
+                                name, err ? err : "");
+            free(err);
+            pgb_buf_free(&v);
+        }
+        pgb_buf_free(&sql);
+    }
+}
+
+void pgb_ddl_identities(const pgb_emit *e, pgb_plan_table *t)
+{
+    for (int i = 0; i < t->ncols; i++) {
+        pgb_plan_col *col = &t->cols[i];
+        if (!col->identity || col->kind != PGB_K_BIGINT)
+            continue;
+        /* Past the largest key, and past sqlite_sequence for AUTOINCREMENT. */
+        pgb_buf tn = {0}, sql = {0};
+        pgb_buf_ident(&tn, t->name);
+        pgb_buf_puts(&sql, "SELECT setval(pg_get_serial_sequence(");
+        pgb_buf_literal(&sql, tn.s, tn.len);
+        pgb_buf_puts(&sql, ", ");
+        pgb_buf_literal(&sql, col->name, strlen(col->name));
+        pgb_buf_puts(&sql, "), GREATEST((SELECT max(");
+        pgb_buf_ident(&sql, col->name);
+        pgb_buf_puts(&sql, ") FROM ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_printf(&sql, "), %lld, 1), %s)", (long long)(t->src->has_seq ? t->src->seq : 0),
+                       (t->rows || (t->src->has_seq && t->src->seq > 0)) ? "true" : "false");
+        after_data(e, sql.s, "identity", t->src->name);
+        pgb_buf_free(&sql);
+        pgb_buf_free(&tn);
+    }
+}
+
+/* FTS5 -> PostgreSQL full-text search: a stored tsvector column generated
+ * from the indexed columns, with a GIN index. External content: the column
+ * goes on the content table, named after the FTS table. Own content: the FTS
+ * table was migrated as a table (rowid + its columns); the column is "fts".
+ * The column is part of CREATE TABLE, so COPY computes it while loading
+ * (adding it afterwards would rewrite the whole table). */
+static int fts_plan(pgb_plan *p, pgb_src_other *o, pgb_plan_table **t_out, char colname[128],
+                    pgb_buf *expr, char **skip)
+{
+    *t_out = NULL;
+    *skip = NULL;
+    if (o->fts_content && !*o->fts_content) {
+        *skip = pgb_strdup("a contentless FTS5 table does not store its text, so there is "
+                           "nothing to index in PostgreSQL");
+        return -1;
+    }
+    const char *target = pgb_plan_table_name(p, o->fts_content ? o->fts_content : o->name);
+    pgb_plan_table *t = NULL;
+    for (int i = 0; target && i < p->ntables; i++)
+        if (!strcmp(p->tables[i].name, target))
+            t = &p->tables[i];
+    if (!t || o->nfts_cols == 0) {
+        *skip = pgb_strdup(o->fts_content ? "its content table was not migrated"
+                                          : "it has no columns to index");
+        return -1;
+    }
+    name_ctx nc = {p, t};
+    int isb;
+    snprintf(colname, 128, "%s", o->fts_content ? map_fold(&nc, o->name, &isb) : "fts");
+    pgb_buf doc = {0};
+    for (int i = 0; i < o->nfts_cols; i++) {
+        const char *n = pgb_plan_col_name(t, o->fts_cols[i]);
+        if (!n) {
+            *skip = pgb_printf("column %s is not a column of %s", o->fts_cols[i], t->name);
+            pgb_buf_free(&doc);
+            return -1;
+        }
+        pgb_buf_puts(&doc, i ? " || ' ' || coalesce(" : "coalesce(");
+        pgb_buf_ident(&doc, n);
+        pgb_buf_puts(&doc, "::text, '')");
+    }
+    if (pgb_plan_col_name(t, colname)) {
+        *skip = pgb_printf("%s already has a column named %s", t->name, colname);
+        pgb_buf_free(&doc);
+        return -1;
+    }
+    pgb_buf_printf(expr, "to_tsvector('%s', %s)", o->fts_config ? o->fts_config : "simple",
+                   doc.s ? doc.s : "''");
+    pgb_buf_free(&doc);
+    *t_out = t;
+    return 0;
+}
+
+/* The tsvector columns that go into table t's CREATE TABLE. */
+static void fts_columns(pgb_buf *b, pgb_plan *p, pgb_plan_table *t)
+{
+    for (int i = 0; i < p->src->nothers; i++) {
+        pgb_src_other *o = &p->src->others[i];
+        if (o->kind != PGB_SRC_FTS)
+            continue;
+        pgb_plan_table *ft;
+        char col[128];
+        char *skip = NULL;
+        pgb_buf expr = {0};
+        if (fts_plan(p, o, &ft, col, &expr, &skip) == 0 && ft == t) {
+            pgb_buf_puts(b, ",\n    ");
+            pgb_buf_ident(b, col);
+            pgb_buf_printf(b, " tsvector GENERATED ALWAYS AS (%s) STORED", expr.s);
+        }
+        free(skip);
+        pgb_buf_free(&expr);
+    }
+}
+
+static void full_text(const pgb_emit *e, pgb_plan *p, pgb_src_other *o)
+{
+    pgb_plan_table *t;
+    char colname[128];
+    char *skip = NULL;
+    pgb_buf expr = {0};
+    if (fts_plan(p, o, &t, colname, &expr, &skip) != 0) {
+        pgb_report_skip(e->rep, "fts5 table", o->name, skip ? skip : "not translated");
+        free(skip);
+        pgb_buf_free(&expr);
+        return;
+    }
+    pgb_buf_free(&expr);
+    char idx[80];
+    if (o->fts_content)
+        snprintf(idx, sizeof idx, "%.50s_idx", colname);
+    else
+        snprintf(idx, sizeof idx, "%.50s_fts_idx", t->name);
+    pgb_buf i = {0};
+    pgb_buf_puts(&i, "CREATE INDEX ");
+    pgb_buf_ident(&i, idx);
+    pgb_buf_puts(&i, " ON ");
+    pgb_buf_ident(&i, t->name);
+    pgb_buf_puts(&i, " USING gin (");
+    pgb_buf_ident(&i, colname);
+    pgb_buf_puts(&i, ")");
+    after_data(e, i.s, "fts5 index", o->name);
+    pgb_buf_free(&i);
+}
+
+void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p)
+{
+    name_ctx nc = {p, NULL};
+    for (int i = 0; i < p->src->nothers; i++) {
+        pgb_src_other *o = &p->src->others[i];
+        if (o->kind == PGB_SRC_TRIGGER) {
+            pgb_report_skip(e->rep, "trigger", o->name,
+                            "triggers are not carried over: rewrite it as a PostgreSQL trigger "
+                            "function");
+            continue;
+        }
+        if (o->kind == PGB_SRC_FTS) {
+            full_text(e, p, o);
+            continue;
+        }
+        if (o->kind == PGB_SRC_VTAB) {
+            pgb_report_skip(e->rep, "virtual table", o->name,
+                            "a virtual table of a SQLite extension module has no PostgreSQL "
+                            "equivalent");
+            continue;
+        }
+        /* A view: CREATE VIEW name AS <select> */
+        pgb_toks tk;
+        if (!o->sql || pgb_tokenize(o->sql, &tk) != 0) {
+            pgb_error_reset();
+            pgb_report_skip(e->rep, "view", o->name, "its SQL text cannot be read");
+            continue;
+        }
+        size_t as = 0;
+        while (as < tk.n && !pgb_tok_is(&tk, as, "AS"))
+            as++;
+        pgb_buf body = {0};
+        const char *why = NULL;
+        if (as >= tk.n || pgb_translate_expr(&tk, as + 1, tk.n, PGB_CTX_EXPR, NULL, map_fold, &nc,
+                                             &body, &why) != 0) {
+            char *r = pgb_printf("not translated: %s", why ? why : "no AS");
+            pgb_report_skip(e->rep, "view", o->name, r ? r : "not translated");
+            free(r);
+        } else {
+            pgb_buf sql = {0};
+            pgb_buf_puts(&sql, "CREATE VIEW ");
+            int isb;
+            pgb_buf_ident(&sql, map_fold(&nc, o->name, &isb));
+            pgb_buf_printf(&sql, " AS %s", body.s);
+            after_data(e, sql.s, "view", o->name);
+            pgb_buf_free(&sql);
+        }
+        pgb_buf_free(&body);
+        pgb_toks_free(&tk);
+    }
+}
+
+/* ---- --schema / --data-only: the target's own types ------------------------------ */
+
+int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
+{
+    for (int i = 0; i < p->ntables; i++) {
+        pgb_plan_table *t = &p->tables[i];
+        const char *params[1] = {t->name};
+        PGresult *r = PQexecParams(c,
+                                   "SELECT column_name, data_type, character_maximum_length, "
+                                   "numeric_precision, numeric_scale, is_generated, "
+                                   "is_identity FROM information_schema.columns WHERE "
+                                   "table_schema = current_schema() AND table_name = $1",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
+            PQclear(r);
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "table %s (from %s) does not exist in the target; --schema and "
+                              "--data-only load into existing tables",
+                              t->name, t->src->name);
+            pgb_hint("create it in the schema file, or leave out --data-only");
+            return rc;
+        }
+        for (int j = 0; j < t->ncols; j++) {
+            pgb_plan_col *col = &t->cols[j];
+            int found = 0;
+            for (int k = 0; k < PQntuples(r) && !found; k++) {
+                if (strcmp(PQgetvalue(r, k, 0), col->name) != 0)
+                    continue;
+                found = 1;
+                const char *dt = PQgetvalue(r, k, 1);
+                int len = atoi(PQgetvalue(r, k, 2));
+                col->identity = !strcmp(PQgetvalue(r, k, 6), "YES");
+                col->generated = !strcmp(PQgetvalue(r, k, 5), "ALWAYS");
+                const pgb_col_stats *st = &col->st;
+                if (strstr(dt, "int"))
+                    col->kind = PGB_K_BIGINT;
+                else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
+                    col->kind = PGB_K_DOUBLE;
+                else if (!strcmp(dt, "numeric"))
+                    col->kind = PGB_K_NUMERIC;
+                else if (!strcmp(dt, "boolean"))
+                    col->kind = PGB_K_BOOL;
+                else if (!strcmp(dt, "date"))
+                    col->kind = PGB_K_DATE;
+                else if (!strcmp(dt, "timestamp without time zone"))
+                    col->kind = PGB_K_TS;
+                else if (!strcmp(dt, "timestamp with time zone"))
+                    /* Integers are epoch seconds; naive texts are UTC. */
+                    col->kind =
+                        st->n_int ? PGB_K_EPOCH_TSTZ : (st->n_text_naive ? PGB_K_TS : PGB_K_TSTZ);
+                else if (!strcmp(dt, "jsonb") || !strcmp(dt, "json"))
+                    col->kind = PGB_K_JSONB;
+                else if (!strcmp(dt, "uuid"))
+                    col->kind = PGB_K_UUID;
+                else if (!strcmp(dt, "character varying") && len > 0) {
+                    col->kind = PGB_K_VARCHAR;
+                    col->len = len;
+                } else if (!strcmp(dt, "bytea"))
+                    col->kind = PGB_K_BYTEA;
+                else
+                    col->kind = PGB_K_TEXT;
+                snprintf(col->type_sql, sizeof col->type_sql, "%s", dt);
+                free(col->reason);
+                col->reason = pgb_printf("the target's column is %s", dt);
+            }
+            if (!found) {
+                pgb_report_warn(rep,
+                                "column %s.%s has no column in the target table %s; "
+                                "not migrated",
+                                t->src->name, t->src->cols[col->src].name, t->name);
+                col->generated = 1; /* not copied */
+            }
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* Generated columns: translated, or created as plain columns (and their
+ * values copied as data) with a word in the report. */
+void pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep)
+{
+    for (int i = 0; i < p->ntables; i++) {
+        pgb_plan_table *t = &p->tables[i];
+        name_ctx nc = {p, t};
+        for (int j = 0; j < t->ncols; j++) {
+            pgb_plan_col *col = &t->cols[j];
+            const pgb_src_col *sc = &t->src->cols[col->src];
+            if (!col->generated)
+                continue;
+            const char *why = NULL;
+            col->gen_sql = sc->gen_expr
+                               ? translate(sc->gen_expr, PGB_CTX_EXPR, NULL, &nc, map_column, &why)
+                               : NULL;
+            if (!col->gen_sql) {
+                char name[300];
+                snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
+                char *r = pgb_printf("generated column expression not translated (%s): created "
+                                     "as a plain column, no values copied",
+                                     why ? why : "not found");
+                pgb_report_skip(rep, "generated column", name, r ? r : "not translated");
+                free(r);
+            }
+        }
+    }
+}

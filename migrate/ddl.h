@@ -1,0 +1,69 @@
+/* The DDL of a migration (migrate/ddl.c): CREATE TABLE, and the statements
+ * that follow the data. Internal. */
+#ifndef PGBOOT_MIGRATE_DDL_H
+#define PGBOOT_MIGRATE_DDL_H
+
+#include "../platform/platform.h"
+#include "plan.h"
+#include "report.h"
+
+typedef struct pg_conn PGconn;
+
+/* Indexes built ahead: in a staged migration, the CREATE INDEX statements
+ * (not the key and unique constraints, whose ALTER TABLE locks the table)
+ * run on the staging workers, two at a time, before the final transaction
+ * moves the tables; that transaction then finds them built. The statements
+ * are the very ones the final pass generates: a first pass of the emitters
+ * (PGB_EMIT_COLLECT) gathers them, and the final pass (PGB_EMIT_AHEAD_BUILT) skips
+ * those built and reports those refused, as it would have. */
+typedef struct {
+    char *sql;
+    char *err; /* PostgreSQL's refusal */
+    int built; /* neither built nor refused: the final pass runs it */
+} pgb_ahead_job;
+
+typedef struct {
+    pgb_ahead_job *jobs;
+    int n, cap, oom;
+} pgb_ahead;
+
+/* What the emitters of the statements that follow the data (keys, indexes,
+ * defaults, ...) do with each statement: every emitter takes it as an
+ * argument, and after_data acts on it. */
+typedef enum {
+    PGB_EMIT_RUN = 0,     /* record it in the DDL and run it (unless dry_run) */
+    PGB_EMIT_COLLECT,     /* only gather the CREATE INDEX statements into ahead */
+    PGB_EMIT_AHEAD_BUILT, /* as PGB_EMIT_RUN, but what ahead built is not run again,
+                           * and what it saw refused is reported */
+} pgb_emit_mode;
+
+typedef struct {
+    pgb_emit_mode mode;
+    PGconn *conn;
+    pgb_buf *ddl;
+    pgb_report *rep;
+    int dry_run;
+    pgb_ahead *ahead; /* PGB_EMIT_COLLECT and PGB_EMIT_AHEAD_BUILT */
+} pgb_emit;
+
+/* CREATE TABLE for t, with its full-text columns, into b. */
+void pgb_ddl_table(pgb_buf *b, pgb_plan *p, pgb_plan_table *t);
+/* Append one statement to the DDL of the report and --dry-run. */
+void pgb_ddl_add(pgb_buf *ddl, const char *sql);
+void pgb_ahead_free(pgb_ahead *a);
+
+/* What follows the data, for one table or for the whole plan. */
+void pgb_ddl_keys_and_indexes(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t);
+void pgb_ddl_identities(const pgb_emit *e, pgb_plan_table *t);
+void pgb_ddl_defaults_and_checks(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t);
+void pgb_ddl_foreign_keys(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t);
+void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p);
+
+/* Generated columns: their expressions translated (col->gen_sql), or a
+ * word in the report. */
+void pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep);
+/* --schema / --data-only: the plan takes the types of the target's existing
+ * tables. */
+PGB_MUST_USE int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep);
+
+#endif

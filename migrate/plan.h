@@ -1,0 +1,93 @@
+/* The plan: target names, and every column's type from one scan of its values (migrate/plan.c).
+ * Internal. */
+#ifndef PGBOOT_MIGRATE_PLAN_H
+#define PGBOOT_MIGRATE_PLAN_H
+
+#include <stdint.h>
+
+#include "../platform/platform.h"
+#include "source.h"
+
+typedef enum {
+    PGB_K_BIGINT,
+    PGB_K_DOUBLE,
+    PGB_K_NUMERIC, /* with p, s when p > 0 */
+    PGB_K_BOOL,
+    PGB_K_DATE,
+    PGB_K_TS,
+    PGB_K_TSTZ,
+    PGB_K_EPOCH_TSTZ, /* integer epoch seconds -> timestamptz (--epoch-as-timestamp) */
+    PGB_K_JSONB,
+    PGB_K_UUID,
+    PGB_K_VARCHAR, /* with len */
+    PGB_K_TEXT,
+    PGB_K_BYTEA,
+} pgb_pg_kind;
+
+/* What one scan of a column saw. */
+typedef struct {
+    int64_t n_null, n_int, n_real, n_text, n_blob;
+    int64_t n_int_not01, n_big_int, n_real_nonint, n_real_nonfinite;
+    int64_t n_badtext; /* invalid UTF-8 or NUL */
+    int64_t n_text_nonbool, n_text_nondate, n_text_nonts, n_text_tz, n_text_naive;
+    int64_t n_text_frac7, n_text_nonuuid, n_text_nonjson, n_text_noncontainer;
+    int64_t n_text_nonnumeric;
+    size_t max_chars;
+    int max_int_digits, max_frac_digits; /* of numbers and numeric texts */
+} pgb_col_stats;
+
+typedef struct {
+    int src;    /* index of the source column */
+    char *name; /* target name */
+    pgb_pg_kind kind;
+    int p, s, len;
+    char type_sql[64];
+    char *reason;  /* why this type (NULL: the obvious one) */
+    int identity;  /* the INTEGER PRIMARY KEY */
+    int generated; /* computed by PostgreSQL, not copied */
+    char *gen_sql; /* its translated expression */
+    int64_t n_bad; /* values this type cannot hold exactly */
+    pgb_col_stats st;
+} pgb_plan_col;
+
+typedef struct {
+    pgb_src_table *src;
+    char *name; /* target name */
+    pgb_plan_col *cols;
+    int ncols;
+    int64_t rows;
+    int64_t rejected;
+    uint64_t bytes;           /* COPY bytes sent */
+    uint64_t ms;              /* time to load */
+    unsigned char digest[16]; /* of the rows sent (verify full) */
+} pgb_plan_table;
+
+typedef struct {
+    pgb_src_db *src;
+    pgb_plan_table *tables;
+    int ntables;
+    int preserve_case;
+    int epoch_as_timestamp;
+    int detect_json;
+    pgboot_on_error on_error;
+} pgb_plan;
+
+/* Fold and check names, scan every table, choose every type. */
+PGB_MUST_USE int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case,
+                               int epoch_as_timestamp, int detect_json, pgboot_on_error on_error,
+                               int full_scan);
+void pgb_plan_free(pgb_plan *p);
+/* Count again the values each column's type cannot hold (after the types
+ * were changed, e.g. to the target's own). */
+void pgb_plan_recount(pgb_plan *p);
+/* The target name of a source table or column (for expression translation). */
+const char *pgb_plan_table_name(const pgb_plan *p, const char *src_name);
+const char *pgb_plan_col_name(const pgb_plan_table *t, const char *src_name);
+
+/* Can a SQLite value (by storage class and bytes) be stored exactly in col? */
+typedef struct sqlite3_value sqlite3_value;
+int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why);
+/* SELECT [rowid,] copied columns FROM the source table (malloc'd). */
+char *pgb_plan_select_sql(const pgb_plan_table *t, int with_rowid);
+
+#endif

@@ -1,0 +1,31 @@
+/* Checking the target, verifying before commit, and recording the migration
+ * in pgboot.migrations (migrate/record.c). Internal. */
+#ifndef PGBOOT_MIGRATE_RECORD_H
+#define PGBOOT_MIGRATE_RECORD_H
+
+#include <stdint.h>
+
+#include "../platform/platform.h"
+#include "plan.h"
+
+typedef struct pg_conn PGconn;
+
+/* Was a source migrated into the target already: this one (same, by its
+ * SHA-256) or another (other)? *when: what and when (malloc'd), or NULL. */
+PGB_MUST_USE int pgb_record_find(PGconn *c, const char *sha, int *same, int *other, char **when);
+/* May the role create the tables and record the migration? Before anything
+ * is written. */
+PGB_MUST_USE int pgb_record_check_role(PGconn *c);
+/* The plan's tables that exist in the target: an error unless --force
+ * (and --replace for tables holding rows); with drop, they are dropped. */
+PGB_MUST_USE int pgb_record_check_tables(PGconn *c, pgb_plan *p, const pgboot_migrate_options *o,
+                                         int drop);
+/* Before commit: the table's row count, and with full the digest of its
+ * values read back; *differs is set when the digests differ. */
+PGB_MUST_USE int pgb_record_verify(PGconn *c, pgb_plan_table *t, const char *source, int full,
+                                   int *differs);
+/* INSERT the record of this migration. */
+PGB_MUST_USE int pgb_record(PGconn *c, const pgboot_migrate_options *o, const char *sha,
+                            int64_t size, const char *started, const char *report);
+
+#endif
