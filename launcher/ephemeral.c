@@ -1,7 +1,7 @@
 /* Throwaway clusters for tests.
  *
  * Where things are:
- *   <cache>/templates/<bundle>-t1/data      initdb's result, made once per bundle
+ *   <cache>/templates/<bundle>-t1/data      the template cluster: initdb once per bundle
  *   <cache>/templates/<bundle>-t1/password  the superuser's password
  *   <base>/eph-XXXXXX/                     one ephemeral cluster: data/, s/ (socket),
  *                                          owner (pids, for the reaper)
@@ -40,7 +40,7 @@
 #include "../platform/dynload.h"
 #include "launcher.h"
 
-#define TEMPLATE_VERSION "t1"
+#define TEMPLATE_CLUSTER_VERSION "t1"
 #define SPARES_WANTED 2
 #define SPARE_MAX_AGE_S 600
 #define START_ATTEMPTS 5
@@ -100,7 +100,7 @@ static int base_dir(const char *root, char **out)
     return 0;
 }
 
-/* ---- the template -------------------------------------------------------- */
+/* ---- the template cluster -------------------------------------------------------- */
 
 static int read_password(const char *dir, char **out)
 {
@@ -113,7 +113,7 @@ static int read_password(const char *dir, char **out)
     return rc;
 }
 
-static int template_ready(const char *dir)
+static int template_cluster_ready(const char *dir)
 {
     char *v = pgb_path_join(dir, "data/PG_VERSION");
     char *p = pgb_path_join(dir, "password");
@@ -123,9 +123,10 @@ static int template_ready(const char *dir)
     return yes;
 }
 
-/* The template for this bundle: made once (under a lock), then reused. */
-static int template_ensure(const pgboot_bundle *b, const pgboot_fetch_options *fo, char **dir_out,
-                           char **password)
+/* The template cluster for this bundle (initdb once, under a lock), then reused:
+ * not to be confused with the template databases of testdb.c. */
+static int template_cluster_ensure(const pgboot_bundle *b, const pgboot_fetch_options *fo,
+                                   char **dir_out, char **password)
 {
     char *cache = NULL, *dir = NULL, *lock = NULL, *tmp = NULL, *data = NULL, *pwfile = NULL;
     int rc = pgboot_cache_dir(&cache, fo), lockfd = -1;
@@ -133,13 +134,13 @@ static int template_ensure(const pgboot_bundle *b, const pgboot_fetch_options *f
         return rc;
     const char *root = pgboot_bundle_root(b);
     const char *bundle_key = strrchr(root, '/') ? strrchr(root, '/') + 1 : root;
-    dir = pgb_printf("%s/templates/%s-%s", cache, bundle_key, TEMPLATE_VERSION);
-    lock = pgb_printf("%s/locks/template-%s-%s.lock", cache, bundle_key, TEMPLATE_VERSION);
+    dir = pgb_printf("%s/templates/%s-%s", cache, bundle_key, TEMPLATE_CLUSTER_VERSION);
+    lock = pgb_printf("%s/locks/template-%s-%s.lock", cache, bundle_key, TEMPLATE_CLUSTER_VERSION);
     if (!dir || !lock) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    if (template_ready(dir))
+    if (template_cluster_ready(dir))
         goto found;
     char *locks = pgb_path_join(cache, "locks");
     char *templates = pgb_path_join(cache, "templates");
@@ -150,7 +151,7 @@ static int template_ensure(const pgboot_bundle *b, const pgboot_fetch_options *f
     free(locks);
     if (rc == 0)
         rc = pgb_lock(lock, &lockfd);
-    if (rc == 0 && !template_ready(dir)) {
+    if (rc == 0 && !template_cluster_ready(dir)) {
         /* What a killed maker left (we hold the lock): marked ones only. */
         pgb_workdir_remove_abandoned(templates, ".tmp-");
         char rnd[9];
@@ -171,8 +172,8 @@ static int template_ensure(const pgboot_bundle *b, const pgboot_fetch_options *f
             rc = pgb_write_file_atomic(pwfile, pw, strlen(pw), 0600);
         sodium_memzero(pw, sizeof pw);
         if (rc == 0 && (pgb_workdir_unmark(tmp) != 0 || rename(tmp, dir) != 0))
-            rc = pgb_fail(PGBOOT_ERROR, "cannot move the template into place at %s: %s", dir,
-                          strerror(errno));
+            rc = pgb_fail(PGBOOT_ERROR, "cannot move the template cluster into place at %s: %s",
+                          dir, strerror(errno));
         if (rc != 0 && made)
             pgb_workdir_remove(tmp);
     }
@@ -665,7 +666,7 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     const char *roots[2] = {NULL, NULL};
     int nroots = tmp_roots(o, roots);
     if ((rc = pgboot_bundle_fetch(&e.bundle, &o->fetch)) != 0 ||
-        (rc = template_ensure(e.bundle, &o->fetch, &e.tpl, &e.password)) != 0)
+        (rc = template_cluster_ensure(e.bundle, &o->fetch, &e.tpl, &e.password)) != 0)
         goto done;
     e.prefix = spare_prefix(e.tpl);
     e.tpl_data = pgb_path_join(e.tpl, "data");

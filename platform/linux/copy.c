@@ -17,16 +17,9 @@
 #include <unistd.h>
 
 #include "../platform.h"
+#include "getdents.h"
 
 #define MAX_DEPTH 16
-
-struct linux_dirent64 {
-    unsigned long long d_ino;
-    long long d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
 
 static int copy_file(int sfd, int dfd, off_t size)
 {
@@ -72,7 +65,7 @@ static int copy_dir(int sdir, int ddir, int depth)
     }
     char buf[8192];
     for (;;) {
-        long n = syscall(SYS_getdents64, sdir, buf, sizeof buf);
+        long n = pgb_getdents(sdir, buf, sizeof buf);
         if (n < 0)
             return -1;
         if (n == 0)
@@ -81,7 +74,7 @@ static int copy_dir(int sdir, int ddir, int depth)
             struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
             off += d->d_reclen;
             const char *name = d->d_name;
-            if (!strcmp(name, ".") || !strcmp(name, ".."))
+            if (pgb_is_dot_or_dotdot(name))
                 continue;
             struct stat st;
             if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)

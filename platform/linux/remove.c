@@ -23,24 +23,12 @@
 #include <unistd.h>
 
 #include "../platform.h"
+#include "getdents.h"
 
 /* PostgreSQL's trees are shallow (a data directory about 4 levels, the
  * bundle's timezone files about 7); anything deeper is not ours. */
 #define MAX_DEPTH 32
 #define MAX_PASSES 8
-
-struct linux_dirent64 {
-    unsigned long long d_ino;
-    long long d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
-
-static int is_dot_or_dotdot(const char *name)
-{
-    return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
-}
 
 /* The last component of `path` (after trailing slashes). */
 static int last_component_is_dots(const char *path)
@@ -107,7 +95,7 @@ static int empty_dirfd(int dirfd, dev_t dev, int depth)
         int seen = 0;
         char buf[2048];
         for (;;) {
-            long n = syscall(SYS_getdents64, dirfd, buf, sizeof buf);
+            long n = pgb_getdents(dirfd, buf, sizeof buf);
             if (n < 0)
                 return -1;
             if (n == 0)
@@ -115,7 +103,7 @@ static int empty_dirfd(int dirfd, dev_t dev, int depth)
             for (long off = 0; off < n;) {
                 struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
                 off += d->d_reclen;
-                if (is_dot_or_dotdot(d->d_name))
+                if (pgb_is_dot_or_dotdot(d->d_name))
                     continue;
                 seen++;
                 if (remove_entry(dirfd, d->d_name, dev, depth) != 0 && !failed) {
@@ -279,11 +267,11 @@ int pgb_workdir_remove(const char *path)
         if (lseek(fd, 0, SEEK_SET) != 0)
             break;
         long n;
-        while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+        while ((n = pgb_getdents(fd, buf, sizeof buf)) > 0) {
             for (long off = 0; off < n;) {
                 struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
                 off += d->d_reclen;
-                if (is_dot_or_dotdot(d->d_name) || strcmp(d->d_name, WORK_MARK) == 0)
+                if (pgb_is_dot_or_dotdot(d->d_name) || strcmp(d->d_name, WORK_MARK) == 0)
                     continue;
                 seen++;
                 if (remove_entry(fd, d->d_name, dev, 0) != 0 && !failed) {
@@ -321,7 +309,7 @@ void pgb_workdir_remove_abandoned(const char *dir, const char *prefix)
     struct dirent *e;
     size_t n = strlen(prefix);
     while (d && n > 0 && (e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, prefix, n) != 0 || is_dot_or_dotdot(e->d_name))
+        if (strncmp(e->d_name, prefix, n) != 0 || pgb_is_dot_or_dotdot(e->d_name))
             continue;
         char *path = pgb_path_join(dir, e->d_name);
         if (path && pgb_workdir_abandoned(path, NULL))
