@@ -329,6 +329,32 @@ case_test_databases() {
     check_rc 0 "stop"
 }
 
+# The migration's staging schema: a schema of that name the user made (no
+# pgboot mark) is neither used nor dropped by a migration big enough to stage.
+case_staging_schema() {
+    local app url db
+    app=$(app_name staging)
+    pgb start --app "$app"
+    check_rc 0 "start"
+    url=$OUT
+    sql "$url" "create schema pgboot_staging; create table pgboot_staging.precious(x int); insert into pgboot_staging.precious values (42)" >/dev/null
+    db=$U/staging-src.sqlite
+    "$PY" - "$db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+c.executemany("INSERT INTO notes (body) VALUES (?)", (("note %d" % i,) for i in range(120000)))
+c.commit()
+PY
+    chown "$TEST_USER:" "$db"
+    pgb migrate --sqlite "$db" --app "$app"
+    check_rc 0 "a migration big enough to stage, beside the user's schema of the staging name"
+    check_eq "$(sql "$url" 'select count(*) from public.notes')" 120000 "the rows arrived"
+    check_eq "$(sql "$url" 'select x from pgboot_staging.precious')" 42 "the user's schema and its rows survive"
+    pgb stop --app "$app"
+    check_rc 0 "stop"
+}
+
 run_case user_dir_initdb_fails case_user_dir_initdb_fails
 run_case user_volume_full case_user_volume_full
 run_case work_dir_full case_work_dir_full
@@ -339,4 +365,5 @@ run_case ephemeral case_ephemeral
 run_case bundle_cache case_bundle_cache
 run_case template_leftovers case_template_leftovers
 run_case test_databases case_test_databases
+run_case staging_schema case_staging_schema
 sl_finish
