@@ -81,6 +81,8 @@ typedef enum {
     PGBOOT_ESTART = -15,      /* the server (or initdb) failed; the message has its log */
     PGBOOT_EBUSY = -16,       /* the data directory is used by something else */
     PGBOOT_EVERSION = -17,    /* the data directory was made by another PostgreSQL major */
+    PGBOOT_ESTOPPING = -18,   /* the server is shutting down: it takes no new connections */
+    PGBOOT_ENOANSWER = -19,   /* the server's process lives but does not answer (hung) */
 } pgboot_error_code;
 
 /** The message of the last failure on this thread ("" if none). Never NULL. */
@@ -299,7 +301,8 @@ typedef struct {
     const char *run_as;          /* as root: the unprivileged account to run as */
     int create_user;             /* as root: create run_as as a system user if missing */
     int port;                    /* 0: the last port if free, else a free one; N: exactly N */
-    uint32_t timeout_ms;         /* readiness timeout; 0: 60000 */
+    uint32_t timeout_ms;         /* start: readiness; stop: shutdown; 0: 60000. Also bounds the
+                                    wait for a running server's answer (at most 5000) */
     const char *const *settings; /* NULL-terminated "name=value" list, persisted */
     const char *database_url;    /* use this external server instead (also
                                     PGBOOT_DATABASE_URL) */
@@ -353,18 +356,30 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_name_check(const char *app);
  * starts is stopped when the calling process exits or dies; pgboot_server_free() does not stop it,
  * but pgboot_server_stop() does. As root, options.run_as names the account that owns and runs the
  * cluster; the work is then done in a forked process with that account's identity.
+ * A server of the app that is shutting down gets a few seconds to end (a fast shutdown does);
+ * if it is still stopping then (a smart shutdown waits for its clients), this fails with
+ * PGBOOT_ESTOPPING. A server whose process lives but does not answer a protocol ping within
+ * min(timeout_ms, 5 s) (hung, or stopped by SIGSTOP) is left alone: PGBOOT_ENOANSWER.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_start(pgboot_server **out,
                                                          const pgboot_server_options *opts);
 
-/** Attach to the app's running server without starting one. */
+/** Attach to the app's running server without starting one. PGBOOT_ENOTRUNNING when none runs
+ * (or it is still starting), PGBOOT_ESTOPPING while it shuts down (it takes no new
+ * connections; a smart shutdown still serves the clients it has), PGBOOT_ENOANSWER when its
+ * process lives but does not answer within min(timeout_ms, 5 s). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_attach(pgboot_server **out,
                                                           const pgboot_server_options *opts);
 
-/** Stop the server and wait until the postmaster is gone. */
+/** Stop the server and wait until the postmaster is gone (at most 60 s: PGBOOT_ETIMEOUT, or
+ * PGBOOT_ENOANSWER when it does not answer either; the request stays pending). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode);
 
-/** Stop the app's server, whoever started it (PGBOOT_ENOTRUNNING if none). */
+/** Stop the app's server, whoever started it (PGBOOT_ENOTRUNNING if none), and wait until it is
+ * gone, at most options.timeout_ms: then PGBOOT_ETIMEOUT, or PGBOOT_ENOANSWER when it does
+ * not answer either (the shutdown request stays pending). Stops serialise on the app's lock,
+ * except that a stop finding another stop under way signals the server in its own mode at once
+ * (PostgreSQL takes smart -> fast -> immediate at any time) rather than waiting behind it. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_stop_app(const pgboot_server_options *opts,
                                                             pgboot_stop_mode mode);
 

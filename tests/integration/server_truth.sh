@@ -33,7 +33,7 @@ case_smart_stop_pending() {
     pgb start --app "$app"
     check_rc 0 "start"
     url=$OUT
-    as_user env PGCONNECT_TIMEOUT=10 "$PSQL" -X -q "$url" -c "select pg_sleep(120)" >/dev/null 2>&1 &
+    as_user env PGCONNECT_TIMEOUT=10 "$PSQL" -X -q "$url" -c "select pg_sleep(300)" >/dev/null 2>&1 &
     client=$!
     register_bg "$client"
     client_connected() {
@@ -68,11 +68,13 @@ case_smart_stop_pending() {
     check_contains "$ERR" "pgboot stop --app $app --mode fast" "start's hint says how to force it"
     check_true "the client is still served" pid_live "$client"
 
-    # A smart stop that holds the app's lock while it waits for the client.
+    # A smart stop that holds the app's lock while it waits for the client
+    # (longer than CMD_TIMEOUT: a command that waits behind it fails).
     (
-        SL_TIMEOUT=60 as_user "$PGB" stop --app "$app" --mode smart --timeout 45 \
-            >"$T/smart.out" 2>"$T/smart.err" </dev/null
-        echo $? >"$T/smart.rc"
+        rc=0
+        SL_TIMEOUT=150 as_user "$PGB" stop --app "$app" --mode smart --timeout 120 \
+            >"$T/smart.out" 2>"$T/smart.err" </dev/null || rc=$?
+        echo "$rc" >"$T/smart.rc"
     ) &
     smart=$!
     register_bg "$smart"
@@ -87,6 +89,7 @@ case_smart_stop_pending() {
     check_no_postgres "$dd" 10 "after the fast stop"
     wait "$smart" || true
     check_eq "$(cat "$T/smart.rc" 2>/dev/null)" 0 "the smart stop ends with the server (it did not time out)"
+    check_contains "$(cat "$T/smart.err" 2>/dev/null)" "stopped the server" "the smart stop says it stopped the server"
     pgb status --app "$app"
     check_rc 3 "status after the stop: not running"
     pgb start --app "$app"
@@ -109,7 +112,7 @@ case_hung_postmaster() {
         return 1
     fi
     echo "$pm" >>"$T/.stopped"
-    trap 'kill -CONT "$pm" 2>/dev/null || true' EXIT
+    trap cont_stopped EXIT
     kill -STOP "$pm"
 
     pgb status --app "$app" --timeout 2
