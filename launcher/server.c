@@ -311,7 +311,7 @@ static int stop_server(const char *app, const pm_info *pm, pgboot_stop_mode mode
 
 /* Attach to a running, ready server of this data directory. ENOTRUNNING if
  * there is none (or it is starting); ESTOPPING while it shuts down;
- * ENOTANSWERING when it lives but gives no answer within bound_ms. *stale
+ * ENOANSWER when it lives but gives no answer within bound_ms. *stale
  * tells whether a postmaster.pid was left by a dead or foreign process. */
 static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_info *pm_out,
                   uint32_t bound_ms)
@@ -929,6 +929,8 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
     if (rc)
         return rc;
     int lockfd = -1, done = 0;
+    /* A stop's timeout covers its wait for the lock too. */
+    uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
     if (op == OP_ATTACH) {
         /* No lock: attaching must stay cheap and never wait for a start. */
         int stale;
@@ -941,9 +943,7 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
         } else {
             rc = attach(out, &p, &stale, NULL, probe_bound(o->timeout_ms));
         }
-    } else if ((rc = with_app_lock(&p, op == OP_START, mode,
-                                   pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000), &lockfd,
-                                   &done)) == 0 &&
+    } else if ((rc = with_app_lock(&p, op == OP_START, mode, deadline, &lockfd, &done)) == 0 &&
                !done) {
         if (op == OP_START) {
             start_ctx ctx = {.o = o, .supervise_fd = supervise_fd};
@@ -953,7 +953,7 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
                 *out = NULL;
             }
         } else {
-            rc = stop_locked(&p, mode, pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000));
+            rc = stop_locked(&p, mode, deadline);
         }
         pgb_unlock(lockfd);
     }
