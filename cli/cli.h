@@ -8,6 +8,8 @@
 #define EXIT_FAILURE_ 1
 #define EXIT_USAGE 2
 #define EXIT_NOT_RUNNING 3
+#define EXIT_STOPPING 4      /* status, url, env: the server is shutting down */
+#define EXIT_NOT_ANSWERING 5 /* status, url, env: its process lives but does not answer */
 
 extern const char cli_usage_text[];
 

@@ -32,8 +32,11 @@ const char cli_usage_text[] =
     "           print the URL of a fresh database cloned from a template built once\n"
     "           from the SQL files (keyed by their contents)\n"
     "  testdb drop URL  drop such a database, even with connections still open\n"
-    "  status   exit 0 if the app's server runs, 3 if not\n"
-    "  url      print the URL of the running server (exit 3 if none)\n"
+    "  status   say what the app's server is doing: exit 0 running, 3 not running,\n"
+    "           4 stopping (a smart shutdown serves its clients but takes no new ones),\n"
+    "           5 not answering (its process lives but does not answer: hung, SIGSTOP)\n"
+    "  url      print the URL of the running server (exit 3 if none, 4 stopping,\n"
+    "           5 not answering; env too)\n"
     "  env      print the connection variables: --format sh (default; also unsets the\n"
     "           libpq variables that could redirect a client), dotenv or json\n"
     "  logs     print the server log; -f follows it\n"
@@ -88,7 +91,8 @@ const char cli_usage_text[] =
     "\n"
     "environment: PGBOOT_APP, PGBOOT_MIRROR, PGBOOT_DATABASE_URL, PGBOOT_CACHE_DIR,\n"
     "             npm_config_registry, NPM_CONFIG_USERCONFIG, https_proxy/http_proxy/no_proxy\n"
-    "exit status: 0 ok, 1 failure, 2 usage error, 3 not running\n";
+    "exit status: 0 ok, 1 failure, 2 usage error, 3 not running, 4 stopping and\n"
+    "             5 not answering (status, url, env)\n";
 
 int cli_usage_error(const char *fmt, ...)
 {

@@ -665,21 +665,41 @@ int cmd_server(int argc, char **argv, const char *cmd)
         pgboot_server_free(s);
         return 0;
     }
-    /* status, url, env: attach only. */
+    /* status, url, env: attach only. Each says what the server is doing,
+     * with an exit status of its own. */
     if (pgboot_server_attach(&s, &a.o) != 0) {
-        if (!strcmp(cmd, "status") && pgboot_error_code_last() == PGBOOT_ENOTRUNNING) {
-            if (a.as_json)
-                print_json(json_pack("{s:b, s:s}", "running", 0, "app", a.o.app));
-            else
-                printf("not running (app %s)\n", a.o.app);
-            return EXIT_NOT_RUNNING;
+        int code = pgboot_error_code_last();
+        const char *state = code == PGBOOT_ENOTRUNNING ? "not running"
+                            : code == PGBOOT_ESTOPPING ? "stopping"
+                            : code == PGBOOT_ENOANSWER ? "not answering"
+                                                       : NULL;
+        int exit_status = code == PGBOOT_ENOTRUNNING ? EXIT_NOT_RUNNING
+                          : code == PGBOOT_ESTOPPING ? EXIT_STOPPING
+                          : code == PGBOOT_ENOANSWER ? EXIT_NOT_ANSWERING
+                                                     : EXIT_FAILURE_;
+        if (!state || strcmp(cmd, "status") != 0) {
+            cli_fail();
+            return exit_status;
         }
-        return cli_fail();
+        if (a.as_json) {
+            json_t *j = json_pack("{s:b, s:s, s:s}", "running", 0, "state", state, "app", a.o.app);
+            if (j && code != PGBOOT_ENOTRUNNING)
+                json_object_set_new(j, "message", json_string(pgboot_error_last()));
+            print_json(j);
+        } else if (code == PGBOOT_ENOTRUNNING) {
+            printf("not running (app %s)\n", a.o.app);
+        } else {
+            printf("%s (app %s): %s\n", state, a.o.app, pgboot_error_last());
+            if (pgboot_error_hint())
+                fprintf(stderr, "hint: %s\n", pgboot_error_hint());
+        }
+        return exit_status;
     }
     if (!strcmp(cmd, "status")) {
         if (a.as_json) {
             json_t *j = server_json(s, NULL);
             json_object_set_new(j, "running", json_true());
+            json_object_set_new(j, "state", json_string("running"));
             print_json(j);
         } else {
             printf("running (app %s): pid %d, port %d, data directory %s\n", a.o.app,

@@ -81,6 +81,8 @@ typedef enum {
     PGBOOT_ESTART = -15,      /* the server (or initdb) failed; the message has its log */
     PGBOOT_EBUSY = -16,       /* the data directory is used by something else */
     PGBOOT_EVERSION = -17,    /* the data directory was made by another PostgreSQL major */
+    PGBOOT_ESTOPPING = -18,   /* the server is shutting down: it takes no new connections */
+    PGBOOT_ENOANSWER = -19,   /* the server's process lives but does not answer (hung) */
 } pgboot_error_code;
 
 /** The message of the last failure on this thread ("" if none). Never NULL. */
@@ -302,7 +304,9 @@ typedef struct {
     int create_user;             /* as root: create run_as as a system user if missing */
     int port;                    /* 0: the last port if free, else a free one; N: exactly N */
     uint32_t timeout_ms;         /* bound on waiting for the server, its readiness and the app's
-                                    login together (see pgboot_server_start); 0: 60000 */
+                                    login together (see pgboot_server_start); stop: the
+                                    shutdown; also bounds the wait for a running server's
+                                    answer (at most 5000); 0: 60000 */
     const char *const *settings; /* NULL-terminated "name=value" list: checked by PostgreSQL,
                                     persisted in the cluster's pgboot.conf, applied to a
                                     running server (see pgboot_server_start) */
@@ -375,9 +379,15 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_app_name_check(const char *app);
  * 'backend' contexts for new sessions), pgboot_server_restart_needed() those PostgreSQL applies
  * only at a start ('postmaster' context; see pgboot_server_restart()).
  *
- * Errors: PGBOOT_EINVALID (options, a setting), PGBOOT_ETIMEOUT, PGBOOT_ESTART (the server or
- * initdb failed; the message quotes its log), PGBOOT_EPORT, PGBOOT_EROOT, PGBOOT_EVERSION,
- * PGBOOT_EBUSY, PGBOOT_ENOMEM, PGBOOT_ERROR, and those of pgboot_bundle_fetch().
+ * Errors: PGBOOT_EINVALID (options, a setting), PGBOOT_ETIMEOUT, PGBOOT_ESTOPPING,
+ * PGBOOT_ENOANSWER, PGBOOT_ESTART (the server or initdb failed; the message quotes its log),
+ * PGBOOT_EPORT, PGBOOT_EROOT, PGBOOT_EVERSION, PGBOOT_EBUSY, PGBOOT_ENOMEM, PGBOOT_ERROR, and those
+ * of pgboot_bundle_fetch().
+ *
+ * A server of the app that is shutting down gets a few seconds to end (a fast shutdown does);
+ * if it is still stopping then (a smart shutdown waits for its clients), this fails with
+ * PGBOOT_ESTOPPING. A server whose process lives but does not answer a protocol ping within
+ * min(timeout_ms, 5 s) (hung, or stopped by SIGSTOP) is left alone: PGBOOT_ENOANSWER.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_start(pgboot_server **out,
                                                          const pgboot_server_options *opts);
@@ -392,14 +402,22 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_start(pgboot_server **out,
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_restart(pgboot_server **out,
                                                            const pgboot_server_options *opts);
 
-/** Attach to the app's running server without starting one. */
+/** Attach to the app's running server without starting one. PGBOOT_ENOTRUNNING when none runs
+ * (or it is still starting), PGBOOT_ESTOPPING while it shuts down (it takes no new
+ * connections; a smart shutdown still serves the clients it has), PGBOOT_ENOANSWER when its
+ * process lives but does not answer within min(timeout_ms, 5 s). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_attach(pgboot_server **out,
                                                           const pgboot_server_options *opts);
 
-/** Stop the server and wait until the postmaster is gone. */
+/** Stop the server and wait until the postmaster is gone (at most 60 s: PGBOOT_ETIMEOUT, or
+ * PGBOOT_ENOANSWER when it does not answer either; the request stays pending). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode);
 
-/** Stop the app's server, whoever started it (PGBOOT_ENOTRUNNING if none). */
+/** Stop the app's server, whoever started it (PGBOOT_ENOTRUNNING if none), and wait until it is
+ * gone, at most options.timeout_ms: then PGBOOT_ETIMEOUT, or PGBOOT_ENOANSWER when it does
+ * not answer either (the shutdown request stays pending). Stops serialise on the app's lock,
+ * except that a stop finding another stop under way signals the server in its own mode at once
+ * (PostgreSQL takes smart -> fast -> immediate at any time) rather than waiting behind it. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_stop_app(const pgboot_server_options *opts,
                                                             pgboot_stop_mode mode);
 

@@ -107,6 +107,16 @@ PGB_MUST_USE int pgb_pm_read(const char *data_dir, pm_info *pm, int *found);
 int pgb_pm_is_ours(const char *data_dir, const pm_info *pm);
 /* Does it answer on its socket (within 5 s, and before `deadline` unless 0)? */
 int pgb_pm_answers(const pm_info *pm, uint64_t deadline);
+/* What a live postmaster of ours is doing, as every command tells it. */
+typedef enum {
+    PGB_PM_SERVING,  /* ready, and answers */
+    PGB_PM_STARTING, /* not ready yet (start-up, crash recovery) */
+    PGB_PM_STOPPING, /* shutting down: no new connections (a smart shutdown
+                        serves its clients until they leave) */
+    PGB_PM_SILENT,   /* no answer on its socket within the bound */
+} pgb_pm_state;
+/* Ask it with a protocol ping bounded by bound_ms. */
+pgb_pm_state pgb_pm_probe(const pm_info *pm, uint32_t bound_ms);
 long pgb_log_size(const char *log);
 /* The last `lines` lines logged since `offset`, joined by '|' (malloc'd). */
 char *pgb_log_since(const char *log, long offset, int lines);

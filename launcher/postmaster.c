@@ -100,6 +100,25 @@ int pgb_pm_answers(const pm_info *pm, uint64_t deadline)
     return pgb_pg_ping(pm->socket_dir, pm->port, wait) == PGB_PING_OK;
 }
 
+pgb_pm_state pgb_pm_probe(const pm_info *pm, uint32_t bound_ms)
+{
+    int ping = pgb_pg_ping(pm->socket_dir, pm->port, bound_ms);
+    /* Connected but silent: the kernel accepts for a postmaster that does
+     * not run (SIGSTOP, stuck), whatever its file says. */
+    if (ping == PGB_PING_NO_ANSWER)
+        return PGB_PM_SILENT;
+    if (pm->complete && strcmp(pm->status, "stopping") == 0)
+        return PGB_PM_STOPPING;
+    if (pm->complete && strcmp(pm->status, "ready") == 0) {
+        if (ping == PGB_PING_OK)
+            return PGB_PM_SERVING;
+        /* Ready, yet nothing accepts on its socket. */
+        if (ping == PGB_PING_NO_SOCKET)
+            return PGB_PM_SILENT;
+    }
+    return PGB_PM_STARTING;
+}
+
 /* ---- the log ----------------------------------------------------------- */
 
 long pgb_log_size(const char *log)

@@ -237,16 +237,115 @@ static void save_port(const pgb_app_paths *p, int port)
         pgb_error_reset(); /* only a preference for next time */
 }
 
+/* ---- what a running server is doing -------------------------------------- */
+
+/* The protocol ping's bound: short, and never longer than the caller's
+ * timeout. */
+#define PROBE_BOUND_MS 5000
+/* A fast shutdown ends in moments; a smart one lasts as long as its clients.
+ * A start waits this long for a server that is shutting down, then says so. */
+#define STOPPING_GRACE_MS 5000
+
+static uint32_t probe_bound(uint32_t timeout_ms)
+{
+    return timeout_ms && timeout_ms < PROBE_BOUND_MS ? timeout_ms : PROBE_BOUND_MS;
+}
+
+static int fail_stopping(const char *app, int pid)
+{
+    int rc = pgb_fail(PGBOOT_ESTOPPING,
+                      "the server of app %s (pid %d) is stopping and accepts no new connections "
+                      "(a smart shutdown waits until its clients disconnect)",
+                      app, pid);
+    pgb_hint("'pgboot stop --app %s --mode fast' disconnects them and stops it now; then start "
+             "it again",
+             app);
+    return rc;
+}
+
+/* The postmaster lives and is ours, but does not answer. `stop`: the
+ * shutdown request that is still pending, or NULL. */
+static int fail_silent(const char *app, const pm_info *pm, uint32_t bound_ms,
+                       const pgboot_stop_mode *stop)
+{
+    static const char *const modes[] = {"fast", "smart", "immediate"};
+    char after[96] = "";
+    if (stop)
+        snprintf(after, sizeof after, "; it still runs after the %s shutdown request",
+                 modes[*stop]);
+    int rc;
+    if (pgb_pid_stopped(pm->pid)) {
+        rc = pgb_fail(PGBOOT_ENOANSWER,
+                      "the server of app %s (pid %d) does not answer: its process is stopped "
+                      "(SIGSTOP)%s",
+                      app, pm->pid, after);
+        pgb_hint("resume it with 'kill -CONT %d'%s", pm->pid,
+                 stop ? " (the shutdown request then takes effect)" : "");
+        return rc;
+    }
+    rc = pgb_fail(PGBOOT_ENOANSWER,
+                  "the server of app %s (pid %d) does not answer on %s/.s.PGSQL.%d within %u ms%s",
+                  app, pm->pid, pm->socket_dir, pm->port, bound_ms, after);
+    if (stop && *stop == PGBOOT_STOP_IMMEDIATE)
+        pgb_hint("'kill -KILL %d' ends it (crash recovery runs at the next start)", pm->pid);
+    else
+        pgb_hint("it may be overloaded or stuck: try again with a longer --timeout, or end it "
+                 "with 'pgboot stop --app %s --mode immediate'",
+                 app);
+    return rc;
+}
+
+/* Is the postmaster of this data directory ours and shutting down? */
+static int server_stopping(const pgb_app_paths *p, pm_info *pm)
+{
+    int found;
+    if (pgb_pm_read(p->data_dir, pm, &found) != 0) {
+        pgb_error_reset(); /* asked again on the next turn */
+        return 0;
+    }
+    return found && pm->complete && strcmp(pm->status, "stopping") == 0 &&
+           pgb_pm_is_ours(p->data_dir, pm);
+}
+
+/* Ask the postmaster to shut down in `mode` and wait until it is gone. */
+static int stop_server(const char *app, const pm_info *pm, pgboot_stop_mode mode, uint64_t deadline)
+{
+    int sig =
+        mode == PGBOOT_STOP_SMART ? SIGTERM : (mode == PGBOOT_STOP_IMMEDIATE ? SIGQUIT : SIGINT);
+    int rc = pgb_signal_and_wait(pm->pid, sig, deadline);
+    if (rc != PGBOOT_ETIMEOUT)
+        return rc;
+    uint32_t bound = 500;
+    if (pgb_pid_stopped(pm->pid) || pgb_pm_probe(pm, bound) == PGB_PM_SILENT)
+        return fail_silent(app, pm, bound, &mode);
+    static const char *const modes[] = {"fast", "smart", "immediate"};
+    rc = pgb_fail(PGBOOT_ETIMEOUT,
+                  "the server of app %s (pid %d) is still running after the %s shutdown request",
+                  app, pm->pid, modes[mode]);
+    if (mode == PGBOOT_STOP_SMART)
+        pgb_hint("clients are still connected: 'pgboot stop --app %s --mode fast' disconnects "
+                 "them, --mode immediate aborts",
+                 app);
+    else if (mode == PGBOOT_STOP_FAST)
+        pgb_hint("its shutdown checkpoint may need a longer --timeout; 'pgboot stop --app %s "
+                 "--mode immediate' aborts it (crash recovery runs at the next start)",
+                 app);
+    else
+        pgb_hint("'kill -KILL %d' ends it (crash recovery runs at the next start)", pm->pid);
+    return rc;
+}
+
 /* ---- attach -------------------------------------------------------------- */
 
 /* Attach to a running, ready server of this data directory. ENOTRUNNING if
- * there is none; *stale tells whether a postmaster.pid was left by a dead or
- * foreign process. The ping waits no longer than `deadline` (0: 5 s). A
+ * there is none (or it is starting); ESTOPPING while it shuts down;
+ * ENOANSWER when it lives but gives no answer within bound_ms. *stale
+ * tells whether a postmaster.pid was left by a dead or foreign process. A
  * server whose start did not finish (no pgboot.run for its pid: the start
  * was killed before the app's role and database were checked) is returned
  * with *unfinished set when `unfinished` is given, else refused. */
 static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_info *pm_out,
-                  uint64_t deadline, int *unfinished)
+                  uint32_t bound_ms, int *unfinished)
 {
     pm_info pm;
     int found;
@@ -259,7 +358,12 @@ static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_in
     if (pm_out)
         *pm_out = pm;
     if (found && pgb_pm_is_ours(p->data_dir, &pm)) {
-        if (strcmp(pm.status, "ready") == 0 && pgb_pm_answers(&pm, deadline)) {
+        pgb_pm_state state = pgb_pm_probe(&pm, bound_ms);
+        if (state == PGB_PM_STOPPING)
+            return fail_stopping(p->app, pm.pid);
+        if (state == PGB_PM_SILENT)
+            return fail_silent(p->app, &pm, bound_ms, NULL);
+        if (state == PGB_PM_SERVING) {
             if (run_file_pid(p) != pm.pid) {
                 if (!unfinished) {
                     rc = pgb_fail(PGBOOT_ENOTRUNNING,
@@ -279,9 +383,7 @@ static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_in
             return rc;
         }
         return pgb_fail(PGBOOT_ENOTRUNNING, "the server for %s (pid %d) is %s", p->data_dir, pm.pid,
-                        strcmp(pm.status, "ready") == 0 ? "ready but does not answer"
-                        : pm.status[0]                  ? pm.status
-                                                        : "not ready");
+                        pm.status[0] ? pm.status : "not ready");
     }
     *stale = found;
     int r = pgb_fail(PGBOOT_ENOTRUNNING, "no server is running for app %s (data directory %s)",
@@ -533,7 +635,15 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     /* A refused setting changes nothing, running server or not. */
     if (want_settings(ctx) && (rc = pgb_settings_check(o->settings, ctx->unset)) != 0)
         return rc;
-    rc = attach(out, p, &stale, &pm, deadline, &unfinished);
+    uint32_t bound = probe_bound(o->timeout_ms);
+    rc = attach(out, p, &stale, &pm, bound, &unfinished);
+    if (rc == PGBOOT_ESTOPPING && !o->no_start) {
+        uint32_t grace =
+            o->timeout_ms && o->timeout_ms < STOPPING_GRACE_MS ? o->timeout_ms : STOPPING_GRACE_MS;
+        if (pgb_signal_and_wait(pm.pid, 0, pgb_now_ms() + grace) != 0)
+            return fail_stopping(p->app, pm.pid);
+        rc = attach(out, p, &stale, &pm, bound, &unfinished);
+    }
     if (rc == 0)
         return reuse(out, p, ctx, deadline, budget, unfinished);
     if (rc != PGBOOT_ENOTRUNNING)
@@ -565,7 +675,7 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         } else {
             if ((rc = pgb_wait_ready(p->data_dir, p->log_file, pm.pid, deadline,
                                      pgb_log_size(p->log_file), &bind_failed)) == 0 &&
-                (rc = attach(out, p, &stale, NULL, deadline, &unfinished)) == 0)
+                (rc = attach(out, p, &stale, NULL, bound, &unfinished)) == 0)
                 rc = reuse(out, p, ctx, deadline, budget, unfinished);
             goto done;
         }
@@ -665,8 +775,18 @@ done:
     return rc;
 }
 
-static int with_app_lock(const pgb_app_paths *p, int create, int *lockfd)
+/* Take the app's lock: starts and stops serialise on it. But waiting behind
+ * a stop that is under way (a smart one waits for its clients, however long)
+ * would be waiting for nothing: PostgreSQL takes a stronger shutdown request
+ * by signal at any time (smart, fast, immediate), so a stop (`create` 0) that
+ * finds the lock held and the server shutting down signals it in `mode` and
+ * waits for it to go, without the lock (*done set, its result returned); and
+ * a start gives it STOPPING_GRACE_MS, then says it is stopping. A stop waits
+ * for the lock until `deadline`, a start as long as it takes. */
+static int with_app_lock(const pgb_app_paths *p, int create, pgboot_stop_mode mode,
+                         uint64_t deadline, int *lockfd, int *done)
 {
+    *done = 0;
     int rc = create ? mkdir_app_dir(p->app_dir) : 0;
     if (rc)
         return rc;
@@ -678,7 +798,32 @@ static int with_app_lock(const pgb_app_paths *p, int create, int *lockfd)
         pgb_hint("start it with 'pgboot start --app %s'", p->app);
         return rc;
     }
-    return pgb_lock(p->lock_file, lockfd);
+    uint64_t stopping_since = 0;
+    for (;;) {
+        if ((rc = pgb_lock_try(p->lock_file, lockfd)) <= 0)
+            return rc;
+        pm_info pm;
+        uint64_t now = pgb_now_ms();
+        if (!server_stopping(p, &pm)) {
+            stopping_since = 0;
+        } else if (!create) {
+            *done = 1;
+            return stop_server(p->app, &pm, mode, deadline);
+        } else if (!stopping_since) {
+            stopping_since = now;
+        } else if (now - stopping_since >= STOPPING_GRACE_MS) {
+            return fail_stopping(p->app, pm.pid);
+        }
+        if (!create && now >= deadline) {
+            rc = pgb_fail(PGBOOT_ETIMEOUT,
+                          "another pgboot holds the lock %s of app %s (a start or a stop); gave "
+                          "up waiting for it",
+                          p->lock_file, p->app);
+            pgb_hint("try again, or with a longer --timeout");
+            return rc;
+        }
+        pgb_sleep_ms(20);
+    }
 }
 
 static int external_server(pgboot_server **out, const char *url, uint32_t timeout_ms)
@@ -915,7 +1060,7 @@ static int via_worker(op_kind op, pgboot_server **out, const pgboot_server_optio
     return rc;
 }
 
-static int stop_locked(const pgb_app_paths *p, pgboot_stop_mode mode, uint32_t timeout_ms)
+static int stop_locked(const pgb_app_paths *p, pgboot_stop_mode mode, uint64_t deadline)
 {
     pm_info pm;
     int found;
@@ -930,17 +1075,7 @@ static int stop_locked(const pgb_app_paths *p, pgboot_stop_mode mode, uint32_t t
                       p->app, p->data_dir);
         return rc;
     }
-    int sig =
-        mode == PGBOOT_STOP_SMART ? SIGTERM : (mode == PGBOOT_STOP_IMMEDIATE ? SIGQUIT : SIGINT);
-    rc = pgb_signal_and_wait(pm.pid, sig, pgb_now_ms() + (timeout_ms ? timeout_ms : 60000));
-    if (rc == PGBOOT_ETIMEOUT) {
-        rc = pgb_fail(PGBOOT_ETIMEOUT,
-                      "the server (pid %d) is still running after the %s "
-                      "shutdown request",
-                      pm.pid, mode == PGBOOT_STOP_SMART ? "smart" : "fast");
-        pgb_hint("clients are still connected; use --mode fast or --mode immediate");
-        return rc;
-    }
+    rc = stop_server(p->app, &pm, mode, deadline);
     if (rc == 0)
         unlink(p->run_file);
     return rc;
@@ -1021,7 +1156,9 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
     int rc = pgb_app_paths_make(&p, o->app, o->data_dir);
     if (rc)
         return rc;
-    int lockfd = -1;
+    int lockfd = -1, done = 0;
+    /* A stop's timeout covers its wait for the lock too. */
+    uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
     if (op == OP_ATTACH) {
         /* No lock: attaching must stay cheap and never wait for a start. */
         int stale;
@@ -1032,9 +1169,10 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
                           p.app, p.app_dir);
             pgb_hint("start it with 'pgboot start --app %s'", p.app);
         } else {
-            rc = attach(out, &p, &stale, NULL, 0, NULL);
+            rc = attach(out, &p, &stale, NULL, probe_bound(o->timeout_ms), NULL);
         }
-    } else if ((rc = with_app_lock(&p, op != OP_STOP, &lockfd)) == 0) {
+    } else if ((rc = with_app_lock(&p, op != OP_STOP, mode, deadline, &lockfd, &done)) == 0 &&
+               !done) {
         if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, o->timeout_ms)) != 0 &&
             rc != PGBOOT_ENOTRUNNING) {
             /* stop_locked said why */
@@ -1048,7 +1186,7 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
                 *out = NULL;
             }
         } else {
-            rc = stop_locked(&p, mode, o->timeout_ms);
+            rc = stop_locked(&p, mode, deadline);
         }
         pgb_unlock(lockfd);
     }
@@ -1183,14 +1321,8 @@ int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode)
         return rc;
     if (!found || pm.pid != s->pid || !pgb_pid_alive(s->pid))
         return pgb_fail(PGBOOT_ENOTRUNNING, "the server (pid %d) is not running any more", s->pid);
-    int sig =
-        mode == PGBOOT_STOP_SMART ? SIGTERM : (mode == PGBOOT_STOP_IMMEDIATE ? SIGQUIT : SIGINT);
-    rc = pgb_signal_and_wait(s->pid, sig, pgb_now_ms() + 60000);
-    if (rc == PGBOOT_ETIMEOUT)
-        return pgb_fail(PGBOOT_ETIMEOUT,
-                        "the server (pid %d) is still running after the "
-                        "shutdown request",
-                        s->pid);
+    if ((rc = stop_server(s->app ? s->app : "?", &pm, mode, pgb_now_ms() + 60000)) != 0)
+        return rc;
     char *run = pgb_path_join(s->app_dir, "pgboot.run");
     if (run)
         unlink(run);

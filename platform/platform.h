@@ -152,6 +152,9 @@ void pgb_workdir_remove_abandoned(const char *dir, const char *prefix);
 /* Take an exclusive lock on `path` (created 0600 if missing), waiting for it.
  * Released by pgb_unlock() or when the process dies. */
 PGB_MUST_USE int pgb_lock(const char *path, int *fd_out);
+/* The same without waiting: 0 taken, 1 held by another process (nothing
+ * open), or a negative error. */
+PGB_MUST_USE int pgb_lock_try(const char *path, int *fd_out);
 void pgb_unlock(int fd);
 
 /* --- processes (platform/linux/proc.c) ------------------------------------ */
@@ -165,6 +168,8 @@ PGB_MUST_USE int pgb_run_capture(char *const argv[], char **output, int *status,
 
 /* Is `pid` a live (not zombie) process? */
 int pgb_pid_alive(int pid);
+/* Is `pid` stopped by a signal (SIGSTOP, SIGTSTP) or a tracer? */
+int pgb_pid_stopped(int pid);
 /* The command name of `pid` (/proc/<pid>/comm) into buf; -1 if gone. */
 int pgb_pid_comm(int pid, char *buf, size_t len);
 /* Is the current directory of `pid` the directory `dir`? (-1: cannot tell) */
@@ -205,8 +210,10 @@ int pgb_port_is_free(int port);
 /* A port on 127.0.0.1 that was free a moment ago. */
 PGB_MUST_USE int pgb_port_pick(int *port);
 /* Does the PostgreSQL server on this Unix socket answer? Like PQping, but
- * without loading libpq (which costs ~5 ms of library loading per process). */
-enum { PGB_PING_OK = 0, PGB_PING_REJECT = 1, PGB_PING_NO_ANSWER = 2 };
+ * without loading libpq (which costs ~5 ms of library loading per process).
+ * NO_ANSWER: connected, but no reply within timeout_ms (a hung server: the
+ * kernel accepts for it); NO_SOCKET: nothing accepts on the socket. */
+enum { PGB_PING_OK = 0, PGB_PING_REJECT = 1, PGB_PING_NO_ANSWER = 2, PGB_PING_NO_SOCKET = 3 };
 int pgb_pg_ping(const char *socket_dir, int port, uint32_t timeout_ms);
 
 /* --- system facts (platform/linux/sys.c) ---------------------------------- */

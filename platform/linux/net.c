@@ -64,16 +64,19 @@ int pgb_pg_ping(const char *socket_dir, int port, uint32_t timeout_ms)
     a.sun_family = AF_UNIX;
     int n = snprintf(a.sun_path, sizeof a.sun_path, "%s/.s.PGSQL.%d", socket_dir, port);
     if (n < 0 || (size_t)n >= sizeof a.sun_path)
-        return PGB_PING_NO_ANSWER;
+        return PGB_PING_NO_SOCKET;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return PGB_PING_NO_ANSWER;
+        return PGB_PING_NO_SOCKET;
     struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        /* A full backlog makes connect wait (SO_SNDTIMEO): a server that
+         * does not accept, not a missing one. */
+        int silent = errno == EAGAIN || errno == ETIMEDOUT || errno == EINTR;
         close(fd);
-        return PGB_PING_NO_ANSWER;
+        return silent ? PGB_PING_NO_ANSWER : PGB_PING_NO_SOCKET;
     }
     /* A protocol 3.0 startup packet, as PQping sends: the server answers
      * with an authentication request ('R'), or an error ('E') whose SQLSTATE
