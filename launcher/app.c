@@ -154,27 +154,35 @@ int pgboot_app_dir_for(char **out, const pgboot_server_options *o)
     return *out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
 }
 
-/* A socket directory PostgreSQL can take: <app dir>/run when its socket path
- * fits and it has no character unix_socket_directories cannot carry, else one named by a digest of
- * the data directory under $XDG_RUNTIME_DIR or /tmp (private, 0700, checked to be ours). */
-static char *socket_dir_for(const char *app_dir, const char *data_dir)
+char *pgb_socket_dir_pick(const char *preferred, const char *key, const char *tag,
+                          size_t digest_bytes, int runtime_first)
 {
-    char *d = pgb_path_join(app_dir, "run");
-    if (d && pgb_socket_dir_usable(d))
-        return d;
-    free(d);
+    if (pgb_socket_dir_usable(preferred))
+        return pgb_strdup(preferred);
     unsigned char h[16];
-    crypto_generichash(h, sizeof h, (const unsigned char *)data_dir, strlen(data_dir), NULL, 0);
-    char hex[13];
-    pgb_hex(hex, h, 6);
+    char hex[33];
+    if (digest_bytes > sizeof h)
+        digest_bytes = sizeof h;
+    crypto_generichash(h, digest_bytes, (const unsigned char *)key, strlen(key), NULL, 0);
+    pgb_hex(hex, h, digest_bytes);
     const char *rt = getenv("XDG_RUNTIME_DIR");
-    if (rt && rt[0] == '/') {
-        d = pgb_printf("%s/pgboot-%s", rt, hex);
+    if (runtime_first && rt && rt[0] == '/') {
+        char *d = pgb_printf("%s/pgboot-%s%s", rt, tag, hex);
         if (d && pgb_socket_dir_usable(d))
             return d;
         free(d);
     }
-    return pgb_printf("/tmp/pgboot-%u-%s", (unsigned)getuid(), hex);
+    return pgb_printf("/tmp/pgboot-%u-%s%s", (unsigned)geteuid(), tag, hex);
+}
+
+/* An app's socket directory: <app dir>/run, else one named by a digest of
+ * the data directory under $XDG_RUNTIME_DIR or /tmp. */
+static char *socket_dir_for(const char *app_dir, const char *data_dir)
+{
+    char *run = pgb_path_join(app_dir, "run");
+    char *d = run ? pgb_socket_dir_pick(run, data_dir, "", 6, 1) : NULL;
+    free(run);
+    return d;
 }
 
 int pgb_app_paths_make(pgb_app_paths *p, const char *app, const char *data_dir)

@@ -43,7 +43,6 @@
 #define TEMPLATE_CLUSTER_VERSION "t1"
 #define SPARES_WANTED 2
 #define SPARE_MAX_AGE_S 600
-#define START_ATTEMPTS 5
 #define SUN_PATH_MAX 107
 #define SOCKET_NAME "/.s.PGSQL.65535"
 #define PASSWORD_LEN 32
@@ -303,17 +302,15 @@ static void replenish(const char *base, const char *prefix, const char *template
     free(lock);
 }
 
+/* A throwaway cluster's socket directory: <eph>/s, else a short one under
+ * /tmp named by a digest of <eph> (derived, never read from a file: the
+ * reaper removes only what pgboot made). */
 static char *socket_dir_for(const char *eph)
 {
-    char *d = pgb_path_join(eph, "s");
-    if (d && pgb_socket_dir_usable(d))
-        return d;
-    free(d);
-    unsigned char h[8];
-    crypto_generichash(h, sizeof h, (const unsigned char *)eph, strlen(eph), NULL, 0);
-    char hex[17];
-    pgb_hex(hex, h, sizeof h);
-    return pgb_printf("/tmp/pgboot-%u-e%s", (unsigned)geteuid(), hex);
+    char *s = pgb_path_join(eph, "s");
+    char *d = s ? pgb_socket_dir_pick(s, eph, "e", 8, 0) : NULL;
+    free(s);
+    return d;
 }
 
 /* Spares hold memory on a tmpfs, and no process owns them: each goes once it
@@ -422,7 +419,7 @@ static int client_count(PGconn *c)
     return n;
 }
 
-/* The daemon holds the host end of the supervisor's pipe: when it exits, the
+/* The daemon holds the owner's end of the lifeline pipe: when it exits, the
  * supervisor stops postgres and removes the directory. */
 static void ttl_daemon(const pgboot_server *s, uint32_t ttl_ms)
 {
@@ -501,7 +498,7 @@ typedef struct {
     char *fallback;     /* why the cluster is not in the first place it was meant for */
     char *fallback_why; /* why the last place tried had no room */
     pgboot_bundle *bundle;
-    int host[2];
+    int lifeline[2];
     int pid;
 } eph_state;
 
@@ -514,11 +511,11 @@ static void eph_state_free(eph_state *e, int failed)
             pgb_rmtree(e->eph);
         if (e->sock && e->eph && !pgb_str_has_prefix(e->sock, e->eph))
             pgb_rmtree(e->sock);
-        if (e->host[1] >= 0)
-            close(e->host[1]);
+        if (e->lifeline[1] >= 0)
+            close(e->lifeline[1]);
     }
-    if (e->host[0] >= 0)
-        close(e->host[0]);
+    if (e->lifeline[0] >= 0)
+        close(e->lifeline[0]);
     if (e->password)
         sodium_memzero(e->password, strlen(e->password));
     free(e->base);
@@ -535,11 +532,22 @@ static void eph_state_free(eph_state *e, int failed)
     pgboot_bundle_free(e->bundle);
 }
 
+/* Any free port, at every launch attempt. */
+static int pick_any_port(void *ctx, int attempt, int *port)
+{
+    (void)ctx;
+    (void)attempt;
+    return pgb_port_pick(port);
+}
+
+static int ephemeral_stop(pgboot_server *s, pgboot_stop_mode mode);
+
 static int make_server(pgboot_server **out, eph_state *e, int port)
 {
     pgboot_server *s = pgb_server_new();
     if (!s)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    s->stop = ephemeral_stop;
     s->pid = e->pid;
     s->port = port;
     s->started_here = 1;
@@ -661,7 +669,7 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
         return rc;
     if (o->ttl_ms && (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
         return rc;
-    eph_state e = {.host = {-1, -1}};
+    eph_state e = {.lifeline = {-1, -1}};
     int port = 0;
     const char *roots[2] = {NULL, NULL};
     int nroots = tmp_roots(o, roots);
@@ -704,7 +712,7 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
         goto done;
     if ((rc = pgb_socket_dir_prepare(e.sock)) != 0)
         goto done;
-    if (pipe2(e.host, O_CLOEXEC) != 0) {
+    if (pipe2(e.lifeline, O_CLOEXEC) != 0) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
         goto done;
     }
@@ -721,31 +729,17 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     settings[ns] = NULL;
     char *remove_after[3] = {e.eph, pgb_str_has_prefix(e.sock, e.eph) ? NULL : e.sock, NULL};
     uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
-    for (int attempt = 1;; attempt++) {
-        if ((rc = pgb_port_pick(&port)) != 0)
-            goto done;
-        pgb_postgres_launch l = {.bin_dir = pgboot_bundle_bin_dir(e.bundle),
-                                 .data_dir = e.data,
-                                 .socket_dir = e.sock,
-                                 .log_file = e.log,
-                                 .port = port,
-                                 .settings = settings,
-                                 .supervise_fd = e.host[0],
-                                 .host_gone_signal = SIGQUIT,
-                                 .remove_after = remove_after};
-        long offset = pgb_log_size(e.log);
-        if ((rc = pgb_launch_postgres(&l, &e.pid)) != 0)
-            goto done;
-        int bind_failed = 0;
-        rc = pgb_wait_ready(e.data, e.log, e.pid, deadline, offset, &bind_failed);
-        if (rc == 0)
-            break;
-        pgb_abandon(e.pid);
-        e.pid = 0;
-        if (!bind_failed || attempt == START_ATTEMPTS)
-            goto done;
-        pgb_error_reset();
-    }
+    pgb_postgres_launch l = {.bin_dir = pgboot_bundle_bin_dir(e.bundle),
+                             .data_dir = e.data,
+                             .socket_dir = e.sock,
+                             .log_file = e.log,
+                             .settings = settings,
+                             .lifeline_fd = e.lifeline[0],
+                             .owner_gone_signal = SIGQUIT,
+                             .remove_after = remove_after};
+    if ((rc = pgb_launch_until_ready(&l, deadline, pick_any_port, NULL, &e.pid)) != 0)
+        goto done;
+    port = l.port;
     if ((rc = write_owner(e.eph, getpid(), e.pid)) != 0 || (rc = make_server(out, &e, port)) != 0)
         goto done;
     replenish(e.base, e.prefix, e.tpl_data, tpl_size, need);
@@ -757,8 +751,8 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
                 _exit(1);
             ttl_daemon(*out, o->ttl_ms);
         }
-        close(e.host[1]);
-        e.host[1] = -1;
+        close(e.lifeline[1]);
+        e.lifeline[1] = -1;
         if (detached != 0) {
             pgboot_server_free(*out);
             *out = NULL;
@@ -766,8 +760,8 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
             goto done;
         }
     } else {
-        (*out)->host_fd = e.host[1];
-        e.host[1] = -1;
+        (*out)->lifeline_fd = e.lifeline[1];
+        e.lifeline[1] = -1;
     }
 done:
     eph_state_free(&e, rc != 0);
@@ -787,8 +781,8 @@ static void remove_detached(const char *path)
         pgb_rmtree(path);
 }
 
-/* Called by pgboot_server_stop() for an ephemeral cluster. */
-int pgb_ephemeral_stop(pgboot_server *s)
+/* The stop of an ephemeral cluster's handle (pgboot_server_stop()). */
+static int ephemeral_stop(pgboot_server *s, pgboot_stop_mode mode)
 {
     int rc = 0;
     if (pgb_pid_alive(s->pid) && pgb_signal_and_wait(s->pid, SIGQUIT, pgb_now_ms() + 10000) != 0 &&
@@ -810,9 +804,9 @@ int pgb_ephemeral_stop(pgboot_server *s)
     free(base);
     if (s->private_socket)
         pgb_rmtree(s->private_socket);
-    if (s->host_fd >= 0) {
-        close(s->host_fd);
-        s->host_fd = -1;
+    if (s->lifeline_fd >= 0) {
+        close(s->lifeline_fd);
+        s->lifeline_fd = -1;
     }
     return rc;
 }

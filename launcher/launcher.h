@@ -6,6 +6,8 @@
 #ifndef PGBOOT_LAUNCHER_H
 #define PGBOOT_LAUNCHER_H
 
+#include <limits.h>
+
 #include "../platform/platform.h"
 
 /* Where an app's things live (launcher/app.c). All malloc'd. */
@@ -28,6 +30,12 @@ void pgb_app_paths_free(pgb_app_paths *p);
  * sun_path, and no character unix_socket_directories cannot carry (a comma,
  * a double quote, a control character, a trailing space)? */
 int pgb_socket_dir_usable(const char *dir);
+/* A socket directory: `preferred` when PostgreSQL can take it there, else a
+ * short private one named by a digest (digest_bytes of it) of `key`:
+ * $XDG_RUNTIME_DIR/pgboot-<tag><hex> when runtime_first and usable, else
+ * /tmp/pgboot-<uid>-<tag><hex>. malloc'd; NULL when out of memory. */
+char *pgb_socket_dir_pick(const char *preferred, const char *key, const char *tag,
+                          size_t digest_bytes, int runtime_first);
 /* Refuse a data directory PostgreSQL cannot work in (a control character in
  * its path, a path too long for MAXPGPATH), with `hint` as the way out. */
 PGB_MUST_USE int pgb_data_dir_check(const char *dir, const char *hint);
@@ -140,14 +148,23 @@ typedef struct {
     const char *log_file;
     int port;
     const char *const *settings; /* extra "name=value" for -c, NULL-terminated */
-    int supervise_fd;            /* see pgb_launch */
-    int host_gone_signal;
+    int lifeline_fd;             /* see pgb_launch */
+    int owner_gone_signal;
     char *const *remove_after;
 } pgb_postgres_launch;
 /* Start `postgres` itself (not pg_ctl), output appended to the log. */
 PGB_MUST_USE int pgb_launch_postgres(const pgb_postgres_launch *l, int *pid);
+/* The port of each attempt of pgb_launch_until_ready (attempt 1, 2, ...);
+ * a retry may be refused with an error (a port the user asked for). */
+typedef int (*pgb_port_chooser)(void *ctx, int attempt, int *port);
+/* Launch postgres and wait until it is ready by `deadline`; a port taken
+ * between the choice and the bind gets another attempt (up to 5), any other
+ * failure ends it (the server is stopped). On success *pid, and l->port is
+ * the port it listens on. */
+PGB_MUST_USE int pgb_launch_until_ready(pgb_postgres_launch *l, uint64_t deadline,
+                                        pgb_port_chooser choose, void *ctx, int *pid);
 
-/* The server handle (launcher/server.c), shared with ephemeral.c. */
+/* The server handle (launcher/handle.c); server.c and ephemeral.c make them. */
 struct pgboot_server {
     char *url;
     char *host;
@@ -164,16 +181,23 @@ struct pgboot_server {
     int pid;
     int started_here;
     int external;
-    int host_fd;          /* child mode: closing it tells the supervisor to stop the server */
+    int lifeline_fd;      /* child mode: closing it tells the supervisor to stop the server */
     char *ephemeral_dir;  /* a throwaway cluster's directory, removed at stop */
     char *private_socket; /* its socket directory when outside ephemeral_dir */
     char *tmp_fallback;   /* a throwaway cluster not where it was first meant to go: why */
     char *restart_needed; /* settings changed by this start that wait for a restart */
     char *reloaded;       /* settings changed by this start and applied by a reload */
+    /* How pgboot_server_stop() stops it, chosen by whoever made the handle;
+     * NULL: not pgboot's to stop (an external database). */
+    int (*stop)(pgboot_server *s, pgboot_stop_mode mode);
 };
 
 pgboot_server *pgb_server_new(void);
-/* Stop an ephemeral cluster and remove it (launcher/ephemeral.c). */
-int pgb_ephemeral_stop(pgboot_server *s);
+
+/* launcher/external.c: the URL of an external database the options name
+ * (database_url, else PGBOOT_DATABASE_URL; NULL: none), and its handle once
+ * the URL connects within timeout_ms. */
+const char *pgb_external_url(const pgboot_server_options *o);
+PGB_MUST_USE int pgb_external_server(pgboot_server **out, const char *url, uint32_t timeout_ms);
 
 #endif

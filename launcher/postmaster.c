@@ -267,8 +267,8 @@ int pgb_launch_postgres(const pgb_postgres_launch *l, int *pid)
     argv[n] = NULL;
     pgb_launch pl = {.argv = argv,
                      .log_fd = logfd,
-                     .supervise_fd = l->supervise_fd,
-                     .host_gone_signal = l->host_gone_signal,
+                     .lifeline_fd = l->lifeline_fd,
+                     .owner_gone_signal = l->owner_gone_signal,
                      .remove_after = l->remove_after};
     int rc = pgb_spawn_server(&pl, pid);
     close(logfd);
@@ -306,4 +306,30 @@ void pgb_clear_stale_socket_locks(const char *socket_dir)
         }
     }
     closedir(d);
+}
+
+#define LAUNCH_ATTEMPTS 5
+
+int pgb_launch_until_ready(pgb_postgres_launch *l, uint64_t deadline, pgb_port_chooser choose,
+                           void *ctx, int *pid)
+{
+    *pid = 0;
+    for (int attempt = 1;; attempt++) {
+        int rc = choose(ctx, attempt, &l->port);
+        if (rc)
+            return rc;
+        long offset = pgb_log_size(l->log_file);
+        if ((rc = pgb_launch_postgres(l, pid)) != 0)
+            return rc;
+        int bind_failed = 0;
+        rc = pgb_wait_ready(l->data_dir, l->log_file, *pid, deadline, offset, &bind_failed);
+        if (rc == 0)
+            return 0;
+        pgb_abandon(*pid); /* nothing if it exited by itself */
+        *pid = 0;
+        if (!bind_failed || attempt == LAUNCH_ATTEMPTS)
+            return rc;
+        /* Someone took the port between the choice and the bind. */
+        pgb_error_reset();
+    }
 }

@@ -32,114 +32,7 @@
 #include "../platform/dynload.h"
 #include "launcher.h"
 
-#define START_ATTEMPTS 5
-
-pgboot_server *pgb_server_new(void)
-{
-    pgboot_server *s = calloc(1, sizeof *s);
-    if (s)
-        s->host_fd = -1;
-    return s;
-}
-
-void pgboot_server_free(pgboot_server *s)
-{
-    if (!s)
-        return;
-    if (s->host_fd >= 0)
-        close(s->host_fd);
-    free(s->ephemeral_dir);
-    free(s->private_socket);
-    free(s->tmp_fallback);
-    if (s->password)
-        sodium_memzero(s->password, strlen(s->password));
-    if (s->url)
-        sodium_memzero(s->url, strlen(s->url));
-    free(s->url);
-    free(s->host);
-    free(s->user);
-    free(s->password);
-    free(s->database);
-    free(s->socket_dir);
-    free(s->data_dir);
-    free(s->app_dir);
-    free(s->log_path);
-    free(s->pg_version);
-    free(s->app);
-    free(s->restart_needed);
-    free(s->reloaded);
-    free(s);
-}
-
-const char *pgboot_server_url(const pgboot_server *s)
-{
-    return s->url;
-}
-int pgboot_server_port(const pgboot_server *s)
-{
-    return s->port;
-}
-int pgboot_server_pid(const pgboot_server *s)
-{
-    return s->pid;
-}
-const char *pgboot_server_host(const pgboot_server *s)
-{
-    return s->host;
-}
-const char *pgboot_server_user(const pgboot_server *s)
-{
-    return s->user;
-}
-const char *pgboot_server_password(const pgboot_server *s)
-{
-    return s->password;
-}
-const char *pgboot_server_database(const pgboot_server *s)
-{
-    return s->database;
-}
-const char *pgboot_server_socket_dir(const pgboot_server *s)
-{
-    return s->socket_dir;
-}
-const char *pgboot_server_data_dir(const pgboot_server *s)
-{
-    return s->data_dir;
-}
-const char *pgboot_server_app_dir(const pgboot_server *s)
-{
-    return s->app_dir;
-}
-const char *pgboot_server_log_path(const pgboot_server *s)
-{
-    return s->log_path;
-}
-const char *pgboot_server_pg_version(const pgboot_server *s)
-{
-    return s->pg_version;
-}
-int pgboot_server_started_here(const pgboot_server *s)
-{
-    return s->started_here;
-}
-int pgboot_server_is_external(const pgboot_server *s)
-{
-    return s->external;
-}
-const char *pgboot_server_restart_needed(const pgboot_server *s)
-{
-    return s->restart_needed;
-}
-const char *pgboot_server_reloaded(const pgboot_server *s)
-{
-    return s->reloaded;
-}
-
-const char *pgboot_server_tmp_fallback(const pgboot_server *s)
-{
-    return s->tmp_fallback;
-}
+static int app_server_stop(pgboot_server *s, pgboot_stop_mode mode);
 
 /* ---- the server object -------------------------------------------------- */
 
@@ -149,6 +42,7 @@ static int server_make(pgboot_server **out, const pgb_app_paths *p, int pid, int
     pgboot_server *s = pgb_server_new();
     if (!s)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    s->stop = app_server_stop;
     int rc = pgb_pgpass_lookup(p->pgpass, p->app, &s->password);
     if (rc) {
         pgboot_server_free(s);
@@ -335,6 +229,26 @@ static int stop_server(const char *app, const pm_info *pm, pgboot_stop_mode mode
     return rc;
 }
 
+/* The stop of a server handle made here: by its data directory, as its owner. */
+static int app_server_stop(pgboot_server *s, pgboot_stop_mode mode)
+{
+
+    pm_info pm;
+    int found;
+    int rc = pgb_pm_read(s->data_dir, &pm, &found);
+    if (rc)
+        return rc;
+    if (!found || pm.pid != s->pid || !pgb_pid_alive(s->pid))
+        return pgb_fail(PGBOOT_ENOTRUNNING, "the server (pid %d) is not running any more", s->pid);
+    if ((rc = stop_server(s->app ? s->app : "?", &pm, mode, pgb_now_ms() + 60000)) != 0)
+        return rc;
+    char *run = pgb_path_join(s->app_dir, "pgboot.run");
+    if (run)
+        unlink(run);
+    free(run);
+    return rc;
+}
+
 /* ---- attach -------------------------------------------------------------- */
 
 /* Attach to a running, ready server of this data directory. ENOTRUNNING if
@@ -457,15 +371,12 @@ static int app_login(const pgb_app_paths *p, const pgboot_server *s, uint64_t de
     return rc;
 }
 
-static int launch(const pgb_app_paths *p, const char *bin_dir, int port, int supervise_fd, int *pid)
+/* The port the user asked for cannot be had: one message, one way out. */
+static int fail_port_taken(int port, const char *how)
 {
-    pgb_postgres_launch l = {.bin_dir = bin_dir,
-                             .data_dir = p->data_dir,
-                             .socket_dir = p->socket_dir,
-                             .log_file = p->log_file,
-                             .port = port,
-                             .supervise_fd = supervise_fd};
-    return pgb_launch_postgres(&l, pid);
+    int rc = pgb_fail(PGBOOT_EPORT, "port %d on 127.0.0.1 %s", port, how);
+    pgb_hint("leave out --port to let pgboot choose a free one");
+    return rc;
 }
 
 static int choose_port(const pgb_app_paths *p, int requested, int *port)
@@ -473,11 +384,8 @@ static int choose_port(const pgb_app_paths *p, int requested, int *port)
     if (requested) {
         if (requested < 1 || requested > 65535)
             return pgb_fail(PGBOOT_EINVALID, "port %d is not a TCP port (1-65535)", requested);
-        if (!pgb_port_is_free(requested)) {
-            int rc = pgb_fail(PGBOOT_EPORT, "port %d on 127.0.0.1 is already in use", requested);
-            pgb_hint("leave out --port to let pgboot choose a free one");
-            return rc;
-        }
+        if (!pgb_port_is_free(requested))
+            return fail_port_taken(requested, "is already in use");
         *port = requested;
         return 0;
     }
@@ -492,7 +400,7 @@ static int choose_port(const pgb_app_paths *p, int requested, int *port)
 typedef struct {
     const pgboot_server_options *o;
     const char *const *unset; /* options.unset (version 2), else NULL */
-    int supervise_fd;         /* child mode: read end of the host's pipe, else -1 */
+    int lifeline_fd;          /* child mode: read end of the owner's lifeline pipe, else -1 */
 } start_ctx;
 
 static int want_settings(const start_ctx *ctx)
@@ -620,6 +528,112 @@ static int reuse(pgboot_server **out, const pgb_app_paths *p, const start_ctx *c
     return rc;
 }
 
+typedef struct {
+    const pgb_app_paths *p;
+    int requested; /* --port, or 0 */
+} port_choice;
+
+/* The port of each launch attempt: the one asked for (never another), else
+ * the last one if free, else a free one; a retry forgets the last one. */
+static int choose_port_attempt(void *ctx, int attempt, int *port)
+{
+    const port_choice *c = ctx;
+    if (attempt > 1) {
+        if (c->requested)
+            return fail_port_taken(c->requested, "was taken by another process");
+        save_port(c->p, 0);
+    }
+    return choose_port(c->p, c->requested, port);
+}
+
+/* No postmaster of ours runs: make the cluster if there is none, apply the
+ * settings given (rolled back if the start then fails), launch postgres and
+ * wait until the app logs in. */
+static int start_new(pgboot_server **out, const pgb_app_paths *p, const start_ctx *ctx,
+                     const pgboot_bundle *bundle, int stale, uint32_t budget)
+{
+    const pgboot_server_options *o = ctx->o;
+    char *version = NULL, *pg_version_file = NULL, *old_conf = NULL;
+    size_t old_len = 0;
+    int conf_changed = 0, rc = 0;
+    pgb_error_reset();
+    if (stale) {
+        /* Left by a crash: the pid is dead or belongs to another program. */
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/postmaster.pid", p->data_dir);
+        unlink(path);
+    }
+    /* No postmaster of ours runs: socket lock files in our private socket
+     * directory whose pid is not a live postgres are a crash's leftovers too
+     * (PostgreSQL would take a zombie or a reused pid for an owner). */
+    pgb_clear_stale_socket_locks(p->socket_dir);
+    if (o->port && !pgb_port_is_free(o->port)) {
+        rc = fail_port_taken(o->port, "is already in use");
+        goto done;
+    }
+    version = pgb_strdup(pgboot_bundle_pg_version(bundle));
+    pg_version_file = pgb_path_join(p->data_dir, "PG_VERSION");
+    if (!version || !pg_version_file) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (!pgb_path_exists(pg_version_file) &&
+        (rc = pgb_cluster_create(p, pgboot_bundle_bin_dir(bundle))) != 0)
+        goto done;
+    /* Settings PostgreSQL refuses are never written; one it takes but that
+     * fails the start (too much memory, say) is rolled back below. */
+    if (want_settings(ctx) &&
+        ((rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), o->settings)) != 0 ||
+         (rc = pgb_cluster_conf_read(p, &old_conf, &old_len)) != 0 ||
+         (rc = pgb_cluster_set(p, o->settings, ctx->unset, &conf_changed)) != 0))
+        goto done;
+    if ((rc = pgb_socket_dir_prepare(p->socket_dir)) != 0)
+        goto done;
+    if (mkdir(p->log_dir, 0700) != 0 && errno != EEXIST) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", p->log_dir, strerror(errno));
+        goto done;
+    }
+    uint64_t deadline = pgb_now_ms() + budget;
+    pgb_postgres_launch l = {.bin_dir = pgboot_bundle_bin_dir(bundle),
+                             .data_dir = p->data_dir,
+                             .socket_dir = p->socket_dir,
+                             .log_file = p->log_file,
+                             .lifeline_fd = ctx->lifeline_fd};
+    port_choice choice = {p, o->port};
+    int pid = 0;
+    if ((rc = pgb_launch_until_ready(&l, deadline, choose_port_attempt, &choice, &pid)) != 0)
+        goto done;
+    int port = l.port;
+    /* The app's own login over the URL proves its role and database exist;
+     * only when it fails (first start) does the superuser create them. */
+    if ((rc = server_make(out, p, pid, port, p->socket_dir, version, 1)) == 0)
+        rc = app_login(p, *out, deadline, budget);
+    if (rc != 0 || (rc = write_run_file(p, *out)) != 0) {
+        pgboot_server_free(*out);
+        *out = NULL;
+        pgb_abandon(pid);
+        goto done;
+    }
+    save_port(p, port);
+done:
+    if (rc != 0 && rc != PGBOOT_EINVALID) {
+        pgb_error_saved first;
+        pgb_error_save(&first);
+        int restored = conf_changed && pgb_cluster_conf_write(p, old_conf, old_len) == 0;
+        pgb_error_restore(&first);
+        if (restored)
+            pgb_hint("the settings given with --set/--unset were not kept: %s/pgboot.conf is as "
+                     "it was",
+                     p->data_dir);
+        else if (!conf_changed)
+            pgb_settings_hint_remove(p->app, pgboot_error_last());
+    }
+    free(old_conf);
+    free(version);
+    free(pg_version_file);
+    return rc;
+}
+
 /* Everything after the lock is taken. */
 static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start_ctx *ctx)
 {
@@ -654,9 +668,6 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
      * marker, and removed only under the app's lock (held here). */
     pgb_cluster_remove_leftovers(p);
     pgboot_bundle *bundle = NULL;
-    char *version = NULL, *pg_version_file = NULL, *old_conf = NULL;
-    size_t old_len = 0;
-    int conf_changed = 0;
     if ((rc = pgboot_bundle_fetch(&bundle, &o->fetch)) != 0)
         return rc;
     /* Nothing is written into a data directory pgboot then refuses. */
@@ -667,110 +678,22 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     /* A postmaster of ours that is starting (crash recovery) or stopping. */
     if (!stale && pm.pid > 0 && pgb_pm_is_ours(p->data_dir, &pm)) {
         int bind_failed;
-        if (strcmp(pm.status, "stopping") == 0) {
-            if ((rc = pgb_signal_and_wait(pm.pid, 0, deadline)) != 0) {
-                rc = pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
-                goto done;
-            }
-        } else {
+        if (strcmp(pm.status, "stopping") != 0) {
             if ((rc = pgb_wait_ready(p->data_dir, p->log_file, pm.pid, deadline,
                                      pgb_log_size(p->log_file), &bind_failed)) == 0 &&
                 (rc = attach(out, p, &stale, NULL, bound, &unfinished)) == 0)
                 rc = reuse(out, p, ctx, deadline, budget, unfinished);
-            goto done;
+            if (rc != 0 && rc != PGBOOT_EINVALID)
+                pgb_settings_hint_remove(p->app, pgboot_error_last());
+            pgboot_bundle_free(bundle);
+            return rc;
+        }
+        if (pgb_signal_and_wait(pm.pid, 0, deadline) != 0) {
+            pgboot_bundle_free(bundle);
+            return pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
         }
     }
-    pgb_error_reset();
-    if (stale) {
-        /* Left by a crash: the pid is dead or belongs to another program. */
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/postmaster.pid", p->data_dir);
-        unlink(path);
-    }
-    /* No postmaster of ours runs: socket lock files in our private socket
-     * directory whose pid is not a live postgres are a crash's leftovers too
-     * (PostgreSQL would take a zombie or a reused pid for an owner). */
-    pgb_clear_stale_socket_locks(p->socket_dir);
-    if (o->port && !pgb_port_is_free(o->port)) {
-        rc = pgb_fail(PGBOOT_EPORT, "port %d on 127.0.0.1 is already in use", o->port);
-        pgb_hint("leave out --port to let pgboot choose a free one");
-        goto done;
-    }
-    version = pgb_strdup(pgboot_bundle_pg_version(bundle));
-    pg_version_file = pgb_path_join(p->data_dir, "PG_VERSION");
-    if (!version || !pg_version_file) {
-        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (!pgb_path_exists(pg_version_file) &&
-        (rc = pgb_cluster_create(p, pgboot_bundle_bin_dir(bundle))) != 0)
-        goto done;
-    /* Settings PostgreSQL refuses are never written; one it takes but that
-     * fails the start (too much memory, say) is rolled back below. */
-    if (want_settings(ctx) &&
-        ((rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), o->settings)) != 0 ||
-         (rc = pgb_cluster_conf_read(p, &old_conf, &old_len)) != 0 ||
-         (rc = pgb_cluster_set(p, o->settings, ctx->unset, &conf_changed)) != 0))
-        goto done;
-    if ((rc = pgb_socket_dir_prepare(p->socket_dir)) != 0)
-        goto done;
-    if (mkdir(p->log_dir, 0700) != 0 && errno != EEXIST) {
-        rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", p->log_dir, strerror(errno));
-        goto done;
-    }
-    deadline = pgb_now_ms() + budget;
-    int port = 0, pid = 0;
-    for (int attempt = 1;; attempt++) {
-        if ((rc = choose_port(p, o->port, &port)) != 0)
-            goto done;
-        long offset = pgb_log_size(p->log_file);
-        if ((rc = launch(p, pgboot_bundle_bin_dir(bundle), port, ctx->supervise_fd, &pid)) != 0)
-            goto done;
-        int bind_failed = 0;
-        rc = pgb_wait_ready(p->data_dir, p->log_file, pid, deadline, offset, &bind_failed);
-        if (rc == 0)
-            break;
-        if (rc == PGBOOT_ETIMEOUT)
-            pgb_abandon(pid);
-        if (!bind_failed || attempt == START_ATTEMPTS)
-            goto done;
-        if (o->port) {
-            rc = pgb_fail(PGBOOT_EPORT, "port %d on 127.0.0.1 was taken by another process",
-                          o->port);
-            pgb_hint("leave out --port to let pgboot choose a free one");
-            goto done;
-        }
-        /* Someone took the port between our check and the bind: another one. */
-        save_port(p, 0);
-        pgb_error_reset();
-    }
-    /* The app's own login over the URL proves its role and database exist;
-     * only when it fails (first start) does the superuser create them. */
-    if ((rc = server_make(out, p, pid, port, p->socket_dir, version, 1)) == 0)
-        rc = app_login(p, *out, deadline, budget);
-    if (rc != 0 || (rc = write_run_file(p, *out)) != 0) {
-        pgboot_server_free(*out);
-        *out = NULL;
-        pgb_abandon(pid);
-        goto done;
-    }
-    save_port(p, port);
-done:
-    if (rc != 0 && rc != PGBOOT_EINVALID) {
-        pgb_error_saved first;
-        pgb_error_save(&first);
-        int restored = conf_changed && pgb_cluster_conf_write(p, old_conf, old_len) == 0;
-        pgb_error_restore(&first);
-        if (restored)
-            pgb_hint("the settings given with --set/--unset were not kept: %s/pgboot.conf is as "
-                     "it was",
-                     p->data_dir);
-        else if (!conf_changed)
-            pgb_settings_hint_remove(p->app, pgboot_error_last());
-    }
-    free(old_conf);
-    free(version);
-    free(pg_version_file);
+    rc = start_new(out, p, ctx, bundle, stale, budget);
     pgboot_bundle_free(bundle);
     return rc;
 }
@@ -826,83 +749,12 @@ static int with_app_lock(const pgb_app_paths *p, int create, pgboot_stop_mode mo
     }
 }
 
-static int external_server(pgboot_server **out, const char *url, uint32_t timeout_ms)
-{
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, &err);
-    if (!opts) {
-        int rc = pgb_fail(PGBOOT_EINVALID, "the database URL is not valid: %s",
-                          err ? err : "out of memory");
-        if (err)
-            PQfreemem(err);
-        return rc;
-    }
-    pgboot_server *s = pgb_server_new();
-    if (!s) {
-        PQconninfoFree(opts);
-        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    }
-    s->external = 1;
-    s->url = pgb_strdup(url);
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (!o->val)
-            continue;
-        if (!strcmp(o->keyword, "host"))
-            s->host = pgb_strdup(o->val);
-        else if (!strcmp(o->keyword, "port"))
-            s->port = atoi(o->val);
-        else if (!strcmp(o->keyword, "user"))
-            s->user = pgb_strdup(o->val);
-        else if (!strcmp(o->keyword, "password"))
-            s->password = pgb_strdup(o->val);
-        else if (!strcmp(o->keyword, "dbname"))
-            s->database = pgb_strdup(o->val);
-    }
-    PQconninfoFree(opts);
-    if (!s->port)
-        s->port = 5432;
-    s->pg_version = pgb_strdup("");
-    if (!s->url || !s->pg_version) {
-        pgboot_server_free(s);
-        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    }
-    /* It must answer now, as the embedded one would. */
-    char timeout[16];
-    snprintf(timeout, sizeof timeout, "%u", (timeout_ms ? timeout_ms : 60000) / 1000 + 1);
-    const char *keys[] = {"connect_timeout", NULL};
-    const char *vals[] = {timeout, NULL};
-    PGconn *c = NULL;
-    int rc = pgb_pq_open(&c, PGB_PQ_USERS, url, keys, vals);
-    if (rc) {
-        pgboot_server_free(s);
-        return rc;
-    }
-    if (PQstatus(c) != CONNECTION_OK) {
-        rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the external database %s:%d: %s",
-                      s->host ? s->host : "(default host)", s->port,
-                      c ? PQerrorMessage(c) : "out of memory");
-        pgb_hint("check --database-url / PGBOOT_DATABASE_URL, or unset it to use the embedded "
-                 "server");
-    } else {
-        int v = PQserverVersion(c);
-        free(s->pg_version);
-        s->pg_version = pgb_printf("%d.%d", v / 10000, v % 10000);
-    }
-    PQfinish(c);
-    if (rc) {
-        pgboot_server_free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
-}
-
 /* ---- running as another user (root) --------------------------------------- */
 
 typedef enum { OP_START, OP_ATTACH, OP_STOP, OP_RESTART } op_kind;
 
 static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
-                 pgboot_stop_mode mode, int supervise_fd);
+                 pgboot_stop_mode mode, int lifeline_fd);
 
 /* Serialise a result for the parent of a worker. */
 static char *result_json(int rc, const pgboot_server *s)
@@ -946,6 +798,7 @@ static int result_parse(const char *text, pgboot_server **out, const pgboot_serv
             json_decref(j);
             return pgb_fail(PGBOOT_ENOMEM, "out of memory");
         }
+        s->stop = app_server_stop;
 #define STR(k) pgb_strdup(json_string_value(json_object_get(j, k)))
         s->url = STR("url");
         s->socket_dir = STR("socket_dir");
@@ -972,91 +825,42 @@ static int result_parse(const char *text, pgboot_server **out, const pgboot_serv
     return 0;
 }
 
+typedef struct {
+    op_kind op;
+    const pgboot_server_options *o;
+    pgboot_stop_mode mode;
+} worker_op;
+
+/* The worker's side: do the operation as the user, answer in JSON. */
+static char *worker_main(void *arg, int lifeline_fd, int rc)
+{
+    const worker_op *w = arg;
+    pgboot_server *s = NULL;
+    if (rc == 0)
+        rc = do_op(w->op, &s, w->o, w->mode, lifeline_fd);
+    return result_json(rc, s);
+}
+
 /* As root, do the operation in a forked process that has become o->run_as, so
  * every file is created by, and the server runs as, that account. */
 static int via_worker(op_kind op, pgboot_server **out, const pgboot_server_options *o,
                       pgboot_stop_mode mode)
 {
-    int res[2], host[2] = {-1, -1};
-    if (pipe2(res, O_CLOEXEC) != 0)
-        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
-    if ((op == OP_START || op == OP_RESTART) && o->child && pipe2(host, O_CLOEXEC) != 0) {
-        close(res[0]);
-        close(res[1]);
-        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+    worker_op w = {op, o, mode};
+    int child_mode = (op == OP_START || op == OP_RESTART) && o->child;
+    char *text = NULL;
+    int lifeline = -1;
+    int rc =
+        pgb_run_as_user(o->run_as, o->create_user, child_mode, worker_main, &w, &text, &lifeline);
+    if (rc == 0) {
+        rc = result_parse(text, out, o);
+        sodium_memzero(text, strlen(text));
     }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(res[0]);
-        close(res[1]);
-        if (host[0] >= 0) {
-            close(host[0]);
-            close(host[1]);
-        }
-        return pgb_fail(PGBOOT_ERROR, "cannot fork: %s", strerror(e));
-    }
-    if (pid == 0) {
-        close(res[0]);
-        if (host[1] >= 0)
-            close(host[1]);
-        pgboot_server *s = NULL;
-        int rc = pgb_become_user(o->run_as, o->create_user);
-        /* A killed pgboot takes its worker (and so initdb) with it. */
-        if (rc == 0 && pgb_die_with_parent(parent) != 0)
-            _exit(1);
-        if (rc == 0)
-            rc = do_op(op, &s, o, mode, host[0]);
-        char *text = result_json(rc, s);
-        if (text) {
-            size_t n = strlen(text), done = 0;
-            while (done < n) {
-                ssize_t w = write(res[1], text + done, n - done);
-                if (w <= 0)
-                    break;
-                done += (size_t)w;
-            }
-        }
-        _exit(0);
-    }
-    close(res[1]);
-    if (host[0] >= 0)
-        close(host[0]);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                break;
-            buf = nb;
-        }
-        ssize_t r = read(res[0], buf + len, cap - len - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(res[0]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    int rc;
-    if (!buf) {
-        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    } else {
-        buf[len] = '\0';
-        rc = result_parse(buf, out, o);
-        sodium_memzero(buf, len);
-    }
-    free(buf);
-    if (rc == 0 && out && *out && host[1] >= 0 && (*out)->started_here)
-        (*out)->host_fd = host[1];
-    else if (host[1] >= 0)
-        close(host[1]);
+    free(text);
+    if (rc == 0 && out && *out && lifeline >= 0 && (*out)->started_here)
+        (*out)->lifeline_fd = lifeline;
+    else if (lifeline >= 0)
+        close(lifeline);
     return rc;
 }
 
@@ -1150,7 +954,7 @@ done:
 }
 
 static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
-                 pgboot_stop_mode mode, int supervise_fd)
+                 pgboot_stop_mode mode, int lifeline_fd)
 {
     pgb_app_paths p;
     int rc = pgb_app_paths_make(&p, o->app, o->data_dir);
@@ -1179,7 +983,7 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
         } else if (op == OP_START || op == OP_RESTART) {
             pgb_error_reset();
             start_ctx ctx = {
-                .o = o, .unset = o->version >= 2 ? o->unset : NULL, .supervise_fd = supervise_fd};
+                .o = o, .unset = o->version >= 2 ? o->unset : NULL, .lifeline_fd = lifeline_fd};
             rc = start_locked(out, &p, &ctx);
             if (rc == 0 && (rc = maybe_migrate(p.app_dir, o, *out)) != 0) {
                 pgboot_server_free(*out);
@@ -1218,14 +1022,6 @@ static int need_unprivileged(const pgboot_server_options *o)
     return rc;
 }
 
-static const char *external_url(const pgboot_server_options *o)
-{
-    if (o->database_url && *o->database_url)
-        return o->database_url;
-    const char *e = getenv("PGBOOT_DATABASE_URL");
-    return e && *e ? e : NULL;
-}
-
 static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
                   pgboot_stop_mode mode)
 {
@@ -1237,9 +1033,9 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
         return rc;
     /* Attaching and stopping need no libpq: keep them cheap. */
     int starts = op == OP_START || op == OP_RESTART;
-    if ((starts || external_url(o)) && (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+    if ((starts || pgb_external_url(o)) && (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
         return rc;
-    const char *ext = external_url(o);
+    const char *ext = pgb_external_url(o);
     if (ext) {
         if (op == OP_STOP || op == OP_RESTART) {
             rc = pgb_fail(PGBOOT_ENOTRUNNING,
@@ -1248,7 +1044,7 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
                           op == OP_STOP ? "stop" : "restart");
             return rc;
         }
-        if ((rc = external_server(out, ext, o->timeout_ms)) != 0 || op != OP_START)
+        if ((rc = pgb_external_server(out, ext, o->timeout_ms)) != 0 || op != OP_START)
             return rc;
         /* The legacy database goes into the external one too. */
         char *app_dir = NULL;
@@ -1272,15 +1068,15 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
         return do_op(op, out, o, mode, -1);
     /* Child mode: the supervisor watches the read end; we keep the write end,
      * so our death (however it happens) closes it. */
-    int host[2];
-    if (pipe2(host, O_CLOEXEC) != 0)
+    int lifeline[2];
+    if (pipe2(lifeline, O_CLOEXEC) != 0)
         return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
-    rc = do_op(op, out, o, mode, host[0]);
-    close(host[0]);
+    rc = do_op(op, out, o, mode, lifeline[0]);
+    close(lifeline[0]);
     if (rc == 0 && (*out)->started_here)
-        (*out)->host_fd = host[1];
+        (*out)->lifeline_fd = lifeline[1];
     else
-        close(host[1]);
+        close(lifeline[1]);
     return rc;
 }
 
@@ -1302,32 +1098,6 @@ int pgboot_server_attach(pgboot_server **out, const pgboot_server_options *o)
 int pgboot_server_stop_app(const pgboot_server_options *o, pgboot_stop_mode mode)
 {
     return run_op(OP_STOP, NULL, o, mode);
-}
-
-int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode)
-{
-    pgb_error_reset();
-    if (!s)
-        return pgb_fail(PGBOOT_EINVALID, "no server given");
-    if (s->external)
-        return pgb_fail(PGBOOT_EINVALID, "an external database is not stopped by pgboot");
-    if (s->ephemeral_dir)
-        return pgb_ephemeral_stop(s);
-    /* Our own handle names the data directory: stop by it, as its owner. */
-    pm_info pm;
-    int found;
-    int rc = pgb_pm_read(s->data_dir, &pm, &found);
-    if (rc)
-        return rc;
-    if (!found || pm.pid != s->pid || !pgb_pid_alive(s->pid))
-        return pgb_fail(PGBOOT_ENOTRUNNING, "the server (pid %d) is not running any more", s->pid);
-    if ((rc = stop_server(s->app ? s->app : "?", &pm, mode, pgb_now_ms() + 60000)) != 0)
-        return rc;
-    char *run = pgb_path_join(s->app_dir, "pgboot.run");
-    if (run)
-        unlink(run);
-    free(run);
-    return rc;
 }
 
 int pgboot_server_options_init(pgboot_server_options *opts, unsigned int version)

@@ -161,6 +161,20 @@ void pgb_unlock(int fd);
 /* In a forked child: be killed (SIGKILL) when the thread that forked it, in
  * process `parent`, dies. 0, or -1 when the parent is already gone. */
 int pgb_die_with_parent(int parent);
+/* What a worker does as the other user: `lifeline_fd` is the read end of the
+ * lifeline pipe (-1 if none was asked for), `rc` 0 or the failure of becoming
+ * the user (then it only reports it). Returns a malloc'd text for the caller
+ * (a JSON result, say), or NULL. Runs in a forked child of a possibly
+ * multi-threaded host, as pgboot's root path has always done. */
+typedef char *(*pgb_worker_fn)(void *arg, int lifeline_fd, int rc);
+/* Run fn in a forked process that has become `user` (created first with
+ * create_user) and dies with this process; its text comes back in *result
+ * (malloc'd, "" when it gave none). With want_lifeline, a pipe whose read end
+ * the worker gets and whose write end comes back in *lifeline_out (the
+ * caller's to keep open while what the worker started must live). 0, or
+ * PGBOOT_ERROR / PGBOOT_ENOMEM when the worker could not run. */
+PGB_MUST_USE int pgb_run_as_user(const char *user, int create_user, int want_lifeline,
+                                 pgb_worker_fn fn, void *arg, char **result, int *lifeline_out);
 /* Run argv[0] (a path) with argv, no shell, stdin from /dev/null, and capture
  * stdout and stderr together (at most `max` bytes kept). *status is the exit
  * status, or 128+signal. A failed exec is a real error, not a status. */
@@ -179,11 +193,11 @@ int pgb_pid_cwd_is(int pid, const char *dir);
 typedef struct {
     char *const *argv;         /* argv[0] is a path */
     int log_fd;                /* stdout and stderr go here */
-    int supervise_fd;          /* -1: detached (own session, reparented to init).
-                                  >= 0: the read end of a pipe whose write end the host
-                                  holds: a supervisor process watches it and stops the
-                                  server when the host is gone. */
-    int host_gone_signal;      /* what the supervisor sends then; 0: SIGINT (fast shutdown) */
+    int lifeline_fd;           /* -1: detached (own session, reparented to init).
+                                   >= 0: the read end of a pipe whose write end the host
+                                   holds: a supervisor process watches it and stops the
+                                   server when the host is gone. */
+    int owner_gone_signal;     /* what the supervisor sends then; 0: SIGINT (fast shutdown) */
     char *const *remove_after; /* supervised: NULL-terminated paths the supervisor
                                   removes (rm -rf) once the server has exited */
 } pgb_launch;

@@ -220,7 +220,7 @@ static void child_exec(const pgb_launch *l, int status_fd)
 #define SUPERVISE_IMMEDIATE_AFTER_MS 10000
 #define SUPERVISE_KILL_AFTER_MS 20000
 
-static void supervise(int server_pid, int host_fd, int gone_signal, char *const *rm_argv)
+static void supervise(int server_pid, int lifeline_fd, int gone_signal, char *const *rm_argv)
 {
     int signalled = 0, escalated = 0;
     uint64_t signalled_at = 0;
@@ -230,11 +230,11 @@ static void supervise(int server_pid, int host_fd, int gone_signal, char *const 
         if (r == server_pid || (r < 0 && errno == ECHILD))
             break;
         if (!signalled) {
-            struct pollfd pfd = {.fd = host_fd, .events = POLLIN};
+            struct pollfd pfd = {.fd = lifeline_fd, .events = POLLIN};
             if (poll(&pfd, 1, 200) <= 0)
                 continue;
             char c;
-            ssize_t got = read(host_fd, &c, 1);
+            ssize_t got = read(lifeline_fd, &c, 1);
             if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
                 kill(server_pid, gone_signal);
                 signalled = 1;
@@ -272,7 +272,7 @@ int pgb_spawn_server(const pgb_launch *l, int *pid_out)
             rm_argv[n++] = l->remove_after[i];
         rm_argv[n] = NULL;
     }
-    int gone_signal = l->host_gone_signal ? l->host_gone_signal : SIGINT;
+    int gone_signal = l->owner_gone_signal ? l->owner_gone_signal : SIGINT;
     int st[2], report[2];
     if (pipe2(st, O_CLOEXEC) != 0)
         return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
@@ -297,7 +297,7 @@ int pgb_spawn_server(const pgb_launch *l, int *pid_out)
         close(st[0]);
         close(report[0]);
         setsid();
-        if (l->supervise_fd >= 0) {
+        if (l->lifeline_fd >= 0) {
             /* The supervisor lives on as a grandchild of the host (the host
              * reaps the intermediate below), so it is no zombie to the host. */
             pid_t mid = fork();
@@ -309,10 +309,10 @@ int pgb_spawn_server(const pgb_launch *l, int *pid_out)
             _exit(1);
         if (server == 0) {
             close(report[1]);
-            if (l->supervise_fd >= 0) {
+            if (l->lifeline_fd >= 0) {
                 /* Should the supervisor itself be killed, take the server down. */
                 prctl(PR_SET_PDEATHSIG, SIGQUIT);
-                close(l->supervise_fd);
+                close(l->lifeline_fd);
             }
             child_exec(l, st[1]);
         }
@@ -321,7 +321,7 @@ int pgb_spawn_server(const pgb_launch *l, int *pid_out)
         (void)w;
         close(report[1]);
         close(st[1]);
-        if (l->supervise_fd >= 0) {
+        if (l->lifeline_fd >= 0) {
             /* Keep only the host's pipe, as fd 3; in particular not the
              * host's stdout, which a parent may read until EOF. */
             int devnull = open("/dev/null", O_RDWR);
@@ -330,7 +330,7 @@ int pgb_spawn_server(const pgb_launch *l, int *pid_out)
                 dup2(devnull, 1);
                 dup2(devnull, 2);
             }
-            if (l->supervise_fd != 3 && dup2(l->supervise_fd, 3) < 0)
+            if (l->lifeline_fd != 3 && dup2(l->lifeline_fd, 3) < 0)
                 _exit(1);
             close_range(4, ~0U, 0);
             supervise(server, 3, gone_signal, rm_argv[0] ? rm_argv : NULL);
@@ -457,4 +457,89 @@ int pgb_fork_detached(void)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int pgb_run_as_user(const char *user, int create_user, int want_lifeline, pgb_worker_fn fn,
+                    void *arg, char **result, int *lifeline_out)
+{
+    *result = NULL;
+    if (lifeline_out)
+        *lifeline_out = -1;
+    int res[2], lifeline[2] = {-1, -1};
+    if (pipe2(res, O_CLOEXEC) != 0)
+        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+    if (want_lifeline && pipe2(lifeline, O_CLOEXEC) != 0) {
+        close(res[0]);
+        close(res[1]);
+        return pgb_fail(PGBOOT_ERROR, "cannot create a pipe: %s", strerror(errno));
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(res[0]);
+        close(res[1]);
+        if (lifeline[0] >= 0) {
+            close(lifeline[0]);
+            close(lifeline[1]);
+        }
+        return pgb_fail(PGBOOT_ERROR, "cannot fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        close(res[0]);
+        if (lifeline[1] >= 0)
+            close(lifeline[1]);
+        int rc = pgb_become_user(user, create_user);
+        /* A killed caller takes its worker (and what it runs, initdb) along. */
+        if (rc == 0 && pgb_die_with_parent(parent) != 0)
+            _exit(1);
+        char *text = fn(arg, lifeline[0], rc);
+        for (size_t n = text ? strlen(text) : 0, done = 0; done < n;) {
+            ssize_t w = write(res[1], text + done, n - done);
+            if (w <= 0)
+                break;
+            done += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(res[1]);
+    if (lifeline[0] >= 0)
+        close(lifeline[0]);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int oom = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                oom = 1;
+                break;
+            }
+            buf = nb;
+        }
+        ssize_t r = read(res[0], buf + len, cap - len - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(res[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (oom || !buf) {
+        free(buf);
+        if (lifeline[1] >= 0)
+            close(lifeline[1]);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    buf[len] = '\0';
+    *result = buf;
+    if (lifeline_out)
+        *lifeline_out = lifeline[1];
+    else if (lifeline[1] >= 0)
+        close(lifeline[1]);
+    return 0;
 }
