@@ -35,6 +35,7 @@
 
 #include "../platform/dynload.h"
 #include "copy.h"
+#include "migrate.h"
 #include "ddl.h"
 #include "plan.h"
 #include "record.h"
@@ -118,18 +119,6 @@ typedef struct {
 
 static int check_options(const pgboot_migrate_options *o, target *to)
 {
-    if (!o)
-        return pgb_fail(PGBOOT_EINVALID, "no pgboot_migrate_options given");
-    int vrc =
-        pgb_version_check(o->version, PGBOOT_MIGRATE_OPTIONS_VERSION, "pgboot_migrate_options");
-    if (vrc)
-        return vrc;
-    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
-    if (server && o->target_url)
-        return pgb_fail(PGBOOT_EINVALID,
-                        "pgboot_migrate_options has both a target_url and a server");
-    to->url = server ? pgboot_server_url(server) : o->target_url;
-    to->whose = server && !pgboot_server_is_external(server) ? PGB_PQ_OURS : PGB_PQ_USERS;
     if (!o->sqlite_path || !*o->sqlite_path)
         return pgb_fail(PGBOOT_EINVALID, "no SQLite database given (--sqlite PATH)");
     if (!o->dry_run && (!to->url || !*to->url))
@@ -590,7 +579,8 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
     return rc;
 }
 
-int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
+int pgb_migrate_run(pgboot_migration **out, const pgboot_migrate_options *o, const char *url,
+                    pgb_pq_whose whose)
 {
     /* The phases, in order. Each returns 0 or an error; one that ends the
      * migration with its report sets mg.stop. */
@@ -608,7 +598,7 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
     };
     pgb_error_reset();
     *out = NULL;
-    migration mg = {.o = o, .connections = 1};
+    migration mg = {.o = o, .connections = 1, .to = {url, whose}};
     int rc = check_options(o, &mg.to);
     if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
         return rc;

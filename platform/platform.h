@@ -100,9 +100,6 @@ int pgb_fsync_dir(const char *path);
  * where possible. System calls only (no malloc): safe after fork(). 0 or -1
  * with errno. */
 int pgb_copy_tree(const char *src, const char *dst);
-/* Remove (as pgb_rmtree) every entry of `dir` whose name starts with `prefix`
- * (not empty; "." and ".." never match). */
-void pgb_remove_matching(const char *dir, const char *prefix);
 /* Space on the file system of `path`: bytes an unprivileged user may still
  * write. 0 or -1 with errno. */
 int pgb_fs_free_bytes(const char *path, uint64_t *out);
@@ -129,6 +126,9 @@ int pgb_rmtree(const char *path);
 /* Remove everything inside the directory `path`, never `path` itself (a
  * directory pgboot did not create is left as it was found). 0 or -1/errno. */
 int pgb_empty_dir(const char *path);
+/* Remove (as pgb_rmtree) every entry of `dir` whose name starts with `prefix`
+ * (not empty; "." and ".." never match). */
+void pgb_remove_matching(const char *dir, const char *prefix);
 /* Work directories: where pgboot builds something (initdb's output) before
  * renaming it into place. A marker file inside names the creator's pid, so a
  * killed run's leftovers are recognised by what pgboot wrote into them, never

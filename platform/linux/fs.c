@@ -192,25 +192,6 @@ void pgb_random_name(char *out, size_t len)
     out[len - 1] = '\0';
 }
 
-void pgb_remove_matching(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    size_t n = strlen(prefix);
-    while (n > 0 && (e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, prefix, n) != 0 || !strcmp(e->d_name, ".") ||
-            !strcmp(e->d_name, ".."))
-            continue;
-        char *path = pgb_path_join(dir, e->d_name);
-        if (path)
-            pgb_rmtree(path);
-        free(path);
-    }
-    closedir(d);
-}
-
 int pgb_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode)
 {
     char *tmp = pgb_printf("%s.tmp-%d", path, (int)getpid());

@@ -191,6 +191,25 @@ int pgb_empty_dir(const char *path)
     return rc;
 }
 
+void pgb_remove_matching(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    size_t n = strlen(prefix);
+    while (n > 0 && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, n) != 0 || !strcmp(e->d_name, ".") ||
+            !strcmp(e->d_name, ".."))
+            continue;
+        char *path = pgb_path_join(dir, e->d_name);
+        if (path)
+            pgb_rmtree(path);
+        free(path);
+    }
+    closedir(d);
+}
+
 /* ---- marked work directories ---------------------------------------------- */
 
 #define WORK_MARK ".pgboot-work"
