@@ -144,7 +144,7 @@ static int own_option(server_args *a, cli_opt_id id, const char *arg)
     }
 }
 
-/* The options of a throwaway cluster's run, and what does not apply to one. */
+/* run's options for an app's cluster, which do not apply to a throwaway one. */
 static const cli_opt_id app_cluster_only[] = {
     CLI_OPT_APP,   CLI_OPT_DATA_DIR,     CLI_OPT_PORT,   CLI_OPT_SQLITE_START, CLI_OPT_NO_MIGRATE,
     CLI_OPT_UNSET, CLI_OPT_DATABASE_URL, CLI_OPT_RUN_AS, CLI_OPT_CREATE_USER,  CLI_OPT_NONE,
