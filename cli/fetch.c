@@ -1,6 +1,5 @@
 /* pgboot fetch / verify. */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,42 +65,45 @@ static void print_bundle(const pgboot_bundle *b, int as_json)
         "timing_ms", "total", (json_int_t)t->total_ms, "download", (json_int_t)t->download_ms,
         "verify", (json_int_t)t->verify_ms, "extract", (json_int_t)t->extract_ms, "check",
         (json_int_t)t->check_ms);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    printf("%s\n", s ? s : "{}");
-    free(s);
-    json_decref(o);
+    cli_print_json(o);
 }
 
-int cmd_fetch(int argc, char **argv, int verify)
+const cli_opt cli_fetch_opts[] = {
+    CLI_INCLUDE(cli_group_json),
+    CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_download),
+    CLI_OPT_END,
+};
+
+/* verify never downloads: no download options. */
+const cli_opt cli_verify_opts[] = {
+    CLI_INCLUDE(cli_group_json),
+    CLI_INCLUDE(cli_group_bundle),
+    CLI_OPT_END,
+};
+
+int cmd_fetch(const cli_cmd *cmd, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_FETCH_OPTIONS,
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    int verify = !strcmp(cmd->name, "verify");
     pgboot_fetch_options o = PGBOOT_FETCH_OPTIONS_INIT;
-    int as_json = 0, c, rc;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if ((rc = cli_fetch_option(c, optarg, &o)) >= 1000)
-            return rc - 1000;
-        if (rc == 1)
-            continue;
-        if (c == 'j') {
+    int as_json = 0, id, rc;
+    const char *arg;
+    cli_parser p;
+    if ((rc = cli_parser_init(&p, cmd, argc, argv)) != 0)
+        return rc;
+    while ((id = cli_parse_next(&p, &arg)) > 0) {
+        if (id == CLI_OPT_JSON)
             as_json = 1;
-        } else if (c == 'h') {
-            fputs(cli_usage_text, stdout);
-            return 0;
-        } else {
-            return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
+        else if ((rc = cli_bundle_option(id, arg, &o)) > 0)
+            break;
     }
-    if (optind < argc)
-        return cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (verify && (o.from_file || o.mirror || o.offline))
-        return cli_usage_error("verify never downloads; drop --from, --mirror and --offline");
+    cli_parser_free(&p);
+    if (id < 0)
+        return p.status;
+    if (rc > 0)
+        return rc;
+    if (p.next < argc)
+        return cli_cmd_usage_error(cmd, "%s: unexpected argument '%s'", cmd->name, argv[p.next]);
     if (!verify && isatty(2))
         o.progress = progress_bar;
     pgboot_bundle *b = NULL;
@@ -110,5 +112,5 @@ int cmd_fetch(int argc, char **argv, int verify)
         return cli_fail();
     print_bundle(b, as_json);
     pgboot_bundle_free(b);
-    return 0;
+    return CLI_EXIT_OK;
 }

@@ -1,6 +1,5 @@
 /* pgboot migrate --sqlite PATH [--app NAME | --to URL] [options] */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,129 +41,153 @@ static void progress(const char *table, uint64_t done, uint64_t total, void *pay
     fflush(stderr);
 }
 
-int cmd_migrate(int argc, char **argv)
+const cli_opt cli_migrate_opts[] = {
+    {CLI_OPT_SQLITE, "sqlite", 0, "PATH", "the SQLite database to migrate (required)", NULL},
+    CLI_INCLUDE(cli_group_app),
+    {CLI_OPT_TO, "to", 0, "URL", "migrate into this database instead of the app's server", NULL},
+    {CLI_OPT_DRY_RUN, "dry-run", 0, NULL,
+     "read and check everything, print the DDL and the report; write nothing", NULL},
+    {CLI_OPT_REPORT, "report", 0, "FILE",
+     "write the JSON report here (default: <app dir>/migrations/<time>.json)", NULL},
+    {CLI_OPT_ON_ERROR, "on-error", 0, "strict|widen|reject",
+     "a value that cannot be stored exactly stops the migration (strict, default), gives its "
+     "column a type that holds every value (widen), or sets its row aside (reject)",
+     NULL},
+    {CLI_OPT_ALLOW_REJECTS, "allow-rejects", 0, NULL, "exit 0 even when rows were rejected", NULL},
+    {CLI_OPT_VERIFY, "verify", 0, "counts|full",
+     "row counts per table (default), or also a digest of every value read back", NULL},
+    {CLI_OPT_SCHEMA, "schema", 0, "FILE.sql",
+     "apply this PostgreSQL schema first; the rows go into its tables", NULL},
+    {CLI_OPT_DATA_ONLY, "data-only", 0, NULL, "load the rows into tables that exist already", NULL},
+    {CLI_OPT_PRESERVE_CASE, "preserve-case", 0, NULL, "keep names as they are (else lower-cased)",
+     NULL},
+    {CLI_OPT_EPOCH_AS_TIMESTAMP, "epoch-as-timestamp", 0, NULL,
+     "integer DATE/DATETIME columns are epoch seconds", NULL},
+    {CLI_OPT_DETECT_JSON, "detect-json", 0, NULL,
+     "TEXT columns of only JSON objects/arrays become jsonb", NULL},
+    {CLI_OPT_FORCE, "force", 0, NULL, "migrate again although the target records a migration",
+     NULL},
+    {CLI_OPT_REPLACE, "replace", 0, NULL, "with --force: drop existing tables that hold rows",
+     NULL},
+    CLI_INCLUDE(cli_group_json),
+    CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_download),
+    CLI_OPT_END,
+};
+
+typedef struct {
+    pgboot_migrate_options mo;
+    pgboot_server_options so;
+    const char *app, *to;
+    int as_json, allow_rejects;
+} migrate_args;
+
+/* 0 or a usage exit status. */
+static int migrate_option(migrate_args *a, cli_opt_id id, const char *arg)
 {
-    enum {
-        O_SQLITE = 1,
-        O_APP,
-        O_TO,
-        O_DRY,
-        O_REPORT,
-        O_ONERR,
-        O_ALLOW,
-        O_VERIFY,
-        O_SCHEMA,
-        O_DATA,
-        O_CASE,
-        O_EPOCH,
-        O_JSONDET,
-        O_FORCE,
-        O_REPLACE,
-        O_JSON,
-        O_HELP
-    };
-    static const struct option options[] = {
-        CLI_FETCH_OPTIONS,
-        {"sqlite", required_argument, NULL, O_SQLITE},
-        {"app", required_argument, NULL, O_APP},
-        {"to", required_argument, NULL, O_TO},
-        {"dry-run", no_argument, NULL, O_DRY},
-        {"report", required_argument, NULL, O_REPORT},
-        {"on-error", required_argument, NULL, O_ONERR},
-        {"allow-rejects", no_argument, NULL, O_ALLOW},
-        {"verify", required_argument, NULL, O_VERIFY},
-        {"schema", required_argument, NULL, O_SCHEMA},
-        {"data-only", no_argument, NULL, O_DATA},
-        {"preserve-case", no_argument, NULL, O_CASE},
-        {"epoch-as-timestamp", no_argument, NULL, O_EPOCH},
-        {"detect-json", no_argument, NULL, O_JSONDET},
-        {"force", no_argument, NULL, O_FORCE},
-        {"replace", no_argument, NULL, O_REPLACE},
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
+    pgboot_migrate_options *mo = &a->mo;
+    switch (id) {
+    case CLI_OPT_SQLITE:
+        mo->sqlite_path = arg;
+        return 0;
+    case CLI_OPT_APP:
+        a->app = arg;
+        return 0;
+    case CLI_OPT_TO:
+        a->to = arg;
+        return 0;
+    case CLI_OPT_DRY_RUN:
+        mo->dry_run = 1;
+        return 0;
+    case CLI_OPT_REPORT:
+        mo->report_path = arg;
+        return 0;
+    case CLI_OPT_ON_ERROR:
+        if (!strcmp(arg, "strict"))
+            mo->on_error = PGBOOT_ON_ERROR_STRICT;
+        else if (!strcmp(arg, "widen"))
+            mo->on_error = PGBOOT_ON_ERROR_WIDEN;
+        else if (!strcmp(arg, "reject"))
+            mo->on_error = PGBOOT_ON_ERROR_REJECT;
+        else
+            return cli_usage_error("--on-error is strict, widen or reject, not '%s'", arg);
+        return 0;
+    case CLI_OPT_ALLOW_REJECTS:
+        a->allow_rejects = 1;
+        return 0;
+    case CLI_OPT_VERIFY:
+        if (!strcmp(arg, "counts"))
+            mo->verify = PGBOOT_VERIFY_COUNTS;
+        else if (!strcmp(arg, "full"))
+            mo->verify = PGBOOT_VERIFY_FULL;
+        else
+            return cli_usage_error("--verify is counts or full, not '%s'", arg);
+        return 0;
+    case CLI_OPT_SCHEMA:
+        mo->schema_file = arg;
+        return 0;
+    case CLI_OPT_DATA_ONLY:
+        mo->data_only = 1;
+        return 0;
+    case CLI_OPT_PRESERVE_CASE:
+        mo->preserve_case = 1;
+        return 0;
+    case CLI_OPT_EPOCH_AS_TIMESTAMP:
+        mo->epoch_as_timestamp = 1;
+        return 0;
+    case CLI_OPT_DETECT_JSON:
+        mo->detect_json = 1;
+        return 0;
+    case CLI_OPT_FORCE:
+        mo->force = 1;
+        return 0;
+    case CLI_OPT_REPLACE:
+        mo->replace = 1;
+        return 0;
+    case CLI_OPT_JSON:
+        a->as_json = 1;
+        return 0;
+    default:
+        return cli_bundle_option(id, arg, &a->so.fetch);
+    }
+}
+
+/* 0, -1 after --help, or a usage exit status. */
+static int parse_args(const cli_cmd *cmd, int argc, char **argv, migrate_args *a)
+{
     pgboot_migrate_options mo = PGBOOT_MIGRATE_OPTIONS_INIT;
     pgboot_server_options so = PGBOOT_SERVER_OPTIONS_INIT;
-    const char *app = NULL, *to = NULL;
-    int as_json = 0, allow_rejects = 0, c, rc;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if ((rc = cli_fetch_option(c, optarg, &so.fetch)) >= 1000)
-            return rc - 1000;
-        if (rc == 1)
-            continue;
-        switch (c) {
-        case O_SQLITE:
-            mo.sqlite_path = optarg;
+    memset(a, 0, sizeof *a);
+    a->mo = mo;
+    a->so = so;
+    cli_parser p;
+    const char *arg;
+    int id, rc = cli_parser_init(&p, cmd, argc, argv);
+    if (rc)
+        return rc;
+    while ((id = cli_parse_next(&p, &arg)) > 0)
+        if ((rc = migrate_option(a, id, arg)) != 0)
             break;
-        case O_APP:
-            app = optarg;
-            break;
-        case O_TO:
-            to = optarg;
-            break;
-        case O_DRY:
-            mo.dry_run = 1;
-            break;
-        case O_REPORT:
-            mo.report_path = optarg;
-            break;
-        case O_ONERR:
-            if (!strcmp(optarg, "strict"))
-                mo.on_error = PGBOOT_ON_ERROR_STRICT;
-            else if (!strcmp(optarg, "widen"))
-                mo.on_error = PGBOOT_ON_ERROR_WIDEN;
-            else if (!strcmp(optarg, "reject"))
-                mo.on_error = PGBOOT_ON_ERROR_REJECT;
-            else
-                return cli_usage_error("--on-error is strict, widen or reject, not '%s'", optarg);
-            break;
-        case O_ALLOW:
-            allow_rejects = 1;
-            break;
-        case O_VERIFY:
-            if (!strcmp(optarg, "counts"))
-                mo.verify = PGBOOT_VERIFY_COUNTS;
-            else if (!strcmp(optarg, "full"))
-                mo.verify = PGBOOT_VERIFY_FULL;
-            else
-                return cli_usage_error("--verify is counts or full, not '%s'", optarg);
-            break;
-        case O_SCHEMA:
-            mo.schema_file = optarg;
-            break;
-        case O_DATA:
-            mo.data_only = 1;
-            break;
-        case O_CASE:
-            mo.preserve_case = 1;
-            break;
-        case O_EPOCH:
-            mo.epoch_as_timestamp = 1;
-            break;
-        case O_JSONDET:
-            mo.detect_json = 1;
-            break;
-        case O_FORCE:
-            mo.force = 1;
-            break;
-        case O_REPLACE:
-            mo.replace = 1;
-            break;
-        case O_JSON:
-            as_json = 1;
-            break;
-        case O_HELP:
-            fputs(cli_usage_text, stdout);
-            return 0;
-        default:
-            return cli_usage_error("migrate: unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("migrate: unexpected argument '%s'", argv[optind]);
+    if (id < 0)
+        rc = p.status ? p.status : -1;
+    cli_parser_free(&p);
+    if (rc)
+        return rc;
+    if (p.next < argc)
+        return cli_cmd_usage_error(cmd, "migrate: unexpected argument '%s'", argv[p.next]);
+    return 0;
+}
+
+int cmd_migrate(const cli_cmd *cmd, int argc, char **argv)
+{
+    migrate_args a;
+    int rc = parse_args(cmd, argc, argv, &a);
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    pgboot_migrate_options mo = a.mo;
+    pgboot_server_options so = a.so;
+    const char *app = a.app, *to = a.to;
+    int as_json = a.as_json, allow_rejects = a.allow_rejects;
     if (!mo.sqlite_path)
         return cli_usage_error("migrate needs --sqlite PATH (the SQLite database to migrate)");
     if (app && to)

@@ -1,8 +1,8 @@
-/* pgboot start / serve / run / status / url / env / logs / stop. */
+/* pgboot start / restart / serve / run / status / url / env / logs / stop: the
+ * app's server (run --ephemeral: a throwaway one). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,14 +19,85 @@
 
 #include "cli.h"
 
-#define MAX_SETTINGS 64
+/* The options of the commands that start the app's server. */
+#define CLI_START_OPTIONS                                                                          \
+    CLI_INCLUDE(cli_group_app), CLI_INCLUDE(cli_group_data_dir), CLI_INCLUDE(cli_group_start),     \
+        CLI_INCLUDE(cli_group_timeout), CLI_INCLUDE(cli_group_set), CLI_INCLUDE(cli_group_unset),  \
+        CLI_INCLUDE(cli_group_external), CLI_INCLUDE(cli_group_root),                              \
+        CLI_INCLUDE(cli_group_bundle), CLI_INCLUDE(cli_group_download)
+
+const cli_opt cli_start_opts[] = {
+    CLI_START_OPTIONS,
+    CLI_INCLUDE(cli_group_json),
+    CLI_OPT_END,
+};
+
+const cli_opt cli_restart_opts[] = {
+    CLI_START_OPTIONS,
+    CLI_INCLUDE(cli_group_json),
+    CLI_OPT_END,
+};
+
+/* serve always prints JSON lines. */
+const cli_opt cli_serve_opts[] = {
+    CLI_START_OPTIONS,
+    CLI_OPT_END,
+};
+
+const cli_opt cli_run_opts[] = {
+    {CLI_OPT_EPHEMERAL, "ephemeral", 0, NULL,
+     "a throwaway cluster instead of the app's (--app, --data-dir, --port, --sqlite, "
+     "--no-migrate, --unset, --database-url and the options as root do not apply then)",
+     NULL},
+    CLI_INCLUDE(cli_group_tmp_dir),
+    CLI_START_OPTIONS,
+    CLI_OPT_END,
+};
+
+/* Attaching to a running server: nothing to start, nothing to fetch. */
+#define CLI_ATTACH_OPTIONS                                                                         \
+    CLI_INCLUDE(cli_group_app), CLI_INCLUDE(cli_group_data_dir), CLI_INCLUDE(cli_group_timeout),   \
+        CLI_INCLUDE(cli_group_external), CLI_INCLUDE(cli_group_root)
+
+const cli_opt cli_status_opts[] = {
+    CLI_ATTACH_OPTIONS,
+    CLI_INCLUDE(cli_group_json),
+    CLI_OPT_END,
+};
+
+const cli_opt cli_url_opts[] = {
+    CLI_ATTACH_OPTIONS,
+    CLI_INCLUDE(cli_group_json),
+    CLI_OPT_END,
+};
+
+const cli_opt cli_env_opts[] = {
+    {CLI_OPT_FORMAT, "format", 0, "sh|dotenv|json",
+     "sh (default; also unsets the libpq variables that could redirect a client), dotenv or json",
+     NULL},
+    CLI_ATTACH_OPTIONS,
+    CLI_OPT_END,
+};
+
+const cli_opt cli_logs_opts[] = {
+    {CLI_OPT_FOLLOW, "follow", 'f', NULL, "keep printing what the server appends", NULL},
+    CLI_INCLUDE(cli_group_app),
+    CLI_INCLUDE(cli_group_data_dir),
+    CLI_INCLUDE(cli_group_root),
+    CLI_OPT_END,
+};
+
+const cli_opt cli_stop_opts[] = {
+    {CLI_OPT_MODE, "mode", 0, "fast|smart|immediate",
+     "fast (default): disconnect clients; smart: wait for them; immediate: abort (recovery runs "
+     "at the next start)",
+     NULL},
+    CLI_ATTACH_OPTIONS,
+    CLI_OPT_END,
+};
 
 typedef struct {
-    pgboot_server_options o;
-    const char *settings[MAX_SETTINGS + 1];
-    int nsettings;
-    const char *unset[MAX_SETTINGS + 1];
-    int nunset;
+    cli_server_opts srv;
     int as_json;
     int follow;
     const char *format;
@@ -34,227 +105,102 @@ typedef struct {
     char **cmd; /* run: the command after -- */
     int ephemeral;
     const char *tmp_dir;
-    uint32_t ttl_ms;
-    int app_given;
-    const char *url;
-    const char *sql_files[MAX_SETTINGS + 1];
-    int nsql;
-    unsigned long count;
-    char **rest; /* testdb: positional arguments */
-    int nrest;
 } server_args;
 
-static int parse_server_args(int argc, char **argv, const char *cmd, server_args *a)
+/* An option of these commands' own (those of the shared groups are
+ * cli_server_option's): 0 or a usage exit status. */
+static int own_option(server_args *a, cli_opt_id id, const char *arg)
 {
-    static const struct option options[] = {
-        CLI_FETCH_OPTIONS,
-        {"app", required_argument, NULL, 'a'},
-        {"data-dir", required_argument, NULL, 'D'},
-        {"port", required_argument, NULL, 'p'},
-        {"timeout", required_argument, NULL, 't'},
-        {"set", required_argument, NULL, 's'},
-        {"unset", required_argument, NULL, 'X'},
-        {"run-as", required_argument, NULL, 'u'},
-        {"create-user", no_argument, NULL, 'U'},
-        {"database-url", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},
-        {"format", required_argument, NULL, 'F'},
-        {"follow", no_argument, NULL, 'f'},
-        {"mode", required_argument, NULL, 'm'},
-        {"ephemeral", no_argument, NULL, 'e'},
-        {"tmp-dir", required_argument, NULL, 'T'},
-        {"ttl", required_argument, NULL, 'L'},
-        {"sqlite", required_argument, NULL, 'S'},
-        {"no-migrate", no_argument, NULL, 'M'},
-        {"url", required_argument, NULL, 'R'},
-        {"template-sql", required_argument, NULL, 'Q'},
-        {"count", required_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    pgboot_server_options init = PGBOOT_SERVER_OPTIONS_INIT;
-    a->o = init;
-    const char *env_app = getenv("PGBOOT_APP");
-    a->o.app = env_app && *env_app ? env_app : "pgboot";
-    a->format = "sh";
-    a->mode = PGBOOT_STOP_FAST;
-    int c, rc;
-    unsigned long v;
-    optind = 1;
-    opterr = 0;
-    /* "+": stop at the first non-option, so `run -- CMD -x` keeps CMD's options. */
-    while ((c = getopt_long(argc, argv, "+f", options, NULL)) != -1) {
-        if ((rc = cli_fetch_option(c, optarg, &a->o.fetch)) >= 1000)
-            return rc - 1000;
-        if (rc == 1)
+    switch (id) {
+    case CLI_OPT_JSON:
+        a->as_json = 1;
+        return 0;
+    case CLI_OPT_FORMAT:
+        if (strcmp(arg, "sh") && strcmp(arg, "dotenv") && strcmp(arg, "json"))
+            return cli_usage_error("--format is sh, dotenv or json, not '%s'", arg);
+        a->format = arg;
+        return 0;
+    case CLI_OPT_FOLLOW:
+        a->follow = 1;
+        return 0;
+    case CLI_OPT_MODE:
+        if (!strcmp(arg, "fast"))
+            a->mode = PGBOOT_STOP_FAST;
+        else if (!strcmp(arg, "smart"))
+            a->mode = PGBOOT_STOP_SMART;
+        else if (!strcmp(arg, "immediate"))
+            a->mode = PGBOOT_STOP_IMMEDIATE;
+        else
+            return cli_usage_error("--mode is fast, smart or immediate, not '%s'", arg);
+        return 0;
+    case CLI_OPT_EPHEMERAL:
+        a->ephemeral = 1;
+        return 0;
+    case CLI_OPT_TMP_DIR:
+        a->tmp_dir = arg;
+        return 0;
+    default:
+        return cli_server_option(&a->srv, id, arg);
+    }
+}
+
+/* run's options for an app's cluster, which do not apply to a throwaway one. */
+static const cli_opt_id app_cluster_only[] = {
+    CLI_OPT_APP,   CLI_OPT_DATA_DIR,     CLI_OPT_PORT,   CLI_OPT_SQLITE_START, CLI_OPT_NO_MIGRATE,
+    CLI_OPT_UNSET, CLI_OPT_DATABASE_URL, CLI_OPT_RUN_AS, CLI_OPT_CREATE_USER,  CLI_OPT_NONE,
+};
+
+static int check_ephemeral(const cli_parser *p, const server_args *a)
+{
+    if (!a->ephemeral) {
+        if (cli_parse_seen(p, CLI_OPT_TMP_DIR))
+            return cli_cmd_usage_error(p->cmd, "--tmp-dir goes with run --ephemeral");
+        return 0;
+    }
+    for (int i = 0; app_cluster_only[i] != CLI_OPT_NONE; i++) {
+        if (!cli_parse_seen(p, app_cluster_only[i]))
             continue;
-        switch (c) {
-        case 'a':
-            a->o.app = optarg;
-            a->app_given = 1;
-            break;
-        case 'R':
-            a->url = optarg;
-            break;
-        case 'Q':
-            if (a->nsql == MAX_SETTINGS)
-                return cli_usage_error("at most %d --template-sql files", MAX_SETTINGS);
-            a->sql_files[a->nsql++] = optarg;
-            break;
-        case 'N':
-            if ((rc = cli_parse_uint(optarg, "--count", 1000, &v)) != 0)
-                return rc;
-            if (v == 0)
-                return cli_usage_error("--count needs at least 1");
-            a->count = v;
-            break;
-        case 'D':
-            a->o.data_dir = optarg;
-            break;
-        case 'p':
-            if ((rc = cli_parse_uint(optarg, "--port", 65535, &v)) != 0)
-                return rc;
-            if (v == 0)
-                return cli_usage_error("--port needs a port from 1 to 65535");
-            a->o.port = (int)v;
-            break;
-        case 't':
-            if ((rc = cli_parse_uint(optarg, "--timeout", 86400, &v)) != 0)
-                return rc;
-            a->o.timeout_ms = v ? (uint32_t)v * 1000 : 1;
-            break;
-        case 's':
-            if (a->nsettings == MAX_SETTINGS)
-                return cli_usage_error("at most %d --set options", MAX_SETTINGS);
-            if (!strchr(optarg, '='))
-                return cli_usage_error("--set needs NAME=VALUE, not '%s'", optarg);
-            a->settings[a->nsettings++] = optarg;
-            break;
-        case 'X':
-            if (a->nunset == MAX_SETTINGS)
-                return cli_usage_error("at most %d --unset options", MAX_SETTINGS);
-            a->unset[a->nunset++] = optarg;
-            break;
-        case 'u':
-            a->o.run_as = optarg;
-            break;
-        case 'U':
-            a->o.create_user = 1;
-            break;
-        case 'd':
-            a->o.database_url = optarg;
-            break;
-        case 'j':
-            a->as_json = 1;
-            break;
-        case 'F':
-            if (strcmp(optarg, "sh") && strcmp(optarg, "dotenv") && strcmp(optarg, "json"))
-                return cli_usage_error("--format is sh, dotenv or json, not '%s'", optarg);
-            a->format = optarg;
-            break;
-        case 'f':
-            a->follow = 1;
-            break;
-        case 'm':
-            if (!strcmp(optarg, "fast"))
-                a->mode = PGBOOT_STOP_FAST;
-            else if (!strcmp(optarg, "smart"))
-                a->mode = PGBOOT_STOP_SMART;
-            else if (!strcmp(optarg, "immediate"))
-                a->mode = PGBOOT_STOP_IMMEDIATE;
-            else
-                return cli_usage_error("--mode is fast, smart or immediate, not '%s'", optarg);
-            break;
-        case 'e':
-            a->ephemeral = 1;
-            break;
-        case 'S':
-            a->o.sqlite_path = optarg;
-            break;
-        case 'M':
-            a->o.no_migrate = 1;
-            break;
-        case 'T':
-            a->tmp_dir = optarg;
-            break;
-        case 'L':
-            if ((rc = cli_parse_uint(optarg, "--ttl", 86400 * 7, &v)) != 0)
-                return rc;
-            if (v == 0)
-                return cli_usage_error("--ttl needs at least 1 second");
-            a->ttl_ms = (uint32_t)v * 1000;
-            break;
-        case 'h':
-            fputs(cli_usage_text, stdout);
-            return -1;
-        default:
-            return cli_usage_error("%s: unknown or incomplete option '%s'", cmd, argv[optind - 1]);
-        }
+        if (app_cluster_only[i] == CLI_OPT_UNSET) /* the message of before */
+            return cli_usage_error(
+                "--unset is for an app's cluster; a throwaway one keeps no settings");
+        const cli_opt *o = cli_opt_find(p->cmd->opts, app_cluster_only[i]);
+        return cli_cmd_usage_error(p->cmd,
+                                   "--%s does not apply to run --ephemeral (a throwaway cluster)",
+                                   o ? o->name : "?");
     }
-    a->settings[a->nsettings] = NULL;
-    if (a->nsettings)
-        a->o.settings = a->settings;
-    a->unset[a->nunset] = NULL;
-    if (a->nunset)
-        a->o.unset = a->unset;
-    if ((a->nsettings || a->nunset) && strcmp(cmd, "start") && strcmp(cmd, "restart") &&
-        strcmp(cmd, "serve") && strcmp(cmd, "run") && strcmp(cmd, "tmp") && strcmp(cmd, "testdb"))
-        return cli_usage_error("%s: --set and --unset go with start, restart, serve, run", cmd);
-    if (a->nunset && (a->ephemeral || !strcmp(cmd, "tmp")))
-        return cli_usage_error(
-            "--unset is for an app's cluster; a throwaway one keeps no settings");
-    if (!strcmp(cmd, "testdb")) {
-        a->rest = argv + optind;
-        a->nrest = argc - optind;
-    } else if (!strcmp(cmd, "run")) {
-        /* getopt has consumed a "--" before CMD. */
-        if (optind >= argc)
-            return cli_usage_error("run needs a command: pgboot run [options] -- CMD [ARGS...]");
-        a->cmd = argv + optind;
-    } else if (optind < argc) {
-        return cli_usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
-    }
-    if (pgboot_app_name_check(a->o.app) != 0)
-        return cli_usage_fail();
     return 0;
 }
 
-static void print_json(json_t *j)
+static int parse_args(const cli_cmd *cmd, int argc, char **argv, server_args *a)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    printf("%s\n", s ? s : "{}");
-    fflush(stdout);
-    free(s);
-    json_decref(j);
-}
-
-static json_t *server_json(const pgboot_server *s, const char *event)
-{
-    json_t *j =
-        json_pack("{s:s, s:i, s:i, s:s, s:s?, s:s?, s:s, s:b, s:b}", "url", pgboot_server_url(s),
-                  "port", pgboot_server_port(s), "pid", pgboot_server_pid(s), "host",
-                  pgboot_server_host(s), "socket_dir", pgboot_server_socket_dir(s), "data_dir",
-                  pgboot_server_data_dir(s), "version", pgboot_server_pg_version(s), "started",
-                  pgboot_server_started_here(s), "external", pgboot_server_is_external(s));
-    if (j && event)
-        json_object_set_new(j, "event", json_string(event));
-    /* Settings changed on a running server: applied now, or at a restart. */
-    if (j && !pgboot_server_is_external(s)) {
-        json_t *pending = json_array(), *reloaded = json_array();
-        const char *lists[2] = {pgboot_server_restart_needed(s), pgboot_server_reloaded(s)};
-        for (int k = 0; k < 2; k++) {
-            for (const char *r = lists[k]; r && *r;) {
-                size_t n = strcspn(r, ",");
-                json_array_append_new(k ? reloaded : pending, json_stringn(r, n));
-                r += n;
-                while (*r == ',' || *r == ' ')
-                    r++;
-            }
-        }
-        json_object_set_new(j, "restart_needed", pending);
-        json_object_set_new(j, "reloaded", reloaded);
+    memset(a, 0, sizeof *a);
+    cli_server_opts_init(&a->srv);
+    a->format = "sh";
+    a->mode = PGBOOT_STOP_FAST;
+    cli_parser p;
+    const char *arg;
+    int id, rc = cli_parser_init(&p, cmd, argc, argv);
+    if (rc)
+        return rc;
+    while ((id = cli_parse_next(&p, &arg)) > 0)
+        if ((rc = own_option(a, id, arg)) != 0)
+            break;
+    if (id < 0)
+        rc = p.status ? p.status : -1; /* -1: --help, done */
+    if (rc == 0)
+        rc = check_ephemeral(&p, a);
+    cli_parser_free(&p);
+    if (rc)
+        return rc;
+    if (!strcmp(cmd->name, "run")) {
+        /* getopt has consumed a "--" before CMD. */
+        if (p.next >= argc)
+            return cli_usage_error("run needs a command: pgboot run [options] -- CMD [ARGS...]");
+        a->cmd = argv + p.next;
+    } else if (p.next < argc) {
+        return cli_cmd_usage_error(cmd, "%s: unexpected argument '%s'", cmd->name, argv[p.next]);
     }
-    return j;
+    return cli_server_opts_finish(&a->srv);
 }
 
 /* Say on stderr what became of settings given for a running server. */
@@ -320,17 +266,17 @@ static int cmd_serve(server_args *a)
         fprintf(stderr, "pgboot: error: cannot set up signal handling\n");
         return 1;
     }
-    a->o.child = 1;
+    a->srv.o.child = 1;
     pgboot_server *s = NULL;
-    if (pgboot_server_start(&s, &a->o) != 0) {
+    if (pgboot_server_start(&s, &a->srv.o) != 0) {
         int rc = cli_fail();
         json_t *j = json_pack("{s:s, s:s, s:s?}", "event", "error", "message", pgboot_error_last(),
                               "hint", pgboot_error_hint());
-        print_json(j);
+        cli_print_json(j);
         return rc;
     }
-    report_settings(s, a->o.app);
-    print_json(server_json(s, "ready"));
+    report_settings(s, a->srv.o.app);
+    cli_print_json(cli_server_json(s, "ready"));
     int watch_stdin = stdin_is_lifeline();
     const char *why = "signal";
     for (;;) {
@@ -357,7 +303,7 @@ static int cmd_serve(server_args *a)
         pgboot_server_stop(s, PGBOOT_STOP_FAST) != 0 &&
         pgboot_error_code_last() != PGBOOT_ENOTRUNNING)
         rc = cli_fail();
-    print_json(json_pack("{s:s, s:s}", "event", "stopped", "reason", why));
+    cli_print_json(json_pack("{s:s, s:s}", "event", "stopped", "reason", why));
     pgboot_server_free(s);
     return rc;
 }
@@ -372,27 +318,16 @@ static void forward_signal(int sig)
         kill(run_child, sig);
 }
 
-static pgboot_ephemeral_options ephemeral_options(const server_args *a, uint32_t ttl_ms)
+static int run_cmd(server_args *a)
 {
-    pgboot_ephemeral_options e = PGBOOT_EPHEMERAL_OPTIONS_INIT;
-    e.tmp_dir = a->tmp_dir;
-    e.ttl_ms = ttl_ms;
-    e.timeout_ms = a->o.timeout_ms;
-    e.settings = a->o.settings;
-    e.fetch = a->o.fetch;
-    return e;
-}
-
-static int cmd_run(server_args *a)
-{
-    a->o.child = 1;
+    a->srv.o.child = 1;
     pgboot_server *s = NULL;
-    pgboot_ephemeral_options eo = ephemeral_options(a, 0);
-    if ((a->ephemeral ? pgboot_ephemeral_start(&s, &eo) : pgboot_server_start(&s, &a->o)) != 0)
+    pgboot_ephemeral_options eo = cli_ephemeral_options(&a->srv, a->tmp_dir, 0);
+    if ((a->ephemeral ? pgboot_ephemeral_start(&s, &eo) : pgboot_server_start(&s, &a->srv.o)) != 0)
         return cli_fail();
     if (pgboot_server_tmp_fallback(s))
         fprintf(stderr, "pgboot: note: %s\n", pgboot_server_tmp_fallback(s));
-    report_settings(s, a->o.app);
+    report_settings(s, a->srv.o.app);
     /* CMD reaches this server whatever the caller's PG* variables say. */
     pgboot_env_var *vars = NULL;
     char **envp = NULL;
@@ -504,7 +439,7 @@ static int cmd_env(server_args *a, const pgboot_server *s)
         putchar('\n');
     }
     if (j)
-        print_json(j);
+        cli_print_json(j);
     pgboot_env_free(vars);
     return 0;
 }
@@ -514,14 +449,14 @@ static int cmd_env(server_args *a, const pgboot_server *s)
 static int cmd_logs(server_args *a)
 {
     char *path = NULL;
-    if (pgboot_log_file_for(&path, &a->o) != 0)
+    if (pgboot_log_file_for(&path, &a->srv.o) != 0)
         return cli_fail();
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fprintf(stderr, "pgboot: error: cannot open the log %s: %s\n", path, strerror(errno));
         if (errno == ENOENT)
             fprintf(stderr, "hint: the log appears when the server of app %s first starts\n",
-                    a->o.app);
+                    a->srv.o.app);
         free(path);
         return 1;
     }
@@ -544,152 +479,83 @@ static int cmd_logs(server_args *a)
     return 0;
 }
 
-/* Top up the pool of ready clones after we are done, in a detached process
- * with its own connection, so that the next `pgboot testdb` finds one. Its
- * output goes nowhere: $(pgboot testdb ...) must not wait for it. */
-static void refill_detached(const pgboot_testdb_options *to)
-{
-    pgboot_testdb_fill_pool_detached(to);
-}
-
-/* pgboot testdb (--app NAME | --url URL) --template-sql FILE... [--count N]
- * pgboot testdb drop URL... */
-static int cmd_testdb(server_args *a)
-{
-    if (a->nrest > 0 && !strcmp(a->rest[0], "drop")) {
-        if (a->nrest < 2)
-            return cli_usage_error("testdb drop needs the URL of a database to drop");
-        int rc = 0;
-        for (int i = 1; i < a->nrest; i++)
-            if (pgboot_testdb_drop(a->rest[i]) != 0)
-                rc = cli_fail();
-        return rc;
-    }
-    /* Extra positional arguments are more SQL files. */
-    for (int i = 0; i < a->nrest && a->nsql < MAX_SETTINGS; i++)
-        a->sql_files[a->nsql++] = a->rest[i];
-    a->sql_files[a->nsql] = NULL;
-    if (!a->url == !a->app_given)
-        return cli_usage_error("testdb needs exactly one of --app NAME and --url URL");
-    if (a->nsql == 0)
-        return cli_usage_error("testdb needs --template-sql FILE (the schema, then migrations)");
-    pgboot_server *s = NULL;
-    const char *url = a->url;
-    if (!url) {
-        if (pgboot_server_start(&s, &a->o) != 0)
-            return cli_fail();
-        url = pgboot_server_url(s);
-    }
-    pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
-    if (s)
-        to.server = s;
-    else
-        to.url = url;
-    to.sql_files = a->sql_files;
-    pgboot_testdb *t = NULL;
-    int rc = 0;
-    if (pgboot_testdb_open(&t, &to) != 0) {
-        rc = cli_fail();
-    } else {
-        for (unsigned long i = 0; i < (a->count ? a->count : 1); i++) {
-            char *clone = NULL;
-            if (pgboot_testdb_clone(t, &clone) != 0) {
-                rc = cli_fail();
-                break;
-            }
-            printf("%s\n", clone);
-            free(clone);
-        }
-    }
-    pgboot_testdb_free(t);
-    fflush(stdout);
-    if (rc == 0)
-        refill_detached(&to);
-    pgboot_server_free(s);
-    return rc;
-}
-
-int cmd_server(int argc, char **argv, const char *cmd)
+int cmd_run(const cli_cmd *cmd, int argc, char **argv)
 {
     server_args a;
-    memset(&a, 0, sizeof a);
-    int rc = parse_server_args(argc, argv, cmd, &a);
+    int rc = parse_args(cmd, argc, argv, &a);
     if (rc)
-        return rc < 0 ? 0 : rc;
-    /* pgboot's own server, or a throwaway one: not a URL the user gave
-     * (--database-url, PGBOOT_DATABASE_URL, testdb --url, testdb drop URL). */
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    /* pgboot's own server, or a throwaway one: not a URL the user gave. */
     const char *ext = getenv("PGBOOT_DATABASE_URL");
-    int external = (a.o.database_url && *a.o.database_url) || (ext && *ext);
-    int ephemeral = !strcmp(cmd, "tmp") || (!strcmp(cmd, "run") && a.ephemeral);
-    int user_url = !strcmp(cmd, "testdb") && (a.url || (a.nrest > 0 && !strcmp(a.rest[0], "drop")));
-    if (ephemeral || (!external && !user_url))
+    int external = (a.srv.o.database_url && *a.srv.o.database_url) || (ext && *ext);
+    if (a.ephemeral || !external)
+        cli_own_server_env();
+    return run_cmd(&a);
+}
+
+/* start, restart, serve, status, url, env, logs, stop */
+int cmd_server(const cli_cmd *c, int argc, char **argv)
+{
+    const char *cmd = c->name;
+    server_args a;
+    int rc = parse_args(c, argc, argv, &a);
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    /* pgboot's own server: not a URL the user gave (--database-url,
+     * PGBOOT_DATABASE_URL). */
+    const char *ext = getenv("PGBOOT_DATABASE_URL");
+    int external = (a.srv.o.database_url && *a.srv.o.database_url) || (ext && *ext);
+    if (!external)
         cli_own_server_env();
     if (!strcmp(cmd, "serve"))
         return cmd_serve(&a);
-    if (!strcmp(cmd, "run"))
-        return cmd_run(&a);
     if (!strcmp(cmd, "logs"))
         return cmd_logs(&a);
-    if (!strcmp(cmd, "testdb"))
-        return cmd_testdb(&a);
-    if (!strcmp(cmd, "tmp")) {
-        pgboot_ephemeral_options eo = ephemeral_options(&a, a.ttl_ms ? a.ttl_ms : 60000);
-        pgboot_server *s = NULL;
-        if (pgboot_ephemeral_start(&s, &eo) != 0)
-            return cli_fail();
-        if (pgboot_server_tmp_fallback(s))
-            fprintf(stderr, "pgboot: note: %s\n", pgboot_server_tmp_fallback(s));
-        if (a.as_json)
-            print_json(server_json(s, NULL));
-        else
-            printf("%s\n", pgboot_server_url(s));
-        pgboot_server_free(s);
-        return 0;
-    }
     if (!strcmp(cmd, "stop")) {
-        if (pgboot_server_stop_app(&a.o, a.mode) != 0)
+        if (pgboot_server_stop_app(&a.srv.o, a.mode) != 0)
             return cli_fail();
-        fprintf(stderr, "pgboot: stopped the server of app %s\n", a.o.app);
+        fprintf(stderr, "pgboot: stopped the server of app %s\n", a.srv.o.app);
         return 0;
     }
     pgboot_server *s = NULL;
     if (!strcmp(cmd, "start") || !strcmp(cmd, "restart")) {
-        if ((!strcmp(cmd, "start") ? pgboot_server_start(&s, &a.o)
-                                   : pgboot_server_restart(&s, &a.o)) != 0)
+        if ((!strcmp(cmd, "start") ? pgboot_server_start(&s, &a.srv.o)
+                                   : pgboot_server_restart(&s, &a.srv.o)) != 0)
             return cli_fail();
-        report_settings(s, a.o.app);
+        report_settings(s, a.srv.o.app);
         if (a.as_json)
-            print_json(server_json(s, NULL));
+            cli_print_json(cli_server_json(s, NULL));
         else
             printf("%s\n", pgboot_server_url(s));
         pgboot_server_free(s);
         return 0;
     }
-    /* status, url, env: attach only. Each says what the server is doing,
-     * with an exit status of its own. */
-    if (pgboot_server_attach(&s, &a.o) != 0) {
+    /* status, url, env: attach only. */
+    /* Each says what the server is doing, with an exit status of its own. */
+    if (pgboot_server_attach(&s, &a.srv.o) != 0) {
         int code = pgboot_error_code_last();
         const char *state = code == PGBOOT_ENOTRUNNING ? "not running"
                             : code == PGBOOT_ESTOPPING ? "stopping"
                             : code == PGBOOT_ENOANSWER ? "not answering"
                                                        : NULL;
-        int exit_status = code == PGBOOT_ENOTRUNNING ? EXIT_NOT_RUNNING
-                          : code == PGBOOT_ESTOPPING ? EXIT_STOPPING
-                          : code == PGBOOT_ENOANSWER ? EXIT_NOT_ANSWERING
-                                                     : EXIT_FAILURE_;
+        int exit_status = code == PGBOOT_ENOTRUNNING ? CLI_EXIT_NOT_RUNNING
+                          : code == PGBOOT_ESTOPPING ? CLI_EXIT_STOPPING
+                          : code == PGBOOT_ENOANSWER ? CLI_EXIT_NOT_ANSWERING
+                                                     : CLI_EXIT_FAILURE;
         if (!state || strcmp(cmd, "status") != 0) {
             cli_fail();
             return exit_status;
         }
         if (a.as_json) {
-            json_t *j = json_pack("{s:b, s:s, s:s}", "running", 0, "state", state, "app", a.o.app);
+            json_t *j =
+                json_pack("{s:b, s:s, s:s}", "running", 0, "state", state, "app", a.srv.o.app);
             if (j && code != PGBOOT_ENOTRUNNING)
                 json_object_set_new(j, "message", json_string(pgboot_error_last()));
-            print_json(j);
+            cli_print_json(j);
         } else if (code == PGBOOT_ENOTRUNNING) {
-            printf("not running (app %s)\n", a.o.app);
+            printf("not running (app %s)\n", a.srv.o.app);
         } else {
-            printf("%s (app %s): %s\n", state, a.o.app, pgboot_error_last());
+            printf("%s (app %s): %s\n", state, a.srv.o.app, pgboot_error_last());
             if (pgboot_error_hint())
                 fprintf(stderr, "hint: %s\n", pgboot_error_hint());
         }
@@ -697,18 +563,18 @@ int cmd_server(int argc, char **argv, const char *cmd)
     }
     if (!strcmp(cmd, "status")) {
         if (a.as_json) {
-            json_t *j = server_json(s, NULL);
+            json_t *j = cli_server_json(s, NULL);
             json_object_set_new(j, "running", json_true());
             json_object_set_new(j, "state", json_string("running"));
-            print_json(j);
+            cli_print_json(j);
         } else {
-            printf("running (app %s): pid %d, port %d, data directory %s\n", a.o.app,
+            printf("running (app %s): pid %d, port %d, data directory %s\n", a.srv.o.app,
                    pgboot_server_pid(s), pgboot_server_port(s),
                    pgboot_server_data_dir(s) ? pgboot_server_data_dir(s) : "(external)");
         }
     } else if (!strcmp(cmd, "url")) {
         if (a.as_json)
-            print_json(server_json(s, NULL));
+            cli_print_json(cli_server_json(s, NULL));
         else
             printf("%s\n", pgboot_server_url(s));
     } else {

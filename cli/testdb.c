@@ -1,0 +1,158 @@
+/* pgboot testdb (--app NAME | --url URL) --template-sql FILE... [--count N]
+ * pgboot testdb drop URL...
+ * Fresh databases cloned from a template database the SQL files build once. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const cli_opt cli_testdb_opts[] = {
+    {CLI_OPT_URL, "url", 0, "URL", "the server to make the databases in, instead of --app's", NULL},
+    {CLI_OPT_TEMPLATE_SQL, "template-sql", 0, "FILE",
+     "an SQL file of the template (repeatable; the schema, then migrations; keyed by their "
+     "contents)",
+     NULL},
+    {CLI_OPT_COUNT, "count", 0, "N", "print N fresh databases (default 1)", NULL},
+    CLI_INCLUDE(cli_group_app),
+    CLI_INCLUDE(cli_group_data_dir),
+    CLI_INCLUDE(cli_group_start),
+    CLI_INCLUDE(cli_group_timeout),
+    CLI_INCLUDE(cli_group_set),
+    CLI_INCLUDE(cli_group_unset),
+    CLI_INCLUDE(cli_group_external),
+    CLI_INCLUDE(cli_group_root),
+    CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_download),
+    CLI_OPT_END,
+};
+
+typedef struct {
+    cli_server_opts srv;
+    const char *url;
+    const char *sql_files[CLI_MAX_LIST + 1];
+    int nsql;
+    unsigned long count;
+    char **rest; /* the operands */
+    int nrest;
+} testdb_args;
+
+static int testdb_option(testdb_args *a, cli_opt_id id, const char *arg)
+{
+    unsigned long v;
+    int rc;
+    switch (id) {
+    case CLI_OPT_URL:
+        a->url = arg;
+        return 0;
+    case CLI_OPT_TEMPLATE_SQL:
+        if (a->nsql == CLI_MAX_LIST)
+            return cli_usage_error("at most %d --template-sql files", CLI_MAX_LIST);
+        a->sql_files[a->nsql++] = arg;
+        return 0;
+    case CLI_OPT_COUNT:
+        if ((rc = cli_parse_uint(arg, "--count", 1000, &v)) != 0)
+            return rc;
+        if (v == 0)
+            return cli_usage_error("--count needs at least 1");
+        a->count = v;
+        return 0;
+    default:
+        return cli_server_option(&a->srv, id, arg);
+    }
+}
+
+/* 0, -1 after --help, or a usage exit status. */
+static int parse_args(const cli_cmd *cmd, int argc, char **argv, testdb_args *a)
+{
+    memset(a, 0, sizeof *a);
+    cli_server_opts_init(&a->srv);
+    cli_parser p;
+    const char *arg;
+    int id, rc = cli_parser_init(&p, cmd, argc, argv);
+    if (rc)
+        return rc;
+    while ((id = cli_parse_next(&p, &arg)) > 0)
+        if ((rc = testdb_option(a, id, arg)) != 0)
+            break;
+    if (id < 0)
+        rc = p.status ? p.status : -1;
+    cli_parser_free(&p);
+    if (rc)
+        return rc;
+    a->rest = argv + p.next;
+    a->nrest = argc - p.next;
+    return cli_server_opts_finish(&a->srv);
+}
+
+static int drop(testdb_args *a)
+{
+    if (a->nrest < 2)
+        return cli_usage_error("testdb drop needs the URL of a database to drop");
+    int rc = 0;
+    for (int i = 1; i < a->nrest; i++)
+        if (pgboot_testdb_drop(a->rest[i]) != 0)
+            rc = cli_fail();
+    return rc;
+}
+
+int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
+{
+    testdb_args a;
+    int rc = parse_args(cmd, argc, argv, &a);
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (a.nrest > 0 && !strcmp(a.rest[0], "drop"))
+        return drop(&a); /* URLs the user gave */
+    /* Extra operands are more SQL files. */
+    for (int i = 0; i < a.nrest && a.nsql < CLI_MAX_LIST; i++)
+        a.sql_files[a.nsql++] = a.rest[i];
+    a.sql_files[a.nsql] = NULL;
+    if (!a.url == !a.srv.app_given)
+        return cli_usage_error("testdb needs exactly one of --app NAME and --url URL");
+    if (a.nsql == 0)
+        return cli_usage_error("testdb needs --template-sql FILE (the schema, then migrations)");
+    /* pgboot's own server: not a URL the user gave (--url, --database-url,
+     * PGBOOT_DATABASE_URL). */
+    const char *ext = getenv("PGBOOT_DATABASE_URL");
+    int external = (a.srv.o.database_url && *a.srv.o.database_url) || (ext && *ext);
+    if (!external && !a.url)
+        cli_own_server_env();
+    pgboot_server *s = NULL;
+    const char *url = a.url;
+    if (!url) {
+        if (pgboot_server_start(&s, &a.srv.o) != 0)
+            return cli_fail();
+        url = pgboot_server_url(s);
+    }
+    pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
+    if (s)
+        to.server = s;
+    else
+        to.url = url;
+    to.sql_files = a.sql_files;
+    pgboot_testdb *t = NULL;
+    if (pgboot_testdb_open(&t, &to) != 0) {
+        rc = cli_fail();
+    } else {
+        for (unsigned long i = 0; i < (a.count ? a.count : 1); i++) {
+            char *clone = NULL;
+            if (pgboot_testdb_clone(t, &clone) != 0) {
+                rc = cli_fail();
+                break;
+            }
+            printf("%s\n", clone);
+            free(clone);
+        }
+    }
+    pgboot_testdb_free(t);
+    fflush(stdout);
+    /* Top up the pool of ready clones after we are done, in a detached
+     * process with its own connection, so that the next `pgboot testdb` finds
+     * one. Its output goes nowhere: $(pgboot testdb ...) must not wait for it. */
+    if (rc == 0)
+        pgboot_testdb_fill_pool_detached(&to);
+    pgboot_server_free(s);
+    return rc;
+}
