@@ -155,6 +155,13 @@ int cli_parse_next(cli_parser *p, const char **arg);
 /* Whether the option was given (so far). */
 int cli_parse_seen(const cli_parser *p, cli_opt_id id);
 void cli_parser_free(cli_parser *p);
+/* Every option to on_option (0: go on; else stop with its status): 0 when
+ * all were taken, -1 after --help (usage printed), or an exit status. */
+int cli_parse_all(cli_parser *p, int (*on_option)(void *ctx, cli_opt_id id, const char *arg),
+                  void *ctx);
+/* `arg` as the index of one of the NULL-terminated `names` (the values of
+ * option `opt`), or a usage error listing them. */
+int cli_choice(const char *opt, const char *arg, const char *const names[], int *out);
 
 /* The spec of option id in a table (its groups too), or NULL. */
 const cli_opt *cli_opt_find(const cli_opt *table, cli_opt_id id);

@@ -83,8 +83,9 @@ typedef struct {
 } migrate_args;
 
 /* 0 or a usage exit status. */
-static int migrate_option(migrate_args *a, cli_opt_id id, const char *arg)
+static int migrate_option(void *ctx, cli_opt_id id, const char *arg)
 {
+    migrate_args *a = ctx;
     pgboot_migrate_options *mo = &a->mo;
     switch (id) {
     case CLI_OPT_SQLITE:
@@ -102,27 +103,21 @@ static int migrate_option(migrate_args *a, cli_opt_id id, const char *arg)
     case CLI_OPT_REPORT:
         mo->report_path = arg;
         return 0;
-    case CLI_OPT_ON_ERROR:
-        if (!strcmp(arg, "strict"))
-            mo->on_error = PGBOOT_ON_ERROR_STRICT;
-        else if (!strcmp(arg, "widen"))
-            mo->on_error = PGBOOT_ON_ERROR_WIDEN;
-        else if (!strcmp(arg, "reject"))
-            mo->on_error = PGBOOT_ON_ERROR_REJECT;
-        else
-            return cli_usage_error("--on-error is strict, widen or reject, not '%s'", arg);
-        return 0;
+    case CLI_OPT_ON_ERROR: { /* in the order of pgboot_on_error */
+        static const char *const names[] = {"strict", "widen", "reject", NULL};
+        int v = 0, rc = cli_choice("--on-error", arg, names, &v);
+        mo->on_error = (pgboot_on_error)v;
+        return rc;
+    }
     case CLI_OPT_ALLOW_REJECTS:
         a->allow_rejects = 1;
         return 0;
-    case CLI_OPT_VERIFY:
-        if (!strcmp(arg, "counts"))
-            mo->verify = PGBOOT_VERIFY_COUNTS;
-        else if (!strcmp(arg, "full"))
-            mo->verify = PGBOOT_VERIFY_FULL;
-        else
-            return cli_usage_error("--verify is counts or full, not '%s'", arg);
-        return 0;
+    case CLI_OPT_VERIFY: { /* in the order of pgboot_verify_mode */
+        static const char *const names[] = {"counts", "full", NULL};
+        int v = 0, rc = cli_choice("--verify", arg, names, &v);
+        mo->verify = (pgboot_verify_mode)v;
+        return rc;
+    }
     case CLI_OPT_SCHEMA:
         mo->schema_file = arg;
         return 0;
@@ -161,15 +156,10 @@ static int parse_args(const cli_cmd *cmd, int argc, char **argv, migrate_args *a
     a->mo = mo;
     a->so = so;
     cli_parser p;
-    const char *arg;
-    int id, rc = cli_parser_init(&p, cmd, argc, argv);
+    int rc = cli_parser_init(&p, cmd, argc, argv);
     if (rc)
         return rc;
-    while ((id = cli_parse_next(&p, &arg)) > 0)
-        if ((rc = migrate_option(a, id, arg)) != 0)
-            break;
-    if (id < 0)
-        rc = p.status ? p.status : -1;
+    rc = cli_parse_all(&p, migrate_option, a); /* -1: --help, done */
     cli_parser_free(&p);
     if (rc)
         return rc;

@@ -409,3 +409,31 @@ void cli_usage_all(FILE *out)
         "             5 not answering (status, url, env)\n",
         out);
 }
+
+int cli_parse_all(cli_parser *p, int (*on_option)(void *ctx, cli_opt_id id, const char *arg),
+                  void *ctx)
+{
+    const char *arg;
+    int id, rc = 0;
+    while (rc == 0 && (id = cli_parse_next(p, &arg)) > 0)
+        rc = on_option(ctx, (cli_opt_id)id, arg);
+    if (rc == 0 && id < 0)
+        rc = p->status ? p->status : -1;
+    return rc;
+}
+
+int cli_choice(const char *opt, const char *arg, const char *const names[], int *out)
+{
+    size_t n = 0;
+    for (; names[n]; n++) {
+        if (!strcmp(arg, names[n])) {
+            *out = (int)n;
+            return 0;
+        }
+    }
+    char list[256] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                 i == 0 ? "" : (i + 1 == n ? " or " : ", "), names[i]);
+    return cli_usage_error("%s is %s, not '%s'", opt, list, arg);
+}

@@ -109,8 +109,9 @@ typedef struct {
 
 /* An option of these commands' own (those of the shared groups are
  * cli_server_option's): 0 or a usage exit status. */
-static int own_option(server_args *a, cli_opt_id id, const char *arg)
+static int own_option(void *ctx, cli_opt_id id, const char *arg)
 {
+    server_args *a = ctx;
     switch (id) {
     case CLI_OPT_JSON:
         a->as_json = 1;
@@ -123,16 +124,14 @@ static int own_option(server_args *a, cli_opt_id id, const char *arg)
     case CLI_OPT_FOLLOW:
         a->follow = 1;
         return 0;
-    case CLI_OPT_MODE:
-        if (!strcmp(arg, "fast"))
-            a->mode = PGBOOT_STOP_FAST;
-        else if (!strcmp(arg, "smart"))
-            a->mode = PGBOOT_STOP_SMART;
-        else if (!strcmp(arg, "immediate"))
-            a->mode = PGBOOT_STOP_IMMEDIATE;
-        else
-            return cli_usage_error("--mode is fast, smart or immediate, not '%s'", arg);
-        return 0;
+    case CLI_OPT_MODE: {
+        static const char *const names[] = {"fast", "smart", "immediate", NULL};
+        static const pgboot_stop_mode modes[] = {PGBOOT_STOP_FAST, PGBOOT_STOP_SMART,
+                                                 PGBOOT_STOP_IMMEDIATE};
+        int v = 0, rc = cli_choice("--mode", arg, names, &v);
+        a->mode = modes[v];
+        return rc;
+    }
     case CLI_OPT_EPHEMERAL:
         a->ephemeral = 1;
         return 0;
@@ -178,15 +177,10 @@ static int parse_args(const cli_cmd *cmd, int argc, char **argv, server_args *a)
     a->format = "sh";
     a->mode = PGBOOT_STOP_FAST;
     cli_parser p;
-    const char *arg;
-    int id, rc = cli_parser_init(&p, cmd, argc, argv);
+    int rc = cli_parser_init(&p, cmd, argc, argv);
     if (rc)
         return rc;
-    while ((id = cli_parse_next(&p, &arg)) > 0)
-        if ((rc = own_option(a, id, arg)) != 0)
-            break;
-    if (id < 0)
-        rc = p.status ? p.status : -1; /* -1: --help, done */
+    rc = cli_parse_all(&p, own_option, a); /* -1: --help, done */
     if (rc == 0)
         rc = check_ephemeral(&p, a);
     cli_parser_free(&p);

@@ -38,8 +38,9 @@ typedef struct {
     int nrest;
 } testdb_args;
 
-static int testdb_option(testdb_args *a, cli_opt_id id, const char *arg)
+static int testdb_option(void *ctx, cli_opt_id id, const char *arg)
 {
+    testdb_args *a = ctx;
     unsigned long v;
     int rc;
     switch (id) {
@@ -69,15 +70,10 @@ static int parse_args(const cli_cmd *cmd, int argc, char **argv, testdb_args *a)
     memset(a, 0, sizeof *a);
     cli_server_opts_init(&a->srv);
     cli_parser p;
-    const char *arg;
-    int id, rc = cli_parser_init(&p, cmd, argc, argv);
+    int rc = cli_parser_init(&p, cmd, argc, argv);
     if (rc)
         return rc;
-    while ((id = cli_parse_next(&p, &arg)) > 0)
-        if ((rc = testdb_option(a, id, arg)) != 0)
-            break;
-    if (id < 0)
-        rc = p.status ? p.status : -1;
+    rc = cli_parse_all(&p, testdb_option, a); /* -1: --help, done */
     cli_parser_free(&p);
     if (rc)
         return rc;

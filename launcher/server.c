@@ -977,7 +977,7 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
         }
     } else if ((rc = with_app_lock(&p, op != OP_STOP, mode, deadline, &lockfd, &done)) == 0 &&
                !done) {
-        if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, o->timeout_ms)) != 0 &&
+        if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, deadline)) != 0 &&
             rc != PGBOOT_ENOTRUNNING) {
             /* stop_locked said why */
         } else if (op == OP_START || op == OP_RESTART) {

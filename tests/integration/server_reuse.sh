@@ -69,7 +69,7 @@ case_server_does_not_answer() {
     CMD_TIMEOUT=40 pgb start --app "$app" --timeout 2
     check_rc 1 "start --timeout 2 against a server whose connections wait 60 s"
     check_error_shape "no answer"
-    check_contains "$ERR" "did not answer" "the error says the server did not answer"
+    check_contains "$ERR" "does not answer" "the error says the server does not answer"
     check_not_contains "$ERR" "first start" "it does not blame a first start"
     check_not_contains "$ERR" "crash" "nor crash recovery"
     # the sleeping backends end with an immediate stop
