@@ -660,14 +660,26 @@ typedef struct pgboot_migration pgboot_migration;
 
 /**
  * Migrate every table, constraint, index and value of a SQLite database into
- * the target, in one transaction: on any failure (or a crash) the target is
- * as it was. Before commit the result is verified (row counts; with
- * PGBOOT_VERIFY_FULL every value). Done is recorded in the target's `pgboot`
- * schema, so a second call with the same file does nothing (see
- * pgboot_migration_already_done()).
- * *out receives the migration's report on success, and also on a failure
- * that has one (values that cannot be stored, a verification mismatch);
- * free it with pgboot_migration_free().
+ * the target: on any failure (or a crash) the target's own tables are as they
+ * were. Small databases load in one transaction. A table of 100,000 rows or
+ * more, on a machine with 2 or more CPUs and a role that may create a schema,
+ * loads over two extra connections into the schema `pgboot_staging` (marked
+ * by a comment); one final transaction then moves the tables into place,
+ * adds keys, constraints and views, verifies and records. A crash can leave
+ * only that staging schema, which the next migration removes (never a schema
+ * of that name without pgboot's mark). Before commit the result is verified
+ * (row counts; with PGBOOT_VERIFY_FULL every value, read back as UTF-8).
+ * Done is recorded in the target's `pgboot` schema, so a second call with the
+ * same file does nothing (see pgboot_migration_already_done()).
+ * opts: not NULL; version 1 or 2 (server). *out receives the migration's
+ * report on success, and also on a failure that has one (values that cannot
+ * be stored, a verification mismatch; else NULL); free it with
+ * pgboot_migration_free(). Errors: PGBOOT_EINVALID (options, a source SQLite
+ * cannot read, values that cannot be stored), PGBOOT_ENOTRUNNING (the target
+ * does not connect), PGBOOT_ERROR (the target refused a statement; the
+ * message is PostgreSQL's), PGBOOT_ENOMEM. Blocks the calling thread; one
+ * migration per thread; it starts threads of its own (hashing, integrity
+ * check) that end before it returns.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_migrate(pgboot_migration **out,
                                                     const pgboot_migrate_options *opts);
