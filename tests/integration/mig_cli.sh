@@ -29,8 +29,8 @@ INSERT INTO division VALUES (10, 1), (11, 2);
 c.commit()
 EOF
 JSONCAST=$U/src/jsoncast.db
-"$PY" "$ML_SUPPORT/mig_mkdb.py" jsoncast "$JSONCAST"
-user_file "$U/src"
+"$PY" "$SUPPORT_DIR/mig_mkdb.py" jsoncast "$JSONCAST"
+user_own "$U/src"
 
 CHINOOK_COUNTS="album=347 artist=275 customer=59 employee=8 genre=25 invoice=412 invoiceline=2240 mediatype=5 playlist=18 playlisttrack=8715 track=3503"
 counts() {
@@ -199,8 +199,8 @@ case_existing_table() {
 case_concurrent() {
     local url r1 r2
     url=$(newdb concurrent)
-    (rc=0; ML_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c1.out" 2>"$T/c1.err" </dev/null || rc=$?; echo "$rc" >"$T/c1.rc") &
-    (rc=0; ML_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c2.out" 2>"$T/c2.err" </dev/null || rc=$?; echo "$rc" >"$T/c2.rc") &
+    (rc=0; RUN_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c1.out" 2>"$T/c1.err" </dev/null || rc=$?; echo "$rc" >"$T/c1.rc") &
+    (rc=0; RUN_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c2.out" 2>"$T/c2.err" </dev/null || rc=$?; echo "$rc" >"$T/c2.rc") &
     wait
     r1=$(cat "$T/c1.rc")
     r2=$(cat "$T/c2.rc")
@@ -235,7 +235,7 @@ case_schema_file() {
     url=$(newdb schemafile)
     f=$U/src/schema.sql
     echo "$SCHEMA_SQL" >"$f"
-    user_file "$f"
+    user_own "$f"
     pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f" --verify full
     check_rc 0 "--schema FILE.sql"
     [[ $RC == 0 ]] && check_casts "$url" "--schema"

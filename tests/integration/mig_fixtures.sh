@@ -10,7 +10,7 @@ set -euo pipefail
 ml_setup
 ml_server
 
-COMPARE=$ML_SUPPORT/mig_compare.py
+COMPARE=$SUPPORT_DIR/mig_compare.py
 
 # compare MODE SRC URL [ARGS...] DESC-is-last: mig_compare.py, must exit 0.
 compare() {
