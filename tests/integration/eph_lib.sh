@@ -65,22 +65,14 @@ POSTGRES_OF=live_postgres
 # pgboot's own (run owners, tmp keepers, supervisors, spare copiers, pool
 # refillers) and the rm -rf they exec.
 live_tagged() {
-    "$PY" - "$TAG" "$(readlink -f "$PGB")" "${1:-}" <<'EOF'
-import os, sys
+    procs_py "$TAG" "$(readlink -f "$PGB")" "${1:-}" <<'EOF'
 tag = ("EPH_TEST_TAG=" + sys.argv[1]).encode()
 pgb, only = sys.argv[2], sys.argv[3] == "pgboot"
-me = os.getpid()
-for pid in os.listdir("/proc"):
-    if not pid.isdigit() or int(pid) == me:
-        continue
+for pid, comm in live():
     try:
-        st = open("/proc/%s/stat" % pid).read()
-        if st[st.rindex(")") + 2] in "ZX":
-            continue
         env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
-        comm = open("/proc/%s/comm" % pid).read().strip()
         exe = os.readlink("/proc/%s/exe" % pid)
-    except (OSError, ValueError, IndexError):
+    except OSError:
         continue
     if tag not in env or comm == "postgres":
         continue

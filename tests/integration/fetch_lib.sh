@@ -229,22 +229,14 @@ cache_listing() {
 check_cache_untouched() {
     local c=$1 desc=$2 allow=${3:-} bad
     bad=$(cache_listing "$c" | { if [[ $allow == part ]]; then grep -v -E '\.tgz\.part$' || true; else cat; fi; })
-    if [[ -z "$bad" ]]; then
-        ok "$desc: cache untouched"
-    else
-        nok "$desc: cache should hold nothing (but locks/${allow:+, *.part}), has: $(tr '\n' ' ' <<<"$bad")"
-    fi
+    check_none "$bad" "$desc: cache untouched" "$desc: cache should hold nothing (but locks/${allow:+, *.part}), has"
 }
 
 # check_no_tree C DESC: no installed tree and no .tmp-* in C (a .tgz may stay).
 check_no_tree() {
     local c=$1 desc=$2 bad
     bad=$(cache_listing "$c" | grep -v -E '\.tgz(\.part)?$' || true)
-    if [[ -z "$bad" ]]; then
-        ok "$desc: no installed tree, no .tmp-*"
-    else
-        nok "$desc: expected no installed tree and no .tmp-* in the cache, has: $(tr '\n' ' ' <<<"$bad")"
-    fi
+    check_none "$bad" "$desc: no installed tree, no .tmp-*" "$desc: expected no installed tree and no .tmp-* in the cache, has"
 }
 
 # check_installed C KEY DESC [TGZ]: C/KEY is a complete, read-only tree whose
@@ -261,7 +253,7 @@ check_installed() {
         [[ -d "$root/$d" ]] || nok "$desc: $root/$d missing"
     done
     w=$(find "$root" ! -type l -perm /222 -printf '%M %P\n' 2>/dev/null | head -5)
-    if [[ -z "$w" ]]; then ok "$desc: tree is read-only"; else nok "$desc: tree has write bits: $(tr '\n' ';' <<<"$w")"; fi
+    check_none "$w" "$desc: tree is read-only" "$desc: tree has write bits"
     if [[ -f "$c/$key.tgz" ]]; then
         check_eq "$(sha512_hex "$c/$key.tgz")" "$(sha512_hex "$tgz")" "$desc: cached tarball $key.tgz is the verified bundle"
     else
@@ -274,11 +266,7 @@ check_installed() {
     fi
     if [[ -s "$c/$key.tree" ]]; then ok "$desc: the tree is listed"; else nok "$desc: $c/$key.tree (the tree's list) missing"; fi
     other=$(cache_listing "$c" | grep -v -x -F -e "$key" -e "$key.tgz" -e "$key.tree" || true)
-    if [[ -z "$other" ]]; then
-        ok "$desc: cache holds only the tree, its list and its tarball"
-    else
-        nok "$desc: unexpected entries in the cache: $(tr '\n' ' ' <<<"$other")"
-    fi
+    check_none "$other" "$desc: cache holds only the tree, its list and its tarball" "$desc: unexpected entries in the cache"
 }
 
 # snapshot DIR [PRUNE_NAME_GLOB]: a listing of every path under DIR with type,
@@ -404,11 +392,7 @@ if not links:
 print("\n".join(problems[:10]) + ("\n... %d problems" % len(problems) if len(problems) > 10 else ""))
 EOF2
 )
-    if [[ -z "$out" ]]; then
-        ok "$3: tree matches the tarball (content, modes, pg-symlinks as relative links)"
-    else
-        nok "$3: tree does not match the tarball: $(tr '\n' ';' <<<"$out")"
-    fi
+    check_none "$out" "$3: tree matches the tarball (content, modes, pg-symlinks as relative links)" "$3: tree does not match the tarball"
 }
 
 # check_names_digest TEXT INTEGRITY DESC: TEXT shows the digest, as the

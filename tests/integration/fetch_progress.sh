@@ -15,30 +15,11 @@ case_not_a_terminal() {
 
 # A terminal (a pseudo-terminal made by python): the bar reaches 100%.
 case_terminal() {
-    local out rc=0
-    out=$("$PY" - "$PGBOOT" "$T" 2>&1 <<'PY'
-import os, pty, sys
-pgboot, t = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(pgboot, [pgboot, "fetch", "--mirror", "file://" + t + "/mirror",
-                      "--cache-dir", t + "/c2"])
-out = b""
-while True:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-_, status = os.waitpid(pid, 0)
-text = out.decode(errors="replace")
-assert os.waitstatus_to_exitcode(status) == 0, text
-assert "downloading PostgreSQL [" in text and "100%" in text, text
-PY
-) || rc=$?
-    if ((rc == 0)); then ok "a progress bar reaching 100% on a terminal"; else nok "no progress bar on a terminal: $(head -c 1500 <<<"$out")"; fi
+    local out
+    out=$(on_terminal "$PGBOOT" fetch --mirror "file://$T/mirror" --cache-dir "$T/c2")
+    check_match "$out" '^exit 0$' "on a terminal: fetch succeeds"
+    check_contains "$out" "downloading PostgreSQL [" "on a terminal: a progress bar"
+    check_contains "$out" "100%" "on a terminal: the bar reaches 100%"
 }
 
 run_case not_a_terminal case_not_a_terminal

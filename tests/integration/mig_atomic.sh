@@ -17,7 +17,6 @@ set -euo pipefail
 ml_setup
 ml_server
 
-MKDB=$SUPPORT_DIR/mig_mkdb.py
 BIG=$U/src/big.db
 t0=$(date +%s)
 "$PY" "$MKDB" big "$BIG" 300000

@@ -11,7 +11,6 @@ set -euo pipefail
 ml_setup
 ml_server
 
-MKDB=$SUPPORT_DIR/mig_mkdb.py
 BAD_DB=$U/src/bad.db
 MANY_DB=$U/src/many.db
 "$PY" "$MKDB" bad "$BAD_DB"
@@ -28,13 +27,6 @@ KINDS=(
     "t_nul 5 nul"
     "r_text 6 text.*(real|double)"
 )
-
-compare_data() { # SRC URL DESC [ARGS...]
-    local src=$1 url=$2 desc=$3 out rc=0
-    shift 3
-    out=$("$PY" "$SUPPORT_DIR/mig_compare.py" data --sqlite "$src" --url "$url" "$@" 2>&1) || rc=$?
-    if [[ $rc == 0 ]]; then ok "$desc: $(tail -n1 <<<"$out")"; else nok "$desc: $(grep -E '^(PROBLEM|ERROR)' <<<"$out" | head -20)"; fi
-}
 
 case_strict() {
     local url k col rowid why line

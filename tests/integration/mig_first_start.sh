@@ -11,15 +11,6 @@ set -euo pipefail
 
 ml_setup
 
-CHINOOK_COUNTS="album=347 artist=275 customer=59 employee=8 genre=25 invoice=412 invoiceline=2240 mediatype=5 playlist=18 playlisttrack=8715 track=3503"
-
-counts() { # URL: the Chinook tables' row counts
-    local url=$1 t out=""
-    for t in album artist customer employee genre invoice invoiceline mediatype playlist playlisttrack track; do
-        out+="$t=$(q "$url" "SELECT count(*) FROM $t" 2>/dev/null || echo missing) "
-    done
-    echo "${out% }"
-}
 
 # app_with_db APP FILE: a fresh app directory holding FILE as db.sqlite.
 app_with_db() {
@@ -92,7 +83,7 @@ case_no_migrate() {
 case_failed_first_start() {
     local app=fs-bad dir url
     dir=$U/data/$app
-    "$PY" "$SUPPORT_DIR/mig_mkdb.py" bad "$U/src/bad.db"
+    "$PY" "$MKDB" bad "$U/src/bad.db"
     user_own "$U/src/bad.db"
     app_with_db "$app" "$U/src/bad.db"
     pgb start --app "$app"

@@ -23,6 +23,14 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
 FIXTURES=${PGBOOT_FIXTURES:-$SHARED_FIXTURES/sqlite}
+# The SQLite generators and the independent comparer (tests/support/).
+# shellcheck disable=SC2034 # read by the mig_* scripts
+MKDB=$SUPPORT_DIR/mig_mkdb.py
+# shellcheck disable=SC2034 # read by the mig_* scripts
+COMPARE=$SUPPORT_DIR/mig_compare.py
+# The Chinook fixture's tables and their row counts (its README).
+# shellcheck disable=SC2034 # read by the mig_* scripts
+CHINOOK_COUNTS="album=347 artist=275 customer=59 employee=8 genre=25 invoice=412 invoiceline=2240 mediatype=5 playlist=18 playlisttrack=8715 track=3503"
 
 # ml_fixtures_unchanged: the read-only fixtures are exactly as they were.
 ml_fixtures_unchanged() {
@@ -125,6 +133,25 @@ coltype() {
                 JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE n.nspname = 'public' AND c.relname = '$2' AND a.attname = '$3' AND a.attnum > 0 AND NOT a.attisdropped")
     echo "${t:-missing}"
+}
+
+# counts URL: the Chinook tables' row counts there, as in CHINOOK_COUNTS
+# ("missing" for a table that is not there).
+counts() {
+    local url=$1 t out=""
+    for t in album artist customer employee genre invoice invoiceline mediatype playlist playlisttrack track; do
+        out+="$t=$(q "$url" "SELECT count(*) FROM $t" 2>/dev/null || echo missing) "
+    done
+    echo "${out% }"
+}
+
+# compare_data SRC URL DESC [ARGS...]: mig_compare.py finds every value of
+# SQLite file SRC equal in the database at URL.
+compare_data() {
+    local src=$1 url=$2 desc=$3 out rc=0
+    shift 3
+    out=$("$PY" "$COMPARE" data --sqlite "$src" --url "$url" "$@" 2>&1) || rc=$?
+    if [[ $rc == 0 ]]; then ok "$desc: $(tail -n1 <<<"$out")"; else nok "$desc: $(grep -E '^(PROBLEM|ERROR)' <<<"$out" | head -20)"; fi
 }
 
 # --- the server ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ ml_setup
 ml_server
 
 BIG=$U/src/big.db
-"$PY" "$SUPPORT_DIR/mig_mkdb.py" big "$BIG" 150000 # big_a: 100000 rows, the split threshold
+"$PY" "$MKDB" big "$BIG" 150000 # big_a: 100000 rows, the split threshold
 user_own "$U/src"
 BIG_SHA=$(sha256sum "$BIG" | cut -d' ' -f1)
 

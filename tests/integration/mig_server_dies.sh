@@ -11,7 +11,7 @@ ml_setup
 ml_server
 
 BIG=$U/src/big.db
-"$PY" "$SUPPORT_DIR/mig_mkdb.py" big "$BIG" 300000
+"$PY" "$MKDB" big "$BIG" 300000
 user_own "$U/src"
 
 case_server_dies() {

@@ -24,20 +24,11 @@ SERVER_URL=$(tail -n1 <<<"$OUT")
 SERVER_TZ=$(env -i PATH=/usr/bin:/bin "$PSQL" -X -A -t -q "$SERVER_URL" -c "SHOW TimeZone" 2>&1) || true
 [[ "$SERVER_TZ" == Asia/Kolkata ]] || die "the server's TimeZone is '$SERVER_TZ', not Asia/Kolkata (--set TimeZone=... not applied?)"
 
-MKDB=$SUPPORT_DIR/mig_mkdb.py
-COMPARE=$SUPPORT_DIR/mig_compare.py
 TYPES_DB=$U/src/types.db
 "$PY" "$MKDB" types "$TYPES_DB"
 NAMES_DB=$U/src/names.db
 "$PY" "$MKDB" names "$NAMES_DB"
 user_own "$U/src"
-
-compare_data() { # SRC URL DESC [ARGS...]
-    local src=$1 url=$2 desc=$3 out rc=0
-    shift 3
-    out=$("$PY" "$COMPARE" data --sqlite "$src" --url "$url" "$@" 2>&1) || rc=$?
-    if [[ $rc == 0 ]]; then ok "$desc: $(tail -n1 <<<"$out")"; else nok "$desc: $(grep -E '^(PROBLEM|ERROR)' <<<"$out" | head -20)"; fi
-}
 
 # types_of URL TABLE: "col=type" lines of public.TABLE.
 types_of() {

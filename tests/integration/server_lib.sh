@@ -84,6 +84,28 @@ sl_setup() {
     echo "setup: user $TEST_USER (uid $USER_UID), area $U, bundle $BIN_DIR"
 }
 
+# --- background processes -------------------------------------------------------
+
+# spawn_user PIDFILE OUT ERR CMD...: CMD as the test user in the background,
+# stdin from wherever the caller redirected it (explicitly passed on: an
+# asynchronous command's stdin would be /dev/null); PIDFILE gets CMD's pid
+# (sh writes its pid and execs CMD), and so does SPAWNED; SPAWNED_JOB is the
+# background job. Both are killed at the end.
+spawn_user() {
+    local pidfile=$1 out=$2 err=$3
+    shift 3
+    rm -f "$pidfile"
+    as_user sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && shift && exec "$@"' "$pidfile" _ "$@" <&0 >"$out" 2>"$err" &
+    SPAWNED_JOB=$!
+    register_bg "$SPAWNED_JOB"
+    wait_until 10 file_nonempty "$pidfile" || {
+        nok "the process did not start: $*"
+        return 1
+    }
+    SPAWNED=$(cat "$pidfile")
+    register_bg "$SPAWNED"
+}
+
 # --- ports ------------------------------------------------------------------------
 
 # start_listener ADDR PORT: a TCP listener (python, as root) holding ADDR:PORT

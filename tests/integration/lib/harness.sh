@@ -143,6 +143,12 @@ check_no_lpath() { # PATH DESC: nothing at PATH, not even a dangling link
     if [[ ! -e "$1" && ! -L "$1" ]]; then ok "$2"; else nok "$2: $1 exists"; fi
 }
 
+# check_none FOUND DESC PROBLEM: ok DESC when FOUND (a list, one per line)
+# is empty, else nok "PROBLEM: <the list>".
+check_none() {
+    if [[ -z "$1" ]]; then ok "$2"; else nok "$3: $(sed -z 's/\n$//; s/\n/;/g' <<<"$1" | head -c 1200)"; fi
+}
+
 # check_mode PATH OCTAL DESC
 check_mode() {
     local m
@@ -610,6 +616,30 @@ pgb_ok() {
     ok "$desc"
 }
 
+# on_terminal CMD [ARGS...]: CMD with a pseudo-terminal as its stdin, stdout
+# and stderr; prints "exit STATUS", then what CMD wrote, a carriage return
+# shown as <CR>. Runs as the caller; with RUNNER=as_user, as the test user.
+on_terminal() {
+    ${RUNNER:-} "$PY" - "$@" <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+print("exit", os.waitstatus_to_exitcode(status))
+print(out.decode(errors="replace").replace(chr(13), "<CR>"))
+PY
+}
+
 # jget JSON KEY: a field of a JSON object (strings raw, booleans true/false,
 # null as "null"); <missing> / <not JSON> otherwise.
 jget() {
@@ -637,6 +667,28 @@ free_port() {
 # orphans late, so a stopped postmaster can linger as a zombie; zombies do not
 # count.
 
+# procs_py ARGS... <SCRIPT: the python SCRIPT (on stdin) with ARGS, after a
+# prelude that defines live(): the live (non-zombie) processes but this one,
+# as (pid, comm) pairs.
+procs_py() {
+    "$PY" -c '
+import os, sys
+def live():
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            st = open("/proc/%s/stat" % pid).read()
+            if st[st.rindex(")") + 2] in "ZX":
+                continue
+            comm = open("/proc/%s/comm" % pid).read().strip()
+        except (OSError, ValueError, IndexError):
+            continue
+        yield pid, comm
+exec(sys.stdin.read())' "$@"
+}
+
 # live_postgres_pids DIR [prefix [CACHE]]: live (non-zombie) processes of the
 # server of data directory DIR: the postmaster (its args hold "-D DIR") and
 # its children ("postgres: ..." whose working directory is DIR). With
@@ -644,8 +696,7 @@ free_port() {
 # executables under CACHE count (this test's bundle), DIR may be empty (all of
 # them), and a deleted working directory still counts.
 live_postgres_pids() {
-    "$PY" - "$1" "${2:-}" "${3:-}" <<'EOF'
-import os, sys
+    procs_py "$1" "${2:-}" "${3:-}" <<'EOF'
 want, prefix, cache = sys.argv[1], sys.argv[2] == "prefix", sys.argv[3]
 if want:
     want = os.path.realpath(want).rstrip("/") or "/"
@@ -657,15 +708,8 @@ def hit(d):
     d = undeleted(d)
     d = d if cache else os.path.realpath(d)
     return d == want or (prefix and d.startswith(want.rstrip("/") + "/"))
-me = os.getpid()
-for pid in os.listdir("/proc"):
-    if not pid.isdigit() or int(pid) == me:
-        continue
+for pid, comm in live():
     try:
-        st = open("/proc/%s/stat" % pid).read()
-        if st[st.rindex(")") + 2] in "ZX":
-            continue
-        comm = open("/proc/%s/comm" % pid).read().strip()
         if cache:
             exe = undeleted(os.readlink("/proc/%s/exe" % pid))
             if not exe.startswith(cache) or os.path.basename(exe) != "postgres":
@@ -674,7 +718,7 @@ for pid in os.listdir("/proc"):
                 print(pid)
                 continue
         args = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-    except (OSError, ValueError, IndexError):
+    except OSError:
         continue
     a = [x.decode("utf-8", "replace") for x in args]
     found = any(a[i] == "-D" and hit(a[i + 1]) for i in range(len(a) - 1))
