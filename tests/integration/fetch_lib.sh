@@ -158,31 +158,10 @@ check_bin_line() {
     fi
 }
 
-# json_field KEY: a field of the JSON object on the last run's stdout
-# (strings raw, null as "null"); fails the check if stdout is not one object.
-json_field() {
-    "$PY" - "$1" "$T/.out" <<'EOF'
-import json, sys
-try:
-    d = json.load(open(sys.argv[2]))
-except Exception as e:
-    print("<not JSON: %s>" % e)
-    sys.exit(0)
-if not isinstance(d, dict):
-    print("<not a JSON object>")
-    sys.exit(0)
-if sys.argv[1] not in d:
-    print("<missing>")
-    sys.exit(0)
-v = d[sys.argv[1]]
-print("null" if v is None else v if isinstance(v, str) else json.dumps(v))
-EOF
-}
-
 # check_json DESC KEY=VALUE...: the last stdout is one JSON object with these
 # fields (and all documented keys present).
 check_json() {
-    local desc=$1 kv k v got missing
+    local desc=$1 kv k v missing
     shift
     missing=$("$PY" - "$T/.out" <<'EOF'
 import json, sys
@@ -207,12 +186,7 @@ EOF
     for kv in "$@"; do
         k=${kv%%=*}
         v=${kv#*=}
-        got=$(json_field "$k")
-        if [[ "$got" == "$v" ]]; then
-            ok "$desc: $k = $v"
-        else
-            nok "$desc: JSON $k: expected '$v', got '$got'"
-        fi
+        check_eq "$(jget "$OUT" "$k")" "$v" "$desc: $k = $v"
     done
 }
 
