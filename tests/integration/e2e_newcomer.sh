@@ -5,48 +5,55 @@
 # installed postgres must say 16.14. The verified tarball is then handed to the
 # other integration tests (CTest fixture "real_bundle").
 set -euo pipefail
-: "${PGBOOT:?}" "${PGBOOT_TEST_DATA:?}" "${PGBOOT_TEST_TMP:?}"
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-rm -rf "$PGBOOT_TEST_TMP" 2>/dev/null || { chmod -R u+w "$PGBOOT_TEST_TMP"; rm -rf "$PGBOOT_TEST_TMP"; }
-mkdir -p "$PGBOOT_TEST_TMP" "$PGBOOT_TEST_DATA"
-cache="$PGBOOT_TEST_TMP/cache"
-trap 'chmod -R u+w "$PGBOOT_TEST_TMP" 2>/dev/null; rm -rf "$PGBOOT_TEST_TMP"' EXIT
+. "$(dirname "$0")/lib/harness.sh"
+: "${PGBOOT_TEST_DATA:?}"
+harness_scratch
+mkdir -p "$PGBOOT_TEST_DATA"
+C=$T/cache
 
 # As a newcomer: no mirror chosen explicitly.
 unset PGBOOT_MIRROR PGBOOT_CACHE_DIR
 
-json=$("$PGBOOT" fetch --cache-dir "$cache" --json) || fail "pgboot fetch failed"
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print("" if v is None else v)' "$json" "$1"; }
-[ "$(field origin)" = network ] || fail "origin is $(field origin), expected network"
-[ -n "$(field url)" ] || fail "no download URL reported"
-[ "$(field postgresql_version)" = 16.14 ] || fail "version $(field postgresql_version)"
-bin=$(field bin_dir)
-case "$bin" in "$cache"/*) ;; *) fail "bin dir $bin is not inside the cache $cache" ;; esac
+case_newcomer() {
+    local bin root prog v writable tarball want got
+    pg fetch --cache-dir "$C" --json
+    check_rc 0 "pgboot fetch from the configured registry"
+    [[ $RC == 0 ]] || return 0
+    check_eq "$(jget "$OUT" origin)" network "origin"
+    check_ne "$(jget "$OUT" url)" "" "a download URL is reported"
+    check_eq "$(jget "$OUT" postgresql_version)" 16.14 "postgresql_version"
+    bin=$(jget "$OUT" bin_dir)
+    if [[ $bin == "$C"/* ]]; then ok "the bin dir is inside the cache"; else nok "the bin dir $bin is not inside the cache $C"; fi
 
-for prog in postgres initdb pg_ctl; do
-  out=$("$bin/$prog" --version) || fail "$prog --version failed"
-  case "$out" in *"(PostgreSQL) 16.14"*) ;; *) fail "$prog --version said: $out" ;; esac
-done
+    for prog in postgres initdb pg_ctl; do
+        v=$("$bin/$prog" --version 2>&1) || v="(failed) $v"
+        check_contains "$v" "(PostgreSQL) 16.14" "$prog --version"
+    done
 
-# The installed tree is read-only and holds only package/native/.
-root=$(field root)
-writable=$(find "$root" ! -type l -perm /222 | head -n 3)
-[ -z "$writable" ] || fail "writable entries in the installed tree: $writable"
-[ ! -e "$root/package.json" ] || fail "package.json was extracted"
-[ -L "$root/lib/libpq.so.5" ] || fail "soname link lib/libpq.so.5 was not restored"
+    # The installed tree is read-only and holds only package/native/.
+    root=$(jget "$OUT" root)
+    writable=$(find "$root" ! -type l -perm /222 | head -n 3)
+    check_eq "$writable" "" "no writable entries in the installed tree"
+    check_no_lpath "$root/package.json" "package.json was not extracted"
+    check_true "the soname link lib/libpq.so.5 was restored" test -L "$root/lib/libpq.so.5"
 
-# The tarball is kept and its digest is the pinned one.
-tarball=$(field tarball)
-want=$(field integrity)
-got="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
-[ "$got" = "$want" ] || fail "cached tarball digest $got != pinned $want"
+    # The tarball is kept and its digest is the pinned one.
+    tarball=$(jget "$OUT" tarball)
+    want=$(jget "$OUT" integrity)
+    got="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+    check_eq "$got" "$want" "the cached tarball's digest is the pinned one"
 
-# A second fetch reuses the cache without the network; verify agrees.
-[ "$("$PGBOOT" fetch --cache-dir "$cache" --offline)" = "$bin" ] || fail "offline re-fetch"
-"$PGBOOT" verify --cache-dir "$cache" >/dev/null || fail "verify failed on a fresh install"
+    # A second fetch reuses the cache without the network; verify agrees.
+    pg fetch --cache-dir "$C" --offline
+    check_eq "$OUT" "$bin" "an offline re-fetch prints the same bin dir"
+    pg verify --cache-dir "$C"
+    check_rc 0 "verify on a fresh install"
 
-cp "$tarball" "$PGBOOT_TEST_DATA/linux-x64-16.14.0-beta.17.tgz.tmp"
-mv "$PGBOOT_TEST_DATA/linux-x64-16.14.0-beta.17.tgz.tmp" "$PGBOOT_TEST_DATA/linux-x64-16.14.0-beta.17.tgz"
-echo "ok: fetched, verified and installed PostgreSQL 16.14 from the configured registry"
+    # only a bundle that passed every check goes to the other tests
+    (($(fail_count) == 0)) || return 0
+    cp "$tarball" "$PGBOOT_TEST_DATA/linux-x64-16.14.0-beta.17.tgz.tmp"
+    mv "$PGBOOT_TEST_DATA/linux-x64-16.14.0-beta.17.tgz.tmp" "$PGBOOT_TEST_DATA/linux-x64-16.14.0-beta.17.tgz"
+}
+
+run_case newcomer case_newcomer
+harness_finish

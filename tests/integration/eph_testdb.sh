@@ -331,7 +331,7 @@ setup_app
 # "\." in the data, a dollar-quoted function), followed by a file that uses
 # unqualified names: each file runs in a session of its own.
 case_pg_dump_plain() {
-    local dump after u fix=$PGBOOT_SOURCE_DIR/tests/fixtures
+    local dump after u fix=$TEST_FIXTURES
     dump=$SQL/pg_dump15_app.sql
     user_file "$dump" "$(cat "$fix/pg_dump15_app.sql")
 "

@@ -3,68 +3,76 @@
 # pkg-config file and a CMake package. The examples build against it both
 # ways and run against the real bundle, as an unprivileged user.
 set -euo pipefail
-: "${PGBOOT_BUILD_DIR:?}" "${PGBOOT_SOURCE_DIR:?}" "${PGBOOT_TEST_TARBALL:?}" "${PGBOOT_TEST_TMP:?}"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-t=$PGBOOT_TEST_TMP
-rm -rf "$t"; mkdir -p "$t"
-cleanup() { chmod -R u+w "$t" 2>/dev/null || true; rm -rf "$t"; }
-trap cleanup EXIT
-
-prefix="$t/prefix"
-cmake --install "$PGBOOT_BUILD_DIR" --prefix "$prefix" >/dev/null
-for f in bin/pgboot include/pgboot.h; do [ -e "$prefix/$f" ] || fail "$f not installed"; done
-libdir=$(dirname "$(find "$prefix" -name 'libpgboot.so' | head -n1)")
-[ -n "$libdir" ] && [ -e "$libdir/libpgboot.a" ] || fail "libpgboot.so / libpgboot.a not installed"
-[ -e "$libdir/pkgconfig/pgboot.pc" ] || fail "pgboot.pc not installed"
-[ -e "$libdir/cmake/pgboot/pgbootConfig.cmake" ] || fail "CMake package not installed"
-
-# pkg-config
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
+. "$(dirname "$0")/lib/harness.sh"
+: "${PGBOOT_BUILD_DIR:?}" "${PGBOOT_TEST_TARBALL:?}"
+harness_scratch
+PREFIX=$T/prefix
 # A sanitized build's library needs its consumers linked with the sanitizers.
-extra=${PGBOOT_EXAMPLE_CFLAGS:-}
-# shellcheck disable=SC2046,SC2086 # pkg-config output and flags are split on purpose
-cc -Wall -Werror $extra "$PGBOOT_SOURCE_DIR/examples/host_api.c" $(pkg-config --cflags --libs pgboot) \
-   -o "$t/host_api" || fail "host_api does not build with pkg-config"
-cc -Wall -Werror $extra "$PGBOOT_SOURCE_DIR/examples/spawn_serve.c" -o "$t/spawn_serve" ||
-  fail "spawn_serve does not build"
-# find_package(pgboot) -> pgboot::pgboot
-cmake -S "$PGBOOT_SOURCE_DIR/examples/cmake_consumer" -B "$t/consumer" \
-      -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$extra" >/dev/null ||
-  fail "find_package(pgboot) failed"
-cmake --build "$t/consumer" >/dev/null || fail "the CMake consumer does not build"
+EXTRA=${PGBOOT_EXAMPLE_CFLAGS:-}
 
-# Run them as an unprivileged user (PostgreSQL refuses root), from a place
-# that user can reach wherever the checkout is (a clone may sit in a 0700
-# directory).
-user=pgboottest
-if ! id "$user" >/dev/null 2>&1; then
-  flock /tmp/pgboot-test-user.lock sh -c "id $user >/dev/null 2>&1 || useradd --create-home --shell /bin/bash $user"
-fi
-u=$(mktemp -d /tmp/pgboot-examples-XXXXXX)
-cleanup() { chmod -R u+w "$t" "$u" 2>/dev/null || true; rm -rf "$t" "$u"; }
-trap cleanup EXIT
-cp -r "$prefix" "$u/prefix"
-cp "$t/host_api" "$t/spawn_serve" "$u/"
-cp "$t/consumer/host_api" "$u/host_api_cmake"
-cp "$PGBOOT_TEST_TARBALL" "$u/bundle.tgz"
-mkdir -p "$u/home"
-chown -R "$user" "$u"
-chmod 755 "$u"
-ulib=$u/prefix/${libdir#"$prefix"/}
-as_user() {
-  setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
-    env -i PATH=/usr/bin:/bin HOME="$u/home" XDG_DATA_HOME="$u/home/data" \
-    XDG_CACHE_HOME="$u/home/cache" PGBOOT_MIRROR=file:///nonexistent \
-    LD_LIBRARY_PATH="$ulib" "$@"
+# built NAME CMD...: CMD builds NAME (its output is shown when it does not).
+built() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then ok "$name"; else nok "$name: $(head -c 1500 <<<"$out")"; return 1; fi
 }
-out=$(as_user "$u/host_api" ex-host "$u/bundle.tgz") || fail "host_api failed: $out"
-echo "$out" | grep -q '^url postgresql://ex-host:' || fail "host_api printed no URL: $out"
-echo "$out" | grep -q 'started_here 1' || fail "host_api did not start the server: $out"
-echo "$out" | grep -q '^stopped$' || fail "host_api did not stop: $out"
-out=$(as_user "$u/host_api_cmake" ex-host) || fail "the CMake-built host_api failed: $out"
-echo "$out" | grep -q '^stopped$' || fail "CMake-built host_api: $out"
-out=$(as_user "$u/spawn_serve" "$u/prefix/bin/pgboot" ex-serve) || fail "spawn_serve failed: $out"
-echo "$out" | grep -q '^ready postgresql://ex-serve:' || fail "spawn_serve got no ready line: $out"
-echo "$out" | grep -q '"event":"stopped"' || fail "serve did not report stopping: $out"
-echo "$out" | grep -q 'serve exited with 0' || fail "serve exit status: $out"
-echo "ok: installed pgboot builds and runs both examples"
+
+case_install_and_build() {
+    local f libdir
+    cmake --install "$PGBOOT_BUILD_DIR" --prefix "$PREFIX" >/dev/null
+    for f in bin/pgboot include/pgboot.h; do check_path "$PREFIX/$f" "$f installed"; done
+    libdir=$(dirname "$(find "$PREFIX" -name 'libpgboot.so' | head -n1)")
+    check_path "$libdir/libpgboot.so" "libpgboot.so installed"
+    check_path "$libdir/libpgboot.a" "libpgboot.a installed"
+    check_path "$libdir/pkgconfig/pgboot.pc" "pgboot.pc installed"
+    check_path "$libdir/cmake/pgboot/pgbootConfig.cmake" "the CMake package installed"
+    echo "$libdir" >"$T/libdir"
+
+    # pkg-config
+    export PKG_CONFIG_PATH="$libdir/pkgconfig"
+    # shellcheck disable=SC2046,SC2086 # pkg-config output and flags are split on purpose
+    built "host_api builds with pkg-config" \
+        cc -Wall -Werror $EXTRA "$PGBOOT_SOURCE_DIR/examples/host_api.c" $(pkg-config --cflags --libs pgboot) -o "$T/host_api"
+    # shellcheck disable=SC2086 # flags are split on purpose
+    built "spawn_serve builds" cc -Wall -Werror $EXTRA "$PGBOOT_SOURCE_DIR/examples/spawn_serve.c" -o "$T/spawn_serve"
+    # find_package(pgboot) -> pgboot::pgboot
+    built "find_package(pgboot) configures" cmake -S "$PGBOOT_SOURCE_DIR/examples/cmake_consumer" -B "$T/consumer" \
+        -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_C_FLAGS="$EXTRA"
+    built "the CMake consumer builds" cmake --build "$T/consumer"
+}
+
+# ran NAME CMD...: CMD as the test user must exit 0; sets OUT (its stdout).
+ran() {
+    local name=$1 rc=0
+    shift
+    OUT=$(as_user "$@" 2>"$T/ran.err") || rc=$?
+    if ((rc == 0)); then ok "$name exits 0"; else nok "$name failed (status $rc): $OUT $(head -c 1500 "$T/ran.err")"; fi
+}
+
+# Run them as an unprivileged user (PostgreSQL refuses root), from the user's
+# area (reachable wherever the checkout is), with an empty bundle cache.
+case_run_as_user() {
+    local libdir
+    libdir=$(cat "$T/libdir")
+    cp -r "$PREFIX" "$U/prefix"
+    cp "$T/host_api" "$T/spawn_serve" "$U/"
+    cp "$T/consumer/host_api" "$U/host_api_cmake"
+    chown -R "$TEST_USER:$USER_GID" "$U"
+    user_env_set "LD_LIBRARY_PATH=$U/prefix/${libdir#"$PREFIX"/}"
+
+    ran host_api "$U/host_api" ex-host "$U/bundle.tgz"
+    check_match "$OUT" '^url postgresql://ex-host:' "host_api prints the URL"
+    check_contains "$OUT" 'started_here 1' "host_api started the server"
+    check_match "$OUT" '^stopped$' "host_api stopped it"
+    ran "the CMake-built host_api" "$U/host_api_cmake" ex-host
+    check_match "$OUT" '^stopped$' "the CMake-built host_api runs"
+    ran spawn_serve "$U/spawn_serve" "$U/prefix/bin/pgboot" ex-serve
+    check_match "$OUT" '^ready postgresql://ex-serve:' "spawn_serve gets the ready line"
+    check_contains "$OUT" '"event":"stopped"' "serve reports stopping"
+    check_contains "$OUT" 'serve exited with 0' "serve exits 0"
+}
+
+harness_user_area --no-seed
+run_case install_and_build case_install_and_build
+run_case run_as_user case_run_as_user
+harness_finish

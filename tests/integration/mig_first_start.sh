@@ -11,15 +11,6 @@ set -euo pipefail
 
 ml_setup
 
-CHINOOK_COUNTS="album=347 artist=275 customer=59 employee=8 genre=25 invoice=412 invoiceline=2240 mediatype=5 playlist=18 playlisttrack=8715 track=3503"
-
-counts() { # URL: the Chinook tables' row counts
-    local url=$1 t out=""
-    for t in album artist customer employee genre invoice invoiceline mediatype playlist playlisttrack track; do
-        out+="$t=$(q "$url" "SELECT count(*) FROM $t" 2>/dev/null || echo missing) "
-    done
-    echo "${out% }"
-}
 
 # app_with_db APP FILE: a fresh app directory holding FILE as db.sqlite.
 app_with_db() {
@@ -27,7 +18,7 @@ app_with_db() {
     mkdir -p "$dir"
     cp "$2" "$dir/db.sqlite"
     chmod 644 "$dir/db.sqlite"
-    user_file "$dir"
+    user_own "$dir"
     register_app "$1"
 }
 
@@ -92,8 +83,8 @@ case_no_migrate() {
 case_failed_first_start() {
     local app=fs-bad dir url
     dir=$U/data/$app
-    "$PY" "$ML_SUPPORT/mig_mkdb.py" bad "$U/src/bad.db"
-    user_file "$U/src/bad.db"
+    "$PY" "$MKDB" bad "$U/src/bad.db"
+    user_own "$U/src/bad.db"
     app_with_db "$app" "$U/src/bad.db"
     pgb start --app "$app"
     check_rc 1 "first start with a db.sqlite holding bad values (strict): exit 1"
@@ -115,7 +106,7 @@ case_failed_first_start() {
     check_untouched "$url" "second failed start"
     # fix the file: the next start migrates
     cp "$(fixture chinook.sqlite "$U/src/chinook3.sqlite")" "$dir/db.sqlite"
-    user_file "$dir/db.sqlite"
+    user_own "$dir/db.sqlite"
     pgb start --app "$app"
     check_rc 0 "after replacing db.sqlite with a good file, start succeeds"
     check_eq "$(counts "$url")" "$CHINOOK_COUNTS" "and migrates it"
@@ -144,7 +135,7 @@ case_sqlite_option() {
     # a file name with a double quote and a backslash in it
     f="$U/src/legacy \"v1\"\\pk.db"
     cp "$(fixture test_pk.db "$U/src/test_pk.db")" "$f"
-    user_file "$f"
+    user_own "$f"
     pgb start --app "$app" --sqlite "$f"
     check_rc 0 "start --sqlite PATH"
     url=$(tail -n1 <<<"$OUT")
@@ -167,9 +158,9 @@ if d.get("source") != sys.argv[2]: print("source %r, expected %r" % (d.get("sour
 case_concurrent_starts() {
     local app=fs-race p1 p2 u1 u2
     app_with_db "$app" "$(fixture chinook.sqlite "$U/src/chinook4.sqlite")"
-    (rc=0; ML_TIMEOUT=120 as_user "$PGB" start --app "$app" >"$T/race1.out" 2>"$T/race1.err" </dev/null || rc=$?; echo "$rc" >"$T/race1.rc") &
+    (rc=0; RUN_TIMEOUT=120 as_user "$PGB" start --app "$app" >"$T/race1.out" 2>"$T/race1.err" </dev/null || rc=$?; echo "$rc" >"$T/race1.rc") &
     p1=$!
-    (rc=0; ML_TIMEOUT=120 as_user "$PGB" start --app "$app" >"$T/race2.out" 2>"$T/race2.err" </dev/null || rc=$?; echo "$rc" >"$T/race2.rc") &
+    (rc=0; RUN_TIMEOUT=120 as_user "$PGB" start --app "$app" >"$T/race2.out" 2>"$T/race2.err" </dev/null || rc=$?; echo "$rc" >"$T/race2.rc") &
     p2=$!
     wait "$p1" "$p2" || true
     check_eq "$(cat "$T/race1.rc")/$(cat "$T/race2.rc")" "0/0" "two starts at once both succeed"

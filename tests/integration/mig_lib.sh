@@ -1,7 +1,10 @@
 # shellcheck shell=bash
-# Shared helpers for the mig_* integration tests: `pgboot migrate` (and the
+# The mig_* family of integration tests: `pgboot migrate` (and the
 # first-start migration of `pgboot start`) from real SQLite files into a real
-# PostgreSQL server started by pgboot from the real bundle.
+# PostgreSQL server started by pgboot from the real bundle, as the account
+# pgboottest. The harness (scratch dir, test user, running pgboot, checks,
+# run_case, process helpers) is lib/harness.sh; this file adds the family's
+# setup and helpers.
 #
 #     set -euo pipefail
 #     . "$(dirname "$0")/mig_lib.sh"
@@ -10,136 +13,37 @@
 #     run_case NAME FUNCTION    # one independent scenario (subshell, set -e)
 #     ml_finish                 # fixtures unchanged? summary, exit status
 #
-# Environment (set by CTest; defaults for running a script by hand):
-#   PGBOOT               the CLI             (default: $PGBOOT_SOURCE_DIR/build/pgboot)
-#   PGBOOT_TEST_TARBALL  the real linux-x64 bundle tarball (required)
-#   PGBOOT_TEST_TMP      scratch dir of this test (default: a mktemp -d); wiped
-#   PGBOOT_SOURCE_DIR    the repository root (default: two levels above this file)
-#   PGBOOT_FIXTURES      the read-only SQLite fixtures (default /work/shared/fixtures/sqlite)
-#   PGBOOT_KEEP_TMP=1    keep the scratch dir (servers are still stopped)
+# Environment, besides the harness's:
+#   PGBOOT_FIXTURES      the read-only SQLite fixtures
+#                        (default: $PGBOOT_SOURCE_DIR/../shared/fixtures/sqlite,
+#                        the shared folder beside the clone)
 #
-# Tests run as root; PostgreSQL refuses root, so pgboot runs as the account
-# pgboottest with a clean environment (its own XDG dirs under the scratch dir,
-# PGBOOT_MIRROR=file:///nonexistent, proxies at a closed local port). The
-# fixtures are never handed to pgboot: a copy is, and ml_finish checks that
-# every fixture's SHA-256 is what it was at the start.
+# The fixtures are never handed to pgboot: a copy is, and ml_finish checks
+# that every fixture's SHA-256 is what it was at the start.
 
-ML_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PGBOOT_SOURCE_DIR=${PGBOOT_SOURCE_DIR:-$(cd "$ML_LIB_DIR/../.." && pwd)}
-# shellcheck disable=SC2034 # used by the mig_* scripts
-ML_SUPPORT=$(cd "$ML_LIB_DIR/../support" && pwd)
-PGBOOT=${PGBOOT:-$PGBOOT_SOURCE_DIR/build/pgboot}
-FIXTURES=${PGBOOT_FIXTURES:-/work/shared/fixtures/sqlite}
-TEST_NAME=$(basename "$0" .sh)
-TEST_USER=pgboottest
-USER_LOCK=/tmp/pgboot-test-user.lock
-# The system python (stdlib only), usable by the test user too.
-PY=/usr/bin/python3
-[[ -x $PY ]] || PY=$(command -v python3)
-PSQL=${PSQL:-}
-if [[ -z "$PSQL" ]]; then
-    for _p in /usr/lib/postgresql/15/bin/psql /usr/bin/psql; do
-        [[ -x $_p ]] && PSQL=$_p && break
-    done
-fi
-export PSQL
-CMD_TIMEOUT=${CMD_TIMEOUT:-120}
-CLOSED_PROXY=http://127.0.0.1:9
+. "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
+FIXTURES=${PGBOOT_FIXTURES:-$SHARED_FIXTURES/sqlite}
+# The SQLite generators and the independent comparer (tests/support/).
+# shellcheck disable=SC2034 # read by the mig_* scripts
+MKDB=$SUPPORT_DIR/mig_mkdb.py
+# shellcheck disable=SC2034 # read by the mig_* scripts
+COMPARE=$SUPPORT_DIR/mig_compare.py
+# The Chinook fixture's tables and their row counts (its README).
+# shellcheck disable=SC2034 # read by the mig_* scripts
+CHINOOK_COUNTS="album=347 artist=275 customer=59 employee=8 genre=25 invoice=412 invoiceline=2240 mediatype=5 playlist=18 playlisttrack=8715 track=3503"
 
-# --- results -------------------------------------------------------------------
-
-. "$(dirname "${BASH_SOURCE[0]}")/checks.sh" # ok/nok, check_*, run_case
-
-ml_finish() {
-    local nf nc f want got
-    CASE=fixtures
-    # the read-only fixtures must be exactly as they were
-    if [[ -s "$T/.fixture-sums" ]]; then
-        while read -r want f; do
-            got=$(sha256sum "$f" | cut -d' ' -f1)
-            check_eq "$got" "$want" "fixture ${f##*/} unchanged (SHA-256)"
-        done <"$T/.fixture-sums"
-    fi
-    CASE=""
-    nf=$(fail_count)
-    nc=$(wc -l <"$T/.checks" | tr -d ' ')
-    echo
-    if ((nf > 0)); then
-        echo "$TEST_NAME: FAILED ($nf failure(s)):"
-        sed 's/^/  - /' "$T/.fails"
-        echo "$((nc - nf)) passed, $nf failed"
-        exit 1
-    fi
-    if ((nc == 0)); then
-        echo "$TEST_NAME: no check ran"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-    echo "$TEST_NAME: all passed"
-    echo "$nc passed, 0 failed"
-    exit 0
+# ml_fixtures_unchanged: the read-only fixtures are exactly as they were.
+ml_fixtures_unchanged() {
+    local f want got
+    [[ -s "$T/.fixture-sums" ]] || return 0
+    while read -r want f; do
+        got=$(sha256sum "$f" | cut -d' ' -f1)
+        check_eq "$got" "$want" "fixture ${f##*/} unchanged (SHA-256)"
+    done <"$T/.fixture-sums"
 }
+FINISH_HOOKS+=(ml_fixtures_unchanged)
 
-# --- the test user and running pgboot ---------------------------------------------
-
-ensure_test_user() {
-    getent passwd "$TEST_USER" >/dev/null ||
-        flock "$USER_LOCK" sh -c 'id "$1" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$1"' sh "$TEST_USER" ||
-        die "cannot create the test user $TEST_USER"
-    getent passwd "$TEST_USER" >/dev/null || die "user $TEST_USER still missing after useradd"
-    USER_GID=$(id -g "$TEST_USER")
-}
-
-user_env() {
-    printf '%s\n' "HOME=$U/home" "USER=$TEST_USER" "LOGNAME=$TEST_USER" \
-        "PATH=/usr/bin:/bin" \
-        "XDG_DATA_HOME=$U/data" "XDG_CACHE_HOME=$U/cache" \
-        "PGBOOT_MIRROR=file:///nonexistent" \
-        "https_proxy=$CLOSED_PROXY" "http_proxy=$CLOSED_PROXY" "all_proxy=$CLOSED_PROXY" \
-        "no_proxy=127.0.0.1,localhost"
-    local v
-    for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
-        [[ -n "${!v:-}" ]] && echo "$v=${!v}"
-    done
-    return 0
-}
-
-# as_user CMD [ARGS...]: CMD as the test user, clean environment, from $U.
-# With ML_TIMEOUT set, CMD is killed after that many seconds.
-as_user() {
-    local -a envs
-    mapfile -t envs < <(user_env)
-    (cd "$U" && exec ${ML_TIMEOUT:+timeout -k 5 "$ML_TIMEOUT"} setpriv --reuid="$TEST_USER" --regid="$USER_GID" --init-groups \
-        env -i "${envs[@]}" "$@")
-}
-
-# pgb ARGS...: pgboot as the test user; sets RC OUT ERR CMD (files $T/.out/.err).
-pgb() {
-    CMD="pgboot $*"
-    echo "$CMD" >"$T/.cmd"
-    RC=0
-    ML_TIMEOUT=$CMD_TIMEOUT as_user "$PGB" "$@" >"$T/.out" 2>"$T/.err" </dev/null || RC=$?
-    echo "$RC" >"$T/.rc"
-    OUT=$(cat "$T/.out")
-    # shellcheck disable=SC2034 # read by the mig_* scripts
-    ERR=$(cat "$T/.err")
-    if ((RC == 124 || RC == 137)); then
-        nok "did not finish within ${CMD_TIMEOUT}s: $CMD"
-    fi
-    return 0
-}
-
-# pgb_ok DESC ARGS...: pgb, and it must exit 0 (else the case aborts).
-pgb_ok() {
-    local desc=$1
-    shift
-    pgb "$@"
-    if [[ $RC != 0 ]]; then
-        nok "$desc: expected exit 0, got $RC"
-        return 1
-    fi
-    ok "$desc"
-}
+ml_finish() { harness_finish; }
 
 # --- SQL ---------------------------------------------------------------------------
 
@@ -231,6 +135,25 @@ coltype() {
     echo "${t:-missing}"
 }
 
+# counts URL: the Chinook tables' row counts there, as in CHINOOK_COUNTS
+# ("missing" for a table that is not there).
+counts() {
+    local url=$1 t out=""
+    for t in album artist customer employee genre invoice invoiceline mediatype playlist playlisttrack track; do
+        out+="$t=$(q "$url" "SELECT count(*) FROM $t" 2>/dev/null || echo missing) "
+    done
+    echo "${out% }"
+}
+
+# compare_data SRC URL DESC [ARGS...]: mig_compare.py finds every value of
+# SQLite file SRC equal in the database at URL.
+compare_data() {
+    local src=$1 url=$2 desc=$3 out rc=0
+    shift 3
+    out=$("$PY" "$COMPARE" data --sqlite "$src" --url "$url" "$@" 2>&1) || rc=$?
+    if [[ $rc == 0 ]]; then ok "$desc: $(tail -n1 <<<"$out")"; else nok "$desc: $(grep -E '^(PROBLEM|ERROR)' <<<"$out" | head -20)"; fi
+}
+
 # --- the server ---------------------------------------------------------------------
 
 # ml_server [APP]: start the app's server (as the test user); sets SERVER_URL
@@ -256,9 +179,8 @@ register_app() { echo "$1" >>"$T/.apps"; }
 
 # --- files ----------------------------------------------------------------------------
 
-# src_dir: a directory of the test user for source files.
-# user_file PATH: make PATH (a file or dir under $U) the test user's.
-user_file() { chown -R "$TEST_USER:$USER_GID" "$@"; }
+# user_own PATH...: make PATH (files or dirs under $U) the test user's.
+user_own() { chown -R "$TEST_USER:$USER_GID" "$@"; }
 
 # fixture NAME [DEST]: copy fixture NAME to DEST (default $U/src/NAME), owned
 # by the test user; prints the path. The original's SHA-256 is recorded and
@@ -272,7 +194,7 @@ fixture() {
     mkdir -p "$(dirname "$dest")"
     cp "$FIXTURES/$name" "$dest"
     chmod 644 "$dest"
-    user_file "$dest"
+    user_own "$dest"
     echo "$dest"
 }
 
@@ -289,7 +211,7 @@ exec(sys.argv[2], {"c": c, "sqlite3": sqlite3})
 c.close()
 EOF
     chmod 644 "$out"
-    user_file "$out"
+    user_own "$out"
 }
 
 # rj FILE PYEXPR: evaluate PYEXPR with `d` the JSON document in FILE; prints
@@ -323,124 +245,27 @@ EOF
 
 # --- setup and teardown ------------------------------------------------------------
 
-live_postgres_pids() { # DIR: live postgres processes whose data dir is under DIR
-    "$PY" - "$1" <<'EOF'
-import os, sys
-want = os.path.realpath(sys.argv[1]).rstrip("/") + "/"
-me = os.getpid()
-for pid in os.listdir("/proc"):
-    if not pid.isdigit() or int(pid) == me:
-        continue
-    try:
-        st = open("/proc/%s/stat" % pid).read()
-        if st[st.rindex(")") + 2] in "ZX":
-            continue
-        comm = open("/proc/%s/comm" % pid).read().strip()
-        if comm != "postgres":
-            continue
-        cwd = os.path.realpath(os.readlink("/proc/%s/cwd" % pid)) + "/"
-    except (OSError, ValueError, IndexError):
-        continue
-    if cwd.startswith(want):
-        print(pid)
-EOF
+# _ml_stop_apps: stop the servers of this test's apps (the harness then stops
+# whatever postgres is left under $U).
+_ml_stop_apps() {
+    local a
+    [[ -f "$T/.apps" && -n "${U:-}" ]] || return 0
+    sort -u "$T/.apps" | while read -r a; do
+        [[ -n "$a" ]] || continue
+        RUN_TIMEOUT=60 as_user "$PGB" stop --app "$a" >/dev/null 2>&1
+    done
 }
-
-_ml_cleanup() {
-    local rc=$? p a i
-    set +e
-    if [[ -n "${T:-}" && -d "$T" ]]; then
-        if [[ -f "$T/.bg" ]]; then
-            while read -r p; do [[ -n "$p" ]] && kill -KILL "$p" 2>/dev/null; done <"$T/.bg"
-        fi
-        if [[ -f "$T/.apps" ]]; then
-            sort -u "$T/.apps" | while read -r a; do
-                [[ -n "$a" ]] || continue
-                ML_TIMEOUT=60 as_user "$PGB" stop --app "$a" >/dev/null 2>&1
-            done
-        fi
-        if [[ -n "${U:-}" ]]; then
-            for ((i = 0; i < 40; i++)); do
-                [[ -z "$(live_postgres_pids "$U")" ]] && break
-                ((i == 0)) && for p in $(live_postgres_pids "$U"); do kill -QUIT "$p" 2>/dev/null; done
-                sleep 0.1
-            done
-            for p in $(live_postgres_pids "$U"); do kill -KILL "$p" 2>/dev/null; done
-        fi
-        if [[ "${PGBOOT_KEEP_TMP:-0}" == 1 ]]; then
-            echo "(scratch dir kept: $T)" >&2
-        else
-            rm -rf "$T"
-            [[ -n "${U_OUTSIDE:-}" ]] && rm -rf "$U_OUTSIDE"
-        fi
-    fi
-    exit "$rc"
-}
-
-# register_bg PID: a background process to kill at the end.
-register_bg() { echo "$1" >>"$T/.bg"; }
+CLEANUP_HOOKS+=(_ml_stop_apps)
 
 ml_setup() {
-    [[ $(id -u) == 0 ]] || die "the migration tests run as root (they use the account $TEST_USER)"
+    harness_scratch
     [[ -x "$PGBOOT" ]] || die "PGBOOT=$PGBOOT is not an executable (build pgboot first)"
-    [[ -n "${PGBOOT_TEST_TARBALL:-}" && -f "$PGBOOT_TEST_TARBALL" ]] ||
-        die "PGBOOT_TEST_TARBALL (the real bundle tarball) is not set or missing: '${PGBOOT_TEST_TARBALL:-}'"
     [[ -n "$PSQL" && -x "$PSQL" ]] || die "psql is needed (/usr/lib/postgresql/15/bin/psql or /usr/bin/psql)"
-    [[ -x "$PY" ]] || die "python3 is needed"
     "$PY" -c 'import sqlite3' || die "python3 has no sqlite3 module"
-    local c
-    for c in setpriv flock useradd timeout sha256sum; do
-        command -v "$c" >/dev/null || die "$c is needed"
-    done
-    if [[ -n "${PGBOOT_TEST_TMP:-}" ]]; then
-        T=$PGBOOT_TEST_TMP
-    else
-        T=$(mktemp -d "/tmp/pgboot-$TEST_NAME.XXXXXX")
-    fi
-    case "$T" in
-    / | /tmp | /tmp/ | /root | /home | "") die "refusing scratch dir '$T'" ;;
-    esac
-    trap _ml_cleanup EXIT
-    trap 'exit 130' INT TERM
-    if [[ -d "$T" ]]; then
-        local p
-        for p in $(live_postgres_pids "$T"); do kill -KILL "$p" 2>/dev/null || true; done
-        rm -rf "$T"
-    fi
-    mkdir -p "$T"
-    T=$(cd "$T" && pwd)
-    : >"$T/.fails"
-    : >"$T/.checks"
+    harness_require sha256sum
     : >"$T/.fixture-sums"
-    chmod 755 "$T"
-    ensure_test_user
-
-    U=$T/u
-    mkdir -p "$U"
-    chown "$TEST_USER:$USER_GID" "$U"
-    chmod 755 "$U"
-    if ! (cd / && setpriv --reuid="$TEST_USER" --regid="$USER_GID" --init-groups test -w "$U" -a -x "$U"); then
-        U_OUTSIDE=$(mktemp -d "/tmp/pgboot-$TEST_NAME-u.XXXXXX")
-        U=$U_OUTSIDE
-        chown "$TEST_USER:$USER_GID" "$U"
-        chmod 755 "$U"
-        echo "note: $TEST_USER cannot reach $T; using $U" >&2
-    fi
-    mkdir -p "$U/data" "$U/cache" "$U/home" "$U/src" "$U/out"
-    cp "$PGBOOT_TEST_TARBALL" "$U/bundle.tgz"
-    chmod 644 "$U/bundle.tgz"
-    PGB=$PGBOOT
-    if ! as_user test -x "$PGBOOT"; then
-        cp "$PGBOOT" "$U/pgboot"
-        chmod 755 "$U/pgboot"
-        PGB=$U/pgboot
-    fi
-    chown -R "$TEST_USER:$USER_GID" "$U"
-    pgb fetch --from "$U/bundle.tgz"
-    [[ $RC == 0 ]] || {
-        show_last >&2
-        die "pgboot fetch --from the test tarball failed as $TEST_USER"
-    }
-    : >"$T/.cmd"
+    harness_user_area
+    mkdir -p "$U/src" "$U/out"
+    user_own "$U/src" "$U/out"
     echo "setup: user $TEST_USER, area $U, psql $PSQL"
 }

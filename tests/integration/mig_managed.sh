@@ -18,8 +18,8 @@ ml_setup
 ml_server
 
 BIG=$U/src/big.db
-"$PY" "$ML_SUPPORT/mig_mkdb.py" big "$BIG" 150000 # big_a: 100000 rows, the split threshold
-user_file "$U/src"
+"$PY" "$MKDB" big "$BIG" 150000 # big_a: 100000 rows, the split threshold
+user_own "$U/src"
 BIG_SHA=$(sha256sum "$BIG" | cut -d' ' -f1)
 
 # The cluster's superuser, from the app's pgpass (the app role may not create roles).

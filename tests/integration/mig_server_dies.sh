@@ -11,8 +11,8 @@ ml_setup
 ml_server
 
 BIG=$U/src/big.db
-"$PY" "$ML_SUPPORT/mig_mkdb.py" big "$BIG" 300000
-user_file "$U/src"
+"$PY" "$MKDB" big "$BIG" 300000
+user_own "$U/src"
 
 case_server_dies() {
     local url pid pm dd victim="" rc=0 err first

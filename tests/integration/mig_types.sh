@@ -24,20 +24,11 @@ SERVER_URL=$(tail -n1 <<<"$OUT")
 SERVER_TZ=$(env -i PATH=/usr/bin:/bin "$PSQL" -X -A -t -q "$SERVER_URL" -c "SHOW TimeZone" 2>&1) || true
 [[ "$SERVER_TZ" == Asia/Kolkata ]] || die "the server's TimeZone is '$SERVER_TZ', not Asia/Kolkata (--set TimeZone=... not applied?)"
 
-MKDB=$ML_SUPPORT/mig_mkdb.py
-COMPARE=$ML_SUPPORT/mig_compare.py
 TYPES_DB=$U/src/types.db
 "$PY" "$MKDB" types "$TYPES_DB"
 NAMES_DB=$U/src/names.db
 "$PY" "$MKDB" names "$NAMES_DB"
-user_file "$U/src"
-
-compare_data() { # SRC URL DESC [ARGS...]
-    local src=$1 url=$2 desc=$3 out rc=0
-    shift 3
-    out=$("$PY" "$COMPARE" data --sqlite "$src" --url "$url" "$@" 2>&1) || rc=$?
-    if [[ $rc == 0 ]]; then ok "$desc: $(tail -n1 <<<"$out")"; else nok "$desc: $(grep -E '^(PROBLEM|ERROR)' <<<"$out" | head -20)"; fi
-}
+user_own "$U/src"
 
 # types_of URL TABLE: "col=type" lines of public.TABLE.
 types_of() {
@@ -225,7 +216,7 @@ case_long_names() {
     for what in table column multibyte; do
         src=$U/src/long-$what.db
         "$PY" "$MKDB" longname "$src" "$what"
-        user_file "$src"
+        user_own "$src"
         url=$(newdb "long$what")
         pgb migrate --sqlite "$src" --to "$url"
         check_rc 1 "a $what name over 63 bytes is refused"
@@ -239,7 +230,7 @@ case_long_names() {
     done
     src=$U/src/long-fits.db
     "$PY" "$MKDB" longname "$src" fits
-    user_file "$src"
+    user_own "$src"
     url=$(newdb longfits)
     pgb migrate --sqlite "$src" --to "$url"
     check_rc 0 "a 63-byte name is fine"
@@ -258,7 +249,7 @@ case_collisions() {
     for what in fts_column fts_external; do
         src=$U/src/collide-$what.db
         "$PY" "$MKDB" collide "$src" "$what"
-        user_file "$src"
+        user_own "$src"
         url=$(newdb "collide${what//_/}")
         rep=$U/out/collide-$what.json
         pgb migrate --sqlite "$src" --to "$url" --report "$rep"

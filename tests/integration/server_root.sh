@@ -39,8 +39,8 @@ case_root_without_run_as() {
     pgb_root run --app "$app" --cache-dir "$U/cache/pgboot" -- true
     check_rc 1 "root: run without --run-as"
     check_contains "$ERR" "--run-as" "root: run: the hint names --run-as"
-    [[ ! -e "$T/root-home/.local/share/$app" ]] && ok "nothing made in root's data home" || nok "root's $T/root-home/.local/share/$app was made"
-    check_eq "$(postmaster_pids "$T/root-home" prefix)" "" "no postgres started"
+    [[ ! -e "$T/root/home/.local/share/$app" ]] && ok "nothing made in root's data home" || nok "root's $T/root/home/.local/share/$app was made"
+    check_eq "$(postmaster_pids "$T/root/home" prefix)" "" "no postgres started"
     pgb_root start --app "$app" --run-as root --cache-dir "$U/cache/pgboot"
     check_rc 1 "--run-as root"
     check_contains "$ERR" "root" "--run-as root: the error says root"

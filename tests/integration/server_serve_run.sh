@@ -8,24 +8,6 @@ set -euo pipefail
 . "$(dirname "$0")/server_lib.sh"
 sl_setup
 
-# spawn_user PIDFILE OUT ERR CMD...: CMD as the test user in the background,
-# stdin from wherever the caller redirected it (explicitly passed on: an
-# asynchronous command's stdin would be /dev/null); PIDFILE gets CMD's pid.
-spawn_user() {
-    local pidfile=$1 out=$2 err=$3
-    shift 3
-    rm -f "$pidfile"
-    as_user sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && shift && exec "$@"' "$pidfile" _ "$@" <&0 >"$out" 2>"$err" &
-    SPAWNED_JOB=$!
-    register_bg "$SPAWNED_JOB"
-    wait_until 10 file_nonempty "$pidfile" || {
-        nok "the process did not start: $*"
-        return 1
-    }
-    SPAWNED=$(cat "$pidfile")
-    register_bg "$SPAWNED"
-}
-
 # wait_event FILE EVENT SECONDS: the first JSON line of FILE with that event.
 wait_event() {
     local f=$1 ev=$2 secs=$3 i line

@@ -9,22 +9,6 @@ set -euo pipefail
 . "$(dirname "$0")/server_lib.sh"
 sl_setup
 
-# spawn_user PIDFILE OUT ERR CMD...: CMD as the test user in the background;
-# SPAWNED is CMD's pid (sh writes its pid and execs CMD).
-spawn_user() {
-    local pidfile=$1 out=$2 err=$3
-    shift 3
-    rm -f "$pidfile"
-    as_user sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && shift && exec "$@"' "$pidfile" _ "$@" </dev/null >"$out" 2>"$err" &
-    register_bg "$!"
-    wait_until 10 file_nonempty "$pidfile" || {
-        nok "the process did not start: $*"
-        return 1
-    }
-    SPAWNED=$(cat "$pidfile")
-    register_bg "$SPAWNED"
-}
-
 # shm_of PID: the System V shared memory segments PID created (postgres
 # keeps one for the life of the postmaster and removes it when it exits
 # normally), one shmid per line.
@@ -83,7 +67,7 @@ case_serve_sigkilled() {
     local app dd ready url pm i
     app=$(app_name serve)
     dd=$(data_dir "$app")
-    spawn_user "$U/serve.pid" "$T/serve.out" "$T/serve.err" "$PGB" serve --app "$app" || return 0
+    spawn_user "$U/serve.pid" "$T/serve.out" "$T/serve.err" "$PGB" serve --app "$app" </dev/null || return 0
     for ((i = 0; i < 1200; i++)); do
         ready=$(grep -m1 '"event": *"ready"' "$T/serve.out" 2>/dev/null || true)
         [[ -n $ready ]] && break
@@ -107,7 +91,7 @@ case_run_sigkilled() {
     rm -f "$rec"
     # CMD records its pid and the URL, then becomes a sleep with a marker
     spawn_user "$U/run.pid" "$T/run.out" "$T/run.err" "$PGB" run --app "$app" -- \
-        sh -c 'printf "%s\n%s\n" $$ "$DATABASE_URL" >"$0.tmp" && mv "$0.tmp" "$0" && exec sleep 300' "$rec" || return 0
+        sh -c 'printf "%s\n%s\n" $$ "$DATABASE_URL" >"$0.tmp" && mv "$0.tmp" "$0" && exec sleep 300' "$rec" </dev/null || return 0
     wait_until 60 file_nonempty "$rec" || {
         nok "run's command did not start: $(head -c 1500 "$T/run.err")"
         return 0
