@@ -19,7 +19,7 @@ cont_stopped() {
     while read -r p; do [[ -n "$p" ]] && kill -CONT "$p" 2>/dev/null; done <"$T/.stopped"
     return 0
 }
-trap 'rc=$?; cont_stopped; (exit $rc); _sl_cleanup' EXIT
+CLEANUP_HOOKS+=(cont_stopped)
 
 pm_status() { awk 'NR == 8 { print $1 }' "$1/postmaster.pid" 2>/dev/null; }
 is_stopping() { [[ "$(pm_status "$1")" == stopping ]]; }
