@@ -292,6 +292,18 @@ static int do_entry(extractor *x, struct archive *a, struct archive_entry *e, co
     }
 }
 
+/* The next entry of an open archive: 1, 0 at its end, or an error naming
+ * the tarball. */
+static int next_entry(struct archive *a, struct archive_entry **e, const char *tarball)
+{
+    int r = archive_read_next_header(a, e);
+    if (r == ARCHIVE_EOF)
+        return 0;
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        return pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", tarball, archive_error_string(a));
+    return 1;
+}
+
 static int open_archive(struct archive **out, const char *tarball)
 {
     struct archive *a = archive_read_new();
@@ -450,11 +462,9 @@ int pgb_extract_bundle(const char *tarball, const char *dest, uint64_t max_total
     size_t entries = 0;
     while (rc == 0) {
         struct archive_entry *e;
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            rc = pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", tarball, archive_error_string(a));
+        int r = next_entry(a, &e, tarball);
+        if (r <= 0) {
+            rc = r;
             break;
         }
         if (++entries > MAX_ENTRIES) {
@@ -626,11 +636,9 @@ int pgb_verify_tree(const char *tarball, const char *root)
     int rc = open_archive(&a, tarball);
     while (rc == 0) {
         struct archive_entry *e;
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            rc = pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", tarball, archive_error_string(a));
+        int r = next_entry(a, &e, tarball);
+        if (r <= 0) {
+            rc = r;
             break;
         }
         const char *rel;

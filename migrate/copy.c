@@ -666,29 +666,11 @@ static long unescape(char *s, size_t n)
             s[o++] = s[i];
             continue;
         }
+        /* COPY's backslash escapes; any other escaped byte is itself. */
+        static const char from[] = "tnrbfv", to[] = "\t\n\r\b\f\v";
         char c = s[++i];
-        switch (c) {
-        case 't':
-            s[o++] = '\t';
-            break;
-        case 'n':
-            s[o++] = '\n';
-            break;
-        case 'r':
-            s[o++] = '\r';
-            break;
-        case 'b':
-            s[o++] = '\b';
-            break;
-        case 'f':
-            s[o++] = '\f';
-            break;
-        case 'v':
-            s[o++] = '\v';
-            break;
-        default:
-            s[o++] = c;
-        }
+        const char *k = c ? strchr(from, c) : NULL;
+        s[o++] = k ? to[k - from] : c;
     }
     return (long)o;
 }

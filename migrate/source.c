@@ -417,30 +417,41 @@ static int is_rowid_alias(pgb_src_db *db, const pgb_src_table *tb, int i)
     return alias;
 }
 
+/* Each row of PRAGMA name(table) to row(); a failure to read names `what`. */
+static int each_pragma_row(pgb_src_db *db, pgb_src_table *tb, const char *name, const char *what,
+                           int (*row)(pgb_src_table *tb, sqlite3_stmt *s, void *state), void *state)
+{
+    sqlite3_stmt *s = pragma(db, name, tb->name);
+    if (!s)
+        return pgb_src_fail(db, PGBOOT_ERROR, what);
+    int rc = 0, r = SQLITE_DONE;
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW)
+        rc = row(tb, s, state);
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = pgb_src_fail(db, PGBOOT_ERROR, what);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int column_row(pgb_src_table *tb, sqlite3_stmt *s, void *state)
+{
+    (void)state;
+    int rc = grow((void **)&tb->cols, tb->ncols, sizeof(pgb_src_col));
+    if (rc)
+        return rc;
+    pgb_src_col *c = &tb->cols[tb->ncols++];
+    c->name = col_text(s, 1);
+    c->decl = col_text(s, 2);
+    c->notnull = sqlite3_column_int(s, 3);
+    c->dflt = col_text(s, 4);
+    c->pk = sqlite3_column_int(s, 5);
+    c->hidden = sqlite3_column_int(s, 6);
+    return c->name && c->decl ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+}
+
 static int read_columns(pgb_src_db *db, pgb_src_table *tb)
 {
-    sqlite3_stmt *s = pragma(db, "table_xinfo", tb->name);
-    if (!s)
-        return pgb_src_fail(db, PGBOOT_ERROR, "cannot read the columns");
-    int rc = 0, r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((rc = grow((void **)&tb->cols, tb->ncols, sizeof(pgb_src_col))) != 0)
-            break;
-        pgb_src_col *c = &tb->cols[tb->ncols++];
-        c->name = col_text(s, 1);
-        c->decl = col_text(s, 2);
-        c->notnull = sqlite3_column_int(s, 3);
-        c->dflt = col_text(s, 4);
-        c->pk = sqlite3_column_int(s, 5);
-        c->hidden = sqlite3_column_int(s, 6);
-        if (!c->name || !c->decl) {
-            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    if (rc == 0 && r != SQLITE_DONE)
-        rc = pgb_src_fail(db, PGBOOT_ERROR, "cannot read the columns");
-    sqlite3_finalize(s);
+    int rc = each_pragma_row(db, tb, "table_xinfo", "cannot read the columns", column_row, NULL);
     if (rc)
         return rc;
     /* The rowid alias: the only primary key column, declared exactly INTEGER. */
@@ -455,60 +466,55 @@ static int read_columns(pgb_src_db *db, pgb_src_table *tb)
     return 0;
 }
 
+/* One row per column of a foreign key; rows of one key share its id. */
+static int fk_row(pgb_src_table *tb, sqlite3_stmt *s, void *state)
+{
+    int *last_id = state, rc;
+    int id = sqlite3_column_int(s, 0);
+    if (id != *last_id) {
+        if ((rc = grow((void **)&tb->fks, tb->nfks, sizeof(pgb_src_fk))) != 0)
+            return rc;
+        pgb_src_fk *f = &tb->fks[tb->nfks++];
+        f->table = col_text(s, 2);
+        f->on_update = col_text(s, 5);
+        f->on_delete = col_text(s, 6);
+        *last_id = id;
+    }
+    pgb_src_fk *f = &tb->fks[tb->nfks - 1];
+    if ((rc = grow((void **)&f->from, f->n, sizeof(char *))) != 0 ||
+        (rc = grow((void **)&f->to, f->n, sizeof(char *))) != 0)
+        return rc;
+    f->from[f->n] = col_text(s, 3);
+    f->to[f->n] = col_text(s, 4); /* NULL: the parent's primary key */
+    f->n++;
+    return 0;
+}
+
 static int read_fks(pgb_src_db *db, pgb_src_table *tb)
 {
-    sqlite3_stmt *s = pragma(db, "foreign_key_list", tb->name);
-    if (!s)
-        return pgb_src_fail(db, PGBOOT_ERROR, "cannot read the foreign keys");
-    int rc = 0, r, last_id = -1;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW && rc == 0) {
-        int id = sqlite3_column_int(s, 0);
-        if (id != last_id) {
-            if ((rc = grow((void **)&tb->fks, tb->nfks, sizeof(pgb_src_fk))) != 0)
-                break;
-            pgb_src_fk *f = &tb->fks[tb->nfks++];
-            f->table = col_text(s, 2);
-            f->on_update = col_text(s, 5);
-            f->on_delete = col_text(s, 6);
-            last_id = id;
-        }
-        pgb_src_fk *f = &tb->fks[tb->nfks - 1];
-        if ((rc = grow((void **)&f->from, f->n, sizeof(char *))) != 0 ||
-            (rc = grow((void **)&f->to, f->n, sizeof(char *))) != 0)
-            break;
-        f->from[f->n] = col_text(s, 3);
-        f->to[f->n] = col_text(s, 4); /* NULL: the parent's primary key */
-        f->n++;
-    }
-    if (rc == 0 && r != SQLITE_DONE)
-        rc = pgb_src_fail(db, PGBOOT_ERROR, "cannot read the foreign keys");
-    sqlite3_finalize(s);
-    return rc;
+    int last_id = -1;
+    return each_pragma_row(db, tb, "foreign_key_list", "cannot read the foreign keys", fk_row,
+                           &last_id);
+}
+
+static int index_row(pgb_src_table *tb, sqlite3_stmt *s, void *state)
+{
+    (void)state;
+    int rc = grow((void **)&tb->idx, tb->nidx, sizeof(pgb_src_index));
+    if (rc)
+        return rc;
+    pgb_src_index *x = &tb->idx[tb->nidx++];
+    x->name = col_text(s, 1);
+    x->unique = sqlite3_column_int(s, 2);
+    const unsigned char *origin = sqlite3_column_text(s, 3);
+    x->origin = origin ? (char)origin[0] : 'c';
+    x->partial = sqlite3_column_int(s, 4);
+    return x->name ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
 }
 
 static int read_indexes(pgb_src_db *db, pgb_src_table *tb)
 {
-    sqlite3_stmt *s = pragma(db, "index_list", tb->name);
-    if (!s)
-        return pgb_src_fail(db, PGBOOT_ERROR, "cannot read the indexes");
-    int rc = 0, r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW && rc == 0) {
-        if ((rc = grow((void **)&tb->idx, tb->nidx, sizeof(pgb_src_index))) != 0)
-            break;
-        pgb_src_index *x = &tb->idx[tb->nidx++];
-        x->name = col_text(s, 1);
-        x->unique = sqlite3_column_int(s, 2);
-        const unsigned char *origin = sqlite3_column_text(s, 3);
-        x->origin = origin ? (char)origin[0] : 'c';
-        x->partial = sqlite3_column_int(s, 4);
-        if (!x->name) {
-            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    if (rc == 0 && r != SQLITE_DONE)
-        rc = pgb_src_fail(db, PGBOOT_ERROR, "cannot read the indexes");
-    sqlite3_finalize(s);
+    int rc = each_pragma_row(db, tb, "index_list", "cannot read the indexes", index_row, NULL);
     /* Their columns (constraint indexes) and text (CREATE INDEX). */
     for (int i = 0; i < tb->nidx && rc == 0; i++) {
         pgb_src_index *x = &tb->idx[i];

@@ -193,7 +193,9 @@ size_t pgb_utf8_len(const char *s, size_t n)
     return count;
 }
 
-int pgb_double_text(double d, char *buf)
+/* NaN and the infinities as PostgreSQL writes them: the length, or -1 for a
+ * finite d. */
+static int nonfinite_text(double d, char *buf)
 {
     if (d != d)
         return snprintf(buf, 32, "NaN");
@@ -201,6 +203,14 @@ int pgb_double_text(double d, char *buf)
         return snprintf(buf, 32, "Infinity");
     if (d < -1.7976931348623157e308)
         return snprintf(buf, 32, "-Infinity");
+    return -1;
+}
+
+int pgb_double_text(double d, char *buf)
+{
+    int n = nonfinite_text(d, buf);
+    if (n >= 0)
+        return n;
     if (d == 0)
         return snprintf(buf, 32, "%s", signbit(d) ? "-0" : "0");
     /* The fewest significant digits that read back exactly ... A double
@@ -398,12 +408,9 @@ void pgb_plain_decimal(const char *s, char *out, size_t cap)
 
 int pgb_double_exact(double d, char *buf)
 {
-    if (d != d)
-        return snprintf(buf, 32, "NaN");
-    if (d > 1.7976931348623157e308)
-        return snprintf(buf, 32, "Infinity");
-    if (d < -1.7976931348623157e308)
-        return snprintf(buf, 32, "-Infinity");
+    int n = nonfinite_text(d, buf);
+    if (n >= 0)
+        return n;
     /* 17 significant digits always read back as the same double. */
     return snprintf(buf, 32, "%.17g", d);
 }

@@ -57,6 +57,19 @@ static int copy_file(int sfd, int dfd, off_t size)
     return 0;
 }
 
+/* Close what is open of a source and destination pair, keeping the errno of
+ * a failure; returns rc. */
+static int close_both(int s, int d, int rc)
+{
+    int e = errno;
+    if (s >= 0)
+        close(s);
+    if (d >= 0)
+        close(d);
+    errno = e;
+    return rc;
+}
+
 static int copy_dir(int sdir, int ddir, int depth)
 {
     if (depth > MAX_DEPTH) {
@@ -85,13 +98,7 @@ static int copy_dir(int sdir, int ddir, int depth)
                 int s = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 int d2 = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 int rc = (s < 0 || d2 < 0) ? -1 : copy_dir(s, d2, depth + 1);
-                int e = errno;
-                if (s >= 0)
-                    close(s);
-                if (d2 >= 0)
-                    close(d2);
-                errno = e;
-                if (rc != 0)
+                if (close_both(s, d2, rc) != 0)
                     return -1;
             } else if (S_ISREG(st.st_mode)) {
                 int s = openat(sdir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -100,12 +107,7 @@ static int copy_dir(int sdir, int ddir, int depth)
                 int d2 = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                                 st.st_mode & 07777);
                 int rc = d2 < 0 ? -1 : copy_file(s, d2, st.st_size);
-                int e = errno;
-                close(s);
-                if (d2 >= 0)
-                    close(d2);
-                errno = e;
-                if (rc != 0)
+                if (close_both(s, d2, rc) != 0)
                     return -1;
             } else if (S_ISLNK(st.st_mode)) {
                 char target[4096];
