@@ -26,7 +26,15 @@ in_small_shm() {
     unshare -m --propagation private env ENVF="$envf" TEST_USER="$TEST_USER" UGID="$USER_GID" PGB="$PGB" \
         UDIR="$U" bash -euc '
 mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm
+# The user area may itself be under /tmp (a checkout the test user cannot
+# reach): keep it visible through the new /tmp at the same path.
+case $UDIR in /tmp/*)
+    mkdir /dev/shm/.user-area && mount --bind "$UDIR" /dev/shm/.user-area ;;
+esac
 mount -t tmpfs -o size=1g,mode=1777 tmpfs /tmp
+case $UDIR in /tmp/*)
+    mkdir -p "$UDIR" && mount --bind /dev/shm/.user-area "$UDIR" ;;
+esac
 mapfile -d "" -t UENV <"$ENVF"
 asu() { setpriv --reuid="$TEST_USER" --regid="$UGID" --init-groups env -C "$UDIR" -i "${UENV[@]}" "$@"; }
 '"$1"

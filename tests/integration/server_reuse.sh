@@ -136,7 +136,7 @@ case_killed_after_ready() {
     mapfile -t envs < <(user_env)
     # exec all the way down: $! is pgboot itself
     (cd "$U" && exec setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
-        env -i "${envs[@]}" "$PGBOOT" start --app "$app") >"$T/killed.out" 2>&1 </dev/null &
+        env -i "${envs[@]}" "$PGB" start --app "$app") >"$T/killed.out" 2>&1 </dev/null &
     pid=$!
     register_bg "$pid"
     if wait_until 60 ready_and_blocked "$dd" "$pid"; then
