@@ -34,6 +34,7 @@
 #define BUILD_PREFIX "pgboot_tplb_"
 #define CLONE_PREFIX "pgboot_t_"
 #define POOL_PREFIX "pgboot_p_"
+#define BUILDING_PREFIX "pgboot_b_" /* a pool clone not yet marked and named */
 /* Every database pgboot testdb creates carries this comment; it drops only
  * databases that do (a name with pgboot's prefix is not enough: a user may
  * have made it). */
@@ -354,17 +355,29 @@ static int pool_count(PGconn *c, const char *hash, int *n)
 /* CREATE DATABASE <prefix><h8>_<random> from the template. */
 static int create_clone(PGconn *c, const pgboot_testdb *t, const char *prefix, char name[64])
 {
-    char rnd[13];
+    char rnd[13], building[64];
     pgb_random_name(rnd, sizeof rnd);
     snprintf(name, 64, "%s%.8s_%s", prefix, t->hash, rnd);
+    /* A pool database is visible to takers as soon as it has its name: it is
+     * made and marked under another name first, then renamed into the pool. */
+    int pooled = strcmp(prefix, POOL_PREFIX) == 0;
+    if (pooled)
+        snprintf(building, sizeof building, "%s%.8s_%s", BUILDING_PREFIX, t->hash, rnd);
+    const char *made = pooled ? building : name;
     char *tpl = ident(c, t->tpl);
     char *sql =
-        tpl ? pgb_printf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY", name, tpl) : NULL;
+        tpl ? pgb_printf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY", made, tpl) : NULL;
     int rc = sql ? pgb_pq_exec(c, sql, "cannot clone the template")
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = mark_database(c, name);
+        rc = mark_database(c, made);
     free(sql);
+    if (rc == 0 && pooled) {
+        sql = pgb_printf("ALTER DATABASE %s RENAME TO %s", building, name);
+        rc = sql ? pgb_pq_exec(c, sql, "cannot add a clone to the pool")
+                 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        free(sql);
+    }
     free(tpl);
     return rc;
 }
@@ -377,6 +390,10 @@ static int fill_pool(PGconn *c, pgboot_testdb *t)
     int got = 0, rc = lock_key_kind(c, t->hash, LOCK_POOL, 2, &got);
     if (rc || !got)
         return rc;
+    /* Holding the pool's lock, a clone still being built is a dead filler's. */
+    char building[64];
+    snprintf(building, sizeof building, "pgboot\\_b\\_%.8s\\_%%", t->hash);
+    drop_matching(c, building);
     int exists = 0, n = 0;
     rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", t->tpl, &exists);
     if (rc == 0 && exists)

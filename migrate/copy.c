@@ -86,6 +86,25 @@ static void canon_json(crypto_generichash_state *h, const char *s, size_t n)
 }
 
 /* The canonical value of a SQLite value for column c. */
+/* The canonical form of a value both sides give as text: a timestamp as its
+ * microseconds (the text itself when it does not parse), JSON normalised, a
+ * UUID as its 32 hex digits. */
+static void canon_text_form(crypto_generichash_state *h, pgb_pg_kind kind, const char *s, size_t n)
+{
+    pgb_iso iso;
+    char hex[33];
+    if (kind == PGB_K_JSONB) {
+        canon_json(h, s, n);
+    } else if (kind == PGB_K_UUID) {
+        if (pgb_parse_uuid(s, n, hex) == 0)
+            canon_add(h, hex, 32);
+    } else if (pgb_parse_iso(s, n, &iso) == 0) {
+        canon_micros(h, iso.micros);
+    } else {
+        canon_add(h, s, n);
+    }
+}
+
 static void canon_sqlite(crypto_generichash_state *h, const pgb_plan_col *c, sqlite3_value *v)
 {
     int type = sqlite3_value_type(v);
@@ -96,7 +115,6 @@ static void canon_sqlite(crypto_generichash_state *h, const pgb_plan_col *c, sql
     const char *s = (const char *)sqlite3_value_blob(v);
     size_t n = (size_t)sqlite3_value_bytes(v);
     char buf[64];
-    pgb_iso iso;
     switch (c->kind) {
     case PGB_K_BIGINT:
         n = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
@@ -127,23 +145,13 @@ static void canon_sqlite(crypto_generichash_state *h, const pgb_plan_col *c, sql
         return;
     case PGB_K_TS:
     case PGB_K_TSTZ:
-        if (pgb_parse_iso(s, n, &iso) == 0)
-            canon_micros(h, iso.micros);
-        else
-            canon_add(h, s, n);
+    case PGB_K_JSONB:
+    case PGB_K_UUID:
+        canon_text_form(h, c->kind, s, n);
         return;
     case PGB_K_EPOCH_TSTZ:
         canon_micros(h, sqlite3_value_int64(v) * 1000000);
         return;
-    case PGB_K_JSONB:
-        canon_json(h, s, n);
-        return;
-    case PGB_K_UUID: {
-        char hex[33];
-        if (pgb_parse_uuid(s, n, hex) == 0)
-            canon_add(h, hex, 32);
-        return;
-    }
     case PGB_K_VARCHAR:
     case PGB_K_TEXT:
     case PGB_K_BYTEA:
@@ -168,7 +176,6 @@ static int hexval(char c)
 /* The canonical value of a field PostgreSQL sent back (already unescaped). */
 static void canon_pg(crypto_generichash_state *h, const pgb_plan_col *c, const char *s, size_t n)
 {
-    pgb_iso iso;
     switch (c->kind) {
     case PGB_K_BIGINT:
     case PGB_K_DATE:
@@ -188,21 +195,11 @@ static void canon_pg(crypto_generichash_state *h, const pgb_plan_col *c, const c
         return;
     case PGB_K_TS:
     case PGB_K_TSTZ:
-    case PGB_K_EPOCH_TSTZ:
-        if (pgb_parse_iso(s, n, &iso) == 0)
-            canon_micros(h, iso.micros);
-        else
-            canon_add(h, s, n);
-        return;
+    case PGB_K_EPOCH_TSTZ: /* PostgreSQL gives it back as a timestamp's text */
     case PGB_K_JSONB:
-        canon_json(h, s, n);
+    case PGB_K_UUID:
+        canon_text_form(h, c->kind, s, n);
         return;
-    case PGB_K_UUID: {
-        char hex[33];
-        if (pgb_parse_uuid(s, n, hex) == 0)
-            canon_add(h, hex, 32);
-        return;
-    }
     case PGB_K_BYTEA: {
         /* \x followed by hex digits */
         size_t m = n > 2 ? (n - 2) / 2 : 0;

@@ -353,18 +353,29 @@ static int parse_item(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b)
     return 0;
 }
 
+/* Tokens of a statement and its first parenthesised list: `open` is the
+ * index of its "(", `close` of the matching ")". */
+static int tokenize_parenthesised(const char *sql, pgb_toks *t, size_t *open, size_t *close)
+{
+    int rc = pgb_tokenize(sql, t);
+    if (rc)
+        return rc;
+    *open = 0;
+    while (*open < t->n && !(t->t[*open].kind == TK_OP && t->t[*open].start[0] == '('))
+        (*open)++;
+    *close = pgb_tok_close(t, *open);
+    return 0;
+}
+
 static int parse_create_table(pgb_src_table *tb)
 {
     if (!tb->sql)
         return 0;
     pgb_toks t;
-    int rc = pgb_tokenize(tb->sql, &t);
+    size_t open, close;
+    int rc = tokenize_parenthesised(tb->sql, &t, &open, &close);
     if (rc)
         return rc;
-    size_t open = 0;
-    while (open < t.n && !(t.t[open].kind == TK_OP && t.t[open].start[0] == '('))
-        open++;
-    size_t close = pgb_tok_close(&t, open);
     size_t item = open + 1;
     int depth = 0;
     for (size_t i = open + 1; i <= close && i < t.n && rc == 0; i++) {
@@ -560,13 +571,10 @@ static int is_shadow(pgb_src_db *db, const char *name)
 static int parse_fts(pgb_src_other *o)
 {
     pgb_toks t;
-    int rc = pgb_tokenize(o->sql, &t);
+    size_t open, close;
+    int rc = tokenize_parenthesised(o->sql, &t, &open, &close);
     if (rc)
         return rc;
-    size_t open = 0;
-    while (open < t.n && !(t.t[open].kind == TK_OP && t.t[open].start[0] == '('))
-        open++;
-    size_t close = pgb_tok_close(&t, open);
     size_t item = open + 1;
     o->fts_config = pgb_strdup("simple");
     for (size_t i = open + 1; i <= close && i < t.n && rc == 0; i++) {

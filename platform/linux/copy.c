@@ -132,12 +132,5 @@ int pgb_copy_tree(const char *src, const char *dst)
         return -1;
     int s = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int d = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = (s < 0 || d < 0) ? -1 : copy_dir(s, d, 0);
-    int e = errno;
-    if (s >= 0)
-        close(s);
-    if (d >= 0)
-        close(d);
-    errno = e;
-    return rc;
+    return close_both(s, d, (s < 0 || d < 0) ? -1 : copy_dir(s, d, 0));
 }

@@ -152,9 +152,34 @@ case_stop() {
 
 user_mkdir "$SQL"
 start_app --template-sql "$(sqlfile start.sql "select 1;")"
+# Every database handed out is pgboot's to drop, even while other callers'
+# refills add to the pool: a pool clone is marked before takers can see it.
+case_takers_drop_theirs() {
+    local f i round pids logs=()
+    f=$(sqlfile takedrop.sql "create table d(i int); -- $RANDOM$RANDOM")
+    for ((round = 1; round <= 3; round++)); do
+        pids=()
+        logs=()
+        for ((i = 1; i <= 8; i++)); do
+            as_user_bg sh -c 'u=$("$1" testdb --app "$2" --template-sql "$3") && "$1" testdb drop "$u"' \
+                sh "$PGB" "$APP" "$f"
+            pids+=("$BG_PID")
+            logs+=("$BG_LOG")
+        done
+        for ((i = 1; i <= 8; i++)); do
+            if wait "${pids[$((i - 1))]}"; then
+                ok "round $round, caller $i: took a database and dropped it"
+            else
+                nok "round $round, caller $i: $(cat "${logs[$((i - 1))]}.err")"
+            fi
+        done
+    done
+}
+
 run_case takers case_takers
 run_case bounded-sequential case_bounded_sequential
 run_case bounded-parallel case_bounded_parallel
+run_case takers-drop-theirs case_takers_drop_theirs
 run_case gone-with-template case_gone_with_template
 run_case no-orphans case_no_orphans
 run_case stop case_stop
