@@ -292,16 +292,16 @@ static int do_entry(extractor *x, struct archive *a, struct archive_entry *e, co
     }
 }
 
-/* The next entry of an open archive: 1, 0 at its end, or an error naming
- * the tarball. */
+/* The next entry of an open archive in *e (NULL at its end): 0, or an error
+ * naming the tarball. */
 static int next_entry(struct archive *a, struct archive_entry **e, const char *tarball)
 {
     int r = archive_read_next_header(a, e);
     if (r == ARCHIVE_EOF)
-        return 0;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        *e = NULL;
+    else if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         return pgb_fail(PGBOOT_ERROR, "cannot read %s: %s", tarball, archive_error_string(a));
-    return 1;
+    return 0;
 }
 
 static int open_archive(struct archive **out, const char *tarball)
@@ -460,13 +460,8 @@ int pgb_extract_bundle(const char *tarball, const char *dest, uint64_t max_total
     struct archive *a = NULL;
     int rc = open_archive(&a, tarball);
     size_t entries = 0;
-    while (rc == 0) {
-        struct archive_entry *e;
-        int r = next_entry(a, &e, tarball);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
+    struct archive_entry *e;
+    while (rc == 0 && (rc = next_entry(a, &e, tarball)) == 0 && e) {
         if (++entries > MAX_ENTRIES) {
             rc = refuse(tarball, archive_entry_pathname(e), "too many entries");
             break;
@@ -634,13 +629,8 @@ int pgb_verify_tree(const char *tarball, const char *root)
     pathset expected = {0};
     struct archive *a = NULL;
     int rc = open_archive(&a, tarball);
-    while (rc == 0) {
-        struct archive_entry *e;
-        int r = next_entry(a, &e, tarball);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
+    struct archive_entry *e;
+    while (rc == 0 && (rc = next_entry(a, &e, tarball)) == 0 && e) {
         const char *rel;
         int skip;
         if ((rc = entry_rel(tarball, archive_entry_pathname(e), &rel, &skip)) != 0 || skip)

@@ -208,40 +208,52 @@ static char *spare_prefix(const char *template_dir)
     return pgb_printf("spare-%s-", hex);
 }
 
-/* Take a ready copy by renaming it to `dest`; 1 if one was claimed. */
-static int claim_spare(const char *base, const char *prefix, const char *dest)
+/* Call fn(path, ctx) for each entry of `base` whose name starts with
+ * `prefix`, until fn returns non-zero; returns that value (0 if none did). */
+static int each_prefixed(const char *base, const char *prefix,
+                         int (*fn)(const char *path, void *ctx), void *ctx)
 {
     DIR *d = opendir(base);
     if (!d)
         return 0;
-    int claimed = 0;
+    int done = 0;
     size_t n = strlen(prefix);
     struct dirent *e;
-    while (!claimed && (e = readdir(d)) != NULL) {
+    while (!done && (e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, prefix, n) != 0)
             continue;
         char *path = pgb_path_join(base, e->d_name);
-        /* rename is atomic: of concurrent claimers exactly one wins. */
-        if (path && rename(path, dest) == 0)
-            claimed = 1;
+        if (path)
+            done = fn(path, ctx);
         free(path);
     }
     closedir(d);
-    return claimed;
+    return done;
+}
+
+/* rename is atomic: of concurrent claimers exactly one wins. */
+static int try_claim(const char *path, void *dest)
+{
+    return rename(path, (const char *)dest) == 0;
+}
+
+/* Take a ready copy by renaming it to `dest`; 1 if one was claimed. */
+static int claim_spare(const char *base, const char *prefix, const char *dest)
+{
+    return each_prefixed(base, prefix, try_claim, (void *)dest);
+}
+
+static int count_one(const char *path, void *count)
+{
+    (void)path;
+    ++*(int *)count;
+    return 0;
 }
 
 static int count_prefix(const char *base, const char *prefix)
 {
-    DIR *d = opendir(base);
-    if (!d)
-        return 0;
     int count = 0;
-    size_t n = strlen(prefix);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, prefix, n) == 0)
-            count++;
-    closedir(d);
+    each_prefixed(base, prefix, count_one, &count);
     return count;
 }
 
