@@ -70,21 +70,14 @@ case_data_dir_not_empty() {
 }
 
 case_smart_and_immediate_stop() {
-    local app url dd client
+    local app url dd
     app=$(app_name stops)
     dd=$(data_dir "$app")
     pgb start --app "$app"
     check_rc 0 "start"
     url=$OUT
     sql "$url" "create table kept(x int); insert into kept values (42)" >/dev/null
-    # A client that stays connected.
-    as_user env PGCONNECT_TIMEOUT=10 "$PSQL" -X -q "$url" -c "select pg_sleep(30)" >/dev/null 2>&1 &
-    client=$!
-    register_bg "$client"
-    client_connected() {
-        [[ $(sql "$url" "select count(*) from pg_stat_activity where query like 'select pg_sleep%'") == 1 ]]
-    }
-    wait_until 10 client_connected || nok "the client did not connect"
+    hold_client "$url" 30
     pgb stop --app "$app" --mode smart --timeout 2
     check_rc 1 "smart stop with a client connected times out"
     check_contains "$ERR" "still running" "the error says the server is still running"

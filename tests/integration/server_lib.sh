@@ -65,6 +65,21 @@ PY
 
 # --- layout -----------------------------------------------------------------------
 
+# hold_client URL SECS: a psql client of URL that sleeps SECS seconds in
+# the server; returns once the server shows it connected (else fails the
+# case). Sets CLIENT_PID (registered for cleanup).
+hold_client() {
+    local url=$1 secs=$2
+    as_user env PGCONNECT_TIMEOUT=10 "$PSQL" -X -q "$url" -c "select pg_sleep($secs)" >/dev/null 2>&1 &
+    CLIENT_PID=$!
+    register_bg "$CLIENT_PID"
+    # shellcheck disable=SC2317 # called through wait_until
+    client_connected() {
+        [[ $(sql "$url" "select count(*) from pg_stat_activity where query like 'select pg_sleep%'") == 1 ]]
+    }
+    wait_until 10 client_connected || nok "the client did not connect"
+}
+
 app_dir() { echo "$U/data/$1"; }
 data_dir() { echo "$U/data/$1/postgres_data"; }
 

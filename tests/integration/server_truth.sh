@@ -23,7 +23,17 @@ CLEANUP_HOOKS+=(cont_stopped)
 
 pm_status() { awk 'NR == 8 { print $1 }' "$1/postmaster.pid" 2>/dev/null; }
 is_stopping() { [[ "$(pm_status "$1")" == stopping ]]; }
-lock_held() { ! flock -n "$1" true; }
+# Whether a pgboot process holds the flock of file $1, read from /proc/locks:
+# probing by taking the lock (flock -n) would itself hold it for a moment, and
+# a stop that tries the lock then takes it for another stop's.
+lock_held() {
+    local ino pid
+    ino=$(stat -c %i "$1" 2>/dev/null) || return 1
+    for pid in $(awk -v ino="$ino" '$2 == "FLOCK" { n = split($6, f, ":"); if (f[n] == ino) print $5 }' /proc/locks); do
+        [[ $(cat "/proc/$pid/comm" 2>/dev/null) == pgboot ]] && return 0
+    done
+    return 1
+}
 
 case_smart_stop_pending() {
     local app dd url client smart lock
@@ -33,13 +43,8 @@ case_smart_stop_pending() {
     pgb start --app "$app"
     check_rc 0 "start"
     url=$OUT
-    as_user env PGCONNECT_TIMEOUT=10 "$PSQL" -X -q "$url" -c "select pg_sleep(300)" >/dev/null 2>&1 &
-    client=$!
-    register_bg "$client"
-    client_connected() {
-        [[ $(sql "$url" "select count(*) from pg_stat_activity where query like 'select pg_sleep%'") == 1 ]]
-    }
-    wait_until 10 client_connected || nok "the client did not connect"
+    hold_client "$url" 300
+    client=$CLIENT_PID
 
     # A smart stop that gives up leaves the server in its smart shutdown.
     pgb stop --app "$app" --mode smart --timeout 2
@@ -72,7 +77,7 @@ case_smart_stop_pending() {
     # (longer than CMD_TIMEOUT: a command that waits behind it fails).
     (
         rc=0
-        SL_TIMEOUT=150 as_user "$PGB" stop --app "$app" --mode smart --timeout 120 \
+        as_user "$PGB" stop --app "$app" --mode smart --timeout 120 \
             >"$T/smart.out" 2>"$T/smart.err" </dev/null || rc=$?
         echo "$rc" >"$T/smart.rc"
     ) &
