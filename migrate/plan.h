@@ -32,6 +32,7 @@ typedef struct {
     int64_t n_text_nonbool, n_text_nondate, n_text_nonts, n_text_tz, n_text_naive;
     int64_t n_text_frac7, n_text_nonuuid, n_text_nonjson, n_text_noncontainer;
     int64_t n_text_nonnumeric;
+    int64_t n_text_uuid_noncanon; /* UUIDs not in canonical lower-case 8-4-4-4-12 form */
     size_t max_chars;
     int max_int_digits, max_frac_digits; /* of numbers and numeric texts */
 } pgb_col_stats;

@@ -486,11 +486,17 @@ static void test_uuid(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
+        {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), (NULL)", PGB_K_UUID, "uuid",
+         0},
+        /* issue 10 item 12: upper case, braces or no dashes would read back
+         * changed (and 'A' and 'a' would become one key): text */
         {"UUID",
          "VALUES ('123e4567-e89b-12d3-a456-426614174000'), "
          "('123E4567-E89B-12D3-A456-426614174001'), ('{123e4567e89b12d3a456426614174002}'), "
          "(NULL)",
-         PGB_K_UUID, "uuid", 0},
+         PGB_K_TEXT, "text", 0},
+        {"UUID", "VALUES ('123e4567e89b12d3a456426614174000')", PGB_K_TEXT, "text", 0},
+        {"UUID", "VALUES ('{123e4567-e89b-12d3-a456-426614174000}')", PGB_K_TEXT, "text", 0},
         {"GUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000')", PGB_K_UUID, "uuid", 0},
         {"UUID", NULL, PGB_K_UUID, "uuid", 0},
         {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), ('not-a-uuid')", PGB_K_TEXT,
@@ -748,7 +754,9 @@ static void test_cell_ok_kinds(void **state)
         {"j", "jsonb", "'{\"a\": null}'", 1, NULL},
         {"j", "jsonb", "'{\"a\": '", 0, "not JSON"},
         {"j", "jsonb", "1", 0, "not JSON"},
-        {"u", "uuid", "'123E4567E89B12D3A456426614174000'", 1, NULL},
+        {"u", "uuid", "'123e4567-e89b-12d3-a456-426614174000'", 1, NULL},
+        {"u", "uuid", "'123E4567E89B12D3A456426614174000'", 0,
+         "a UUID not in canonical form (lower case, 8-4-4-4-12): it would read back changed"},
         {"u", "uuid", "'123e4567-e89b-12d3-a456-42661417400'", 0, "not a UUID"},
         {"vc", "varchar(3)", "'\xc3\xa9\xc3\xa9\xc3\xa9'", 1, NULL},
         {"vc", "varchar(3)", "'abcd'", 0, "longer than the column"},
