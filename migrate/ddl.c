@@ -556,9 +556,9 @@ static int is_literal(const char *text)
     if (b == a + 2 && t.t[a].kind == TK_OP && (t.t[a].start[0] == '-' || t.t[a].start[0] == '+') &&
         t.t[a].len == 1 && t.t[a + 1].kind == TK_NUMBER)
         a++;
-    int lit = b == a + 1 && (t.t[a].kind == TK_NUMBER || t.t[a].kind == TK_STRING ||
-                             t.t[a].kind == TK_BLOB || pgb_tok_is(&t, a, "TRUE") ||
-                             pgb_tok_is(&t, a, "FALSE"));
+    int lit = b == a + 1 &&
+              (t.t[a].kind == TK_NUMBER || t.t[a].kind == TK_STRING || t.t[a].kind == TK_BLOB ||
+               pgb_tok_is(&t, a, "TRUE") || pgb_tok_is(&t, a, "FALSE"));
     pgb_toks_free(&t);
     return lit;
 }
@@ -578,8 +578,9 @@ static int literal_in_type(const pgb_plan_col *col, const pgb_src_col *sc, char 
     char *create = sqlite3_mprintf("CREATE TABLE d(x %s DEFAULT %s); INSERT INTO d DEFAULT VALUES",
                                    sc->decl ? sc->decl : "", sc->dflt);
     int rc = -1;
-    if (create && sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY,
-                                  NULL) == SQLITE_OK &&
+    if (create &&
+        sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) ==
+            SQLITE_OK &&
         sqlite3_exec(db, create, NULL, NULL, NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(db, "SELECT x FROM d", -1, &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW) {

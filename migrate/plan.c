@@ -570,8 +570,7 @@ static int64_t bad_for(const pgb_plan_col *c)
     case PGB_K_JSONB:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nonjson;
     case PGB_K_UUID:
-        return st->n_int + st->n_real + st->n_blob + st->n_text_nonuuid +
-               st->n_text_uuid_noncanon;
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nonuuid + st->n_text_uuid_noncanon;
     case PGB_K_VARCHAR:
     case PGB_K_TEXT:
         return st->n_blob + st->n_badtext;

@@ -335,8 +335,7 @@ static const char *conflict_reason(const char *res, int check)
 
 /* The clauses of a column definition or table constraint (tokens [a, b);
  * col: the column, or NULL) that PostgreSQL does not carry: into tb->notes. */
-static int note_clauses(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b,
-                        const char *col)
+static int note_clauses(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b, const char *col)
 {
     size_t cur = a; /* where the current constraint begins */
     int rc = 0;
@@ -347,10 +346,18 @@ static int note_clauses(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b
         if (t->t[j].kind == TK_OP && t->t[j].start[0] == '(') {
             size_t close = pgb_tok_close(t, j);
             /* PRIMARY KEY (a DESC, b): the order of a key's column */
-            int desc = 0;
-            for (size_t k = j + 1; !col && k < close && k < b; k++)
+            int desc = 0, key = pgb_tok_is(t, cur, "PRIMARY") || pgb_tok_is(t, cur, "UNIQUE");
+            for (size_t k = j + 1; !col && key && k < close && k < b && rc == 0; k++) {
                 desc |= pgb_tok_is(t, k, "DESC");
-            if (desc && (pgb_tok_is(t, cur, "PRIMARY") || pgb_tok_is(t, cur, "UNIQUE"))) {
+                if (pgb_tok_is(t, k, "COLLATE") && tok_name(t, k + 1) &&
+                    strcasecmp(tok_name(t, k + 1), "BINARY") != 0 &&
+                    strcasecmp(tok_name(t, k + 1), "NOCASE") != 0)
+                    rc = add_note(tb,
+                                  pgb_printf("%s: COLLATE %s in a key", where, tok_name(t, k + 1)),
+                                  "no PostgreSQL collation compares as it does: the key "
+                                  "compares the column's bytes (BINARY)");
+            }
+            if (rc == 0 && desc && key) {
                 char *span = tok_span(t, cur, close + 1);
                 rc = add_note(tb, pgb_printf("%s: %s", where, span ? span : "?"),
                               "the descending order of a key column is not kept: PostgreSQL's "
@@ -374,9 +381,9 @@ static int note_clauses(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b
         } else if (pgb_tok_is(t, j, "ON") && pgb_tok_is(t, j + 1, "CONFLICT") && j + 2 < b &&
                    t->t[j + 2].text) {
             char *span = tok_span(t, cur, j);
-            rc = add_note(tb, pgb_printf("%s: %s ON CONFLICT %s", where, span ? span : "?",
-                                         t->t[j + 2].text),
-                          conflict_reason(t->t[j + 2].text, pgb_tok_is(t, cur, "CHECK")));
+            rc = add_note(
+                tb, pgb_printf("%s: %s ON CONFLICT %s", where, span ? span : "?", t->t[j + 2].text),
+                conflict_reason(t->t[j + 2].text, pgb_tok_is(t, cur, "CHECK")));
             free(span);
             j += 2;
         } else if (col && pgb_tok_is(t, j, "DESC") && pgb_tok_is(t, cur, "PRIMARY")) {

@@ -44,7 +44,7 @@ typedef struct {
 /* A clause of the CREATE TABLE text that PostgreSQL does not carry (an ON
  * CONFLICT clause, a constraint's name, ...): reported by name. */
 typedef struct {
-    char *name;   /* "t.col: NOT NULL ON CONFLICT IGNORE", "t: CONSTRAINT x" */
+    char *name;         /* "t.col: NOT NULL ON CONFLICT IGNORE", "t: CONSTRAINT x" */
     const char *reason; /* static */
 } pgb_src_note;
 
