@@ -591,7 +591,19 @@ static int literal_in_type(const pgb_plan_col *col, const pgb_src_col *sc, char 
         else if (pgb_cell_ok(col, v, why) && (*out = pgb_value_input_text(col, v)) != NULL) {
             rc = 1;
             int id, fd;
-            if (col->kind == PGB_K_NUMERIC && col->p > 0 &&
+            char hex[33], canon[37];
+            if (col->kind == PGB_K_UUID && pgb_parse_uuid(*out, strlen(*out), hex) == 0) {
+                snprintf(canon, sizeof canon, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+                         hex + 16, hex + 20);
+                if (strcmp(*out, canon) != 0) {
+                    *why = "a UUID not in canonical form (lower case, 8-4-4-4-12), which would "
+                           "read back changed";
+                    free(*out);
+                    *out = NULL;
+                    rc = 0;
+                }
+            }
+            if (rc == 1 && col->kind == PGB_K_NUMERIC && col->p > 0 &&
                 (pgb_decimal_shape(*out, strlen(*out), &id, &fd) != 0 || id > col->p - col->s ||
                  fd > col->s)) {
                 *why = "a number that does not fit the column's precision and scale";

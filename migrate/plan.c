@@ -570,7 +570,7 @@ static int64_t bad_for(const pgb_plan_col *c)
     case PGB_K_JSONB:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nonjson;
     case PGB_K_UUID:
-        return st->n_int + st->n_real + st->n_blob + st->n_text_nonuuid + st->n_text_uuid_noncanon;
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nonuuid;
     case PGB_K_VARCHAR:
     case PGB_K_TEXT:
         return st->n_blob + st->n_badtext;
@@ -960,13 +960,11 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
         return pgb_json_check(s, n, &container) == 0;
     }
     case PGB_K_UUID:
-        if (type == SQLITE_TEXT && pgb_parse_uuid(s, n, hex) == 0) {
-            *why = "a UUID not in canonical form (lower case, 8-4-4-4-12): it would read back "
-                   "changed";
-            return uuid_canonical(s, n, hex);
-        }
+        /* The same UUID in another spelling (upper case, braces) is the
+         * same value: into a target's uuid column (--schema) it goes. The
+         * plan chooses uuid only when every value is canonical. */
         *why = "not a UUID";
-        return 0;
+        return type == SQLITE_TEXT && pgb_parse_uuid(s, n, hex) == 0;
     case PGB_K_VARCHAR:
         *why = type == SQLITE_BLOB ? "a blob in a text column" : "longer than the column";
         if (type == SQLITE_TEXT)
