@@ -177,6 +177,24 @@ c.execute(\"INSERT INTO plain VALUES ('Abc')\")
     check_eq "$(skipped 'primary key')$(skipped 'primary key (case-insensitive)')$(skipped 'unique constraint')" "" "no key in skipped"
 }
 
+# Item 13 through a staged migration (a table of 100,000 rows: the unique
+# indexes are built ahead on the staging connections, the key in the final
+# transaction): the same case-insensitive key, and each is built once.
+case_nocase_key_staged() {
+    migrate_case nocasebig "
+c.execute('CREATE TABLE big(name TEXT PRIMARY KEY COLLATE NOCASE, v INT)')
+c.execute('BEGIN')
+c.executemany('INSERT INTO big VALUES (?, ?)', (('user%06d' % i, i) for i in range(100000)))
+c.execute('COMMIT')
+" || return 0
+    check_eq "$(rj "$REP" 'd.get("load")')" '{"connections": 2, "staged": true}' "the load was staged, over two connections"
+    check_eq "$(q "$URL" "SELECT count(*) FROM big")" 100000 "all rows there"
+    check_eq "$(condefs big)" "p: PRIMARY KEY (name)" "big keeps its primary key"
+    check_eq "$(q "$URL" "SELECT count(*) FROM pg_indexes WHERE tablename = 'big' AND indexdef LIKE '%lower((name COLLATE \"C\"))%'")" 1 "one unique index on the folded name"
+    refused "big: 'USER000042' refused beside 'user000042'" "INSERT INTO big VALUES ('USER000042', 1)" "duplicate key"
+    check_eq "$(skipped 'primary key (case-insensitive)')" "" "the case-insensitive key is not in skipped"
+}
+
 # Item 14. Before the fix: the ON CONFLICT clauses, constraint names, MATCH,
 # COLLATE RTRIM and DESC keys were dropped without a word.
 case_constraint_grammar() {
@@ -270,5 +288,6 @@ run_case defaults_final_type case_defaults_final_type
 run_case null_primary_key case_null_primary_key
 run_case uuid_canonical case_uuid_canonical
 run_case nocase_keys case_nocase_keys
+run_case nocase_key_staged case_nocase_key_staged
 run_case constraint_grammar case_constraint_grammar
 ml_finish
