@@ -487,18 +487,25 @@ void pgb_ddl_keys_and_indexes(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t)
         if (x->origin == 'p')
             continue;
         if (x->origin == 'u') {
-            /* A UNIQUE constraint; its NOCASE columns case-insensitive. */
+            /* A UNIQUE constraint (which a foreign key may reference);
+             * over NOCASE columns, a unique index on them folded beside
+             * it keeps it case-insensitive. */
             pgb_buf sql = {0};
-            if (any_nocase(st, x, x->cols, x->ncols)) {
-                unique_index_sql(&sql, t, x, x->cols, x->ncols, "uq", i);
-            } else {
-                pgb_buf_puts(&sql, "ALTER TABLE ");
-                pgb_buf_ident(&sql, t->name);
-                pgb_buf_puts(&sql, " ADD UNIQUE (");
-                key_items(&sql, t, x, x->cols, x->ncols);
-                pgb_buf_puts(&sql, ")");
+            pgb_buf_puts(&sql, "ALTER TABLE ");
+            pgb_buf_ident(&sql, t->name);
+            pgb_buf_puts(&sql, " ADD UNIQUE (");
+            for (int k = 0; k < x->ncols; k++) {
+                const char *n = x->cols[k] ? pgb_plan_col_name(t, x->cols[k]) : NULL;
+                pgb_buf_puts(&sql, k ? ", " : "");
+                pgb_buf_ident(&sql, n ? n : "?");
             }
-            after_data(e, sql.s, "unique constraint", x->name);
+            pgb_buf_puts(&sql, ")");
+            if (after_data(e, sql.s, "unique constraint", x->name) == 0 &&
+                any_nocase(st, x, x->cols, x->ncols)) {
+                pgb_buf_free(&sql);
+                unique_index_sql(&sql, t, x, x->cols, x->ncols, "uq", i);
+                after_data(e, sql.s, "unique constraint (case-insensitive)", x->name);
+            }
             pgb_buf_free(&sql);
             continue;
         }
