@@ -615,6 +615,14 @@ typedef enum {
     PGBOOT_VERIFY_FULL,       /* and a digest of every value, read back from PostgreSQL */
 } pgboot_verify_mode;
 
+/* Into the app's own schema: what becomes of a target table that holds rows
+ * before the migration writes (its schema file's bookkeeping rows, say). */
+typedef enum {
+    PGBOOT_EXISTING_ROWS_REFUSE = 0, /* stop before anything is written, naming them */
+    PGBOOT_EXISTING_ROWS_SKIP,       /* keep the target's rows; load nothing into the table */
+    PGBOOT_EXISTING_ROWS_REPLACE,    /* DELETE them in the transaction, then load */
+} pgboot_existing_rows;
+
 /** Migration progress: the source table being copied and the rows copied so
  * far of all tables; called with table NULL once every row is in (the keys,
  * indexes, constraints and the verification that follow have no count). */
@@ -645,13 +653,23 @@ typedef struct {
                                     from the PG* environment (see pgboot_server_start());
                                     with target_url they take what the URL does not say,
                                     except client_encoding (always UTF8) */
+    /* version 3, into the app's own schema (schema_file or data_only): the
+     * target's tables that hold rows before the migration writes. A name
+     * is a table's target name or its SQLite name; one that is not a table
+     * of the migration is PGBOOT_EINVALID. */
+    const char *const *skip_tables;     /* NULL-terminated: keep the target's rows, load
+                                           nothing into them */
+    const char *const *replace_tables;  /* NULL-terminated: DELETE their rows (inside the
+                                           migration's transaction), then load */
+    pgboot_existing_rows existing_rows; /* every other table that holds rows */
 } pgboot_migrate_options;
 
-#define PGBOOT_MIGRATE_OPTIONS_VERSION 2
+#define PGBOOT_MIGRATE_OPTIONS_VERSION 3
 #define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
     {                                                                                              \
         PGBOOT_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, PGBOOT_ON_ERROR_STRICT,            \
-            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL                      \
+            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,         \
+            PGBOOT_EXISTING_ROWS_REFUSE                                                            \
     }
 /** As pgboot_fetch_options_init(), for migration options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int version);
@@ -671,7 +689,8 @@ typedef struct pgboot_migration pgboot_migration;
  * (row counts; with PGBOOT_VERIFY_FULL every value, read back as UTF-8).
  * Done is recorded in the target's `pgboot` schema, so a second call with the
  * same file does nothing (see pgboot_migration_already_done()).
- * opts: not NULL; version 1 or 2 (server). *out receives the migration's
+ * opts: not NULL; version 1, 2 (server) or 3 (skip_tables, replace_tables,
+ * existing_rows). *out receives the migration's
  * report on success, and also on a failure that has one (values that cannot
  * be stored, a verification mismatch; else NULL); free it with
  * pgboot_migration_free(). Errors: PGBOOT_EINVALID (options, a source SQLite

@@ -343,6 +343,11 @@ static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
     }
 }
 
+void pgb_copy_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
+{
+    put_value(b, c, v);
+}
+
 /* ---- rejects -------------------------------------------------------------------- */
 
 static json_t *value_json(sqlite3_value *v)
@@ -612,9 +617,15 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
         const char *why = NULL;
         int bad = check ? bad_cell(s, first, cols, ncopied, &why) : -1;
+        const char *col = bad >= 0 ? cols[bad]->name : NULL;
+        if (bad < 0 && L->policy == PGBOOT_ON_ERROR_REJECT && L->refuse_row &&
+            L->refuse_row(L->rows_payload, t, s, first, &col, &why))
+            bad = 0;
         if (bad >= 0) {
-            rc = write_reject(L, t, s, first, cols[bad]->name, why);
+            rc = write_reject(L, t, s, first, col, why);
             t->rejected++;
+            if (L->rejected_row)
+                L->rejected_row(L->rows_payload, t, s, first);
             continue;
         }
         encode_row(L, s, first, cols, ncopied, &out, &dg);
