@@ -266,6 +266,10 @@ CREATE TABLE s_serial (id INTEGER PRIMARY KEY, v TEXT);
 CREATE TABLE s_ident (id INTEGER PRIMARY KEY, v TEXT);
 CREATE TABLE s_named (id INTEGER PRIMARY KEY, v TEXT);
 CREATE TABLE s_auto (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
+CREATE TABLE s_shared (id INTEGER PRIMARY KEY, v TEXT);
+INSERT INTO s_shared VALUES (20, 'a');
+CREATE TABLE s_ahead (id INTEGER PRIMARY KEY, v TEXT);
+INSERT INTO s_ahead VALUES (1, 'a'), (2, 'b');
 INSERT INTO s_serial VALUES (1, 'a'), (7, 'b');
 INSERT INTO s_ident VALUES (3, 'a'), (40, 'b');
 INSERT INTO s_named VALUES (5, 'a'), (12, 'b');
@@ -278,6 +282,9 @@ CREATE TABLE s_ident (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text
 CREATE SEQUENCE t_seq;
 CREATE TABLE s_named (id bigint PRIMARY KEY DEFAULT nextval('t_seq'), v text);
 CREATE TABLE s_auto (id bigserial PRIMARY KEY, v text);
+CREATE TABLE s_shared (id bigint PRIMARY KEY DEFAULT nextval('t_seq'), v text);
+CREATE TABLE s_ahead (id serial PRIMARY KEY, v text);
+SELECT setval('s_ahead_id_seq', 500);
 EOF
 )
 
@@ -288,8 +295,9 @@ case_sequences() {
     check_rc 0 "serial, identity and nextval('t_seq') columns"
     check_eq "$(q_try "$url" "INSERT INTO s_serial (v) VALUES ('new') RETURNING id")" 8 "serial: the app's INSERT gets the next id"
     check_eq "$(q_try "$url" "INSERT INTO s_ident (v) VALUES ('new') RETURNING id")" 41 "identity: the next id"
-    check_eq "$(q_try "$url" "INSERT INTO s_named (v) VALUES ('new') RETURNING id")" 13 "nextval('t_seq') on a sequence no column owns: the next id"
+    check_eq "$(q_try "$url" "INSERT INTO s_named (v) VALUES ('new') RETURNING id")" 21 "nextval('t_seq') on a sequence no column owns, shared with s_shared (up to 20): past both"
     check_eq "$(q_try "$url" "INSERT INTO s_auto (v) VALUES ('new') RETURNING id")" 91 "AUTOINCREMENT: past sqlite_sequence (90), not only the largest key"
+    check_eq "$(q_try "$url" "INSERT INTO s_ahead (v) VALUES ('new') RETURNING id")" 501 "a sequence already past the values is not moved back"
     check_match "$(rj "$U/out/seq.json" '",".join(s["sequence"] for s in d.get("sequences", []))')" "t_seq" "the report lists the sequences it set"
 }
 
