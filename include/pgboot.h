@@ -610,6 +610,14 @@ typedef enum {
     PGBOOT_ON_ERROR_REJECT,     /* its row goes to <report_dir>/rejects/<table>.jsonl */
 } pgboot_on_error;
 
+/* MySQL's "no date" ('0000-00-00', '0000-00-00 00:00:00'), values and
+ * defaults of DATE/DATETIME columns: PostgreSQL has no such date. */
+typedef enum {
+    PGBOOT_ZERO_DATES_REFUSE = 0, /* a value that cannot be stored (see on_error) */
+    PGBOOT_ZERO_DATES_INFINITY,   /* loaded as -infinity, before every date (NOT NULL holds) */
+    PGBOOT_ZERO_DATES_NULL,       /* loaded as NULL; refused in a NOT NULL column */
+} pgboot_zero_dates;
+
 typedef enum {
     PGBOOT_VERIFY_COUNTS = 0, /* row counts per table */
     PGBOOT_VERIFY_FULL,       /* and a digest of every value, read back from PostgreSQL */
@@ -645,13 +653,21 @@ typedef struct {
                                     from the PG* environment (see pgboot_server_start());
                                     with target_url they take what the URL does not say,
                                     except client_encoding (always UTF8) */
+    /* version 3 -- values changed on the way, each counted in the report: */
+    int round_timestamps;         /* timestamps with digits past microseconds that are not zeros
+                                     (Rust and Go write 9, .NET 7): rounded to the nearest
+                                     microsecond (halves up); else such a column stays text, and
+                                     into an existing timestamp column they cannot be stored */
+    pgboot_zero_dates zero_dates; /* zero dates: refused (default), -infinity or NULL */
+    /* end of version 3 values fields */
 } pgboot_migrate_options;
 
-#define PGBOOT_MIGRATE_OPTIONS_VERSION 2
+#define PGBOOT_MIGRATE_OPTIONS_VERSION 3
 #define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
     {                                                                                              \
         PGBOOT_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, PGBOOT_ON_ERROR_STRICT,            \
-            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL                      \
+            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0,                  \
+            PGBOOT_ZERO_DATES_REFUSE                                                               \
     }
 /** As pgboot_fetch_options_init(), for migration options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int version);
@@ -671,15 +687,13 @@ typedef struct pgboot_migration pgboot_migration;
  * (row counts; with PGBOOT_VERIFY_FULL every value, read back as UTF-8).
  * Done is recorded in the target's `pgboot` schema, so a second call with the
  * same file does nothing (see pgboot_migration_already_done()).
- * opts: not NULL; version 1 or 2 (server). *out receives the migration's
- * report on success, and also on a failure that has one (values that cannot
- * be stored, a verification mismatch; else NULL); free it with
- * pgboot_migration_free(). Errors: PGBOOT_EINVALID (options, a source SQLite
- * cannot read, values that cannot be stored), PGBOOT_ENOTRUNNING (the target
- * does not connect), PGBOOT_ERROR (the target refused a statement; the
- * message is PostgreSQL's), PGBOOT_ENOMEM. Blocks the calling thread; one
- * migration per thread; it starts threads of its own (hashing, integrity
- * check) that end before it returns.
+ * opts: not NULL; version 1, 2 (server) or 3 (round_timestamps, zero_dates). *out receives the
+ * migration's report on success, and also on a failure that has one (values that cannot be stored,
+ * a verification mismatch; else NULL); free it with pgboot_migration_free(). Errors:
+ * PGBOOT_EINVALID (options, a source SQLite cannot read, values that cannot be stored),
+ * PGBOOT_ENOTRUNNING (the target does not connect), PGBOOT_ERROR (the target refused a statement;
+ * the message is PostgreSQL's), PGBOOT_ENOMEM. Blocks the calling thread; one migration per thread;
+ * it starts threads of its own (hashing, integrity check) that end before it returns.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_migrate(pgboot_migration **out,
                                                     const pgboot_migrate_options *opts);
