@@ -340,6 +340,32 @@ static void value_options_hint(const pgb_plan *p, char *out, size_t cap)
                           : "");
 }
 
+/* Infinity in a numeric column: PostgreSQL's numeric holds it from version
+ * 14 on; into an older server the COPY would fail, so say so first. */
+static int stop_on_infinity_before_14(migration *mg)
+{
+    if (!mg->c || PQserverVersion(mg->c) >= 140000)
+        return 0;
+    for (int i = 0; i < mg->p.ntables; i++)
+        for (int j = 0; j < mg->p.tables[i].ncols; j++) {
+            pgb_plan_table *t = &mg->p.tables[i];
+            pgb_plan_col *c = &t->cols[j];
+            if (c->kind != PGB_K_NUMERIC || c->generated ||
+                !(c->st.n_real_nonfinite + c->st.n_text_inf))
+                continue;
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "column %s.%s of %s holds Infinity or -Infinity, which numeric "
+                              "holds only from PostgreSQL 14 on (the target runs %d); nothing "
+                              "was written",
+                              t->src->name, t->src->cols[c->src].name, mg->o->sqlite_path,
+                              PQserverVersion(mg->c) / 10000);
+            pgb_hint("migrate into PostgreSQL 14 or later (pgboot's own server runs 16)");
+            mg->stop = 1;
+            return rc;
+        }
+    return 0;
+}
+
 /* Strict: a zero date as the default of a date or timestamp column (the
  * app's inserts would get another value) stops us too, unless --zero-dates
  * says what it becomes. */
@@ -374,7 +400,7 @@ static int stop_on_bad_values(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
     if (o->on_error == PGBOOT_ON_ERROR_REJECT)
-        return 0;
+        return stop_on_infinity_before_14(mg);
     json_t *problems = json_array();
     pgb_buf msg = {0};
     int total = pgb_report_bad_cells(&mg->p, problems, &msg);
@@ -406,6 +432,8 @@ static int stop_on_bad_values(migration *mg)
     pgb_buf_free(&msg);
     if (rc == 0 && !existing && o->on_error == PGBOOT_ON_ERROR_STRICT)
         rc = stop_on_zero_defaults(mg);
+    if (rc == 0)
+        rc = stop_on_infinity_before_14(mg);
     return rc;
 }
 

@@ -227,6 +227,7 @@ case_blob_text() {
     check_rc 0 "blobs of UTF-8 text in a TEXT column, plain route (strict)"
     check_eq "$(coltype "$url" prefs body)" text "the column is text"
     check_eq "$(blob_values "$url")" "$BLOB_HEX" "every value's bytes exactly"
+    compare_data "$BLOB_DB" "$url" "blobs of UTF-8 text: every value equal (mig_compare.py)"
     check_eq "$(rj "$rep" "col('prefs', 'body').get('blobs_as_text')")" 2 "the report counts the blobs stored as text"
     check_match "$ERR" "2 BLOB values of valid UTF-8 stored as text: prefs.body" "the summary says so"
     url=$(newdb blobschema)
@@ -266,11 +267,25 @@ c.execute("CREATE TABLE price (id INTEGER PRIMARY KEY, amount NUMERIC(10,2), fee
 c.executemany("INSERT INTO price VALUES (?, ?, ?)", [
     (1, 1.5, 2.25), (2, float("inf"), "NaN"), (3, float("-inf"), 3), (4, "-inf", None)])'
 
+# the issue's example: --dry-run planned numeric(10,2) and passed, the real
+# run failed in COPY
+NUM_REAL_DB=$U/src/num-real.db
+mkdb "$NUM_REAL_DB" '
+c.execute("CREATE TABLE price (id INTEGER PRIMARY KEY, amount NUMERIC(10,2))")
+c.executemany("INSERT INTO price VALUES (?, ?)", [(1, 19.99), (2, float("inf"))])'
+
 case_numeric_infinity() {
     local url rep
+    pgb migrate --sqlite "$NUM_REAL_DB" --dry-run
+    check_rc 0 "--dry-run, REAL Infinity in NUMERIC(10,2)"
+    check_match "$OUT" '"?amount"? numeric([,)]|$)' "--dry-run plans plain numeric, which holds Infinity"
+    url=$(newdb numreal)
+    pgb migrate --sqlite "$NUM_REAL_DB" --to "$url" --verify full
+    check_rc 0 "the real run passes too (no COPY failure)"
+    check_eq "$(q_try "$url" "SELECT string_agg(amount::text, ';' ORDER BY id) FROM price")" "19.99;Infinity" "the values exactly"
     pgb migrate --sqlite "$NUM_DB" --dry-run
     check_rc 0 "--dry-run"
-    check_match "$OUT" '"?amount"? numeric[,)]' "--dry-run plans amount as plain numeric"
+    check_match "$OUT" '"?amount"? numeric([,)]|$)' "--dry-run plans amount as plain numeric"
     check_match "$OUT" '"?fee"? numeric\(10,2\)' "--dry-run keeps numeric(10,2) for NaN, which it holds"
     url=$(newdb numinf)
     rep=$U/out/num.json
@@ -279,6 +294,7 @@ case_numeric_infinity() {
     check_eq "$(coltype "$url" price amount)/$(coltype "$url" price fee)" "numeric/numeric(10,2)" "the types the dry run planned"
     check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || coalesce(amount::text, '-') || ':' || coalesce(fee::text, '-'), ';' ORDER BY id) FROM price")" \
         "1:1.5:2.25;2:Infinity:NaN;3:-Infinity:3.00;4:-Infinity:-" "every value, Infinity and NaN among them"
+    compare_data "$NUM_DB" "$url" "Infinity and NaN: every value equal (mig_compare.py)"
     check_imatch "$(rj "$rep" "col('price', 'amount').get('reason')")" "3 values are Infinity or -Infinity, which numeric\(10,2\) cannot hold" "the reason"
     # into the app's numeric(10,2): refused before anything is written
     url=$(newdb numschema)
