@@ -77,6 +77,14 @@ const cli_opt cli_migrate_opts[] = {
      "integer DATE/DATETIME columns are epoch seconds", NULL},
     {CLI_OPT_DETECT_JSON, "detect-json", 0, NULL,
      "TEXT columns of only JSON objects/arrays become jsonb", NULL},
+    {CLI_OPT_ROUND_TIMESTAMPS, "round-timestamps", 0, NULL,
+     "round timestamps with digits past microseconds (9 from Rust and Go, 7 from .NET) to the "
+     "nearest microsecond, and count them in the report",
+     NULL},
+    {CLI_OPT_ZERO_DATES, "zero-dates", 0, "infinity|null",
+     "load zero dates ('0000-00-00 00:00:00') as -infinity, or as NULL where the column allows "
+     "it (default: refused)",
+     NULL},
     {CLI_OPT_FORCE, "force", 0, NULL, "migrate again although the target records a migration",
      NULL},
     {CLI_OPT_REPLACE, "replace", 0, NULL, "with --force: drop existing tables that hold rows",
@@ -147,6 +155,15 @@ static int migrate_option(void *ctx, cli_opt_id id, const char *arg)
     case CLI_OPT_DETECT_JSON:
         mo->detect_json = 1;
         return 0;
+    case CLI_OPT_ROUND_TIMESTAMPS:
+        mo->round_timestamps = 1;
+        return 0;
+    case CLI_OPT_ZERO_DATES: { /* in the order of pgboot_zero_dates, after refuse */
+        static const char *const names[] = {"infinity", "null", NULL};
+        int v = 0, rc = cli_choice("--zero-dates", arg, names, &v);
+        mo->zero_dates = (pgboot_zero_dates)(v + 1);
+        return rc;
+    }
     case CLI_OPT_FORCE:
         mo->force = 1;
         return 0;

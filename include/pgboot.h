@@ -610,6 +610,14 @@ typedef enum {
     PGBOOT_ON_ERROR_REJECT,     /* its row goes to <report_dir>/rejects/<table>.jsonl */
 } pgboot_on_error;
 
+/* MySQL's "no date" ('0000-00-00', '0000-00-00 00:00:00'), values and
+ * defaults of DATE/DATETIME columns: PostgreSQL has no such date. */
+typedef enum {
+    PGBOOT_ZERO_DATES_REFUSE = 0, /* a value that cannot be stored (see on_error) */
+    PGBOOT_ZERO_DATES_INFINITY,   /* loaded as -infinity, before every date (NOT NULL holds) */
+    PGBOOT_ZERO_DATES_NULL,       /* loaded as NULL; refused in a NOT NULL column */
+} pgboot_zero_dates;
+
 typedef enum {
     PGBOOT_VERIFY_COUNTS = 0, /* row counts per table */
     PGBOOT_VERIFY_FULL,       /* and a digest of every value, read back from PostgreSQL */
@@ -662,6 +670,13 @@ typedef struct {
     const char *const *replace_tables;  /* NULL-terminated: DELETE their rows (inside the
                                            migration's transaction), then load */
     pgboot_existing_rows existing_rows; /* every other table that holds rows */
+    /* version 3 -- values changed on the way, each counted in the report: */
+    int round_timestamps;         /* timestamps with digits past microseconds that are not zeros
+                                     (Rust and Go write 9, .NET 7): rounded to the nearest
+                                     microsecond (halves up); else such a column stays text, and
+                                     into an existing timestamp column they cannot be stored */
+    pgboot_zero_dates zero_dates; /* zero dates: refused (default), -infinity or NULL */
+    /* end of version 3 fields */
 } pgboot_migrate_options;
 
 #define PGBOOT_MIGRATE_OPTIONS_VERSION 3
@@ -669,7 +684,7 @@ typedef struct {
     {                                                                                              \
         PGBOOT_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, PGBOOT_ON_ERROR_STRICT,            \
             PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,         \
-            PGBOOT_EXISTING_ROWS_REFUSE                                                            \
+            PGBOOT_EXISTING_ROWS_REFUSE, 0, PGBOOT_ZERO_DATES_REFUSE                               \
     }
 /** As pgboot_fetch_options_init(), for migration options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int version);
@@ -699,7 +714,7 @@ typedef struct pgboot_migration pgboot_migration;
  * otherwise; every sequence owned by or used in the default of a loaded
  * column ends past the largest loaded value.
  * opts: not NULL; version 1, 2 (server) or 3 (skip_tables, replace_tables,
- * existing_rows). *out receives the migration's
+ * existing_rows, round_timestamps, zero_dates). *out receives the migration's
  * report on success, and also on a failure that has one (values that cannot
  * be stored, a verification mismatch; else NULL); free it with
  * pgboot_migration_free(). Errors: PGBOOT_EINVALID (options, a source SQLite

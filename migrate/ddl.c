@@ -436,8 +436,32 @@ void pgb_ddl_defaults_and_checks(const pgb_emit *e, pgb_plan *p, pgb_plan_table 
             continue;
         if (!strcasecmp(sc->dflt, "NULL"))
             continue;
+        char name0[300];
+        snprintf(name0, sizeof name0, "%s.%s", t->src->name, sc->name);
+        if (pgb_plan_zero_default(t, col) && col->zero_dates != PGBOOT_ZERO_DATES_INFINITY) {
+            /* MySQL's "no date": none (NULL), as --zero-dates null asks, or
+             * refused before anything was written (strict) */
+            if (col->zero_dates == PGBOOT_ZERO_DATES_NULL)
+                pgb_report_warn(e->rep,
+                                "DEFAULT %s of %s is a zero date: no default (NULL) "
+                                "(--zero-dates null)",
+                                sc->dflt, name0);
+            else
+                pgb_report_skip(e->rep, "default", name0,
+                                "a zero date, which PostgreSQL cannot store; --zero-dates "
+                                "infinity makes it -infinity, --zero-dates null drops it");
+            continue;
+        }
         const char *why = NULL;
-        char *expr = translate(sc->dflt, PGB_CTX_DEFAULT, col->type_sql, &nc, map_column, &why);
+        char *expr =
+            pgb_plan_zero_default(t, col)
+                ? pgb_strdup("'-infinity'")
+                : translate(sc->dflt, PGB_CTX_DEFAULT, col->type_sql, &nc, map_column, &why);
+        if (expr && pgb_plan_zero_default(t, col))
+            pgb_report_warn(e->rep,
+                            "DEFAULT %s of %s is a zero date: -infinity "
+                            "(--zero-dates infinity)",
+                            sc->dflt, name0);
         char name[300];
         snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
         if (!expr) {
@@ -733,7 +757,7 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
         PGresult *r = PQexecParams(c,
                                    "SELECT column_name, data_type, character_maximum_length, "
                                    "numeric_precision, numeric_scale, is_generated, "
-                                   "is_identity FROM information_schema.columns WHERE "
+                                   "is_identity, is_nullable FROM information_schema.columns WHERE "
                                    "table_schema = current_schema() AND table_name = $1",
                                    1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
@@ -756,14 +780,18 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
                 int len = atoi(PQgetvalue(r, k, 2));
                 col->identity = !strcmp(PQgetvalue(r, k, 6), "YES");
                 col->generated = !strcmp(PQgetvalue(r, k, 5), "ALWAYS");
+                col->notnull = !strcmp(PQgetvalue(r, k, 7), "NO");
+                col->p = col->s = 0;
                 const pgb_col_stats *st = &col->st;
                 if (strstr(dt, "int"))
                     col->kind = PGB_K_BIGINT;
                 else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
                     col->kind = PGB_K_DOUBLE;
-                else if (!strcmp(dt, "numeric"))
-                    col->kind = PGB_K_NUMERIC;
-                else if (!strcmp(dt, "boolean"))
+                else if (!strcmp(dt, "numeric")) {
+                    col->kind = PGB_K_NUMERIC; /* numeric(p,s) cannot hold the infinities */
+                    col->p = atoi(PQgetvalue(r, k, 3));
+                    col->s = atoi(PQgetvalue(r, k, 4));
+                } else if (!strcmp(dt, "boolean"))
                     col->kind = PGB_K_BOOL;
                 else if (!strcmp(dt, "date"))
                     col->kind = PGB_K_DATE;
