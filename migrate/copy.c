@@ -382,6 +382,25 @@ void pgb_copy_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
     put_value(b, c, v);
 }
 
+static long unescape(char *s, size_t n);
+
+char *pgb_value_input_text(const pgb_plan_col *c, sqlite3_value *v)
+{
+    pgb_buf b = {0};
+    put_value(&b, c, v);
+    if (b.oom || !b.s) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    long n = unescape(b.s, b.len);
+    if (n < 0) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    b.s[n] = '\0';
+    return b.s;
+}
+
 /* ---- rejects -------------------------------------------------------------------- */
 
 static json_t *value_json(sqlite3_value *v)

@@ -51,4 +51,9 @@ void pgb_copy_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v);
 PGB_MUST_USE int pgb_readback_digest(PGconn *c, pgb_plan_table *t, unsigned char digest[16],
                                      int64_t *rows);
 
+/* The text PostgreSQL reads as the value v of column c: exactly what COPY
+ * sends for it, unescaped (malloc'd; NULL for SQL NULL or out of memory).
+ * For a literal default, so that it is carried as the rows are. */
+char *pgb_value_input_text(const pgb_plan_col *c, sqlite3_value *v);
+
 #endif
