@@ -2,13 +2,19 @@
 """Differential test of pgboot's SQLite -> PostgreSQL expression translation
 (stdlib only).
 
-    mig_expr_diff.py mkdb FILE [issue]
+    mig_expr_diff.py mkdb FILE [all|issue|desync|viewdiff]
                                       a SQLite file: the input table `inp` of
                                       edge values, one view per expression
                                       (`x_<name>`: id and v = the expression
                                       over inp) and the table `gen` of
                                       generated columns; with `issue`, only
-                                      `gen` with the issue's two examples
+                                      `gen` with the issue's two examples;
+                                      `desync`: a generated column whose
+                                      stored values SQLite computed with
+                                      another expression than its schema
+                                      now says (for --verify full to catch);
+                                      `viewdiff`: a view whose translation
+                                      gives other values (a REAL as text)
     mig_expr_diff.py compare FILE URL [--report FILE]
                                       every view and every generated column,
                                       value by value and type class by type
@@ -158,11 +164,31 @@ def cycle(vals, i, step):
     return vals[(i * step) % len(vals)]
 
 
-def mkdb(path, issue_only):
+def mkdb(path, kind):
     if os.path.exists(path):
         os.unlink(path)
     c = sqlite3.connect(path)
-    if issue_only:
+    if kind == "desync":
+        c.execute("CREATE TABLE gen (id INTEGER PRIMARY KEY, card TEXT, "
+                  "last4 TEXT GENERATED ALWAYS AS (substr(card, -4)) STORED)")
+        c.execute("INSERT INTO gen (id, card) VALUES (1, '4111111111111111'), (2, NULL)")
+        c.commit()
+        c.execute("PRAGMA writable_schema = ON")
+        c.execute("UPDATE sqlite_master SET sql = replace(sql, 'substr(card, -4)', "
+                  "'substr(card, -3)') WHERE name = 'gen'")
+        c.commit()
+        c.close()
+        return
+    if kind == "viewdiff":
+        # SQLite renders a REAL in text as %!.15g ('7.0'), PostgreSQL as its
+        # shortest form ('7'): a translation that does not mean the same
+        c.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, r REAL)")
+        c.execute("INSERT INTO m VALUES (1, 7.0), (2, 0.5)")
+        c.execute("CREATE VIEW shown AS SELECT id, r || ' kg' AS label FROM m")
+        c.commit()
+        c.close()
+        return
+    if kind == "issue":
         c.execute("CREATE TABLE gen (id INTEGER PRIMARY KEY, card TEXT, amount REAL, "
                   "last4 TEXT GENERATED ALWAYS AS (substr(card, -4)) STORED, "
                   "rounded REAL GENERATED ALWAYS AS (round(amount)) STORED)")
@@ -327,8 +353,9 @@ def compare(path, url, report):
 
 def main():
     a = sys.argv[1:]
-    if a[:1] == ["mkdb"] and len(a) in (2, 3):
-        mkdb(a[1], a[2:] == ["issue"])
+    if a[:1] == ["mkdb"] and len(a) in (2, 3) and a[2:3] in ([], ["all"], ["issue"], ["desync"],
+                                                             ["viewdiff"]):
+        mkdb(a[1], a[2] if len(a) == 3 else "all")
         return 0
     if a[:1] == ["list"]:
         for name, sql in EXPRS + EXPECT_REPORTED:
