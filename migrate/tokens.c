@@ -219,6 +219,8 @@ typedef enum {
     FN_MINMAX,   /* of several arguments: pg (least/greatest); of one: the aggregate */
     FN_SUBSTR,   /* xl_substr */
     FN_ROUND,    /* xl_round */
+    FN_LENGTH,   /* length: of a number, of its text */
+    FN_SUM,      /* sum: of integers an integer */
     FN_DATE,     /* date_function */
     FN_JSON_GET, /* json_extract */
 } fn_kind;
@@ -237,7 +239,7 @@ typedef struct {
 static const sqlite_function functions[] = {
     {"lower", FN_FORMAT, "lower(%1::text COLLATE \"C\")", 1, 1},
     {"upper", FN_FORMAT, "upper(%1::text COLLATE \"C\")", 1, 1},
-    {"length", FN_SAME, NULL, 0, 0},
+    {"length", FN_LENGTH, NULL, 0, 0},
     {"abs", FN_SAME, NULL, 0, 0},
     {"coalesce", FN_SAME, NULL, 0, 0},
     {"nullif", FN_SAME, NULL, 0, 0},
@@ -248,7 +250,7 @@ static const sqlite_function functions[] = {
     {"substr", FN_SUBSTR, NULL, 0, 0},
     {"substring", FN_SUBSTR, NULL, 0, 0},
     {"round", FN_ROUND, NULL, 0, 0},
-    {"sum", FN_SAME, NULL, 0, 0},
+    {"sum", FN_SUM, NULL, 0, 0},
     {"count", FN_SAME, NULL, 0, 0},
     /* SQLite's avg and total are reals */
     {"avg", FN_FORMAT, "avg(%1::float8)", 1, 1},
@@ -302,7 +304,8 @@ static char *strftime_to_char(const char *f)
     pgb_buf b = {0};
     for (const char *p = f; *p; p++) {
         if (*p != '%') {
-            if (strchr("YMDHISFA", toupper((unsigned char)*p)) || *p == '"') {
+            /* to_char reads letters as patterns (Q, W, J, TZ, ...): quote them */
+            if (isalpha((unsigned char)*p) || *p == '"') {
                 pgb_buf_add(&b, "\"", 1);
                 pgb_buf_add(&b, p, 1);
                 pgb_buf_add(&b, "\"", 1);
@@ -563,6 +566,59 @@ static void space(pgb_buf *out)
         pgb_buf_puts(out, " ");
 }
 
+/* A real as SQLite converts it to an integer: truncated, saturating at
+ * the ends of the 64-bit range (malloc'd). */
+static char *real_to_int(const char *a)
+{
+    return pgb_printf("(CASE WHEN %s::float8 >= 9223372036854775807::float8 THEN "
+                      "9223372036854775807::bigint WHEN %s::float8 <= "
+                      "-9223372036854775808::float8 THEN '-9223372036854775808'::bigint ELSE "
+                      "trunc(%s::float8)::bigint END)",
+                      a, a, a);
+}
+
+/* A real as SQLite writes it as text (printf's %!.15g): 15 significant
+ * digits, ".0" after an integral value, outside [1e-4, 1e15) a mantissa and
+ * an exponent of at least two digits, Inf and -Inf (malloc'd). PostgreSQL's
+ * float8 to numeric keeps the same 15 digits (%.15g). */
+static char *real_text(const char *a)
+{
+    char *v = pgb_printf("(%s)::float8::numeric", a);
+    char *big = v ? pgb_printf("trunc(abs(%s))::text", v) : NULL;
+    char *small = v ? pgb_printf("substring(abs(%s)::text from '^0\\.0*([1-9][0-9]*)$')", v) : NULL;
+    char *zeros = v ? pgb_printf("length(substring(abs(%s)::text from '^0\\.(0*)'))", v) : NULL;
+    char *digits =
+        big && small
+            ? pgb_printf("rtrim(CASE WHEN abs(%s) < 1 THEN %s ELSE %s END, '0')", v, small, big)
+            : NULL;
+    /* the exponent, of two digits at least (lpad would cut a third) */
+    char *e = big && zeros ? pgb_printf("CASE WHEN abs(%s) < 1 THEN %s + 1 ELSE length(%s) - 1 END",
+                                        v, zeros, big)
+                           : NULL;
+    char *exp = e ? pgb_printf("CASE WHEN abs(%s) < 1 THEN '-' ELSE '+' END || CASE WHEN %s < 10 "
+                               "THEN '0' ELSE '' END || (%s)::text",
+                               v, e, e)
+                  : NULL;
+    free(e);
+    char *r =
+        digits && exp
+            ? pgb_printf("(CASE WHEN %s::float8 = 'Infinity' THEN 'Inf' WHEN %s::float8 = "
+                         "'-Infinity' THEN '-Inf' WHEN %s::float8 = 0 THEN '0.0' WHEN "
+                         "abs(%s) >= 1e15 OR abs(%s) < 0.0001 THEN CASE WHEN %s < 0 THEN "
+                         "'-' ELSE '' END || left(%s, 1) || '.' || coalesce(nullif(substr(%s, "
+                         "2), ''), '0') || 'e' || %s ELSE %s::text || CASE WHEN strpos(%s::text, "
+                         "'.') > 0 THEN '' ELSE '.0' END END)",
+                         a, a, a, v, v, v, digits, digits, exp, v, v)
+            : NULL;
+    free(v);
+    free(big);
+    free(small);
+    free(zeros);
+    free(digits);
+    free(exp);
+    return r;
+}
+
 /* ---- SQLite's meaning, spelled in PostgreSQL ------------------------------------ */
 
 static int sub(const xlate *x, size_t from, size_t to)
@@ -783,10 +839,11 @@ static int xl_round(const xlate *x, int n, size_t *af, size_t *at)
         free(s);
         char *dd =
             sv ? pgb_printf("least(%s, 56 - length(trunc(%s)::text))", dn ? dn : "0", sv) : NULL;
-        digits = dd ? pgb_printf("CASE WHEN abs(%s) < 1e-35::float8 THEN 0::float8 ELSE sign(%s) * "
-                                 "(div(%s, 10::numeric ^ (40 - %s))::text || 'e-' || %s)::float8 + "
-                                 "0::float8 END",
-                                 r, r, sv, dd, dd)
+        /* a negative value printed as zero reads back as -0.0 */
+        digits = dd ? pgb_printf("CASE WHEN abs(%s) < 1e-35::float8 THEN sign(%s) * 0::float8 ELSE "
+                                 "sign(%s) * (div(%s, 10::numeric ^ (40 - %s))::text || 'e-' || "
+                                 "%s)::float8 END",
+                                 r, r, r, sv, dd, dd)
                     : NULL;
         free(sv);
         free(dd);
@@ -896,11 +953,42 @@ static int translate_call(const xlate *x, size_t *i)
             rc = sub(x, open + 1, close);
             pgb_buf_puts(x->out, ")");
         } else {
-            char *fmt = pgb_printf("(CASE WHEN %%N THEN NULL ELSE %s(%%*) END)", f->pg);
+            /* texts compare as SQLite's BINARY: byte by byte */
+            int texts = 1;
+            for (int k = 0; k < n; k++)
+                texts &= range_class(x, af[k], at[k]) == PGB_CLS_TEXT;
+            char *fmt = pgb_printf("(CASE WHEN %%N THEN NULL ELSE %s(%s%%*) END)", f->pg,
+                                   texts ? "%1 COLLATE \"C\", " : "");
             rc = fmt ? xl_format(x, fmt, n, af, at) : -1;
             free(fmt);
         }
         break;
+    case FN_LENGTH:
+    case FN_SUM: {
+        int cls = n == 1 ? range_class(x, af[0], at[0]) : PGB_CLS_OTHER;
+        const char *fmt = f->kind == FN_SUM ? (cls == PGB_CLS_INT ? "sum(%1)::bigint" : "sum(%*)")
+                          : cls == PGB_CLS_INT ? "length(%1::text)"
+                                               : "length(%*)";
+        char *rt = NULL;
+        if (f->kind == FN_LENGTH && cls == PGB_CLS_REAL) {
+            char *a = sub_str(x, af[0], at[0]);
+            rt = a ? real_text(a) : NULL;
+            free(a);
+            if (!rt)
+                return -1;
+            space(x->out);
+            pgb_buf_printf(x->out, "length(%s)", rt);
+            free(rt);
+        } else if (n >= 1 && pgb_tok_is(t, af[0], "DISTINCT")) {
+            space(x->out);
+            pgb_buf_printf(x->out, "%s(", w);
+            rc = sub(x, open + 1, close);
+            pgb_buf_puts(x->out, ")");
+        } else {
+            rc = xl_format(x, fmt, n, af, at);
+        }
+        break;
+    }
     case FN_FORMAT:
         if (n < f->min_args || n > f->max_args) {
             *x->why = "a function called with another number of arguments than SQLite takes";
@@ -1035,17 +1123,6 @@ static int chain_at(const pgb_toks *t, size_t i, size_t to, size_t *cf, size_t *
     }
 }
 
-/* A real as SQLite converts it to an integer: truncated, saturating at
- * the ends of the 64-bit range (malloc'd). */
-static char *real_to_int(const char *a)
-{
-    return pgb_printf("(CASE WHEN %s::float8 >= 9223372036854775807::float8 THEN "
-                      "9223372036854775807::bigint WHEN %s::float8 <= "
-                      "-9223372036854775808::float8 THEN '-9223372036854775808'::bigint ELSE "
-                      "trunc(%s::float8)::bigint END)",
-                      a, a, a);
-}
-
 static int combine(int a, int b)
 {
     if (a == PGB_CLS_REAL || b == PGB_CLS_REAL)
@@ -1078,12 +1155,18 @@ static int emit_chain(const xlate *x, int n, const size_t *cf, const size_t *ct)
             pgb_buf_puts(&b, "(");
             for (int m = j; m <= k; m++) {
                 char *e = sub_str(x, cf[m], ct[m]);
+                int cls = range_class(x, cf[m], ct[m]);
+                if (e && cls == PGB_CLS_REAL) {
+                    char *rt = real_text(e);
+                    free(e);
+                    e = rt;
+                }
                 if (!e) {
                     rc = -1;
                     break;
                 }
                 pgb_buf_printf(&b, "%s%s%s", m > j ? " || " : "", e,
-                               range_class(x, cf[m], ct[m]) == PGB_CLS_INT ? "::text" : "");
+                               cls == PGB_CLS_INT ? "::text" : "");
                 free(e);
             }
             pgb_buf_puts(&b, ")");
@@ -1216,7 +1299,7 @@ static int translate_like(const xlate *x, size_t *i, int not )
 }
 
 /* CAST(real AS INTEGER): SQLite truncates (and saturates), PostgreSQL
- * rounds. */
+ * rounds; CAST(real AS TEXT): SQLite's digits (real_text). */
 static int translate_cast(const xlate *x, size_t *i)
 {
     const pgb_toks *t = x->t;
@@ -1224,11 +1307,12 @@ static int translate_cast(const xlate *x, size_t *i)
     if (close >= x->to || close < open + 4 || !pgb_tok_is(t, close - 2, "AS"))
         return 0;
     const char *ty = t->t[close - 1].text;
-    if (!ty || !type_name(ty) || strcmp(type_name(ty), "bigint") != 0 ||
+    const char *pg = ty ? type_name(ty) : NULL;
+    if (!pg || (strcmp(pg, "bigint") != 0 && strcmp(pg, "text") != 0) ||
         range_class(x, open + 1, close - 2) != PGB_CLS_REAL)
         return 0;
     char *a = sub_str(x, open + 1, close - 2);
-    char *r = a ? real_to_int(a) : NULL;
+    char *r = a ? (!strcmp(pg, "text") ? real_text(a) : real_to_int(a)) : NULL;
     free(a);
     if (!r)
         return -1;
@@ -1271,6 +1355,20 @@ static int translate_ident(const xlate *x, size_t *i)
         }
         *x->why = "COLLATE inside an expression";
         return -1;
+    }
+    if (!strcasecmp(w, "IS")) {
+        /* SQLite's "a IS b" of any values: IS NOT DISTINCT FROM */
+        size_t j = *i + 1;
+        int neg = pgb_tok_is(t, j, "NOT");
+        j += neg;
+        if (j < x->to && !pgb_tok_is(t, j, "NULL") && !pgb_tok_is(t, j, "TRUE") &&
+            !pgb_tok_is(t, j, "FALSE") && !pgb_tok_is(t, j, "DISTINCT") &&
+            !pgb_tok_is(t, j, "UNKNOWN")) {
+            space(out);
+            pgb_buf_puts(out, neg ? "IS DISTINCT FROM" : "IS NOT DISTINCT FROM");
+            *i = j - 1;
+            return 0;
+        }
     }
     if (!strcasecmp(w, "LIKE"))
         return translate_like(x, i, 0);

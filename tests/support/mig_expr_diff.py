@@ -14,7 +14,7 @@
                                       another expression than its schema
                                       now says (for --verify full to catch);
                                       `viewdiff`: a view whose translation
-                                      gives other values (a REAL as text)
+                                      gives other values (blob || text)
     mig_expr_diff.py compare FILE URL [--report FILE]
                                       every view and every generated column,
                                       value by value and type class by type
@@ -56,11 +56,13 @@ NEEDLES = ["l", "", None, "A", "é", " ", "x", "a_b%", "h%", "H%", "%É%", "%é%
 INTS = [0, 1, -1, 2, -2, 5, -5, None, 7, 3, -3, 4, -4, 100, -100, 11]
 KS = [2, 0, -3, None, 1, -1, 3, 5, -2, 30, -7, 4, 9]
 REALS = [2.5, -2.5, 0.5, -0.5, 1.5, 2.675, 0.49999999999999994, None, -0.4, 3.7, -3.7,
-         1234.5678, 0.125, -0.125, 1e300, 5.5, -5.5, 0.0, 7.0, 4503599627370497.0, 1.005]
+         1234.5678, 0.125, -0.125, 1e300, 5.5, -5.5, 0.0, 7.0, 4503599627370497.0, 1.005,
+         1e-05, -2.5e-07, 123456789012345.6, 1e15, 0.0001, 0.1, -1e20, 1.7976931348623157e308]
 BLOBS = [b"\x00\xff", b"", None, b"abc", b"\xff\x00\xff", b"hello"]
 ROWS = 120
 
-# name, SQLite expression over inp. Each becomes the view x_<name>.
+# name, SQLite expression over inp (or a whole SELECT of id and v). Each
+# becomes the view x_<name>.
 EXPRS = [
     # substr: negative and zero starts and lengths, NULLs, blobs
     ("substr_neg4", "substr(t, -4)"),
@@ -122,7 +124,23 @@ EXPRS = [
     ("abs_r", "abs(r)"),
     ("concat", "t || u"),
     ("concat_int", "t || i"),
+    ("concat_real", "r || ''"),
+    ("concat_real2", "'(' || r || ')'"),
+    ("length_i", "length(i)"),
+    ("length_r", "length(r)"),
+    ("is", "i IS k"),
+    ("is_not", "i IS NOT k"),
+    ("max_text", "max(t, u)"),
+    # aggregates (one row)
+    ("sum_i", "SELECT 1 AS id, sum(i) AS v FROM inp"),
+    ("sum_r", "SELECT 1 AS id, sum(r) AS v FROM inp WHERE abs(r) < 1e10"),
+    ("total_i", "SELECT 1 AS id, total(i) AS v FROM inp"),
+    ("avg_i", "SELECT 1 AS id, avg(i) AS v FROM inp"),
+    ("count_t", "SELECT 1 AS id, count(t) AS v FROM inp"),
+    ("min_agg", "SELECT 1 AS id, min(t) AS v FROM inp"),
+    ("max_agg_r", "SELECT 1 AS id, max(r) AS v FROM inp"),
     # casts
+    ("cast_real_text", "CAST(r AS TEXT)"),
     ("cast_real_int", "CAST(r AS INTEGER)"),
     ("cast_int_real", "CAST(i AS REAL)"),
     ("cast_int_text", "CAST(i AS TEXT)"),
@@ -180,11 +198,11 @@ def mkdb(path, kind):
         c.close()
         return
     if kind == "viewdiff":
-        # SQLite renders a REAL in text as %!.15g ('7.0'), PostgreSQL as its
-        # shortest form ('7'): a translation that does not mean the same
-        c.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, r REAL)")
-        c.execute("INSERT INTO m VALUES (1, 7.0), (2, 0.5)")
-        c.execute("CREATE VIEW shown AS SELECT id, r || ' kg' AS label FROM m")
+        # a blob || text is text in SQLite, bytea in PostgreSQL: a
+        # translation that does not mean the same (yet)
+        c.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, b BLOB)")
+        c.execute("INSERT INTO m VALUES (1, x'6869'), (2, x'')")
+        c.execute("CREATE VIEW shown AS SELECT id, b || '!' AS label FROM m")
         c.commit()
         c.close()
         return
@@ -204,7 +222,8 @@ def mkdb(path, kind):
                   (n + 1, cycle(TEXTS, n, 1), cycle(NEEDLES, n, 5), cycle(INTS, n, 1),
                    cycle(KS, n, 7), cycle(REALS, n, 1), cycle(BLOBS, n, 5)))
     for name, sql in EXPRS + EXPECT_REPORTED:
-        c.execute("CREATE VIEW x_%s AS SELECT id, %s AS v FROM inp" % (name, sql))
+        body = sql if sql.startswith("SELECT ") else "SELECT id, %s AS v FROM inp" % sql
+        c.execute("CREATE VIEW x_%s AS %s" % (name, body))
     cols = ", ".join("%s %s GENERATED ALWAYS AS (%s) STORED" % g for g in GENERATED)
     c.execute("CREATE TABLE gen (id INTEGER PRIMARY KEY, card TEXT, amount REAL, qty INTEGER, "
               "parts INTEGER, %s)" % cols)

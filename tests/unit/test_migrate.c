@@ -266,6 +266,11 @@ static void test_translate(void **state)
     expect("a % 2 = 0", PGB_CTX_EXPR, NULL, "((\"a\") % NULLIF((2), 0)) = 0");
     expect("b || a * 2", PGB_CTX_EXPR, NULL, "(((\"b\") || (\"a\")) * (2))");
     expect("a * 1.5", PGB_CTX_EXPR, NULL, "\"a\" * 1.5::float8");
+    expect("a - -1", PGB_CTX_EXPR, NULL, "\"a\" - -1"); /* never "--", a comment */
+    /* SQLite's IS compares any values */
+    expect("a IS b", PGB_CTX_EXPR, NULL, "\"a\" IS NOT DISTINCT FROM \"b\"");
+    expect("a IS NOT b", PGB_CTX_EXPR, NULL, "\"a\" IS DISTINCT FROM \"b\"");
+    expect("a IS NOT NULL", PGB_CTX_EXPR, NULL, "\"a\" IS NOT NULL");
     expect("iif(a > 1, 'x', 'y')", PGB_CTX_EXPR, NULL,
            "(CASE WHEN (\"a\" > 1) THEN ('x') ELSE ('y') END)");
     /* 0/1 next to a column that became boolean */
@@ -285,6 +290,9 @@ static void test_translate(void **state)
            "((extract(epoch from now())::bigint))");
     expect("(strftime('%Y-%m-%d %H:%M:%f','now'))", PGB_CTX_DEFAULT, "text",
            "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.MS'))");
+    /* letters of a strftime format are text, not to_char patterns (Q: quarter) */
+    expect("(strftime('%Y Q%j','now'))", PGB_CTX_DEFAULT, "text",
+           "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY \"Q\"DDD'))");
     expect("(datetime('now','localtime'))", PGB_CTX_DEFAULT, "timestamp",
            "(date_trunc('second', localtimestamp))");
     expect("-1", PGB_CTX_DEFAULT, "bigint", "-1");
