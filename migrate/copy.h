@@ -56,4 +56,14 @@ PGB_MUST_USE int pgb_readback_digest(PGconn *c, pgb_plan_table *t, unsigned char
  * For a literal default, so that it is carried as the rows are. */
 char *pgb_value_input_text(const pgb_plan_col *c, sqlite3_value *v);
 
+/* Compare what an expression gives on both sides: the rows of lite_sql (a
+ * SELECT run on the source db) and of pg_sql (the same SELECT on c), as
+ * order-independent digests of canonical values. cols: the target columns'
+ * plan (generated columns: the canonical forms --verify full uses), or NULL
+ * (views: by the types PostgreSQL gives, an integer equal to the same real).
+ * *same is set when they are equal. Errors: PGBOOT_ERROR when either side
+ * cannot be read. */
+PGB_MUST_USE int pgb_verify_query(sqlite3 *db, const char *lite_sql, PGconn *c, const char *pg_sql,
+                                  const pgb_plan_col *const *cols, int ncols, int *same);
+
 #endif

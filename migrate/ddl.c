@@ -48,23 +48,34 @@ typedef struct {
     const pgb_plan_table *t;
 } name_ctx;
 
-static const char *map_column(void *ctx, const char *name, int *is_bool)
+/* The class of values a column holds in PostgreSQL, for the translator. */
+static int col_class(const pgb_plan_col *c)
+{
+    return c->kind == PGB_K_BOOL                               ? PGB_CLS_BOOL
+           : c->kind == PGB_K_BIGINT                           ? PGB_CLS_INT
+           : c->kind == PGB_K_DOUBLE                           ? PGB_CLS_REAL
+           : c->kind == PGB_K_BYTEA                            ? PGB_CLS_BLOB
+           : c->kind == PGB_K_TEXT || c->kind == PGB_K_VARCHAR ? PGB_CLS_TEXT
+                                                               : PGB_CLS_OTHER;
+}
+
+static const char *map_column(void *ctx, const char *name, int *cls)
 {
     name_ctx *n = ctx;
-    *is_bool = 0;
+    *cls = PGB_CLS_OTHER;
     for (int i = 0; i < n->t->ncols; i++)
         if (!strcasecmp(n->t->src->cols[n->t->cols[i].src].name, name)) {
-            *is_bool = n->t->cols[i].kind == PGB_K_BOOL;
+            *cls = col_class(&n->t->cols[i]);
             return n->t->cols[i].name;
         }
     return NULL;
 }
 
 static _Thread_local char fold_buf[256]; /* map_fold lends it */
-static const char *map_fold(void *ctx, const char *name, int *is_bool)
+static const char *map_fold(void *ctx, const char *name, int *cls)
 {
     name_ctx *n = ctx;
-    *is_bool = 0;
+    *cls = PGB_CLS_OTHER;
     const char *t = pgb_plan_table_name(n->p, name);
     if (t)
         return t;
@@ -72,7 +83,7 @@ static const char *map_fold(void *ctx, const char *name, int *is_bool)
         const pgb_plan_table *pt = &n->p->tables[i];
         for (int j = 0; j < pt->ncols; j++)
             if (!strcasecmp(pt->src->cols[pt->cols[j].src].name, name)) {
-                *is_bool = pt->cols[j].kind == PGB_K_BOOL;
+                *cls = col_class(&pt->cols[j]);
                 return pt->cols[j].name;
             }
     }

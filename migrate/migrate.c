@@ -604,6 +604,14 @@ static int verify(migration *mg)
             return rc;
         }
     }
+    /* generated columns and views, where pgboot made them */
+    int differs = 0;
+    if (mg->o->verify == PGBOOT_VERIFY_FULL && !mg->o->schema_file && !mg->o->data_only &&
+        (rc = pgb_record_verify_exprs(mg->c, &mg->p, mg->o->sqlite_path, &mg->rep, &differs)) !=
+            0) {
+        mg->stop = differs; /* reported */
+        return rc;
+    }
     json_object_set_new(mg->rep.root, "verify",
                         json_string(mg->o->verify == PGBOOT_VERIFY_FULL ? "full" : "counts"));
     return 0;
