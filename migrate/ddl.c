@@ -48,23 +48,34 @@ typedef struct {
     const pgb_plan_table *t;
 } name_ctx;
 
-static const char *map_column(void *ctx, const char *name, int *is_bool)
+/* The class of values a column holds in PostgreSQL, for the translator. */
+static int col_class(const pgb_plan_col *c)
+{
+    return c->kind == PGB_K_BOOL                               ? PGB_CLS_BOOL
+           : c->kind == PGB_K_BIGINT                           ? PGB_CLS_INT
+           : c->kind == PGB_K_DOUBLE                           ? PGB_CLS_REAL
+           : c->kind == PGB_K_BYTEA                            ? PGB_CLS_BLOB
+           : c->kind == PGB_K_TEXT || c->kind == PGB_K_VARCHAR ? PGB_CLS_TEXT
+                                                               : PGB_CLS_OTHER;
+}
+
+static const char *map_column(void *ctx, const char *name, int *cls)
 {
     name_ctx *n = ctx;
-    *is_bool = 0;
+    *cls = PGB_CLS_OTHER;
     for (int i = 0; i < n->t->ncols; i++)
         if (!strcasecmp(n->t->src->cols[n->t->cols[i].src].name, name)) {
-            *is_bool = n->t->cols[i].kind == PGB_K_BOOL;
+            *cls = col_class(&n->t->cols[i]);
             return n->t->cols[i].name;
         }
     return NULL;
 }
 
 static _Thread_local char fold_buf[256]; /* map_fold lends it */
-static const char *map_fold(void *ctx, const char *name, int *is_bool)
+static const char *map_fold(void *ctx, const char *name, int *cls)
 {
     name_ctx *n = ctx;
-    *is_bool = 0;
+    *cls = PGB_CLS_OTHER;
     const char *t = pgb_plan_table_name(n->p, name);
     if (t)
         return t;
@@ -72,7 +83,7 @@ static const char *map_fold(void *ctx, const char *name, int *is_bool)
         const pgb_plan_table *pt = &n->p->tables[i];
         for (int j = 0; j < pt->ncols; j++)
             if (!strcasecmp(pt->src->cols[pt->cols[j].src].name, name)) {
-                *is_bool = pt->cols[j].kind == PGB_K_BOOL;
+                *cls = col_class(&pt->cols[j]);
                 return pt->cols[j].name;
             }
     }
@@ -637,11 +648,26 @@ void pgb_ddl_defaults_and_checks(const pgb_emit *e, pgb_plan *p, pgb_plan_table 
             continue;
         if (!strcasecmp(sc->dflt, "NULL"))
             continue;
-        const char *why = NULL;
         char name[300];
         snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
+        if (pgb_plan_zero_default(t, col) && col->zero_dates != PGBOOT_ZERO_DATES_INFINITY) {
+            /* MySQL's "no date": none (NULL), as --zero-dates null asks, or
+             * refused before anything was written (strict) */
+            if (col->zero_dates == PGBOOT_ZERO_DATES_NULL)
+                pgb_report_warn(e->rep,
+                                "DEFAULT %s of %s is a zero date: no default (NULL) "
+                                "(--zero-dates null)",
+                                sc->dflt, name);
+            else
+                pgb_report_skip(e->rep, "default", name,
+                                "a zero date, which PostgreSQL cannot store; --zero-dates "
+                                "infinity makes it -infinity, --zero-dates null drops it");
+            continue;
+        }
+        const char *why = NULL;
+        int zero = pgb_plan_zero_default(t, col); /* --zero-dates infinity here */
         char *lit = NULL;
-        int in_type = is_literal(sc->dflt) ? literal_in_type(col, sc, &lit, &why) : -1;
+        int in_type = !zero && is_literal(sc->dflt) ? literal_in_type(col, sc, &lit, &why) : -1;
         if (in_type == 0) {
             char *r = pgb_printf("DEFAULT %s not carried: SQLite stores it as %s, which the "
                                  "column's type %s cannot hold exactly",
@@ -651,7 +677,14 @@ void pgb_ddl_defaults_and_checks(const pgb_emit *e, pgb_plan *p, pgb_plan_table 
             continue;
         }
         char *expr = NULL;
-        if (in_type == 1) {
+        if (zero) {
+            expr = pgb_strdup("'-infinity'");
+            if (expr)
+                pgb_report_warn(e->rep,
+                                "DEFAULT %s of %s is a zero date: -infinity "
+                                "(--zero-dates infinity)",
+                                sc->dflt, name);
+        } else if (in_type == 1) {
             pgb_buf l = {0};
             pgb_buf_literal(&l, lit, strlen(lit));
             expr = l.s;
@@ -952,7 +985,7 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
         PGresult *r = PQexecParams(c,
                                    "SELECT column_name, data_type, character_maximum_length, "
                                    "numeric_precision, numeric_scale, is_generated, "
-                                   "is_identity FROM information_schema.columns WHERE "
+                                   "is_identity, is_nullable FROM information_schema.columns WHERE "
                                    "table_schema = current_schema() AND table_name = $1",
                                    1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
@@ -975,14 +1008,18 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
                 int len = atoi(PQgetvalue(r, k, 2));
                 col->identity = !strcmp(PQgetvalue(r, k, 6), "YES");
                 col->generated = !strcmp(PQgetvalue(r, k, 5), "ALWAYS");
+                col->notnull = !strcmp(PQgetvalue(r, k, 7), "NO");
+                col->p = col->s = 0;
                 const pgb_col_stats *st = &col->st;
                 if (strstr(dt, "int"))
                     col->kind = PGB_K_BIGINT;
                 else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
                     col->kind = PGB_K_DOUBLE;
-                else if (!strcmp(dt, "numeric"))
-                    col->kind = PGB_K_NUMERIC;
-                else if (!strcmp(dt, "boolean"))
+                else if (!strcmp(dt, "numeric")) {
+                    col->kind = PGB_K_NUMERIC; /* numeric(p,s) cannot hold the infinities */
+                    col->p = atoi(PQgetvalue(r, k, 3));
+                    col->s = atoi(PQgetvalue(r, k, 4));
+                } else if (!strcmp(dt, "boolean"))
                     col->kind = PGB_K_BOOL;
                 else if (!strcmp(dt, "date"))
                     col->kind = PGB_K_DATE;

@@ -44,7 +44,10 @@ int pgboot_headertest(void)
     SAME(pgboot_migrate_options, PGBOOT_MIGRATE_OPTIONS_INIT, pgboot_migrate_options_init,
          PGBOOT_MIGRATE_OPTIONS_VERSION,
          !b.sqlite_path && b.on_error == PGBOOT_ON_ERROR_STRICT &&
-             b.verify == PGBOOT_VERIFY_COUNTS && !b.replace && !b.progress_payload && !b.server);
+             b.verify == PGBOOT_VERIFY_COUNTS && !b.replace && !b.progress_payload && !b.server &&
+             !b.skip_tables && !b.replace_tables &&
+             b.existing_rows == PGBOOT_EXISTING_ROWS_REFUSE && !b.round_timestamps &&
+             b.zero_dates == PGBOOT_ZERO_DATES_REFUSE);
     {
         /* The nested fetch options of an _INIT are initialised too. */
         pgboot_server_options s = PGBOOT_SERVER_OPTIONS_INIT;

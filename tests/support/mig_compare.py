@@ -349,6 +349,9 @@ def src_canon(cat, st, v):
                 return str(v).encode()
             if st == "real":
                 return AMBIG
+            if st == "blob" and b"\0" not in v:
+                bytes(v).decode("utf-8")  # UTF-8 text stored as a blob: that text
+                return bytes(v)
             return Bad("blob in a text column")
     except (ValueError, UnicodeDecodeError, json.JSONDecodeError, InvalidOperation) as e:
         return Bad("%s: %s" % (type(e).__name__, e))

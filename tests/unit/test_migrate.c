@@ -51,6 +51,87 @@ static void test_iso(void **state)
     assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), -1);
 }
 
+/* Issue 10: more than six fractional digits (Rust and Go write 9, .NET 7)
+ * are ISO-8601; zeros past microseconds lose nothing, other digits round. */
+static void test_iso_fraction_digits(void **state)
+{
+    (void)state;
+    pgb_iso iso, ref;
+    const char *s = "2024-03-26 13:17:21.510011";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &ref), 0);
+    s = "2024-03-26 13:17:21.510011000"; /* exact: zeros */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_int_equal(iso.frac_digits, 9);
+    assert_false(iso.frac_lost);
+    assert_int_equal(iso.micros, ref.micros);
+    s = "2024-03-26 13:17:21.510011640"; /* Rust/Go: rounds up to .510012 */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_true(iso.frac_lost);
+    assert_int_equal(iso.micros, ref.micros + 1);
+    s = "2024-03-26 13:17:21.5100114+02:00"; /* .NET, with an offset: rounds down */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_true(iso.frac_lost);
+    assert_true(iso.has_zone);
+    assert_int_equal(iso.micros, ref.micros - 2 * 3600 * (int64_t)1000000);
+    s = "2024-03-26 13:17:21.000000000+00:00"; /* an app's own default: exact */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_false(iso.frac_lost);
+    /* the carry runs through seconds, minutes, hours and the day */
+    s = "2023-12-31T23:59:59.9999995";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    char buf[64];
+    assert_int_equal(pgb_micros_text(iso.micros, 0, buf, sizeof buf), 19);
+    assert_string_equal(buf, "2024-01-01 00:00:00");
+    s = "2024-03-26 13:17:21.510011640Z";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    pgb_micros_text(iso.micros, 1, buf, sizeof buf);
+    assert_string_equal(buf, "2024-03-26 13:17:21.510012+00");
+    pgb_micros_text(-1, 0, buf, sizeof buf); /* before 1970 */
+    assert_string_equal(buf, "1969-12-31 23:59:59.999999");
+    pgb_micros_text((int64_t)-62135596800 * 1000000, 0, buf, sizeof buf);
+    assert_string_equal(buf, "0001-01-01 00:00:00");
+}
+
+static void test_zero_date_special_excerpt(void **state)
+{
+    (void)state;
+    static const char *const zero[] = {"0000-00-00", "0000-00-00 00:00:00", "0000-00-00T00:00",
+                                       "0000-00-00 00:00:00.000000"};
+    for (size_t i = 0; i < sizeof zero / sizeof *zero; i++)
+        assert_true(pgb_zero_date(zero[i], strlen(zero[i])));
+    static const char *const not_zero[] = {
+        "0000-00-01",  "0000-00-00 00:00:01", "0000-00-00 ", "0000-00-00 00:00:00.",
+        "0000-00-00x", "0000-00-0",           "0001-01-01",  ""};
+    for (size_t i = 0; i < sizeof not_zero / sizeof *not_zero; i++)
+        if (pgb_zero_date(not_zero[i], strlen(not_zero[i])))
+            fail_msg("'%s' taken for a zero date", not_zero[i]);
+    const char *canon = NULL;
+    assert_int_equal(pgb_numeric_special("NaN", 3, &canon), 1);
+    assert_string_equal(canon, "NaN");
+    assert_int_equal(pgb_numeric_special("inf", 3, &canon), 2);
+    assert_string_equal(canon, "Infinity");
+    assert_int_equal(pgb_numeric_special("+Infinity", 9, &canon), 2);
+    assert_int_equal(pgb_numeric_special("-INF", 4, &canon), 3);
+    assert_string_equal(canon, "-Infinity");
+    assert_int_equal(pgb_numeric_special("Infinit", 7, &canon), 0);
+    assert_int_equal(pgb_numeric_special("1.5", 3, &canon), 0);
+    /* excerpts: valid UTF-8 as it is (an emoji is not "????"), the rest escaped */
+    char out[200];
+    const char json[] = "{\"mood\":\"\xf0\x9f\x98\x80\"}";
+    pgb_excerpt(json, sizeof json - 1, 40, out, sizeof out);
+    assert_string_equal(out, json);
+    pgb_excerpt("a\xff\x00"
+                "b\n\\",
+                6, 40, out, sizeof out);
+    assert_string_equal(out, "a\\xff\\x00b\\x0a\\\\");
+    pgb_excerpt("\xf0\x9f\x98", 3, 40, out, sizeof out); /* a cut character */
+    assert_string_equal(out, "\\xf0\\x9f\\x98");
+    pgb_excerpt("\xc3\xa9\xc3\xa9\xc3\xa9", 6, 2, out, sizeof out); /* characters, not bytes */
+    assert_string_equal(out, "\xc3\xa9\xc3\xa9...");
+    pgb_excerpt("abcdef", 6, 40, out, 6); /* a small buffer: cut, still a string */
+    assert_true(strlen(out) < 6);
+}
+
 static void test_uuid_bool_utf8(void **state)
 {
     (void)state;
@@ -247,10 +328,32 @@ static void test_translate(void **state)
 {
     (void)state;
     expect("A == 1 AND b <> 'x''y'", PGB_CTX_EXPR, NULL, "\"a\" = 1 AND \"b\" <> 'x''y'");
-    expect("b LIKE 'a%'", PGB_CTX_EXPR, NULL, "\"b\" ILIKE 'a%'");
+    /* SQLite's LIKE folds ASCII only and has no default escape */
+    expect("b LIKE 'a%'", PGB_CTX_EXPR, NULL, "\"b\" COLLATE \"C\" ILIKE 'a%' ESCAPE ''");
+    expect("b NOT LIKE 'a!%' ESCAPE '!' AND a = 1", PGB_CTX_EXPR, NULL,
+           "\"b\" COLLATE \"C\" NOT ILIKE 'a!%' ESCAPE '!' AND \"a\" = 1");
     expect("ifnull(a, 0) > 1", PGB_CTX_EXPR, NULL, "coalesce(\"a\", 0) > 1");
     expect("a IN (1, 2)", PGB_CTX_EXPR, NULL, "\"a\" IN (1, 2)");
-    expect("max(a, b)", PGB_CTX_EXPR, NULL, "greatest(\"a\", \"b\")");
+    /* of several arguments: NULL if any is */
+    expect("max(a, b)", PGB_CTX_EXPR, NULL,
+           "(CASE WHEN (\"a\") IS NULL OR (\"b\") IS NULL THEN NULL ELSE greatest((\"a\"), "
+           "(\"b\")) END)");
+    expect("max(a)", PGB_CTX_EXPR, NULL, "max(\"a\")");
+    expect("count(*) > 1", PGB_CTX_EXPR, NULL, "count(*) > 1");
+    /* substr with a literal start from 1: PostgreSQL's own */
+    expect("substr(b, 2, 3)", PGB_CTX_EXPR, NULL, "substr((\"b\"), 2, 3)");
+    /* / and % in SQLite's precedence, by zero NULL; || before + */
+    expect("a / b + 1", PGB_CTX_EXPR, NULL, "((\"a\") / NULLIF((\"b\"), 0)) + 1");
+    expect("a % 2 = 0", PGB_CTX_EXPR, NULL, "((\"a\") % NULLIF((2), 0)) = 0");
+    expect("b || a * 2", PGB_CTX_EXPR, NULL, "(((\"b\") || (\"a\")) * (2))");
+    expect("a * 1.5", PGB_CTX_EXPR, NULL, "\"a\" * 1.5::float8");
+    expect("a - -1", PGB_CTX_EXPR, NULL, "\"a\" - -1"); /* never "--", a comment */
+    /* SQLite's IS compares any values */
+    expect("a IS b", PGB_CTX_EXPR, NULL, "\"a\" IS NOT DISTINCT FROM \"b\"");
+    expect("a IS NOT b", PGB_CTX_EXPR, NULL, "\"a\" IS DISTINCT FROM \"b\"");
+    expect("a IS NOT NULL", PGB_CTX_EXPR, NULL, "\"a\" IS NOT NULL");
+    expect("iif(a > 1, 'x', 'y')", PGB_CTX_EXPR, NULL,
+           "(CASE WHEN (\"a\" > 1) THEN ('x') ELSE ('y') END)");
     /* 0/1 next to a column that became boolean */
     expect("flag = 0", PGB_CTX_EXPR, NULL, "\"flag\" = false");
     expect("1 = flag", PGB_CTX_EXPR, NULL, "true = \"flag\"");
@@ -268,9 +371,13 @@ static void test_translate(void **state)
            "((extract(epoch from now())::bigint))");
     expect("(strftime('%Y-%m-%d %H:%M:%f','now'))", PGB_CTX_DEFAULT, "text",
            "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.MS'))");
+    /* letters of a strftime format are text, not to_char patterns (Q: quarter) */
+    expect("(strftime('%Y Q%j','now'))", PGB_CTX_DEFAULT, "text",
+           "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY \"Q\"DDD'))");
     expect("(datetime('now','localtime'))", PGB_CTX_DEFAULT, "timestamp",
            "(date_trunc('second', localtimestamp))");
     expect("-1", PGB_CTX_DEFAULT, "bigint", "-1");
+    expect("1.5", PGB_CTX_DEFAULT, "numeric", "1.5"); /* the column's type decides */
     expect("x'0aff'", PGB_CTX_DEFAULT, "bytea", "'\\x0aff'::bytea");
     /* refused, never guessed */
     refuse("typeof(a) = 'integer'", PGB_CTX_EXPR, NULL);
@@ -279,6 +386,9 @@ static void test_translate(void **state)
     refuse("datetime(a, '+1 day')", PGB_CTX_DEFAULT, "timestamp");
     refuse("CURRENT_TIMESTAMP", PGB_CTX_EXPR, NULL);
     refuse("a = ?", PGB_CTX_EXPR, NULL);
+    refuse("nosuchfunction(a)", PGB_CTX_EXPR, NULL);
+    refuse("iif(a, b)", PGB_CTX_EXPR, NULL);
+    refuse("substr(b)", PGB_CTX_EXPR, NULL);
 }
 
 static void test_tokenize(void **state)
@@ -500,10 +610,16 @@ static void test_sha256(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_iso),         cmocka_unit_test(test_uuid_bool_utf8),
-        cmocka_unit_test(test_double_text), cmocka_unit_test(test_json_check),
-        cmocka_unit_test(test_sha256),      cmocka_unit_test(test_decimal_shape),
-        cmocka_unit_test(test_translate),   cmocka_unit_test(test_tokenize),
+        cmocka_unit_test(test_iso),
+        cmocka_unit_test(test_uuid_bool_utf8),
+        cmocka_unit_test(test_iso_fraction_digits),
+        cmocka_unit_test(test_zero_date_special_excerpt),
+        cmocka_unit_test(test_double_text),
+        cmocka_unit_test(test_json_check),
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_decimal_shape),
+        cmocka_unit_test(test_translate),
+        cmocka_unit_test(test_tokenize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
