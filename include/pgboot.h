@@ -337,8 +337,9 @@ typedef struct {
                              maintenance_work_mem, max_connections,
                              autovacuum_max_workers and autovacuum_work_mem derived from
                              it (README, "A memory budget") and applied like settings; a
-                             name also in settings takes the value given there. NULL:
-                             the settings stay as they are */
+                             name also in settings, or set explicitly in pgboot.conf by an
+                             earlier start, keeps that value. NULL: the settings stay as
+                             they are */
 } pgboot_server_options;
 
 #define PGBOOT_SERVER_OPTIONS_VERSION 3
