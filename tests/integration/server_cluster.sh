@@ -209,9 +209,44 @@ if not 0.75 * total <= pss <= 1.25 * total:
     pgb stop --app "$app"
 }
 
+# ready_line FILE: serve's ready line, within 60 s.
+ready_line() {
+    local i line
+    for ((i = 0; i < 1200; i++)); do
+        line=$(grep -m1 '"event": *"ready"' "$1" 2>/dev/null || true)
+        [[ -n "$line" ]] && echo "$line" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+case_serve_and_run() {
+    local app ready url other
+    app=$(app_name srv)
+    spawn_user "$U/srv.pid" "$T/srv.out" "$T/srv.err" "$PGB" serve --app "$app" --locale C --no-data-checksums --memory 256MB </dev/null || return 0
+    ready=$(ready_line "$T/srv.out") || {
+        nok "serve: no ready line; stderr: $(head -c 1500 "$T/srv.err")"
+        return 0
+    }
+    url=$(jget "$ready" url)
+    check_eq "$(sql "$url" "select datcollate from pg_database where datname = current_database()")" "C" "serve --locale C: datcollate C"
+    check_eq "$(show "$url" data_checksums)" "off" "serve --no-data-checksums: off"
+    check_eq "$(show "$url" shared_buffers)" "64MB" "serve --memory 256MB: shared_buffers 64MB"
+    kill -TERM "$SPAWNED"
+    wait_until 15 eval '! pid_live "$SPAWNED"' || nok "serve did not end on SIGTERM"
+    pgb run --app "$app" --locale C.UTF-8 -- true
+    check_failed "run --locale C.UTF-8 on the locale C cluster is refused"
+    check_contains "$(err_line)" "has locale C," "the error says what it has"
+    other=$(app_name run)
+    pgb run --app "$other" --encoding SQL_ASCII --memory 512MB -- sh -c '"$0" -X -A -t -q -c "show server_encoding" -c "show shared_buffers"' "$PSQL"
+    check_rc 0 "run --encoding SQL_ASCII --memory 512MB"
+    check_eq "$(tr '\n' ' ' <<<"$OUT")" "SQL_ASCII 128MB " "run: the new cluster's encoding and the budget's shared_buffers"
+}
+
 run_case locale case_locale
 run_case checksums case_checksums
 run_case encoding case_encoding
 run_case memory case_memory
 run_case status_memory case_status_memory
+run_case serve_and_run case_serve_and_run
 sl_finish
