@@ -174,6 +174,28 @@ case_zero_dates_plain() {
     check_eq "$(rj "$rep" "col('acct', 'born').get('zero_dates_as')")" "null" "the report says NULL"
 }
 
+case_zero_dates_reject() {
+    local url dir=$U/out/zd-reject
+    url=$(newdb zdreject)
+    mkdir -p "$dir"
+    user_own "$dir"
+    pgb migrate --sqlite "$ZD_NULL_DB" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
+    check_rc 0 "--on-error reject: the row with zero dates is set aside"
+    check_eq "$(zd_values "$url")" \
+        "1|1990-05-17|2024-01-01 10:00:00|2024-02-01 10:00:00;3|<null>|2024-01-02 11:00:00|<null>" "the other rows exactly"
+    check_py "rejects/acct.jsonl: row 2, its zero date and why, the row exactly" '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+if len(rows) != 1:
+    print("%d rejected rows, expected 1" % len(rows)); sys.exit()
+r = rows[0]
+if r.get("key") != 2 or "zero date" not in r.get("reason", ""):
+    print("rejected %r" % r)
+if r.get("row", {}).get("seen") != {"type": "text", "value": "0000-00-00 00:00:00"}:
+    print("row %r" % r.get("row"))
+' "$dir/rejects/acct.jsonl"
+}
+
 case_zero_default_only() {
     local url db=$U/src/zero-default.db
     # no zero date among the values: the default alone is refused (strict)
@@ -259,6 +281,15 @@ if got != want:
 ' "$T/.out"
 }
 
+case_usage() {
+    pgb migrate --sqlite "$ZD_DB" --dry-run --zero-dates maybe
+    check_rc 2 "--zero-dates takes infinity or null"
+    check_contains "$ERR" "--zero-dates is infinity or null, not 'maybe'" "the usage error says so"
+    pgb migrate --help
+    check_contains "$OUT$ERR" "--round-timestamps" "--help lists --round-timestamps"
+    check_contains "$OUT$ERR" "--zero-dates infinity|null" "--help lists --zero-dates"
+}
+
 # --- 9. Infinity and NaN in NUMERIC(p,s) ----------------------------------------------------
 
 NUM_DB=$U/src/num.db
@@ -310,9 +341,11 @@ run_case ts_plain_strict case_ts_plain_strict
 run_case ts_plain_round case_ts_plain_round
 run_case ts_schema case_ts_schema
 run_case zero_dates_plain case_zero_dates_plain
+run_case zero_dates_reject case_zero_dates_reject
 run_case zero_default_only case_zero_default_only
 run_case zero_dates_schema case_zero_dates_schema
 run_case blob_text case_blob_text
 run_case excerpts case_excerpts
 run_case numeric_infinity case_numeric_infinity
+run_case usage case_usage
 ml_finish
