@@ -260,6 +260,34 @@ case_blob_text() {
     check_eq "$(rj "$U/out/blob-schema.json" "col('prefs', 'body').get('blobs_as_text')")" 2 "--data-only: counted"
 }
 
+# JSON written as blobs of its UTF-8 text: a JSON column (plain route), and
+# the app's jsonb column (--data-only)
+case_blob_json() {
+    local db=$U/src/blob-json.db url want
+    mkdb "$db" '
+c.execute("CREATE TABLE prefs (id INTEGER PRIMARY KEY, body JSON)")
+c.execute("INSERT INTO prefs VALUES (1, ?)", ("{\"theme\": \"dark\"}",))
+c.execute("INSERT INTO prefs VALUES (2, ?)", ("{\"mood\": \"\U0001F600\"}".encode(),))'
+    want="1:{\"theme\": \"dark\"};2:{\"mood\": \""$'\xf0\x9f\x98\x80'"\"}"
+    url=$(newdb blobjson)
+    pgb migrate --sqlite "$db" --to "$url" --verify full --report "$U/out/blob-json.json"
+    check_rc 0 "a JSON column with blobs of UTF-8 JSON text (strict)"
+    check_eq "$(coltype "$url" prefs body)" jsonb "the column is jsonb"
+    check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || body::text, ';' ORDER BY id) FROM prefs")" "$want" "the JSON values exactly"
+    check_eq "$(rj "$U/out/blob-json.json" "col('prefs', 'body').get('blobs_as_text')")" 1 "counted in the report"
+    url=$(newdb blobjsonb)
+    q "$url" "CREATE TABLE prefs (id integer PRIMARY KEY, body jsonb NOT NULL)" >/dev/null
+    pgb migrate --sqlite "$db" --to "$url" --data-only --verify full
+    check_rc 0 "--data-only: blobs of UTF-8 JSON text into the app's jsonb column"
+    check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || body::text, ';' ORDER BY id) FROM prefs")" "$want" "--data-only: the JSON values exactly"
+    # a blob that is text but not JSON: refused by the jsonb column
+    url=$(newdb blobjsonbad)
+    q "$url" "CREATE TABLE prefs (id integer PRIMARY KEY, body jsonb NOT NULL)" >/dev/null
+    pgb migrate --sqlite "$BLOB_DB" --to "$url" --data-only
+    check_rc 1 "--data-only: a blob of text that is not JSON, into jsonb: refused"
+    check_contains "$(err_line)" "prefs.body (rowid 3): 'tab\\x09here\\\\back' (not JSON)" "the cell, its excerpt escaped, and why"
+}
+
 case_excerpts() {
     local db=$U/src/excerpt.db url
     mkdb "$db" '
@@ -345,6 +373,7 @@ run_case zero_dates_reject case_zero_dates_reject
 run_case zero_default_only case_zero_default_only
 run_case zero_dates_schema case_zero_dates_schema
 run_case blob_text case_blob_text
+run_case blob_json case_blob_json
 run_case excerpts case_excerpts
 run_case numeric_infinity case_numeric_infinity
 run_case usage case_usage
