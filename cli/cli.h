@@ -89,6 +89,9 @@ typedef enum {
     CLI_OPT_DETECT_JSON,
     CLI_OPT_FORCE,
     CLI_OPT_REPLACE,
+    CLI_OPT_SKIP_TABLE,
+    CLI_OPT_REPLACE_TABLE,
+    CLI_OPT_EXISTING_ROWS,
     /* migrate: values changed on the way (issue 10) */
     CLI_OPT_ROUND_TIMESTAMPS,
     CLI_OPT_ZERO_DATES,

@@ -623,6 +623,14 @@ typedef enum {
     PGBOOT_VERIFY_FULL,       /* and a digest of every value, read back from PostgreSQL */
 } pgboot_verify_mode;
 
+/* Into the app's own schema: what becomes of a target table that holds rows
+ * before the migration writes (its schema file's bookkeeping rows, say). */
+typedef enum {
+    PGBOOT_EXISTING_ROWS_REFUSE = 0, /* stop before anything is written, naming them */
+    PGBOOT_EXISTING_ROWS_SKIP,       /* keep the target's rows; load nothing into the table */
+    PGBOOT_EXISTING_ROWS_REPLACE,    /* DELETE them in the transaction, then load */
+} pgboot_existing_rows;
+
 /** Migration progress: the source table being copied and the rows copied so
  * far of all tables; called with table NULL once every row is in (the keys,
  * indexes, constraints and the verification that follow have no count). */
@@ -653,21 +661,30 @@ typedef struct {
                                     from the PG* environment (see pgboot_server_start());
                                     with target_url they take what the URL does not say,
                                     except client_encoding (always UTF8) */
+    /* version 3, into the app's own schema (schema_file or data_only): the
+     * target's tables that hold rows before the migration writes. A name
+     * is a table's target name or its SQLite name; one that is not a table
+     * of the migration is PGBOOT_EINVALID. */
+    const char *const *skip_tables;     /* NULL-terminated: keep the target's rows, load
+                                           nothing into them */
+    const char *const *replace_tables;  /* NULL-terminated: DELETE their rows (inside the
+                                           migration's transaction), then load */
+    pgboot_existing_rows existing_rows; /* every other table that holds rows */
     /* version 3 -- values changed on the way, each counted in the report: */
     int round_timestamps;         /* timestamps with digits past microseconds that are not zeros
                                      (Rust and Go write 9, .NET 7): rounded to the nearest
                                      microsecond (halves up); else such a column stays text, and
                                      into an existing timestamp column they cannot be stored */
     pgboot_zero_dates zero_dates; /* zero dates: refused (default), -infinity or NULL */
-    /* end of version 3 values fields */
+    /* end of version 3 fields */
 } pgboot_migrate_options;
 
 #define PGBOOT_MIGRATE_OPTIONS_VERSION 3
 #define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
     {                                                                                              \
         PGBOOT_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, PGBOOT_ON_ERROR_STRICT,            \
-            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0,                  \
-            PGBOOT_ZERO_DATES_REFUSE                                                               \
+            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,         \
+            PGBOOT_EXISTING_ROWS_REFUSE, 0, PGBOOT_ZERO_DATES_REFUSE                               \
     }
 /** As pgboot_fetch_options_init(), for migration options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int version);
@@ -687,13 +704,25 @@ typedef struct pgboot_migration pgboot_migration;
  * (row counts; with PGBOOT_VERIFY_FULL every value, read back as UTF-8).
  * Done is recorded in the target's `pgboot` schema, so a second call with the
  * same file does nothing (see pgboot_migration_already_done()).
- * opts: not NULL; version 1, 2 (server) or 3 (round_timestamps, zero_dates). *out receives the
- * migration's report on success, and also on a failure that has one (values that cannot be stored,
- * a verification mismatch; else NULL); free it with pgboot_migration_free(). Errors:
- * PGBOOT_EINVALID (options, a source SQLite cannot read, values that cannot be stored),
- * PGBOOT_ENOTRUNNING (the target does not connect), PGBOOT_ERROR (the target refused a statement;
- * the message is PostgreSQL's), PGBOOT_ENOMEM. Blocks the calling thread; one migration per thread;
- * it starts threads of its own (hashing, integrity check) that end before it returns.
+ * Into the app's own schema (schema_file, data_only): the rows go into the
+ * target's tables, parents before children by the target's foreign keys;
+ * a cycle of them loads with its DEFERRABLE keys deferred, else (a
+ * superuser) with the keys' triggers off and every foreign key of the
+ * loaded tables validated before commit, else it is refused (EINVALID)
+ * before anything is written; target tables that hold rows are refused
+ * (EINVALID) unless skip_tables, replace_tables or existing_rows say
+ * otherwise; every sequence owned by or used in the default of a loaded
+ * column ends past the largest loaded value.
+ * opts: not NULL; version 1, 2 (server) or 3 (skip_tables, replace_tables,
+ * existing_rows, round_timestamps, zero_dates). *out receives the migration's
+ * report on success, and also on a failure that has one (values that cannot
+ * be stored, a verification mismatch; else NULL); free it with
+ * pgboot_migration_free(). Errors: PGBOOT_EINVALID (options, a source SQLite
+ * cannot read, values that cannot be stored), PGBOOT_ENOTRUNNING (the target
+ * does not connect), PGBOOT_ERROR (the target refused a statement; the
+ * message is PostgreSQL's), PGBOOT_ENOMEM. Blocks the calling thread; one
+ * migration per thread; it starts threads of its own (hashing, integrity
+ * check) that end before it returns.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_migrate(pgboot_migration **out,
                                                     const pgboot_migrate_options *opts);

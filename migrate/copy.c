@@ -377,6 +377,30 @@ static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
     }
 }
 
+void pgb_copy_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
+{
+    put_value(b, c, v);
+}
+
+static long unescape(char *s, size_t n);
+
+char *pgb_value_input_text(const pgb_plan_col *c, sqlite3_value *v)
+{
+    pgb_buf b = {0};
+    put_value(&b, c, v);
+    if (b.oom || !b.s) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    long n = unescape(b.s, b.len);
+    if (n < 0) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    b.s[n] = '\0';
+    return b.s;
+}
+
 /* ---- rejects -------------------------------------------------------------------- */
 
 static json_t *value_json(sqlite3_value *v)
@@ -646,9 +670,15 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
         const char *why = NULL;
         int bad = check ? bad_cell(s, first, cols, ncopied, &why) : -1;
+        const char *col = bad >= 0 ? cols[bad]->name : NULL;
+        if (bad < 0 && L->policy == PGBOOT_ON_ERROR_REJECT && L->refuse_row &&
+            L->refuse_row(L->rows_payload, t, s, first, &col, &why))
+            bad = 0;
         if (bad >= 0) {
-            rc = write_reject(L, t, s, first, cols[bad]->name, why);
+            rc = write_reject(L, t, s, first, col, why);
             t->rejected++;
+            if (L->rejected_row)
+                L->rejected_row(L->rows_payload, t, s, first);
             continue;
         }
         encode_row(L, s, first, cols, ncopied, &out, &dg);
@@ -775,5 +805,266 @@ int pgb_readback_digest(PGconn *c, pgb_plan_table *t, unsigned char digest[16], 
     memcpy(digest, &dg.sum, 8);
     memcpy(digest + 8, &dg.xr, 8);
     *rows = (int64_t)dg.rows;
+    return rc;
+}
+
+/* ---- expressions read back: generated columns and views ----------------------- */
+
+/* A number, whatever its class on either side: an integral value (within
+ * 64 bits) as its digits, else the double's bits. */
+static void canon_number(crypto_generichash_state *h, double d, int is_int, long long i)
+{
+    char buf[32];
+    if (!is_int && d == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+        d == (double)(long long)d) {
+        is_int = 1;
+        i = (long long)d;
+    }
+    if (!is_int) {
+        canon_double(h, d);
+        return;
+    }
+    canon_add(h, buf, (size_t)snprintf(buf, sizeof buf, "%lld", i));
+}
+
+static void canon_tag(crypto_generichash_state *h, char tag)
+{
+    crypto_generichash_update(h, (const unsigned char *)&tag, 1);
+}
+
+/* A value of an expression SQLite computed, for a PostgreSQL column of
+ * kind: numbers as numbers (an integer equals the same real), text as its
+ * bytes (a number in a text column as the migration writes it), blobs as
+ * bytes, times, JSON and UUIDs in their canonical forms. */
+static void canon_expr_sqlite(crypto_generichash_state *h, pgb_pg_kind kind, sqlite3_value *v)
+{
+    int type = sqlite3_value_type(v);
+    const char *s = (const char *)sqlite3_value_blob(v);
+    size_t n = (size_t)sqlite3_value_bytes(v);
+    if (type == SQLITE_NULL) {
+        canon_null(h);
+    } else if (type == SQLITE_BLOB) {
+        canon_tag(h, 'b');
+        canon_add(h, s ? s : "", n);
+    } else if (kind == PGB_K_TEXT || kind == PGB_K_VARCHAR || kind == PGB_K_DATE) {
+        char buf[64];
+        if (type == SQLITE_FLOAT)
+            n = (size_t)pgb_real_text(sqlite3_value_double(v), buf);
+        else if (type == SQLITE_INTEGER)
+            n = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+        canon_tag(h, 't');
+        canon_add(h, type == SQLITE_TEXT ? (s ? s : "") : buf, n);
+    } else if ((kind == PGB_K_TS || kind == PGB_K_TSTZ) && type == SQLITE_INTEGER) {
+        canon_tag(h, 'x');
+        canon_micros(h, sqlite3_value_int64(v) * 1000000);
+    } else if (type == SQLITE_INTEGER) {
+        canon_tag(h, 'n');
+        canon_number(h, 0, 1, (long long)sqlite3_value_int64(v));
+    } else if (type == SQLITE_FLOAT) {
+        canon_tag(h, 'n');
+        canon_number(h, sqlite3_value_double(v), 0, 0);
+    } else if (kind == PGB_K_BOOL && pgb_parse_bool_text(s, n) >= 0) {
+        canon_tag(h, 'n');
+        canon_number(h, 0, 1, pgb_parse_bool_text(s, n) > 0);
+    } else if (kind == PGB_K_TS || kind == PGB_K_TSTZ || kind == PGB_K_JSONB ||
+               kind == PGB_K_UUID) {
+        canon_tag(h, 'x');
+        canon_text_form(h, kind, s, n);
+    } else {
+        canon_tag(h, 't');
+        canon_add(h, s ? s : "", n);
+    }
+}
+
+/* The same for a field PostgreSQL sent back (already unescaped). */
+static void canon_expr_pg(crypto_generichash_state *h, pgb_pg_kind kind, char *s, size_t n)
+{
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)n, s);
+    switch (kind) {
+    case PGB_K_BIGINT:
+        canon_tag(h, 'n');
+        canon_number(h, 0, 1, strtoll(tmp, NULL, 10));
+        return;
+    case PGB_K_BOOL:
+        canon_tag(h, 'n');
+        canon_number(h, 0, 1, n > 0 && s[0] == 't');
+        return;
+    case PGB_K_NUMERIC: {
+        /* integral: its digits (if they fit), else the nearest double */
+        char *dot = strchr(tmp, '.');
+        int integral = n > 0 && (tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9'));
+        for (const char *q = dot ? dot + 1 : ""; *q && integral; q++)
+            integral = *q == '0';
+        if (dot)
+            *dot = '\0';
+        errno = 0;
+        long long i = integral ? strtoll(tmp, NULL, 10) : 0;
+        if (dot)
+            *dot = '.';
+        canon_tag(h, 'n');
+        if (integral && errno == 0)
+            canon_number(h, 0, 1, i);
+        else
+            canon_number(h, strtod(tmp, NULL), 0, 0);
+        return;
+    }
+    case PGB_K_DOUBLE:
+        canon_tag(h, 'n');
+        canon_number(h, strtod(tmp, NULL), 0, 0);
+        return;
+    case PGB_K_BYTEA: {
+        size_t m = n > 2 ? (n - 2) / 2 : 0;
+        for (size_t i = 0; i < m; i++)
+            s[i] = (char)(hexval(s[2 + 2 * i]) << 4 | hexval(s[3 + 2 * i]));
+        canon_tag(h, 'b');
+        canon_add(h, s, m);
+        return;
+    }
+    case PGB_K_TS:
+    case PGB_K_TSTZ:
+    case PGB_K_EPOCH_TSTZ:
+    case PGB_K_JSONB:
+    case PGB_K_UUID:
+        canon_tag(h, 'x');
+        canon_text_form(h, kind == PGB_K_EPOCH_TSTZ ? PGB_K_TSTZ : kind, s, n);
+        return;
+    case PGB_K_DATE:
+    case PGB_K_TEXT:
+    case PGB_K_VARCHAR:
+        canon_tag(h, 't');
+        canon_add(h, s, n);
+        return;
+    }
+}
+
+/* The kind of a column PostgreSQL sends, by its type's OID. */
+static pgb_pg_kind kind_of_oid(unsigned oid)
+{
+    switch (oid) {
+    case 16:
+        return PGB_K_BOOL;
+    case 17:
+        return PGB_K_BYTEA;
+    case 20:
+    case 21:
+    case 23:
+    case 26:
+        return PGB_K_BIGINT;
+    case 700:
+    case 701:
+        return PGB_K_DOUBLE;
+    case 1700:
+        return PGB_K_NUMERIC;
+    case 1082:
+        return PGB_K_DATE;
+    case 1114:
+        return PGB_K_TS;
+    case 1184:
+        return PGB_K_TSTZ;
+    case 114:
+    case 3802:
+        return PGB_K_JSONB;
+    case 2950:
+        return PGB_K_UUID;
+    default:
+        return PGB_K_TEXT;
+    }
+}
+
+int pgb_verify_query(sqlite3 *db, const char *lite_sql, PGconn *c, const char *pg_sql,
+                     const pgb_plan_col *const *cols, int ncols, int *same)
+{
+    *same = 0;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, lite_sql, -1, &s, NULL) != SQLITE_OK)
+        return pgb_fail(PGBOOT_ERROR, "cannot read %s from the source: %s", lite_sql,
+                        sqlite3_errmsg(db));
+    int n = sqlite3_column_count(s);
+    pgb_pg_kind kinds[256];
+    /* The types PostgreSQL gives the columns. */
+    char *probe = pgb_printf("SELECT * FROM (%s) pgboot_v LIMIT 0", pg_sql);
+    PGresult *r = probe ? PQexec(c, probe) : NULL;
+    free(probe);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot read back %s: %s", pg_sql, PQresultErrorMessage(r));
+    } else if (PQnfields(r) != n || n > 256 || (cols && ncols != n)) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot verify %s: PostgreSQL gives %d columns, the source %d",
+                      pg_sql, PQnfields(r), n);
+    } else {
+        for (int i = 0; i < n; i++)
+            kinds[i] = cols ? cols[i]->kind : kind_of_oid(PQftype(r, i));
+    }
+    PQclear(r);
+    if (rc) {
+        sqlite3_finalize(s);
+        return rc;
+    }
+    /* SQLite's rows */
+    pgb_digest lite = {0}, back = {0};
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        crypto_generichash_state h;
+        crypto_generichash_init(&h, NULL, 0, 16);
+        for (int i = 0; i < n; i++) {
+            if (cols)
+                canon_sqlite(&h, cols[i], sqlite3_column_value(s, i));
+            else
+                canon_expr_sqlite(&h, kinds[i], sqlite3_column_value(s, i));
+        }
+        unsigned char hash[16];
+        crypto_generichash_final(&h, hash, sizeof hash);
+        pgb_digest_row(&lite, hash);
+    }
+    if (step != SQLITE_DONE)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot read %s from the source: %s", lite_sql,
+                      sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    /* PostgreSQL's, as UTF-8 whatever the session's encoding */
+    char *copy = pgb_printf("COPY (%s) TO STDOUT (ENCODING 'UTF8')", pg_sql);
+    r = copy ? PQexec(c, copy) : NULL;
+    free(copy);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot read back %s: %s", pg_sql, PQresultErrorMessage(r));
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    char *line;
+    int len;
+    while ((len = PQgetCopyData(c, &line, 0)) > 0) {
+        crypto_generichash_state h;
+        crypto_generichash_init(&h, NULL, 0, 16);
+        if (line[len - 1] == '\n')
+            len--;
+        size_t start = 0;
+        for (int i = 0; i < n; i++) {
+            size_t end = start;
+            while (end < (size_t)len && line[end] != '\t')
+                end++;
+            long fl = unescape(line + start, end - start);
+            if (fl < 0)
+                canon_null(&h);
+            else if (cols)
+                canon_pg(&h, cols[i], line + start, (size_t)fl);
+            else
+                canon_expr_pg(&h, kinds[i], line + start, (size_t)fl);
+            start = end + 1;
+        }
+        unsigned char hash[16];
+        crypto_generichash_final(&h, hash, sizeof hash);
+        pgb_digest_row(&back, hash);
+        PQfreemem(line);
+    }
+    r = PQgetResult(c);
+    if (len == -2 || PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot read back %s: %s", pg_sql, PQerrorMessage(c));
+    PQclear(r);
+    while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+    *same = rc == 0 && lite.rows == back.rows && lite.sum == back.sum && lite.xr == back.xr;
     return rc;
 }

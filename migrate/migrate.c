@@ -43,6 +43,7 @@
 #include "sha256.h"
 #include "source.h"
 #include "staging.h"
+#include "target.h"
 
 /* ---- the source file --------------------------------------------------------- */
 
@@ -123,6 +124,11 @@ static int check_options(const pgboot_migrate_options *o, target *to)
         return pgb_fail(PGBOOT_EINVALID, "no SQLite database given (--sqlite PATH)");
     if (!o->dry_run && (!to->url || !*to->url))
         return pgb_fail(PGBOOT_EINVALID, "no target given (--app NAME or --to URL)");
+    if ((o->skip_tables || o->replace_tables || o->existing_rows) && !o->schema_file &&
+        !o->data_only)
+        return pgb_fail(PGBOOT_EINVALID, "skip_tables, replace_tables and existing_rows are for "
+                                         "a migration into the app's own schema (schema_file or "
+                                         "data_only)");
     if (o->on_error == PGBOOT_ON_ERROR_REJECT && !o->report_dir && !o->dry_run)
         return pgb_fail(PGBOOT_EINVALID, "--on-error reject needs a report directory for the "
                                          "rejected rows");
@@ -165,6 +171,10 @@ typedef struct {
     int nworkers;
     char **create_sql; /* staged: each table's CREATE TABLE, run by a worker */
     pgb_ahead ahead;
+    /* Into the app's own schema: the load order, what becomes of its
+     * tables that hold rows, its sequences (target.c); tg.order is NULL
+     * otherwise. */
+    pgb_target tg;
 } migration;
 
 static int begin(migration *mg)
@@ -307,7 +317,7 @@ static int prepare_target(migration *mg)
     if ((rc = pgb_ddl_adopt_target_types(mg->c, &mg->p, &mg->rep)) != 0)
         return rc;
     pgb_plan_recount(&mg->p);
-    return 0;
+    return pgb_target_read(&mg->tg, mg->c, &mg->p, o, &mg->rep);
 }
 
 /* The options that would load the bad values of the plan (timestamps past
@@ -509,7 +519,14 @@ static int load_rows(migration *mg)
         L.split_rows = PGB_STAGING_SPLIT_ROWS;
     }
     int rc = 0;
-    for (int i = 0; i < mg->p.ntables && rc == 0; i++)
+    if (mg->tg.order) { /* into the app's own schema: parents first */
+        pgb_target_hooks(&mg->tg, &L);
+        rc = pgb_target_before_load(&mg->tg, mg->c, &mg->ddl);
+        for (int k = 0; k < mg->p.ntables && rc == 0; k++)
+            if (mg->tg.action[mg->tg.order[k]] != PGB_TT_SKIP)
+                rc = pgb_load_table(&L, &mg->p.tables[mg->tg.order[k]]);
+    }
+    for (int i = 0; i < mg->p.ntables && rc == 0 && !mg->tg.order; i++)
         rc = mg->staged ? pgb_staging_load(&L, &mg->p.tables[i], mg->create_sql[i])
                         : pgb_load_table(&L, &mg->p.tables[i]);
     free(rejects);
@@ -556,11 +573,8 @@ static int finish_schema(migration *mg)
                   &mg->rep,
                   o->dry_run,
                   &mg->ahead};
-    if (o->schema_file || o->data_only) {
-        for (int i = 0; i < p->ntables && !o->dry_run; i++)
-            pgb_ddl_identities(&e, &p->tables[i]);
-        return 0;
-    }
+    if (o->schema_file || o->data_only) /* identities among the sequences */
+        return o->dry_run ? 0 : pgb_target_after_load(&mg->tg, mg->c, &mg->ddl, &mg->rep);
     for (int i = 0; i < p->ntables; i++) {
         pgb_ddl_keys_and_indexes(&e, p, &p->tables[i]);
         pgb_ddl_identities(&e, &p->tables[i]);
@@ -581,12 +595,22 @@ static int verify(migration *mg)
         return rc;
     for (int i = 0; i < mg->p.ntables; i++) {
         mg->m->rejected += (uint64_t)mg->p.tables[i].rejected;
+        if (mg->tg.action && mg->tg.action[i] == PGB_TT_SKIP)
+            continue; /* the target's rows, kept */
         int differs = 0;
         if ((rc = pgb_record_verify(mg->c, &mg->p.tables[i], mg->o->sqlite_path,
                                     mg->o->verify == PGBOOT_VERIFY_FULL, &differs)) != 0) {
             mg->stop = differs; /* reported */
             return rc;
         }
+    }
+    /* generated columns and views, where pgboot made them */
+    int differs = 0;
+    if (mg->o->verify == PGBOOT_VERIFY_FULL && !mg->o->schema_file && !mg->o->data_only &&
+        (rc = pgb_record_verify_exprs(mg->c, &mg->p, mg->o->sqlite_path, &mg->rep, &differs)) !=
+            0) {
+        mg->stop = differs; /* reported */
+        return rc;
     }
     json_object_set_new(mg->rep.root, "verify",
                         json_string(mg->o->verify == PGBOOT_VERIFY_FULL ? "full" : "counts"));
@@ -659,6 +683,7 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
     if (rc != 0)
         pgb_error_restore(&first);
     pgb_ahead_free(&mg->ahead);
+    pgb_target_free(&mg->tg);
     if (mg->create_sql)
         for (int i = 0; i < mg->p.ntables; i++)
             free(mg->create_sql[i]);

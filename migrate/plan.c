@@ -295,6 +295,16 @@ static int needs_for(family f, int detect_json)
     }
 }
 
+/* Does the text of a UUID (its 32 hex digits in hex) read back from a uuid
+ * column exactly: lower case, 8-4-4-4-12, no braces? */
+static int uuid_canonical(const char *s, size_t n, const char *hex)
+{
+    char canon[37];
+    snprintf(canon, sizeof canon, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+    return n == 36 && !memcmp(s, canon, 36);
+}
+
 static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
 {
     int id, fd;
@@ -417,6 +427,8 @@ static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
     char hex[33];
     if ((need & NEED_UUID) && pgb_parse_uuid(s, n, hex) != 0)
         st->n_text_nonuuid++;
+    else if ((need & NEED_UUID) && !uuid_canonical(s, n, hex))
+        st->n_text_uuid_noncanon++;
     if (need & NEED_JSON) {
         int container;
         if (pgb_json_check(s, n, &container) != 0) {
@@ -762,8 +774,15 @@ static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int 
         }
         break;
     case F_UUID:
-        if (only_text && !st->n_text_nonuuid) {
+        if (only_text && !st->n_text_nonuuid && !st->n_text_uuid_noncanon) {
             set_type(c, PGB_K_UUID, 0, 0, 0);
+        } else if (only_text && !st->n_text_nonuuid) {
+            set_type(c, PGB_K_TEXT, 0, 0, 0);
+            reason(c,
+                   "%lld UUIDs are not in the canonical form (lower case, 8-4-4-4-12, no "
+                   "braces): a uuid column would read them back changed, and values that "
+                   "differ only in case or braces would become equal; kept as text",
+                   (long long)st->n_text_uuid_noncanon);
         } else {
             by_data(c);
             reason(c, "UUID column holds values that are not UUIDs: kept as %s", c->type_sql);
@@ -1051,6 +1070,9 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
         return pgb_json_check(s ? s : "", n, &container) == 0;
     }
     case PGB_K_UUID:
+        /* The same UUID in another spelling (upper case, braces) is the
+         * same value: into a target's uuid column (--schema) it goes. The
+         * plan chooses uuid only when every value is canonical. */
         *why = "not a UUID";
         return type == SQLITE_TEXT && pgb_parse_uuid(s, n, hex) == 0;
     case PGB_K_VARCHAR:

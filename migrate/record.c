@@ -1,6 +1,8 @@
 /* Checking the target before anything is written, verifying before commit,
  * and recording the migration in pgboot.migrations, so that it never runs
  * twice by accident. */
+#define _GNU_SOURCE
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,5 +208,135 @@ int pgb_record_verify(PGconn *c, pgb_plan_table *t, const char *source, int full
                   t->name, source);
     pgb_hint("please report this with the report file: it is a pgboot bug");
     *differs = 1;
+    return rc;
+}
+
+/* A SQLite identifier, double-quoted. */
+static void lite_ident(pgb_buf *b, const char *name)
+{
+    pgb_buf_puts(b, "\"");
+    for (const char *q = name; *q; q++)
+        pgb_buf_puts(b, *q == '"' ? "\"\"" : (char[2]){*q, 0});
+    pgb_buf_puts(b, "\"");
+}
+
+/* The translated generated columns of t: SQLite's stored values against
+ * PostgreSQL's. */
+static int verify_generated(PGconn *c, pgb_plan *p, pgb_plan_table *t, const char *source,
+                            pgb_report *rep, int *differs)
+{
+    const pgb_plan_col *cols[256];
+    int n = 0;
+    pgb_buf lite = {0}, pg = {0}, names = {0};
+    pgb_buf_puts(&lite, "SELECT ");
+    pgb_buf_puts(&pg, "SELECT ");
+    for (int i = 0; i < t->ncols && n < 256; i++) {
+        if (!t->cols[i].generated || !t->cols[i].gen_sql)
+            continue;
+        pgb_buf_puts(&lite, n ? ", " : "");
+        pgb_buf_puts(&pg, n ? ", " : "");
+        pgb_buf_puts(&names, n ? ", " : "");
+        lite_ident(&lite, t->src->cols[t->cols[i].src].name);
+        pgb_buf_ident(&pg, t->cols[i].name);
+        pgb_buf_puts(&names, t->cols[i].name);
+        cols[n++] = &t->cols[i];
+    }
+    int rc = 0, same = 1;
+    if (n && t->rejected) {
+        pgb_report_warn(rep,
+                        "the generated columns of %s were not verified: rows were rejected, "
+                        "so the two sides hold different rows",
+                        t->name);
+    } else if (n) {
+        pgb_buf_puts(&lite, " FROM ");
+        lite_ident(&lite, t->src->name);
+        pgb_buf_puts(&pg, " FROM ");
+        pgb_buf_ident(&pg, t->name);
+        if (lite.oom || pg.oom || names.oom)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        else
+            rc = pgb_verify_query(p->src->db, lite.s, c, pg.s, cols, n, &same);
+    }
+    if (rc == 0 && !same) {
+        rc = pgb_fail(PGBOOT_ERROR,
+                      "verification failed: the generated column(s) %s of table %s, computed "
+                      "by PostgreSQL, differ from the values in %s; nothing was committed",
+                      names.s, t->name, source);
+        pgb_hint("their translation (in the report's ddl) does not give what SQLite gives: "
+                 "please report this with the report file (it is a pgboot bug); --verify counts "
+                 "migrates without comparing values");
+        *differs = 1;
+    }
+    pgb_buf_free(&lite);
+    pgb_buf_free(&pg);
+    pgb_buf_free(&names);
+    return rc;
+}
+
+/* A view created in the target: its rows on both sides. */
+static int verify_view(PGconn *c, pgb_plan *p, const pgb_src_other *o, const char *source,
+                       pgb_report *rep, int *differs)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s", o->name);
+    if (!p->preserve_case)
+        for (char *q = name; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+    int64_t exists = -1;
+    int rc = query_int(c,
+                       "SELECT 1 FROM pg_views WHERE schemaname = current_schema() AND "
+                       "viewname = $1",
+                       name, &exists);
+    if (rc || exists != 1)
+        return rc; /* not created: in the report's skipped */
+    if (o->sql && strcasestr(o->sql, "'now'")) {
+        pgb_report_warn(rep, "view %s was not verified: it reads the clock ('now')", name);
+        return 0;
+    }
+    pgb_buf lite = {0}, pg = {0};
+    pgb_buf_puts(&lite, "SELECT * FROM ");
+    lite_ident(&lite, o->name);
+    pgb_buf_puts(&pg, "SELECT * FROM ");
+    pgb_buf_ident(&pg, name);
+    int same = 1;
+    if (lite.oom || pg.oom)
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    else
+        rc = pgb_verify_query(p->src->db, lite.s, c, pg.s, NULL, 0, &same);
+    pgb_buf_free(&lite);
+    pgb_buf_free(&pg);
+    if (rc == 0 && !same) {
+        rc = pgb_fail(PGBOOT_ERROR,
+                      "verification failed: the rows of view %s in PostgreSQL differ from those "
+                      "of view %s in %s; nothing was committed",
+                      name, o->name, source);
+        pgb_hint("its translation (in the report's ddl) does not give what SQLite gives: "
+                 "please report this with the report file (it is a pgboot bug); --verify counts "
+                 "migrates without comparing values");
+        *differs = 1;
+    }
+    return rc;
+}
+
+int pgb_record_verify_exprs(PGconn *c, pgb_plan *p, const char *source, pgb_report *rep,
+                            int *differs)
+{
+    int rc = 0;
+    for (int i = 0; i < p->ntables && rc == 0; i++)
+        rc = verify_generated(c, p, &p->tables[i], source, rep, differs);
+    int64_t rejected = 0;
+    for (int i = 0; i < p->ntables; i++)
+        rejected += p->tables[i].rejected;
+    for (int i = 0; i < p->src->nothers && rc == 0; i++) {
+        if (p->src->others[i].kind != PGB_SRC_VIEW)
+            continue;
+        if (rejected)
+            pgb_report_warn(rep,
+                            "view %s was not verified: rows were rejected, so the two sides "
+                            "hold different rows",
+                            p->src->others[i].name);
+        else
+            rc = verify_view(c, p, &p->src->others[i], source, rep, differs);
+    }
     return rc;
 }

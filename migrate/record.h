@@ -7,6 +7,7 @@
 
 #include "../platform/platform.h"
 #include "plan.h"
+#include "report.h"
 
 typedef struct pg_conn PGconn;
 
@@ -24,6 +25,14 @@ PGB_MUST_USE int pgb_record_check_tables(PGconn *c, pgb_plan *p, const pgboot_mi
  * values read back; *differs is set when the digests differ. */
 PGB_MUST_USE int pgb_record_verify(PGconn *c, pgb_plan_table *t, const char *source, int full,
                                    int *differs);
+/* Before commit, with --verify full: every translated generated column's
+ * values and every view's rows, computed by PostgreSQL, against what SQLite
+ * holds and computes (pgb_verify_query). A view whose SQL reads the clock
+ * ('now') cannot be compared: a warning in rep says so, as for a table with
+ * rejected rows (and every view when rows were rejected). On a difference: PGBOOT_ERROR naming the
+ * table's columns or the view, and *differs is set. */
+PGB_MUST_USE int pgb_record_verify_exprs(PGconn *c, pgb_plan *p, const char *source,
+                                         pgb_report *rep, int *differs);
 /* INSERT the record of this migration. */
 PGB_MUST_USE int pgb_record(PGconn *c, const pgboot_migrate_options *o, const char *sha,
                             int64_t size, const char *started, const char *report);

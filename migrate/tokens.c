@@ -215,7 +215,12 @@ static int is_keyword(const char *w)
 typedef enum {
     FN_SAME,     /* the same meaning under the same name */
     FN_RENAME,   /* the same meaning as pg */
+    FN_FORMAT,   /* pg is a template of the translated arguments (xl_format) */
     FN_MINMAX,   /* of several arguments: pg (least/greatest); of one: the aggregate */
+    FN_SUBSTR,   /* xl_substr */
+    FN_ROUND,    /* xl_round */
+    FN_LENGTH,   /* length: of a number, of its text */
+    FN_SUM,      /* sum: of integers an integer */
     FN_DATE,     /* date_function */
     FN_JSON_GET, /* json_extract */
 } fn_kind;
@@ -224,35 +229,44 @@ typedef struct {
     const char *sqlite;
     fn_kind kind;
     const char *pg;
+    int min_args, max_args; /* FN_FORMAT */
 } sqlite_function;
 
+/* Each one means what it means in SQLite, edge values included (NULLs,
+ * negative and zero arguments, blobs); tests/support/mig_expr_diff.py
+ * compares them with SQLite. SQLite's lower/upper fold ASCII letters only:
+ * so does PostgreSQL's under the "C" collation. */
 static const sqlite_function functions[] = {
-    {"lower", FN_SAME, NULL},
-    {"upper", FN_SAME, NULL},
-    {"length", FN_SAME, NULL},
-    {"abs", FN_SAME, NULL},
-    {"coalesce", FN_SAME, NULL},
-    {"nullif", FN_SAME, NULL},
-    {"replace", FN_SAME, NULL},
-    {"trim", FN_SAME, NULL},
-    {"ltrim", FN_SAME, NULL},
-    {"rtrim", FN_SAME, NULL},
-    {"substr", FN_SAME, NULL},
-    {"round", FN_SAME, NULL},
-    {"sum", FN_SAME, NULL},
-    {"count", FN_SAME, NULL},
-    {"avg", FN_SAME, NULL},
-    {"total", FN_SAME, NULL},
-    {"ifnull", FN_RENAME, "coalesce"},
-    {"instr", FN_RENAME, "strpos"},
-    {"min", FN_MINMAX, "least"},
-    {"max", FN_MINMAX, "greatest"},
-    {"datetime", FN_DATE, NULL},
-    {"date", FN_DATE, NULL},
-    {"time", FN_DATE, NULL},
-    {"strftime", FN_DATE, NULL},
-    {"unixepoch", FN_DATE, NULL},
-    {"json_extract", FN_JSON_GET, NULL},
+    {"lower", FN_FORMAT, "lower(%1::text COLLATE \"C\")", 1, 1},
+    {"upper", FN_FORMAT, "upper(%1::text COLLATE \"C\")", 1, 1},
+    {"length", FN_LENGTH, NULL, 0, 0},
+    {"abs", FN_SAME, NULL, 0, 0},
+    {"coalesce", FN_SAME, NULL, 0, 0},
+    {"nullif", FN_SAME, NULL, 0, 0},
+    {"replace", FN_SAME, NULL, 0, 0},
+    {"trim", FN_SAME, NULL, 0, 0},
+    {"ltrim", FN_SAME, NULL, 0, 0},
+    {"rtrim", FN_SAME, NULL, 0, 0},
+    {"substr", FN_SUBSTR, NULL, 0, 0},
+    {"substring", FN_SUBSTR, NULL, 0, 0},
+    {"round", FN_ROUND, NULL, 0, 0},
+    {"sum", FN_SUM, NULL, 0, 0},
+    {"count", FN_SAME, NULL, 0, 0},
+    /* SQLite's avg and total are reals */
+    {"avg", FN_FORMAT, "avg(%1::float8)", 1, 1},
+    {"total", FN_FORMAT, "coalesce(sum(%1::float8), 0::float8)", 1, 1},
+    {"ifnull", FN_RENAME, "coalesce", 0, 0},
+    /* position() takes text and bytea alike; 0 when not found */
+    {"instr", FN_FORMAT, "position(%2 IN %1)", 2, 2},
+    {"iif", FN_FORMAT, "(CASE WHEN %1 THEN %2 ELSE %3 END)", 3, 3},
+    {"min", FN_MINMAX, "least", 0, 0},
+    {"max", FN_MINMAX, "greatest", 0, 0},
+    {"datetime", FN_DATE, NULL, 0, 0},
+    {"date", FN_DATE, NULL, 0, 0},
+    {"time", FN_DATE, NULL, 0, 0},
+    {"strftime", FN_DATE, NULL, 0, 0},
+    {"unixepoch", FN_DATE, NULL, 0, 0},
+    {"json_extract", FN_JSON_GET, NULL, 0, 0},
 };
 
 static const sqlite_function *find_function(const char *w)
@@ -290,7 +304,8 @@ static char *strftime_to_char(const char *f)
     pgb_buf b = {0};
     for (const char *p = f; *p; p++) {
         if (*p != '%') {
-            if (strchr("YMDHISFA", toupper((unsigned char)*p)) || *p == '"') {
+            /* to_char reads letters as patterns (Q, W, J, TZ, ...): quote them */
+            if (isalpha((unsigned char)*p) || *p == '"') {
                 pgb_buf_add(&b, "\"", 1);
                 pgb_buf_add(&b, p, 1);
                 pgb_buf_add(&b, "\"", 1);
@@ -530,7 +545,7 @@ static int bool_col(const pgb_toks *t, size_t i, pgb_name_map map, void *map_ctx
         return 0;
     int b = 0;
     map(map_ctx, t->t[i].text, &b);
-    return b;
+    return b == PGB_CLS_BOOL;
 }
 
 /* One expression's translation: what every step reads. */
@@ -551,60 +566,761 @@ static void space(pgb_buf *out)
         pgb_buf_puts(out, " ");
 }
 
-/* Does the argument list (from, close) hold a comma of its own? */
-static int several_args(const pgb_toks *t, size_t from, size_t close)
+/* A real as SQLite converts it to an integer: truncated, saturating at
+ * the ends of the 64-bit range (malloc'd). */
+static char *real_to_int(const char *a)
 {
-    int commas = 0;
-    for (size_t j = from; j < close; j++) {
-        if (tok_op(t, j, "("))
-            j = pgb_tok_close(t, j);
-        else if (tok_op(t, j, ","))
-            commas++;
-    }
-    return commas > 0;
+    return pgb_printf("(CASE WHEN %s::float8 >= 9223372036854775807::float8 THEN "
+                      "9223372036854775807::bigint WHEN %s::float8 <= "
+                      "-9223372036854775808::float8 THEN '-9223372036854775808'::bigint ELSE "
+                      "trunc(%s::float8)::bigint END)",
+                      a, a, a);
 }
 
-/* A call of the function named by token *i; *i moves to its ")" when the
- * arguments were translated here, else the "(" follows as an operator. */
+/* A real as SQLite writes it as text (printf's %!.15g): 15 significant
+ * digits, ".0" after an integral value, outside [1e-4, 1e15) a mantissa and
+ * an exponent of at least two digits, Inf and -Inf (malloc'd). PostgreSQL's
+ * float8 to numeric keeps the same 15 digits (%.15g). */
+static char *real_text(const char *a)
+{
+    char *v = pgb_printf("(%s)::float8::numeric", a);
+    char *big = v ? pgb_printf("trunc(abs(%s))::text", v) : NULL;
+    char *small = v ? pgb_printf("substring(abs(%s)::text from '^0\\.0*([1-9][0-9]*)$')", v) : NULL;
+    char *zeros = v ? pgb_printf("length(substring(abs(%s)::text from '^0\\.(0*)'))", v) : NULL;
+    char *digits =
+        big && small
+            ? pgb_printf("rtrim(CASE WHEN abs(%s) < 1 THEN %s ELSE %s END, '0')", v, small, big)
+            : NULL;
+    /* the exponent, of two digits at least (lpad would cut a third) */
+    char *e = big && zeros ? pgb_printf("CASE WHEN abs(%s) < 1 THEN %s + 1 ELSE length(%s) - 1 END",
+                                        v, zeros, big)
+                           : NULL;
+    char *exp = e ? pgb_printf("CASE WHEN abs(%s) < 1 THEN '-' ELSE '+' END || CASE WHEN %s < 10 "
+                               "THEN '0' ELSE '' END || (%s)::text",
+                               v, e, e)
+                  : NULL;
+    free(e);
+    char *r =
+        digits && exp
+            ? pgb_printf("(CASE WHEN %s::float8 = 'Infinity' THEN 'Inf' WHEN %s::float8 = "
+                         "'-Infinity' THEN '-Inf' WHEN %s::float8 = 0 THEN '0.0' WHEN "
+                         "abs(%s) >= 1e15 OR abs(%s) < 0.0001 THEN CASE WHEN %s < 0 THEN "
+                         "'-' ELSE '' END || left(%s, 1) || '.' || coalesce(nullif(substr(%s, "
+                         "2), ''), '0') || 'e' || %s ELSE %s::text || CASE WHEN strpos(%s::text, "
+                         "'.') > 0 THEN '' ELSE '.0' END END)",
+                         a, a, a, v, v, v, digits, digits, exp, v, v)
+            : NULL;
+    free(v);
+    free(big);
+    free(small);
+    free(zeros);
+    free(digits);
+    free(exp);
+    return r;
+}
+
+/* ---- SQLite's meaning, spelled in PostgreSQL ------------------------------------ */
+
+static int sub(const xlate *x, size_t from, size_t to)
+{
+    return pgb_translate_expr(x->t, from, to, x->ctx, x->target, x->map, x->map_ctx, x->out,
+                              x->why);
+}
+
+/* The translation of [from, to) as a string of its own (malloc'd), in
+ * parentheses. */
+static char *sub_str(const xlate *x, size_t from, size_t to)
+{
+    pgb_buf b = {0};
+    pgb_buf_puts(&b, "(");
+    if (from >= to ||
+        pgb_translate_expr(x->t, from, to, x->ctx, x->target, x->map, x->map_ctx, &b, x->why) !=
+            0 ||
+        b.oom) {
+        if (from >= to)
+            *x->why = "an empty argument";
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    pgb_buf_puts(&b, ")");
+    if (b.oom) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    return b.s;
+}
+
+#define MAX_ARGS 16
+
+/* The arguments of a call whose "(" is at open and ")" at close: up to
+ * MAX_ARGS token ranges; returns their number, or -1 for too many. */
+static int split_args(const pgb_toks *t, size_t open, size_t close, size_t from[MAX_ARGS],
+                      size_t to[MAX_ARGS])
+{
+    if (open + 1 == close)
+        return 0;
+    int n = 0;
+    from[0] = open + 1;
+    for (size_t j = open + 1; j < close; j++) {
+        if (tok_op(t, j, "("))
+            j = pgb_tok_close(t, j);
+        else if (tok_op(t, j, ",")) {
+            to[n++] = j;
+            if (n == MAX_ARGS)
+                return -1;
+            from[n] = j + 1;
+        }
+    }
+    to[n++] = close;
+    return n;
+}
+
+/* The class of the values of [from, to) when it is a literal or a column
+ * (with a sign), else PGB_CLS_OTHER. */
+static int range_class(const xlate *x, size_t from, size_t to)
+{
+    const pgb_toks *t = x->t;
+    while (from + 1 < to && (tok_op(t, from, "-") || tok_op(t, from, "+")))
+        from++;
+    while (from + 2 < to && tok_op(t, from, "(") && pgb_tok_close(t, from) == to - 1) {
+        from++;
+        to--;
+    }
+    if (from + 1 != to)
+        return PGB_CLS_OTHER;
+    const pgb_tok *k = &t->t[from];
+    if (k->kind == TK_NUMBER)
+        return memchr(k->start, '.', k->len) ||
+                       ((memchr(k->start, 'e', k->len) || memchr(k->start, 'E', k->len)) &&
+                        !(k->len > 1 && (k->start[1] == 'x' || k->start[1] == 'X')))
+                   ? PGB_CLS_REAL
+                   : PGB_CLS_INT;
+    if (k->kind == TK_STRING)
+        return PGB_CLS_TEXT;
+    if (k->kind == TK_BLOB)
+        return PGB_CLS_BLOB;
+    if ((k->kind == TK_IDENT || k->kind == TK_QIDENT) && x->map && !is_keyword(k->text)) {
+        int cls = 0;
+        if (x->map(x->map_ctx, k->text, &cls))
+            return cls;
+    }
+    return PGB_CLS_OTHER;
+}
+
+/* A literal integer argument: 1 and its value in *v. */
+static int literal_int(const pgb_toks *t, size_t from, size_t to, long long *v)
+{
+    int neg = 0;
+    if (from + 2 == to && (tok_op(t, from, "-") || tok_op(t, from, "+"))) {
+        neg = tok_op(t, from, "-");
+        from++;
+    }
+    if (from + 1 != to || t->t[from].kind != TK_NUMBER)
+        return 0;
+    const pgb_tok *k = &t->t[from];
+    for (size_t j = 0; j < k->len; j++)
+        if (!isdigit((unsigned char)k->start[j]) || j > 9)
+            return 0;
+    *v = strtoll(k->start, NULL, 10) * (neg ? -1 : 1);
+    return 1;
+}
+
+/* substr(X, Y[, Z]) as SQLite counts: characters of text, bytes of a blob,
+ * from 1; Y < 0 counts from the end, Y = 0 is the place before the first,
+ * Z < 0 takes the |Z| before Y. The window [lo, hi) in 0-based places is
+ * clamped to the value, then PostgreSQL's substr(X, lo + 1, hi - lo). */
+static int xl_substr(const xlate *x, int n, size_t *af, size_t *at)
+{
+    if (n != 2 && n != 3) {
+        *x->why = "substr() takes two or three arguments";
+        return -1;
+    }
+    long long y = 0, z = 0;
+    int ly = literal_int(x->t, af[1], at[1], &y);
+    int lz = n == 3 && literal_int(x->t, af[2], at[2], &z);
+    char *a = sub_str(x, af[0], at[0]);
+    char *b = a ? sub_str(x, af[1], at[1]) : NULL;
+    char *c = b && n == 3 ? sub_str(x, af[2], at[2]) : NULL;
+    if (!a || !b || (n == 3 && !c)) {
+        free(a);
+        free(b);
+        return -1;
+    }
+    pgb_buf *o = x->out;
+    space(o);
+    /* SQLite's substr of an empty blob is NULL */
+    int blob = range_class(x, af[0], at[0]) == PGB_CLS_BLOB;
+    if (blob)
+        pgb_buf_printf(o, "(CASE WHEN length(%s) = 0 THEN NULL ELSE ", a);
+    if (ly && y > 0 && (n == 2 || (lz && z >= 0))) {
+        /* PostgreSQL's own substr means the same here */
+        if (n == 2)
+            pgb_buf_printf(o, "substr(%s, %lld)", a, y);
+        else
+            pgb_buf_printf(o, "substr(%s, %lld, %lld)", a, y, z);
+    } else {
+        /* s0: the 0-based place Y names */
+        char *s0 = pgb_printf("(CASE WHEN %s::bigint > 0 THEN %s::bigint - 1 WHEN %s::bigint < 0 "
+                              "THEN length(%s) + %s::bigint ELSE -1 END)",
+                              b, b, b, a, b);
+        char *lo = NULL, *hi = NULL;
+        if (s0 && n == 2) {
+            lo = pgb_strdup(s0);
+            hi = pgb_printf("length(%s)", a);
+        } else if (s0) {
+            lo = pgb_printf("(%s + least(%s::bigint, 0))", s0, c);
+            hi = pgb_printf("(%s + greatest(%s::bigint, 0))", s0, c);
+        }
+        /* greatest() and least() pass over NULLs: a NULL Y or Z is NULL */
+        if (lo && hi)
+            pgb_buf_printf(o,
+                           "(CASE WHEN %s IS NULL%s%s%s THEN NULL ELSE substr(%s, (greatest(%s, 0) "
+                           "+ 1)::int, greatest(least(%s, length(%s)) - greatest(%s, 0), 0)::int) "
+                           "END)",
+                           b, c ? " OR " : "", c ? c : "", c ? " IS NULL" : "", a, lo, hi, a, lo);
+        else
+            o->oom = 1;
+        free(s0);
+        free(lo);
+        free(hi);
+    }
+    if (blob)
+        pgb_buf_puts(o, " END)");
+    free(a);
+    free(b);
+    free(c);
+    return 0;
+}
+
+/* round(X[, N]) as SQLite: a real, N clamped to [0, 30]; halves away from
+ * zero. N = 0 adds +-0.5 and truncates in double arithmetic (as SQLite does);
+ * N > 0 rounds the double's decimal value (to about 30 digits: the double,
+ * plus what its 15-digit numeric misses), and reads the result back as a
+ * double. Beyond 2^52 a double has no fraction: X itself. */
+static int xl_round(const xlate *x, int n, size_t *af, size_t *at)
+{
+    if (n != 1 && n != 2) {
+        *x->why = "round() takes one or two arguments";
+        return -1;
+    }
+    long long d = 0;
+    int ld = n == 1 || literal_int(x->t, af[1], at[1], &d);
+    char *a = sub_str(x, af[0], at[0]);
+    char *b = a && n == 2 ? sub_str(x, af[1], at[1]) : NULL;
+    if (!a || (n == 2 && !b)) {
+        free(a);
+        return -1;
+    }
+    char *r = pgb_printf("(%s)::float8", a);
+    char *zero = pgb_printf("(trunc(%s + CASE WHEN %s < 0 THEN -0.5::float8 ELSE 0.5::float8 END) "
+                            "+ 0::float8)",
+                            r, r);
+    char *digits = NULL;
+    if (!ld || d > 0) {
+        const char *nd = ld ? NULL : b;
+        char *dn = ld ? pgb_printf("%lld", d > 30 ? 30 : d)
+                      : pgb_printf("least(greatest(%s::int, 0), 30)", nd);
+        /* SQLite (3.40, printf's %.Nf) prints |X| + 0.5e-N, plus |X| * 3e-16
+         * when N + e/3 < 15 (e: X's binary exponent), with at most 16
+         * significant digits (truncated), and reads it back. Exactly: |X| =
+         * m / 2^k with m an integer below 2^54, so s = |X| * 10^40
+         * (truncated) is an integer; add, then cut at N decimals or the
+         * 16th digit. */
+        char *e = pgb_printf("floor(ln(abs(%s)) / ln(2::float8))::int", r);
+        char *s = e ? pgb_printf("div((abs(%s) * 2::float8 ^ (53 - %s))::bigint::numeric * "
+                                 "10::numeric ^ 40, 2::numeric ^ (53 - %s))",
+                                 r, e, e)
+                    : NULL;
+        char *sv = s ? pgb_printf("(%s + 5 * 10::numeric ^ (39 - %s) + CASE WHEN %s + %s / 3 < 15 "
+                                  "THEN div(%s * 3, 10::numeric ^ 16) ELSE 0 END)",
+                                  s, dn ? dn : "0", dn ? dn : "0", e, s)
+                     : NULL;
+        free(e);
+        free(s);
+        char *dd =
+            sv ? pgb_printf("least(%s, 56 - length(trunc(%s)::text))", dn ? dn : "0", sv) : NULL;
+        /* a negative value printed as zero reads back as -0.0 */
+        digits = dd ? pgb_printf("CASE WHEN abs(%s) < 1e-35::float8 THEN sign(%s) * 0::float8 ELSE "
+                                 "sign(%s) * (div(%s, 10::numeric ^ (40 - %s))::text || 'e-' || "
+                                 "%s)::float8 END",
+                                 r, r, r, sv, dd, dd)
+                    : NULL;
+        free(sv);
+        free(dd);
+        free(dn);
+    }
+    pgb_buf *o = x->out;
+    space(o);
+    if (!r || !zero || ((!ld || d > 0) && !digits)) {
+        o->oom = 1;
+    } else {
+        pgb_buf_puts(o, "(CASE ");
+        if (!ld)
+            pgb_buf_printf(o, "WHEN %s IS NULL THEN NULL::float8 ", b);
+        pgb_buf_printf(o, "WHEN abs(%s) > 4503599627370496::float8 THEN %s ELSE ", r, r);
+        if (ld)
+            pgb_buf_puts(o, d > 0 ? digits : zero);
+        else
+            pgb_buf_printf(o, "CASE WHEN %s::int > 0 THEN %s ELSE %s END", b, digits, zero);
+        pgb_buf_puts(o, " END)");
+    }
+    free(a);
+    free(b);
+    free(r);
+    free(zero);
+    free(digits);
+    return 0;
+}
+
+/* A function of its arguments, each translated: fmt's %1 .. %9 name them,
+ * %* all of them (comma-separated), %N the condition "any is NULL". */
+static int xl_format(const xlate *x, const char *fmt, int n, size_t *af, size_t *at)
+{
+    char *args[MAX_ARGS] = {0};
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++)
+        if (!(args[k] = sub_str(x, af[k], at[k])))
+            rc = -1;
+    pgb_buf *o = x->out;
+    if (rc == 0) {
+        space(o);
+        for (const char *p = fmt; *p; p++) {
+            if (*p != '%' || !p[1]) {
+                pgb_buf_add(o, p, 1);
+                continue;
+            }
+            p++;
+            if (*p >= '1' && *p <= '9' && *p - '1' < n) {
+                pgb_buf_puts(o, args[*p - '1']);
+            } else if (*p == '*' || *p == 'N') {
+                for (int k = 0; k < n; k++) {
+                    pgb_buf_puts(o, k ? (*p == '*' ? ", " : " OR ") : "");
+                    pgb_buf_puts(o, args[k]);
+                    if (*p == 'N')
+                        pgb_buf_puts(o, " IS NULL");
+                }
+            }
+        }
+    }
+    for (int k = 0; k < n; k++)
+        free(args[k]);
+    return rc;
+}
+
+/* A call of the function named by token *i, arguments and all; *i moves to
+ * its ")". */
 static int translate_call(const xlate *x, size_t *i)
 {
     const pgb_toks *t = x->t;
     const char *w = t->t[*i].text;
-    size_t close = pgb_tok_close(t, *i + 1);
+    size_t open = *i + 1, close = pgb_tok_close(t, open);
     if (close >= x->to) {
         *x->why = "unbalanced parentheses";
         return -1;
     }
     const sqlite_function *f = find_function(w);
-    const char *pg = w;
-    switch (f ? f->kind : FN_SAME) {
-    case FN_DATE:
-        space(x->out);
-        if (date_function(t, w, *i + 2, close, x->target, x->out, x->why) != 0)
-            return -1;
-        *i = close;
-        return 0;
-    case FN_JSON_GET:
-        if (json_extract(t, *i + 2, close, x->map, x->map_ctx, x->out, x->why) != 0)
-            return -1;
-        *i = close;
-        return 0;
-    case FN_RENAME:
-        pg = f->pg;
-        break;
-    case FN_MINMAX:
-        pg = several_args(t, *i + 2, close) ? f->pg : w;
-        break;
-    case FN_SAME:
-        break;
-    }
     if (!f) {
         *x->why = "a function with no PostgreSQL equivalent";
         return -1;
     }
-    space(x->out);
-    pgb_buf_puts(x->out, pg);
+    size_t af[MAX_ARGS], at[MAX_ARGS];
+    int n = split_args(t, open, close, af, at);
+    if (n < 0) {
+        *x->why = "a call with too many arguments";
+        return -1;
+    }
+    int rc = 0;
+    switch (f->kind) {
+    case FN_DATE:
+        space(x->out);
+        rc = date_function(t, w, open + 1, close, x->target, x->out, x->why);
+        break;
+    case FN_JSON_GET:
+        rc = json_extract(t, open + 1, close, x->map, x->map_ctx, x->out, x->why);
+        break;
+    case FN_SUBSTR:
+        rc = xl_substr(x, n, af, at);
+        break;
+    case FN_ROUND:
+        rc = xl_round(x, n, af, at);
+        break;
+    case FN_MINMAX:
+        /* of one argument: the aggregate; of several: NULL if any is */
+        if (n == 1 || (n >= 1 && pgb_tok_is(t, af[0], "DISTINCT"))) {
+            space(x->out);
+            pgb_buf_puts(x->out, w);
+            pgb_buf_puts(x->out, "(");
+            rc = sub(x, open + 1, close);
+            pgb_buf_puts(x->out, ")");
+        } else {
+            /* texts compare as SQLite's BINARY: byte by byte */
+            int texts = 1;
+            for (int k = 0; k < n; k++)
+                texts &= range_class(x, af[k], at[k]) == PGB_CLS_TEXT;
+            char *fmt = pgb_printf("(CASE WHEN %%N THEN NULL ELSE %s(%s%%*) END)", f->pg,
+                                   texts ? "%1 COLLATE \"C\", " : "");
+            rc = fmt ? xl_format(x, fmt, n, af, at) : -1;
+            free(fmt);
+        }
+        break;
+    case FN_LENGTH:
+    case FN_SUM: {
+        int cls = n == 1 ? range_class(x, af[0], at[0]) : PGB_CLS_OTHER;
+        const char *fmt = f->kind == FN_SUM ? (cls == PGB_CLS_INT ? "sum(%1)::bigint" : "sum(%*)")
+                          : cls == PGB_CLS_INT ? "length(%1::text)"
+                                               : "length(%*)";
+        char *rt = NULL;
+        if (f->kind == FN_LENGTH && cls == PGB_CLS_REAL) {
+            char *a = sub_str(x, af[0], at[0]);
+            rt = a ? real_text(a) : NULL;
+            free(a);
+            if (!rt)
+                return -1;
+            space(x->out);
+            pgb_buf_printf(x->out, "length(%s)", rt);
+            free(rt);
+        } else if (n >= 1 && pgb_tok_is(t, af[0], "DISTINCT")) {
+            space(x->out);
+            pgb_buf_printf(x->out, "%s(", w);
+            rc = sub(x, open + 1, close);
+            pgb_buf_puts(x->out, ")");
+        } else {
+            rc = xl_format(x, fmt, n, af, at);
+        }
+        break;
+    }
+    case FN_FORMAT:
+        if (n < f->min_args || n > f->max_args) {
+            *x->why = "a function called with another number of arguments than SQLite takes";
+            return -1;
+        }
+        if (n == 3 && !strcasecmp(w, "iif") &&
+            (range_class(x, af[0], at[0]) == PGB_CLS_INT ||
+             range_class(x, af[0], at[0]) == PGB_CLS_REAL)) {
+            /* a number as the condition: true unless 0 */
+            rc = xl_format(x, "(CASE WHEN %1 <> 0 THEN %2 ELSE %3 END)", n, af, at);
+        } else if (n >= 1 && pgb_tok_is(t, af[0], "DISTINCT") && af[0] + 1 < at[0] &&
+                   !strncmp(f->pg, "avg(", 4)) {
+            af[0]++; /* avg(DISTINCT x) */
+            rc = xl_format(x, "avg(DISTINCT %1::float8)", n, af, at);
+        } else {
+            rc = xl_format(x, f->pg, n, af, at);
+        }
+        break;
+    case FN_RENAME:
+    case FN_SAME:
+        /* aggregates: DISTINCT and * pass through */
+        space(x->out);
+        pgb_buf_puts(x->out, f->kind == FN_RENAME ? f->pg : w);
+        pgb_buf_puts(x->out, "(");
+        if (open + 2 == close && tok_op(t, open + 1, "*"))
+            pgb_buf_puts(x->out, "*");
+        else if (open + 1 < close)
+            rc = sub(x, open + 1, close);
+        pgb_buf_puts(x->out, ")");
+        break;
+    }
+    if (rc != 0)
+        return -1;
+    *i = close;
     return 0;
+}
+
+/* ---- operators whose meaning differs ----------------------------------------- */
+
+/* Does the token before i end an operand (so that a + or - at i is binary)? */
+static int ends_operand(const pgb_toks *t, size_t from, size_t i)
+{
+    if (i <= from)
+        return 0;
+    const pgb_tok *k = &t->t[i - 1];
+    switch (k->kind) {
+    case TK_QIDENT:
+    case TK_STRING:
+    case TK_NUMBER:
+    case TK_BLOB:
+        return 1;
+    case TK_OP:
+        return tok_op(t, i - 1, ")");
+    case TK_IDENT:
+        return !is_keyword(k->text) || !strcasecmp(k->text, "NULL") ||
+               !strcasecmp(k->text, "TRUE") || !strcasecmp(k->text, "FALSE") ||
+               !strcasecmp(k->text, "END");
+    default:
+        return 0;
+    }
+}
+
+/* The end (exclusive) of the operand of unary signs, a primary and its
+ * COLLATE that starts at i; i when none starts there. */
+static size_t operand_end(const pgb_toks *t, size_t i, size_t to)
+{
+    size_t start = i;
+    while (i < to && (tok_op(t, i, "-") || tok_op(t, i, "+") || tok_op(t, i, "~")))
+        i++;
+    if (i >= to)
+        return start;
+    const pgb_tok *k = &t->t[i];
+    size_t e;
+    if (k->kind == TK_STRING || k->kind == TK_NUMBER || k->kind == TK_BLOB) {
+        e = i + 1;
+    } else if (tok_op(t, i, "(")) {
+        e = pgb_tok_close(t, i) + 1;
+    } else if (k->kind == TK_QIDENT || (k->kind == TK_IDENT && !is_keyword(k->text))) {
+        e = i + 1;
+        if (k->kind == TK_IDENT && tok_op(t, e, "("))
+            e = pgb_tok_close(t, e) + 1;
+        else
+            while (e + 1 < to && tok_op(t, e, ".") &&
+                   (t->t[e + 1].kind == TK_IDENT || t->t[e + 1].kind == TK_QIDENT))
+                e += 2;
+    } else if (pgb_tok_is(t, i, "CAST") || pgb_tok_is(t, i, "EXISTS")) {
+        e = tok_op(t, i + 1, "(") ? pgb_tok_close(t, i + 1) + 1 : start;
+    } else if (pgb_tok_is(t, i, "NULL") || pgb_tok_is(t, i, "TRUE") || pgb_tok_is(t, i, "FALSE")) {
+        e = i + 1;
+    } else if (pgb_tok_is(t, i, "CASE")) {
+        int depth = 0;
+        for (e = i; e < to; e++) {
+            if (tok_op(t, e, "("))
+                e = pgb_tok_close(t, e);
+            else if (pgb_tok_is(t, e, "CASE"))
+                depth++;
+            else if (pgb_tok_is(t, e, "END") && --depth == 0)
+                break;
+        }
+        e = e < to ? e + 1 : start;
+    } else {
+        return start;
+    }
+    if (e > to)
+        return start;
+    if (e + 1 < to && pgb_tok_is(t, e, "COLLATE"))
+        e += 2;
+    return e;
+}
+
+static int chain_op(const pgb_toks *t, size_t i)
+{
+    return tok_op(t, i, "*") || tok_op(t, i, "/") || tok_op(t, i, "%") || tok_op(t, i, "||");
+}
+
+#define MAX_CHAIN 64
+
+/* The operands joined by * / % || from i (at most MAX_CHAIN): their
+ * ranges; returns their number (0: no operand starts at i). */
+static int chain_at(const pgb_toks *t, size_t i, size_t to, size_t *cf, size_t *ct)
+{
+    int n = 0;
+    for (;;) {
+        size_t e = operand_end(t, i, to);
+        if (e == i)
+            return n ? -1 : 0;
+        cf[n] = i;
+        ct[n++] = e;
+        if (n == MAX_CHAIN || e >= to || !chain_op(t, e) || operand_end(t, e + 1, to) == e + 1)
+            return n;
+        i = e + 1;
+    }
+}
+
+static int combine(int a, int b)
+{
+    if (a == PGB_CLS_REAL || b == PGB_CLS_REAL)
+        return a && b ? PGB_CLS_REAL : PGB_CLS_OTHER;
+    return a == PGB_CLS_INT && b == PGB_CLS_INT ? PGB_CLS_INT : PGB_CLS_OTHER;
+}
+
+/* A chain of operands joined by * / % ||, in SQLite's precedence (|| binds
+ * tighter than * / %, which bind tighter than + -: PostgreSQL puts || below
+ * them), each step in parentheses: a division by zero is NULL, as is a
+ * remainder by zero; % of reals works on their integer parts and gives a
+ * real. */
+static int emit_chain(const xlate *x, int n, const size_t *cf, const size_t *ct)
+{
+    const pgb_toks *t = x->t;
+    char *acc = NULL;
+    int acc_cls = 0, rc = 0;
+    const char *pending = NULL; /* the operator before the term being built */
+    for (int j = 0; j < n && rc == 0;) {
+        /* one term: operands joined by || */
+        int k = j;
+        while (k + 1 < n && tok_op(t, ct[k], "||"))
+            k++;
+        char *term = NULL;
+        int term_cls = range_class(x, cf[j], ct[j]);
+        if (k == j) {
+            term = sub_str(x, cf[j], ct[j]);
+        } else {
+            pgb_buf b = {0};
+            pgb_buf_puts(&b, "(");
+            for (int m = j; m <= k; m++) {
+                char *e = sub_str(x, cf[m], ct[m]);
+                int cls = range_class(x, cf[m], ct[m]);
+                if (e && cls == PGB_CLS_REAL) {
+                    char *rt = real_text(e);
+                    free(e);
+                    e = rt;
+                }
+                if (!e) {
+                    rc = -1;
+                    break;
+                }
+                pgb_buf_printf(&b, "%s%s%s", m > j ? " || " : "", e,
+                               cls == PGB_CLS_INT ? "::text" : "");
+                free(e);
+            }
+            pgb_buf_puts(&b, ")");
+            term = rc == 0 && !b.oom ? b.s : NULL;
+            if (!term)
+                pgb_buf_free(&b);
+            term_cls = PGB_CLS_TEXT;
+        }
+        if (!term) {
+            rc = -1;
+            break;
+        }
+        char *next = NULL;
+        if (!pending) {
+            next = term;
+            term = NULL;
+            acc_cls = term_cls;
+        } else if (!strcmp(pending, "*")) {
+            next = pgb_printf("(%s * %s)", acc, term);
+            acc_cls = combine(acc_cls, term_cls);
+        } else if (!strcmp(pending, "/")) {
+            next = pgb_printf("(%s / NULLIF(%s, 0))", acc, term);
+            acc_cls = combine(acc_cls, term_cls);
+        } else if (acc_cls == PGB_CLS_REAL || term_cls == PGB_CLS_REAL) {
+            char *ia = acc_cls == PGB_CLS_INT ? pgb_strdup(acc) : real_to_int(acc);
+            char *ib = term_cls == PGB_CLS_INT ? pgb_strdup(term) : real_to_int(term);
+            next = ia && ib ? pgb_printf("((%s %% NULLIF(%s, 0))::float8)", ia, ib) : NULL;
+            free(ia);
+            free(ib);
+            acc_cls = PGB_CLS_REAL;
+        } else {
+            next = pgb_printf("(%s %% NULLIF(%s, 0))", acc, term);
+            acc_cls = combine(acc_cls, term_cls);
+        }
+        free(term);
+        free(acc);
+        acc = next;
+        if (!acc) {
+            rc = -1;
+            break;
+        }
+        if (k + 1 < n)
+            pending = tok_op(t, ct[k], "*") ? "*" : tok_op(t, ct[k], "/") ? "/" : "%";
+        j = k + 1;
+    }
+    if (rc == 0) {
+        space(x->out);
+        pgb_buf_puts(x->out, acc);
+    } else if (!*x->why) {
+        *x->why = "out of memory";
+    }
+    free(acc);
+    return rc;
+}
+
+/* At i, an operand chain whose meaning PostgreSQL's operators would change
+ * (it holds / % or ||): translated whole, *i moved to its last token; 0 when
+ * there is none (nothing done), 1 when done, -1 on failure. */
+static int translate_chain(const xlate *x, size_t *i)
+{
+    const pgb_toks *t = x->t;
+    if (ends_operand(t, x->from, *i))
+        return 0;
+    size_t cf[MAX_CHAIN], ct[MAX_CHAIN];
+    int n = chain_at(t, *i, x->to, cf, ct);
+    if (n < 0) {
+        *x->why = "an operator without its operand";
+        return -1;
+    }
+    int special = 0;
+    for (int j = 0; j + 1 < n; j++)
+        special |= !tok_op(t, ct[j], "*");
+    if (!special)
+        return 0;
+    if (n == MAX_CHAIN) {
+        *x->why = "too long a chain of operators";
+        return -1;
+    }
+    if (emit_chain(x, n, cf, ct) != 0)
+        return -1;
+    *i = ct[n - 1] - 1;
+    return 1;
+}
+
+/* The end (exclusive) of the pattern after LIKE at i. */
+static size_t like_pattern_end(const xlate *x, size_t i)
+{
+    static const char *const stop[] = {"AND",   "OR",  "NOT",  "ESCAPE", "THEN",    "WHEN",
+                                       "ELSE",  "END", "IS",   "IN",     "BETWEEN", "LIKE",
+                                       "GLOB",  "AS",  "FROM", "WHERE",  "GROUP",   "ORDER",
+                                       "LIMIT", "ASC", "DESC", "UNION",  "HAVING",  NULL};
+    const pgb_toks *t = x->t;
+    size_t e = i;
+    for (; e < x->to; e++) {
+        if (tok_op(t, e, "("))
+            e = pgb_tok_close(t, e);
+        else if (tok_op(t, e, ")") || tok_op(t, e, ",") || is_cmp(t, e))
+            break;
+        else if (t->t[e].kind == TK_IDENT) {
+            int s = 0;
+            for (int k = 0; stop[k] && !s; k++)
+                s = !strcasecmp(t->t[e].text, stop[k]);
+            if (s)
+                break;
+        }
+    }
+    return e;
+}
+
+/* [NOT] LIKE at *i: SQLite's LIKE folds ASCII letters only and has no
+ * escape character unless ESCAPE names one; PostgreSQL's ILIKE under the
+ * "C" collation folds ASCII letters only, and ESCAPE '' turns off its
+ * default backslash. */
+static int translate_like(const xlate *x, size_t *i, int not )
+{
+    size_t p = *i + (not ? 2 : 1);
+    size_t e = like_pattern_end(x, p);
+    if (e == p) {
+        *x->why = "LIKE without a pattern";
+        return -1;
+    }
+    space(x->out);
+    pgb_buf_puts(x->out, not ? "COLLATE \"C\" NOT ILIKE" : "COLLATE \"C\" ILIKE");
+    if (sub(x, p, e) != 0)
+        return -1;
+    if (!pgb_tok_is(x->t, e, "ESCAPE"))
+        pgb_buf_puts(x->out, " ESCAPE ''");
+    *i = e - 1;
+    return 0;
+}
+
+/* CAST(real AS INTEGER): SQLite truncates (and saturates), PostgreSQL
+ * rounds; CAST(real AS TEXT): SQLite's digits (real_text). */
+static int translate_cast(const xlate *x, size_t *i)
+{
+    const pgb_toks *t = x->t;
+    size_t open = *i + 1, close = pgb_tok_close(t, open);
+    if (close >= x->to || close < open + 4 || !pgb_tok_is(t, close - 2, "AS"))
+        return 0;
+    const char *ty = t->t[close - 1].text;
+    const char *pg = ty ? type_name(ty) : NULL;
+    if (!pg || (strcmp(pg, "bigint") != 0 && strcmp(pg, "text") != 0) ||
+        range_class(x, open + 1, close - 2) != PGB_CLS_REAL)
+        return 0;
+    char *a = sub_str(x, open + 1, close - 2);
+    char *r = a ? (!strcmp(pg, "text") ? real_text(a) : real_to_int(a)) : NULL;
+    free(a);
+    if (!r)
+        return -1;
+    space(x->out);
+    pgb_buf_puts(x->out, r);
+    free(r);
+    *i = close;
+    return 1;
 }
 
 /* A bare word at *i: a function, a keyword, or a name. */
@@ -640,11 +1356,30 @@ static int translate_ident(const xlate *x, size_t *i)
         *x->why = "COLLATE inside an expression";
         return -1;
     }
-    space(out);
-    if (!strcasecmp(w, "LIKE")) {
-        pgb_buf_puts(out, "ILIKE"); /* SQLite's LIKE ignores ASCII case */
-        return 0;
+    if (!strcasecmp(w, "IS")) {
+        /* SQLite's "a IS b" of any values: IS NOT DISTINCT FROM */
+        size_t j = *i + 1;
+        int neg = pgb_tok_is(t, j, "NOT");
+        j += neg;
+        if (j < x->to && !pgb_tok_is(t, j, "NULL") && !pgb_tok_is(t, j, "TRUE") &&
+            !pgb_tok_is(t, j, "FALSE") && !pgb_tok_is(t, j, "DISTINCT") &&
+            !pgb_tok_is(t, j, "UNKNOWN")) {
+            space(out);
+            pgb_buf_puts(out, neg ? "IS DISTINCT FROM" : "IS NOT DISTINCT FROM");
+            *i = j - 1;
+            return 0;
+        }
     }
+    if (!strcasecmp(w, "LIKE"))
+        return translate_like(x, i, 0);
+    if (!strcasecmp(w, "NOT") && pgb_tok_is(t, *i + 1, "LIKE"))
+        return translate_like(x, i, 1);
+    if (!strcasecmp(w, "CAST") && tok_op(t, *i + 1, "(")) {
+        int rc = translate_cast(x, i);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+    }
+    space(out);
     if (is_keyword(w)) {
         if (!strcasecmp(w, "AS") && *i + 1 < x->to && t->t[*i + 1].text &&
             type_name(t->t[*i + 1].text) && *i > x->from) {
@@ -705,11 +1440,17 @@ static int translate_op(const xlate *x, size_t i)
         return -1;
     } else if (tok_op(t, i, "-") || tok_op(t, i, "+")) {
         /* Unary signs stick to what follows. */
-        int unary = !out->len || strchr("(,=<>+-*/%", out->s[out->len - 1]) ||
-                    (out->len && out->s[out->len - 1] == ' ');
-        if (!unary)
+        int unary = !ends_operand(t, x->from, i);
+        if (!unary) {
             pgb_buf_puts(out, " ");
-        pgb_buf_add(out, k->start, k->len);
+            pgb_buf_add(out, k->start, k->len);
+            pgb_buf_puts(out, " ");
+        } else {
+            /* "- -1" must not become "--1", a comment */
+            if (out->len && (out->s[out->len - 1] == '-' || out->s[out->len - 1] == '+'))
+                pgb_buf_puts(out, " ");
+            pgb_buf_add(out, k->start, k->len);
+        }
     } else {
         pgb_buf_puts(out, " ");
         pgb_buf_add(out, k->start, k->len);
@@ -733,10 +1474,14 @@ static int translate_token(const xlate *x, size_t i)
     case TK_NUMBER:
         if (needs_space(out) && out->s[out->len - 1] != '-' && out->s[out->len - 1] != '+')
             pgb_buf_puts(out, " ");
-        if (k->len > 2 && (k->start[1] == 'x' || k->start[1] == 'X'))
+        if (k->len > 2 && (k->start[1] == 'x' || k->start[1] == 'X')) {
             pgb_buf_printf(out, "%lld", (long long)strtoull(k->start, NULL, 16));
-        else
+        } else {
             pgb_buf_add(out, k->start, k->len);
+            /* 1.5 is a real in SQLite, a numeric in PostgreSQL */
+            if (x->ctx == PGB_CTX_EXPR && range_class(x, i, i + 1) == PGB_CLS_REAL)
+                pgb_buf_puts(out, "::float8");
+        }
         return 0;
     case TK_BLOB:
         space(out);
@@ -785,6 +1530,11 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
         }
         if (was_bool_next == 2 && is_cmp(t, i))
             bool_next = 1;
+        int ch = translate_chain(&x, &i);
+        if (ch < 0)
+            return -1;
+        if (ch > 0)
+            continue;
         if ((k->kind == TK_IDENT ? translate_ident(&x, &i) : translate_token(&x, i)) != 0)
             return -1;
     }

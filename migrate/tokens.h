@@ -38,11 +38,15 @@ int pgb_tok_is(const pgb_toks *t, size_t i, const char *kw);
 size_t pgb_tok_close(const pgb_toks *t, size_t i);
 
 /* Translating SQLite expressions. */
+/* The class of values a column holds in the target (0 when not known). */
+enum { PGB_CLS_OTHER = 0, PGB_CLS_BOOL, PGB_CLS_INT, PGB_CLS_REAL, PGB_CLS_TEXT, PGB_CLS_BLOB };
+
 /* How names are mapped while translating: a callback from a source name to
  * the target name, or NULL if it is not known (then a double-quoted token is
- * taken as a string, as SQLite does); *is_bool tells that the column became
- * boolean, so that 0/1 compared with it become false/true. */
-typedef const char *(*pgb_name_map)(void *ctx, const char *name, int *is_bool);
+ * taken as a string, as SQLite does); *cls is the column's PGB_CLS_*: 0/1
+ * compared with a boolean column become false/true, and operators whose
+ * meaning depends on the operands' types (%, CAST, round) use it. */
+typedef const char *(*pgb_name_map)(void *ctx, const char *name, int *cls);
 
 typedef enum {
     PGB_CTX_EXPR = 0, /* CHECK, WHERE, index expressions, generated columns */

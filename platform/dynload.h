@@ -112,6 +112,7 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQgetCopyData pgb_dl_PQgetCopyData
 #define PQgetResult pgb_dl_PQgetResult
 #define PQnfields pgb_dl_PQnfields
+#define PQftype pgb_dl_PQftype
 #define PQgetisnull pgb_dl_PQgetisnull
 #define PQcmdTuples pgb_dl_PQcmdTuples
 #define PQresultErrorField pgb_dl_PQresultErrorField
@@ -156,6 +157,7 @@ int pgb_dl_PQputCopyEnd(PGconn *c, const char *errormsg);
 int pgb_dl_PQgetCopyData(PGconn *c, char **buf, int async);
 PGresult *pgb_dl_PQgetResult(PGconn *c);
 int pgb_dl_PQnfields(const PGresult *r);
+Oid pgb_dl_PQftype(const PGresult *r, int field);
 int pgb_dl_PQgetisnull(const PGresult *r, int row, int col);
 char *pgb_dl_PQcmdTuples(PGresult *r);
 char *pgb_dl_PQresultErrorField(const PGresult *r, int code);

@@ -45,7 +45,9 @@ int pgboot_headertest(void)
          PGBOOT_MIGRATE_OPTIONS_VERSION,
          !b.sqlite_path && b.on_error == PGBOOT_ON_ERROR_STRICT &&
              b.verify == PGBOOT_VERIFY_COUNTS && !b.replace && !b.progress_payload && !b.server &&
-             !b.round_timestamps && b.zero_dates == PGBOOT_ZERO_DATES_REFUSE);
+             !b.skip_tables && !b.replace_tables &&
+             b.existing_rows == PGBOOT_EXISTING_ROWS_REFUSE && !b.round_timestamps &&
+             b.zero_dates == PGBOOT_ZERO_DATES_REFUSE);
     {
         /* The nested fetch options of an _INIT are initialised too. */
         pgboot_server_options s = PGBOOT_SERVER_OPTIONS_INIT;

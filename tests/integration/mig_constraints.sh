@@ -158,7 +158,7 @@ case_indexes() {
     local idx
     idx=$(q "$URL" "SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
     check_match "$idx" "child_partial: CREATE INDEX child_partial ON public\.child USING btree \(qty\) WHERE \(qty > 10\)" "partial index with its WHERE"
-    check_match "$idx" "child_expr: CREATE INDEX child_expr ON public\.child USING btree \(lower\(label\)\)" "expression index lower(label)"
+    check_match "$idx" "child_expr: CREATE INDEX child_expr ON public\.child USING btree \(lower\(\(label COLLATE \"C\"\)\)\)" "expression index lower(label): ASCII folding, as SQLite's lower()"
     check_match "$idx" "child_multi: CREATE INDEX child_multi ON public\.child USING btree \(parent_id DESC, qty\)" "multi-column index with DESC"
     check_match "$idx" "parent_name_nocase: CREATE UNIQUE INDEX parent_name_nocase ON public\.parent USING btree \(lower\(\(name COLLATE \"C\"\)\)\)" "COLLATE NOCASE unique index -> unique on lower(name COLLATE \"C\") (ASCII folding, as SQLite)"
     expect_refused "COLLATE NOCASE unique: 'ABC' refused when 'abc' exists" "INSERT INTO parent (id, code, name) VALUES (70, 'x', 'ABC')" "duplicate key"

@@ -328,10 +328,32 @@ static void test_translate(void **state)
 {
     (void)state;
     expect("A == 1 AND b <> 'x''y'", PGB_CTX_EXPR, NULL, "\"a\" = 1 AND \"b\" <> 'x''y'");
-    expect("b LIKE 'a%'", PGB_CTX_EXPR, NULL, "\"b\" ILIKE 'a%'");
+    /* SQLite's LIKE folds ASCII only and has no default escape */
+    expect("b LIKE 'a%'", PGB_CTX_EXPR, NULL, "\"b\" COLLATE \"C\" ILIKE 'a%' ESCAPE ''");
+    expect("b NOT LIKE 'a!%' ESCAPE '!' AND a = 1", PGB_CTX_EXPR, NULL,
+           "\"b\" COLLATE \"C\" NOT ILIKE 'a!%' ESCAPE '!' AND \"a\" = 1");
     expect("ifnull(a, 0) > 1", PGB_CTX_EXPR, NULL, "coalesce(\"a\", 0) > 1");
     expect("a IN (1, 2)", PGB_CTX_EXPR, NULL, "\"a\" IN (1, 2)");
-    expect("max(a, b)", PGB_CTX_EXPR, NULL, "greatest(\"a\", \"b\")");
+    /* of several arguments: NULL if any is */
+    expect("max(a, b)", PGB_CTX_EXPR, NULL,
+           "(CASE WHEN (\"a\") IS NULL OR (\"b\") IS NULL THEN NULL ELSE greatest((\"a\"), "
+           "(\"b\")) END)");
+    expect("max(a)", PGB_CTX_EXPR, NULL, "max(\"a\")");
+    expect("count(*) > 1", PGB_CTX_EXPR, NULL, "count(*) > 1");
+    /* substr with a literal start from 1: PostgreSQL's own */
+    expect("substr(b, 2, 3)", PGB_CTX_EXPR, NULL, "substr((\"b\"), 2, 3)");
+    /* / and % in SQLite's precedence, by zero NULL; || before + */
+    expect("a / b + 1", PGB_CTX_EXPR, NULL, "((\"a\") / NULLIF((\"b\"), 0)) + 1");
+    expect("a % 2 = 0", PGB_CTX_EXPR, NULL, "((\"a\") % NULLIF((2), 0)) = 0");
+    expect("b || a * 2", PGB_CTX_EXPR, NULL, "(((\"b\") || (\"a\")) * (2))");
+    expect("a * 1.5", PGB_CTX_EXPR, NULL, "\"a\" * 1.5::float8");
+    expect("a - -1", PGB_CTX_EXPR, NULL, "\"a\" - -1"); /* never "--", a comment */
+    /* SQLite's IS compares any values */
+    expect("a IS b", PGB_CTX_EXPR, NULL, "\"a\" IS NOT DISTINCT FROM \"b\"");
+    expect("a IS NOT b", PGB_CTX_EXPR, NULL, "\"a\" IS DISTINCT FROM \"b\"");
+    expect("a IS NOT NULL", PGB_CTX_EXPR, NULL, "\"a\" IS NOT NULL");
+    expect("iif(a > 1, 'x', 'y')", PGB_CTX_EXPR, NULL,
+           "(CASE WHEN (\"a\" > 1) THEN ('x') ELSE ('y') END)");
     /* 0/1 next to a column that became boolean */
     expect("flag = 0", PGB_CTX_EXPR, NULL, "\"flag\" = false");
     expect("1 = flag", PGB_CTX_EXPR, NULL, "true = \"flag\"");
@@ -349,9 +371,13 @@ static void test_translate(void **state)
            "((extract(epoch from now())::bigint))");
     expect("(strftime('%Y-%m-%d %H:%M:%f','now'))", PGB_CTX_DEFAULT, "text",
            "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.MS'))");
+    /* letters of a strftime format are text, not to_char patterns (Q: quarter) */
+    expect("(strftime('%Y Q%j','now'))", PGB_CTX_DEFAULT, "text",
+           "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY \"Q\"DDD'))");
     expect("(datetime('now','localtime'))", PGB_CTX_DEFAULT, "timestamp",
            "(date_trunc('second', localtimestamp))");
     expect("-1", PGB_CTX_DEFAULT, "bigint", "-1");
+    expect("1.5", PGB_CTX_DEFAULT, "numeric", "1.5"); /* the column's type decides */
     expect("x'0aff'", PGB_CTX_DEFAULT, "bytea", "'\\x0aff'::bytea");
     /* refused, never guessed */
     refuse("typeof(a) = 'integer'", PGB_CTX_EXPR, NULL);
@@ -360,6 +386,9 @@ static void test_translate(void **state)
     refuse("datetime(a, '+1 day')", PGB_CTX_DEFAULT, "timestamp");
     refuse("CURRENT_TIMESTAMP", PGB_CTX_EXPR, NULL);
     refuse("a = ?", PGB_CTX_EXPR, NULL);
+    refuse("nosuchfunction(a)", PGB_CTX_EXPR, NULL);
+    refuse("iif(a, b)", PGB_CTX_EXPR, NULL);
+    refuse("substr(b)", PGB_CTX_EXPR, NULL);
 }
 
 static void test_tokenize(void **state)

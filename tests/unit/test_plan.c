@@ -650,11 +650,16 @@ static void test_uuid(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
+        {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), (NULL)", PGB_K_UUID, "uuid", 0},
+        /* issue 10 item 12: upper case, braces or no dashes would read back
+         * changed (and 'A' and 'a' would become one key): text */
         {"UUID",
          "VALUES ('123e4567-e89b-12d3-a456-426614174000'), "
          "('123E4567-E89B-12D3-A456-426614174001'), ('{123e4567e89b12d3a456426614174002}'), "
          "(NULL)",
-         PGB_K_UUID, "uuid", 0},
+         PGB_K_TEXT, "text", 0},
+        {"UUID", "VALUES ('123e4567e89b12d3a456426614174000')", PGB_K_TEXT, "text", 0},
+        {"UUID", "VALUES ('{123e4567-e89b-12d3-a456-426614174000}')", PGB_K_TEXT, "text", 0},
         {"GUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000')", PGB_K_UUID, "uuid", 0},
         {"UUID", NULL, PGB_K_UUID, "uuid", 0},
         {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), ('not-a-uuid')", PGB_K_TEXT,
@@ -917,6 +922,7 @@ static void test_cell_ok_kinds(void **state)
         {"j", "jsonb", "'{\"a\": null}'", 1, NULL},
         {"j", "jsonb", "'{\"a\": '", 0, "not JSON"},
         {"j", "jsonb", "1", 0, "not JSON"},
+        {"u", "uuid", "'123e4567-e89b-12d3-a456-426614174000'", 1, NULL},
         {"u", "uuid", "'123E4567E89B12D3A456426614174000'", 1, NULL},
         {"u", "uuid", "'123e4567-e89b-12d3-a456-42661417400'", 0, "not a UUID"},
         {"vc", "varchar(3)", "'\xc3\xa9\xc3\xa9\xc3\xa9'", 1, NULL},
@@ -954,6 +960,69 @@ static void test_cell_ok_kinds(void **state)
                      cases[i].expr, ok, why ? why : "-", cases[i].ok,
                      cases[i].why ? cases[i].why : "-");
     }
+    fx_end(f);
+}
+
+/* ---- what the CREATE TABLE text says (migrate/source.c) ---------------------------- */
+
+/* The clauses PostgreSQL does not carry are noted by table, column and
+ * constraint; what is carried (NOT NULL, CHECK, DEFAULT, REFERENCES ...
+ * DEFERRABLE, NOCASE) is not. Parentheses hide nothing: an ON CONFLICT after
+ * a CHECK's expression is seen, a word inside an expression is not. */
+static void test_clause_notes(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE p(id INTEGER PRIMARY KEY, code TEXT UNIQUE);"
+               "CREATE TABLE g(id INTEGER CONSTRAINT pk PRIMARY KEY ON CONFLICT REPLACE,"
+               " a TEXT NOT NULL ON CONFLICT IGNORE CHECK (a <> 'ON CONFLICT'),"
+               " b TEXT COLLATE RTRIM, c TEXT COLLATE NOCASE UNIQUE ON CONFLICT ABORT,"
+               " r INTEGER REFERENCES p(id) MATCH SIMPLE DEFERRABLE INITIALLY DEFERRED,"
+               " d TEXT DEFAULT 'x' COLLATE BINARY,"
+               " UNIQUE (a DESC, b) ON CONFLICT FAIL, CHECK (b <> 'COLLATE x') ON CONFLICT IGNORE,"
+               " UNIQUE (d COLLATE RTRIM));"
+               "INSERT INTO p VALUES (1, 'a');");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    static const char *const want[] = {
+        "g.id: CONSTRAINT pk",
+        "g.id: PRIMARY KEY ON CONFLICT REPLACE",
+        "g.a: NOT NULL ON CONFLICT IGNORE",
+        "g.b: COLLATE RTRIM",
+        "g.c: UNIQUE ON CONFLICT ABORT",
+        "g.r: MATCH SIMPLE",
+        "g: UNIQUE (a DESC, b)",
+        "g: UNIQUE (a DESC, b) ON CONFLICT FAIL",
+        "g: CHECK (b <> 'COLLATE x') ON CONFLICT IGNORE",
+        "g: COLLATE RTRIM in a key",
+    };
+    pgb_src_table *t = fx_table(f, "g")->src;
+    size_t n = sizeof want / sizeof *want;
+    for (int i = 0; i < t->nnotes; i++)
+        print_message("note: %s: %s\n", t->notes[i].name, t->notes[i].reason);
+    assert_int_equal(t->nnotes, (int)n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(t->notes[i].name, want[i]);
+    assert_string_equal(t->notes[n - 2].reason,
+                        "SQLite itself ignores a conflict clause on a CHECK constraint: the "
+                        "CHECK is kept");
+    assert_int_equal(t->nchecks, 2);
+    assert_non_null(t->fks);
+    assert_int_equal(t->fks[0].deferrable, 1);
+    /* the UNIQUE over c is compared with NOCASE, that over (a, b) with BINARY */
+    int seen = 0;
+    for (int i = 0; i < t->nidx; i++) {
+        pgb_src_index *x = &t->idx[i];
+        assert_non_null(x->colls);
+        for (int k = 0; k < x->ncols; k++) {
+            const char *want_coll = !strcmp(x->cols[k], "c") ? "NOCASE"
+                                    : !strcmp(x->cols[k], "b") || !strcmp(x->cols[k], "d")
+                                        ? "RTRIM"
+                                        : "BINARY";
+            assert_string_equal(x->colls[k], want_coll);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 4);
     fx_end(f);
 }
 
@@ -1124,6 +1193,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_policy_reject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cell_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cell_ok_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clause_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_folding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_collision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
