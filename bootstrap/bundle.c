@@ -20,6 +20,7 @@
  * its tarball, byte by byte, and listed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,7 @@ typedef struct {
     char *part;
     char *lock;
     char *list;
+    char *used;
     int repaired; /* a damaged tree was removed, to be installed again */
     pgboot_bundle_timing timing;
 } plan;
@@ -137,6 +139,27 @@ static void plan_free(plan *p)
     free(p->part);
     free(p->lock);
     free(p->list);
+    free(p->used);
+}
+
+int pgb_fetch_major(const pgboot_fetch_options *o, unsigned int *major)
+{
+    *major = 0;
+    if (o && o->version >= 2 && o->pg_version) {
+        *major = o->pg_version;
+        return 0;
+    }
+    const char *env = getenv("PGBOOT_PG_VERSION");
+    if (!env || !*env)
+        return 0;
+    int rc = pgb_pg_major_parse(env, major);
+    if (rc) {
+        char why[PGB_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", pgboot_error_last());
+        rc = pgb_fail(PGBOOT_EINVALID, "PGBOOT_PG_VERSION: %s", why);
+        pgb_hint("set it to a pinned major (16, 17 or 18), or unset it for the default");
+    }
+    return rc;
 }
 
 static int plan_make(plan *p, const pgboot_fetch_options *o)
@@ -150,7 +173,10 @@ static int plan_make(plan *p, const pgboot_fetch_options *o)
     if (rc)
         return rc;
     const char *platform = o && o->platform ? o->platform : pgboot_platform_current();
-    if (!(p->pin = pgboot_manifest_find(p->manifest, platform)))
+    unsigned int major = 0;
+    if ((rc = pgb_fetch_major(o, &major)) != 0)
+        return rc;
+    if (!(p->pin = pgboot_manifest_find_major(p->manifest, major, platform)))
         return PGBOOT_ENOTFOUND;
     if ((rc = pgboot_integrity_parse(p->pin->integrity, p->digest)) != 0)
         return rc;
@@ -164,7 +190,8 @@ static int plan_make(plan *p, const pgboot_fetch_options *o)
     p->part = p->root ? pgb_printf("%s.tgz.part", p->root) : NULL;
     p->lock = p->key ? pgb_printf("%s/locks/%s.lock", p->cache, p->key) : NULL;
     p->list = p->root ? pgb_printf("%s.tree", p->root) : NULL;
-    if (!p->lock || !p->part || !p->tarball || !p->list)
+    p->used = p->root ? pgb_printf("%s.used", p->root) : NULL;
+    if (!p->lock || !p->part || !p->tarball || !p->list || !p->used)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     return 0;
 }
@@ -180,7 +207,7 @@ static int bundle_make(pgboot_bundle **out, const plan *p, const char *url,
     b->tarball = pgb_strdup(p->tarball);
     b->url = url ? pgb_strdup(url) : NULL;
     b->platform = pgb_strdup(p->pin->platform);
-    b->pg_version = pgb_strdup(pgboot_manifest_pg_version(p->manifest));
+    b->pg_version = pgb_strdup(p->pin->pg_version);
     b->integrity = pgb_strdup(p->pin->integrity);
     b->origin = origin;
     b->timing = p->timing;
@@ -276,7 +303,7 @@ static int install_tree(plan *p)
     uint64_t t1 = pgb_now_ms();
     p->timing.extract_ms = (uint32_t)(t1 - t0);
     if (rc == 0)
-        rc = check_runs(tmp, pgboot_manifest_pg_version(p->manifest));
+        rc = check_runs(tmp, p->pin->pg_version);
     /* Listed before the rename: paths are relative, and an installed tree
      * then always has its list (a stale list of a tree killed before its
      * rename describes the same tarball's contents, and is rewritten). */
@@ -433,6 +460,7 @@ int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
     char damage[8];
     if (installed(&p) && !(o && o->from_file) &&
         pgb_tree_list_check(p.root, p.list, damage, sizeof damage) == PGB_TREE_OK) {
+        pgb_touch(p.used);
         rc = bundle_make(out, &p, NULL, PGBOOT_FROM_CACHE);
         plan_free(&p);
         return rc;
@@ -469,8 +497,10 @@ int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
     }
     pgb_unlock(lockfd);
     p.timing.total_ms = (uint32_t)(pgb_now_ms() - started);
-    if (rc == 0)
+    if (rc == 0) {
+        pgb_touch(p.used);
         rc = bundle_make(out, &p, url, origin);
+    }
     free(url);
     plan_free(&p);
     return rc;
@@ -499,7 +529,7 @@ int pgboot_bundle_verify(pgboot_bundle **out, const pgboot_fetch_options *o)
     if (rc == 0)
         rc = pgb_verify_tree(p.tarball, p.root);
     if (rc == 0)
-        rc = check_runs(p.root, pgboot_manifest_pg_version(p.manifest));
+        rc = check_runs(p.root, p.pin->pg_version);
     if (rc == 0)
         rc = bundle_make(out, &p, NULL, PGBOOT_FROM_CACHE);
     plan_free(&p);
@@ -513,8 +543,10 @@ int pgboot_fetch_options_init(pgboot_fetch_options *opts, unsigned int version)
     if (rc == 0 && !opts)
         rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_fetch_options to initialise");
     if (rc == 0) {
+        /* Only the fields of that version: the caller's struct may be older. */
         pgboot_fetch_options init = PGBOOT_FETCH_OPTIONS_INIT;
-        *opts = init;
+        memcpy(opts, &init,
+               version == 1 ? offsetof(pgboot_fetch_options, pg_version) : sizeof init);
         opts->version = version;
     }
     return rc;

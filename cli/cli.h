@@ -52,6 +52,7 @@ typedef enum {
     CLI_OPT_CONNECT_TIMEOUT,
     CLI_OPT_LOW_SPEED_TIME,
     CLI_OPT_LOW_SPEED_LIMIT,
+    CLI_OPT_PG_VERSION,
     /* the app and its server */
     CLI_OPT_APP,
     CLI_OPT_DATA_DIR,
@@ -187,7 +188,7 @@ int cli_parse_uint(const char *s, const char *opt, unsigned long max, unsigned l
 
 /* ---- the shared option groups (common.c) --------------------------------- */
 
-extern const cli_opt_group cli_group_bundle;   /* --platform, --manifest, --cache-dir */
+extern const cli_opt_group cli_group_bundle; /* --pg-version, --platform, --manifest, --cache-dir */
 extern const cli_opt_group cli_group_download; /* --mirror, --from, --offline, --retries ... */
 extern const cli_opt_group cli_group_root;     /* --run-as, --create-user */
 extern const cli_opt_group cli_group_app;      /* --app */

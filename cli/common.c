@@ -71,6 +71,10 @@ int cli_parse_uint(const char *s, const char *opt, unsigned long max, unsigned l
 /* ---- the shared option groups -------------------------------------------- */
 
 static const cli_opt bundle_opts[] = {
+    {CLI_OPT_PG_VERSION, "pg-version", 0, "N",
+     "PostgreSQL major 16, 17 or 18 (default $PGBOOT_PG_VERSION, else 16): of the bundle, and of "
+     "a new cluster; an existing one always runs with its own major (another is refused)",
+     NULL},
     {CLI_OPT_PLATFORM, "platform", 0, "P", "bundle for platform P (default: this machine)", NULL},
     {CLI_OPT_MANIFEST, "manifest", 0, "FILE", "use this manifest instead of the built-in one",
      NULL},
@@ -197,6 +201,10 @@ int cli_bundle_option(cli_opt_id id, const char *arg, pgboot_fetch_options *o)
     case CLI_OPT_FROM:
         o->from_file = arg;
         return 0;
+    case CLI_OPT_PG_VERSION:
+        if (pgboot_pg_major_parse(arg, &o->pg_version) != 0)
+            return cli_usage_fail();
+        return 0;
     case CLI_OPT_CACHE_DIR:
         o->cache_dir = arg;
         return 0;
@@ -287,6 +295,11 @@ int cli_server_option(cli_server_opts *s, cli_opt_id id, const char *arg)
         return 0;
     case CLI_OPT_NO_MIGRATE:
         s->o.no_migrate = 1;
+        return 0;
+    case CLI_OPT_PG_VERSION:
+        /* The cluster's major, which chooses its bundle. */
+        if (pgboot_pg_major_parse(arg, &s->o.pg_version) != 0)
+            return cli_usage_fail();
         return 0;
     default:
         return cli_bundle_option(id, arg, &s->o.fetch);

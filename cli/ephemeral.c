@@ -27,6 +27,7 @@ pgboot_ephemeral_options cli_ephemeral_options(const cli_server_opts *s, const c
     e.timeout_ms = s->o.timeout_ms;
     e.settings = s->o.settings;
     e.fetch = s->o.fetch;
+    e.pg_version = s->o.pg_version;
     return e;
 }
 

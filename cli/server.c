@@ -562,8 +562,9 @@ int cmd_server(const cli_cmd *c, int argc, char **argv)
             json_object_set_new(j, "state", json_string("running"));
             cli_print_json(j);
         } else {
-            printf("running (app %s): pid %d, port %d, data directory %s\n", a.srv.o.app,
-                   pgboot_server_pid(s), pgboot_server_port(s),
+            printf("running (app %s): PostgreSQL %s, pid %d, port %d, data directory %s\n",
+                   a.srv.o.app, pgboot_server_pg_version(s), pgboot_server_pid(s),
+                   pgboot_server_port(s),
                    pgboot_server_data_dir(s) ? pgboot_server_data_dir(s) : "(external)");
         }
     } else if (!strcmp(cmd, "url")) {

@@ -115,25 +115,49 @@ typedef struct {
     const char *integrity;  /* "sha512-<base64>" */
     uint64_t size;          /* tarball size in bytes, 0 if unknown (upper bound) */
     uint64_t unpacked_size; /* bytes of the unpacked package, 0 if unknown */
+    const char *pg_version; /* the PostgreSQL version it holds, "16.14" */
 } pgboot_bundle_pin;
 
 /**
  * Load a manifest from `path`, or the one compiled into the library when `path`
- * is NULL. Malformed files fail with PGBOOT_EINVALID naming the field.
+ * is NULL. Malformed files fail with PGBOOT_EINVALID naming the field. A
+ * manifest pins one release per PostgreSQL major (the one compiled in: 16, 17
+ * and 18) and names a default major (16); schema 1 files pin one release,
+ * which is then the default.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_manifest_load(pgboot_manifest **out, const char *path);
 /** Parse a manifest from a JSON text; `origin` names it in messages. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_manifest_parse(pgboot_manifest **out, const char *json,
                                                            size_t len, const char *origin);
 PGBOOT_EXTERN void pgboot_manifest_free(pgboot_manifest *m);
-/** The PostgreSQL version the manifest pins, e.g. "16.14". */
+/** The PostgreSQL version of the default major's release, e.g. "16.14". */
 PGBOOT_EXTERN const char *pgboot_manifest_pg_version(const pgboot_manifest *m);
+/** The number of pins (platforms) of the default major's release. */
 PGBOOT_EXTERN size_t pgboot_manifest_count(const pgboot_manifest *m);
-/** The i-th pin (0 <= i < count), or NULL. */
+/** The i-th pin of the default major's release (0 <= i < count), or NULL. */
 PGBOOT_EXTERN const pgboot_bundle_pin *pgboot_manifest_at(const pgboot_manifest *m, size_t i);
-/** The pin for `platform`, or NULL (with PGBOOT_ENOTFOUND set as the last error). */
+/** The default major's pin for `platform`, or NULL (with PGBOOT_ENOTFOUND set
+ * as the last error). */
 PGBOOT_EXTERN const pgboot_bundle_pin *pgboot_manifest_find(const pgboot_manifest *m,
                                                             const char *platform);
+/** The major a new cluster gets when nothing chooses one, e.g. 16. */
+PGBOOT_EXTERN unsigned int pgboot_manifest_default_major(const pgboot_manifest *m);
+/** The number of pinned majors, and the i-th in ascending order (0 when i is
+ * out of range). */
+PGBOOT_EXTERN size_t pgboot_manifest_major_count(const pgboot_manifest *m);
+PGBOOT_EXTERN unsigned int pgboot_manifest_major_at(const pgboot_manifest *m, size_t i);
+/** The PostgreSQL version pinned for `major` ("17.10"), or NULL if none is. */
+PGBOOT_EXTERN const char *pgboot_manifest_major_version(const pgboot_manifest *m,
+                                                        unsigned int major);
+/** The pin of `major` (0: the default major) for `platform`, or NULL with
+ * PGBOOT_ENOTFOUND set as the last error (naming the pinned majors, or the
+ * pinned platforms). */
+PGBOOT_EXTERN const pgboot_bundle_pin *
+pgboot_manifest_find_major(const pgboot_manifest *m, unsigned int major, const char *platform);
+
+/** A PostgreSQL major as text ("17") into *major: 0, or PGBOOT_EINVALID with
+ * a message (whether a bundle pins it is the manifest's to say). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_pg_major_parse(const char *text, unsigned int *major);
 
 /** This machine's platform name in the manifest's terms, e.g. "linux-x64". */
 PGBOOT_EXTERN const char *pgboot_platform_current(void);
@@ -207,12 +231,17 @@ typedef struct {
     uint32_t low_speed_limit;    /* bytes/s; 0: 1024 */
     pgboot_progress_cb progress; /* called from the fetching thread; may be NULL */
     void *progress_payload;
+    /* version 2 */
+    unsigned int pg_version; /* the PostgreSQL major of the bundle (16, 17, 18); 0:
+                                $PGBOOT_PG_VERSION, else the manifest's default (16). A
+                                major the manifest does not pin: PGBOOT_ENOTFOUND */
 } pgboot_fetch_options;
 
-#define PGBOOT_FETCH_OPTIONS_VERSION 1
+#define PGBOOT_FETCH_OPTIONS_VERSION 2
 #define PGBOOT_FETCH_OPTIONS_INIT                                                                  \
     {                                                                                              \
-        PGBOOT_FETCH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL   \
+        PGBOOT_FETCH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL,  \
+            0                                                                                      \
     }
 /** Initialise `opts` as PGBOOT_FETCH_OPTIONS_INIT does, for `version` (for
  * bindings that cannot use the macro). 0, or PGBOOT_EINVALID when `version`
@@ -321,13 +350,21 @@ typedef struct {
     /* version 2 */
     const char *const *unset; /* NULL-terminated setting names removed from pgboot.conf
                                  (applied like settings); a name not there is no error */
+    /* version 3: the PostgreSQL major */
+    unsigned int pg_version; /* the major of a NEW cluster (16, 17, 18); 0: $PGBOOT_PG_VERSION,
+                                else the manifest's default (16). An existing data directory
+                                always runs with the major in its PG_VERSION (the variable
+                                does not change that); a non-zero pg_version of another
+                                major fails with PGBOOT_EVERSION before anything is
+                                touched, as does a data directory of a major no pinned
+                                bundle provides. fetch.pg_version is not read. */
 } pgboot_server_options;
 
-#define PGBOOT_SERVER_OPTIONS_VERSION 2
+#define PGBOOT_SERVER_OPTIONS_VERSION 3
 #define PGBOOT_SERVER_OPTIONS_INIT                                                                 \
     {                                                                                              \
         PGBOOT_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0,                \
-            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL                                               \
+            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL, 0                                            \
     }
 /** As pgboot_fetch_options_init(), for server options (the nested fetch
  * options too). 0 or PGBOOT_EINVALID. */
@@ -507,12 +544,16 @@ typedef struct {
     uint32_t timeout_ms;         /* readiness timeout; 0: 60000 */
     const char *const *settings; /* NULL-terminated "name=value" list for this cluster */
     pgboot_fetch_options fetch;
+    /* version 2: the PostgreSQL major */
+    unsigned int pg_version; /* 16, 17, 18; 0: $PGBOOT_PG_VERSION, else the manifest's default
+                                (16). Each major has its own template cluster.
+                                fetch.pg_version is not read. */
 } pgboot_ephemeral_options;
 
-#define PGBOOT_EPHEMERAL_OPTIONS_VERSION 1
+#define PGBOOT_EPHEMERAL_OPTIONS_VERSION 2
 #define PGBOOT_EPHEMERAL_OPTIONS_INIT                                                              \
     {                                                                                              \
-        PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT              \
+        PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT, 0           \
     }
 /** As pgboot_fetch_options_init(), for ephemeral options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts,

@@ -25,6 +25,7 @@
 #include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -685,8 +686,10 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     int port = 0;
     const char *roots[2] = {NULL, NULL};
     int nroots = tmp_roots(o, roots);
-    if ((rc = pgboot_bundle_fetch(&e.bundle, &o->fetch)) != 0 ||
-        (rc = template_cluster_ensure(e.bundle, &o->fetch, &e.tpl, &e.password)) != 0)
+    pgboot_fetch_options fetch =
+        pgb_fetch_options_for(&o->fetch, o->version >= 2 ? o->pg_version : 0);
+    if ((rc = pgboot_bundle_fetch(&e.bundle, &fetch)) != 0 ||
+        (rc = template_cluster_ensure(e.bundle, &fetch, &e.tpl, &e.password)) != 0)
         goto done;
     e.prefix = spare_prefix(e.tpl);
     e.tpl_data = pgb_path_join(e.tpl, "data");
@@ -831,8 +834,10 @@ int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts, unsigned int v
     if (rc == 0 && !opts)
         rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_ephemeral_options to initialise");
     if (rc == 0) {
+        /* Only the fields of that version: the caller's struct may be older. */
         pgboot_ephemeral_options init = PGBOOT_EPHEMERAL_OPTIONS_INIT;
-        *opts = init;
+        memcpy(opts, &init,
+               version == 1 ? offsetof(pgboot_ephemeral_options, pg_version) : sizeof init);
         opts->version = version;
     }
     return rc;

@@ -480,7 +480,11 @@ static int apply_running(pgboot_server *s, const pgb_app_paths *p, const start_c
     char *old = NULL, **names = NULL;
     size_t oldlen = 0;
     int changed = 0;
-    int rc = pgboot_bundle_fetch(&bundle, &ctx->o->fetch);
+    unsigned int major = 0; /* the running cluster's own */
+    int rc = pgb_cluster_choose_major(p, 0, &ctx->o->fetch, &major);
+    pgboot_fetch_options fetch = pgb_fetch_options_for(&ctx->o->fetch, major);
+    if (rc == 0)
+        rc = pgboot_bundle_fetch(&bundle, &fetch);
     if (rc == 0)
         rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), ctx->o->settings);
     if (rc == 0)
@@ -649,6 +653,12 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     /* A refused setting changes nothing, running server or not. */
     if (want_settings(ctx) && (rc = pgb_settings_check(o->settings, ctx->unset)) != 0)
         return rc;
+    /* Nor does a major the data directory cannot run with. */
+    unsigned int major = 0;
+    if ((rc = pgb_cluster_choose_major(p, o->version >= 3 ? o->pg_version : 0, &o->fetch,
+                                       &major)) != 0)
+        return rc;
+    pgboot_fetch_options fetch = pgb_fetch_options_for(&o->fetch, major);
     uint32_t bound = probe_bound(o->timeout_ms);
     rc = attach(out, p, &stale, &pm, bound, &unfinished);
     if (rc == PGBOOT_ESTOPPING && !o->no_start) {
@@ -668,7 +678,7 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
      * marker, and removed only under the app's lock (held here). */
     pgb_cluster_remove_leftovers(p);
     pgboot_bundle *bundle = NULL;
-    if ((rc = pgboot_bundle_fetch(&bundle, &o->fetch)) != 0)
+    if ((rc = pgboot_bundle_fetch(&bundle, &fetch)) != 0)
         return rc;
     /* Nothing is written into a data directory pgboot then refuses. */
     if ((rc = pgb_cluster_check_version(p, pgboot_bundle_pg_version(bundle))) != 0) {
@@ -1109,7 +1119,10 @@ int pgboot_server_options_init(pgboot_server_options *opts, unsigned int version
     if (rc == 0) {
         /* Only the fields of that version: the caller's struct may be older. */
         pgboot_server_options init = PGBOOT_SERVER_OPTIONS_INIT;
-        memcpy(opts, &init, version == 1 ? offsetof(pgboot_server_options, unset) : sizeof init);
+        size_t n = version == 1   ? offsetof(pgboot_server_options, unset)
+                   : version == 2 ? offsetof(pgboot_server_options, pg_version)
+                                  : sizeof init;
+        memcpy(opts, &init, n);
         opts->version = version;
     }
     return rc;

@@ -59,6 +59,58 @@ static void test_builtin_manifest_pins_all_platforms(void **state)
     pgboot_manifest_free(m);
 }
 
+/* 16 is the default; 17 and 18 are pinned beside it for the same platforms,
+ * each release's pins saying their PostgreSQL version. */
+static void test_builtin_manifest_pins_three_majors(void **state)
+{
+    (void)state;
+    pgboot_manifest *m = NULL;
+    assert_int_equal(pgboot_manifest_load(&m, NULL), 0);
+    assert_int_equal(pgboot_manifest_default_major(m), 16);
+    assert_int_equal(pgboot_manifest_major_count(m), 3);
+    assert_int_equal(pgboot_manifest_major_at(m, 0), 16);
+    assert_int_equal(pgboot_manifest_major_at(m, 1), 17);
+    assert_int_equal(pgboot_manifest_major_at(m, 2), 18);
+    assert_int_equal(pgboot_manifest_major_at(m, 3), 0);
+    assert_string_equal(pgboot_manifest_major_version(m, 16), "16.14");
+    assert_string_equal(pgboot_manifest_major_version(m, 17), "17.10");
+    assert_string_equal(pgboot_manifest_major_version(m, 18), "18.4");
+    assert_null(pgboot_manifest_major_version(m, 15));
+    static const struct {
+        unsigned int major;
+        const char *npm;
+    } majors[] = {{16, "16.14.0-beta.17"}, {17, "17.10.0-beta.17"}, {18, "18.4.0-beta.17"}};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < pgboot_manifest_count(m); i++) {
+            const char *plat = pgboot_manifest_at(m, i)->platform;
+            const pgboot_bundle_pin *pin = pgboot_manifest_find_major(m, majors[k].major, plat);
+            assert_non_null(pin);
+            assert_string_equal(pin->version, majors[k].npm);
+            assert_string_equal(pin->pg_version, pgboot_manifest_major_version(m, majors[k].major));
+            assert_true(pgb_str_has_prefix(pin->integrity, "sha512-"));
+            assert_true(pin->size > 1000000 && pin->unpacked_size > pin->size);
+        }
+    assert_string_equal(pgboot_manifest_find_major(m, 18, "linux-x64")->integrity,
+                        "sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/"
+                        "NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==");
+    assert_null(pgboot_manifest_find_major(m, 15, "linux-x64"));
+    assert_int_equal(pgboot_error_code_last(), PGBOOT_ENOTFOUND);
+    assert_non_null(strstr(pgboot_error_last(), "16, 17, 18"));
+    pgboot_manifest_free(m);
+    /* A schema 1 manifest is one release, the default. */
+    char *json =
+        manifest_with("{\"package\":\"p\",\"version\":\"1\",\"tarball\":\"a.tgz\","
+                      "\"integrity\":\"sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0y"
+                      "JJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==\"}");
+    assert_int_equal(parse(json, &m), 0);
+    assert_int_equal(pgboot_manifest_default_major(m), 16);
+    assert_int_equal(pgboot_manifest_major_count(m), 1);
+    assert_non_null(pgboot_manifest_find_major(m, 16, "linux-x64"));
+    assert_null(pgboot_manifest_find_major(m, 17, "linux-x64"));
+    pgboot_manifest_free(m);
+    free(json);
+}
+
 static void test_builtin_manifest_equals_file(void **state)
 {
     (void)state;
@@ -83,7 +135,16 @@ static void test_manifest_malformed(void **state)
     } cases[] = {
         {"{", "not valid JSON"},
         {"[]", "top level"},
-        {"{\"schema\":2,\"postgresql\":\"16.14\",\"platforms\":{}}", "schema"},
+        {"{\"schema\":3,\"postgresql\":\"16.14\",\"platforms\":{}}", "schema"},
+        {"{\"schema\":2,\"default_major\":16,\"releases\":{}}", "releases"},
+        {"{\"schema\":2,\"releases\":{\"16\":{}}}", "default_major"},
+        {"{\"schema\":2,\"default_major\":16,\"releases\":{\"sixteen\":{}}}", "sixteen"},
+        {"{\"schema\":2,\"default_major\":16,\"releases\":{\"16\":{\"postgresql\":\"17.1\","
+         "\"platforms\":{\"x\":{}}}}}",
+         "not a PostgreSQL 16 version"},
+        {"{\"schema\":2,\"default_major\":16,\"releases\":{\"16\":{\"postgresql\":\"16.1\","
+         "\"platforms\":{}}}}",
+         "platforms"},
         {"{\"schema\":1,\"postgresql\":\"sixteen\",\"platforms\":{}}", "postgresql"},
         {"{\"schema\":1,\"postgresql\":\"16.14\",\"platforms\":{}}", "platforms"},
         {"{\"schema\":1,\"postgresql\":\"16.14\",\"platforms\":[]}", "platforms"},
@@ -435,6 +496,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_manifest_pins_all_platforms),
+        cmocka_unit_test(test_builtin_manifest_pins_three_majors),
         cmocka_unit_test(test_builtin_manifest_equals_file),
         cmocka_unit_test(test_manifest_malformed),
         cmocka_unit_test(test_manifest_bad_pins),
