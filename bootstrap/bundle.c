@@ -91,6 +91,14 @@ const pgboot_bundle_timing *pgboot_bundle_timings(const pgboot_bundle *b)
     return &b->timing;
 }
 
+void pgboot_bundle_mark_used(const pgboot_bundle *b)
+{
+    char *stamp = pgb_printf("%s.used", b->root);
+    if (stamp)
+        pgb_touch(stamp);
+    free(stamp);
+}
+
 int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts)
 {
     *out = NULL;
@@ -124,7 +132,6 @@ typedef struct {
     char *part;
     char *lock;
     char *list;
-    char *used;
     int repaired; /* a damaged tree was removed, to be installed again */
     pgboot_bundle_timing timing;
 } plan;
@@ -139,7 +146,6 @@ static void plan_free(plan *p)
     free(p->part);
     free(p->lock);
     free(p->list);
-    free(p->used);
 }
 
 int pgb_fetch_major(const pgboot_fetch_options *o, unsigned int *major)
@@ -190,8 +196,7 @@ static int plan_make(plan *p, const pgboot_fetch_options *o)
     p->part = p->root ? pgb_printf("%s.tgz.part", p->root) : NULL;
     p->lock = p->key ? pgb_printf("%s/locks/%s.lock", p->cache, p->key) : NULL;
     p->list = p->root ? pgb_printf("%s.tree", p->root) : NULL;
-    p->used = p->root ? pgb_printf("%s.used", p->root) : NULL;
-    if (!p->lock || !p->part || !p->tarball || !p->list || !p->used)
+    if (!p->lock || !p->part || !p->tarball || !p->list)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     return 0;
 }
@@ -460,7 +465,6 @@ int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
     char damage[8];
     if (installed(&p) && !(o && o->from_file) &&
         pgb_tree_list_check(p.root, p.list, damage, sizeof damage) == PGB_TREE_OK) {
-        pgb_touch(p.used);
         rc = bundle_make(out, &p, NULL, PGBOOT_FROM_CACHE);
         plan_free(&p);
         return rc;
@@ -497,10 +501,8 @@ int pgboot_bundle_fetch(pgboot_bundle **out, const pgboot_fetch_options *o)
     }
     pgb_unlock(lockfd);
     p.timing.total_ms = (uint32_t)(pgb_now_ms() - started);
-    if (rc == 0) {
-        pgb_touch(p.used);
+    if (rc == 0)
         rc = bundle_make(out, &p, url, origin);
-    }
     free(url);
     plan_free(&p);
     return rc;

@@ -78,11 +78,16 @@ static const cli_opt bundle_opts[] = {
     {CLI_OPT_PLATFORM, "platform", 0, "P", "bundle for platform P (default: this machine)", NULL},
     {CLI_OPT_MANIFEST, "manifest", 0, "FILE", "use this manifest instead of the built-in one",
      NULL},
-    {CLI_OPT_CACHE_DIR, "cache-dir", 0, "DIR",
-     "bundle cache (default: ${XDG_CACHE_HOME:-~/.cache}/pgboot)", NULL},
     CLI_OPT_END,
 };
 const cli_opt_group cli_group_bundle = {"bundle options", bundle_opts};
+
+static const cli_opt cache_dir_opts[] = {
+    {CLI_OPT_CACHE_DIR, "cache-dir", 0, "DIR",
+     "bundle cache (default: $PGBOOT_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/pgboot)", NULL},
+    CLI_OPT_END,
+};
+const cli_opt_group cli_group_cache_dir = {NULL, cache_dir_opts};
 
 static const cli_opt download_opts[] = {
     {CLI_OPT_MIRROR, "mirror", 0, "URL", "npm registry or file:// mirror to download from", NULL},

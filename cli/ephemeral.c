@@ -14,6 +14,7 @@ const cli_opt cli_tmp_opts[] = {
     CLI_INCLUDE(cli_group_set),
     CLI_INCLUDE(cli_group_json),
     CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_cache_dir),
     CLI_INCLUDE(cli_group_download),
     CLI_OPT_END,
 };

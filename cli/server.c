@@ -24,7 +24,8 @@
     CLI_INCLUDE(cli_group_app), CLI_INCLUDE(cli_group_data_dir), CLI_INCLUDE(cli_group_start),     \
         CLI_INCLUDE(cli_group_timeout), CLI_INCLUDE(cli_group_set), CLI_INCLUDE(cli_group_unset),  \
         CLI_INCLUDE(cli_group_external), CLI_INCLUDE(cli_group_root),                              \
-        CLI_INCLUDE(cli_group_bundle), CLI_INCLUDE(cli_group_download)
+        CLI_INCLUDE(cli_group_bundle), CLI_INCLUDE(cli_group_cache_dir),                           \
+        CLI_INCLUDE(cli_group_download)
 
 const cli_opt cli_start_opts[] = {
     CLI_START_OPTIONS,

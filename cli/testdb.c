@@ -24,6 +24,7 @@ const cli_opt cli_testdb_opts[] = {
     CLI_INCLUDE(cli_group_external),
     CLI_INCLUDE(cli_group_root),
     CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_cache_dir),
     CLI_INCLUDE(cli_group_download),
     CLI_OPT_END,
 };

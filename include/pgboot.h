@@ -306,8 +306,60 @@ typedef struct {
 /** The timing of the fetch that produced `b`. Lent by `b`. */
 PGBOOT_EXTERN const pgboot_bundle_timing *pgboot_bundle_timings(const pgboot_bundle *b);
 
+/** Record that `b` is used now: its last use, which pgboot_cache_list() shows
+ * and pgboot_cache_prune() goes by (<cache>/<bundle>.used, whose mtime is the
+ * time). Every start of a server (app or throwaway) records it. Best effort:
+ * sets no error. */
+PGBOOT_EXTERN void pgboot_bundle_mark_used(const pgboot_bundle *b);
+
 /** The cache directory these options resolve to (release it with pgboot_free()). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts);
+
+/* ------------------------------------------------------------------------
+ * What the bundle cache holds, and removing bundles no one uses.
+ *
+ * Nothing removes a bundle by itself: a data directory may need its major's
+ * bundle at any later start. pgboot_cache_prune() removes those not used for
+ * a given time, never one a running process (a postgres) runs from.
+ * ------------------------------------------------------------------------ */
+
+/** One bundle in the cache. Strings are owned by the array. */
+typedef struct {
+    char *name;            /* "linux-x64-17.10.0-beta.17-854e128276b5f62c": its key in the cache */
+    char *platform;        /* "linux-x64" */
+    char *package_version; /* "17.10.0-beta.17" */
+    char *pg_version;      /* "17.10" */
+    char *root;            /* the installed tree (absent when only its tarball is left) */
+    uint64_t bytes;        /* on disk: the tree, its tarball and list, its template cluster */
+    int64_t last_used;     /* Unix time in seconds of the last start that used it
+                              (pgboot_bundle_mark_used()), else of its install */
+    int in_use_pid;        /* a live process whose program is in the tree, or 0 */
+} pgboot_cache_entry;
+
+/**
+ * The bundles in the cache of `opts` (NULL: the default cache), sorted by
+ * name, into *out (*count of them; NULL and 0 for an empty or missing
+ * cache). Release with pgboot_cache_entries_free(). A process that cannot be
+ * inspected (another user's) does not count as a user. PGBOOT_ENOMEM, or
+ * PGBOOT_ERROR when the cache cannot be read.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_list(pgboot_cache_entry **out, size_t *count,
+                                                       const pgboot_fetch_options *opts);
+PGBOOT_EXTERN void pgboot_cache_entries_free(pgboot_cache_entry *entries, size_t count);
+
+/**
+ * Remove the bundles whose last use is at least `older_than_s` seconds ago
+ * (at least 60: a start in progress has recorded its use and may not have
+ * launched postgres yet; less is PGBOOT_EINVALID) and that no live process
+ * runs from: the tree, the tarball, its list and its template clusters, each
+ * under the bundle's lock, through pgboot's one removal routine. What was
+ * removed goes to *removed (*count entries; release with
+ * pgboot_cache_entries_free()). A bundle a data directory still needs is
+ * fetched again at its next start.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_prune(pgboot_cache_entry **removed, size_t *count,
+                                                        const pgboot_fetch_options *opts,
+                                                        uint64_t older_than_s);
 
 /* ------------------------------------------------------------------------
  * Running PostgreSQL for an app.

@@ -688,8 +688,9 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     int nroots = tmp_roots(o, roots);
     pgboot_fetch_options fetch =
         pgb_fetch_options_for(&o->fetch, o->version >= 2 ? o->pg_version : 0);
-    if ((rc = pgboot_bundle_fetch(&e.bundle, &fetch)) != 0 ||
-        (rc = template_cluster_ensure(e.bundle, &fetch, &e.tpl, &e.password)) != 0)
+    if ((rc = pgboot_bundle_fetch(&e.bundle, &fetch)) == 0)
+        pgboot_bundle_mark_used(e.bundle);
+    if (rc != 0 || (rc = template_cluster_ensure(e.bundle, &fetch, &e.tpl, &e.password)) != 0)
         goto done;
     e.prefix = spare_prefix(e.tpl);
     e.tpl_data = pgb_path_join(e.tpl, "data");

@@ -680,6 +680,7 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     pgboot_bundle *bundle = NULL;
     if ((rc = pgboot_bundle_fetch(&bundle, &fetch)) != 0)
         return rc;
+    pgboot_bundle_mark_used(bundle);
     /* Nothing is written into a data directory pgboot then refuses. */
     if ((rc = pgb_cluster_check_version(p, pgboot_bundle_pg_version(bundle))) != 0) {
         pgboot_bundle_free(bundle);

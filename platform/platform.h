@@ -113,6 +113,9 @@ int pgb_fs_is_tmpfs(const char *path);
 /* Bytes a tree takes on its file system (allocated blocks; links not
  * followed). 0 or -1 with errno. */
 int pgb_tree_disk_usage(const char *path, uint64_t *out);
+/* The pid of a live process whose executable is inside `dir` (not a zombie;
+ * processes that cannot be inspected are skipped), or 0. */
+int pgb_pid_running_from(const char *dir);
 /* The user's home directory: $HOME (refused unless absolute), else the
  * password database. malloc'd. */
 PGB_MUST_USE int pgb_home_dir(char **out);
