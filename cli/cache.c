@@ -100,9 +100,11 @@ int cmd_cache(const cli_cmd *cmd, int argc, char **argv)
     const char *arg;
     /* 'list' or 'prune' first (the options may follow it, or come before). */
     const char *what = NULL;
-    char *args[256];
+    char *args[64];
     int nargs = 0;
-    for (int i = 0; i < argc && nargs < 255; i++) {
+    if (argc >= 64)
+        return cli_cmd_usage_error(cmd, "cache: too many arguments");
+    for (int i = 0; i < argc; i++) {
         if (i > 0 && !what && (!strcmp(argv[i], "list") || !strcmp(argv[i], "prune")))
             what = argv[i];
         else

@@ -80,7 +80,8 @@ typedef enum {
     PGBOOT_ETIMEOUT = -14,    /* the server did not become ready in time */
     PGBOOT_ESTART = -15,      /* the server (or initdb) failed; the message has its log */
     PGBOOT_EBUSY = -16,       /* the data directory is used by something else */
-    PGBOOT_EVERSION = -17,    /* the data directory was made by another PostgreSQL major */
+    PGBOOT_EVERSION = -17,    /* the data directory is of another PostgreSQL major than asked for,
+                                 or of one no pinned bundle provides */
     PGBOOT_ESTOPPING = -18,   /* the server is shutting down: it takes no new connections */
     PGBOOT_ENOANSWER = -19,   /* the server's process lives but does not answer (hung) */
 } pgboot_error_code;
@@ -652,12 +653,17 @@ typedef struct {
                                     then take nothing from the PG* environment (see
                                     pgboot_server_start()); with url they take what the
                                     URL does not say, except client_encoding (UTF8) */
+    /* version 3: the PostgreSQL major */
+    unsigned int pg_version; /* non-zero: the server must run this major (16, 17, 18), else
+                                PGBOOT_EVERSION before any template is made. Templates
+                                live in their server, so each major has its own (start a
+                                server per major with pgboot_server_options.pg_version) */
 } pgboot_testdb_options;
 
-#define PGBOOT_TESTDB_OPTIONS_VERSION 2
+#define PGBOOT_TESTDB_OPTIONS_VERSION 3
 #define PGBOOT_TESTDB_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL                                      \
+        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0                                   \
     }
 /** As pgboot_fetch_options_init(), for test database options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version);

@@ -64,6 +64,14 @@ case_testdb_two_majors() {
         check_rc 0 "testdb again on $a (its own major, no --pg-version)"
         check_eq "$(sql "$OUT" 'select count(*) from t')" 2 "another clone on $a"
     done
+    # --url with --pg-version: the server must run that major
+    pgb url --app "ephmaj16-$$"
+    u=$OUT
+    pgb testdb --url "$u" --pg-version 18 --template-sql "$sqlf"
+    check_failed "testdb --url (a 16 server) --pg-version 18"
+    check_contains "$(err_line)" "runs PostgreSQL 16, and PostgreSQL 18 was asked for" "the error says both majors"
+    pgb testdb --url "$u" --pg-version 16 --template-sql "$sqlf"
+    check_rc 0 "testdb --url (a 16 server) --pg-version 16"
     for a in $(cat "$U/work/apps"); do
         pgb stop --app "$a"
     done
