@@ -77,6 +77,8 @@ case_other_releases() {
         tarball=$(jget "$OUT" tarball)
         check_eq "sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)" "$(jget "$OUT" integrity)" \
             "fetch ${args[*]}: the cached tarball's digest is the pinned one"
+        pg verify --cache-dir "$C" "${args[@]}"
+        check_rc 0 "verify ${args[*]}: the tree matches its tarball"
         (($(fail_count) == 0)) || continue
         cp "$tarball" "$PGBOOT_TEST_DATA/linux-x64-$name.tgz.tmp"
         mv "$PGBOOT_TEST_DATA/linux-x64-$name.tgz.tmp" "$PGBOOT_TEST_DATA/linux-x64-$name.tgz"
