@@ -988,8 +988,13 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
         }
     } else if ((rc = with_app_lock(&p, op != OP_STOP, mode, deadline, &lockfd, &done)) == 0 &&
                !done) {
-        if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, deadline)) != 0 &&
-            rc != PGBOOT_ENOTRUNNING) {
+        unsigned int major;
+        if (op == OP_RESTART &&
+            (rc = pgb_cluster_choose_major(&p, o->version >= 3 ? o->pg_version : 0, &o->fetch,
+                                           &major)) != 0) {
+            /* a major the cluster cannot run: refused before the stop */
+        } else if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, deadline)) != 0 &&
+                   rc != PGBOOT_ENOTRUNNING) {
             /* stop_locked said why */
         } else if (op == OP_START || op == OP_RESTART) {
             pgb_error_reset();

@@ -109,6 +109,10 @@ case_other_major_refused() {
     check_failed "start --pg-version 18 on the running 16 cluster"
     check_contains "$(err_line)" "made by PostgreSQL 16" "the running cluster: the error says why"
     check_eq "$(postmaster_pids "$dd")" "$pid" "the running server is left alone"
+    pgb restart --app "$app" --pg-version 17
+    check_failed "restart --pg-version 17 on the running 16 cluster"
+    check_contains "$(err_line)" "asks for 17" "restart: the error says why"
+    check_eq "$(postmaster_pids "$dd")" "$pid" "restart: the running server was not stopped"
     pgb stop --app "$app"
 }
 
