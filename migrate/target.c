@@ -5,11 +5,14 @@
  * foreign keys among the tables loaded (a table referencing itself needs no
  * order: its checks run at the end of its COPY). A cycle between tables has
  * no such order: the cycle's DEFERRABLE keys are deferred to the end of the
- * load; if a cycle remains and the role is a superuser, the triggers of its
- * keys that are not deferrable are disabled while loading (PostgreSQL lets
- * only a superuser disable a constraint's triggers), enabled again, and every
- * foreign key of the loaded tables is validated by a query before commit;
- * else the migration stops before writing, naming the cycle. */
+ * load. If a cycle remains: a superuser loads with the triggers of its keys
+ * that are not deferrable disabled (PostgreSQL lets only a superuser disable
+ * a constraint's triggers), enabled again after; the owner of the tables
+ * makes those keys DEFERRABLE inside the transaction, defers them, and makes
+ * them NOT DEFERRABLE again after (ALTER CONSTRAINT); either way every
+ * foreign key of the loaded tables is then validated by a query before
+ * commit. Any other role is stopped before anything is written, with the
+ * cycle named. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +184,8 @@ static int read_fks(pgb_target *tg, PGconn *c)
            "(SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.conkey) WITH ORDINALITY "
            "k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n), "
            "(SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.confkey) WITH ORDINALITY "
-           "k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) "
+           "k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n), "
+           "pg_has_role(cl.relowner, 'USAGE') "
            "FROM pg_constraint c JOIN pg_namespace cn ON cn.oid = c.connamespace "
            "JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class pl ON pl.oid = c.confrelid, "
            "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()) s "
@@ -206,6 +210,7 @@ static int read_fks(pgb_target *tg, PGconn *c)
         f->parent = PQgetisnull(r, i, 6) ? -1 : plan_index(tg->p, PQgetvalue(r, i, 6));
         f->deferrable = !strcmp(PQgetvalue(r, i, 7), "t");
         f->match_full = !strcmp(PQgetvalue(r, i, 8), "t");
+        f->owned = !strcmp(PQgetvalue(r, i, 11), "t");
         int nc = 0, np = 0;
         f->ccols = json_names(PQgetvalue(r, i, 9), &nc);
         f->pcols = json_names(PQgetvalue(r, i, 10), &np);
@@ -451,26 +456,42 @@ static int topo(pgb_target *tg)
     return placed == n;
 }
 
-/* Foreign keys on a cycle (both ends in one component of several tables):
- * deferrable ones deferred (deferrable 1), or the others bypassed. */
-static int break_cycles(pgb_target *tg, int deferrable)
+/* How the foreign keys on a cycle (both ends in one component of several
+ * tables) stop being edges of the order. */
+typedef enum {
+    BREAK_DEFER,  /* the DEFERRABLE ones are deferred */
+    BREAK_BYPASS, /* the others' triggers are off (a superuser) */
+    BREAK_ALTER,  /* the others are made DEFERRABLE and deferred (their owner) */
+} break_how;
+
+/* 0; 1 for BREAK_ALTER when the role does not own the table of one of
+ * them (nothing changed); or an error. */
+static int break_cycles(pgb_target *tg, break_how how)
 {
     int *comp = calloc((size_t)tg->p->ntables + 1, sizeof *comp);
     if (!comp || scc(tg, comp) != 0) {
         free(comp);
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     }
-    for (int i = 0; i < tg->nfks; i++) {
-        pgb_tfk *f = &tg->fks[i];
-        if (!edge(tg, f) || comp[f->child] != comp[f->parent] || f->deferrable != deferrable)
-            continue;
-        if (deferrable)
-            f->defer = 1;
-        else
-            f->bypass = tg->bypass = 1;
+    int pass = how == BREAK_ALTER ? 0 : 1, foreign = 0;
+    for (; pass < 2 && !foreign; pass++) {
+        for (int i = 0; i < tg->nfks; i++) {
+            pgb_tfk *f = &tg->fks[i];
+            if (!edge(tg, f) || comp[f->child] != comp[f->parent] ||
+                f->deferrable != (how == BREAK_DEFER))
+                continue;
+            if (pass == 0) /* may the role alter them all? */
+                foreign |= !f->owned;
+            else if (how == BREAK_DEFER)
+                f->defer = 1;
+            else if (how == BREAK_ALTER)
+                f->defer = f->made_deferrable = 1;
+            else
+                f->bypass = tg->bypass = 1;
+        }
     }
     free(comp);
-    return 0;
+    return foreign;
 }
 
 /* The error for a cycle that cannot be loaded: its tables and keys. */
@@ -497,11 +518,13 @@ static int refuse_cycle(pgb_target *tg)
     free(comp);
     int rc = pgb_fail(PGBOOT_EINVALID,
                       "the target's tables reference each other in a cycle of foreign keys that "
-                      "are not DEFERRABLE: %s; no load order satisfies them, and only a "
-                      "superuser may turn their checks off while loading; nothing was written",
+                      "are not DEFERRABLE: %s; no load order satisfies them, and only the "
+                      "owner of their tables or a superuser may defer or turn off their checks "
+                      "while loading; nothing was written",
                       keys.s ? keys.s : "?");
-    pgb_hint("declare one of these foreign keys DEFERRABLE in the schema, or migrate as a "
-             "superuser (pgboot then validates every foreign key before commit)");
+    pgb_hint("declare one of these foreign keys DEFERRABLE in the schema, or migrate as the "
+             "tables' owner or a superuser (pgboot then validates every foreign key before "
+             "commit)");
     pgb_buf_free(&keys);
     return rc;
 }
@@ -533,15 +556,16 @@ int pgb_target_read(pgb_target *tg, PGconn *c, pgb_plan *p, const pgboot_migrate
     if (rc)
         return rc;
     int placed = topo(tg);
-    if (placed == 0 && (rc = break_cycles(tg, 1)) == 0)
+    if (placed == 0 && (rc = break_cycles(tg, BREAK_DEFER)) == 0)
         placed = topo(tg);
     if (placed == 0) {
         int super = 0;
         if ((rc = is_superuser(c, &super)) != 0)
             return rc;
-        if (!super)
+        rc = break_cycles(tg, super ? BREAK_BYPASS : BREAK_ALTER);
+        if (rc == 1)
             return refuse_cycle(tg);
-        if ((rc = break_cycles(tg, 0)) == 0)
+        if (rc == 0)
             placed = topo(tg);
     }
     if (rc == 0 && placed < 0)
@@ -550,7 +574,14 @@ int pgb_target_read(pgb_target *tg, PGconn *c, pgb_plan *p, const pgboot_migrate
         rc = pgb_fail(PGBOOT_ERROR, "internal: no load order after breaking the cycles");
     for (int i = 0; rc == 0 && i < tg->nfks; i++) {
         pgb_tfk *f = &tg->fks[i];
-        if (f->defer)
+        if (f->made_deferrable)
+            pgb_report_warn(rep,
+                            "foreign key %s (%s -> %s) is on a cycle and not DEFERRABLE: made "
+                            "DEFERRABLE for the load and deferred to its end, then NOT DEFERRABLE "
+                            "again; every foreign key of the loaded tables was validated before "
+                            "commit",
+                            f->name, f->child_rel, f->parent_rel);
+        else if (f->defer)
             pgb_report_warn(rep,
                             "foreign key %s (%s -> %s) is on a cycle: deferred to the end of the "
                             "load",
@@ -596,9 +627,31 @@ static int switch_triggers(pgb_target *tg, PGconn *c, pgb_buf *ddl, int on)
     return 0;
 }
 
-int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl)
+/* ALTER TABLE ... ALTER CONSTRAINT ... [NOT] DEFERRABLE for the keys made
+ * deferrable for the load. */
+static int alter_deferrable(pgb_target *tg, PGconn *c, pgb_buf *ddl, int on)
 {
     int rc = 0;
+    for (int i = 0; i < tg->nfks && rc == 0; i++) {
+        pgb_tfk *f = &tg->fks[i];
+        if (!f->made_deferrable)
+            continue;
+        pgb_buf sql = {0};
+        pgb_buf_printf(&sql, "ALTER TABLE %s ALTER CONSTRAINT ", f->child_rel);
+        pgb_buf_ident(&sql, f->name);
+        pgb_buf_puts(&sql, on ? " DEFERRABLE" : " NOT DEFERRABLE");
+        rc = sql.oom ? pgb_fail(PGBOOT_ENOMEM, "out of memory")
+                     : exec_ddl(c, ddl, sql.s,
+                                on ? "cannot make a foreign key deferrable for the load"
+                                   : "cannot make a foreign key NOT DEFERRABLE again");
+        pgb_buf_free(&sql);
+    }
+    return rc;
+}
+
+int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl)
+{
+    int rc = alter_deferrable(tg, c, ddl, 1);
     for (int i = 0; i < tg->nfks && rc == 0; i++) {
         if (!tg->fks[i].defer)
             continue;
@@ -887,9 +940,15 @@ static int set_sequences(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *re
 
 int pgb_target_after_load(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *rep)
 {
-    int rc = 0;
-    /* The deferred keys checked now, so that a violation is an error of
-     * the load, not of the commit. */
+    int rc = 0, broken = tg->bypass;
+    for (int i = 0; i < tg->nfks; i++)
+        broken |= tg->fks[i].defer;
+    /* A cycle was broken: every key checked by a query first (a clear
+     * error naming the rows), then the deferred keys checked now (before
+     * ALTER TABLE, which pending checks would stop), then the keys as they
+     * were. */
+    if (broken)
+        rc = validate(tg, c);
     for (int i = 0; i < tg->nfks && rc == 0; i++) {
         if (!tg->fks[i].defer)
             continue;
@@ -898,8 +957,10 @@ int pgb_target_after_load(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *r
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
         free(sql);
     }
-    if (rc == 0 && tg->bypass && (rc = switch_triggers(tg, c, ddl, 1)) == 0)
-        rc = validate(tg, c);
+    if (rc == 0)
+        rc = alter_deferrable(tg, c, ddl, 0);
+    if (rc == 0 && tg->bypass)
+        rc = switch_triggers(tg, c, ddl, 1);
     if (rc == 0)
         rc = set_sequences(tg, c, ddl, rep);
     return rc;

@@ -34,7 +34,9 @@ typedef struct {
     char **ccols, **pcols;        /* the columns, here and there */
     int ncols;
     int deferrable, match_full;
+    int owned;            /* the role owns (or is a member of the owner of) its table */
     int defer;            /* deferred while loading (a cycle) */
+    int made_deferrable;  /* and made DEFERRABLE for that, NOT DEFERRABLE again after */
     int bypass;           /* its triggers are off while loading (a cycle); validated after */
     int *ckey, *pkey;     /* the columns' positions among the copied ones; -1: not copied */
     pgb_keyset *rejected; /* under reject: the keys of the parent rows set aside */
@@ -53,20 +55,24 @@ typedef struct {
 
 /* Read the target's foreign keys and the rows its tables hold; decide each
  * table's action (o's skip_tables, replace_tables, existing_rows), the load
- * order, and for a cycle: deferral, else (a superuser) triggers off, else
- * an error naming the cycle. Nothing is written. A skipped table's rows
+ * order, and for a cycle: its DEFERRABLE keys deferred; else (a superuser)
+ * the other keys' triggers off; else (the owner of their tables) those
+ * keys made DEFERRABLE for the load and deferred; else an error naming the
+ * cycle. Nothing is written. A skipped table's rows
  * count becomes 0 (nothing of it is loaded), with a word in rep. */
 PGB_MUST_USE int pgb_target_read(pgb_target *tg, PGconn *c, pgb_plan *p,
                                  const pgboot_migrate_options *o, pgb_report *rep);
-/* In the transaction, before the rows: SET CONSTRAINTS ... DEFERRED, the
+/* In the transaction, before the rows: ALTER CONSTRAINT ... DEFERRABLE and
+ * SET CONSTRAINTS ... DEFERRED, the
  * bypassed foreign keys' triggers disabled, the replaced tables emptied
  * (children first). Each statement goes to ddl. */
 PGB_MUST_USE int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl);
 /* The hooks of L that reject the children of rejected parent rows. */
 void pgb_target_hooks(pgb_target *tg, pgb_load *L);
-/* After the rows: the deferred foreign keys checked now, the disabled
- * triggers enabled again and every foreign key of the loaded tables
- * validated (rows that reference nothing are an error naming them), and
+/* After the rows, when a cycle was broken: every foreign key of the loaded
+ * tables validated (rows that reference nothing are an error naming them),
+ * the deferred keys checked now and NOT DEFERRABLE again where they were,
+ * the disabled triggers enabled again; then
  * every sequence owned by or used in the default of a loaded column set
  * past the largest value (listed in rep's "sequences"). */
 PGB_MUST_USE int pgb_target_after_load(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *rep);

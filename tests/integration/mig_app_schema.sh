@@ -3,11 +3,12 @@
 # --data-only), issue 10 A.1-3, from real SQLite files made here:
 # - foreign-key order: SQLite's table order puts a child first; the rows go
 #   in parents first; a cycle of DEFERRABLE (INITIALLY IMMEDIATE) keys is
-#   deferred; a cycle of keys that are not is refused up front for an app
-#   role, naming it, and loaded by a superuser (a throwaway cluster) with the
-#   keys' triggers off and every key validated before commit (an orphan row
-#   stops it); under --on-error reject the children (and grandchildren) of
-#   a rejected row are rejected and counted;
+#   deferred; a cycle of keys that are not: loaded by the tables' owner (the
+#   app's role) with the keys made DEFERRABLE for the load, by a superuser (a
+#   throwaway cluster) with the keys' triggers off, every key validated
+#   before commit (an orphan row stops it), and refused up front, naming
+#   it, for a role that is neither; under --on-error reject the children
+#   (and grandchildren) of a rejected row are rejected and counted;
 # - tables the schema script filled: refused, listed; --skip-table,
 #   --replace-table (children deleted first), --existing-rows;
 # - sequences: serial, identity and a nextval('t_seq') default on a
@@ -115,33 +116,56 @@ case_cycle_deferrable() {
     check_match "$(q_try "$url" "INSERT INTO users VALUES (9, 99, 'x')")" "^ERROR: .*foreign key" "and enforced"
 }
 
+# a throwaway cluster (in $U/tmp) for the cases that need a superuser: its
+# URL is the superuser's
+pgb tmp --ttl 900 --json
+SU_URL=$(jget "$OUT" url 2>/dev/null || true)
+[[ $RC == 0 && "$SU_URL" == postgresql://postgres:* ]] || die "pgboot tmp gave no superuser URL: $OUT $ERR"
+
+case_cycle_owner() {
+    local url
+    url=$(newdb cycowner)
+    pgb migrate --sqlite "$CYCLE_SRC" --to "$url" --schema "$CYCLE_STRICT_SQL" --report "$U/out/cycowner.json" --verify full
+    check_rc 0 "a cycle of keys that are not DEFERRABLE, as the tables' owner (the app's role, no superuser)"
+    check_eq "$(cycle_rows "$url")" "1:1,2:1,3:2/1:1,2:3" "both tables' rows are in"
+    check_eq "$(q "$url" "SELECT string_agg(conname || ':' || condeferrable::text || ':' || condeferred::text, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f'")" \
+        "teams_owner_fk:false:false,users_team_fk:false:false" "the keys are NOT DEFERRABLE again"
+    check_match "$(rj "$U/out/cycowner.json" '"\n".join(d["warnings"])')" "teams_owner_fk.*made DEFERRABLE for the load.*NOT DEFERRABLE again" "the report says so"
+    check_match "$(q_try "$url" "INSERT INTO users VALUES (9, 99, 'x')")" "^ERROR: .*foreign key" "the keys are enforced afterwards"
+    # a row that references nothing: found by the validation, nothing written
+    url=$(newdb cycownerorphan)
+    pgb migrate --sqlite "$ORPHAN_SRC" --to "$url" --schema "$CYCLE_STRICT_SQL"
+    check_failed "the owner's load whose rows break a key"
+    check_match "$(err_line)" "foreign key users_team_fk: rows of users \(1\) reference no row of teams: \(team_id\) = \(77\)" "the validation names the key and the row"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
+    nothing_written "$url" "owner's orphan"
+}
+
 case_cycle_refused() {
     local url
-    url=$(newdb cycstrict)
-    pgb migrate --sqlite "$CYCLE_SRC" --to "$url" --schema "$CYCLE_STRICT_SQL"
-    check_failed "a cycle of keys that are not DEFERRABLE, as the app's role (no superuser)"
+    # the tables are the superuser's; the role migrating may write them, not alter them
+    q "$SU_URL" "CREATE ROLE loader LOGIN PASSWORD 'loader-pw'" >/dev/null
+    q "$SU_URL" "CREATE DATABASE cycnotowner" >/dev/null
+    url=$(db_url "$SU_URL" cycnotowner)
+    q_script "$url" <"$CYCLE_STRICT_SQL" >/dev/null
+    q "$url" "GRANT SELECT, INSERT, UPDATE, DELETE, REFERENCES ON users, teams TO loader; GRANT CREATE ON DATABASE cycnotowner TO loader; GRANT CREATE ON SCHEMA public TO loader" >/dev/null
+    url=$(sed -E 's|^postgresql://postgres:[^@]*@|postgresql://loader:loader-pw@|' <<<"$url")
+    pgb migrate --sqlite "$CYCLE_SRC" --to "$url" --data-only
+    check_failed "a cycle of keys that are not DEFERRABLE, as a role that neither owns the tables nor is a superuser"
     check_match "$(err_line)" "cycle of foreign keys.*not DEFERRABLE" "the error says why"
     check_match "$(err_line)" "teams_owner_fk \(teams -> users\)" "it names one key of the cycle"
     check_match "$(err_line)" "users_team_fk \(users -> teams\)" "and the other"
-    check_match "$(hint_line)" "DEFERRABLE.*superuser" "the hint gives the ways out"
-    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written (not even the schema file's tables)"
+    check_match "$(hint_line)" "DEFERRABLE.*owner.*superuser" "the hint gives the ways out"
+    check_eq "$(q "$url" "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM teams)")" 0 "nothing written"
     nothing_written "$url" "refused cycle"
 }
 
 case_cycle_superuser() {
-    local url
-    # a throwaway cluster (in $U/tmp): its URL is the superuser's
-    pgb tmp --ttl 600 --json
-    url=$(jget "$OUT" url 2>/dev/null || true)
-    [[ $RC == 0 && "$url" == postgresql://postgres:* ]] || {
-        nok "pgboot tmp gave no superuser URL"
-        return 0
-    }
-    q "$url" "CREATE DATABASE cyc" >/dev/null
-    q "$url" "CREATE DATABASE orphan" >/dev/null
+    q "$SU_URL" "CREATE DATABASE cyc" >/dev/null
+    q "$SU_URL" "CREATE DATABASE orphan" >/dev/null
     local cyc orphan
-    cyc=$(db_url "$url" cyc)
-    orphan=$(db_url "$url" orphan)
+    cyc=$(db_url "$SU_URL" cyc)
+    orphan=$(db_url "$SU_URL" orphan)
     pgb migrate --sqlite "$CYCLE_SRC" --to "$cyc" --schema "$CYCLE_STRICT_SQL" --report "$U/out/cycsu.json" --verify full
     check_rc 0 "the same cycle as a superuser: the keys' triggers off while loading"
     check_eq "$(cycle_rows "$cyc")" "1:1,2:1,3:2/1:1,2:3" "both tables' rows are in"
@@ -303,6 +327,7 @@ case_sequences() {
 
 run_case fk_order case_fk_order
 run_case cycle_deferrable case_cycle_deferrable
+run_case cycle_owner case_cycle_owner
 run_case cycle_refused case_cycle_refused
 run_case cycle_superuser case_cycle_superuser
 run_case reject_children case_reject_children
