@@ -326,10 +326,11 @@ static int prepare_target(migration *mg)
         return rc;
     if (!o->schema_file && !o->data_only)
         return pgb_record_check_tables(mg->c, &mg->p, o, !mg->staging);
-    if ((rc = pgb_ddl_adopt_target_types(mg->c, &mg->p, &mg->rep)) != 0)
+    if ((rc = pgb_target_names(&mg->tg, &mg->p, o)) != 0 ||
+        (rc = pgb_ddl_adopt_target_types(mg->c, &mg->p, &mg->rep, mg->tg.skipped)) != 0)
         return rc;
     pgb_plan_recount(&mg->p);
-    return pgb_target_read(&mg->tg, mg->c, &mg->p, o, &mg->rep);
+    return pgb_target_read(&mg->tg, mg->c, o, &mg->rep);
 }
 
 /* The options that would load the bad values of the plan (timestamps past

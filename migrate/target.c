@@ -286,25 +286,60 @@ static int name_tables(pgb_target *tg, const char *const *names, pgb_tt_action a
     return 0;
 }
 
+int pgb_target_names(pgb_target *tg, pgb_plan *p, const pgboot_migrate_options *o)
+{
+    memset(tg, 0, sizeof *tg);
+    tg->p = p;
+    size_t n = (size_t)p->ntables + 1;
+    tg->action = calloc(n, sizeof *tg->action);
+    tg->held = calloc(n, sizeof *tg->held);
+    tg->order = calloc(n, sizeof *tg->order);
+    tg->skipped = calloc(n, 1);
+    if (!tg->action || !tg->held || !tg->order || !tg->skipped)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = name_tables(tg, o->skip_tables, PGB_TT_SKIP, "--skip-table");
+    if (rc == 0)
+        rc = name_tables(tg, o->replace_tables, PGB_TT_REPLACE, "--replace-table");
+    for (int i = 0; i < p->ntables; i++)
+        tg->skipped[i] = tg->action[i] == PGB_TT_SKIP;
+    return rc;
+}
+
+/* Does table `name` exist in the target schema? */
+static int table_exists(PGconn *c, const char *name, int *yes)
+{
+    const char *params[1] = {name};
+    PGresult *r = PQexecParams(c,
+                               "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND "
+                               "tablename = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return fail_query(r, "cannot read the target's tables");
+    *yes = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
 static int decide_actions(pgb_target *tg, PGconn *c, const pgboot_migrate_options *o,
                           pgb_report *rep)
 {
     pgb_plan *p = tg->p;
-    int rc = name_tables(tg, o->skip_tables, PGB_TT_SKIP, "--skip-table");
-    if (rc == 0)
-        rc = name_tables(tg, o->replace_tables, PGB_TT_REPLACE, "--replace-table");
-    if (rc)
-        return rc;
+    int rc = 0;
     pgb_buf list = {0};
     int refused = 0;
     for (int i = 0; i < p->ntables; i++) {
-        if ((rc = count_rows(c, p->tables[i].name, 1, &tg->held[i])) != 0)
+        int exists = 1;
+        tg->held[i] = -1; /* a skipped table that is not in the target */
+        if (tg->skipped[i] && (rc = table_exists(c, p->tables[i].name, &exists)) != 0)
+            break;
+        if (exists && (rc = count_rows(c, p->tables[i].name, 1, &tg->held[i])) != 0)
             break;
         if (tg->held[i] == 0 || tg->action[i] != PGB_TT_LOAD) /* none, or named */
             continue;
-        if (o->existing_rows == PGBOOT_EXISTING_ROWS_SKIP)
+        if (o->existing_rows == PGBOOT_EXISTING_ROWS_SKIP) {
             tg->action[i] = PGB_TT_SKIP;
-        else if (o->existing_rows == PGBOOT_EXISTING_ROWS_REPLACE)
+            tg->skipped[i] = 1;
+        } else if (o->existing_rows == PGBOOT_EXISTING_ROWS_REPLACE)
             tg->action[i] = PGB_TT_REPLACE;
         else
             pgb_buf_printf(&list, "%s%s (%lld row%s)", refused++ ? ", " : "", p->tables[i].name,
@@ -322,14 +357,21 @@ static int decide_actions(pgb_target *tg, PGconn *c, const pgboot_migrate_option
     if (rc)
         return rc;
     for (int i = 0; i < p->ntables; i++) {
+        pgb_plan_table *t = &p->tables[i];
         if (tg->action[i] != PGB_TT_SKIP)
             continue;
-        char *why = pgb_printf("skipped as asked: the target's rows (%lld) are kept, its rows "
-                               "in SQLite (%lld) are not loaded",
-                               (long long)tg->held[i], (long long)p->tables[i].rows);
-        pgb_report_skip(rep, "table", p->tables[i].src->name, why ? why : "skipped as asked");
+        char *why = tg->held[i] < 0 ? pgb_printf("skipped as asked: not in the target; its rows "
+                                                 "in SQLite (%lld) are not loaded",
+                                                 (long long)t->rows)
+                                    : pgb_printf("skipped as asked: the target's rows (%lld) "
+                                                 "are kept, its rows in SQLite (%lld) are not "
+                                                 "loaded",
+                                                 (long long)tg->held[i], (long long)t->rows);
+        pgb_report_skip(rep, "table", t->src->name, why ? why : "skipped as asked");
         free(why);
-        p->tables[i].rows = 0;
+        t->rows = 0;
+        for (int k = 0; k < t->ncols; k++) /* not loaded: its values stop nothing */
+            t->cols[k].n_bad = 0;
     }
     /* A table whose rows stay must not lose the rows they reference (nor
      * lose rows of its own to an ON DELETE CASCADE). */
@@ -539,17 +581,8 @@ static int is_superuser(PGconn *c, int *yes)
     return 0;
 }
 
-int pgb_target_read(pgb_target *tg, PGconn *c, pgb_plan *p, const pgboot_migrate_options *o,
-                    pgb_report *rep)
+int pgb_target_read(pgb_target *tg, PGconn *c, const pgboot_migrate_options *o, pgb_report *rep)
 {
-    memset(tg, 0, sizeof *tg);
-    tg->p = p;
-    size_t n = (size_t)p->ntables + 1;
-    tg->action = calloc(n, sizeof *tg->action);
-    tg->held = calloc(n, sizeof *tg->held);
-    tg->order = calloc(n, sizeof *tg->order);
-    if (!tg->action || !tg->held || !tg->order)
-        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     int rc = read_fks(tg, c);
     if (rc == 0)
         rc = decide_actions(tg, c, o, rep);
@@ -984,6 +1017,7 @@ void pgb_target_free(pgb_target *tg)
     free(tg->action);
     free(tg->held);
     free(tg->order);
+    free(tg->skipped);
     free(tg->why);
     memset(tg, 0, sizeof *tg);
 }

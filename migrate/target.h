@@ -48,20 +48,24 @@ typedef struct {
     int nfks;
     pgb_tt_action *action; /* per plan table */
     int64_t *held;         /* per plan table: the rows the target's table held before */
+    char *skipped;         /* per plan table: 1 for PGB_TT_SKIP */
     int *order;            /* plan table indexes, parents before children */
     int bypass;            /* some foreign key's triggers are off while loading */
     char *why;             /* the reason refuse_row gave last */
 } pgb_target;
 
-/* Read the target's foreign keys and the rows its tables hold; decide each
- * table's action (o's skip_tables, replace_tables, existing_rows), the load
- * order, and for a cycle: its DEFERRABLE keys deferred; else (a superuser)
- * the other keys' triggers off; else (the owner of their tables) those
- * keys made DEFERRABLE for the load and deferred; else an error naming the
- * cycle. Nothing is written. A skipped table's rows
- * count becomes 0 (nothing of it is loaded), with a word in rep. */
-PGB_MUST_USE int pgb_target_read(pgb_target *tg, PGconn *c, pgb_plan *p,
-                                 const pgboot_migrate_options *o, pgb_report *rep);
+/* The tables o's skip_tables and replace_tables name (a target or a SQLite
+ * name; another is PGBOOT_EINVALID). First. */
+PGB_MUST_USE int pgb_target_names(pgb_target *tg, pgb_plan *p, const pgboot_migrate_options *o);
+/* Then, once the plan has the target's types: read the target's foreign
+ * keys and the rows its tables hold; decide every other table's action
+ * (o's existing_rows), the load order, and for a cycle: its DEFERRABLE keys deferred; else (a
+ * superuser) the other keys' triggers off; else (the owner of their tables) those keys made
+ * DEFERRABLE for the load and deferred; else an error naming the cycle. Nothing is written. A
+ * skipped table's rows count becomes 0 and its values are not checked (nothing of it is loaded),
+ * with a word in rep. */
+PGB_MUST_USE int pgb_target_read(pgb_target *tg, PGconn *c, const pgboot_migrate_options *o,
+                                 pgb_report *rep);
 /* In the transaction, before the rows: ALTER CONSTRAINT ... DEFERRABLE and
  * SET CONSTRAINTS ... DEFERRED, the
  * bypassed foreign keys' triggers disabled, the replaced tables emptied

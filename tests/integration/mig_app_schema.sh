@@ -272,6 +272,35 @@ case_existing_rows() {
     check_match "$ERR" "--skip-table.*go with --schema FILE.sql or --data-only" "saying so"
 }
 
+# a table the target does not have, and one whose values its types cannot
+# take: both left out with --skip-table
+MISC_SRC=$U/src/misc.db
+sqlite_file "$MISC_SRC" <<'EOF'
+CREATE TABLE cache (k TEXT, v TEXT);
+CREATE TABLE audit (id INTEGER PRIMARY KEY, n INTEGER);
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO cache VALUES ('a', 'b');
+INSERT INTO audit VALUES (1, 'not a number');
+INSERT INTO notes VALUES (1, 'hello');
+EOF
+MISC_SQL=$(sql_file misc.sql <<'EOF'
+CREATE TABLE audit (id integer PRIMARY KEY, n integer);
+CREATE TABLE notes (id integer PRIMARY KEY, body text);
+EOF
+)
+
+case_skip_missing() {
+    local url
+    url=$(newdb skipmissing)
+    pgb migrate --sqlite "$MISC_SRC" --to "$url" --schema "$MISC_SQL"
+    check_failed "a SQLite table the target does not have"
+    check_match "$(hint_line)" "--skip-table cache" "the hint names the way to leave it out"
+    pgb migrate --sqlite "$MISC_SRC" --to "$url" --schema "$MISC_SQL" --skip-table cache --skip-table audit --report "$U/out/misc.json" --verify full
+    check_rc 0 "--skip-table for it, and for a table whose values the target's types cannot take"
+    check_eq "$(q_try "$url" "SELECT string_agg(body, ',') FROM notes")/$(q_try "$url" "SELECT count(*) FROM audit")" "hello/0" "the rest is loaded"
+    check_match "$(rj "$U/out/misc.json" '"\n".join(s["name"] + ": " + s["reason"] for s in d["skipped"])')" "cache: skipped as asked: not in the target" "the report says so"
+}
+
 # --data-only into an existing database, rows there already
 case_data_only_existing() {
     local url
@@ -333,5 +362,6 @@ run_case cycle_superuser case_cycle_superuser
 run_case reject_children case_reject_children
 run_case existing_rows case_existing_rows
 run_case data_only_existing case_data_only_existing
+run_case skip_missing case_skip_missing
 run_case sequences case_sequences
 ml_finish
