@@ -745,7 +745,8 @@ typedef struct pgboot_migration pgboot_migration;
  * superuser) with the other keys' triggers off, else (the tables' owner)
  * with them made DEFERRABLE for the load, and every foreign key of the
  * loaded tables validated before commit; else it is refused (EINVALID)
- * before anything is written; target tables that hold rows are refused
+ * before anything is written; under PGBOOT_ON_ERROR_REJECT a row whose
+ * parent row was rejected or is not there is rejected too; target tables that hold rows are refused
  * (EINVALID) unless skip_tables, replace_tables or existing_rows say
  * otherwise; every sequence owned by or used in the default of a loaded
  * column ends past the largest loaded value.

@@ -535,9 +535,15 @@ static int load_rows(migration *mg)
     if (mg->tg.order) { /* into the app's own schema: parents first */
         pgb_target_hooks(&mg->tg, &L);
         rc = pgb_target_before_load(&mg->tg, mg->c, &mg->ddl);
-        for (int k = 0; k < mg->p.ntables && rc == 0; k++)
-            if (mg->tg.action[mg->tg.order[k]] != PGB_TT_SKIP)
-                rc = pgb_load_table(&L, &mg->p.tables[mg->tg.order[k]]);
+        for (int k = 0; k < mg->p.ntables && rc == 0; k++) {
+            int i = mg->tg.order[k];
+            if (mg->tg.action[i] == PGB_TT_SKIP)
+                continue;
+            if (o->on_error == PGBOOT_ON_ERROR_REJECT)
+                rc = pgb_target_find_missing(&mg->tg, mg->c, i);
+            if (rc == 0)
+                rc = pgb_load_table(&L, &mg->p.tables[i]);
+        }
     }
     for (int i = 0; i < mg->p.ntables && rc == 0 && !mg->tg.order; i++)
         rc = mg->staged ? pgb_staging_load(&L, &mg->p.tables[i], mg->create_sql[i])

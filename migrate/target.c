@@ -23,6 +23,7 @@
 
 #include "../platform/dynload.h"
 #include "ddl.h"
+#include "source.h"
 #include "target.h"
 
 /* ---- a set of keys (the text of a parent row's referenced columns) ----------- */
@@ -185,7 +186,10 @@ static int read_fks(pgb_target *tg, PGconn *c)
            "k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n), "
            "(SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.confkey) WITH ORDINALITY "
            "k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n), "
-           "pg_has_role(cl.relowner, 'USAGE') "
+           "pg_has_role(cl.relowner, 'USAGE'), "
+           "(SELECT json_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.i) FROM "
+           "unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = "
+           "c.confrelid AND a.attnum = k.n) "
            "FROM pg_constraint c JOIN pg_namespace cn ON cn.oid = c.connamespace "
            "JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class pl ON pl.oid = c.confrelid, "
            "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()) s "
@@ -214,11 +218,15 @@ static int read_fks(pgb_target *tg, PGconn *c)
         int nc = 0, np = 0;
         f->ccols = json_names(PQgetvalue(r, i, 9), &nc);
         f->pcols = json_names(PQgetvalue(r, i, 10), &np);
+        int nt = 0;
+        f->ptypes = json_names(PQgetvalue(r, i, 12), &nt);
+        if (nt < np)
+            np = nt;
         f->ncols = nc < np ? nc : np;
         f->ckey = calloc((size_t)f->ncols + 1, sizeof *f->ckey);
         f->pkey = calloc((size_t)f->ncols + 1, sizeof *f->pkey);
         if (!f->qname || !f->name || !f->child_rel || !f->parent_rel || !f->ccols || !f->pcols ||
-            !f->ckey || !f->pkey) {
+            !f->ptypes || !f->ckey || !f->pkey) {
             PQclear(r);
             return pgb_fail(PGBOOT_ENOMEM, "out of memory");
         }
@@ -743,15 +751,19 @@ static int refuse_row(void *payload, const pgb_plan_table *t, sqlite3_stmt *s, i
     int refused = 0;
     for (int i = 0; i < tg->nfks && !refused; i++) {
         pgb_tfk *f = &tg->fks[i];
-        if (f->child != ti || !f->rejected || !f->rejected->n)
+        int rejected = f->rejected && f->rejected->n, missing = f->missing && f->missing->n;
+        if (f->child != ti || (!rejected && !missing))
             continue;
         const char *key = row_key(tg, t, s, first, f->ckey, f->ncols, &b);
-        if (!key || !keyset_has(f->rejected, key))
+        if (!key)
+            continue;
+        rejected = rejected && keyset_has(f->rejected, key);
+        if (!rejected && !(missing && keyset_has(f->missing, key)))
             continue;
         refused = 1;
         free(tg->why);
-        tg->why = pgb_printf("the row of %s it references (foreign key %s) was rejected",
-                             f->parent_rel, f->name);
+        tg->why = pgb_printf("the row of %s it references (foreign key %s) %s", f->parent_rel,
+                             f->name, rejected ? "was rejected" : "is not there");
         *why = tg->why ? tg->why : "the row it references was rejected";
         *col = f->ccols[0];
     }
@@ -775,6 +787,130 @@ static void rejected_row(void *payload, const pgb_plan_table *t, sqlite3_stmt *s
             (void)keyset_add(&f->rejected, key);
     }
     pgb_buf_free(&b);
+}
+
+#define MISSING_BATCH 500
+
+/* One batch of keys (COPY text, and the VALUES rows that ask for them):
+ * those the parent table does not hold go into f->missing. */
+static int ask_missing(PGconn *c, pgb_tfk *f, pgb_buf *values, char **keys, int n)
+{
+    if (n == 0)
+        return 0;
+    pgb_buf q = {0};
+    pgb_buf_puts(&q, "SELECT v.i FROM (VALUES ");
+    pgb_buf_add(&q, values->s, values->len);
+    pgb_buf_puts(&q, ") v(i");
+    for (int k = 0; k < f->ncols; k++)
+        pgb_buf_printf(&q, ", k%d", k);
+    pgb_buf_printf(&q, ") WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE ", f->parent_rel);
+    for (int k = 0; k < f->ncols; k++) {
+        pgb_buf_puts(&q, k ? " AND p." : "p.");
+        pgb_buf_ident(&q, f->pcols[k]);
+        pgb_buf_printf(&q, " = v.k%d", k);
+    }
+    pgb_buf_puts(&q, ")");
+    if (q.oom) {
+        pgb_buf_free(&q);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    PGresult *r = PQexec(c, q.s);
+    pgb_buf_free(&q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return fail_query(r, "cannot look up the rows a table's rows reference");
+    int rc = 0;
+    for (int k = 0; k < PQntuples(r) && rc == 0; k++) {
+        int i = atoi(PQgetvalue(r, k, 0));
+        if (i >= 0 && i < n && keyset_add(&f->missing, keys[i]) != 0)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Is foreign key f of table ti checked against rows that are there when
+ * ti's rows go in (its parent kept, or loaded before ti)? */
+static int parent_before(const pgb_target *tg, const pgb_tfk *f, int ti)
+{
+    if (f->child != ti || f->parent == ti || f->defer || f->bypass)
+        return 0;
+    if (f->parent < 0 || tg->action[f->parent] == PGB_TT_SKIP)
+        return 1;
+    for (int k = 0; k < tg->p->ntables; k++) {
+        if (tg->order[k] == f->parent)
+            return 1;
+        if (tg->order[k] == ti)
+            return 0;
+    }
+    return 0;
+}
+
+static int find_missing_fk(pgb_target *tg, PGconn *c, pgb_tfk *f, int ti)
+{
+    const pgb_plan_table *t = &tg->p->tables[ti];
+    for (int k = 0; k < f->ncols; k++)
+        if (f->ckey[k] < 0)
+            return 0; /* a column not loaded: the target's default */
+    int first = !t->src->without_rowid ? 1 : 0;
+    char *select = pgb_plan_select_sql(t, first);
+    sqlite3_stmt *s = NULL;
+    if (!select || sqlite3_prepare_v2(tg->p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
+        free(select);
+        return pgb_src_fail(tg->p->src, PGBOOT_ERROR, "cannot read a table");
+    }
+    free(select);
+    char *keys[MISSING_BATCH];
+    int n = 0, rc = 0;
+    pgb_buf values = {0}, key = {0};
+    pgb_keyset *batch = NULL; /* the batch's keys, each asked once */
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        const char *kt = row_key(tg, t, s, first, f->ckey, f->ncols, &key);
+        if (!kt || keyset_has(batch, kt))
+            continue;
+        pgb_buf_printf(&values, "%s(%d", n ? ", " : "", n);
+        for (int k = 0; k < f->ncols; k++) {
+            const pgb_plan_col *col = copied_col(t, f->ckey[k]);
+            char *v = pgb_value_input_text(col, sqlite3_column_value(s, first + f->ckey[k]));
+            pgb_buf_puts(&values, ", ");
+            if (v)
+                pgb_buf_literal(&values, v, strlen(v));
+            else
+                pgb_buf_puts(&values, "NULL");
+            pgb_buf_printf(&values, "::%s", f->ptypes[k]);
+            free(v);
+        }
+        pgb_buf_puts(&values, ")");
+        if (keyset_add(&batch, kt) != 0 || !(keys[n++] = pgb_strdup(kt)) || values.oom) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        if (n == MISSING_BATCH) {
+            rc = ask_missing(c, f, &values, keys, n);
+            while (n > 0)
+                free(keys[--n]);
+            values.len = 0;
+            keyset_free(batch);
+            batch = NULL;
+        }
+    }
+    if (rc == 0)
+        rc = ask_missing(c, f, &values, keys, n);
+    while (n > 0)
+        free(keys[--n]);
+    keyset_free(batch);
+    pgb_buf_free(&values);
+    pgb_buf_free(&key);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int pgb_target_find_missing(pgb_target *tg, PGconn *c, int ti)
+{
+    int rc = 0;
+    for (int i = 0; i < tg->nfks && rc == 0; i++)
+        if (parent_before(tg, &tg->fks[i], ti))
+            rc = find_missing_fk(tg, c, &tg->fks[i], ti);
+    return rc;
 }
 
 void pgb_target_hooks(pgb_target *tg, pgb_load *L)
@@ -1009,6 +1145,8 @@ void pgb_target_free(pgb_target *tg)
         free(f->parent_rel);
         free_names(f->ccols, f->ncols);
         free_names(f->pcols, f->ncols);
+        free_names(f->ptypes, f->ncols);
+        keyset_free(f->missing);
         free(f->ckey);
         free(f->pkey);
         keyset_free(f->rejected);

@@ -39,7 +39,9 @@ typedef struct {
     int made_deferrable;  /* and made DEFERRABLE for that, NOT DEFERRABLE again after */
     int bypass;           /* its triggers are off while loading (a cycle); validated after */
     int *ckey, *pkey;     /* the columns' positions among the copied ones; -1: not copied */
+    char **ptypes;        /* the referenced columns' types (format_type) */
     pgb_keyset *rejected; /* under reject: the keys of the parent rows set aside */
+    pgb_keyset *missing;  /* under reject: keys of rows of the child that no parent row has */
 } pgb_tfk;
 
 typedef struct {
@@ -71,8 +73,15 @@ PGB_MUST_USE int pgb_target_read(pgb_target *tg, PGconn *c, const pgboot_migrate
  * bypassed foreign keys' triggers disabled, the replaced tables emptied
  * (children first). Each statement goes to ddl. */
 PGB_MUST_USE int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl);
-/* The hooks of L that reject the children of rejected parent rows. */
+/* The hooks of L that reject the children of rejected parent rows, and
+ * rows whose parent row is not in the target (see
+ * pgb_target_find_missing). */
 void pgb_target_hooks(pgb_target *tg, pgb_load *L);
+/* Under reject, before the rows of plan table ti go in: one scan of them
+ * finds the keys they reference that the target's parent tables (loaded
+ * before, or kept) do not hold, asked in batches; refuse_row then rejects
+ * those rows. */
+PGB_MUST_USE int pgb_target_find_missing(pgb_target *tg, PGconn *c, int ti);
 /* After the rows, when a cycle was broken: every foreign key of the loaded
  * tables validated (rows that reference nothing are an error naming them),
  * the deferred keys checked now and NOT DEFERRABLE again where they were,

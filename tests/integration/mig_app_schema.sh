@@ -8,7 +8,8 @@
 #   throwaway cluster) with the keys' triggers off, every key validated
 #   before commit (an orphan row stops it), and refused up front, naming
 #   it, for a role that is neither; under --on-error reject the children
-#   (and grandchildren) of a rejected row are rejected and counted;
+#   (and grandchildren) of a rejected row, and rows whose parent row is not
+#   there, are rejected and counted;
 # - tables the schema script filled: refused, listed; --skip-table,
 #   --replace-table (children deleted first), --existing-rows;
 # - sequences: serial, identity and a nextval('t_seq') default on a
@@ -184,8 +185,17 @@ case_cycle_superuser() {
 
 REJ_SRC=$U/src/reject.db
 cp "$ORG_SRC" "$REJ_SRC"
-# initech's seats are text: rejected under reject; its collection d and d's item z follow it
-"$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE organizations SET seats = ? WHERE id = 3", ("many",)); c.commit()' "$REJ_SRC"
+# initech's seats are text: rejected under reject; its collection d and d's
+# item z follow it. Collection e's organization (42) and item w's collection
+# (999) are not there at all: rejected too, and item v of collection e.
+"$PY" - "$REJ_SRC" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE organizations SET seats = ? WHERE id = 3", ("many",))
+c.execute("INSERT INTO collections VALUES (14, 42, 'e')")
+c.execute("INSERT INTO items VALUES (104, 999, 'w'), (105, 14, 'v')")
+c.commit()
+EOF
 user_own "$REJ_SRC"
 
 case_reject_children() {
@@ -196,11 +206,12 @@ case_reject_children() {
     user_own "$dir"
     pgb migrate --sqlite "$REJ_SRC" --to "$url" --schema "$ORG_SQL" --on-error reject --allow-rejects --report "$dir/report.json"
     check_rc 0 "--on-error reject: a parent row rejected"
-    check_match "$ERR" "3 rows were rejected" "its child and grandchild are rejected too, and counted"
+    check_match "$ERR" "6 rows were rejected" "its child and grandchild are rejected too, and rows whose parent is not there, and counted"
     check_eq "$(q_try "$url" "SELECT (SELECT string_agg(name, ',' ORDER BY id) FROM organizations) || '/' || (SELECT string_agg(name, ',' ORDER BY id) FROM collections) || '/' || (SELECT string_agg(label, ',' ORDER BY id) FROM items)")" "acme,globex/a,b,c/x,y,loose" "the rest is in"
-    check_eq "$(rj "$dir/report.json" '",".join("%s:%d" % (t["name"], t["rejected"]) for t in sorted(d["tables"], key=lambda t: t["name"]))')" "collections:1,items:1,organizations:1" "the report counts them per table"
-    check_match "$(cat "$dir/rejects/collections.jsonl" 2>&1)" '"reason": *"the row of organizations it references \(foreign key collections_org_id_fkey\) was rejected"' "rejects/collections.jsonl says why"
-    check_match "$(cat "$dir/rejects/items.jsonl" 2>&1)" '"label": *\{[^}]*"z"' "rejects/items.jsonl holds item z"
+    check_eq "$(rj "$dir/report.json" '",".join("%s:%d" % (t["name"], t["rejected"]) for t in sorted(d["tables"], key=lambda t: t["name"]))')" "collections:2,items:3,organizations:1" "the report counts them per table"
+    check_match "$(cat "$dir/rejects/collections.jsonl" 2>&1)" '"reason": *"the row of organizations it references \(foreign key collections_org_id_fkey\) was rejected"' "rejects/collections.jsonl says why (a rejected parent)"
+    check_match "$(cat "$dir/rejects/collections.jsonl" 2>&1)" '"reason": *"the row of organizations it references \(foreign key collections_org_id_fkey\) is not there"' "and why (no parent)"
+    check_eq "$(grep -o '"label": *{[^}]*}' "$dir/rejects/items.jsonl" 2>&1 | grep -o '"value": *"[a-z]*"' | tr -d ' ' | sort | tr '\n' ' ')" '"value":"v" "value":"w" "value":"z" ' "rejects/items.jsonl holds items z, w and v"
 }
 
 # --- tables the schema script filled ---------------------------------------------------
