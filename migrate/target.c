@@ -864,7 +864,14 @@ static int find_missing_fk(pgb_target *tg, PGconn *c, pgb_tfk *f, int ti)
     pgb_buf values = {0}, key = {0};
     pgb_keyset *batch = NULL; /* the batch's keys, each asked once */
     while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
-        const char *kt = row_key(tg, t, s, first, f->ckey, f->ncols, &key);
+        int bad = 0; /* a key that cannot be stored: the row is rejected for it */
+        for (int k = 0; k < f->ncols && !bad; k++) {
+            const pgb_plan_col *col = copied_col(t, f->ckey[k]);
+            const char *why = NULL;
+            bad =
+                col->n_bad && !pgb_cell_ok(col, sqlite3_column_value(s, first + f->ckey[k]), &why);
+        }
+        const char *kt = bad ? NULL : row_key(tg, t, s, first, f->ckey, f->ncols, &key);
         if (!kt || keyset_has(batch, kt))
             continue;
         pgb_buf_printf(&values, "%s(%d", n ? ", " : "", n);

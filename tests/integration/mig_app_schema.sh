@@ -188,12 +188,13 @@ cp "$ORG_SRC" "$REJ_SRC"
 # initech's seats are text: rejected under reject; its collection d and d's
 # item z follow it. Collection e's organization (42) and item w's collection
 # (999) are not there at all: rejected too, and item v of collection e.
+# Item u's collection is text: rejected for its value.
 "$PY" - "$REJ_SRC" <<'EOF'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 c.execute("UPDATE organizations SET seats = ? WHERE id = 3", ("many",))
 c.execute("INSERT INTO collections VALUES (14, 42, 'e')")
-c.execute("INSERT INTO items VALUES (104, 999, 'w'), (105, 14, 'v')")
+c.execute("INSERT INTO items VALUES (104, 999, 'w'), (105, 14, 'v'), (106, 'abc', 'u')")
 c.commit()
 EOF
 user_own "$REJ_SRC"
@@ -206,12 +207,12 @@ case_reject_children() {
     user_own "$dir"
     pgb migrate --sqlite "$REJ_SRC" --to "$url" --schema "$ORG_SQL" --on-error reject --allow-rejects --report "$dir/report.json"
     check_rc 0 "--on-error reject: a parent row rejected"
-    check_match "$ERR" "6 rows were rejected" "its child and grandchild are rejected too, and rows whose parent is not there, and counted"
+    check_match "$ERR" "7 rows were rejected" "its child and grandchild are rejected too, and rows whose parent is not there, and counted"
     check_eq "$(q_try "$url" "SELECT (SELECT string_agg(name, ',' ORDER BY id) FROM organizations) || '/' || (SELECT string_agg(name, ',' ORDER BY id) FROM collections) || '/' || (SELECT string_agg(label, ',' ORDER BY id) FROM items)")" "acme,globex/a,b,c/x,y,loose" "the rest is in"
-    check_eq "$(rj "$dir/report.json" '",".join("%s:%d" % (t["name"], t["rejected"]) for t in sorted(d["tables"], key=lambda t: t["name"]))')" "collections:2,items:3,organizations:1" "the report counts them per table"
+    check_eq "$(rj "$dir/report.json" '",".join("%s:%d" % (t["name"], t["rejected"]) for t in sorted(d["tables"], key=lambda t: t["name"]))')" "collections:2,items:4,organizations:1" "the report counts them per table"
     check_match "$(cat "$dir/rejects/collections.jsonl" 2>&1)" '"reason": *"the row of organizations it references \(foreign key collections_org_id_fkey\) was rejected"' "rejects/collections.jsonl says why (a rejected parent)"
     check_match "$(cat "$dir/rejects/collections.jsonl" 2>&1)" '"reason": *"the row of organizations it references \(foreign key collections_org_id_fkey\) is not there"' "and why (no parent)"
-    check_eq "$(grep -o '"label": *{[^}]*}' "$dir/rejects/items.jsonl" 2>&1 | grep -o '"value": *"[a-z]*"' | tr -d ' ' | sort | tr '\n' ' ')" '"value":"v" "value":"w" "value":"z" ' "rejects/items.jsonl holds items z, w and v"
+    check_eq "$(grep -o '"label": *{[^}]*}' "$dir/rejects/items.jsonl" 2>&1 | grep -o '"value": *"[a-z]*"' | tr -d ' ' | sort | tr '\n' ' ')" '"value":"u" "value":"v" "value":"w" "value":"z" ' "rejects/items.jsonl holds items z, w, v and u"
 }
 
 # --- tables the schema script filled ---------------------------------------------------
