@@ -245,8 +245,12 @@ static int check_recorded(migration *mg)
         } else {
             rc = pgb_fail(PGBOOT_EINVALID, "the target already holds a migration (of %s)",
                           when ? when : "another file");
-            pgb_hint("--force migrates again (into tables that are empty, or with --replace); "
-                     "nothing was written");
+            if (mg->o->schema_file || mg->o->data_only)
+                pgb_hint("--force migrates again (with --existing-rows replace, its rows "
+                         "replace the earlier ones); nothing was written");
+            else
+                pgb_hint("--force migrates again (into tables that are empty, or with "
+                         "--replace); nothing was written");
         }
     }
     free(when);

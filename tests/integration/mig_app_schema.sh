@@ -313,6 +313,31 @@ case_skip_missing() {
     check_match "$(rj "$U/out/misc.json" '"\n".join(s["name"] + ": " + s["reason"] for s in d["skipped"])')" "cache: skipped as asked: not in the target" "the report says so"
 }
 
+# the app's schema migrated into once; another file later replaces its rows
+case_again() {
+    local url src2=$U/src/orgs-changed.db
+    url=$(newdb again)
+    q_script "$url" <"$ORG_SQL" >/dev/null
+    pgb migrate --sqlite "$ORG_SRC" --to "$url" --data-only
+    check_rc 0 "--data-only into the app's schema"
+    pgb migrate --sqlite "$ORG_SRC" --to "$url" --data-only
+    check_rc 0 "the same file again: nothing to do"
+    check_match "$ERR" "migrated into this database already" "saying so"
+    cp "$ORG_SRC" "$src2"
+    "$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE organizations SET name = ? WHERE id = 1", ("acme2",)); c.commit()' "$src2"
+    user_own "$src2"
+    pgb migrate --sqlite "$src2" --to "$url" --data-only
+    check_failed "another file"
+    check_match "$(hint_line)" "--force.*--existing-rows replace" "the hint names --force and --existing-rows replace"
+    pgb migrate --sqlite "$src2" --to "$url" --data-only --force
+    check_failed "--force alone: the tables hold the earlier migration's rows"
+    check_match "$(err_line)" "3 tables of the target hold rows already" "listed"
+    pgb migrate --sqlite "$src2" --to "$url" --data-only --force --existing-rows replace --verify full
+    check_rc 0 "--force --existing-rows replace"
+    check_eq "$(q_try "$url" "SELECT string_agg(name, ',' ORDER BY id) FROM organizations")/$(q_try "$url" "SELECT count(*) FROM items")" "acme2,globex,initech/4" "the rows are the new file's"
+    check_eq "$(q_try "$url" "INSERT INTO organizations (name) VALUES ('new') RETURNING id")" 4 "and the sequence still past them"
+}
+
 # --data-only into an existing database, rows there already
 case_data_only_existing() {
     local url
@@ -375,5 +400,6 @@ run_case reject_children case_reject_children
 run_case existing_rows case_existing_rows
 run_case data_only_existing case_data_only_existing
 run_case skip_missing case_skip_missing
+run_case again case_again
 run_case sequences case_sequences
 ml_finish
