@@ -840,12 +840,14 @@ typedef struct pgboot_migration pgboot_migration;
  * Into the app's own schema (schema_file, data_only): the rows go into the
  * target's tables, parents before children by the target's foreign keys;
  * a cycle of them loads with its DEFERRABLE keys deferred, else (a
- * superuser) with the keys' triggers off and every foreign key of the
- * loaded tables validated before commit, else it is refused (EINVALID)
- * before anything is written; target tables that hold rows are refused
- * (EINVALID) unless skip_tables, replace_tables or existing_rows say
- * otherwise; every sequence owned by or used in the default of a loaded
- * column ends past the largest loaded value.
+ * superuser) with the other keys' triggers off, else (the tables' owner)
+ * with them made DEFERRABLE for the load, and every foreign key of the
+ * loaded tables validated before commit; else it is refused (EINVALID)
+ * before anything is written; under PGBOOT_ON_ERROR_REJECT a row whose
+ * parent row was rejected or is not there is rejected too; target tables
+ * that hold rows are refused (EINVALID) unless skip_tables, replace_tables
+ * or existing_rows say otherwise; every sequence owned by or used in the
+ * default of a loaded column ends past the largest loaded value.
  * opts: not NULL; version 1, 2 (server) or 3 (skip_tables, replace_tables,
  * existing_rows, round_timestamps, zero_dates). *out receives the migration's
  * report on success, and also on a failure that has one (values that cannot
