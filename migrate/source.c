@@ -196,6 +196,7 @@ void pgb_src_close(pgb_src_db *db)
         free(db->others[i].fts_content);
         free(db->others[i].fts_config);
         free(db->others[i].fts_langid);
+        free(db->others[i].fts_uncompress);
         for (int k = 0; k < db->others[i].nfts_notes; k++)
             free(db->others[i].fts_notes[k].name);
         free(db->others[i].fts_notes);
@@ -857,6 +858,12 @@ static int parse_fts(pgb_src_other *o)
             if (o->fts_cols[c] && !strcasecmp(o->fts_cols[c], notindexed[k]))
                 o->fts_unindexed[c] = 1;
     free(notindexed);
+    for (int k = 0; k < o->nfts_notes && rc == 0 && !o->fts_uncompress; k++) {
+        const char *n = o->fts_notes[k].name + strlen(o->name) + 2;
+        if (!strncasecmp(n, "uncompress=", 11) && n[11] &&
+            !(o->fts_uncompress = pgb_strdup(n + 11)))
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
     if (rc == 0 && o->fts_langid)
         rc = fts_note(o, "languageid", o->fts_langid,
                       "SQLite tokenizes each row by its language id; PostgreSQL's tsvector "
@@ -968,8 +975,22 @@ int pgb_src_introspect(pgb_src_db *db)
         pgb_src_other *o = &db->others[i];
         if (o->kind != PGB_SRC_FTS || !o->sql)
             continue;
-        if ((rc = parse_fts(o)) == 0 && !o->fts_content && o->nfts_cols > 0)
-            rc = fts_as_table(db, o);
+        if ((rc = parse_fts(o)) != 0 || o->fts_content || o->nfts_cols == 0)
+            continue;
+        if (o->fts_uncompress) {
+            /* SQLite reads no row of it without the app's function */
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "%s: the FTS4 table %s stores its text compressed (uncompress=%s): "
+                          "only the app's own SQLite function %s can read it, and pgboot "
+                          "cannot call it",
+                          db->path, o->name, o->fts_uncompress, o->fts_uncompress);
+            pgb_hint("nothing was written; where %s is defined (in the app), copy the rows of "
+                     "%s with their docids into an FTS4 table without compress=/uncompress=, "
+                     "drop %s, and migrate again",
+                     o->fts_uncompress, o->name, o->name);
+            break;
+        }
+        rc = fts_as_table(db, o);
     }
     /* AUTOINCREMENT counters. */
     if (rc == 0 && sqlite3_prepare_v2(db->db, "SELECT name, seq FROM sqlite_sequence", -1, &s,

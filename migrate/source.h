@@ -84,6 +84,7 @@ typedef struct {
     char *fts_content;       /* content= ("" contentless, NULL: its own) */
     char *fts_config;        /* "simple", or "english" for the porter tokenizer */
     char *fts_langid;        /* FTS4 languageid=: the column of language ids, or NULL */
+    char *fts_uncompress;    /* FTS4 uncompress=: the app's SQLite function, or NULL */
     pgb_src_note *fts_notes; /* options with no PostgreSQL meaning ("t: order=desc") */
     int nfts_notes;
 } pgb_src_other;
