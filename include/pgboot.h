@@ -321,13 +321,32 @@ typedef struct {
     /* version 2 */
     const char *const *unset; /* NULL-terminated setting names removed from pgboot.conf
                                  (applied like settings); a name not there is no error */
+    /* version 3: the cluster's creation options and the memory budget (issue 12).
+     * locale, encoding and data_checksums are given to initdb for a new cluster
+     * and recorded with it; given for an existing cluster, they must match what
+     * it has, else the start fails with PGBOOT_EINVALID naming what it has,
+     * before anything is changed. */
+    const char *locale;   /* initdb --locale; NULL: C.UTF-8 (else C), or C when encoding
+                             is given and is not UTF8 */
+    const char *encoding; /* initdb --encoding; NULL: UTF8. A migration into a cluster
+                             that is not UTF8 is refused */
+    int data_checksums;   /* 0: on for a new cluster, any for an existing one; 1: on;
+                             -1: off */
+    const char *memory;   /* a memory budget, "512MB" (units kB, MB, GB; at least 128MB):
+                             shared_buffers, effective_cache_size, work_mem,
+                             maintenance_work_mem, max_connections,
+                             autovacuum_max_workers and autovacuum_work_mem derived from
+                             it (README, "A memory budget") and applied like settings; a
+                             name also in settings, or set explicitly in pgboot.conf by an
+                             earlier start, keeps that value. NULL: the settings stay as
+                             they are */
 } pgboot_server_options;
 
-#define PGBOOT_SERVER_OPTIONS_VERSION 2
+#define PGBOOT_SERVER_OPTIONS_VERSION 3
 #define PGBOOT_SERVER_OPTIONS_INIT                                                                 \
     {                                                                                              \
         PGBOOT_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0,                \
-            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL                                               \
+            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL, NULL, NULL, 0, NULL                          \
     }
 /** As pgboot_fetch_options_init(), for server options (the nested fetch
  * options too). 0 or PGBOOT_EINVALID. */
@@ -450,6 +469,15 @@ PGBOOT_EXTERN int pgboot_server_is_external(const pgboot_server *s);
 PGBOOT_EXTERN const char *pgboot_server_restart_needed(const pgboot_server *s);
 /** The settings this call changed on a running server that a reload applied, or NULL. */
 PGBOOT_EXTERN const char *pgboot_server_reloaded(const pgboot_server *s);
+/** The memory the server tree uses now, in bytes: the proportional set size (PSS: shared
+ * pages divided among the processes that map them) of the postmaster and all its child
+ * processes (backends, background workers), summed from /proc/<pid>/smaps_rollup at each
+ * call; *processes (may be NULL) gets how many were counted. Any thread. Errors:
+ * PGBOOT_EINVALID for an external server, PGBOOT_ENOTRUNNING when the postmaster is gone,
+ * PGBOOT_ERROR when /proc cannot be read (the processes of another account: call it as the
+ * account that runs the server, or as root). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_memory(const pgboot_server *s,
+                                                          uint64_t *pss_bytes, int *processes);
 
 /** One variable of a client's environment: set it to `value`, or remove it
  * when `value` is NULL. */
@@ -507,12 +535,19 @@ typedef struct {
     uint32_t timeout_ms;         /* readiness timeout; 0: 60000 */
     const char *const *settings; /* NULL-terminated "name=value" list for this cluster */
     pgboot_fetch_options fetch;
+    /* version 2: as in pgboot_server_options (version 3); each set of creation
+     * options has a template cluster of its own (initdb once per set). */
+    const char *locale;   /* NULL: C.UTF-8 (else C), or C when encoding is not UTF8 */
+    const char *encoding; /* NULL: UTF8 */
+    int data_checksums;   /* 0 or 1: on; -1: off */
+    const char *memory;   /* a memory budget ("512MB"); NULL: the throwaway profile */
 } pgboot_ephemeral_options;
 
-#define PGBOOT_EPHEMERAL_OPTIONS_VERSION 1
+#define PGBOOT_EPHEMERAL_OPTIONS_VERSION 2
 #define PGBOOT_EPHEMERAL_OPTIONS_INIT                                                              \
     {                                                                                              \
-        PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT              \
+        PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT, NULL, NULL, \
+            0, NULL                                                                                \
     }
 /** As pgboot_fetch_options_init(), for ephemeral options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts,

@@ -270,6 +270,18 @@ static int connect_target(migration *mg)
                         "the target runs PostgreSQL %d; pgboot migrates into "
                         "PostgreSQL 13 or later",
                         PQserverVersion(mg->c) / 10000);
+    /* SQLite's text is UTF-8: a database of another encoding could not
+     * store every value as it is (SQL_ASCII would store bytes unchecked). */
+    const char *enc = PQparameterStatus(mg->c, "server_encoding");
+    if (enc && strcmp(enc, "UTF8") != 0) {
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "the target database %s is encoded %s; pgboot migrates only into UTF8 "
+                      "databases (SQLite's text is UTF-8); nothing was written",
+                      PQdb(mg->c), enc);
+        pgb_hint("migrate into a UTF8 database: a new cluster with --encoding UTF8 (the "
+                 "default) and another --data-dir or --app, or --to the URL of one");
+        return rc;
+    }
     pgb_set_session(mg->c);
     /* One migration into a database at a time: a second waits, then finds
      * the first one's record. */

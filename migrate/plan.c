@@ -282,7 +282,7 @@ static int needs_for(family f, int detect_json)
     case F_UUID:
         return NEED_UUID;
     case F_JSON:
-        return NEED_JSON;
+        return NEED_JSON | NEED_BLOBTEXT;
     case F_VARCHAR:
     case F_CHAR:
         return NEED_CHARS | NEED_BLOBTEXT;
@@ -357,6 +357,9 @@ static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
                 size_t chars = pgb_utf8_len(b ? b : "", bn);
                 if ((need & NEED_CHARS) && chars > st->max_chars)
                     st->max_chars = chars;
+                int container;
+                if ((need & NEED_JSON) && pgb_json_check(b ? b : "", bn, &container) == 0)
+                    st->n_blob_json++;
             }
         }
         return;
@@ -603,8 +606,8 @@ static int64_t bad_for(const pgb_plan_col *c)
                zero_dates_bad(c);
     case PGB_K_EPOCH_TSTZ:
         return st->n_real + st->n_text + st->n_blob;
-    case PGB_K_JSONB:
-        return st->n_int + st->n_real + st->n_blob + st->n_text_nonjson;
+    case PGB_K_JSONB: /* blobs of UTF-8 JSON text are that JSON */
+        return st->n_int + st->n_real + st->n_blob - st->n_blob_json + st->n_text_nonjson;
     case PGB_K_UUID:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nonuuid;
     case PGB_K_VARCHAR:
@@ -754,9 +757,15 @@ static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int 
         reason(c, "TIME values are kept as %s", c->type_sql);
         break;
     case F_JSON:
-        if (only_text && !st->n_text_nonjson) {
+        /* older app versions wrote JSON as blobs of its UTF-8 text */
+        if (!st->n_int && !st->n_real && st->n_blob == st->n_blob_json && !st->n_text_nonjson) {
             set_type(c, PGB_K_JSONB, 0, 0, 0);
-            if (st->n_text)
+            if (st->n_blob_json)
+                reason(c,
+                       "every value parses as JSON (%lld of them BLOBs of UTF-8 JSON text): "
+                       "jsonb",
+                       (long long)st->n_blob_json);
+            else if (st->n_text)
                 reason(c, "every value parses as JSON: jsonb");
         } else {
             by_data(c);
@@ -1050,10 +1059,15 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
         return type == SQLITE_INTEGER;
     case PGB_K_JSONB: {
         *why = "not JSON";
+        if (type == SQLITE_BLOB) {
+            s = (const char *)sqlite3_value_blob(v);
+            n = (size_t)sqlite3_value_bytes(v);
+            type = pgb_utf8_ok(s ? s : "", n) ? SQLITE_TEXT : SQLITE_BLOB;
+        }
         if (type != SQLITE_TEXT)
             return 0;
         int container;
-        return pgb_json_check(s, n, &container) == 0;
+        return pgb_json_check(s ? s : "", n, &container) == 0;
     }
     case PGB_K_UUID:
         /* The same UUID in another spelling (upper case, braces) is the

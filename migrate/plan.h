@@ -36,6 +36,7 @@ typedef struct {
     int64_t n_text_nonnumeric;
     int64_t n_text_inf;  /* 'Infinity', '-inf', ... (pgb_numeric_special); 'NaN' is a number */
     int64_t n_blob_text; /* blobs whose bytes are valid UTF-8 without NUL (TEXT columns) */
+    int64_t n_blob_json; /* and of those, JSON texts (JSON columns) */
     int64_t n_text_uuid_noncanon; /* UUIDs not in canonical lower-case 8-4-4-4-12 form */
     size_t max_chars;
     int max_int_digits, max_frac_digits; /* of numbers and numeric texts */

@@ -75,7 +75,9 @@ static int64_t changed_count(const pgb_plan_col *c, change_kind k)
         return 0;
     switch (k) {
     case CH_BLOBS_AS_TEXT:
-        return c->kind == PGB_K_TEXT || c->kind == PGB_K_VARCHAR ? c->st.n_blob_text : 0;
+        return c->kind == PGB_K_TEXT || c->kind == PGB_K_VARCHAR ? c->st.n_blob_text
+               : c->kind == PGB_K_JSONB                          ? c->st.n_blob_json
+                                                                 : 0;
     case CH_ROUNDED:
         return ts && c->round_ts ? c->st.n_text_frac_lost : 0;
     case CH_ZERO_DATES:

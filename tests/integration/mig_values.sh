@@ -174,6 +174,28 @@ case_zero_dates_plain() {
     check_eq "$(rj "$rep" "col('acct', 'born').get('zero_dates_as')")" "null" "the report says NULL"
 }
 
+case_zero_dates_reject() {
+    local url dir=$U/out/zd-reject
+    url=$(newdb zdreject)
+    mkdir -p "$dir"
+    user_own "$dir"
+    pgb migrate --sqlite "$ZD_NULL_DB" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
+    check_rc 0 "--on-error reject: the row with zero dates is set aside"
+    check_eq "$(zd_values "$url")" \
+        "1|1990-05-17|2024-01-01 10:00:00|2024-02-01 10:00:00;3|<null>|2024-01-02 11:00:00|<null>" "the other rows exactly"
+    check_py "rejects/acct.jsonl: row 2, its zero date and why, the row exactly" '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+if len(rows) != 1:
+    print("%d rejected rows, expected 1" % len(rows)); sys.exit()
+r = rows[0]
+if r.get("key") != 2 or "zero date" not in r.get("reason", ""):
+    print("rejected %r" % r)
+if r.get("row", {}).get("seen") != {"type": "text", "value": "0000-00-00 00:00:00"}:
+    print("row %r" % r.get("row"))
+' "$dir/rejects/acct.jsonl"
+}
+
 case_zero_default_only() {
     local url db=$U/src/zero-default.db
     # no zero date among the values: the default alone is refused (strict)
@@ -238,6 +260,34 @@ case_blob_text() {
     check_eq "$(rj "$U/out/blob-schema.json" "col('prefs', 'body').get('blobs_as_text')")" 2 "--data-only: counted"
 }
 
+# JSON written as blobs of its UTF-8 text: a JSON column (plain route), and
+# the app's jsonb column (--data-only)
+case_blob_json() {
+    local db=$U/src/blob-json.db url want
+    mkdb "$db" '
+c.execute("CREATE TABLE prefs (id INTEGER PRIMARY KEY, body JSON)")
+c.execute("INSERT INTO prefs VALUES (1, ?)", ("{\"theme\": \"dark\"}",))
+c.execute("INSERT INTO prefs VALUES (2, ?)", ("{\"mood\": \"\U0001F600\"}".encode(),))'
+    want="1:{\"theme\": \"dark\"};2:{\"mood\": \""$'\xf0\x9f\x98\x80'"\"}"
+    url=$(newdb blobjson)
+    pgb migrate --sqlite "$db" --to "$url" --verify full --report "$U/out/blob-json.json"
+    check_rc 0 "a JSON column with blobs of UTF-8 JSON text (strict)"
+    check_eq "$(coltype "$url" prefs body)" jsonb "the column is jsonb"
+    check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || body::text, ';' ORDER BY id) FROM prefs")" "$want" "the JSON values exactly"
+    check_eq "$(rj "$U/out/blob-json.json" "col('prefs', 'body').get('blobs_as_text')")" 1 "counted in the report"
+    url=$(newdb blobjsonb)
+    q "$url" "CREATE TABLE prefs (id integer PRIMARY KEY, body jsonb NOT NULL)" >/dev/null
+    pgb migrate --sqlite "$db" --to "$url" --data-only --verify full
+    check_rc 0 "--data-only: blobs of UTF-8 JSON text into the app's jsonb column"
+    check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || body::text, ';' ORDER BY id) FROM prefs")" "$want" "--data-only: the JSON values exactly"
+    # a blob that is text but not JSON: refused by the jsonb column
+    url=$(newdb blobjsonbad)
+    q "$url" "CREATE TABLE prefs (id integer PRIMARY KEY, body jsonb NOT NULL)" >/dev/null
+    pgb migrate --sqlite "$BLOB_DB" --to "$url" --data-only
+    check_rc 1 "--data-only: a blob of text that is not JSON, into jsonb: refused"
+    check_contains "$(err_line)" "prefs.body (rowid 3): 'tab\\x09here\\\\back' (not JSON)" "the cell, its excerpt escaped, and why"
+}
+
 case_excerpts() {
     local db=$U/src/excerpt.db url
     mkdb "$db" '
@@ -257,6 +307,15 @@ want = {("n", 1): "\U0001F600 Zo\u00eb", ("body", 2): "a\\xff\\x00b"}
 if got != want:
     print("bad_values: %r, expected %r" % (got, want))
 ' "$T/.out"
+}
+
+case_usage() {
+    pgb migrate --sqlite "$ZD_DB" --dry-run --zero-dates maybe
+    check_rc 2 "--zero-dates takes infinity or null"
+    check_contains "$ERR" "--zero-dates is infinity or null, not 'maybe'" "the usage error says so"
+    pgb migrate --help
+    check_contains "$OUT$ERR" "--round-timestamps" "--help lists --round-timestamps"
+    check_contains "$OUT$ERR" "--zero-dates infinity|null" "--help lists --zero-dates"
 }
 
 # --- 9. Infinity and NaN in NUMERIC(p,s) ----------------------------------------------------
@@ -310,9 +369,12 @@ run_case ts_plain_strict case_ts_plain_strict
 run_case ts_plain_round case_ts_plain_round
 run_case ts_schema case_ts_schema
 run_case zero_dates_plain case_zero_dates_plain
+run_case zero_dates_reject case_zero_dates_reject
 run_case zero_default_only case_zero_default_only
 run_case zero_dates_schema case_zero_dates_schema
 run_case blob_text case_blob_text
+run_case blob_json case_blob_json
 run_case excerpts case_excerpts
 run_case numeric_infinity case_numeric_infinity
+run_case usage case_usage
 ml_finish

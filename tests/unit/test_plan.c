@@ -518,12 +518,22 @@ static void test_blob_text(void **state)
         {"VARCHAR(2)", "VALUES (x'c3a9c3a9c3a9')", PGB_K_TEXT, "text", 0},
         /* a BLOB column stays bytea */
         {"BLOB", "VALUES (x'7b7d')", PGB_K_BYTEA, "bytea", 0},
+        /* a JSON column of blobs of UTF-8 JSON text: jsonb */
+        {"JSON", "VALUES ('[1]'), (x'7b2261223a317d')", PGB_K_JSONB, "jsonb", 0},
+        {"JSON", "VALUES ('[1]'), (x'7b2261223a')", PGB_K_BYTEA, "bytea", 0}, /* not JSON */
     };
     RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
     fx_begin(f);
     fx_exec(f, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES (x'7b7d'), (x'5b5d'), ('z');");
+    f->full_scan = 1; /* as into an existing schema */
     fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     expect_reason(f, "t", "v", "2 BLOB values are valid UTF-8 text without NUL");
+    /* into an existing jsonb column: blobs of JSON text fit, others do not */
+    pgb_plan_col *c = fx_col(f, "t", "v");
+    c->kind = PGB_K_JSONB;
+    pgb_plan_recount(&f->p);
+    assert_int_equal(c->n_bad, 1); /* 'z' (but not the blobs {} and []) */
+    assert_int_equal(fx_cells_refused(f, "t", "v", NULL), 1);
     fx_end(f);
     /* widen: one blob that is not text makes the column bytea */
     fx_begin(f);
