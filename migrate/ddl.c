@@ -1186,6 +1186,14 @@ static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_ot
         pgb_buf_ident(&doc, n);
         pgb_buf_puts(&doc, "::text, '')");
     }
+    if (!doc.len) {
+        pgb_report_warn(rep,
+                        "%s: no column of it is in the target table %s; no search column "
+                        "was filled from it",
+                        o->name, t->name);
+        PQclear(r);
+        return 0;
+    }
     const char *cfg = o->fts_config ? o->fts_config : "simple";
     int rc = 0;
     for (int k = 0; k < PQntuples(r) && rc == 0; k++) {
@@ -1197,7 +1205,7 @@ static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_ot
         pgb_buf_ident(&sql, t->name);
         pgb_buf_puts(&sql, " SET ");
         pgb_buf_ident(&sql, col);
-        pgb_buf_printf(&sql, " = to_tsvector('%s', %s) WHERE ", cfg, doc.s ? doc.s : "''");
+        pgb_buf_printf(&sql, " = to_tsvector('%s', %s) WHERE ", cfg, doc.s);
         pgb_buf_ident(&sql, col);
         pgb_buf_puts(&sql, " IS NULL");
         if (sql.oom) {

@@ -804,9 +804,14 @@ static int parse_fts(pgb_src_other *o)
     int v = o->fts_version;
     char **notindexed = NULL;
     int nnotindexed = 0;
+    int depth = 0; /* fts4(a VARCHAR(10, 2), ...) */
     o->fts_config = pgb_strdup("simple");
     for (size_t i = open + 1; i <= close && i < t.n && rc == 0; i++) {
-        int end = i == close || (t.t[i].kind == TK_OP && t.t[i].start[0] == ',');
+        if (t.t[i].kind == TK_OP && t.t[i].start[0] == '(')
+            depth++;
+        else if (t.t[i].kind == TK_OP && t.t[i].start[0] == ')' && depth > 0 && i != close)
+            depth--;
+        int end = i == close || (depth == 0 && t.t[i].kind == TK_OP && t.t[i].start[0] == ',');
         if (!end)
             continue;
         if (i > item && t.t[item].text) {

@@ -65,6 +65,10 @@ INSERT INTO docs_idx (docs_idx) VALUES ('rebuild');
 CREATE VIRTUAL TABLE gone USING fts4(content="", a);
 CREATE VIRTUAL TABLE accents USING fts4(words, tokenize=unicode61 "remove_diacritics=0");
 INSERT INTO accents (docid, words) VALUES (1, 'un café noir'), (2, 'the cafe');
+CREATE VIRTUAL TABLE typed USING fts4(title VARCHAR(10, 2), body TEXT);
+INSERT INTO typed (docid, title, body) VALUES (1, 'typed', 'columns');
+CREATE VIRTUAL TABLE tagged5 USING fts5(body, tag UNINDEXED);
+INSERT INTO tagged5 (rowid, body, tag) VALUES (1, 'hello world', 'sport'), (2, 'sport news', 'misc');
 EOF
 URL=$(newdb fts34)
 REP=$U/out/fts34.json
@@ -151,6 +155,17 @@ case_tokenizer_arguments() {
     same_search accents simple fts café cafe noir
     check_match "$(rj "$REP" "'\n'.join(s['name'] + ': ' + s['reason'] for s in d['skipped'] if s['kind'] == 'fts option')")" \
         "accents: tokenize=unicode61 remove_diacritics=0: .*simple configuration" "the report names the tokenizer's arguments"
+}
+
+case_unindexed_and_types() {
+    migrated || return 0
+    check_eq "$(cols "$URL" typed)" "docid bigint, title text, body text, fts tsvector" "FTS4 columns with types (VARCHAR(10, 2)): two text columns"
+    # FTS5's UNINDEXED, as FTS4's notindexed=: stored, not searched
+    check_eq "$(q "$URL" "SELECT rowid, body, tag FROM tagged5 ORDER BY rowid")" "$(lite "$SRC" "SELECT rowid, body, tag FROM tagged5 ORDER BY rowid")" "tagged5: its rows exactly"
+    local want got
+    want=$(lite "$SRC" "SELECT group_concat(rowid, ',') FROM tagged5 WHERE tagged5 MATCH 'sport'")
+    got=$(q_try "$URL" "SELECT string_agg(rowid::text, ',' ORDER BY rowid) FROM tagged5 WHERE fts @@ to_tsquery('simple', 'sport')")
+    check_eq "$got" "$want" "FTS5 UNINDEXED: PostgreSQL's search finds what SQLite's MATCH finds ($want: not the tag)"
 }
 
 case_contentless_and_shadows() {
@@ -251,6 +266,7 @@ run_case fts4_porter case_fts4_porter
 run_case fts4_languageid case_fts4_languageid
 run_case fts4_external case_fts4_external
 run_case tokenizer_arguments case_tokenizer_arguments
+run_case unindexed_and_types case_unindexed_and_types
 run_case contentless_and_shadows case_contentless_and_shadows
 run_case compressed case_compressed
 run_case app_schema case_app_schema
