@@ -15,6 +15,14 @@
 extern const char pgb_builtin_manifest[];
 extern const size_t pgb_builtin_manifest_len;
 
+/* manifest.c: the pinned majors, "16, 17, 18", into out. */
+void pgb_manifest_majors_text(const pgboot_manifest *m, char *out, size_t len);
+
+/* bundle.c: the major a fetch asks for: options.pg_version (version 2), else
+ * $PGBOOT_PG_VERSION, else 0 (the manifest's default). PGBOOT_EINVALID for a
+ * variable that is not a major. */
+PGB_MUST_USE int pgb_fetch_major(const pgboot_fetch_options *o, unsigned int *major);
+
 /* hasher.c: a sha512 computed on a thread that follows a file as it grows. */
 typedef struct {
     pthread_t thread;

@@ -20,6 +20,7 @@
  * its tarball, byte by byte, and listed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,14 @@ const pgboot_bundle_timing *pgboot_bundle_timings(const pgboot_bundle *b)
     return &b->timing;
 }
 
+void pgboot_bundle_mark_used(const pgboot_bundle *b)
+{
+    char *stamp = pgb_printf("%s.used", b->root);
+    if (stamp)
+        pgb_touch(stamp);
+    free(stamp);
+}
+
 int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts)
 {
     *out = NULL;
@@ -139,6 +148,26 @@ static void plan_free(plan *p)
     free(p->list);
 }
 
+int pgb_fetch_major(const pgboot_fetch_options *o, unsigned int *major)
+{
+    *major = 0;
+    if (o && o->version >= 2 && o->pg_version) {
+        *major = o->pg_version;
+        return 0;
+    }
+    const char *env = getenv("PGBOOT_PG_VERSION");
+    if (!env || !*env)
+        return 0;
+    int rc = pgb_pg_major_parse(env, major);
+    if (rc) {
+        char why[PGB_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", pgboot_error_last());
+        rc = pgb_fail(PGBOOT_EINVALID, "PGBOOT_PG_VERSION: %s", why);
+        pgb_hint("set it to a pinned major (16, 17 or 18), or unset it for the default");
+    }
+    return rc;
+}
+
 static int plan_make(plan *p, const pgboot_fetch_options *o)
 {
     memset(p, 0, sizeof *p);
@@ -150,7 +179,10 @@ static int plan_make(plan *p, const pgboot_fetch_options *o)
     if (rc)
         return rc;
     const char *platform = o && o->platform ? o->platform : pgboot_platform_current();
-    if (!(p->pin = pgboot_manifest_find(p->manifest, platform)))
+    unsigned int major = 0;
+    if ((rc = pgb_fetch_major(o, &major)) != 0)
+        return rc;
+    if (!(p->pin = pgboot_manifest_find_major(p->manifest, major, platform)))
         return PGBOOT_ENOTFOUND;
     if ((rc = pgboot_integrity_parse(p->pin->integrity, p->digest)) != 0)
         return rc;
@@ -180,7 +212,7 @@ static int bundle_make(pgboot_bundle **out, const plan *p, const char *url,
     b->tarball = pgb_strdup(p->tarball);
     b->url = url ? pgb_strdup(url) : NULL;
     b->platform = pgb_strdup(p->pin->platform);
-    b->pg_version = pgb_strdup(pgboot_manifest_pg_version(p->manifest));
+    b->pg_version = pgb_strdup(p->pin->pg_version);
     b->integrity = pgb_strdup(p->pin->integrity);
     b->origin = origin;
     b->timing = p->timing;
@@ -276,7 +308,7 @@ static int install_tree(plan *p)
     uint64_t t1 = pgb_now_ms();
     p->timing.extract_ms = (uint32_t)(t1 - t0);
     if (rc == 0)
-        rc = check_runs(tmp, pgboot_manifest_pg_version(p->manifest));
+        rc = check_runs(tmp, p->pin->pg_version);
     /* Listed before the rename: paths are relative, and an installed tree
      * then always has its list (a stale list of a tree killed before its
      * rename describes the same tarball's contents, and is rewritten). */
@@ -499,7 +531,7 @@ int pgboot_bundle_verify(pgboot_bundle **out, const pgboot_fetch_options *o)
     if (rc == 0)
         rc = pgb_verify_tree(p.tarball, p.root);
     if (rc == 0)
-        rc = check_runs(p.root, pgboot_manifest_pg_version(p.manifest));
+        rc = check_runs(p.root, p.pin->pg_version);
     if (rc == 0)
         rc = bundle_make(out, &p, NULL, PGBOOT_FROM_CACHE);
     plan_free(&p);
@@ -513,8 +545,10 @@ int pgboot_fetch_options_init(pgboot_fetch_options *opts, unsigned int version)
     if (rc == 0 && !opts)
         rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_fetch_options to initialise");
     if (rc == 0) {
+        /* Only the fields of that version: the caller's struct may be older. */
         pgboot_fetch_options init = PGBOOT_FETCH_OPTIONS_INIT;
-        *opts = init;
+        memcpy(opts, &init,
+               version == 1 ? offsetof(pgboot_fetch_options, pg_version) : sizeof init);
         opts->version = version;
     }
     return rc;

@@ -10,6 +10,7 @@
  *   ephemeral.c  tmp
  *   testdb.c     testdb
  *   migrate.c    migrate
+ *   cache.c      cache list, cache prune
  */
 #ifndef PGBOOT_CLI_H
 #define PGBOOT_CLI_H
@@ -52,6 +53,7 @@ typedef enum {
     CLI_OPT_CONNECT_TIMEOUT,
     CLI_OPT_LOW_SPEED_TIME,
     CLI_OPT_LOW_SPEED_LIMIT,
+    CLI_OPT_PG_VERSION,
     /* the app and its server */
     CLI_OPT_APP,
     CLI_OPT_DATA_DIR,
@@ -101,6 +103,7 @@ typedef enum {
     /* migrate: values changed on the way (issue 10) */
     CLI_OPT_ROUND_TIMESTAMPS,
     CLI_OPT_ZERO_DATES,
+    CLI_OPT_OLDER_THAN,
 } cli_opt_id;
 
 struct cli_opt_group;
@@ -199,20 +202,21 @@ int cli_parse_uint(const char *s, const char *opt, unsigned long max, unsigned l
 
 /* ---- the shared option groups (common.c) --------------------------------- */
 
-extern const cli_opt_group cli_group_bundle;   /* --platform, --manifest, --cache-dir */
-extern const cli_opt_group cli_group_download; /* --mirror, --from, --offline, --retries ... */
-extern const cli_opt_group cli_group_root;     /* --run-as, --create-user */
-extern const cli_opt_group cli_group_app;      /* --app */
-extern const cli_opt_group cli_group_data_dir; /* --data-dir */
-extern const cli_opt_group cli_group_external; /* --database-url */
-extern const cli_opt_group cli_group_timeout;  /* --timeout */
-extern const cli_opt_group cli_group_set;      /* --set */
-extern const cli_opt_group cli_group_unset;    /* --unset */
-extern const cli_opt_group cli_group_start;    /* --port, --sqlite, --no-migrate */
-extern const cli_opt_group cli_group_tmp_dir;  /* --tmp-dir */
-extern const cli_opt_group cli_group_json;     /* --json */
-extern const cli_opt_group cli_group_cluster;  /* --locale, --encoding, --[no-]data-checksums,
-                                                  --memory */
+extern const cli_opt_group cli_group_bundle;    /* --pg-version, --platform, --manifest */
+extern const cli_opt_group cli_group_cache_dir; /* --cache-dir */
+extern const cli_opt_group cli_group_download;  /* --mirror, --from, --offline, --retries ... */
+extern const cli_opt_group cli_group_root;      /* --run-as, --create-user */
+extern const cli_opt_group cli_group_app;       /* --app */
+extern const cli_opt_group cli_group_data_dir;  /* --data-dir */
+extern const cli_opt_group cli_group_external;  /* --database-url */
+extern const cli_opt_group cli_group_timeout;   /* --timeout */
+extern const cli_opt_group cli_group_set;       /* --set */
+extern const cli_opt_group cli_group_unset;     /* --unset */
+extern const cli_opt_group cli_group_start;     /* --port, --sqlite, --no-migrate */
+extern const cli_opt_group cli_group_tmp_dir;   /* --tmp-dir */
+extern const cli_opt_group cli_group_json;      /* --json */
+extern const cli_opt_group cli_group_cluster;   /* --locale, --encoding, --[no-]data-checksums,
+                                                   --memory */
 
 /* A bundle or download option into o: -1 if id is not one, else 0 or a usage
  * exit status (printed). */
@@ -273,6 +277,7 @@ extern const cli_opt cli_fetch_opts[], cli_verify_opts[];
 extern const cli_opt cli_start_opts[], cli_restart_opts[], cli_serve_opts[], cli_run_opts[];
 extern const cli_opt cli_status_opts[], cli_url_opts[], cli_env_opts[], cli_logs_opts[];
 extern const cli_opt cli_stop_opts[], cli_tmp_opts[], cli_testdb_opts[], cli_migrate_opts[];
+extern const cli_opt cli_cache_opts[];
 
 int cmd_fetch(const cli_cmd *cmd, int argc, char **argv);  /* fetch, verify */
 int cmd_server(const cli_cmd *cmd, int argc, char **argv); /* start ... stop but run */
@@ -280,5 +285,6 @@ int cmd_run(const cli_cmd *cmd, int argc, char **argv);
 int cmd_tmp(const cli_cmd *cmd, int argc, char **argv);
 int cmd_testdb(const cli_cmd *cmd, int argc, char **argv);
 int cmd_migrate(const cli_cmd *cmd, int argc, char **argv);
+int cmd_cache(const cli_cmd *cmd, int argc, char **argv); /* cache list, cache prune */
 
 #endif

@@ -71,14 +71,23 @@ int cli_parse_uint(const char *s, const char *opt, unsigned long max, unsigned l
 /* ---- the shared option groups -------------------------------------------- */
 
 static const cli_opt bundle_opts[] = {
+    {CLI_OPT_PG_VERSION, "pg-version", 0, "N",
+     "PostgreSQL major 16, 17 or 18 (default $PGBOOT_PG_VERSION, else 16): of the bundle, and of "
+     "a new cluster; an existing one always runs with its own major (another is refused)",
+     NULL},
     {CLI_OPT_PLATFORM, "platform", 0, "P", "bundle for platform P (default: this machine)", NULL},
     {CLI_OPT_MANIFEST, "manifest", 0, "FILE", "use this manifest instead of the built-in one",
      NULL},
-    {CLI_OPT_CACHE_DIR, "cache-dir", 0, "DIR",
-     "bundle cache (default: ${XDG_CACHE_HOME:-~/.cache}/pgboot)", NULL},
     CLI_OPT_END,
 };
 const cli_opt_group cli_group_bundle = {"bundle options", bundle_opts};
+
+static const cli_opt cache_dir_opts[] = {
+    {CLI_OPT_CACHE_DIR, "cache-dir", 0, "DIR",
+     "bundle cache (default: $PGBOOT_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/pgboot)", NULL},
+    CLI_OPT_END,
+};
+const cli_opt_group cli_group_cache_dir = {NULL, cache_dir_opts};
 
 static const cli_opt download_opts[] = {
     {CLI_OPT_MIRROR, "mirror", 0, "URL", "npm registry or file:// mirror to download from", NULL},
@@ -214,6 +223,10 @@ int cli_bundle_option(cli_opt_id id, const char *arg, pgboot_fetch_options *o)
     case CLI_OPT_FROM:
         o->from_file = arg;
         return 0;
+    case CLI_OPT_PG_VERSION:
+        if (pgboot_pg_major_parse(arg, &o->pg_version) != 0)
+            return cli_usage_fail();
+        return 0;
     case CLI_OPT_CACHE_DIR:
         o->cache_dir = arg;
         return 0;
@@ -322,6 +335,11 @@ int cli_server_option(cli_server_opts *s, cli_opt_id id, const char *arg)
     }
     case CLI_OPT_MEMORY:
         s->o.memory = arg;
+        return 0;
+    case CLI_OPT_PG_VERSION:
+        /* The cluster's major, which chooses its bundle. */
+        if (pgboot_pg_major_parse(arg, &s->o.pg_version) != 0)
+            return cli_usage_fail();
         return 0;
     default:
         return cli_bundle_option(id, arg, &s->o.fetch);

@@ -15,6 +15,7 @@ const cli_opt cli_tmp_opts[] = {
     CLI_INCLUDE(cli_group_cluster),
     CLI_INCLUDE(cli_group_json),
     CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_cache_dir),
     CLI_INCLUDE(cli_group_download),
     CLI_OPT_END,
 };
@@ -32,6 +33,7 @@ pgboot_ephemeral_options cli_ephemeral_options(const cli_server_opts *s, const c
     e.encoding = s->o.encoding;
     e.data_checksums = s->o.data_checksums;
     e.memory = s->o.memory;
+    e.pg_version = s->o.pg_version;
     return e;
 }
 

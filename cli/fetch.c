@@ -71,6 +71,7 @@ static void print_bundle(const pgboot_bundle *b, int as_json)
 const cli_opt cli_fetch_opts[] = {
     CLI_INCLUDE(cli_group_json),
     CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_cache_dir),
     CLI_INCLUDE(cli_group_download),
     CLI_OPT_END,
 };
@@ -79,6 +80,7 @@ const cli_opt cli_fetch_opts[] = {
 const cli_opt cli_verify_opts[] = {
     CLI_INCLUDE(cli_group_json),
     CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_cache_dir),
     CLI_OPT_END,
 };
 

@@ -61,6 +61,13 @@ const cli_cmd cli_cmds[] = {
      cli_fetch_opts},
     {"verify", cmd_fetch, NULL, "re-check the cached bundle against its pinned digest", NULL,
      cli_verify_opts},
+    {"cache", cmd_cache, "list | prune",
+     "list the bundles in the cache; 'cache prune --older-than D' removes unused ones",
+     "'cache list': the bundles in the cache, their PostgreSQL version, size, last use and the "
+     "process running from one; 'cache prune --older-than DURATION': remove the bundles not "
+     "used for that long (at least 1m) that no running server uses (a data directory that "
+     "needs one again fetches it at its next start)",
+     cli_cache_opts},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

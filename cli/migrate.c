@@ -91,6 +91,7 @@ const cli_opt cli_migrate_opts[] = {
      NULL},
     CLI_INCLUDE(cli_group_json),
     CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_cache_dir),
     CLI_INCLUDE(cli_group_download),
     CLI_OPT_END,
 };
@@ -191,6 +192,8 @@ static int migrate_option(void *ctx, cli_opt_id id, const char *arg)
     case CLI_OPT_JSON:
         a->as_json = 1;
         return 0;
+    case CLI_OPT_PG_VERSION: /* the major of the app's cluster, if migrate makes it */
+        return pgboot_pg_major_parse(arg, &a->so.pg_version) != 0 ? cli_usage_fail() : 0;
     default:
         return cli_bundle_option(id, arg, &a->so.fetch);
     }

@@ -25,7 +25,7 @@
         CLI_INCLUDE(cli_group_timeout), CLI_INCLUDE(cli_group_set), CLI_INCLUDE(cli_group_unset),  \
         CLI_INCLUDE(cli_group_external), CLI_INCLUDE(cli_group_root),                              \
         CLI_INCLUDE(cli_group_cluster), CLI_INCLUDE(cli_group_bundle),                             \
-        CLI_INCLUDE(cli_group_download)
+        CLI_INCLUDE(cli_group_cache_dir), CLI_INCLUDE(cli_group_download)
 
 const cli_opt cli_start_opts[] = {
     CLI_START_OPTIONS,
@@ -571,8 +571,9 @@ int cmd_server(const cli_cmd *c, int argc, char **argv)
             }
             cli_print_json(j);
         } else {
-            printf("running (app %s): pid %d, port %d, data directory %s", a.srv.o.app,
-                   pgboot_server_pid(s), pgboot_server_port(s),
+            printf("running (app %s): PostgreSQL %s, pid %d, port %d, data directory %s",
+                   a.srv.o.app, pgboot_server_pg_version(s), pgboot_server_pid(s),
+                   pgboot_server_port(s),
                    pgboot_server_data_dir(s) ? pgboot_server_data_dir(s) : "(external)");
             if (have_pss)
                 printf(", memory %.1f MB (PSS of %d processes)", (double)pss / 1e6, procs);

@@ -24,6 +24,7 @@ const cli_opt cli_testdb_opts[] = {
     CLI_INCLUDE(cli_group_external),
     CLI_INCLUDE(cli_group_root),
     CLI_INCLUDE(cli_group_bundle),
+    CLI_INCLUDE(cli_group_cache_dir),
     CLI_INCLUDE(cli_group_download),
     CLI_OPT_END,
 };
@@ -128,6 +129,7 @@ int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
     else
         to.url = url;
     to.sql_files = a.sql_files;
+    to.pg_version = a.srv.o.pg_version; /* --url: the server must run it */
     pgboot_testdb *t = NULL;
     if (pgboot_testdb_open(&t, &to) != 0) {
         rc = cli_fail();

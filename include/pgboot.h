@@ -80,7 +80,8 @@ typedef enum {
     PGBOOT_ETIMEOUT = -14,    /* the server did not become ready in time */
     PGBOOT_ESTART = -15,      /* the server (or initdb) failed; the message has its log */
     PGBOOT_EBUSY = -16,       /* the data directory is used by something else */
-    PGBOOT_EVERSION = -17,    /* the data directory was made by another PostgreSQL major */
+    PGBOOT_EVERSION = -17,    /* the data directory is of another PostgreSQL major than asked for,
+                                 or of one no pinned bundle provides */
     PGBOOT_ESTOPPING = -18,   /* the server is shutting down: it takes no new connections */
     PGBOOT_ENOANSWER = -19,   /* the server's process lives but does not answer (hung) */
 } pgboot_error_code;
@@ -115,25 +116,49 @@ typedef struct {
     const char *integrity;  /* "sha512-<base64>" */
     uint64_t size;          /* tarball size in bytes, 0 if unknown (upper bound) */
     uint64_t unpacked_size; /* bytes of the unpacked package, 0 if unknown */
+    const char *pg_version; /* the PostgreSQL version it holds, "16.14" */
 } pgboot_bundle_pin;
 
 /**
  * Load a manifest from `path`, or the one compiled into the library when `path`
- * is NULL. Malformed files fail with PGBOOT_EINVALID naming the field.
+ * is NULL. Malformed files fail with PGBOOT_EINVALID naming the field. A
+ * manifest pins one release per PostgreSQL major (the one compiled in: 16, 17
+ * and 18) and names a default major (16); schema 1 files pin one release,
+ * which is then the default.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_manifest_load(pgboot_manifest **out, const char *path);
 /** Parse a manifest from a JSON text; `origin` names it in messages. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_manifest_parse(pgboot_manifest **out, const char *json,
                                                            size_t len, const char *origin);
 PGBOOT_EXTERN void pgboot_manifest_free(pgboot_manifest *m);
-/** The PostgreSQL version the manifest pins, e.g. "16.14". */
+/** The PostgreSQL version of the default major's release, e.g. "16.14". */
 PGBOOT_EXTERN const char *pgboot_manifest_pg_version(const pgboot_manifest *m);
+/** The number of pins (platforms) of the default major's release. */
 PGBOOT_EXTERN size_t pgboot_manifest_count(const pgboot_manifest *m);
-/** The i-th pin (0 <= i < count), or NULL. */
+/** The i-th pin of the default major's release (0 <= i < count), or NULL. */
 PGBOOT_EXTERN const pgboot_bundle_pin *pgboot_manifest_at(const pgboot_manifest *m, size_t i);
-/** The pin for `platform`, or NULL (with PGBOOT_ENOTFOUND set as the last error). */
+/** The default major's pin for `platform`, or NULL (with PGBOOT_ENOTFOUND set
+ * as the last error). */
 PGBOOT_EXTERN const pgboot_bundle_pin *pgboot_manifest_find(const pgboot_manifest *m,
                                                             const char *platform);
+/** The major a new cluster gets when nothing chooses one, e.g. 16. */
+PGBOOT_EXTERN unsigned int pgboot_manifest_default_major(const pgboot_manifest *m);
+/** The number of pinned majors, and the i-th in ascending order (0 when i is
+ * out of range). */
+PGBOOT_EXTERN size_t pgboot_manifest_major_count(const pgboot_manifest *m);
+PGBOOT_EXTERN unsigned int pgboot_manifest_major_at(const pgboot_manifest *m, size_t i);
+/** The PostgreSQL version pinned for `major` ("17.10"), or NULL if none is. */
+PGBOOT_EXTERN const char *pgboot_manifest_major_version(const pgboot_manifest *m,
+                                                        unsigned int major);
+/** The pin of `major` (0: the default major) for `platform`, or NULL with
+ * PGBOOT_ENOTFOUND set as the last error (naming the pinned majors, or the
+ * pinned platforms). */
+PGBOOT_EXTERN const pgboot_bundle_pin *
+pgboot_manifest_find_major(const pgboot_manifest *m, unsigned int major, const char *platform);
+
+/** A PostgreSQL major as text ("17") into *major: 0, or PGBOOT_EINVALID with
+ * a message (whether a bundle pins it is the manifest's to say). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_pg_major_parse(const char *text, unsigned int *major);
 
 /** This machine's platform name in the manifest's terms, e.g. "linux-x64". */
 PGBOOT_EXTERN const char *pgboot_platform_current(void);
@@ -207,12 +232,17 @@ typedef struct {
     uint32_t low_speed_limit;    /* bytes/s; 0: 1024 */
     pgboot_progress_cb progress; /* called from the fetching thread; may be NULL */
     void *progress_payload;
+    /* version 2 */
+    unsigned int pg_version; /* the PostgreSQL major of the bundle (16, 17, 18); 0:
+                                $PGBOOT_PG_VERSION, else the manifest's default (16). A
+                                major the manifest does not pin: PGBOOT_ENOTFOUND */
 } pgboot_fetch_options;
 
-#define PGBOOT_FETCH_OPTIONS_VERSION 1
+#define PGBOOT_FETCH_OPTIONS_VERSION 2
 #define PGBOOT_FETCH_OPTIONS_INIT                                                                  \
     {                                                                                              \
-        PGBOOT_FETCH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL   \
+        PGBOOT_FETCH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL,  \
+            0                                                                                      \
     }
 /** Initialise `opts` as PGBOOT_FETCH_OPTIONS_INIT does, for `version` (for
  * bindings that cannot use the macro). 0, or PGBOOT_EINVALID when `version`
@@ -277,8 +307,60 @@ typedef struct {
 /** The timing of the fetch that produced `b`. Lent by `b`. */
 PGBOOT_EXTERN const pgboot_bundle_timing *pgboot_bundle_timings(const pgboot_bundle *b);
 
+/** Record that `b` is used now: its last use, which pgboot_cache_list() shows
+ * and pgboot_cache_prune() goes by (<cache>/<bundle>.used, whose mtime is the
+ * time). Every start of a server (app or throwaway) records it. Best effort:
+ * sets no error. */
+PGBOOT_EXTERN void pgboot_bundle_mark_used(const pgboot_bundle *b);
+
 /** The cache directory these options resolve to (release it with pgboot_free()). */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_dir(char **out, const pgboot_fetch_options *opts);
+
+/* ------------------------------------------------------------------------
+ * What the bundle cache holds, and removing bundles no one uses.
+ *
+ * Nothing removes a bundle by itself: a data directory may need its major's
+ * bundle at any later start. pgboot_cache_prune() removes those not used for
+ * a given time, never one a running process (a postgres) runs from.
+ * ------------------------------------------------------------------------ */
+
+/** One bundle in the cache. Strings are owned by the array. */
+typedef struct {
+    char *name;            /* "linux-x64-17.10.0-beta.17-854e128276b5f62c": its key in the cache */
+    char *platform;        /* "linux-x64" */
+    char *package_version; /* "17.10.0-beta.17" */
+    char *pg_version;      /* "17.10" */
+    char *root;            /* the installed tree (absent when only its tarball is left) */
+    uint64_t bytes;        /* on disk: the tree, its tarball and list, its template cluster */
+    int64_t last_used;     /* Unix time in seconds of the last start that used it
+                              (pgboot_bundle_mark_used()), else of its install */
+    int in_use_pid;        /* a live process whose program is in the tree, or 0 */
+} pgboot_cache_entry;
+
+/**
+ * The bundles in the cache of `opts` (NULL: the default cache), sorted by
+ * name, into *out (*count of them; NULL and 0 for an empty or missing
+ * cache). Release with pgboot_cache_entries_free(). A process that cannot be
+ * inspected (another user's) does not count as a user. PGBOOT_ENOMEM, or
+ * PGBOOT_ERROR when the cache cannot be read.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_list(pgboot_cache_entry **out, size_t *count,
+                                                       const pgboot_fetch_options *opts);
+PGBOOT_EXTERN void pgboot_cache_entries_free(pgboot_cache_entry *entries, size_t count);
+
+/**
+ * Remove the bundles whose last use is at least `older_than_s` seconds ago
+ * (at least 60: a start in progress has recorded its use and may not have
+ * launched postgres yet; less is PGBOOT_EINVALID) and that no live process
+ * runs from: the tree, the tarball, its list and its template clusters, each
+ * under the bundle's lock, through pgboot's one removal routine. What was
+ * removed goes to *removed (*count entries; release with
+ * pgboot_cache_entries_free()). A bundle a data directory still needs is
+ * fetched again at its next start.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_cache_prune(pgboot_cache_entry **removed, size_t *count,
+                                                        const pgboot_fetch_options *opts,
+                                                        uint64_t older_than_s);
 
 /* ------------------------------------------------------------------------
  * Running PostgreSQL for an app.
@@ -340,13 +422,21 @@ typedef struct {
                              name also in settings, or set explicitly in pgboot.conf by an
                              earlier start, keeps that value. NULL: the settings stay as
                              they are */
+    /* version 3: the PostgreSQL major */
+    unsigned int pg_version; /* the major of a NEW cluster (16, 17, 18); 0: $PGBOOT_PG_VERSION,
+                                else the manifest's default (16). An existing data directory
+                                always runs with the major in its PG_VERSION (the variable
+                                does not change that); a non-zero pg_version of another
+                                major fails with PGBOOT_EVERSION before anything is
+                                touched, as does a data directory of a major no pinned
+                                bundle provides. fetch.pg_version is not read. */
 } pgboot_server_options;
 
 #define PGBOOT_SERVER_OPTIONS_VERSION 3
 #define PGBOOT_SERVER_OPTIONS_INIT                                                                 \
     {                                                                                              \
         PGBOOT_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0,                \
-            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL, NULL, NULL, 0, NULL                          \
+            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL, NULL, NULL, 0, NULL, 0                       \
     }
 /** As pgboot_fetch_options_init(), for server options (the nested fetch
  * options too). 0 or PGBOOT_EINVALID. */
@@ -536,18 +626,21 @@ typedef struct {
     const char *const *settings; /* NULL-terminated "name=value" list for this cluster */
     pgboot_fetch_options fetch;
     /* version 2: as in pgboot_server_options (version 3); each set of creation
-     * options has a template cluster of its own (initdb once per set). */
+     * options and each major has a template cluster of its own (initdb once per
+     * set). */
     const char *locale;   /* NULL: C.UTF-8 (else C), or C when encoding is not UTF8 */
     const char *encoding; /* NULL: UTF8 */
     int data_checksums;   /* 0 or 1: on; -1: off */
     const char *memory;   /* a memory budget ("512MB"); NULL: the throwaway profile */
+    unsigned int pg_version; /* 16, 17, 18; 0: $PGBOOT_PG_VERSION, else the manifest's default
+                                (16). fetch.pg_version is not read. */
 } pgboot_ephemeral_options;
 
 #define PGBOOT_EPHEMERAL_OPTIONS_VERSION 2
 #define PGBOOT_EPHEMERAL_OPTIONS_INIT                                                              \
     {                                                                                              \
         PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT, NULL, NULL, \
-            0, NULL                                                                                \
+            0, NULL, 0                                                                             \
     }
 /** As pgboot_fetch_options_init(), for ephemeral options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts,
@@ -594,12 +687,17 @@ typedef struct {
                                     then take nothing from the PG* environment (see
                                     pgboot_server_start()); with url they take what the
                                     URL does not say, except client_encoding (UTF8) */
+    /* version 3: the PostgreSQL major */
+    unsigned int pg_version; /* non-zero: the server must run this major (16, 17, 18), else
+                                PGBOOT_EVERSION before any template is made. Templates
+                                live in their server, so each major has its own (start a
+                                server per major with pgboot_server_options.pg_version) */
 } pgboot_testdb_options;
 
-#define PGBOOT_TESTDB_OPTIONS_VERSION 2
+#define PGBOOT_TESTDB_OPTIONS_VERSION 3
 #define PGBOOT_TESTDB_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL                                      \
+        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0                                   \
     }
 /** As pgboot_fetch_options_init(), for test database options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version);
@@ -742,12 +840,14 @@ typedef struct pgboot_migration pgboot_migration;
  * Into the app's own schema (schema_file, data_only): the rows go into the
  * target's tables, parents before children by the target's foreign keys;
  * a cycle of them loads with its DEFERRABLE keys deferred, else (a
- * superuser) with the keys' triggers off and every foreign key of the
- * loaded tables validated before commit, else it is refused (EINVALID)
- * before anything is written; target tables that hold rows are refused
- * (EINVALID) unless skip_tables, replace_tables or existing_rows say
- * otherwise; every sequence owned by or used in the default of a loaded
- * column ends past the largest loaded value.
+ * superuser) with the other keys' triggers off, else (the tables' owner)
+ * with them made DEFERRABLE for the load, and every foreign key of the
+ * loaded tables validated before commit; else it is refused (EINVALID)
+ * before anything is written; under PGBOOT_ON_ERROR_REJECT a row whose
+ * parent row was rejected or is not there is rejected too; target tables
+ * that hold rows are refused (EINVALID) unless skip_tables, replace_tables
+ * or existing_rows say otherwise; every sequence owned by or used in the
+ * default of a loaded column ends past the largest loaded value.
  * opts: not NULL; version 1, 2 (server) or 3 (skip_tables, replace_tables,
  * existing_rows, round_timestamps, zero_dates). *out receives the migration's
  * report on success, and also on a failure that has one (values that cannot

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -395,6 +396,90 @@ int pgb_cluster_check_version(const pgb_app_paths *p, const char *bundle_version
     }
     free(text);
     return rc;
+}
+
+int pgb_cluster_major(const pgb_app_paths *p, unsigned int *major)
+{
+    *major = 0;
+    char *path = pgb_path_join(p->data_dir, "PG_VERSION");
+    char *text = NULL;
+    size_t len = 0;
+    int rc = path ? pgb_read_file(path, &text, &len, 64) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    free(path);
+    if (rc == PGBOOT_ENOTFOUND) {
+        pgb_error_reset();
+        return 0; /* no cluster yet */
+    }
+    if (rc)
+        return rc;
+    text[strcspn(text, "\r\n")] = '\0';
+    if (pgb_pg_major_parse(text, major) != 0) {
+        rc = pgb_fail(PGBOOT_EVERSION,
+                      "the data directory %s has a PG_VERSION file that names no "
+                      "PostgreSQL major ('%.20s')",
+                      p->data_dir, text);
+        pgb_hint("nothing was changed in it; check that --data-dir names a PostgreSQL data "
+                 "directory");
+    }
+    free(text);
+    return rc;
+}
+
+/* Why a data directory cannot change its major, and what one can do. */
+#define UPGRADE_NOTE                                                                               \
+    "moving a cluster to another major needs pg_upgrade or pg_dump, which no pinned bundle "       \
+    "carries (README: \"Upgrading to another major\")"
+
+int pgb_cluster_choose_major(const pgb_app_paths *p, unsigned int requested,
+                             const pgboot_fetch_options *fo, unsigned int *major)
+{
+    *major = requested;
+    unsigned int own = 0;
+    int rc = pgb_cluster_major(p, &own);
+    if (rc || own == 0)
+        return rc;
+    if (requested && requested != own) {
+        rc = pgb_fail(PGBOOT_EVERSION,
+                      "the data directory %s was made by PostgreSQL %u, and --pg-version asks "
+                      "for %u: a data directory only runs with its own major",
+                      p->data_dir, own, requested);
+        pgb_hint("nothing was changed in it; start it without --pg-version (it runs with "
+                 "PostgreSQL %u), or give a new --app or --data-dir for a PostgreSQL %u "
+                 "cluster; " UPGRADE_NOTE,
+                 own, requested);
+        return rc;
+    }
+    pgboot_manifest *m = NULL;
+    if ((rc = pgboot_manifest_load(&m, fo->manifest_path)) != 0)
+        return rc;
+    if (!pgboot_manifest_major_version(m, own)) {
+        char majors[64] = "";
+        for (size_t i = 0; i < pgboot_manifest_major_count(m); i++) {
+            size_t used = strlen(majors);
+            snprintf(majors + used, sizeof majors - used, "%s%u", i ? ", " : "",
+                     pgboot_manifest_major_at(m, i));
+        }
+        rc = pgb_fail(PGBOOT_EVERSION,
+                      "the data directory %s was made by PostgreSQL %u, and no bundle pinned "
+                      "by this pgboot provides it (it pins %s)",
+                      p->data_dir, own, majors);
+        pgb_hint("nothing was changed in it; run it with PostgreSQL %u's own server, or dump it "
+                 "with PostgreSQL %u's pg_dump and load the dump into a new cluster (pgboot "
+                 "start --pg-version %u --data-dir NEW); " UPGRADE_NOTE,
+                 own, own, pgboot_manifest_default_major(m));
+    }
+    pgboot_manifest_free(m);
+    *major = own;
+    return rc;
+}
+
+pgboot_fetch_options pgb_fetch_options_for(const pgboot_fetch_options *in, unsigned int major)
+{
+    pgboot_fetch_options out = PGBOOT_FETCH_OPTIONS_INIT;
+    memcpy(&out, in, in->version >= 2 ? sizeof out : offsetof(pgboot_fetch_options, pg_version));
+    out.version = PGBOOT_FETCH_OPTIONS_VERSION;
+    out.pg_version = major;
+    return out;
 }
 
 /* A setting name PostgreSQL could accept: letters, digits, '_' and '.'. */

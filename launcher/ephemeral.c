@@ -723,8 +723,11 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     const char *const *extra = merged ? (const char *const *)merged : o->settings;
     const char *roots[2] = {NULL, NULL};
     int nroots = tmp_roots(o, roots);
-    if ((rc = pgboot_bundle_fetch(&e.bundle, &o->fetch)) != 0 ||
-        (rc = template_cluster_ensure(e.bundle, &o->fetch, &co, &e.tpl, &e.password)) != 0)
+    pgboot_fetch_options fetch =
+        pgb_fetch_options_for(&o->fetch, o->version >= 2 ? o->pg_version : 0);
+    if ((rc = pgboot_bundle_fetch(&e.bundle, &fetch)) == 0)
+        pgboot_bundle_mark_used(e.bundle);
+    if (rc != 0 || (rc = template_cluster_ensure(e.bundle, &fetch, &co, &e.tpl, &e.password)) != 0)
         goto done;
     e.prefix = spare_prefix(e.tpl);
     e.tpl_data = pgb_path_join(e.tpl, "data");

@@ -81,6 +81,17 @@ void pgb_cluster_remove_leftovers(const pgb_app_paths *p);
 /* PGBOOT_EVERSION when the data directory's PG_VERSION names another major
  * than `bundle_version` ("16.14"); 0 when it matches or there is no cluster. */
 PGB_MUST_USE int pgb_cluster_check_version(const pgb_app_paths *p, const char *bundle_version);
+/* The major of the data directory (its PG_VERSION) in *major, 0 when there is
+ * no cluster yet; PGBOOT_EVERSION for a PG_VERSION that is not a major. */
+PGB_MUST_USE int pgb_cluster_major(const pgb_app_paths *p, unsigned int *major);
+/* The major a start runs: the data directory's own when it has one (refused
+ * with PGBOOT_EVERSION, nothing touched, when `requested` (non-zero) is
+ * another, or when the manifest of `fo` pins no bundle for it), else
+ * `requested` (0: the fetch's choice, $PGBOOT_PG_VERSION or the default). */
+PGB_MUST_USE int pgb_cluster_choose_major(const pgb_app_paths *p, unsigned int requested,
+                                          const pgboot_fetch_options *fo, unsigned int *major);
+/* `in` (any version) as current fetch options that ask for `major`. */
+pgboot_fetch_options pgb_fetch_options_for(const pgboot_fetch_options *in, unsigned int major);
 /* Run initdb for `dir` (which must not exist or be empty) with pgboot's
  * choices (locale, encoding and data checksums from co, NULL: the defaults;
  * scram-sha-256, the superuser and its password via a private file in

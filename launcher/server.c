@@ -484,7 +484,11 @@ static int apply_running(pgboot_server *s, const pgb_app_paths *p, const start_c
     char *old = NULL, **names = NULL;
     size_t oldlen = 0;
     int changed = 0;
-    int rc = pgboot_bundle_fetch(&bundle, &ctx->o->fetch);
+    unsigned int major = 0; /* the running cluster's own */
+    int rc = pgb_cluster_choose_major(p, 0, &ctx->o->fetch, &major);
+    pgboot_fetch_options fetch = pgb_fetch_options_for(&ctx->o->fetch, major);
+    if (rc == 0)
+        rc = pgboot_bundle_fetch(&bundle, &fetch);
     if (rc == 0)
         rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), ctx->settings);
     if (rc == 0)
@@ -657,6 +661,12 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     /* A refused setting changes nothing, running server or not. */
     if (want_settings(ctx) && (rc = pgb_settings_check(ctx->settings, ctx->unset)) != 0)
         return rc;
+    /* Nor does a major the data directory cannot run with. */
+    unsigned int major = 0;
+    if ((rc = pgb_cluster_choose_major(p, o->version >= 3 ? o->pg_version : 0, &o->fetch,
+                                       &major)) != 0)
+        return rc;
+    pgboot_fetch_options fetch = pgb_fetch_options_for(&o->fetch, major);
     uint32_t bound = probe_bound(o->timeout_ms);
     rc = attach(out, p, &stale, &pm, bound, &unfinished);
     if (rc == PGBOOT_ESTOPPING && !o->no_start) {
@@ -676,8 +686,9 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
      * marker, and removed only under the app's lock (held here). */
     pgb_cluster_remove_leftovers(p);
     pgboot_bundle *bundle = NULL;
-    if ((rc = pgboot_bundle_fetch(&bundle, &o->fetch)) != 0)
+    if ((rc = pgboot_bundle_fetch(&bundle, &fetch)) != 0)
         return rc;
+    pgboot_bundle_mark_used(bundle);
     /* Nothing is written into a data directory pgboot then refuses. */
     if ((rc = pgb_cluster_check_version(p, pgboot_bundle_pg_version(bundle))) != 0) {
         pgboot_bundle_free(bundle);
@@ -993,8 +1004,13 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
         }
     } else if ((rc = with_app_lock(&p, op != OP_STOP, mode, deadline, &lockfd, &done)) == 0 &&
                !done) {
-        if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, deadline)) != 0 &&
-            rc != PGBOOT_ENOTRUNNING) {
+        unsigned int major;
+        if (op == OP_RESTART &&
+            (rc = pgb_cluster_choose_major(&p, o->version >= 3 ? o->pg_version : 0, &o->fetch,
+                                           &major)) != 0) {
+            /* a major the cluster cannot run: refused before the stop */
+        } else if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, deadline)) != 0 &&
+                   rc != PGBOOT_ENOTRUNNING) {
             /* stop_locked said why */
         } else if (op == OP_START || op == OP_RESTART) {
             pgb_error_reset();

@@ -495,6 +495,18 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
     }
     if ((rc = connect_url(&t->conn, t->whose, url, NULL)) != 0)
         goto fail;
+    unsigned int want = o->version >= 3 ? o->pg_version : 0;
+    int server_version = PQserverVersion(t->conn);
+    if (want && (unsigned int)(server_version / 10000) != want) {
+        rc = pgb_fail(PGBOOT_EVERSION,
+                      "the server for the test databases runs PostgreSQL %d, and PostgreSQL %u "
+                      "was asked for",
+                      server_version / 10000, want);
+        pgb_hint("start a server of PostgreSQL %u for them (pgboot testdb --app NAME "
+                 "--pg-version %u, for an app whose cluster is new or of that major)",
+                 want, want);
+        goto fail;
+    }
     int exists = 0;
     const char *q = "SELECT 1 FROM pg_database WHERE datname = $1";
     if ((rc = pgb_pq_exists(t->conn, q, t->tpl, &exists)) != 0)
@@ -644,7 +656,10 @@ int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version
     if (rc == 0) {
         /* Only the fields of that version: the caller's struct may be older. */
         pgboot_testdb_options init = PGBOOT_TESTDB_OPTIONS_INIT;
-        memcpy(opts, &init, version == 1 ? offsetof(pgboot_testdb_options, server) : sizeof init);
+        size_t n = version == 1   ? offsetof(pgboot_testdb_options, server)
+                   : version == 2 ? offsetof(pgboot_testdb_options, pg_version)
+                                  : sizeof init;
+        memcpy(opts, &init, n);
         opts->version = version;
     }
     return rc;

@@ -986,10 +986,12 @@ void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p)
 
 /* ---- --schema / --data-only: the target's own types ------------------------------ */
 
-int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
+int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out)
 {
     for (int i = 0; i < p->ntables; i++) {
         pgb_plan_table *t = &p->tables[i];
+        if (leave_out && leave_out[i])
+            continue;
         const char *params[1] = {t->name};
         PGresult *r = PQexecParams(c,
                                    "SELECT column_name, data_type, character_maximum_length, "
@@ -1003,7 +1005,8 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
                               "table %s (from %s) does not exist in the target; --schema and "
                               "--data-only load into existing tables",
                               t->name, t->src->name);
-            pgb_hint("create it in the schema file, or leave out --data-only");
+            pgb_hint("create it in the schema file, or leave the table out (--skip-table %s)",
+                     t->src->name);
             return rc;
         }
         for (int j = 0; j < t->ncols; j++) {

@@ -245,8 +245,12 @@ static int check_recorded(migration *mg)
         } else {
             rc = pgb_fail(PGBOOT_EINVALID, "the target already holds a migration (of %s)",
                           when ? when : "another file");
-            pgb_hint("--force migrates again (into tables that are empty, or with --replace); "
-                     "nothing was written");
+            if (mg->o->schema_file || mg->o->data_only)
+                pgb_hint("--force migrates again (with --existing-rows replace, its rows "
+                         "replace the earlier ones); nothing was written");
+            else
+                pgb_hint("--force migrates again (into tables that are empty, or with "
+                         "--replace); nothing was written");
         }
     }
     free(when);
@@ -326,10 +330,11 @@ static int prepare_target(migration *mg)
         return rc;
     if (!o->schema_file && !o->data_only)
         return pgb_record_check_tables(mg->c, &mg->p, o, !mg->staging);
-    if ((rc = pgb_ddl_adopt_target_types(mg->c, &mg->p, &mg->rep)) != 0)
+    if ((rc = pgb_target_names(&mg->tg, &mg->p, o)) != 0 ||
+        (rc = pgb_ddl_adopt_target_types(mg->c, &mg->p, &mg->rep, mg->tg.skipped)) != 0)
         return rc;
     pgb_plan_recount(&mg->p);
-    return pgb_target_read(&mg->tg, mg->c, &mg->p, o, &mg->rep);
+    return pgb_target_read(&mg->tg, mg->c, o, &mg->rep);
 }
 
 /* The options that would load the bad values of the plan (timestamps past
@@ -534,9 +539,15 @@ static int load_rows(migration *mg)
     if (mg->tg.order) { /* into the app's own schema: parents first */
         pgb_target_hooks(&mg->tg, &L);
         rc = pgb_target_before_load(&mg->tg, mg->c, &mg->ddl);
-        for (int k = 0; k < mg->p.ntables && rc == 0; k++)
-            if (mg->tg.action[mg->tg.order[k]] != PGB_TT_SKIP)
-                rc = pgb_load_table(&L, &mg->p.tables[mg->tg.order[k]]);
+        for (int k = 0; k < mg->p.ntables && rc == 0; k++) {
+            int i = mg->tg.order[k];
+            if (mg->tg.action[i] == PGB_TT_SKIP)
+                continue;
+            if (o->on_error == PGBOOT_ON_ERROR_REJECT)
+                rc = pgb_target_find_missing(&mg->tg, mg->c, i);
+            if (rc == 0)
+                rc = pgb_load_table(&L, &mg->p.tables[i]);
+        }
     }
     for (int i = 0; i < mg->p.ntables && rc == 0 && !mg->tg.order; i++)
         rc = mg->staged ? pgb_staging_load(&L, &mg->p.tables[i], mg->create_sql[i])

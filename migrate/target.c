@@ -5,11 +5,14 @@
  * foreign keys among the tables loaded (a table referencing itself needs no
  * order: its checks run at the end of its COPY). A cycle between tables has
  * no such order: the cycle's DEFERRABLE keys are deferred to the end of the
- * load; if a cycle remains and the role is a superuser, the triggers of its
- * keys that are not deferrable are disabled while loading (PostgreSQL lets
- * only a superuser disable a constraint's triggers), enabled again, and every
- * foreign key of the loaded tables is validated by a query before commit;
- * else the migration stops before writing, naming the cycle. */
+ * load. If a cycle remains: a superuser loads with the triggers of its keys
+ * that are not deferrable disabled (PostgreSQL lets only a superuser disable
+ * a constraint's triggers), enabled again after; the owner of the tables
+ * makes those keys DEFERRABLE inside the transaction, defers them, and makes
+ * them NOT DEFERRABLE again after (ALTER CONSTRAINT); either way every
+ * foreign key of the loaded tables is then validated by a query before
+ * commit. Any other role is stopped before anything is written, with the
+ * cycle named. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 
 #include "../platform/dynload.h"
 #include "ddl.h"
+#include "source.h"
 #include "target.h"
 
 /* ---- a set of keys (the text of a parent row's referenced columns) ----------- */
@@ -181,7 +185,11 @@ static int read_fks(pgb_target *tg, PGconn *c)
            "(SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.conkey) WITH ORDINALITY "
            "k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n), "
            "(SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.confkey) WITH ORDINALITY "
-           "k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) "
+           "k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n), "
+           "pg_has_role(cl.relowner, 'USAGE'), "
+           "(SELECT json_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.i) FROM "
+           "unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = "
+           "c.confrelid AND a.attnum = k.n) "
            "FROM pg_constraint c JOIN pg_namespace cn ON cn.oid = c.connamespace "
            "JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class pl ON pl.oid = c.confrelid, "
            "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()) s "
@@ -206,14 +214,19 @@ static int read_fks(pgb_target *tg, PGconn *c)
         f->parent = PQgetisnull(r, i, 6) ? -1 : plan_index(tg->p, PQgetvalue(r, i, 6));
         f->deferrable = !strcmp(PQgetvalue(r, i, 7), "t");
         f->match_full = !strcmp(PQgetvalue(r, i, 8), "t");
+        f->owned = !strcmp(PQgetvalue(r, i, 11), "t");
         int nc = 0, np = 0;
         f->ccols = json_names(PQgetvalue(r, i, 9), &nc);
         f->pcols = json_names(PQgetvalue(r, i, 10), &np);
+        int nt = 0;
+        f->ptypes = json_names(PQgetvalue(r, i, 12), &nt);
+        if (nt < np)
+            np = nt;
         f->ncols = nc < np ? nc : np;
         f->ckey = calloc((size_t)f->ncols + 1, sizeof *f->ckey);
         f->pkey = calloc((size_t)f->ncols + 1, sizeof *f->pkey);
         if (!f->qname || !f->name || !f->child_rel || !f->parent_rel || !f->ccols || !f->pcols ||
-            !f->ckey || !f->pkey) {
+            !f->ptypes || !f->ckey || !f->pkey) {
             PQclear(r);
             return pgb_fail(PGBOOT_ENOMEM, "out of memory");
         }
@@ -281,25 +294,60 @@ static int name_tables(pgb_target *tg, const char *const *names, pgb_tt_action a
     return 0;
 }
 
+int pgb_target_names(pgb_target *tg, pgb_plan *p, const pgboot_migrate_options *o)
+{
+    memset(tg, 0, sizeof *tg);
+    tg->p = p;
+    size_t n = (size_t)p->ntables + 1;
+    tg->action = calloc(n, sizeof *tg->action);
+    tg->held = calloc(n, sizeof *tg->held);
+    tg->order = calloc(n, sizeof *tg->order);
+    tg->skipped = calloc(n, 1);
+    if (!tg->action || !tg->held || !tg->order || !tg->skipped)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = name_tables(tg, o->skip_tables, PGB_TT_SKIP, "--skip-table");
+    if (rc == 0)
+        rc = name_tables(tg, o->replace_tables, PGB_TT_REPLACE, "--replace-table");
+    for (int i = 0; i < p->ntables; i++)
+        tg->skipped[i] = tg->action[i] == PGB_TT_SKIP;
+    return rc;
+}
+
+/* Does table `name` exist in the target schema? */
+static int table_exists(PGconn *c, const char *name, int *yes)
+{
+    const char *params[1] = {name};
+    PGresult *r = PQexecParams(c,
+                               "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND "
+                               "tablename = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return fail_query(r, "cannot read the target's tables");
+    *yes = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
 static int decide_actions(pgb_target *tg, PGconn *c, const pgboot_migrate_options *o,
                           pgb_report *rep)
 {
     pgb_plan *p = tg->p;
-    int rc = name_tables(tg, o->skip_tables, PGB_TT_SKIP, "--skip-table");
-    if (rc == 0)
-        rc = name_tables(tg, o->replace_tables, PGB_TT_REPLACE, "--replace-table");
-    if (rc)
-        return rc;
+    int rc = 0;
     pgb_buf list = {0};
     int refused = 0;
     for (int i = 0; i < p->ntables; i++) {
-        if ((rc = count_rows(c, p->tables[i].name, 1, &tg->held[i])) != 0)
+        int exists = 1;
+        tg->held[i] = -1; /* a skipped table that is not in the target */
+        if (tg->skipped[i] && (rc = table_exists(c, p->tables[i].name, &exists)) != 0)
+            break;
+        if (exists && (rc = count_rows(c, p->tables[i].name, 1, &tg->held[i])) != 0)
             break;
         if (tg->held[i] == 0 || tg->action[i] != PGB_TT_LOAD) /* none, or named */
             continue;
-        if (o->existing_rows == PGBOOT_EXISTING_ROWS_SKIP)
+        if (o->existing_rows == PGBOOT_EXISTING_ROWS_SKIP) {
             tg->action[i] = PGB_TT_SKIP;
-        else if (o->existing_rows == PGBOOT_EXISTING_ROWS_REPLACE)
+            tg->skipped[i] = 1;
+        } else if (o->existing_rows == PGBOOT_EXISTING_ROWS_REPLACE)
             tg->action[i] = PGB_TT_REPLACE;
         else
             pgb_buf_printf(&list, "%s%s (%lld row%s)", refused++ ? ", " : "", p->tables[i].name,
@@ -317,14 +365,21 @@ static int decide_actions(pgb_target *tg, PGconn *c, const pgboot_migrate_option
     if (rc)
         return rc;
     for (int i = 0; i < p->ntables; i++) {
+        pgb_plan_table *t = &p->tables[i];
         if (tg->action[i] != PGB_TT_SKIP)
             continue;
-        char *why = pgb_printf("skipped as asked: the target's rows (%lld) are kept, its rows "
-                               "in SQLite (%lld) are not loaded",
-                               (long long)tg->held[i], (long long)p->tables[i].rows);
-        pgb_report_skip(rep, "table", p->tables[i].src->name, why ? why : "skipped as asked");
+        char *why = tg->held[i] < 0 ? pgb_printf("skipped as asked: not in the target; its rows "
+                                                 "in SQLite (%lld) are not loaded",
+                                                 (long long)t->rows)
+                                    : pgb_printf("skipped as asked: the target's rows (%lld) "
+                                                 "are kept, its rows in SQLite (%lld) are not "
+                                                 "loaded",
+                                                 (long long)tg->held[i], (long long)t->rows);
+        pgb_report_skip(rep, "table", t->src->name, why ? why : "skipped as asked");
         free(why);
-        p->tables[i].rows = 0;
+        t->rows = 0;
+        for (int k = 0; k < t->ncols; k++) /* not loaded: its values stop nothing */
+            t->cols[k].n_bad = 0;
     }
     /* A table whose rows stay must not lose the rows they reference (nor
      * lose rows of its own to an ON DELETE CASCADE). */
@@ -451,26 +506,42 @@ static int topo(pgb_target *tg)
     return placed == n;
 }
 
-/* Foreign keys on a cycle (both ends in one component of several tables):
- * deferrable ones deferred (deferrable 1), or the others bypassed. */
-static int break_cycles(pgb_target *tg, int deferrable)
+/* How the foreign keys on a cycle (both ends in one component of several
+ * tables) stop being edges of the order. */
+typedef enum {
+    BREAK_DEFER,  /* the DEFERRABLE ones are deferred */
+    BREAK_BYPASS, /* the others' triggers are off (a superuser) */
+    BREAK_ALTER,  /* the others are made DEFERRABLE and deferred (their owner) */
+} break_how;
+
+/* 0; 1 for BREAK_ALTER when the role does not own the table of one of
+ * them (nothing changed); or an error. */
+static int break_cycles(pgb_target *tg, break_how how)
 {
     int *comp = calloc((size_t)tg->p->ntables + 1, sizeof *comp);
     if (!comp || scc(tg, comp) != 0) {
         free(comp);
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     }
-    for (int i = 0; i < tg->nfks; i++) {
-        pgb_tfk *f = &tg->fks[i];
-        if (!edge(tg, f) || comp[f->child] != comp[f->parent] || f->deferrable != deferrable)
-            continue;
-        if (deferrable)
-            f->defer = 1;
-        else
-            f->bypass = tg->bypass = 1;
+    int pass = how == BREAK_ALTER ? 0 : 1, foreign = 0;
+    for (; pass < 2 && !foreign; pass++) {
+        for (int i = 0; i < tg->nfks; i++) {
+            pgb_tfk *f = &tg->fks[i];
+            if (!edge(tg, f) || comp[f->child] != comp[f->parent] ||
+                f->deferrable != (how == BREAK_DEFER))
+                continue;
+            if (pass == 0) /* may the role alter them all? */
+                foreign |= !f->owned;
+            else if (how == BREAK_DEFER)
+                f->defer = 1;
+            else if (how == BREAK_ALTER)
+                f->defer = f->made_deferrable = 1;
+            else
+                f->bypass = tg->bypass = 1;
+        }
     }
     free(comp);
-    return 0;
+    return foreign;
 }
 
 /* The error for a cycle that cannot be loaded: its tables and keys. */
@@ -497,11 +568,13 @@ static int refuse_cycle(pgb_target *tg)
     free(comp);
     int rc = pgb_fail(PGBOOT_EINVALID,
                       "the target's tables reference each other in a cycle of foreign keys that "
-                      "are not DEFERRABLE: %s; no load order satisfies them, and only a "
-                      "superuser may turn their checks off while loading; nothing was written",
+                      "are not DEFERRABLE: %s; no load order satisfies them, and only the "
+                      "owner of their tables or a superuser may defer or turn off their checks "
+                      "while loading; nothing was written",
                       keys.s ? keys.s : "?");
-    pgb_hint("declare one of these foreign keys DEFERRABLE in the schema, or migrate as a "
-             "superuser (pgboot then validates every foreign key before commit)");
+    pgb_hint("declare one of these foreign keys DEFERRABLE in the schema, or migrate as the "
+             "tables' owner or a superuser (pgboot then validates every foreign key before "
+             "commit)");
     pgb_buf_free(&keys);
     return rc;
 }
@@ -516,32 +589,24 @@ static int is_superuser(PGconn *c, int *yes)
     return 0;
 }
 
-int pgb_target_read(pgb_target *tg, PGconn *c, pgb_plan *p, const pgboot_migrate_options *o,
-                    pgb_report *rep)
+int pgb_target_read(pgb_target *tg, PGconn *c, const pgboot_migrate_options *o, pgb_report *rep)
 {
-    memset(tg, 0, sizeof *tg);
-    tg->p = p;
-    size_t n = (size_t)p->ntables + 1;
-    tg->action = calloc(n, sizeof *tg->action);
-    tg->held = calloc(n, sizeof *tg->held);
-    tg->order = calloc(n, sizeof *tg->order);
-    if (!tg->action || !tg->held || !tg->order)
-        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     int rc = read_fks(tg, c);
     if (rc == 0)
         rc = decide_actions(tg, c, o, rep);
     if (rc)
         return rc;
     int placed = topo(tg);
-    if (placed == 0 && (rc = break_cycles(tg, 1)) == 0)
+    if (placed == 0 && (rc = break_cycles(tg, BREAK_DEFER)) == 0)
         placed = topo(tg);
     if (placed == 0) {
         int super = 0;
         if ((rc = is_superuser(c, &super)) != 0)
             return rc;
-        if (!super)
+        rc = break_cycles(tg, super ? BREAK_BYPASS : BREAK_ALTER);
+        if (rc == 1)
             return refuse_cycle(tg);
-        if ((rc = break_cycles(tg, 0)) == 0)
+        if (rc == 0)
             placed = topo(tg);
     }
     if (rc == 0 && placed < 0)
@@ -550,7 +615,14 @@ int pgb_target_read(pgb_target *tg, PGconn *c, pgb_plan *p, const pgboot_migrate
         rc = pgb_fail(PGBOOT_ERROR, "internal: no load order after breaking the cycles");
     for (int i = 0; rc == 0 && i < tg->nfks; i++) {
         pgb_tfk *f = &tg->fks[i];
-        if (f->defer)
+        if (f->made_deferrable)
+            pgb_report_warn(rep,
+                            "foreign key %s (%s -> %s) is on a cycle and not DEFERRABLE: made "
+                            "DEFERRABLE for the load and deferred to its end, then NOT DEFERRABLE "
+                            "again; every foreign key of the loaded tables was validated before "
+                            "commit",
+                            f->name, f->child_rel, f->parent_rel);
+        else if (f->defer)
             pgb_report_warn(rep,
                             "foreign key %s (%s -> %s) is on a cycle: deferred to the end of the "
                             "load",
@@ -596,9 +668,31 @@ static int switch_triggers(pgb_target *tg, PGconn *c, pgb_buf *ddl, int on)
     return 0;
 }
 
-int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl)
+/* ALTER TABLE ... ALTER CONSTRAINT ... [NOT] DEFERRABLE for the keys made
+ * deferrable for the load. */
+static int alter_deferrable(pgb_target *tg, PGconn *c, pgb_buf *ddl, int on)
 {
     int rc = 0;
+    for (int i = 0; i < tg->nfks && rc == 0; i++) {
+        pgb_tfk *f = &tg->fks[i];
+        if (!f->made_deferrable)
+            continue;
+        pgb_buf sql = {0};
+        pgb_buf_printf(&sql, "ALTER TABLE %s ALTER CONSTRAINT ", f->child_rel);
+        pgb_buf_ident(&sql, f->name);
+        pgb_buf_puts(&sql, on ? " DEFERRABLE" : " NOT DEFERRABLE");
+        rc = sql.oom ? pgb_fail(PGBOOT_ENOMEM, "out of memory")
+                     : exec_ddl(c, ddl, sql.s,
+                                on ? "cannot make a foreign key deferrable for the load"
+                                   : "cannot make a foreign key NOT DEFERRABLE again");
+        pgb_buf_free(&sql);
+    }
+    return rc;
+}
+
+int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl)
+{
+    int rc = alter_deferrable(tg, c, ddl, 1);
     for (int i = 0; i < tg->nfks && rc == 0; i++) {
         if (!tg->fks[i].defer)
             continue;
@@ -657,15 +751,19 @@ static int refuse_row(void *payload, const pgb_plan_table *t, sqlite3_stmt *s, i
     int refused = 0;
     for (int i = 0; i < tg->nfks && !refused; i++) {
         pgb_tfk *f = &tg->fks[i];
-        if (f->child != ti || !f->rejected || !f->rejected->n)
+        int rejected = f->rejected && f->rejected->n, missing = f->missing && f->missing->n;
+        if (f->child != ti || (!rejected && !missing))
             continue;
         const char *key = row_key(tg, t, s, first, f->ckey, f->ncols, &b);
-        if (!key || !keyset_has(f->rejected, key))
+        if (!key)
+            continue;
+        rejected = rejected && keyset_has(f->rejected, key);
+        if (!rejected && !(missing && keyset_has(f->missing, key)))
             continue;
         refused = 1;
         free(tg->why);
-        tg->why = pgb_printf("the row of %s it references (foreign key %s) was rejected",
-                             f->parent_rel, f->name);
+        tg->why = pgb_printf("the row of %s it references (foreign key %s) %s", f->parent_rel,
+                             f->name, rejected ? "was rejected" : "is not there");
         *why = tg->why ? tg->why : "the row it references was rejected";
         *col = f->ccols[0];
     }
@@ -689,6 +787,137 @@ static void rejected_row(void *payload, const pgb_plan_table *t, sqlite3_stmt *s
             (void)keyset_add(&f->rejected, key);
     }
     pgb_buf_free(&b);
+}
+
+#define MISSING_BATCH 500
+
+/* One batch of keys (COPY text, and the VALUES rows that ask for them):
+ * those the parent table does not hold go into f->missing. */
+static int ask_missing(PGconn *c, pgb_tfk *f, pgb_buf *values, char **keys, int n)
+{
+    if (n == 0)
+        return 0;
+    pgb_buf q = {0};
+    pgb_buf_puts(&q, "SELECT v.i FROM (VALUES ");
+    pgb_buf_add(&q, values->s, values->len);
+    pgb_buf_puts(&q, ") v(i");
+    for (int k = 0; k < f->ncols; k++)
+        pgb_buf_printf(&q, ", k%d", k);
+    pgb_buf_printf(&q, ") WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE ", f->parent_rel);
+    for (int k = 0; k < f->ncols; k++) {
+        pgb_buf_puts(&q, k ? " AND p." : "p.");
+        pgb_buf_ident(&q, f->pcols[k]);
+        pgb_buf_printf(&q, " = v.k%d", k);
+    }
+    pgb_buf_puts(&q, ")");
+    if (q.oom) {
+        pgb_buf_free(&q);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    PGresult *r = PQexec(c, q.s);
+    pgb_buf_free(&q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return fail_query(r, "cannot look up the rows a table's rows reference");
+    int rc = 0;
+    for (int k = 0; k < PQntuples(r) && rc == 0; k++) {
+        int i = atoi(PQgetvalue(r, k, 0));
+        if (i >= 0 && i < n && keyset_add(&f->missing, keys[i]) != 0)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Is foreign key f of table ti checked against rows that are there when
+ * ti's rows go in (its parent kept, or loaded before ti)? */
+static int parent_before(const pgb_target *tg, const pgb_tfk *f, int ti)
+{
+    if (f->child != ti || f->parent == ti || f->defer || f->bypass)
+        return 0;
+    if (f->parent < 0 || tg->action[f->parent] == PGB_TT_SKIP)
+        return 1;
+    for (int k = 0; k < tg->p->ntables; k++) {
+        if (tg->order[k] == f->parent)
+            return 1;
+        if (tg->order[k] == ti)
+            return 0;
+    }
+    return 0;
+}
+
+static int find_missing_fk(pgb_target *tg, PGconn *c, pgb_tfk *f, int ti)
+{
+    const pgb_plan_table *t = &tg->p->tables[ti];
+    for (int k = 0; k < f->ncols; k++)
+        if (f->ckey[k] < 0)
+            return 0; /* a column not loaded: the target's default */
+    int first = !t->src->without_rowid ? 1 : 0;
+    char *select = pgb_plan_select_sql(t, first);
+    sqlite3_stmt *s = NULL;
+    if (!select || sqlite3_prepare_v2(tg->p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
+        free(select);
+        return pgb_src_fail(tg->p->src, PGBOOT_ERROR, "cannot read a table");
+    }
+    free(select);
+    char *keys[MISSING_BATCH];
+    int n = 0, rc = 0;
+    pgb_buf values = {0}, key = {0};
+    pgb_keyset *batch = NULL; /* the batch's keys, each asked once */
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        int bad = 0; /* a key that cannot be stored: the row is rejected for it */
+        for (int k = 0; k < f->ncols && !bad; k++) {
+            const pgb_plan_col *col = copied_col(t, f->ckey[k]);
+            const char *why = NULL;
+            bad =
+                col->n_bad && !pgb_cell_ok(col, sqlite3_column_value(s, first + f->ckey[k]), &why);
+        }
+        const char *kt = bad ? NULL : row_key(tg, t, s, first, f->ckey, f->ncols, &key);
+        if (!kt || keyset_has(batch, kt))
+            continue;
+        pgb_buf_printf(&values, "%s(%d", n ? ", " : "", n);
+        for (int k = 0; k < f->ncols; k++) {
+            const pgb_plan_col *col = copied_col(t, f->ckey[k]);
+            char *v = pgb_value_input_text(col, sqlite3_column_value(s, first + f->ckey[k]));
+            pgb_buf_puts(&values, ", ");
+            if (v)
+                pgb_buf_literal(&values, v, strlen(v));
+            else
+                pgb_buf_puts(&values, "NULL");
+            pgb_buf_printf(&values, "::%s", f->ptypes[k]);
+            free(v);
+        }
+        pgb_buf_puts(&values, ")");
+        if (keyset_add(&batch, kt) != 0 || !(keys[n++] = pgb_strdup(kt)) || values.oom) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        if (n == MISSING_BATCH) {
+            rc = ask_missing(c, f, &values, keys, n);
+            while (n > 0)
+                free(keys[--n]);
+            values.len = 0;
+            keyset_free(batch);
+            batch = NULL;
+        }
+    }
+    if (rc == 0)
+        rc = ask_missing(c, f, &values, keys, n);
+    while (n > 0)
+        free(keys[--n]);
+    keyset_free(batch);
+    pgb_buf_free(&values);
+    pgb_buf_free(&key);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int pgb_target_find_missing(pgb_target *tg, PGconn *c, int ti)
+{
+    int rc = 0;
+    for (int i = 0; i < tg->nfks && rc == 0; i++)
+        if (parent_before(tg, &tg->fks[i], ti))
+            rc = find_missing_fk(tg, c, &tg->fks[i], ti);
+    return rc;
 }
 
 void pgb_target_hooks(pgb_target *tg, pgb_load *L)
@@ -887,9 +1116,15 @@ static int set_sequences(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *re
 
 int pgb_target_after_load(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *rep)
 {
-    int rc = 0;
-    /* The deferred keys checked now, so that a violation is an error of
-     * the load, not of the commit. */
+    int rc = 0, broken = tg->bypass;
+    for (int i = 0; i < tg->nfks; i++)
+        broken |= tg->fks[i].defer;
+    /* A cycle was broken: every key checked by a query first (a clear
+     * error naming the rows), then the deferred keys checked now (before
+     * ALTER TABLE, which pending checks would stop), then the keys as they
+     * were. */
+    if (broken)
+        rc = validate(tg, c);
     for (int i = 0; i < tg->nfks && rc == 0; i++) {
         if (!tg->fks[i].defer)
             continue;
@@ -898,8 +1133,10 @@ int pgb_target_after_load(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *r
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
         free(sql);
     }
-    if (rc == 0 && tg->bypass && (rc = switch_triggers(tg, c, ddl, 1)) == 0)
-        rc = validate(tg, c);
+    if (rc == 0)
+        rc = alter_deferrable(tg, c, ddl, 0);
+    if (rc == 0 && tg->bypass)
+        rc = switch_triggers(tg, c, ddl, 1);
     if (rc == 0)
         rc = set_sequences(tg, c, ddl, rep);
     return rc;
@@ -915,6 +1152,8 @@ void pgb_target_free(pgb_target *tg)
         free(f->parent_rel);
         free_names(f->ccols, f->ncols);
         free_names(f->pcols, f->ncols);
+        free_names(f->ptypes, f->ncols);
+        keyset_free(f->missing);
         free(f->ckey);
         free(f->pkey);
         keyset_free(f->rejected);
@@ -923,6 +1162,7 @@ void pgb_target_free(pgb_target *tg)
     free(tg->action);
     free(tg->held);
     free(tg->order);
+    free(tg->skipped);
     free(tg->why);
     memset(tg, 0, sizeof *tg);
 }

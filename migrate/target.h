@@ -34,10 +34,14 @@ typedef struct {
     char **ccols, **pcols;        /* the columns, here and there */
     int ncols;
     int deferrable, match_full;
+    int owned;            /* the role owns (or is a member of the owner of) its table */
     int defer;            /* deferred while loading (a cycle) */
+    int made_deferrable;  /* and made DEFERRABLE for that, NOT DEFERRABLE again after */
     int bypass;           /* its triggers are off while loading (a cycle); validated after */
     int *ckey, *pkey;     /* the columns' positions among the copied ones; -1: not copied */
+    char **ptypes;        /* the referenced columns' types (format_type) */
     pgb_keyset *rejected; /* under reject: the keys of the parent rows set aside */
+    pgb_keyset *missing;  /* under reject: keys of rows of the child that no parent row has */
 } pgb_tfk;
 
 typedef struct {
@@ -46,27 +50,42 @@ typedef struct {
     int nfks;
     pgb_tt_action *action; /* per plan table */
     int64_t *held;         /* per plan table: the rows the target's table held before */
+    char *skipped;         /* per plan table: 1 for PGB_TT_SKIP */
     int *order;            /* plan table indexes, parents before children */
     int bypass;            /* some foreign key's triggers are off while loading */
     char *why;             /* the reason refuse_row gave last */
 } pgb_target;
 
-/* Read the target's foreign keys and the rows its tables hold; decide each
- * table's action (o's skip_tables, replace_tables, existing_rows), the load
- * order, and for a cycle: deferral, else (a superuser) triggers off, else
- * an error naming the cycle. Nothing is written. A skipped table's rows
- * count becomes 0 (nothing of it is loaded), with a word in rep. */
-PGB_MUST_USE int pgb_target_read(pgb_target *tg, PGconn *c, pgb_plan *p,
-                                 const pgboot_migrate_options *o, pgb_report *rep);
-/* In the transaction, before the rows: SET CONSTRAINTS ... DEFERRED, the
+/* The tables o's skip_tables and replace_tables name (a target or a SQLite
+ * name; another is PGBOOT_EINVALID). First. */
+PGB_MUST_USE int pgb_target_names(pgb_target *tg, pgb_plan *p, const pgboot_migrate_options *o);
+/* Then, once the plan has the target's types: read the target's foreign
+ * keys and the rows its tables hold; decide every other table's action
+ * (o's existing_rows), the load order, and for a cycle: its DEFERRABLE keys deferred; else (a
+ * superuser) the other keys' triggers off; else (the owner of their tables) those keys made
+ * DEFERRABLE for the load and deferred; else an error naming the cycle. Nothing is written. A
+ * skipped table's rows count becomes 0 and its values are not checked (nothing of it is loaded),
+ * with a word in rep. */
+PGB_MUST_USE int pgb_target_read(pgb_target *tg, PGconn *c, const pgboot_migrate_options *o,
+                                 pgb_report *rep);
+/* In the transaction, before the rows: ALTER CONSTRAINT ... DEFERRABLE and
+ * SET CONSTRAINTS ... DEFERRED, the
  * bypassed foreign keys' triggers disabled, the replaced tables emptied
  * (children first). Each statement goes to ddl. */
 PGB_MUST_USE int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl);
-/* The hooks of L that reject the children of rejected parent rows. */
+/* The hooks of L that reject the children of rejected parent rows, and
+ * rows whose parent row is not in the target (see
+ * pgb_target_find_missing). */
 void pgb_target_hooks(pgb_target *tg, pgb_load *L);
-/* After the rows: the deferred foreign keys checked now, the disabled
- * triggers enabled again and every foreign key of the loaded tables
- * validated (rows that reference nothing are an error naming them), and
+/* Under reject, before the rows of plan table ti go in: one scan of them
+ * finds the keys they reference that the target's parent tables (loaded
+ * before, or kept) do not hold, asked in batches; refuse_row then rejects
+ * those rows. */
+PGB_MUST_USE int pgb_target_find_missing(pgb_target *tg, PGconn *c, int ti);
+/* After the rows, when a cycle was broken: every foreign key of the loaded
+ * tables validated (rows that reference nothing are an error naming them),
+ * the deferred keys checked now and NOT DEFERRABLE again where they were,
+ * the disabled triggers enabled again; then
  * every sequence owned by or used in the default of a loaded column set
  * past the largest value (listed in rep's "sequences"). */
 PGB_MUST_USE int pgb_target_after_load(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *rep);

@@ -29,6 +29,8 @@ void pgb_error_reset(void);
  * `current`; a caller built against an older header passes an older one and
  * the library reads only that version's fields), else PGBOOT_EINVALID. */
 int pgb_version_check(unsigned int version, unsigned int current, const char *what);
+/* A PostgreSQL major as text ("16"): 0 and *major, or PGBOOT_EINVALID. */
+PGB_MUST_USE int pgb_pg_major_parse(const char *text, unsigned int *major);
 
 /* Cleaning up after a failure may fail too, or reset the record: set the
  * first failure aside before, and put it back after.
@@ -95,6 +97,9 @@ PGB_MUST_USE int pgb_write_file_atomic(const char *path, const char *data, size_
 PGB_MUST_USE int pgb_mkdir_p(const char *path, unsigned mode);
 int pgb_path_exists(const char *path);
 int pgb_is_dir(const char *path);
+/* Create `path` (0644, never through a link) or set its mtime to now. Best
+ * effort: a failure is ignored (it is a hint, not a record). */
+void pgb_touch(const char *path);
 int pgb_fsync_dir(const char *path);
 /* Copy the directory tree `src` to `dst` (which must not exist), by reflink
  * where possible. System calls only (no malloc): safe after fork(). 0 or -1
@@ -108,6 +113,9 @@ int pgb_fs_is_tmpfs(const char *path);
 /* Bytes a tree takes on its file system (allocated blocks; links not
  * followed). 0 or -1 with errno. */
 int pgb_tree_disk_usage(const char *path, uint64_t *out);
+/* The pid of a live process whose executable is inside `dir` (not a zombie;
+ * processes that cannot be inspected are skipped), or 0. */
+int pgb_pid_running_from(const char *dir);
 /* The user's home directory: $HOME (refused unless absolute), else the
  * password database. malloc'd. */
 PGB_MUST_USE int pgb_home_dir(char **out);

@@ -139,3 +139,16 @@ void pgboot_free(void *p)
 {
     free(p);
 }
+
+int pgb_pg_major_parse(const char *text, unsigned int *major)
+{
+    *major = 0;
+    if (!text || !*text || strlen(text) > 4 || strspn(text, "0123456789") != strlen(text) ||
+        text[0] == '0')
+        return pgb_fail(PGBOOT_EINVALID,
+                        "'%.40s' is not a PostgreSQL major version (a number such as 16, 17 "
+                        "or 18)",
+                        text ? text : "");
+    *major = (unsigned int)atoi(text);
+    return 0;
+}

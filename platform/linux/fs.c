@@ -227,3 +227,12 @@ int pgb_write_file_atomic(const char *path, const char *data, size_t len, unsign
     free(tmp);
     return rc;
 }
+
+void pgb_touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    (void)futimens(fd, NULL);
+    close(fd);
+}

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -184,6 +185,35 @@ int pgb_pid_cwd_is(int pid, const char *dir)
     free(a);
     free(b);
     return same;
+}
+
+int pgb_pid_running_from(const char *dir)
+{
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return 0;
+    size_t n = strlen(real);
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int found = 0;
+    while (!found && d && (e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || pid > INT_MAX)
+            continue;
+        char link[64], exe[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/%ld/exe", pid);
+        ssize_t len = readlink(link, exe, sizeof exe - 1);
+        if (len <= 0)
+            continue;
+        exe[len] = '\0';
+        if (!strncmp(exe, real, n) && exe[n] == '/' && pgb_pid_alive((int)pid) > 0)
+            found = (int)pid;
+    }
+    if (d)
+        closedir(d);
+    free(real);
+    return found;
 }
 
 /* In the forked children below only async-signal-safe calls are made: the

@@ -30,19 +30,21 @@ int pgboot_headertest(void)
     SAME(pgboot_fetch_options, PGBOOT_FETCH_OPTIONS_INIT, pgboot_fetch_options_init,
          PGBOOT_FETCH_OPTIONS_VERSION,
          !b.platform && !b.cache_dir && !b.offline && !b.low_speed_limit && !b.progress &&
-             !b.progress_payload);
+             !b.progress_payload && !b.pg_version);
     SAME(pgboot_server_options, PGBOOT_SERVER_OPTIONS_INIT, pgboot_server_options_init,
          PGBOOT_SERVER_OPTIONS_VERSION,
          !b.app && !b.port && !b.settings && !b.child && b.fetch.version == a.fetch.version &&
              !b.fetch.mirror && !b.sqlite_path && !b.no_migrate && !b.unset && !b.locale &&
-             !b.encoding && !b.data_checksums && !b.memory);
+             !b.encoding && !b.data_checksums && !b.memory && !b.pg_version &&
+             !b.fetch.pg_version);
     SAME(pgboot_ephemeral_options, PGBOOT_EPHEMERAL_OPTIONS_INIT, pgboot_ephemeral_options_init,
          PGBOOT_EPHEMERAL_OPTIONS_VERSION,
          !b.tmp_dir && !b.ttl_ms && !b.settings && b.fetch.version == a.fetch.version &&
-             !b.locale && !b.encoding && !b.data_checksums && !b.memory);
+             !b.locale && !b.encoding && !b.data_checksums && !b.memory && !b.pg_version);
     SAME(pgboot_testdb_options, PGBOOT_TESTDB_OPTIONS_INIT, pgboot_testdb_options_init,
          PGBOOT_TESTDB_OPTIONS_VERSION,
-         !b.url && !b.sql_files && !b.pool_size && !b.background_refill && !b.server);
+         !b.url && !b.sql_files && !b.pool_size && !b.background_refill && !b.server &&
+             !b.pg_version);
     SAME(pgboot_migrate_options, PGBOOT_MIGRATE_OPTIONS_INIT, pgboot_migrate_options_init,
          PGBOOT_MIGRATE_OPTIONS_VERSION,
          !b.sqlite_path && b.on_error == PGBOOT_ON_ERROR_STRICT &&

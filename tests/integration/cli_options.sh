@@ -11,7 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/server_lib.sh"
 sl_setup
 
-COMMANDS=(start serve run restart status url env logs stop tmp testdb migrate fetch verify)
+COMMANDS=(start serve run restart status url env logs stop tmp testdb migrate fetch verify cache)
 
 # opt_args USAGE: "--name ARG" (ARG empty for a flag) for each option line of
 # a usage text; an option line starts "  --name" or "  -f, --name".
@@ -24,6 +24,7 @@ opt_args() {
 value_for() {
     case $1 in
     N | SECONDS | MS | B) echo 1 ;;
+    DURATION) echo 30d ;;
     *=*) echo work_mem=1MB ;;
     *'|'*) echo "${1%%|*}" ;;
     *) echo x ;;

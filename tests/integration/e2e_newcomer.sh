@@ -55,5 +55,36 @@ case_newcomer() {
     mv "$PGBOOT_TEST_DATA/linux-x64-16.14.0-beta.17.tgz.tmp" "$PGBOOT_TEST_DATA/linux-x64-16.14.0-beta.17.tgz"
 }
 
+# The other pinned majors, and the older 16 minor of the minor-update test
+# (tests/fixtures/manifest-16.13.json pins the real 16.13.0-beta.17 release):
+# fetched the same way, once per build, and handed over like the 16 bundle.
+case_other_releases() {
+    local want tarball name
+    local -a args
+    for spec in "17 17.10 17.10.0-beta.17" "18 18.4 18.4.0-beta.17" "16.13 16.13 16.13.0-beta.17"; do
+        read -r major want name <<<"$spec"
+        if [[ $major == 16.13 ]]; then
+            args=(--manifest "$TEST_FIXTURES/manifest-16.13.json")
+        else
+            args=(--pg-version "$major")
+        fi
+        pg fetch --cache-dir "$C" --json "${args[@]}"
+        check_rc 0 "pgboot fetch ${args[*]} from the configured registry"
+        [[ $RC == 0 ]] || continue
+        check_eq "$(jget "$OUT" postgresql_version)" "$want" "fetch ${args[*]}: postgresql_version"
+        check_contains "$("$(jget "$OUT" bin_dir)/postgres" --version 2>&1)" "(PostgreSQL) $want" \
+            "fetch ${args[*]}: postgres --version"
+        tarball=$(jget "$OUT" tarball)
+        check_eq "sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)" "$(jget "$OUT" integrity)" \
+            "fetch ${args[*]}: the cached tarball's digest is the pinned one"
+        pg verify --cache-dir "$C" "${args[@]}"
+        check_rc 0 "verify ${args[*]}: the tree matches its tarball"
+        (($(fail_count) == 0)) || continue
+        cp "$tarball" "$PGBOOT_TEST_DATA/linux-x64-$name.tgz.tmp"
+        mv "$PGBOOT_TEST_DATA/linux-x64-$name.tgz.tmp" "$PGBOOT_TEST_DATA/linux-x64-$name.tgz"
+    done
+}
+
 run_case newcomer case_newcomer
+run_case other_releases case_other_releases
 harness_finish

@@ -178,7 +178,7 @@ case_manifest_errors() {
     "$PY" - "$PGBOOT_SOURCE_DIR/vendor-manifest.json" "$bad" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
-del d["platforms"]["linux-x64"]["integrity"]
+del d["releases"]["16"]["platforms"]["linux-x64"]["integrity"]
 json.dump(d, open(sys.argv[2], "w"))
 EOF
     pg fetch --manifest "$bad" --mirror "$MURL" --cache-dir "$C"

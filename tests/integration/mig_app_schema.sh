@@ -3,11 +3,13 @@
 # --data-only), issue 10 A.1-3, from real SQLite files made here:
 # - foreign-key order: SQLite's table order puts a child first; the rows go
 #   in parents first; a cycle of DEFERRABLE (INITIALLY IMMEDIATE) keys is
-#   deferred; a cycle of keys that are not is refused up front for an app
-#   role, naming it, and loaded by a superuser (a throwaway cluster) with the
-#   keys' triggers off and every key validated before commit (an orphan row
-#   stops it); under --on-error reject the children (and grandchildren) of
-#   a rejected row are rejected and counted;
+#   deferred; a cycle of keys that are not: loaded by the tables' owner (the
+#   app's role) with the keys made DEFERRABLE for the load, by a superuser (a
+#   throwaway cluster) with the keys' triggers off, every key validated
+#   before commit (an orphan row stops it), and refused up front, naming
+#   it, for a role that is neither; under --on-error reject the children
+#   (and grandchildren) of a rejected row, and rows whose parent row is not
+#   there, are rejected and counted;
 # - tables the schema script filled: refused, listed; --skip-table,
 #   --replace-table (children deleted first), --existing-rows;
 # - sequences: serial, identity and a nextval('t_seq') default on a
@@ -115,33 +117,56 @@ case_cycle_deferrable() {
     check_match "$(q_try "$url" "INSERT INTO users VALUES (9, 99, 'x')")" "^ERROR: .*foreign key" "and enforced"
 }
 
+# a throwaway cluster (in $U/tmp) for the cases that need a superuser: its
+# URL is the superuser's
+pgb tmp --ttl 900 --json
+SU_URL=$(jget "$OUT" url 2>/dev/null || true)
+[[ $RC == 0 && "$SU_URL" == postgresql://postgres:* ]] || die "pgboot tmp gave no superuser URL: $OUT $ERR"
+
+case_cycle_owner() {
+    local url
+    url=$(newdb cycowner)
+    pgb migrate --sqlite "$CYCLE_SRC" --to "$url" --schema "$CYCLE_STRICT_SQL" --report "$U/out/cycowner.json" --verify full
+    check_rc 0 "a cycle of keys that are not DEFERRABLE, as the tables' owner (the app's role, no superuser)"
+    check_eq "$(cycle_rows "$url")" "1:1,2:1,3:2/1:1,2:3" "both tables' rows are in"
+    check_eq "$(q "$url" "SELECT string_agg(conname || ':' || condeferrable::text || ':' || condeferred::text, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f'")" \
+        "teams_owner_fk:false:false,users_team_fk:false:false" "the keys are NOT DEFERRABLE again"
+    check_match "$(rj "$U/out/cycowner.json" '"\n".join(d["warnings"])')" "teams_owner_fk.*made DEFERRABLE for the load.*NOT DEFERRABLE again" "the report says so"
+    check_match "$(q_try "$url" "INSERT INTO users VALUES (9, 99, 'x')")" "^ERROR: .*foreign key" "the keys are enforced afterwards"
+    # a row that references nothing: found by the validation, nothing written
+    url=$(newdb cycownerorphan)
+    pgb migrate --sqlite "$ORPHAN_SRC" --to "$url" --schema "$CYCLE_STRICT_SQL"
+    check_failed "the owner's load whose rows break a key"
+    check_match "$(err_line)" "foreign key users_team_fk: rows of users \(1\) reference no row of teams: \(team_id\) = \(77\)" "the validation names the key and the row"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
+    nothing_written "$url" "owner's orphan"
+}
+
 case_cycle_refused() {
     local url
-    url=$(newdb cycstrict)
-    pgb migrate --sqlite "$CYCLE_SRC" --to "$url" --schema "$CYCLE_STRICT_SQL"
-    check_failed "a cycle of keys that are not DEFERRABLE, as the app's role (no superuser)"
+    # the tables are the superuser's; the role migrating may write them, not alter them
+    q "$SU_URL" "CREATE ROLE loader LOGIN PASSWORD 'loader-pw'" >/dev/null
+    q "$SU_URL" "CREATE DATABASE cycnotowner" >/dev/null
+    url=$(db_url "$SU_URL" cycnotowner)
+    q_script "$url" <"$CYCLE_STRICT_SQL" >/dev/null
+    q "$url" "GRANT SELECT, INSERT, UPDATE, DELETE, REFERENCES ON users, teams TO loader; GRANT CREATE ON DATABASE cycnotowner TO loader; GRANT CREATE ON SCHEMA public TO loader" >/dev/null
+    url=$(sed -E 's|^postgresql://postgres:[^@]*@|postgresql://loader:loader-pw@|' <<<"$url")
+    pgb migrate --sqlite "$CYCLE_SRC" --to "$url" --data-only
+    check_failed "a cycle of keys that are not DEFERRABLE, as a role that neither owns the tables nor is a superuser"
     check_match "$(err_line)" "cycle of foreign keys.*not DEFERRABLE" "the error says why"
     check_match "$(err_line)" "teams_owner_fk \(teams -> users\)" "it names one key of the cycle"
     check_match "$(err_line)" "users_team_fk \(users -> teams\)" "and the other"
-    check_match "$(hint_line)" "DEFERRABLE.*superuser" "the hint gives the ways out"
-    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written (not even the schema file's tables)"
+    check_match "$(hint_line)" "DEFERRABLE.*owner.*superuser" "the hint gives the ways out"
+    check_eq "$(q "$url" "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM teams)")" 0 "nothing written"
     nothing_written "$url" "refused cycle"
 }
 
 case_cycle_superuser() {
-    local url
-    # a throwaway cluster (in $U/tmp): its URL is the superuser's
-    pgb tmp --ttl 600 --json
-    url=$(jget "$OUT" url 2>/dev/null || true)
-    [[ $RC == 0 && "$url" == postgresql://postgres:* ]] || {
-        nok "pgboot tmp gave no superuser URL"
-        return 0
-    }
-    q "$url" "CREATE DATABASE cyc" >/dev/null
-    q "$url" "CREATE DATABASE orphan" >/dev/null
+    q "$SU_URL" "CREATE DATABASE cyc" >/dev/null
+    q "$SU_URL" "CREATE DATABASE orphan" >/dev/null
     local cyc orphan
-    cyc=$(db_url "$url" cyc)
-    orphan=$(db_url "$url" orphan)
+    cyc=$(db_url "$SU_URL" cyc)
+    orphan=$(db_url "$SU_URL" orphan)
     pgb migrate --sqlite "$CYCLE_SRC" --to "$cyc" --schema "$CYCLE_STRICT_SQL" --report "$U/out/cycsu.json" --verify full
     check_rc 0 "the same cycle as a superuser: the keys' triggers off while loading"
     check_eq "$(cycle_rows "$cyc")" "1:1,2:1,3:2/1:1,2:3" "both tables' rows are in"
@@ -160,8 +185,18 @@ case_cycle_superuser() {
 
 REJ_SRC=$U/src/reject.db
 cp "$ORG_SRC" "$REJ_SRC"
-# initech's seats are text: rejected under reject; its collection d and d's item z follow it
-"$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE organizations SET seats = ? WHERE id = 3", ("many",)); c.commit()' "$REJ_SRC"
+# initech's seats are text: rejected under reject; its collection d and d's
+# item z follow it. Collection e's organization (42) and item w's collection
+# (999) are not there at all: rejected too, and item v of collection e.
+# Item u's collection is text: rejected for its value.
+"$PY" - "$REJ_SRC" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE organizations SET seats = ? WHERE id = 3", ("many",))
+c.execute("INSERT INTO collections VALUES (14, 42, 'e')")
+c.execute("INSERT INTO items VALUES (104, 999, 'w'), (105, 14, 'v'), (106, 'abc', 'u')")
+c.commit()
+EOF
 user_own "$REJ_SRC"
 
 case_reject_children() {
@@ -172,11 +207,12 @@ case_reject_children() {
     user_own "$dir"
     pgb migrate --sqlite "$REJ_SRC" --to "$url" --schema "$ORG_SQL" --on-error reject --allow-rejects --report "$dir/report.json"
     check_rc 0 "--on-error reject: a parent row rejected"
-    check_match "$ERR" "3 rows were rejected" "its child and grandchild are rejected too, and counted"
+    check_match "$ERR" "7 rows were rejected" "its child and grandchild are rejected too, and rows whose parent is not there, and counted"
     check_eq "$(q_try "$url" "SELECT (SELECT string_agg(name, ',' ORDER BY id) FROM organizations) || '/' || (SELECT string_agg(name, ',' ORDER BY id) FROM collections) || '/' || (SELECT string_agg(label, ',' ORDER BY id) FROM items)")" "acme,globex/a,b,c/x,y,loose" "the rest is in"
-    check_eq "$(rj "$dir/report.json" '",".join("%s:%d" % (t["name"], t["rejected"]) for t in sorted(d["tables"], key=lambda t: t["name"]))')" "collections:1,items:1,organizations:1" "the report counts them per table"
-    check_match "$(cat "$dir/rejects/collections.jsonl" 2>&1)" '"reason": *"the row of organizations it references \(foreign key collections_org_id_fkey\) was rejected"' "rejects/collections.jsonl says why"
-    check_match "$(cat "$dir/rejects/items.jsonl" 2>&1)" '"label": *\{[^}]*"z"' "rejects/items.jsonl holds item z"
+    check_eq "$(rj "$dir/report.json" '",".join("%s:%d" % (t["name"], t["rejected"]) for t in sorted(d["tables"], key=lambda t: t["name"]))')" "collections:2,items:4,organizations:1" "the report counts them per table"
+    check_match "$(cat "$dir/rejects/collections.jsonl" 2>&1)" '"reason": *"the row of organizations it references \(foreign key collections_org_id_fkey\) was rejected"' "rejects/collections.jsonl says why (a rejected parent)"
+    check_match "$(cat "$dir/rejects/collections.jsonl" 2>&1)" '"reason": *"the row of organizations it references \(foreign key collections_org_id_fkey\) is not there"' "and why (no parent)"
+    check_eq "$(grep -o '"label": *{[^}]*}' "$dir/rejects/items.jsonl" 2>&1 | grep -o '"value": *"[a-z]*"' | tr -d ' ' | sort | tr '\n' ' ')" '"value":"u" "value":"v" "value":"w" "value":"z" ' "rejects/items.jsonl holds items z, w, v and u"
 }
 
 # --- tables the schema script filled ---------------------------------------------------
@@ -248,6 +284,60 @@ case_existing_rows() {
     check_match "$ERR" "--skip-table.*go with --schema FILE.sql or --data-only" "saying so"
 }
 
+# a table the target does not have, and one whose values its types cannot
+# take: both left out with --skip-table
+MISC_SRC=$U/src/misc.db
+sqlite_file "$MISC_SRC" <<'EOF'
+CREATE TABLE cache (k TEXT, v TEXT);
+CREATE TABLE audit (id INTEGER PRIMARY KEY, n INTEGER);
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO cache VALUES ('a', 'b');
+INSERT INTO audit VALUES (1, 'not a number');
+INSERT INTO notes VALUES (1, 'hello');
+EOF
+MISC_SQL=$(sql_file misc.sql <<'EOF'
+CREATE TABLE audit (id integer PRIMARY KEY, n integer);
+CREATE TABLE notes (id integer PRIMARY KEY, body text);
+EOF
+)
+
+case_skip_missing() {
+    local url
+    url=$(newdb skipmissing)
+    pgb migrate --sqlite "$MISC_SRC" --to "$url" --schema "$MISC_SQL"
+    check_failed "a SQLite table the target does not have"
+    check_match "$(hint_line)" "--skip-table cache" "the hint names the way to leave it out"
+    pgb migrate --sqlite "$MISC_SRC" --to "$url" --schema "$MISC_SQL" --skip-table cache --skip-table audit --report "$U/out/misc.json" --verify full
+    check_rc 0 "--skip-table for it, and for a table whose values the target's types cannot take"
+    check_eq "$(q_try "$url" "SELECT string_agg(body, ',') FROM notes")/$(q_try "$url" "SELECT count(*) FROM audit")" "hello/0" "the rest is loaded"
+    check_match "$(rj "$U/out/misc.json" '"\n".join(s["name"] + ": " + s["reason"] for s in d["skipped"])')" "cache: skipped as asked: not in the target" "the report says so"
+}
+
+# the app's schema migrated into once; another file later replaces its rows
+case_again() {
+    local url src2=$U/src/orgs-changed.db
+    url=$(newdb again)
+    q_script "$url" <"$ORG_SQL" >/dev/null
+    pgb migrate --sqlite "$ORG_SRC" --to "$url" --data-only
+    check_rc 0 "--data-only into the app's schema"
+    pgb migrate --sqlite "$ORG_SRC" --to "$url" --data-only
+    check_rc 0 "the same file again: nothing to do"
+    check_match "$ERR" "migrated into this database already" "saying so"
+    cp "$ORG_SRC" "$src2"
+    "$PY" -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE organizations SET name = ? WHERE id = 1", ("acme2",)); c.commit()' "$src2"
+    user_own "$src2"
+    pgb migrate --sqlite "$src2" --to "$url" --data-only
+    check_failed "another file"
+    check_match "$(hint_line)" "--force.*--existing-rows replace" "the hint names --force and --existing-rows replace"
+    pgb migrate --sqlite "$src2" --to "$url" --data-only --force
+    check_failed "--force alone: the tables hold the earlier migration's rows"
+    check_match "$(err_line)" "3 tables of the target hold rows already" "listed"
+    pgb migrate --sqlite "$src2" --to "$url" --data-only --force --existing-rows replace --verify full
+    check_rc 0 "--force --existing-rows replace"
+    check_eq "$(q_try "$url" "SELECT string_agg(name, ',' ORDER BY id) FROM organizations")/$(q_try "$url" "SELECT count(*) FROM items")" "acme2,globex,initech/4" "the rows are the new file's"
+    check_eq "$(q_try "$url" "INSERT INTO organizations (name) VALUES ('new') RETURNING id")" 4 "and the sequence still past them"
+}
+
 # --data-only into an existing database, rows there already
 case_data_only_existing() {
     local url
@@ -303,10 +393,13 @@ case_sequences() {
 
 run_case fk_order case_fk_order
 run_case cycle_deferrable case_cycle_deferrable
+run_case cycle_owner case_cycle_owner
 run_case cycle_refused case_cycle_refused
 run_case cycle_superuser case_cycle_superuser
 run_case reject_children case_reject_children
 run_case existing_rows case_existing_rows
 run_case data_only_existing case_data_only_existing
+run_case skip_missing case_skip_missing
+run_case again case_again
 run_case sequences case_sequences
 ml_finish

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -59,6 +61,58 @@ static void test_builtin_manifest_pins_all_platforms(void **state)
     pgboot_manifest_free(m);
 }
 
+/* 16 is the default; 17 and 18 are pinned beside it for the same platforms,
+ * each release's pins saying their PostgreSQL version. */
+static void test_builtin_manifest_pins_three_majors(void **state)
+{
+    (void)state;
+    pgboot_manifest *m = NULL;
+    assert_int_equal(pgboot_manifest_load(&m, NULL), 0);
+    assert_int_equal(pgboot_manifest_default_major(m), 16);
+    assert_int_equal(pgboot_manifest_major_count(m), 3);
+    assert_int_equal(pgboot_manifest_major_at(m, 0), 16);
+    assert_int_equal(pgboot_manifest_major_at(m, 1), 17);
+    assert_int_equal(pgboot_manifest_major_at(m, 2), 18);
+    assert_int_equal(pgboot_manifest_major_at(m, 3), 0);
+    assert_string_equal(pgboot_manifest_major_version(m, 16), "16.14");
+    assert_string_equal(pgboot_manifest_major_version(m, 17), "17.10");
+    assert_string_equal(pgboot_manifest_major_version(m, 18), "18.4");
+    assert_null(pgboot_manifest_major_version(m, 15));
+    static const struct {
+        unsigned int major;
+        const char *npm;
+    } majors[] = {{16, "16.14.0-beta.17"}, {17, "17.10.0-beta.17"}, {18, "18.4.0-beta.17"}};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < pgboot_manifest_count(m); i++) {
+            const char *plat = pgboot_manifest_at(m, i)->platform;
+            const pgboot_bundle_pin *pin = pgboot_manifest_find_major(m, majors[k].major, plat);
+            assert_non_null(pin);
+            assert_string_equal(pin->version, majors[k].npm);
+            assert_string_equal(pin->pg_version, pgboot_manifest_major_version(m, majors[k].major));
+            assert_true(pgb_str_has_prefix(pin->integrity, "sha512-"));
+            assert_true(pin->size > 1000000 && pin->unpacked_size > pin->size);
+        }
+    assert_string_equal(pgboot_manifest_find_major(m, 18, "linux-x64")->integrity,
+                        "sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/"
+                        "NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==");
+    assert_null(pgboot_manifest_find_major(m, 15, "linux-x64"));
+    assert_int_equal(pgboot_error_code_last(), PGBOOT_ENOTFOUND);
+    assert_non_null(strstr(pgboot_error_last(), "16, 17, 18"));
+    pgboot_manifest_free(m);
+    /* A schema 1 manifest is one release, the default. */
+    char *json =
+        manifest_with("{\"package\":\"p\",\"version\":\"1\",\"tarball\":\"a.tgz\","
+                      "\"integrity\":\"sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0y"
+                      "JJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==\"}");
+    assert_int_equal(parse(json, &m), 0);
+    assert_int_equal(pgboot_manifest_default_major(m), 16);
+    assert_int_equal(pgboot_manifest_major_count(m), 1);
+    assert_non_null(pgboot_manifest_find_major(m, 16, "linux-x64"));
+    assert_null(pgboot_manifest_find_major(m, 17, "linux-x64"));
+    pgboot_manifest_free(m);
+    free(json);
+}
+
 static void test_builtin_manifest_equals_file(void **state)
 {
     (void)state;
@@ -83,7 +137,16 @@ static void test_manifest_malformed(void **state)
     } cases[] = {
         {"{", "not valid JSON"},
         {"[]", "top level"},
-        {"{\"schema\":2,\"postgresql\":\"16.14\",\"platforms\":{}}", "schema"},
+        {"{\"schema\":3,\"postgresql\":\"16.14\",\"platforms\":{}}", "schema"},
+        {"{\"schema\":2,\"default_major\":16,\"releases\":{}}", "releases"},
+        {"{\"schema\":2,\"releases\":{\"16\":{}}}", "default_major"},
+        {"{\"schema\":2,\"default_major\":16,\"releases\":{\"sixteen\":{}}}", "sixteen"},
+        {"{\"schema\":2,\"default_major\":16,\"releases\":{\"16\":{\"postgresql\":\"17.1\","
+         "\"platforms\":{\"x\":{}}}}}",
+         "not a PostgreSQL 16 version"},
+        {"{\"schema\":2,\"default_major\":16,\"releases\":{\"16\":{\"postgresql\":\"16.1\","
+         "\"platforms\":{}}}}",
+         "platforms"},
         {"{\"schema\":1,\"postgresql\":\"sixteen\",\"platforms\":{}}", "postgresql"},
         {"{\"schema\":1,\"postgresql\":\"16.14\",\"platforms\":{}}", "platforms"},
         {"{\"schema\":1,\"postgresql\":\"16.14\",\"platforms\":[]}", "platforms"},
@@ -414,6 +477,160 @@ static void test_fetch_options_version_checked(void **state)
     assert_non_null(strstr(pgboot_error_last(), "version"));
 }
 
+/* A major on the command line or in PGBOOT_PG_VERSION. */
+static void test_pg_major_parse(void **state)
+{
+    (void)state;
+    unsigned int m = 99;
+    assert_int_equal(pgboot_pg_major_parse("17", &m), 0);
+    assert_int_equal(m, 17);
+    static const char *const bad[] = {"", "x", "17.1", "-16", "016", "16 ", "123456"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(pgboot_pg_major_parse(bad[i], &m), PGBOOT_EINVALID);
+        assert_int_equal(m, 0);
+    }
+    /* the fetch's major: the field (version 2), else the variable, else 0 */
+    pgboot_fetch_options o = PGBOOT_FETCH_OPTIONS_INIT;
+    setenv("PGBOOT_PG_VERSION", "18", 1);
+    assert_int_equal(pgb_fetch_major(&o, &m), 0);
+    assert_int_equal(m, 18);
+    o.pg_version = 17;
+    assert_int_equal(pgb_fetch_major(&o, &m), 0);
+    assert_int_equal(m, 17);
+    o.version = 1; /* an older caller has no such field */
+    assert_int_equal(pgb_fetch_major(&o, &m), 0);
+    assert_int_equal(m, 18);
+    setenv("PGBOOT_PG_VERSION", "eighteen", 1);
+    assert_int_equal(pgb_fetch_major(&o, &m), PGBOOT_EINVALID);
+    assert_non_null(strstr(pgboot_error_last(), "PGBOOT_PG_VERSION"));
+    assert_non_null(strstr(pgboot_error_last(), "eighteen"));
+    unsetenv("PGBOOT_PG_VERSION");
+    assert_int_equal(pgb_fetch_major(&o, &m), 0);
+    assert_int_equal(m, 0);
+}
+
+/* pgboot_fetch_options_init(opts, 1) writes only the fields of version 1:
+ * a caller built against it has no room for pg_version. */
+static void test_fetch_options_init_versions(void **state)
+{
+    (void)state;
+    pgboot_fetch_options o;
+    memset(&o, 0xAA, sizeof o);
+    assert_int_equal(pgboot_fetch_options_init(&o, 1), 0);
+    assert_int_equal(o.version, 1);
+    assert_null(o.manifest_path);
+    unsigned int untouched;
+    memset(&untouched, 0xAA, sizeof untouched);
+    assert_int_equal(o.pg_version, untouched);
+    assert_int_equal(pgboot_fetch_options_init(&o, 2), 0);
+    assert_int_equal(o.pg_version, 0);
+    assert_int_equal(pgboot_fetch_options_init(&o, 3), PGBOOT_EINVALID);
+}
+
+static void write_at(const char *dir, const char *name, const char *text, time_t mtime)
+{
+    char *path = pgb_path_join(dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+    free(path);
+}
+
+static void mkdir_at(const char *dir, const char *name, time_t mtime)
+{
+    char *path = pgb_path_join(dir, name);
+    assert_int_equal(mkdir(path, 0755), 0);
+    struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+    free(path);
+}
+
+/* cache list and prune on a cache of real files: which names are bundles,
+ * their versions, their last use (the .used stamp, else the install), and
+ * what a prune removes (an old tree and its tarball, list, stamp and
+ * templates), keeps (a recent one, anything that is not a bundle) and
+ * refuses (less than a minute). */
+static void test_cache_list_and_prune(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pgboot-unit-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    time_t now = time(NULL), old = now - 3 * 86400;
+    const char *k16 = "linux-x64-16.14.0-beta.17-f1fafb844888ed79";
+    const char *k17 = "linux-x64-17.10.0-beta.17-854e128276b5f62c";
+    const char *k18 = "darwin-arm64-18.4.0-beta.17-0123456789abcdef";
+    char name[200];
+    mkdir_at(dir, k16, old);
+    snprintf(name, sizeof name, "%s.tgz", k16);
+    write_at(dir, name, "tarball of 16", old);
+    snprintf(name, sizeof name, "%s.tree", k16);
+    write_at(dir, name, "list", old);
+    mkdir_at(dir, k17, old);
+    snprintf(name, sizeof name, "%s.used", k17);
+    write_at(dir, name, "", now - 10);          /* used a moment ago */
+    snprintf(name, sizeof name, "%s.tgz", k18); /* only its tarball is left */
+    write_at(dir, name, "tarball of 18", old);
+    mkdir_at(dir, "templates", old);
+    char *templates = pgb_path_join(dir, "templates");
+    snprintf(name, sizeof name, "%s-t1", k16);
+    mkdir_at(templates, name, old);
+    mkdir_at(dir, "locks", old);
+    mkdir_at(dir, "not-a-bundle", old);
+    write_at(dir, "linux-x64-16.14.0-beta.17-nothex0123456789.tgz", "", old);
+    pgboot_fetch_options o = PGBOOT_FETCH_OPTIONS_INIT;
+    o.cache_dir = dir;
+    pgboot_cache_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(pgboot_cache_list(&e, &n, &o), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(e[0].name, k18);
+    assert_string_equal(e[0].platform, "darwin-arm64");
+    assert_string_equal(e[0].pg_version, "18.4");
+    assert_int_equal(e[0].last_used, old);
+    assert_string_equal(e[1].name, k16);
+    assert_string_equal(e[1].package_version, "16.14.0-beta.17");
+    assert_string_equal(e[1].pg_version, "16.14");
+    assert_int_equal(e[1].last_used, old);
+    assert_true(e[1].bytes > 0);
+    assert_int_equal(e[1].in_use_pid, 0);
+    assert_string_equal(e[2].pg_version, "17.10");
+    assert_true(e[2].last_used >= now - 10);
+    pgboot_cache_entries_free(e, n);
+
+    assert_int_equal(pgboot_cache_prune(&e, &n, &o, 59), PGBOOT_EINVALID);
+    assert_int_equal(n, 0);
+    assert_int_equal(pgboot_cache_prune(&e, &n, &o, 86400), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(e[0].name, k18);
+    assert_string_equal(e[1].name, k16);
+    pgboot_cache_entries_free(e, n);
+    char *p16 = pgb_path_join(dir, k16);
+    char *p17 = pgb_path_join(dir, k17);
+    char *t16 = pgb_printf("%s/%s-t1", templates, k16);
+    char *tgz16 = pgb_printf("%s.tgz", p16), *list16 = pgb_printf("%s.tree", p16);
+    assert_false(pgb_path_exists(p16));
+    assert_false(pgb_path_exists(tgz16));
+    assert_false(pgb_path_exists(list16));
+    assert_false(pgb_path_exists(t16));
+    assert_true(pgb_is_dir(p17));
+    char *junk = pgb_path_join(dir, "not-a-bundle");
+    assert_true(pgb_is_dir(junk));
+    assert_int_equal(pgboot_cache_list(&e, &n, &o), 0);
+    assert_int_equal(n, 1);
+    pgboot_cache_entries_free(e, n);
+    free(p16);
+    free(p17);
+    free(t16);
+    free(tgz16);
+    free(list16);
+    free(junk);
+    free(templates);
+    pgb_rmtree(dir);
+}
+
 static void test_offline_empty_cache(void **state)
 {
     (void)state;
@@ -435,7 +652,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_manifest_pins_all_platforms),
+        cmocka_unit_test(test_builtin_manifest_pins_three_majors),
         cmocka_unit_test(test_builtin_manifest_equals_file),
+        cmocka_unit_test(test_pg_major_parse),
+        cmocka_unit_test(test_fetch_options_init_versions),
+        cmocka_unit_test(test_cache_list_and_prune),
         cmocka_unit_test(test_manifest_malformed),
         cmocka_unit_test(test_manifest_bad_pins),
         cmocka_unit_test(test_manifest_load_missing_file),
