@@ -819,10 +819,11 @@ void pgb_ddl_identities(const pgb_emit *e, pgb_plan_table *t)
     }
 }
 
-/* FTS5 -> PostgreSQL full-text search: a stored tsvector column generated
- * from the indexed columns, with a GIN index. External content: the column
- * goes on the content table, named after the FTS table. Own content: the FTS
- * table was migrated as a table (rowid + its columns); the column is "fts".
+/* FTS3, FTS4, FTS5 -> PostgreSQL full-text search: a stored tsvector column
+ * generated from the indexed columns (not FTS4's notindexed=, FTS5's
+ * UNINDEXED), with a GIN index. External content: the column goes on the
+ * content table, named after the FTS table. Own content: the FTS table was
+ * migrated as a table (rowid or docid + its columns); the column is "fts".
  * The column is part of CREATE TABLE, so COPY computes it while loading
  * (adding it afterwards would rewrite the whole table). */
 static int fts_plan(pgb_plan *p, pgb_src_other *o, pgb_plan_table **t_out, char colname[128],
@@ -831,8 +832,9 @@ static int fts_plan(pgb_plan *p, pgb_src_other *o, pgb_plan_table **t_out, char 
     *t_out = NULL;
     *skip = NULL;
     if (o->fts_content && !*o->fts_content) {
-        *skip = pgb_strdup("a contentless FTS5 table does not store its text, so there is "
-                           "nothing to index in PostgreSQL");
+        *skip = pgb_printf("a contentless FTS%d table does not store its text, so there is "
+                           "nothing to index in PostgreSQL",
+                           o->fts_version);
         return -1;
     }
     const char *target = pgb_plan_table_name(p, o->fts_content ? o->fts_content : o->name);
@@ -850,13 +852,15 @@ static int fts_plan(pgb_plan *p, pgb_src_other *o, pgb_plan_table **t_out, char 
     snprintf(colname, 128, "%s", o->fts_content ? map_fold(&nc, o->name, &isb) : "fts");
     pgb_buf doc = {0};
     for (int i = 0; i < o->nfts_cols; i++) {
+        if (o->fts_unindexed && o->fts_unindexed[i])
+            continue;
         const char *n = pgb_plan_col_name(t, o->fts_cols[i]);
         if (!n) {
             *skip = pgb_printf("column %s is not a column of %s", o->fts_cols[i], t->name);
             pgb_buf_free(&doc);
             return -1;
         }
-        pgb_buf_puts(&doc, i ? " || ' ' || coalesce(" : "coalesce(");
+        pgb_buf_puts(&doc, doc.len ? " || ' ' || coalesce(" : "coalesce(");
         pgb_buf_ident(&doc, n);
         pgb_buf_puts(&doc, "::text, '')");
     }
@@ -899,8 +903,12 @@ static void full_text(const pgb_emit *e, pgb_plan *p, pgb_src_other *o)
     char colname[128];
     char *skip = NULL;
     pgb_buf expr = {0};
+    char kind[32];
+    snprintf(kind, sizeof kind, "fts%d table", o->fts_version);
+    for (int i = 0; i < o->nfts_notes; i++)
+        pgb_report_skip(e->rep, "fts option", o->fts_notes[i].name, o->fts_notes[i].reason);
     if (fts_plan(p, o, &t, colname, &expr, &skip) != 0) {
-        pgb_report_skip(e->rep, "fts5 table", o->name, skip ? skip : "not translated");
+        pgb_report_skip(e->rep, kind, o->name, skip ? skip : "not translated");
         free(skip);
         pgb_buf_free(&expr);
         return;
@@ -919,7 +927,8 @@ static void full_text(const pgb_emit *e, pgb_plan *p, pgb_src_other *o)
     pgb_buf_puts(&i, " USING gin (");
     pgb_buf_ident(&i, colname);
     pgb_buf_puts(&i, ")");
-    after_data(e, i.s, "fts5 index", o->name);
+    snprintf(kind, sizeof kind, "fts%d index", o->fts_version);
+    after_data(e, i.s, kind, o->name);
     pgb_buf_free(&i);
 }
 
@@ -1087,4 +1096,151 @@ void pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep)
             }
         }
     }
+}
+
+/* ---- --schema / --data-only: the app's own search tables ------------------------ */
+
+/* The target table's columns: names, and whether each is a tsvector with no
+ * default and no generation. NULL after a failed query (PQclear it). */
+static PGresult *target_columns(PGconn *c, const char *table)
+{
+    const char *params[1] = {table};
+    PGresult *r = PQexecParams(c,
+                               "SELECT a.attname, a.atttypid = 'tsvector'::regtype AND "
+                               "a.attgenerated = '' AND NOT a.atthasdef FROM pg_attribute a "
+                               "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = $1 AND "
+                               "c.relnamespace = current_schema()::regnamespace AND a.attnum > 0 "
+                               "AND NOT a.attisdropped ORDER BY a.attnum",
+                               1, NULL, params, NULL, NULL, 0);
+    return r;
+}
+
+static int has_row(PGresult *r, const char *name)
+{
+    for (int k = 0; k < PQntuples(r); k++)
+        if (!strcmp(PQgetvalue(r, k, 0), name))
+            return 1;
+    return 0;
+}
+
+static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_other *o,
+                        pgb_buf *ddl, pgb_report *rep)
+{
+    char kind[32];
+    snprintf(kind, sizeof kind, "fts%d table", o->fts_version);
+    for (int i = 0; i < o->nfts_notes; i++)
+        pgb_report_skip(rep, "fts option", o->fts_notes[i].name, o->fts_notes[i].reason);
+    if (o->fts_content && !*o->fts_content) {
+        char *why = pgb_printf("a contentless FTS%d table does not store its text, so there is "
+                               "nothing to load",
+                               o->fts_version);
+        pgb_report_skip(rep, kind, o->name, why ? why : "contentless");
+        free(why);
+        return 0;
+    }
+    const char *target = pgb_plan_table_name(p, o->fts_content ? o->fts_content : o->name);
+    int ti = -1;
+    for (int i = 0; target && i < p->ntables; i++)
+        if (!strcmp(p->tables[i].name, target))
+            ti = i;
+    if (ti < 0 || (tg->action && tg->action[ti] == PGB_TT_SKIP))
+        return 0; /* not loaded, or the target's rows kept */
+    pgb_plan_table *t = &p->tables[ti];
+    PGresult *r = target_columns(c, t->name);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot read the columns of %s: %s", t->name,
+                          PQresultErrorMessage(r));
+        PQclear(r);
+        return rc;
+    }
+    /* the columns to fill */
+    int nfill = 0, named = -1;
+    for (int k = 0; k < PQntuples(r); k++)
+        if (!strcmp(PQgetvalue(r, k, 1), "t")) {
+            nfill++;
+            if (!strcasecmp(PQgetvalue(r, k, 0), o->name))
+                named = k;
+        }
+    if (nfill == 0) {
+        PQclear(r);
+        return 0;
+    }
+    if (o->fts_content && named < 0 && nfill > 1) {
+        pgb_report_warn(rep,
+                        "%s: the content table %s has several tsvector columns and none is named "
+                        "%s; none was filled from it",
+                        o->name, t->name, o->name);
+        PQclear(r);
+        return 0;
+    }
+    pgb_buf doc = {0};
+    for (int i = 0; i < o->nfts_cols; i++) {
+        if (o->fts_unindexed && o->fts_unindexed[i])
+            continue;
+        const char *n = pgb_plan_col_name(t, o->fts_cols[i]);
+        if (!n || !has_row(r, n)) {
+            pgb_report_warn(rep,
+                            "%s: column %s has no column in the target table %s; the search "
+                            "column is filled without it",
+                            o->name, o->fts_cols[i], t->name);
+            continue;
+        }
+        pgb_buf_puts(&doc, doc.len ? " || ' ' || coalesce(" : "coalesce(");
+        pgb_buf_ident(&doc, n);
+        pgb_buf_puts(&doc, "::text, '')");
+    }
+    if (!doc.len) {
+        pgb_report_warn(rep,
+                        "%s: no column of it is in the target table %s; no search column "
+                        "was filled from it",
+                        o->name, t->name);
+        PQclear(r);
+        return 0;
+    }
+    const char *cfg = o->fts_config ? o->fts_config : "simple";
+    int rc = 0;
+    for (int k = 0; k < PQntuples(r) && rc == 0; k++) {
+        if (strcmp(PQgetvalue(r, k, 1), "t") != 0 || (named >= 0 && k != named))
+            continue;
+        const char *col = PQgetvalue(r, k, 0);
+        pgb_buf sql = {0};
+        pgb_buf_puts(&sql, "UPDATE ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_puts(&sql, " SET ");
+        pgb_buf_ident(&sql, col);
+        pgb_buf_printf(&sql, " = to_tsvector('%s', %s) WHERE ", cfg, doc.s);
+        pgb_buf_ident(&sql, col);
+        pgb_buf_puts(&sql, " IS NULL");
+        if (sql.oom) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        } else {
+            char what[300];
+            snprintf(what, sizeof what, "cannot fill the search column %s.%s", t->name, col);
+            pgb_ddl_add(ddl, sql.s);
+            rc = pgb_pq_exec(c, sql.s, what);
+        }
+        if (rc == 0) {
+            json_t *list = json_object_get(rep->root, "full_text");
+            if (!list) {
+                list = json_array();
+                json_object_set_new(rep->root, "full_text", list);
+            }
+            json_array_append_new(list,
+                                  json_pack("{s:s, s:s, s:s, s:s}", "table", t->name, "column", col,
+                                            "from", o->name, "configuration", cfg));
+        }
+        pgb_buf_free(&sql);
+    }
+    pgb_buf_free(&doc);
+    PQclear(r);
+    return rc;
+}
+
+int pgb_ddl_fts_fill(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_buf *ddl, pgb_report *rep)
+{
+    int rc = 0;
+    for (int i = 0; i < p->src->nothers && rc == 0; i++)
+        if (p->src->others[i].kind == PGB_SRC_FTS)
+            rc = fts_fill_one(c, p, tg, &p->src->others[i], ddl, rep);
+    return rc;
 }

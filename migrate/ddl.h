@@ -6,6 +6,7 @@
 #include "../platform/platform.h"
 #include "plan.h"
 #include "report.h"
+#include "target.h"
 
 typedef struct pg_conn PGconn;
 
@@ -67,5 +68,17 @@ void pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep);
  * (they are not loaded, and need not exist). */
 PGB_MUST_USE int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep,
                                             const char *leave_out);
+/* --schema / --data-only, after the rows: the app's own search tables. For
+ * each FTS3/4/5 table of the source, its target table (the table of its
+ * name; external content: the content table) got its text columns as rows;
+ * a tsvector column there with no default and no generation is filled with
+ * to_tsvector(<the tokenizer's configuration>, <the indexed FTS columns>)
+ * where it is NULL (external content: the column named after the FTS table,
+ * else the table's only such column). A table whose rows the target kept
+ * (tg's action) is left alone. The options with no PostgreSQL meaning go to
+ * rep's skipped, each filled column to rep's "full_text". Each UPDATE is
+ * recorded in ddl. 0, or the error of PostgreSQL's refusal (PGBOOT_ERROR). */
+PGB_MUST_USE int pgb_ddl_fts_fill(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_buf *ddl,
+                                  pgb_report *rep);
 
 #endif

@@ -596,8 +596,12 @@ static int finish_schema(migration *mg)
                   &mg->rep,
                   o->dry_run,
                   &mg->ahead};
-    if (o->schema_file || o->data_only) /* identities among the sequences */
-        return o->dry_run ? 0 : pgb_target_after_load(&mg->tg, mg->c, &mg->ddl, &mg->rep);
+    if (o->schema_file || o->data_only) { /* identities among the sequences */
+        if (o->dry_run)
+            return 0;
+        int rc = pgb_ddl_fts_fill(mg->c, p, &mg->tg, &mg->ddl, &mg->rep);
+        return rc ? rc : pgb_target_after_load(&mg->tg, mg->c, &mg->ddl, &mg->rep);
+    }
     for (int i = 0; i < p->ntables; i++) {
         pgb_ddl_keys_and_indexes(&e, p, &p->tables[i]);
         pgb_ddl_identities(&e, &p->tables[i]);

@@ -192,8 +192,14 @@ void pgb_src_close(pgb_src_db *db)
         for (int k = 0; k < db->others[i].nfts_cols; k++)
             free(db->others[i].fts_cols[k]);
         free(db->others[i].fts_cols);
+        free(db->others[i].fts_unindexed);
         free(db->others[i].fts_content);
         free(db->others[i].fts_config);
+        free(db->others[i].fts_langid);
+        free(db->others[i].fts_uncompress);
+        for (int k = 0; k < db->others[i].nfts_notes; k++)
+            free(db->others[i].fts_notes[k].name);
+        free(db->others[i].fts_notes);
     }
     free(db->others);
     for (int i = 0; i < db->nskipped; i++)
@@ -696,7 +702,97 @@ static int is_shadow(pgb_src_db *db, const char *name)
     return 0;
 }
 
-/* fts5(col, col UNINDEXED, content='t', content_rowid='id', tokenize='porter') */
+/* An option of an FTS table that PostgreSQL's full-text search does not
+ * carry: into o->fts_notes as "name: key=value". */
+static int fts_note(pgb_src_other *o, const char *key, const char *val, const char *reason)
+{
+    char *name = pgb_printf("%s: %s%s%s", o->name, key, *val ? "=" : "", val);
+    if (!name || grow((void **)&o->fts_notes, o->nfts_notes, sizeof(pgb_src_note))) {
+        free(name);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    o->fts_notes[o->nfts_notes++] = (pgb_src_note){name, reason};
+    return 0;
+}
+
+/* Why an option of FTS version v has no PostgreSQL meaning; NULL for the
+ * options that are carried (content=, content_rowid=, tokenize=,
+ * languageid=, notindexed=). */
+static const char *fts_option_reason(int v, const char *key)
+{
+    if (!strcasecmp(key, "content") || !strcasecmp(key, "tokenize") ||
+        (v == 5 && !strcasecmp(key, "content_rowid")) ||
+        (v == 4 && (!strcasecmp(key, "languageid") || !strcasecmp(key, "notindexed"))))
+        return NULL;
+    if (!strcasecmp(key, "prefix"))
+        return "prefix indexes speed up SQLite's prefix queries; PostgreSQL's GIN index answers "
+               "prefix queries (to_tsquery('word:*')) without one";
+    if (v == 4 && !strcasecmp(key, "matchinfo"))
+        return "it changes what SQLite's matchinfo() returns; PostgreSQL has no matchinfo() "
+               "(ts_rank ranks)";
+    if (v == 4 && !strcasecmp(key, "order"))
+        return "the order of SQLite's full-text index; PostgreSQL orders by ORDER BY";
+    if (v == 4 && (!strcasecmp(key, "compress") || !strcasecmp(key, "uncompress")))
+        return "SQLite functions that compress the stored text; PostgreSQL stores it as text "
+               "(compressed by TOAST when large)";
+    return "an option of SQLite's full-text index with no PostgreSQL counterpart";
+}
+
+/* tokenize=NAME ARGS: the text search configuration (porter: english,
+ * else simple); a tokenizer other than simple/porter/unicode61/ascii, or
+ * any argument, is named in the notes. */
+static int fts_tokenizer(pgb_src_other *o, const char *spec)
+{
+    char name[64];
+    size_t n = strcspn(spec, " \t\n");
+    snprintf(name, sizeof name, "%.*s", (int)(n < 63 ? n : 63), spec);
+    free(o->fts_config);
+    o->fts_config = pgb_strdup(!strcasecmp(name, "porter") ? "english" : "simple");
+    if (!o->fts_config)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int known = !strcasecmp(name, "simple") || !strcasecmp(name, "porter") ||
+                !strcasecmp(name, "unicode61") || !strcasecmp(name, "ascii");
+    if (!known)
+        return fts_note(o, "tokenize", spec,
+                        "a SQLite tokenizer with no PostgreSQL counterpart; searched with "
+                        "PostgreSQL's simple configuration");
+    if (spec[n + strspn(spec + n, " \t\n")])
+        return fts_note(o, "tokenize", spec,
+                        !strcasecmp(name, "porter")
+                            ? "the tokenizer's arguments have no PostgreSQL counterpart; "
+                              "searched with PostgreSQL's english configuration"
+                            : "the tokenizer's arguments have no PostgreSQL counterpart; "
+                              "searched with PostgreSQL's simple configuration");
+    return 0;
+}
+
+/* The module of CREATE VIRTUAL TABLE ... USING module(...): 3, 4 or 5 for
+ * FTS3, FTS4 and FTS5, else 0. */
+static int fts_module(const char *sql)
+{
+    pgb_toks t;
+    size_t open, close;
+    if (!sql || tokenize_parenthesised(sql, &t, &open, &close) != 0) {
+        pgb_error_reset();
+        return 0;
+    }
+    int v = 0;
+    if (open >= 2 && open < t.n && pgb_tok_is(&t, open - 2, "USING") && t.t[open - 1].text) {
+        const char *m = t.t[open - 1].text;
+        v = !strcasecmp(m, "fts3")   ? 3
+            : !strcasecmp(m, "fts4") ? 4
+            : !strcasecmp(m, "fts5") ? 5
+                                     : 0;
+    }
+    pgb_toks_free(&t);
+    return v;
+}
+
+/* fts5(col, col UNINDEXED, content='t', content_rowid='id', tokenize='porter')
+ * fts4(col, col TEXT, content="t", tokenize=porter, notindexed=col, ...)
+ * fts3(col, tokenize porter): FTS3 reads no option but the tokenizer; the
+ * tokenizer of FTS3/4 may follow "tokenize" without "=" (SQLite's own
+ * reading: fts3.c). */
 static int parse_fts(pgb_src_other *o)
 {
     pgb_toks t;
@@ -705,34 +801,86 @@ static int parse_fts(pgb_src_other *o)
     if (rc)
         return rc;
     size_t item = open + 1;
+    int v = o->fts_version;
+    char **notindexed = NULL;
+    int nnotindexed = 0;
+    int depth = 0; /* fts4(a VARCHAR(10, 2), ...) */
     o->fts_config = pgb_strdup("simple");
     for (size_t i = open + 1; i <= close && i < t.n && rc == 0; i++) {
-        int end = i == close || (t.t[i].kind == TK_OP && t.t[i].start[0] == ',');
+        if (t.t[i].kind == TK_OP && t.t[i].start[0] == '(')
+            depth++;
+        else if (t.t[i].kind == TK_OP && t.t[i].start[0] == ')' && depth > 0 && i != close)
+            depth--;
+        int end = i == close || (depth == 0 && t.t[i].kind == TK_OP && t.t[i].start[0] == ',');
         if (!end)
             continue;
         if (i > item && t.t[item].text) {
-            if (item + 2 < i + 1 && t.t[item + 1].kind == TK_OP && t.t[item + 1].start[0] == '=') {
-                const char *key = t.t[item].text;
+            const char *key = t.t[item].text;
+            int eq = item + 1 < i && t.t[item + 1].kind == TK_OP && t.t[item + 1].start[0] == '=';
+            if (v != 5 && !strcasecmp(key, "tokenize") &&
+                (eq || (item + 1 < i && t.t[item + 1].kind != TK_OP))) {
+                /* the tokenizer and its arguments, each token a word */
+                pgb_buf spec = {0};
+                for (size_t k = item + 1 + (size_t)eq; k < i; k++) {
+                    if (k > item + 1 + (size_t)eq)
+                        pgb_buf_puts(&spec, " ");
+                    if (t.t[k].text)
+                        pgb_buf_puts(&spec, t.t[k].text);
+                    else
+                        pgb_buf_printf(&spec, "%.*s", (int)t.t[k].len, t.t[k].start);
+                }
+                rc = spec.oom ? pgb_fail(PGBOOT_ENOMEM, "out of memory")
+                              : fts_tokenizer(o, spec.s ? spec.s : "");
+                pgb_buf_free(&spec);
+            } else if (v != 3 && eq) {
                 const char *val = item + 2 < i && t.t[item + 2].text ? t.t[item + 2].text : "";
-                if (!strcasecmp(key, "content")) {
+                const char *why = fts_option_reason(v, key);
+                if (why) {
+                    rc = fts_note(o, key, val, why);
+                } else if (!strcasecmp(key, "content")) {
                     free(o->fts_content);
                     o->fts_content = pgb_strdup(val);
-                } else if (!strcasecmp(key, "tokenize") && strcasestr(val, "porter")) {
-                    free(o->fts_config);
-                    o->fts_config = pgb_strdup("english");
+                } else if (!strcasecmp(key, "tokenize")) {
+                    rc = fts_tokenizer(o, val);
+                } else if (!strcasecmp(key, "languageid") && *val) {
+                    free(o->fts_langid);
+                    o->fts_langid = pgb_strdup(val);
+                } else if (!strcasecmp(key, "notindexed") &&
+                           (rc = grow((void **)&notindexed, nnotindexed, sizeof(char *))) == 0) {
+                    notindexed[nnotindexed++] = (char *)val;
                 }
-            } else if ((rc = grow((void **)&o->fts_cols, o->nfts_cols, sizeof(char *))) == 0) {
-                o->fts_cols[o->nfts_cols++] = pgb_strdup(t.t[item].text);
+            } else if ((rc = grow((void **)&o->fts_cols, o->nfts_cols, sizeof(char *))) == 0 &&
+                       (rc = grow((void **)&o->fts_unindexed, o->nfts_cols, 1)) == 0) {
+                o->fts_unindexed[o->nfts_cols] =
+                    v == 5 && item + 1 < i && pgb_tok_is(&t, i - 1, "UNINDEXED");
+                o->fts_cols[o->nfts_cols++] = pgb_strdup(key);
             }
         }
         item = i + 1;
     }
+    for (int k = 0; k < nnotindexed && rc == 0; k++)
+        for (int c = 0; c < o->nfts_cols; c++)
+            if (o->fts_cols[c] && !strcasecmp(o->fts_cols[c], notindexed[k]))
+                o->fts_unindexed[c] = 1;
+    free(notindexed);
+    for (int k = 0; k < o->nfts_notes && rc == 0 && !o->fts_uncompress; k++) {
+        const char *n = o->fts_notes[k].name + strlen(o->name) + 2;
+        if (!strncasecmp(n, "uncompress=", 11) && n[11] &&
+            !(o->fts_uncompress = pgb_strdup(n + 11)))
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && o->fts_langid)
+        rc = fts_note(o, "languageid", o->fts_langid,
+                      "SQLite tokenizes each row by its language id; PostgreSQL's tsvector "
+                      "column uses one configuration for every row (the ids are carried as "
+                      "data)");
     pgb_toks_free(&t);
     return rc;
 }
 
-/* An FTS5 table with its own content is migrated as a table of its own:
- * rowid and its columns as text (the full-text index is rebuilt in
+/* An FTS table with its own content is migrated as a table of its own: its
+ * rowid (FTS3/4: docid, the name apps use), its columns as text and an
+ * FTS4 languageid= column as an integer (the full-text index is rebuilt in
  * PostgreSQL). */
 static int fts_as_table(pgb_src_db *db, pgb_src_other *o)
 {
@@ -743,17 +891,18 @@ static int fts_as_table(pgb_src_db *db, pgb_src_other *o)
     tb->name = pgb_strdup(o->name);
     tb->fts = 1;
     tb->rowid_col = 0;
-    tb->cols = calloc((size_t)o->nfts_cols + 1, sizeof(pgb_src_col));
+    tb->cols = calloc((size_t)o->nfts_cols + 2, sizeof(pgb_src_col));
     if (!tb->name || !tb->cols)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    tb->cols[0].name = pgb_strdup("rowid");
+    tb->cols[0].name = pgb_strdup(o->fts_version == 5 ? "rowid" : "docid");
     tb->cols[0].decl = pgb_strdup("INTEGER");
     tb->cols[0].pk = 1;
     tb->cols[0].notnull = 1;
     tb->ncols = 1;
-    for (int i = 0; i < o->nfts_cols; i++) {
-        tb->cols[tb->ncols].name = pgb_strdup(o->fts_cols[i]);
-        tb->cols[tb->ncols].decl = pgb_strdup("TEXT");
+    for (int i = 0; i < o->nfts_cols + (o->fts_langid != NULL); i++) {
+        int lang = i == o->nfts_cols;
+        tb->cols[tb->ncols].name = pgb_strdup(lang ? o->fts_langid : o->fts_cols[i]);
+        tb->cols[tb->ncols].decl = pgb_strdup(lang ? "INTEGER" : "TEXT");
         if (!tb->cols[tb->ncols].name || !tb->cols[tb->ncols].decl)
             return pgb_fail(PGBOOT_ENOMEM, "out of memory");
         tb->ncols++;
@@ -780,10 +929,12 @@ int pgb_src_introspect(pgb_src_db *db)
         if ((rc = grow((void **)&db->others, db->nothers, sizeof(pgb_src_other))) != 0)
             break;
         pgb_src_other *o = &db->others[db->nothers++];
-        o->kind = !strcmp(type, "view")              ? PGB_SRC_VIEW
-                  : !strcmp(type, "trigger")         ? PGB_SRC_TRIGGER
-                  : (sql && strcasestr(sql, "fts5")) ? PGB_SRC_FTS
-                                                     : PGB_SRC_VTAB;
+        int fts = vtab ? fts_module(sql) : 0;
+        o->kind = !strcmp(type, "view")      ? PGB_SRC_VIEW
+                  : !strcmp(type, "trigger") ? PGB_SRC_TRIGGER
+                  : fts                      ? PGB_SRC_FTS
+                                             : PGB_SRC_VTAB;
+        o->fts_version = fts;
         o->name = col_text(s, 1);
         o->table = col_text(s, 2);
         o->sql = col_text(s, 3);
@@ -829,8 +980,22 @@ int pgb_src_introspect(pgb_src_db *db)
         pgb_src_other *o = &db->others[i];
         if (o->kind != PGB_SRC_FTS || !o->sql)
             continue;
-        if ((rc = parse_fts(o)) == 0 && !o->fts_content && o->nfts_cols > 0)
-            rc = fts_as_table(db, o);
+        if ((rc = parse_fts(o)) != 0 || o->fts_content || o->nfts_cols == 0)
+            continue;
+        if (o->fts_uncompress) {
+            /* SQLite reads no row of it without the app's function */
+            rc = pgb_fail(PGBOOT_EINVALID,
+                          "%s: the FTS4 table %s stores its text compressed (uncompress=%s): "
+                          "only the app's own SQLite function %s can read it, and pgboot "
+                          "cannot call it",
+                          db->path, o->name, o->fts_uncompress, o->fts_uncompress);
+            pgb_hint("nothing was written; where %s is defined (in the app), copy the rows of "
+                     "%s with their docids into an FTS4 table without compress=/uncompress=, "
+                     "drop %s, and migrate again",
+                     o->fts_uncompress, o->name, o->name);
+            break;
+        }
+        rc = fts_as_table(db, o);
     }
     /* AUTOINCREMENT counters. */
     if (rc == 0 && sqlite3_prepare_v2(db->db, "SELECT name, seq FROM sqlite_sequence", -1, &s,

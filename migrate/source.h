@@ -64,7 +64,7 @@ typedef struct {
     int nidx;
     int64_t seq; /* sqlite_sequence value, if has_seq */
     int has_seq;
-    int fts; /* an FTS5 table with its own content, read as a table */
+    int fts; /* an FTS3/4/5 table with its own content, read as a table */
     pgb_src_note *notes;
     int nnotes;
 } pgb_src_table;
@@ -76,11 +76,17 @@ typedef struct {
     char *name;
     char *table; /* a trigger's table */
     char *sql;
-    /* FTS5: its columns and options */
+    /* FTS3, FTS4, FTS5: its columns and options */
+    int fts_version; /* 3, 4 or 5 */
     char **fts_cols;
+    unsigned char *fts_unindexed; /* per column: FTS4 notindexed=, FTS5 UNINDEXED */
     int nfts_cols;
-    char *fts_content; /* content= ("" contentless, NULL: its own) */
-    char *fts_config;  /* "simple", or "english" for the porter tokenizer */
+    char *fts_content;       /* content= ("" contentless, NULL: its own) */
+    char *fts_config;        /* "simple", or "english" for the porter tokenizer */
+    char *fts_langid;        /* FTS4 languageid=: the column of language ids, or NULL */
+    char *fts_uncompress;    /* FTS4 uncompress=: the app's SQLite function, or NULL */
+    pgb_src_note *fts_notes; /* options with no PostgreSQL meaning ("t: order=desc") */
+    int nfts_notes;
 } pgb_src_other;
 
 typedef struct {
