@@ -1,6 +1,10 @@
 /* pgboot testdb (--app NAME | --url URL) --template-sql FILE... [--count N]
  * pgboot testdb drop URL...
- * Fresh databases cloned from a template database the SQL files build once. */
+ * pgboot testdb keep URL --label LABEL
+ * Fresh databases cloned from a template database the SQL files build once.
+ *
+ * A subcommand (drop, keep) is the first operand; what follows it is parsed
+ * against its own option table, options and operands in any order. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +32,26 @@ const cli_opt cli_testdb_opts[] = {
     CLI_OPT_END,
 };
 
+static const cli_opt drop_opts[] = {
+    CLI_OPT_END,
+};
+
+static const cli_opt keep_opts[] = {
+    {CLI_OPT_LABEL, "label", 0, "LABEL",
+     "what the kept database's name carries (letters, digits and '_'; the rest becomes '_')", NULL},
+    CLI_OPT_END,
+};
+
 typedef struct {
     cli_server_opts srv;
     const char *url;
     const char *sql_files[CLI_MAX_LIST + 1];
     int nsql;
     unsigned long count;
-    char **rest; /* the operands */
+    const char *label;
+    char **rest; /* the operands (a subcommand's: those after its name) */
     int nrest;
+    char *ops[CLI_MAX_LIST + 1];
 } testdb_args;
 
 static int testdb_option(void *ctx, cli_opt_id id, const char *arg)
@@ -59,6 +75,9 @@ static int testdb_option(void *ctx, cli_opt_id id, const char *arg)
             return cli_usage_error("--count needs at least 1");
         a->count = v;
         return 0;
+    case CLI_OPT_LABEL:
+        a->label = arg;
+        return 0;
     default:
         return cli_server_option(&a->srv, id, arg);
     }
@@ -79,19 +98,84 @@ static int parse_args(const cli_cmd *cmd, int argc, char **argv, testdb_args *a)
         return rc;
     a->rest = argv + p.next;
     a->nrest = argc - p.next;
-    return cli_server_opts_finish(&a->srv);
+    return 0;
 }
 
-static int drop(testdb_args *a)
+/* A subcommand's arguments (argv[0] its name): options of its table and
+ * operands, in any order ("--" ends the options). 0, -1 after --help, or a
+ * usage exit status. */
+static int parse_sub(const cli_cmd *sub, int argc, char **argv, testdb_args *a)
 {
-    if (a->nrest < 2)
-        return cli_usage_error("testdb drop needs the URL of a database to drop");
+    int n = 0, i = 0; /* argv[i]: the "argv[0]" of the next round */
+    while (i < argc) {
+        cli_parser p;
+        int rc = cli_parser_init(&p, sub, argc - i, argv + i);
+        if (rc)
+            return rc;
+        rc = cli_parse_all(&p, testdb_option, a);
+        cli_parser_free(&p);
+        if (rc)
+            return rc;
+        int dashes = p.next > 1 && !strcmp(argv[i + p.next - 1], "--");
+        int j = i + p.next; /* the first operand */
+        for (; j < argc && n < CLI_MAX_LIST; j++) {
+            a->ops[n++] = argv[j];
+            if (!dashes)
+                break;
+        }
+        if (j < argc && n == CLI_MAX_LIST)
+            return cli_cmd_usage_error(sub, "%s: too many operands", sub->name);
+        if (dashes || j >= argc)
+            break;
+        i = j; /* options may follow the operand */
+    }
+    a->ops[n] = NULL;
+    a->rest = a->ops;
+    a->nrest = n;
+    return 0;
+}
+
+static int drop(const cli_cmd *sub, testdb_args *a)
+{
+    if (a->nrest < 1)
+        return cli_cmd_usage_error(sub, "testdb drop needs the URL of a database to drop");
     int rc = 0;
-    for (int i = 1; i < a->nrest; i++)
+    for (int i = 0; i < a->nrest; i++)
         if (pgboot_testdb_drop(a->rest[i]) != 0)
             rc = cli_fail();
     return rc;
 }
+
+static int keep(const cli_cmd *sub, testdb_args *a)
+{
+    if (a->nrest != 1)
+        return cli_cmd_usage_error(sub, "testdb keep needs the URL of one test database");
+    char *url = NULL;
+    if (pgboot_testdb_keep(a->rest[0], a->label, &url) != 0)
+        return cli_fail();
+    printf("%s\n", url);
+    pgboot_free(url);
+    return 0;
+}
+
+typedef struct {
+    cli_cmd cmd;
+    int (*fn)(const cli_cmd *sub, testdb_args *a);
+} testdb_sub;
+
+static const testdb_sub subs[] = {
+    {{"testdb drop", NULL, "URL...", "drop test databases",
+      "drop test databases pgboot testdb made (clones, kept ones), even with connections still "
+      "open; it refuses any other database",
+      drop_opts},
+     drop},
+    {{"testdb keep", NULL, "URL --label LABEL", "keep a test database for a look afterwards",
+      "keep the test database URL names (say, a failed test's): rename it to "
+      "pgboot_k_<template>_<label>_<random>, never handed out again nor removed with its "
+      "template (testdb clean --kept, testdb drop remove it); prints its new URL",
+      keep_opts},
+     keep},
+};
 
 int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
 {
@@ -99,8 +183,17 @@ int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
     int rc = parse_args(cmd, argc, argv, &a);
     if (rc)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (a.nrest > 0 && !strcmp(a.rest[0], "drop"))
-        return drop(&a); /* URLs the user gave */
+    for (size_t i = 0; a.nrest > 0 && i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(a.rest[0], subs[i].cmd.name + strlen("testdb ")) != 0)
+            continue;
+        if ((rc = parse_sub(&subs[i].cmd, a.nrest, a.rest, &a)) != 0)
+            return rc < 0 ? CLI_EXIT_OK : rc;
+        if ((rc = cli_server_opts_finish(&a.srv)) != 0)
+            return rc;
+        return subs[i].fn(&subs[i].cmd, &a);
+    }
+    if ((rc = cli_server_opts_finish(&a.srv)) != 0)
+        return rc;
     /* Extra operands are more SQL files. */
     for (int i = 0; i < a.nrest && a.nsql < CLI_MAX_LIST; i++)
         a.sql_files[a.nsql++] = a.rest[i];
