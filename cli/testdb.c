@@ -18,6 +18,18 @@ const cli_opt cli_testdb_opts[] = {
      "an SQL file of the template (repeatable; the schema, then migrations; keyed by their "
      "contents)",
      NULL},
+    {CLI_OPT_TEMPLATE_CMD, "template-cmd", 0, "CMD",
+     "a shell line that builds the template (after the SQL files) with DATABASE_URL and PG* "
+     "naming it: the app's migration tool",
+     NULL},
+    {CLI_OPT_TEMPLATE_KEY, "template-key", 0, "PATH",
+     "a file or directory whose contents, with CMD's text, key the template (repeatable; the "
+     "migrations folder)",
+     NULL},
+    {CLI_OPT_TEMPLATE_TIMEOUT, "template-timeout", 0, "SECONDS",
+     "kill CMD (its process group) after this long (default 300)", NULL},
+    {CLI_OPT_TEMPLATE, "template", 0, "NAME",
+     "clone the snapshot NAME (testdb snapshot) instead of a template built here", NULL},
     {CLI_OPT_COUNT, "count", 0, "N", "print N fresh databases (default 1)", NULL},
     CLI_INCLUDE(cli_group_app),
     CLI_INCLUDE(cli_group_data_dir),
@@ -48,6 +60,11 @@ typedef struct {
     const char *sql_files[CLI_MAX_LIST + 1];
     int nsql;
     unsigned long count;
+    const char *template_cmd;
+    const char *keys[CLI_MAX_LIST + 1];
+    int nkeys;
+    unsigned long template_timeout;
+    const char *template_name;
     const char *label;
     char **rest; /* the operands (a subcommand's: those after its name) */
     int nrest;
@@ -77,6 +94,24 @@ static int testdb_option(void *ctx, cli_opt_id id, const char *arg)
         return 0;
     case CLI_OPT_LABEL:
         a->label = arg;
+        return 0;
+    case CLI_OPT_TEMPLATE_CMD:
+        a->template_cmd = arg;
+        return 0;
+    case CLI_OPT_TEMPLATE_KEY:
+        if (a->nkeys == CLI_MAX_LIST)
+            return cli_usage_error("at most %d --template-key paths", CLI_MAX_LIST);
+        a->keys[a->nkeys++] = arg;
+        return 0;
+    case CLI_OPT_TEMPLATE_TIMEOUT:
+        if ((rc = cli_parse_uint(arg, "--template-timeout", 86400, &v)) != 0)
+            return rc;
+        if (v == 0)
+            return cli_usage_error("--template-timeout needs at least 1 second");
+        a->template_timeout = v;
+        return 0;
+    case CLI_OPT_TEMPLATE:
+        a->template_name = arg;
         return 0;
     default:
         return cli_server_option(&a->srv, id, arg);
@@ -200,8 +235,16 @@ int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
     a.sql_files[a.nsql] = NULL;
     if (!a.url == !a.srv.app_given)
         return cli_usage_error("testdb needs exactly one of --app NAME and --url URL");
-    if (a.nsql == 0)
-        return cli_usage_error("testdb needs --template-sql FILE (the schema, then migrations)");
+    if (a.nsql == 0 && !a.template_cmd && !a.template_name)
+        return cli_usage_error("testdb needs --template-sql FILE (the schema, then migrations), "
+                               "--template-cmd CMD (the app's migration tool) or --template NAME "
+                               "(a snapshot)");
+    if (a.template_name && (a.nsql || a.template_cmd))
+        return cli_usage_error("--template NAME (a snapshot) takes no --template-sql nor "
+                               "--template-cmd");
+    if (a.nkeys && !a.template_cmd)
+        return cli_usage_error("--template-key goes with --template-cmd CMD");
+    a.keys[a.nkeys] = NULL;
     /* pgboot's own server: not a URL the user gave (--url, --database-url,
      * PGBOOT_DATABASE_URL). */
     const char *ext = getenv("PGBOOT_DATABASE_URL");
@@ -221,6 +264,10 @@ int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
     else
         to.url = url;
     to.sql_files = a.sql_files;
+    to.template_cmd = a.template_cmd;
+    to.template_keys = a.nkeys ? a.keys : NULL;
+    to.template_timeout_ms = (unsigned)a.template_timeout * 1000u;
+    to.template_name = a.template_name;
     pgboot_testdb *t = NULL;
     if (pgboot_testdb_open(&t, &to) != 0) {
         rc = cli_fail();
