@@ -1,7 +1,11 @@
-/* pgboot testdb (--app NAME | --url URL) --template-sql FILE... [--count N]
+/* pgboot testdb (--app NAME | --url URL) (--template-sql FILE... | --template-cmd CMD
+ *               [--template-key PATH]... | --template NAME) [--count N]
  * pgboot testdb drop URL...
  * pgboot testdb keep URL --label LABEL
- * Fresh databases cloned from a template database the SQL files build once.
+ * pgboot testdb snapshot URL --as NAME
+ * pgboot testdb list|clean (--app NAME | --url URL) [--json] [--kept]
+ * Fresh databases cloned from a template database the SQL files or the app's
+ * migration command build once, or from a snapshot.
  *
  * A subcommand (drop, keep) is the first operand; what follows it is parsed
  * against its own option table, options and operands in any order. */
@@ -54,6 +58,35 @@ static const cli_opt keep_opts[] = {
     CLI_OPT_END,
 };
 
+static const cli_opt snapshot_opts[] = {
+    {CLI_OPT_AS, "as", 0, "NAME",
+     "the snapshot's name (1 to 40 of a-z, 0-9, '_'); testdb --template NAME clones it", NULL},
+    CLI_OPT_END,
+};
+
+/* list, clean: the server as testdb finds it, without starting one. */
+static const cli_opt list_opts[] = {
+    {CLI_OPT_URL, "url", 0, "URL", "the server, instead of --app's", NULL},
+    CLI_INCLUDE(cli_group_json),
+    CLI_INCLUDE(cli_group_app),
+    CLI_INCLUDE(cli_group_data_dir),
+    CLI_INCLUDE(cli_group_timeout),
+    CLI_INCLUDE(cli_group_external),
+    CLI_INCLUDE(cli_group_root),
+    CLI_OPT_END,
+};
+
+static const cli_opt clean_opts[] = {
+    {CLI_OPT_URL, "url", 0, "URL", "the server, instead of --app's", NULL},
+    {CLI_OPT_KEPT, "kept", 0, NULL, "remove the kept databases too", NULL},
+    CLI_INCLUDE(cli_group_app),
+    CLI_INCLUDE(cli_group_data_dir),
+    CLI_INCLUDE(cli_group_timeout),
+    CLI_INCLUDE(cli_group_external),
+    CLI_INCLUDE(cli_group_root),
+    CLI_OPT_END,
+};
+
 typedef struct {
     cli_server_opts srv;
     const char *url;
@@ -66,6 +99,8 @@ typedef struct {
     unsigned long template_timeout;
     const char *template_name;
     const char *label;
+    const char *as;
+    int kept, json;
     char **rest; /* the operands (a subcommand's: those after its name) */
     int nrest;
     char *ops[CLI_MAX_LIST + 1];
@@ -112,6 +147,15 @@ static int testdb_option(void *ctx, cli_opt_id id, const char *arg)
         return 0;
     case CLI_OPT_TEMPLATE:
         a->template_name = arg;
+        return 0;
+    case CLI_OPT_AS:
+        a->as = arg;
+        return 0;
+    case CLI_OPT_KEPT:
+        a->kept = 1;
+        return 0;
+    case CLI_OPT_JSON:
+        a->json = 1;
         return 0;
     default:
         return cli_server_option(&a->srv, id, arg);
@@ -193,6 +237,112 @@ static int keep(const cli_cmd *sub, testdb_args *a)
     return 0;
 }
 
+static int snapshot(const cli_cmd *sub, testdb_args *a)
+{
+    if (a->nrest != 1)
+        return cli_cmd_usage_error(sub, "testdb snapshot needs the URL of one test database");
+    if (!a->as)
+        return cli_cmd_usage_error(sub, "testdb snapshot needs --as NAME");
+    unsigned ended = 0;
+    int rc = pgboot_testdb_snapshot(a->rest[0], a->as, &ended);
+    if (ended)
+        fprintf(stderr,
+                "pgboot: note: ended %u other session%s on the database to snapshot it "
+                "(PostgreSQL copies only a database no one is connected to)\n",
+                ended, ended == 1 ? "" : "s");
+    if (rc != 0)
+        return cli_fail();
+    printf("%s\n", a->as);
+    return 0;
+}
+
+/* The server of list and clean: --url, or the app's running server. */
+static int attach(const cli_cmd *sub, testdb_args *a, pgboot_server **s, pgboot_testdb_options *to)
+{
+    *s = NULL;
+    if (!a->url == !a->srv.app_given)
+        return cli_cmd_usage_error(sub, "%s needs exactly one of --app NAME and --url URL",
+                                   sub->name);
+    const char *ext = getenv("PGBOOT_DATABASE_URL");
+    int external = (a->srv.o.database_url && *a->srv.o.database_url) || (ext && *ext);
+    if (!external && !a->url)
+        cli_own_server_env();
+    if (!a->url && pgboot_server_attach(s, &a->srv.o) != 0)
+        return cli_fail();
+    if (*s)
+        to->server = *s;
+    else
+        to->url = a->url;
+    return 0;
+}
+
+static void put_age(char *out, size_t n, long long s)
+{
+    if (s < 0)
+        snprintf(out, n, "?");
+    else if (s < 120)
+        snprintf(out, n, "%llds", s);
+    else if (s < 7200)
+        snprintf(out, n, "%lldm", s / 60);
+    else if (s < 172800)
+        snprintf(out, n, "%lldh", s / 3600);
+    else
+        snprintf(out, n, "%lldd", s / 86400);
+}
+
+static int list(const cli_cmd *sub, testdb_args *a)
+{
+    if (a->nrest)
+        return cli_cmd_usage_error(sub, "testdb list takes no operand ('%s')", a->rest[0]);
+    pgboot_server *s = NULL;
+    pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
+    int rc = attach(sub, a, &s, &to);
+    if (rc)
+        return rc;
+    pgboot_testdb_entry *e = NULL;
+    size_t n = 0;
+    if (pgboot_testdb_list(&to, &e, &n) != 0) {
+        rc = cli_fail();
+    } else if (a->json) {
+        json_t *dbs = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(
+                dbs,
+                json_pack("{s:s, s:s, s:o, s:o}", "name", e[i].name, "kind", e[i].kind, "template",
+                          e[i].template_name ? json_string(e[i].template_name) : json_null(),
+                          "age_s", e[i].age_s >= 0 ? json_integer(e[i].age_s) : json_null()));
+        cli_print_json(json_pack("{s:o}", "databases", dbs));
+    } else {
+        printf("%-9s %-63s %-32s %s\n", "KIND", "DATABASE", "TEMPLATE", "AGE");
+        for (size_t i = 0; i < n; i++) {
+            char age[32];
+            put_age(age, sizeof age, e[i].age_s);
+            printf("%-9s %-63s %-32s %s\n", e[i].kind, e[i].name,
+                   e[i].template_name ? e[i].template_name : "-", age);
+        }
+    }
+    pgboot_testdb_list_free(e, n);
+    pgboot_server_free(s);
+    return rc;
+}
+
+static int clean(const cli_cmd *sub, testdb_args *a)
+{
+    if (a->nrest)
+        return cli_cmd_usage_error(sub, "testdb clean takes no operand ('%s')", a->rest[0]);
+    pgboot_server *s = NULL;
+    pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
+    int rc = attach(sub, a, &s, &to);
+    if (rc)
+        return rc;
+    unsigned dropped = 0;
+    rc = pgboot_testdb_clean(&to, a->kept, &dropped) != 0 ? cli_fail() : 0;
+    if (dropped || rc == 0)
+        fprintf(stderr, "pgboot: dropped %u test database%s\n", dropped, dropped == 1 ? "" : "s");
+    pgboot_server_free(s);
+    return rc;
+}
+
 typedef struct {
     cli_cmd cmd;
     int (*fn)(const cli_cmd *sub, testdb_args *a);
@@ -210,6 +360,23 @@ static const testdb_sub subs[] = {
       "template (testdb clean --kept, testdb drop remove it); prints its new URL",
       keep_opts},
      keep},
+    {{"testdb snapshot", NULL, "URL --as NAME",
+      "make a template from a test database's current state",
+      "make a template from the current state of the test database URL names (ending the other "
+      "sessions on it first, as PostgreSQL requires), so that testdb --template NAME clones it; "
+      "an older snapshot of that name is replaced",
+      snapshot_opts},
+     snapshot},
+    {{"testdb list", NULL, NULL, "list the test databases of a server",
+      "list the databases pgboot testdb made on the server: templates, snapshots, pools, clones "
+      "and kept ones, with their template and age",
+      list_opts},
+     list},
+    {{"testdb clean", NULL, NULL, "remove the pools and the snapshots no one uses",
+      "remove the pools of clones made in advance and the snapshots no clone uses; with --kept, "
+      "the kept databases too. Only databases with pgboot's mark are dropped",
+      clean_opts},
+     clean},
 };
 
 int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)

@@ -657,6 +657,57 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_drop(const char *url);
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_keep(const char *url, const char *label,
                                                         char **kept_url_out);
 
+/**
+ * Make a template from the current state of a test database (a clone, or a
+ * kept one), so that a suite sets up expensive state once and clones it per
+ * test: pgboot_testdb_options.template_name = name then clones it. The
+ * snapshot is the database pgboot_s_<name>, marked as pgboot's and frozen
+ * like a template; an older snapshot of that name is replaced (its pool goes;
+ * clones made from it stay). PostgreSQL copies only a database no one is
+ * connected to: the other sessions on url's database are ended first, their
+ * number in *sessions_ended (NULL-able) so that the caller can say so. name:
+ * 1 to 40 of [a-z0-9_].
+ *
+ * Errors: PGBOOT_EINVALID (a bad name, not a URL, not a test database,
+ * no pgboot mark, a pgboot_s_<name> that is not pgboot's), PGBOOT_ENOTFOUND,
+ * PGBOOT_ENOTRUNNING, PGBOOT_ERROR, PGBOOT_ENOMEM. Any thread; it opens a
+ * connection of its own.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_snapshot(const char *url, const char *name,
+                                                            unsigned int *sessions_ended);
+
+/** One database of pgboot_testdb_list(). */
+typedef struct {
+    char *name;          /* the database */
+    const char *kind;    /* "template", "snapshot", "pool" (a clone made in advance), "clone"
+                            (handed out), "kept", or "building" (being made) */
+    char *template_name; /* for a clone, pool or kept database: the template or snapshot it was
+                            cloned from, NULL when that is gone (or for the others) */
+    long long age_s;     /* seconds since it was made; -1 unknown (made by a pgboot that
+                            did not record it) */
+} pgboot_testdb_entry;
+
+/**
+ * The databases pgboot testdb made on the server of opts (its url or server;
+ * the template fields are not used): only those that carry pgboot's mark, by
+ * name. *out (release it with pgboot_testdb_list_free()) and *count. Errors:
+ * PGBOOT_EINVALID, PGBOOT_ENOTRUNNING, PGBOOT_ERROR, PGBOOT_ENOMEM.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_list(const pgboot_testdb_options *opts,
+                                                        pgboot_testdb_entry **out, size_t *count);
+PGBOOT_EXTERN void pgboot_testdb_list_free(pgboot_testdb_entry *entries, size_t count);
+
+/**
+ * Drop what no test uses on the server of opts: every pool of clones made in
+ * advance and the snapshots no clone was made from (or whose clones are all
+ * gone); with `kept`, the kept databases too. Clones handed out and templates
+ * stay (a template goes when a new one replaces it and no clone of it is
+ * left). Only databases with pgboot's mark are ever dropped. *dropped
+ * (NULL-able): how many. Errors: as pgboot_testdb_list().
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clean(const pgboot_testdb_options *opts,
+                                                         int kept, unsigned int *dropped);
+
 /* ------------------------------------------------------------------------
  * Migrating a legacy SQLite database into PostgreSQL.
  * ------------------------------------------------------------------------ */

@@ -77,6 +77,7 @@ struct pgboot_testdb {
 };
 
 static int end_sessions(PGconn *c, const char *db, int *n);
+static int is_snapshot_hash(PGconn *c, const char *h8);
 
 /* ---- URLs ----------------------------------------------------------------- */
 
@@ -715,14 +716,16 @@ static void remove_unused_templates(pgboot_testdb *t)
         }
     }
     PQclear(r);
-    /* Pool databases whose template is gone (a filler that lost a race). */
+    /* Pool databases whose template is gone (a filler that lost a race);
+     * those of a snapshot are not a template's. */
     r = PQexec(t->conn, "SELECT p.datname FROM pg_database p WHERE p.datname LIKE "
                         "'pgboot\\_p\\_%' AND " IS_MARKED
                         " AND NOT EXISTS (SELECT 1 FROM pg_database x WHERE "
                         "x.datname LIKE 'pgboot\\_tpl\\_' || substr(p.datname, 10, 8) || '%')");
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(r); i++)
-            drop_database(t->conn, PQgetvalue(r, i, 0), 0);
+            if (!is_snapshot_hash(t->conn, PQgetvalue(r, i, 0) + strlen(POOL_PREFIX)))
+                drop_database(t->conn, PQgetvalue(r, i, 0), 0);
     PQclear(r);
     pgb_error_reset();
 }
@@ -863,16 +866,54 @@ static int snapshot_name_check(const char *name)
     return rc;
 }
 
-/* The hash that names a snapshot's clones and pool (pgboot_t_<hash8>_...). */
-static void snapshot_hash(const char *name, char hash[17])
+/* The hash that names a snapshot's clones and pool (pgboot_t_<hash8>_...):
+ * of its name and its database's OID, so that a snapshot made again under
+ * the same name has a pool of its own (a filler of the old one's, which
+ * holds its lock in another database's lock space, cannot add to it). With
+ * oid "": the key of the lock that serialises the snapshots of a name. */
+static void snapshot_hash(const char *name, const char *oid, char hash[17])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 8);
     crypto_generichash_update(&st, (const unsigned char *)"pgboot snapshot", 16);
+    hash_len(&st, strlen(name));
     crypto_generichash_update(&st, (const unsigned char *)name, strlen(name));
+    crypto_generichash_update(&st, (const unsigned char *)oid, strlen(oid));
     unsigned char h[8];
     crypto_generichash_final(&st, h, sizeof h);
     pgb_hex(hash, h, sizeof h);
+}
+
+/* A marked database's OID as text into oid[16], "" when there is none. */
+static int database_oid(PGconn *c, const char *name, char oid[16])
+{
+    const char *params[1] = {name};
+    PGresult *r =
+        PQexecParams(c, "SELECT oid::text FROM pg_database WHERE datname = $1 AND " IS_MARKED, 1,
+                     NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    oid[0] = '\0';
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot query the server: %s", PQresultErrorMessage(r));
+    else if (PQntuples(r) == 1)
+        snprintf(oid, 16, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+/* Whether h8 is the hash of a snapshot's clones (see remove_unused_templates). */
+static int is_snapshot_hash(PGconn *c, const char *h8)
+{
+    PGresult *r = PQexec(c, "SELECT datname, oid::text FROM pg_database WHERE datname LIKE "
+                            "'pgboot\\_s\\_%'");
+    int yes = 0;
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && !yes; i++) {
+        char hash[17];
+        snapshot_hash(PQgetvalue(r, i, 0) + strlen(SNAP_PREFIX), PQgetvalue(r, i, 1), hash);
+        yes = !strncmp(hash, h8, 8);
+    }
+    PQclear(r);
+    return yes;
 }
 
 int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
@@ -927,8 +968,7 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
     t->cmd = cmd;
     t->cmd_timeout_ms = o->version >= 3 ? o->template_timeout_ms : 0;
     if (snap) {
-        snapshot_hash(snap, t->hash);
-        snprintf(t->tpl, sizeof t->tpl, SNAP_PREFIX "%s", snap);
+        snprintf(t->tpl, sizeof t->tpl, SNAP_PREFIX "%s", snap); /* hashed once connected */
     } else {
         crypto_generichash_state st;
         crypto_generichash_init(&st, NULL, 0, 8);
@@ -960,13 +1000,19 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
         goto fail;
     int exists = 0;
     const char *q = "SELECT 1 FROM pg_database WHERE datname = $1";
+    if (snap) {
+        char oid[16] = "";
+        if ((rc = database_oid(t->conn, t->tpl, oid)) != 0)
+            goto fail;
+        if (!*oid) {
+            rc = pgb_fail(PGBOOT_ENOTFOUND, "there is no snapshot '%s' on this server", snap);
+            pgb_hint("pgboot testdb snapshot URL --as %s makes one from a test database", snap);
+            goto fail;
+        }
+        snapshot_hash(snap, oid, t->hash);
+    }
     if ((rc = pgb_pq_exists(t->conn, q, t->tpl, &exists)) != 0)
         goto fail;
-    if (!exists && snap) {
-        rc = pgb_fail(PGBOOT_ENOTFOUND, "there is no snapshot '%s' on this server", snap);
-        pgb_hint("pgboot testdb snapshot URL --as %s makes one from a test database", snap);
-        goto fail;
-    }
     if (!exists) {
         if ((rc = lock_key(t->conn, t->hash, 1)) != 0)
             goto fail;
@@ -1260,5 +1306,316 @@ int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version
         memcpy(opts, &init, size);
         opts->version = version;
     }
+    return rc;
+}
+
+/* ---- list, clean ---------------------------------------------------------- */
+
+/* The connection of pgboot_testdb_list() and _clean(): opts' url or server. */
+static int options_connect(const pgboot_testdb_options *o, PGconn **c)
+{
+    *c = NULL;
+    if (!o)
+        return pgb_fail(PGBOOT_EINVALID, "no pgboot_testdb_options given");
+    int rc = pgb_version_check(o->version, PGBOOT_TESTDB_OPTIONS_VERSION, "pgboot_testdb_options");
+    if (rc)
+        return rc;
+    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
+    if (server && o->url)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options has both a url and a server");
+    const char *url = server ? server->url : o->url;
+    if (!is_url(url)) {
+        rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
+        pgb_hint("pass the server's URL (pgboot url --app NAME prints one), or use --app NAME");
+        return rc;
+    }
+    if ((rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+        return rc;
+    return connect_url(c, server && !server->external ? PGB_PQ_OURS : PGB_PQ_USERS, url, NULL);
+}
+
+static const char *kind_of(const char *name)
+{
+    static const struct {
+        const char *prefix, *kind;
+    } kinds[] = {
+        {BUILD_PREFIX, "building"}, {TPL_PREFIX, "template"},      {SNAP_BUILD_PREFIX, "building"},
+        {SNAP_PREFIX, "snapshot"},  {BUILDING_PREFIX, "building"}, {POOL_PREFIX, "pool"},
+        {CLONE_PREFIX, "clone"},    {KEPT_PREFIX, "kept"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (pgb_str_has_prefix(name, kinds[i].prefix))
+            return kinds[i].kind;
+    return NULL;
+}
+
+void pgboot_testdb_list_free(pgboot_testdb_entry *e, size_t n)
+{
+    for (size_t i = 0; e && i < n; i++) {
+        free(e[i].name);
+        free(e[i].template_name);
+    }
+    free(e);
+}
+
+int pgboot_testdb_list(const pgboot_testdb_options *o, pgboot_testdb_entry **out, size_t *count)
+{
+    pgb_error_reset();
+    if (!out || !count)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_list() needs out and count");
+    *out = NULL;
+    *count = 0;
+    PGconn *c = NULL;
+    int rc = options_connect(o, &c);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(c, "SELECT datname, split_part(shobj_description(oid, 'pg_database'), "
+                            "'" CREATED "', 2), extract(epoch FROM now())::bigint, oid::text "
+                            "FROM pg_database WHERE datname LIKE 'pgboot\\_%' AND " IS_MARKED
+                            " ORDER BY datname");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot list the test databases: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        return rc;
+    }
+    int n = PQntuples(r);
+    pgboot_testdb_entry *e = calloc((size_t)n + 1, sizeof *e);
+    char(*oids)[16] = calloc((size_t)n + 1, sizeof *oids);
+    if (!oids) {
+        free(e);
+        e = NULL;
+    }
+    size_t k = 0;
+    for (int i = 0; e && i < n && rc == 0; i++) {
+        const char *name = PQgetvalue(r, i, 0), *kind = kind_of(name);
+        if (!kind)
+            continue;
+        snprintf(oids[k], sizeof oids[k], "%s", PQgetvalue(r, i, 3));
+        e[k].kind = kind;
+        e[k].age_s = -1;
+        const char *made = PQgetvalue(r, i, 1);
+        if (*made)
+            e[k].age_s = atoll(PQgetvalue(r, i, 2)) - atoll(made);
+        if (!(e[k].name = pgb_strdup(name)))
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        k++;
+    }
+    PQclear(r);
+    PQfinish(c);
+    if (!e)
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    /* A clone's, pool database's or kept database's template: the template
+     * or snapshot whose hash its name carries. */
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        const char *h8 = NULL;
+        if (!strcmp(e[i].kind, "clone") || !strcmp(e[i].kind, "kept") || !strcmp(e[i].kind, "pool"))
+            h8 = strchr(e[i].name + strlen("pgboot_"), '_') + 1;
+        for (size_t j = 0; h8 && j < k && !e[i].template_name; j++) {
+            char hash[17] = "";
+            if (!strcmp(e[j].kind, "template"))
+                snprintf(hash, sizeof hash, "%s", e[j].name + strlen(TPL_PREFIX));
+            else if (!strcmp(e[j].kind, "snapshot"))
+                snapshot_hash(e[j].name + strlen(SNAP_PREFIX), oids[j], hash);
+            if (*hash && !strncmp(hash, h8, 8) && !(e[i].template_name = pgb_strdup(e[j].name)))
+                rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        }
+    }
+    free(oids);
+    if (rc) {
+        pgboot_testdb_list_free(e, k);
+        return rc;
+    }
+    *out = e;
+    *count = k;
+    return 0;
+}
+
+/* The names of marked databases LIKE pattern (a query result to PQclear). */
+static PGresult *marked_like(PGconn *c, const char *pattern)
+{
+    const char *params[1] = {pattern};
+    return PQexecParams(
+        c, "SELECT datname FROM pg_database WHERE datname LIKE $1 AND " IS_MARKED " ORDER BY 1", 1,
+        NULL, params, NULL, NULL, 0);
+}
+
+/* Whether a clone of the template of hash h8 exists. */
+static int has_clones(PGconn *c, const char *h8, int *yes)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "pgboot\\_t\\_%.8s\\_%%", h8);
+    return pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname LIKE $1", pattern, yes);
+}
+
+/* Drop the pool of the template of `hash` (holding its pool lock, so that no
+ * filler adds to it meanwhile), and the template too when `tpl` is given. */
+static int drop_pool(PGconn *c, const char *hash, const char *tpl, unsigned *dropped)
+{
+    int rc = lock_key_kind(c, hash, LOCK_POOL, 1, NULL);
+    if (rc)
+        return rc;
+    char pattern[64];
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        snprintf(pattern, sizeof pattern,
+                 pass ? "pgboot\\_b\\_%.8s\\_%%" : "pgboot\\_p\\_%.8s\\_%%", hash);
+        PGresult *r = marked_like(c, pattern);
+        for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++)
+            if ((rc = drop_database(c, PQgetvalue(r, i, 0), 0)) == 0)
+                (*dropped)++;
+        PQclear(r);
+    }
+    if (rc == 0 && tpl && (rc = drop_database(c, tpl, 1)) == 0)
+        (*dropped)++;
+    int urc = lock_key_kind(c, hash, LOCK_POOL, 0, NULL);
+    return rc ? rc : urc;
+}
+
+int pgboot_testdb_clean(const pgboot_testdb_options *o, int kept, unsigned int *dropped_out)
+{
+    pgb_error_reset();
+    unsigned dropped = 0;
+    if (dropped_out)
+        *dropped_out = 0;
+    PGconn *c = NULL;
+    int rc = options_connect(o, &c);
+    if (rc)
+        return rc;
+    /* The pools of the templates, and the snapshots no clone uses (with their pools). */
+    PGresult *r = marked_like(c, "pgboot\\_tpl\\_%");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        if (strlen(name) == strlen(TPL_PREFIX) + 16)
+            rc = drop_pool(c, name + strlen(TPL_PREFIX), NULL, &dropped);
+    }
+    PQclear(r);
+    r = marked_like(c, "pgboot\\_s\\_%");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        char hash[17], oid[16];
+        if ((rc = database_oid(c, name, oid)) != 0 || !*oid)
+            continue;
+        snapshot_hash(name + strlen(SNAP_PREFIX), oid, hash);
+        int used = 1;
+        if ((rc = has_clones(c, hash, &used)) == 0)
+            rc = drop_pool(c, hash, used ? NULL : name, &dropped);
+    }
+    PQclear(r);
+    /* Pool databases whose template is gone. */
+    r = marked_like(c, "pgboot\\_p\\_%");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++)
+        if ((rc = drop_database(c, PQgetvalue(r, i, 0), 0)) == 0)
+            dropped++;
+    PQclear(r);
+    if (kept) {
+        r = marked_like(c, "pgboot\\_k\\_%");
+        for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++)
+            if ((rc = drop_database(c, PQgetvalue(r, i, 0), 0)) == 0)
+                dropped++;
+        PQclear(r);
+    }
+    PQfinish(c);
+    if (dropped_out)
+        *dropped_out = dropped;
+    return rc;
+}
+
+/* ---- snapshots -------------------------------------------------------------- */
+
+int pgboot_testdb_snapshot(const char *url, const char *name, unsigned int *ended_out)
+{
+    pgb_error_reset();
+    if (ended_out)
+        *ended_out = 0;
+    if (!name)
+        return pgb_fail(PGBOOT_EINVALID, "a snapshot needs a name");
+    int rc = snapshot_name_check(name);
+    if (rc)
+        return rc;
+    static const char *const sources[] = {CLONE_PREFIX, KEPT_PREFIX, NULL};
+    char *db = NULL;
+    if ((rc = test_db_of(url, sources, "snapshotting it", &db)) != 0)
+        return rc;
+    PGconn *c = NULL;
+    if ((rc = admin_connect(&c, url)) != 0 || (rc = check_ours(c, db, "snapshotting it")) != 0) {
+        PQfinish(c);
+        free(db);
+        return rc;
+    }
+    char hash[17], snap[64], building[64];
+    snapshot_hash(name, "", hash);
+    snprintf(snap, sizeof snap, SNAP_PREFIX "%s", name);
+    snprintf(building, sizeof building, SNAP_BUILD_PREFIX "%s", name);
+    int ended = 0;
+    /* One snapshot of a name at a time; a stale half-made one goes. */
+    if ((rc = lock_key(c, hash, 1)) != 0)
+        goto out;
+    if ((rc = drop_database(c, building, 0)) != 0)
+        goto unlock;
+    /* CREATE DATABASE copies a database no one is connected to: end the
+     * sessions on it, again if one came back meanwhile. */
+    for (int attempt = 0;; attempt++) {
+        if ((rc = end_sessions(c, db, &ended)) != 0)
+            break;
+        char *from = ident(c, db);
+        char *sql =
+            from ? pgb_printf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY", building, from)
+                 : NULL;
+        free(from);
+        if (!sql) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        PGresult *r = PQexec(c, sql);
+        free(sql);
+        int done = PQresultStatus(r) == PGRES_COMMAND_OK;
+        int in_use = failed_with(r, "55006");
+        if (!done && !(in_use && attempt < 5))
+            rc = pgb_fail(PGBOOT_ERROR, "cannot snapshot database %s: %s", db,
+                          PQresultErrorMessage(r));
+        PQclear(r);
+        if (done || rc)
+            break;
+    }
+    if (rc == 0)
+        rc = mark_database(c, building);
+    /* An older snapshot of that name goes, with its pool (clones of the old
+     * state); its clones stay. The new one's pool has another hash (its
+     * OID's), so a filler of the old pool still at work adds nothing to it. */
+    int exists = 0;
+    if (rc == 0)
+        rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", snap, &exists);
+    if (rc == 0 && exists && (rc = check_ours(c, snap, "replacing it")) == 0) {
+        char oid[16], old_hash[17];
+        unsigned n = 0;
+        if ((rc = database_oid(c, snap, oid)) == 0) {
+            snapshot_hash(name, oid, old_hash);
+            rc = drop_pool(c, old_hash, snap, &n);
+        }
+    }
+    if (rc == 0) {
+        char *sql = pgb_printf("ALTER DATABASE %s RENAME TO %s", building, snap);
+        rc = sql ? pgb_pq_exec(c, sql, "cannot finish the snapshot")
+                 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        free(sql);
+    }
+    if (rc == 0)
+        rc = exec_fmt(c, "cannot freeze the snapshot", "ALTER DATABASE ", snap,
+                      " WITH IS_TEMPLATE true ALLOW_CONNECTIONS false");
+    if (rc) {
+        pgb_error_saved first;
+        pgb_error_save(&first);
+        drop_database(c, building, 0);
+        pgb_error_restore(&first);
+    }
+unlock:;
+    int urc = lock_key(c, hash, 0);
+    if (rc == 0)
+        rc = urc;
+out:
+    PQfinish(c);
+    free(db);
+    if (ended_out)
+        *ended_out = (unsigned)ended;
     return rc;
 }
