@@ -1,16 +1,27 @@
 /* A database per test: clones of a template database built once from the
- * app's SQL files.
+ * app's SQL files and/or by the app's migration command (template_cmd, run
+ * with /bin/sh -c), or of a snapshot of a test database.
  *
  * Names (all within PostgreSQL's 63 bytes):
  *   pgboot_tpl_<h16>          the template; <h16>: hash of the SQL files' contents
+ *                             (and, with a command, of its text and its key paths)
  *   pgboot_tplb_<h16>         a template being built (renamed when complete)
+ *   pgboot_s_<name>           a snapshot (pgboot_testdb_snapshot); its clones'
+ *                             <h8>: hash of its name and OID
+ *   pgboot_sb_<name>          a snapshot being made
  *   pgboot_t_<h8>_<random12>  a clone; <h8> names its template, so that a
  *                             template no clone uses any more can be found
  *   pgboot_p_<h8>_<random12>  a clone made in advance, waiting in the pool
+ *   pgboot_b_<h8>_<random12>  a pool clone being made (not yet marked)
  *   pgboot_k_<h8>_<label>_<random6>  a clone kept (pgboot_testdb_keep): never
  *                             reused nor collected; only dropped on request
+ * Each carries pgboot's mark, a COMMENT ON DATABASE that also records when it
+ * was made; only marked databases are ever renamed or dropped.
  * Parallel builders of the same template serialise on an advisory lock keyed
- * by the hash; the first builds it, the others find it built.
+ * by the hash; the first builds it, the others find it built. Advisory locks
+ * belong to the database a session is connected to: the handles' sessions
+ * connect to the URL's database, so callers that give the same server URL
+ * (--app) share them.
  *
  * Why a pool: CREATE DATABASE ... STRATEGY FILE_COPY copies every file of the
  * template, ~300 catalog files even for an empty schema, ~16 ms on tmpfs. A
@@ -78,6 +89,7 @@ struct pgboot_testdb {
 
 static int end_sessions(PGconn *c, const char *db, int *n);
 static int is_snapshot_hash(PGconn *c, const char *h8);
+static const char *kind_of(const char *name);
 
 /* ---- URLs ----------------------------------------------------------------- */
 
@@ -531,7 +543,7 @@ static int run_template_cmd(const pgboot_testdb *t, const char *db)
     if (timed_out) {
         rc = pgb_fail(PGBOOT_ETIMEOUT,
                       "the template command did not finish within %u s and was killed (its whole "
-                      "process group): %s; its output: %s",
+                      "process group): %.160s; its output: %s",
                       (timeout + 999) / 1000, t->cmd, tail);
         pgb_hint("make it faster, or give it more time with --template-timeout SECONDS");
         return rc;
@@ -543,8 +555,8 @@ static int run_template_cmd(const pgboot_testdb *t, const char *db)
         snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
     else
         snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
-    rc = pgb_fail(PGBOOT_ERROR, "the template command failed (%s): %s; its output ends: %s", how,
-                  t->cmd, tail);
+    rc = pgb_fail(PGBOOT_ERROR, "the template command failed (%s): %.160s; its output ends: %s",
+                  how, t->cmd, tail);
     pgb_hint("the command runs with /bin/sh -c and DATABASE_URL (and PG*) naming the template "
              "database being built; no template is left");
     return rc;
@@ -1142,9 +1154,14 @@ static int test_db_of(const char *url, const char *const *prefixes, const char *
     int ok = 0;
     for (size_t i = 0; d && strlen(d) <= 63 && prefixes[i]; i++)
         ok |= pgb_str_has_prefix(d, prefixes[i]);
-    if (!ok) {
+    if (!ok && d && kind_of(d))
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "database '%s' is pgboot testdb's (%s), not a clone it handed out; not %s", d,
+                      kind_of(d), what);
+    else if (!ok)
         rc = pgb_fail(PGBOOT_EINVALID, "database '%s' was not made by pgboot testdb; not %s",
                       d ? d : "(none)", what);
+    if (!ok) {
         free(d);
         return rc;
     }
@@ -1230,7 +1247,7 @@ int pgboot_testdb_keep(const char *url, const char *label, char **kept_url_out)
     char *db = NULL;
     int rc = test_db_of(url, clones, "keeping it", &db);
     if (rc) {
-        if (rc == PGBOOT_EINVALID && db == NULL && is_url(url))
+        if (rc == PGBOOT_EINVALID && is_url(url))
             pgb_hint("keep takes the URL of a database pgboot testdb handed out (pgboot_t_...)");
         return rc;
     }

@@ -114,6 +114,11 @@ case_keep_refused() {
     check_rc 1 "keep of an unmarked database with a clone's name"
     check_contains "$ERR" "lacks pgboot's mark" "the refusal says why"
     check_true "the unmarked database keeps its name" db_exists pgboot_t_00000000_notpgbootsown
+    if [[ -s $T/kept1 ]]; then
+        pgb testdb keep "$(cat "$T/kept1")" --label again
+        check_rc 1 "keep of a kept database"
+        check_contains "$(err_line)" "is pgboot testdb's (kept), not a clone it handed out" "the refusal says what it is"
+    fi
     before=$(dbs 'pgboot\_k\_%')
     pgb testdb keep "${APP_URL%/*}/pgboot_t_00000000_nosuchdatabase" --label x
     check_rc 1 "keep of a database that does not exist"
