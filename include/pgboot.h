@@ -699,11 +699,13 @@ PGBOOT_EXTERN void pgboot_testdb_list_free(pgboot_testdb_entry *entries, size_t 
 
 /**
  * Drop what no test uses on the server of opts: every pool of clones made in
- * advance and the snapshots no clone was made from (or whose clones are all
- * gone); with `kept`, the kept databases too. Clones handed out and templates
- * stay (a template goes when a new one replaces it and no clone of it is
- * left). Only databases with pgboot's mark are ever dropped. *dropped
- * (NULL-able): how many. Errors: as pgboot_testdb_list().
+ * advance and the snapshots of which no clone exists; with `kept`, the kept
+ * databases too. Clones handed out and templates stay (a template goes when a
+ * new one replaces it and no clone of it is left). Only databases with
+ * pgboot's mark are ever dropped. A pool being refilled meanwhile (by a
+ * caller that gave another database in its URL: advisory locks are per
+ * database) may get new clones. *dropped (NULL-able): how many. Errors: as
+ * pgboot_testdb_list().
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clean(const pgboot_testdb_options *opts,
                                                          int kept, unsigned int *dropped);
