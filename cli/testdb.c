@@ -437,6 +437,10 @@ int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
     to.template_name = a.template_name;
     pgboot_testdb *t = NULL;
     if (pgboot_testdb_open(&t, &to) != 0) {
+        const char *output = pgboot_testdb_template_output();
+        if (output)
+            fprintf(stderr, "pgboot: the template command's output (its last 4 kB):\n%s%s", output,
+                    *output && output[strlen(output) - 1] != '\n' ? "\n" : "");
         rc = cli_fail();
     } else {
         for (unsigned long i = 0; i < (a.count ? a.count : 1); i++) {

@@ -600,7 +600,8 @@ PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsign
  * template_timeout_ms its whole process group is killed (SIGKILL). A command
  * that fails leaves no template: PGBOOT_ERROR (its exit status) or
  * PGBOOT_ETIMEOUT, the message quoting the end of its output (stdout and
- * stderr; what fits in the one-line message of pgboot_error_last()).
+ * stderr; what fits in the one-line message of pgboot_error_last(); more in
+ * pgboot_testdb_template_output()).
  *
  * With template_name, the handle clones that snapshot; PGBOOT_ENOTFOUND when
  * the server has none of that name.
@@ -612,6 +613,12 @@ PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsign
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out,
                                                         const pgboot_testdb_options *opts);
+/** The end (its last 4 kB) of the output, stdout and stderr, of the template
+ * command whose failure (PGBOOT_ERROR, PGBOOT_ETIMEOUT) the last
+ * pgboot_testdb_open() on this thread reported; NULL when that call ran no
+ * command or its command succeeded. Thread-local; valid until the next
+ * pgboot_testdb_open() on this thread. */
+PGBOOT_EXTERN const char *pgboot_testdb_template_output(void);
 /** Create clones in advance (CREATE DATABASE ... TEMPLATE ... STRATEGY
  * FILE_COPY) until pool_size are ready on the server. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_fill_pool(pgboot_testdb *t);

@@ -408,6 +408,15 @@ static int cmd_environ(const pgboot_testdb *t, const char *db, char ***out)
     return 0;
 }
 
+/* The output of this thread's last template command that failed. */
+static _Thread_local char last_output[CMD_OUTPUT_MAX + 1];
+static _Thread_local int has_last_output;
+
+const char *pgboot_testdb_template_output(void)
+{
+    return has_last_output ? last_output : NULL;
+}
+
 /* Keep the last CMD_OUTPUT_MAX bytes of the output. */
 static void keep_tail(char *buf, size_t *len, const char *in, size_t n)
 {
@@ -540,6 +549,12 @@ static int run_template_cmd(const pgboot_testdb *t, const char *db)
         waitpid(pid, &status, 0);
     char tail[CMD_OUTPUT_SHOWN + 64];
     output_tail(buf, len, tail, sizeof tail);
+    int failed = timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    if (failed) { /* for pgboot_testdb_template_output() */
+        memcpy(last_output, buf, len);
+        last_output[len] = '\0';
+        has_last_output = 1;
+    }
     if (timed_out) {
         rc = pgb_fail(PGBOOT_ETIMEOUT,
                       "the template command did not finish within %u s and was killed (its whole "
@@ -931,6 +946,7 @@ static int is_snapshot_hash(PGconn *c, const char *h8)
 int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
 {
     pgb_error_reset();
+    has_last_output = 0;
     *out = NULL;
     if (!o)
         return pgb_fail(PGBOOT_EINVALID, "no pgboot_testdb_options given");

@@ -151,9 +151,13 @@ case_failing() {
     # much output: the end is shown, bounded
     tdb --template-cmd "i=0; while [ \$i -lt 2000 ]; do echo \"line \$i of the migration log\"; i=\$((i+1)); done; echo 'the real cause $tag' >&2; exit 1"
     check_rc 1 "a failing command with 60 kB of output"
-    check_contains "$(err_line)" "the real cause $tag" "the end of its output is shown"
-    check_not_contains "$(err_line)" "line 5 of the migration log" "the beginning is not"
-    if (($(wc -c <<<"$ERR") < 4096)); then ok "the error stays bounded ($(wc -c <<<"$ERR") bytes)"; else nok "the error is $(wc -c <<<"$ERR") bytes long"; fi
+    check_error_shape "a failing command with much output"
+    check_contains "$(err_line)" "the real cause $tag" "the end of its output is in the error line"
+    check_not_contains "$(err_line)" "line 1950 of the migration log" "(only the end that fits one line)"
+    check_contains "$ERR" "the template command's output (its last 4 kB):" "its last 4 kB are shown before it"
+    check_contains "$ERR" "line 1950 of the migration log" "(a line 1.5 kB before the end)"
+    check_not_contains "$ERR" "line 5 of the migration log" "the beginning is not shown"
+    if (($(wc -c <<<"$ERR") < 6144)); then ok "stderr stays bounded ($(wc -c <<<"$ERR") bytes)"; else nok "stderr is $(wc -c <<<"$ERR") bytes long"; fi
     check_eq "$(dbs 'pgboot\_tpl%')" "$before" "still no template left"
     tdb --template-cmd "exit 0" --template-key "$U/work/no-such-dir"
     check_rc 1 "a key path that does not exist"

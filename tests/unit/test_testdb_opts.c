@@ -48,6 +48,7 @@ static void refused(const pgboot_testdb_options *o, const char *want)
     pgboot_testdb *t = NULL;
     assert_int_equal(pgboot_testdb_open(&t, o), PGBOOT_EINVALID);
     assert_null(t);
+    assert_null(pgboot_testdb_template_output()); /* no command ran */
     if (!strstr(pgboot_error_last(), want))
         fail_msg("'%s' does not say '%s'", pgboot_error_last(), want);
 }
