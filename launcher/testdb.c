@@ -32,9 +32,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -417,23 +415,6 @@ const char *pgboot_testdb_template_output(void)
     return has_last_output ? last_output : NULL;
 }
 
-/* Keep the last CMD_OUTPUT_MAX bytes of the output. */
-static void keep_tail(char *buf, size_t *len, const char *in, size_t n)
-{
-    if (n >= CMD_OUTPUT_MAX) {
-        memcpy(buf, in + n - CMD_OUTPUT_MAX, CMD_OUTPUT_MAX);
-        *len = CMD_OUTPUT_MAX;
-        return;
-    }
-    if (*len + n > CMD_OUTPUT_MAX) {
-        size_t drop = *len + n - CMD_OUTPUT_MAX;
-        memmove(buf, buf + drop, *len - drop);
-        *len -= drop;
-    }
-    memcpy(buf + *len, in, n);
-    *len += n;
-}
-
 /* The end of the output for a one-line message: from a line's start, its
  * lines joined by " | ". */
 static void output_tail(const char *buf, size_t len, char *out, size_t outsz)
@@ -469,84 +450,14 @@ static int run_template_cmd(const pgboot_testdb *t, const char *db)
     int rc = cmd_environ(t, db, &env);
     if (rc)
         return rc;
-    int out[2];
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || pipe2(out, O_CLOEXEC) != 0) {
-        rc = pgb_fail(PGBOOT_ERROR, "cannot start the template command: %s", strerror(errno));
-        if (devnull >= 0)
-            close(devnull);
-        environ_free(env);
-        return rc;
-    }
-    char *const argv[] = {"sh", "-c", (char *)t->cmd, NULL};
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        /* A killed pgboot does not leave the command's shell running. */
-        if (pgb_die_with_parent(parent) != 0)
-            _exit(127);
-        dup2(devnull, 0);
-        dup2(out[1], 1);
-        dup2(out[1], 2);
-        execve("/bin/sh", argv, env);
-        static const char msg[] = "pgboot: cannot run /bin/sh\n";
-        ssize_t w = write(2, msg, sizeof msg - 1);
-        (void)w;
-        _exit(127);
-    }
-    int fork_errno = errno;
-    close(devnull);
-    close(out[1]);
-    environ_free(env);
-    if (pid < 0) {
-        close(out[0]);
-        return pgb_fail(PGBOOT_ERROR, "cannot start the template command: %s",
-                        strerror(fork_errno));
-    }
-    setpgid(pid, pid); /* also here: no race with the kill below */
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
-    char buf[CMD_OUTPUT_MAX], chunk[4096];
+    char buf[CMD_OUTPUT_MAX];
     size_t len = 0;
     unsigned timeout = t->cmd_timeout_ms ? t->cmd_timeout_ms : 300000;
-    uint64_t deadline = pgb_now_ms() + timeout, drain_until = 0;
-    int status = 0, exited = 0, timed_out = 0, eof = 0;
-    while (!eof) {
-        uint64_t now = pgb_now_ms();
-        if (!exited && now >= deadline) {
-            timed_out = 1;
-            kill(-pid, SIGKILL);
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-            exited = 1;
-        }
-        if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
-            exited = 1;
-        }
-        if (exited && !drain_until) {
-            /* What it left behind goes with it; their output is read to the end. */
-            kill(-pid, SIGKILL);
-            drain_until = pgb_now_ms() + 2000;
-        }
-        if (drain_until && pgb_now_ms() >= drain_until)
-            break;
-        struct pollfd pfd = {out[0], POLLIN, 0};
-        int wait = exited ? 50 : 100;
-        if (poll(&pfd, 1, wait) > 0) {
-            ssize_t n = read(out[0], chunk, sizeof chunk);
-            if (n > 0)
-                keep_tail(buf, &len, chunk, (size_t)n);
-            else if (n == 0)
-                eof = exited;
-            else if (errno != EAGAIN && errno != EINTR)
-                eof = exited;
-            if (n == 0 && !exited)
-                pgb_sleep_ms(20); /* closed its output; still running */
-        }
-    }
-    close(out[0]);
-    if (!exited) /* not reached: the loop ends after the exit */
-        waitpid(pid, &status, 0);
+    int status = 0, timed_out = 0;
+    rc = pgb_run_shell(t->cmd, env, timeout, buf, sizeof buf, &len, &status, &timed_out);
+    environ_free(env);
+    if (rc)
+        return rc;
     char tail[CMD_OUTPUT_SHOWN + 64];
     output_tail(buf, len, tail, sizeof tail);
     int failed = timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
