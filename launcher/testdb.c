@@ -88,6 +88,8 @@ struct pgboot_testdb {
 static int end_sessions(PGconn *c, const char *db, int *n);
 static int is_snapshot_hash(PGconn *c, const char *h8);
 static const char *kind_of(const char *name);
+static int database_oid(PGconn *c, const char *name, char oid[16]);
+static void snapshot_hash(const char *name, const char *oid, char hash[17]);
 
 /* ---- URLs ----------------------------------------------------------------- */
 
@@ -728,6 +730,14 @@ static int fill_pool(PGconn *c, pgboot_testdb *t)
     drop_matching(c, building);
     int exists = 0, n = 0;
     rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", t->tpl, &exists);
+    if (rc == 0 && exists && pgb_str_has_prefix(t->tpl, SNAP_PREFIX)) {
+        /* A snapshot made again under this name is another one: its pool is not ours. */
+        char oid[16], now[17];
+        if ((rc = database_oid(c, t->tpl, oid)) == 0) {
+            snapshot_hash(t->tpl + strlen(SNAP_PREFIX), oid, now);
+            exists = *oid && !strcmp(now, t->hash);
+        }
+    }
     if (rc == 0 && exists)
         rc = pool_count(c, t->hash, &n);
     for (; rc == 0 && exists && n < (int)t->pool_size; n++) {

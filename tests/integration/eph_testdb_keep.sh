@@ -218,7 +218,9 @@ case_list() {
     check_match "$(head -n 1 <<<"$OUT")" '^KIND +DATABASE +TEMPLATE +AGE$' "a header line"
     line=$(grep " $kd " <<<"$OUT" || true)
     check_match "$line" "^kept +$kd +pgboot_tpl_$(hash8 "${k/pgboot_k_/pgboot_t_}")[0-9a-f]{8} +[0-9]+[smhd]\$" "the kept database: kind, template, age"
-    check_match "$(grep -E '^pool ' <<<"$OUT" | head -n 1)" '^pool +pgboot_p_[0-9a-f]{8}_[a-z0-9]{12} +pgboot_(tpl|s)_[0-9a-z_]+ +[0-9]+s$' "a pool database with its template"
+    local h=${kd#pgboot_k_}
+    h=${h%%_*}
+    check_match "$(grep -E "^pool +pgboot_p_${h}_" <<<"$OUT" | head -n 1)" "^pool +pgboot_p_${h}_[a-z0-9]{12} +pgboot_tpl_${h}[0-9a-f]{8} +[0-9]+[sm]\$" "a pool database with its template"
     check_match "$(grep -E '^snapshot ' <<<"$OUT" | head -n 1)" '^snapshot +pgboot_s_seeded +- +[0-9]+[sm]$' "the snapshot"
     check_match "$(grep " $(url_db "$(cat "$T/snapclone")") " <<<"$OUT")" '^clone +pgboot_t_[0-9a-f]{8}_[a-z0-9]{12} +pgboot_s_seeded +' "a clone of the snapshot names it as its template"
     check_not_contains "$OUT" "decoy" "a database without pgboot's mark is not listed"
