@@ -104,6 +104,13 @@ typedef enum {
     CLI_OPT_ROUND_TIMESTAMPS,
     CLI_OPT_ZERO_DATES,
     CLI_OPT_OLDER_THAN,
+    CLI_OPT_LABEL,
+    CLI_OPT_AS,
+    CLI_OPT_KEPT,
+    CLI_OPT_TEMPLATE,
+    CLI_OPT_TEMPLATE_CMD,
+    CLI_OPT_TEMPLATE_KEY,
+    CLI_OPT_TEMPLATE_TIMEOUT,
 } cli_opt_id;
 
 struct cli_opt_group;

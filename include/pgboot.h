@@ -628,10 +628,10 @@ typedef struct {
     /* version 2: as in pgboot_server_options (version 3); each set of creation
      * options and each major has a template cluster of its own (initdb once per
      * set). */
-    const char *locale;   /* NULL: C.UTF-8 (else C), or C when encoding is not UTF8 */
-    const char *encoding; /* NULL: UTF8 */
-    int data_checksums;   /* 0 or 1: on; -1: off */
-    const char *memory;   /* a memory budget ("512MB"); NULL: the throwaway profile */
+    const char *locale;      /* NULL: C.UTF-8 (else C), or C when encoding is not UTF8 */
+    const char *encoding;    /* NULL: UTF8 */
+    int data_checksums;      /* 0 or 1: on; -1: off */
+    const char *memory;      /* a memory budget ("512MB"); NULL: the throwaway profile */
     unsigned int pg_version; /* 16, 17, 18; 0: $PGBOOT_PG_VERSION, else the manifest's default
                                 (16). fetch.pg_version is not read. */
 } pgboot_ephemeral_options;
@@ -692,12 +692,22 @@ typedef struct {
                                 PGBOOT_EVERSION before any template is made. Templates
                                 live in their server, so each major has its own (start a
                                 server per major with pgboot_server_options.pg_version) */
+    /* version 3: */
+    const char *template_cmd; /* a shell line (run by /bin/sh -c: the one place pgboot uses a
+                                 shell) that builds the template after sql_files (either or
+                                 both may be given); see pgboot_testdb_open() */
+    const char *const *template_keys; /* NULL-terminated files and directories whose contents
+                                         key the template along with template_cmd's text (the
+                                         migrations folder); NULL: the text alone */
+    unsigned int template_timeout_ms; /* template_cmd's limit; 0: 300000 (5 minutes) */
+    const char *template_name;        /* instead of sql_files and template_cmd: clone the
+                                         snapshot of this name (pgboot_testdb_snapshot()) */
 } pgboot_testdb_options;
 
 #define PGBOOT_TESTDB_OPTIONS_VERSION 3
 #define PGBOOT_TESTDB_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0                                   \
+        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, NULL, NULL, 0, NULL              \
     }
 /** As pgboot_fetch_options_init(), for test database options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version);
@@ -709,9 +719,39 @@ PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsign
  * frozen. A template whose SQL changed is a new one; old templates (and their
  * pools) are removed once no clone of theirs is left. The handle keeps one
  * connection (two with background_refill).
+ *
+ * With template_cmd (version 3), the template is also keyed by the command's
+ * text and the contents of template_keys (a directory: every file below it,
+ * walked in sorted order, names included, without __pycache__, .git and
+ * editor leftovers: *~, .*.sw?, .#*, #*#; links are not followed), and built by
+ * running the command, after the SQL files, with /bin/sh -c in the caller's
+ * working directory, stdin /dev/null, in a process group of its own, with
+ * DATABASE_URL, PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE naming the
+ * template database being built; for pgboot's own server (options.server) the
+ * other libpq variables are removed, as for pgboot_server_env(). Processes it
+ * leaves behind are killed when it ends; when it runs longer than
+ * template_timeout_ms its whole process group is killed (SIGKILL). A command
+ * that fails leaves no template: PGBOOT_ERROR (its exit status) or
+ * PGBOOT_ETIMEOUT, the message quoting the end of its output (stdout and
+ * stderr; what fits in the one-line message of pgboot_error_last(); more in
+ * pgboot_testdb_template_output()).
+ *
+ * With template_name, the handle clones that snapshot; PGBOOT_ENOTFOUND when
+ * the server has none of that name.
+ *
+ * Errors: PGBOOT_EINVALID (options, a file that is no SQL), PGBOOT_ENOTFOUND
+ * (a file or key path, a snapshot), PGBOOT_ENOTRUNNING (cannot connect),
+ * PGBOOT_ETIMEOUT, PGBOOT_ERROR, PGBOOT_ENOMEM. Forks (template_cmd): the
+ * child only calls async-signal-safe functions before exec.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out,
                                                         const pgboot_testdb_options *opts);
+/** The end (its last 4 kB) of the output, stdout and stderr, of the template
+ * command whose failure (PGBOOT_ERROR, PGBOOT_ETIMEOUT) the last
+ * pgboot_testdb_open() on this thread reported; NULL when that call ran no
+ * command or its command succeeded. Thread-local; valid until the next
+ * pgboot_testdb_open() on this thread. */
+PGBOOT_EXTERN const char *pgboot_testdb_template_output(void);
 /** Create clones in advance (CREATE DATABASE ... TEMPLATE ... STRATEGY
  * FILE_COPY) until pool_size are ready on the server. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_fill_pool(pgboot_testdb *t);
@@ -729,9 +769,86 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clone(pgboot_testdb *t, char 
 PGBOOT_EXTERN const char *pgboot_testdb_template(const pgboot_testdb *t);
 PGBOOT_EXTERN void pgboot_testdb_free(pgboot_testdb *t);
 
-/** Drop a database made by pgboot_testdb_clone(), even while connections to
- * it are open (they are terminated). Refuses names it did not make. */
+/** Drop a database made by pgboot_testdb_clone() (or kept by
+ * pgboot_testdb_keep()), even while connections to it are open (they are
+ * terminated). Refuses names it did not make (PGBOOT_EINVALID) and databases
+ * without pgboot's mark (COMMENT ON DATABASE); PGBOOT_ENOTFOUND when it is
+ * gone already. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_drop(const char *url);
+
+/**
+ * Keep a test database (say, the one of a failed test) for a look afterwards:
+ * rename the clone `url` names (pgboot_t_...) to
+ * pgboot_k_<template hash8>_<label>_<random6>, where label is made of
+ * [a-z0-9_] (upper case folded, anything else a '_'; NULL or nothing left:
+ * "kept") and shortened so that the name fits PostgreSQL's 63 bytes; the
+ * random part makes it unique. A kept database keeps pgboot's mark, is never
+ * handed out again nor removed with its template; pgboot_testdb_drop() or
+ * pgboot_testdb_clean() with `kept` removes it. Sessions still connected to
+ * it are ended (a database in use cannot be renamed).
+ *
+ * *kept_url_out: the URL of the kept database (url with its database
+ * replaced; release it with pgboot_free()), NULL on failure. Errors:
+ * PGBOOT_EINVALID (not a URL, not a clone pgboot testdb handed out, no
+ * pgboot mark, kept_url_out NULL), PGBOOT_ENOTFOUND (no such database),
+ * PGBOOT_ENOTRUNNING (cannot connect), PGBOOT_ERROR (the rename failed),
+ * PGBOOT_ENOMEM. Any thread; it opens a connection of its own.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_keep(const char *url, const char *label,
+                                                        char **kept_url_out);
+
+/**
+ * Make a template from the current state of a test database (a clone, or a
+ * kept one), so that a suite sets up expensive state once and clones it per
+ * test: pgboot_testdb_options.template_name = name then clones it. The
+ * snapshot is the database pgboot_s_<name>, marked as pgboot's and frozen
+ * like a template; an older snapshot of that name is replaced (its pool goes;
+ * clones made from it stay). PostgreSQL copies only a database no one is
+ * connected to: the other sessions on url's database are ended first, their
+ * number in *sessions_ended (NULL-able) so that the caller can say so. name:
+ * 1 to 40 of [a-z0-9_].
+ *
+ * Errors: PGBOOT_EINVALID (a bad name, not a URL, not a test database,
+ * no pgboot mark, a pgboot_s_<name> that is not pgboot's), PGBOOT_ENOTFOUND,
+ * PGBOOT_ENOTRUNNING, PGBOOT_ERROR, PGBOOT_ENOMEM. Any thread; it opens a
+ * connection of its own.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_snapshot(const char *url, const char *name,
+                                                            unsigned int *sessions_ended);
+
+/** One database of pgboot_testdb_list(). */
+typedef struct {
+    char *name;          /* the database */
+    const char *kind;    /* "template", "snapshot", "pool" (a clone made in advance), "clone"
+                            (handed out), "kept", or "building" (being made) */
+    char *template_name; /* for a clone, pool or kept database: the template or snapshot it was
+                            cloned from, NULL when that is gone (or for the others) */
+    long long age_s;     /* seconds since it was made; -1 unknown (made by a pgboot that
+                            did not record it) */
+} pgboot_testdb_entry;
+
+/**
+ * The databases pgboot testdb made on the server of opts (its url or server;
+ * the template fields are not used): only those that carry pgboot's mark, by
+ * name. *out (release it with pgboot_testdb_list_free()) and *count. Errors:
+ * PGBOOT_EINVALID, PGBOOT_ENOTRUNNING, PGBOOT_ERROR, PGBOOT_ENOMEM.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_list(const pgboot_testdb_options *opts,
+                                                        pgboot_testdb_entry **out, size_t *count);
+PGBOOT_EXTERN void pgboot_testdb_list_free(pgboot_testdb_entry *entries, size_t count);
+
+/**
+ * Drop what no test uses on the server of opts: every pool of clones made in
+ * advance and the snapshots of which no clone exists; with `kept`, the kept
+ * databases too. Clones handed out and templates stay (a template goes when a
+ * new one replaces it and no clone of it is left). Only databases with
+ * pgboot's mark are ever dropped. A pool being refilled meanwhile (by a
+ * caller that gave another database in its URL: advisory locks are per
+ * database) may get new clones. *dropped (NULL-able): how many. Errors: as
+ * pgboot_testdb_list().
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clean(const pgboot_testdb_options *opts,
+                                                         int kept, unsigned int *dropped);
 
 /* ------------------------------------------------------------------------
  * Migrating a legacy SQLite database into PostgreSQL.

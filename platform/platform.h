@@ -187,6 +187,15 @@ PGB_MUST_USE int pgb_run_as_user(const char *user, int create_user, int want_lif
  * stdout and stderr together (at most `max` bytes kept). *status is the exit
  * status, or 128+signal. A failed exec is a real error, not a status. */
 PGB_MUST_USE int pgb_run_capture(char *const argv[], char **output, int *status, size_t max);
+/* Run the shell line `cmd` with /bin/sh -c and envp, stdin from /dev/null,
+ * in a process group of its own (that dies with this thread's process), for
+ * at most timeout_ms: then the whole group is killed (SIGKILL) and
+ * *timed_out set. When the shell ends, what it left in its group is killed.
+ * The last tail_max bytes of stdout and stderr together go to tail
+ * (*tail_len; not NUL-terminated). *status: the shell's wait status. 0, or
+ * PGBOOT_ERROR when it could not start. */
+PGB_MUST_USE int pgb_run_shell(const char *cmd, char *const envp[], unsigned timeout_ms, char *tail,
+                               size_t tail_max, size_t *tail_len, int *status, int *timed_out);
 
 /* Is `pid` a live (not zombie) process? */
 int pgb_pid_alive(int pid);

@@ -1,6 +1,7 @@
-/* Child processes: argv arrays (never a shell), stdin from /dev/null, and a
- * close-on-exec status pipe so that a failed exec is reported as an error of
- * its own rather than as a strange exit status. */
+/* Child processes: argv arrays (never a shell, but for pgb_run_shell(): the
+ * template command of pgboot testdb, a shell line by design), stdin from
+ * /dev/null, and a close-on-exec status pipe so that a failed exec is
+ * reported as an error of its own rather than as a strange exit status. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/close_range.h>
@@ -26,6 +28,98 @@ int pgb_die_with_parent(int parent)
      * closes the race with a parent that died before the prctl. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         return -1;
+    return 0;
+}
+
+/* Keep the last `max` bytes of the output in buf. */
+static void keep_tail(char *buf, size_t max, size_t *len, const char *in, size_t n)
+{
+    if (n >= max) {
+        memcpy(buf, in + n - max, max);
+        *len = max;
+        return;
+    }
+    if (*len + n > max) {
+        size_t drop = *len + n - max;
+        memmove(buf, buf + drop, *len - drop);
+        *len -= drop;
+    }
+    memcpy(buf + *len, in, n);
+    *len += n;
+}
+
+int pgb_run_shell(const char *cmd, char *const envp[], unsigned timeout_ms, char *tail,
+                  size_t tail_max, size_t *tail_len, int *status, int *timed_out)
+{
+    *tail_len = 0;
+    *status = 0;
+    *timed_out = 0;
+    int out[2];
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || pipe2(out, O_CLOEXEC) != 0) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot start /bin/sh: %s", strerror(errno));
+        if (devnull >= 0)
+            close(devnull);
+        return rc;
+    }
+    char *const argv[] = {"sh", "-c", (char *)cmd, NULL};
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        /* A killed pgboot does not leave the shell running. */
+        if (pgb_die_with_parent(parent) != 0)
+            _exit(127);
+        dup2(devnull, 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        execve("/bin/sh", argv, envp);
+        static const char msg[] = "pgboot: cannot run /bin/sh\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(127);
+    }
+    int fork_errno = errno;
+    close(devnull);
+    close(out[1]);
+    if (pid < 0) {
+        close(out[0]);
+        return pgb_fail(PGBOOT_ERROR, "cannot start /bin/sh: %s", strerror(fork_errno));
+    }
+    setpgid(pid, pid); /* also here: no race with a kill below */
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    char chunk[4096];
+    uint64_t deadline = pgb_now_ms() + timeout_ms, drain_until = 0;
+    int exited = 0, eof = 0;
+    while (!eof) {
+        if (!exited && pgb_now_ms() >= deadline) {
+            *timed_out = 1;
+            kill(-pid, SIGKILL);
+            while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+                ;
+            exited = 1;
+        }
+        if (!exited && waitpid(pid, status, WNOHANG) == pid)
+            exited = 1;
+        if (exited && !drain_until) {
+            /* What it left behind goes with it; their output is read to the end. */
+            kill(-pid, SIGKILL);
+            drain_until = pgb_now_ms() + 2000;
+        }
+        if (drain_until && pgb_now_ms() >= drain_until)
+            break;
+        struct pollfd pfd = {out[0], POLLIN, 0};
+        if (poll(&pfd, 1, exited ? 50 : 100) > 0) {
+            ssize_t n = read(out[0], chunk, sizeof chunk);
+            if (n > 0)
+                keep_tail(tail, tail_max, tail_len, chunk, (size_t)n);
+            else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                eof = exited;
+            if (n == 0 && !exited)
+                pgb_sleep_ms(20); /* it closed its output and still runs */
+        }
+    }
+    close(out[0]);
     return 0;
 }
 

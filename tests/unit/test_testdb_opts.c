@@ -1,0 +1,121 @@
+/* pgboot_testdb_options across versions (an older caller's struct is read and
+ * initialised only as far as its version goes), and the argument checks of
+ * the test-database calls that refuse before any connection is made. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pgboot.h"
+
+#define NOWHERE "postgresql://nobody:secret@127.0.0.1:1/postgres"
+
+static void init_by_version(void **state)
+{
+    (void)state;
+    pgboot_testdb_options o;
+    /* version 2: the fields of version 3 are left as the caller had them */
+    memset(&o, 0xab, sizeof o);
+    assert_int_equal(pgboot_testdb_options_init(&o, 2), 0);
+    assert_int_equal(o.version, 2);
+    assert_null(o.url);
+    assert_null(o.server);
+    const unsigned char *tail =
+        (const unsigned char *)&o + offsetof(pgboot_testdb_options, template_cmd);
+    for (size_t i = 0; i < sizeof o - offsetof(pgboot_testdb_options, template_cmd); i++)
+        assert_int_equal(tail[i], 0xab);
+    /* version 3: all of them */
+    memset(&o, 0xab, sizeof o);
+    assert_int_equal(pgboot_testdb_options_init(&o, 3), 0);
+    assert_int_equal(o.version, PGBOOT_TESTDB_OPTIONS_VERSION);
+    assert_null(o.template_cmd);
+    assert_null(o.template_keys);
+    assert_int_equal(o.template_timeout_ms, 0);
+    assert_null(o.template_name);
+    assert_int_equal(pgboot_testdb_options_init(&o, PGBOOT_TESTDB_OPTIONS_VERSION + 1),
+                     PGBOOT_EINVALID);
+}
+
+/* open with these options: PGBOOT_EINVALID whose message has `want`. */
+static void refused(const pgboot_testdb_options *o, const char *want)
+{
+    pgboot_testdb *t = NULL;
+    assert_int_equal(pgboot_testdb_open(&t, o), PGBOOT_EINVALID);
+    assert_null(t);
+    assert_null(pgboot_testdb_template_output()); /* no command ran */
+    if (!strstr(pgboot_error_last(), want))
+        fail_msg("'%s' does not say '%s'", pgboot_error_last(), want);
+}
+
+static void open_refusals(void **state)
+{
+    (void)state;
+    const char *sql[] = {"schema.sql", NULL};
+    const char *keys[] = {"migrations", NULL};
+    pgboot_testdb_options o = PGBOOT_TESTDB_OPTIONS_INIT;
+    o.url = NOWHERE;
+    refused(&o, "no template SQL files given");
+    o.template_cmd = "";
+    refused(&o, "the template command is empty");
+    o.template_cmd = NULL;
+    o.template_keys = keys;
+    refused(&o, "go with a template command");
+    o.template_keys = NULL;
+    o.template_name = "seeded";
+    o.sql_files = sql;
+    refused(&o, "takes no SQL files nor a template command");
+    o.sql_files = NULL;
+    o.template_name = "Seeded-1";
+    refused(&o, "not a snapshot name");
+    o.template_name = "a_name_that_is_longer_than_forty_bytes_xyz";
+    refused(&o, "not a snapshot name");
+    /* a version 2 caller's struct: the version 3 fields are not read */
+    pgboot_testdb_options v2 = PGBOOT_TESTDB_OPTIONS_INIT;
+    v2.version = 2;
+    v2.url = NOWHERE;
+    v2.template_cmd = "exit 0"; /* garbage to a version 2 caller */
+    refused(&v2, "no template SQL files given");
+}
+
+static void keep_snapshot_refusals(void **state)
+{
+    (void)state;
+    char *url = (char *)"unchanged";
+    assert_int_equal(pgboot_testdb_keep(NOWHERE, "x", NULL), PGBOOT_EINVALID);
+    assert_int_equal(pgboot_testdb_keep("not a url", "x", &url), PGBOOT_EINVALID);
+    assert_null(url);
+    assert_int_equal(pgboot_testdb_keep(NOWHERE, "x", &url), PGBOOT_EINVALID);
+    assert_non_null(strstr(pgboot_error_last(), "not made by pgboot testdb"));
+    assert_int_equal(
+        pgboot_testdb_keep("postgresql://a@127.0.0.1:1/pgboot_tpl_0123456789abcdef", "x", &url),
+        PGBOOT_EINVALID);
+    assert_non_null(strstr(pgboot_error_last(), "(template), not a clone it handed out"));
+    unsigned ended = 7;
+    assert_int_equal(pgboot_testdb_snapshot(NOWHERE, "Bad Name", &ended), PGBOOT_EINVALID);
+    assert_int_equal(ended, 0);
+    assert_int_equal(pgboot_testdb_snapshot(NOWHERE, NULL, NULL), PGBOOT_EINVALID);
+    assert_int_equal(
+        pgboot_testdb_snapshot("postgresql://a@127.0.0.1:1/pgboot_s_seeded", "copy", NULL),
+        PGBOOT_EINVALID);
+    assert_non_null(strstr(pgboot_error_last(), "(snapshot)"));
+    pgboot_testdb_entry *e = NULL;
+    size_t n = 9;
+    assert_int_equal(pgboot_testdb_list(NULL, &e, &n), PGBOOT_EINVALID);
+    assert_int_equal(pgboot_testdb_clean(NULL, 1, NULL), PGBOOT_EINVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(init_by_version),
+        cmocka_unit_test(open_refusals),
+        cmocka_unit_test(keep_snapshot_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
