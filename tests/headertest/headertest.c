@@ -35,8 +35,7 @@ int pgboot_headertest(void)
          PGBOOT_SERVER_OPTIONS_VERSION,
          !b.app && !b.port && !b.settings && !b.child && b.fetch.version == a.fetch.version &&
              !b.fetch.mirror && !b.sqlite_path && !b.no_migrate && !b.unset && !b.locale &&
-             !b.encoding && !b.data_checksums && !b.memory && !b.pg_version &&
-             !b.fetch.pg_version);
+             !b.encoding && !b.data_checksums && !b.memory && !b.pg_version && !b.fetch.pg_version);
     SAME(pgboot_ephemeral_options, PGBOOT_EPHEMERAL_OPTIONS_INIT, pgboot_ephemeral_options_init,
          PGBOOT_EPHEMERAL_OPTIONS_VERSION,
          !b.tmp_dir && !b.ttl_ms && !b.settings && b.fetch.version == a.fetch.version &&
