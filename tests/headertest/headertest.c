@@ -43,7 +43,8 @@ int pgboot_headertest(void)
     SAME(pgboot_testdb_options, PGBOOT_TESTDB_OPTIONS_INIT, pgboot_testdb_options_init,
          PGBOOT_TESTDB_OPTIONS_VERSION,
          !b.url && !b.sql_files && !b.pool_size && !b.background_refill && !b.server &&
-             !b.pg_version);
+             !b.pg_version && !b.template_cmd && !b.template_keys && !b.template_timeout_ms &&
+             !b.template_name);
     SAME(pgboot_migrate_options, PGBOOT_MIGRATE_OPTIONS_INIT, pgboot_migrate_options_init,
          PGBOOT_MIGRATE_OPTIONS_VERSION,
          !b.sqlite_path && b.on_error == PGBOOT_ON_ERROR_STRICT &&
