@@ -363,7 +363,8 @@ static int now_expr(const char *fmt, int local, const char *target, pgb_buf *out
 {
     const char *ts = local ? "localtimestamp" : "(now() AT TIME ZONE 'UTC')";
     if (!strcmp(fmt, "%s")) {
-        pgb_buf_puts(out, "(extract(epoch from now())::bigint)");
+        /* whole seconds, truncated as SQLite's (a cast would round) */
+        pgb_buf_puts(out, "(floor(extract(epoch from now()))::bigint)");
         return 0;
     }
     /* A timestamp column gets the time at the format's precision: a date
@@ -619,6 +620,36 @@ static char *real_text(const char *a)
     return r;
 }
 
+/* A text as SQLite's CAST reads a number from it: after white space, the
+ * longest prefix that is an integer (saturating at the ends of 64 bits) or
+ * a real; 0 when there is none; NULL stays NULL (malloc'd). */
+static char *text_to_number(const char *a, int to_int)
+{
+    if (to_int) {
+        char *m = pgb_printf("substring(%s from '^[ \\t\\n\\v\\f\\r]*([+-]?[0-9]+)')", a);
+        char *r = m ? pgb_printf("(CASE WHEN %s IS NULL THEN NULL WHEN %s IS NULL THEN 0::bigint "
+                                 "WHEN %s::numeric > 9223372036854775807 THEN "
+                                 "9223372036854775807::bigint WHEN %s::numeric < "
+                                 "-9223372036854775808 THEN '-9223372036854775808'::bigint ELSE "
+                                 "%s::bigint END)",
+                                 a, m, m, m, m)
+                    : NULL;
+        free(m);
+        return r;
+    }
+    char *m = pgb_printf("substring(%s from '^[ \\t\\n\\v\\f\\r]*([+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)"
+                         "([eE][+-]?[0-9]+)?)')",
+                         a);
+    /* no number after a minus sign: -0.0 */
+    char *r = m ? pgb_printf("(CASE WHEN %s IS NULL THEN NULL WHEN %s IS NULL THEN CASE WHEN %s ~ "
+                             "'^[ \t\n\v\f\r]*-' THEN -0::float8 ELSE 0::float8 END ELSE "
+                             "%s::float8 END)",
+                             a, m, a, m)
+                : NULL;
+    free(m);
+    return r;
+}
+
 /* ---- SQLite's meaning, spelled in PostgreSQL ------------------------------------ */
 
 static int sub(const xlate *x, size_t from, size_t to)
@@ -739,6 +770,13 @@ static int xl_substr(const xlate *x, int n, size_t *af, size_t *at)
     int ly = literal_int(x->t, af[1], at[1], &y);
     int lz = n == 3 && literal_int(x->t, af[2], at[2], &z);
     char *a = sub_str(x, af[0], at[0]);
+    /* of a number: of its text, as SQLite writes it */
+    int cls = range_class(x, af[0], at[0]);
+    if (a && (cls == PGB_CLS_INT || cls == PGB_CLS_REAL)) {
+        char *as = cls == PGB_CLS_INT ? pgb_printf("(%s::text)", a) : real_text(a);
+        free(a);
+        a = as;
+    }
     char *b = a ? sub_str(x, af[1], at[1]) : NULL;
     char *c = b && n == 3 ? sub_str(x, af[2], at[2]) : NULL;
     if (!a || !b || (n == 3 && !c)) {
@@ -920,7 +958,10 @@ static int translate_call(const xlate *x, size_t *i)
     }
     const sqlite_function *f = find_function(w);
     if (!f) {
-        *x->why = "a function with no PostgreSQL equivalent";
+        /* named in the report: the reason is this thread's until the next */
+        static _Thread_local char why[128];
+        snprintf(why, sizeof why, "%.60s() has no faithful PostgreSQL equivalent", w);
+        *x->why = why;
         return -1;
     }
     size_t af[MAX_ARGS], at[MAX_ARGS];
@@ -1299,7 +1340,9 @@ static int translate_like(const xlate *x, size_t *i, int not )
 }
 
 /* CAST(real AS INTEGER): SQLite truncates (and saturates), PostgreSQL
- * rounds; CAST(real AS TEXT): SQLite's digits (real_text). */
+ * rounds; CAST(real AS TEXT): SQLite's digits (real_text); CAST(text AS
+ * INTEGER or REAL): the number the text starts with, 0 if none
+ * (PostgreSQL would fail). */
 static int translate_cast(const xlate *x, size_t *i)
 {
     const pgb_toks *t = x->t;
@@ -1308,11 +1351,17 @@ static int translate_cast(const xlate *x, size_t *i)
         return 0;
     const char *ty = t->t[close - 1].text;
     const char *pg = ty ? type_name(ty) : NULL;
-    if (!pg || (strcmp(pg, "bigint") != 0 && strcmp(pg, "text") != 0) ||
-        range_class(x, open + 1, close - 2) != PGB_CLS_REAL)
+    int cls = range_class(x, open + 1, close - 2);
+    int to_int = pg && !strcmp(pg, "bigint"), to_text = pg && !strcmp(pg, "text");
+    int to_real = pg && !strcmp(pg, "double precision");
+    if (!(cls == PGB_CLS_REAL && (to_int || to_text)) &&
+        !(cls == PGB_CLS_TEXT && (to_int || to_real)))
         return 0;
     char *a = sub_str(x, open + 1, close - 2);
-    char *r = a ? (!strcmp(pg, "text") ? real_text(a) : real_to_int(a)) : NULL;
+    char *r = !a                    ? NULL
+              : cls == PGB_CLS_TEXT ? text_to_number(a, to_int)
+              : to_text             ? real_text(a)
+                                    : real_to_int(a);
     free(a);
     if (!r)
         return -1;

@@ -51,7 +51,8 @@ PG_ENV = {
 # types), and rows that cycle through the edge values with different periods,
 # so that each pair of columns meets in many combinations.
 TEXTS = ["Hello World", "", None, "abc", "ÉtÉ été", "  pad  ", "xxAxx", "a_b%c", "HELLO",
-         "hello", "ü-Ü", "xyzzy"]
+         "hello", "ü-Ü", "xyzzy", " -7x", "12abc", "1.5e2x", "99999999999999999999", "2.9",
+         "- 5", ".5", "\t+5", "+x"]
 NEEDLES = ["l", "", None, "A", "é", " ", "x", "a_b%", "h%", "H%", "%É%", "%é%", "L", "zz"]
 INTS = [0, 1, -1, 2, -2, 5, -5, None, 7, 3, -3, 4, -4, 100, -100, 11]
 KS = [2, 0, -3, None, 1, -1, 3, 5, -2, 30, -7, 4, 9]
@@ -73,6 +74,8 @@ EXPRS = [
     ("substr_neglen", "substr(t, 4, -2)"),
     ("substr_blob", "substr(b, i, k)"),
     ("substring", "substring(t, i, k)"),
+    ("substr_int", "substr(i, 2)"),
+    ("substr_real", "substr(r, k, 3)"),
     # round: halves away from zero, digits (negative: 0), integers give reals
     ("round_1", "round(r)"),
     ("round_2", "round(r, 2)"),
@@ -142,6 +145,8 @@ EXPRS = [
     # casts
     ("cast_real_text", "CAST(r AS TEXT)"),
     ("cast_real_int", "CAST(r AS INTEGER)"),
+    ("cast_text_int", "CAST(t AS INTEGER)"),
+    ("cast_text_real", "CAST(t AS REAL)"),
     ("cast_int_real", "CAST(i AS REAL)"),
     ("cast_int_text", "CAST(i AS TEXT)"),
     # comparisons and logic (0/1 in SQLite)

@@ -287,7 +287,7 @@ static void test_translate(void **state)
            "date_trunc('day', (now() AT TIME ZONE 'UTC'))");
     expect("current_date", PGB_CTX_DEFAULT, "date", "((now() AT TIME ZONE 'UTC'))::date");
     expect("(strftime('%s','now'))", PGB_CTX_DEFAULT, "bigint",
-           "((extract(epoch from now())::bigint))");
+           "((floor(extract(epoch from now()))::bigint))");
     expect("(strftime('%Y-%m-%d %H:%M:%f','now'))", PGB_CTX_DEFAULT, "text",
            "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.MS'))");
     /* letters of a strftime format are text, not to_char patterns (Q: quarter) */
