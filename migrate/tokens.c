@@ -469,9 +469,12 @@ static int date_function(const pgb_toks *t, const char *fn, size_t a, size_t clo
     return now_expr(fmt, local, target, out, why);
 }
 
-/* json_extract(col, '$.a.b[0]') -> ("col"::jsonb #>> '{a,b,0}') for a
- * column and a literal path of keys and indexes. (PostgreSQL gives text where
- * SQLite gives the JSON value's own type.) */
+static char *real_text(const char *a);
+
+/* json_extract(col, '$.a.b[0]') for a column and a literal path of keys and
+ * indexes: the value at ("col"::json #> '{a,b,0}') as SQLite gives it, in
+ * text (PostgreSQL's column has one type where SQLite gives the JSON value's
+ * own: a number in a text column reads the same). */
 static int json_extract(const pgb_toks *t, size_t a, size_t close, pgb_name_map map, void *map_ctx,
                         pgb_buf *out, const char **why)
 {
@@ -511,13 +514,34 @@ static int json_extract(const pgb_toks *t, size_t a, size_t close, pgb_name_map 
         if (*p == ']')
             p++;
     }
-    pgb_buf_puts(out, "(");
-    pgb_buf_ident(out, col);
-    pgb_buf_puts(out, "::jsonb #>> '{");
-    if (path.s)
-        pgb_buf_puts(out, path.s);
-    pgb_buf_puts(out, "}')");
+    /* j: the value at the path, as json (its own text, keys in order) */
+    pgb_buf j = {0};
+    pgb_buf_puts(&j, "(");
+    pgb_buf_ident(&j, col);
+    pgb_buf_printf(&j, "::json #> '{%s}')", path.s ? path.s : "");
     pgb_buf_free(&path);
+    char *jt = j.s ? pgb_printf("%s::text", j.s) : NULL;
+    char *num = jt ? real_text(jt) : NULL;
+    free(jt);
+    if (!num || j.oom) {
+        free(num);
+        pgb_buf_free(&j);
+        *why = "out of memory";
+        return -1;
+    }
+    /* As SQLite gives it (in text): a string unquoted, true and false as 1
+     * and 0, an integer as its digits, another number as a REAL's text, an
+     * object or array minified (white space outside strings removed). */
+    const char *v = j.s;
+    pgb_buf_printf(out,
+                   "(CASE json_typeof(%s) WHEN 'string' THEN %s #>> '{}' WHEN 'boolean' THEN "
+                   "CASE WHEN %s::text = 'true' THEN '1' ELSE '0' END WHEN 'number' THEN CASE "
+                   "WHEN %s::text ~ '^-?[0-9]{1,18}$' THEN (%s::text)::bigint::text ELSE %s END "
+                   "WHEN 'null' THEN NULL ELSE regexp_replace(%s::text, "
+                   "'(\"(?:[^\"\\\\]|\\\\.)*\")|\\s+', '\\1', 'g') END)",
+                   v, v, v, v, v, num, v);
+    free(num);
+    pgb_buf_free(&j);
     return 0;
 }
 

@@ -177,6 +177,23 @@ GENERATED = [
     ("share", "INTEGER", "qty / nullif(parts, 0)"),
     ("lo", "INTEGER", "min(qty, parts)"),
 ]
+# json_extract into text columns (SQLite's value, with the column's affinity)
+JSON_GEN = [
+    ("jk", "TEXT", "json_extract(doc, '$.k')"),
+    ("jn", "TEXT", "json_extract(doc, '$.n')"),
+    ("jb", "TEXT", "json_extract(doc, '$.b')"),
+    ("jo", "TEXT", "json_extract(doc, '$.o')"),
+    ("ja", "TEXT", "json_extract(doc, '$.a[1]')"),
+]
+JSON_DOCS = [
+    '{"k": "v1", "n": 5, "b": true, "o": {"z": 1, "a": [1, 2]}, "a": [10, 20]}',
+    '{"k":"x y","n":1.50,"b":false,"o":{"s":"a b\\"c"},"a":["p","q"]}',
+    '{"n": -0, "b": null, "o": [], "a": [1]}',
+    '{"n": 1e2, "k": 7, "o": "text", "a": [null, 2.5]}',
+    '{"n": 123456789012345678901, "k": "\\u00e9"}',
+    None,
+    '{}',
+]
 GEN_ROWS = [
     ("4111111111111111", 2.5, 7, 2), ("5500000000000004", -2.5, 9, 0), ("340", 0.5, None, 3),
     ("12", 1.5, 4, None), (None, 3.45, 5, 5), ("", -0.5, -7, 2), ("a", 0.15, 1, 1),
@@ -235,6 +252,10 @@ def mkdb(path, kind):
     for n, row in enumerate(GEN_ROWS):
         c.execute("INSERT INTO gen (id, card, amount, qty, parts) VALUES (?, ?, ?, ?, ?)",
                   (n + 1,) + row)
+    cols = ", ".join("%s %s GENERATED ALWAYS AS (%s) STORED" % g for g in JSON_GEN)
+    c.execute("CREATE TABLE js (id INTEGER PRIMARY KEY, doc TEXT, %s)" % cols)
+    for n, doc in enumerate(JSON_DOCS):
+        c.execute("INSERT INTO js (id, doc) VALUES (?, ?)", (n + 1, doc))
     c.commit()
     c.close()
 
@@ -361,16 +382,17 @@ def compare(path, url, report):
             problems.append("%s (%s): neither created nor in the report's skipped" % (name, sql))
         else:
             good += 1
-    for col, _typ, sql in generated:
-        lite = c.execute("SELECT id, %s FROM gen ORDER BY id" % col).fetchall()
-        pg, err = pg_query(url, "SELECT id, %s AS v FROM gen" % col)
+    json_gen = [] if issue_only else [("js",) + g for g in JSON_GEN]
+    for table, col, _typ, sql in [("gen",) + g for g in generated] + json_gen:
+        lite = c.execute("SELECT id, %s FROM %s ORDER BY id" % (col, table)).fetchall()
+        pg, err = pg_query(url, "SELECT id, %s AS v FROM %s" % (col, table))
         if pg is None:
-            problems.append("gen.%s (%s): %s" % (col, sql, err))
+            problems.append("%s.%s (%s): %s" % (table, col, sql, err))
             continue
-        good += compare_rows("generated gen.%s (%s)" % (col, sql), lite, pg, problems)
+        good += compare_rows("generated %s.%s (%s)" % (table, col, sql), lite, pg, problems)
     for p in problems:
         print("PROBLEM: " + p)
-    total = len(exprs) + len(reported) + len(generated)
+    total = len(exprs) + len(reported) + len(generated) + len(json_gen)
     print("%d of %d expressions give the same values and type classes" % (good, total))
     return 1 if problems else 0
 
