@@ -230,6 +230,7 @@ typedef struct {
     fn_kind kind;
     const char *pg;
     int min_args, max_args; /* FN_FORMAT */
+    unsigned textargs;      /* FN_FORMAT: arguments SQLite reads as text (bit k: %k+1) */
 } sqlite_function;
 
 /* Each one means what it means in SQLite, edge values included (NULLs,
@@ -237,36 +238,36 @@ typedef struct {
  * compares them with SQLite. SQLite's lower/upper fold ASCII letters only:
  * so does PostgreSQL's under the "C" collation. */
 static const sqlite_function functions[] = {
-    {"lower", FN_FORMAT, "lower(%1::text COLLATE \"C\")", 1, 1},
-    {"upper", FN_FORMAT, "upper(%1::text COLLATE \"C\")", 1, 1},
-    {"length", FN_LENGTH, NULL, 0, 0},
-    {"abs", FN_SAME, NULL, 0, 0},
-    {"coalesce", FN_SAME, NULL, 0, 0},
-    {"nullif", FN_SAME, NULL, 0, 0},
-    {"replace", FN_SAME, NULL, 0, 0},
-    {"trim", FN_SAME, NULL, 0, 0},
-    {"ltrim", FN_SAME, NULL, 0, 0},
-    {"rtrim", FN_SAME, NULL, 0, 0},
-    {"substr", FN_SUBSTR, NULL, 0, 0},
-    {"substring", FN_SUBSTR, NULL, 0, 0},
-    {"round", FN_ROUND, NULL, 0, 0},
-    {"sum", FN_SUM, NULL, 0, 0},
-    {"count", FN_SAME, NULL, 0, 0},
+    {"lower", FN_FORMAT, "lower(%1::text COLLATE \"C\")", 1, 1, 1},
+    {"upper", FN_FORMAT, "upper(%1::text COLLATE \"C\")", 1, 1, 1},
+    {"length", FN_LENGTH, NULL, 0, 0, 0},
+    {"abs", FN_SAME, NULL, 0, 0, 0},
+    {"coalesce", FN_SAME, NULL, 0, 0, 0},
+    {"nullif", FN_SAME, NULL, 0, 0, 0},
+    {"replace", FN_FORMAT, "replace(%*)", 3, 3, 7},
+    {"trim", FN_FORMAT, "trim(%*)", 1, 2, 3},
+    {"ltrim", FN_FORMAT, "ltrim(%*)", 1, 2, 3},
+    {"rtrim", FN_FORMAT, "rtrim(%*)", 1, 2, 3},
+    {"substr", FN_SUBSTR, NULL, 0, 0, 0},
+    {"substring", FN_SUBSTR, NULL, 0, 0, 0},
+    {"round", FN_ROUND, NULL, 0, 0, 0},
+    {"sum", FN_SUM, NULL, 0, 0, 0},
+    {"count", FN_SAME, NULL, 0, 0, 0},
     /* SQLite's avg and total are reals */
-    {"avg", FN_FORMAT, "avg(%1::float8)", 1, 1},
-    {"total", FN_FORMAT, "coalesce(sum(%1::float8), 0::float8)", 1, 1},
-    {"ifnull", FN_RENAME, "coalesce", 0, 0},
+    {"avg", FN_FORMAT, "avg(%1::float8)", 1, 1, 0},
+    {"total", FN_FORMAT, "coalesce(sum(%1::float8), 0::float8)", 1, 1, 0},
+    {"ifnull", FN_RENAME, "coalesce", 0, 0, 0},
     /* position() takes text and bytea alike; 0 when not found */
-    {"instr", FN_FORMAT, "position(%2 IN %1)", 2, 2},
-    {"iif", FN_FORMAT, "(CASE WHEN %1 THEN %2 ELSE %3 END)", 3, 3},
-    {"min", FN_MINMAX, "least", 0, 0},
-    {"max", FN_MINMAX, "greatest", 0, 0},
-    {"datetime", FN_DATE, NULL, 0, 0},
-    {"date", FN_DATE, NULL, 0, 0},
-    {"time", FN_DATE, NULL, 0, 0},
-    {"strftime", FN_DATE, NULL, 0, 0},
-    {"unixepoch", FN_DATE, NULL, 0, 0},
-    {"json_extract", FN_JSON_GET, NULL, 0, 0},
+    {"instr", FN_FORMAT, "position(%2 IN %1)", 2, 2, 3},
+    {"iif", FN_FORMAT, "(CASE WHEN %1 THEN %2 ELSE %3 END)", 3, 3, 0},
+    {"min", FN_MINMAX, "least", 0, 0, 0},
+    {"max", FN_MINMAX, "greatest", 0, 0, 0},
+    {"datetime", FN_DATE, NULL, 0, 0, 0},
+    {"date", FN_DATE, NULL, 0, 0, 0},
+    {"time", FN_DATE, NULL, 0, 0, 0},
+    {"strftime", FN_DATE, NULL, 0, 0, 0},
+    {"unixepoch", FN_DATE, NULL, 0, 0, 0},
+    {"json_extract", FN_JSON_GET, NULL, 0, 0, 0},
 };
 
 static const sqlite_function *find_function(const char *w)
@@ -936,13 +937,25 @@ static int xl_round(const xlate *x, int n, size_t *af, size_t *at)
 
 /* A function of its arguments, each translated: fmt's %1 .. %9 name them,
  * %* all of them (comma-separated), %N the condition "any is NULL". */
-static int xl_format(const xlate *x, const char *fmt, int n, size_t *af, size_t *at)
+static int xl_format_text(const xlate *x, const char *fmt, int n, size_t *af, size_t *at,
+                          unsigned textargs)
 {
     char *args[MAX_ARGS] = {0};
     int rc = 0;
-    for (int k = 0; k < n && rc == 0; k++)
-        if (!(args[k] = sub_str(x, af[k], at[k])))
+    for (int k = 0; k < n && rc == 0; k++) {
+        if (!(args[k] = sub_str(x, af[k], at[k]))) {
             rc = -1;
+            break;
+        }
+        /* a number where SQLite reads text: its text, as SQLite writes it */
+        int cls = textargs & (1u << k) ? range_class(x, af[k], at[k]) : PGB_CLS_OTHER;
+        if (cls == PGB_CLS_INT || cls == PGB_CLS_REAL) {
+            char *t = cls == PGB_CLS_INT ? pgb_printf("(%s::text)", args[k]) : real_text(args[k]);
+            free(args[k]);
+            if (!(args[k] = t))
+                rc = -1;
+        }
+    }
     pgb_buf *o = x->out;
     if (rc == 0) {
         space(o);
@@ -967,6 +980,11 @@ static int xl_format(const xlate *x, const char *fmt, int n, size_t *af, size_t 
     for (int k = 0; k < n; k++)
         free(args[k]);
     return rc;
+}
+
+static int xl_format(const xlate *x, const char *fmt, int n, size_t *af, size_t *at)
+{
+    return xl_format_text(x, fmt, n, af, at, 0);
 }
 
 /* A call of the function named by token *i, arguments and all; *i moves to
@@ -1069,7 +1087,7 @@ static int translate_call(const xlate *x, size_t *i)
             af[0]++; /* avg(DISTINCT x) */
             rc = xl_format(x, "avg(DISTINCT %1::float8)", n, af, at);
         } else {
-            rc = xl_format(x, f->pg, n, af, at);
+            rc = xl_format_text(x, f->pg, n, af, at, f->textargs);
         }
         break;
     case FN_RENAME:
