@@ -180,6 +180,10 @@ GENERATED = [
     ("cents", "REAL", "round(amount, 1)"),
     ("share", "INTEGER", "qty / nullif(parts, 0)"),
     ("lo", "INTEGER", "min(qty, parts)"),
+    ("label", "TEXT", "amount || ' EUR'"),
+    ("num", "INTEGER", "CAST(card AS INTEGER)"),
+    ("tail", "TEXT", "lower(substr(card, -3, 2))"),
+    ("odd", "REAL", "amount % 2"),
 ]
 # json_extract into text columns (SQLite's value, with the column's affinity)
 JSON_GEN = [
