@@ -65,6 +65,12 @@ typedef enum {
     CLI_OPT_SQLITE_START,
     CLI_OPT_NO_MIGRATE,
     CLI_OPT_JSON,
+    /* a cluster's creation options and memory budget */
+    CLI_OPT_LOCALE,
+    CLI_OPT_ENCODING,
+    CLI_OPT_DATA_CHECKSUMS,
+    CLI_OPT_NO_DATA_CHECKSUMS,
+    CLI_OPT_MEMORY,
     /* one command each (or two) */
     CLI_OPT_FORMAT,
     CLI_OPT_FOLLOW,
@@ -89,6 +95,12 @@ typedef enum {
     CLI_OPT_DETECT_JSON,
     CLI_OPT_FORCE,
     CLI_OPT_REPLACE,
+    CLI_OPT_SKIP_TABLE,
+    CLI_OPT_REPLACE_TABLE,
+    CLI_OPT_EXISTING_ROWS,
+    /* migrate: values changed on the way (issue 10) */
+    CLI_OPT_ROUND_TIMESTAMPS,
+    CLI_OPT_ZERO_DATES,
 } cli_opt_id;
 
 struct cli_opt_group;
@@ -199,6 +211,8 @@ extern const cli_opt_group cli_group_unset;    /* --unset */
 extern const cli_opt_group cli_group_start;    /* --port, --sqlite, --no-migrate */
 extern const cli_opt_group cli_group_tmp_dir;  /* --tmp-dir */
 extern const cli_opt_group cli_group_json;     /* --json */
+extern const cli_opt_group cli_group_cluster;  /* --locale, --encoding, --[no-]data-checksums,
+                                                  --memory */
 
 /* A bundle or download option into o: -1 if id is not one, else 0 or a usage
  * exit status (printed). */
@@ -220,7 +234,7 @@ typedef struct {
 /* The defaults: the app from $PGBOOT_APP, else "pgboot". */
 void cli_server_opts_init(cli_server_opts *s);
 /* An option of the groups above (bundle, root, app, data dir, external,
- * timeout, set, unset, start) into s: -1 if id is none of them, else 0 or a
+ * timeout, set, unset, start, cluster) into s: -1 if id is none of them, else 0 or a
  * usage exit status (printed). */
 int cli_server_option(cli_server_opts *s, cli_opt_id id, const char *arg);
 /* After the options: the settings lists into s->o, the app name checked.

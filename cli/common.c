@@ -178,6 +178,23 @@ static const cli_opt json_opts[] = {
 };
 const cli_opt_group cli_group_json = {NULL, json_opts};
 
+static const cli_opt cluster_opts[] = {
+    {CLI_OPT_LOCALE, "locale", 0, "NAME",
+     "the locale of a new cluster (default C.UTF-8, else C); an existing one must have it", NULL},
+    {CLI_OPT_ENCODING, "encoding", 0, "NAME",
+     "the encoding of a new cluster (default UTF8); an existing one must have it", NULL},
+    {CLI_OPT_DATA_CHECKSUMS, "data-checksums", 0, NULL,
+     "data checksums (the default for a new cluster); an existing one must have them", NULL},
+    {CLI_OPT_NO_DATA_CHECKSUMS, "no-data-checksums", 0, NULL,
+     "a new cluster without data checksums; an existing one must have none", NULL},
+    {CLI_OPT_MEMORY, "memory", 0, "SIZE",
+     "a memory budget (e.g. 512MB, 2GB; units kB, MB, GB): shared_buffers, work_mem, "
+     "max_connections ... derived from it and saved like --set (which wins)",
+     NULL},
+    CLI_OPT_END,
+};
+const cli_opt_group cli_group_cluster = {"cluster options", cluster_opts};
+
 /* ---- handling them --------------------------------------------------------- */
 
 int cli_bundle_option(cli_opt_id id, const char *arg, pgboot_fetch_options *o)
@@ -287,6 +304,24 @@ int cli_server_option(cli_server_opts *s, cli_opt_id id, const char *arg)
         return 0;
     case CLI_OPT_NO_MIGRATE:
         s->o.no_migrate = 1;
+        return 0;
+    case CLI_OPT_LOCALE:
+        s->o.locale = arg;
+        return 0;
+    case CLI_OPT_ENCODING:
+        s->o.encoding = arg;
+        return 0;
+    case CLI_OPT_DATA_CHECKSUMS:
+    case CLI_OPT_NO_DATA_CHECKSUMS: {
+        int on = id == CLI_OPT_DATA_CHECKSUMS ? 1 : -1;
+        if (s->o.data_checksums && s->o.data_checksums != on)
+            return cli_usage_error("--data-checksums and --no-data-checksums contradict each "
+                                   "other: give one");
+        s->o.data_checksums = on;
+        return 0;
+    }
+    case CLI_OPT_MEMORY:
+        s->o.memory = arg;
         return 0;
     default:
         return cli_bundle_option(id, arg, &s->o.fetch);

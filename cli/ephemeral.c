@@ -12,6 +12,7 @@ const cli_opt cli_tmp_opts[] = {
     CLI_INCLUDE(cli_group_tmp_dir),
     CLI_INCLUDE(cli_group_timeout),
     CLI_INCLUDE(cli_group_set),
+    CLI_INCLUDE(cli_group_cluster),
     CLI_INCLUDE(cli_group_json),
     CLI_INCLUDE(cli_group_bundle),
     CLI_INCLUDE(cli_group_download),
@@ -27,6 +28,10 @@ pgboot_ephemeral_options cli_ephemeral_options(const cli_server_opts *s, const c
     e.timeout_ms = s->o.timeout_ms;
     e.settings = s->o.settings;
     e.fetch = s->o.fetch;
+    e.locale = s->o.locale;
+    e.encoding = s->o.encoding;
+    e.data_checksums = s->o.data_checksums;
+    e.memory = s->o.memory;
     return e;
 }
 

@@ -59,12 +59,32 @@ const cli_opt cli_migrate_opts[] = {
     {CLI_OPT_SCHEMA, "schema", 0, "FILE.sql",
      "apply this PostgreSQL schema first; the rows go into its tables", NULL},
     {CLI_OPT_DATA_ONLY, "data-only", 0, NULL, "load the rows into tables that exist already", NULL},
+    {CLI_OPT_SKIP_TABLE, "skip-table", 0, "TABLE",
+     "with --schema or --data-only: keep the target table's rows and load nothing into it "
+     "(repeatable)",
+     NULL},
+    {CLI_OPT_REPLACE_TABLE, "replace-table", 0, "TABLE",
+     "with --schema or --data-only: delete the target table's rows (inside the migration's "
+     "transaction), then load SQLite's (repeatable)",
+     NULL},
+    {CLI_OPT_EXISTING_ROWS, "existing-rows", 0, "refuse|skip|replace",
+     "with --schema or --data-only: what becomes of every other target table that holds rows: "
+     "stop before writing (refuse, default), --skip-table or --replace-table for each",
+     NULL},
     {CLI_OPT_PRESERVE_CASE, "preserve-case", 0, NULL, "keep names as they are (else lower-cased)",
      NULL},
     {CLI_OPT_EPOCH_AS_TIMESTAMP, "epoch-as-timestamp", 0, NULL,
      "integer DATE/DATETIME columns are epoch seconds", NULL},
     {CLI_OPT_DETECT_JSON, "detect-json", 0, NULL,
      "TEXT columns of only JSON objects/arrays become jsonb", NULL},
+    {CLI_OPT_ROUND_TIMESTAMPS, "round-timestamps", 0, NULL,
+     "round timestamps with digits past microseconds (9 from Rust and Go, 7 from .NET) to the "
+     "nearest microsecond, and count them in the report",
+     NULL},
+    {CLI_OPT_ZERO_DATES, "zero-dates", 0, "infinity|null",
+     "load zero dates ('0000-00-00 00:00:00') as -infinity, or as NULL where the column allows "
+     "it (default: refused)",
+     NULL},
     {CLI_OPT_FORCE, "force", 0, NULL, "migrate again although the target records a migration",
      NULL},
     {CLI_OPT_REPLACE, "replace", 0, NULL, "with --force: drop existing tables that hold rows",
@@ -80,6 +100,8 @@ typedef struct {
     pgboot_server_options so;
     const char *app, *to;
     int as_json, allow_rejects;
+    const char *skip[CLI_MAX_LIST + 1], *replace[CLI_MAX_LIST + 1];
+    int nskip, nreplace;
 } migrate_args;
 
 /* 0 or a usage exit status. */
@@ -133,12 +155,39 @@ static int migrate_option(void *ctx, cli_opt_id id, const char *arg)
     case CLI_OPT_DETECT_JSON:
         mo->detect_json = 1;
         return 0;
+    case CLI_OPT_ROUND_TIMESTAMPS:
+        mo->round_timestamps = 1;
+        return 0;
+    case CLI_OPT_ZERO_DATES: { /* in the order of pgboot_zero_dates, after refuse */
+        static const char *const names[] = {"infinity", "null", NULL};
+        int v = 0, rc = cli_choice("--zero-dates", arg, names, &v);
+        mo->zero_dates = (pgboot_zero_dates)(v + 1);
+        return rc;
+    }
     case CLI_OPT_FORCE:
         mo->force = 1;
         return 0;
     case CLI_OPT_REPLACE:
         mo->replace = 1;
         return 0;
+    case CLI_OPT_SKIP_TABLE:
+        if (a->nskip == CLI_MAX_LIST)
+            return cli_usage_error("at most %d --skip-table options", CLI_MAX_LIST);
+        a->skip[a->nskip++] = arg;
+        mo->skip_tables = a->skip;
+        return 0;
+    case CLI_OPT_REPLACE_TABLE:
+        if (a->nreplace == CLI_MAX_LIST)
+            return cli_usage_error("at most %d --replace-table options", CLI_MAX_LIST);
+        a->replace[a->nreplace++] = arg;
+        mo->replace_tables = a->replace;
+        return 0;
+    case CLI_OPT_EXISTING_ROWS: { /* in the order of pgboot_existing_rows */
+        static const char *const names[] = {"refuse", "skip", "replace", NULL};
+        int v = 0, rc = cli_choice("--existing-rows", arg, names, &v);
+        mo->existing_rows = (pgboot_existing_rows)v;
+        return rc;
+    }
     case CLI_OPT_JSON:
         a->as_json = 1;
         return 0;
@@ -186,6 +235,9 @@ int cmd_migrate(const cli_cmd *cmd, int argc, char **argv)
         return cli_usage_error("migrate needs a target: --app NAME or --to URL");
     if (mo.replace && !mo.force)
         return cli_usage_error("--replace goes with --force");
+    if ((a.nskip || a.nreplace || mo.existing_rows) && !mo.schema_file && !mo.data_only)
+        return cli_usage_error("--skip-table, --replace-table and --existing-rows go with "
+                               "--schema FILE.sql or --data-only");
     if (app && pgboot_app_name_check(app) != 0)
         return cli_usage_fail();
     const char *ext = getenv("PGBOOT_DATABASE_URL");

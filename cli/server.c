@@ -24,7 +24,8 @@
     CLI_INCLUDE(cli_group_app), CLI_INCLUDE(cli_group_data_dir), CLI_INCLUDE(cli_group_start),     \
         CLI_INCLUDE(cli_group_timeout), CLI_INCLUDE(cli_group_set), CLI_INCLUDE(cli_group_unset),  \
         CLI_INCLUDE(cli_group_external), CLI_INCLUDE(cli_group_root),                              \
-        CLI_INCLUDE(cli_group_bundle), CLI_INCLUDE(cli_group_download)
+        CLI_INCLUDE(cli_group_cluster), CLI_INCLUDE(cli_group_bundle),                             \
+        CLI_INCLUDE(cli_group_download)
 
 const cli_opt cli_start_opts[] = {
     CLI_START_OPTIONS,
@@ -556,15 +557,26 @@ int cmd_server(const cli_cmd *c, int argc, char **argv)
         return exit_status;
     }
     if (!strcmp(cmd, "status")) {
+        /* The server tree's memory (PSS), when it is pgboot's and readable. */
+        uint64_t pss = 0;
+        int procs = 0,
+            have_pss = !pgboot_server_is_external(s) && pgboot_server_memory(s, &pss, &procs) == 0;
         if (a.as_json) {
             json_t *j = cli_server_json(s, NULL);
             json_object_set_new(j, "running", json_true());
             json_object_set_new(j, "state", json_string("running"));
+            if (have_pss) {
+                json_object_set_new(j, "memory_pss_bytes", json_integer((json_int_t)pss));
+                json_object_set_new(j, "memory_processes", json_integer(procs));
+            }
             cli_print_json(j);
         } else {
-            printf("running (app %s): pid %d, port %d, data directory %s\n", a.srv.o.app,
+            printf("running (app %s): pid %d, port %d, data directory %s", a.srv.o.app,
                    pgboot_server_pid(s), pgboot_server_port(s),
                    pgboot_server_data_dir(s) ? pgboot_server_data_dir(s) : "(external)");
+            if (have_pss)
+                printf(", memory %.1f MB (PSS of %d processes)", (double)pss / 1e6, procs);
+            printf("\n");
         }
     } else if (!strcmp(cmd, "url")) {
         if (a.as_json)

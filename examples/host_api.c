@@ -32,6 +32,11 @@ int main(int argc, char **argv)
     printf("url %s\n", pgboot_server_url(server));
     printf("pid %d port %d started_here %d\n", pgboot_server_pid(server),
            pgboot_server_port(server), pgboot_server_started_here(server));
+    uint64_t pss = 0;
+    int processes = 0;
+    if (pgboot_server_memory(server, &pss, &processes) != 0)
+        return fail("memory");
+    printf("memory %.1f MB (PSS of %d processes)\n", (double)pss / 1e6, processes);
 
     /* Another handle to the same server, as a second component would get. */
     pgboot_server *again = NULL;

@@ -321,13 +321,32 @@ typedef struct {
     /* version 2 */
     const char *const *unset; /* NULL-terminated setting names removed from pgboot.conf
                                  (applied like settings); a name not there is no error */
+    /* version 3: the cluster's creation options and the memory budget (issue 12).
+     * locale, encoding and data_checksums are given to initdb for a new cluster
+     * and recorded with it; given for an existing cluster, they must match what
+     * it has, else the start fails with PGBOOT_EINVALID naming what it has,
+     * before anything is changed. */
+    const char *locale;   /* initdb --locale; NULL: C.UTF-8 (else C), or C when encoding
+                             is given and is not UTF8 */
+    const char *encoding; /* initdb --encoding; NULL: UTF8. A migration into a cluster
+                             that is not UTF8 is refused */
+    int data_checksums;   /* 0: on for a new cluster, any for an existing one; 1: on;
+                             -1: off */
+    const char *memory;   /* a memory budget, "512MB" (units kB, MB, GB; at least 128MB):
+                             shared_buffers, effective_cache_size, work_mem,
+                             maintenance_work_mem, max_connections,
+                             autovacuum_max_workers and autovacuum_work_mem derived from
+                             it (README, "A memory budget") and applied like settings; a
+                             name also in settings, or set explicitly in pgboot.conf by an
+                             earlier start, keeps that value. NULL: the settings stay as
+                             they are */
 } pgboot_server_options;
 
-#define PGBOOT_SERVER_OPTIONS_VERSION 2
+#define PGBOOT_SERVER_OPTIONS_VERSION 3
 #define PGBOOT_SERVER_OPTIONS_INIT                                                                 \
     {                                                                                              \
         PGBOOT_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0,                \
-            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL                                               \
+            PGBOOT_FETCH_OPTIONS_INIT, NULL, 0, NULL, NULL, NULL, 0, NULL                          \
     }
 /** As pgboot_fetch_options_init(), for server options (the nested fetch
  * options too). 0 or PGBOOT_EINVALID. */
@@ -450,6 +469,15 @@ PGBOOT_EXTERN int pgboot_server_is_external(const pgboot_server *s);
 PGBOOT_EXTERN const char *pgboot_server_restart_needed(const pgboot_server *s);
 /** The settings this call changed on a running server that a reload applied, or NULL. */
 PGBOOT_EXTERN const char *pgboot_server_reloaded(const pgboot_server *s);
+/** The memory the server tree uses now, in bytes: the proportional set size (PSS: shared
+ * pages divided among the processes that map them) of the postmaster and all its child
+ * processes (backends, background workers), summed from /proc/<pid>/smaps_rollup at each
+ * call; *processes (may be NULL) gets how many were counted. Any thread. Errors:
+ * PGBOOT_EINVALID for an external server, PGBOOT_ENOTRUNNING when the postmaster is gone,
+ * PGBOOT_ERROR when /proc cannot be read (the processes of another account: call it as the
+ * account that runs the server, or as root). */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_memory(const pgboot_server *s,
+                                                          uint64_t *pss_bytes, int *processes);
 
 /** One variable of a client's environment: set it to `value`, or remove it
  * when `value` is NULL. */
@@ -507,12 +535,19 @@ typedef struct {
     uint32_t timeout_ms;         /* readiness timeout; 0: 60000 */
     const char *const *settings; /* NULL-terminated "name=value" list for this cluster */
     pgboot_fetch_options fetch;
+    /* version 2: as in pgboot_server_options (version 3); each set of creation
+     * options has a template cluster of its own (initdb once per set). */
+    const char *locale;   /* NULL: C.UTF-8 (else C), or C when encoding is not UTF8 */
+    const char *encoding; /* NULL: UTF8 */
+    int data_checksums;   /* 0 or 1: on; -1: off */
+    const char *memory;   /* a memory budget ("512MB"); NULL: the throwaway profile */
 } pgboot_ephemeral_options;
 
-#define PGBOOT_EPHEMERAL_OPTIONS_VERSION 1
+#define PGBOOT_EPHEMERAL_OPTIONS_VERSION 2
 #define PGBOOT_EPHEMERAL_OPTIONS_INIT                                                              \
     {                                                                                              \
-        PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT              \
+        PGBOOT_EPHEMERAL_OPTIONS_VERSION, NULL, 0, 0, NULL, PGBOOT_FETCH_OPTIONS_INIT, NULL, NULL, \
+            0, NULL                                                                                \
     }
 /** As pgboot_fetch_options_init(), for ephemeral options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts,
@@ -610,10 +645,26 @@ typedef enum {
     PGBOOT_ON_ERROR_REJECT,     /* its row goes to <report_dir>/rejects/<table>.jsonl */
 } pgboot_on_error;
 
+/* MySQL's "no date" ('0000-00-00', '0000-00-00 00:00:00'), values and
+ * defaults of DATE/DATETIME columns: PostgreSQL has no such date. */
+typedef enum {
+    PGBOOT_ZERO_DATES_REFUSE = 0, /* a value that cannot be stored (see on_error) */
+    PGBOOT_ZERO_DATES_INFINITY,   /* loaded as -infinity, before every date (NOT NULL holds) */
+    PGBOOT_ZERO_DATES_NULL,       /* loaded as NULL; refused in a NOT NULL column */
+} pgboot_zero_dates;
+
 typedef enum {
     PGBOOT_VERIFY_COUNTS = 0, /* row counts per table */
     PGBOOT_VERIFY_FULL,       /* and a digest of every value, read back from PostgreSQL */
 } pgboot_verify_mode;
+
+/* Into the app's own schema: what becomes of a target table that holds rows
+ * before the migration writes (its schema file's bookkeeping rows, say). */
+typedef enum {
+    PGBOOT_EXISTING_ROWS_REFUSE = 0, /* stop before anything is written, naming them */
+    PGBOOT_EXISTING_ROWS_SKIP,       /* keep the target's rows; load nothing into the table */
+    PGBOOT_EXISTING_ROWS_REPLACE,    /* DELETE them in the transaction, then load */
+} pgboot_existing_rows;
 
 /** Migration progress: the source table being copied and the rows copied so
  * far of all tables; called with table NULL once every row is in (the keys,
@@ -645,13 +696,30 @@ typedef struct {
                                     from the PG* environment (see pgboot_server_start());
                                     with target_url they take what the URL does not say,
                                     except client_encoding (always UTF8) */
+    /* version 3, into the app's own schema (schema_file or data_only): the
+     * target's tables that hold rows before the migration writes. A name
+     * is a table's target name or its SQLite name; one that is not a table
+     * of the migration is PGBOOT_EINVALID. */
+    const char *const *skip_tables;     /* NULL-terminated: keep the target's rows, load
+                                           nothing into them */
+    const char *const *replace_tables;  /* NULL-terminated: DELETE their rows (inside the
+                                           migration's transaction), then load */
+    pgboot_existing_rows existing_rows; /* every other table that holds rows */
+    /* version 3 -- values changed on the way, each counted in the report: */
+    int round_timestamps;         /* timestamps with digits past microseconds that are not zeros
+                                     (Rust and Go write 9, .NET 7): rounded to the nearest
+                                     microsecond (halves up); else such a column stays text, and
+                                     into an existing timestamp column they cannot be stored */
+    pgboot_zero_dates zero_dates; /* zero dates: refused (default), -infinity or NULL */
+    /* end of version 3 fields */
 } pgboot_migrate_options;
 
-#define PGBOOT_MIGRATE_OPTIONS_VERSION 2
+#define PGBOOT_MIGRATE_OPTIONS_VERSION 3
 #define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
     {                                                                                              \
         PGBOOT_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, PGBOOT_ON_ERROR_STRICT,            \
-            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL                      \
+            PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,         \
+            PGBOOT_EXISTING_ROWS_REFUSE, 0, PGBOOT_ZERO_DATES_REFUSE                               \
     }
 /** As pgboot_fetch_options_init(), for migration options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int version);
@@ -671,7 +739,17 @@ typedef struct pgboot_migration pgboot_migration;
  * (row counts; with PGBOOT_VERIFY_FULL every value, read back as UTF-8).
  * Done is recorded in the target's `pgboot` schema, so a second call with the
  * same file does nothing (see pgboot_migration_already_done()).
- * opts: not NULL; version 1 or 2 (server). *out receives the migration's
+ * Into the app's own schema (schema_file, data_only): the rows go into the
+ * target's tables, parents before children by the target's foreign keys;
+ * a cycle of them loads with its DEFERRABLE keys deferred, else (a
+ * superuser) with the keys' triggers off and every foreign key of the
+ * loaded tables validated before commit, else it is refused (EINVALID)
+ * before anything is written; target tables that hold rows are refused
+ * (EINVALID) unless skip_tables, replace_tables or existing_rows say
+ * otherwise; every sequence owned by or used in the default of a loaded
+ * column ends past the largest loaded value.
+ * opts: not NULL; version 1, 2 (server) or 3 (skip_tables, replace_tables,
+ * existing_rows, round_timestamps, zero_dates). *out receives the migration's
  * report on success, and also on a failure that has one (values that cannot
  * be stored, a verification mismatch; else NULL); free it with
  * pgboot_migration_free(). Errors: PGBOOT_EINVALID (options, a source SQLite

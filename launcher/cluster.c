@@ -8,6 +8,7 @@
  * leaves no half-made data directory behind, and the next start (under the
  * app's lock) removes what a killed one left, recognised by its marker. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <sodium.h>
 
@@ -53,8 +55,38 @@ static const char default_settings[] =
     "log_timezone = 'UTC'\n"
     "timezone = 'UTC'\n";
 
-static const char *pick_locale(void)
+/* Encoding names as PostgreSQL compares them: case, '-' and '_' aside. */
+static int same_name(const char *a, const char *b)
 {
+    for (;;) {
+        while (*a == '-' || *a == '_')
+            a++;
+        while (*b == '-' || *b == '_')
+            b++;
+        if (!*a || !*b)
+            return !*a && !*b;
+        if (tolower((unsigned char)*a++) != tolower((unsigned char)*b++))
+            return 0;
+    }
+}
+
+/* Locale names: the same, or the same but for the spelling of the codeset
+ * ("C.UTF-8", "C.utf8"). */
+static int same_locale(const char *a, const char *b)
+{
+    const char *da = strchr(a, '.'), *db = strchr(b, '.');
+    if (!da || !db)
+        return !strcmp(a, b);
+    return da - a == db - b && !strncmp(a, b, (size_t)(da - a)) && same_name(da + 1, db + 1);
+}
+
+const char *pgb_cluster_locale(const pgb_cluster_opts *co)
+{
+    if (co && co->locale)
+        return co->locale;
+    /* A single-byte encoding needs a locale of its own: C takes any. */
+    if (co && co->encoding && !same_name(co->encoding, "UTF8"))
+        return "C";
     /* An explicit locale every machine has: C.UTF-8, else C. Never the
      * environment's, which a minimal machine may lack. */
     locale_t l = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
@@ -63,6 +95,24 @@ static const char *pick_locale(void)
         return "C.UTF-8";
     }
     return "C";
+}
+
+#define CLUSTER_FILE "pgboot.cluster"
+
+/* Record the creation options with the cluster. */
+static int write_cluster_file(const char *dir, const pgb_cluster_opts *co)
+{
+    char *path = pgb_path_join(dir, CLUSTER_FILE);
+    json_t *j = json_pack("{s:s, s:s, s:b}", "locale", pgb_cluster_locale(co), "encoding",
+                          co && co->encoding ? co->encoding : "UTF8", "data_checksums",
+                          !co || co->data_checksums >= 0);
+    char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    int rc = path && text ? pgb_write_file_atomic(path, text, strlen(text), 0600)
+                          : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    free(path);
+    free(text);
+    return rc;
 }
 
 static int write_pgpass(const pgb_app_paths *p, const char *super_pw, const char *app_pw)
@@ -147,18 +197,19 @@ static int is_empty_dir(const char *path)
 }
 
 int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser, const char *password,
-               const char *scratch_dir)
+               const char *scratch_dir, const pgb_cluster_opts *co)
 {
     char rnd[9];
     pgb_random_name(rnd, sizeof rnd);
     char *pwfile = pgb_printf("%s/.pgboot-pw-%s", scratch_dir, rnd);
     char *initdb = pgb_path_join(bin_dir, "initdb");
     char *pwarg = pwfile ? pgb_printf("--pwfile=%s", pwfile) : NULL;
-    char *locarg = pgb_printf("--locale=%s", pick_locale());
+    char *locarg = pgb_printf("--locale=%s", pgb_cluster_locale(co));
+    char *encarg = pgb_printf("--encoding=%s", co && co->encoding ? co->encoding : "UTF8");
     char *userarg = pgb_printf("--username=%s", superuser);
     char *output = NULL;
     int rc = 0, status = 0, fd = -1;
-    if (!pwfile || !initdb || !pwarg || !locarg || !userarg) {
+    if (!pwfile || !initdb || !pwarg || !locarg || !encarg || !userarg) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
@@ -175,17 +226,10 @@ int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser, cons
     }
     close(fd);
     fd = -1;
-    char *argv[] = {initdb,
-                    "-D",
-                    (char *)dir,
-                    userarg,
-                    pwarg,
-                    "--encoding=UTF8",
-                    locarg,
-                    "--auth-local=scram-sha-256",
-                    "--auth-host=scram-sha-256",
-                    "--no-instructions",
-                    NULL};
+    char *argv[] = {initdb, "-D", (char *)dir, userarg, pwarg, encarg, locarg,
+                    "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--no-instructions",
+                    /* on unless turned off, as PostgreSQL 18 does */
+                    co && co->data_checksums < 0 ? NULL : "--data-checksums", NULL};
     rc = pgb_run_capture(argv, &output, &status, 1 << 20);
     if (rc == 0 && status != 0) {
         rc = pgb_fail(PGBOOT_ESTART, "initdb failed for %s (exit %d): %s", dir, status,
@@ -194,6 +238,8 @@ int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser, cons
     }
     if (rc == 0)
         rc = write_conf(dir);
+    if (rc == 0)
+        rc = write_cluster_file(dir, co);
     if (rc == 0) {
         char *log = pgb_path_join(dir, "log");
         if (!log || (mkdir(log, 0700) != 0 && errno != EEXIST))
@@ -209,6 +255,7 @@ done:
     free(initdb);
     free(pwarg);
     free(locarg);
+    free(encarg);
     free(userarg);
     free(output);
     return rc;
@@ -240,7 +287,7 @@ static char *work_prefix(const pgb_app_paths *p)
  * writes there and the work directory only holds the marker and password.
  * On failure the work directory goes, and the user's directory is emptied of
  * what initdb put there but never removed. */
-int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir)
+int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir, const pgb_cluster_opts *co)
 {
     char super_pw[PASSWORD_LEN + 1], app_pw[PASSWORD_LEN + 1];
     pgb_random_password(super_pw, sizeof super_pw);
@@ -268,7 +315,7 @@ int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir)
     if ((rc = pgb_workdir_make(work, in_place ? NOTE_IN_PLACE : NOTE_INSIDE)) != 0)
         goto done;
     made = 1;
-    rc = pgb_initdb(bin_dir, out, pgb_superuser_for(p->app), super_pw, work);
+    rc = pgb_initdb(bin_dir, out, pgb_superuser_for(p->app), super_pw, work, co);
     if (rc == 0)
         rc = write_pgpass(p, super_pw, app_pw);
     if (rc == 0 && !in_place && rename(out, p->data_dir) != 0)
@@ -577,8 +624,46 @@ static size_t drop_lines(char *text, size_t len, const char *name, size_t nlen, 
     return olen;
 }
 
-int pgb_cluster_set(const pgb_app_paths *p, const char *const *set, const char *const *unset,
-                    int *changed)
+/* What marks a line a memory budget wrote (not an explicit --set). */
+#define DERIVED_MARK "  # from --memory"
+
+/* Does the line (without its '\n') set `name`? */
+static int line_sets(const char *line, size_t ll, const char *name, size_t nlen)
+{
+    const char *q = line;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    return (size_t)(q - line) + nlen < ll && !strncasecmp(q, name, nlen) &&
+           (q[nlen] == ' ' || q[nlen] == '=' || q[nlen] == '\t');
+}
+
+int pgb_conf_explicit(const char *conf, size_t len, const char *name, size_t nlen)
+{
+    size_t mlen = strlen(DERIVED_MARK);
+    for (size_t at = 0; conf && at < len;) {
+        const char *line = conf + at;
+        const char *next = memchr(line, '\n', len - at);
+        size_t ll = next ? (size_t)(next - line) : len - at;
+        at += ll + 1;
+        if (!line_sets(line, ll, name, nlen))
+            continue;
+        if (ll >= mlen && !memcmp(line + ll - mlen, DERIVED_MARK, mlen))
+            continue; /* a budget's */
+        /* a line of the profile written at creation */
+        int profile = 0;
+        for (const char *d = default_settings; *d && !profile;) {
+            size_t dl = strcspn(d, "\n");
+            profile = dl == ll && !memcmp(d, line, ll);
+            d += dl + (d[dl] == '\n');
+        }
+        if (!profile)
+            return 1;
+    }
+    return 0;
+}
+
+int pgb_cluster_set(const pgb_app_paths *p, const char *const *set, size_t nderived,
+                    const char *const *unset, int *changed)
 {
     *changed = 0;
     if ((!set || !set[0]) && (!unset || !unset[0]))
@@ -608,7 +693,7 @@ int pgb_cluster_set(const pgb_app_paths *p, const char *const *set, const char *
         len = drop_lines(text, len, set[i], nlen, &dropped);
         /* Quoted: ' and backslashes doubled; the new line goes last. */
         size_t vlen = strlen(eq + 1);
-        char *out = realloc(text, len + nlen + 2 * vlen + 8);
+        char *out = realloc(text, len + nlen + 2 * vlen + 8 + strlen(DERIVED_MARK));
         if (!out) {
             rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
             break;
@@ -621,6 +706,10 @@ int pgb_cluster_set(const pgb_app_paths *p, const char *const *set, const char *
             text[len++] = *v;
         }
         text[len++] = '\'';
+        if (i < nderived) {
+            memcpy(text + len, DERIVED_MARK, strlen(DERIVED_MARK));
+            len += strlen(DERIVED_MARK);
+        }
         text[len++] = '\n';
         text[len] = '\0';
     }
@@ -782,5 +871,155 @@ int pgb_cluster_reload(const pgb_app_paths *p, int port, const char *const *name
 done:
     free(list);
     PQfinish(c);
+    return rc;
+}
+
+/* ---- the creation options of an existing cluster -------------------------- */
+
+typedef struct {
+    char *locale;
+    char *encoding;
+    int checksums; /* 1 on, 0 off, -1 not read */
+} cluster_has;
+
+/* The running server says (its superuser, over the socket). */
+static int has_from_server(const pgb_app_paths *p, int port, uint64_t deadline, cluster_has *h)
+{
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    int rc = super_open(&c, p, port, deadline);
+    if (rc == 0)
+        rc = pgb_pq_query_until(c,
+                                "SELECT datcollate, pg_encoding_to_char(encoding), "
+                                "current_setting('data_checksums') FROM pg_database WHERE "
+                                "datname = 'template1'",
+                                0, NULL, deadline, "reading the cluster's locale", &r);
+    if (rc == 0 && (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1))
+        rc = pgb_fail(PGBOOT_ERROR, "cannot read the locale of the cluster in %s: %s", p->data_dir,
+                      PQresultErrorMessage(r));
+    if (rc == 0) {
+        h->locale = pgb_strdup(PQgetvalue(r, 0, 0));
+        h->encoding = pgb_strdup(PQgetvalue(r, 0, 1));
+        h->checksums = !strcmp(PQgetvalue(r, 0, 2), "on");
+        if (!h->locale || !h->encoding)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+/* lc_messages in the postgresql.conf initdb wrote: the --locale it was given
+ * (pgboot gives no --lc-messages). */
+static char *conf_locale(const char *data_dir)
+{
+    char *path = pgb_path_join(data_dir, "postgresql.conf"), *text = NULL, *out = NULL;
+    size_t len = 0;
+    if (!path || pgb_read_file(path, &text, &len, 1 << 20) != 0) {
+        pgb_error_reset();
+        free(path);
+        return NULL;
+    }
+    for (char *line = text; line && !out;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (!strncmp(line, "lc_messages", 11)) {
+            char *v = line + 11 + strspn(line + 11, " \t=");
+            if (*v == '\'')
+                v++;
+            v[strcspn(v, "' \t#")] = '\0';
+            out = pgb_strdup(v);
+        }
+        line = next;
+    }
+    free(text);
+    free(path);
+    return out;
+}
+
+/* The files say: pgboot.cluster (else what pgboot made before it wrote one),
+ * and pg_control for the checksums when `checksums` is wanted. */
+static int has_from_files(const pgb_app_paths *p, const char *bin_dir, int checksums,
+                          cluster_has *h)
+{
+    char *path = pgb_path_join(p->data_dir, CLUSTER_FILE);
+    json_error_t e;
+    json_t *j = path ? json_load_file(path, 0, &e) : NULL;
+    free(path);
+    const char *l = json_string_value(json_object_get(j, "locale"));
+    const char *enc = json_string_value(json_object_get(j, "encoding"));
+    json_t *sums = json_object_get(j, "data_checksums");
+    h->locale = l ? pgb_strdup(l) : conf_locale(p->data_dir);
+    h->encoding = pgb_strdup(enc ? enc : "UTF8");
+    if (json_is_boolean(sums))
+        h->checksums = json_is_true(sums);
+    json_decref(j);
+    if (!checksums || h->checksums >= 0)
+        return 0;
+    /* Not recorded (a cluster of an older pgboot): `postgres -C
+     * data_checksums` reads pg_control on a stopped server. It takes the
+     * data directory's lock file for a moment: the directory's times are
+     * put back, so nothing shows it ran. */
+    struct stat st;
+    int have_times = stat(p->data_dir, &st) == 0;
+    char *postgres = pgb_path_join(bin_dir, "postgres"), *output = NULL;
+    char *argv[] = {postgres, "-D", p->data_dir, "-C", "data_checksums", NULL};
+    int status = 0;
+    int rc = postgres ? pgb_run_capture(argv, &output, &status, 1 << 16)
+                      : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (have_times) {
+        struct timespec times[2] = {st.st_atim, st.st_mtim};
+        if (utimensat(AT_FDCWD, p->data_dir, times, 0) != 0)
+            (void)0; /* only cosmetic */
+    }
+    if (rc == 0 && status == 0 && output)
+        h->checksums = !strncmp(output, "on", 2);
+    else if (rc == 0)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot read the data checksums of the cluster in %s: %s",
+                      p->data_dir, output ? pgb_cause_line(output) : "no output");
+    free(postgres);
+    free(output);
+    return rc;
+}
+
+int pgb_cluster_check_opts(const pgb_app_paths *p, const char *bin_dir, const pgb_cluster_opts *co,
+                           int port, uint64_t deadline)
+{
+    if (!co || (!co->locale && !co->encoding && !co->data_checksums))
+        return 0;
+    cluster_has h = {NULL, NULL, -1};
+    int rc = port > 0 ? has_from_server(p, port, deadline, &h)
+                      : has_from_files(p, bin_dir, co->data_checksums != 0, &h);
+    if (rc)
+        goto done;
+    char given[512] = "";
+    size_t n = 0;
+    if (co->locale && h.locale && !same_locale(co->locale, h.locale))
+        n += (size_t)snprintf(given + n, sizeof given - n, "--locale %s", co->locale);
+    if (co->encoding && h.encoding && !same_name(co->encoding, h.encoding) && n < sizeof given)
+        n += (size_t)snprintf(given + n, sizeof given - n, "%s--encoding %s", n ? ", " : "",
+                              co->encoding);
+    if (co->data_checksums && h.checksums >= 0 && (co->data_checksums > 0) != h.checksums &&
+        n < sizeof given)
+        n += (size_t)snprintf(given + n, sizeof given - n, "%s%s", n ? ", " : "",
+                              co->data_checksums > 0 ? "--data-checksums" : "--no-data-checksums");
+    if (n) {
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "the cluster in %s has locale %s, encoding %s and data checksums %s, not "
+                      "what %s asks for; nothing was changed",
+                      p->data_dir, h.locale ? h.locale : "(unknown)", h.encoding,
+                      h.checksums < 0 ? "(not read)"
+                      : h.checksums   ? "on"
+                                      : "off",
+                      given);
+        pgb_hint("a cluster's locale, encoding and data checksums are fixed when it is created: "
+                 "leave out %s to start this one, or give another --data-dir (or --app) for a "
+                 "new cluster with them",
+                 given);
+    }
+done:
+    free(h.locale);
+    free(h.encoding);
     return rc;
 }

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@
 #include "../platform/dynload.h"
 #include "launcher.h"
 
-#define TEMPLATE_CLUSTER_VERSION "t1"
+/* t2: data checksums on by default (issue 12). */
+#define TEMPLATE_CLUSTER_VERSION "t2"
 #define SPARES_WANTED 2
 #define SPARE_MAX_AGE_S 600
 #define SUN_PATH_MAX 107
@@ -124,8 +126,25 @@ static int template_cluster_ready(const char *dir)
 
 /* The template cluster for this bundle (initdb once, under a lock), then reused:
  * not to be confused with the template databases of testdb.c. */
+/* The template's name for a set of creation options: none for the defaults,
+ * else a digest of them ("-" and 16 hex digits). */
+static void options_key(const pgb_cluster_opts *co, char key[18])
+{
+    key[0] = '\0';
+    if (!co->locale && !co->encoding && co->data_checksums >= 0)
+        return;
+    char *text = pgb_printf("%s|%s|%d", pgb_cluster_locale(co), co->encoding ? co->encoding : "",
+                            co->data_checksums >= 0);
+    unsigned char h[8];
+    crypto_generichash(h, sizeof h, (const unsigned char *)(text ? text : ""),
+                       text ? strlen(text) : 0, NULL, 0);
+    free(text);
+    key[0] = '-';
+    pgb_hex(key + 1, h, sizeof h);
+}
+
 static int template_cluster_ensure(const pgboot_bundle *b, const pgboot_fetch_options *fo,
-                                   char **dir_out, char **password)
+                                   const pgb_cluster_opts *co, char **dir_out, char **password)
 {
     char *cache = NULL, *dir = NULL, *lock = NULL, *tmp = NULL, *data = NULL, *pwfile = NULL;
     int rc = pgboot_cache_dir(&cache, fo), lockfd = -1;
@@ -133,8 +152,11 @@ static int template_cluster_ensure(const pgboot_bundle *b, const pgboot_fetch_op
         return rc;
     const char *root = pgboot_bundle_root(b);
     const char *bundle_key = strrchr(root, '/') ? strrchr(root, '/') + 1 : root;
-    dir = pgb_printf("%s/templates/%s-%s", cache, bundle_key, TEMPLATE_CLUSTER_VERSION);
-    lock = pgb_printf("%s/locks/template-%s-%s.lock", cache, bundle_key, TEMPLATE_CLUSTER_VERSION);
+    char key[18];
+    options_key(co, key);
+    dir = pgb_printf("%s/templates/%s-%s%s", cache, bundle_key, TEMPLATE_CLUSTER_VERSION, key);
+    lock = pgb_printf("%s/locks/template-%s-%s%s.lock", cache, bundle_key, TEMPLATE_CLUSTER_VERSION,
+                      key);
     if (!dir || !lock) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
@@ -166,7 +188,7 @@ static int template_cluster_ensure(const pgboot_bundle *b, const pgboot_fetch_op
             rc = pgb_workdir_make(tmp, "template cluster");
         int made = rc == 0;
         if (rc == 0)
-            rc = pgb_initdb(pgboot_bundle_bin_dir(b), data, PGB_SUPERUSER, pw, tmp);
+            rc = pgb_initdb(pgboot_bundle_bin_dir(b), data, PGB_SUPERUSER, pw, tmp, co);
         if (rc == 0)
             rc = pgb_write_file_atomic(pwfile, pw, strlen(pw), 0600);
         sodium_memzero(pw, sizeof pw);
@@ -496,8 +518,9 @@ static int check_options(const pgboot_ephemeral_options *o)
     size_t n = 0;
     while (o->settings && o->settings[n])
         n++;
-    if (n > PGB_MAX_EXTRA_SETTINGS - 5)
-        return pgb_fail(PGBOOT_EINVALID, "at most %d settings", PGB_MAX_EXTRA_SETTINGS - 5);
+    if (n > PGB_MAX_EXTRA_SETTINGS - 5 - PGB_MEMORY_SETTINGS)
+        return pgb_fail(PGBOOT_EINVALID, "at most %d settings",
+                        PGB_MAX_EXTRA_SETTINGS - 5 - PGB_MEMORY_SETTINGS);
     for (size_t i = 0; i < n; i++)
         if (!strchr(o->settings[i], '=') || o->settings[i][0] == '=')
             return pgb_fail(PGBOOT_EINVALID, "setting '%s' is not name=value", o->settings[i]);
@@ -683,10 +706,25 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
         return rc;
     eph_state e = {.lifeline = {-1, -1}};
     int port = 0;
+    pgb_cluster_opts co = {NULL, NULL, 0};
+    const char *memory = NULL;
+    char **merged = NULL;
+    if (o->version >= 2) {
+        co.locale = o->locale;
+        co.encoding = o->encoding;
+        co.data_checksums = o->data_checksums;
+        memory = o->memory;
+    }
+    /* The budget's settings, unless given explicitly (then after the
+     * throwaway profile, so they win over it too). */
+    size_t nderived = 0;
+    if ((rc = pgb_memory_settings(memory, o->settings, NULL, 0, &merged, &nderived)) != 0)
+        return rc;
+    const char *const *extra = merged ? (const char *const *)merged : o->settings;
     const char *roots[2] = {NULL, NULL};
     int nroots = tmp_roots(o, roots);
     if ((rc = pgboot_bundle_fetch(&e.bundle, &o->fetch)) != 0 ||
-        (rc = template_cluster_ensure(e.bundle, &o->fetch, &e.tpl, &e.password)) != 0)
+        (rc = template_cluster_ensure(e.bundle, &o->fetch, &co, &e.tpl, &e.password)) != 0)
         goto done;
     e.prefix = spare_prefix(e.tpl);
     e.tpl_data = pgb_path_join(e.tpl, "data");
@@ -736,8 +774,8 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     settings[ns++] = "full_page_writes=off";
     /* Test workers, each with a few connections, rather than one desktop app. */
     settings[ns++] = "max_connections=100";
-    for (size_t i = 0; o->settings && o->settings[i]; i++)
-        settings[ns++] = o->settings[i];
+    for (size_t i = 0; extra && extra[i]; i++)
+        settings[ns++] = extra[i];
     settings[ns] = NULL;
     char *remove_after[3] = {e.eph, pgb_str_has_prefix(e.sock, e.eph) ? NULL : e.sock, NULL};
     uint64_t deadline = pgb_now_ms() + (o->timeout_ms ? o->timeout_ms : 60000);
@@ -777,6 +815,7 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     }
 done:
     eph_state_free(&e, rc != 0);
+    free(merged);
     return rc;
 }
 
@@ -831,8 +870,10 @@ int pgboot_ephemeral_options_init(pgboot_ephemeral_options *opts, unsigned int v
     if (rc == 0 && !opts)
         rc = pgb_fail(PGBOOT_EINVALID, "no pgboot_ephemeral_options to initialise");
     if (rc == 0) {
+        /* Only the fields of that version: the caller's struct may be older. */
         pgboot_ephemeral_options init = PGBOOT_EPHEMERAL_OPTIONS_INIT;
-        *opts = init;
+        memcpy(opts, &init,
+               version == 1 ? offsetof(pgboot_ephemeral_options, locale) : sizeof init);
         opts->version = version;
     }
     return rc;

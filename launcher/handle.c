@@ -127,3 +127,14 @@ int pgboot_server_stop(pgboot_server *s, pgboot_stop_mode mode)
         return pgb_fail(PGBOOT_EINVALID, "an external database is not stopped by pgboot");
     return s->stop(s, mode);
 }
+
+int pgboot_server_memory(const pgboot_server *s, uint64_t *pss_bytes, int *processes)
+{
+    pgb_error_reset();
+    *pss_bytes = 0;
+    if (processes)
+        *processes = 0;
+    if (s->external || s->pid <= 0)
+        return pgb_fail(PGBOOT_EINVALID, "an external server's memory is not pgboot's to measure");
+    return pgb_proc_tree_pss(s->pid, pss_bytes, processes);
+}

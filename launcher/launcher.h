@@ -48,11 +48,33 @@ PGB_MUST_USE int pgb_socket_dir_prepare(const char *dir);
 #define PGB_SUPERUSER_ALT "pgboot_admin" /* when the app itself is named "postgres" */
 const char *pgb_superuser_for(const char *app);
 
+/* A cluster's creation options (options version 3): what initdb is given,
+ * recorded with the cluster in <data dir>/pgboot.cluster. */
+typedef struct {
+    const char *locale;   /* NULL: C.UTF-8 (else C), or C when encoding is not UTF8 */
+    const char *encoding; /* NULL: UTF8 */
+    int data_checksums;   /* 0: on for a new cluster, not checked for an existing one;
+                             1: on; -1: off */
+} pgb_cluster_opts;
+/* The locale initdb gets for these options (pgboot's default when none). */
+const char *pgb_cluster_locale(const pgb_cluster_opts *co);
+
 /* launcher/cluster.c: create the cluster for an app (first start): initdb in
  * a marked work directory renamed into place only when complete (or into an
  * empty directory the user made, emptied again on failure, never removed),
- * the settings file, and the pgpass file with fresh random passwords. */
-PGB_MUST_USE int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir);
+ * the settings file, and the pgpass file with fresh random passwords. co
+ * may be NULL (the defaults). */
+PGB_MUST_USE int pgb_cluster_create(const pgb_app_paths *p, const char *bin_dir,
+                                    const pgb_cluster_opts *co);
+/* The creation options given (co) against what the existing cluster has: its
+ * locale and encoding (pgboot.cluster; for a cluster made before that file,
+ * lc_messages of postgresql.conf and UTF8, as pgboot made them) and its data
+ * checksums (`postgres -C data_checksums`, which reads pg_control). With
+ * port > 0 the server runs and is asked instead (template1's datcollate and
+ * encoding, SHOW data_checksums). PGBOOT_EINVALID naming what it has when one
+ * given differs; 0 when they match or none is given. Changes nothing. */
+PGB_MUST_USE int pgb_cluster_check_opts(const pgb_app_paths *p, const char *bin_dir,
+                                        const pgb_cluster_opts *co, int port, uint64_t deadline);
 /* Remove the work directories of first starts that were killed (recognised
  * by their marker, their process gone). Call with the app's lock held. */
 void pgb_cluster_remove_leftovers(const pgb_app_paths *p);
@@ -60,10 +82,12 @@ void pgb_cluster_remove_leftovers(const pgb_app_paths *p);
  * than `bundle_version` ("16.14"); 0 when it matches or there is no cluster. */
 PGB_MUST_USE int pgb_cluster_check_version(const pgb_app_paths *p, const char *bundle_version);
 /* Run initdb for `dir` (which must not exist or be empty) with pgboot's
- * choices (locale, UTF8, scram-sha-256, the superuser and its password via a
- * private file in scratch_dir) and write pgboot's settings file. */
+ * choices (locale, encoding and data checksums from co, NULL: the defaults;
+ * scram-sha-256, the superuser and its password via a private file in
+ * scratch_dir), write pgboot's settings file and record co (pgboot.cluster). */
 PGB_MUST_USE int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser,
-                            const char *password, const char *scratch_dir);
+                            const char *password, const char *scratch_dir,
+                            const pgb_cluster_opts *co);
 /* A random password of len-1 letters and digits. */
 void pgb_random_password(char *out, size_t len);
 /* Settings: `set` is "name=value" items, `unset` names (NULL-terminated,
@@ -78,10 +102,15 @@ const char *pgb_setting_owned(const char *name, size_t n);
  * it refuses, with PostgreSQL's reason; nothing is written. */
 PGB_MUST_USE int pgb_cluster_validate(const pgb_app_paths *p, const char *bin_dir,
                                       const char *const *set);
-/* Apply `unset` then `set` to pgboot.conf (checked first); *changed when the
+/* Apply `unset` then `set` to pgboot.conf (checked first); the first
+ * `nderived` items of set come from a memory budget and are marked so (a
+ * later budget may replace them, never an explicit --set); *changed when the
  * file was rewritten. */
-PGB_MUST_USE int pgb_cluster_set(const pgb_app_paths *p, const char *const *set,
+PGB_MUST_USE int pgb_cluster_set(const pgb_app_paths *p, const char *const *set, size_t nderived,
                                  const char *const *unset, int *changed);
+/* Does pgboot.conf's text set `name` explicitly: a line of --set, not one a
+ * memory budget wrote nor one of the profile written at creation? */
+int pgb_conf_explicit(const char *conf, size_t len, const char *name, size_t nlen);
 /* pgboot.conf as it is (malloc'd), and written back (to roll a change back). */
 PGB_MUST_USE int pgb_cluster_conf_read(const pgb_app_paths *p, char **text, size_t *len);
 PGB_MUST_USE int pgb_cluster_conf_write(const pgb_app_paths *p, const char *text, size_t len);
@@ -99,6 +128,24 @@ PGB_MUST_USE int pgb_pgpass_lookup(const char *pgpass, const char *user, char **
  * the one in pgpass (connected as the superuser over the socket of the
  * running server, everything bounded by `deadline`); idempotent. */
 PGB_MUST_USE int pgb_cluster_ensure_app(const pgb_app_paths *p, int port, uint64_t deadline);
+
+/* launcher/memory.c: the memory budget ------------------------------------- */
+/* "512MB" as kB: digits and a unit (kB, MB, GB, as PostgreSQL spells them),
+ * from 128MB to 1TB; else PGBOOT_EINVALID naming `what` ("--memory"). */
+PGB_MUST_USE int pgb_memory_parse(const char *text, const char *what, uint64_t *kb);
+/* The settings a budget of `kb` derives (README, "A memory budget"), as
+ * "name=value" items in out[0..n-1] (each at most PGB_MEMORY_ITEM bytes). */
+#define PGB_MEMORY_SETTINGS 7
+#define PGB_MEMORY_ITEM 64
+void pgb_memory_derive(uint64_t kb, char out[PGB_MEMORY_SETTINGS][PGB_MEMORY_ITEM]);
+/* The settings of a start: those derived from `budget` (NULL: none) that
+ * neither `settings` nor pgboot.conf's text `conf` (NULL-able) sets
+ * explicitly (pgb_conf_explicit), then `settings`; *nderived says how many
+ * come first. *out is malloc'd (one block, items included, NULL-terminated;
+ * free() it); with no budget, *out is NULL and `settings` stands as it is. */
+PGB_MUST_USE int pgb_memory_settings(const char *budget, const char *const *settings,
+                                     const char *conf, size_t conf_len, char ***out,
+                                     size_t *nderived);
 
 /* launcher/postmaster.c ------------------------------------------------- */
 typedef struct {

@@ -2,6 +2,9 @@
  * It lives here, above migrate/, because a target may be one of pgboot's own
  * servers (options.server), a handle of this layer: its URL and kind are read
  * here and handed down, so migrate/ knows nothing of server handles. */
+#include <stddef.h>
+#include <string.h>
+
 #include <libpq-fe.h>
 
 #include "../migrate/migrate.h"
@@ -19,7 +22,16 @@ int pgboot_migrate(pgboot_migration **out, const pgboot_migrate_options *o)
         pgb_version_check(o->version, PGBOOT_MIGRATE_OPTIONS_VERSION, "pgboot_migrate_options");
     if (rc)
         return rc;
-    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
+    /* The caller's struct may be older: its fields, and the defaults of the
+     * newer ones. */
+    pgboot_migrate_options full = PGBOOT_MIGRATE_OPTIONS_INIT;
+    memcpy(&full, o,
+           o->version == 1   ? offsetof(pgboot_migrate_options, server)
+           : o->version == 2 ? offsetof(pgboot_migrate_options, skip_tables)
+                             : sizeof full);
+    full.version = o->version;
+    o = &full;
+    const pgboot_server *server = o->server;
     if (server && o->target_url)
         return pgb_fail(PGBOOT_EINVALID,
                         "pgboot_migrate_options has both a target_url and a server");

@@ -399,27 +399,31 @@ static int choose_port(const pgb_app_paths *p, int requested, int *port)
 
 typedef struct {
     const pgboot_server_options *o;
-    const char *const *unset; /* options.unset (version 2), else NULL */
-    int lifeline_fd;          /* child mode: read end of the owner's lifeline pipe, else -1 */
+    const char *const *unset;    /* options.unset (version 2), else NULL */
+    int lifeline_fd;             /* child mode: read end of the owner's lifeline pipe, else -1 */
+    const char *const *settings; /* options.settings, after those derived from options.memory
+                                    (version 3) that they do not name */
+    size_t nderived;             /* how many of settings come from options.memory */
+    pgb_cluster_opts co;         /* options.locale, encoding, data_checksums (version 3) */
 } start_ctx;
 
 static int want_settings(const start_ctx *ctx)
 {
-    return (ctx->o->settings && ctx->o->settings[0]) || (ctx->unset && ctx->unset[0]);
+    return (ctx->settings && ctx->settings[0]) || (ctx->unset && ctx->unset[0]);
 }
 
 /* The names of the settings given (to set or unset), malloc'd, NULL-ended. */
 static char **setting_names(const start_ctx *ctx)
 {
     size_t n = 0;
-    for (size_t i = 0; ctx->o->settings && ctx->o->settings[i]; i++)
+    for (size_t i = 0; ctx->settings && ctx->settings[i]; i++)
         n++;
     for (size_t i = 0; ctx->unset && ctx->unset[i]; i++)
         n++;
     char **names = calloc(n + 1, sizeof *names);
     size_t k = 0;
-    for (size_t i = 0; names && ctx->o->settings && ctx->o->settings[i]; i++) {
-        const char *set = ctx->o->settings[i];
+    for (size_t i = 0; names && ctx->settings && ctx->settings[i]; i++) {
+        const char *set = ctx->settings[i];
         if (!(names[k++] = pgb_printf("%.*s", (int)strcspn(set, "="), set)))
             goto oom;
     }
@@ -482,11 +486,11 @@ static int apply_running(pgboot_server *s, const pgb_app_paths *p, const start_c
     int changed = 0;
     int rc = pgboot_bundle_fetch(&bundle, &ctx->o->fetch);
     if (rc == 0)
-        rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), ctx->o->settings);
+        rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), ctx->settings);
     if (rc == 0)
         rc = pgb_cluster_conf_read(p, &old, &oldlen);
     if (rc == 0)
-        rc = pgb_cluster_set(p, ctx->o->settings, ctx->unset, &changed);
+        rc = pgb_cluster_set(p, ctx->settings, ctx->nderived, ctx->unset, &changed);
     if (rc || !changed)
         goto done;
     if (!(names = setting_names(ctx))) {
@@ -516,7 +520,11 @@ done:
 static int reuse(pgboot_server **out, const pgb_app_paths *p, const start_ctx *ctx,
                  uint64_t deadline, uint32_t budget_ms, int unfinished)
 {
-    int rc = app_login(p, *out, deadline, budget_ms);
+    /* What it was created with, asked of the running server first: a
+     * refusal changes nothing. */
+    int rc = pgb_cluster_check_opts(p, NULL, &ctx->co, (*out)->port, deadline);
+    if (rc == 0)
+        rc = app_login(p, *out, deadline, budget_ms);
     if (rc == 0 && want_settings(ctx))
         rc = apply_running(*out, p, ctx, deadline);
     if (rc == 0 && unfinished)
@@ -578,14 +586,14 @@ static int start_new(pgboot_server **out, const pgb_app_paths *p, const start_ct
         goto done;
     }
     if (!pgb_path_exists(pg_version_file) &&
-        (rc = pgb_cluster_create(p, pgboot_bundle_bin_dir(bundle))) != 0)
+        (rc = pgb_cluster_create(p, pgboot_bundle_bin_dir(bundle), &ctx->co)) != 0)
         goto done;
     /* Settings PostgreSQL refuses are never written; one it takes but that
      * fails the start (too much memory, say) is rolled back below. */
     if (want_settings(ctx) &&
-        ((rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), o->settings)) != 0 ||
+        ((rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), ctx->settings)) != 0 ||
          (rc = pgb_cluster_conf_read(p, &old_conf, &old_len)) != 0 ||
-         (rc = pgb_cluster_set(p, o->settings, ctx->unset, &conf_changed)) != 0))
+         (rc = pgb_cluster_set(p, ctx->settings, ctx->nderived, ctx->unset, &conf_changed)) != 0))
         goto done;
     if ((rc = pgb_socket_dir_prepare(p->socket_dir)) != 0)
         goto done;
@@ -647,7 +655,7 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
     pm_info pm;
     int rc;
     /* A refused setting changes nothing, running server or not. */
-    if (want_settings(ctx) && (rc = pgb_settings_check(o->settings, ctx->unset)) != 0)
+    if (want_settings(ctx) && (rc = pgb_settings_check(ctx->settings, ctx->unset)) != 0)
         return rc;
     uint32_t bound = probe_bound(o->timeout_ms);
     rc = attach(out, p, &stale, &pm, bound, &unfinished);
@@ -675,6 +683,7 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         pgboot_bundle_free(bundle);
         return rc;
     }
+
     /* A postmaster of ours that is starting (crash recovery) or stopping. */
     if (!stale && pm.pid > 0 && pgb_pm_is_ours(p->data_dir, &pm)) {
         int bind_failed;
@@ -693,7 +702,14 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
             return pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
         }
     }
-    rc = start_new(out, p, ctx, bundle, stale, budget);
+    /* No server runs: nor into one made with other creation options than
+     * those given. */
+    char *pg_version = pgb_path_join(p->data_dir, "PG_VERSION");
+    if (pg_version && pgb_path_exists(pg_version))
+        rc = pgb_cluster_check_opts(p, pgboot_bundle_bin_dir(bundle), &ctx->co, 0, deadline);
+    free(pg_version);
+    if (rc == 0)
+        rc = start_new(out, p, ctx, bundle, stale, budget);
     pgboot_bundle_free(bundle);
     return rc;
 }
@@ -982,9 +998,29 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
             /* stop_locked said why */
         } else if (op == OP_START || op == OP_RESTART) {
             pgb_error_reset();
-            start_ctx ctx = {
-                .o = o, .unset = o->version >= 2 ? o->unset : NULL, .lifeline_fd = lifeline_fd};
-            rc = start_locked(out, &p, &ctx);
+            start_ctx ctx = {.o = o,
+                             .unset = o->version >= 2 ? o->unset : NULL,
+                             .lifeline_fd = lifeline_fd,
+                             .settings = o->settings};
+            char **merged = NULL;
+            if (o->version >= 3) {
+                ctx.co.locale = o->locale;
+                ctx.co.encoding = o->encoding;
+                ctx.co.data_checksums = o->data_checksums;
+                /* A setting given explicitly before wins over a budget too. */
+                char *conf = NULL;
+                size_t conf_len = 0;
+                if (o->memory && pgb_cluster_conf_read(&p, &conf, &conf_len) != 0)
+                    pgb_error_reset(); /* no cluster yet */
+                rc = pgb_memory_settings(o->memory, o->settings, conf, conf_len, &merged,
+                                         &ctx.nderived);
+                free(conf);
+                if (merged)
+                    ctx.settings = (const char *const *)merged;
+            }
+            if (rc == 0)
+                rc = start_locked(out, &p, &ctx);
+            free(merged);
             if (rc == 0 && (rc = maybe_migrate(p.app_dir, o, *out)) != 0) {
                 pgboot_server_free(*out);
                 *out = NULL;
@@ -1109,7 +1145,10 @@ int pgboot_server_options_init(pgboot_server_options *opts, unsigned int version
     if (rc == 0) {
         /* Only the fields of that version: the caller's struct may be older. */
         pgboot_server_options init = PGBOOT_SERVER_OPTIONS_INIT;
-        memcpy(opts, &init, version == 1 ? offsetof(pgboot_server_options, unset) : sizeof init);
+        memcpy(opts, &init,
+               version == 1   ? offsetof(pgboot_server_options, unset)
+               : version == 2 ? offsetof(pgboot_server_options, locale)
+                              : sizeof init);
         opts->version = version;
     }
     return rc;

@@ -52,8 +52,9 @@ static void canon_double(crypto_generichash_state *h, double d)
 
 static void canon_decimal(crypto_generichash_state *h, const char *s, size_t n)
 {
-    if (n > 0 && (s[0] == 'N' || s[0] == 'I' || (s[0] == '-' && n > 1 && s[1] == 'I'))) {
-        canon_add(h, s, n);
+    const char *special;
+    if (pgb_numeric_special(s, n, &special)) { /* 'inf' is PostgreSQL's 'Infinity' */
+        canon_add(h, special, strlen(special));
         return;
     }
     char plain[400];
@@ -141,10 +142,20 @@ static void canon_sqlite(crypto_generichash_state *h, const pgb_plan_col *c, sql
             canon_add(h, pgb_parse_bool_text(s, n) > 0 ? "t" : "f", 1);
         return;
     case PGB_K_DATE:
-        canon_add(h, s, n);
-        return;
     case PGB_K_TS:
     case PGB_K_TSTZ:
+        if (type == SQLITE_TEXT && c->zero_dates != PGBOOT_ZERO_DATES_REFUSE &&
+            pgb_zero_date(s, n)) {
+            if (c->zero_dates == PGBOOT_ZERO_DATES_INFINITY)
+                canon_add(h, "-infinity", 9);
+            else
+                canon_null(h);
+        } else if (c->kind == PGB_K_DATE) {
+            canon_add(h, s, n);
+        } else {
+            canon_text_form(h, c->kind, s, n);
+        }
+        return;
     case PGB_K_JSONB:
     case PGB_K_UUID:
         canon_text_form(h, c->kind, s, n);
@@ -307,6 +318,28 @@ static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
         n = pgb_epoch_text(sqlite3_value_int64(v), buf, sizeof buf);
         pgb_buf_add(b, buf, (size_t)n);
         return;
+    case PGB_K_DATE:
+    case PGB_K_TS:
+    case PGB_K_TSTZ:
+        if (type != SQLITE_TEXT)
+            break;
+        if (c->zero_dates != PGBOOT_ZERO_DATES_REFUSE && pgb_zero_date(s, len)) {
+            if (c->zero_dates == PGBOOT_ZERO_DATES_INFINITY)
+                pgb_buf_add(b, "-infinity", 9);
+            else
+                pgb_buf_add(b, "\\N", 2);
+            return;
+        }
+        if (c->round_ts && c->kind != PGB_K_DATE && len > 26) {
+            /* more than six fractional digits: to the nearest microsecond */
+            pgb_iso iso;
+            if (pgb_parse_iso(s, len, &iso) == 0 && iso.frac_lost) {
+                n = pgb_micros_text(iso.micros, iso.has_zone, buf, sizeof buf);
+                pgb_buf_add(b, buf, (size_t)n);
+                return;
+            }
+        }
+        break;
     case PGB_K_BYTEA: {
         static const char hx[] = "0123456789abcdef";
         char num[40];
@@ -329,18 +362,43 @@ static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
         return;
     }
     default:
-        /* Text kinds: integers in decimal, reals exactly. */
-        if (type == SQLITE_FLOAT) {
-            n = pgb_real_text(sqlite3_value_double(v), buf);
-            pgb_buf_add(b, buf, (size_t)n);
-        } else if (type == SQLITE_INTEGER) {
-            n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
-            pgb_buf_add(b, buf, (size_t)n);
-        } else {
-            put_escaped(b, s ? s : "", len);
-        }
-        return;
+        break;
     }
+    /* Text kinds (and dates as they are): integers in decimal, reals
+     * exactly, text and blobs of UTF-8 text as their bytes. */
+    if (type == SQLITE_FLOAT) {
+        n = pgb_real_text(sqlite3_value_double(v), buf);
+        pgb_buf_add(b, buf, (size_t)n);
+    } else if (type == SQLITE_INTEGER) {
+        n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+        pgb_buf_add(b, buf, (size_t)n);
+    } else {
+        put_escaped(b, s ? s : "", len);
+    }
+}
+
+void pgb_copy_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
+{
+    put_value(b, c, v);
+}
+
+static long unescape(char *s, size_t n);
+
+char *pgb_value_input_text(const pgb_plan_col *c, sqlite3_value *v)
+{
+    pgb_buf b = {0};
+    put_value(&b, c, v);
+    if (b.oom || !b.s) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    long n = unescape(b.s, b.len);
+    if (n < 0) {
+        pgb_buf_free(&b);
+        return NULL;
+    }
+    b.s[n] = '\0';
+    return b.s;
 }
 
 /* ---- rejects -------------------------------------------------------------------- */
@@ -612,9 +670,15 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
         const char *why = NULL;
         int bad = check ? bad_cell(s, first, cols, ncopied, &why) : -1;
+        const char *col = bad >= 0 ? cols[bad]->name : NULL;
+        if (bad < 0 && L->policy == PGBOOT_ON_ERROR_REJECT && L->refuse_row &&
+            L->refuse_row(L->rows_payload, t, s, first, &col, &why))
+            bad = 0;
         if (bad >= 0) {
-            rc = write_reject(L, t, s, first, cols[bad]->name, why);
+            rc = write_reject(L, t, s, first, col, why);
             t->rejected++;
+            if (L->rejected_row)
+                L->rejected_row(L->rows_payload, t, s, first);
             continue;
         }
         encode_row(L, s, first, cols, ncopied, &out, &dg);

@@ -11,10 +11,13 @@
 
 #include <libpq-fe.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "../platform/dynload.h"
+#include "copy.h"
 #include "ddl.h"
 #include "tokens.h"
+#include "values.h"
 
 /* ---- talking to the target ----------------------------------------------------- */
 
@@ -379,78 +382,276 @@ static void create_index(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t, pgb_
     pgb_toks_free(&tk);
 }
 
+/* The collation SQLite compares key column `col` of index x with (its
+ * index_xinfo), else the column's own. */
+static int key_nocase(const pgb_src_table *st, const pgb_src_index *x, const char *col)
+{
+    for (int k = 0; x && k < x->ncols; k++)
+        if (x->cols[k] && x->colls && x->colls[k] && !strcasecmp(x->cols[k], col))
+            return is_nocase(x->colls[k]);
+    for (int j = 0; j < st->ncols; j++)
+        if (!strcasecmp(st->cols[j].name, col))
+            return is_nocase(st->cols[j].collate);
+    return 0;
+}
+
+/* The items of a unique index over key columns cols: the NOCASE ones folded
+ * as SQLite's NOCASE folds them, ASCII letters only (lower() under COLLATE
+ * "C" folds A-Z and nothing else, whatever the database's locale). */
+static void key_items(pgb_buf *b, const pgb_plan_table *t, const pgb_src_index *x,
+                      char *const *cols, int n)
+{
+    for (int k = 0; k < n; k++) {
+        const char *name = cols[k] ? pgb_plan_col_name(t, cols[k]) : NULL;
+        pgb_buf_puts(b, k ? ", " : "");
+        if (cols[k] && key_nocase(t->src, x, cols[k])) {
+            pgb_buf_puts(b, "lower(");
+            pgb_buf_ident(b, name ? name : "?");
+            pgb_buf_puts(b, " COLLATE \"C\")");
+        } else {
+            pgb_buf_ident(b, name ? name : "?");
+        }
+    }
+}
+
+static int any_nocase(const pgb_src_table *st, const pgb_src_index *x, char *const *cols, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (cols[k] && key_nocase(st, x, cols[k]))
+            return 1;
+    return 0;
+}
+
+/* CREATE UNIQUE INDEX name ON t (items), the NOCASE columns folded. */
+static void unique_index_sql(pgb_buf *sql, const pgb_plan_table *t, const pgb_src_index *x,
+                             char *const *cols, int n, const char *prefix, int num)
+{
+    char name[80];
+    object_name(name, sizeof name, prefix, t->name, num);
+    pgb_buf_puts(sql, "CREATE UNIQUE INDEX ");
+    pgb_buf_ident(sql, name);
+    pgb_buf_puts(sql, " ON ");
+    pgb_buf_ident(sql, t->name);
+    pgb_buf_puts(sql, " (");
+    key_items(sql, t, x, cols, n);
+    pgb_buf_puts(sql, ")");
+}
+
+/* The primary key. SQLite lets a key that is not an INTEGER PRIMARY KEY
+ * (nor WITHOUT ROWID) hold NULLs; PostgreSQL's cannot: such a key becomes
+ * UNIQUE on the same columns, where NULLs are distinct as in SQLite. Over
+ * NOCASE columns it stays case-insensitive: a unique index on the folded
+ * columns beside it. */
+static void primary_key(const pgb_emit *e, pgb_plan_table *t)
+{
+    pgb_src_table *st = t->src;
+    char *cols[64];
+    int npk = 0, nulls = 0;
+    pgb_buf list = {0}, plain = {0};
+    for (int k = 1; k <= st->ncols; k++)
+        for (int i = 0; i < t->ncols && npk < 64; i++)
+            if (st->cols[t->cols[i].src].pk == k) {
+                cols[npk] = st->cols[t->cols[i].src].name;
+                pgb_buf_puts(&list, npk++ ? ", " : "");
+                pgb_buf_ident(&list, t->cols[i].name);
+                pgb_buf_puts(&plain, npk > 1 ? ", " : "");
+                pgb_buf_puts(&plain, t->cols[i].name);
+                if (t->cols[i].st.n_null > 0 && !t->cols[i].identity)
+                    nulls = 1;
+            }
+    if (!npk) {
+        pgb_buf_free(&plain);
+        return;
+    }
+    const pgb_src_index *px = NULL;
+    for (int i = 0; i < st->nidx; i++)
+        if (st->idx[i].origin == 'p')
+            px = &st->idx[i];
+    int nocase = any_nocase(st, px, cols, npk);
+    pgb_buf sql = {0};
+    if (nulls) {
+        pgb_report_warn(e->rep,
+                        "table %s: its PRIMARY KEY (%s) holds NULLs, which SQLite allows in a "
+                        "key that is not an INTEGER PRIMARY KEY and PostgreSQL does not: it is "
+                        "UNIQUE (%s) instead (NULLs distinct, as in SQLite), and the table has "
+                        "no primary key",
+                        st->name, plain.s, plain.s);
+        if (nocase) {
+            unique_index_sql(&sql, t, px, cols, npk, "pk_nocase", 1);
+        } else {
+            pgb_buf_puts(&sql, "ALTER TABLE ");
+            pgb_buf_ident(&sql, t->name);
+            pgb_buf_printf(&sql, " ADD UNIQUE (%s)", list.s);
+        }
+        after_data(e, sql.s, "primary key", st->name);
+    } else {
+        pgb_buf_puts(&sql, "ALTER TABLE ");
+        pgb_buf_ident(&sql, t->name);
+        pgb_buf_printf(&sql, " ADD PRIMARY KEY (%s)", list.s);
+        after_data(e, sql.s, "primary key", st->name);
+        if (nocase) {
+            pgb_buf_free(&sql);
+            unique_index_sql(&sql, t, px, cols, npk, "pk_nocase", 1);
+            after_data(e, sql.s, "primary key (case-insensitive)", st->name);
+        }
+    }
+    pgb_buf_free(&sql);
+    pgb_buf_free(&list);
+    pgb_buf_free(&plain);
+}
+
 void pgb_ddl_keys_and_indexes(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t)
 {
     pgb_src_table *st = t->src;
-    /* The primary key. */
-    pgb_buf pk = {0};
-    int npk = 0;
-    for (int k = 1; k <= st->ncols; k++)
-        for (int i = 0; i < t->ncols; i++)
-            if (st->cols[t->cols[i].src].pk == k) {
-                pgb_buf_puts(&pk, npk++ ? ", " : "");
-                pgb_buf_ident(&pk, t->cols[i].name);
-            }
-    if (npk) {
-        pgb_buf sql = {0};
-        pgb_buf_puts(&sql, "ALTER TABLE ");
-        pgb_buf_ident(&sql, t->name);
-        pgb_buf_printf(&sql, " ADD PRIMARY KEY (%s)", pk.s);
-        after_data(e, sql.s, "primary key", st->name);
-        pgb_buf_free(&sql);
-    }
-    pgb_buf_free(&pk);
+    primary_key(e, t);
     for (int i = 0; i < st->nidx; i++) {
         pgb_src_index *x = &st->idx[i];
         if (x->origin == 'p')
             continue;
         if (x->origin == 'u') {
-            /* A UNIQUE constraint; case-insensitive if its columns are NOCASE. */
-            int nocase = 0;
-            pgb_buf cols = {0};
+            /* A UNIQUE constraint (which a foreign key may reference);
+             * over NOCASE columns, a unique index on them folded beside
+             * it keeps it case-insensitive. */
+            pgb_buf sql = {0};
+            pgb_buf_puts(&sql, "ALTER TABLE ");
+            pgb_buf_ident(&sql, t->name);
+            pgb_buf_puts(&sql, " ADD UNIQUE (");
             for (int k = 0; k < x->ncols; k++) {
                 const char *n = x->cols[k] ? pgb_plan_col_name(t, x->cols[k]) : NULL;
-                for (int j = 0; j < st->ncols; j++)
-                    if (x->cols[k] && !strcasecmp(st->cols[j].name, x->cols[k]) &&
-                        is_nocase(st->cols[j].collate))
-                        nocase = 1;
-                pgb_buf_puts(&cols, k ? ", " : "");
-                pgb_buf_ident(&cols, n ? n : "?");
+                pgb_buf_puts(&sql, k ? ", " : "");
+                pgb_buf_ident(&sql, n ? n : "?");
             }
-            pgb_buf sql = {0};
-            if (nocase) {
-                char name[80];
-                object_name(name, sizeof name, "uq", t->name, i);
-                pgb_buf_puts(&sql, "CREATE UNIQUE INDEX ");
-                pgb_buf_ident(&sql, name);
-                pgb_buf_puts(&sql, " ON ");
-                pgb_buf_ident(&sql, t->name);
-                pgb_buf_puts(&sql, " (");
-                for (int k = 0; k < x->ncols; k++) {
-                    const char *n = x->cols[k] ? pgb_plan_col_name(t, x->cols[k]) : NULL;
-                    /* COLLATE "C": only ASCII letters fold, as in SQLite's NOCASE */
-                    pgb_buf_puts(&sql, k ? ", lower(" : "lower(");
-                    pgb_buf_ident(&sql, n ? n : "?");
-                    pgb_buf_puts(&sql, " COLLATE \"C\")");
-                }
-                pgb_buf_puts(&sql, ")");
-            } else {
-                pgb_buf_puts(&sql, "ALTER TABLE ");
-                pgb_buf_ident(&sql, t->name);
-                pgb_buf_printf(&sql, " ADD UNIQUE (%s)", cols.s ? cols.s : "");
+            pgb_buf_puts(&sql, ")");
+            if (after_data(e, sql.s, "unique constraint", x->name) == 0 &&
+                any_nocase(st, x, x->cols, x->ncols)) {
+                pgb_buf_free(&sql);
+                unique_index_sql(&sql, t, x, x->cols, x->ncols, "uq", i);
+                after_data(e, sql.s, "unique constraint (case-insensitive)", x->name);
             }
-            after_data(e, sql.s, "unique constraint", x->name);
             pgb_buf_free(&sql);
-            pgb_buf_free(&cols);
             continue;
         }
         create_index(e, p, t, x);
     }
 }
 
+/* What the CREATE TABLE text says that PostgreSQL does not carry (ON
+ * CONFLICT clauses, constraint names, ...), and the NOCASE columns, whose
+ * comparisons PostgreSQL no longer makes case-insensitively. */
+static void report_clauses(const pgb_emit *e, pgb_plan_table *t)
+{
+    pgb_src_table *st = t->src;
+    for (int i = 0; i < st->nnotes; i++)
+        pgb_report_skip(e->rep, "clause", st->notes[i].name, st->notes[i].reason);
+    for (int j = 0; j < t->ncols; j++) {
+        const pgb_src_col *sc = &st->cols[t->cols[j].src];
+        int nocase = is_nocase(sc->collate), in_key = 0;
+        for (int i = 0; i < st->nidx; i++)
+            for (int k = 0; k < st->idx[i].ncols; k++)
+                if (st->idx[i].cols[k] && !strcasecmp(st->idx[i].cols[k], sc->name) &&
+                    st->idx[i].colls && is_nocase(st->idx[i].colls[k])) {
+                    nocase = 1;
+                    in_key |= st->idx[i].origin != 'c';
+                }
+        if (!nocase)
+            continue;
+        pgb_report_warn(e->rep,
+                        "column %s.%s is COLLATE NOCASE in SQLite: PostgreSQL compares it "
+                        "case-sensitively (=, <, IN, ORDER BY, GROUP BY, DISTINCT, joins), so "
+                        "queries that relied on NOCASE may find fewer rows%s",
+                        st->name, sc->name,
+                        in_key || sc->unique || sc->pk
+                            ? "; its uniqueness stays case-insensitive (ASCII letters, as "
+                              "SQLite's NOCASE)"
+                            : "");
+    }
+}
+
+/* Is a default's text one literal: a number (signed), a string, a blob,
+ * TRUE or FALSE, perhaps in parentheses? */
+static int is_literal(const char *text)
+{
+    pgb_toks t;
+    if (!text || pgb_tokenize(text, &t) != 0) {
+        pgb_error_reset();
+        return 0;
+    }
+    size_t a = 0, b = t.n;
+    while (b >= a + 2 && t.t[a].kind == TK_OP && t.t[a].start[0] == '(' &&
+           pgb_tok_close(&t, a) == b - 1) {
+        a++;
+        b--;
+    }
+    if (b == a + 2 && t.t[a].kind == TK_OP && (t.t[a].start[0] == '-' || t.t[a].start[0] == '+') &&
+        t.t[a].len == 1 && t.t[a + 1].kind == TK_NUMBER)
+        a++;
+    int lit = b == a + 1 &&
+              (t.t[a].kind == TK_NUMBER || t.t[a].kind == TK_STRING || t.t[a].kind == TK_BLOB ||
+               pgb_tok_is(&t, a, "TRUE") || pgb_tok_is(&t, a, "FALSE"));
+    pgb_toks_free(&t);
+    return lit;
+}
+
+/* A literal default in the column's final type, exactly: the value SQLite
+ * stores for it (evaluated by SQLite, with the column's affinity, in a
+ * private in-memory database), held by the type as a cell would be, and
+ * written as COPY writes the rows. Returns 1 with *out (malloc'd) set, 0 when
+ * the type cannot hold it (*why set), -1 when SQLite cannot evaluate it here
+ * (the translation path then decides). */
+static int literal_in_type(const pgb_plan_col *col, const pgb_src_col *sc, char **out,
+                           const char **why)
+{
+    *out = NULL;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    char *create = sqlite3_mprintf("CREATE TABLE d(x %s DEFAULT %s); INSERT INTO d DEFAULT VALUES",
+                                   sc->decl ? sc->decl : "", sc->dflt);
+    int rc = -1;
+    if (create &&
+        sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) ==
+            SQLITE_OK &&
+        sqlite3_exec(db, create, NULL, NULL, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT x FROM d", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        sqlite3_value *v = sqlite3_column_value(s, 0);
+        rc = 0;
+        if (sqlite3_value_type(v) == SQLITE_NULL)
+            rc = -1;
+        else if (pgb_cell_ok(col, v, why) && (*out = pgb_value_input_text(col, v)) != NULL) {
+            rc = 1;
+            int id, fd;
+            char hex[33], canon[37];
+            if (col->kind == PGB_K_UUID && pgb_parse_uuid(*out, strlen(*out), hex) == 0) {
+                snprintf(canon, sizeof canon, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+                         hex + 16, hex + 20);
+                if (strcmp(*out, canon) != 0) {
+                    *why = "a UUID not in canonical form (lower case, 8-4-4-4-12), which would "
+                           "read back changed";
+                    free(*out);
+                    *out = NULL;
+                    rc = 0;
+                }
+            }
+            if (rc == 1 && col->kind == PGB_K_NUMERIC && col->p > 0 &&
+                (pgb_decimal_shape(*out, strlen(*out), &id, &fd) != 0 || id > col->p - col->s ||
+                 fd > col->s)) {
+                *why = "a number that does not fit the column's precision and scale";
+                free(*out);
+                *out = NULL;
+                rc = 0;
+            }
+        }
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    sqlite3_free(create);
+    return rc;
+}
+
 void pgb_ddl_defaults_and_checks(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t)
 {
     name_ctx nc = {p, t};
+    report_clauses(e, t);
     for (int i = 0; i < t->ncols; i++) {
         pgb_plan_col *col = &t->cols[i];
         const pgb_src_col *sc = &t->src->cols[col->src];
@@ -458,10 +659,50 @@ void pgb_ddl_defaults_and_checks(const pgb_emit *e, pgb_plan *p, pgb_plan_table 
             continue;
         if (!strcasecmp(sc->dflt, "NULL"))
             continue;
-        const char *why = NULL;
-        char *expr = translate(sc->dflt, PGB_CTX_DEFAULT, col->type_sql, &nc, map_column, &why);
         char name[300];
         snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
+        if (pgb_plan_zero_default(t, col) && col->zero_dates != PGBOOT_ZERO_DATES_INFINITY) {
+            /* MySQL's "no date": none (NULL), as --zero-dates null asks, or
+             * refused before anything was written (strict) */
+            if (col->zero_dates == PGBOOT_ZERO_DATES_NULL)
+                pgb_report_warn(e->rep,
+                                "DEFAULT %s of %s is a zero date: no default (NULL) "
+                                "(--zero-dates null)",
+                                sc->dflt, name);
+            else
+                pgb_report_skip(e->rep, "default", name,
+                                "a zero date, which PostgreSQL cannot store; --zero-dates "
+                                "infinity makes it -infinity, --zero-dates null drops it");
+            continue;
+        }
+        const char *why = NULL;
+        int zero = pgb_plan_zero_default(t, col); /* --zero-dates infinity here */
+        char *lit = NULL;
+        int in_type = !zero && is_literal(sc->dflt) ? literal_in_type(col, sc, &lit, &why) : -1;
+        if (in_type == 0) {
+            char *r = pgb_printf("DEFAULT %s not carried: SQLite stores it as %s, which the "
+                                 "column's type %s cannot hold exactly",
+                                 sc->dflt, why ? why : "a value", col->type_sql);
+            pgb_report_skip(e->rep, "default", name, r ? r : "not carried");
+            free(r);
+            continue;
+        }
+        char *expr = NULL;
+        if (zero) {
+            expr = pgb_strdup("'-infinity'");
+            if (expr)
+                pgb_report_warn(e->rep,
+                                "DEFAULT %s of %s is a zero date: -infinity "
+                                "(--zero-dates infinity)",
+                                sc->dflt, name);
+        } else if (in_type == 1) {
+            pgb_buf l = {0};
+            pgb_buf_literal(&l, lit, strlen(lit));
+            expr = l.s;
+            free(lit);
+        } else {
+            expr = translate(sc->dflt, PGB_CTX_DEFAULT, col->type_sql, &nc, map_column, &why);
+        }
         if (!expr) {
             char *r = pgb_printf("DEFAULT %s not translated: %s", sc->dflt, why);
             pgb_report_skip(e->rep, "default", name, r ? r : "not translated");
@@ -755,7 +996,7 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
         PGresult *r = PQexecParams(c,
                                    "SELECT column_name, data_type, character_maximum_length, "
                                    "numeric_precision, numeric_scale, is_generated, "
-                                   "is_identity FROM information_schema.columns WHERE "
+                                   "is_identity, is_nullable FROM information_schema.columns WHERE "
                                    "table_schema = current_schema() AND table_name = $1",
                                    1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
@@ -778,14 +1019,18 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep)
                 int len = atoi(PQgetvalue(r, k, 2));
                 col->identity = !strcmp(PQgetvalue(r, k, 6), "YES");
                 col->generated = !strcmp(PQgetvalue(r, k, 5), "ALWAYS");
+                col->notnull = !strcmp(PQgetvalue(r, k, 7), "NO");
+                col->p = col->s = 0;
                 const pgb_col_stats *st = &col->st;
                 if (strstr(dt, "int"))
                     col->kind = PGB_K_BIGINT;
                 else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
                     col->kind = PGB_K_DOUBLE;
-                else if (!strcmp(dt, "numeric"))
-                    col->kind = PGB_K_NUMERIC;
-                else if (!strcmp(dt, "boolean"))
+                else if (!strcmp(dt, "numeric")) {
+                    col->kind = PGB_K_NUMERIC; /* numeric(p,s) cannot hold the infinities */
+                    col->p = atoi(PQgetvalue(r, k, 3));
+                    col->s = atoi(PQgetvalue(r, k, 4));
+                } else if (!strcmp(dt, "boolean"))
                     col->kind = PGB_K_BOOL;
                 else if (!strcmp(dt, "date"))
                     col->kind = PGB_K_DATE;

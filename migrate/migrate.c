@@ -43,6 +43,7 @@
 #include "sha256.h"
 #include "source.h"
 #include "staging.h"
+#include "target.h"
 
 /* ---- the source file --------------------------------------------------------- */
 
@@ -123,6 +124,11 @@ static int check_options(const pgboot_migrate_options *o, target *to)
         return pgb_fail(PGBOOT_EINVALID, "no SQLite database given (--sqlite PATH)");
     if (!o->dry_run && (!to->url || !*to->url))
         return pgb_fail(PGBOOT_EINVALID, "no target given (--app NAME or --to URL)");
+    if ((o->skip_tables || o->replace_tables || o->existing_rows) && !o->schema_file &&
+        !o->data_only)
+        return pgb_fail(PGBOOT_EINVALID, "skip_tables, replace_tables and existing_rows are for "
+                                         "a migration into the app's own schema (schema_file or "
+                                         "data_only)");
     if (o->on_error == PGBOOT_ON_ERROR_REJECT && !o->report_dir && !o->dry_run)
         return pgb_fail(PGBOOT_EINVALID, "--on-error reject needs a report directory for the "
                                          "rejected rows");
@@ -165,6 +171,10 @@ typedef struct {
     int nworkers;
     char **create_sql; /* staged: each table's CREATE TABLE, run by a worker */
     pgb_ahead ahead;
+    /* Into the app's own schema: the load order, what becomes of its
+     * tables that hold rows, its sequences (target.c); tg.order is NULL
+     * otherwise. */
+    pgb_target tg;
 } migration;
 
 static int begin(migration *mg)
@@ -199,8 +209,13 @@ static int open_source(migration *mg)
 static int plan_tables(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
+    pgb_value_opts values = {0};
+    if (o->version >= 3) { /* the fields of version 3 */
+        values.round_timestamps = o->round_timestamps;
+        values.zero_dates = o->zero_dates;
+    }
     int rc = pgb_plan_make(&mg->p, &mg->src, o->preserve_case, o->epoch_as_timestamp,
-                           o->detect_json, o->on_error, o->schema_file || o->data_only);
+                           o->detect_json, o->on_error, o->schema_file || o->data_only, &values);
     if (rc)
         return rc;
     pgb_ddl_generated_columns(&mg->p, &mg->rep);
@@ -255,6 +270,18 @@ static int connect_target(migration *mg)
                         "the target runs PostgreSQL %d; pgboot migrates into "
                         "PostgreSQL 13 or later",
                         PQserverVersion(mg->c) / 10000);
+    /* SQLite's text is UTF-8: a database of another encoding could not
+     * store every value as it is (SQL_ASCII would store bytes unchecked). */
+    const char *enc = PQparameterStatus(mg->c, "server_encoding");
+    if (enc && strcmp(enc, "UTF8") != 0) {
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "the target database %s is encoded %s; pgboot migrates only into UTF8 "
+                      "databases (SQLite's text is UTF-8); nothing was written",
+                      PQdb(mg->c), enc);
+        pgb_hint("migrate into a UTF8 database: a new cluster with --encoding UTF8 (the "
+                 "default) and another --data-dir or --app, or --to the URL of one");
+        return rc;
+    }
     pgb_set_session(mg->c);
     /* One migration into a database at a time: a second waits, then finds
      * the first one's record. */
@@ -302,37 +329,133 @@ static int prepare_target(migration *mg)
     if ((rc = pgb_ddl_adopt_target_types(mg->c, &mg->p, &mg->rep)) != 0)
         return rc;
     pgb_plan_recount(&mg->p);
+    return pgb_target_read(&mg->tg, mg->c, &mg->p, o, &mg->rep);
+}
+
+/* The options that would load the bad values of the plan (timestamps past
+ * microseconds, zero dates), for the hint: "" if none. */
+static void value_options_hint(const pgb_plan *p, char *out, size_t cap)
+{
+    int64_t lost = 0, zero = 0, zero_notnull = 0;
+    for (int i = 0; i < p->ntables; i++)
+        for (int j = 0; j < p->tables[i].ncols; j++) {
+            const pgb_plan_col *c = &p->tables[i].cols[j];
+            if (!c->n_bad ||
+                (c->kind != PGB_K_TS && c->kind != PGB_K_TSTZ && c->kind != PGB_K_DATE))
+                continue;
+            if (c->kind != PGB_K_DATE && !c->round_ts)
+                lost += c->st.n_text_frac_lost;
+            if (c->zero_dates == PGBOOT_ZERO_DATES_REFUSE)
+                zero += c->st.n_text_zero_date;
+            else if (c->zero_dates == PGBOOT_ZERO_DATES_NULL && c->notnull)
+                zero_notnull += c->st.n_text_zero_date;
+        }
+    snprintf(out, cap, "%s%s%s",
+             lost ? "--round-timestamps rounds timestamps to microseconds (and counts them in "
+                    "the report); "
+                  : "",
+             zero ? "--zero-dates infinity loads zero dates as -infinity (--zero-dates null: as "
+                    "NULL where the column allows it); "
+                  : "",
+             zero_notnull ? "--zero-dates infinity loads zero dates of NOT NULL columns as "
+                            "-infinity; "
+                          : "");
+}
+
+/* Infinity in a numeric column: PostgreSQL's numeric holds it from version
+ * 14 on; into an older server the COPY would fail, so say so first. */
+static int stop_on_infinity_before_14(migration *mg)
+{
+    if (!mg->c || PQserverVersion(mg->c) >= 140000)
+        return 0;
+    for (int i = 0; i < mg->p.ntables; i++)
+        for (int j = 0; j < mg->p.tables[i].ncols; j++) {
+            pgb_plan_table *t = &mg->p.tables[i];
+            pgb_plan_col *c = &t->cols[j];
+            if (c->kind != PGB_K_NUMERIC || c->generated ||
+                !(c->st.n_real_nonfinite + c->st.n_text_inf))
+                continue;
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "column %s.%s of %s holds Infinity or -Infinity, which numeric "
+                              "holds only from PostgreSQL 14 on (the target runs %d); nothing "
+                              "was written",
+                              t->src->name, t->src->cols[c->src].name, mg->o->sqlite_path,
+                              PQserverVersion(mg->c) / 10000);
+            pgb_hint("migrate into PostgreSQL 14 or later (pgboot's own server runs 16)");
+            mg->stop = 1;
+            return rc;
+        }
+    return 0;
+}
+
+/* Strict: a zero date as the default of a date or timestamp column (the
+ * app's inserts would get another value) stops us too, unless --zero-dates
+ * says what it becomes. */
+static int stop_on_zero_defaults(migration *mg)
+{
+    for (int i = 0; i < mg->p.ntables; i++)
+        for (int j = 0; j < mg->p.tables[i].ncols; j++) {
+            pgb_plan_table *t = &mg->p.tables[i];
+            pgb_plan_col *c = &t->cols[j];
+            if (!pgb_plan_zero_default(t, c) || c->zero_dates == PGBOOT_ZERO_DATES_INFINITY ||
+                (c->zero_dates == PGBOOT_ZERO_DATES_NULL && !c->notnull))
+                continue;
+            const pgb_src_col *sc = &t->src->cols[c->src];
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "column %s.%s of %s has DEFAULT %s, a zero date PostgreSQL cannot "
+                              "store (%s); nothing was written",
+                              t->src->name, sc->name, mg->o->sqlite_path, sc->dflt,
+                              c->notnull ? "the column is NOT NULL" : "no such date");
+            pgb_hint("--zero-dates infinity makes zero dates (values and defaults) -infinity, "
+                     "which NOT NULL columns accept%s",
+                     c->notnull ? "" : "; --zero-dates null makes them NULL");
+            mg->stop = 1;
+            return rc;
+        }
     return 0;
 }
 
 /* Values that cannot be stored exactly stop us here: under strict, and
- * under widen those that no type holds (numbers beside blobs). */
+ * under widen those that no type holds (numbers beside blobs; into the
+ * target's own tables, whose types widen does not change, every one). */
 static int stop_on_bad_values(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
     if (o->on_error == PGBOOT_ON_ERROR_REJECT)
-        return 0;
+        return stop_on_infinity_before_14(mg);
     json_t *problems = json_array();
     pgb_buf msg = {0};
     int total = pgb_report_bad_cells(&mg->p, problems, &msg);
     int widen = o->on_error == PGBOOT_ON_ERROR_WIDEN;
+    int existing = o->schema_file || o->data_only;
     int rc = 0;
     if (total > 0) {
         json_object_set_new(mg->rep.root, "bad_values", problems);
-        rc = pgb_fail(
-            PGBOOT_EINVALID, "%d values in %s cannot be stored exactly%s; nothing was written: %s",
-            total, o->sqlite_path, widen ? " by any type (numbers beside blobs in one column)" : "",
-            msg.s ? msg.s : "");
-        if (widen)
-            pgb_hint("--on-error reject sets their rows aside in rejects/<table>.jsonl");
+        const char *where = !existing
+                                ? (widen ? " by any type (numbers beside blobs in one column)" : "")
+                            : widen ? " in the target's columns (--on-error widen changes no "
+                                      "column of the target's own tables)"
+                                    : " in the target's columns";
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "%d values in %s cannot be stored exactly%s; nothing was written: %s", total,
+                      o->sqlite_path, where, msg.s ? msg.s : "");
+        char opts[400];
+        value_options_hint(&mg->p, opts, sizeof opts);
+        if (widen || existing)
+            pgb_hint("%s--on-error reject sets their rows aside in rejects/<table>.jsonl", opts);
         else
-            pgb_hint("--on-error widen gives such columns a type that holds every value; "
-                     "--on-error reject sets their rows aside in rejects/<table>.jsonl");
+            pgb_hint("%s--on-error widen gives such columns a type that holds every value; "
+                     "--on-error reject sets their rows aside in rejects/<table>.jsonl",
+                     opts);
         mg->stop = 1; /* the transaction, if begun, is rolled back */
     } else {
         json_decref(problems);
     }
     pgb_buf_free(&msg);
+    if (rc == 0 && !existing && o->on_error == PGBOOT_ON_ERROR_STRICT)
+        rc = stop_on_zero_defaults(mg);
+    if (rc == 0)
+        rc = stop_on_infinity_before_14(mg);
     return rc;
 }
 
@@ -408,7 +531,14 @@ static int load_rows(migration *mg)
         L.split_rows = PGB_STAGING_SPLIT_ROWS;
     }
     int rc = 0;
-    for (int i = 0; i < mg->p.ntables && rc == 0; i++)
+    if (mg->tg.order) { /* into the app's own schema: parents first */
+        pgb_target_hooks(&mg->tg, &L);
+        rc = pgb_target_before_load(&mg->tg, mg->c, &mg->ddl);
+        for (int k = 0; k < mg->p.ntables && rc == 0; k++)
+            if (mg->tg.action[mg->tg.order[k]] != PGB_TT_SKIP)
+                rc = pgb_load_table(&L, &mg->p.tables[mg->tg.order[k]]);
+    }
+    for (int i = 0; i < mg->p.ntables && rc == 0 && !mg->tg.order; i++)
         rc = mg->staged ? pgb_staging_load(&L, &mg->p.tables[i], mg->create_sql[i])
                         : pgb_load_table(&L, &mg->p.tables[i]);
     free(rejects);
@@ -455,11 +585,8 @@ static int finish_schema(migration *mg)
                   &mg->rep,
                   o->dry_run,
                   &mg->ahead};
-    if (o->schema_file || o->data_only) {
-        for (int i = 0; i < p->ntables && !o->dry_run; i++)
-            pgb_ddl_identities(&e, &p->tables[i]);
-        return 0;
-    }
+    if (o->schema_file || o->data_only) /* identities among the sequences */
+        return o->dry_run ? 0 : pgb_target_after_load(&mg->tg, mg->c, &mg->ddl, &mg->rep);
     for (int i = 0; i < p->ntables; i++) {
         pgb_ddl_keys_and_indexes(&e, p, &p->tables[i]);
         pgb_ddl_identities(&e, &p->tables[i]);
@@ -480,6 +607,8 @@ static int verify(migration *mg)
         return rc;
     for (int i = 0; i < mg->p.ntables; i++) {
         mg->m->rejected += (uint64_t)mg->p.tables[i].rejected;
+        if (mg->tg.action && mg->tg.action[i] == PGB_TT_SKIP)
+            continue; /* the target's rows, kept */
         int differs = 0;
         if ((rc = pgb_record_verify(mg->c, &mg->p.tables[i], mg->o->sqlite_path,
                                     mg->o->verify == PGBOOT_VERIFY_FULL, &differs)) != 0) {
@@ -566,6 +695,7 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
     if (rc != 0)
         pgb_error_restore(&first);
     pgb_ahead_free(&mg->ahead);
+    pgb_target_free(&mg->tg);
     if (mg->create_sql)
         for (int i = 0; i < mg->p.ntables; i++)
             free(mg->create_sql[i]);

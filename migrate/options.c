@@ -14,7 +14,10 @@ int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int versi
     if (rc == 0) {
         /* Only the fields of that version: the caller's struct may be older. */
         pgboot_migrate_options init = PGBOOT_MIGRATE_OPTIONS_INIT;
-        memcpy(opts, &init, version == 1 ? offsetof(pgboot_migrate_options, server) : sizeof init);
+        memcpy(opts, &init,
+               version == 1   ? offsetof(pgboot_migrate_options, server)
+               : version == 2 ? offsetof(pgboot_migrate_options, skip_tables)
+                              : sizeof init);
         opts->version = version;
     }
     return rc;

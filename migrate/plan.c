@@ -264,7 +264,8 @@ enum {
     NEED_ISO = 8,
     NEED_UUID = 16,
     NEED_JSON = 32,
-    NEED_ALL = 63,
+    NEED_BLOBTEXT = 64, /* blobs that are UTF-8 text */
+    NEED_ALL = 127,
 };
 
 static int needs_for(family f, int detect_json)
@@ -281,16 +282,27 @@ static int needs_for(family f, int detect_json)
     case F_UUID:
         return NEED_UUID;
     case F_JSON:
-        return NEED_JSON;
+        return NEED_JSON | NEED_BLOBTEXT;
     case F_VARCHAR:
     case F_CHAR:
-        return NEED_CHARS;
+        return NEED_CHARS | NEED_BLOBTEXT;
     case F_TEXT:
+        return NEED_BLOBTEXT | (detect_json ? NEED_JSON : 0);
     case F_ANY:
         return detect_json ? NEED_JSON : 0;
     default:
         return 0;
     }
+}
+
+/* Does the text of a UUID (its 32 hex digits in hex) read back from a uuid
+ * column exactly: lower case, 8-4-4-4-12, no braces? */
+static int uuid_canonical(const char *s, size_t n, const char *hex)
+{
+    char canon[37];
+    snprintf(canon, sizeof canon, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+    return n == 36 && !memcmp(s, canon, 36);
 }
 
 static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
@@ -337,6 +349,19 @@ static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
     }
     case SQLITE_BLOB:
         st->n_blob++;
+        if (need & NEED_BLOBTEXT) {
+            const char *b = (const char *)sqlite3_value_blob(v);
+            size_t bn = (size_t)sqlite3_value_bytes(v);
+            if (pgb_utf8_ok(b ? b : "", bn)) {
+                st->n_blob_text++;
+                size_t chars = pgb_utf8_len(b ? b : "", bn);
+                if ((need & NEED_CHARS) && chars > st->max_chars)
+                    st->max_chars = chars;
+                int container;
+                if ((need & NEED_JSON) && pgb_json_check(b ? b : "", bn, &container) == 0)
+                    st->n_blob_json++;
+            }
+        }
         return;
     default:
         break;
@@ -364,8 +389,12 @@ static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
             st->max_chars = chars;
     }
     if (need & NEED_DECIMAL) {
-        if (pgb_decimal_shape(s, n, &id, &fd) != 0) {
+        int special = 0;
+        if (pgb_decimal_shape(s, n, &id, &fd) != 0 &&
+            !(special = pgb_numeric_special(s, n, NULL))) {
             st->n_text_nonnumeric++;
+        } else if (special) {
+            st->n_text_inf += special > 1;
         } else {
             if (id > st->max_int_digits)
                 st->max_int_digits = id;
@@ -379,8 +408,12 @@ static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
     if (!(need & NEED_ISO)) {
         /* not looked at */
     } else if (pgb_parse_iso(s, n, &iso) != 0) {
-        st->n_text_nondate++;
-        st->n_text_nonts++;
+        if (pgb_zero_date(s, n)) {
+            st->n_text_zero_date++;
+        } else {
+            st->n_text_nondate++;
+            st->n_text_nonts++;
+        }
     } else {
         if (iso.has_time)
             st->n_text_nondate++;
@@ -388,12 +421,14 @@ static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
             st->n_text_tz++;
         else
             st->n_text_naive++;
-        if (iso.frac_digits > 6)
-            st->n_text_frac7++;
+        if (iso.frac_lost)
+            st->n_text_frac_lost++;
     }
     char hex[33];
     if ((need & NEED_UUID) && pgb_parse_uuid(s, n, hex) != 0)
         st->n_text_nonuuid++;
+    else if ((need & NEED_UUID) && !uuid_canonical(s, n, hex))
+        st->n_text_uuid_noncanon++;
     if (need & NEED_JSON) {
         int container;
         if (pgb_json_check(s, n, &container) != 0) {
@@ -532,36 +567,52 @@ static void set_type(pgb_plan_col *c, pgb_pg_kind k, int p, int s, int len)
     }
 }
 
+/* Does an option load the column's zero dates (as NULL only where the
+ * column allows it)? */
+static int zero_dates_loaded(const pgb_plan_col *c)
+{
+    return c->zero_dates == PGBOOT_ZERO_DATES_INFINITY ||
+           (c->zero_dates == PGBOOT_ZERO_DATES_NULL && !c->notnull);
+}
+
+/* Zero dates the column cannot take. */
+static int64_t zero_dates_bad(const pgb_plan_col *c)
+{
+    return zero_dates_loaded(c) ? 0 : c->st.n_text_zero_date;
+}
+
 /* How many values a kind cannot hold exactly (mirrors pgb_cell_ok). */
 static int64_t bad_for(const pgb_plan_col *c)
 {
     const pgb_col_stats *st = &c->st;
+    int64_t lost = c->round_ts ? 0 : st->n_text_frac_lost;
     switch (c->kind) {
     case PGB_K_BIGINT:
         return st->n_real + st->n_text + st->n_blob;
     case PGB_K_DOUBLE:
         return st->n_text + st->n_blob + st->n_big_int;
-    case PGB_K_NUMERIC:
-        return st->n_text_nonnumeric + st->n_blob;
+    case PGB_K_NUMERIC: /* numeric(p,s) holds NaN, not the infinities */
+        return st->n_text_nonnumeric + st->n_blob +
+               (c->p > 0 ? st->n_real_nonfinite + st->n_text_inf : 0);
     case PGB_K_BOOL:
         return st->n_real + st->n_blob + st->n_int_not01 + st->n_text_nonbool;
     case PGB_K_DATE:
-        return st->n_int + st->n_real + st->n_blob + st->n_text_nondate;
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nondate + zero_dates_bad(c);
     case PGB_K_TS:
-        return st->n_int + st->n_real + st->n_blob + st->n_text_nonts + st->n_text_tz +
-               st->n_text_frac7;
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nonts + st->n_text_tz + lost +
+               zero_dates_bad(c);
     case PGB_K_TSTZ:
-        return st->n_int + st->n_real + st->n_blob + st->n_text_nonts + st->n_text_naive +
-               st->n_text_frac7;
+        return st->n_int + st->n_real + st->n_blob + st->n_text_nonts + st->n_text_naive + lost +
+               zero_dates_bad(c);
     case PGB_K_EPOCH_TSTZ:
         return st->n_real + st->n_text + st->n_blob;
-    case PGB_K_JSONB:
-        return st->n_int + st->n_real + st->n_blob + st->n_text_nonjson;
+    case PGB_K_JSONB: /* blobs of UTF-8 JSON text are that JSON */
+        return st->n_int + st->n_real + st->n_blob - st->n_blob_json + st->n_text_nonjson;
     case PGB_K_UUID:
         return st->n_int + st->n_real + st->n_blob + st->n_text_nonuuid;
     case PGB_K_VARCHAR:
-    case PGB_K_TEXT:
-        return st->n_blob + st->n_badtext;
+    case PGB_K_TEXT: /* blobs of UTF-8 text are stored as that text */
+        return st->n_blob - st->n_blob_text + st->n_badtext;
     case PGB_K_BYTEA:
         return st->n_int + st->n_real;
     }
@@ -573,9 +624,10 @@ static void reason(pgb_plan_col *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    free(c->reason);
-    c->reason = pgb_vprintf(fmt, ap);
+    char *r = pgb_vprintf(fmt, ap); /* the old reason may be an argument */
     va_end(ap);
+    free(c->reason);
+    c->reason = r;
 }
 
 /* The type that holds every value of the column exactly, by the data; when
@@ -634,7 +686,15 @@ static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int 
         set_type(c, PGB_K_DOUBLE, 0, 0, 0);
         break;
     case F_NUMERIC_PS:
-        if (st->max_int_digits <= a - b && st->max_frac_digits <= b) {
+        if (st->n_real_nonfinite + st->n_text_inf) {
+            /* What the load sends must fit: numeric(p,s) refuses the
+             * infinities; plain numeric holds them (PostgreSQL 14+). */
+            set_type(c, PGB_K_NUMERIC, 0, 0, 0);
+            reason(c,
+                   "%lld values are Infinity or -Infinity, which numeric(%d,%d) cannot hold: "
+                   "unconstrained numeric",
+                   (long long)(st->n_real_nonfinite + st->n_text_inf), a, b);
+        } else if (st->max_int_digits <= a - b && st->max_frac_digits <= b) {
             set_type(c, PGB_K_NUMERIC, a, b, 0);
         } else {
             set_type(c, PGB_K_NUMERIC, 0, 0, 0);
@@ -669,7 +729,15 @@ static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int 
     case F_TS:
         if (!st->n_int && !st->n_real && !st->n_text && !st->n_blob) {
             set_type(c, PGB_K_TS, 0, 0, 0);
-        } else if (only_text && !st->n_text_nonts && !st->n_text_frac7) {
+        } else if (only_text && !st->n_text_nonts && st->n_text_frac_lost && !c->round_ts &&
+                   st->n_text_tz + st->n_text_naive) {
+            set_type(c, PGB_K_TEXT, 0, 0, 0);
+            reason(c,
+                   "ISO-8601 timestamps, %lld of them with digits past microseconds that are "
+                   "not zeros (PostgreSQL keeps microseconds): kept as text; "
+                   "--round-timestamps rounds them to microseconds",
+                   (long long)st->n_text_frac_lost);
+        } else if (only_text && !st->n_text_nonts) {
             if (!st->n_text_tz) {
                 set_type(c, PGB_K_TS, 0, 0, 0);
                 reason(c, "ISO-8601 text without a zone: timestamp (never shifted)");
@@ -689,9 +757,15 @@ static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int 
         reason(c, "TIME values are kept as %s", c->type_sql);
         break;
     case F_JSON:
-        if (only_text && !st->n_text_nonjson) {
+        /* older app versions wrote JSON as blobs of its UTF-8 text */
+        if (!st->n_int && !st->n_real && st->n_blob == st->n_blob_json && !st->n_text_nonjson) {
             set_type(c, PGB_K_JSONB, 0, 0, 0);
-            if (st->n_text)
+            if (st->n_blob_json)
+                reason(c,
+                       "every value parses as JSON (%lld of them BLOBs of UTF-8 JSON text): "
+                       "jsonb",
+                       (long long)st->n_blob_json);
+            else if (st->n_text)
                 reason(c, "every value parses as JSON: jsonb");
         } else {
             by_data(c);
@@ -700,8 +774,15 @@ static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int 
         }
         break;
     case F_UUID:
-        if (only_text && !st->n_text_nonuuid) {
+        if (only_text && !st->n_text_nonuuid && !st->n_text_uuid_noncanon) {
             set_type(c, PGB_K_UUID, 0, 0, 0);
+        } else if (only_text && !st->n_text_nonuuid) {
+            set_type(c, PGB_K_TEXT, 0, 0, 0);
+            reason(c,
+                   "%lld UUIDs are not in the canonical form (lower case, 8-4-4-4-12, no "
+                   "braces): a uuid column would read them back changed, and values that "
+                   "differ only in case or braces would become equal; kept as text",
+                   (long long)st->n_text_uuid_noncanon);
         } else {
             by_data(c);
             reason(c, "UUID column holds values that are not UUIDs: kept as %s", c->type_sql);
@@ -724,6 +805,9 @@ static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int 
         break;
     case F_TEXT:
         set_type(c, PGB_K_TEXT, 0, 0, 0);
+        if (st->n_blob_text)
+            reason(c, "%lld BLOB values are valid UTF-8 text without NUL: stored as that text",
+                   (long long)st->n_blob_text);
         break;
     case F_BLOB:
         set_type(c, PGB_K_BYTEA, 0, 0, 0);
@@ -756,6 +840,15 @@ static void decide(pgb_plan_col *c, const pgb_src_col *sc, int epoch_as_ts, int 
             reason(c, "no declared type: %s by the values", c->type_sql);
         break;
     }
+    if (c->round_ts && st->n_text_frac_lost && (c->kind == PGB_K_TS || c->kind == PGB_K_TSTZ))
+        reason(c, "%s; %lld values rounded to microseconds (--round-timestamps)",
+               c->reason ? c->reason : c->type_sql, (long long)st->n_text_frac_lost);
+    if (st->n_text_zero_date && c->zero_dates != PGBOOT_ZERO_DATES_REFUSE &&
+        (c->kind == PGB_K_DATE || c->kind == PGB_K_TS || c->kind == PGB_K_TSTZ))
+        reason(c, "%s; %lld zero dates ('0000-00-00') loaded as %s",
+               c->reason ? c->reason : c->type_sql, (long long)st->n_text_zero_date,
+               c->zero_dates == PGBOOT_ZERO_DATES_INFINITY ? "-infinity (--zero-dates infinity)"
+                                                           : "NULL (--zero-dates null)");
     if (detect_json && c->kind == PGB_K_TEXT && (f == F_TEXT || f == F_ANY) && st->n_text &&
         only_text && !st->n_text_noncontainer) {
         set_type(c, PGB_K_JSONB, 0, 0, 0);
@@ -771,7 +864,7 @@ static void widen(pgb_plan_col *c)
     int64_t bad = c->n_bad;
     if (!st->n_text && !st->n_blob)
         set_type(c, PGB_K_NUMERIC, 0, 0, 0);
-    else if (!st->n_blob && !st->n_badtext)
+    else if (st->n_blob == st->n_blob_text && !st->n_badtext)
         set_type(c, PGB_K_TEXT, 0, 0, 0);
     else
         set_type(c, PGB_K_BYTEA, 0, 0, 0);
@@ -798,9 +891,11 @@ void pgb_plan_free(pgb_plan *p)
 }
 
 int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case, int epoch_as_ts, int detect_json,
-                  pgboot_on_error on_error, int full_scan)
+                  pgboot_on_error on_error, int full_scan, const pgb_value_opts *values)
 {
     memset(p, 0, sizeof *p);
+    if (values)
+        p->values = *values;
     p->src = src;
     p->preserve_case = preserve_case;
     p->epoch_as_timestamp = epoch_as_ts;
@@ -840,6 +935,9 @@ int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case, int epoch_as_
             c->name = fold(st->cols[j].name, preserve_case);
             c->generated = st->cols[j].hidden == 2 || st->cols[j].hidden == 3;
             c->identity = j == st->rowid_col && !st->without_rowid;
+            c->round_ts = p->values.round_timestamps;
+            c->zero_dates = p->values.zero_dates;
+            c->notnull = st->cols[j].notnull;
             cn[j] = c->name;
             co[j] = st->cols[j].name;
             if (!c->name)
@@ -910,11 +1008,20 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
         }
         return type == SQLITE_FLOAT;
     }
-    case PGB_K_NUMERIC:
+    case PGB_K_NUMERIC: {
         *why = type == SQLITE_BLOB ? "a blob in a numeric column" : "text that is not a number";
-        if (type == SQLITE_TEXT)
-            return pgb_decimal_shape(s, n, &id, &fd) == 0;
+        int special = 0;
+        if (type == SQLITE_TEXT && pgb_decimal_shape(s, n, &id, &fd) != 0 &&
+            !(special = pgb_numeric_special(s, n, NULL)))
+            return 0;
+        if (type == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v)))
+            special = 2;
+        if (special > 1 && c->p > 0) {
+            *why = "Infinity in a numeric(p,s) column, which cannot hold it";
+            return 0;
+        }
         return type != SQLITE_BLOB;
+    }
     case PGB_K_BOOL:
         *why = "a value other than 0/1/true/false";
         if (type == SQLITE_INTEGER) {
@@ -923,39 +1030,86 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
         }
         return type == SQLITE_TEXT && pgb_parse_bool_text(s, n) >= 0;
     case PGB_K_DATE:
-        *why = "not an ISO-8601 date";
-        return type == SQLITE_TEXT && pgb_parse_iso(s, n, &iso) == 0 && !iso.has_time;
     case PGB_K_TS:
     case PGB_K_TSTZ:
-        *why = "not an ISO-8601 timestamp of the column's kind";
-        return type == SQLITE_TEXT && pgb_parse_iso(s, n, &iso) == 0 && iso.frac_digits <= 6 &&
-               iso.has_zone == (c->kind == PGB_K_TSTZ);
+        *why = c->kind == PGB_K_DATE ? "not an ISO-8601 date"
+                                     : "not an ISO-8601 timestamp of the column's kind";
+        if (type != SQLITE_TEXT)
+            return 0;
+        if (pgb_zero_date(s, n)) {
+            if (c->zero_dates == PGBOOT_ZERO_DATES_NULL && c->notnull)
+                *why = "a zero date ('0000-00-00') in a NOT NULL column: --zero-dates null "
+                       "cannot make it NULL";
+            else
+                *why = "a zero date ('0000-00-00'): PostgreSQL has no such date";
+            return zero_dates_loaded(c);
+        }
+        if (pgb_parse_iso(s, n, &iso) != 0)
+            return 0;
+        if (c->kind == PGB_K_DATE)
+            return !iso.has_time;
+        if (iso.frac_lost && !c->round_ts) {
+            *why = "digits past microseconds that are not zeros (PostgreSQL keeps "
+                   "microseconds)";
+            return 0;
+        }
+        return iso.has_zone == (c->kind == PGB_K_TSTZ);
     case PGB_K_EPOCH_TSTZ:
         *why = "not an integer epoch";
         return type == SQLITE_INTEGER;
     case PGB_K_JSONB: {
         *why = "not JSON";
+        if (type == SQLITE_BLOB) {
+            s = (const char *)sqlite3_value_blob(v);
+            n = (size_t)sqlite3_value_bytes(v);
+            type = pgb_utf8_ok(s ? s : "", n) ? SQLITE_TEXT : SQLITE_BLOB;
+        }
         if (type != SQLITE_TEXT)
             return 0;
         int container;
-        return pgb_json_check(s, n, &container) == 0;
+        return pgb_json_check(s ? s : "", n, &container) == 0;
     }
     case PGB_K_UUID:
+        /* The same UUID in another spelling (upper case, braces) is the
+         * same value: into a target's uuid column (--schema) it goes. The
+         * plan chooses uuid only when every value is canonical. */
         *why = "not a UUID";
         return type == SQLITE_TEXT && pgb_parse_uuid(s, n, hex) == 0;
     case PGB_K_VARCHAR:
-        *why = type == SQLITE_BLOB ? "a blob in a text column" : "longer than the column";
-        if (type == SQLITE_TEXT)
-            return (int64_t)pgb_utf8_len(s, n) <= c->len;
-        return type != SQLITE_BLOB;
     case PGB_K_TEXT:
-        *why = "a blob in a text column";
-        return type != SQLITE_BLOB;
+        /* A blob of UTF-8 text (no NUL) is stored as that text. */
+        if (type == SQLITE_BLOB) {
+            *why = "a blob in a text column";
+            s = (const char *)sqlite3_value_blob(v);
+            n = (size_t)sqlite3_value_bytes(v);
+            if (!pgb_utf8_ok(s ? s : "", n))
+                return 0;
+            type = SQLITE_TEXT;
+        }
+        *why = "longer than the column";
+        if (c->kind == PGB_K_VARCHAR && type == SQLITE_TEXT)
+            return (int64_t)pgb_utf8_len(s ? s : "", n) <= c->len;
+        return 1;
     case PGB_K_BYTEA:
         *why = "a number in a blob column";
         return type == SQLITE_BLOB || type == SQLITE_TEXT;
     }
     return 1;
+}
+
+int pgb_plan_zero_default(const pgb_plan_table *t, const pgb_plan_col *c)
+{
+    const char *d = t->src->cols[c->src].dflt;
+    if (!d || c->generated || c->identity ||
+        (c->kind != PGB_K_DATE && c->kind != PGB_K_TS && c->kind != PGB_K_TSTZ))
+        return 0;
+    size_t n = strlen(d);
+    while (n >= 2 && d[0] == '(' && d[n - 1] == ')') { /* DEFAULT ('0000-00-00') */
+        d++;
+        n -= 2;
+    }
+    return n >= 2 && (d[0] == '\'' || d[0] == '"') && d[n - 1] == d[0] &&
+           pgb_zero_date(d + 1, n - 2);
 }
 
 void pgb_plan_recount(pgb_plan *p)

@@ -30,8 +30,14 @@ typedef struct {
     int64_t n_int_not01, n_big_int, n_real_nonint, n_real_nonfinite;
     int64_t n_badtext; /* invalid UTF-8 or NUL */
     int64_t n_text_nonbool, n_text_nondate, n_text_nonts, n_text_tz, n_text_naive;
-    int64_t n_text_frac7, n_text_nonuuid, n_text_nonjson, n_text_noncontainer;
+    int64_t n_text_frac_lost; /* ISO timestamps with non-zero digits past microseconds */
+    int64_t n_text_zero_date; /* '0000-00-00[ 00:00:00]' (pgb_zero_date) */
+    int64_t n_text_nonuuid, n_text_nonjson, n_text_noncontainer;
     int64_t n_text_nonnumeric;
+    int64_t n_text_inf;  /* 'Infinity', '-inf', ... (pgb_numeric_special); 'NaN' is a number */
+    int64_t n_blob_text; /* blobs whose bytes are valid UTF-8 without NUL (TEXT columns) */
+    int64_t n_blob_json; /* and of those, JSON texts (JSON columns) */
+    int64_t n_text_uuid_noncanon; /* UUIDs not in canonical lower-case 8-4-4-4-12 form */
     size_t max_chars;
     int max_int_digits, max_frac_digits; /* of numbers and numeric texts */
 } pgb_col_stats;
@@ -48,7 +54,17 @@ typedef struct {
     char *gen_sql; /* its translated expression */
     int64_t n_bad; /* values this type cannot hold exactly */
     pgb_col_stats st;
+    /* How values are changed on the way (the migration's options): */
+    int round_ts;                 /* round timestamps to microseconds */
+    pgboot_zero_dates zero_dates; /* zero dates: refused, -infinity or NULL */
+    int notnull;                  /* the column is NOT NULL (source, or the target's) */
 } pgb_plan_col;
+
+/* The options that change values on the way (see pgboot_migrate_options). */
+typedef struct {
+    int round_timestamps;
+    pgboot_zero_dates zero_dates;
+} pgb_value_opts;
 
 typedef struct {
     pgb_src_table *src;
@@ -70,12 +86,14 @@ typedef struct {
     int epoch_as_timestamp;
     int detect_json;
     pgboot_on_error on_error;
+    pgb_value_opts values;
 } pgb_plan;
 
-/* Fold and check names, scan every table, choose every type. */
+/* Fold and check names, scan every table, choose every type. values: NULL
+ * for the defaults (nothing changed on the way). */
 PGB_MUST_USE int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case,
                                int epoch_as_timestamp, int detect_json, pgboot_on_error on_error,
-                               int full_scan);
+                               int full_scan, const pgb_value_opts *values);
 void pgb_plan_free(pgb_plan *p);
 /* Count again the values each column's type cannot hold (after the types
  * were changed, e.g. to the target's own). */
@@ -87,6 +105,9 @@ const char *pgb_plan_col_name(const pgb_plan_table *t, const char *src_name);
 /* Can a SQLite value (by storage class and bytes) be stored exactly in col? */
 typedef struct sqlite3_value sqlite3_value;
 int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why);
+/* Is the column's SQLite default a zero date ('0000-00-00 00:00:00') and
+ * the column a date or timestamp? */
+int pgb_plan_zero_default(const pgb_plan_table *t, const pgb_plan_col *c);
 /* SELECT [rowid,] copied columns FROM the source table (malloc'd). */
 char *pgb_plan_select_sql(const pgb_plan_table *t, int with_rowid);
 

@@ -11,6 +11,7 @@
 
 #include "report.h"
 #include "source.h"
+#include "values.h"
 
 #define MAX_BAD_CELLS 20
 
@@ -63,6 +64,31 @@ void pgb_report_warn(pgb_report *r, const char *fmt, ...)
 
 /* ---- the report ---------------------------------------------------------------- */
 
+/* Values changed on the way by the migration's options, or stored in another
+ * storage class than SQLite's (counted by the scan): */
+typedef enum { CH_BLOBS_AS_TEXT, CH_ROUNDED, CH_ZERO_DATES, CH_KINDS } change_kind;
+
+static int64_t changed_count(const pgb_plan_col *c, change_kind k)
+{
+    int ts = c->kind == PGB_K_TS || c->kind == PGB_K_TSTZ;
+    if (c->generated)
+        return 0;
+    switch (k) {
+    case CH_BLOBS_AS_TEXT:
+        return c->kind == PGB_K_TEXT || c->kind == PGB_K_VARCHAR ? c->st.n_blob_text
+               : c->kind == PGB_K_JSONB                          ? c->st.n_blob_json
+                                                                 : 0;
+    case CH_ROUNDED:
+        return ts && c->round_ts ? c->st.n_text_frac_lost : 0;
+    case CH_ZERO_DATES:
+        return (ts || c->kind == PGB_K_DATE) && c->zero_dates != PGBOOT_ZERO_DATES_REFUSE
+                   ? c->st.n_text_zero_date
+                   : 0;
+    default:
+        return 0;
+    }
+}
+
 json_t *pgb_report_tables(pgb_plan *p)
 {
     json_t *tables = json_array();
@@ -78,6 +104,18 @@ json_t *pgb_report_tables(pgb_plan *p)
             json_object_set_new(jc, "type", json_string(c->type_sql));
             if (c->n_bad)
                 json_object_set_new(jc, "bad_values", json_integer(c->n_bad));
+            int64_t n;
+            if ((n = changed_count(c, CH_BLOBS_AS_TEXT)) > 0)
+                json_object_set_new(jc, "blobs_as_text", json_integer((json_int_t)n));
+            if ((n = changed_count(c, CH_ROUNDED)) > 0)
+                json_object_set_new(jc, "timestamps_rounded", json_integer((json_int_t)n));
+            if ((n = changed_count(c, CH_ZERO_DATES)) > 0) {
+                json_object_set_new(jc, "zero_dates", json_integer((json_int_t)n));
+                json_object_set_new(jc, "zero_dates_as",
+                                    json_string(c->zero_dates == PGBOOT_ZERO_DATES_INFINITY
+                                                    ? "-infinity"
+                                                    : "null"));
+            }
             json_array_append_new(cols, jc);
         }
         json_array_append_new(
@@ -108,6 +146,33 @@ char *pgb_report_summary(pgb_plan *p, pgb_report *rep, int64_t ms, int verify_fu
     if (changed)
         pgb_buf_printf(&b, "  %d columns got a type chosen from their values (see the report)\n",
                        changed);
+    static const char *const what[] = {
+        "BLOB values of valid UTF-8 stored as text",
+        "timestamps rounded to microseconds (--round-timestamps)",
+        "zero dates ('0000-00-00') loaded as ",
+    };
+    for (int k = 0; k < CH_KINDS; k++) {
+        int64_t total = 0;
+        pgb_buf cols = {0};
+        const char *as = "-infinity (--zero-dates infinity)";
+        for (int i = 0; i < p->ntables; i++)
+            for (int j = 0; j < p->tables[i].ncols; j++) {
+                const pgb_plan_col *c = &p->tables[i].cols[j];
+                int64_t n = changed_count(c, (change_kind)k);
+                if (!n)
+                    continue;
+                total += n;
+                if (c->zero_dates == PGBOOT_ZERO_DATES_NULL)
+                    as = "NULL (--zero-dates null)";
+                pgb_buf_printf(&cols, "%s%s.%s", cols.len ? ", " : "", p->tables[i].name, c->name);
+            }
+        if (total) {
+            pgb_buf_printf(&b, "  %lld ", (long long)total);
+            pgb_buf_printf(&b, "%s%s", what[k], k == CH_ZERO_DATES ? as : "");
+            pgb_buf_printf(&b, ": %s\n", cols.s ? cols.s : "");
+        }
+        pgb_buf_free(&cols);
+    }
     size_t n = json_array_size(rep->skipped);
     if (n)
         pgb_buf_printf(&b, "  %zu things not carried over:\n", n);
@@ -158,12 +223,24 @@ int pgb_report_bad_cells(pgb_plan *p, json_t *problems, pgb_buf *msg)
                 const char *why = NULL;
                 if (!c->n_bad || pgb_cell_ok(c, v, &why))
                     continue;
-                const unsigned char *txt = sqlite3_value_text(v);
-                char excerpt[48];
-                snprintf(excerpt, sizeof excerpt, "%.40s", txt ? (const char *)txt : "");
-                for (char *q = excerpt; *q; q++)
-                    if ((unsigned char)*q < 32 || (unsigned char)*q >= 127)
-                        *q = '?';
+                /* The value's bytes (a number as its exact text), as valid
+                 * UTF-8. */
+                char num[64];
+                const char *txt;
+                size_t len;
+                if (sqlite3_value_type(v) == SQLITE_FLOAT) {
+                    len = (size_t)pgb_real_text(sqlite3_value_double(v), num);
+                    txt = num;
+                } else if (sqlite3_value_type(v) == SQLITE_INTEGER) {
+                    len = (size_t)snprintf(num, sizeof num, "%lld",
+                                           (long long)sqlite3_value_int64(v));
+                    txt = num;
+                } else {
+                    txt = (const char *)sqlite3_value_blob(v);
+                    len = (size_t)sqlite3_value_bytes(v);
+                }
+                char excerpt[200];
+                pgb_excerpt(txt ? txt : "", len, 40, excerpt, sizeof excerpt);
                 long long key = first ? (long long)sqlite3_column_int64(s, 0) : -1;
                 json_array_append_new(problems,
                                       json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "table",

@@ -159,11 +159,17 @@ static void free_table(pgb_src_table *t)
     for (int i = 0; i < t->nidx; i++) {
         free(t->idx[i].name);
         free(t->idx[i].sql);
-        for (int j = 0; j < t->idx[i].ncols; j++)
+        for (int j = 0; j < t->idx[i].ncols; j++) {
             free(t->idx[i].cols[j]);
+            free(t->idx[i].colls ? t->idx[i].colls[j] : NULL);
+        }
         free(t->idx[i].cols);
+        free(t->idx[i].colls);
     }
     free(t->idx);
+    for (int i = 0; i < t->nnotes; i++)
+        free(t->notes[i].name);
+    free(t->notes);
     free(t->name);
     free(t->sql);
 }
@@ -291,6 +297,117 @@ static const char *tok_name(const pgb_toks *t, size_t i)
     return t->t[i].text;
 }
 
+static int add_note(pgb_src_table *tb, char *name, const char *reason)
+{
+    if (!name || grow((void **)&tb->notes, tb->nnotes, sizeof(pgb_src_note))) {
+        free(name);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    tb->notes[tb->nnotes++] = (pgb_src_note){name, reason};
+    return 0;
+}
+
+static const char *conflict_reason(const char *res, int check)
+{
+    if (check)
+        return "SQLite itself ignores a conflict clause on a CHECK constraint: the CHECK is "
+               "kept";
+    if (!strcasecmp(res, "REPLACE"))
+        return "PostgreSQL has no conflict resolution per constraint: the constraint is kept, "
+               "and a row that breaks it is refused where SQLite replaced the old row (or, for "
+               "NOT NULL, used the default); INSERT ... ON CONFLICT ... DO UPDATE does it in "
+               "PostgreSQL";
+    if (!strcasecmp(res, "IGNORE"))
+        return "PostgreSQL has no conflict resolution per constraint: the constraint is kept, "
+               "and a row that breaks it is refused where SQLite skipped it silently; INSERT "
+               "... ON CONFLICT DO NOTHING does it in PostgreSQL";
+    if (!strcasecmp(res, "FAIL"))
+        return "PostgreSQL has no conflict resolution per constraint: the constraint is kept, "
+               "and the statement that breaks it is undone entirely, where SQLite kept the "
+               "rows it had already changed";
+    if (!strcasecmp(res, "ROLLBACK"))
+        return "PostgreSQL has no conflict resolution per constraint: the constraint is kept; "
+               "the statement that breaks it fails and its transaction can only roll back, as "
+               "in SQLite";
+    return "SQLite's default (ABORT): the constraint is kept and PostgreSQL does the same, the "
+           "statement that breaks it fails";
+}
+
+/* The clauses of a column definition or table constraint (tokens [a, b);
+ * col: the column, or NULL) that PostgreSQL does not carry: into tb->notes. */
+static int note_clauses(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b, const char *col)
+{
+    size_t cur = a; /* where the current constraint begins */
+    int rc = 0;
+    char *where = col ? pgb_printf("%s.%s", tb->name, col) : pgb_strdup(tb->name);
+    if (!where)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    for (size_t j = a; j < b && rc == 0; j++) {
+        if (t->t[j].kind == TK_OP && t->t[j].start[0] == '(') {
+            size_t close = pgb_tok_close(t, j);
+            /* PRIMARY KEY (a DESC, b): the order of a key's column */
+            int desc = 0, key = pgb_tok_is(t, cur, "PRIMARY") || pgb_tok_is(t, cur, "UNIQUE");
+            for (size_t k = j + 1; !col && key && k < close && k < b && rc == 0; k++) {
+                desc |= pgb_tok_is(t, k, "DESC");
+                if (pgb_tok_is(t, k, "COLLATE") && tok_name(t, k + 1) &&
+                    strcasecmp(tok_name(t, k + 1), "BINARY") != 0 &&
+                    strcasecmp(tok_name(t, k + 1), "NOCASE") != 0)
+                    rc = add_note(tb,
+                                  pgb_printf("%s: COLLATE %s in a key", where, tok_name(t, k + 1)),
+                                  "no PostgreSQL collation compares as it does: the key "
+                                  "compares the column's bytes (BINARY)");
+            }
+            if (rc == 0 && desc && key) {
+                char *span = tok_span(t, cur, close + 1);
+                rc = add_note(tb, pgb_printf("%s: %s", where, span ? span : "?"),
+                              "the descending order of a key column is not kept: PostgreSQL's "
+                              "key index is ascending (what the key accepts is the same)");
+                free(span);
+            }
+            j = close;
+            continue;
+        }
+        if (pgb_tok_is(t, j, "PRIMARY") || pgb_tok_is(t, j, "UNIQUE") ||
+            pgb_tok_is(t, j, "CHECK") || pgb_tok_is(t, j, "REFERENCES") ||
+            pgb_tok_is(t, j, "FOREIGN") || pgb_tok_is(t, j, "DEFAULT") ||
+            pgb_tok_is(t, j, "COLLATE") || pgb_tok_is(t, j, "GENERATED") ||
+            (pgb_tok_is(t, j, "NOT") && pgb_tok_is(t, j + 1, "NULL")))
+            cur = j;
+        if (pgb_tok_is(t, j, "CONSTRAINT") && tok_name(t, j + 1)) {
+            rc = add_note(tb, pgb_printf("%s: CONSTRAINT %s", where, tok_name(t, j + 1)),
+                          "constraint names are not kept: PostgreSQL names the constraint "
+                          "itself (the constraint is carried)");
+            j++;
+        } else if (pgb_tok_is(t, j, "ON") && pgb_tok_is(t, j + 1, "CONFLICT") && j + 2 < b &&
+                   t->t[j + 2].text) {
+            char *span = tok_span(t, cur, j);
+            rc = add_note(
+                tb, pgb_printf("%s: %s ON CONFLICT %s", where, span ? span : "?", t->t[j + 2].text),
+                conflict_reason(t->t[j + 2].text, pgb_tok_is(t, cur, "CHECK")));
+            free(span);
+            j += 2;
+        } else if (col && pgb_tok_is(t, j, "DESC") && pgb_tok_is(t, cur, "PRIMARY")) {
+            rc = add_note(tb, pgb_printf("%s: PRIMARY KEY DESC", where),
+                          "the key's descending order is not kept: PostgreSQL's key index is "
+                          "ascending (what the key accepts is the same)");
+        } else if (pgb_tok_is(t, j, "MATCH") && tok_name(t, j + 1)) {
+            rc = add_note(tb, pgb_printf("%s: MATCH %s", where, tok_name(t, j + 1)),
+                          "SQLite parses MATCH but does not act on it: the foreign key is "
+                          "carried as SQLite enforces it (MATCH SIMPLE)");
+            j++;
+        } else if (col && pgb_tok_is(t, j, "COLLATE") && tok_name(t, j + 1) &&
+                   strcasecmp(tok_name(t, j + 1), "BINARY") != 0 &&
+                   strcasecmp(tok_name(t, j + 1), "NOCASE") != 0) {
+            rc = add_note(tb, pgb_printf("%s: COLLATE %s", where, tok_name(t, j + 1)),
+                          "no PostgreSQL collation compares as it does: the column compares "
+                          "its bytes (BINARY)");
+            j++;
+        }
+    }
+    free(where);
+    return rc;
+}
+
 /* One column definition or table constraint, tokens [a, b). */
 static int parse_item(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b)
 {
@@ -299,6 +416,9 @@ static int parse_item(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b)
         i += 2;
     if (pgb_tok_is(t, i, "CHECK") || pgb_tok_is(t, i, "FOREIGN") || pgb_tok_is(t, i, "PRIMARY") ||
         pgb_tok_is(t, i, "UNIQUE")) {
+        int rc = note_clauses(tb, t, a, b, NULL);
+        if (rc)
+            return rc;
         if (pgb_tok_is(t, i, "CHECK")) {
             size_t close = pgb_tok_close(t, i + 1);
             return add_check(tb, tok_span(t, i + 2, close));
@@ -320,11 +440,13 @@ static int parse_item(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b)
     pgb_src_col *c = name ? find_col(tb, name) : NULL;
     if (!c)
         return 0;
+    int rc = note_clauses(tb, t, i + 1, b, c->name);
+    if (rc)
+        return rc;
     for (size_t j = i + 1; j < b; j++) {
         if (pgb_tok_is(t, j, "CHECK") && j + 1 < b) {
             size_t close = pgb_tok_close(t, j + 1);
-            int rc = add_check(tb, tok_span(t, j + 2, close));
-            if (rc)
+            if ((rc = add_check(tb, tok_span(t, j + 2, close))) != 0)
                 return rc;
             j = close;
         } else if (pgb_tok_is(t, j, "COLLATE") && tok_name(t, j + 1)) {
@@ -529,11 +651,18 @@ static int read_indexes(pgb_src_db *db, pgb_src_table *tb)
     /* Their columns (constraint indexes) and text (CREATE INDEX). */
     for (int i = 0; i < tb->nidx && rc == 0; i++) {
         pgb_src_index *x = &tb->idx[i];
-        sqlite3_stmt *c = pragma(db, "index_info", x->name);
+        /* seqno, cid, name, desc, coll, key: the key columns and the
+         * collation each is compared with (a UNIQUE or PRIMARY KEY over
+         * NOCASE columns is case-insensitive) */
+        sqlite3_stmt *c = pragma(db, "index_xinfo", x->name);
         while (c && sqlite3_step(c) == SQLITE_ROW) {
-            if ((rc = grow((void **)&x->cols, x->ncols, sizeof(char *))) != 0)
+            if (!sqlite3_column_int(c, 5))
+                continue;
+            if ((rc = grow((void **)&x->cols, x->ncols, sizeof(char *))) != 0 ||
+                (rc = grow((void **)&x->colls, x->ncols, sizeof(char *))) != 0)
                 break;
-            x->cols[x->ncols++] = col_text(c, 2);
+            x->cols[x->ncols] = col_text(c, 2);
+            x->colls[x->ncols++] = col_text(c, 4);
         }
         sqlite3_finalize(c);
         sqlite3_stmt *q = NULL;

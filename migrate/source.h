@@ -38,7 +38,15 @@ typedef struct {
     int partial;
     char **cols; /* for constraint indexes: column names */
     int ncols;
+    char **colls; /* and the collation of each (PRAGMA index_xinfo) */
 } pgb_src_index;
+
+/* A clause of the CREATE TABLE text that PostgreSQL does not carry (an ON
+ * CONFLICT clause, a constraint's name, ...): reported by name. */
+typedef struct {
+    char *name;         /* "t.col: NOT NULL ON CONFLICT IGNORE", "t: CONSTRAINT x" */
+    const char *reason; /* static */
+} pgb_src_note;
 
 typedef struct {
     char *name;
@@ -57,6 +65,8 @@ typedef struct {
     int64_t seq; /* sqlite_sequence value, if has_seq */
     int has_seq;
     int fts; /* an FTS5 table with its own content, read as a table */
+    pgb_src_note *notes;
+    int nnotes;
 } pgb_src_table;
 
 typedef enum { PGB_SRC_VIEW, PGB_SRC_TRIGGER, PGB_SRC_FTS, PGB_SRC_VTAB } pgb_src_other_kind;

@@ -66,10 +66,14 @@ int pgb_parse_iso(const char *s, size_t n, pgb_iso *out)
             i += 3;
             if (i < n && s[i] == '.') {
                 i++;
-                int fd = 0;
+                int fd = 0, round_up = 0;
                 while (i < n && isdigit((unsigned char)s[i])) {
                     if (fd < 6)
                         frac = frac * 10 + (s[i] - '0');
+                    else if (s[i] != '0')
+                        out->frac_lost = 1;
+                    if (fd == 6)
+                        round_up = s[i] >= '5';
                     fd++;
                     i++;
                 }
@@ -78,6 +82,7 @@ int pgb_parse_iso(const char *s, size_t n, pgb_iso *out)
                 out->frac_digits = fd;
                 for (int k = fd; k < 6; k++)
                     frac *= 10;
+                frac += round_up; /* 1000000 carries into the seconds below */
             }
         }
         if (h > 23 || mi > 59 || sec > 59)
@@ -113,6 +118,73 @@ int pgb_parse_iso(const char *s, size_t n, pgb_iso *out)
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
     out->micros = secs * 1000000 + frac;
     return 0;
+}
+
+int pgb_zero_date(const char *s, size_t n)
+{
+    static const char zero[] = "0000-00-00 00:00:00";
+    if (n < 10 || memcmp(s, zero, 10) != 0)
+        return 0;
+    if (n == 10)
+        return 1;
+    if (s[10] != ' ' && s[10] != 'T')
+        return 0;
+    /* "00:00" or "00:00:00", then optionally a fraction of zeros */
+    size_t i;
+    if (n < 16 || memcmp(s + 11, zero + 11, 5) != 0)
+        return 0;
+    i = 16;
+    if (i < n && n >= 19 && !memcmp(s + 16, zero + 16, 3))
+        i = 19;
+    if (i < n && s[i] == '.' && i == 19) {
+        i++;
+        if (i == n)
+            return 0;
+        while (i < n && s[i] == '0')
+            i++;
+    }
+    return i == n;
+}
+
+/* The civil date of a day count since 1970-01-01 (Howard Hinnant). */
+static void civil_from_days(int64_t days, int64_t *y, int64_t *m, int64_t *d)
+{
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+int pgb_micros_text(int64_t micros, int utc, char *buf, size_t cap)
+{
+    int64_t secs = micros / 1000000, us = micros % 1000000;
+    if (us < 0) {
+        us += 1000000;
+        secs--;
+    }
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int64_t y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    int n = snprintf(buf, cap, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld", (long long)y,
+                     (long long)m, (long long)d, (long long)(rem / 3600),
+                     (long long)(rem % 3600 / 60), (long long)(rem % 60));
+    if (us && n > 0 && (size_t)n < cap) {
+        n += snprintf(buf + n, cap - (size_t)n, ".%06lld", (long long)us);
+        while (buf[n - 1] == '0')
+            buf[--n] = '\0';
+    }
+    if (utc && n > 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, "+00");
+    return n;
 }
 
 int pgb_parse_uuid(const char *s, size_t n, char *hex)
@@ -273,6 +345,64 @@ int pgb_double_text(double d, char *buf)
     return o;
 }
 
+int pgb_numeric_special(const char *s, size_t n, const char **canon)
+{
+    static const char *const names[] = {"nan",       "inf",  "infinity", "+inf",
+                                        "+infinity", "-inf", "-infinity"};
+    static const int kinds[] = {1, 2, 2, 2, 2, 3, 3};
+    static const char *const canons[] = {NULL, "NaN", "Infinity", "-Infinity"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == n && !strncasecmp(s, names[i], n)) {
+            if (canon)
+                *canon = canons[kinds[i]];
+            return kinds[i];
+        }
+    return 0;
+}
+
+void pgb_excerpt(const char *s, size_t n, size_t max_chars, char *out, size_t cap)
+{
+    size_t o = 0, chars = 0, i = 0;
+    if (cap == 0)
+        return;
+    while (i < n && chars < max_chars) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xe0) == 0xc0 ? 2
+                     : (c & 0xf0) == 0xe0 ? 3
+                     : (c & 0xf8) == 0xf0 ? 4
+                                          : 0;
+        char piece[8];
+        size_t plen;
+        if (len > 1 && i + len <= n && pgb_utf8_ok(s + i, len)) {
+            memcpy(piece, s + i, len);
+            plen = len;
+        } else if (c == '\\') {
+            memcpy(piece, "\\\\", 2);
+            plen = 2;
+            len = 1;
+        } else if (c >= 0x20 && c < 0x7f) {
+            piece[0] = (char)c;
+            plen = 1;
+            len = 1;
+        } else {
+            plen = (size_t)snprintf(piece, sizeof piece, "\\x%02x", c);
+            len = 1;
+        }
+        if (o + plen + 4 > cap)
+            break;
+        memcpy(out + o, piece, plen);
+        o += plen;
+        i += len;
+        chars++;
+    }
+    if (i < n && o + 4 <= cap) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
 int pgb_decimal_shape(const char *s, size_t n, int *int_digits, int *frac_digits)
 {
     size_t i = 0;
@@ -346,17 +476,8 @@ int pgb_epoch_text(int64_t secs, char *buf, size_t cap)
         rem += 86400;
         days--;
     }
-    /* civil_from_days (Howard Hinnant) */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
+    int64_t y, m, d;
+    civil_from_days(days, &y, &m, &d);
     return snprintf(buf, cap, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld+00", (long long)y,
                     (long long)m, (long long)d, (long long)(rem / 3600),
                     (long long)(rem % 3600 / 60), (long long)(rem % 60));

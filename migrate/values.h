@@ -12,10 +12,19 @@
 typedef struct {
     int has_time;
     int has_zone;
-    int frac_digits;
-    int64_t micros; /* since 1970-01-01 00:00:00 (UTC when has_zone) */
+    int frac_digits; /* any number: Rust and Go write 9, .NET 7 */
+    int frac_lost;   /* a digit past the sixth is not 0: microseconds cannot hold it */
+    int64_t micros;  /* since 1970-01-01 00:00:00 (UTC when has_zone), rounded to the
+                        nearest microsecond (halves up) */
 } pgb_iso;
 int pgb_parse_iso(const char *s, size_t n, pgb_iso *out);
+/* MySQL's "no date": "0000-00-00", optionally with a time of zeros
+ * ("0000-00-00 00:00:00", "T00:00:00.000"). 1 if s is one. */
+int pgb_zero_date(const char *s, size_t n);
+/* A timestamp in microseconds since 1970-01-01 as PostgreSQL reads it back:
+ * "YYYY-MM-DD HH:MM:SS.ffffff" (no fraction when 0), with "+00" when utc.
+ * Returns the length; buf >= 40. */
+int pgb_micros_text(int64_t micros, int utc, char *buf, size_t cap);
 /* A UUID as 8-4-4-4-12 hex (or 32 hex digits, or in braces): the 32 lower
  * hex digits into hex (33 bytes). */
 int pgb_parse_uuid(const char *s, size_t n, char *hex);
@@ -33,6 +42,15 @@ size_t pgb_utf8_len(const char *s, size_t n);
 /* The shortest decimal text that reads back as exactly d (as PostgreSQL's
  * float8 output gives it); returns its length. buf: at least 32 bytes. */
 int pgb_double_text(double d, char *buf);
+/* A numeric special as PostgreSQL's numeric reads it (any case): 'NaN' 1;
+ * 'Infinity'/'inf', with or without '+', 2; '-Infinity'/'-inf' 3; else 0.
+ * *canon: the text PostgreSQL gives back ("NaN", "Infinity", "-Infinity"). */
+int pgb_numeric_special(const char *s, size_t n, const char **canon);
+/* An excerpt of a value for a message or a report, always valid UTF-8: at
+ * most max_chars characters of s, valid UTF-8 as it is, every other byte and
+ * every control character as \xNN (backslash as \\), "..." when cut.
+ * Into out (cap bytes; max_chars * 4 + 8 is always enough). */
+void pgb_excerpt(const char *s, size_t n, size_t max_chars, char *out, size_t cap);
 /* Decimal digits of a number given as text: digits before and after the
  * point (after trimming trailing zeros); -1 if not a plain decimal number. */
 int pgb_decimal_shape(const char *s, size_t n, int *int_digits, int *frac_digits);

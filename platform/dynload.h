@@ -105,6 +105,8 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQconninfoFree pgb_dl_PQconninfoFree
 #define PQconndefaults pgb_dl_PQconndefaults
 #define PQserverVersion pgb_dl_PQserverVersion
+#define PQparameterStatus pgb_dl_PQparameterStatus
+#define PQdb pgb_dl_PQdb
 #define PQgetvalue pgb_dl_PQgetvalue
 #define PQsetNoticeProcessor pgb_dl_PQsetNoticeProcessor
 #define PQputCopyData pgb_dl_PQputCopyData
@@ -150,6 +152,8 @@ PQconninfoOption *pgb_dl_PQconninfoParse(const char *conninfo, char **errmsg);
 void pgb_dl_PQconninfoFree(PQconninfoOption *o);
 PQconninfoOption *pgb_dl_PQconndefaults(void);
 int pgb_dl_PQserverVersion(const PGconn *c);
+const char *pgb_dl_PQparameterStatus(const PGconn *c, const char *name);
+char *pgb_dl_PQdb(const PGconn *c);
 char *pgb_dl_PQgetvalue(const PGresult *r, int row, int col);
 PQnoticeProcessor pgb_dl_PQsetNoticeProcessor(PGconn *c, PQnoticeProcessor p, void *arg);
 int pgb_dl_PQputCopyData(PGconn *c, const char *buf, int n);

@@ -188,6 +188,12 @@ int pgb_pid_stopped(int pid);
 int pgb_pid_comm(int pid, char *buf, size_t len);
 /* Is the current directory of `pid` the directory `dir`? (-1: cannot tell) */
 int pgb_pid_cwd_is(int pid, const char *dir);
+/* The proportional set size of `pid` and its child processes (a postmaster
+ * and its backends), in bytes, summed from /proc/<pid>/smaps_rollup;
+ * *count gets how many processes were counted. PGBOOT_ENOTRUNNING when pid
+ * is gone, PGBOOT_ERROR when its figures cannot be read (another account's
+ * process). A child that ends meanwhile is left out. */
+PGB_MUST_USE int pgb_proc_tree_pss(int pid, uint64_t *bytes, int *count);
 
 /* How a server process is launched. */
 typedef struct {

@@ -198,6 +198,9 @@ STUB(PGB_LIB_PQ, PQconninfoOption *, PQconninfoParse, (const char *conninfo, cha
 STUBV(PGB_LIB_PQ, PQconninfoFree, (PQconninfoOption * o), (o))
 STUB(PGB_LIB_PQ, PQconninfoOption *, PQconndefaults, (void), (), NULL)
 STUB(PGB_LIB_PQ, int, PQserverVersion, (const PGconn *c), (c), 0)
+STUB(PGB_LIB_PQ, const char *, PQparameterStatus, (const PGconn *c, const char *name), (c, name),
+     NULL)
+STUB(PGB_LIB_PQ, char *, PQdb, (const PGconn *c), (c), NULL)
 STUB(PGB_LIB_PQ, char *, PQgetvalue, (const PGresult *r, int row, int col), (r, row, col), "")
 STUB(PGB_LIB_PQ, PQnoticeProcessor, PQsetNoticeProcessor,
      (PGconn * c, PQnoticeProcessor p, void *arg), (c, p, arg), NULL)

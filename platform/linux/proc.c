@@ -2,6 +2,7 @@
  * close-on-exec status pipe so that a failed exec is reported as an error of
  * its own rather than as a strange exit status. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -541,5 +542,90 @@ int pgb_run_as_user(const char *user, int create_user, int want_lifeline, pgb_wo
         *lifeline_out = lifeline[1];
     else if (lifeline[1] >= 0)
         close(lifeline[1]);
+    return 0;
+}
+
+/* The Pss: line of /proc/<pid>/smaps_rollup in kB; -1 when it cannot be read
+ * (errno says why). */
+static long long pss_kb(int pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int err = errno;
+    close(fd);
+    if (n <= 0) {
+        errno = n < 0 ? err : ESRCH;
+        return -1;
+    }
+    buf[n] = '\0';
+    const char *line = strstr(buf, "\nPss:");
+    if (!line) {
+        errno = ESRCH; /* a zombie's rollup is empty */
+        return -1;
+    }
+    return strtoll(line + 5, NULL, 10);
+}
+
+/* The parent pid in /proc/<pid>/stat (after the command name's last ')'). */
+static int parent_of(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')');
+    int ppid = -1;
+    char state;
+    if (!end || sscanf(end + 1, " %c %d", &state, &ppid) != 2)
+        return -1;
+    return ppid;
+}
+
+int pgb_proc_tree_pss(int pid, uint64_t *bytes, int *count)
+{
+    *bytes = 0;
+    if (count)
+        *count = 0;
+    long long kb = pss_kb(pid);
+    if (kb < 0) {
+        if (errno == ENOENT || errno == ESRCH || !pgb_pid_alive(pid))
+            return pgb_fail(PGBOOT_ENOTRUNNING, "process %d is not running", pid);
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot read the memory of process %d (%s)", pid,
+                          strerror(errno));
+        pgb_hint("/proc/PID/smaps_rollup of another account's process is readable only by it "
+                 "and by root: ask as the account that runs the server");
+        return rc;
+    }
+    uint64_t total = (uint64_t)kb;
+    int n = 1;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return pgb_fail(PGBOOT_ERROR, "cannot read /proc: %s", strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long child = strtol(e->d_name, &end, 10);
+        if (*end || child <= 0 || child == pid || parent_of((int)child) != pid)
+            continue;
+        long long ckb = pss_kb((int)child);
+        if (ckb >= 0) { /* one that ended meanwhile is left out */
+            total += (uint64_t)ckb;
+            n++;
+        }
+    }
+    closedir(d);
+    *bytes = total * 1024;
+    if (count)
+        *count = n;
     return 0;
 }

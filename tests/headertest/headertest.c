@@ -34,23 +34,40 @@ int pgboot_headertest(void)
     SAME(pgboot_server_options, PGBOOT_SERVER_OPTIONS_INIT, pgboot_server_options_init,
          PGBOOT_SERVER_OPTIONS_VERSION,
          !b.app && !b.port && !b.settings && !b.child && b.fetch.version == a.fetch.version &&
-             !b.fetch.mirror && !b.sqlite_path && !b.no_migrate && !b.unset);
+             !b.fetch.mirror && !b.sqlite_path && !b.no_migrate && !b.unset && !b.locale &&
+             !b.encoding && !b.data_checksums && !b.memory);
     SAME(pgboot_ephemeral_options, PGBOOT_EPHEMERAL_OPTIONS_INIT, pgboot_ephemeral_options_init,
          PGBOOT_EPHEMERAL_OPTIONS_VERSION,
-         !b.tmp_dir && !b.ttl_ms && !b.settings && b.fetch.version == a.fetch.version);
+         !b.tmp_dir && !b.ttl_ms && !b.settings && b.fetch.version == a.fetch.version &&
+             !b.locale && !b.encoding && !b.data_checksums && !b.memory);
     SAME(pgboot_testdb_options, PGBOOT_TESTDB_OPTIONS_INIT, pgboot_testdb_options_init,
          PGBOOT_TESTDB_OPTIONS_VERSION,
          !b.url && !b.sql_files && !b.pool_size && !b.background_refill && !b.server);
     SAME(pgboot_migrate_options, PGBOOT_MIGRATE_OPTIONS_INIT, pgboot_migrate_options_init,
          PGBOOT_MIGRATE_OPTIONS_VERSION,
          !b.sqlite_path && b.on_error == PGBOOT_ON_ERROR_STRICT &&
-             b.verify == PGBOOT_VERIFY_COUNTS && !b.replace && !b.progress_payload && !b.server);
+             b.verify == PGBOOT_VERIFY_COUNTS && !b.replace && !b.progress_payload && !b.server &&
+             !b.skip_tables && !b.replace_tables &&
+             b.existing_rows == PGBOOT_EXISTING_ROWS_REFUSE && !b.round_timestamps &&
+             b.zero_dates == PGBOOT_ZERO_DATES_REFUSE);
     {
         /* The nested fetch options of an _INIT are initialised too. */
         pgboot_server_options s = PGBOOT_SERVER_OPTIONS_INIT;
         pgboot_ephemeral_options e = PGBOOT_EPHEMERAL_OPTIONS_INIT;
         if (s.fetch.version != PGBOOT_FETCH_OPTIONS_VERSION ||
             e.fetch.version != PGBOOT_FETCH_OPTIONS_VERSION)
+            failures++;
+    }
+    {
+        /* An older version's init leaves the fields of later versions alone:
+         * the caller's struct may end before them. */
+        pgboot_server_options s;
+        pgboot_ephemeral_options e;
+        memset(&s, 0xab, sizeof s);
+        memset(&e, 0xab, sizeof e);
+        if (pgboot_server_options_init(&s, 2) != 0 || s.version != 2 || s.unset ||
+            s.data_checksums != (int)0xabababab || pgboot_ephemeral_options_init(&e, 1) != 0 ||
+            e.version != 1 || e.settings || e.data_checksums != (int)0xabababab)
             failures++;
     }
     {

@@ -63,6 +63,7 @@ case_run_as_user() {
     ran host_api "$U/host_api" ex-host "$U/bundle.tgz"
     check_match "$OUT" '^url postgresql://ex-host:' "host_api prints the URL"
     check_contains "$OUT" 'started_here 1' "host_api started the server"
+    check_match "$OUT" '^memory [0-9]+\.[0-9] MB \(PSS of [0-9]+ processes\)$' "host_api reads the server tree's memory (pgboot_server_memory)"
     check_match "$OUT" '^stopped$' "host_api stopped it"
     ran "the CMake-built host_api" "$U/host_api_cmake" ex-host
     check_match "$OUT" '^stopped$' "the CMake-built host_api runs"

@@ -349,6 +349,9 @@ def src_canon(cat, st, v):
                 return str(v).encode()
             if st == "real":
                 return AMBIG
+            if st == "blob" and b"\0" not in v:
+                bytes(v).decode("utf-8")  # UTF-8 text stored as a blob: that text
+                return bytes(v)
             return Bad("blob in a text column")
     except (ValueError, UnicodeDecodeError, json.JSONDecodeError, InvalidOperation) as e:
         return Bad("%s: %s" % (type(e).__name__, e))
@@ -652,7 +655,15 @@ def cmd_schema(a):
         want = [mapped(x, a.preserve_case) for x in pk]
         if want != ppk:
             sk = skipped_for(["primary"], t)
-            if sk and not ppk:
+            # a key holding NULLs (SQLite allows them): UNIQUE on the same
+            # columns, with a warning naming the table
+            puq = [r[0].split(",") for r in pg_rows(a.url, "SELECT (SELECT string_agg(a.attname, ',' ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(n, ord) "
+                                                          "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n) "
+                                                          "FROM pg_constraint k WHERE k.contype = 'u' AND k.conrelid = %s::regclass" % sq("public." + qi(pt)))]
+            warned = [w for w in ((report or {}).get("warnings") or []) if w.startswith("table %s: its PRIMARY KEY" % t)]
+            if not ppk and want in puq and warned:
+                notes.append("table %s: primary key %s holds NULLs: UNIQUE in PostgreSQL; the report says: %s" % (t, pk, warned[0]))
+            elif sk and not ppk:
                 notes.append("table %s: primary key %s not carried over; the report says: %s" % (t, pk, sk[0].get("reason")))
             else:
                 problem("table %s: primary key %s in SQLite, %s in PostgreSQL" % (t, want, ppk))

@@ -51,6 +51,87 @@ static void test_iso(void **state)
     assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), -1);
 }
 
+/* Issue 10: more than six fractional digits (Rust and Go write 9, .NET 7)
+ * are ISO-8601; zeros past microseconds lose nothing, other digits round. */
+static void test_iso_fraction_digits(void **state)
+{
+    (void)state;
+    pgb_iso iso, ref;
+    const char *s = "2024-03-26 13:17:21.510011";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &ref), 0);
+    s = "2024-03-26 13:17:21.510011000"; /* exact: zeros */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_int_equal(iso.frac_digits, 9);
+    assert_false(iso.frac_lost);
+    assert_int_equal(iso.micros, ref.micros);
+    s = "2024-03-26 13:17:21.510011640"; /* Rust/Go: rounds up to .510012 */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_true(iso.frac_lost);
+    assert_int_equal(iso.micros, ref.micros + 1);
+    s = "2024-03-26 13:17:21.5100114+02:00"; /* .NET, with an offset: rounds down */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_true(iso.frac_lost);
+    assert_true(iso.has_zone);
+    assert_int_equal(iso.micros, ref.micros - 2 * 3600 * (int64_t)1000000);
+    s = "2024-03-26 13:17:21.000000000+00:00"; /* an app's own default: exact */
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    assert_false(iso.frac_lost);
+    /* the carry runs through seconds, minutes, hours and the day */
+    s = "2023-12-31T23:59:59.9999995";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    char buf[64];
+    assert_int_equal(pgb_micros_text(iso.micros, 0, buf, sizeof buf), 19);
+    assert_string_equal(buf, "2024-01-01 00:00:00");
+    s = "2024-03-26 13:17:21.510011640Z";
+    assert_int_equal(pgb_parse_iso(s, strlen(s), &iso), 0);
+    pgb_micros_text(iso.micros, 1, buf, sizeof buf);
+    assert_string_equal(buf, "2024-03-26 13:17:21.510012+00");
+    pgb_micros_text(-1, 0, buf, sizeof buf); /* before 1970 */
+    assert_string_equal(buf, "1969-12-31 23:59:59.999999");
+    pgb_micros_text((int64_t)-62135596800 * 1000000, 0, buf, sizeof buf);
+    assert_string_equal(buf, "0001-01-01 00:00:00");
+}
+
+static void test_zero_date_special_excerpt(void **state)
+{
+    (void)state;
+    static const char *const zero[] = {"0000-00-00", "0000-00-00 00:00:00", "0000-00-00T00:00",
+                                       "0000-00-00 00:00:00.000000"};
+    for (size_t i = 0; i < sizeof zero / sizeof *zero; i++)
+        assert_true(pgb_zero_date(zero[i], strlen(zero[i])));
+    static const char *const not_zero[] = {
+        "0000-00-01",  "0000-00-00 00:00:01", "0000-00-00 ", "0000-00-00 00:00:00.",
+        "0000-00-00x", "0000-00-0",           "0001-01-01",  ""};
+    for (size_t i = 0; i < sizeof not_zero / sizeof *not_zero; i++)
+        if (pgb_zero_date(not_zero[i], strlen(not_zero[i])))
+            fail_msg("'%s' taken for a zero date", not_zero[i]);
+    const char *canon = NULL;
+    assert_int_equal(pgb_numeric_special("NaN", 3, &canon), 1);
+    assert_string_equal(canon, "NaN");
+    assert_int_equal(pgb_numeric_special("inf", 3, &canon), 2);
+    assert_string_equal(canon, "Infinity");
+    assert_int_equal(pgb_numeric_special("+Infinity", 9, &canon), 2);
+    assert_int_equal(pgb_numeric_special("-INF", 4, &canon), 3);
+    assert_string_equal(canon, "-Infinity");
+    assert_int_equal(pgb_numeric_special("Infinit", 7, &canon), 0);
+    assert_int_equal(pgb_numeric_special("1.5", 3, &canon), 0);
+    /* excerpts: valid UTF-8 as it is (an emoji is not "????"), the rest escaped */
+    char out[200];
+    const char json[] = "{\"mood\":\"\xf0\x9f\x98\x80\"}";
+    pgb_excerpt(json, sizeof json - 1, 40, out, sizeof out);
+    assert_string_equal(out, json);
+    pgb_excerpt("a\xff\x00"
+                "b\n\\",
+                6, 40, out, sizeof out);
+    assert_string_equal(out, "a\\xff\\x00b\\x0a\\\\");
+    pgb_excerpt("\xf0\x9f\x98", 3, 40, out, sizeof out); /* a cut character */
+    assert_string_equal(out, "\\xf0\\x9f\\x98");
+    pgb_excerpt("\xc3\xa9\xc3\xa9\xc3\xa9", 6, 2, out, sizeof out); /* characters, not bytes */
+    assert_string_equal(out, "\xc3\xa9\xc3\xa9...");
+    pgb_excerpt("abcdef", 6, 40, out, 6); /* a small buffer: cut, still a string */
+    assert_true(strlen(out) < 6);
+}
+
 static void test_uuid_bool_utf8(void **state)
 {
     (void)state;
@@ -540,10 +621,16 @@ static void test_sha256(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_iso),         cmocka_unit_test(test_uuid_bool_utf8),
-        cmocka_unit_test(test_double_text), cmocka_unit_test(test_json_check),
-        cmocka_unit_test(test_sha256),      cmocka_unit_test(test_decimal_shape),
-        cmocka_unit_test(test_translate),   cmocka_unit_test(test_tokenize),
+        cmocka_unit_test(test_iso),
+        cmocka_unit_test(test_uuid_bool_utf8),
+        cmocka_unit_test(test_iso_fraction_digits),
+        cmocka_unit_test(test_zero_date_special_excerpt),
+        cmocka_unit_test(test_double_text),
+        cmocka_unit_test(test_json_check),
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_decimal_shape),
+        cmocka_unit_test(test_translate),
+        cmocka_unit_test(test_tokenize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,8 @@ typedef struct {
     int src_open;
     pgb_plan p;
     int plan_made;
+    pgb_value_opts values; /* the next plan's (reset by fx_end) */
+    int full_scan;         /* the next plan scans as into an existing schema */
 } fx;
 
 static void fx_exec(fx *f, const char *sql)
@@ -62,6 +64,8 @@ static void fx_end(fx *f)
     if (f->plan_made)
         pgb_plan_free(&f->p);
     f->plan_made = 0;
+    memset(&f->values, 0, sizeof f->values);
+    f->full_scan = 0;
     if (f->src_open)
         pgb_src_close(&f->src);
     f->src_open = 0;
@@ -129,7 +133,8 @@ static void fx_open_src(fx *f)
 static int fx_make(fx *f, int preserve_case, int epoch_as_ts, int detect_json, pgboot_on_error pol)
 {
     pgboot_error_clear();
-    int rc = pgb_plan_make(&f->p, &f->src, preserve_case, epoch_as_ts, detect_json, pol, 0);
+    int rc = pgb_plan_make(&f->p, &f->src, preserve_case, epoch_as_ts, detect_json, pol,
+                           f->full_scan, &f->values);
     f->plan_made = 1;
     if (pgb_src_check(&f->src) != 0)
         fail_msg("pgb_src_check: %s", pgboot_error_last());
@@ -393,7 +398,7 @@ static void test_dates(void **state)
         /* mixed: neither is exact for both, text */
         {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('2024-01-01 10:00:00Z')", PGB_K_TEXT, "text",
          0},
-        /* 7 fractional digits do not fit a timestamp */
+        /* 7 fractional digits that are not zeros do not fit a timestamp */
         {"DATETIME", "VALUES ('2024-01-01 10:00:00.1234567')", PGB_K_TEXT, "text", 0},
         {"DATETIME", "VALUES ('2024-01-01 10:00:00'), ('now')", PGB_K_TEXT, "text", 0},
         /* TIME: by the data */
@@ -405,6 +410,165 @@ static void test_dates(void **state)
                "('2024-01-01 10:00:00+01');");
     fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
     expect_reason(f, "t", "v", "mixed");
+    fx_end(f);
+}
+
+/* Issue 10, item 4: more than six fractional digits are ISO-8601. Zeros
+ * past microseconds are exact; other digits keep the column text (strict),
+ * with the right reason, unless --round-timestamps. */
+static void test_timestamps_past_micros(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        /* an app's own default: exact, with or without an offset */
+        {"DATETIME", "VALUES ('2024-03-26 13:17:21.000000000+00:00'), ('2024-03-27 08:00:00Z')",
+         PGB_K_TSTZ, "timestamptz", 0},
+        {"DATETIME", "VALUES ('2024-03-26 13:17:21.510011000'), ('2024-03-26 13:17:21.5100110')",
+         PGB_K_TS, "timestamp", 0},
+        /* Rust/Go's 9 digits and .NET's 7 that microseconds cannot hold: text */
+        {"DATETIME", "VALUES ('2024-03-26 13:17:21.510011640'), ('2024-03-26 13:17:22')",
+         PGB_K_TEXT, "text", 0},
+        {"TIMESTAMP", "VALUES ('2024-03-26T13:17:21.5100116+01:00')", PGB_K_TEXT, "text", 0},
+    };
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v DATETIME, w DATETIME);"
+               "INSERT INTO t VALUES ('2024-03-26 13:17:21.510011640', '2024-03-26 13:17:21.1+02'),"
+               "('2024-03-26 13:17:22', '2024-03-26 13:17:21.1234567+02');");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_reason(f, "t", "v", "digits past microseconds that are not zeros");
+    expect_reason(f, "t", "v", "--round-timestamps");
+    pgb_plan_col *c = fx_col(f, "t", "v");
+    if (strstr(c->reason, "not ISO-8601"))
+        fail_msg("the reason still says 'not ISO-8601': %s", c->reason);
+    /* into an existing timestamp column (the app's schema): refused, each cell */
+    c->kind = PGB_K_TS;
+    pgb_plan_recount(&f->p);
+    assert_int_equal(c->n_bad, 1);
+    const char *why = NULL;
+    assert_int_equal(fx_cells_refused(f, "t", "v", &why), 1);
+    assert_non_null(strstr(why, "digits past microseconds"));
+    fx_end(f);
+    /* --round-timestamps: timestamp(tz), rounded and counted */
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v DATETIME, w DATETIME);"
+               "INSERT INTO t VALUES ('2024-03-26 13:17:21.510011640', '2024-03-26 13:17:21.1+02'),"
+               "('2024-03-26 13:17:22', '2024-03-26 13:17:21.1234567+02');");
+    f->values.round_timestamps = 1;
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "t", "v", PGB_K_TS, "timestamp", 0, "9 digits, rounded");
+    expect_col(f, "t", "w", PGB_K_TSTZ, "timestamptz", 0, "7 digits with offsets, rounded");
+    expect_reason(f, "t", "v", "1 values rounded to microseconds (--round-timestamps)");
+    fx_end(f);
+}
+
+/* Issue 10, item 5: zero dates are refused (strict), or loaded as -infinity
+ * or NULL (only where the column allows it) by an explicit option. */
+static void test_zero_dates(void **state)
+{
+    fx *f = *state;
+    static const char *const db =
+        "CREATE TABLE t(d DATE, ts DATETIME NOT NULL, n DATETIME);"
+        "INSERT INTO t VALUES ('2024-02-29', '2024-01-01 10:00:00', '2024-01-01 10:00:00'),"
+        "('0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'), (NULL, '0000-00-00', NULL);";
+    fx_begin(f);
+    fx_exec(f, db);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "t", "d", PGB_K_DATE, "date", 1, "zero dates refused (DATE)");
+    expect_col(f, "t", "ts", PGB_K_TS, "timestamp", 2, "zero dates refused (DATETIME)");
+    expect_col(f, "t", "n", PGB_K_TS, "timestamp", 1, "zero dates refused (nullable)");
+    const char *why = NULL;
+    fx_cells_refused(f, "t", "ts", &why);
+    assert_string_equal(why, "a zero date ('0000-00-00'): PostgreSQL has no such date");
+    fx_end(f);
+    fx_begin(f);
+    fx_exec(f, db);
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_WIDEN); /* widen: text holds them */
+    expect_col(f, "t", "ts", PGB_K_TEXT, "text", 0, "zero dates widened");
+    fx_end(f);
+    fx_begin(f);
+    fx_exec(f, db);
+    f->values.zero_dates = PGBOOT_ZERO_DATES_INFINITY;
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "t", "d", PGB_K_DATE, "date", 0, "--zero-dates infinity (DATE)");
+    expect_col(f, "t", "ts", PGB_K_TS, "timestamp", 0, "--zero-dates infinity (NOT NULL)");
+    expect_reason(f, "t", "ts", "2 zero dates ('0000-00-00') loaded as -infinity");
+    fx_end(f);
+    fx_begin(f);
+    fx_exec(f, db);
+    f->values.zero_dates = PGBOOT_ZERO_DATES_NULL;
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_col(f, "t", "n", PGB_K_TS, "timestamp", 0, "--zero-dates null (nullable)");
+    expect_col(f, "t", "ts", PGB_K_TS, "timestamp", 2, "--zero-dates null (NOT NULL)");
+    fx_cells_refused(f, "t", "ts", &why);
+    assert_non_null(strstr(why, "NOT NULL"));
+    fx_end(f);
+}
+
+/* Issue 10, item 7: a BLOB whose bytes are UTF-8 text (no NUL) in a TEXT
+ * column is that text. */
+static void test_blob_text(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"TEXT", "VALUES ('x'), (x'7b226d6f6f64223a22f09f9880227d')", PGB_K_TEXT, "text", 0},
+        {"TEXT", "VALUES ('x'), (x'7b7d'), (x'ff')", PGB_K_TEXT, "text", 1},
+        {"TEXT", "VALUES (x'610062')", PGB_K_TEXT, "text", 1}, /* NUL */
+        {"VARCHAR(2)", "VALUES (x'c3a9c3a9')", PGB_K_VARCHAR, "varchar(2)", 0},
+        {"VARCHAR(2)", "VALUES (x'c3a9c3a9c3a9')", PGB_K_TEXT, "text", 0},
+        /* a BLOB column stays bytea */
+        {"BLOB", "VALUES (x'7b7d')", PGB_K_BYTEA, "bytea", 0},
+        /* a JSON column of blobs of UTF-8 JSON text: jsonb */
+        {"JSON", "VALUES ('[1]'), (x'7b2261223a317d')", PGB_K_JSONB, "jsonb", 0},
+        {"JSON", "VALUES ('[1]'), (x'7b2261223a')", PGB_K_BYTEA, "bytea", 0}, /* not JSON */
+    };
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES (x'7b7d'), (x'5b5d'), ('z');");
+    f->full_scan = 1; /* as into an existing schema */
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_reason(f, "t", "v", "2 BLOB values are valid UTF-8 text without NUL");
+    /* into an existing jsonb column: blobs of JSON text fit, others do not */
+    pgb_plan_col *c = fx_col(f, "t", "v");
+    c->kind = PGB_K_JSONB;
+    pgb_plan_recount(&f->p);
+    assert_int_equal(c->n_bad, 1); /* 'z' (but not the blobs {} and []) */
+    assert_int_equal(fx_cells_refused(f, "t", "v", NULL), 1);
+    fx_end(f);
+    /* widen: one blob that is not text makes the column bytea */
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES (x'7b7d'), (x'ff'), ('z');");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_WIDEN);
+    expect_col(f, "t", "v", PGB_K_BYTEA, "bytea", 0, "a blob that is not text, widened");
+    fx_end(f);
+}
+
+/* Issue 10, item 9: the plan sees the infinities the load sends. */
+static void test_numeric_infinity(void **state)
+{
+    fx *f = *state;
+    static const col_case cases[] = {
+        {"NUMERIC(10,2)", "VALUES (1.5), (1e999), (-1e999)", PGB_K_NUMERIC, "numeric", 0},
+        {"DECIMAL(10,2)", "VALUES (1.5), ('Infinity')", PGB_K_NUMERIC, "numeric", 0},
+        {"NUMERIC(10,2)", "VALUES (1.5), ('-inf')", PGB_K_NUMERIC, "numeric", 0},
+        /* NaN fits numeric(p,s) */
+        {"NUMERIC(10,2)", "VALUES (1.5), ('NaN')", PGB_K_NUMERIC, "numeric(10,2)", 0},
+        {"NUMERIC", "VALUES (1.5), (1e999), ('NaN')", PGB_K_NUMERIC, "numeric", 0},
+        {"REAL", "VALUES (1.5), (1e999)", PGB_K_DOUBLE, "double precision", 0},
+    };
+    RUN(f, cases, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE t(v NUMERIC(10,2)); INSERT INTO t VALUES (1.5), (1e999), ('-inf');");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    expect_reason(f, "t", "v",
+                  "2 values are Infinity or -Infinity, which numeric(10,2) cannot hold");
+    /* into an existing numeric(10,2) column: refused */
+    pgb_plan_col *c = fx_col(f, "t", "v");
+    c->p = 10;
+    c->s = 2;
+    pgb_plan_recount(&f->p);
+    assert_int_equal(c->n_bad, 2);
+    assert_int_equal(fx_cells_refused(f, "t", "v", NULL), 2);
     fx_end(f);
 }
 
@@ -486,11 +650,16 @@ static void test_uuid(void **state)
 {
     fx *f = *state;
     static const col_case cases[] = {
+        {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), (NULL)", PGB_K_UUID, "uuid", 0},
+        /* issue 10 item 12: upper case, braces or no dashes would read back
+         * changed (and 'A' and 'a' would become one key): text */
         {"UUID",
          "VALUES ('123e4567-e89b-12d3-a456-426614174000'), "
          "('123E4567-E89B-12D3-A456-426614174001'), ('{123e4567e89b12d3a456426614174002}'), "
          "(NULL)",
-         PGB_K_UUID, "uuid", 0},
+         PGB_K_TEXT, "text", 0},
+        {"UUID", "VALUES ('123e4567e89b12d3a456426614174000')", PGB_K_TEXT, "text", 0},
+        {"UUID", "VALUES ('{123e4567-e89b-12d3-a456-426614174000}')", PGB_K_TEXT, "text", 0},
         {"GUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000')", PGB_K_UUID, "uuid", 0},
         {"UUID", NULL, PGB_K_UUID, "uuid", 0},
         {"UUID", "VALUES ('123e4567-e89b-12d3-a456-426614174000'), ('not-a-uuid')", PGB_K_TEXT,
@@ -741,18 +910,26 @@ static void test_cell_ok_kinds(void **state)
         {"ts", "timestamp", "'2024-01-01 10:00Z'", 0,
          "not an ISO-8601 timestamp of the column's kind"},
         {"ts", "timestamp", "'2024-01-01 10:00:00.1234567'", 0,
-         "not an ISO-8601 timestamp of the column's kind"},
+         "digits past microseconds that are not zeros (PostgreSQL keeps microseconds)"},
+        /* issue 10: zeros past microseconds are exact; zero dates are not dates */
+        {"ts", "timestamp", "'2024-03-26 13:17:21.510011000'", 1, NULL},
+        {"ts", "timestamp", "'0000-00-00 00:00:00'", 0,
+         "a zero date ('0000-00-00'): PostgreSQL has no such date"},
+        {"d", "date", "'0000-00-00'", 0, "a zero date ('0000-00-00'): PostgreSQL has no such date"},
         {"tz", "timestamptz", "'2024-01-01 10:00+02:00'", 1, NULL},
         {"tz", "timestamptz", "'2024-01-01 10:00'", 0,
          "not an ISO-8601 timestamp of the column's kind"},
         {"j", "jsonb", "'{\"a\": null}'", 1, NULL},
         {"j", "jsonb", "'{\"a\": '", 0, "not JSON"},
         {"j", "jsonb", "1", 0, "not JSON"},
+        {"u", "uuid", "'123e4567-e89b-12d3-a456-426614174000'", 1, NULL},
         {"u", "uuid", "'123E4567E89B12D3A456426614174000'", 1, NULL},
         {"u", "uuid", "'123e4567-e89b-12d3-a456-42661417400'", 0, "not a UUID"},
         {"vc", "varchar(3)", "'\xc3\xa9\xc3\xa9\xc3\xa9'", 1, NULL},
         {"vc", "varchar(3)", "'abcd'", 0, "longer than the column"},
         {"vc", "varchar(3)", "x'00'", 0, "a blob in a text column"},
+        {"vc", "varchar(3)", "x'c3a9'", 1, NULL}, /* a blob of UTF-8 text: that text */
+        {"vc", "varchar(3)", "x'61626364'", 0, "longer than the column"},
         {"bl", "bytea", "'text'", 1, NULL},
         {"bl", "bytea", "7", 0, "a number in a blob column"},
         {"dbl", "double precision", "9007199254740992", 1, NULL},
@@ -761,6 +938,9 @@ static void test_cell_ok_kinds(void **state)
         {"num", "numeric(5,2)", "'-12.50'", 1, NULL},
         {"num", "numeric(5,2)", "'12,5'", 0, "text that is not a number"},
         {"num", "numeric(5,2)", "x'01'", 0, "a blob in a numeric column"},
+        {"num", "numeric(5,2)", "'NaN'", 1, NULL}, /* numeric(p,s) holds NaN ... */
+        {"num", "numeric(5,2)", "1e999", 0,        /* ... not the infinities */
+         "Infinity in a numeric(p,s) column, which cannot hold it"},
     };
     assert_int_equal(sqlite3_open_v2(f->path, &f->r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -780,6 +960,69 @@ static void test_cell_ok_kinds(void **state)
                      cases[i].expr, ok, why ? why : "-", cases[i].ok,
                      cases[i].why ? cases[i].why : "-");
     }
+    fx_end(f);
+}
+
+/* ---- what the CREATE TABLE text says (migrate/source.c) ---------------------------- */
+
+/* The clauses PostgreSQL does not carry are noted by table, column and
+ * constraint; what is carried (NOT NULL, CHECK, DEFAULT, REFERENCES ...
+ * DEFERRABLE, NOCASE) is not. Parentheses hide nothing: an ON CONFLICT after
+ * a CHECK's expression is seen, a word inside an expression is not. */
+static void test_clause_notes(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE p(id INTEGER PRIMARY KEY, code TEXT UNIQUE);"
+               "CREATE TABLE g(id INTEGER CONSTRAINT pk PRIMARY KEY ON CONFLICT REPLACE,"
+               " a TEXT NOT NULL ON CONFLICT IGNORE CHECK (a <> 'ON CONFLICT'),"
+               " b TEXT COLLATE RTRIM, c TEXT COLLATE NOCASE UNIQUE ON CONFLICT ABORT,"
+               " r INTEGER REFERENCES p(id) MATCH SIMPLE DEFERRABLE INITIALLY DEFERRED,"
+               " d TEXT DEFAULT 'x' COLLATE BINARY,"
+               " UNIQUE (a DESC, b) ON CONFLICT FAIL, CHECK (b <> 'COLLATE x') ON CONFLICT IGNORE,"
+               " UNIQUE (d COLLATE RTRIM));"
+               "INSERT INTO p VALUES (1, 'a');");
+    fx_plan(f, 0, 0, PGBOOT_ON_ERROR_STRICT);
+    static const char *const want[] = {
+        "g.id: CONSTRAINT pk",
+        "g.id: PRIMARY KEY ON CONFLICT REPLACE",
+        "g.a: NOT NULL ON CONFLICT IGNORE",
+        "g.b: COLLATE RTRIM",
+        "g.c: UNIQUE ON CONFLICT ABORT",
+        "g.r: MATCH SIMPLE",
+        "g: UNIQUE (a DESC, b)",
+        "g: UNIQUE (a DESC, b) ON CONFLICT FAIL",
+        "g: CHECK (b <> 'COLLATE x') ON CONFLICT IGNORE",
+        "g: COLLATE RTRIM in a key",
+    };
+    pgb_src_table *t = fx_table(f, "g")->src;
+    size_t n = sizeof want / sizeof *want;
+    for (int i = 0; i < t->nnotes; i++)
+        print_message("note: %s: %s\n", t->notes[i].name, t->notes[i].reason);
+    assert_int_equal(t->nnotes, (int)n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(t->notes[i].name, want[i]);
+    assert_string_equal(t->notes[n - 2].reason,
+                        "SQLite itself ignores a conflict clause on a CHECK constraint: the "
+                        "CHECK is kept");
+    assert_int_equal(t->nchecks, 2);
+    assert_non_null(t->fks);
+    assert_int_equal(t->fks[0].deferrable, 1);
+    /* the UNIQUE over c is compared with NOCASE, that over (a, b) with BINARY */
+    int seen = 0;
+    for (int i = 0; i < t->nidx; i++) {
+        pgb_src_index *x = &t->idx[i];
+        assert_non_null(x->colls);
+        for (int k = 0; k < x->ncols; k++) {
+            const char *want_coll = !strcmp(x->cols[k], "c") ? "NOCASE"
+                                    : !strcmp(x->cols[k], "b") || !strcmp(x->cols[k], "d")
+                                        ? "RTRIM"
+                                        : "BINARY";
+            assert_string_equal(x->colls[k], want_coll);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 4);
     fx_end(f);
 }
 
@@ -933,6 +1176,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_boolean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timestamps_past_micros, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zero_dates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_numeric_infinity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detect_json, setup, teardown),
@@ -946,6 +1193,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_policy_reject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cell_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cell_ok_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clause_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_folding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_collision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
