@@ -537,10 +537,12 @@ static int json_extract(const pgb_toks *t, size_t a, size_t close, pgb_name_map 
     pgb_buf_printf(out,
                    "(CASE json_typeof(%s) WHEN 'string' THEN %s #>> '{}' WHEN 'boolean' THEN "
                    "CASE WHEN %s::text = 'true' THEN '1' ELSE '0' END WHEN 'number' THEN CASE "
-                   "WHEN %s::text ~ '^-?[0-9]{1,18}$' THEN (%s::text)::bigint::text ELSE %s END "
+                   "WHEN %s::text ~ '^-?[0-9]{1,19}$' AND (%s::text)::numeric BETWEEN "
+                   "-9223372036854775808 AND 9223372036854775807 THEN (%s::text)::bigint::text "
+                   "ELSE %s END "
                    "WHEN 'null' THEN NULL ELSE regexp_replace(%s::text, "
                    "'(\"(?:[^\"\\\\]|\\\\.)*\")|\\s+', '\\1', 'g') END)",
-                   v, v, v, v, v, num, v);
+                   v, v, v, v, v, v, num, v);
     free(num);
     pgb_buf_free(&j);
     return 0;
