@@ -981,15 +981,17 @@ int pgb_verify_query(sqlite3 *db, const char *lite_sql, PGconn *c, const char *p
         return pgb_fail(PGBOOT_ERROR, "cannot read %s from the source: %s", lite_sql,
                         sqlite3_errmsg(db));
     int n = sqlite3_column_count(s);
-    pgb_pg_kind kinds[256];
+    pgb_pg_kind *kinds = calloc((size_t)n + 1, sizeof *kinds);
     /* The types PostgreSQL gives the columns. */
     char *probe = pgb_printf("SELECT * FROM (%s) pgboot_v LIMIT 0", pg_sql);
-    PGresult *r = probe ? PQexec(c, probe) : NULL;
+    PGresult *r = probe && kinds ? PQexec(c, probe) : NULL;
     free(probe);
     int rc = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    if (!kinds) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot read back %s: %s", pg_sql, PQresultErrorMessage(r));
-    } else if (PQnfields(r) != n || n > 256 || (cols && ncols != n)) {
+    } else if (PQnfields(r) != n || (cols && ncols != n)) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot verify %s: PostgreSQL gives %d columns, the source %d",
                       pg_sql, PQnfields(r), n);
     } else {
@@ -999,6 +1001,7 @@ int pgb_verify_query(sqlite3 *db, const char *lite_sql, PGconn *c, const char *p
     PQclear(r);
     if (rc) {
         sqlite3_finalize(s);
+        free(kinds);
         return rc;
     }
     /* SQLite's rows */
@@ -1021,8 +1024,10 @@ int pgb_verify_query(sqlite3 *db, const char *lite_sql, PGconn *c, const char *p
         rc = pgb_fail(PGBOOT_ERROR, "cannot read %s from the source: %s", lite_sql,
                       sqlite3_errmsg(db));
     sqlite3_finalize(s);
-    if (rc)
+    if (rc) {
+        free(kinds);
         return rc;
+    }
     /* PostgreSQL's, as UTF-8 whatever the session's encoding */
     char *copy = pgb_printf("COPY (%s) TO STDOUT (ENCODING 'UTF8')", pg_sql);
     r = copy ? PQexec(c, copy) : NULL;
@@ -1030,6 +1035,7 @@ int pgb_verify_query(sqlite3 *db, const char *lite_sql, PGconn *c, const char *p
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot read back %s: %s", pg_sql, PQresultErrorMessage(r));
         PQclear(r);
+        free(kinds);
         return rc;
     }
     PQclear(r);
@@ -1066,5 +1072,6 @@ int pgb_verify_query(sqlite3 *db, const char *lite_sql, PGconn *c, const char *p
     while ((r = PQgetResult(c)) != NULL)
         PQclear(r);
     *same = rc == 0 && lite.rows == back.rows && lite.sum == back.sum && lite.xr == back.xr;
+    free(kinds);
     return rc;
 }

@@ -79,14 +79,25 @@ static const char *map_fold(void *ctx, const char *name, int *cls)
     const char *t = pgb_plan_table_name(n->p, name);
     if (t)
         return t;
+    /* A view's column: the first table's of that name; its class only when
+     * every table's column of that name has it (a boolean as before). */
+    const char *found = NULL;
     for (int i = 0; i < n->p->ntables; i++) {
         const pgb_plan_table *pt = &n->p->tables[i];
-        for (int j = 0; j < pt->ncols; j++)
-            if (!strcasecmp(pt->src->cols[pt->cols[j].src].name, name)) {
-                *cls = col_class(&pt->cols[j]);
-                return pt->cols[j].name;
+        for (int j = 0; j < pt->ncols; j++) {
+            if (strcasecmp(pt->src->cols[pt->cols[j].src].name, name) != 0)
+                continue;
+            int c = col_class(&pt->cols[j]);
+            if (!found) {
+                found = pt->cols[j].name;
+                *cls = c;
+            } else if (c != *cls && *cls != PGB_CLS_BOOL) {
+                *cls = PGB_CLS_OTHER;
             }
+        }
     }
+    if (found)
+        return found;
     snprintf(fold_buf, sizeof fold_buf, "%s", name);
     if (!n->p->preserve_case)
         for (char *q = fold_buf; *q; q++)

@@ -28,8 +28,9 @@ PGB_MUST_USE int pgb_record_verify(PGconn *c, pgb_plan_table *t, const char *sou
 /* Before commit, with --verify full: every translated generated column's
  * values and every view's rows, computed by PostgreSQL, against what SQLite
  * holds and computes (pgb_verify_query). A view whose SQL reads the clock
- * ('now') cannot be compared: a warning in rep says so, as for a table with
- * rejected rows (and every view when rows were rejected). On a difference: PGBOOT_ERROR naming the
+ * ('now') or that SQLite cannot read cannot be compared: a warning in rep
+ * says so, as for a table with rejected rows (and every view when rows
+ * were rejected). On a difference: PGBOOT_ERROR naming the
  * table's columns or the view, and *differs is set. */
 PGB_MUST_USE int pgb_record_verify_exprs(PGconn *c, pgb_plan *p, const char *source,
                                          pgb_report *rep, int *differs);

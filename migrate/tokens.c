@@ -230,6 +230,7 @@ typedef struct {
     fn_kind kind;
     const char *pg;
     int min_args, max_args; /* FN_FORMAT */
+    unsigned textargs;      /* FN_FORMAT: arguments SQLite reads as text (bit k: %k+1) */
 } sqlite_function;
 
 /* Each one means what it means in SQLite, edge values included (NULLs,
@@ -237,36 +238,36 @@ typedef struct {
  * compares them with SQLite. SQLite's lower/upper fold ASCII letters only:
  * so does PostgreSQL's under the "C" collation. */
 static const sqlite_function functions[] = {
-    {"lower", FN_FORMAT, "lower(%1::text COLLATE \"C\")", 1, 1},
-    {"upper", FN_FORMAT, "upper(%1::text COLLATE \"C\")", 1, 1},
-    {"length", FN_LENGTH, NULL, 0, 0},
-    {"abs", FN_SAME, NULL, 0, 0},
-    {"coalesce", FN_SAME, NULL, 0, 0},
-    {"nullif", FN_SAME, NULL, 0, 0},
-    {"replace", FN_SAME, NULL, 0, 0},
-    {"trim", FN_SAME, NULL, 0, 0},
-    {"ltrim", FN_SAME, NULL, 0, 0},
-    {"rtrim", FN_SAME, NULL, 0, 0},
-    {"substr", FN_SUBSTR, NULL, 0, 0},
-    {"substring", FN_SUBSTR, NULL, 0, 0},
-    {"round", FN_ROUND, NULL, 0, 0},
-    {"sum", FN_SUM, NULL, 0, 0},
-    {"count", FN_SAME, NULL, 0, 0},
+    {"lower", FN_FORMAT, "lower(%1::text COLLATE \"C\")", 1, 1, 1},
+    {"upper", FN_FORMAT, "upper(%1::text COLLATE \"C\")", 1, 1, 1},
+    {"length", FN_LENGTH, NULL, 0, 0, 0},
+    {"abs", FN_SAME, NULL, 0, 0, 0},
+    {"coalesce", FN_SAME, NULL, 0, 0, 0},
+    {"nullif", FN_SAME, NULL, 0, 0, 0},
+    {"replace", FN_FORMAT, "replace(%*)", 3, 3, 7},
+    {"trim", FN_FORMAT, "trim(%*)", 1, 2, 3},
+    {"ltrim", FN_FORMAT, "ltrim(%*)", 1, 2, 3},
+    {"rtrim", FN_FORMAT, "rtrim(%*)", 1, 2, 3},
+    {"substr", FN_SUBSTR, NULL, 0, 0, 0},
+    {"substring", FN_SUBSTR, NULL, 0, 0, 0},
+    {"round", FN_ROUND, NULL, 0, 0, 0},
+    {"sum", FN_SUM, NULL, 0, 0, 0},
+    {"count", FN_SAME, NULL, 0, 0, 0},
     /* SQLite's avg and total are reals */
-    {"avg", FN_FORMAT, "avg(%1::float8)", 1, 1},
-    {"total", FN_FORMAT, "coalesce(sum(%1::float8), 0::float8)", 1, 1},
-    {"ifnull", FN_RENAME, "coalesce", 0, 0},
+    {"avg", FN_FORMAT, "avg(%1::float8)", 1, 1, 0},
+    {"total", FN_FORMAT, "coalesce(sum(%1::float8), 0::float8)", 1, 1, 0},
+    {"ifnull", FN_RENAME, "coalesce", 0, 0, 0},
     /* position() takes text and bytea alike; 0 when not found */
-    {"instr", FN_FORMAT, "position(%2 IN %1)", 2, 2},
-    {"iif", FN_FORMAT, "(CASE WHEN %1 THEN %2 ELSE %3 END)", 3, 3},
-    {"min", FN_MINMAX, "least", 0, 0},
-    {"max", FN_MINMAX, "greatest", 0, 0},
-    {"datetime", FN_DATE, NULL, 0, 0},
-    {"date", FN_DATE, NULL, 0, 0},
-    {"time", FN_DATE, NULL, 0, 0},
-    {"strftime", FN_DATE, NULL, 0, 0},
-    {"unixepoch", FN_DATE, NULL, 0, 0},
-    {"json_extract", FN_JSON_GET, NULL, 0, 0},
+    {"instr", FN_FORMAT, "position(%2 IN %1)", 2, 2, 3},
+    {"iif", FN_FORMAT, "(CASE WHEN %1 THEN %2 ELSE %3 END)", 3, 3, 0},
+    {"min", FN_MINMAX, "least", 0, 0, 0},
+    {"max", FN_MINMAX, "greatest", 0, 0, 0},
+    {"datetime", FN_DATE, NULL, 0, 0, 0},
+    {"date", FN_DATE, NULL, 0, 0, 0},
+    {"time", FN_DATE, NULL, 0, 0, 0},
+    {"strftime", FN_DATE, NULL, 0, 0, 0},
+    {"unixepoch", FN_DATE, NULL, 0, 0, 0},
+    {"json_extract", FN_JSON_GET, NULL, 0, 0, 0},
 };
 
 static const sqlite_function *find_function(const char *w)
@@ -363,7 +364,8 @@ static int now_expr(const char *fmt, int local, const char *target, pgb_buf *out
 {
     const char *ts = local ? "localtimestamp" : "(now() AT TIME ZONE 'UTC')";
     if (!strcmp(fmt, "%s")) {
-        pgb_buf_puts(out, "(extract(epoch from now())::bigint)");
+        /* whole seconds, truncated as SQLite's (a cast would round) */
+        pgb_buf_puts(out, "(floor(extract(epoch from now()))::bigint)");
         return 0;
     }
     /* A timestamp column gets the time at the format's precision: a date
@@ -468,9 +470,12 @@ static int date_function(const pgb_toks *t, const char *fn, size_t a, size_t clo
     return now_expr(fmt, local, target, out, why);
 }
 
-/* json_extract(col, '$.a.b[0]') -> ("col"::jsonb #>> '{a,b,0}') for a
- * column and a literal path of keys and indexes. (PostgreSQL gives text where
- * SQLite gives the JSON value's own type.) */
+static char *real_text(const char *a);
+
+/* json_extract(col, '$.a.b[0]') for a column and a literal path of keys and
+ * indexes: the value at ("col"::json #> '{a,b,0}') as SQLite gives it, in
+ * text (PostgreSQL's column has one type where SQLite gives the JSON value's
+ * own: a number in a text column reads the same). */
 static int json_extract(const pgb_toks *t, size_t a, size_t close, pgb_name_map map, void *map_ctx,
                         pgb_buf *out, const char **why)
 {
@@ -510,13 +515,36 @@ static int json_extract(const pgb_toks *t, size_t a, size_t close, pgb_name_map 
         if (*p == ']')
             p++;
     }
-    pgb_buf_puts(out, "(");
-    pgb_buf_ident(out, col);
-    pgb_buf_puts(out, "::jsonb #>> '{");
-    if (path.s)
-        pgb_buf_puts(out, path.s);
-    pgb_buf_puts(out, "}')");
+    /* j: the value at the path, as json (its own text, keys in order) */
+    pgb_buf j = {0};
+    pgb_buf_puts(&j, "(");
+    pgb_buf_ident(&j, col);
+    pgb_buf_printf(&j, "::json #> '{%s}')", path.s ? path.s : "");
     pgb_buf_free(&path);
+    char *jt = j.s ? pgb_printf("%s::text", j.s) : NULL;
+    char *num = jt ? real_text(jt) : NULL;
+    free(jt);
+    if (!num || j.oom) {
+        free(num);
+        pgb_buf_free(&j);
+        *why = "out of memory";
+        return -1;
+    }
+    /* As SQLite gives it (in text): a string unquoted, true and false as 1
+     * and 0, an integer as its digits, another number as a REAL's text, an
+     * object or array minified (white space outside strings removed). */
+    const char *v = j.s;
+    pgb_buf_printf(out,
+                   "(CASE json_typeof(%s) WHEN 'string' THEN %s #>> '{}' WHEN 'boolean' THEN "
+                   "CASE WHEN %s::text = 'true' THEN '1' ELSE '0' END WHEN 'number' THEN CASE "
+                   "WHEN %s::text ~ '^-?[0-9]{1,19}$' AND (%s::text)::numeric BETWEEN "
+                   "-9223372036854775808 AND 9223372036854775807 THEN (%s::text)::bigint::text "
+                   "ELSE %s END "
+                   "WHEN 'null' THEN NULL ELSE regexp_replace(%s::text, "
+                   "'(\"(?:[^\"\\\\]|\\\\.)*\")|\\s+', '\\1', 'g') END)",
+                   v, v, v, v, v, v, num, v);
+    free(num);
+    pgb_buf_free(&j);
     return 0;
 }
 
@@ -616,6 +644,36 @@ static char *real_text(const char *a)
     free(zeros);
     free(digits);
     free(exp);
+    return r;
+}
+
+/* A text as SQLite's CAST reads a number from it: after white space, the
+ * longest prefix that is an integer (saturating at the ends of 64 bits) or
+ * a real; 0 when there is none; NULL stays NULL (malloc'd). */
+static char *text_to_number(const char *a, int to_int)
+{
+    if (to_int) {
+        char *m = pgb_printf("substring(%s from '^[ \\t\\n\\v\\f\\r]*([+-]?[0-9]+)')", a);
+        char *r = m ? pgb_printf("(CASE WHEN %s IS NULL THEN NULL WHEN %s IS NULL THEN 0::bigint "
+                                 "WHEN %s::numeric > 9223372036854775807 THEN "
+                                 "9223372036854775807::bigint WHEN %s::numeric < "
+                                 "-9223372036854775808 THEN '-9223372036854775808'::bigint ELSE "
+                                 "%s::bigint END)",
+                                 a, m, m, m, m)
+                    : NULL;
+        free(m);
+        return r;
+    }
+    char *m = pgb_printf("substring(%s from '^[ \\t\\n\\v\\f\\r]*([+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)"
+                         "([eE][+-]?[0-9]+)?)')",
+                         a);
+    /* no number after a minus sign: -0.0 */
+    char *r = m ? pgb_printf("(CASE WHEN %s IS NULL THEN NULL WHEN %s IS NULL THEN CASE WHEN %s ~ "
+                             "'^[ \t\n\v\f\r]*-' THEN -0::float8 ELSE 0::float8 END ELSE "
+                             "%s::float8 END)",
+                             a, m, a, m)
+                : NULL;
+    free(m);
     return r;
 }
 
@@ -739,6 +797,13 @@ static int xl_substr(const xlate *x, int n, size_t *af, size_t *at)
     int ly = literal_int(x->t, af[1], at[1], &y);
     int lz = n == 3 && literal_int(x->t, af[2], at[2], &z);
     char *a = sub_str(x, af[0], at[0]);
+    /* of a number: of its text, as SQLite writes it */
+    int cls = range_class(x, af[0], at[0]);
+    if (a && (cls == PGB_CLS_INT || cls == PGB_CLS_REAL)) {
+        char *as = cls == PGB_CLS_INT ? pgb_printf("(%s::text)", a) : real_text(a);
+        free(a);
+        a = as;
+    }
     char *b = a ? sub_str(x, af[1], at[1]) : NULL;
     char *c = b && n == 3 ? sub_str(x, af[2], at[2]) : NULL;
     if (!a || !b || (n == 3 && !c)) {
@@ -874,13 +939,25 @@ static int xl_round(const xlate *x, int n, size_t *af, size_t *at)
 
 /* A function of its arguments, each translated: fmt's %1 .. %9 name them,
  * %* all of them (comma-separated), %N the condition "any is NULL". */
-static int xl_format(const xlate *x, const char *fmt, int n, size_t *af, size_t *at)
+static int xl_format_text(const xlate *x, const char *fmt, int n, size_t *af, size_t *at,
+                          unsigned textargs)
 {
     char *args[MAX_ARGS] = {0};
     int rc = 0;
-    for (int k = 0; k < n && rc == 0; k++)
-        if (!(args[k] = sub_str(x, af[k], at[k])))
+    for (int k = 0; k < n && rc == 0; k++) {
+        if (!(args[k] = sub_str(x, af[k], at[k]))) {
             rc = -1;
+            break;
+        }
+        /* a number where SQLite reads text: its text, as SQLite writes it */
+        int cls = textargs & (1u << k) ? range_class(x, af[k], at[k]) : PGB_CLS_OTHER;
+        if (cls == PGB_CLS_INT || cls == PGB_CLS_REAL) {
+            char *t = cls == PGB_CLS_INT ? pgb_printf("(%s::text)", args[k]) : real_text(args[k]);
+            free(args[k]);
+            if (!(args[k] = t))
+                rc = -1;
+        }
+    }
     pgb_buf *o = x->out;
     if (rc == 0) {
         space(o);
@@ -907,6 +984,11 @@ static int xl_format(const xlate *x, const char *fmt, int n, size_t *af, size_t 
     return rc;
 }
 
+static int xl_format(const xlate *x, const char *fmt, int n, size_t *af, size_t *at)
+{
+    return xl_format_text(x, fmt, n, af, at, 0);
+}
+
 /* A call of the function named by token *i, arguments and all; *i moves to
  * its ")". */
 static int translate_call(const xlate *x, size_t *i)
@@ -920,7 +1002,10 @@ static int translate_call(const xlate *x, size_t *i)
     }
     const sqlite_function *f = find_function(w);
     if (!f) {
-        *x->why = "a function with no PostgreSQL equivalent";
+        /* named in the report: the reason is this thread's until the next */
+        static _Thread_local char why[128];
+        snprintf(why, sizeof why, "%.60s() has no faithful PostgreSQL equivalent", w);
+        *x->why = why;
         return -1;
     }
     size_t af[MAX_ARGS], at[MAX_ARGS];
@@ -1004,7 +1089,7 @@ static int translate_call(const xlate *x, size_t *i)
             af[0]++; /* avg(DISTINCT x) */
             rc = xl_format(x, "avg(DISTINCT %1::float8)", n, af, at);
         } else {
-            rc = xl_format(x, f->pg, n, af, at);
+            rc = xl_format_text(x, f->pg, n, af, at, f->textargs);
         }
         break;
     case FN_RENAME:
@@ -1299,7 +1384,9 @@ static int translate_like(const xlate *x, size_t *i, int not )
 }
 
 /* CAST(real AS INTEGER): SQLite truncates (and saturates), PostgreSQL
- * rounds; CAST(real AS TEXT): SQLite's digits (real_text). */
+ * rounds; CAST(real AS TEXT): SQLite's digits (real_text); CAST(text AS
+ * INTEGER or REAL): the number the text starts with, 0 if none
+ * (PostgreSQL would fail). */
 static int translate_cast(const xlate *x, size_t *i)
 {
     const pgb_toks *t = x->t;
@@ -1308,11 +1395,17 @@ static int translate_cast(const xlate *x, size_t *i)
         return 0;
     const char *ty = t->t[close - 1].text;
     const char *pg = ty ? type_name(ty) : NULL;
-    if (!pg || (strcmp(pg, "bigint") != 0 && strcmp(pg, "text") != 0) ||
-        range_class(x, open + 1, close - 2) != PGB_CLS_REAL)
+    int cls = range_class(x, open + 1, close - 2);
+    int to_int = pg && !strcmp(pg, "bigint"), to_text = pg && !strcmp(pg, "text");
+    int to_real = pg && !strcmp(pg, "double precision");
+    if (!(cls == PGB_CLS_REAL && (to_int || to_text)) &&
+        !(cls == PGB_CLS_TEXT && (to_int || to_real)))
         return 0;
     char *a = sub_str(x, open + 1, close - 2);
-    char *r = a ? (!strcmp(pg, "text") ? real_text(a) : real_to_int(a)) : NULL;
+    char *r = !a                    ? NULL
+              : cls == PGB_CLS_TEXT ? text_to_number(a, to_int)
+              : to_text             ? real_text(a)
+                                    : real_to_int(a);
     free(a);
     if (!r)
         return -1;

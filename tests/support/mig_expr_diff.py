@@ -51,7 +51,8 @@ PG_ENV = {
 # types), and rows that cycle through the edge values with different periods,
 # so that each pair of columns meets in many combinations.
 TEXTS = ["Hello World", "", None, "abc", "ÉtÉ été", "  pad  ", "xxAxx", "a_b%c", "HELLO",
-         "hello", "ü-Ü", "xyzzy"]
+         "hello", "ü-Ü", "xyzzy", " -7x", "12abc", "1.5e2x", "99999999999999999999", "2.9",
+         "- 5", ".5", "\t+5", "+x"]
 NEEDLES = ["l", "", None, "A", "é", " ", "x", "a_b%", "h%", "H%", "%É%", "%é%", "L", "zz"]
 INTS = [0, 1, -1, 2, -2, 5, -5, None, 7, 3, -3, 4, -4, 100, -100, 11]
 KS = [2, 0, -3, None, 1, -1, 3, 5, -2, 30, -7, 4, 9]
@@ -73,6 +74,8 @@ EXPRS = [
     ("substr_neglen", "substr(t, 4, -2)"),
     ("substr_blob", "substr(b, i, k)"),
     ("substring", "substring(t, i, k)"),
+    ("substr_int", "substr(i, 2)"),
+    ("substr_real", "substr(r, k, 3)"),
     # round: halves away from zero, digits (negative: 0), integers give reals
     ("round_1", "round(r)"),
     ("round_2", "round(r, 2)"),
@@ -118,6 +121,10 @@ EXPRS = [
     ("rtrim", "rtrim(t)"),
     ("ltrim_chars", "ltrim(t, ' pH')"),
     ("rtrim_chars", "rtrim(t, 'do ')"),
+    ("replace_num", "replace(i, '1', 'x')"),
+    ("rtrim_real", "rtrim(r, '0')"),
+    ("upper_real", "upper(r)"),
+    ("instr_num", "instr(i, '0')"),
     ("upper", "upper(t)"),
     ("lower", "lower(t)"),
     ("abs_i", "abs(i)"),
@@ -142,6 +149,8 @@ EXPRS = [
     # casts
     ("cast_real_text", "CAST(r AS TEXT)"),
     ("cast_real_int", "CAST(r AS INTEGER)"),
+    ("cast_text_int", "CAST(t AS INTEGER)"),
+    ("cast_text_real", "CAST(t AS REAL)"),
     ("cast_int_real", "CAST(i AS REAL)"),
     ("cast_int_text", "CAST(i AS TEXT)"),
     # comparisons and logic (0/1 in SQLite)
@@ -171,6 +180,29 @@ GENERATED = [
     ("cents", "REAL", "round(amount, 1)"),
     ("share", "INTEGER", "qty / nullif(parts, 0)"),
     ("lo", "INTEGER", "min(qty, parts)"),
+    ("label", "TEXT", "amount || ' EUR'"),
+    ("num", "INTEGER", "CAST(card AS INTEGER)"),
+    ("tail", "TEXT", "lower(substr(card, -3, 2))"),
+    ("odd", "REAL", "amount % 2"),
+]
+# json_extract into text columns (SQLite's value, with the column's affinity)
+JSON_GEN = [
+    ("jk", "TEXT", "json_extract(doc, '$.k')"),
+    ("jn", "TEXT", "json_extract(doc, '$.n')"),
+    ("jb", "TEXT", "json_extract(doc, '$.b')"),
+    ("jo", "TEXT", "json_extract(doc, '$.o')"),
+    ("ja", "TEXT", "json_extract(doc, '$.a[1]')"),
+]
+JSON_DOCS = [
+    '{"k": "v1", "n": 5, "b": true, "o": {"z": 1, "a": [1, 2]}, "a": [10, 20]}',
+    '{"k":"x y","n":1.50,"b":false,"o":{"s":"a b\\"c"},"a":["p","q"]}',
+    '{"n": -0, "b": null, "o": [], "a": [1]}',
+    '{"n": 1e2, "k": 7, "o": "text", "a": [null, 2.5]}',
+    '{"n": 123456789012345678901, "k": "\\u00e9"}',
+    '{"n": 9223372036854775807, "a": [0, -9223372036854775808]}',
+    '{"n": 9223372036854775808}',
+    None,
+    '{}',
 ]
 GEN_ROWS = [
     ("4111111111111111", 2.5, 7, 2), ("5500000000000004", -2.5, 9, 0), ("340", 0.5, None, 3),
@@ -224,12 +256,18 @@ def mkdb(path, kind):
     for name, sql in EXPRS + EXPECT_REPORTED:
         body = sql if sql.startswith("SELECT ") else "SELECT id, %s AS v FROM inp" % sql
         c.execute("CREATE VIEW x_%s AS %s" % (name, body))
+    # a view that reads the clock: translated, but --verify full cannot compare it
+    c.execute("CREATE VIEW x_clock AS SELECT 1 AS id, datetime('now') AS v")
     cols = ", ".join("%s %s GENERATED ALWAYS AS (%s) STORED" % g for g in GENERATED)
     c.execute("CREATE TABLE gen (id INTEGER PRIMARY KEY, card TEXT, amount REAL, qty INTEGER, "
               "parts INTEGER, %s)" % cols)
     for n, row in enumerate(GEN_ROWS):
         c.execute("INSERT INTO gen (id, card, amount, qty, parts) VALUES (?, ?, ?, ?, ?)",
                   (n + 1,) + row)
+    cols = ", ".join("%s %s GENERATED ALWAYS AS (%s) STORED" % g for g in JSON_GEN)
+    c.execute("CREATE TABLE js (id INTEGER PRIMARY KEY, doc TEXT, %s)" % cols)
+    for n, doc in enumerate(JSON_DOCS):
+        c.execute("INSERT INTO js (id, doc) VALUES (?, ?)", (n + 1, doc))
     c.commit()
     c.close()
 
@@ -356,16 +394,17 @@ def compare(path, url, report):
             problems.append("%s (%s): neither created nor in the report's skipped" % (name, sql))
         else:
             good += 1
-    for col, _typ, sql in generated:
-        lite = c.execute("SELECT id, %s FROM gen ORDER BY id" % col).fetchall()
-        pg, err = pg_query(url, "SELECT id, %s AS v FROM gen" % col)
+    json_gen = [] if issue_only else [("js",) + g for g in JSON_GEN]
+    for table, col, _typ, sql in [("gen",) + g for g in generated] + json_gen:
+        lite = c.execute("SELECT id, %s FROM %s ORDER BY id" % (col, table)).fetchall()
+        pg, err = pg_query(url, "SELECT id, %s AS v FROM %s" % (col, table))
         if pg is None:
-            problems.append("gen.%s (%s): %s" % (col, sql, err))
+            problems.append("%s.%s (%s): %s" % (table, col, sql, err))
             continue
-        good += compare_rows("generated gen.%s (%s)" % (col, sql), lite, pg, problems)
+        good += compare_rows("generated %s.%s (%s)" % (table, col, sql), lite, pg, problems)
     for p in problems:
         print("PROBLEM: " + p)
-    total = len(exprs) + len(reported) + len(generated)
+    total = len(exprs) + len(reported) + len(generated) + len(json_gen)
     print("%d of %d expressions give the same values and type classes" % (good, total))
     return 1 if problems else 0
 
