@@ -90,6 +90,13 @@ typedef enum {
     CLI_OPT_DETECT_JSON,
     CLI_OPT_FORCE,
     CLI_OPT_REPLACE,
+    CLI_OPT_LABEL,
+    CLI_OPT_AS,
+    CLI_OPT_KEPT,
+    CLI_OPT_TEMPLATE,
+    CLI_OPT_TEMPLATE_CMD,
+    CLI_OPT_TEMPLATE_KEY,
+    CLI_OPT_TEMPLATE_TIMEOUT,
 } cli_opt_id;
 
 struct cli_opt_group;

@@ -45,7 +45,7 @@ const cli_cmd cli_cmds[] = {
      "print the URL of a throwaway cluster that removes itself once no client has been connected "
      "for --ttl SECONDS (default 60)",
      cli_tmp_opts},
-    {"testdb", cmd_testdb, "[FILE...] | drop URL...",
+    {"testdb", cmd_testdb, "[FILE...] | drop URL... | keep URL | serve",
      "print the URL of a fresh database cloned from a template; 'testdb drop URL' drops it",
      "print the URL of a fresh database cloned from a template database built once from the SQL "
      "files (keyed by their contents), given by --app NAME or --url URL; 'pgboot testdb drop URL' "

@@ -271,8 +271,14 @@ static void op_keep(broker *b, client *c, json_t *req, json_t *id)
               id);
         return;
     }
-    (void)b;
-    reply(c, error_reply("keep is not available in this build", NULL), id);
+    char *kept = NULL;
+    if (pgboot_testdb_keep(url, label, &kept) != 0) {
+        reply(c, library_error(), id);
+        return;
+    }
+    handed_forget(b, url); /* kept: not dropped at the end */
+    reply(c, json_pack("{s:s}", "url", kept), id);
+    pgboot_free(kept);
 }
 
 static void handle_line(broker *b, client *c, const char *line, size_t len)

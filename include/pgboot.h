@@ -596,10 +596,33 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clone(pgboot_testdb *t, char 
 PGBOOT_EXTERN const char *pgboot_testdb_template(const pgboot_testdb *t);
 PGBOOT_EXTERN void pgboot_testdb_free(pgboot_testdb *t);
 
-/** Drop a database made by pgboot_testdb_clone(), even while connections to
- * it are open (they are terminated). Refuses names it did not make. */
+/** Drop a database made by pgboot_testdb_clone() (or kept by
+ * pgboot_testdb_keep()), even while connections to it are open (they are
+ * terminated). Refuses names it did not make (PGBOOT_EINVALID) and databases
+ * without pgboot's mark (COMMENT ON DATABASE); PGBOOT_ENOTFOUND when it is
+ * gone already. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_drop(const char *url);
 
+/**
+ * Keep a test database (say, the one of a failed test) for a look afterwards:
+ * rename the clone `url` names (pgboot_t_...) to
+ * pgboot_k_<template hash8>_<label>_<random6>, where label is made of
+ * [a-z0-9_] (upper case folded, anything else a '_'; NULL or nothing left:
+ * "kept") and shortened so that the name fits PostgreSQL's 63 bytes; the
+ * random part makes it unique. A kept database keeps pgboot's mark, is never
+ * handed out again nor removed with its template; pgboot_testdb_drop() or
+ * pgboot_testdb_clean() with `kept` removes it. Sessions still connected to
+ * it are ended (a database in use cannot be renamed).
+ *
+ * *kept_url_out: the URL of the kept database (url with its database
+ * replaced; release it with pgboot_free()), NULL on failure. Errors:
+ * PGBOOT_EINVALID (not a URL, not a clone pgboot testdb handed out, no
+ * pgboot mark, kept_url_out NULL), PGBOOT_ENOTFOUND (no such database),
+ * PGBOOT_ENOTRUNNING (cannot connect), PGBOOT_ERROR (the rename failed),
+ * PGBOOT_ENOMEM. Any thread; it opens a connection of its own.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_keep(const char *url, const char *label,
+                                                        char **kept_url_out);
 /** A listening Unix socket for a process that hands test databases out to
  * other processes of the same user (`pgboot testdb serve`): *path_out is
  * <base>/pgboot-broker-XXXXXX/broker.sock, in a directory made for it with

@@ -7,6 +7,8 @@
  *   pgboot_t_<h8>_<random12>  a clone; <h8> names its template, so that a
  *                             template no clone uses any more can be found
  *   pgboot_p_<h8>_<random12>  a clone made in advance, waiting in the pool
+ *   pgboot_k_<h8>_<label>_<random6>  a clone kept (pgboot_testdb_keep): never
+ *                             reused nor collected; only dropped on request
  * Parallel builders of the same template serialise on an advisory lock keyed
  * by the hash; the first builds it, the others find it built.
  *
@@ -35,6 +37,8 @@
 #define CLONE_PREFIX "pgboot_t_"
 #define POOL_PREFIX "pgboot_p_"
 #define BUILDING_PREFIX "pgboot_b_" /* a pool clone not yet marked and named */
+#define KEPT_PREFIX "pgboot_k_"     /* a clone kept: pgboot_k_<h8>_<label>_<random6> */
+#define KEEP_LABEL_MAX (63 - 9 - 8 - 1 - 1 - 6)
 /* Every database pgboot testdb creates carries this comment; it drops only
  * databases that do (a name with pgboot's prefix is not enough: a user may
  * have made it). */
@@ -580,49 +584,190 @@ int pgboot_testdb_clone(pgboot_testdb *t, char **url_out)
     return *url_out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
 }
 
-int pgboot_testdb_drop(const char *url)
+/* A connection to the server of a test database's URL, to another database
+ * (a database cannot drop or rename itself). */
+static int admin_connect(PGconn **c, const char *url)
 {
-    pgb_error_reset();
+    int rc = connect_url(c, PGB_PQ_USERS, url, "postgres");
+    if (rc != 0) {
+        pgb_error_reset();
+        rc = connect_url(c, PGB_PQ_USERS, url, "template1");
+    }
+    return rc;
+}
+
+/* 0 when `db` exists and carries pgboot's mark; else the error, `what`
+ * naming what is refused ("dropping it"). */
+static int check_ours(PGconn *c, const char *db, const char *what)
+{
+    int exists = 0, ours = 0;
+    int rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", db, &exists);
+    if (rc == 0 && exists)
+        rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, db,
+                           &ours);
+    if (rc == 0 && !exists)
+        return pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist (dropped already?)", db);
+    if (rc == 0 && !ours) {
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "database %s was not made by pgboot testdb (it lacks pgboot's mark); "
+                      "not %s",
+                      db, what);
+        pgb_hint("if it is yours to remove, drop it yourself with DROP DATABASE");
+    }
+    return rc;
+}
+
+/* The database of a URL, checked to be a test database: one of the name
+ * prefixes (NULL-terminated). malloc'd into *db. */
+static int test_db_of(const char *url, const char *const *prefixes, const char *what, char **db)
+{
+    *db = NULL;
     if (!is_url(url))
         return pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
     int rc = pgb_need_lib(PGB_LIB_PQ);
     if (rc)
         return rc;
-    char *db = url_db(url);
-    if (!db || !pgb_str_has_prefix(db, CLONE_PREFIX) || strlen(db) > 63) {
-        rc = pgb_fail(PGBOOT_EINVALID,
-                      "database '%s' was not made by pgboot testdb; not dropping it",
-                      db ? db : "(none)");
-        free(db);
+    char *d = url_db(url);
+    int ok = 0;
+    for (size_t i = 0; d && strlen(d) <= 63 && prefixes[i]; i++)
+        ok |= pgb_str_has_prefix(d, prefixes[i]);
+    if (!ok) {
+        rc = pgb_fail(PGBOOT_EINVALID, "database '%s' was not made by pgboot testdb; not %s",
+                      d ? d : "(none)", what);
+        free(d);
         return rc;
     }
-    /* Connected elsewhere: a database cannot drop itself. */
+    *db = d;
+    return 0;
+}
+
+/* End the sessions on `db` other than this one, waiting until they are gone
+ * (PostgreSQL 14's pg_terminate_backend timeout); how many in *n. */
+static int end_sessions(PGconn *c, const char *db, int *n)
+{
+    const char *params[1] = {db};
+    PGresult *r = PQexecParams(c,
+                               "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
+                               "FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+                               "pg_backend_pid()",
+                               1, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot end the sessions on database %s: %s", db,
+                      PQresultErrorMessage(r));
+    else if (n)
+        *n += atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+/* Whether the last statement failed with SQLSTATE `state`. */
+static int failed_with(const PGresult *r, const char *state)
+{
+    const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return s && !strcmp(s, state);
+}
+
+int pgboot_testdb_drop(const char *url)
+{
+    pgb_error_reset();
+    static const char *const ours[] = {CLONE_PREFIX, KEPT_PREFIX, NULL};
+    char *db = NULL;
+    int rc = test_db_of(url, ours, "dropping it", &db);
+    if (rc)
+        return rc;
     PGconn *c = NULL;
-    if ((rc = connect_url(&c, PGB_PQ_USERS, url, "postgres")) != 0) {
-        pgb_error_reset();
-        rc = connect_url(&c, PGB_PQ_USERS, url, "template1");
-    }
-    if (rc == 0) {
-        int exists = 0, ours = 0;
-        rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", db, &exists);
-        if (rc == 0 && exists)
-            rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, db,
-                               &ours);
-        if (rc == 0 && !exists) {
-            rc = pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist (dropped already?)", db);
-        } else if (rc == 0 && !ours) {
-            rc = pgb_fail(PGBOOT_EINVALID,
-                          "database %s was not made by pgboot testdb (it lacks pgboot's mark); "
-                          "not dropping it",
-                          db);
-            pgb_hint("if it is yours to remove, drop it yourself with DROP DATABASE");
-        } else if (rc == 0) {
+    if ((rc = admin_connect(&c, url)) == 0) {
+        if ((rc = check_ours(c, db, "dropping it")) == 0)
             rc = drop_database(c, db, 0);
-        }
         PQfinish(c);
     }
     free(db);
     return rc;
+}
+
+/* A label as a part of a database name: [a-z0-9_] (upper case folded, any
+ * other byte a '_'), no '_' at either end nor two in a row, at most max
+ * bytes; "kept" when nothing is left. */
+static void label_part(const char *label, char *out, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = label ? label : ""; *p && n < max; p++) {
+        char ch = *p;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+            ch = '_';
+        if (ch == '_' && (n == 0 || out[n - 1] == '_'))
+            continue;
+        out[n++] = ch;
+    }
+    while (n > 0 && out[n - 1] == '_')
+        n--;
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, max + 1, "kept");
+}
+
+int pgboot_testdb_keep(const char *url, const char *label, char **kept_url_out)
+{
+    pgb_error_reset();
+    if (!kept_url_out)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_keep() needs kept_url_out");
+    *kept_url_out = NULL;
+    static const char *const clones[] = {CLONE_PREFIX, NULL};
+    char *db = NULL;
+    int rc = test_db_of(url, clones, "keeping it", &db);
+    if (rc) {
+        if (rc == PGBOOT_EINVALID && db == NULL && is_url(url))
+            pgb_hint("keep takes the URL of a database pgboot testdb handed out (pgboot_t_...)");
+        return rc;
+    }
+    PGconn *c = NULL;
+    if ((rc = admin_connect(&c, url)) != 0 || (rc = check_ours(c, db, "keeping it")) != 0) {
+        PQfinish(c);
+        free(db);
+        return rc;
+    }
+    /* pgboot_k_<h8>_<label>_<random6>: the template's hash as in a clone's
+     * name, the label, and a random part that makes it unique. */
+    char part[KEEP_LABEL_MAX + 1], name[64];
+    label_part(label, part, KEEP_LABEL_MAX);
+    const char *h8 = db + strlen(CLONE_PREFIX);
+    int ended = 0;
+    for (int attempt = 0;; attempt++) {
+        char rnd[7];
+        pgb_random_name(rnd, sizeof rnd);
+        snprintf(name, sizeof name, KEPT_PREFIX "%.8s_%s_%s", h8, part, rnd);
+        char *from = ident(c, db);
+        char *sql = from ? pgb_printf("ALTER DATABASE %s RENAME TO %s", from, name) : NULL;
+        free(from);
+        if (!sql) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        PGresult *r = PQexec(c, sql);
+        free(sql);
+        int done = PQresultStatus(r) == PGRES_COMMAND_OK;
+        int taken = failed_with(r, "42P04");  /* duplicate_database */
+        int in_use = failed_with(r, "55006"); /* object_in_use */
+        if (!done && !((taken || in_use) && attempt < 5))
+            rc = pgb_fail(PGBOOT_ERROR, "cannot rename database %s to %s: %s", db, name,
+                          PQresultErrorMessage(r));
+        PQclear(r);
+        if (done || rc)
+            break;
+        /* A database in use cannot be renamed: end its sessions (the test's,
+         * which failed) and try again. */
+        if (in_use && (rc = end_sessions(c, db, &ended)) != 0)
+            break;
+    }
+    PQfinish(c);
+    free(db);
+    if (rc)
+        return rc;
+    *kept_url_out = url_with_db(url, name);
+    return *kept_url_out ? 0 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
 }
 
 void pgboot_testdb_fill_pool_detached(const pgboot_testdb_options *o)

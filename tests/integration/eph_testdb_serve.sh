@@ -125,6 +125,27 @@ case_client_dies() {
     check_eq "$(handed_out "$h")" "" "at its end, nothing it handed out is left (the vanished client's neither)"
 }
 
+case_keep() {
+    local f url kept
+    f=$(sqlfile keep.sql "create table t(i int); insert into t values (1); -- $RANDOM$RANDOM")
+    start_broker "$f" || return 0
+    ask '{"op":"clone"}'
+    url=$(jget "$REPLY_LINE" url)
+    sql "$url" 'insert into t values (2)' >/dev/null
+    ask "{\"op\":\"keep\",\"url\":\"$url\",\"label\":\"tests/test_a.py::test_b[x]\",\"id\":5}"
+    kept=$(jget "$REPLY_LINE" url)
+    check_eq "$(jget "$REPLY_LINE" id)" 5 "keep's reply echoes the id"
+    check_match "$(url_db "$kept")" '^pgboot_k_[0-9a-f]{8}_tests_test_a_py_test_b_x_[A-Za-z0-9]{6}$' "keep: the kept database carries the label"
+    check_true "the clone's name is gone" db_gone "$(url_db "$url")"
+    ask "{\"op\":\"keep\",\"url\":\"$url\"}"
+    check_ne "$(jget "$REPLY_LINE" error)" "<missing>" "keeping it again under its old URL is an error line"
+    exec {BROKER_IN}>&-
+    wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
+    check_eq "$(sql "$kept" "select string_agg(i::text, ',' order by i) from t")" "1,2" "the kept database outlives the broker, with the test's data"
+    pgb testdb drop "$kept"
+    check_rc 0 "testdb drop removes the kept database"
+}
+
 case_sigterm() {
     local f
     f=$(sqlfile term.sql "create table t(i int); -- $RANDOM$RANDOM")
@@ -167,6 +188,7 @@ run_case ready-and-stdio case_ready_and_stdio
 run_case parallel-clients case_parallel_clients
 run_case malformed case_malformed
 run_case client-dies case_client_dies
+run_case keep case_keep
 run_case sigterm case_sigterm
 run_case parent-dies case_parent_dies
 pgb stop --app "$APP"
