@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -191,20 +192,40 @@ static int open_testdb(testdb_args *a, pgboot_server **s, pgboot_testdb_options 
     int external = (a->srv.o.database_url && *a->srv.o.database_url) || (ext && *ext);
     if (!external && !a->url)
         cli_own_server_env();
-    if (!a->url && pgboot_server_start(s, &a->srv.o) != 0)
+    /* A running server is attached to without the app's login that
+     * pgboot_server_start() makes to check it (the template's connection
+     * logs in anyway): one login less per call. Settings to apply, and the
+     * run-as path of root, go through pgboot_server_start(), as does a
+     * server the attach or the template's login finds unfinished. */
+    int attach = !a->url && !a->srv.nsettings && !a->srv.nunset && geteuid() != 0;
+    if (attach && pgboot_server_attach(s, &a->srv.o) != 0) {
+        attach = 0;
+        *s = NULL;
+    }
+    if (!a->url && !*s && pgboot_server_start(s, &a->srv.o) != 0)
         return cli_fail();
-    if (*s)
-        to->server = *s;
-    else
-        to->url = a->url;
     to->sql_files = a->sql_files;
-    if (pgboot_testdb_open(t, to) != 0) {
-        int rc = cli_fail();
+    for (;;) {
+        if (*s)
+            to->server = *s;
+        else
+            to->url = a->url;
+        if (pgboot_testdb_open(t, to) == 0)
+            return 0;
+        if (!attach || pgboot_error_code_last() != PGBOOT_ENOTRUNNING)
+            break;
+        /* The app could not log in to the server attached to (a first start
+         * killed before its role was made): the full start finishes it. */
+        attach = 0;
         pgboot_server_free(*s);
         *s = NULL;
-        return rc;
+        if (pgboot_server_start(s, &a->srv.o) != 0)
+            return cli_fail();
     }
-    return 0;
+    int rc = cli_fail();
+    pgboot_server_free(*s);
+    *s = NULL;
+    return rc;
 }
 
 static int serve(const cli_cmd *sub, testdb_args *a)

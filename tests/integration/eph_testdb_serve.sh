@@ -4,7 +4,8 @@
 # getting its own databases; bad requests get an error line and the broker
 # serves on; a client that dies in the middle of a request; the broker ends
 # and cleans up (socket, the databases it handed out that nobody dropped)
-# when its stdin closes, on SIGTERM and when its parent dies.
+# when its stdin closes, on SIGTERM and when its parent dies. Also: pgboot
+# testdb --app repairs what its attach-first path cannot use.
 set -euo pipefail
 # shellcheck source=eph_lib.sh
 . "$(dirname "$0")/eph_lib.sh"
@@ -180,10 +181,26 @@ exec sleep 600'
     check_no_lpath "$(dirname "$sock")" "parent died: its socket directory is removed"
 }
 
+# pgboot testdb attaches to a running server without the app's login of a
+# start (one login less per call); when the template's login then fails (the
+# role's password changed behind pgboot's back), the full start repairs it.
+case_cli_attach_repair() {
+    local f url
+    f=$(sqlfile repair.sql "create table t(i int); insert into t values (1); -- $RANDOM$RANDOM")
+    sql "$APP_URL" "alter role current_user password 'changed-behind-pgboots-back'" >/dev/null
+    tdb --template-sql "$f"
+    check_rc 0 "testdb after the app's password was changed elsewhere"
+    url=$OUT
+    check_eq "$(sql "$url" 'select i from t')" 1 "its URL works: the start set the password from pgpass again"
+    check_eq "$(sql "$APP_URL" 'select 1')" 1 "the app's URL works again"
+    pgb testdb drop "$url"
+}
+
 user_mkdir "$SQL"
 cp "$SUPPORT_DIR/broker_client.py" "$CLIENT"
 chown "$TEST_USER:" "$CLIENT"
 start_app --template-sql "$(sqlfile start.sql "select 1;")"
+run_case cli-attach-repair case_cli_attach_repair
 run_case ready-and-stdio case_ready_and_stdio
 run_case parallel-clients case_parallel_clients
 run_case malformed case_malformed
