@@ -11,7 +11,11 @@
  * Clients: stdin/stdout (when stdin is a pipe, socket or terminal) and every
  * connection to a Unix socket in a private directory (its path is in the
  * first line on stdout, {"event":"ready","socket":...}). One thread runs the
- * loop (poll), so the handle is used from one thread only, as the API asks.
+ * loop (poll) and clones, so the handle is used from one thread only, as the
+ * API asks; drops and keeps (each a connection of its own, any thread) go to
+ * a worker thread, so they never hold up another client's clone. A client's
+ * next request waits for the reply to its previous one: replies come in the
+ * order of its requests.
  * It stops when stdin closes, on SIGTERM/SIGINT/SIGHUP and when its parent
  * dies; then it removes the socket and drops the databases it handed out that
  * were neither dropped nor kept (the pool stays for the next caller). */
@@ -19,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +37,8 @@
 
 #include "cli.h"
 
-#define MAX_LINE (64u << 10) /* a longer request is refused */
+#define MAX_LINE (64u << 10)     /* a longer request is refused */
+#define MAX_BUFFERED (16u << 20) /* requests a client sent ahead of its replies */
 #define MAX_CLIENTS 1024
 
 typedef struct {
@@ -67,7 +73,9 @@ static void sbuf_drop(sbuf *b, size_t n)
 }
 
 typedef struct {
-    int in_fd, out_fd; /* the same socket, or stdin and stdout */
+    unsigned long serial; /* names it to the worker's replies */
+    int pending;          /* a drop or keep of its is with the worker */
+    int in_fd, out_fd;    /* the same socket, or stdin and stdout */
     int stdio;
     sbuf in, out;
     int eof;        /* the client sent its last byte */
@@ -75,13 +83,37 @@ typedef struct {
     int discarding; /* the rest of an overlong line */
 } client;
 
+/* A drop or keep for the worker, and then its outcome. */
+typedef struct job {
+    struct job *next;
+    unsigned long client;
+    int keep;
+    char *url, *label;
+    json_t *id;
+    /* the outcome */
+    json_t *reply;
+    int forget; /* the broker no longer owns url: dropped, gone or kept */
+} job;
+
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *todo, *todo_tail, *done, *done_tail;
+    int stop;
+    int wake[2]; /* the worker writes a byte when a job is done */
+} worker;
+
 typedef struct {
     pgboot_testdb *t;
+    worker w;
+    unsigned long next_serial;
     client **clients;
     size_t nclients;
     char **handed; /* URLs handed out, neither dropped nor kept yet */
     size_t nhanded;
     const char *stop_reason;
+    client *io; /* stdin/stdout, or NULL */
 } broker;
 
 /* ---- signals and the parent ------------------------------------------- */
@@ -241,6 +273,125 @@ static void op_clone(broker *b, client *c, json_t *id)
     pgboot_free(url);
 }
 
+static void job_free(job *j)
+{
+    if (!j)
+        return;
+    free(j->url);
+    free(j->label);
+    json_decref(j->id);
+    json_decref(j->reply);
+    free(j);
+}
+
+static void job_push(job **head, job **tail, job *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+static job *job_pop(job **head, job **tail)
+{
+    job *j = *head;
+    if (j) {
+        *head = j->next;
+        if (!*head)
+            *tail = NULL;
+    }
+    return j;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->todo && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->todo)
+            break; /* stopped, and every job asked for is done (a keep asked for is made) */
+        job *j = job_pop(&w->todo, &w->todo_tail);
+        pthread_mutex_unlock(&w->mu);
+        char *kept = NULL;
+        if (j->keep ? pgboot_testdb_keep(j->url, j->label, &kept) != 0
+                    : pgboot_testdb_drop(j->url) != 0) {
+            /* Already gone: nothing to drop at the end either. */
+            j->forget = !j->keep && pgboot_error_code_last() == PGBOOT_ENOTFOUND;
+            j->reply = library_error();
+        } else {
+            j->forget = 1;
+            j->reply = j->keep ? json_pack("{s:s}", "url", kept) : json_pack("{s:b}", "ok", 1);
+        }
+        pgboot_free(kept);
+        pthread_mutex_lock(&w->mu);
+        job_push(&w->done, &w->done_tail, j);
+        ssize_t n = write(w->wake[1], "", 1);
+        (void)n;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static int worker_start(worker *w)
+{
+    memset(w, 0, sizeof *w);
+    if (pipe2(w->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        close(w->wake[0]);
+        close(w->wake[1]);
+        return -1;
+    }
+    return 0;
+}
+
+/* The worker ends once the jobs asked for are done. */
+static void worker_stop(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    job *j;
+    while ((j = job_pop(&w->todo, &w->todo_tail)))
+        job_free(j);
+    while ((j = job_pop(&w->done, &w->done_tail)))
+        job_free(j);
+    close(w->wake[0]);
+    close(w->wake[1]);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+}
+
+static void submit(broker *b, client *c, int keep, const char *url, const char *label, json_t *id)
+{
+    job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->client = c->serial;
+        j->keep = keep;
+        j->url = strdup(url);
+        j->label = label ? strdup(label) : NULL;
+        j->id = id ? json_incref(id) : NULL;
+    }
+    if (!j || !j->url || (label && !j->label)) {
+        job_free(j);
+        reply(c, error_reply("out of memory", NULL), id);
+        return;
+    }
+    c->pending = 1;
+    pthread_mutex_lock(&b->w.mu);
+    job_push(&b->w.todo, &b->w.todo_tail, j);
+    pthread_cond_signal(&b->w.cv);
+    pthread_mutex_unlock(&b->w.mu);
+}
+
 static void op_drop(broker *b, client *c, json_t *req, json_t *id)
 {
     const char *url = json_string_value(json_object_get(req, "url"));
@@ -248,15 +399,7 @@ static void op_drop(broker *b, client *c, json_t *req, json_t *id)
         reply(c, error_reply("drop needs \"url\": the database's URL", PROTOCOL_HINT), id);
         return;
     }
-    if (pgboot_testdb_drop(url) != 0) {
-        /* Already gone: nothing to drop at the end either. */
-        if (pgboot_error_code_last() == PGBOOT_ENOTFOUND)
-            handed_forget(b, url);
-        reply(c, library_error(), id);
-        return;
-    }
-    handed_forget(b, url);
-    reply(c, json_pack("{s:b}", "ok", 1), id);
+    submit(b, c, 0, url, NULL, id);
 }
 
 static void op_keep(broker *b, client *c, json_t *req, json_t *id)
@@ -271,14 +414,7 @@ static void op_keep(broker *b, client *c, json_t *req, json_t *id)
               id);
         return;
     }
-    char *kept = NULL;
-    if (pgboot_testdb_keep(url, label, &kept) != 0) {
-        reply(c, library_error(), id);
-        return;
-    }
-    handed_forget(b, url); /* kept: not dropped at the end */
-    reply(c, json_pack("{s:s}", "url", kept), id);
-    pgboot_free(kept);
+    submit(b, c, 1, url, label, id);
 }
 
 static void handle_line(broker *b, client *c, const char *line, size_t len)
@@ -318,6 +454,38 @@ static void handle_line(broker *b, client *c, const char *line, size_t len)
     json_decref(req);
 }
 
+/* Answer the client's complete lines, one after the other; a line waits
+ * while the client's previous drop or keep is with the worker. */
+static void process_lines(broker *b, client *c)
+{
+    while (!c->pending && !c->broken) {
+        char *nl = c->in.len ? memchr(c->in.p, '\n', c->in.len) : NULL;
+        if (!nl) {
+            if (!c->discarding && c->in.len > MAX_LINE) {
+                reply(c, error_reply("request line too long (more than 64 KiB)", PROTOCOL_HINT),
+                      NULL);
+                c->discarding = 1;
+            }
+            if (c->discarding)
+                c->in.len = 0; /* the rest of it goes as it comes */
+            return;
+        }
+        size_t n = (size_t)(nl - c->in.p);
+        if (!c->discarding && n > MAX_LINE)
+            reply(c, error_reply("request line too long (more than 64 KiB)", PROTOCOL_HINT), NULL);
+        else if (!c->discarding)
+            handle_line(b, c, c->in.p, n);
+        c->discarding = 0;
+        sbuf_drop(&c->in, n + 1);
+    }
+}
+
+/* Whether the client has a complete line not yet answered. */
+static int has_line(const client *c)
+{
+    return c->in.len && memchr(c->in.p, '\n', c->in.len);
+}
+
 /* Read what the client sent and answer each complete line. */
 static void client_read(broker *b, client *c)
 {
@@ -329,31 +497,46 @@ static void client_read(broker *b, client *c)
         c->eof = 1;
         /* stdin's last line may lack its newline; a socket client's cut
          * line is a request it died in the middle of. */
-        if (c->stdio && c->in.len > 0 && !c->discarding)
-            handle_line(b, c, c->in.p, c->in.len);
-        c->in.len = 0;
+        if (c->stdio && c->in.len > 0 && !has_line(c) && !c->discarding)
+            sbuf_add(&c->in, "\n", 1);
+        else if (!c->stdio && !has_line(c))
+            c->in.len = 0;
+    } else if (c->in.len + (size_t)r > MAX_BUFFERED || sbuf_add(&c->in, buf, (size_t)r) != 0) {
+        c->broken = 1; /* sends far ahead of its replies: let it go */
         return;
     }
-    for (ssize_t i = 0; i < r;) {
-        char *nl = memchr(buf + i, '\n', (size_t)(r - i));
-        size_t n = nl ? (size_t)(nl - (buf + i)) : (size_t)(r - i);
-        if (!c->discarding && sbuf_add(&c->in, buf + i, n) != 0) {
-            c->broken = 1;
-            return;
+    process_lines(b, c);
+}
+
+/* The worker's finished jobs: each reply to its client (if still there),
+ * whose next requests then go on. */
+static void collect_done(broker *b)
+{
+    char drain[64];
+    while (read(b->w.wake[0], drain, sizeof drain) > 0) {
+    }
+    pthread_mutex_lock(&b->w.mu);
+    job *done = b->w.done;
+    b->w.done = b->w.done_tail = NULL;
+    pthread_mutex_unlock(&b->w.mu);
+    while (done) {
+        job *j = done;
+        done = j->next;
+        if (j->forget)
+            handed_forget(b, j->url);
+        client *c = NULL;
+        for (size_t i = 0; i < b->nclients && !c; i++)
+            if (b->clients[i]->serial == j->client)
+                c = b->clients[i];
+        if (!c && b->io && b->io->serial == j->client)
+            c = b->io;
+        if (c) {
+            c->pending = 0;
+            reply(c, j->reply, j->id);
+            j->reply = NULL;
+            process_lines(b, c);
         }
-        if (!c->discarding && c->in.len > MAX_LINE) {
-            reply(c, error_reply("request line too long (more than 64 KiB)", PROTOCOL_HINT), NULL);
-            c->in.len = 0;
-            c->discarding = 1;
-        }
-        i += (ssize_t)n;
-        if (nl) {
-            if (!c->discarding)
-                handle_line(b, c, c->in.p ? c->in.p : "", c->in.len);
-            c->in.len = 0;
-            c->discarding = 0;
-            i++;
-        }
+        job_free(j);
     }
 }
 
@@ -368,10 +551,11 @@ static void client_free(client *c)
     free(c);
 }
 
-static client *client_new(int in_fd, int out_fd, int stdio)
+static client *client_new(broker *b, int in_fd, int out_fd, int stdio)
 {
     client *c = calloc(1, sizeof *c);
     if (c) {
+        c->serial = ++b->next_serial;
         c->in_fd = in_fd;
         c->out_fd = out_fd;
         c->stdio = stdio;
@@ -387,7 +571,7 @@ static void accept_clients(broker *b, int lfd)
             return; /* EAGAIN: no more; anything else: try again at the next poll */
         client **cs =
             b->nclients < MAX_CLIENTS ? realloc(b->clients, (b->nclients + 1) * sizeof *cs) : NULL;
-        client *c = cs ? client_new(fd, fd, 0) : NULL;
+        client *c = cs ? client_new(b, fd, fd, 0) : NULL;
         if (cs)
             b->clients = cs;
         if (!c) {
@@ -413,9 +597,12 @@ int cli_testdb_serve(pgboot_testdb *t)
     if (pgboot_testdb_socket_open(&lfd, &sock) != 0)
         return cli_testdb_serve_failed(cli_fail());
     int use_stdin = stdin_is_client();
-    client *io = use_stdin ? client_new(0, 1, 1) : NULL;
-    if (use_stdin && !io) {
-        fprintf(stderr, "pgboot: error: out of memory\n");
+    client *io = use_stdin ? client_new(&b, 0, 1, 1) : NULL;
+    b.io = io;
+    if ((use_stdin && !io) || worker_start(&b.w) != 0) {
+        fprintf(stderr, "pgboot: error: cannot set up the broker: %s\n",
+                use_stdin && !io ? "out of memory" : "no worker thread");
+        client_free(io);
         close(lfd);
         if (pgboot_testdb_socket_remove(sock) != 0)
             cli_fail();
@@ -427,7 +614,7 @@ int cli_testdb_serve(pgboot_testdb *t)
     b.stop_reason = NULL;
     struct pollfd *fds = NULL;
     while (!b.stop_reason) {
-        size_t n = 3 + b.nclients;
+        size_t n = 4 + b.nclients;
         struct pollfd *nf = realloc(fds, n * sizeof *nf);
         if (!nf) {
             b.stop_reason = "out of memory";
@@ -436,11 +623,12 @@ int cli_testdb_serve(pgboot_testdb *t)
         fds = nf;
         fds[0] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
         fds[1] = (struct pollfd){.fd = lfd, .events = POLLIN};
-        fds[2] = (struct pollfd){.fd = io ? 0 : -1, .events = POLLIN};
+        fds[2] = (struct pollfd){.fd = io && !io->eof ? 0 : -1, .events = POLLIN};
+        fds[3] = (struct pollfd){.fd = b.w.wake[0], .events = POLLIN};
         for (size_t i = 0; i < b.nclients; i++) {
             client *c = b.clients[i];
-            fds[3 + i] = (struct pollfd){
-                .fd = c->in_fd,
+            fds[4 + i] = (struct pollfd){
+                .fd = c->eof && !c->out.len ? -1 : c->in_fd, /* at its end: no POLLHUP spin */
                 .events = (short)((c->eof ? 0 : POLLIN) | (c->out.len ? POLLOUT : 0))};
         }
         int r = poll(fds, n, -1);
@@ -454,19 +642,20 @@ int cli_testdb_serve(pgboot_testdb *t)
             b.stop_reason = "signal";
             break;
         }
-        if (io && fds[2].revents) {
+        if (fds[3].revents)
+            collect_done(&b);
+        if (io && fds[2].revents)
             client_read(&b, io);
-            if (io->broken)
-                b.stop_reason = "stdout closed";
-            else if (io->eof)
-                b.stop_reason = "stdin closed";
-        }
-        size_t had = b.nclients; /* accept after serving the ones polled */
+        if (io && io->broken)
+            b.stop_reason = "stdout closed";
+        else if (io && io->eof && !io->pending && !has_line(io))
+            b.stop_reason = "stdin closed"; /* after the answers to all it sent */
+        size_t had = b.nclients;            /* accept after serving the ones polled */
         for (size_t i = 0; i < had; i++) {
             client *c = b.clients[i];
-            if (fds[3 + i].revents & POLLOUT)
+            if (fds[4 + i].revents & POLLOUT)
                 client_flush(c);
-            if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR))
+            if (fds[4 + i].revents & (POLLIN | POLLHUP | POLLERR))
                 client_read(&b, c);
         }
         if (fds[1].revents)
@@ -475,7 +664,7 @@ int cli_testdb_serve(pgboot_testdb *t)
         size_t k = 0;
         for (size_t i = 0; i < b.nclients; i++) {
             client *c = b.clients[i];
-            if (c->broken || (c->eof && c->out.len == 0))
+            if (c->broken || (c->eof && !c->pending && !has_line(c) && c->out.len == 0))
                 client_free(c);
             else
                 b.clients[k++] = c;
@@ -483,6 +672,7 @@ int cli_testdb_serve(pgboot_testdb *t)
         b.nclients = k;
     }
     free(fds);
+    worker_stop(&b.w);
     for (size_t i = 0; i < b.nclients; i++)
         client_free(b.clients[i]);
     free(b.clients);

@@ -114,6 +114,17 @@ def malformed(path):
         rep = ask(s, f, json.dumps({"op": "drop", "url": rep["url"]}) + "\n")
         if rep != {"ok": True}:
             problems.append("drop after the bad requests answered %r" % rep)
+    # requests sent ahead, in one write: the replies come in their order (a
+    # clone waits for the drop before it, which the worker does)
+    s.sendall(b'{"op":"drop","url":"postgresql://u@127.0.0.1:1/pgboot_t_00000000_aaaaaaaaaaaa","id":1}\n'
+              b'{"op":"clone","id":2}\n{"op":"drop","url":"nope","id":3}\n')
+    reps = [json.loads(f.readline()) for _ in range(3)]
+    if [r.get("id") for r in reps] != [1, 2, 3]:
+        problems.append("pipelined requests: replies %r, not in the order asked" % reps)
+    elif "error" not in reps[0] or "url" not in reps[1] or "error" not in reps[2]:
+        problems.append("pipelined requests: replies %r" % reps)
+    else:
+        ask(s, f, json.dumps({"op": "drop", "url": reps[1]["url"]}) + "\n")
     s.close()
     return problems
 
