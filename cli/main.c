@@ -45,11 +45,15 @@ const cli_cmd cli_cmds[] = {
      "print the URL of a throwaway cluster that removes itself once no client has been connected "
      "for --ttl SECONDS (default 60)",
      cli_tmp_opts},
-    {"testdb", cmd_testdb, "[FILE...] | drop URL... | keep URL | serve",
-     "print the URL of a fresh database cloned from a template; 'testdb drop URL' drops it",
+    {"testdb", cmd_testdb, "[FILE...] | drop|keep|snapshot|list|clean|serve ...",
+     "print the URL of a fresh database cloned from a template; drop, keep, snapshot, list, clean, "
+     "serve",
      "print the URL of a fresh database cloned from a template database built once from the SQL "
-     "files (keyed by their contents), given by --app NAME or --url URL; 'pgboot testdb drop URL' "
-     "drops such a database, even with connections still open",
+     "files or by the app's migration command (keyed by their contents), given by --app NAME or "
+     "--url URL. 'pgboot testdb drop URL' drops such a database, even with connections still "
+     "open; 'keep URL --label L' keeps it; 'snapshot URL --as NAME' makes a template of its "
+     "state; 'list' and 'clean [--kept]' show and remove test databases "
+     "('pgboot testdb SUBCOMMAND --help')",
      cli_testdb_opts},
     {"migrate", cmd_migrate, NULL, "move a SQLite database into PostgreSQL, all or nothing",
      "move a SQLite database (--sqlite PATH) into PostgreSQL (--app NAME or --to URL), all or "

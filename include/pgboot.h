@@ -559,12 +559,22 @@ typedef struct {
                                     then take nothing from the PG* environment (see
                                     pgboot_server_start()); with url they take what the
                                     URL does not say, except client_encoding (UTF8) */
+    /* version 3: */
+    const char *template_cmd; /* a shell line (run by /bin/sh -c: the one place pgboot uses a
+                                 shell) that builds the template after sql_files (either or
+                                 both may be given); see pgboot_testdb_open() */
+    const char *const *template_keys; /* NULL-terminated files and directories whose contents
+                                         key the template along with template_cmd's text (the
+                                         migrations folder); NULL: the text alone */
+    unsigned int template_timeout_ms; /* template_cmd's limit; 0: 300000 (5 minutes) */
+    const char *template_name;        /* instead of sql_files and template_cmd: clone the
+                                         snapshot of this name (pgboot_testdb_snapshot()) */
 } pgboot_testdb_options;
 
-#define PGBOOT_TESTDB_OPTIONS_VERSION 2
+#define PGBOOT_TESTDB_OPTIONS_VERSION 3
 #define PGBOOT_TESTDB_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL                                      \
+        PGBOOT_TESTDB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL                 \
     }
 /** As pgboot_fetch_options_init(), for test database options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version);
@@ -576,6 +586,29 @@ PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsign
  * frozen. A template whose SQL changed is a new one; old templates (and their
  * pools) are removed once no clone of theirs is left. The handle keeps one
  * connection (two with background_refill).
+ *
+ * With template_cmd (version 3), the template is also keyed by the command's
+ * text and the contents of template_keys (a directory: every file below it,
+ * walked in sorted order, names included, without __pycache__, .git and
+ * editor leftovers: *~, .*.sw?, .#*, #*#; links are not followed), and built by
+ * running the command, after the SQL files, with /bin/sh -c in the caller's
+ * working directory, stdin /dev/null, in a process group of its own, with
+ * DATABASE_URL, PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE naming the
+ * template database being built; for pgboot's own server (options.server) the
+ * other libpq variables are removed, as for pgboot_server_env(). Processes it
+ * leaves behind are killed when it ends; when it runs longer than
+ * template_timeout_ms its whole process group is killed (SIGKILL). A command
+ * that fails leaves no template: PGBOOT_ERROR (its exit status) or
+ * PGBOOT_ETIMEOUT, the message quoting the end of its output (stdout and
+ * stderr; what fits in the one-line message of pgboot_error_last()).
+ *
+ * With template_name, the handle clones that snapshot; PGBOOT_ENOTFOUND when
+ * the server has none of that name.
+ *
+ * Errors: PGBOOT_EINVALID (options, a file that is no SQL), PGBOOT_ENOTFOUND
+ * (a file or key path, a snapshot), PGBOOT_ENOTRUNNING (cannot connect),
+ * PGBOOT_ETIMEOUT, PGBOOT_ERROR, PGBOOT_ENOMEM. Forks (template_cmd): the
+ * child only calls async-signal-safe functions before exec.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out,
                                                         const pgboot_testdb_options *opts);
@@ -637,6 +670,57 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_socket_open(int *fd_out, char
  * Refuses (PGBOOT_EINVALID) a path not shaped as one; PGBOOT_ERROR when the
  * removal fails. Any thread. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_socket_remove(const char *path);
+
+/**
+ * Make a template from the current state of a test database (a clone, or a
+ * kept one), so that a suite sets up expensive state once and clones it per
+ * test: pgboot_testdb_options.template_name = name then clones it. The
+ * snapshot is the database pgboot_s_<name>, marked as pgboot's and frozen
+ * like a template; an older snapshot of that name is replaced (its pool goes;
+ * clones made from it stay). PostgreSQL copies only a database no one is
+ * connected to: the other sessions on url's database are ended first, their
+ * number in *sessions_ended (NULL-able) so that the caller can say so. name:
+ * 1 to 40 of [a-z0-9_].
+ *
+ * Errors: PGBOOT_EINVALID (a bad name, not a URL, not a test database,
+ * no pgboot mark, a pgboot_s_<name> that is not pgboot's), PGBOOT_ENOTFOUND,
+ * PGBOOT_ENOTRUNNING, PGBOOT_ERROR, PGBOOT_ENOMEM. Any thread; it opens a
+ * connection of its own.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_snapshot(const char *url, const char *name,
+                                                            unsigned int *sessions_ended);
+
+/** One database of pgboot_testdb_list(). */
+typedef struct {
+    char *name;          /* the database */
+    const char *kind;    /* "template", "snapshot", "pool" (a clone made in advance), "clone"
+                            (handed out), "kept", or "building" (being made) */
+    char *template_name; /* for a clone, pool or kept database: the template or snapshot it was
+                            cloned from, NULL when that is gone (or for the others) */
+    long long age_s;     /* seconds since it was made; -1 unknown (made by a pgboot that
+                            did not record it) */
+} pgboot_testdb_entry;
+
+/**
+ * The databases pgboot testdb made on the server of opts (its url or server;
+ * the template fields are not used): only those that carry pgboot's mark, by
+ * name. *out (release it with pgboot_testdb_list_free()) and *count. Errors:
+ * PGBOOT_EINVALID, PGBOOT_ENOTRUNNING, PGBOOT_ERROR, PGBOOT_ENOMEM.
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_list(const pgboot_testdb_options *opts,
+                                                        pgboot_testdb_entry **out, size_t *count);
+PGBOOT_EXTERN void pgboot_testdb_list_free(pgboot_testdb_entry *entries, size_t count);
+
+/**
+ * Drop what no test uses on the server of opts: every pool of clones made in
+ * advance and the snapshots no clone was made from (or whose clones are all
+ * gone); with `kept`, the kept databases too. Clones handed out and templates
+ * stay (a template goes when a new one replaces it and no clone of it is
+ * left). Only databases with pgboot's mark are ever dropped. *dropped
+ * (NULL-able): how many. Errors: as pgboot_testdb_list().
+ */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clean(const pgboot_testdb_options *opts,
+                                                         int kept, unsigned int *dropped);
 
 /* ------------------------------------------------------------------------
  * Migrating a legacy SQLite database into PostgreSQL.

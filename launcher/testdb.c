@@ -18,12 +18,19 @@
  * takes about a millisecond and is atomic: of several takers exactly one gets
  * it. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -36,14 +43,20 @@
 #define BUILD_PREFIX "pgboot_tplb_"
 #define CLONE_PREFIX "pgboot_t_"
 #define POOL_PREFIX "pgboot_p_"
-#define BUILDING_PREFIX "pgboot_b_" /* a pool clone not yet marked and named */
-#define KEPT_PREFIX "pgboot_k_"     /* a clone kept: pgboot_k_<h8>_<label>_<random6> */
+#define BUILDING_PREFIX "pgboot_b_"    /* a pool clone not yet marked and named */
+#define SNAP_PREFIX "pgboot_s_"        /* a snapshot: pgboot_s_<name> */
+#define SNAP_BUILD_PREFIX "pgboot_sb_" /* a snapshot being made */
+#define SNAP_NAME_MAX 40
+#define KEPT_PREFIX "pgboot_k_" /* a clone kept: pgboot_k_<h8>_<label>_<random6> */
 #define KEEP_LABEL_MAX (63 - 9 - 8 - 1 - 1 - 6)
 /* Every database pgboot testdb creates carries this comment; it drops only
  * databases that do (a name with pgboot's prefix is not enough: a user may
  * have made it). */
 #define MARK "pgboot test database: made by pgboot testdb, which may drop it"
-#define IS_MARKED "shobj_description(oid, 'pg_database') = '" MARK "'"
+#define CREATED "; created at "
+#define IS_MARKED                                                                                  \
+    "(shobj_description(oid, 'pg_database') = '" MARK "' OR shobj_description(oid, "               \
+    "'pg_database') LIKE '" MARK CREATED "%')"
 #define DEFAULT_POOL 4
 
 struct pgboot_testdb {
@@ -53,6 +66,8 @@ struct pgboot_testdb {
     char hash[17];
     char tpl[64];
     unsigned int pool_size;
+    const char *cmd; /* the template command (the caller's, during open only) */
+    unsigned int cmd_timeout_ms;
     /* background refill */
     int refilling;
     pthread_t thread;
@@ -60,6 +75,9 @@ struct pgboot_testdb {
     pthread_cond_t cv;
     int wake, stop;
 };
+
+static int end_sessions(PGconn *c, const char *db, int *n);
+static int is_snapshot_hash(PGconn *c, const char *h8);
 
 /* ---- URLs ----------------------------------------------------------------- */
 
@@ -123,6 +141,15 @@ typedef struct {
     size_t n;
 } sql_set;
 
+/* A length, in 8 little-endian bytes: the boundaries of what is hashed. */
+static void hash_len(crypto_generichash_state *st, size_t len)
+{
+    unsigned char len8[8];
+    for (int b = 0; b < 8; b++)
+        len8[b] = (unsigned char)((uint64_t)len >> (8 * b));
+    crypto_generichash_update(st, len8, sizeof len8);
+}
+
 static void sql_set_free(sql_set *s)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -131,20 +158,18 @@ static void sql_set_free(sql_set *s)
     free(s->lens);
 }
 
-static int read_sql(sql_set *s, const char *const *files, char hash[17])
+static int read_sql(sql_set *s, const char *const *files, crypto_generichash_state *st)
 {
     memset(s, 0, sizeof *s);
     size_t n = 0;
     while (files && files[n])
         n++;
     if (n == 0)
-        return pgb_fail(PGBOOT_EINVALID, "no template SQL files given (--template-sql FILE)");
+        return 0;
     s->texts = calloc(n, sizeof *s->texts);
     s->lens = calloc(n, sizeof *s->lens);
     if (!s->texts || !s->lens)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 8);
     for (size_t i = 0; i < n; i++) {
         int rc = pgb_read_file(files[i], &s->texts[i], &s->lens[i], 256u << 20);
         if (rc) {
@@ -157,16 +182,372 @@ static int read_sql(sql_set *s, const char *const *files, char hash[17])
             return pgb_fail(PGBOOT_EINVALID, "%s holds a NUL byte; it is not an SQL file",
                             files[i]);
         /* The contents and their boundaries, not the file names, make the key. */
-        unsigned char len8[8];
-        for (int b = 0; b < 8; b++)
-            len8[b] = (unsigned char)((uint64_t)s->lens[i] >> (8 * b));
-        crypto_generichash_update(&st, len8, sizeof len8);
-        crypto_generichash_update(&st, (const unsigned char *)s->texts[i], s->lens[i]);
+        hash_len(st, s->lens[i]);
+        crypto_generichash_update(st, (const unsigned char *)s->texts[i], s->lens[i]);
     }
-    unsigned char h[8];
-    crypto_generichash_final(&st, h, sizeof h);
-    pgb_hex(hash, h, sizeof h);
     return 0;
+}
+
+/* ---- the key of a template command -------------------------------------- */
+
+/* Names tools and editors write into a migrations folder: not part of the key. */
+static int key_ignored(const char *name)
+{
+    size_t n = strlen(name);
+    if (!strcmp(name, "__pycache__") || !strcmp(name, ".git") || pgb_str_has_prefix(name, ".#"))
+        return 1;
+    if (n > 0 && name[n - 1] == '~')
+        return 1;
+    if (n >= 2 && name[0] == '#' && name[n - 1] == '#')
+        return 1;
+    /* vim's swap files: .NAME.swp, .swo, .swn, ... */
+    return n >= 6 && name[0] == '.' && !strncmp(name + n - 4, ".sw", 3);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Feed `path` (shown as `rel`) into the key: its kind, its name below the
+ * key path, and its contents (a file's by their own hash, a directory's
+ * entries in sorted order, a link's target). Links below a key path are not
+ * followed. */
+static int hash_path(crypto_generichash_state *st, const char *path, const char *rel, int top)
+{
+    struct stat sb;
+    if ((top ? stat(path, &sb) : lstat(path, &sb)) != 0) {
+        int e = errno;
+        int rc = pgb_fail(e == ENOENT ? PGBOOT_ENOTFOUND : PGBOOT_ERROR,
+                          "cannot read the template key %s: %s", path, strerror(e));
+        if (top && e == ENOENT)
+            pgb_hint("--template-key names the files and directories the template command "
+                     "reads (the migrations folder)");
+        return rc;
+    }
+    char kind = S_ISDIR(sb.st_mode)   ? 'd'
+                : S_ISREG(sb.st_mode) ? 'f'
+                : S_ISLNK(sb.st_mode) ? 'l'
+                                      : 0;
+    if (!kind)
+        return 0; /* a socket, a fifo: no contents */
+    crypto_generichash_update(st, (const unsigned char *)&kind, 1);
+    hash_len(st, strlen(rel));
+    crypto_generichash_update(st, (const unsigned char *)rel, strlen(rel));
+    if (kind == 'l') {
+        char target[4096];
+        ssize_t n = readlink(path, target, sizeof target);
+        if (n < 0)
+            return pgb_fail(PGBOOT_ERROR, "cannot read the link %s: %s", path, strerror(errno));
+        hash_len(st, (size_t)n);
+        crypto_generichash_update(st, (const unsigned char *)target, (size_t)n);
+        return 0;
+    }
+    if (kind == 'f') {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            return pgb_fail(PGBOOT_ERROR, "cannot read the template key %s: %s", path,
+                            strerror(errno));
+        crypto_generichash_state fs;
+        crypto_generichash_init(&fs, NULL, 0, 32);
+        unsigned char chunk[65536];
+        ssize_t n;
+        while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
+            if (n > 0)
+                crypto_generichash_update(&fs, chunk, (size_t)n);
+        int e = errno;
+        close(fd);
+        if (n < 0)
+            return pgb_fail(PGBOOT_ERROR, "cannot read the template key %s: %s", path, strerror(e));
+        unsigned char h[32];
+        crypto_generichash_final(&fs, h, sizeof h);
+        crypto_generichash_update(st, h, sizeof h);
+        return 0;
+    }
+    DIR *d = opendir(path);
+    if (!d)
+        return pgb_fail(PGBOOT_ERROR, "cannot read the template key %s: %s", path, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d)) != NULL;) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || key_ignored(e->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **nn = realloc(names, cap * sizeof *names);
+            if (!nn) {
+                rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = pgb_strdup(e->d_name)))
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, name_cmp);
+    hash_len(st, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *sub = pgb_path_join(path, names[i]);
+        char *subrel = *rel ? pgb_path_join(rel, names[i]) : pgb_strdup(names[i]);
+        rc = sub && subrel ? hash_path(st, sub, subrel, 0)
+                           : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        free(sub);
+        free(subrel);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* ---- the template command ------------------------------------------------ */
+
+#define CMD_OUTPUT_MAX 4096  /* the end of the command's output that is kept */
+#define CMD_OUTPUT_SHOWN 640 /* of which an error message quotes */
+
+static const char *const cmd_env_names[] = {"DATABASE_URL", "PGHOST",     "PGPORT", "PGUSER",
+                                            "PGPASSWORD",   "PGDATABASE", NULL};
+
+static void environ_free(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++) {
+        sodium_memzero(env[i], strlen(env[i]));
+        free(env[i]);
+    }
+    free(env);
+}
+
+static int env_is(const char *entry, const char *name)
+{
+    size_t n = strlen(name);
+    return !strncmp(entry, name, n) && entry[n] == '=';
+}
+
+/* The command's environment: ours, without the variables it is given and
+ * (for pgboot's own server) those that could send libpq elsewhere, plus the
+ * connection to database `db`. malloc'd, NULL-terminated. */
+static int cmd_environ(const pgboot_testdb *t, const char *db, char ***out)
+{
+    *out = NULL;
+    char **clear = NULL;
+    int rc = t->whose == PGB_PQ_OURS ? pgb_pq_client_env_clear(cmd_env_names, &clear) : 0;
+    if (rc)
+        return rc;
+    const char *vals[6] = {NULL};
+    char *dburl = url_with_db(t->url, db);
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(t->url, &perr);
+    if (perr)
+        PQfreemem(perr);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (!strcmp(o->keyword, "host"))
+            vals[1] = o->val;
+        else if (!strcmp(o->keyword, "port"))
+            vals[2] = o->val;
+        else if (!strcmp(o->keyword, "user"))
+            vals[3] = o->val;
+        else if (!strcmp(o->keyword, "password"))
+            vals[4] = o->val;
+    }
+    vals[0] = dburl;
+    vals[5] = db;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 7, sizeof *env);
+    size_t k = 0;
+    int oom = !env || !dburl;
+    for (size_t i = 0; !oom && i < n; i++) {
+        int drop = 0;
+        for (size_t j = 0; cmd_env_names[j] && !drop; j++)
+            drop = env_is(environ[i], cmd_env_names[j]);
+        for (size_t j = 0; clear && clear[j] && !drop; j++)
+            drop = env_is(environ[i], clear[j]);
+        if (!drop && !(env[k++] = pgb_strdup(environ[i])))
+            oom = 1;
+    }
+    for (size_t j = 0; !oom && j < 6; j++)
+        if (vals[j] && !(env[k++] = pgb_printf("%s=%s", cmd_env_names[j], vals[j])))
+            oom = 1;
+    if (opts) {
+        for (PQconninfoOption *o = opts; o->keyword; o++)
+            if (o->val)
+                sodium_memzero(o->val, strlen(o->val));
+        PQconninfoFree(opts);
+    }
+    if (dburl)
+        sodium_memzero(dburl, strlen(dburl));
+    free(dburl);
+    for (size_t j = 0; clear && clear[j]; j++)
+        free(clear[j]);
+    free(clear);
+    if (oom) {
+        environ_free(env);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    *out = env;
+    return 0;
+}
+
+/* Keep the last CMD_OUTPUT_MAX bytes of the output. */
+static void keep_tail(char *buf, size_t *len, const char *in, size_t n)
+{
+    if (n >= CMD_OUTPUT_MAX) {
+        memcpy(buf, in + n - CMD_OUTPUT_MAX, CMD_OUTPUT_MAX);
+        *len = CMD_OUTPUT_MAX;
+        return;
+    }
+    if (*len + n > CMD_OUTPUT_MAX) {
+        size_t drop = *len + n - CMD_OUTPUT_MAX;
+        memmove(buf, buf + drop, *len - drop);
+        *len -= drop;
+    }
+    memcpy(buf + *len, in, n);
+    *len += n;
+}
+
+/* The end of the output for a one-line message: from a line's start, its
+ * lines joined by " | ". */
+static void output_tail(const char *buf, size_t len, char *out, size_t outsz)
+{
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        len--;
+    size_t start = len > CMD_OUTPUT_SHOWN ? len - CMD_OUTPUT_SHOWN : 0;
+    if (start > 0) {
+        const char *nl = memchr(buf + start, '\n', len - start);
+        if (nl && (size_t)(nl - buf) + 1 < len)
+            start = (size_t)(nl - buf) + 1;
+    }
+    size_t k = 0;
+    if (start > 0)
+        k = (size_t)snprintf(out, outsz, "... ");
+    for (size_t i = start; i < len && k + 4 < outsz; i++) {
+        if (buf[i] == '\n') {
+            memcpy(out + k, " | ", 3);
+            k += 3;
+        } else if (buf[i] != '\r') {
+            out[k++] = buf[i];
+        }
+    }
+    out[k < outsz ? k : outsz - 1] = '\0';
+    if (len == 0)
+        snprintf(out, outsz, "(no output)");
+}
+
+/* Run the template command against database `db` (see pgboot_testdb_open()). */
+static int run_template_cmd(const pgboot_testdb *t, const char *db)
+{
+    char **env = NULL;
+    int rc = cmd_environ(t, db, &env);
+    if (rc)
+        return rc;
+    int out[2];
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || pipe2(out, O_CLOEXEC) != 0) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot start the template command: %s", strerror(errno));
+        if (devnull >= 0)
+            close(devnull);
+        environ_free(env);
+        return rc;
+    }
+    char *const argv[] = {"sh", "-c", (char *)t->cmd, NULL};
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        /* A killed pgboot does not leave the command's shell running. */
+        if (pgb_die_with_parent(parent) != 0)
+            _exit(127);
+        dup2(devnull, 0);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        execve("/bin/sh", argv, env);
+        static const char msg[] = "pgboot: cannot run /bin/sh\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(127);
+    }
+    int fork_errno = errno;
+    close(devnull);
+    close(out[1]);
+    environ_free(env);
+    if (pid < 0) {
+        close(out[0]);
+        return pgb_fail(PGBOOT_ERROR, "cannot start the template command: %s",
+                        strerror(fork_errno));
+    }
+    setpgid(pid, pid); /* also here: no race with the kill below */
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    char buf[CMD_OUTPUT_MAX], chunk[4096];
+    size_t len = 0;
+    unsigned timeout = t->cmd_timeout_ms ? t->cmd_timeout_ms : 300000;
+    uint64_t deadline = pgb_now_ms() + timeout, drain_until = 0;
+    int status = 0, exited = 0, timed_out = 0, eof = 0;
+    while (!eof) {
+        uint64_t now = pgb_now_ms();
+        if (!exited && now >= deadline) {
+            timed_out = 1;
+            kill(-pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            exited = 1;
+        }
+        if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+            exited = 1;
+        }
+        if (exited && !drain_until) {
+            /* What it left behind goes with it; their output is read to the end. */
+            kill(-pid, SIGKILL);
+            drain_until = pgb_now_ms() + 2000;
+        }
+        if (drain_until && pgb_now_ms() >= drain_until)
+            break;
+        struct pollfd pfd = {out[0], POLLIN, 0};
+        int wait = exited ? 50 : 100;
+        if (poll(&pfd, 1, wait) > 0) {
+            ssize_t n = read(out[0], chunk, sizeof chunk);
+            if (n > 0)
+                keep_tail(buf, &len, chunk, (size_t)n);
+            else if (n == 0)
+                eof = exited;
+            else if (errno != EAGAIN && errno != EINTR)
+                eof = exited;
+            if (n == 0 && !exited)
+                pgb_sleep_ms(20); /* closed its output; still running */
+        }
+    }
+    close(out[0]);
+    if (!exited) /* not reached: the loop ends after the exit */
+        waitpid(pid, &status, 0);
+    char tail[CMD_OUTPUT_SHOWN + 64];
+    output_tail(buf, len, tail, sizeof tail);
+    if (timed_out) {
+        rc = pgb_fail(PGBOOT_ETIMEOUT,
+                      "the template command did not finish within %u s and was killed (its whole "
+                      "process group): %s; its output: %s",
+                      (timeout + 999) / 1000, t->cmd, tail);
+        pgb_hint("make it faster, or give it more time with --template-timeout SECONDS");
+        return rc;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char how[48];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
+    rc = pgb_fail(PGBOOT_ERROR, "the template command failed (%s): %s; its output ends: %s", how,
+                  t->cmd, tail);
+    pgb_hint("the command runs with /bin/sh -c and DATABASE_URL (and PG*) naming the template "
+             "database being built; no template is left");
+    return rc;
 }
 
 static char *ident(PGconn *c, const char *name)
@@ -190,10 +571,13 @@ static int exec_fmt(PGconn *c, const char *what, const char *before, const char 
     return rc;
 }
 
+/* The mark, with the time it was made (for testdb list's age). */
 static int mark_database(PGconn *c, const char *name)
 {
+    char after[sizeof MARK + 64];
+    snprintf(after, sizeof after, " IS '" MARK CREATED "%lld'", (long long)time(NULL));
     return exec_fmt(c, "cannot mark a test database as pgboot's", "COMMENT ON DATABASE ", name,
-                    " IS '" MARK "'");
+                    after);
 }
 
 /* Drop `name` if it exists and carries pgboot's mark; else leave it. */
@@ -232,6 +616,10 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
             rc = pgb_pq_run_script(b, sql->texts[i], sql->lens[i], files[i]);
         PQfinish(b);
     }
+    /* Then the command; sessions it left (a daemon it started, already
+     * killed, whose backend has not gone yet) would stop the rename. */
+    if (rc == 0 && t->cmd && (rc = run_template_cmd(t, build)) == 0)
+        rc = end_sessions(t->conn, build, NULL);
     if (rc) {
         /* The file's error stands; a failed clean-up is added after it. */
         pgb_error_saved first;
@@ -328,14 +716,16 @@ static void remove_unused_templates(pgboot_testdb *t)
         }
     }
     PQclear(r);
-    /* Pool databases whose template is gone (a filler that lost a race). */
+    /* Pool databases whose template is gone (a filler that lost a race);
+     * those of a snapshot are not a template's. */
     r = PQexec(t->conn, "SELECT p.datname FROM pg_database p WHERE p.datname LIKE "
                         "'pgboot\\_p\\_%' AND " IS_MARKED
                         " AND NOT EXISTS (SELECT 1 FROM pg_database x WHERE "
                         "x.datname LIKE 'pgboot\\_tpl\\_' || substr(p.datname, 10, 8) || '%')");
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(r); i++)
-            drop_database(t->conn, PQgetvalue(r, i, 0), 0);
+            if (!is_snapshot_hash(t->conn, PQgetvalue(r, i, 0) + strlen(POOL_PREFIX)))
+                drop_database(t->conn, PQgetvalue(r, i, 0), 0);
     PQclear(r);
     pgb_error_reset();
 }
@@ -461,6 +851,71 @@ const char *pgboot_testdb_template(const pgboot_testdb *t)
     return t->tpl;
 }
 
+/* A snapshot's name: [a-z0-9_], 1 to SNAP_NAME_MAX bytes. */
+static int snapshot_name_check(const char *name)
+{
+    size_t n = strlen(name);
+    int ok = n >= 1 && n <= SNAP_NAME_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '_';
+    if (ok)
+        return 0;
+    int rc = pgb_fail(PGBOOT_EINVALID, "'%.80s' is not a snapshot name", name);
+    pgb_hint("a snapshot's name is 1 to %d lower-case letters, digits and '_'", SNAP_NAME_MAX);
+    return rc;
+}
+
+/* The hash that names a snapshot's clones and pool (pgboot_t_<hash8>_...):
+ * of its name and its database's OID, so that a snapshot made again under
+ * the same name has a pool of its own (a filler of the old one's, which
+ * holds its lock in another database's lock space, cannot add to it). With
+ * oid "": the key of the lock that serialises the snapshots of a name. */
+static void snapshot_hash(const char *name, const char *oid, char hash[17])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 8);
+    crypto_generichash_update(&st, (const unsigned char *)"pgboot snapshot", 16);
+    hash_len(&st, strlen(name));
+    crypto_generichash_update(&st, (const unsigned char *)name, strlen(name));
+    crypto_generichash_update(&st, (const unsigned char *)oid, strlen(oid));
+    unsigned char h[8];
+    crypto_generichash_final(&st, h, sizeof h);
+    pgb_hex(hash, h, sizeof h);
+}
+
+/* A marked database's OID as text into oid[16], "" when there is none. */
+static int database_oid(PGconn *c, const char *name, char oid[16])
+{
+    const char *params[1] = {name};
+    PGresult *r =
+        PQexecParams(c, "SELECT oid::text FROM pg_database WHERE datname = $1 AND " IS_MARKED, 1,
+                     NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    oid[0] = '\0';
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pgb_fail(PGBOOT_ERROR, "cannot query the server: %s", PQresultErrorMessage(r));
+    else if (PQntuples(r) == 1)
+        snprintf(oid, 16, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+/* Whether h8 is the hash of a snapshot's clones (see remove_unused_templates). */
+static int is_snapshot_hash(PGconn *c, const char *h8)
+{
+    PGresult *r = PQexec(c, "SELECT datname, oid::text FROM pg_database WHERE datname LIKE "
+                            "'pgboot\\_s\\_%'");
+    int yes = 0;
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && !yes; i++) {
+        char hash[17];
+        snapshot_hash(PQgetvalue(r, i, 0) + strlen(SNAP_PREFIX), PQgetvalue(r, i, 1), hash);
+        yes = !strncmp(hash, h8, 8);
+    }
+    PQclear(r);
+    return yes;
+}
+
 int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
 {
     pgb_error_reset();
@@ -483,15 +938,59 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
     int rc = pgb_need_lib(PGB_LIB_PQ);
     if (rc)
         return rc;
+    const char *cmd = o->version >= 3 ? o->template_cmd : NULL;
+    const char *const *keys = o->version >= 3 ? o->template_keys : NULL;
+    const char *snap = o->version >= 3 ? o->template_name : NULL;
+    int nsql = o->sql_files && o->sql_files[0];
+    if (cmd && !*cmd)
+        return pgb_fail(PGBOOT_EINVALID, "the template command is empty");
+    if (snap && (nsql || cmd))
+        return pgb_fail(PGBOOT_EINVALID,
+                        "a snapshot (--template %s) is a template already: it "
+                        "takes no SQL files nor a template command",
+                        snap);
+    if (keys && keys[0] && !cmd)
+        return pgb_fail(PGBOOT_EINVALID,
+                        "template keys (--template-key) go with a template command "
+                        "(--template-cmd CMD)");
+    if (!snap && !cmd && !nsql)
+        return pgb_fail(PGBOOT_EINVALID, "no template SQL files given (--template-sql FILE) nor "
+                                         "a template command (--template-cmd CMD)");
+    if (snap && (rc = snapshot_name_check(snap)) != 0)
+        return rc;
     sql_set sql;
+    memset(&sql, 0, sizeof sql);
     pgboot_testdb *t = calloc(1, sizeof *t);
     if (!t)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
     t->whose = whose;
     t->pool_size = o->pool_size ? o->pool_size : DEFAULT_POOL;
-    if ((rc = read_sql(&sql, o->sql_files, t->hash)) != 0)
-        goto fail;
-    snprintf(t->tpl, sizeof t->tpl, TPL_PREFIX "%s", t->hash);
+    t->cmd = cmd;
+    t->cmd_timeout_ms = o->version >= 3 ? o->template_timeout_ms : 0;
+    if (snap) {
+        snprintf(t->tpl, sizeof t->tpl, SNAP_PREFIX "%s", snap); /* hashed once connected */
+    } else {
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, NULL, 0, 8);
+        if (cmd) /* a template of SQL alone keeps the key it always had */
+            crypto_generichash_update(&st, (const unsigned char *)"pgboot template-cmd", 20);
+        if ((rc = read_sql(&sql, o->sql_files, &st)) != 0)
+            goto fail;
+        if (cmd) {
+            hash_len(&st, strlen(cmd));
+            crypto_generichash_update(&st, (const unsigned char *)cmd, strlen(cmd));
+            for (size_t i = 0; keys && keys[i] && rc == 0; i++) {
+                hash_len(&st, i);
+                rc = hash_path(&st, keys[i], "", 1);
+            }
+            if (rc)
+                goto fail;
+        }
+        unsigned char h[8];
+        crypto_generichash_final(&st, h, sizeof h);
+        pgb_hex(t->hash, h, sizeof h);
+        snprintf(t->tpl, sizeof t->tpl, TPL_PREFIX "%s", t->hash);
+    }
     t->url = pgb_strdup(url);
     if (!t->url) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
@@ -501,6 +1000,17 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
         goto fail;
     int exists = 0;
     const char *q = "SELECT 1 FROM pg_database WHERE datname = $1";
+    if (snap) {
+        char oid[16] = "";
+        if ((rc = database_oid(t->conn, t->tpl, oid)) != 0)
+            goto fail;
+        if (!*oid) {
+            rc = pgb_fail(PGBOOT_ENOTFOUND, "there is no snapshot '%s' on this server", snap);
+            pgb_hint("pgboot testdb snapshot URL --as %s makes one from a test database", snap);
+            goto fail;
+        }
+        snapshot_hash(snap, oid, t->hash);
+    }
     if ((rc = pgb_pq_exists(t->conn, q, t->tpl, &exists)) != 0)
         goto fail;
     if (!exists) {
@@ -527,6 +1037,7 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
         t->refilling = 1;
     }
     sql_set_free(&sql);
+    t->cmd = NULL; /* the caller's */
     *out = t;
     return 0;
 fail:
@@ -789,8 +1300,322 @@ int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version
     if (rc == 0) {
         /* Only the fields of that version: the caller's struct may be older. */
         pgboot_testdb_options init = PGBOOT_TESTDB_OPTIONS_INIT;
-        memcpy(opts, &init, version == 1 ? offsetof(pgboot_testdb_options, server) : sizeof init);
+        size_t size = version == 1   ? offsetof(pgboot_testdb_options, server)
+                      : version == 2 ? offsetof(pgboot_testdb_options, template_cmd)
+                                     : sizeof init;
+        memcpy(opts, &init, size);
         opts->version = version;
     }
+    return rc;
+}
+
+/* ---- list, clean ---------------------------------------------------------- */
+
+/* The connection of pgboot_testdb_list() and _clean(): opts' url or server. */
+static int options_connect(const pgboot_testdb_options *o, PGconn **c)
+{
+    *c = NULL;
+    if (!o)
+        return pgb_fail(PGBOOT_EINVALID, "no pgboot_testdb_options given");
+    int rc = pgb_version_check(o->version, PGBOOT_TESTDB_OPTIONS_VERSION, "pgboot_testdb_options");
+    if (rc)
+        return rc;
+    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
+    if (server && o->url)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options has both a url and a server");
+    const char *url = server ? server->url : o->url;
+    if (!is_url(url)) {
+        rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
+        pgb_hint("pass the server's URL (pgboot url --app NAME prints one), or use --app NAME");
+        return rc;
+    }
+    if ((rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+        return rc;
+    return connect_url(c, server && !server->external ? PGB_PQ_OURS : PGB_PQ_USERS, url, NULL);
+}
+
+static const char *kind_of(const char *name)
+{
+    static const struct {
+        const char *prefix, *kind;
+    } kinds[] = {
+        {BUILD_PREFIX, "building"}, {TPL_PREFIX, "template"},      {SNAP_BUILD_PREFIX, "building"},
+        {SNAP_PREFIX, "snapshot"},  {BUILDING_PREFIX, "building"}, {POOL_PREFIX, "pool"},
+        {CLONE_PREFIX, "clone"},    {KEPT_PREFIX, "kept"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (pgb_str_has_prefix(name, kinds[i].prefix))
+            return kinds[i].kind;
+    return NULL;
+}
+
+void pgboot_testdb_list_free(pgboot_testdb_entry *e, size_t n)
+{
+    for (size_t i = 0; e && i < n; i++) {
+        free(e[i].name);
+        free(e[i].template_name);
+    }
+    free(e);
+}
+
+int pgboot_testdb_list(const pgboot_testdb_options *o, pgboot_testdb_entry **out, size_t *count)
+{
+    pgb_error_reset();
+    if (!out || !count)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_list() needs out and count");
+    *out = NULL;
+    *count = 0;
+    PGconn *c = NULL;
+    int rc = options_connect(o, &c);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(c, "SELECT datname, split_part(shobj_description(oid, 'pg_database'), "
+                            "'" CREATED "', 2), extract(epoch FROM now())::bigint, oid::text "
+                            "FROM pg_database WHERE datname LIKE 'pgboot\\_%' AND " IS_MARKED
+                            " ORDER BY datname");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot list the test databases: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        return rc;
+    }
+    int n = PQntuples(r);
+    pgboot_testdb_entry *e = calloc((size_t)n + 1, sizeof *e);
+    char(*oids)[16] = calloc((size_t)n + 1, sizeof *oids);
+    if (!oids) {
+        free(e);
+        e = NULL;
+    }
+    size_t k = 0;
+    for (int i = 0; e && i < n && rc == 0; i++) {
+        const char *name = PQgetvalue(r, i, 0), *kind = kind_of(name);
+        if (!kind)
+            continue;
+        snprintf(oids[k], sizeof oids[k], "%s", PQgetvalue(r, i, 3));
+        e[k].kind = kind;
+        e[k].age_s = -1;
+        const char *made = PQgetvalue(r, i, 1);
+        if (*made)
+            e[k].age_s = atoll(PQgetvalue(r, i, 2)) - atoll(made);
+        if (!(e[k].name = pgb_strdup(name)))
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        k++;
+    }
+    PQclear(r);
+    PQfinish(c);
+    if (!e)
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    /* A clone's, pool database's or kept database's template: the template
+     * or snapshot whose hash its name carries. */
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        const char *h8 = NULL;
+        if (!strcmp(e[i].kind, "clone") || !strcmp(e[i].kind, "kept") || !strcmp(e[i].kind, "pool"))
+            h8 = strchr(e[i].name + strlen("pgboot_"), '_') + 1;
+        for (size_t j = 0; h8 && j < k && !e[i].template_name; j++) {
+            char hash[17] = "";
+            if (!strcmp(e[j].kind, "template"))
+                snprintf(hash, sizeof hash, "%s", e[j].name + strlen(TPL_PREFIX));
+            else if (!strcmp(e[j].kind, "snapshot"))
+                snapshot_hash(e[j].name + strlen(SNAP_PREFIX), oids[j], hash);
+            if (*hash && !strncmp(hash, h8, 8) && !(e[i].template_name = pgb_strdup(e[j].name)))
+                rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        }
+    }
+    free(oids);
+    if (rc) {
+        pgboot_testdb_list_free(e, k);
+        return rc;
+    }
+    *out = e;
+    *count = k;
+    return 0;
+}
+
+/* The names of marked databases LIKE pattern (a query result to PQclear). */
+static PGresult *marked_like(PGconn *c, const char *pattern)
+{
+    const char *params[1] = {pattern};
+    return PQexecParams(
+        c, "SELECT datname FROM pg_database WHERE datname LIKE $1 AND " IS_MARKED " ORDER BY 1", 1,
+        NULL, params, NULL, NULL, 0);
+}
+
+/* Whether a clone of the template of hash h8 exists. */
+static int has_clones(PGconn *c, const char *h8, int *yes)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "pgboot\\_t\\_%.8s\\_%%", h8);
+    return pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname LIKE $1", pattern, yes);
+}
+
+/* Drop the pool of the template of `hash` (holding its pool lock, so that no
+ * filler adds to it meanwhile), and the template too when `tpl` is given. */
+static int drop_pool(PGconn *c, const char *hash, const char *tpl, unsigned *dropped)
+{
+    int rc = lock_key_kind(c, hash, LOCK_POOL, 1, NULL);
+    if (rc)
+        return rc;
+    char pattern[64];
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        snprintf(pattern, sizeof pattern,
+                 pass ? "pgboot\\_b\\_%.8s\\_%%" : "pgboot\\_p\\_%.8s\\_%%", hash);
+        PGresult *r = marked_like(c, pattern);
+        for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++)
+            if ((rc = drop_database(c, PQgetvalue(r, i, 0), 0)) == 0)
+                (*dropped)++;
+        PQclear(r);
+    }
+    if (rc == 0 && tpl && (rc = drop_database(c, tpl, 1)) == 0)
+        (*dropped)++;
+    int urc = lock_key_kind(c, hash, LOCK_POOL, 0, NULL);
+    return rc ? rc : urc;
+}
+
+int pgboot_testdb_clean(const pgboot_testdb_options *o, int kept, unsigned int *dropped_out)
+{
+    pgb_error_reset();
+    unsigned dropped = 0;
+    if (dropped_out)
+        *dropped_out = 0;
+    PGconn *c = NULL;
+    int rc = options_connect(o, &c);
+    if (rc)
+        return rc;
+    /* The pools of the templates, and the snapshots no clone uses (with their pools). */
+    PGresult *r = marked_like(c, "pgboot\\_tpl\\_%");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        if (strlen(name) == strlen(TPL_PREFIX) + 16)
+            rc = drop_pool(c, name + strlen(TPL_PREFIX), NULL, &dropped);
+    }
+    PQclear(r);
+    r = marked_like(c, "pgboot\\_s\\_%");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        char hash[17], oid[16];
+        if ((rc = database_oid(c, name, oid)) != 0 || !*oid)
+            continue;
+        snapshot_hash(name + strlen(SNAP_PREFIX), oid, hash);
+        int used = 1;
+        if ((rc = has_clones(c, hash, &used)) == 0)
+            rc = drop_pool(c, hash, used ? NULL : name, &dropped);
+    }
+    PQclear(r);
+    /* Pool databases whose template is gone. */
+    r = marked_like(c, "pgboot\\_p\\_%");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++)
+        if ((rc = drop_database(c, PQgetvalue(r, i, 0), 0)) == 0)
+            dropped++;
+    PQclear(r);
+    if (kept) {
+        r = marked_like(c, "pgboot\\_k\\_%");
+        for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r) && rc == 0; i++)
+            if ((rc = drop_database(c, PQgetvalue(r, i, 0), 0)) == 0)
+                dropped++;
+        PQclear(r);
+    }
+    PQfinish(c);
+    if (dropped_out)
+        *dropped_out = dropped;
+    return rc;
+}
+
+/* ---- snapshots -------------------------------------------------------------- */
+
+int pgboot_testdb_snapshot(const char *url, const char *name, unsigned int *ended_out)
+{
+    pgb_error_reset();
+    if (ended_out)
+        *ended_out = 0;
+    if (!name)
+        return pgb_fail(PGBOOT_EINVALID, "a snapshot needs a name");
+    int rc = snapshot_name_check(name);
+    if (rc)
+        return rc;
+    static const char *const sources[] = {CLONE_PREFIX, KEPT_PREFIX, NULL};
+    char *db = NULL;
+    if ((rc = test_db_of(url, sources, "snapshotting it", &db)) != 0)
+        return rc;
+    PGconn *c = NULL;
+    if ((rc = admin_connect(&c, url)) != 0 || (rc = check_ours(c, db, "snapshotting it")) != 0) {
+        PQfinish(c);
+        free(db);
+        return rc;
+    }
+    char hash[17], snap[64], building[64];
+    snapshot_hash(name, "", hash);
+    snprintf(snap, sizeof snap, SNAP_PREFIX "%s", name);
+    snprintf(building, sizeof building, SNAP_BUILD_PREFIX "%s", name);
+    int ended = 0;
+    /* One snapshot of a name at a time; a stale half-made one goes. */
+    if ((rc = lock_key(c, hash, 1)) != 0)
+        goto out;
+    if ((rc = drop_database(c, building, 0)) != 0)
+        goto unlock;
+    /* CREATE DATABASE copies a database no one is connected to: end the
+     * sessions on it, again if one came back meanwhile. */
+    for (int attempt = 0;; attempt++) {
+        if ((rc = end_sessions(c, db, &ended)) != 0)
+            break;
+        char *from = ident(c, db);
+        char *sql =
+            from ? pgb_printf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY", building, from)
+                 : NULL;
+        free(from);
+        if (!sql) {
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            break;
+        }
+        PGresult *r = PQexec(c, sql);
+        free(sql);
+        int done = PQresultStatus(r) == PGRES_COMMAND_OK;
+        int in_use = failed_with(r, "55006");
+        if (!done && !(in_use && attempt < 5))
+            rc = pgb_fail(PGBOOT_ERROR, "cannot snapshot database %s: %s", db,
+                          PQresultErrorMessage(r));
+        PQclear(r);
+        if (done || rc)
+            break;
+    }
+    if (rc == 0)
+        rc = mark_database(c, building);
+    /* An older snapshot of that name goes, with its pool (clones of the old
+     * state); its clones stay. The new one's pool has another hash (its
+     * OID's), so a filler of the old pool still at work adds nothing to it. */
+    int exists = 0;
+    if (rc == 0)
+        rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", snap, &exists);
+    if (rc == 0 && exists && (rc = check_ours(c, snap, "replacing it")) == 0) {
+        char oid[16], old_hash[17];
+        unsigned n = 0;
+        if ((rc = database_oid(c, snap, oid)) == 0) {
+            snapshot_hash(name, oid, old_hash);
+            rc = drop_pool(c, old_hash, snap, &n);
+        }
+    }
+    if (rc == 0) {
+        char *sql = pgb_printf("ALTER DATABASE %s RENAME TO %s", building, snap);
+        rc = sql ? pgb_pq_exec(c, sql, "cannot finish the snapshot")
+                 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        free(sql);
+    }
+    if (rc == 0)
+        rc = exec_fmt(c, "cannot freeze the snapshot", "ALTER DATABASE ", snap,
+                      " WITH IS_TEMPLATE true ALLOW_CONNECTIONS false");
+    if (rc) {
+        pgb_error_saved first;
+        pgb_error_save(&first);
+        drop_database(c, building, 0);
+        pgb_error_restore(&first);
+    }
+unlock:;
+    int urc = lock_key(c, hash, 0);
+    if (rc == 0)
+        rc = urc;
+out:
+    PQfinish(c);
+    free(db);
+    if (ended_out)
+        *ended_out = (unsigned)ended;
     return rc;
 }
