@@ -62,6 +62,18 @@ case_failure_kept() {
     pgb testdb drop "$(with_db "$KEPT_DB")"
 }
 
+# --pgboot-template-cmd: the template is built by a command (after the ini's
+# SQL files); the kept database shows what the command made.
+case_template_cmd() {
+    PRC=0
+    POUT=$(RUN_TIMEOUT=300 as_user env PGBOOT_DEMO_FAILURE=1 "$PYTHON" -m pytest -p no:cacheprovider -q \
+        "$PLUGIN/example" --pgboot-app "$APP" --pgboot-bin "$PGB" \
+        --pgboot-template-cmd '"$PSQL" -X -q -v ON_ERROR_STOP=1 -c "create table cmd_made (i int)"' 2>&1) || PRC=$?
+    check_failed_run "template-cmd"
+    check_eq "$(sql "$(with_db "$KEPT_DB")" "select count(*) from pg_tables where tablename = 'cmd_made'")" 1 "template-cmd: the kept database has the table the command made"
+    pgb testdb drop "$(with_db "$KEPT_DB")"
+}
+
 case_xdist() {
     if ! "$PYTHON" -c 'import xdist' 2>/dev/null; then
         nok "pytest-xdist is not importable by $PYTHON (.ci/setup installs python3-pytest-xdist)"
@@ -86,6 +98,7 @@ chown -R "$TEST_USER:" "$PLUGIN"
 start_app --template-sql "$(sqlfile start.sql "select 1;")"
 run_case passes case_passes
 run_case failure-kept case_failure_kept
+run_case template-cmd case_template_cmd
 run_case xdist case_xdist
 pgb stop --app "$APP"
 eph_finish
