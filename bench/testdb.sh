@@ -9,7 +9,8 @@
 #     with 20 ms of "test" (then a drop) between them, the first excluded;
 #  2. `pgboot testdb --app` from the command line, the same way (the whole
 #     process; the drop untimed), with what a call is made of: process start
-#     (`pgboot --version`), attaching (`pgboot url`);
+#     (`pgboot --version`), attaching (`pgboot url`); and `pgboot testdb`
+#     under a broker (PGBOOT_BROKER_SOCKET set);
 #  3. the C API (bench_testdb: pgboot_testdb_clone on an open handle).
 #   bench/testdb.sh [BUILD_DIR] [ROUNDS]
 # As root it runs as the unprivileged user $PGBOOT_BENCH_USER (default
@@ -101,11 +102,31 @@ for i in $(seq "$rounds"); do
 done
 mc=$(median "$work/t_cli"); mv=$(median "$work/t_version"); mu=$(median "$work/t_url")
 
-awk -v mb="$mb" -v mc="$mc" -v mv="$mv" -v mu="$mu" -v r="$rounds" 'BEGIN {
+# the same command under a broker (PGBOOT_BROKER_SOCKET, no template named)
+mkfifo "$work/broker.in"
+pgboot testdb serve --app "$app" --template-sql "$sql" <"$work/broker.in" >"$work/broker.out" &
+bpid=$!
+exec 3>"$work/broker.in"
+until [ -s "$work/broker.out" ]; do sleep 0.05; done
+sock=$(head -n 1 "$work/broker.out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["socket"])')
+sleep 1 # its pool is filled
+: >"$work/t_under"
+for i in $(seq "$rounds"); do
+  sleep 0.02
+  t0=$(now_us); u=$(PGBOOT_BROKER_SOCKET=$sock pgboot testdb); t1=$(now_us)
+  echo $((t1 - t0)) >>"$work/t_under"
+  pgboot testdb drop "$u"
+done
+exec 3>&-
+wait "$bpid"
+mx=$(median "$work/t_under")
+
+awk -v mb="$mb" -v mc="$mc" -v mv="$mv" -v mu="$mu" -v mx="$mx" 'BEGIN {
   printf "broker, request -> URL (Python client):  median %7.2f ms (goal: <= 2 ms)\n", mb/1000
   printf "pgboot testdb --app (whole process):     median %7.1f ms (goal: <= 25 ms)\n", mc/1000
   printf "  of which process start (--version):    median %7.1f ms\n", mv/1000
   printf "  process start + attach (pgboot url):   median %7.1f ms\n", mu/1000
+  printf "pgboot testdb under a broker (whole process): median %5.1f ms\n", mx/1000
 }'
 
 echo "== 3. the C API (pgboot_testdb_clone on an open handle), same server and template"

@@ -283,5 +283,8 @@ int cmd_migrate(const cli_cmd *cmd, int argc, char **argv);
 int cli_testdb_serve_prepare(void);
 int cli_testdb_serve(pgboot_testdb *t);
 int cli_testdb_serve_failed(int rc);
+/* pgboot testdb under a broker: `count` clones from the broker listening on
+ * `socket`, one URL a line on stdout; the exit status. */
+int cli_testdb_from_broker(const char *socket, unsigned long count);
 
 #endif

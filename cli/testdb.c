@@ -508,6 +508,13 @@ int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
     }
     if ((rc = cli_server_opts_finish(&a.srv)) != 0)
         return rc;
+    /* Under a broker (PGBOOT_BROKER_SOCKET, as the test helpers set it) and
+     * naming no server nor template: its databases, without a connection of
+     * our own. */
+    const char *broker = getenv("PGBOOT_BROKER_SOCKET");
+    if (broker && *broker && !a.url && !a.srv.app_given && !a.nsql && !a.nrest && !a.template_cmd &&
+        !a.template_name && !a.nkeys)
+        return cli_testdb_from_broker(broker, a.count ? a.count : 1);
     pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
     pgboot_server *s = NULL;
     pgboot_testdb *t = NULL;

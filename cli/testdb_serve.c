@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -698,5 +699,66 @@ int cli_testdb_serve(pgboot_testdb *t)
         cli_print_json(json_pack("{s:s, s:s}", "event", "stopped", "reason", b.stop_reason));
     }
     client_free(io);
+    return rc;
+}
+
+/* ---- a client: pgboot testdb under a broker ---------------------------- */
+
+int cli_testdb_from_broker(const char *path, unsigned long count)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    int fd = -1;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        errno = ENAMETOOLONG;
+    } else {
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            int e = errno;
+            close(fd);
+            fd = -1;
+            errno = e;
+        }
+    }
+    if (fd < 0) {
+        fprintf(stderr,
+                "pgboot: error: cannot reach the broker at %s (PGBOOT_BROKER_SOCKET): %s\n"
+                "hint: start one with 'pgboot testdb serve', or unset PGBOOT_BROKER_SOCKET and "
+                "give --app NAME or --url URL with the template\n",
+                path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    FILE *in = fdopen(fd, "r");
+    int rc = in ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+    char *line = NULL;
+    size_t cap = 0;
+    for (unsigned long i = 0; rc == CLI_EXIT_OK && i < count; i++) {
+        static const char req[] = "{\"op\":\"clone\"}\n";
+        json_t *rep = NULL;
+        if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1) &&
+            getline(&line, &cap, in) > 0)
+            rep = json_loads(line, 0, NULL);
+        const char *url = json_string_value(json_object_get(rep, "url"));
+        const char *err = json_string_value(json_object_get(rep, "error"));
+        const char *hint = json_string_value(json_object_get(rep, "hint"));
+        if (url) {
+            printf("%s\n", url);
+        } else {
+            fprintf(stderr, "pgboot: error: the broker at %s: %s\n", path,
+                    err ? err : "no answer (did it stop?)");
+            if (hint)
+                fprintf(stderr, "hint: %s\n", hint);
+            rc = CLI_EXIT_FAILURE;
+        }
+        json_decref(rep);
+    }
+    free(line);
+    if (in)
+        fclose(in);
+    else
+        close(fd);
+    fflush(stdout);
     return rc;
 }

@@ -147,6 +147,31 @@ case_keep() {
     check_rc 0 "testdb drop removes the kept database"
 }
 
+# pgboot testdb with PGBOOT_BROKER_SOCKET set and no server nor template
+# named: databases from that broker (no connection of its own).
+case_cli_under_broker() {
+    local f u n=0
+    f=$(sqlfile under.sql "create table t(i int); insert into t values (3); -- $RANDOM$RANDOM")
+    start_broker "$f" || return 0
+    PGB_ENV=("PGBOOT_BROKER_SOCKET=$SOCK")
+    pgb testdb --count 2
+    check_rc 0 "testdb --count 2 under the broker"
+    for u in $OUT; do
+        n=$((n + 1))
+        check_eq "$(sql "$u" 'select i from t')" 3 "database $n from the broker holds its template's data"
+        check_eq "$(hash8 "$u")" "$(jget "$READY" template | cut -c12-19)" "database $n is a clone of the broker's template"
+    done
+    check_eq "$n" 2 "two URLs"
+    exec {BROKER_IN}>&-
+    wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
+    check_eq "$(handed_out "$(hash8 "$u")")" "" "the broker dropped them at its end (nobody else did)"
+    pgb testdb
+    check_rc 1 "testdb under a broker that is gone"
+    check_contains "$(err_line)" "cannot reach the broker at $SOCK" "the error names the broker's socket"
+    check_contains "$(hint_line)" "pgboot testdb serve" "the hint says how to start one"
+    PGB_ENV=()
+}
+
 case_sigterm() {
     local f
     f=$(sqlfile term.sql "create table t(i int); -- $RANDOM$RANDOM")
@@ -206,6 +231,7 @@ run_case parallel-clients case_parallel_clients
 run_case malformed case_malformed
 run_case client-dies case_client_dies
 run_case keep case_keep
+run_case cli-under-broker case_cli_under_broker
 run_case sigterm case_sigterm
 run_case parent-dies case_parent_dies
 pgb stop --app "$APP"
