@@ -150,7 +150,6 @@ int cli_testdb_serve_prepare(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a client that left: EPIPE, not death */
     return 0;
 }
 
@@ -593,6 +592,9 @@ int cli_testdb_serve(pgboot_testdb *t)
     broker b;
     memset(&b, 0, sizeof b);
     b.t = t;
+    /* A client that left: EPIPE, not death. Only now: an ignored SIGPIPE
+     * would pass on to the template's command (--template-cmd), run before. */
+    signal(SIGPIPE, SIG_IGN);
     int lfd = -1;
     char *sock = NULL;
     if (pgboot_testdb_socket_open(&lfd, &sock) != 0)

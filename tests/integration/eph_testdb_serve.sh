@@ -15,7 +15,7 @@ APP=ephbrk$$
 SQL=$U/work/sql
 CLIENT=$U/work/broker_client.py
 
-# start_broker SQLFILE: `pgboot testdb serve` as the test user, its stdin a
+# start_broker SQLFILE [ARGS...]: `pgboot testdb serve` as the test user, its stdin a
 # FIFO this shell holds open (fd BROKER_IN), stdout/stderr to BROKER_LOG.out/.err;
 # sets BROKER_PID and, from its ready line, SOCK.
 start_broker() {
@@ -23,7 +23,7 @@ start_broker() {
     BROKER_LOG=$T/broker.$RANDOM
     mkfifo "$fifo"
     setpriv --reuid="$TEST_USER" --regid="$USER_GID" --init-groups \
-        env -C "$U" -i "${USER_ENV[@]}" "$PGB" testdb serve --app "$APP" --template-sql "$1" \
+        env -C "$U" -i "${USER_ENV[@]}" "$PGB" testdb serve --app "$APP" --template-sql "$@" \
         <"$fifo" >"$BROKER_LOG.out" 2>"$BROKER_LOG.err" &
     BROKER_PID=$!
     register_bg "$BROKER_PID"
@@ -172,6 +172,17 @@ case_cli_under_broker() {
     PGB_ENV=()
 }
 
+# The template's command runs with the signal dispositions pgboot found (the
+# broker ignores SIGPIPE only once it serves): a command that checks.
+case_template_cmd_signals() {
+    local f
+    f=$(sqlfile cmd.sql "create table t(i int); -- $RANDOM$RANDOM")
+    start_broker "$f" --template-cmd 'ign=$(sed -n "s/^SigIgn:[[:space:]]*//p" /proc/$$/status); [ $((0x$ign & 0x1000)) -eq 0 ] || { echo "SIGPIPE is ignored" >&2; exit 1; }' || return 0
+    check_eq "$(jget "$READY" event)" ready "a broker whose template's command finds SIGPIPE not ignored: ready"
+    exec {BROKER_IN}>&-
+    wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
+}
+
 case_sigterm() {
     local f
     f=$(sqlfile term.sql "create table t(i int); -- $RANDOM$RANDOM")
@@ -232,6 +243,7 @@ run_case malformed case_malformed
 run_case client-dies case_client_dies
 run_case keep case_keep
 run_case cli-under-broker case_cli_under_broker
+run_case template-cmd-signals case_template_cmd_signals
 run_case sigterm case_sigterm
 run_case parent-dies case_parent_dies
 pgb stop --app "$APP"
