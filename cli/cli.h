@@ -9,6 +9,7 @@
  *   server.c     start, restart, serve, run, status, url, env, logs, stop
  *   ephemeral.c  tmp
  *   testdb.c     testdb
+ *   testdb_serve.c  testdb serve (the broker)
  *   migrate.c    migrate
  *   cache.c      cache list, cache prune
  */
@@ -293,5 +294,17 @@ int cmd_tmp(const cli_cmd *cmd, int argc, char **argv);
 int cmd_testdb(const cli_cmd *cmd, int argc, char **argv);
 int cmd_migrate(const cli_cmd *cmd, int argc, char **argv);
 int cmd_cache(const cli_cmd *cmd, int argc, char **argv); /* cache list, cache prune */
+
+/* pgboot testdb serve (testdb_serve.c), the broker: _prepare first (dies with
+ * the parent, signals; 0 or an exit status), then, once the template is
+ * open (background refill on), _serve until stdin closes, a signal or the
+ * parent's death; its exit status. _failed prints the error event of a
+ * failed open and returns rc. */
+int cli_testdb_serve_prepare(void);
+int cli_testdb_serve(pgboot_testdb *t);
+int cli_testdb_serve_failed(int rc);
+/* pgboot testdb under a broker: `count` clones from the broker listening on
+ * `socket`, one URL a line on stdout; the exit status. */
+int cli_testdb_from_broker(const char *socket, unsigned long count);
 
 #endif

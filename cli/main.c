@@ -45,8 +45,9 @@ const cli_cmd cli_cmds[] = {
      "print the URL of a throwaway cluster that removes itself once no client has been connected "
      "for --ttl SECONDS (default 60)",
      cli_tmp_opts},
-    {"testdb", cmd_testdb, "[FILE...] | drop|keep|snapshot|list|clean ...",
-     "print the URL of a fresh database cloned from a template; drop, keep, snapshot, list, clean",
+    {"testdb", cmd_testdb, "[FILE...] | drop|keep|snapshot|list|clean|serve ...",
+     "print the URL of a fresh database cloned from a template; drop, keep, snapshot, list, clean, "
+     "serve",
      "print the URL of a fresh database cloned from a template database built once from the SQL "
      "files or by the app's migration command (keyed by their contents), given by --app NAME or "
      "--url URL. 'pgboot testdb drop URL' drops such a database, even with connections still "

@@ -4,19 +4,23 @@
  * pgboot testdb keep URL --label LABEL
  * pgboot testdb snapshot URL --as NAME
  * pgboot testdb list|clean (--app NAME | --url URL) [--json] [--kept]
+ * pgboot testdb serve (--app NAME | --url URL) TEMPLATE-OPTIONS (the broker,
+ *   testdb_serve.c)
  * Fresh databases cloned from a template database the SQL files or the app's
  * migration command build once, or from a snapshot.
  *
- * A subcommand (drop, keep) is the first operand; what follows it is parsed
- * against its own option table, options and operands in any order. */
+ * A subcommand (drop, keep, snapshot, list, clean, serve) is the first operand; what follows it is
+ * parsed against its own option table, options and operands in any order. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
-const cli_opt cli_testdb_opts[] = {
+/* Where the databases are made and from what template: testdb's and serve's. */
+static const cli_opt template_opts[] = {
     {CLI_OPT_URL, "url", 0, "URL", "the server to make the databases in, instead of --app's", NULL},
     {CLI_OPT_TEMPLATE_SQL, "template-sql", 0, "FILE",
      "an SQL file of the template (repeatable; the schema, then migrations; keyed by their "
@@ -34,18 +38,27 @@ const cli_opt cli_testdb_opts[] = {
      "kill CMD (its process group) after this long (default 300)", NULL},
     {CLI_OPT_TEMPLATE, "template", 0, "NAME",
      "clone the snapshot NAME (testdb snapshot) instead of a template built here", NULL},
+    CLI_OPT_END,
+};
+static const cli_opt_group template_group = {NULL, template_opts};
+
+#define SERVER_GROUPS                                                                              \
+    CLI_INCLUDE(cli_group_app), CLI_INCLUDE(cli_group_data_dir), CLI_INCLUDE(cli_group_start),     \
+        CLI_INCLUDE(cli_group_timeout), CLI_INCLUDE(cli_group_set), CLI_INCLUDE(cli_group_unset),  \
+        CLI_INCLUDE(cli_group_external), CLI_INCLUDE(cli_group_root),                              \
+        CLI_INCLUDE(cli_group_bundle), CLI_INCLUDE(cli_group_cache_dir),                           \
+        CLI_INCLUDE(cli_group_download)
+
+const cli_opt cli_testdb_opts[] = {
+    CLI_INCLUDE(template_group),
     {CLI_OPT_COUNT, "count", 0, "N", "print N fresh databases (default 1)", NULL},
-    CLI_INCLUDE(cli_group_app),
-    CLI_INCLUDE(cli_group_data_dir),
-    CLI_INCLUDE(cli_group_start),
-    CLI_INCLUDE(cli_group_timeout),
-    CLI_INCLUDE(cli_group_set),
-    CLI_INCLUDE(cli_group_unset),
-    CLI_INCLUDE(cli_group_external),
-    CLI_INCLUDE(cli_group_root),
-    CLI_INCLUDE(cli_group_bundle),
-    CLI_INCLUDE(cli_group_cache_dir),
-    CLI_INCLUDE(cli_group_download),
+    SERVER_GROUPS,
+    CLI_OPT_END,
+};
+
+static const cli_opt serve_opts[] = {
+    CLI_INCLUDE(template_group),
+    SERVER_GROUPS,
     CLI_OPT_END,
 };
 
@@ -344,6 +357,99 @@ static int clean(const cli_cmd *sub, testdb_args *a)
     return rc;
 }
 
+/* The app's server (started or found) or the --url server, and the
+ * template open on it: 0, or an exit status (printed). *s: NULL with --url.
+ * Operands are more SQL files. */
+static int open_testdb(testdb_args *a, pgboot_server **s, pgboot_testdb_options *to,
+                       pgboot_testdb **t)
+{
+    *s = NULL;
+    *t = NULL;
+    for (int i = 0; i < a->nrest && a->nsql < CLI_MAX_LIST; i++)
+        a->sql_files[a->nsql++] = a->rest[i];
+    a->sql_files[a->nsql] = NULL;
+    if (!a->url == !a->srv.app_given)
+        return cli_usage_error("testdb needs exactly one of --app NAME and --url URL");
+    if (a->nsql == 0 && !a->template_cmd && !a->template_name)
+        return cli_usage_error("testdb needs --template-sql FILE (the schema, then migrations), "
+                               "--template-cmd CMD (the app's migration tool) or --template NAME "
+                               "(a snapshot)");
+    if (a->template_name && (a->nsql || a->template_cmd))
+        return cli_usage_error("--template NAME (a snapshot) takes no --template-sql nor "
+                               "--template-cmd");
+    if (a->nkeys && !a->template_cmd)
+        return cli_usage_error("--template-key goes with --template-cmd CMD");
+    a->keys[a->nkeys] = NULL;
+    /* pgboot's own server: not a URL the user gave (--url, --database-url,
+     * PGBOOT_DATABASE_URL). */
+    const char *ext = getenv("PGBOOT_DATABASE_URL");
+    int external = (a->srv.o.database_url && *a->srv.o.database_url) || (ext && *ext);
+    if (!external && !a->url)
+        cli_own_server_env();
+    /* A running server is attached to without the app's login that
+     * pgboot_server_start() makes to check it (the template's connection
+     * logs in anyway): one login less per call. Settings to apply, and the
+     * run-as path of root, go through pgboot_server_start(), as does a
+     * server the attach or the template's login finds unfinished. */
+    int attached = !a->url && !a->srv.nsettings && !a->srv.nunset && geteuid() != 0;
+    if (attached && pgboot_server_attach(s, &a->srv.o) != 0) {
+        attached = 0;
+        *s = NULL;
+    }
+    if (!a->url && !*s && pgboot_server_start(s, &a->srv.o) != 0)
+        return cli_fail();
+    to->sql_files = a->sql_files;
+    to->pg_version = a->srv.o.pg_version; /* --url: the server must run it */
+    to->template_cmd = a->template_cmd;
+    to->template_keys = a->nkeys ? a->keys : NULL;
+    to->template_timeout_ms = (unsigned)a->template_timeout * 1000u;
+    to->template_name = a->template_name;
+    for (;;) {
+        if (*s)
+            to->server = *s;
+        else
+            to->url = a->url;
+        if (pgboot_testdb_open(t, to) == 0)
+            return 0;
+        if (!attached || pgboot_error_code_last() != PGBOOT_ENOTRUNNING)
+            break;
+        /* The app could not log in to the server attached to (a first start
+         * killed before its role was made): the full start finishes it. */
+        attached = 0;
+        pgboot_server_free(*s);
+        *s = NULL;
+        if (pgboot_server_start(s, &a->srv.o) != 0)
+            return cli_fail();
+    }
+    const char *output = pgboot_testdb_template_output();
+    if (output)
+        fprintf(stderr, "pgboot: the template command's output (its last 4 kB):\n%s%s", output,
+                *output && output[strlen(output) - 1] != '\n' ? "\n" : "");
+    int rc = cli_fail();
+    pgboot_server_free(*s);
+    *s = NULL;
+    return rc;
+}
+
+static int serve(const cli_cmd *sub, testdb_args *a)
+{
+    (void)sub;
+    /* Before anything starts: the broker dies with its parent. */
+    int rc = cli_testdb_serve_prepare();
+    if (rc)
+        return rc;
+    pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
+    to.background_refill = 1;
+    pgboot_server *s = NULL;
+    pgboot_testdb *t = NULL;
+    if ((rc = open_testdb(a, &s, &to, &t)) != 0)
+        return cli_testdb_serve_failed(rc);
+    rc = cli_testdb_serve(t);
+    pgboot_testdb_free(t);
+    pgboot_server_free(s);
+    return rc;
+}
+
 typedef struct {
     cli_cmd cmd;
     int (*fn)(const cli_cmd *sub, testdb_args *a);
@@ -378,6 +484,17 @@ static const testdb_sub subs[] = {
       "the kept databases too. Only databases with pgboot's mark are dropped",
       clean_opts},
      clean},
+    {{"testdb serve", NULL, "[FILE...]",
+      "hand out test databases to several clients (JSON lines; a broker)",
+      "hand out test databases from one open template and its pool, refilled in the "
+      "background: JSON lines, one request per line, on stdin/stdout and on a Unix socket in "
+      "a private directory, named in the first line ({\"event\":\"ready\",\"socket\":...}); "
+      "requests {\"op\":\"clone\"}, {\"op\":\"drop\",\"url\":...}, "
+      "{\"op\":\"keep\",\"url\":...,\"label\":...}; it stops when stdin closes, on "
+      "SIGTERM/SIGINT and when its parent dies, dropping what it handed out that nobody dropped "
+      "or kept",
+      serve_opts},
+     serve},
 };
 
 int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
@@ -397,63 +514,26 @@ int cmd_testdb(const cli_cmd *cmd, int argc, char **argv)
     }
     if ((rc = cli_server_opts_finish(&a.srv)) != 0)
         return rc;
-    /* Extra operands are more SQL files. */
-    for (int i = 0; i < a.nrest && a.nsql < CLI_MAX_LIST; i++)
-        a.sql_files[a.nsql++] = a.rest[i];
-    a.sql_files[a.nsql] = NULL;
-    if (!a.url == !a.srv.app_given)
-        return cli_usage_error("testdb needs exactly one of --app NAME and --url URL");
-    if (a.nsql == 0 && !a.template_cmd && !a.template_name)
-        return cli_usage_error("testdb needs --template-sql FILE (the schema, then migrations), "
-                               "--template-cmd CMD (the app's migration tool) or --template NAME "
-                               "(a snapshot)");
-    if (a.template_name && (a.nsql || a.template_cmd))
-        return cli_usage_error("--template NAME (a snapshot) takes no --template-sql nor "
-                               "--template-cmd");
-    if (a.nkeys && !a.template_cmd)
-        return cli_usage_error("--template-key goes with --template-cmd CMD");
-    a.keys[a.nkeys] = NULL;
-    /* pgboot's own server: not a URL the user gave (--url, --database-url,
-     * PGBOOT_DATABASE_URL). */
-    const char *ext = getenv("PGBOOT_DATABASE_URL");
-    int external = (a.srv.o.database_url && *a.srv.o.database_url) || (ext && *ext);
-    if (!external && !a.url)
-        cli_own_server_env();
-    pgboot_server *s = NULL;
-    const char *url = a.url;
-    if (!url) {
-        if (pgboot_server_start(&s, &a.srv.o) != 0)
-            return cli_fail();
-        url = pgboot_server_url(s);
-    }
+    /* Under a broker (PGBOOT_BROKER_SOCKET, as the test helpers set it) and
+     * naming no server nor template: its databases, without a connection of
+     * our own. */
+    const char *broker = getenv("PGBOOT_BROKER_SOCKET");
+    if (broker && *broker && !a.url && !a.srv.app_given && !a.nsql && !a.nrest && !a.template_cmd &&
+        !a.template_name && !a.nkeys)
+        return cli_testdb_from_broker(broker, a.count ? a.count : 1);
     pgboot_testdb_options to = PGBOOT_TESTDB_OPTIONS_INIT;
-    if (s)
-        to.server = s;
-    else
-        to.url = url;
-    to.sql_files = a.sql_files;
-    to.pg_version = a.srv.o.pg_version; /* --url: the server must run it */
-    to.template_cmd = a.template_cmd;
-    to.template_keys = a.nkeys ? a.keys : NULL;
-    to.template_timeout_ms = (unsigned)a.template_timeout * 1000u;
-    to.template_name = a.template_name;
+    pgboot_server *s = NULL;
     pgboot_testdb *t = NULL;
-    if (pgboot_testdb_open(&t, &to) != 0) {
-        const char *output = pgboot_testdb_template_output();
-        if (output)
-            fprintf(stderr, "pgboot: the template command's output (its last 4 kB):\n%s%s", output,
-                    *output && output[strlen(output) - 1] != '\n' ? "\n" : "");
-        rc = cli_fail();
-    } else {
-        for (unsigned long i = 0; i < (a.count ? a.count : 1); i++) {
-            char *clone = NULL;
-            if (pgboot_testdb_clone(t, &clone) != 0) {
-                rc = cli_fail();
-                break;
-            }
-            printf("%s\n", clone);
-            free(clone);
+    if ((rc = open_testdb(&a, &s, &to, &t)) != 0)
+        return rc;
+    for (unsigned long i = 0; i < (a.count ? a.count : 1); i++) {
+        char *clone = NULL;
+        if (pgboot_testdb_clone(t, &clone) != 0) {
+            rc = cli_fail();
+            break;
         }
+        printf("%s\n", clone);
+        pgboot_free(clone);
     }
     pgboot_testdb_free(t);
     fflush(stdout);

@@ -796,6 +796,20 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_drop(const char *url);
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_keep(const char *url, const char *label,
                                                         char **kept_url_out);
+/** A listening Unix socket for a process that hands test databases out to
+ * other processes of the same user (`pgboot testdb serve`): *path_out is
+ * <base>/pgboot-broker-XXXXXX/broker.sock, in a directory made for it with
+ * mode 0700 (so only this user can connect), <base> the first of
+ * $XDG_RUNTIME_DIR, $TMPDIR and /tmp where the path fits a socket address
+ * (~107 bytes). *fd_out listens, non-blocking and close-on-exec (the
+ * caller closes it). *path_out is malloc'd (pgboot_free()). Errors:
+ * PGBOOT_ERROR (no directory could be made, bind or listen failed; nothing
+ * is left behind), PGBOOT_ENOMEM. Any thread. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_socket_open(int *fd_out, char **path_out);
+/** Remove a socket made by pgboot_testdb_socket_open() and its directory.
+ * Refuses (PGBOOT_EINVALID) a path not shaped as one; PGBOOT_ERROR when the
+ * removal fails. Any thread. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_socket_remove(const char *path);
 
 /**
  * Make a template from the current state of a test database (a clone, or a
