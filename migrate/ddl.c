@@ -1081,12 +1081,15 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
 }
 
 /* Generated columns: translated, or created as plain columns (and their
- * values copied as data) with a word in the report. */
-void pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep)
+ * values copied as data) with a word in the report. 0, or the error of
+ * pgb_plan_rescan(). */
+int pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep)
 {
-    for (int i = 0; i < p->ntables; i++) {
+    int rc = 0;
+    for (int i = 0; i < p->ntables && rc == 0; i++) {
         pgb_plan_table *t = &p->tables[i];
         name_ctx nc = {p, t};
+        int plain = 0;
         for (int j = 0; j < t->ncols; j++) {
             pgb_plan_col *col = &t->cols[j];
             const pgb_src_col *sc = &t->src->cols[col->src];
@@ -1100,13 +1103,19 @@ void pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep)
                 char name[300];
                 snprintf(name, sizeof name, "%s.%s", t->src->name, sc->name);
                 char *r = pgb_printf("generated column expression not translated (%s): created "
-                                     "as a plain column, no values copied",
+                                     "as a plain column holding the values SQLite computed; "
+                                     "new rows get none",
                                      why ? why : "not found");
                 pgb_report_skip(rep, "generated column", name, r ? r : "not translated");
                 free(r);
+                col->generated = 0;
+                plain = 1;
             }
         }
+        if (plain)
+            rc = pgb_plan_rescan(p, t);
     }
+    return rc;
 }
 
 /* ---- --schema / --data-only: the app's own search tables ------------------------ */

@@ -61,8 +61,9 @@ void pgb_ddl_foreign_keys(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t);
 void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p);
 
 /* Generated columns: their expressions translated (col->gen_sql), or a
- * word in the report. */
-void pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep);
+ * word in the report and the column made plain, its values copied
+ * (pgb_plan_rescan()). 0, or that function's error. */
+PGB_MUST_USE int pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep);
 /* --schema / --data-only: the plan takes the types of the target's existing
  * tables; those whose leave_out[i] is set (NULL: none) are left as they are
  * (they are not loaded, and need not exist). */

@@ -218,7 +218,8 @@ static int plan_tables(migration *mg)
                            o->detect_json, o->on_error, o->schema_file || o->data_only, &values);
     if (rc)
         return rc;
-    pgb_ddl_generated_columns(&mg->p, &mg->rep);
+    if ((rc = pgb_ddl_generated_columns(&mg->p, &mg->rep)) != 0)
+        return rc;
     if ((rc = sha_join(&mg->fh, mg->sha, &mg->size)) != 0)
         return rc;
     json_object_set_new(mg->rep.root, "source",

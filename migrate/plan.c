@@ -875,6 +875,30 @@ static void widen(pgb_plan_col *c)
     c->n_bad = bad_for(c);
 }
 
+int pgb_plan_rescan(pgb_plan *p, pgb_plan_table *t)
+{
+    t->rows = 0;
+    for (int k = 0; k < t->ncols; k++) {
+        pgb_plan_col *c = &t->cols[k];
+        if (c->generated)
+            continue;
+        memset(&c->st, 0, sizeof c->st);
+        free(c->reason);
+        c->reason = NULL;
+    }
+    int rc = scan_table(p->src, t, p->detect_json, p->full_scan);
+    for (int k = 0; k < t->ncols && rc == 0; k++) {
+        pgb_plan_col *c = &t->cols[k];
+        if (c->generated)
+            continue;
+        decide(c, &t->src->cols[c->src], p->epoch_as_timestamp, p->detect_json);
+        c->n_bad = bad_for(c);
+        if (c->n_bad && p->on_error == PGBOOT_ON_ERROR_WIDEN)
+            widen(c);
+    }
+    return rc;
+}
+
 void pgb_plan_free(pgb_plan *p)
 {
     for (int i = 0; i < p->ntables; i++) {
@@ -901,6 +925,7 @@ int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case, int epoch_as_
     p->epoch_as_timestamp = epoch_as_ts;
     p->detect_json = detect_json;
     p->on_error = on_error;
+    p->full_scan = full_scan;
     p->tables = calloc((size_t)src->ntables, sizeof *p->tables);
     char **names = calloc((size_t)src->ntables + 1, sizeof(char *));
     const char **origins = calloc((size_t)src->ntables + 1, sizeof(char *));

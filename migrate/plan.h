@@ -86,6 +86,7 @@ typedef struct {
     int epoch_as_timestamp;
     int detect_json;
     pgboot_on_error on_error;
+    int full_scan; /* every value checked (into an app's own schema) */
     pgb_value_opts values;
 } pgb_plan;
 
@@ -95,6 +96,12 @@ PGB_MUST_USE int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case,
                                int epoch_as_timestamp, int detect_json, pgboot_on_error on_error,
                                int full_scan, const pgb_value_opts *values);
 void pgb_plan_free(pgb_plan *p);
+/* Scan t again and choose its types anew (every column's figures start
+ * over): after generated columns whose expressions PostgreSQL cannot
+ * compute as SQLite does became plain columns (generated cleared), whose
+ * values SQLite computed are then copied like any other. 0, or
+ * PGBOOT_ERROR (SQLite cannot read the table), PGBOOT_ENOMEM. */
+PGB_MUST_USE int pgb_plan_rescan(pgb_plan *p, pgb_plan_table *t);
 /* Count again the values each column's type cannot hold (after the types
  * were changed, e.g. to the target's own). */
 void pgb_plan_recount(pgb_plan *p);
