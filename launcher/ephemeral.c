@@ -718,7 +718,7 @@ int pgboot_ephemeral_start(pgboot_server **out, const pgboot_ephemeral_options *
     /* The budget's settings, unless given explicitly (then after the
      * throwaway profile, so they win over it too). */
     size_t nderived = 0;
-    if ((rc = pgb_memory_settings(memory, o->settings, NULL, 0, &merged, &nderived)) != 0)
+    if ((rc = pgb_memory_settings(memory, o->settings, NULL, NULL, 0, &merged, &nderived)) != 0)
         return rc;
     const char *const *extra = merged ? (const char *const *)merged : o->settings;
     const char *roots[2] = {NULL, NULL};

@@ -151,12 +151,13 @@ PGB_MUST_USE int pgb_memory_parse(const char *text, const char *what, uint64_t *
 void pgb_memory_derive(uint64_t kb, char out[PGB_MEMORY_SETTINGS][PGB_MEMORY_ITEM]);
 /* The settings of a start: those derived from `budget` (NULL: none) that
  * neither `settings` nor pgboot.conf's text `conf` (NULL-able) sets
- * explicitly (pgb_conf_explicit), then `settings`; *nderived says how many
+ * explicitly (pgb_conf_explicit; a name in `unset`, NULL-terminated and
+ * NULL-able, is not set there any more), then `settings`; *nderived says how many
  * come first. *out is malloc'd (one block, items included, NULL-terminated;
  * free() it); with no budget, *out is NULL and `settings` stands as it is. */
 PGB_MUST_USE int pgb_memory_settings(const char *budget, const char *const *settings,
-                                     const char *conf, size_t conf_len, char ***out,
-                                     size_t *nderived);
+                                     const char *const *unset, const char *conf, size_t conf_len,
+                                     char ***out, size_t *nderived);
 
 /* launcher/postmaster.c ------------------------------------------------- */
 typedef struct {

@@ -99,8 +99,8 @@ static int given(const char *const *settings, const char *item)
     return 0;
 }
 
-int pgb_memory_settings(const char *budget, const char *const *settings, const char *conf,
-                        size_t conf_len, char ***out, size_t *nderived)
+int pgb_memory_settings(const char *budget, const char *const *settings, const char *const *unset,
+                        const char *conf, size_t conf_len, char ***out, size_t *nderived)
 {
     *out = NULL;
     *nderived = 0;
@@ -123,9 +123,11 @@ int pgb_memory_settings(const char *budget, const char *const *settings, const c
     char *text = (char *)(list + PGB_MEMORY_SETTINGS + n + 1);
     size_t k = 0;
     for (size_t i = 0; i < PGB_MEMORY_SETTINGS; i++) {
-        /* An explicit --set wins, now or from before. */
+        /* An explicit --set wins, now or from before (unless this start
+         * unsets it: the budget then takes the setting over again). */
         if (given(settings, derived[i]) ||
-            pgb_conf_explicit(conf, conf_len, derived[i], strcspn(derived[i], "=")))
+            (!given(unset, derived[i]) &&
+             pgb_conf_explicit(conf, conf_len, derived[i], strcspn(derived[i], "="))))
             continue;
         list[k] = text + i * PGB_MEMORY_ITEM;
         memcpy(list[k++], derived[i], PGB_MEMORY_ITEM);

@@ -1028,7 +1028,7 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
                 size_t conf_len = 0;
                 if (o->memory && pgb_cluster_conf_read(&p, &conf, &conf_len) != 0)
                     pgb_error_reset(); /* no cluster yet */
-                rc = pgb_memory_settings(o->memory, o->settings, conf, conf_len, &merged,
+                rc = pgb_memory_settings(o->memory, o->settings, ctx.unset, conf, conf_len, &merged,
                                          &ctx.nderived);
                 free(conf);
                 if (merged)

@@ -170,6 +170,22 @@ case_memory() {
     pgb stop --app "$app"
 }
 
+# --unset NAME with --memory: the budget takes the setting over again (the
+# earlier --set is dropped, the derived value written), never neither.
+case_memory_unset() {
+    local app url
+    app=$(app_name memu)
+    pgb start --app "$app" --memory 128MB --set work_mem=7MB
+    check_rc 0 "start --memory 128MB --set work_mem=7MB"
+    url=$OUT
+    check_eq "$(show "$url" work_mem)" "7MB" "the explicit work_mem wins"
+    pgb start --app "$app" --memory 128MB --unset work_mem
+    check_rc 0 "start --memory 128MB --unset work_mem"
+    check_contains "$(conf_of "$app")" "work_mem = '1638kB'  # from --memory" "pgboot.conf has the budget's work_mem"
+    check_eq "$(show "$url" work_mem)" "1638kB" "the budget's work_mem (32MB / 20 connections) is in effect, not the server's default"
+    pgb stop --app "$app"
+}
+
 case_status_memory() {
     local app url pss pid procs
     app=$(app_name pss)
@@ -247,6 +263,7 @@ run_case locale case_locale
 run_case checksums case_checksums
 run_case encoding case_encoding
 run_case memory case_memory
+run_case memory_unset case_memory_unset
 run_case status_memory case_status_memory
 run_case serve_and_run case_serve_and_run
 sl_finish

@@ -88,11 +88,11 @@ static void test_explicit_wins(void **state)
     (void)state;
     char **out = NULL;
     size_t nd = 9;
-    assert_int_equal(pgb_memory_settings(NULL, NULL, NULL, 0, &out, &nd), 0);
+    assert_int_equal(pgb_memory_settings(NULL, NULL, NULL, NULL, 0, &out, &nd), 0);
     assert_null(out);
     assert_int_equal(nd, 0);
     const char *set[] = {"WORK_MEM=7MB", "jit=on", NULL};
-    assert_int_equal(pgb_memory_settings("1GB", set, NULL, 0, &out, &nd), 0);
+    assert_int_equal(pgb_memory_settings("1GB", set, NULL, NULL, 0, &out, &nd), 0);
     assert_int_equal(nd, PGB_MEMORY_SETTINGS - 1);
     assert_int_equal(count(out), PGB_MEMORY_SETTINGS + 1);
     for (size_t i = 0; i < nd; i++)
@@ -106,14 +106,20 @@ static void test_explicit_wins(void **state)
                         "shared_buffers = '16MB'\n"
                         "maintenance_work_mem = '64MB'  # from --memory\n"
                         "autovacuum_work_mem = '20MB'\n";
-    assert_int_equal(pgb_memory_settings("2GB", NULL, conf, strlen(conf), &out, &nd), 0);
+    assert_int_equal(pgb_memory_settings("2GB", NULL, NULL, conf, strlen(conf), &out, &nd), 0);
     assert_int_equal(nd, PGB_MEMORY_SETTINGS - 1);
     for (size_t i = 0; i < nd; i++)
         assert_null(strstr(out[i], "autovacuum_work_mem"));
     assert_string_equal(out[0], "shared_buffers=512MB");
     assert_string_equal(out[2], "max_connections=128");
     free(out);
-    assert_int_equal(pgb_memory_settings("lots", NULL, NULL, 0, &out, &nd), PGBOOT_EINVALID);
+    /* unset in the same start: the budget takes autovacuum_work_mem over again */
+    const char *unset[] = {"AUTOVACUUM_WORK_MEM", NULL};
+    assert_int_equal(pgb_memory_settings("2GB", NULL, unset, conf, strlen(conf), &out, &nd), 0);
+    assert_int_equal(nd, PGB_MEMORY_SETTINGS);
+    assert_string_equal(out[6], "autovacuum_work_mem=64MB");
+    free(out);
+    assert_int_equal(pgb_memory_settings("lots", NULL, NULL, NULL, 0, &out, &nd), PGBOOT_EINVALID);
     assert_null(out);
 }
 
