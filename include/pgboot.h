@@ -420,8 +420,8 @@ typedef struct {
                              autovacuum_max_workers and autovacuum_work_mem derived from
                              it (README, "A memory budget") and applied like settings; a
                              name also in settings, or set explicitly in pgboot.conf by an
-                             earlier start, keeps that value. NULL: the settings stay as
-                             they are */
+                             earlier start (and not in unset), keeps that value. NULL: the settings
+                             stay as   they are */
     /* version 3: the PostgreSQL major */
     unsigned int pg_version; /* the major of a NEW cluster (16, 17, 18); 0: $PGBOOT_PG_VERSION,
                                 else the manifest's default (16). An existing data directory
