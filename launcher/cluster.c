@@ -233,9 +233,19 @@ int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser, cons
                     co && co->data_checksums < 0 ? NULL : "--data-checksums", NULL};
     rc = pgb_run_capture(argv, &output, &status, 1 << 20);
     if (rc == 0 && status != 0) {
-        rc = pgb_fail(PGBOOT_ESTART, "initdb failed for %s (exit %d): %s", dir, status,
-                      pgb_cause_line(output));
-        pgb_hint("nothing was kept; fix the cause above and start again");
+        /* initdb's "detail:" line says why ("encoding mismatch" alone does not) */
+        char *detail = output ? strstr(output, "initdb: detail: ") : NULL;
+        detail = detail ? strndup(detail + 16, strcspn(detail + 16, "\r\n")) : NULL;
+        rc = pgb_fail(PGBOOT_ESTART, "initdb failed for %s (exit %d): %s%s%s", dir, status,
+                      pgb_cause_line(output), detail ? ": " : "", detail ? detail : "");
+        free(detail);
+        if (co && (co->locale || co->encoding))
+            pgb_hint("nothing was kept; a new cluster's locale and encoding must go together: "
+                     "a UTF-8 locale (C.UTF-8) with UTF8, or --locale C with any encoding "
+                     "('locale -a' lists the locales installed); fix the cause above and start "
+                     "again");
+        else
+            pgb_hint("nothing was kept; fix the cause above and start again");
     }
     if (rc == 0)
         rc = write_conf(dir);

@@ -135,6 +135,26 @@ c.execute("insert into t (s) values (?)", ("\u20ac uro",)); c.commit()' "$db"
     pgb stop --app "$app"
 }
 
+# Creation options initdb refuses: the error carries initdb's reason (its
+# detail line too), the hint how locale and encoding go together, and no
+# cluster is left.
+case_bad_creation() {
+    local app
+    app=$(app_name badc)
+    pgb start --app "$app" --encoding LATIN1 --locale C.UTF-8
+    check_failed "--encoding LATIN1 with the UTF-8 locale C.UTF-8 is refused"
+    check_contains "$(err_line)" "encoding mismatch" "the error has initdb's cause"
+    check_contains "$(err_line)" "(LATIN1)" "and its detail: the encoding asked for"
+    check_contains "$(err_line)" "(UTF8)" "and the locale's"
+    check_contains "$(hint_line)" "--locale C" "the hint names a locale that goes with any encoding"
+    check_no_path "$(data_dir "$app")" "no data directory is left"
+    pgb start --app "$app" --locale no_such_locale
+    check_failed "--locale no_such_locale is refused"
+    check_contains "$(err_line)" "no_such_locale" "the error names the locale"
+    check_contains "$(hint_line)" "locale -a" "the hint says how to list the installed locales"
+    check_no_path "$(data_dir "$app")" "no data directory is left"
+}
+
 case_memory() {
     local app url before
     app=$(app_name mem)
@@ -262,6 +282,7 @@ case_serve_and_run() {
 run_case locale case_locale
 run_case checksums case_checksums
 run_case encoding case_encoding
+run_case bad_creation case_bad_creation
 run_case memory case_memory
 run_case memory_unset case_memory_unset
 run_case status_memory case_status_memory
