@@ -633,7 +633,11 @@ done:
         pgb_error_save(&first);
         int restored = conf_changed && pgb_cluster_conf_write(p, old_conf, old_len) == 0;
         pgb_error_restore(&first);
-        if (restored)
+        if (restored && ctx->nderived)
+            pgb_hint("the settings derived from --memory (and any given with --set/--unset) "
+                     "were not kept: %s/pgboot.conf is as it was; a smaller --memory may fit",
+                     p->data_dir);
+        else if (restored)
             pgb_hint("the settings given with --set/--unset were not kept: %s/pgboot.conf is as "
                      "it was",
                      p->data_dir);

@@ -206,6 +206,26 @@ case_memory_unset() {
     pgb stop --app "$app"
 }
 
+# A budget the machine cannot give (shared_buffers of 256GB): the start
+# fails with PostgreSQL's reason, the hint names --memory, and pgboot.conf
+# is as it was, so the next start without it runs.
+case_memory_too_big() {
+    local app before
+    app=$(app_name memb)
+    pgb start --app "$app"
+    check_rc 0 "start"
+    pgb stop --app "$app"
+    before=$(conf_of "$app")
+    pgb start --app "$app" --memory 1024GB
+    check_failed "start --memory 1024GB on a machine with less memory"
+    check_contains "$(err_line)" "shared memory" "the error has PostgreSQL's reason"
+    check_contains "$(hint_line)" "--memory" "the hint names --memory, not only --set/--unset"
+    check_eq "$(conf_of "$app")" "$before" "pgboot.conf is as it was"
+    pgb start --app "$app"
+    check_rc 0 "the next start without --memory runs"
+    pgb stop --app "$app"
+}
+
 case_status_memory() {
     local app url pss pid procs
     app=$(app_name pss)
@@ -285,6 +305,7 @@ run_case encoding case_encoding
 run_case bad_creation case_bad_creation
 run_case memory case_memory
 run_case memory_unset case_memory_unset
+run_case memory_too_big case_memory_too_big
 run_case status_memory case_status_memory
 run_case serve_and_run case_serve_and_run
 sl_finish
