@@ -409,12 +409,16 @@ typedef struct {
      * it has, else the start fails with PGBOOT_EINVALID naming what it has,
      * before anything is changed. */
     const char *locale;   /* initdb --locale; NULL: C.UTF-8 (else C), or C when encoding
-                             is given and is not UTF8 */
+                             is given and is not UTF8. One initdb refuses (unknown, or
+                             not of the encoding): PGBOOT_ESTART with initdb's reason,
+                             no cluster kept */
     const char *encoding; /* initdb --encoding; NULL: UTF8. A migration into a cluster
-                             that is not UTF8 is refused */
+                             that is not UTF8 is refused (PGBOOT_EINVALID) */
     int data_checksums;   /* 0: on for a new cluster, any for an existing one; 1: on;
                              -1: off */
-    const char *memory;   /* a memory budget, "512MB" (units kB, MB, GB; at least 128MB):
+    const char *memory;   /* a memory budget, "512MB" (digits and a unit, kB, MB or GB,
+                             case-sensitive; from 128MB to 1024GB, else PGBOOT_EINVALID
+                             before anything is changed):
                              shared_buffers, effective_cache_size, work_mem,
                              maintenance_work_mem, max_connections,
                              autovacuum_max_workers and autovacuum_work_mem derived from
@@ -429,7 +433,10 @@ typedef struct {
                                 does not change that); a non-zero pg_version of another
                                 major fails with PGBOOT_EVERSION before anything is
                                 touched, as does a data directory of a major no pinned
-                                bundle provides. fetch.pg_version is not read. */
+                                bundle provides. A new cluster of a major the manifest
+                                does not pin: PGBOOT_ENOTFOUND; a malformed
+                                $PGBOOT_PG_VERSION: PGBOOT_EINVALID. fetch.pg_version is
+                                not read. */
 } pgboot_server_options;
 
 #define PGBOOT_SERVER_OPTIONS_VERSION 3
@@ -631,9 +638,12 @@ typedef struct {
     const char *locale;      /* NULL: C.UTF-8 (else C), or C when encoding is not UTF8 */
     const char *encoding;    /* NULL: UTF8 */
     int data_checksums;      /* 0 or 1: on; -1: off */
-    const char *memory;      /* a memory budget ("512MB"); NULL: the throwaway profile */
+    const char *memory;      /* a memory budget ("512MB"; as in pgboot_server_options, from
+                                128MB to 1024GB, else PGBOOT_EINVALID); NULL: the throwaway
+                                profile */
     unsigned int pg_version; /* 16, 17, 18; 0: $PGBOOT_PG_VERSION, else the manifest's default
-                                (16). fetch.pg_version is not read. */
+                                (16). A major the manifest does not pin: PGBOOT_ENOTFOUND.
+                                fetch.pg_version is not read. */
 } pgboot_ephemeral_options;
 
 #define PGBOOT_EPHEMERAL_OPTIONS_VERSION 2
