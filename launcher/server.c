@@ -784,6 +784,41 @@ static int with_app_lock(const pgb_app_paths *p, int create, pgboot_stop_mode mo
 
 typedef enum { OP_START, OP_ATTACH, OP_STOP, OP_RESTART } op_kind;
 
+/* Before a restart stops the server: what the start after it would refuse
+ * (settings, a major the cluster cannot run, other creation options than the
+ * running cluster has, a setting PostgreSQL refuses), so that a refused
+ * restart leaves the server running. A server that is not running (or does
+ * not answer) is left to the start, which checks before it writes. */
+static int restart_check(const pgb_app_paths *p, const start_ctx *ctx, uint64_t deadline)
+{
+    const pgboot_server_options *o = ctx->o;
+    int rc;
+    if (want_settings(ctx) && (rc = pgb_settings_check(ctx->settings, ctx->unset)) != 0)
+        return rc;
+    unsigned int major = 0;
+    if ((rc = pgb_cluster_choose_major(p, o->version >= 3 ? o->pg_version : 0, &o->fetch,
+                                       &major)) != 0)
+        return rc;
+    if (!want_settings(ctx) && !ctx->co.locale && !ctx->co.encoding && !ctx->co.data_checksums)
+        return 0;
+    pgboot_server *s = NULL;
+    int stale = 0, unfinished = 0;
+    if (attach(&s, p, &stale, NULL, probe_bound(o->timeout_ms), &unfinished) != 0) {
+        pgb_error_reset();
+        return 0;
+    }
+    rc = pgb_cluster_check_opts(p, NULL, &ctx->co, s->port, deadline);
+    if (rc == 0 && want_settings(ctx)) {
+        pgboot_bundle *bundle = NULL;
+        pgboot_fetch_options fetch = pgb_fetch_options_for(&o->fetch, major);
+        if ((rc = pgboot_bundle_fetch(&bundle, &fetch)) == 0)
+            rc = pgb_cluster_validate(p, pgboot_bundle_bin_dir(bundle), ctx->settings);
+        pgboot_bundle_free(bundle);
+    }
+    pgboot_server_free(s);
+    return rc;
+}
+
 static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o,
                  pgboot_stop_mode mode, int lifeline_fd);
 
@@ -1008,16 +1043,7 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
         }
     } else if ((rc = with_app_lock(&p, op != OP_STOP, mode, deadline, &lockfd, &done)) == 0 &&
                !done) {
-        unsigned int major;
-        if (op == OP_RESTART &&
-            (rc = pgb_cluster_choose_major(&p, o->version >= 3 ? o->pg_version : 0, &o->fetch,
-                                           &major)) != 0) {
-            /* a major the cluster cannot run: refused before the stop */
-        } else if (op == OP_RESTART && (rc = stop_locked(&p, PGBOOT_STOP_FAST, deadline)) != 0 &&
-                   rc != PGBOOT_ENOTRUNNING) {
-            /* stop_locked said why */
-        } else if (op == OP_START || op == OP_RESTART) {
-            pgb_error_reset();
+        if (op == OP_START || op == OP_RESTART) {
             start_ctx ctx = {.o = o,
                              .unset = o->version >= 2 ? o->unset : NULL,
                              .lifeline_fd = lifeline_fd,
@@ -1038,8 +1064,14 @@ static int do_op(op_kind op, pgboot_server **out, const pgboot_server_options *o
                 if (merged)
                     ctx.settings = (const char *const *)merged;
             }
-            if (rc == 0)
+            /* restart: what the start would refuse is refused before the stop */
+            if (rc == 0 && op == OP_RESTART && (rc = restart_check(&p, &ctx, deadline)) == 0 &&
+                (rc = stop_locked(&p, PGBOOT_STOP_FAST, deadline)) == PGBOOT_ENOTRUNNING)
+                rc = 0;
+            if (rc == 0) {
+                pgb_error_reset();
                 rc = start_locked(out, &p, &ctx);
+            }
             free(merged);
             if (rc == 0 && (rc = maybe_migrate(p.app_dir, o, *out)) != 0) {
                 pgboot_server_free(*out);

@@ -155,6 +155,33 @@ case_bad_creation() {
     check_no_path "$(data_dir "$app")" "no data directory is left"
 }
 
+# restart with what a start refuses (other creation options, a bad budget, a
+# setting PostgreSQL refuses): refused before the stop, the same server runs
+# on and pgboot.conf is as it was.
+case_restart_refused() {
+    local app pid before a
+    app=$(app_name rst)
+    pgb start --app "$app" --locale C
+    check_rc 0 "start --locale C"
+    pid=$(sed -n 1p "$(data_dir "$app")/postmaster.pid")
+    before=$(conf_of "$app")
+    for a in "--locale C.UTF-8" "--encoding LATIN1" "--no-data-checksums" "--memory lots" "--memory 100MB" "--set shared_buffers=banana" "--set no_such_setting=1"; do
+        # shellcheck disable=SC2086 # $a is an option and its value
+        pgb restart --app "$app" $a
+        check_failed "restart $a is refused"
+        check_eq "$(sed -n 1p "$(data_dir "$app")/postmaster.pid" 2>/dev/null || true)" "$pid" "restart $a: the same server runs on"
+        check_eq "$(conf_of "$app")" "$before" "restart $a: pgboot.conf is as it was"
+    done
+    pgb restart --app "$app" --locale C --memory 256MB
+    check_rc 0 "restart with the cluster's own locale and a budget"
+    check_true "it is a new server" test "$(sed -n 1p "$(data_dir "$app")/postmaster.pid")" != "$pid"
+    check_eq "$(show "$OUT" shared_buffers)" "64MB" "the budget is in effect"
+    pgb stop --app "$app"
+    pgb restart --app "$app" --encoding LATIN1
+    check_failed "stopped: restart --encoding LATIN1 is refused"
+    check_no_path "$(data_dir "$app")/postmaster.pid" "no server was started"
+}
+
 case_memory() {
     local app url before
     app=$(app_name mem)
@@ -303,6 +330,7 @@ run_case locale case_locale
 run_case checksums case_checksums
 run_case encoding case_encoding
 run_case bad_creation case_bad_creation
+run_case restart_refused case_restart_refused
 run_case memory case_memory
 run_case memory_unset case_memory_unset
 run_case memory_too_big case_memory_too_big
