@@ -513,7 +513,9 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_start(pgboot_server **out,
  * the app's lock (no other start slips in between). The way to apply the settings that
  * pgboot_server_restart_needed() names. Errors: those of pgboot_server_stop_app() other than
  * PGBOOT_ENOTRUNNING, and those of pgboot_server_start(); an external server (database_url)
- * gives PGBOOT_ENOTRUNNING.
+ * gives PGBOOT_ENOTRUNNING. What the start would refuse (a setting PostgreSQL refuses, a bad
+ * memory budget, another major or other creation options than the cluster has) is refused
+ * before the stop: the server runs on.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_server_restart(pgboot_server **out,
                                                            const pgboot_server_options *opts);
