@@ -447,8 +447,13 @@ static void handle_line(broker *b, client *c, const char *line, size_t len)
     else if (!strcmp(op, "keep"))
         op_keep(b, c, req, id);
     else {
+        /* At most 60 bytes of it, not cutting a character (a reply is UTF-8). */
+        int n = (int)strnlen(op, 61);
+        if (n > 60)
+            for (n = 60; n > 0 && ((unsigned char)op[n] & 0xC0) == 0x80; n--) {
+            }
         char msg[200];
-        snprintf(msg, sizeof msg, "unknown op '%.60s'", op);
+        snprintf(msg, sizeof msg, "unknown op '%.*s'", n, op);
         reply(c, error_reply(msg, PROTOCOL_HINT), id);
     }
     json_decref(req);
