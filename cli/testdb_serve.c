@@ -678,8 +678,9 @@ static void reclaim_one(const char *dir)
     if (failed)
         fprintf(stderr,
                 "pgboot: note: %d database(s) handed out by a broker that was killed could not "
-                "be dropped (%s); the next broker tries again: %s\n",
-                failed, path, err);
+                "be dropped (%s); the next broker tries again: %s\n"
+                "hint: start the server they are on, or remove %s to forget them\n",
+                failed, path, err, dir);
     else if (pgboot_testdb_socket_remove(sock) != 0)
         fprintf(stderr, "pgboot: note: %s\n", pgboot_error_last());
     fclose(f); /* lets go of the lock, after the directory is gone */

@@ -222,7 +222,7 @@ exec sleep 600'
 # drops the databases it handed out and removes its socket's directory; a
 # live broker's are left alone.
 case_broker_killed() {
-    local f live_pid live_in live_sock live_url dead_pid dead_in dead_sock dead_url
+    local f live_pid live_in live_sock live_url dead_pid dead_in dead_sock dead_url unreachable
     f=$(sqlfile killed.sql "create table t(i int); -- $RANDOM$RANDOM")
     start_broker "$f" || return 0
     live_pid=$BROKER_PID live_in=$BROKER_IN live_sock=$SOCK
@@ -237,10 +237,17 @@ case_broker_killed() {
     wait_gone "$dead_pid" 30 || nok "SIGKILL: the broker still runs"
     exec {dead_in}>&-
     check_true "killed: its database is still there" db_exists "$(url_db "$dead_url")"
+    # one killed whose server is gone: its directory stays for a later try
+    unreachable=$(dirname "$(dirname "$dead_sock")")/pgboot-broker-zz9Unr
+    user_mkdir "$unreachable"
+    user_file "$unreachable/handed" "postgresql://u:p@127.0.0.1:1/pgboot_t_00000000_000000000000"
     start_broker "$f" || return 0
     check_true "the next broker: the killed one's database is dropped" db_gone "$(url_db "$dead_url")"
     check_no_lpath "$(dirname "$dead_sock")" "the next broker: the killed one's socket directory is removed"
     check_contains "$(cat "$BROKER_LOG.err")" "dropped 1 database(s) handed out by a broker that was killed" "it says so on stderr"
+    check_contains "$(cat "$BROKER_LOG.err")" "1 database(s) handed out by a broker that was killed could not be dropped" "one on a server that is gone: it says so"
+    check_contains "$(cat "$BROKER_LOG.err")" "or remove $unreachable to forget them" "and how to forget it"
+    check_true "and keeps its directory for a later try" test -f "$unreachable/handed"
     check_true "a live broker's database is left alone" db_exists "$(url_db "$live_url")"
     check_true "a live broker's socket is left alone" test -S "$live_sock"
     client clone "$live_sock"
