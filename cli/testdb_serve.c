@@ -18,8 +18,11 @@
  * order of its requests.
  * It stops when stdin closes, on SIGTERM/SIGINT/SIGHUP and when its parent
  * dies; then it removes the socket and drops the databases it handed out that
- * were neither dropped nor kept (the pool stays for the next caller). */
+ * were neither dropped nor kept (the pool stays for the next caller). A
+ * broker killed outright is cleaned up after by the next one to start (see
+ * reclaim_dead_brokers). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,8 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -113,6 +118,7 @@ typedef struct {
     size_t nclients;
     char **handed; /* URLs handed out, neither dropped nor kept yet */
     size_t nhanded;
+    int journal; /* <socket dir>/handed: every URL handed out, one a line; -1 */
     const char *stop_reason;
     client *io; /* stdin/stdout, or NULL */
 } broker;
@@ -176,6 +182,13 @@ static int stdin_is_client(void)
 
 static void handed_add(broker *b, const char *url)
 {
+    if (b->journal >= 0) { /* for the next broker, should this one be killed */
+        struct iovec v[2] = {{(void *)url, strlen(url)}, {"\n", 1}};
+        if (writev(b->journal, v, 2) != (ssize_t)(v[0].iov_len + 1)) {
+            close(b->journal);
+            b->journal = -1;
+        }
+    }
     char **h = realloc(b->handed, (b->nhanded + 1) * sizeof *h);
     char *u = strdup(url);
     if (!h || !u) { /* then it is not dropped at the end; nothing else is lost */
@@ -447,8 +460,13 @@ static void handle_line(broker *b, client *c, const char *line, size_t len)
     else if (!strcmp(op, "keep"))
         op_keep(b, c, req, id);
     else {
+        /* At most 60 bytes of it, not cutting a character (a reply is UTF-8). */
+        int n = (int)strnlen(op, 61);
+        if (n > 60)
+            for (n = 60; n > 0 && ((unsigned char)op[n] & 0xC0) == 0x80; n--) {
+            }
         char msg[200];
-        snprintf(msg, sizeof msg, "unknown op '%.60s'", op);
+        snprintf(msg, sizeof msg, "unknown op '%.*s'", n, op);
         reply(c, error_reply(msg, PROTOCOL_HINT), id);
     }
     json_decref(req);
@@ -585,6 +603,119 @@ static void accept_clients(broker *b, int lfd)
     }
 }
 
+/* ---- a broker killed (SIGKILL, OOM) ------------------------------------ *
+ * Each broker keeps <socket dir>/handed, the URLs it handed out, locked
+ * (flock) for its whole life; the kernel lets go of the lock when it dies,
+ * however it dies. A starting broker drops the databases of the journals it
+ * can lock (their brokers are gone; those dropped or kept since are not found)
+ * and removes their directories. */
+
+#define JOURNAL "handed"
+
+/* The journal of the broker whose socket is sock, locked: its fd, or -1. It
+ * is made under another name and renamed once locked, so no one finds it
+ * unlocked. */
+static int journal_open(const char *sock)
+{
+    const char *slash = strrchr(sock, '/');
+    char tmp[sizeof(struct sockaddr_un) + 32], path[sizeof tmp];
+    snprintf(tmp, sizeof tmp, "%.*s/" JOURNAL ".new", (int)(slash - sock), sock);
+    snprintf(path, sizeof path, "%.*s/" JOURNAL, (int)(slash - sock), sock);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && (flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(tmp, path) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0)
+        fprintf(stderr,
+                "pgboot: note: cannot keep the list of databases handed out in %s (%s): if "
+                "this broker is killed, the next one cannot drop them\n",
+                path, strerror(errno));
+    return fd;
+}
+
+/* The journal dir/handed of a broker that is gone (its lock is free). */
+static void reclaim_one(const char *dir)
+{
+    char path[4096], sock[4096];
+    snprintf(path, sizeof path, "%s/" JOURNAL, dir);
+    snprintf(sock, sizeof sock, "%s/broker.sock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return; /* not a broker's yet, or not one that keeps a journal */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd); /* its broker is alive */
+        return;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int dropped = 0, failed = 0;
+    char err[512] = "";
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (pgboot_testdb_drop(line) == 0)
+            dropped++;
+        else if (pgboot_error_code_last() != PGBOOT_ENOTFOUND) {
+            failed++;
+            snprintf(err, sizeof err, "%s", pgboot_error_last());
+        }
+    }
+    free(line);
+    if (dropped)
+        fprintf(stderr,
+                "pgboot: note: dropped %d database(s) handed out by a broker that was killed "
+                "(%s)\n",
+                dropped, dir);
+    if (failed)
+        fprintf(stderr,
+                "pgboot: note: %d database(s) handed out by a broker that was killed could not "
+                "be dropped (%s); the next broker tries again: %s\n"
+                "hint: start the server they are on, or remove %s to forget them\n",
+                failed, path, err, dir);
+    else if (pgboot_testdb_socket_remove(sock) != 0)
+        fprintf(stderr, "pgboot: note: %s\n", pgboot_error_last());
+    fclose(f); /* lets go of the lock, after the directory is gone */
+}
+
+/* The directories of brokers that are gone, where brokers make them. */
+static void reclaim_dead_brokers(const char *own_sock)
+{
+    const char *bases[3] = {getenv("XDG_RUNTIME_DIR"), getenv("TMPDIR"), "/tmp"};
+    for (int i = 0; i < 3; i++) {
+        int seen = !bases[i] || bases[i][0] != '/';
+        for (int j = 0; j < i && !seen; j++)
+            seen = bases[j] && !strcmp(bases[j], bases[i]);
+        if (seen)
+            continue;
+        DIR *d = opendir(bases[i]);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strncmp(e->d_name, "pgboot-broker-", 14) != 0 || strlen(e->d_name) != 20)
+                continue;
+            char dir[4096];
+            struct stat st;
+            snprintf(dir, sizeof dir, "%s/%s", bases[i], e->d_name);
+            if (!strncmp(own_sock, dir, strlen(dir)) && own_sock[strlen(dir)] == '/')
+                continue;
+            if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+                continue;
+            reclaim_one(dir);
+        }
+        closedir(d);
+    }
+}
+
 /* ---- the loop ------------------------------------------------------- */
 
 int cli_testdb_serve(pgboot_testdb *t)
@@ -599,6 +730,8 @@ int cli_testdb_serve(pgboot_testdb *t)
     char *sock = NULL;
     if (pgboot_testdb_socket_open(&lfd, &sock) != 0)
         return cli_testdb_serve_failed(cli_fail());
+    b.journal = journal_open(sock);
+    reclaim_dead_brokers(sock);
     int use_stdin = stdin_is_client();
     client *io = use_stdin ? client_new(&b, 0, 1, 1) : NULL;
     b.io = io;
@@ -607,6 +740,8 @@ int cli_testdb_serve(pgboot_testdb *t)
                 use_stdin && !io ? "out of memory" : "no worker thread");
         client_free(io);
         close(lfd);
+        if (b.journal >= 0)
+            close(b.journal);
         if (pgboot_testdb_socket_remove(sock) != 0)
             cli_fail();
         pgboot_free(sock);
@@ -692,6 +827,8 @@ int cli_testdb_serve(pgboot_testdb *t)
         free(b.handed[i]);
     }
     free(b.handed);
+    if (b.journal >= 0)
+        close(b.journal);
     if (left)
         fprintf(stderr,
                 "pgboot: note: %d database(s) the broker handed out could not be dropped: "

@@ -760,7 +760,8 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out,
                                                         const pgboot_testdb_options *opts);
 /** The end (its last 4 kB) of the output, stdout and stderr, of the template
  * command whose failure (PGBOOT_ERROR, PGBOOT_ETIMEOUT) the last
- * pgboot_testdb_open() on this thread reported; NULL when that call ran no
+ * pgboot_testdb_open() on this thread reported, the server's password in it
+ * replaced by "****" (as in the error message); NULL when that call ran no
  * command or its command succeeded. Thread-local; valid until the next
  * pgboot_testdb_open() on this thread. */
 PGBOOT_EXTERN const char *pgboot_testdb_template_output(void);

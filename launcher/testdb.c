@@ -445,6 +445,32 @@ static void output_tail(const char *buf, size_t len, char *out, size_t outsz)
         snprintf(out, outsz, "(no output)");
 }
 
+/* Replace the server's password (the command has it in DATABASE_URL and
+ * PGPASSWORD, and may print them) by "****" in its output, which is shown. */
+static void redact_password(const pgboot_testdb *t, char *buf, size_t *len)
+{
+    PQconninfoOption *opts = PQconninfoParse(t->url, NULL);
+    const char *pw = NULL;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "password") && o->val && strlen(o->val) >= 4)
+            pw = o->val;
+    if (pw) {
+        size_t pl = strlen(pw), k = 0;
+        for (size_t i = 0; i < *len;) {
+            if (i + pl <= *len && !memcmp(buf + i, pw, pl)) {
+                memcpy(buf + k, "****", 4);
+                k += 4;
+                i += pl;
+            } else {
+                buf[k++] = buf[i++];
+            }
+        }
+        *len = k;
+    }
+    if (opts)
+        PQconninfoFree(opts);
+}
+
 /* Run the template command against database `db` (see pgboot_testdb_open()). */
 static int run_template_cmd(const pgboot_testdb *t, const char *db)
 {
@@ -460,6 +486,7 @@ static int run_template_cmd(const pgboot_testdb *t, const char *db)
     environ_free(env);
     if (rc)
         return rc;
+    redact_password(t, buf, &len);
     char tail[CMD_OUTPUT_SHOWN + 64];
     output_tail(buf, len, tail, sizeof tail);
     int failed = timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0;

@@ -257,13 +257,21 @@ def pytest_terminal_summary(terminalreporter):
         "(the password is the app's: pgboot url --app NAME; remove them with pgboot testdb clean --kept)")
 
 
+class DatabaseURL(str):
+    """A database's URL (a str, for any driver) whose repr, which pytest's
+    tracebacks and assertion messages show, leaves the password out."""
+
+    def __repr__(self):
+        return repr(url_without_password(str(self)))
+
+
 @pytest.fixture
 def pgboot_database_url(request):
     """The URL of a fresh database cloned from the template; dropped after
     the test, or kept (and listed in the report) when the test failed."""
     client = _client()
     url = client.clone()
-    yield url
+    yield DatabaseURL(url)
     if getattr(request.node, "_pgboot_failed", False):
         kept = client.keep(url, request.node.nodeid)
         request.node._pgboot_kept = url_without_password(kept)

@@ -41,6 +41,8 @@ check_failed_run() {
     check_match "$(tail -n 1 <<<"$POUT")" '(^|= )1 failed, 3 passed in ' "$desc: one failed, three passed, no error"
     check_eq "$(grep -E '^(FAILED|ERROR) ' <<<"$POUT" | sed -E 's/ - .*//; s|^([A-Z]+) .*/|\1 |')" "FAILED test_example.py::test_demo_failure" "$desc: the one failure is test_demo_failure"
     check_contains "$POUT" "pgboot: databases of failed tests, kept" "$desc: the report has a section for kept databases"
+    check_contains "$POUT" "pgboot_database_url = 'postgresql://$APP@" "$desc: the traceback shows the failed test's URL argument"
+    check_eq "$(grep -cF -- "$(sed -E 's|^[a-z]+://[^:]*:([^@]*)@.*|\1|' <<<"$APP_URL")" <<<"$POUT")" 0 "$desc: ... without the password: no line of the output has it"
     line=$(grep -E '^(.*/)?test_example.py::test_demo_failure: postgresql://' <<<"$POUT" || true)
     kept=${line#*: }
     check_match "$kept" "^postgresql://$APP@127\\.0\\.0\\.1:[0-9]+/pgboot_k_[0-9a-f]{8}_[a-z0-9_]*test_demo_failure_[A-Za-z0-9]{6}\$" "$desc: the report gives the kept database's URL, without the password"

@@ -159,6 +159,12 @@ case_failing() {
     check_not_contains "$ERR" "line 5 of the migration log" "the beginning is not shown"
     if (($(wc -c <<<"$ERR") < 6144)); then ok "stderr stays bounded ($(wc -c <<<"$ERR") bytes)"; else nok "stderr is $(wc -c <<<"$ERR") bytes long"; fi
     check_eq "$(dbs 'pgboot\_tpl%')" "$before" "still no template left"
+    # a command that prints its URL and password: shown without the password
+    tdb --template-cmd "echo \"url=\$DATABASE_URL pw=\$PGPASSWORD $tag\"; exit 2"
+    check_rc 1 "a failing command that prints DATABASE_URL and PGPASSWORD"
+    check_contains "$(err_line)" "pw=**** $tag" "the error shows its output, the password replaced by ****"
+    check_contains "$ERR" "url=postgresql://$APP:****@" "and so does the output shown before it"
+    check_eq "$(grep -cF -- "$(sed -E 's|^[a-z]+://[^:]*:([^@]*)@.*|\1|' <<<"$APP_URL")" <<<"$ERR")" 0 "the password is on no line of stderr"
     tdb --template-cmd "exit 0" --template-key "$U/work/no-such-dir"
     check_rc 1 "a key path that does not exist"
     check_contains "$(err_line)" "$U/work/no-such-dir" "the error names it"

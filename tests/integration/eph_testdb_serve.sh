@@ -4,7 +4,8 @@
 # getting its own databases; bad requests get an error line and the broker
 # serves on; a client that dies in the middle of a request; the broker ends
 # and cleans up (socket, the databases it handed out that nobody dropped)
-# when its stdin closes, on SIGTERM and when its parent dies. Also: pgboot
+# when its stdin closes, on SIGTERM and when its parent dies; the next
+# broker cleans up after one killed (SIGKILL). Also: pgboot
 # testdb --app repairs what its attach-first path cannot use.
 set -euo pipefail
 # shellcheck source=eph_lib.sh
@@ -217,6 +218,46 @@ exec sleep 600'
     check_no_lpath "$(dirname "$sock")" "parent died: its socket directory is removed"
 }
 
+# A broker killed (SIGKILL: no clean-up of its own): the next broker to start
+# drops the databases it handed out and removes its socket's directory; a
+# live broker's are left alone.
+case_broker_killed() {
+    local f live_pid live_in live_sock live_url dead_pid dead_in dead_sock dead_url unreachable
+    f=$(sqlfile killed.sql "create table t(i int); -- $RANDOM$RANDOM")
+    start_broker "$f" || return 0
+    live_pid=$BROKER_PID live_in=$BROKER_IN live_sock=$SOCK
+    client clone "$live_sock"
+    live_url=$COUT
+    start_broker "$f" || return 0
+    dead_pid=$BROKER_PID dead_in=$BROKER_IN dead_sock=$SOCK
+    client clone "$dead_sock"
+    dead_url=$COUT
+    check_match "$dead_url" '^postgresql://' "the broker to be killed hands out a database"
+    kill -KILL "$dead_pid"
+    wait_gone "$dead_pid" 30 || nok "SIGKILL: the broker still runs"
+    exec {dead_in}>&-
+    check_true "killed: its database is still there" db_exists "$(url_db "$dead_url")"
+    # one killed whose server is gone: its directory stays for a later try
+    unreachable=$(dirname "$(dirname "$dead_sock")")/pgboot-broker-zz9Unr
+    user_mkdir "$unreachable"
+    user_file "$unreachable/handed" "postgresql://u:p@127.0.0.1:1/pgboot_t_00000000_000000000000"
+    start_broker "$f" || return 0
+    check_true "the next broker: the killed one's database is dropped" db_gone "$(url_db "$dead_url")"
+    check_no_lpath "$(dirname "$dead_sock")" "the next broker: the killed one's socket directory is removed"
+    check_contains "$(cat "$BROKER_LOG.err")" "dropped 1 database(s) handed out by a broker that was killed" "it says so on stderr"
+    check_contains "$(cat "$BROKER_LOG.err")" "1 database(s) handed out by a broker that was killed could not be dropped" "one on a server that is gone: it says so"
+    check_contains "$(cat "$BROKER_LOG.err")" "or remove $unreachable to forget them" "and how to forget it"
+    check_true "and keeps its directory for a later try" test -f "$unreachable/handed"
+    check_true "a live broker's database is left alone" db_exists "$(url_db "$live_url")"
+    check_true "a live broker's socket is left alone" test -S "$live_sock"
+    client clone "$live_sock"
+    check_match "$COUT" '^postgresql://' "the live broker serves on"
+    exec {BROKER_IN}>&- {live_in}>&-
+    wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
+    wait_gone "$live_pid" 30 || nok "the live broker did not exit after stdin closed"
+    check_true "the live broker dropped its own at its end" db_gone "$(url_db "$live_url")"
+}
+
 # pgboot testdb attaches to a running server without the app's login of a
 # start (one login less per call); when the template's login then fails (the
 # role's password changed behind pgboot's back), the full start repairs it.
@@ -246,5 +287,6 @@ run_case cli-under-broker case_cli_under_broker
 run_case template-cmd-signals case_template_cmd_signals
 run_case sigterm case_sigterm
 run_case parent-dies case_parent_dies
+run_case broker-killed case_broker_killed
 pgb stop --app "$APP"
 eph_finish

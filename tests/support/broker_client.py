@@ -90,6 +90,9 @@ def malformed(path):
         (b"[1,2]\n", None, "JSON object"),
         (b'{"id":7}\n', 7, "needs \"op\""),
         (b'{"op":"explode","id":"x"}\n', "x", "unknown op"),
+        # an op whose 60th byte is inside a character: the reply is still JSON
+        (('{"op":"%s\u00e9\u00e9","id":"u"}\n' % ("a" * 59)).encode(), "u", "unknown op"),
+        (b'{"op":"clo\xff\xfe"}\n', None, "malformed request"),
         (b'{"op":"drop","id":8}\n', 8, "needs \"url\""),
         (b'{"op":"drop","url":"postgresql://u@127.0.0.1:1/postgres","id":9}\n', 9, "not made by pgboot"),
         (b'{"op":"drop","url":"not a url","id":10}\n', 10, "not a postgresql:// URL"),

@@ -24,7 +24,7 @@ def test_url(pgboot_database_url):
 
 @pytest.mark.skipif(not os.environ.get("PGBOOT_DEMO_FAILURE"),
                     reason="set PGBOOT_DEMO_FAILURE=1 to see a failed test's database kept")
-def test_demo_failure(pgboot_connection):
+def test_demo_failure(pgboot_database_url, pgboot_connection):
     with pgboot_connection.cursor() as cur:
         cur.execute("insert into items (name) values ('evidence')")
     pgboot_connection.commit()
