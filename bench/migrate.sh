@@ -53,18 +53,18 @@ if [ -n "${PGBOOT_BENCH_TARBALL:-}" ] && [ -r "$PGBOOT_BENCH_TARBALL" ]; then
   from=(--from "$PGBOOT_BENCH_TARBALL")
 fi
 url=$("$build/pgboot" start --app bench --no-migrate "${from[@]}")
-# Wall time and peak RSS of a command.
+# Wall time, peak RSS and CPU-seconds (user + system) of a command.
 measure() {
   python3 - "$@" <<'PY'
 import resource, subprocess, sys, time
 t0 = time.monotonic()
 p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 t = time.monotonic() - t0
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 if p.returncode != 0:
     sys.stderr.write(p.stderr.decode(errors="replace")[-2000:])
     sys.exit(p.returncode)
-print(f"{t:.3f} {rss}")
+print(f"{t:.3f} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime:.3f}")
 PY
 }
 
@@ -106,17 +106,18 @@ quiet() {
 }
 
 # One variant: pgboot, pgloader and the baseline on the file $1; prints
-# "t_pgboot rss_pgboot busy idle t_pgloader rss_pgloader t_base cpu_base".
+# "t_pgboot rss_pgboot busy idle t_pgloader rss_pgloader t_base cpu_base
+# cpu_pgboot".
 run_variant() {
   local db=$1
   for d in a b c; do "$psql" "$url" -qc "DROP DATABASE IF EXISTS bench_$d" -c "CREATE DATABASE bench_$d" 2>/dev/null; done
   local ua="${url%/bench}/bench_a" ub="${url%/bench}/bench_b" uc="${url%/bench}/bench_c"
-  local busy0 idle0 busy1 idle1 t_pgboot rss_pgboot t_pgloader rss_pgloader t_base s0 s1
+  local busy0 idle0 busy1 idle1 t_pgboot rss_pgboot cpu_pgboot t_pgloader rss_pgloader t_base s0 s1
   quiet
   read -r busy0 idle0 < <(cpu_ticks)
-  read -r t_pgboot rss_pgboot < <(measure "$build/pgboot" migrate --sqlite "$db" --to "$ua")
+  read -r t_pgboot rss_pgboot cpu_pgboot < <(measure "$build/pgboot" migrate --sqlite "$db" --to "$ua")
   read -r busy1 idle1 < <(cpu_ticks)
-  read -r t_pgloader rss_pgloader < <(cd "$work" && measure pgloader --root-dir "$work/pgloader" --no-ssl-cert-verification "sqlite://$db" "$ub")
+  read -r t_pgloader rss_pgloader _ < <(cd "$work" && measure pgloader --root-dir "$work/pgloader" --no-ssl-cert-verification "sqlite://$db" "$ub")
 
   # The baseline: pgboot's DDL, split into tables and what follows the data.
   "$build/pgboot" migrate --sqlite "$db" --dry-run >"$work/dry.out" 2>/dev/null
@@ -147,12 +148,12 @@ PY
   } >"$copy_script"
   quiet
   s0=$(server_ticks)
-  read -r t_base _ < <(measure "$psql" "$uc" -q -v ON_ERROR_STOP=1 -f "$copy_script")
+  read -r t_base _ _ < <(measure "$psql" "$uc" -q -v ON_ERROR_STOP=1 -f "$copy_script")
   sleep 1 # the backend's exit, reaped by the postmaster
   s1=$(server_ticks)
   rm -f "$work"/*.copy
   for d in a b c; do "$psql" "$url" -qc "DROP DATABASE IF EXISTS bench_$d" 2>/dev/null; done
-  echo "$t_pgboot $rss_pgboot $((busy1 - busy0)) $((idle1 - idle0)) $t_pgloader $rss_pgloader $t_base $((s1 - s0))"
+  echo "$t_pgboot $rss_pgboot $((busy1 - busy0)) $((idle1 - idle0)) $t_pgloader $rss_pgloader $t_base $((s1 - s0)) $cpu_pgboot"
 }
 
 # The same file without its FTS5 table (and its shadow tables).
@@ -175,11 +176,11 @@ read -r -a plain < <(run_variant "$nofts")
 
 report() {
   awk -v what="$1" -v a="$2" -v ra="$3" -v busy="$4" -v idle="$5" -v b="$6" -v rb="$7" -v c="$8" \
-      -v sc="$9" -v hz="$hz" -v cores="$(nproc)" -v goal_pgl="${10}" 'BEGIN {
+      -v sc="$9" -v own="${10}" -v hz="$hz" -v cores="$(nproc)" -v goal_pgl="${11}" 'BEGIN {
   lim = sc / hz / cores
   printf "%s\n", what
   printf "  pgboot migrate:       %7.1f s   peak RSS %6.1f MB (goal: < 64 MB)\n", a, ra/1024
-  printf "    machine CPU meanwhile: %.0f CPU-seconds, %.0f%% of %d cores busy\n", busy/hz, 100*busy/(busy+idle), cores
+  printf "    pgboot itself: CPU %.1f s; machine CPU meanwhile: %.0f CPU-seconds, %.0f%% of %d cores busy\n", own, busy/hz, 100*busy/(busy+idle), cores
   printf "  pgloader:             %7.1f s   peak RSS %6.1f MB\n", b, rb/1024
   printf "  baseline (COPY + DDL): %6.1f s   server CPU %.1f s\n", c, sc/hz
   printf "  limit (server CPU / %d cores): %.1f s\n", cores, lim
