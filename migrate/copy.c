@@ -401,6 +401,145 @@ char *pgb_value_input_text(const pgb_plan_col *c, sqlite3_value *v)
     return b.s;
 }
 
+/* ---- binary COPY ------------------------------------------------------------ */
+
+/* PostgreSQL's binary COPY: a header, then per row the number of fields and
+ * each field as its length (-1: NULL) and its bytes in the type's binary
+ * form, then a trailer. Used for a table whose every copied column has a
+ * binary form that gives exactly the value the text would: it spares the
+ * encoding here and the parsing in the server (numbers, timestamps). */
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+static const char copy_trailer[2] = "\377\377";
+
+/* Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01. */
+#define PG_EPOCH_MICROS INT64_C(946684800000000)
+
+/* Can column c go out in binary, each value exactly as its text would be
+ * read? Only the plain route's own types, and no value the type cannot hold
+ * (those are the text path's business: rejected, widened or refused). */
+static int binary_col(const pgb_plan_col *c)
+{
+    const pgb_col_stats *st = &c->st;
+    if (c->n_bad)
+        return 0;
+    switch (c->kind) {
+    case PGB_K_BIGINT:
+        return !strcmp(c->type_sql, "bigint");
+    case PGB_K_DOUBLE:
+        return !strcmp(c->type_sql, "double precision");
+    case PGB_K_BOOL:
+        return !strcmp(c->type_sql, "boolean");
+    case PGB_K_TEXT:
+        return !strcmp(c->type_sql, "text");
+    case PGB_K_VARCHAR:
+        return !strncmp(c->type_sql, "varchar(", 8);
+    case PGB_K_BYTEA:
+        return !strcmp(c->type_sql, "bytea");
+    case PGB_K_JSONB:
+        return !strcmp(c->type_sql, "jsonb");
+    case PGB_K_TS:
+    case PGB_K_TSTZ:
+        /* Only ISO-8601 texts, every one parsed by the scan (the counts add
+         * up); none with digits past the microsecond unless rounded as the
+         * text path rounds them; into a timestamp without time zone none with
+         * an offset (PostgreSQL ignores it there, the binary form would not). */
+        if (strcmp(c->type_sql, c->kind == PGB_K_TS ? "timestamp" : "timestamptz") != 0)
+            return 0;
+        if (st->n_int || st->n_real || st->n_blob)
+            return 0;
+        if (st->n_text != st->n_text_naive + st->n_text_tz + st->n_text_zero_date)
+            return 0;
+        if (st->n_text_frac_lost && !c->round_ts)
+            return 0;
+        if (st->n_text_zero_date && c->zero_dates == PGBOOT_ZERO_DATES_REFUSE)
+            return 0;
+        return c->kind == PGB_K_TSTZ || st->n_text_tz == 0;
+    default:
+        return 0;
+    }
+}
+
+static void put_be(pgb_buf *b, uint64_t v, int bytes)
+{
+    unsigned char x[8];
+    for (int i = 0; i < bytes; i++)
+        x[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+    pgb_buf_add(b, (const char *)x, (size_t)bytes);
+}
+
+/* A value in binary (binary_col(c)); -1 when a timestamp does not parse
+ * after all. */
+static int put_binary(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
+{
+    int type = sqlite3_value_type(v);
+    if (type == SQLITE_NULL) {
+        put_be(b, (uint32_t)-1, 4);
+        return 0;
+    }
+    const char *s = (const char *)sqlite3_value_blob(v);
+    size_t len = (size_t)sqlite3_value_bytes(v);
+    char num[40];
+    switch (c->kind) {
+    case PGB_K_BIGINT:
+        put_be(b, 8, 4);
+        put_be(b, (uint64_t)sqlite3_value_int64(v), 8);
+        return 0;
+    case PGB_K_DOUBLE: {
+        /* the text path's decimal integer or 17 digits read back: the same
+         * double (round to nearest either way) */
+        double d =
+            type == SQLITE_INTEGER ? (double)sqlite3_value_int64(v) : sqlite3_value_double(v);
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        put_be(b, 8, 4);
+        put_be(b, u, 8);
+        return 0;
+    }
+    case PGB_K_BOOL: {
+        int t =
+            type == SQLITE_INTEGER ? sqlite3_value_int64(v) != 0 : pgb_parse_bool_text(s, len) > 0;
+        put_be(b, 1, 4);
+        put_be(b, (uint64_t)t, 1);
+        return 0;
+    }
+    case PGB_K_TS:
+    case PGB_K_TSTZ: {
+        if (c->zero_dates != PGBOOT_ZERO_DATES_REFUSE && pgb_zero_date(s, len)) {
+            if (c->zero_dates == PGBOOT_ZERO_DATES_INFINITY) {
+                put_be(b, 8, 4);
+                put_be(b, (uint64_t)INT64_MIN, 8); /* -infinity */
+            } else {
+                put_be(b, (uint32_t)-1, 4);
+            }
+            return 0;
+        }
+        /* naive values in the session's time zone, UTC (pgb_set_session) */
+        pgb_iso iso;
+        if (pgb_parse_iso(s, len, &iso) != 0)
+            return -1;
+        put_be(b, 8, 4);
+        put_be(b, (uint64_t)(iso.micros - PG_EPOCH_MICROS), 8);
+        return 0;
+    }
+    default:
+        break;
+    }
+    /* text, varchar, bytea, jsonb: the bytes the text path sends, unescaped */
+    if (type == SQLITE_FLOAT) {
+        len = (size_t)pgb_real_text(sqlite3_value_double(v), num);
+        s = num;
+    } else if (type == SQLITE_INTEGER) {
+        len = (size_t)snprintf(num, sizeof num, "%lld", (long long)sqlite3_value_int64(v));
+        s = num;
+    }
+    int jsonb = c->kind == PGB_K_JSONB;
+    put_be(b, (uint32_t)(len + (size_t)jsonb), 4);
+    if (jsonb)
+        pgb_buf_add(b, "\1", 1); /* jsonb's binary format version */
+    pgb_buf_add(b, s ? s : "", len);
+    return 0;
+}
+
 /* ---- rejects -------------------------------------------------------------------- */
 
 static json_t *value_json(sqlite3_value *v)
@@ -477,6 +616,7 @@ static int write_reject(pgb_load *L, pgb_plan_table *t, sqlite3_stmt *s, int fir
 typedef struct {
     PGconn *c[PGB_LOAD_MAX_CONNS];
     int n, next;
+    int binary; /* each stream has its own header and trailer */
 } copy_streams;
 
 /* Send a chunk of whole rows to a backend: with one stream, blocking; with
@@ -539,6 +679,8 @@ static int end_copy(copy_streams *cs, pgb_plan_table *t, int rc)
         if (cs->n > 1 && PQsetnonblocking(c, 0) != 0 && rc == 0)
             rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
                           *PQerrorMessage(c) ? PQerrorMessage(c) : "cannot send the last rows");
+        if (cs->binary && rc == 0 && PQputCopyData(c, copy_trailer, sizeof copy_trailer) != 1)
+            rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(c));
         if (PQputCopyEnd(c, rc ? "pgboot: migration failed" : NULL) != 1 && rc == 0)
             rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name, PQerrorMessage(c));
         PGresult *r;
@@ -552,10 +694,15 @@ static int end_copy(copy_streams *cs, pgb_plan_table *t, int rc)
     return rc;
 }
 
-/* "COPY t (its copied columns) FROM STDIN", into copy; the copied columns
- * into *cols (NULL when out of memory). Returns how many there are. */
-static int copy_statement(pgb_plan_table *t, pgb_buf *copy, pgb_plan_col ***cols)
+/* "COPY t (its copied columns) FROM STDIN", into copy, in binary (*binary
+ * set) when every copied column allows it; the copied columns into *cols
+ * (NULL when out of memory). Returns how many there are. */
+static int copy_statement(pgb_plan_table *t, pgb_buf *copy, pgb_plan_col ***cols, int *binary)
 {
+    *binary = 1;
+    for (int i = 0; i < t->ncols; i++)
+        if (!t->cols[i].generated && !binary_col(&t->cols[i]))
+            *binary = 0;
     pgb_buf_puts(copy, "COPY ");
     pgb_buf_ident(copy, t->name);
     pgb_buf_puts(copy, " (");
@@ -567,7 +714,9 @@ static int copy_statement(pgb_plan_table *t, pgb_buf *copy, pgb_plan_col ***cols
             pgb_buf_puts(copy, ", ");
         pgb_buf_ident(copy, t->cols[i].name);
     }
-    pgb_buf_puts(copy, ") FROM STDIN (ENCODING 'UTF8')"); /* the source's bytes, as they are */
+    /* the source's bytes, as they are (binary: in the session's
+     * client_encoding, UTF8, see pgb_set_session) */
+    pgb_buf_puts(copy, *binary ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN (ENCODING 'UTF8')");
     *cols = calloc((size_t)ncopied + 1, sizeof **cols);
     for (int i = 0, k = 0; *cols && i < t->ncols; i++)
         if (!t->cols[i].generated)
@@ -589,6 +738,13 @@ static int start_copy(copy_streams *cs, pgb_plan_table *t, const char *copy)
             return rc;
         }
         PQclear(r);
+        if (cs->binary && PQputCopyData(cs->c[i], copy_header, sizeof copy_header) != 1) {
+            int rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
+                              PQerrorMessage(cs->c[i]));
+            cs->n = i + 1;
+            (void)end_copy(cs, t, rc);
+            return rc;
+        }
         if (cs->n > 1 && PQsetnonblocking(cs->c[i], 1) != 0) {
             int rc = pgb_fail(PGBOOT_ERROR, "COPY into %s failed: %s", t->name,
                               PQerrorMessage(cs->c[i]));
@@ -612,26 +768,36 @@ static int bad_cell(sqlite3_stmt *s, int first, pgb_plan_col **cols, int ncopied
 
 /* One row as a line of COPY text into out; with verify_full, its hash
  * into dg. */
-static void encode_row(const pgb_load *L, sqlite3_stmt *s, int first, pgb_plan_col **cols,
-                       int ncopied, pgb_buf *out, pgb_digest *dg)
+static int encode_row(const pgb_load *L, sqlite3_stmt *s, int first, pgb_plan_col **cols,
+                      int ncopied, int binary, pgb_buf *out, pgb_digest *dg)
 {
     crypto_generichash_state h;
+    int bad = -1;
     if (L->verify_full)
         crypto_generichash_init(&h, NULL, 0, 16);
+    if (binary)
+        put_be(out, (uint64_t)ncopied, 2);
     for (int k = 0; k < ncopied; k++) {
         sqlite3_value *v = sqlite3_column_value(s, first + k);
-        if (k)
-            pgb_buf_add(out, "\t", 1);
-        put_value(out, cols[k], v);
+        if (binary) {
+            if (put_binary(out, cols[k], v) != 0 && bad < 0)
+                bad = k;
+        } else {
+            if (k)
+                pgb_buf_add(out, "\t", 1);
+            put_value(out, cols[k], v);
+        }
         if (L->verify_full)
             canon_sqlite(&h, cols[k], v);
     }
-    pgb_buf_add(out, "\n", 1);
+    if (!binary)
+        pgb_buf_add(out, "\n", 1);
     if (L->verify_full) {
         unsigned char hash[16];
         crypto_generichash_final(&h, hash, sizeof hash);
         pgb_digest_row(dg, hash);
     }
+    return bad;
 }
 
 int pgb_load_table(pgb_load *L, pgb_plan_table *t)
@@ -645,7 +811,8 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
     char *select = pgb_plan_select_sql(t, first);
     pgb_buf copy = {0};
     pgb_plan_col **cols = NULL;
-    int ncopied = copy_statement(t, &copy, &cols);
+    int binary;
+    int ncopied = copy_statement(t, &copy, &cols, &binary);
     int rc = 0;
     sqlite3_stmt *s = NULL;
     pgb_buf out = {0};
@@ -659,7 +826,7 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
     }
     if (ncopied == 0)
         goto done;
-    copy_streams cs = {.c = {L->conn}, .n = 1};
+    copy_streams cs = {.c = {L->conn}, .n = 1, .binary = binary};
     if (L->split_rows > 0 && t->rows >= L->split_rows)
         for (int i = 0; i < L->nhelpers && cs.n < PGB_LOAD_MAX_CONNS; i++)
             cs.c[cs.n++] = L->helpers[i];
@@ -681,8 +848,12 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
                 L->rejected_row(L->rows_payload, t, s, first);
             continue;
         }
-        encode_row(L, s, first, cols, ncopied, &out, &dg);
-        if (out.oom)
+        int unread = encode_row(L, s, first, cols, ncopied, binary, &out, &dg);
+        if (unread >= 0)
+            rc = pgb_fail(PGBOOT_ERROR,
+                          "internal: a value of %s.%s is not the timestamp the scan saw",
+                          t->src->name, cols[unread]->name);
+        else if (out.oom)
             rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         else if (out.len >= FLUSH_AT)
             rc = flush(&cs, &out, t);
