@@ -1034,9 +1034,11 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                 col->notnull = !strcmp(PQgetvalue(r, k, 7), "NO");
                 col->p = col->s = 0;
                 const pgb_col_stats *st = &col->st;
-                if (strstr(dt, "int"))
+                col->int_bits = 0;
+                if (strstr(dt, "int")) {
                     col->kind = PGB_K_BIGINT;
-                else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
+                    col->int_bits = !strcmp(dt, "smallint") ? 16 : !strcmp(dt, "integer") ? 32 : 0;
+                } else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
                     col->kind = PGB_K_DOUBLE;
                 else if (!strcmp(dt, "numeric")) {
                     col->kind = PGB_K_NUMERIC; /* numeric(p,s) cannot hold the infinities */

@@ -319,6 +319,10 @@ static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
             st->n_int_not01++;
         if (i > TWO53 || i < -TWO53)
             st->n_big_int++;
+        if (i > INT16_MAX || i < INT16_MIN)
+            st->n_int_over16++;
+        if (i > INT32_MAX || i < INT32_MIN)
+            st->n_int_over32++;
         if (!(need & NEED_DECIMAL))
             return;
         char buf[24];
@@ -588,7 +592,10 @@ static int64_t bad_for(const pgb_plan_col *c)
     int64_t lost = c->round_ts ? 0 : st->n_text_frac_lost;
     switch (c->kind) {
     case PGB_K_BIGINT:
-        return st->n_real + st->n_text + st->n_blob;
+        return st->n_real + st->n_text + st->n_blob +
+               (c->int_bits == 16   ? st->n_int_over16
+                : c->int_bits == 32 ? st->n_int_over32
+                                    : 0);
     case PGB_K_DOUBLE:
         return st->n_text + st->n_blob + st->n_big_int;
     case PGB_K_NUMERIC: /* numeric(p,s) holds NaN, not the infinities */
@@ -998,6 +1005,14 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
         *why = type == SQLITE_FLOAT  ? "a fractional number in an integer column"
                : type == SQLITE_BLOB ? "a blob in an integer column"
                                      : "text in an integer column";
+        if (type == SQLITE_INTEGER && c->int_bits) {
+            /* the app's integer or smallint column (--schema, --data-only) */
+            sqlite3_int64 i = sqlite3_value_int64(v);
+            sqlite3_int64 max = c->int_bits == 16 ? INT16_MAX : INT32_MAX;
+            *why = c->int_bits == 16 ? "out of the range of the target's smallint column"
+                                     : "out of the range of the target's integer column";
+            return i >= -max - 1 && i <= max;
+        }
         return type == SQLITE_INTEGER;
     case PGB_K_DOUBLE: {
         *why = type == SQLITE_BLOB ? "a blob in a real column" : "text in a real column";

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# pgboot migrate of a real app's SQLite database into the app's own
+# PostgreSQL schema, following the README's route step by step (issue 10):
+# a password-manager server (Rust, diesel) with a Go event log and a .NET
+# media table (tests/support/mig_real_app.py makes the SQLite file), its
+# PostgreSQL schema as its migrations make it (integer, timestamp and
+# timestamptz, serial and an `event_seq` sequence, uuid, jsonb, the
+# schema-version rows the script inserts, a cycle of foreign keys, a child
+# table first in SQLite's order). Checked: each refusal names what, where and
+# the way out; then every row arrives, --verify full passes, the app's first
+# INSERT works, a second run does nothing. Also: a value out of the range of
+# the app's `integer` column is refused before anything is written (not a
+# COPY error).
+set -euo pipefail
+. "$(dirname "$0")/mig_lib.sh"
+
+ml_setup
+ml_server
+
+# sql_file NAME: stdin into $U/src/NAME (the test user's); prints its path.
+sql_file() {
+    cat >"$U/src/$1"
+    user_own "$U/src/$1"
+    echo "$U/src/$1"
+}
+
+# sqlite_file PATH: a new SQLite file made by the SQL script on stdin (the
+# test user's).
+sqlite_file() {
+    rm -f "$1"
+    "$PY" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.stdin.read()); c.commit()' "$1"
+    user_own "$1"
+}
+
+SRC=$U/src/vault.db
+"$PY" "$SUPPORT_DIR/mig_real_app.py" "$SRC"
+user_own "$SRC"
+SCHEMA=$(sql_file vault.sql <<'EOF'
+-- the app's own PostgreSQL schema (as its migrations would create it)
+CREATE TABLE __diesel_schema_migrations (version varchar(50) PRIMARY KEY NOT NULL, run_on timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP);
+INSERT INTO __diesel_schema_migrations (version) VALUES ('2018-01-01-000000_create_tables'), ('2019-08-05-000000_add_devices'), ('2023-02-10-000000_add_event');
+CREATE TABLE users (uuid char(36) NOT NULL PRIMARY KEY, created_at timestamp NOT NULL, updated_at timestamp NOT NULL,
+  email text NOT NULL UNIQUE, name text NOT NULL, password_hash bytea NOT NULL, salt bytea NOT NULL,
+  password_iterations integer NOT NULL, enabled boolean NOT NULL DEFAULT true, settings jsonb,
+  default_org char(36), last_login timestamp NOT NULL DEFAULT '-infinity');
+CREATE TABLE organizations (uuid char(36) NOT NULL PRIMARY KEY, name text NOT NULL, billing_email text NOT NULL,
+  owner_uuid char(36) REFERENCES users (uuid));
+ALTER TABLE users ADD CONSTRAINT users_default_org_fkey FOREIGN KEY (default_org) REFERENCES organizations (uuid);
+CREATE TABLE users_organizations (uuid char(36) NOT NULL PRIMARY KEY, user_uuid char(36) NOT NULL REFERENCES users (uuid),
+  org_uuid char(36) NOT NULL REFERENCES organizations (uuid), access_all boolean NOT NULL, akey text NOT NULL,
+  status integer NOT NULL, atype integer NOT NULL, UNIQUE (user_uuid, org_uuid));
+CREATE TABLE ciphers (uuid char(36) NOT NULL PRIMARY KEY, created_at timestamp NOT NULL, updated_at timestamp NOT NULL,
+  user_uuid char(36) REFERENCES users (uuid), organization_uuid char(36) REFERENCES organizations (uuid),
+  atype integer NOT NULL, name text NOT NULL, notes text, fields jsonb, data text NOT NULL,
+  favorite boolean NOT NULL DEFAULT false, deleted_at timestamp, reprompt integer);
+CREATE TABLE attachments (id text NOT NULL PRIMARY KEY, cipher_uuid char(36) NOT NULL REFERENCES ciphers (uuid),
+  file_name text NOT NULL, file_size integer NOT NULL, akey text);
+CREATE TABLE devices (uuid uuid NOT NULL, created_at timestamp NOT NULL, updated_at timestamp NOT NULL,
+  user_uuid char(36) NOT NULL REFERENCES users (uuid), name text NOT NULL, atype integer NOT NULL,
+  push_token text, refresh_token text NOT NULL, PRIMARY KEY (uuid, user_uuid));
+CREATE TABLE invitations (email text NOT NULL PRIMARY KEY);
+CREATE SEQUENCE event_seq;
+CREATE TABLE event (id integer NOT NULL DEFAULT nextval('event_seq') PRIMARY KEY, user_uuid char(36) REFERENCES users (uuid),
+  act_type integer NOT NULL, content text, created timestamptz NOT NULL, ip_address text);
+CREATE TABLE version (id serial PRIMARY KEY, version bigint);
+INSERT INTO version (version) VALUES (278);
+CREATE TABLE media_items (id uuid NOT NULL PRIMARY KEY, name text NOT NULL, datecreated timestamp NOT NULL,
+  datemodified timestamp NOT NULL, runtimeticks bigint, rating numeric(3,1));
+EOF
+)
+
+case_readme_route() {
+    local url rep=$U/out/vault.json
+    url=$(newdb vault)
+    # step 1 and 3: the schema script's rows are found before anything is written
+    pgb migrate --sqlite "$SRC" --to "$url" --schema "$SCHEMA"
+    check_failed "the schema script filled __diesel_schema_migrations and version"
+    check_match "$(err_line)" "2 tables of the target hold rows already: __diesel_schema_migrations \(3 rows\), version \(1 row\)" "they are listed with their rows"
+    check_match "$(hint_line)" "--skip-table T keeps T's rows.*--replace-table" "the hint gives the choices"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written (the schema's tables neither)"
+    # step 6: Rust's 9 digits, .NET's 7, MySQL's zero dates
+    pgb migrate --sqlite "$SRC" --to "$url" --schema "$SCHEMA" --skip-table __diesel_schema_migrations --skip-table version
+    check_failed "timestamps past microseconds and zero dates into the app's timestamp columns"
+    check_match "$(err_line)" "ciphers\.created_at \(rowid 1\): '2024-03-01 00:00:00\.[0-9]{9}' \(digits past microseconds" "the error names the column, the row and the value"
+    check_match "$(hint_line)" "--round-timestamps.*--zero-dates infinity" "the hint names both options"
+    pgb migrate --sqlite "$SRC" --to "$url" --schema "$SCHEMA" --skip-table __diesel_schema_migrations --skip-table version \
+        --round-timestamps --zero-dates infinity --verify full --report "$rep"
+    check_rc 0 "with --skip-table, --round-timestamps and --zero-dates infinity"
+    check_match "$OUT$ERR" "every value verified" "--verify full passes"
+    check_eq "$(q_try "$url" "SELECT (SELECT count(*) FROM users) || '/' || (SELECT count(*) FROM organizations) || '/' || (SELECT count(*) FROM users_organizations) || '/' || (SELECT count(*) FROM ciphers) || '/' || (SELECT count(*) FROM attachments) || '/' || (SELECT count(*) FROM devices) || '/' || (SELECT count(*) FROM invitations) || '/' || (SELECT count(*) FROM event) || '/' || (SELECT count(*) FROM media_items)")" \
+        "20/3/39/200/30/25/3/295/40" "every row arrives"
+    check_eq "$(q_try "$url" "SELECT string_agg(version, ',' ORDER BY version) FROM __diesel_schema_migrations")/$(q_try "$url" "SELECT string_agg(id || ':' || version, ',') FROM version")" \
+        "2018-01-01-000000_create_tables,2019-08-05-000000_add_devices,2023-02-10-000000_add_event/1:278" "the schema's own rows are kept"
+    check_eq "$(q_try "$url" "SELECT count(*) FILTER (WHERE last_login = '-infinity') || '/' || count(*) FILTER (WHERE settings->>'emoji' = E'\U0001F511 clé') || '/' || count(*) FILTER (WHERE enabled) FROM users")" \
+        "10/13/16" "zero dates are -infinity, JSON blobs are jsonb, 0/1 are booleans"
+    check_eq "$(q_try "$url" "SELECT count(*) FROM devices WHERE uuid::text ~ '^[0-9a-f-]{36}\$'")/$(q_try "$url" "SELECT count(*) FROM media_items")" "25/40" "upper-case GUIDs are the app's uuids"
+    check_match "$(q_try "$url" "SELECT created FROM event WHERE id = 1")" "^2024-03-31 22:00:00\.[0-9]{1,6}\+00\$" "a Go time with an offset (2024-04-01T00:00:00.xxxxxxxxx+02:00) is that instant, rounded"
+    check_eq "$(rj "$rep" '[c["timestamps_rounded"] for c in tab("ciphers")["columns"] if c["name"] == "created_at"]')" "[200]" "the report counts the rounded timestamps"
+    # step 4: the app's first INSERT
+    check_eq "$(q_try "$url" "INSERT INTO event (act_type, created) VALUES (1, now()) RETURNING id")" 301 "event_seq is past sqlite_sequence (300)"
+    check_eq "$(q_try "$url" "INSERT INTO version (version) VALUES (279) RETURNING id")" 2 "the skipped table's serial is the schema's"
+    check_match "$(q_try "$url" "INSERT INTO users_organizations VALUES ('x', 'nobody', 'none', true, 'k', 0, 0)")" "^ERROR: .*foreign key" "the app's keys are enforced"
+    # a second run
+    pgb migrate --sqlite "$SRC" --to "$url" --schema "$SCHEMA" --skip-table __diesel_schema_migrations --skip-table version \
+        --round-timestamps --zero-dates infinity
+    check_rc 0 "the same command again"
+    check_match "$ERR" "migrated into this database already; nothing to do" "does nothing, saying so"
+}
+
+INT_SRC=$U/src/ints.db
+sqlite_file "$INT_SRC" <<'SQL'
+CREATE TABLE attachments (id TEXT PRIMARY KEY, file_size INTEGER, chunks INTEGER);
+INSERT INTO attachments VALUES ('a', 1000, 1), ('b', 3000000000, 2), ('c', 5, 40000);
+SQL
+INT_SQL=$(sql_file ints.sql <<'SQL'
+CREATE TABLE attachments (id text PRIMARY KEY, file_size integer NOT NULL, chunks smallint);
+SQL
+)
+
+case_int_range() {
+    local url dir=$U/out/ints
+    url=$(newdb ints)
+    pgb migrate --sqlite "$INT_SRC" --to "$url" --schema "$INT_SQL"
+    check_failed "a value out of the range of the app's integer and smallint columns"
+    check_match "$(err_line)" "2 values .*nothing was written: attachments.file_size \(rowid 2\): '3000000000' \(out of the range of the target's integer column\)" "refused before anything is written, naming the value"
+    check_match "$(err_line)" "attachments.chunks \(rowid 3\): '40000' \(out of the range of the target's smallint column\)" "and the smallint one"
+    check_match "$(hint_line)" "--on-error reject" "the hint gives the way out"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
+    mkdir -p "$dir"
+    user_own "$dir"
+    pgb migrate --sqlite "$INT_SRC" --to "$url" --schema "$INT_SQL" --on-error reject --allow-rejects --report "$dir/report.json"
+    check_rc 0 "--on-error reject"
+    check_eq "$(q_try "$url" "SELECT string_agg(id, ',' ORDER BY id) FROM attachments")" "a" "the other rows are in"
+    check_eq "$(grep -c . "$dir/rejects/attachments.jsonl" 2>&1)" 2 "the two rows are in rejects/attachments.jsonl"
+}
+
+run_case readme_route case_readme_route
+run_case int_range case_int_range
+ml_finish
