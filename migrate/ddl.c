@@ -1012,12 +1012,29 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                                    1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
             PQclear(r);
+            /* An app whose schema keeps SQLite's mixed-case names (quoted, as
+             * .NET's EF Core makes them) has the table under SQLite's name. */
+            int as_is = 0;
+            if (strcmp(t->name, t->src->name) != 0) {
+                const char *p1[1] = {t->src->name};
+                r = PQexecParams(c,
+                                 "SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = "
+                                 "current_schema()::regnamespace AND relkind IN ('r', 'p')",
+                                 1, NULL, p1, NULL, NULL, 0);
+                as_is = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+                PQclear(r);
+            }
             int rc = pgb_fail(PGBOOT_EINVALID,
                               "table %s (from %s) does not exist in the target; --schema and "
                               "--data-only load into existing tables",
                               t->name, t->src->name);
-            pgb_hint("create it in the schema file, or leave the table out (--skip-table %s)",
-                     t->src->name);
+            if (as_is)
+                pgb_hint("the target has a table named \"%s\", as in SQLite: --preserve-case "
+                         "keeps SQLite's names",
+                         t->src->name);
+            else
+                pgb_hint("create it in the schema file, or leave the table out (--skip-table %s)",
+                         t->src->name);
             return rc;
         }
         for (int j = 0; j < t->ncols; j++) {

@@ -10,7 +10,8 @@
 # the way out; then every row arrives, --verify full passes, the app's first
 # INSERT works, a second run does nothing. Also: a value out of the range of
 # the app's `integer` column is refused before anything is written (not a
-# COPY error).
+# COPY error), and a table the app names in mixed case points to
+# --preserve-case.
 set -euo pipefail
 . "$(dirname "$0")/mig_lib.sh"
 
@@ -134,6 +135,29 @@ case_int_range() {
     check_eq "$(grep -c . "$dir/rejects/attachments.jsonl" 2>&1)" 2 "the two rows are in rejects/attachments.jsonl"
 }
 
+CASE_SRC=$U/src/efcore.db
+sqlite_file "$CASE_SRC" <<'SQL'
+CREATE TABLE "MediaItems" ("Id" TEXT NOT NULL PRIMARY KEY, "Name" TEXT NOT NULL);
+INSERT INTO "MediaItems" VALUES ('8490CDD7-3E51-455E-BAC3-16FCDD2017E4', 'a');
+SQL
+CASE_SQL=$(sql_file efcore.sql <<'SQL'
+CREATE TABLE "MediaItems" ("Id" uuid NOT NULL PRIMARY KEY, "Name" text NOT NULL);
+SQL
+)
+
+case_mixed_case() {
+    local url
+    url=$(newdb efcore)
+    pgb migrate --sqlite "$CASE_SRC" --to "$url" --schema "$CASE_SQL"
+    check_failed "the app's table named in mixed case, as EF Core names it"
+    check_match "$(err_line)" "table mediaitems \(from MediaItems\) does not exist in the target" "the error names it"
+    check_match "$(hint_line)" "\"MediaItems\".*--preserve-case" "the hint points to --preserve-case"
+    pgb migrate --sqlite "$CASE_SRC" --to "$url" --schema "$CASE_SQL" --preserve-case --verify full
+    check_rc 0 "with --preserve-case"
+    check_eq "$(q_try "$url" "SELECT \"Id\" FROM \"MediaItems\"")" "8490cdd7-3e51-455e-bac3-16fcdd2017e4" "the row is in"
+}
+
 run_case readme_route case_readme_route
 run_case int_range case_int_range
+run_case mixed_case case_mixed_case
 ml_finish
