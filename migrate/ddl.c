@@ -997,6 +997,17 @@ void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p)
 
 /* ---- --schema / --data-only: the target's own types ------------------------------ */
 
+/* Did the plan's scan see a row of t? */
+static int has_rows(const pgb_plan_table *t)
+{
+    for (int j = 0; j < t->ncols; j++) {
+        const pgb_col_stats *st = &t->cols[j].st;
+        if (st->n_null + st->n_int + st->n_real + st->n_text + st->n_blob > 0)
+            return 1;
+    }
+    return 0;
+}
+
 int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out)
 {
     for (int i = 0; i < p->ntables; i++) {
@@ -1007,7 +1018,8 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
         PGresult *r = PQexecParams(c,
                                    "SELECT column_name, data_type, character_maximum_length, "
                                    "numeric_precision, numeric_scale, is_generated, "
-                                   "is_identity, is_nullable FROM information_schema.columns WHERE "
+                                   "is_identity, is_nullable, column_default IS NOT NULL "
+                                   "FROM information_schema.columns WHERE "
                                    "table_schema = current_schema() AND table_name = $1",
                                    1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
@@ -1075,7 +1087,8 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                     col->kind = PGB_K_JSONB;
                 else if (!strcmp(dt, "uuid"))
                     col->kind = PGB_K_UUID;
-                else if (!strcmp(dt, "character varying") && len > 0) {
+                else if ((!strcmp(dt, "character varying") || !strcmp(dt, "character")) &&
+                         len > 0) {
                     col->kind = PGB_K_VARCHAR;
                     col->len = len;
                 } else if (!strcmp(dt, "bytea"))
@@ -1087,12 +1100,36 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                 col->reason = pgb_printf("the target's column is %s", dt);
             }
             if (!found) {
+                const pgb_col_stats *st = &col->st;
+                long long values = (long long)(st->n_int + st->n_real + st->n_text + st->n_blob);
                 pgb_report_warn(rep,
                                 "column %s.%s has no column in the target table %s; "
-                                "not migrated",
-                                t->src->name, t->src->cols[col->src].name, t->name);
+                                "not migrated (%lld value%s not NULL)",
+                                t->src->name, t->src->cols[col->src].name, t->name, values,
+                                values == 1 ? "" : "s");
                 col->generated = 1; /* not copied */
             }
+        }
+        /* A NOT NULL column of the target's with no default that SQLite's
+         * table has not: every row would break it. */
+        for (int k = 0; k < PQntuples(r); k++) {
+            const char *name = PQgetvalue(r, k, 0);
+            int from_src = 0;
+            for (int j = 0; j < t->ncols && !from_src; j++)
+                from_src = !t->cols[j].generated && !strcmp(t->cols[j].name, name);
+            if (from_src || strcmp(PQgetvalue(r, k, 7), "NO") != 0 ||
+                !strcmp(PQgetvalue(r, k, 8), "t") || !strcmp(PQgetvalue(r, k, 5), "ALWAYS") ||
+                !strcmp(PQgetvalue(r, k, 6), "YES") || !has_rows(t))
+                continue;
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "column %s.%s of the target is NOT NULL and has no default, and "
+                              "SQLite's table %s has no such column; nothing was written",
+                              t->name, name, t->src->name);
+            pgb_hint("give it a default in the schema file (or load its values after the "
+                     "migration), or leave the table out (--skip-table %s)",
+                     t->src->name);
+            PQclear(r);
+            return rc;
         }
         PQclear(r);
     }

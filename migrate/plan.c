@@ -586,7 +586,15 @@ static int64_t zero_dates_bad(const pgb_plan_col *c)
 }
 
 /* How many values a kind cannot hold exactly (mirrors pgb_cell_ok). */
+static int64_t bad_for_kind(const pgb_plan_col *c);
 static int64_t bad_for(const pgb_plan_col *c)
+{
+    /* NULLs in a NOT NULL column of the target's (--schema): SQLite's own
+     * NOT NULL columns hold none */
+    return bad_for_kind(c) + (c->notnull ? c->st.n_null : 0);
+}
+
+static int64_t bad_for_kind(const pgb_plan_col *c)
 {
     const pgb_col_stats *st = &c->st;
     int64_t lost = c->round_ts ? 0 : st->n_text_frac_lost;
@@ -983,8 +991,11 @@ done:
 int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
 {
     int type = sqlite3_value_type(v);
-    if (type == SQLITE_NULL)
-        return 1;
+    if (type == SQLITE_NULL) {
+        /* only the target's NOT NULL columns (--schema) meet a NULL */
+        *why = "NULL in a NOT NULL column";
+        return !c->notnull;
+    }
     const char *s = NULL;
     size_t n = 0;
     if (type == SQLITE_TEXT) {
@@ -1035,7 +1046,26 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
             *why = "Infinity in a numeric(p,s) column, which cannot hold it";
             return 0;
         }
-        return type != SQLITE_BLOB;
+        if (type == SQLITE_BLOB)
+            return 0;
+        if (c->p > 0 && !special) {
+            /* the target's numeric(p,s) (--schema): more digits would be
+             * rounded, or overflow */
+            *why = "more digits than the column's numeric(p,s) holds";
+            if (type == SQLITE_TEXT) {
+                if (pgb_decimal_shape(s, n, &id, &fd) != 0)
+                    return 0;
+            } else if (type == SQLITE_INTEGER) {
+                char buf[24];
+                int len = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+                if (pgb_decimal_shape(buf, (size_t)len, &id, &fd) != 0)
+                    return 0;
+            } else {
+                number_shape(sqlite3_value_double(v), &id, &fd);
+            }
+            return id <= c->p - c->s && fd <= c->s;
+        }
+        return 1;
     }
     case PGB_K_BOOL:
         *why = "a value other than 0/1/true/false";
@@ -1127,11 +1157,53 @@ int pgb_plan_zero_default(const pgb_plan_table *t, const pgb_plan_col *c)
            pgb_zero_date(d + 1, n - 2);
 }
 
+/* A column of the target's own whose bad values its scan cannot count:
+ * varchar(n) and numeric(p,s) (the scan looked for the types SQLite's
+ * declared type suggested). */
+static int needs_exact_count(const pgb_plan_col *c)
+{
+    return !c->generated &&
+           ((c->kind == PGB_K_VARCHAR && c->len > 0) || (c->kind == PGB_K_NUMERIC && c->p > 0));
+}
+
+/* Count the cells of such columns of t that pgb_cell_ok refuses: one read
+ * of the table. */
+static void count_exact(pgb_plan *p, pgb_plan_table *t)
+{
+    int first = !t->src->without_rowid;
+    char *select = pgb_plan_select_sql(t, first);
+    sqlite3_stmt *s = NULL;
+    if (!select || sqlite3_prepare_v2(p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
+        free(select);
+        return; /* the load's own read reports it */
+    }
+    free(select);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int k = first;
+        for (int j = 0; j < t->ncols; j++) {
+            pgb_plan_col *c = &t->cols[j];
+            if (c->generated)
+                continue;
+            sqlite3_value *v = sqlite3_column_value(s, k++);
+            const char *why;
+            if (needs_exact_count(c) && sqlite3_value_type(v) != SQLITE_NULL &&
+                !pgb_cell_ok(c, v, &why))
+                c->n_bad++;
+        }
+    }
+    sqlite3_finalize(s);
+}
+
 void pgb_plan_recount(pgb_plan *p)
 {
-    for (int i = 0; i < p->ntables; i++)
+    for (int i = 0; i < p->ntables; i++) {
+        int exact = 0;
         for (int j = 0; j < p->tables[i].ncols; j++) {
             pgb_plan_col *c = &p->tables[i].cols[j];
             c->n_bad = c->generated ? 0 : bad_for(c);
+            exact |= needs_exact_count(c);
         }
+        if (exact)
+            count_exact(p, &p->tables[i]);
+    }
 }

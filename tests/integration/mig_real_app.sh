@@ -10,7 +10,9 @@
 # the way out; then every row arrives, --verify full passes, the app's first
 # INSERT works, a second run does nothing. Also: a value out of the range of
 # the app's `integer` column is refused before anything is written (not a
-# COPY error), and a table the app names in mixed case points to
+# COPY error), nor are longer texts than char(n)/varchar(n), NULLs in NOT
+# NULL, digits numeric(p,s) would round, nor a NOT NULL column SQLite has
+# not; a table the app names in mixed case points to
 # --preserve-case.
 set -euo pipefail
 . "$(dirname "$0")/mig_lib.sh"
@@ -157,7 +159,54 @@ case_mixed_case() {
     check_eq "$(q_try "$url" "SELECT \"Id\" FROM \"MediaItems\"")" "8490cdd7-3e51-455e-bac3-16fcdd2017e4" "the row is in"
 }
 
+# values the app's column types refuse: checked before anything is written,
+# each named with its row (not a COPY error with no way out)
+CHK_SRC=$U/src/checks.db
+sqlite_file "$CHK_SRC" <<'SQL'
+CREATE TABLE items (id INTEGER PRIMARY KEY, code TEXT, short TEXT, name TEXT, rating REAL, legacy TEXT);
+INSERT INTO items VALUES (1, 'abc', 'toolong', NULL, 9.95, 'kept in SQLite only');
+INSERT INTO items VALUES (2, 'ab', 'ok', 'n', 123.45, NULL);
+INSERT INTO items VALUES (3, 'cd', 'ok', 'm', 1.50, NULL);
+SQL
+CHK_SQL=$(sql_file checks.sql <<'SQL'
+CREATE TABLE items (id integer PRIMARY KEY, code char(2), short varchar(3), name text NOT NULL, rating numeric(3,1));
+SQL
+)
+CHK_ADDED_SQL=$(sql_file checks-added.sql <<'SQL'
+CREATE TABLE items (id integer PRIMARY KEY, code text, short text, name text, rating numeric,
+    added text NOT NULL, flag boolean NOT NULL DEFAULT false, n integer GENERATED ALWAYS AS (id * 2) STORED);
+SQL
+)
+
+case_target_checks() {
+    local url dir=$U/out/checks
+    url=$(newdb checks)
+    pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL"
+    check_failed "values longer than char(n) and varchar(n), a NULL in NOT NULL, digits numeric(p,s) would round or overflow"
+    check_match "$(err_line)" "^pgboot: error: 5 values .*nothing was written" "refused before anything is written, counted"
+    check_match "$(err_line)" "items.code \(rowid 1\): 'abc' \(longer than the column\)" "char(2)"
+    check_match "$(err_line)" "items.short \(rowid 1\): 'toolong' \(longer than the column\)" "varchar(3)"
+    check_match "$(err_line)" "items.name \(rowid 1\): '' \(NULL in a NOT NULL column\)" "NOT NULL"
+    check_match "$(err_line)" "items.rating \(rowid 1\): '9.95' \(more digits than the column's numeric\(p,s\) holds\); items.rating \(rowid 2\): '123.45'" "numeric(3,1): rounded, and overflowing"
+    check_match "$(hint_line)" "--on-error reject" "the hint gives the way out"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
+    mkdir -p "$dir"
+    user_own "$dir"
+    pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL" --on-error reject --allow-rejects --report "$dir/report.json" --verify full
+    check_rc 0 "--on-error reject"
+    check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || code || ':' || rating, ',' ORDER BY id) FROM items")" "3:cd:1.5" "the rows that fit are in (1.50 is 1.5 exactly)"
+    check_match "$(rj "$dir/report.json" '"\n".join(d["warnings"])')" "column items.legacy has no column in the target table items; not migrated \(1 value not NULL\)" "the report says how many values a column the target has not leaves behind"
+
+    url=$(newdb checksadded)
+    pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_ADDED_SQL"
+    check_failed "a NOT NULL column of the app's, with no default, that SQLite's table has not"
+    check_match "$(err_line)" "column items.added of the target is NOT NULL and has no default, and SQLite's table items has no such column" "the error names it (not the other new columns, which have a default or are generated)"
+    check_match "$(hint_line)" "default in the schema file.*--skip-table items" "the hint gives the ways out"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
+}
+
 run_case readme_route case_readme_route
+run_case target_checks case_target_checks
 run_case int_range case_int_range
 run_case mixed_case case_mixed_case
 ml_finish
