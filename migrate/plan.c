@@ -1201,7 +1201,10 @@ void pgb_plan_recount(pgb_plan *p)
         for (int j = 0; j < p->tables[i].ncols; j++) {
             pgb_plan_col *c = &p->tables[i].cols[j];
             c->n_bad = c->generated ? 0 : bad_for(c);
-            exact |= needs_exact_count(c);
+            if (needs_exact_count(c)) { /* count_exact counts every other cell */
+                c->n_bad = c->notnull ? c->st.n_null : 0;
+                exact = 1;
+            }
         }
         if (exact)
             count_exact(p, &p->tables[i]);
