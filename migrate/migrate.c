@@ -322,7 +322,10 @@ static int prepare_target(migration *mg)
     if (!o->dry_run && pgb_staging_drop(mg->c) != 0)
         pgb_error_reset();
     mg->staging = pgb_staging_wanted(&mg->p, o);
-    if (o->dry_run)
+    /* A dry run into the app's own schema checks against it too: the
+     * schema file runs, and the target's types, rows and keys are read, in
+     * a transaction that is rolled back. */
+    if (o->dry_run && (!mg->c || (!o->schema_file && !o->data_only)))
         return 0;
     if (!mg->staging && (rc = begin(mg)) != 0)
         return rc;
@@ -674,7 +677,7 @@ static int report_and_commit(migration *mg, int rc)
                      : pgb_report_summary(&mg->p, &mg->rep, (int64_t)(pgb_now_ms() - mg->t0),
                                           o->verify == PGBOOT_VERIFY_FULL, o->dry_run, m->rejected);
     m->ddl = mg->ddl.s ? pgb_strdup(mg->ddl.s) : pgb_strdup("");
-    if (rc == 0 && mg->in_txn && !m->already_done) {
+    if (rc == 0 && mg->in_txn && !m->already_done && !o->dry_run) {
         if ((rc = pgb_record(mg->c, o, mg->sha, mg->size, mg->started, m->report)) == 0 &&
             (rc = pgb_pq_exec(mg->c, "COMMIT", "cannot commit the migration")) == 0)
             mg->in_txn = 0;

@@ -12,7 +12,8 @@
 # the app's `integer` column is refused before anything is written (not a
 # COPY error), nor are longer texts than char(n)/varchar(n), NULLs in NOT
 # NULL, digits numeric(p,s) would round, nor a NOT NULL column SQLite has
-# not; a table the app names in mixed case points to
+# not; --dry-run finds what the real run would; a table the app names in
+# mixed case points to
 # --preserve-case.
 set -euo pipefail
 . "$(dirname "$0")/mig_lib.sh"
@@ -205,7 +206,26 @@ case_target_checks() {
     check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
 }
 
+# --dry-run into the app's schema says what the real run would: the schema
+# file's rows, the timestamps the app's columns refuse; then nothing is left
+case_dry_run() {
+    local url skips=(--skip-table __diesel_schema_migrations --skip-table version)
+    url=$(newdb vaultdry)
+    pgb migrate --sqlite "$SRC" --to "$url" --schema "$SCHEMA" --dry-run
+    check_failed "--dry-run: the schema script's rows"
+    check_match "$(err_line)" "2 tables of the target hold rows already" "found as the real run finds them"
+    pgb migrate --sqlite "$SRC" --to "$url" --schema "$SCHEMA" --dry-run "${skips[@]}"
+    check_failed "--dry-run: timestamps past microseconds into the app's timestamp columns"
+    check_match "$(err_line)" "values in .* cannot be stored exactly in the target's columns.*digits past microseconds" "found as the real run finds them"
+    pgb migrate --sqlite "$SRC" --to "$url" --schema "$SCHEMA" --dry-run "${skips[@]}" --round-timestamps --zero-dates infinity
+    check_rc 0 "--dry-run with the options the real run needs"
+    check_match "$ERR$OUT" "would migrate 11 tables, 655 rows" "it says what it would do"
+    check_match "$ERR$OUT" "[1-9][0-9]* timestamps rounded to microseconds" "and what it would round"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")/$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot'")" "0/0" "nothing is left: the schema file's tables are rolled back, no record"
+}
+
 run_case readme_route case_readme_route
+run_case dry_run case_dry_run
 run_case target_checks case_target_checks
 run_case int_range case_int_range
 run_case mixed_case case_mixed_case
