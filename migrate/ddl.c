@@ -1012,8 +1012,13 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
 {
     for (int i = 0; i < p->ntables; i++) {
         pgb_plan_table *t = &p->tables[i];
-        if (leave_out && leave_out[i])
+        if (leave_out && leave_out[i]) {
+            for (int j = 0; j < t->ncols; j++) { /* no type of ours was chosen */
+                free(t->cols[j].reason);
+                t->cols[j].reason = NULL;
+            }
             continue;
+        }
         const char *params[1] = {t->name};
         PGresult *r = PQexecParams(c,
                                    "SELECT column_name, data_type, character_maximum_length, "

@@ -141,8 +141,12 @@ char *pgb_report_summary(pgb_plan *p, pgb_report *rep, int64_t ms, int verify_fu
                    dry_run ? "" : (verify_full ? " (every value verified)" : " (counts verified)"));
     int changed = 0;
     for (int i = 0; i < p->ntables; i++)
-        for (int j = 0; j < p->tables[i].ncols; j++)
-            changed += p->tables[i].cols[j].reason != NULL;
+        for (int j = 0; j < p->tables[i].ncols; j++) {
+            /* into the app's own schema (--schema) the type is the target's,
+             * not chosen */
+            const char *r = p->tables[i].cols[j].reason;
+            changed += r != NULL && strncmp(r, "the target's column is ", 23) != 0;
+        }
     if (changed)
         pgb_buf_printf(&b, "  %d columns got a type chosen from their values (see the report)\n",
                        changed);
