@@ -1084,11 +1084,17 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                     col->kind = PGB_K_DATE;
                 else if (!strcmp(dt, "timestamp without time zone"))
                     col->kind = PGB_K_TS;
-                else if (!strcmp(dt, "timestamp with time zone"))
+                else if (!strcmp(dt, "timestamp with time zone")) {
                     /* Integers are epoch seconds; naive texts are UTC. */
                     col->kind =
                         st->n_int ? PGB_K_EPOCH_TSTZ : (st->n_text_naive ? PGB_K_TS : PGB_K_TSTZ);
-                else if (!strcmp(dt, "jsonb") || !strcmp(dt, "json"))
+                    if (col->kind == PGB_K_TS)
+                        pgb_report_warn(rep,
+                                        "column %s.%s: %lld timestamps without a zone go into "
+                                        "the target's timestamptz column as UTC",
+                                        t->src->name, t->src->cols[col->src].name,
+                                        (long long)st->n_text_naive);
+                } else if (!strcmp(dt, "jsonb") || !strcmp(dt, "json"))
                     col->kind = PGB_K_JSONB;
                 else if (!strcmp(dt, "uuid"))
                     col->kind = PGB_K_UUID;

@@ -142,11 +142,11 @@ case_int_range() {
 
 CASE_SRC=$U/src/efcore.db
 sqlite_file "$CASE_SRC" <<'SQL'
-CREATE TABLE "MediaItems" ("Id" TEXT NOT NULL PRIMARY KEY, "Name" TEXT NOT NULL);
-INSERT INTO "MediaItems" VALUES ('8490CDD7-3E51-455E-BAC3-16FCDD2017E4', 'a');
+CREATE TABLE "MediaItems" ("Id" TEXT NOT NULL PRIMARY KEY, "Name" TEXT NOT NULL, "DateCreated" TEXT NOT NULL);
+INSERT INTO "MediaItems" VALUES ('8490CDD7-3E51-455E-BAC3-16FCDD2017E4', 'a', '2023-11-01 10:11:12.1234560');
 SQL
 CASE_SQL=$(sql_file efcore.sql <<'SQL'
-CREATE TABLE "MediaItems" ("Id" uuid NOT NULL PRIMARY KEY, "Name" text NOT NULL);
+CREATE TABLE "MediaItems" ("Id" uuid NOT NULL PRIMARY KEY, "Name" text NOT NULL, "DateCreated" timestamp with time zone NOT NULL);
 SQL
 )
 
@@ -159,7 +159,8 @@ case_mixed_case() {
     check_match "$(hint_line)" "\"MediaItems\".*--preserve-case" "the hint points to --preserve-case"
     pgb migrate --sqlite "$CASE_SRC" --to "$url" --schema "$CASE_SQL" --preserve-case --verify full
     check_rc 0 "with --preserve-case"
-    check_eq "$(q_try "$url" "SELECT \"Id\" FROM \"MediaItems\"")" "8490cdd7-3e51-455e-bac3-16fcdd2017e4" "the row is in"
+    check_eq "$(q_try "$url" "SELECT \"Id\" || ' ' || \"DateCreated\" FROM \"MediaItems\"")" "8490cdd7-3e51-455e-bac3-16fcdd2017e4 2023-11-01 10:11:12.123456+00" "the row is in; a time without a zone is UTC"
+    check_match "$ERR$OUT" "column MediaItems.DateCreated: 1 timestamps without a zone go into the target's timestamptz column as UTC" "which a warning says"
 }
 
 # values the app's column types refuse: checked before anything is written,
