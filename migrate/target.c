@@ -991,8 +991,16 @@ static int validate(pgb_target *tg, PGconn *c)
                           f->name, f->child_rel, PQgetvalue(r, 0, 0), f->parent_rel,
                           names.s ? names.s : "", ex.s ? ex.s : "");
         pgb_buf_free(&names);
-        pgb_hint("the SQLite database holds these rows without the rows they reference; fix "
-                 "them in a copy of the file, or leave out the table (--skip-table)");
+        if (f->rejected && f->rejected->n)
+            /* a key on a cycle is checked at the end: its rows went in
+             * before their parent rows were rejected */
+            pgb_hint("rows of %s were rejected (--on-error reject), and rows on a cycle of "
+                     "foreign keys that reference them cannot be set aside: fix the rejected "
+                     "rows in a copy of the file (rejects/%s.jsonl says why)",
+                     f->parent_rel, f->parent >= 0 ? tg->p->tables[f->parent].name : "<table>");
+        else
+            pgb_hint("the SQLite database holds these rows without the rows they reference; "
+                     "fix them in a copy of the file, or leave out the table (--skip-table)");
         pgb_buf_free(&ex);
         PQclear(r);
         return rc;

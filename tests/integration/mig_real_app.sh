@@ -227,7 +227,29 @@ case_dry_run() {
     check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")/$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot'")" "0/0" "nothing is left: the schema file's tables are rolled back, no record"
 }
 
+# --on-error reject and the cycle users <-> organizations: an owner whose
+# row is rejected (a value past the app's integer column). The key on the
+# cycle is checked at the end, its rows in already: the migration stops,
+# and says why (not "the SQLite database holds these rows").
+case_cycle_reject() {
+    local url src=$U/src/vault-rej.db dir=$U/out/cycrej
+    cp "$SRC" "$src"
+    "$PY" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE users SET password_iterations = 3000000000 WHERE uuid = (SELECT owner_uuid FROM organizations ORDER BY rowid LIMIT 1)"); c.commit()' "$src"
+    user_own "$src"
+    mkdir -p "$dir"
+    user_own "$dir"
+    url=$(newdb vaultrej)
+    pgb migrate --sqlite "$src" --to "$url" --schema "$SCHEMA" --existing-rows skip --round-timestamps --zero-dates infinity \
+        --on-error reject --allow-rejects --report "$dir/report.json"
+    check_failed "a rejected user who owns an organization (a key on a cycle)"
+    check_match "$(err_line)" "foreign key organizations_owner_uuid_fkey: rows of organizations \(1\) reference no row of users" "the error names the key and the row"
+    check_match "$(hint_line)" "rows of users were rejected \(--on-error reject\).*cycle.*rejects/users.jsonl" "the hint says the parent row was rejected, and where to see why"
+    check_match "$(cat "$dir/rejects/users.jsonl" 2>&1)" "out of the range of the target's integer column" "rejects/users.jsonl says why"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot'")" 0 "nothing written"
+}
+
 run_case readme_route case_readme_route
+run_case cycle_reject case_cycle_reject
 run_case dry_run case_dry_run
 run_case target_checks case_target_checks
 run_case int_range case_int_range
