@@ -1079,6 +1079,9 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
     case PGB_K_TSTZ:
         *why = c->kind == PGB_K_DATE ? "not an ISO-8601 date"
                                      : "not an ISO-8601 timestamp of the column's kind";
+        if (type == SQLITE_INTEGER && c->kind != PGB_K_DATE)
+            *why = "an integer (epoch seconds?) in a timestamp column: only a timestamptz "
+                   "column of the target takes epoch seconds";
         if (type != SQLITE_TEXT)
             return 0;
         if (pgb_zero_date(s, n)) {
