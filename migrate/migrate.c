@@ -308,6 +308,20 @@ static int run_schema_file(PGconn *c, const char *path)
     return rc;
 }
 
+/* After the schema file: the session's settings are ours again (a file
+ * made by pg_dump sets the search_path to '' and others), so the target's
+ * tables are found where the file made them and values read as we send
+ * them. */
+static int restore_session(PGconn *c)
+{
+    pgb_set_session(c);
+    PGresult *r = PQexec(c, "SELECT current_schema() IS NULL");
+    int none = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+               !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    return none ? pgb_pq_exec(c, "RESET search_path", "cannot reset the search_path") : 0;
+}
+
 /* Before anything is written: may the role record the migration; what a
  * crashed staged run left behind; the transaction (a staged load begins
  * it later); --schema; the tables that exist already. */
@@ -330,6 +344,8 @@ static int prepare_target(migration *mg)
     if (!mg->staging && (rc = begin(mg)) != 0)
         return rc;
     if (o->schema_file && (rc = run_schema_file(mg->c, o->schema_file)) != 0)
+        return rc;
+    if (o->schema_file && (rc = restore_session(mg->c)) != 0)
         return rc;
     if (!o->schema_file && !o->data_only)
         return pgb_record_check_tables(mg->c, &mg->p, o, !mg->staging);

@@ -261,7 +261,35 @@ for t in d["tables"]:
 ' "$dir/report.json" "$src" "$PSQL" "$url"
 }
 
+# the app's schema as pg_dump --schema-only writes it: its preamble sets
+# the search_path to '' (names qualified with public.)
+DUMP_SQL=$U/src/vault-dump.sql
+{
+    cat <<'SQL'
+SET statement_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET client_min_messages = warning;
+SET default_table_access_method = heap;
+SQL
+    sed -e 's/CREATE TABLE /CREATE TABLE public./; s/REFERENCES /REFERENCES public./g; s/ALTER TABLE users/ALTER TABLE public.users/' \
+        -e "s/INSERT INTO /INSERT INTO public./; s/CREATE SEQUENCE event_seq/CREATE SEQUENCE public.event_seq/; s/nextval('event_seq')/nextval('public.event_seq'::regclass)/" "$SCHEMA"
+} >"$DUMP_SQL"
+user_own "$DUMP_SQL"
+
+case_pg_dump_schema() {
+    local url
+    url=$(newdb vaultdump)
+    pgb migrate --sqlite "$SRC" --to "$url" --schema "$DUMP_SQL" --existing-rows skip --round-timestamps --zero-dates infinity --verify full
+    check_rc 0 "a schema file from pg_dump (search_path set to '')"
+    check_eq "$(q_try "$url" "SELECT (SELECT count(*) FROM users) || '/' || (SELECT count(*) FROM event)")" "20/295" "the rows are in the file's tables"
+    check_eq "$(q_try "$url" "INSERT INTO event (act_type, created) VALUES (1, now()) RETURNING id")" 301 "and its sequence is set"
+}
+
 run_case readme_route case_readme_route
+run_case pg_dump_schema case_pg_dump_schema
 run_case cycle_reject case_cycle_reject
 run_case dry_run case_dry_run
 run_case target_checks case_target_checks
