@@ -21,12 +21,14 @@
  *    pgboot.migrations, write the report (report.c), commit.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -295,12 +297,129 @@ static int connect_target(migration *mg)
     return check_recorded(mg);
 }
 
+/* The first statement of sql that begins or ends a transaction (BEGIN,
+ * START, COMMIT, END, ROLLBACK but ROLLBACK TO, ABORT): its word, and its
+ * line in *line; NULL if none. Strings, quoted names, comments, dollar
+ * quotes and the bodies of BEGIN ATOMIC ... END are skipped. */
+static const char *txn_statement(const char *sql, int *line, char *word, size_t cap)
+{
+    static const char *const ends[] = {"begin", "start", "commit", "end", "rollback", "abort"};
+    const char *p = sql;
+    int ln = 1, at_start = 1, atomic = 0;
+    char prev[16] = "";
+    while (*p) {
+        if (*p == '\n') {
+            ln++;
+            p++;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            int depth = 0;
+            do {
+                if (p[0] == '/' && p[1] == '*')
+                    depth++, p++;
+                else if (p[0] == '*' && p[1] == '/')
+                    depth--, p++;
+                else if (*p == '\n')
+                    ln++;
+                p++;
+            } while (*p && depth > 0);
+        } else if (*p == '\'' || *p == '"') {
+            char q = *p;
+            int esc = q == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e');
+            for (p++; *p; p++) {
+                if (*p == '\n')
+                    ln++;
+                if (esc && *p == '\\' && p[1])
+                    p++;
+                else if (*p == q && p[1] == q)
+                    p++;
+                else if (*p == q)
+                    break;
+            }
+            if (*p)
+                p++;
+            at_start = 0;
+        } else if (*p == '$' && (p[1] == '$' || isalpha((unsigned char)p[1]) || p[1] == '_')) {
+            const char *t = p + 1;
+            while (isalnum((unsigned char)*t) || *t == '_')
+                t++;
+            if (*t != '$') {
+                p++;
+                continue;
+            }
+            size_t tl = (size_t)(t - p + 1);
+            const char *e;
+            for (e = t + 1; *e && strncmp(e, p, tl) != 0; e++)
+                if (*e == '\n')
+                    ln++;
+            p = *e ? e + tl : e;
+            at_start = 0;
+        } else if (*p == ';') {
+            if (!atomic)
+                at_start = 1;
+            p++;
+        } else if (isalpha((unsigned char)*p) || *p == '_') {
+            char w[16];
+            size_t n = 0;
+            while (isalnum((unsigned char)*p) || *p == '_' || *p == '$') {
+                if (n + 1 < sizeof w)
+                    w[n++] = (char)tolower((unsigned char)*p);
+                p++;
+            }
+            w[n] = '\0';
+            if (at_start && !atomic) {
+                for (size_t i = 0; i < sizeof ends / sizeof *ends; i++)
+                    if (!strcmp(w, ends[i])) {
+                        const char *q = p;
+                        while (isspace((unsigned char)*q))
+                            q++;
+                        if (!strcmp(w, "rollback") && !strncasecmp(q, "to", 2) &&
+                            !isalnum((unsigned char)q[2]))
+                            break;
+                        snprintf(word, cap, "%s", w);
+                        *line = ln;
+                        return word;
+                    }
+            }
+            if (!strcmp(w, "atomic") && !strcmp(prev, "begin"))
+                atomic++;
+            else if (atomic && !strcmp(w, "case"))
+                atomic++;
+            else if (atomic && !strcmp(w, "end"))
+                atomic--;
+            snprintf(prev, sizeof prev, "%s", w);
+            at_start = 0;
+        } else {
+            if (!isspace((unsigned char)*p))
+                at_start = 0;
+            p++;
+        }
+    }
+    return NULL;
+}
+
 static int run_schema_file(PGconn *c, const char *path)
 {
     char *schema = NULL;
     int rc = pgb_read_file(path, &schema, NULL, 64u << 20);
     if (rc)
         return rc;
+    char word[16];
+    int line = 0;
+    if (txn_statement(schema, &line, word, sizeof word)) {
+        free(schema);
+        for (char *q = word; *q; q++)
+            *q = (char)toupper((unsigned char)*q);
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "the schema %s controls transactions (%s at line %d); pgboot runs it "
+                      "inside the migration's own transaction, so that a failure leaves the "
+                      "target as it was; nothing was written",
+                      path, word, line);
+        pgb_hint("remove its BEGIN and COMMIT (in a copy of the file)");
+        return rc;
+    }
     char what[600];
     snprintf(what, sizeof what, "the schema %s failed", path);
     rc = pgb_pq_exec(c, schema, what);

@@ -288,7 +288,57 @@ case_pg_dump_schema() {
     check_eq "$(q_try "$url" "INSERT INTO event (act_type, created) VALUES (1, now()) RETURNING id")" 301 "and its sequence is set"
 }
 
+# a schema file with its own BEGIN ... COMMIT would commit the migration's
+# transaction half-way (its tables left behind by a failed migration):
+# refused before it runs, naming the line. The words in strings, comments,
+# dollar quotes, quoted names and a BEGIN ATOMIC body are no such statements.
+TXN_SQL=$(sql_file vault-txn.sql <<'SQL'
+-- the app's migration 0001
+BEGIN;
+CREATE TABLE notes (id integer PRIMARY KEY, body text);
+COMMIT;
+SQL
+)
+TRICKY_SQL=$(sql_file tricky.sql <<'SQL'
+-- BEGIN; in a comment
+/* COMMIT; /* nested */ END; */
+CREATE TABLE notes (id integer PRIMARY KEY, body text DEFAULT 'it''s; COMMIT', e text DEFAULT E'a\'; end');
+CREATE FUNCTION notes_touch() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  RETURN NEW;
+END;
+$fn$;
+CREATE FUNCTION sign01(a int) RETURNS int LANGUAGE sql
+BEGIN ATOMIC
+  SELECT CASE WHEN a > 0 THEN 1 ELSE 0 END;
+END;
+CREATE TABLE "begin" (x int);
+SAVEPOINT s1;
+ROLLBACK TO s1;
+SQL
+)
+NOTES_SRC=$U/src/notes.db
+sqlite_file "$NOTES_SRC" <<'SQL'
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO notes VALUES (1, 'hello'), (2, NULL);
+SQL
+
+case_schema_txn() {
+    local url
+    url=$(newdb schematxn)
+    pgb migrate --sqlite "$NOTES_SRC" --to "$url" --schema "$TXN_SQL"
+    check_failed "a schema file with BEGIN and COMMIT"
+    check_match "$(err_line)" "the schema .*vault-txn.sql controls transactions \(BEGIN at line 2\).*nothing was written" "refused, naming the statement and its line"
+    check_match "$(hint_line)" "remove its BEGIN and COMMIT" "the hint gives the way out"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written (not even the file's table)"
+    url=$(newdb schematricky)
+    pgb migrate --sqlite "$NOTES_SRC" --to "$url" --schema "$TRICKY_SQL" --verify full
+    check_rc 0 "the words in strings, comments, dollar quotes, names and BEGIN ATOMIC are not statements"
+    check_eq "$(q_try "$url" "SELECT string_agg(id || '=' || coalesce(body, 'null'), ',' ORDER BY id) FROM notes")" "1=hello,2=null" "loaded"
+}
+
 run_case readme_route case_readme_route
+run_case schema_txn case_schema_txn
 run_case pg_dump_schema case_pg_dump_schema
 run_case cycle_reject case_cycle_reject
 run_case dry_run case_dry_run
