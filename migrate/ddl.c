@@ -1109,6 +1109,13 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                 snprintf(col->type_sql, sizeof col->type_sql, "%s", dt);
                 free(col->reason);
                 col->reason = pgb_printf("the target's column is %s", dt);
+                if (is_nocase(t->src->cols[col->src].collate) &&
+                    (!strcmp(dt, "text") || !strncmp(dt, "character", 9)))
+                    pgb_report_warn(rep,
+                                    "column %s.%s is COLLATE NOCASE in SQLite: the target's "
+                                    "column (%s) compares it case-sensitively, and no "
+                                    "case-insensitive uniqueness is added to the app's schema",
+                                    t->src->name, t->src->cols[col->src].name, dt);
             }
             if (!found) {
                 const pgb_col_stats *st = &col->st;

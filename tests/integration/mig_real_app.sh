@@ -92,6 +92,8 @@ case_readme_route() {
     check_rc 0 "with --skip-table, --round-timestamps and --zero-dates infinity"
     check_match "$OUT$ERR" "every value verified" "--verify full passes"
     check_not_contains "$OUT$ERR" "got a type chosen from their values" "the summary claims no type of its own choosing (they are the app's)"
+    check_match "$OUT$ERR" "column users.email is COLLATE NOCASE in SQLite: the target's column \(text\) compares it case-sensitively" "a NOCASE key of SQLite that the app's column compares case-sensitively is named"
+    check_match "$OUT$ERR" "column invitations.email is COLLATE NOCASE in SQLite" "the NOCASE primary key too"
     check_eq "$(rj "$rep" '[c["reason"] for c in tab("__diesel_schema_migrations")["columns"]]')" "[null, null]" "a skipped table's columns have no type reason"
     check_eq "$(q_try "$url" "SELECT (SELECT count(*) FROM users) || '/' || (SELECT count(*) FROM organizations) || '/' || (SELECT count(*) FROM users_organizations) || '/' || (SELECT count(*) FROM ciphers) || '/' || (SELECT count(*) FROM attachments) || '/' || (SELECT count(*) FROM devices) || '/' || (SELECT count(*) FROM invitations) || '/' || (SELECT count(*) FROM event) || '/' || (SELECT count(*) FROM media_items)")" \
         "20/3/39/200/30/25/3/295/40" "every row arrives"
