@@ -993,7 +993,7 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
     int type = sqlite3_value_type(v);
     if (type == SQLITE_NULL) {
         /* only the target's NOT NULL columns (--schema) meet a NULL */
-        *why = "NULL in a NOT NULL column";
+        *why = "the target's column is NOT NULL";
         return !c->notnull;
     }
     const char *s = NULL;

@@ -251,8 +251,12 @@ int pgb_report_bad_cells(pgb_plan *p, json_t *problems, pgb_buf *msg)
                                                 t->src->name, "rowid", (json_int_t)key, "column",
                                                 t->src->cols[c->src].name, "value", excerpt,
                                                 "reason", why, "type", c->type_sql));
-                pgb_buf_printf(msg, "%s%s.%s (rowid %lld): '%s' (%s)", listed ? "; " : "",
-                               t->src->name, t->src->cols[c->src].name, key, excerpt, why);
+                if (sqlite3_value_type(v) == SQLITE_NULL) /* NULL, not a text */
+                    pgb_buf_printf(msg, "%s%s.%s (rowid %lld): NULL (%s)", listed ? "; " : "",
+                                   t->src->name, t->src->cols[c->src].name, key, why);
+                else
+                    pgb_buf_printf(msg, "%s%s.%s (rowid %lld): '%s' (%s)", listed ? "; " : "",
+                                   t->src->name, t->src->cols[c->src].name, key, excerpt, why);
                 listed++;
             }
         }
