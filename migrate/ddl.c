@@ -997,27 +997,61 @@ void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p)
 
 /* ---- --schema / --data-only: the target's own types ------------------------------ */
 
+/* Did the plan's scan see a row of t? */
+static int has_rows(const pgb_plan_table *t)
+{
+    for (int j = 0; j < t->ncols; j++) {
+        const pgb_col_stats *st = &t->cols[j].st;
+        if (st->n_null + st->n_int + st->n_real + st->n_text + st->n_blob > 0)
+            return 1;
+    }
+    return 0;
+}
+
 int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out)
 {
     for (int i = 0; i < p->ntables; i++) {
         pgb_plan_table *t = &p->tables[i];
-        if (leave_out && leave_out[i])
+        if (leave_out && leave_out[i]) {
+            for (int j = 0; j < t->ncols; j++) { /* no type of ours was chosen */
+                free(t->cols[j].reason);
+                t->cols[j].reason = NULL;
+            }
             continue;
+        }
         const char *params[1] = {t->name};
         PGresult *r = PQexecParams(c,
                                    "SELECT column_name, data_type, character_maximum_length, "
                                    "numeric_precision, numeric_scale, is_generated, "
-                                   "is_identity, is_nullable FROM information_schema.columns WHERE "
+                                   "is_identity, is_nullable, column_default IS NOT NULL "
+                                   "FROM information_schema.columns WHERE "
                                    "table_schema = current_schema() AND table_name = $1",
                                    1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
             PQclear(r);
+            /* An app whose schema keeps SQLite's mixed-case names (quoted, as
+             * .NET's EF Core makes them) has the table under SQLite's name. */
+            int as_is = 0;
+            if (strcmp(t->name, t->src->name) != 0) {
+                const char *p1[1] = {t->src->name};
+                r = PQexecParams(c,
+                                 "SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = "
+                                 "current_schema()::regnamespace AND relkind IN ('r', 'p')",
+                                 1, NULL, p1, NULL, NULL, 0);
+                as_is = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+                PQclear(r);
+            }
             int rc = pgb_fail(PGBOOT_EINVALID,
                               "table %s (from %s) does not exist in the target; --schema and "
                               "--data-only load into existing tables",
                               t->name, t->src->name);
-            pgb_hint("create it in the schema file, or leave the table out (--skip-table %s)",
-                     t->src->name);
+            if (as_is)
+                pgb_hint("the target has a table named \"%s\", as in SQLite: --preserve-case "
+                         "keeps SQLite's names",
+                         t->src->name);
+            else
+                pgb_hint("create it in the schema file, or leave the table out (--skip-table %s)",
+                         t->src->name);
             return rc;
         }
         for (int j = 0; j < t->ncols; j++) {
@@ -1034,9 +1068,11 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                 col->notnull = !strcmp(PQgetvalue(r, k, 7), "NO");
                 col->p = col->s = 0;
                 const pgb_col_stats *st = &col->st;
-                if (strstr(dt, "int"))
+                col->int_bits = 0;
+                if (strstr(dt, "int")) {
                     col->kind = PGB_K_BIGINT;
-                else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
+                    col->int_bits = !strcmp(dt, "smallint") ? 16 : !strcmp(dt, "integer") ? 32 : 0;
+                } else if (!strcmp(dt, "double precision") || !strcmp(dt, "real"))
                     col->kind = PGB_K_DOUBLE;
                 else if (!strcmp(dt, "numeric")) {
                     col->kind = PGB_K_NUMERIC; /* numeric(p,s) cannot hold the infinities */
@@ -1048,15 +1084,22 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                     col->kind = PGB_K_DATE;
                 else if (!strcmp(dt, "timestamp without time zone"))
                     col->kind = PGB_K_TS;
-                else if (!strcmp(dt, "timestamp with time zone"))
+                else if (!strcmp(dt, "timestamp with time zone")) {
                     /* Integers are epoch seconds; naive texts are UTC. */
                     col->kind =
                         st->n_int ? PGB_K_EPOCH_TSTZ : (st->n_text_naive ? PGB_K_TS : PGB_K_TSTZ);
-                else if (!strcmp(dt, "jsonb") || !strcmp(dt, "json"))
+                    if (col->kind == PGB_K_TS)
+                        pgb_report_warn(rep,
+                                        "column %s.%s: %lld timestamps without a zone go into "
+                                        "the target's timestamptz column as UTC",
+                                        t->src->name, t->src->cols[col->src].name,
+                                        (long long)st->n_text_naive);
+                } else if (!strcmp(dt, "jsonb") || !strcmp(dt, "json"))
                     col->kind = PGB_K_JSONB;
                 else if (!strcmp(dt, "uuid"))
                     col->kind = PGB_K_UUID;
-                else if (!strcmp(dt, "character varying") && len > 0) {
+                else if ((!strcmp(dt, "character varying") || !strcmp(dt, "character")) &&
+                         len > 0) {
                     col->kind = PGB_K_VARCHAR;
                     col->len = len;
                 } else if (!strcmp(dt, "bytea"))
@@ -1066,14 +1109,45 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
                 snprintf(col->type_sql, sizeof col->type_sql, "%s", dt);
                 free(col->reason);
                 col->reason = pgb_printf("the target's column is %s", dt);
+                if (is_nocase(t->src->cols[col->src].collate) &&
+                    (!strcmp(dt, "text") || !strncmp(dt, "character", 9)))
+                    pgb_report_warn(rep,
+                                    "column %s.%s is COLLATE NOCASE in SQLite: the target's "
+                                    "column (%s) compares it case-sensitively, and no "
+                                    "case-insensitive uniqueness is added to the app's schema",
+                                    t->src->name, t->src->cols[col->src].name, dt);
             }
             if (!found) {
+                const pgb_col_stats *st = &col->st;
+                long long values = (long long)(st->n_int + st->n_real + st->n_text + st->n_blob);
                 pgb_report_warn(rep,
                                 "column %s.%s has no column in the target table %s; "
-                                "not migrated",
-                                t->src->name, t->src->cols[col->src].name, t->name);
+                                "not migrated (%lld value%s not NULL)",
+                                t->src->name, t->src->cols[col->src].name, t->name, values,
+                                values == 1 ? "" : "s");
                 col->generated = 1; /* not copied */
             }
+        }
+        /* A NOT NULL column of the target's with no default that SQLite's
+         * table has not: every row would break it. */
+        for (int k = 0; k < PQntuples(r); k++) {
+            const char *name = PQgetvalue(r, k, 0);
+            int from_src = 0;
+            for (int j = 0; j < t->ncols && !from_src; j++)
+                from_src = !t->cols[j].generated && !strcmp(t->cols[j].name, name);
+            if (from_src || strcmp(PQgetvalue(r, k, 7), "NO") != 0 ||
+                !strcmp(PQgetvalue(r, k, 8), "t") || !strcmp(PQgetvalue(r, k, 5), "ALWAYS") ||
+                !strcmp(PQgetvalue(r, k, 6), "YES") || !has_rows(t))
+                continue;
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "column %s.%s of the target is NOT NULL and has no default, and "
+                              "SQLite's table %s has no such column; nothing was written",
+                              t->name, name, t->src->name);
+            pgb_hint("give it a default in the schema file (or load its values after the "
+                     "migration), or leave the table out (--skip-table %s)",
+                     t->src->name);
+            PQclear(r);
+            return rc;
         }
         PQclear(r);
     }

@@ -21,12 +21,14 @@
  *    pgboot.migrations, write the report (report.c), commit.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -296,17 +298,148 @@ static int connect_target(migration *mg)
     return check_recorded(mg);
 }
 
+/* The first statement of sql that begins or ends a transaction (BEGIN,
+ * START, COMMIT, END, ROLLBACK but ROLLBACK TO, ABORT): its word, and its
+ * line in *line; NULL if none. Strings, quoted names, comments, dollar
+ * quotes and the bodies of BEGIN ATOMIC ... END are skipped. */
+static const char *txn_statement(const char *sql, int *line, char *word, size_t cap)
+{
+    static const char *const ends[] = {"begin", "start", "commit", "end", "rollback", "abort"};
+    const char *p = sql;
+    int ln = 1, at_start = 1, atomic = 0;
+    char prev[16] = "";
+    while (*p) {
+        if (*p == '\n') {
+            ln++;
+            p++;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            int depth = 0;
+            do {
+                if (p[0] == '/' && p[1] == '*')
+                    depth++, p++;
+                else if (p[0] == '*' && p[1] == '/')
+                    depth--, p++;
+                else if (*p == '\n')
+                    ln++;
+                p++;
+            } while (*p && depth > 0);
+        } else if (*p == '\'' || *p == '"') {
+            char q = *p;
+            int esc = q == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e');
+            for (p++; *p; p++) {
+                if (*p == '\n')
+                    ln++;
+                if (esc && *p == '\\' && p[1])
+                    p++;
+                else if (*p == q && p[1] == q)
+                    p++;
+                else if (*p == q)
+                    break;
+            }
+            if (*p)
+                p++;
+            at_start = 0;
+        } else if (*p == '$' && (p[1] == '$' || isalpha((unsigned char)p[1]) || p[1] == '_')) {
+            const char *t = p + 1;
+            while (isalnum((unsigned char)*t) || *t == '_')
+                t++;
+            if (*t != '$') {
+                p++;
+                continue;
+            }
+            size_t tl = (size_t)(t - p + 1);
+            const char *e;
+            for (e = t + 1; *e && strncmp(e, p, tl) != 0; e++)
+                if (*e == '\n')
+                    ln++;
+            p = *e ? e + tl : e;
+            at_start = 0;
+        } else if (*p == ';') {
+            if (!atomic)
+                at_start = 1;
+            p++;
+        } else if (isalpha((unsigned char)*p) || *p == '_') {
+            char w[16];
+            size_t n = 0;
+            while (isalnum((unsigned char)*p) || *p == '_' || *p == '$') {
+                if (n + 1 < sizeof w)
+                    w[n++] = (char)tolower((unsigned char)*p);
+                p++;
+            }
+            w[n] = '\0';
+            if (at_start && !atomic) {
+                for (size_t i = 0; i < sizeof ends / sizeof *ends; i++)
+                    if (!strcmp(w, ends[i])) {
+                        const char *q = p;
+                        while (isspace((unsigned char)*q))
+                            q++;
+                        if (!strcmp(w, "rollback") && !strncasecmp(q, "to", 2) &&
+                            !isalnum((unsigned char)q[2]))
+                            break;
+                        snprintf(word, cap, "%s", w);
+                        *line = ln;
+                        return word;
+                    }
+            }
+            if (!strcmp(w, "atomic") && !strcmp(prev, "begin"))
+                atomic++;
+            else if (atomic && !strcmp(w, "case"))
+                atomic++;
+            else if (atomic && !strcmp(w, "end"))
+                atomic--;
+            snprintf(prev, sizeof prev, "%s", w);
+            at_start = 0;
+        } else {
+            if (!isspace((unsigned char)*p))
+                at_start = 0;
+            p++;
+        }
+    }
+    return NULL;
+}
+
 static int run_schema_file(PGconn *c, const char *path)
 {
     char *schema = NULL;
     int rc = pgb_read_file(path, &schema, NULL, 64u << 20);
     if (rc)
         return rc;
+    char word[16];
+    int line = 0;
+    if (txn_statement(schema, &line, word, sizeof word)) {
+        free(schema);
+        for (char *q = word; *q; q++)
+            *q = (char)toupper((unsigned char)*q);
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "the schema %s controls transactions (%s at line %d); pgboot runs it "
+                      "inside the migration's own transaction, so that a failure leaves the "
+                      "target as it was; nothing was written",
+                      path, word, line);
+        pgb_hint("remove its BEGIN and COMMIT (in a copy of the file)");
+        return rc;
+    }
     char what[600];
     snprintf(what, sizeof what, "the schema %s failed", path);
     rc = pgb_pq_exec(c, schema, what);
     free(schema);
     return rc;
+}
+
+/* After the schema file: the session's settings are ours again (a file
+ * made by pg_dump sets the search_path to '' and others), so the target's
+ * tables are found where the file made them and values read as we send
+ * them. */
+static int restore_session(PGconn *c)
+{
+    pgb_set_session(c);
+    PGresult *r = PQexec(c, "SELECT current_schema() IS NULL");
+    int none = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+               !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    return none ? pgb_pq_exec(c, "RESET search_path", "cannot reset the search_path") : 0;
 }
 
 /* Before anything is written: may the role record the migration; what a
@@ -323,11 +456,16 @@ static int prepare_target(migration *mg)
     if (!o->dry_run && pgb_staging_drop(mg->c) != 0)
         pgb_error_reset();
     mg->staging = pgb_staging_wanted(&mg->p, o);
-    if (o->dry_run)
+    /* A dry run into the app's own schema checks against it too: the
+     * schema file runs, and the target's types, rows and keys are read, in
+     * a transaction that is rolled back. */
+    if (o->dry_run && (!mg->c || (!o->schema_file && !o->data_only)))
         return 0;
     if (!mg->staging && (rc = begin(mg)) != 0)
         return rc;
     if (o->schema_file && (rc = run_schema_file(mg->c, o->schema_file)) != 0)
+        return rc;
+    if (o->schema_file && (rc = restore_session(mg->c)) != 0)
         return rc;
     if (!o->schema_file && !o->data_only)
         return pgb_record_check_tables(mg->c, &mg->p, o, !mg->staging);
@@ -675,7 +813,7 @@ static int report_and_commit(migration *mg, int rc)
                      : pgb_report_summary(&mg->p, &mg->rep, (int64_t)(pgb_now_ms() - mg->t0),
                                           o->verify == PGBOOT_VERIFY_FULL, o->dry_run, m->rejected);
     m->ddl = mg->ddl.s ? pgb_strdup(mg->ddl.s) : pgb_strdup("");
-    if (rc == 0 && mg->in_txn && !m->already_done) {
+    if (rc == 0 && mg->in_txn && !m->already_done && !o->dry_run) {
         if ((rc = pgb_record(mg->c, o, mg->sha, mg->size, mg->started, m->report)) == 0 &&
             (rc = pgb_pq_exec(mg->c, "COMMIT", "cannot commit the migration")) == 0)
             mg->in_txn = 0;

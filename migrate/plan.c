@@ -319,6 +319,10 @@ static void see_value(pgb_col_stats *st, sqlite3_value *v, int need)
             st->n_int_not01++;
         if (i > TWO53 || i < -TWO53)
             st->n_big_int++;
+        if (i > INT16_MAX || i < INT16_MIN)
+            st->n_int_over16++;
+        if (i > INT32_MAX || i < INT32_MIN)
+            st->n_int_over32++;
         if (!(need & NEED_DECIMAL))
             return;
         char buf[24];
@@ -582,13 +586,24 @@ static int64_t zero_dates_bad(const pgb_plan_col *c)
 }
 
 /* How many values a kind cannot hold exactly (mirrors pgb_cell_ok). */
+static int64_t bad_for_kind(const pgb_plan_col *c);
 static int64_t bad_for(const pgb_plan_col *c)
+{
+    /* NULLs in a NOT NULL column of the target's (--schema): SQLite's own
+     * NOT NULL columns hold none */
+    return bad_for_kind(c) + (c->notnull ? c->st.n_null : 0);
+}
+
+static int64_t bad_for_kind(const pgb_plan_col *c)
 {
     const pgb_col_stats *st = &c->st;
     int64_t lost = c->round_ts ? 0 : st->n_text_frac_lost;
     switch (c->kind) {
     case PGB_K_BIGINT:
-        return st->n_real + st->n_text + st->n_blob;
+        return st->n_real + st->n_text + st->n_blob +
+               (c->int_bits == 16   ? st->n_int_over16
+                : c->int_bits == 32 ? st->n_int_over32
+                                    : 0);
     case PGB_K_DOUBLE:
         return st->n_text + st->n_blob + st->n_big_int;
     case PGB_K_NUMERIC: /* numeric(p,s) holds NaN, not the infinities */
@@ -1001,8 +1016,11 @@ done:
 int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
 {
     int type = sqlite3_value_type(v);
-    if (type == SQLITE_NULL)
-        return 1;
+    if (type == SQLITE_NULL) {
+        /* only the target's NOT NULL columns (--schema) meet a NULL */
+        *why = "the target's column is NOT NULL";
+        return !c->notnull;
+    }
     const char *s = NULL;
     size_t n = 0;
     if (type == SQLITE_TEXT) {
@@ -1023,6 +1041,14 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
         *why = type == SQLITE_FLOAT  ? "a fractional number in an integer column"
                : type == SQLITE_BLOB ? "a blob in an integer column"
                                      : "text in an integer column";
+        if (type == SQLITE_INTEGER && c->int_bits) {
+            /* the app's integer or smallint column (--schema, --data-only) */
+            sqlite3_int64 i = sqlite3_value_int64(v);
+            sqlite3_int64 max = c->int_bits == 16 ? INT16_MAX : INT32_MAX;
+            *why = c->int_bits == 16 ? "out of the range of the target's smallint column"
+                                     : "out of the range of the target's integer column";
+            return i >= -max - 1 && i <= max;
+        }
         return type == SQLITE_INTEGER;
     case PGB_K_DOUBLE: {
         *why = type == SQLITE_BLOB ? "a blob in a real column" : "text in a real column";
@@ -1045,7 +1071,26 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
             *why = "Infinity in a numeric(p,s) column, which cannot hold it";
             return 0;
         }
-        return type != SQLITE_BLOB;
+        if (type == SQLITE_BLOB)
+            return 0;
+        if (c->p > 0 && !special) {
+            /* the target's numeric(p,s) (--schema): more digits would be
+             * rounded, or overflow */
+            *why = "more digits than the column's numeric(p,s) holds";
+            if (type == SQLITE_TEXT) {
+                if (pgb_decimal_shape(s, n, &id, &fd) != 0)
+                    return 0;
+            } else if (type == SQLITE_INTEGER) {
+                char buf[24];
+                int len = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
+                if (pgb_decimal_shape(buf, (size_t)len, &id, &fd) != 0)
+                    return 0;
+            } else {
+                number_shape(sqlite3_value_double(v), &id, &fd);
+            }
+            return id <= c->p - c->s && fd <= c->s;
+        }
+        return 1;
     }
     case PGB_K_BOOL:
         *why = "a value other than 0/1/true/false";
@@ -1059,6 +1104,9 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
     case PGB_K_TSTZ:
         *why = c->kind == PGB_K_DATE ? "not an ISO-8601 date"
                                      : "not an ISO-8601 timestamp of the column's kind";
+        if (type == SQLITE_INTEGER && c->kind != PGB_K_DATE)
+            *why = "an integer (epoch seconds?) in a timestamp column: only a timestamptz "
+                   "column of the target takes epoch seconds";
         if (type != SQLITE_TEXT)
             return 0;
         if (pgb_zero_date(s, n)) {
@@ -1137,11 +1185,56 @@ int pgb_plan_zero_default(const pgb_plan_table *t, const pgb_plan_col *c)
            pgb_zero_date(d + 1, n - 2);
 }
 
+/* A column of the target's own whose bad values its scan cannot count:
+ * varchar(n) and numeric(p,s) (the scan looked for the types SQLite's
+ * declared type suggested). */
+static int needs_exact_count(const pgb_plan_col *c)
+{
+    return !c->generated &&
+           ((c->kind == PGB_K_VARCHAR && c->len > 0) || (c->kind == PGB_K_NUMERIC && c->p > 0));
+}
+
+/* Count the cells of such columns of t that pgb_cell_ok refuses: one read
+ * of the table. */
+static void count_exact(pgb_plan *p, pgb_plan_table *t)
+{
+    int first = !t->src->without_rowid;
+    char *select = pgb_plan_select_sql(t, first);
+    sqlite3_stmt *s = NULL;
+    if (!select || sqlite3_prepare_v2(p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
+        free(select);
+        return; /* the load's own read reports it */
+    }
+    free(select);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int k = first;
+        for (int j = 0; j < t->ncols; j++) {
+            pgb_plan_col *c = &t->cols[j];
+            if (c->generated)
+                continue;
+            sqlite3_value *v = sqlite3_column_value(s, k++);
+            const char *why;
+            if (needs_exact_count(c) && sqlite3_value_type(v) != SQLITE_NULL &&
+                !pgb_cell_ok(c, v, &why))
+                c->n_bad++;
+        }
+    }
+    sqlite3_finalize(s);
+}
+
 void pgb_plan_recount(pgb_plan *p)
 {
-    for (int i = 0; i < p->ntables; i++)
+    for (int i = 0; i < p->ntables; i++) {
+        int exact = 0;
         for (int j = 0; j < p->tables[i].ncols; j++) {
             pgb_plan_col *c = &p->tables[i].cols[j];
             c->n_bad = c->generated ? 0 : bad_for(c);
+            if (needs_exact_count(c)) { /* count_exact counts every other cell */
+                c->n_bad = c->notnull ? c->st.n_null : 0;
+                exact = 1;
+            }
         }
+        if (exact)
+            count_exact(p, &p->tables[i]);
+    }
 }

@@ -28,7 +28,8 @@ typedef enum {
 typedef struct {
     int64_t n_null, n_int, n_real, n_text, n_blob;
     int64_t n_int_not01, n_big_int, n_real_nonint, n_real_nonfinite;
-    int64_t n_badtext; /* invalid UTF-8 or NUL */
+    int64_t n_int_over16, n_int_over32; /* integers out of smallint's, integer's range */
+    int64_t n_badtext;                  /* invalid UTF-8 or NUL */
     int64_t n_text_nonbool, n_text_nondate, n_text_nonts, n_text_tz, n_text_naive;
     int64_t n_text_frac_lost; /* ISO timestamps with non-zero digits past microseconds */
     int64_t n_text_zero_date; /* '0000-00-00[ 00:00:00]' (pgb_zero_date) */
@@ -58,6 +59,7 @@ typedef struct {
     int round_ts;                 /* round timestamps to microseconds */
     pgboot_zero_dates zero_dates; /* zero dates: refused, -infinity or NULL */
     int notnull;                  /* the column is NOT NULL (source, or the target's) */
+    int int_bits;                 /* the target's integer column (--schema): 16 or 32 bits; 0: 64 */
 } pgb_plan_col;
 
 /* The options that change values on the way (see pgboot_migrate_options). */

@@ -141,8 +141,12 @@ char *pgb_report_summary(pgb_plan *p, pgb_report *rep, int64_t ms, int verify_fu
                    dry_run ? "" : (verify_full ? " (every value verified)" : " (counts verified)"));
     int changed = 0;
     for (int i = 0; i < p->ntables; i++)
-        for (int j = 0; j < p->tables[i].ncols; j++)
-            changed += p->tables[i].cols[j].reason != NULL;
+        for (int j = 0; j < p->tables[i].ncols; j++) {
+            /* into the app's own schema (--schema) the type is the target's,
+             * not chosen */
+            const char *r = p->tables[i].cols[j].reason;
+            changed += r != NULL && strncmp(r, "the target's column is ", 23) != 0;
+        }
     if (changed)
         pgb_buf_printf(&b, "  %d columns got a type chosen from their values (see the report)\n",
                        changed);
@@ -247,8 +251,12 @@ int pgb_report_bad_cells(pgb_plan *p, json_t *problems, pgb_buf *msg)
                                                 t->src->name, "rowid", (json_int_t)key, "column",
                                                 t->src->cols[c->src].name, "value", excerpt,
                                                 "reason", why, "type", c->type_sql));
-                pgb_buf_printf(msg, "%s%s.%s (rowid %lld): '%s' (%s)", listed ? "; " : "",
-                               t->src->name, t->src->cols[c->src].name, key, excerpt, why);
+                if (sqlite3_value_type(v) == SQLITE_NULL) /* NULL, not a text */
+                    pgb_buf_printf(msg, "%s%s.%s (rowid %lld): NULL (%s)", listed ? "; " : "",
+                                   t->src->name, t->src->cols[c->src].name, key, why);
+                else
+                    pgb_buf_printf(msg, "%s%s.%s (rowid %lld): '%s' (%s)", listed ? "; " : "",
+                                   t->src->name, t->src->cols[c->src].name, key, excerpt, why);
                 listed++;
             }
         }

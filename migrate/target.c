@@ -911,12 +911,62 @@ static int find_missing_fk(pgb_target *tg, PGconn *c, pgb_tfk *f, int ti)
     return rc;
 }
 
+/* A key on a cycle, checked only at the end: its parent table may load
+ * after ti, too late for rejected_row. The parent rows its load will reject
+ * for their values (as pgb_load_table does: a cell pgb_cell_ok refuses)
+ * are found now, in SQLite, so that the rows of ti that reference them are
+ * rejected too. */
+static int find_bad_parents(pgb_target *tg, pgb_tfk *f)
+{
+    const pgb_plan_table *t = &tg->p->tables[f->parent];
+    int any = 0;
+    for (int k = 0; k < f->ncols; k++)
+        if (f->pkey[k] < 0)
+            return 0;
+    for (int j = 0; j < t->ncols; j++)
+        any |= !t->cols[j].generated && t->cols[j].n_bad > 0;
+    if (!any)
+        return 0;
+    int first = !t->src->without_rowid ? 1 : 0;
+    char *select = pgb_plan_select_sql(t, first);
+    sqlite3_stmt *s = NULL;
+    if (!select || sqlite3_prepare_v2(tg->p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
+        free(select);
+        return pgb_src_fail(tg->p->src, PGBOOT_ERROR, "cannot read a table");
+    }
+    free(select);
+    int rc = 0;
+    pgb_buf b = {0};
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        int bad = 0, k = first;
+        for (int j = 0; j < t->ncols && !bad; j++) {
+            const pgb_plan_col *col = &t->cols[j];
+            if (col->generated)
+                continue;
+            const char *why = NULL;
+            bad = col->n_bad && !pgb_cell_ok(col, sqlite3_column_value(s, k), &why);
+            k++;
+        }
+        const char *key = bad ? row_key(tg, t, s, first, f->pkey, f->ncols, &b) : NULL;
+        if (key && keyset_add(&f->rejected, key) != 0)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    pgb_buf_free(&b);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int pgb_target_find_missing(pgb_target *tg, PGconn *c, int ti)
 {
     int rc = 0;
-    for (int i = 0; i < tg->nfks && rc == 0; i++)
-        if (parent_before(tg, &tg->fks[i], ti))
-            rc = find_missing_fk(tg, c, &tg->fks[i], ti);
+    for (int i = 0; i < tg->nfks && rc == 0; i++) {
+        pgb_tfk *f = &tg->fks[i];
+        if (parent_before(tg, f, ti))
+            rc = find_missing_fk(tg, c, f, ti);
+        else if (f->child == ti && f->parent >= 0 && f->parent != ti && (f->defer || f->bypass) &&
+                 tg->action[f->parent] != PGB_TT_SKIP)
+            rc = find_bad_parents(tg, f);
+    }
     return rc;
 }
 
@@ -991,8 +1041,16 @@ static int validate(pgb_target *tg, PGconn *c)
                           f->name, f->child_rel, PQgetvalue(r, 0, 0), f->parent_rel,
                           names.s ? names.s : "", ex.s ? ex.s : "");
         pgb_buf_free(&names);
-        pgb_hint("the SQLite database holds these rows without the rows they reference; fix "
-                 "them in a copy of the file, or leave out the table (--skip-table)");
+        if (f->rejected && f->rejected->n)
+            /* a key on a cycle is checked at the end: its rows went in
+             * before their parent rows were rejected */
+            pgb_hint("rows of %s were rejected (--on-error reject), and rows on a cycle of "
+                     "foreign keys that reference them cannot be set aside: fix the rejected "
+                     "rows in a copy of the file (rejects/%s.jsonl says why)",
+                     f->parent_rel, f->parent >= 0 ? tg->p->tables[f->parent].name : "<table>");
+        else
+            pgb_hint("the SQLite database holds these rows without the rows they reference; "
+                     "fix them in a copy of the file, or leave out the table (--skip-table)");
         pgb_buf_free(&ex);
         PQclear(r);
         return rc;

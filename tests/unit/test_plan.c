@@ -916,6 +916,9 @@ static void test_cell_ok_kinds(void **state)
         {"ts", "timestamp", "'0000-00-00 00:00:00'", 0,
          "a zero date ('0000-00-00'): PostgreSQL has no such date"},
         {"d", "date", "'0000-00-00'", 0, "a zero date ('0000-00-00'): PostgreSQL has no such date"},
+        {"ts", "timestamp", "1711459041", 0,
+         "an integer (epoch seconds?) in a timestamp column: only a timestamptz column of the "
+         "target takes epoch seconds"},
         {"tz", "timestamptz", "'2024-01-01 10:00+02:00'", 1, NULL},
         {"tz", "timestamptz", "'2024-01-01 10:00'", 0,
          "not an ISO-8601 timestamp of the column's kind"},
