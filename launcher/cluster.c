@@ -379,20 +379,30 @@ void pgb_cluster_remove_leftovers(const pgb_app_paths *p)
     free(prefix);
 }
 
-int pgb_cluster_check_version(const pgb_app_paths *p, const char *bundle_version)
+/* The first line of the data directory's PG_VERSION (malloc'd) into *text;
+ * NULL when there is none (no cluster yet). 0 or the read's error. */
+static int read_pg_version(const pgb_app_paths *p, char **text)
 {
+    *text = NULL;
     char *path = pgb_path_join(p->data_dir, "PG_VERSION");
-    char *text = NULL;
     size_t len = 0;
-    int rc = path ? pgb_read_file(path, &text, &len, 64) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = path ? pgb_read_file(path, text, &len, 64) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     free(path);
     if (rc == PGBOOT_ENOTFOUND) {
         pgb_error_reset();
-        return 0; /* no cluster yet */
+        return 0;
     }
-    if (rc)
-        return rc;
-    text[strcspn(text, "\r\n")] = '\0';
+    if (rc == 0)
+        (*text)[strcspn(*text, "\r\n")] = '\0';
+    return rc;
+}
+
+int pgb_cluster_check_version(const pgb_app_paths *p, const char *bundle_version)
+{
+    char *text = NULL;
+    int rc = read_pg_version(p, &text);
+    if (rc || !text)
+        return rc; /* no cluster yet, or the error */
     size_t major = strcspn(bundle_version, ".");
     if (strlen(text) != major || strncmp(text, bundle_version, major) != 0) {
         rc = pgb_fail(PGBOOT_EVERSION,
@@ -411,18 +421,10 @@ int pgb_cluster_check_version(const pgb_app_paths *p, const char *bundle_version
 int pgb_cluster_major(const pgb_app_paths *p, unsigned int *major)
 {
     *major = 0;
-    char *path = pgb_path_join(p->data_dir, "PG_VERSION");
     char *text = NULL;
-    size_t len = 0;
-    int rc = path ? pgb_read_file(path, &text, &len, 64) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    free(path);
-    if (rc == PGBOOT_ENOTFOUND) {
-        pgb_error_reset();
-        return 0; /* no cluster yet */
-    }
-    if (rc)
-        return rc;
-    text[strcspn(text, "\r\n")] = '\0';
+    int rc = read_pg_version(p, &text);
+    if (rc || !text)
+        return rc; /* no cluster yet, or the error */
     if (pgb_pg_major_parse(text, major) != 0) {
         rc = pgb_fail(PGBOOT_EVERSION,
                       "the data directory %s has a PG_VERSION file that names no "

@@ -891,27 +891,37 @@ static int is_snapshot_hash(PGconn *c, const char *h8)
     return yes;
 }
 
+/* The server opts names (its url, or its server's), and whose it is;
+ * libpq loaded. PGBOOT_EINVALID (no opts, both or neither, not a URL),
+ * PGBOOT_EVERSION (opts' version), or libpq's loading error. */
+static int options_target(const pgboot_testdb_options *o, const char **url, pgb_pq_whose *whose)
+{
+    if (!o)
+        return pgb_fail(PGBOOT_EINVALID, "no pgboot_testdb_options given");
+    int rc = pgb_version_check(o->version, PGBOOT_TESTDB_OPTIONS_VERSION, "pgboot_testdb_options");
+    if (rc)
+        return rc;
+    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
+    if (server && o->url)
+        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options has both a url and a server");
+    *url = server ? server->url : o->url;
+    *whose = server && !server->external ? PGB_PQ_OURS : PGB_PQ_USERS;
+    if (!is_url(*url)) {
+        rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", *url ? *url : "");
+        pgb_hint("pass the server's URL (pgboot url --app NAME prints one), or use --app NAME");
+        return rc;
+    }
+    return pgb_need_lib(PGB_LIB_PQ);
+}
+
 int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
 {
     pgb_error_reset();
     has_last_output = 0;
     *out = NULL;
-    if (!o)
-        return pgb_fail(PGBOOT_EINVALID, "no pgboot_testdb_options given");
-    int vrc = pgb_version_check(o->version, PGBOOT_TESTDB_OPTIONS_VERSION, "pgboot_testdb_options");
-    if (vrc)
-        return vrc;
-    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
-    if (server && o->url)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options has both a url and a server");
-    const char *url = server ? server->url : o->url;
-    pgb_pq_whose whose = server && !server->external ? PGB_PQ_OURS : PGB_PQ_USERS;
-    if (!is_url(url)) {
-        int rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
-        pgb_hint("pass the server's URL (pgboot url --app NAME prints one), or use --app NAME");
-        return rc;
-    }
-    int rc = pgb_need_lib(PGB_LIB_PQ);
+    const char *url;
+    pgb_pq_whose whose;
+    int rc = options_target(o, &url, &whose);
     if (rc)
         return rc;
     const char *cmd = o->version >= 3 ? o->template_cmd : NULL;
@@ -1308,23 +1318,10 @@ int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsigned int version
 static int options_connect(const pgboot_testdb_options *o, PGconn **c)
 {
     *c = NULL;
-    if (!o)
-        return pgb_fail(PGBOOT_EINVALID, "no pgboot_testdb_options given");
-    int rc = pgb_version_check(o->version, PGBOOT_TESTDB_OPTIONS_VERSION, "pgboot_testdb_options");
-    if (rc)
-        return rc;
-    const pgboot_server *server = o->version >= 2 ? o->server : NULL;
-    if (server && o->url)
-        return pgb_fail(PGBOOT_EINVALID, "pgboot_testdb_options has both a url and a server");
-    const char *url = server ? server->url : o->url;
-    if (!is_url(url)) {
-        rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
-        pgb_hint("pass the server's URL (pgboot url --app NAME prints one), or use --app NAME");
-        return rc;
-    }
-    if ((rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
-        return rc;
-    return connect_url(c, server && !server->external ? PGB_PQ_OURS : PGB_PQ_USERS, url, NULL);
+    const char *url;
+    pgb_pq_whose whose;
+    int rc = options_target(o, &url, &whose);
+    return rc ? rc : connect_url(c, whose, url, NULL);
 }
 
 static const char *kind_of(const char *name)
