@@ -1076,7 +1076,7 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)
         if (c->p > 0 && !special) {
             /* the target's numeric(p,s) (--schema): more digits would be
              * rounded, or overflow */
-            *why = "more digits than the column's numeric(p,s) holds";
+            *why = "more digits than the column's precision and scale hold";
             if (type == SQLITE_TEXT) {
                 if (pgb_decimal_shape(s, n, &id, &fd) != 0)
                     return 0;

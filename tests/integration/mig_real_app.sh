@@ -193,7 +193,7 @@ case_target_checks() {
     check_match "$(err_line)" "items.code \(rowid 1\): 'abc' \(longer than the column\)" "char(2)"
     check_match "$(err_line)" "items.short \(rowid 1\): 'toolong' \(longer than the column\)" "varchar(3)"
     check_match "$(err_line)" "items.name \(rowid 1\): NULL \(the target's column is NOT NULL\)" "NOT NULL"
-    check_match "$(err_line)" "items.rating \(rowid 1\): '9.95' \(more digits than the column's numeric\(p,s\) holds\); items.rating \(rowid 2\): '123.45'" "numeric(3,1): rounded, and overflowing"
+    check_match "$(err_line)" "items.rating \(rowid 1\): '9.95' \(more digits than the column's precision and scale hold\); items.rating \(rowid 2\): '123.45'" "numeric(3,1): rounded, and overflowing"
     check_match "$(hint_line)" "--on-error reject" "the hint gives the way out"
     check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
     mkdir -p "$dir"
