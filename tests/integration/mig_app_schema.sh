@@ -26,21 +26,6 @@ user_own "$U/tmp"
 user_env_set "TMPDIR=$U/tmp"
 ml_server
 
-# sql_file NAME: stdin into $U/src/NAME (the test user's); prints its path.
-sql_file() {
-    cat >"$U/src/$1"
-    user_own "$U/src/$1"
-    echo "$U/src/$1"
-}
-
-# sqlite_file PATH: a new SQLite file made by the SQL script on stdin (the
-# test user's).
-sqlite_file() {
-    rm -f "$1"
-    "$PY" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.stdin.read()); c.commit()' "$1"
-    user_own "$1"
-}
-
 # nothing_written URL DESC: the app's tables are empty (or gone) and no
 # migration was recorded.
 nothing_written() {

@@ -24,14 +24,6 @@ set -euo pipefail
 ml_setup
 ml_server
 
-# sqlite_file PATH: a new SQLite file made by the SQL script on stdin (the
-# test user's).
-sqlite_file() {
-    rm -f "$1"
-    "$PY" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.stdin.read()); c.commit()' "$1"
-    user_own "$1"
-}
-
 # lite FILE SQL [PARAM]: the rows of SQL in the SQLite file, as psql -A -t
 # prints them ('|' between values, NULL empty).
 lite() {

@@ -269,3 +269,18 @@ ml_setup() {
     user_own "$U/src" "$U/out"
     echo "setup: user $TEST_USER, area $U, psql $PSQL"
 }
+
+# sql_file NAME: stdin into $U/src/NAME (the test user's); prints its path.
+sql_file() {
+    cat >"$U/src/$1"
+    user_own "$U/src/$1"
+    echo "$U/src/$1"
+}
+
+# sqlite_file PATH: a new SQLite file made by the SQL script on stdin (the
+# test user's).
+sqlite_file() {
+    rm -f "$1"
+    "$PY" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.stdin.read()); c.commit()' "$1"
+    user_own "$1"
+}
