@@ -917,7 +917,14 @@ int pgb_readback_digest(PGconn *c, pgb_plan_table *t, unsigned char digest[16], 
             continue;
         if (n++)
             pgb_buf_puts(&q, ", ");
+        /* An app's char(n) pads what it stores; as text, the padding goes
+         * (PostgreSQL's own comparison of char(n) values ignores it). */
+        int padded = !strcmp(t->cols[i].type_sql, "character");
+        if (padded)
+            pgb_buf_puts(&q, "CAST(");
         pgb_buf_ident(&q, t->cols[i].name);
+        if (padded)
+            pgb_buf_puts(&q, " AS text)");
     }
     if (!n)
         pgb_buf_puts(&q, "NULL");

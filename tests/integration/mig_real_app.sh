@@ -324,6 +324,26 @@ case_schema_txn() {
     check_eq "$(q_try "$url" "SELECT string_agg(id || '=' || coalesce(body, 'null'), ',' ORDER BY id) FROM notes")" "1=hello,2=null" "loaded"
 }
 
+# char(n) pads what it stores: a shorter text reads back with trailing
+# spaces, and --verify full compares it as PostgreSQL compares char(n)
+# values (the padding is not part of the value).
+case_char_padding() {
+    local url src=$U/src/pad.db sql
+    sqlite_file "$src" <<'SQL'
+CREATE TABLE codes (id INTEGER PRIMARY KEY, code TEXT, label TEXT);
+INSERT INTO codes VALUES (1, 'ab', 'x'), (2, 'abcde', 'y'), (3, NULL, 'z'), (4, 'é', 'w');
+SQL
+    sql=$(sql_file pad.sql <<'SQL'
+CREATE TABLE codes (id integer PRIMARY KEY, code char(5), label varchar(10));
+SQL
+)
+    url=$(newdb padding)
+    pgb migrate --sqlite "$src" --to "$url" --schema "$sql" --verify full
+    check_rc 0 "shorter texts into char(5) pass --verify full"
+    check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || coalesce(code::text, '-') || ':' || coalesce(octet_length(code), 0), ' ' ORDER BY id) FROM codes")" \
+        "1:ab:5 2:abcde:5 3:-:0 4:é:6" "the values are in, padded by PostgreSQL as char(5) does"
+}
+
 run_case readme_route case_readme_route
 run_case schema_txn case_schema_txn
 run_case pg_dump_schema case_pg_dump_schema
@@ -332,4 +352,5 @@ run_case dry_run case_dry_run
 run_case target_checks case_target_checks
 run_case int_range case_int_range
 run_case mixed_case case_mixed_case
+run_case char_padding case_char_padding
 ml_finish
