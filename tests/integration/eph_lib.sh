@@ -98,8 +98,9 @@ trash_dirs() { find "${1:-$(eph_base)}" -mindepth 1 -maxdepth 1 -name '.trash-*'
 no_eph_dirs() { [[ -z "$(eph_dirs "$@")" ]]; }
 no_trash() { [[ -z "$(trash_dirs "$@")" ]]; }
 
-# check_clean BASE DESC: no eph-* left in BASE (at once), no .trash-* within
-# 2 s, and no live postgres of BASE within 3 s.
+# check_clean BASE DESC: no eph-* left in BASE (at once); no .trash-* once
+# the detached removers are done, and no live postgres of BASE (waits bounded
+# as wait_until bounds them).
 check_clean() {
     local base=$1 desc=$2
     if no_eph_dirs "$base"; then
@@ -108,9 +109,9 @@ check_clean() {
         nok "$desc: eph-* directories left in $base: $(eph_dirs "$base" | tr '\n' ' ')"
     fi
     if wait_until 2 no_trash "$base"; then
-        ok "$desc: no .trash-* left (within 2 s)"
+        ok "$desc: no .trash-* left"
     else
-        nok "$desc: .trash-* still there after 2 s: $(trash_dirs "$base" | tr '\n' ' ')"
+        nok "$desc: .trash-* still there after $((2 * WAIT_SCALE)) s: $(trash_dirs "$base" | tr '\n' ' ')"
     fi
     check_no_postgres "$base" 3 "$desc"
 }

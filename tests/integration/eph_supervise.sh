@@ -10,14 +10,6 @@ eph_setup
 
 BASE=$(eph_base)
 
-# shm_of PID: the System V shared memory segments PID created (postgres keeps
-# one for the life of the postmaster and removes it when it exits normally).
-shm_of() { awk -v p="$1" 'NR > 1 && $5 == p { print $2 }' /proc/sysvipc/shm; }
-
-# dsm_of PID: the POSIX shared memory files PID has mapped (postgres's dynamic
-# shared memory, /dev/shm/PostgreSQL.*).
-dsm_of() { grep -o '/dev/shm/PostgreSQL\.[0-9]*' "/proc/$1/maps" 2>/dev/null | sort -u || true; }
-
 cluster_gone() { ! pid_live "$1" && [[ ! -e "$2" ]] && no_postgres "$2"; }
 
 case_ttl_expiry_is_clean() {
@@ -37,7 +29,7 @@ case_ttl_expiry_is_clean() {
     # opened now.
     exec 9<"$log"
     check_eq "$(sql "$url" 'select 1')" 1 "psql over the URL"
-    shm=$(shm_of "$pm")
+    shm=$(sysv_shm_of "$pm")
     dsm=$(dsm_of "$pm")
     check_ne "$shm" "" "the postmaster ($pm) holds a shared memory segment"
     # idle from now on; a generous bound (TTL 2 s, then a fast shutdown)
@@ -50,7 +42,8 @@ case_ttl_expiry_is_clean() {
     check_contains "$text" "received fast shutdown request" "expiry asks for a fast shutdown"
     check_contains "$text" "database system is shut down" "the log says the server shut down"
     check_not_contains "$text" "immediate shutdown" "no immediate shutdown"
-    check_eq "$(shm_of "$pm" | paste -sd, -)" "" "no shared memory segment of the postmaster is left"
+    # shellcheck disable=SC2086 # ids, one word each
+    check_eq "$(sysv_shm_left $shm | paste -sd, -)" "" "no shared memory segment of the postmaster is left"
     for f in $dsm; do
         check_no_path "$f" "its dynamic shared memory ${f##*/} is removed"
     done
@@ -71,7 +64,7 @@ any_marked() { [[ -n "$(live_marked "$1")" ]]; }
 none_marked() { [[ -z "$(live_marked "$1")" ]]; }
 
 case_run_sigkilled_takes_cmd() {
-    local i owner mark pids left pid d host pm pms=() leaked=""
+    local i owner mark pids left pid d host pm pms=() shms=()
     # the command's own command line (pgboot's holds the marker too)
     mark="^$PY -c .* eph-orphan-$TAG"
     for ((i = 1; i <= 15; i++)); do
@@ -83,7 +76,11 @@ case_run_sigkilled_takes_cmd() {
         for pid in $(live_marked "$mark-$i\$"); do register_bg "$pid"; done
         for d in "$BASE"/eph-*; do
             read -r host pm _ <"$d/owner" 2>/dev/null || continue
-            [[ $host == "$owner" ]] && pms+=("$pm")
+            [[ $host == "$owner" ]] || continue
+            pms+=("$pm")
+            # read now, while it runs (see sysv_shm_of)
+            # shellcheck disable=SC2207 # ids, one word each
+            shms+=($(sysv_shm_of "$pm"))
         done
         kill -KILL "$owner"
         wait "$owner" 2>/dev/null || true
@@ -102,8 +99,8 @@ case_run_sigkilled_takes_cmd() {
     wait_until 30 no_eph_dirs "$BASE" || true
     check_clean "$BASE" "after 15 SIGKILLed runs"
     check_eq "${#pms[@]}" 15 "the 15 clusters' postmasters were seen"
-    for pm in "${pms[@]}"; do leaked+=$(shm_of "$pm"); done
-    check_eq "$leaked" "" "no shared memory segment of their postmasters is left"
+    check_eq "${#shms[@]}" 15 "the 15 postmasters' shared memory segments were seen"
+    check_eq "$(sysv_shm_left "${shms[@]}" | paste -sd, -)" "" "no shared memory segment of their postmasters is left"
 }
 
 run_case ttl-expiry-is-clean case_ttl_expiry_is_clean

@@ -9,15 +9,6 @@ set -euo pipefail
 . "$(dirname "$0")/server_lib.sh"
 sl_setup
 
-# shm_of PID: the System V shared memory segments PID created (postgres
-# keeps one for the life of the postmaster and removes it when it exits
-# normally), one shmid per line.
-shm_of() { awk -v p="$1" 'NR > 1 && $5 == p { print $2 }' /proc/sysvipc/shm; }
-
-# dsm_of PID: the POSIX shared memory files PID has mapped (postgres's dynamic
-# shared memory, /dev/shm/PostgreSQL.*), one path per line.
-dsm_of() { grep -o '/dev/shm/PostgreSQL\.[0-9]*' "/proc/$1/maps" 2>/dev/null | sort -u || true; }
-
 log_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 log_since() { tail -c +$(($2 + 1)) "$1" 2>/dev/null || true; }
 
@@ -32,7 +23,7 @@ fill_unlogged() {
 kill_host_and_check() {
     local tag=$1 host=$2 app=$3 dd=$4 pm=$5 url=$6 log off shm dsm after f
     log=$dd/log/postgresql.log
-    shm=$(shm_of "$pm")
+    shm=$(sysv_shm_of "$pm")
     dsm=$(dsm_of "$pm")
     check_ne "$shm" "" "$tag: the postmaster ($pm) holds a shared memory segment"
     off=$(log_size "$log")
@@ -46,7 +37,8 @@ kill_host_and_check() {
     check_contains "$after" "received fast shutdown request" "$tag: the supervisor asked for a fast shutdown"
     check_contains "$after" "database system is shut down" "$tag: the log says the server shut down"
     check_not_contains "$after" "immediate shutdown" "$tag: no immediate shutdown"
-    check_eq "$(shm_of "$pm" | paste -sd, -)" "" "$tag: no shared memory segment of the postmaster is left"
+    # shellcheck disable=SC2086 # ids, one word each
+    check_eq "$(sysv_shm_left $shm | paste -sd, -)" "" "$tag: no shared memory segment of the postmaster is left"
     for f in $dsm; do
         check_no_path "$f" "$tag: its dynamic shared memory ${f##*/} is removed"
     done
