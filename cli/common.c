@@ -333,9 +333,14 @@ int cli_server_option(cli_server_opts *s, cli_opt_id id, const char *arg)
         s->o.data_checksums = on;
         return 0;
     }
-    case CLI_OPT_MEMORY:
+    case CLI_OPT_MEMORY: {
+        /* A budget that is no size is a usage error, before anything runs. */
+        uint64_t bytes;
+        if (pgboot_memory_budget_parse(arg, &bytes) != 0)
+            return cli_usage_fail();
         s->o.memory = arg;
         return 0;
+    }
     case CLI_OPT_PG_VERSION:
         /* The cluster's major, which chooses its bundle. */
         if (pgboot_pg_major_parse(arg, &s->o.pg_version) != 0)

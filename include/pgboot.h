@@ -448,6 +448,11 @@ typedef struct {
 /** As pgboot_fetch_options_init(), for server options (the nested fetch
  * options too). 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_server_options_init(pgboot_server_options *opts, unsigned int version);
+/** A memory budget as the options' `memory` field takes it ("512MB": digits and a unit,
+ * kB, MB or GB, case-sensitive; from 128MB to 1024GB) into *bytes: 0, or PGBOOT_EINVALID
+ * with a message and a hint (*bytes is then 0). Checks only: the start checks it again.
+ * Any thread. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_memory_budget_parse(const char *text, uint64_t *bytes);
 
 typedef struct pgboot_server pgboot_server;
 

@@ -62,6 +62,16 @@ int pgb_memory_parse(const char *text, const char *what, uint64_t *kb)
     return 0;
 }
 
+int pgboot_memory_budget_parse(const char *text, uint64_t *bytes)
+{
+    pgb_error_reset();
+    uint64_t kb = 0;
+    int rc = pgb_memory_parse(text, "--memory", &kb);
+    if (bytes)
+        *bytes = kb * 1024;
+    return rc;
+}
+
 static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
 {
     return v < lo ? lo : v > hi ? hi : v;

@@ -34,7 +34,7 @@ case_options() {
     check_match "$VALUES" '^off C UTF8 ' "from the same template"
     check_eq "$(find "$U/cache/pgboot/templates" -mindepth 1 -maxdepth 1 -name "$BUNDLE_KEY-t2*" | wc -l)" 2 "no third template"
     pgb run --ephemeral --memory 12MB -- true
-    check_failed "run --ephemeral --memory 12MB is refused"
+    check_failed "run --ephemeral --memory 12MB is refused as a usage error" 2
 }
 
 case_tmp() {

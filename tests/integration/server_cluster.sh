@@ -168,7 +168,8 @@ case_restart_refused() {
     for a in "--locale C.UTF-8" "--encoding LATIN1" "--no-data-checksums" "--memory lots" "--memory 100MB" "--set shared_buffers=banana" "--set no_such_setting=1"; do
         # shellcheck disable=SC2086 # $a is an option and its value
         pgb restart --app "$app" $a
-        check_failed "restart $a is refused"
+        # a budget that is no size is a usage error (2); the others, refusals (1)
+        check_failed "restart $a is refused" "$([[ $a == --memory* ]] && echo 2 || echo 1)"
         check_eq "$(sed -n 1p "$(data_dir "$app")/postmaster.pid" 2>/dev/null || true)" "$pid" "restart $a: the same server runs on"
         check_eq "$(conf_of "$app")" "$before" "restart $a: pgboot.conf is as it was"
     done
@@ -200,7 +201,7 @@ case_memory() {
     before=$(conf_of "$app")
     for m in 512M 64MB lots 2TB; do
         pgb start --app "$app" --memory "$m"
-        check_failed "--memory $m is refused"
+        check_failed "--memory $m is refused as a usage error" 2
         check_eq "$(conf_of "$app")" "$before" "--memory $m: pgboot.conf unchanged"
     done
     # on the running server: shared_buffers waits for a restart

@@ -45,7 +45,14 @@ static void test_parse(void **state)
         assert_int_equal(pgb_memory_parse(bad[i], "--memory", &kb), PGBOOT_EINVALID);
         assert_int_equal(kb, 0);
         assert_non_null(strstr(pgboot_error_last(), "--memory"));
+        uint64_t bytes = 1;
+        assert_int_equal(pgboot_memory_budget_parse(bad[i], &bytes), PGBOOT_EINVALID);
+        assert_int_equal(bytes, 0);
+        assert_non_null(pgboot_error_hint());
     }
+    uint64_t bytes = 0;
+    assert_int_equal(pgboot_memory_budget_parse("2GB", &bytes), 0);
+    assert_int_equal(bytes, 2ULL << 30);
 }
 
 static void test_derive(void **state)
