@@ -690,17 +690,30 @@ static int alter_deferrable(pgb_target *tg, PGconn *c, pgb_buf *ddl, int on)
     return rc;
 }
 
-int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl)
+/* SET CONSTRAINTS ... DEFERRED (on) or IMMEDIATE (off, which checks the
+ * rows loaded meanwhile) for the foreign keys deferred to break a cycle. */
+static int set_deferred(pgb_target *tg, PGconn *c, pgb_buf *ddl, int on)
 {
-    int rc = alter_deferrable(tg, c, ddl, 1);
+    int rc = 0;
     for (int i = 0; i < tg->nfks && rc == 0; i++) {
         if (!tg->fks[i].defer)
             continue;
-        char *sql = pgb_printf("SET CONSTRAINTS %s DEFERRED", tg->fks[i].qname);
-        rc = sql ? exec_ddl(c, ddl, sql, "cannot defer a foreign key")
+        char *sql =
+            pgb_printf("SET CONSTRAINTS %s %s", tg->fks[i].qname, on ? "DEFERRED" : "IMMEDIATE");
+        rc = sql ? exec_ddl(c, ddl, sql,
+                            on ? "cannot defer a foreign key"
+                               : "a foreign key deferred while loading fails")
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
         free(sql);
     }
+    return rc;
+}
+
+int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl)
+{
+    int rc = alter_deferrable(tg, c, ddl, 1);
+    if (rc == 0)
+        rc = set_deferred(tg, c, ddl, 1);
     if (rc == 0)
         rc = switch_triggers(tg, c, ddl, 0);
     /* Emptied children first: the reverse of the load order. */
@@ -1183,14 +1196,8 @@ int pgb_target_after_load(pgb_target *tg, PGconn *c, pgb_buf *ddl, pgb_report *r
      * were. */
     if (broken)
         rc = validate(tg, c);
-    for (int i = 0; i < tg->nfks && rc == 0; i++) {
-        if (!tg->fks[i].defer)
-            continue;
-        char *sql = pgb_printf("SET CONSTRAINTS %s IMMEDIATE", tg->fks[i].qname);
-        rc = sql ? exec_ddl(c, ddl, sql, "a foreign key deferred while loading fails")
-                 : pgb_fail(PGBOOT_ENOMEM, "out of memory");
-        free(sql);
-    }
+    if (rc == 0)
+        rc = set_deferred(tg, c, ddl, 0);
     if (rc == 0)
         rc = alter_deferrable(tg, c, ddl, 0);
     if (rc == 0 && tg->bypass)
