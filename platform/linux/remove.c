@@ -89,15 +89,18 @@ static int empty_dirfd(int dirfd, dev_t dev, int depth)
     if (fstat(dirfd, &st) == 0 && (st.st_mode & S_IRWXU) != S_IRWXU)
         fchmod(dirfd, (st.st_mode & 07777) | S_IRWXU);
     int failed = 0, saved = 0;
+    /* ENOENT on reading: another remover removed this directory meanwhile
+     * (a throwaway cluster's stop and its supervisor both remove it), so
+     * nothing is left in it. */
     for (int pass = 0; pass < MAX_PASSES; pass++) {
         if (lseek(dirfd, 0, SEEK_SET) != 0)
-            return -1;
+            return errno == ENOENT ? 0 : -1;
         int seen = 0;
         char buf[2048];
         for (;;) {
             long n = pgb_getdents(dirfd, buf, sizeof buf);
             if (n < 0)
-                return -1;
+                return errno == ENOENT ? 0 : -1;
             if (n == 0)
                 break;
             for (long off = 0; off < n;) {

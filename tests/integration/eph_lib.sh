@@ -111,7 +111,9 @@ check_clean() {
     if wait_until 2 no_trash "$base"; then
         ok "$desc: no .trash-* left"
     else
-        nok "$desc: .trash-* still there after $((2 * WAIT_SCALE)) s: $(trash_dirs "$base" | tr '\n' ' ')"
+        local t
+        t=$(trash_dirs "$base")
+        nok "$desc: .trash-* still there after $((2 * WAIT_SCALE)) s: $(tr '\n' ' ' <<<"$t"); in it: $(find $t 2>/dev/null | head -8 | tr '\n' ' '); pgboot processes: $(show_pids "$(live_pgboot)"); postgres: $(show_pids "$(live_postgres)")"
     fi
     check_no_postgres "$base" 3 "$desc"
 }

@@ -119,6 +119,42 @@ static void test_rmtree_removes_tree_only(void **state)
     assert_sentinels();
 }
 
+/* Two removers of one tree at once (a stopped throwaway cluster: the stop's
+ * remover and the supervisor's rm -rf of the same directory) both succeed and
+ * leave nothing: a directory the other removed while this one read it is
+ * gone, not an error (it was: the tree's emptied top directory stayed). */
+static void test_rmtree_concurrent_removers(void **state)
+{
+    (void)state;
+    surround();
+    char p[4096], rel[128];
+    path_of(p, "box/tree");
+    for (int round = 0; round < 20; round++) {
+        make_dir("box/tree");
+        for (int d = 0; d < 30; d++) {
+            snprintf(rel, sizeof rel, "box/tree/d%d", d);
+            make_dir(rel);
+            snprintf(rel, sizeof rel, "box/tree/d%d/sub", d);
+            make_dir(rel);
+            for (int f = 0; f < 6; f++) {
+                snprintf(rel, sizeof rel, "box/tree/d%d/sub/f%d", d, f);
+                make_file(rel);
+            }
+        }
+        pid_t other = fork();
+        assert_true(other >= 0);
+        if (other == 0)
+            _exit(pgb_rmtree(p) == 0 ? 0 : 1);
+        int mine = pgb_rmtree(p);
+        int st = 0;
+        assert_int_equal(waitpid(other, &st, 0), other);
+        assert_int_equal(mine, 0);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_false(exists("box/tree"));
+    }
+    assert_sentinels();
+}
+
 /* "D/.." and "D/." name directories pgboot did not create: refused. */
 static void test_rmtree_refuses_dots(void **state)
 {
@@ -263,6 +299,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rmtree_removes_tree_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rmtree_concurrent_removers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rmtree_refuses_dots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rmtree_refuses_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_dir_keeps_dir, setup, teardown),
