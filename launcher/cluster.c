@@ -208,20 +208,27 @@ int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser, cons
     char *locarg = pgb_printf("--locale=%s", pgb_cluster_locale(co));
     char *encarg = pgb_printf("--encoding=%s", co && co->encoding ? co->encoding : "UTF8");
     char *userarg = pgb_printf("--username=%s", superuser);
-    char *output = NULL;
+    char *output = NULL, *verifier = NULL;
     int rc = 0, status = 0, fd = -1;
     if (!pwfile || !initdb || !pwarg || !locarg || !encarg || !userarg) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
         goto done;
     }
-    /* The superuser's password reaches initdb through a private file, never argv. */
+    /* The superuser's password reaches initdb through a private file, never
+     * argv, and as its SCRAM verifier (which PostgreSQL stores as given): with
+     * pgboot's iterations (scram.c), not initdb's 4096. */
+    verifier = pgb_scram_verifier(password);
+    if (!verifier) {
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
     fd = open(pwfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", pwfile, strerror(errno));
         goto done;
     }
-    size_t pl = strlen(password);
-    if (write(fd, password, pl) != (ssize_t)pl || write(fd, "\n", 1) != 1) {
+    size_t pl = strlen(verifier);
+    if (write(fd, verifier, pl) != (ssize_t)pl || write(fd, "\n", 1) != 1) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot write %s", pwfile);
         goto done;
     }
@@ -263,6 +270,9 @@ done:
     if (pwfile)
         unlink(pwfile);
     free(pwfile);
+    if (verifier)
+        sodium_memzero(verifier, strlen(verifier));
+    free(verifier);
     free(initdb);
     free(pwarg);
     free(locarg);
@@ -883,7 +893,7 @@ int pgb_cluster_ensure_app(const pgb_app_paths *p, int port, uint64_t deadline)
      * password is (re)set from pgpass when the role exists too: a start
      * killed between CREATE ROLE and here, or a role changed by hand, must
      * leave a URL that logs in. */
-    verifier = PQencryptPasswordConn(c, app_pw, p->app, "scram-sha-256");
+    verifier = pgb_scram_verifier(app_pw); /* pgboot's iterations (scram.c) */
     lit = verifier ? PQescapeLiteral(c, verifier, strlen(verifier)) : NULL;
     sql = lit ? pgb_printf("%s ROLE %s LOGIN CREATEDB PASSWORD %s", yes ? "ALTER" : "CREATE", role,
                            lit)
@@ -909,7 +919,7 @@ int pgb_cluster_ensure_app(const pgb_app_paths *p, int port, uint64_t deadline)
     }
 done:
     if (verifier)
-        PQfreemem(verifier);
+        free(verifier);
     if (lit)
         PQfreemem(lit);
     if (role)

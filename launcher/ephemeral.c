@@ -1,8 +1,8 @@
 /* Throwaway clusters for tests.
  *
  * Where things are:
- *   <cache>/templates/<bundle>-t1/data      the template cluster: initdb once per bundle
- *   <cache>/templates/<bundle>-t1/password  the superuser's password
+ *   <cache>/templates/<bundle>-t3/data      the template cluster: initdb once per bundle
+ *   <cache>/templates/<bundle>-t3/password  the superuser's password
  *   <base>/eph-XXXXXX/                     one ephemeral cluster: data/, s/ (socket),
  *                                          owner (pids, for the reaper)
  *   <base>/spare-<tpl>-<rand>/             a ready copy of a template's data
@@ -41,8 +41,9 @@
 #include "../platform/dynload.h"
 #include "launcher.h"
 
-/* t2: data checksums on by default (issue 12). */
-#define TEMPLATE_CLUSTER_VERSION "t2"
+/* t2: data checksums on by default (issue 12); t3: the superuser's verifier with
+ * pgboot's SCRAM iterations (scram.c). */
+#define TEMPLATE_CLUSTER_VERSION "t3"
 #define SPARES_WANTED 2
 #define SPARE_MAX_AGE_S 600
 #define SUN_PATH_MAX 107

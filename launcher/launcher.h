@@ -99,6 +99,15 @@ pgboot_fetch_options pgb_fetch_options_for(const pgboot_fetch_options *in, unsig
 PGB_MUST_USE int pgb_initdb(const char *bin_dir, const char *dir, const char *superuser,
                             const char *password, const char *scratch_dir,
                             const pgb_cluster_opts *co);
+/* The SCRAM-SHA-256 verifier of one of pgboot's generated passwords, as
+ * pg_authid stores it, with PGB_SCRAM_ITERATIONS and a random salt (scram.c
+ * says why so few iterations); pgb_scram_verifier_salted with a given salt
+ * (at most 16 bytes) and iterations (> 0), for tests. A malloc'd string, or
+ * NULL when out of memory or given nothing. Any thread. */
+#define PGB_SCRAM_ITERATIONS 16
+char *pgb_scram_verifier(const char *password);
+char *pgb_scram_verifier_salted(const char *password, const unsigned char *salt, size_t salt_len,
+                                unsigned int iterations);
 /* A random password of len-1 letters and digits. */
 void pgb_random_password(char *out, size_t len);
 /* Settings: `set` is "name=value" items, `unset` names (NULL-terminated,

@@ -27,12 +27,12 @@ case_options() {
     in_cluster --locale C --no-data-checksums --memory 512MB --set work_mem=3MB
     check_rc 0 "run --ephemeral --locale C --no-data-checksums --memory 512MB --set work_mem=3MB"
     check_eq "$VALUES" "off C UTF8 128MB 32 3MB " "checksums off, datcollate C, the budget's shared_buffers and max_connections, the explicit work_mem"
-    tpl=$(find "$U/cache/pgboot/templates" -mindepth 1 -maxdepth 1 -name "$BUNDLE_KEY-t2*" | wc -l)
+    tpl=$(find "$U/cache/pgboot/templates" -mindepth 1 -maxdepth 1 -name "$BUNDLE_KEY-t3*" | wc -l)
     check_eq "$tpl" 2 "two template clusters: the defaults' and these options'"
     in_cluster --locale C --no-data-checksums
     check_rc 0 "the same options again"
     check_match "$VALUES" '^off C UTF8 ' "from the same template"
-    check_eq "$(find "$U/cache/pgboot/templates" -mindepth 1 -maxdepth 1 -name "$BUNDLE_KEY-t2*" | wc -l)" 2 "no third template"
+    check_eq "$(find "$U/cache/pgboot/templates" -mindepth 1 -maxdepth 1 -name "$BUNDLE_KEY-t3*" | wc -l)" 2 "no third template"
     pgb run --ephemeral --memory 12MB -- true
     check_failed "run --ephemeral --memory 12MB is refused as a usage error" 2
 }

@@ -134,7 +134,7 @@ check_socket_dir() {
 # (pgboot names them spare-<hash of the template directory>-<random>).
 spare_prefix() {
     "$PY" -c 'import hashlib, sys; print("spare-" + hashlib.blake2b(sys.argv[1].encode(), digest_size=8).hexdigest() + "-")' \
-        "$U/cache/pgboot/templates/$BUNDLE_KEY-t2"
+        "$U/cache/pgboot/templates/$BUNDLE_KEY-t3"
 }
 
 # wait_copiers SECONDS: wait until no pgboot process of this test runs (the

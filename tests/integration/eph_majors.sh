@@ -23,7 +23,7 @@ case_run_ephemeral() {
         pgb run --ephemeral --pg-version "$m" -- "$PSQL" -X -A -t -c 'select version()'
         check_rc 0 "run --ephemeral --pg-version $m"
         check_match "$OUT" "^PostgreSQL ${VERSION[$m]} " "the throwaway cluster runs PostgreSQL ${VERSION[$m]}"
-        check_eq "$(cat "$U"/cache/pgboot/templates/linux-x64-"$m".*-t2/data/PG_VERSION 2>&1)" "$m" \
+        check_eq "$(cat "$U"/cache/pgboot/templates/linux-x64-"$m".*-t3/data/PG_VERSION 2>&1)" "$m" \
             "a template cluster of its own for $m"
     done
     PGB_ENV=(PGBOOT_PG_VERSION=18)

@@ -37,7 +37,7 @@ mv "$w/out.$i.tmp" "$w/out.$i"
 EOF
     chmod 755 "$w/cmd.sh"
     chown -R "$TEST_USER:" "$w"
-    check_true "no template yet" test ! -e "$U/cache/pgboot/templates/$BUNDLE_KEY-t2"
+    check_true "no template yet" test ! -e "$U/cache/pgboot/templates/$BUNDLE_KEY-t3"
 
     for ((i = 1; i <= N; i++)); do
         as_user_bg timeout -k 5 100 "$PGB" run --ephemeral -- "$w/cmd.sh" "$w" "$i" "$N"
@@ -75,7 +75,7 @@ EOF
     done
     check_clean "$BASE" "after $N parallel runs"
     tpl=$U/cache/pgboot/templates
-    check_eq "$(find "$tpl" -mindepth 1 -maxdepth 1 | sed 's|.*/||' | tr '\n' ' ')" "$BUNDLE_KEY-t2 " "one template made, no half-made one left"
+    check_eq "$(find "$tpl" -mindepth 1 -maxdepth 1 | sed 's|.*/||' | tr '\n' ' ')" "$BUNDLE_KEY-t3 " "one template made, no half-made one left"
     # The background copier ends; half-made spare copies do not stay.
     if wait_copiers 30; then
         ok "the spare copiers ended"

@@ -50,7 +50,7 @@ case_basic() {
     check_gone "$sock" 0 "after the command: the socket directory"
     check_clean "$BASE" "after the command"
     if pid_live "$pm"; then nok "the postmaster $pm still runs"; else ok "the postmaster is gone"; fi
-    tpl=$U/cache/pgboot/templates/$BUNDLE_KEY-t2
+    tpl=$U/cache/pgboot/templates/$BUNDLE_KEY-t3
     check_true "the template is in the cache ($tpl)" test -s "$tpl/data/PG_VERSION"
     check_eq "$(find "$U/cache/pgboot/templates" -mindepth 1 -maxdepth 1 | wc -l)" 1 "one template in the cache"
 }

@@ -294,7 +294,7 @@ case_template_leftovers() {
     PGB_ENV=()
     check_no_path "$cache/pgboot/templates/.tmp-dead" "the killed maker's marked work directory is removed"
     check_path "$cache/pgboot/templates/.tmp-decoy/keep" "an unmarked look-alike is left"
-    tpl=$(find "$cache/pgboot/templates" -maxdepth 1 -name '*-t2' | head -n 1)
+    tpl=$(find "$cache/pgboot/templates" -maxdepth 1 -name '*-t3' | head -n 1)
     check_path "$tpl/data/PG_VERSION" "the template cluster is in place"
     check_no_path "$tpl/.pgboot-work" "the template in place carries no work marker"
     check_sentinels "$U/box-tpl" "template leftovers"

@@ -89,7 +89,7 @@ case_prune_keeps_what_runs() {
     pgb stop --app "$app"
     pgb cache prune --older-than 1d --json
     check_eq "$(names removed)" "17.10.0" "once its server stopped, the unused 17 bundle goes"
-    check_eq "$(find "$CACHE/templates" -maxdepth 1 -name 'linux-x64-18.*-t2' | wc -l)" 1 \
+    check_eq "$(find "$CACHE/templates" -maxdepth 1 -name 'linux-x64-18.*-t3' | wc -l)" 1 \
         "18's template cluster is there while the throwaway cluster runs"
     # The throwaway cluster ends (a fast shutdown; its supervisor removes it).
     kill -INT "$tmppid"

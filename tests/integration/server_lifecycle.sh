@@ -158,6 +158,14 @@ case_no_password_leak() {
         check_not_contains "$(cat "$DD/log/postgresql.log")" "$superpw" "the superuser password is not in postgresql.log"
         check_not_contains "$(ps -eo args)" "$superpw" "the superuser password is not in any process's args"
     fi
+    # the catalogs hold SCRAM verifiers with pgboot's iterations (16: the
+    # passwords are random, and every login repeats the iterations), made by
+    # pgboot: the superuser's at initdb, the app role's at each start
+    local superuser super_url
+    superuser=$(grep -v '^#' "$AD/pgpass" | grep -v ":$APP:" | head -1 | awk -F: '{print $4}')
+    super_url=$(sed -E "s|//[^@]+@|//$superuser:$superpw@|; s|/[^/]*$|/postgres|" <<<"$url")
+    check_eq "$(sql "$super_url" "SELECT rolname || ' ' || split_part(rolpassword, ':', 1) FROM pg_authid WHERE rolpassword IS NOT NULL ORDER BY rolname" | tr '\n' ,)" \
+        "$APP SCRAM-SHA-256\$16,$superuser SCRAM-SHA-256\$16," "the app role's and the superuser's verifiers have 16 iterations"
     # nor in any file but pgpass (the catalogs hold only a SCRAM verifier)
     check_eq "$(grep -rlF -- "$pw" "$AD" 2>/dev/null | grep -v -x -F "$AD/pgpass" || true)" "" "the password is in no file of the app dir but pgpass"
 }
