@@ -194,15 +194,35 @@ function withDatabase(fn, label) {
   };
 }
 
-// For vitest's or jest's globalSetup: one broker for every worker.
-async function globalSetup(options) {
-  if (process.env[SOCKET_ENV]) return async () => {};
-  const b = await startBroker(options || envOptions());
-  process.env[SOCKET_ENV] = b.socket;
-  return async () => { await b.stop(); };
+// For vitest's or jest's globalSetup: one broker for every worker, from
+// envOptions() (the runners pass their own configuration as arguments, which
+// is no broker's). vitest takes the teardown it returns; jest runs
+// globalTeardown (below) in the same process. globalSetupWith(options) makes
+// one with explicit options.
+const BROKER_KEY = Symbol.for('pgboot.globalBroker');
+
+function globalSetupWith(options) {
+  return async function pgbootGlobalSetup() {
+    if (process.env[SOCKET_ENV]) return async () => {};
+    const b = await startBroker(options || envOptions());
+    process.env[SOCKET_ENV] = b.socket;
+    globalThis[BROKER_KEY] = b;
+    return globalTeardown;
+  };
+}
+
+const globalSetup = globalSetupWith(null);
+
+async function globalTeardown() {
+  const b = globalThis[BROKER_KEY];
+  if (!b) return;
+  delete globalThis[BROKER_KEY];
+  if (process.env[SOCKET_ENV] === b.socket) delete process.env[SOCKET_ENV];
+  await b.stop();
 }
 
 module.exports = {
-  BrokerClient, BrokerError, startBroker, broker, withDatabase, globalSetup, envOptions,
+  BrokerClient, BrokerError, startBroker, broker, withDatabase, globalSetup, globalSetupWith,
+  globalTeardown, envOptions,
   serveArgs, urlWithoutPassword, SOCKET_ENV,
 };

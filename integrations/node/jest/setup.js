@@ -1,0 +1,3 @@
+'use strict';
+// jest's globalSetup: one pgboot broker for every worker (see ../README.md).
+module.exports = require('..').globalSetup;

@@ -1,0 +1,3 @@
+'use strict';
+// jest's globalTeardown: stops the broker globalSetup started.
+module.exports = require('..').globalTeardown;
