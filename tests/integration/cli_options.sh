@@ -25,6 +25,7 @@ value_for() {
     case $1 in
     N | SECONDS | MS | B) echo 1 ;;
     DURATION) echo 30d ;;
+    SIZE) echo 512MB ;;
     *=*) echo work_mem=1MB ;;
     *'|'*) echo "${1%%|*}" ;;
     *) echo x ;;
