@@ -100,6 +100,7 @@ typedef enum {
     CLI_OPT_REPLACE,
     CLI_OPT_SKIP_TABLE,
     CLI_OPT_REPLACE_TABLE,
+    CLI_OPT_DROP_COLUMN,
     CLI_OPT_EXISTING_ROWS,
     /* migrate: values changed on the way (issue 10) */
     CLI_OPT_ROUND_TIMESTAMPS,

@@ -67,6 +67,11 @@ const cli_opt cli_migrate_opts[] = {
      "with --schema or --data-only: delete the target table's rows (inside the migration's "
      "transaction), then load SQLite's (repeatable)",
      NULL},
+    {CLI_OPT_DROP_COLUMN, "drop-column", 0, "TABLE.COLUMN",
+     "with --schema or --data-only: leave the values of this SQLite column, which the target's "
+     "table lacks, behind on purpose (else such a column with values stops the migration; "
+     "repeatable)",
+     NULL},
     {CLI_OPT_EXISTING_ROWS, "existing-rows", 0, "refuse|skip|replace",
      "with --schema or --data-only: what becomes of every other target table that holds rows: "
      "stop before writing (refuse, default), --skip-table or --replace-table for each",
@@ -101,8 +106,8 @@ typedef struct {
     pgboot_server_options so;
     const char *app, *to;
     int as_json, allow_rejects;
-    const char *skip[CLI_MAX_LIST + 1], *replace[CLI_MAX_LIST + 1];
-    int nskip, nreplace;
+    const char *skip[CLI_MAX_LIST + 1], *replace[CLI_MAX_LIST + 1], *drop[CLI_MAX_LIST + 1];
+    int nskip, nreplace, ndrop;
 } migrate_args;
 
 /* 0 or a usage exit status. */
@@ -183,6 +188,14 @@ static int migrate_option(void *ctx, cli_opt_id id, const char *arg)
         a->replace[a->nreplace++] = arg;
         mo->replace_tables = a->replace;
         return 0;
+    case CLI_OPT_DROP_COLUMN:
+        if (a->ndrop == CLI_MAX_LIST)
+            return cli_usage_error("at most %d --drop-column options", CLI_MAX_LIST);
+        if (!strchr(arg, '.'))
+            return cli_usage_error("--drop-column takes TABLE.COLUMN, not '%s'", arg);
+        a->drop[a->ndrop++] = arg;
+        mo->drop_columns = a->drop;
+        return 0;
     case CLI_OPT_EXISTING_ROWS: { /* in the order of pgboot_existing_rows */
         static const char *const names[] = {"refuse", "skip", "replace", NULL};
         int v = 0, rc = cli_choice("--existing-rows", arg, names, &v);
@@ -238,9 +251,9 @@ int cmd_migrate(const cli_cmd *cmd, int argc, char **argv)
         return cli_usage_error("migrate needs a target: --app NAME or --to URL");
     if (mo.replace && !mo.force)
         return cli_usage_error("--replace goes with --force");
-    if ((a.nskip || a.nreplace || mo.existing_rows) && !mo.schema_file && !mo.data_only)
-        return cli_usage_error("--skip-table, --replace-table and --existing-rows go with "
-                               "--schema FILE.sql or --data-only");
+    if ((a.nskip || a.nreplace || a.ndrop || mo.existing_rows) && !mo.schema_file && !mo.data_only)
+        return cli_usage_error("--skip-table, --replace-table, --drop-column and --existing-rows "
+                               "go with --schema FILE.sql or --data-only");
     if (app && pgboot_app_name_check(app) != 0)
         return cli_usage_fail();
     const char *ext = getenv("PGBOOT_DATABASE_URL");

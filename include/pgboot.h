@@ -958,15 +958,24 @@ typedef struct {
                                      microsecond (halves up); else such a column stays text, and
                                      into an existing timestamp column they cannot be stored */
     pgboot_zero_dates zero_dates; /* zero dates: refused (default), -infinity or NULL */
-    /* end of version 3 fields */
+    /* version 4, into the app's own schema (schema_file or data_only): */
+    const char *const *drop_columns; /* NULL-terminated "TABLE.COLUMN" (SQLite's table name or
+                                        its target name, SQLite's column name): a column the
+                                        target's table has not, whose values are left behind
+                                        on purpose. Any other such column that holds a value
+                                        not NULL stops the migration before anything is
+                                        written (PGBOOT_EINVALID, naming them); one holding
+                                        only NULLs is left out with a warning. An entry that
+                                        names no such column is PGBOOT_EINVALID */
+    /* end of version 4 fields */
 } pgboot_migrate_options;
 
-#define PGBOOT_MIGRATE_OPTIONS_VERSION 3
+#define PGBOOT_MIGRATE_OPTIONS_VERSION 4
 #define PGBOOT_MIGRATE_OPTIONS_INIT                                                                \
     {                                                                                              \
         PGBOOT_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, PGBOOT_ON_ERROR_STRICT,            \
             PGBOOT_VERIFY_COUNTS, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,         \
-            PGBOOT_EXISTING_ROWS_REFUSE, 0, PGBOOT_ZERO_DATES_REFUSE                               \
+            PGBOOT_EXISTING_ROWS_REFUSE, 0, PGBOOT_ZERO_DATES_REFUSE, NULL                         \
     }
 /** As pgboot_fetch_options_init(), for migration options. 0 or PGBOOT_EINVALID. */
 PGBOOT_EXTERN int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int version);

@@ -1008,7 +1008,78 @@ static int has_rows(const pgb_plan_table *t)
     return 0;
 }
 
-int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out)
+static int adopt_tables(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out,
+                        const char *const *drop, char *used, pgb_buf *missing, int *nmissing);
+
+/* Is TABLE.COLUMN (SQLite's table name or its target name) in drop? Marks
+ * the entry used. */
+static int in_drop(const char *const *drop, char *used, const pgb_plan_table *t, const char *col)
+{
+    int found = 0;
+    for (int k = 0; drop && drop[k]; k++) {
+        const char *dot = strrchr(drop[k], '.');
+        if (!dot || strcmp(dot + 1, col) != 0)
+            continue;
+        size_t n = (size_t)(dot - drop[k]);
+        if ((strlen(t->src->name) == n && !strncmp(drop[k], t->src->name, n)) ||
+            (strlen(t->name) == n && !strncmp(drop[k], t->name, n))) {
+            used[k] = 1;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+/* The columns with values that the target has no column for: refused,
+ * naming them (listed in `missing`, `nmissing` of them); or an entry of drop
+ * that named no such column. 0 when there is neither. */
+static int refuse_missing(const pgb_buf *missing, int nmissing, const char *const *drop,
+                          const char *used)
+{
+    if (nmissing > 0) {
+        int rc = pgb_fail(PGBOOT_EINVALID,
+                          "%d SQLite column%s with values %s no column in the target's table: "
+                          "%s; nothing was written",
+                          nmissing, nmissing == 1 ? "" : "s", nmissing == 1 ? "has" : "have",
+                          missing->s ? missing->s : "");
+        pgb_hint("add them to the schema, or leave their values behind on purpose with "
+                 "--drop-column TABLE.COLUMN (repeatable)");
+        return rc;
+    }
+    for (int k = 0; drop && drop[k]; k++)
+        if (!used[k]) {
+            int rc = pgb_fail(PGBOOT_EINVALID,
+                              "--drop-column %s names no SQLite column that the target's table "
+                              "lacks",
+                              drop[k]);
+            pgb_hint("give TABLE.COLUMN with SQLite's column name, of a column the app's schema "
+                     "does not have");
+            return rc;
+        }
+    return 0;
+}
+
+int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out,
+                               const char *const *drop)
+{
+    size_t ndrop = 0;
+    while (drop && drop[ndrop])
+        ndrop++;
+    char *used = calloc(ndrop + 1, 1);
+    pgb_buf missing = {0};
+    int nmissing = 0;
+    if (!used)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = adopt_tables(c, p, rep, leave_out, drop, used, &missing, &nmissing);
+    if (rc == 0)
+        rc = refuse_missing(&missing, nmissing, drop, used);
+    pgb_buf_free(&missing);
+    free(used);
+    return rc;
+}
+
+static int adopt_tables(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out,
+                        const char *const *drop, char *used, pgb_buf *missing, int *nmissing)
 {
     for (int i = 0; i < p->ntables; i++) {
         pgb_plan_table *t = &p->tables[i];
@@ -1119,12 +1190,19 @@ int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep, const ch
             }
             if (!found) {
                 const pgb_col_stats *st = &col->st;
+                const char *cname = t->src->cols[col->src].name;
                 long long values = (long long)(st->n_int + st->n_real + st->n_text + st->n_blob);
-                pgb_report_warn(rep,
-                                "column %s.%s has no column in the target table %s; "
-                                "not migrated (%lld value%s not NULL)",
-                                t->src->name, t->src->cols[col->src].name, t->name, values,
-                                values == 1 ? "" : "s");
+                if (in_drop(drop, used, t, cname) || values == 0) {
+                    pgb_report_warn(rep,
+                                    "column %s.%s has no column in the target table %s; "
+                                    "not migrated (%lld value%s not NULL%s)",
+                                    t->src->name, cname, t->name, values, values == 1 ? "" : "s",
+                                    values ? ", left behind as asked: --drop-column" : "");
+                } else if ((*nmissing)++ < 10) {
+                    pgb_buf_printf(missing, "%s%s.%s (%lld value%s not NULL)",
+                                   *nmissing > 1 ? ", " : "", t->src->name, cname, values,
+                                   values == 1 ? "" : "s");
+                }
                 col->generated = 1; /* not copied */
             }
         }

@@ -66,9 +66,13 @@ void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p);
 PGB_MUST_USE int pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep);
 /* --schema / --data-only: the plan takes the types of the target's existing
  * tables; those whose leave_out[i] is set (NULL: none) are left as they are
- * (they are not loaded, and need not exist). */
+ * (they are not loaded, and need not exist). A SQLite column the target's
+ * table has not is left out: with a warning when it holds only NULLs or is
+ * in drop ("TABLE.COLUMN" entries, NULL-terminated; NULL: none), else the
+ * migration stops here, before anything is written (PGBOOT_EINVALID, naming
+ * such columns); so does an entry of drop that names no such column. */
 PGB_MUST_USE int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *rep,
-                                            const char *leave_out);
+                                            const char *leave_out, const char *const *drop);
 /* --schema / --data-only, after the rows: the app's own search tables. For
  * each FTS3/4/5 table of the source, its target table (the table of its
  * name; external content: the content table) got its text columns as rows;

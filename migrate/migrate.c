@@ -131,6 +131,9 @@ static int check_options(const pgboot_migrate_options *o, target *to)
         return pgb_fail(PGBOOT_EINVALID, "skip_tables, replace_tables and existing_rows are for "
                                          "a migration into the app's own schema (schema_file or "
                                          "data_only)");
+    if (o->version >= 4 && o->drop_columns && !o->schema_file && !o->data_only)
+        return pgb_fail(PGBOOT_EINVALID, "drop_columns is for a migration into the app's own "
+                                         "schema (schema_file or data_only)");
     if (o->on_error == PGBOOT_ON_ERROR_REJECT && !o->report_dir && !o->dry_run)
         return pgb_fail(PGBOOT_EINVALID, "--on-error reject needs a report directory for the "
                                          "rejected rows");
@@ -470,7 +473,8 @@ static int prepare_target(migration *mg)
     if (!o->schema_file && !o->data_only)
         return pgb_record_check_tables(mg->c, &mg->p, o, !mg->staging);
     if ((rc = pgb_target_names(&mg->tg, &mg->p, o)) != 0 ||
-        (rc = pgb_ddl_adopt_target_types(mg->c, &mg->p, &mg->rep, mg->tg.skipped)) != 0)
+        (rc = pgb_ddl_adopt_target_types(mg->c, &mg->p, &mg->rep, mg->tg.skipped,
+                                         o->version >= 4 ? o->drop_columns : NULL)) != 0)
         return rc;
     pgb_plan_recount(&mg->p);
     return pgb_target_read(&mg->tg, mg->c, o, &mg->rep);

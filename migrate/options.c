@@ -17,6 +17,7 @@ int pgboot_migrate_options_init(pgboot_migrate_options *opts, unsigned int versi
         memcpy(opts, &init,
                version == 1   ? offsetof(pgboot_migrate_options, server)
                : version == 2 ? offsetof(pgboot_migrate_options, skip_tables)
+               : version == 3 ? offsetof(pgboot_migrate_options, drop_columns)
                               : sizeof init);
         opts->version = version;
     }

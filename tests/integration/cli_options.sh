@@ -26,6 +26,7 @@ value_for() {
     N | SECONDS | MS | B) echo 1 ;;
     DURATION) echo 30d ;;
     SIZE) echo 512MB ;;
+    TABLE.COLUMN) echo t.c ;;
     *=*) echo work_mem=1MB ;;
     *'|'*) echo "${1%%|*}" ;;
     *) echo x ;;

@@ -172,7 +172,20 @@ SQL
 case_target_checks() {
     local url dir=$U/out/checks
     url=$(newdb checks)
+    # a column of SQLite's that the app's schema has not, with a value: refused,
+    # named, nothing written (it was a warning, and the value was lost)
     pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL"
+    check_failed "a SQLite column with values that the app's table lacks"
+    check_match "$(err_line)" "^pgboot: error: 1 SQLite column with values has no column in the target's table: items.legacy \(1 value not NULL\); nothing was written" "the error names it and its values"
+    check_match "$(hint_line)" "--drop-column TABLE.COLUMN" "the hint gives the way out"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
+    pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL" --drop-column items.legacy --drop-column items.nosuch
+    check_failed "--drop-column of a column that is not missing"
+    check_match "$(err_line)" "--drop-column items.nosuch names no SQLite column that the target's table lacks" "a typo is named"
+    pgb migrate --sqlite "$CHK_SRC" --to "$url" --drop-column items.legacy
+    check_rc 2 "--drop-column without --schema or --data-only is a usage error"
+    check_contains "$ERR" "go with --schema FILE.sql or --data-only" "which says what it goes with"
+    pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL" --drop-column items.legacy
     check_failed "values longer than char(n) and varchar(n), a NULL in NOT NULL, digits numeric(p,s) would round or overflow"
     check_match "$(err_line)" "^pgboot: error: 5 values .*nothing was written" "refused before anything is written, counted"
     check_match "$(err_line)" "items.code \(rowid 1\): 'abc' \(longer than the column\)" "char(2)"
@@ -183,10 +196,10 @@ case_target_checks() {
     check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
     mkdir -p "$dir"
     user_own "$dir"
-    pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL" --on-error reject --allow-rejects --report "$dir/report.json" --verify full
+    pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL" --on-error reject --allow-rejects --report "$dir/report.json" --verify full --drop-column items.legacy
     check_rc 0 "--on-error reject"
     check_eq "$(q_try "$url" "SELECT string_agg(id || ':' || code || ':' || rating, ',' ORDER BY id) FROM items")" "3:cd:1.5" "the rows that fit are in (1.50 is 1.5 exactly)"
-    check_match "$(rj "$dir/report.json" '"\n".join(d["warnings"])')" "column items.legacy has no column in the target table items; not migrated \(1 value not NULL\)" "the report says how many values a column the target has not leaves behind"
+    check_match "$(rj "$dir/report.json" '"\n".join(d["warnings"])')" "column items.legacy has no column in the target table items; not migrated \(1 value not NULL, left behind as asked: --drop-column\)" "the report says how many values a column the target has not leaves behind"
 
     url=$(newdb checksadded)
     pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_ADDED_SQL"
