@@ -151,6 +151,25 @@ remove_spares() {
     find "$1" -mindepth 1 -maxdepth 1 -name "$p*" -exec rm -rf {} + 2>/dev/null || true
 }
 
+# check_demo_kept OUTPUT PREFIX: a Node suite's deliberately failing test
+# ("demo failure", on the app APP) left its database kept: its URL, without
+# the password, is in OUTPUT; it holds what the test wrote; no other clone of
+# the suite is left; no broker is left; then it is dropped. (eph_node and
+# eph_node_runners.)
+check_demo_kept() {
+    local out=$1 pre=$2 kept db h url
+    kept=$(grep -m1 -oE 'pgboot: kept database: postgresql://[^ ]+' <<<"$out" | sed 's/^pgboot: kept database: //' || true)
+    check_match "$kept" "^postgresql://$APP@127\\.0\\.0\\.1:[0-9]+/pgboot_k_[0-9a-f]{8}_demo_failure_[A-Za-z0-9]{6}\$" "${pre}the output gives the kept database's URL (named after the test), without the password"
+    db=$(url_db "$kept")
+    url=$(sed -E "s|/[^/?]*(\\?.*)?\$|/$db|" <<<"$APP_URL")
+    check_eq "$(sql "$url" "select name from items order by id")" $'from the template\nevidence' "${pre}the kept database holds what the failed test wrote"
+    h=${db:9:8}
+    check_eq "$(dbs "pgboot\\_t\\_${h}\\_%")" "" "${pre}no other clone of the suite is left"
+    if wait_copiers 30; then ok "${pre}no broker is left"; else nok "${pre}pgboot processes left: $(show_pids "$(live_pgboot)")"; fi
+    pgb testdb drop "$url"
+    check_rc 0 "${pre}the kept database can be dropped"
+}
+
 # --- setup and teardown -------------------------------------------------------------
 
 # _eph_cleanup: this test's pgboot processes (tmp daemons, run owners) end,

@@ -17,8 +17,6 @@ HELPER=$U/work/node
 NODE=$(command -v node || true)
 [[ -x "$NODE" ]] || die "$TEST_NAME needs node (Node 18 or later) on PATH"
 
-with_db() { sed -E "s|/[^/?]*(\\?.*)?\$|/$1|" <<<"$APP_URL"; }
-
 # run_node ENV... -- ARGS...: node as the test user in the example directory;
 # sets NRC and NOUT (TAP: stdout is not a terminal).
 run_node() {
@@ -35,20 +33,11 @@ case_passes() {
 }
 
 case_failure_kept() {
-    local kept db h
     run_node env PGBOOT_DEMO_FAILURE=1 "$NODE" ../run.js --app "$APP" --template-sql schema.sql --pgboot "$PGB" -- "$NODE" --test
     check_eq "$NRC" 1 "node --test through run.js exits 1 (a test failed)"
     check_eq "$(grep -E '^# (pass|fail) ' <<<"$NOUT" | tr '\n' ' ')" "# pass 3 # fail 1 " "three pass, one fails"
     check_eq "$(grep -E '^not ok ' <<<"$NOUT")" "not ok 4 - demo failure" "the one failure is the demo failure"
-    kept=$(grep -m1 -oE 'pgboot: kept database: postgresql://[^ ]+' <<<"$NOUT" | sed 's/^pgboot: kept database: //' || true)
-    check_match "$kept" "^postgresql://$APP@127\\.0\\.0\\.1:[0-9]+/pgboot_k_[0-9a-f]{8}_demo_failure_[A-Za-z0-9]{6}\$" "the error gives the kept database's URL, without the password"
-    db=$(url_db "$kept")
-    check_eq "$(sql "$(with_db "$db")" "select name from items order by id")" $'from the template\nevidence' "the kept database holds what the failed test wrote"
-    h=${db:9:8}
-    check_eq "$(dbs "pgboot\\_t\\_${h}\\_%")" "" "no other database of the suite is left"
-    if wait_copiers 30; then ok "run.js stopped its broker"; else nok "pgboot processes left: $(show_pids "$(live_pgboot)")"; fi
-    pgb testdb drop "$(with_db "$db")"
-    check_rc 0 "the kept database can be dropped"
+    check_demo_kept "$NOUT" ""
 }
 
 user_mkdir "$SQL"

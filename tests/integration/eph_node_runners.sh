@@ -3,7 +3,8 @@
 # Node suites use, as the test user against the real server: one broker for
 # all workers from the runner's global setup (jest: jest/setup.js and
 # jest/teardown.js; vitest: a setup file returning the teardown), a fresh
-# clone per test; with a deliberately failing test the run fails for exactly
+# clone per test (the example suite integrations/node/example-runners); with
+# a deliberately failing test the run fails for exactly
 # that test, whose database is kept (named by the test's label, holding what
 # it wrote, its URL without the password in the output) and every other
 # clone is dropped; no broker is left after either run.
@@ -22,10 +23,9 @@ NPM=$(command -v npm || true)
 [[ -x "$NODE" && -x "$NPM" ]] || die "$TEST_NAME needs node (18 or later) and npm on PATH"
 RUNNERS=(jest@29.7.0 vitest@3.2.4)
 CACHE=$(dirname "$PGBOOT_TEST_TARBALL")/node-runners
-SUITE=$U/work/suite
+HELPER=$U/work/node
+SUITE=$HELPER/example-runners
 SQL=$U/work/sql
-
-with_db() { sed -E "s|/[^/?]*(\\?.*)?\$|/$1|" <<<"$APP_URL"; }
 
 # install_runners: the pinned runners in CACHE (once; under a lock, as two
 # build passes may run this test at once).
@@ -45,54 +45,12 @@ install_runners() {
     ) 9>"$CACHE.lock" || die "$TEST_NAME: the runners could not be installed (see above): the registry npm is configured with must be reachable"
 }
 
-# The suite: one file for both runners (globals), a test per clone.
+# The helper with its jest/vitest example (integrations/node/example-runners)
+# and the runners beside it.
 write_suite() {
-    user_mkdir "$SUITE"
+    cp -r "$PGBOOT_SOURCE_DIR/integrations/node" "$HELPER"
     cp -a "$CACHE/node_modules" "$SUITE/node_modules"
-    cp -r "$PGBOOT_SOURCE_DIR/integrations/node" "$SUITE/helper"
-    cp "$PGBOOT_SOURCE_DIR/integrations/node/example/schema.sql" "$SUITE/schema.sql"
-    cat >"$SUITE/runner.test.js" <<'JS'
-'use strict';
-const assert = require('node:assert');
-const { execFileSync } = require('node:child_process');
-const { withDatabase } = require('./helper');
-
-const psql = (url, sql) =>
-  execFileSync(process.env.PSQL || 'psql', ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', sql], { encoding: 'utf8' }).trim();
-
-test('insert', withDatabase(async (url) => {
-  psql(url, "insert into items (name) values ('mine')");
-  assert.strictEqual(psql(url, 'select count(*) from items'), '2');
-}, 'insert'));
-
-test('isolated', withDatabase(async (url) => {
-  assert.strictEqual(psql(url, 'select name from items'), 'from the template');
-}, 'isolated'));
-
-if (process.env.PGBOOT_DEMO_FAILURE) {
-  test('demo failure', withDatabase(async (url) => {
-    psql(url, "insert into items (name) values ('evidence')");
-    assert.fail('fails on purpose: its database is kept');
-  }, 'demo failure'));
-}
-JS
-    cat >"$SUITE/jest.config.js" <<'JS'
-module.exports = {
-  testEnvironment: 'node',
-  testMatch: ['<rootDir>/runner.test.js'],
-  cacheDirectory: `${__dirname}/.jest-cache`,
-  globalSetup: './helper/jest/setup.js',
-  globalTeardown: './helper/jest/teardown.js',
-};
-JS
-    cat >"$SUITE/pgboot-setup.mjs" <<'JS'
-import pgboot from './helper/index.js';
-export const setup = pgboot.globalSetup;
-JS
-    cat >"$SUITE/vitest.config.mjs" <<'JS'
-export default { test: { globals: true, include: ['runner.test.js'], globalSetup: ['./pgboot-setup.mjs'] } };
-JS
-    chown -R "$TEST_USER:" "$SUITE"
+    chown -R "$TEST_USER:" "$HELPER"
 }
 
 # run_runner NAME [ENV...]: the runner as the test user in the suite; sets
@@ -122,20 +80,12 @@ case_passes() {
 }
 
 case_failure_kept() {
-    local r kept db h
+    local r
     for r in jest vitest; do
         run_runner "$r" PGBOOT_DEMO_FAILURE=1
         check_eq "$NRC" 1 "$r: the run fails (a test failed)"
         check_match "$NOUT" "Tests:? +1 failed" "$r: exactly one test failed"
-        kept=$(grep -m1 -oE 'pgboot: kept database: postgresql://[^ ]+' <<<"$NOUT" | sed 's/^pgboot: kept database: //' || true)
-        check_match "$kept" "^postgresql://$APP@127\\.0\\.0\\.1:[0-9]+/pgboot_k_[0-9a-f]{8}_demo_failure_[A-Za-z0-9]{6}\$" "$r: the output gives the kept database's URL (named by the label), without the password"
-        db=$(url_db "$kept")
-        check_eq "$(sql "$(with_db "$db")" "select name from items order by id")" $'from the template\nevidence' "$r: the kept database holds what the failed test wrote"
-        h=${db:9:8}
-        check_eq "$(dbs "pgboot\\_t\\_${h}\\_%")" "" "$r: no other clone of the suite is left"
-        if wait_copiers 30; then ok "$r: no broker is left"; else nok "$r: pgboot processes left: $(show_pids "$(live_pgboot)")"; fi
-        pgb testdb drop "$(with_db "$db")"
-        check_rc 0 "$r: the kept database can be dropped"
+        check_demo_kept "$NOUT" "$r: "
     done
 }
 
