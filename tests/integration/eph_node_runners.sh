@@ -4,10 +4,10 @@
 # all workers from the runner's global setup (jest: jest/setup.js and
 # jest/teardown.js; vitest: a setup file returning the teardown), a fresh
 # clone per test (the example suite integrations/node/example-runners); with
-# a deliberately failing test the run fails for exactly
-# that test, whose database is kept (named by the test's label, holding what
-# it wrote, its URL without the password in the output) and every other
-# clone is dropped; no broker is left after either run.
+# a deliberately failing test the run fails for exactly that test, whose
+# database is kept (named by the test's label, holding what it wrote, its URL
+# without the password in the output) and every other clone is dropped; no
+# broker is left after either run.
 #
 # jest 29.7.0 and vitest 3.2.4 (both run on Node 18+) are installed once per
 # build directory with npm from the registry npm is configured with, into
