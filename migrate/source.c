@@ -52,6 +52,9 @@ int pgb_src_fail(pgb_src_db *db, int code, const char *what)
 static void *quick_check(void *arg)
 {
     pgb_src_db *db = arg;
+    /* Joined only before commit: it must not take a core from the scan,
+     * which every later step waits for. */
+    pgb_thread_background();
     sqlite3 *c = NULL;
     sqlite3_stmt *s = NULL;
     if (sqlite3_open_v2(db->path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=

@@ -235,6 +235,10 @@ PGB_MUST_USE int pgb_spawn_server(const pgb_launch *l, int *pid);
  * 0 in the caller, -1 if it could not be made. Only async-signal-safe calls
  * happen in the child before it returns. */
 int pgb_fork_detached(void);
+/* Lower the calling thread's CPU priority (nice 10): for work off the
+ * critical path that would otherwise take a core from the work on it.
+ * Linux: a thread's own nice value; best effort, no error. */
+void pgb_thread_background(void);
 
 /* Become `user` (as root): groups, gid, uid, HOME/USER/LOGNAME; forget the
  * XDG_* variables of the previous identity. Creates the account as a system

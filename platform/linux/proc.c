@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -556,6 +558,12 @@ int pgb_become_user(const char *user, int create)
     free(home);
     free(name);
     return 0;
+}
+
+void pgb_thread_background(void)
+{
+    /* On Linux, PRIO_PROCESS with a thread id sets that thread's nice. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 }
 
 int pgb_fork_detached(void)
