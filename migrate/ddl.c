@@ -223,6 +223,15 @@ void pgb_ahead_free(pgb_ahead *a)
     memset(a, 0, sizeof *a);
 }
 
+/* Was `sql` built ahead (not refused)? */
+static int ahead_built(const pgb_ahead *a, const char *sql)
+{
+    for (int i = 0; a && i < a->n; i++)
+        if (a->jobs[i].built && !strcmp(a->jobs[i].sql, sql))
+            return 1;
+    return 0;
+}
+
 /* Run a statement after the data; report it if PostgreSQL refuses. */
 static int after_data(const pgb_emit *e, const char *sql, const char *kind, const char *name)
 {
@@ -485,10 +494,34 @@ static void primary_key(const pgb_emit *e, pgb_plan_table *t)
         }
         after_data(e, sql.s, "primary key", st->name);
     } else {
+        /* Staged: its index is built ahead on a worker, beside the other
+         * indexes, and the final transaction only makes it the key (ADD
+         * PRIMARY KEY USING INDEX), under PostgreSQL's own name for it. */
+        char key[80];
+        snprintf(key, sizeof key, "%s_pkey", t->name);
+        pgb_buf idx = {0};
+        if (strlen(key) <= 63 && e->mode != PGB_EMIT_RUN) {
+            pgb_buf_puts(&idx, "CREATE UNIQUE INDEX ");
+            pgb_buf_ident(&idx, key);
+            pgb_buf_puts(&idx, " ON ");
+            pgb_buf_ident(&idx, t->name);
+            pgb_buf_printf(&idx, " (%s)", list.s);
+        }
         pgb_buf_puts(&sql, "ALTER TABLE ");
         pgb_buf_ident(&sql, t->name);
-        pgb_buf_printf(&sql, " ADD PRIMARY KEY (%s)", list.s);
-        after_data(e, sql.s, "primary key", st->name);
+        if (idx.s && e->mode == PGB_EMIT_COLLECT) {
+            after_data(e, idx.s, "primary key", st->name);
+        } else if (idx.s && ahead_built(e->ahead, idx.s)) {
+            pgb_buf_puts(&sql, " ADD CONSTRAINT ");
+            pgb_buf_ident(&sql, key);
+            pgb_buf_puts(&sql, " PRIMARY KEY USING INDEX ");
+            pgb_buf_ident(&sql, key);
+            after_data(e, sql.s, "primary key", st->name);
+        } else {
+            pgb_buf_printf(&sql, " ADD PRIMARY KEY (%s)", list.s);
+            after_data(e, sql.s, "primary key", st->name);
+        }
+        pgb_buf_free(&idx);
         if (nocase) {
             pgb_buf_free(&sql);
             unique_index_sql(&sql, t, px, cols, npk, "pk_nocase", 1);
