@@ -11,12 +11,13 @@
 typedef struct pg_conn PGconn;
 
 /* Indexes built ahead: in a staged migration, the CREATE INDEX statements
- * (not the key and unique constraints, whose ALTER TABLE locks the table)
- * run on the staging workers, two at a time, before the final transaction
- * moves the tables; that transaction then finds them built. The statements
- * are the very ones the final pass generates: a first pass of the emitters
- * (PGB_EMIT_COLLECT) gathers them, and the final pass (PGB_EMIT_AHEAD_BUILT) skips
- * those built and reports those refused, as it would have. */
+ * (and the primary key's unique index, which the final transaction makes the
+ * key with ADD PRIMARY KEY USING INDEX; not the unique constraints, whose
+ * ALTER TABLE locks the table) run on the staging workers, two at a time, before the final
+ * transaction moves the tables; that transaction then finds them built. The statements are the very
+ * ones the final pass generates: a first pass of the emitters (PGB_EMIT_COLLECT) gathers them, and
+ * the final pass (PGB_EMIT_AHEAD_BUILT) skips those built and reports those refused, as it would
+ * have. */
 typedef struct {
     char *sql;
     char *err; /* PostgreSQL's refusal */
