@@ -293,6 +293,10 @@ static void clone_ahead(broker *b)
 static void op_clone(broker *b, client *c, json_t *id)
 {
     char *url = NULL;
+    if (b->ahead && pgboot_testdb_ping(b->t) != 0) {
+        reply(c, library_error(), id); /* the server is gone: no URL that cannot work */
+        return;
+    }
     if (b->ahead) {
         url = b->ahead;
         b->ahead = NULL;

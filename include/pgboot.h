@@ -783,6 +783,11 @@ PGBOOT_EXTERN void pgboot_testdb_fill_pool_detached(const pgboot_testdb_options 
  * pool), else made now (CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY).
  * *url_out is its URL (release it with pgboot_free()). Names stay within 63 bytes. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clone(pgboot_testdb *t, char **url_out);
+/** Whether the handle's server answers now: 0, or PGBOOT_ENOTRUNNING with a
+ * message naming the server and a hint. A connection the server dropped (it
+ * was stopped or restarted) is made again first; pgboot_testdb_clone() does
+ * the same. Costs one round trip. The handle's thread. */
+PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_ping(pgboot_testdb *t);
 /** The template database's name. */
 PGBOOT_EXTERN const char *pgboot_testdb_template(const pgboot_testdb *t);
 PGBOOT_EXTERN void pgboot_testdb_free(pgboot_testdb *t);

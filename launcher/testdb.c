@@ -1071,10 +1071,54 @@ static int take_from_pool(pgboot_testdb *t, const char *name)
     return taken;
 }
 
+static int server_gone(pgboot_testdb *t);
+
+/* The handle's connection, made again when the server dropped it (a stop,
+ * a restart): 0, or PGBOOT_ENOTRUNNING naming the server. */
+static int reconnect_if_dropped(pgboot_testdb *t)
+{
+    if (PQstatus(t->conn) == CONNECTION_OK)
+        return 0;
+    PQreset(t->conn);
+    if (PQstatus(t->conn) == CONNECTION_OK)
+        return 0;
+    return server_gone(t);
+}
+
+static int server_gone(pgboot_testdb *t)
+{
+    const char *why = PQerrorMessage(t->conn);
+    int rc =
+        pgb_fail(PGBOOT_ENOTRUNNING, "the server at %s:%s does not answer: %.*s",
+                 PQhost(t->conn) ? PQhost(t->conn) : "?", PQport(t->conn) ? PQport(t->conn) : "?",
+                 why && *why ? (int)strcspn(why, "\n") : 14, why && *why ? why : "connection lost");
+    pgb_hint("start it again (pgboot start --app NAME for an app's server), then ask again: "
+             "the connection is made again at the next request");
+    return rc;
+}
+
+int pgboot_testdb_ping(pgboot_testdb *t)
+{
+    pgb_error_reset();
+    int rc = reconnect_if_dropped(t);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(t->conn, "SELECT 1");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    if (ok)
+        return 0;
+    /* Dropped just now: once more, made again. */
+    return PQstatus(t->conn) == CONNECTION_OK ? server_gone(t) : reconnect_if_dropped(t);
+}
+
 int pgboot_testdb_clone(pgboot_testdb *t, char **url_out)
 {
     pgb_error_reset();
     *url_out = NULL;
+    int gone = reconnect_if_dropped(t);
+    if (gone)
+        return gone;
     char rnd[13], name[64];
     pgb_random_name(rnd, sizeof rnd);
     snprintf(name, sizeof name, CLONE_PREFIX "%.8s_%s", t->hash, rnd);
@@ -1087,6 +1131,8 @@ int pgboot_testdb_clone(pgboot_testdb *t, char **url_out)
         pthread_cond_signal(&t->cv);
         pthread_mutex_unlock(&t->mu);
     }
+    if (rc && PQstatus(t->conn) != CONNECTION_OK) /* dropped meanwhile: say so */
+        return server_gone(t);
     if (rc)
         return rc;
     *url_out = url_with_db(t->url, name);

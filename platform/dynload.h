@@ -90,6 +90,9 @@ int pgb_dl_archive_entry_size_is_set(struct archive_entry *e);
 #define PQstatus pgb_dl_PQstatus
 #define PQerrorMessage pgb_dl_PQerrorMessage
 #define PQfinish pgb_dl_PQfinish
+#define PQreset pgb_dl_PQreset
+#define PQhost pgb_dl_PQhost
+#define PQport pgb_dl_PQport
 #define PQexec pgb_dl_PQexec
 #define PQexecParams pgb_dl_PQexecParams
 #define PQresultStatus pgb_dl_PQresultStatus
@@ -134,6 +137,9 @@ PGconn *pgb_dl_PQconnectdbParams(const char *const *keys, const char *const *val
 ConnStatusType pgb_dl_PQstatus(const PGconn *c);
 char *pgb_dl_PQerrorMessage(const PGconn *c);
 void pgb_dl_PQfinish(PGconn *c);
+void pgb_dl_PQreset(PGconn *c);
+char *pgb_dl_PQhost(const PGconn *c);
+char *pgb_dl_PQport(const PGconn *c);
 PGresult *pgb_dl_PQexec(PGconn *c, const char *query);
 PGresult *pgb_dl_PQexecParams(PGconn *c, const char *command, int n, const Oid *types,
                               const char *const *values, const int *lengths, const int *formats,

@@ -173,6 +173,9 @@ STUB(PGB_LIB_PQ, PGconn *, PQconnectdbParams,
 STUB(PGB_LIB_PQ, ConnStatusType, PQstatus, (const PGconn *c), (c), CONNECTION_BAD)
 STUB(PGB_LIB_PQ, char *, PQerrorMessage, (const PGconn *c), (c), "libpq is not available")
 STUBV(PGB_LIB_PQ, PQfinish, (PGconn * c), (c))
+STUBV(PGB_LIB_PQ, PQreset, (PGconn * c), (c))
+STUB(PGB_LIB_PQ, char *, PQhost, (const PGconn *c), (c), NULL)
+STUB(PGB_LIB_PQ, char *, PQport, (const PGconn *c), (c), NULL)
 STUB(PGB_LIB_PQ, PGresult *, PQexec, (PGconn * c, const char *q), (c, q), NULL)
 STUB(PGB_LIB_PQ, PGresult *, PQexecParams,
      (PGconn * c, const char *command, int n, const Oid *types, const char *const *values,

@@ -276,6 +276,32 @@ case_cli_attach_repair() {
     pgb testdb drop "$url"
 }
 
+# The app's server stops under a running broker, then starts again: while it
+# is down a clone request gets an error line naming the server and the way
+# out (not the URL of the clone made ahead, which cannot work; it was one),
+# and once it is back the broker serves again (it made its connection again;
+# it never did).
+case_server_restarted() {
+    local f url
+    f=$(sqlfile restarted.sql "create table t(i int); insert into t values (7); -- $RANDOM$RANDOM")
+    start_broker "$f" || return 0
+    ask '{"op":"clone"}'
+    check_match "$(jget "$REPLY_LINE" url)" '^postgresql://' "a clone while the server runs"
+    pgb stop --app "$APP"
+    check_rc 0 "the app's server stops"
+    ask '{"op":"clone"}'
+    check_eq "$(jget "$REPLY_LINE" url)" "<missing>" "server stopped: no URL handed out"
+    check_match "$(jget "$REPLY_LINE" error)" "^the server at .* does not answer: ." "the error names the server and why"
+    check_contains "$(jget "$REPLY_LINE" hint)" "pgboot start --app" "the hint gives the way out"
+    pgb start --app "$APP"
+    check_rc 0 "the app's server starts again"
+    ask '{"op":"clone"}'
+    url=$(jget "$REPLY_LINE" url)
+    check_eq "$(sql "$url" 'select i from t' 2>&1)" 7 "server back: the broker hands out a working database again"
+    exec {BROKER_IN}>&-
+    wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
+}
+
 user_mkdir "$SQL"
 cp "$SUPPORT_DIR/broker_client.py" "$CLIENT"
 chown "$TEST_USER:" "$CLIENT"
@@ -291,5 +317,6 @@ run_case template-cmd-signals case_template_cmd_signals
 run_case sigterm case_sigterm
 run_case parent-dies case_parent_dies
 run_case broker-killed case_broker_killed
+run_case server-restarted case_server_restarted
 pgb stop --app "$APP"
 eph_finish
