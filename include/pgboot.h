@@ -970,8 +970,11 @@ typedef struct {
                                         on purpose. Any other such column that holds a value
                                         not NULL stops the migration before anything is
                                         written (PGBOOT_EINVALID, naming them); one holding
-                                        only NULLs is left out with a warning. An entry that
-                                        names no such column is PGBOOT_EINVALID */
+                                        only NULLs, or generated in SQLite, is left out with a
+                                        warning. Any dot of an entry may separate the names
+                                        ("a.b.c.d" for table "a.b", column "c.d"); an entry of
+                                        a table in skip_tables is satisfied; one that names no
+                                        such column is PGBOOT_EINVALID */
     /* end of version 4 fields */
 } pgboot_migrate_options;
 

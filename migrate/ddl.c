@@ -1044,23 +1044,38 @@ static int has_rows(const pgb_plan_table *t)
 static int adopt_tables(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out,
                         const char *const *drop, char *used, pgb_buf *missing, int *nmissing);
 
-/* Is TABLE.COLUMN (SQLite's table name or its target name) in drop? Marks
- * the entry used. */
+/* Is TABLE.COLUMN (SQLite's table name or its target name) in drop? Any dot
+ * may be the one between them, so that names with dots ("a.b"."c.d" as
+ * a.b.c.d) can be given. Marks the entry used. */
+static int names_column(const char *entry, const pgb_plan_table *t, const char *col)
+{
+    for (const char *dot = strchr(entry, '.'); dot; dot = strchr(dot + 1, '.')) {
+        size_t n = (size_t)(dot - entry);
+        if (strcmp(dot + 1, col) == 0 &&
+            ((strlen(t->src->name) == n && !strncmp(entry, t->src->name, n)) ||
+             (strlen(t->name) == n && !strncmp(entry, t->name, n))))
+            return 1;
+    }
+    return 0;
+}
+
 static int in_drop(const char *const *drop, char *used, const pgb_plan_table *t, const char *col)
 {
     int found = 0;
-    for (int k = 0; drop && drop[k]; k++) {
-        const char *dot = strrchr(drop[k], '.');
-        if (!dot || strcmp(dot + 1, col) != 0)
-            continue;
-        size_t n = (size_t)(dot - drop[k]);
-        if ((strlen(t->src->name) == n && !strncmp(drop[k], t->src->name, n)) ||
-            (strlen(t->name) == n && !strncmp(drop[k], t->name, n))) {
+    for (int k = 0; drop && drop[k]; k++)
+        if (names_column(drop[k], t, col)) {
             used[k] = 1;
             found = 1;
         }
-    }
     return found;
+}
+
+/* Entries of drop that name a column of a table left out (--skip-table):
+ * nothing of it is loaded, so they are satisfied. */
+static void mark_skipped(const char *const *drop, char *used, const pgb_plan_table *t)
+{
+    for (int j = 0; j < t->ncols; j++)
+        in_drop(drop, used, t, t->src->cols[t->cols[j].src].name);
 }
 
 /* The columns with values that the target has no column for: refused,
@@ -1076,7 +1091,8 @@ static int refuse_missing(const pgb_buf *missing, int nmissing, const char *cons
                           nmissing, nmissing == 1 ? "" : "s", nmissing == 1 ? "has" : "have",
                           missing->s ? missing->s : "");
         pgb_hint("add them to the schema, or leave their values behind on purpose with "
-                 "--drop-column TABLE.COLUMN (repeatable)");
+                 "--drop-column TABLE.COLUMN (repeatable; SQLite's names, as written here "
+                 "without the quotes)");
         return rc;
     }
     for (int k = 0; drop && drop[k]; k++)
@@ -1117,6 +1133,7 @@ static int adopt_tables(PGconn *c, pgb_plan *p, pgb_report *rep, const char *lea
     for (int i = 0; i < p->ntables; i++) {
         pgb_plan_table *t = &p->tables[i];
         if (leave_out && leave_out[i]) {
+            mark_skipped(drop, used, t);
             for (int j = 0; j < t->ncols; j++) { /* no type of ours was chosen */
                 free(t->cols[j].reason);
                 t->cols[j].reason = NULL;
@@ -1225,15 +1242,21 @@ static int adopt_tables(PGconn *c, pgb_plan *p, pgb_report *rep, const char *lea
                 const pgb_col_stats *st = &col->st;
                 const char *cname = t->src->cols[col->src].name;
                 long long values = (long long)(st->n_int + st->n_real + st->n_text + st->n_blob);
-                if (in_drop(drop, used, t, cname) || values == 0) {
+                if (t->src->cols[col->src].gen_expr) {
+                    pgb_report_warn(rep,
+                                    "column %s.%s has no column in the target table %s; it is "
+                                    "generated in SQLite (computed from the others), so it is "
+                                    "not needed",
+                                    t->src->name, cname, t->name);
+                } else if (in_drop(drop, used, t, cname) || values == 0) {
                     pgb_report_warn(rep,
                                     "column %s.%s has no column in the target table %s; "
                                     "not migrated (%lld value%s not NULL%s)",
                                     t->src->name, cname, t->name, values, values == 1 ? "" : "s",
                                     values ? ", left behind as asked: --drop-column" : "");
-                } else if ((*nmissing)++ < 10) {
-                    pgb_buf_printf(missing, "%s%s.%s (%lld value%s not NULL)",
-                                   *nmissing > 1 ? ", " : "", t->src->name, cname, values,
+                } else {
+                    pgb_buf_printf(missing, "%s\"%s\".\"%s\" (%lld value%s not NULL)",
+                                   (*nmissing)++ ? ", " : "", t->src->name, cname, values,
                                    values == 1 ? "" : "s");
                 }
                 col->generated = 1; /* not copied */

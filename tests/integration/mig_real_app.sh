@@ -176,7 +176,7 @@ case_target_checks() {
     # named, nothing written (it was a warning, and the value was lost)
     pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL"
     check_failed "a SQLite column with values that the app's table lacks"
-    check_match "$(err_line)" "^pgboot: error: 1 SQLite column with values has no column in the target's table: items.legacy \(1 value not NULL\); nothing was written" "the error names it and its values"
+    check_match "$(err_line)" "^pgboot: error: 1 SQLite column with values has no column in the target's table: \"items\"\.\"legacy\" \(1 value not NULL\); nothing was written" "the error names it and its values"
     check_match "$(hint_line)" "--drop-column TABLE.COLUMN" "the hint gives the way out"
     check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
     pgb migrate --sqlite "$CHK_SRC" --to "$url" --schema "$CHK_SQL" --drop-column items.legacy --drop-column items.nosuch
@@ -207,6 +207,44 @@ case_target_checks() {
     check_match "$(err_line)" "column items.added of the target is NOT NULL and has no default, and SQLite's table items has no such column" "the error names it (not the other new columns, which have a default or are generated)"
     check_match "$(hint_line)" "default in the schema file.*--skip-table items" "the hint gives the ways out"
     check_eq "$(q "$url" "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 "nothing written"
+}
+
+# SQLite columns the app's schema has not, of every kind: all of them named
+# (not the first ten), with SQLite's names quoted; a name with dots given to
+# --drop-column (any dot may be the separator); a column of a table left out
+# with --skip-table needs no --drop-column; a generated column is no loss.
+MISS_SRC=$U/src/missing.db
+sqlite_file "$MISS_SRC" <<'SQL'
+CREATE TABLE "a.b" (id INTEGER PRIMARY KEY, "c.d" TEXT, keep TEXT);
+INSERT INTO "a.b" VALUES (1, 'dotted', 'k');
+CREATE TABLE wide (id INTEGER PRIMARY KEY, c01 TEXT, c02 TEXT, c03 TEXT, c04 TEXT, c05 TEXT, c06 TEXT, c07 TEXT, c08 TEXT, c09 TEXT, c10 TEXT, c11 TEXT, c12 TEXT);
+INSERT INTO wide VALUES (1, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l');
+CREATE TABLE g (id INTEGER PRIMARY KEY, x TEXT, y TEXT GENERATED ALWAYS AS (upper(x)) VIRTUAL);
+INSERT INTO g (id, x) VALUES (1, 'lower');
+SQL
+MISS_SQL=$(sql_file missing.sql <<'SQL'
+CREATE TABLE "a.b" (id integer PRIMARY KEY, keep text);
+CREATE TABLE wide (id integer PRIMARY KEY);
+CREATE TABLE g (id integer PRIMARY KEY, x text);
+SQL
+)
+
+case_missing_columns() {
+    local url dir=$U/out/missing
+    url=$(newdb missing)
+    pgb migrate --sqlite "$MISS_SRC" --to "$url" --schema "$MISS_SQL"
+    check_failed "13 SQLite columns with values that the app's tables lack"
+    check_match "$(err_line)" "^pgboot: error: 13 SQLite columns with values have no column in the target's table: " "counted"
+    check_contains "$(err_line)" '"a.b"."c.d" (1 value not NULL)' "a name with dots, quoted"
+    check_contains "$(err_line)" '"wide"."c12" (1 value not NULL); nothing was written' "the thirteenth named too"
+    check_not_contains "$(err_line)" '"g"."y"' "a generated column is not among them"
+    mkdir -p "$dir"
+    user_own "$dir"
+    pgb migrate --sqlite "$MISS_SRC" --to "$url" --schema "$MISS_SQL" --drop-column 'a.b.c.d' --skip-table wide --drop-column wide.c01 --report "$dir/report.json"
+    check_rc 0 "--drop-column a.b.c.d (dots in both names), --skip-table wide with a --drop-column of it"
+    check_eq "$(q "$url" 'SELECT keep FROM "a.b"')" k "the other column of the dotted table arrived"
+    check_eq "$(q "$url" 'SELECT x FROM g')" lower "the generated column's table arrived"
+    check_match "$(rj "$dir/report.json" '"\n".join(d["warnings"])')" "column g.y has no column in the target table g; it is generated in SQLite" "the generated column is named as such, no values counted"
 }
 
 # --dry-run into the app's schema says what the real run would: the schema
@@ -363,6 +401,7 @@ run_case pg_dump_schema case_pg_dump_schema
 run_case cycle_reject case_cycle_reject
 run_case dry_run case_dry_run
 run_case target_checks case_target_checks
+run_case missing_columns case_missing_columns
 run_case int_range case_int_range
 run_case mixed_case case_mixed_case
 run_case char_padding case_char_padding
