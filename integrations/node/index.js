@@ -170,7 +170,8 @@ function urlWithoutPassword(url) {
 // withDatabase(fn[, label]): a test function that gets a fresh database's
 // URL (fn(url, ...args the runner passes)); the database is dropped after a
 // passing test and kept after a failing one, its URL (without the
-// password) added to the error. For node:test the label is the test's name.
+// password) added to the error. Without a label: the test's name under
+// node:test and vitest, 'failed test' under jest (which passes no context).
 function withDatabase(fn, label) {
   return async function pgbootTest(...args) {
     const client = await broker();
@@ -180,7 +181,11 @@ function withDatabase(fn, label) {
       await client.drop(url);
       return r;
     } catch (err) {
-      const name = label || (args[0] && args[0].name) || 'failed test';
+      // node:test passes its test context (its name), vitest its own
+      // context (the test in .task), jest nothing.
+      const ctx = args[0];
+      const name = label || (ctx && ctx.task && ctx.task.name) ||
+        (ctx && typeof ctx.name === 'string' && ctx.name) || 'failed test';
       let note;
       try {
         note = `pgboot: kept database: ${urlWithoutPassword(await client.keep(url, name))}`;

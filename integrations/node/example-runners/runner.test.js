@@ -12,7 +12,7 @@ const { withDatabase } = require('..');
 const psql = (url, sql) =>
   execFileSync(process.env.PSQL || 'psql', ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', sql], { encoding: 'utf8' }).trim();
 
-// jest and vitest pass no test context: the label names a kept database.
+// jest passes no test context: a label names a kept database.
 test('insert', withDatabase(async (url) => {
   psql(url, "insert into items (name) values ('mine')");
   assert.strictEqual(psql(url, 'select count(*) from items'), '2');
@@ -22,10 +22,12 @@ test('isolated', withDatabase(async (url) => {
   assert.strictEqual(psql(url, 'select name from items'), 'from the template');
 }, 'isolated'));
 
-// PGBOOT_DEMO_FAILURE=1: a failing test, whose database is kept.
+// PGBOOT_DEMO_FAILURE=1: a failing test, whose database is kept. Under
+// vitest it is named after the test; jest passes no context, so a label.
 if (process.env.PGBOOT_DEMO_FAILURE) {
+  const label = typeof jest === 'undefined' ? undefined : 'demo failure';
   test('demo failure', withDatabase(async (url) => {
     psql(url, "insert into items (name) values ('evidence')");
     assert.fail('fails on purpose: its database is kept');
-  }, 'demo failure'));
+  }, label));
 }
