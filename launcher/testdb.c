@@ -561,12 +561,36 @@ static int drop_database(PGconn *c, const char *name, int was_template)
     return exec_fmt(c, "cannot drop a database", "DROP DATABASE IF EXISTS ", name, " WITH (FORCE)");
 }
 
+/* A database of a building name's exact shape (`regex`) that has no mark:
+ * its builder died between CREATE DATABASE and COMMENT ON DATABASE (the two
+ * cannot be one transaction). Called holding the lock every builder of such
+ * a name holds, so no live builder has one; the name carries the template's
+ * hash, which only pgboot computes. Dropped. */
+static void drop_unmarked_builds(PGconn *c, const char *regex)
+{
+    const char *params[1] = {regex};
+    PGresult *r = PQexecParams(c,
+                               "SELECT datname FROM pg_database WHERE datname ~ $1 AND NOT "
+                               "coalesce(" IS_MARKED ", false)",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples(r); i++)
+            exec_fmt(c, "cannot drop a half-made clone", "DROP DATABASE IF EXISTS ",
+                     PQgetvalue(r, i, 0), " WITH (FORCE)");
+    PQclear(r);
+    pgb_error_reset();
+}
+
 /* Build the template (called with the advisory lock held). */
 static int build_template(pgboot_testdb *t, const sql_set *sql, const char *const *files)
 {
     char build[64];
     snprintf(build, sizeof build, BUILD_PREFIX "%s", t->hash);
-    /* A builder that died left this behind; we hold the lock, so it is stale. */
+    /* A builder that died left this behind; we hold the lock, so it is stale
+     * (marked, or not yet). */
+    char shape[80];
+    snprintf(shape, sizeof shape, "^" BUILD_PREFIX "%s$", t->hash);
+    drop_unmarked_builds(t->conn, shape);
     int rc = drop_database(t->conn, build, 0);
     if (rc == 0)
         rc =
@@ -751,10 +775,13 @@ static int fill_pool(PGconn *c, pgboot_testdb *t)
     int got = 0, rc = lock_key_kind(c, t->hash, LOCK_POOL, 2, &got);
     if (rc || !got)
         return rc;
-    /* Holding the pool's lock, a clone still being built is a dead filler's. */
-    char building[64];
+    /* Holding the pool's lock, a clone still being built is a dead filler's
+     * (marked, or not yet). */
+    char building[64], shape[80];
     snprintf(building, sizeof building, "pgboot\\_b\\_%.8s\\_%%", t->hash);
     drop_matching(c, building);
+    snprintf(shape, sizeof shape, "^" BUILDING_PREFIX "%.8s_[a-z0-9]{12}$", t->hash);
+    drop_unmarked_builds(c, shape);
     int exists = 0, n = 0;
     rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", t->tpl, &exists);
     if (rc == 0 && exists && pgb_str_has_prefix(t->tpl, SNAP_PREFIX)) {

@@ -302,6 +302,34 @@ case_server_restarted() {
     wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
 }
 
+# A pool filler killed between CREATE DATABASE and the mark (a broker's
+# refill thread under SIGKILL) leaves a clone in the making without pgboot's
+# mark: the next filler (it holds the pool's lock) drops it; it stayed for
+# good, unlisted. A database of another shape stays.
+case_unmarked_leftover() {
+    local f url h left decoy
+    f=$(sqlfile leftover.sql "create table t(i int); -- $RANDOM$RANDOM")
+    tdb --template-sql "$f"
+    url=$OUT
+    h=$(hash8 "$url")
+    left=pgboot_b_${h}_abcdefghijkl
+    decoy=pgboot_b_${h}_not_pgboots
+    # testdb's detached refill, which holds the pool's lock, is done first
+    wait_copiers 30 || nok "testdb's pool refill did not end: $(show_pids "$(live_pgboot)")"
+    sql "$APP_URL" "create database $left" >/dev/null
+    sql "$APP_URL" "create database $decoy" >/dev/null
+    check_true "a half-made clone without a mark" db_exists "$left"
+    start_broker "$f" || return 0
+    ask '{"op":"clone"}' # the pool's refill runs after a clone
+    check_match "$(jget "$REPLY_LINE" url)" '^postgresql://' "a clone from the broker"
+    if wait_until 5 db_gone "$left"; then ok "the next filler drops it"; else nok "the unmarked half-made clone $left is still there"; fi
+    check_true "a database of another shape is left alone" db_exists "$decoy"
+    exec {BROKER_IN}>&-
+    wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
+    sql "$APP_URL" "drop database $decoy" >/dev/null
+    pgb testdb drop "$url"
+}
+
 user_mkdir "$SQL"
 cp "$SUPPORT_DIR/broker_client.py" "$CLIENT"
 chown "$TEST_USER:" "$CLIENT"
@@ -317,6 +345,7 @@ run_case template-cmd-signals case_template_cmd_signals
 run_case sigterm case_sigterm
 run_case parent-dies case_parent_dies
 run_case broker-killed case_broker_killed
+run_case unmarked-leftover case_unmarked_leftover
 run_case server-restarted case_server_restarted
 pgb stop --app "$APP"
 eph_finish
