@@ -974,7 +974,9 @@ typedef struct {
                                         warning. Any dot of an entry may separate the names
                                         ("a.b.c.d" for table "a.b", column "c.d"); an entry of
                                         a table in skip_tables is satisfied; one that names no
-                                        such column is PGBOOT_EINVALID */
+                                        such column is PGBOOT_EINVALID. (This holds for
+                                        callers of every version: before version 4 such a
+                                        column was left out with a warning) */
     /* end of version 4 fields */
 } pgboot_migrate_options;
 
