@@ -272,6 +272,20 @@ static void put_escaped(pgb_buf *b, const char *s, size_t n)
     pgb_buf_add(b, s + run, n - run);
 }
 
+/* A number stored in a text-typed column goes as the text SQLite would give
+ * it: *s and *len point at its digits in num (40 bytes); any other value
+ * leaves them as they are. */
+static void number_as_text(sqlite3_value *v, int type, char num[40], const char **s, size_t *len)
+{
+    if (type == SQLITE_FLOAT) {
+        *len = (size_t)pgb_real_text(sqlite3_value_double(v), num);
+        *s = num;
+    } else if (type == SQLITE_INTEGER) {
+        *len = (size_t)snprintf(num, 40, "%lld", (long long)sqlite3_value_int64(v));
+        *s = num;
+    }
+}
+
 static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
 {
     int type = sqlite3_value_type(v);
@@ -343,13 +357,7 @@ static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
     case PGB_K_BYTEA: {
         static const char hx[] = "0123456789abcdef";
         char num[40];
-        if (type == SQLITE_FLOAT) {
-            len = (size_t)pgb_real_text(sqlite3_value_double(v), num);
-            s = num;
-        } else if (type == SQLITE_INTEGER) {
-            len = (size_t)snprintf(num, sizeof num, "%lld", (long long)sqlite3_value_int64(v));
-            s = num;
-        }
+        number_as_text(v, type, num, &s, &len);
         pgb_buf_add(b, "\\\\x", 3);
         for (size_t i = 0; i < len; i += sizeof buf / 2) {
             size_t m = len - i < sizeof buf / 2 ? len - i : sizeof buf / 2;
@@ -525,13 +533,7 @@ static int put_binary(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
         break;
     }
     /* text, varchar, bytea, jsonb: the bytes the text path sends, unescaped */
-    if (type == SQLITE_FLOAT) {
-        len = (size_t)pgb_real_text(sqlite3_value_double(v), num);
-        s = num;
-    } else if (type == SQLITE_INTEGER) {
-        len = (size_t)snprintf(num, sizeof num, "%lld", (long long)sqlite3_value_int64(v));
-        s = num;
-    }
+    number_as_text(v, type, num, &s, &len);
     int jsonb = c->kind == PGB_K_JSONB;
     put_be(b, (uint32_t)(len + (size_t)jsonb), 4);
     if (jsonb)

@@ -473,6 +473,22 @@ char *pgb_plan_select_sql(const pgb_plan_table *t, int with_rowid)
     return b.s;
 }
 
+int pgb_plan_rows_stmt(const pgb_plan *p, const pgb_plan_table *t, sqlite3_stmt **s, int *first)
+{
+    *s = NULL;
+    *first = !t->src->without_rowid;
+    char *select = pgb_plan_select_sql(t, *first);
+    if (!select)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int ok = sqlite3_prepare_v2(p->src->db, select, -1, s, NULL) == SQLITE_OK;
+    free(select);
+    if (ok)
+        return 0;
+    sqlite3_finalize(*s);
+    *s = NULL;
+    return pgb_src_fail(p->src, PGBOOT_ERROR, "cannot read a table");
+}
+
 static int scan_table(pgb_src_db *db, pgb_plan_table *t, int detect_json, int full)
 {
     char *sql = pgb_plan_select_sql(t, 0);
@@ -1198,14 +1214,12 @@ static int needs_exact_count(const pgb_plan_col *c)
  * of the table. */
 static void count_exact(pgb_plan *p, pgb_plan_table *t)
 {
-    int first = !t->src->without_rowid;
-    char *select = pgb_plan_select_sql(t, first);
-    sqlite3_stmt *s = NULL;
-    if (!select || sqlite3_prepare_v2(p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
-        free(select);
+    int first;
+    sqlite3_stmt *s;
+    if (pgb_plan_rows_stmt(p, t, &s, &first) != 0) {
+        pgb_error_reset();
         return; /* the load's own read reports it */
     }
-    free(select);
     while (sqlite3_step(s) == SQLITE_ROW) {
         int k = first;
         for (int j = 0; j < t->ncols; j++) {

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <sqlite3.h>
+
 #include "../platform/platform.h"
 #include "source.h"
 
@@ -119,5 +121,10 @@ int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why);
 int pgb_plan_zero_default(const pgb_plan_table *t, const pgb_plan_col *c);
 /* SELECT [rowid,] copied columns FROM the source table (malloc'd). */
 char *pgb_plan_select_sql(const pgb_plan_table *t, int with_rowid);
+/* The statement that reads t's rows from the source: the rowid first (when
+ * the table has one), then the copied columns in order. *first is 1 when the
+ * rowid is there, else 0 (the index of the first column). 0, or the source's
+ * error (*s NULL). */
+int pgb_plan_rows_stmt(const pgb_plan *p, const pgb_plan_table *t, sqlite3_stmt **s, int *first);
 
 #endif

@@ -209,14 +209,12 @@ int pgb_report_bad_cells(pgb_plan *p, json_t *problems, pgb_buf *msg)
             any |= t->cols[j].n_bad > 0;
         if (!any)
             continue;
-        int first = !t->src->without_rowid;
-        char *select = pgb_plan_select_sql(t, first);
-        sqlite3_stmt *s = NULL;
-        if (!select || sqlite3_prepare_v2(p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
-            free(select);
+        int first;
+        sqlite3_stmt *s;
+        if (pgb_plan_rows_stmt(p, t, &s, &first) != 0) {
+            pgb_error_reset();
             continue;
         }
-        free(select);
         while (listed < MAX_BAD_CELLS && sqlite3_step(s) == SQLITE_ROW) {
             int k = first;
             for (int j = 0; j < t->ncols && listed < MAX_BAD_CELLS; j++) {

@@ -864,14 +864,11 @@ static int find_missing_fk(pgb_target *tg, PGconn *c, pgb_tfk *f, int ti)
     for (int k = 0; k < f->ncols; k++)
         if (f->ckey[k] < 0)
             return 0; /* a column not loaded: the target's default */
-    int first = !t->src->without_rowid ? 1 : 0;
-    char *select = pgb_plan_select_sql(t, first);
-    sqlite3_stmt *s = NULL;
-    if (!select || sqlite3_prepare_v2(tg->p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
-        free(select);
-        return pgb_src_fail(tg->p->src, PGBOOT_ERROR, "cannot read a table");
-    }
-    free(select);
+    int first;
+    sqlite3_stmt *s;
+    int err = pgb_plan_rows_stmt(tg->p, t, &s, &first);
+    if (err)
+        return err;
     char *keys[MISSING_BATCH];
     int n = 0, rc = 0;
     pgb_buf values = {0}, key = {0};
@@ -940,14 +937,11 @@ static int find_bad_parents(pgb_target *tg, pgb_tfk *f)
         any |= !t->cols[j].generated && t->cols[j].n_bad > 0;
     if (!any)
         return 0;
-    int first = !t->src->without_rowid ? 1 : 0;
-    char *select = pgb_plan_select_sql(t, first);
-    sqlite3_stmt *s = NULL;
-    if (!select || sqlite3_prepare_v2(tg->p->src->db, select, -1, &s, NULL) != SQLITE_OK) {
-        free(select);
-        return pgb_src_fail(tg->p->src, PGBOOT_ERROR, "cannot read a table");
-    }
-    free(select);
+    int first;
+    sqlite3_stmt *s;
+    int err = pgb_plan_rows_stmt(tg->p, t, &s, &first);
+    if (err)
+        return err;
     int rc = 0;
     pgb_buf b = {0};
     while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
