@@ -286,6 +286,22 @@ static void number_as_text(sqlite3_value *v, int type, char num[40], const char 
     }
 }
 
+/* The bytes of a value, for what reads them: text and blobs, and the kinds
+ * that read a number's text too (booleans, dates and times). Any other
+ * number is written from its value: SQLite's own conversion to text would
+ * format it only to be ignored, and costs more than the rest of the row. */
+static const char *value_bytes(sqlite3_value *v, int type, pgb_pg_kind k, size_t *len)
+{
+    int number = type == SQLITE_INTEGER || type == SQLITE_FLOAT;
+    if (number && k != PGB_K_BOOL && k != PGB_K_DATE && k != PGB_K_TS && k != PGB_K_TSTZ) {
+        *len = 0;
+        return NULL;
+    }
+    const char *s = (const char *)sqlite3_value_blob(v);
+    *len = (size_t)sqlite3_value_bytes(v);
+    return s;
+}
+
 static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
 {
     int type = sqlite3_value_type(v);
@@ -295,8 +311,8 @@ static void put_value(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
     }
     char buf[512];
     int n;
-    const char *s = (const char *)sqlite3_value_blob(v);
-    size_t len = (size_t)sqlite3_value_bytes(v);
+    size_t len;
+    const char *s = value_bytes(v, type, c->kind, &len);
     switch (c->kind) {
     case PGB_K_BIGINT:
         n = snprintf(buf, sizeof buf, "%lld", (long long)sqlite3_value_int64(v));
@@ -484,8 +500,8 @@ static int put_binary(pgb_buf *b, const pgb_plan_col *c, sqlite3_value *v)
         put_be(b, (uint32_t)-1, 4);
         return 0;
     }
-    const char *s = (const char *)sqlite3_value_blob(v);
-    size_t len = (size_t)sqlite3_value_bytes(v);
+    size_t len;
+    const char *s = value_bytes(v, type, c->kind, &len);
     char num[40];
     switch (c->kind) {
     case PGB_K_BIGINT:
@@ -818,8 +834,14 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
     int rc = 0;
     sqlite3_stmt *s = NULL;
     pgb_buf out = {0};
+    pgb_pass pass = {0};
+    int partial = t->partial;
     if (!select || copy.oom || !cols) {
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (partial && (!L->plan || (rc = pgb_pass_begin(&pass, L->plan, t)) != 0)) {
+        rc = rc ? rc : pgb_fail(PGBOOT_ERROR, "internal: %s was scanned in part", t->name);
         goto done;
     }
     if (sqlite3_prepare_v2(L->src->db, select, -1, &s, NULL) != SQLITE_OK) {
@@ -835,8 +857,10 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
     if ((rc = start_copy(&cs, t, copy.s)) != 0)
         goto done;
     pgb_digest dg = {0};
-    int step;
+    int step = SQLITE_ERROR;
     while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (partial)
+            pgb_pass_row(&pass, s, first);
         const char *why = NULL;
         int bad = check ? bad_cell(s, first, cols, ncopied, &why) : -1;
         const char *col = bad >= 0 ? cols[bad]->name : NULL;
@@ -868,12 +892,29 @@ int pgb_load_table(pgb_load *L, pgb_plan_table *t)
         snprintf(what, sizeof what, "cannot read table %s", t->src->name);
         rc = pgb_src_fail(L->src, PGBOOT_EINVALID, what);
     }
+    /* A partial table's verdict: do its types hold for every row? A load
+     * that stopped early (the server refused a row, a value was not what
+     * the first rows promised, the connection went) reads the rest for it
+     * alone: if they hold, its failure is its own; if not, a whole scan
+     * would have chosen other types (or stopped before writing), so the
+     * migration starts over. */
+    int held = 1;
+    if (partial) {
+        while (rc != 0 && step == SQLITE_ROW && (step = sqlite3_step(s)) == SQLITE_ROW)
+            pgb_pass_row(&pass, s, first);
+        if (step == SQLITE_DONE && !(held = pgb_pass_end(&pass, L->plan, t)) && rc == 0)
+            rc = pgb_fail(PGBOOT_ERROR, "the types chosen from the first rows of %s do not hold",
+                          t->src->name);
+    }
     if (rc == 0)
         rc = flush(&cs, &out, t);
     rc = end_copy(&cs, t, rc);
+    if (partial && !held)
+        L->respec = 1;
     memcpy(t->digest, &dg.sum, 8);
     memcpy(t->digest + 8, &dg.xr, 8);
 done:
+    pgb_pass_free(&pass);
     if (L->rejects) {
         fclose(L->rejects);
         L->rejects = NULL;

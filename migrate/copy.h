@@ -24,6 +24,11 @@ typedef struct {
     int nhelpers;
     int64_t split_rows;
     pgb_src_db *src;
+    /* A partial table's load finishes its scan (pgb_pass) under the plan's
+     * rules; should the types not hold, respec is set and the load fails:
+     * the migration starts over with every table scanned whole. */
+    const pgb_plan *plan;
+    int respec;
     pgboot_on_error policy;
     int verify_full;
     const char *rejects_dir; /* reject: where <table>.jsonl goes */

@@ -50,8 +50,9 @@
 /* ---- the source file --------------------------------------------------------- */
 
 /* The source file's SHA-256, on a thread of its own (it reads the whole
- * file while the scan reads the tables): started by sha_start, its result
- * taken by sha_join before anything depends on it. */
+ * file while the tables are read and loaded): started by sha_start, its
+ * result taken by sha_join when something needs it (a record in the
+ * target to compare with, the report). */
 typedef struct {
     const char *path;
     pthread_t thread;
@@ -63,6 +64,7 @@ typedef struct {
 static void *sha_thread(void *arg)
 {
     file_hash *fh = arg;
+    pgb_thread_background(); /* joined late: it must not slow the load */
     int fd = open(fh->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fh->err = errno;
@@ -180,6 +182,10 @@ typedef struct {
      * tables that hold rows, its sequences (target.c); tg.order is NULL
      * otherwise. */
     pgb_target tg;
+    /* The big tables' types from their first rows, their scan finished by
+     * their load (pgb_pass); respec: they did not hold, start over without. */
+    int speculate, respec;
+    int restarted; /* this is the second attempt, after respec */
 } migration;
 
 static int begin(migration *mg)
@@ -219,17 +225,19 @@ static int plan_tables(migration *mg)
         values.round_timestamps = o->round_timestamps;
         values.zero_dates = o->zero_dates;
     }
-    int rc = pgb_plan_make(&mg->p, &mg->src, o->preserve_case, o->epoch_as_timestamp,
-                           o->detect_json, o->on_error, o->schema_file || o->data_only, &values);
+    /* Only where the big tables are staged: the workers load one while
+     * this thread reads it, and a plan that fails is dropped with them. */
+    int64_t prefix = mg->speculate && !o->dry_run && !o->schema_file && !o->data_only &&
+                             sysconf(_SC_NPROCESSORS_ONLN) >= 2
+                         ? PGB_STAGING_SPLIT_ROWS
+                         : 0;
+    int rc =
+        pgb_plan_make(&mg->p, &mg->src, o->preserve_case, o->epoch_as_timestamp, o->detect_json,
+                      o->on_error, o->schema_file || o->data_only, &values, prefix);
     if (rc)
         return rc;
     if ((rc = pgb_ddl_generated_columns(&mg->p, &mg->rep)) != 0)
         return rc;
-    if ((rc = sha_join(&mg->fh, mg->sha, &mg->size)) != 0)
-        return rc;
-    json_object_set_new(mg->rep.root, "source",
-                        json_pack("{s:s, s:I, s:s}", "path", o->sqlite_path, "size",
-                                  (json_int_t)mg->size, "sha256", mg->sha));
     json_object_set_new(mg->rep.root, "on_error",
                         json_string(o->on_error == PGBOOT_ON_ERROR_WIDEN    ? "widen"
                                     : o->on_error == PGBOOT_ON_ERROR_REJECT ? "reject"
@@ -237,12 +245,29 @@ static int plan_tables(migration *mg)
     return 0;
 }
 
-/* Was this file, or another, migrated into the target already? */
+/* The source's hash, once: for the record and the report. */
+static int source_hash(migration *mg)
+{
+    if (mg->sha[0])
+        return 0;
+    int rc = sha_join(&mg->fh, mg->sha, &mg->size);
+    if (rc == 0)
+        json_object_set_new(mg->rep.root, "source",
+                            json_pack("{s:s, s:I, s:s}", "path", mg->o->sqlite_path, "size",
+                                      (json_int_t)mg->size, "sha256", mg->sha));
+    return rc;
+}
+
+/* Was this file, or another, migrated into the target already? (Only a
+ * target that holds a record waits for the source's hash.) */
 static int check_recorded(migration *mg)
 {
-    int same, other;
-    char *when = NULL;
-    int rc = pgb_record_find(mg->c, mg->sha, &same, &other, &when);
+    char *last = NULL, *when = NULL;
+    int rc = pgb_record_find(mg->c, &last, &when);
+    if (rc == 0 && last && !mg->o->force)
+        rc = source_hash(mg);
+    int same = rc == 0 && last && !strcmp(last, mg->sha), other = rc == 0 && last && !same;
+    free(last);
     if (rc == 0 && (same || other) && !mg->o->force) {
         if (same) {
             mg->m->already_done = 1;
@@ -664,6 +689,7 @@ static int load_rows(migration *mg)
         return 0;
     pgb_load L = {.conn = mg->c,
                   .src = &mg->src,
+                  .plan = &mg->p,
                   .policy = o->on_error,
                   .verify_full = o->verify == PGBOOT_VERIFY_FULL,
                   .progress = o->progress,
@@ -696,7 +722,8 @@ static int load_rows(migration *mg)
         rc = mg->staged ? pgb_staging_load(&L, &mg->p.tables[i], mg->create_sql[i])
                         : pgb_load_table(&L, &mg->p.tables[i]);
     free(rejects);
-    if (o->progress)
+    mg->respec = L.respec;
+    if (o->progress && !L.respec)
         o->progress(NULL, L.rows_done, L.rows_total, o->progress_payload);
     return rc;
 }
@@ -795,6 +822,13 @@ static int report_and_commit(migration *mg, int rc)
     const pgboot_migrate_options *o = mg->o;
     pgboot_migration *m = mg->m;
     json_t *root = mg->rep.root;
+    pgb_error_saved why;
+    pgb_error_save(&why);
+    int hashed = source_hash(mg);
+    if (rc == 0)
+        rc = hashed;
+    else /* the migration's own failure stays first */
+        pgb_error_restore(&why);
     json_object_set_new(root, "tables", pgb_report_tables(&mg->p));
     json_object_set_new(root, "skipped", json_incref(mg->rep.skipped));
     json_object_set_new(root, "warnings", json_incref(mg->rep.warnings));
@@ -804,9 +838,9 @@ static int report_and_commit(migration *mg, int rc)
     json_object_set_new(root, "dry_run", json_boolean(o->dry_run));
     /* how the rows went in: over how many connections, through the staging
      * schema or not */
-    json_object_set_new(
-        root, "load",
-        json_pack("{s:i, s:b}", "connections", mg->connections, "staged", mg->staged));
+    json_object_set_new(root, "load",
+                        json_pack("{s:i, s:b, s:b}", "connections", mg->connections, "staged",
+                                  mg->staged, "restarted", mg->restarted));
     if (!json_object_get(root, "already_done"))
         json_object_set_new(root, "already_done", json_false());
     json_object_set_new(root, "pgboot_version", json_string(PGBOOT_VERSION_STRING));
@@ -875,8 +909,8 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
     return rc;
 }
 
-int pgb_migrate_run(pgboot_migration **out, const pgboot_migrate_options *o, const char *url,
-                    pgb_pq_whose whose)
+static int run(pgboot_migration **out, const pgboot_migrate_options *o, const char *url,
+               pgb_pq_whose whose, int restarted, int *respec)
 {
     /* The phases, in order. Each returns 0 or an error; one that ends the
      * migration with its report sets mg.stop. */
@@ -894,7 +928,11 @@ int pgb_migrate_run(pgboot_migration **out, const pgboot_migrate_options *o, con
     };
     pgb_error_reset();
     *out = NULL;
-    migration mg = {.o = o, .connections = 1, .to = {url, whose}};
+    migration mg = {.o = o,
+                    .connections = 1,
+                    .to = {url, whose},
+                    .speculate = !restarted,
+                    .restarted = restarted};
     int rc = check_options(o, &mg.to);
     if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
         return rc;
@@ -906,7 +944,20 @@ int pgb_migrate_run(pgboot_migration **out, const pgboot_migrate_options *o, con
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && !mg.stop && i < sizeof phases / sizeof *phases; i++)
         rc = phases[i](&mg);
-    if (rc == 0 || mg.stop)
+    if ((rc == 0 || mg.stop) && !mg.respec)
         rc = report_and_commit(&mg, rc);
+    *respec = mg.respec;
     return migration_end(&mg, rc, out);
+}
+
+int pgb_migrate_run(pgboot_migration **out, const pgboot_migrate_options *o, const char *url,
+                    pgb_pq_whose whose)
+{
+    int respec = 0;
+    int rc = run(out, o, url, whose, 0, &respec);
+    if (respec) { /* the first attempt left nothing behind */
+        pgb_error_reset();
+        rc = run(out, o, url, whose, 1, &respec);
+    }
+    return rc;
 }

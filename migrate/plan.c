@@ -489,8 +489,29 @@ int pgb_plan_rows_stmt(const pgb_plan *p, const pgb_plan_table *t, sqlite3_stmt 
     return pgb_src_fail(p->src, PGBOOT_ERROR, "cannot read a table");
 }
 
-static int scan_table(pgb_src_db *db, pgb_plan_table *t, int detect_json, int full)
+/* The number of rows of a source table, without reading them. */
+static int count_rows(pgb_src_db *db, const pgb_plan_table *t, int64_t *n)
 {
+    pgb_buf q = {0};
+    pgb_buf_puts(&q, "SELECT count(*) FROM ");
+    pgb_buf_ident(&q, t->src->name);
+    if (q.oom)
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    sqlite3_stmt *s = NULL;
+    int ok =
+        sqlite3_prepare_v2(db->db, q.s, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW;
+    if (ok)
+        *n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    pgb_buf_free(&q);
+    return ok ? 0 : pgb_src_fail(db, PGBOOT_EINVALID, "cannot count the rows of a table");
+}
+
+/* Scan t's values, all of them, or (limit > 0) its first limit rows: then
+ * t->partial says whether more follow, and t->rows counts them all. */
+static int scan_table(pgb_src_db *db, pgb_plan_table *t, int detect_json, int full, int64_t limit)
+{
+    t->partial = 0;
     char *sql = pgb_plan_select_sql(t, 0);
     if (!sql)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
@@ -519,11 +540,18 @@ static int scan_table(pgb_src_db *db, pgb_plan_table *t, int detect_json, int fu
     }
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (limit > 0 && t->rows == limit) {
+            t->partial = 1;
+            r = SQLITE_DONE;
+            break;
+        }
         t->rows++;
         for (int k = 0; k < n; k++)
             see_value(&t->cols[map[k]].st, sqlite3_column_value(s, k), json[k]);
     }
-    if (r != SQLITE_DONE) {
+    if (r == SQLITE_DONE && t->partial)
+        rc = count_rows(db, t, &t->rows);
+    else if (r != SQLITE_DONE) {
         char what[200];
         snprintf(what, sizeof what, "cannot read table %s", t->src->name);
         rc = pgb_src_fail(db, PGBOOT_EINVALID, what);
@@ -917,7 +945,7 @@ int pgb_plan_rescan(pgb_plan *p, pgb_plan_table *t)
         free(c->reason);
         c->reason = NULL;
     }
-    int rc = scan_table(p->src, t, p->detect_json, p->full_scan);
+    int rc = scan_table(p->src, t, p->detect_json, p->full_scan, 0);
     for (int k = 0; k < t->ncols && rc == 0; k++) {
         pgb_plan_col *c = &t->cols[k];
         if (c->generated)
@@ -946,7 +974,8 @@ void pgb_plan_free(pgb_plan *p)
 }
 
 int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case, int epoch_as_ts, int detect_json,
-                  pgboot_on_error on_error, int full_scan, const pgb_value_opts *values)
+                  pgboot_on_error on_error, int full_scan, const pgb_value_opts *values,
+                  int64_t prefix)
 {
     memset(p, 0, sizeof *p);
     if (values)
@@ -1011,20 +1040,88 @@ int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case, int epoch_as_
         rc = check_names(names, origins, p->ntables, "table", preserve_case);
     for (int i = 0; i < p->ntables && rc == 0; i++) {
         pgb_plan_table *t = &p->tables[i];
-        if ((rc = scan_table(src, t, detect_json, full_scan)) != 0)
+        if ((rc = scan_table(src, t, detect_json, full_scan, prefix)) != 0)
             break;
+        int bad = 0;
         for (int j = 0; j < t->ncols; j++) {
             pgb_plan_col *c = &t->cols[j];
             decide(c, &t->src->cols[c->src], epoch_as_ts, detect_json);
             c->n_bad = c->generated ? 0 : bad_for(c);
+            bad |= c->n_bad > 0;
             if (c->n_bad && on_error == PGBOOT_ON_ERROR_WIDEN)
                 widen(c);
         }
+        /* Values that do not fit stop the migration or change its course
+         * before anything is written: those of every row count. */
+        if (bad && t->partial)
+            rc = pgb_plan_rescan(p, t);
     }
 done:
     free(names);
     free(origins);
     return rc;
+}
+
+/* ---- the rest of a partial scan ---------------------------------------------- */
+
+int pgb_pass_begin(pgb_pass *ps, const pgb_plan *p, const pgb_plan_table *t)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->st = calloc((size_t)t->ncols + 1, sizeof *ps->st);
+    ps->need = calloc((size_t)t->ncols + 1, sizeof *ps->need);
+    ps->map = calloc((size_t)t->ncols + 1, sizeof *ps->map);
+    if (!ps->st || !ps->need || !ps->map) {
+        pgb_pass_free(ps);
+        return pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        if (t->cols[i].generated)
+            continue;
+        int a, b;
+        family f = classify(t->src->cols[t->cols[i].src].decl, &a, &b);
+        ps->need[ps->n] = p->full_scan ? NEED_ALL : needs_for(f, p->detect_json);
+        ps->map[ps->n++] = i;
+    }
+    return 0;
+}
+
+void pgb_pass_row(pgb_pass *ps, sqlite3_stmt *s, int first)
+{
+    ps->rows++;
+    for (int k = 0; k < ps->n; k++)
+        see_value(&ps->st[k], sqlite3_column_value(s, first + k), ps->need[k]);
+}
+
+int pgb_pass_end(pgb_pass *ps, const pgb_plan *p, pgb_plan_table *t)
+{
+    int same = 1;
+    for (int k = 0; k < ps->n; k++) {
+        pgb_plan_col *c = &t->cols[ps->map[k]];
+        pgb_plan_col was = *c;
+        int was_inf = c->st.n_real_nonfinite + c->st.n_text_inf > 0;
+        c->st = ps->st[k];
+        char *old_reason = c->reason;
+        c->reason = NULL;
+        decide(c, &t->src->cols[c->src], p->epoch_as_timestamp, p->detect_json);
+        c->n_bad = bad_for(c);
+        if (c->n_bad && p->on_error == PGBOOT_ON_ERROR_WIDEN)
+            widen(c);
+        free(old_reason);
+        same &= c->kind == was.kind && c->p == was.p && c->s == was.s && c->len == was.len &&
+                !strcmp(c->type_sql, was.type_sql) && c->n_bad == was.n_bad &&
+                (c->st.n_real_nonfinite + c->st.n_text_inf > 0) == was_inf;
+    }
+    t->rows = ps->rows;
+    t->partial = 0;
+    return same;
+}
+
+void pgb_pass_free(pgb_pass *ps)
+{
+    free(ps->st);
+    free(ps->need);
+    free(ps->map);
+    memset(ps, 0, sizeof *ps);
 }
 
 /* ---- single cells ----------------------------------------------------------- */

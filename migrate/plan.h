@@ -80,6 +80,10 @@ typedef struct {
     uint64_t bytes;           /* COPY bytes sent */
     uint64_t ms;              /* time to load */
     unsigned char digest[16]; /* of the rows sent (verify full) */
+    /* The types were chosen from the first rows only (pgb_plan_make's
+     * prefix); rows counts them all. The load reads the rest and sees
+     * whether the types hold (pgb_pass). */
+    int partial;
 } pgb_plan_table;
 
 typedef struct {
@@ -95,10 +99,12 @@ typedef struct {
 } pgb_plan;
 
 /* Fold and check names, scan every table, choose every type. values: NULL
- * for the defaults (nothing changed on the way). */
+ * for the defaults (nothing changed on the way). prefix > 0: a table of more
+ * rows is scanned only that far and marked partial, unless a value of those
+ * rows does not fit its type (then all are scanned, as with prefix 0). */
 PGB_MUST_USE int pgb_plan_make(pgb_plan *p, pgb_src_db *src, int preserve_case,
                                int epoch_as_timestamp, int detect_json, pgboot_on_error on_error,
-                               int full_scan, const pgb_value_opts *values);
+                               int full_scan, const pgb_value_opts *values, int64_t prefix);
 void pgb_plan_free(pgb_plan *p);
 /* Scan t again and choose its types anew (every column's figures start
  * over): after generated columns whose expressions PostgreSQL cannot
@@ -106,6 +112,23 @@ void pgb_plan_free(pgb_plan *p);
  * values SQLite computed are then copied like any other. 0, or
  * PGBOOT_ERROR (SQLite cannot read the table), PGBOOT_ENOMEM. */
 PGB_MUST_USE int pgb_plan_rescan(pgb_plan *p, pgb_plan_table *t);
+/* The rest of a partial table's scan, made while its rows are loaded with
+ * the types chosen from its first rows: pgb_pass_row sees each row the load
+ * reads (all of them, from the first; s's columns are [rowid if first,] the
+ * copied columns), pgb_pass_end chooses the types from all of them, as a
+ * whole scan would, and puts them and the row count into t: 1 when every
+ * column's type, its count of values that do not fit, and its infinities
+ * are as the first rows said, else 0. begin: 0 or PGBOOT_ENOMEM. One
+ * thread. */
+typedef struct {
+    pgb_col_stats *st;
+    int *need, *map, n;
+    int64_t rows;
+} pgb_pass;
+PGB_MUST_USE int pgb_pass_begin(pgb_pass *ps, const pgb_plan *p, const pgb_plan_table *t);
+void pgb_pass_row(pgb_pass *ps, sqlite3_stmt *s, int first);
+int pgb_pass_end(pgb_pass *ps, const pgb_plan *p, pgb_plan_table *t);
+void pgb_pass_free(pgb_pass *ps);
 /* Count again the values each column's type cannot hold (after the types
  * were changed, e.g. to the target's own). */
 void pgb_plan_recount(pgb_plan *p);

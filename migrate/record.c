@@ -28,10 +28,10 @@ static int query_int(PGconn *c, const char *sql, const char *param, int64_t *out
     return rc;
 }
 
-/* Was this source migrated into the target already? */
-int pgb_record_find(PGconn *c, const char *sha, int *same, int *other, char **when)
+/* The last migration recorded in the target, if any. */
+int pgb_record_find(PGconn *c, char **last_sha, char **when)
 {
-    *same = *other = 0;
+    *last_sha = NULL;
     *when = NULL;
     int64_t exists = -1;
     int rc = query_int(c,
@@ -43,12 +43,13 @@ int pgb_record_find(PGconn *c, const char *sha, int *same, int *other, char **wh
     PGresult *r = PQexec(c, "SELECT source_sha256, finished_at::text, source_path FROM "
                             "pgboot.migrations ORDER BY id DESC LIMIT 1");
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        *same = !strcmp(PQgetvalue(r, 0, 0), sha);
-        *other = !*same;
+        *last_sha = pgb_strdup(PQgetvalue(r, 0, 0));
         *when = pgb_printf("%s at %s", PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
+        if (!*last_sha || !*when)
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
     }
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 int pgb_record(PGconn *c, const pgboot_migrate_options *o, const char *sha, int64_t size,

@@ -11,9 +11,10 @@
 
 typedef struct pg_conn PGconn;
 
-/* Was a source migrated into the target already: this one (same, by its
- * SHA-256) or another (other)? *when: what and when (malloc'd), or NULL. */
-PGB_MUST_USE int pgb_record_find(PGconn *c, const char *sha, int *same, int *other, char **when);
+/* The last source migrated into the target: *last_sha its SHA-256 (hex),
+ * *when what and when (both malloc'd), or both NULL when there is none.
+ * 0, PGBOOT_ERROR (the query failed), PGBOOT_ENOMEM. */
+PGB_MUST_USE int pgb_record_find(PGconn *c, char **last_sha, char **when);
 /* May the role create the tables and record the migration? Before anything
  * is written. */
 PGB_MUST_USE int pgb_record_check_role(PGconn *c);

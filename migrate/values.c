@@ -231,6 +231,18 @@ int pgb_utf8_ok(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
+        /* Eight bytes at a time while they are ASCII without NUL: most text
+         * is, and this check is the scan's largest cost on a big table. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+            if ((w & highs) || ((w - ones) & ~w & highs))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = p[i];
         if (c == 0)
             return 0;

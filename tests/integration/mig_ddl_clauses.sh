@@ -194,7 +194,7 @@ c.execute('BEGIN')
 c.executemany('INSERT INTO big VALUES (?, ?)', (('user%06d' % i, i) for i in range(100000)))
 c.execute('COMMIT')
 " || return 0
-    check_eq "$(rj "$REP" 'd.get("load")')" '{"connections": 2, "staged": true}' "the load was staged, over two connections"
+    check_eq "$(rj "$REP" 'd.get("load")')" '{"connections": 2, "staged": true, "restarted": false}' "the load was staged, over two connections"
     check_eq "$(q "$URL" "SELECT count(*) FROM big")" 100000 "all rows there"
     check_eq "$(condefs big)" "p: PRIMARY KEY (name)" "big keeps its primary key"
     check_eq "$(q "$URL" "SELECT count(*) FROM pg_indexes WHERE tablename = 'big' AND indexdef LIKE '%lower((name COLLATE \"C\"))%'")" 1 "one unique index on the folded name"

@@ -66,7 +66,7 @@ case_pgboot_schema_given() {
     check_py "the report says: one connection, not staged (the role may not create the staging schema)" '
 import json, sys
 r = json.load(open(sys.argv[1]))
-if r.get("load") != {"connections": 1, "staged": False}:
+if r.get("load") != {"connections": 1, "staged": False, "restarted": False}:
     print("load:", r.get("load"))
 ' "$report"
     owner=$(q "$url" "SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = 'public'")
@@ -87,7 +87,7 @@ case_create_on_database() {
     check_py "the report says: two connections, through the staging schema" '
 import json, sys
 r = json.load(open(sys.argv[1]))
-if r.get("load") != {"connections": 2, "staged": True}:
+if r.get("load") != {"connections": 2, "staged": True, "restarted": False}:
     print("load:", r.get("load"))
 ' "$report"
     check_eq "$(q "$url" "SELECT count(*) FROM big_a")/$(q "$url" "SELECT count(*) FROM big_b")" "100000/50000" "all rows are there"
@@ -122,7 +122,7 @@ case_foreign_staging_schema() {
     check_py "the report says: one connection, not staged" '
 import json, sys
 r = json.load(open(sys.argv[1]))
-if r.get("load") != {"connections": 1, "staged": False}:
+if r.get("load") != {"connections": 1, "staged": False, "restarted": False}:
     print("load:", r.get("load"))
 ' "$report"
     check_eq "$(q "$url" "SELECT count(*) FROM big_a")" 100000 "the rows are there"

@@ -278,7 +278,7 @@ PY
     check_eq "$(sql "$url" 'select count(*) || '"'"' '"'"' || count(*) filter (where done) from notes')" "120000 60000" "the rows arrived, 0/1 as boolean"
     check_eq "$(sql "$url" "select indexname from pg_indexes where tablename = 'notes' order by 1" | tr '\n' ' ')" "notes_done notes_pkey " "the index and the key"
     rep=$(ls "$ad"/migrations/*Z.json 2>/dev/null | head -1)
-    check_eq "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["load"])' "$rep" 2>&1)" "{'connections': 2, 'staged': True}" "the report: two connections, staged"
+    check_eq "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["load"])' "$rep" 2>&1)" "{'connections': 2, 'staged': True, 'restarted': False}" "the report: two connections, staged"
     check_eq "$(owned_by_other "$ad" "$TEST_USER")" "" "every file in the app dir, the migration's too, belongs to $TEST_USER"
     pgb_root stop --app "$app" --run-as "$TEST_USER"
     check_rc 0 "root: stop"

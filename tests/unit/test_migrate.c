@@ -151,6 +151,25 @@ static void test_uuid_bool_utf8(void **state)
     assert_false(pgb_utf8_ok("a\0b", 3));         /* NUL */
     assert_false(pgb_utf8_ok("\xc0\xaf", 2));     /* overlong */
     assert_false(pgb_utf8_ok("\xed\xa0\x80", 3)); /* surrogate */
+    /* Past the eight-bytes-at-a-time path: a NUL, a stray continuation
+     * byte or a truncated sequence at every position of a long text. */
+    char longer[40];
+    memset(longer, 'a', sizeof longer);
+    assert_true(pgb_utf8_ok(longer, sizeof longer));
+    for (size_t at = 0; at < sizeof longer; at++) {
+        char t[40];
+        memcpy(t, longer, sizeof t);
+        t[at] = '\0';
+        assert_false(pgb_utf8_ok(t, sizeof t));
+        t[at] = (char)0x80;
+        assert_false(pgb_utf8_ok(t, sizeof t));
+        t[at] = (char)0xc3; /* its continuation byte cut off (or an 'a') */
+        assert_false(pgb_utf8_ok(t, sizeof t));
+        if (at + 1 < sizeof t) {
+            t[at + 1] = (char)0xa9;
+            assert_true(pgb_utf8_ok(t, sizeof t));
+        }
+    }
     assert_int_equal(pgb_utf8_len("h\xc3\xa9llo", 6), 5);
 }
 

@@ -134,7 +134,7 @@ static int fx_make(fx *f, int preserve_case, int epoch_as_ts, int detect_json, p
 {
     pgboot_error_clear();
     int rc = pgb_plan_make(&f->p, &f->src, preserve_case, epoch_as_ts, detect_json, pol,
-                           f->full_scan, &f->values);
+                           f->full_scan, &f->values, 0);
     f->plan_made = 1;
     if (pgb_src_check(&f->src) != 0)
         fail_msg("pgb_src_check: %s", pgboot_error_last());
@@ -1170,6 +1170,81 @@ static void test_identity(void **state)
     fx_end(f);
 }
 
+/* A pass over every row of t, as a load reads them: pgb_pass_end's verdict. */
+static int fx_pass(fx *f, pgb_plan_table *t)
+{
+    pgb_pass ps;
+    assert_int_equal(pgb_pass_begin(&ps, &f->p, t), 0);
+    sqlite3_stmt *s = NULL;
+    int first = 0;
+    assert_int_equal(pgb_plan_rows_stmt(&f->p, t, &s, &first), 0);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        pgb_pass_row(&ps, s, first);
+    sqlite3_finalize(s);
+    int same = pgb_pass_end(&ps, &f->p, t);
+    pgb_pass_free(&ps);
+    return same;
+}
+
+/* A prefix: the types of a longer table come from its first rows, and the
+ * pass over all of them says whether they hold, with the types a whole
+ * scan chooses. */
+static void test_prefix_pass(void **state)
+{
+    fx *f = *state;
+    fx_begin(f);
+    fx_exec(f, "CREATE TABLE held (id INTEGER PRIMARY KEY, n, t TEXT, at DATETIME);"
+               "CREATE TABLE later (id INTEGER PRIMARY KEY, n, at DATETIME);"
+               "CREATE TABLE early (id INTEGER PRIMARY KEY, n INTEGER);"
+               "CREATE TABLE small (id INTEGER PRIMARY KEY, n);"
+               "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 50)"
+               " INSERT INTO held SELECT i, i * 3, 'row ' || i, '2024-01-02 03:04:05' FROM r;"
+               "INSERT INTO later SELECT id, n, at FROM held;"
+               "INSERT INTO early SELECT id, n FROM held;"
+               "INSERT INTO small SELECT id, n FROM held WHERE id <= 10;"
+               /* past the first 20 rows: text among the integers, a time zone */
+               "UPDATE later SET n = 'x', at = '2024-01-02 03:04:05+02:00' WHERE id = 45;"
+               /* within them: a value that does not fit its type */
+               "UPDATE early SET n = 'y' WHERE id = 3;");
+    fx_open_src(f);
+    pgboot_error_clear();
+    assert_int_equal(
+        pgb_plan_make(&f->p, &f->src, 0, 0, 0, PGBOOT_ON_ERROR_REJECT, 0, &f->values, 20), 0);
+    f->plan_made = 1;
+    pgb_plan_table *held = fx_table(f, "held"), *later = fx_table(f, "later"),
+                   *early = fx_table(f, "early"), *small = fx_table(f, "small");
+    /* partial, and counted whole */
+    assert_true(held->partial);
+    assert_int_equal(held->rows, 50);
+    assert_true(later->partial);
+    assert_string_equal(fx_col(f, "later", "n")->type_sql, "bigint");
+    assert_string_equal(fx_col(f, "later", "at")->type_sql, "timestamp");
+    /* a bad value in the first rows: every row scanned, as without a prefix */
+    assert_false(early->partial);
+    assert_int_equal(early->rows, 50);
+    assert_int_equal(fx_col(f, "early", "n")->n_bad, 1);
+    /* shorter than the prefix: whole */
+    assert_false(small->partial);
+    assert_int_equal(small->rows, 10);
+
+    assert_int_equal(fx_pass(f, held), 1);
+    assert_false(held->partial);
+    assert_int_equal(held->rows, 50);
+    assert_int_equal(fx_col(f, "held", "n")->st.n_int, 50);
+    assert_string_equal(fx_col(f, "held", "n")->type_sql, "bigint");
+
+    assert_int_equal(fx_pass(f, later), 0);
+    assert_false(later->partial);
+    assert_string_equal(fx_col(f, "later", "n")->type_sql, "text");
+    /* naive and zoned texts: kept as text, as a whole scan chooses */
+    assert_string_equal(fx_col(f, "later", "at")->type_sql, "text");
+    assert_int_equal(fx_col(f, "later", "n")->st.n_text, 1);
+    assert_int_equal(fx_col(f, "later", "n")->st.n_int, 49);
+    if (pgb_src_check(&f->src) != 0)
+        fail_msg("pgb_src_check: %s", pgboot_error_last());
+    fx_end(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1196,6 +1271,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_policy_reject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cell_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cell_ok_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefix_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clause_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_folding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_collision, setup, teardown),

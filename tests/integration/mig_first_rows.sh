@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# A big table's types come from its first 100,000 rows, and its load reads
+# the rest while it sends them (issue 10, speed: the server no longer waits
+# for a whole scan before the first row). The load sees every value as a
+# whole scan would; when the rest does not fit the types of the first rows,
+# the migration starts over, scanning every table whole, and ends exactly as
+# a migration without the shortcut: the types a whole scan chooses, every
+# value, the same refusal of values that cannot be stored, the same rejects.
+# The report's load.restarted says whether it started over.
+set -euo pipefail
+. "$(dirname "$0")/mig_lib.sh"
+
+ml_setup
+ml_server
+
+# big_db PATH LATER: a table of 120,000 rows (over the 100,000 of the first
+# rows); LATER is Python run on the open connection c after the rows went in
+# (the changes past the first rows).
+big_db() {
+    mkdb "$1" '
+c.execute("BEGIN")
+c.execute("CREATE TABLE small (id INTEGER PRIMARY KEY, name TEXT)")
+c.executemany("INSERT INTO small VALUES (?, ?)", [(1, "a"), (2, "b")])
+c.execute("""CREATE TABLE big (id INTEGER PRIMARY KEY, n, k INTEGER, at DATETIME, j JSON,
+             s TEXT)""")
+c.executemany("INSERT INTO big VALUES (?, ?, ?, ?, ?, ?)",
+              ((i, i * 3, i % 1000, "2024-%02d-%02d 10:%02d:00" % (1 + i % 12, 1 + i % 28, i % 60),
+                "{\"i\": %d}" % i, "row %d" % i) for i in range(1, 120001)))
+'"$2"'
+c.execute("COMMIT")'
+}
+
+# md5 of a column of big, from SQLite (each value as text; NULL as "-").
+lite_md5() {
+    "$PY" - "$1" "$2" <<'PY'
+import hashlib, sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute(f"SELECT CASE WHEN {sys.argv[2]} IS NULL THEN '-' ELSE CAST({sys.argv[2]} AS TEXT) END FROM big ORDER BY id")
+print(hashlib.md5(",".join(r[0] for r in rows).encode()).hexdigest())
+PY
+}
+pg_md5() { q "$1" "SELECT md5(string_agg(coalesce($2::text, '-'), ',' ORDER BY id)) FROM big"; }
+
+case_held() {
+    local db url rep
+    db=$U/src/held.db
+    big_db "$db" ''
+    url=$(newdb held)
+    rep=$U/out/held.json
+    pgb migrate --sqlite "$db" --to "$url" --verify full --report "$rep"
+    check_rc 0 "a big table whose later rows fit the first rows' types"
+    check_eq "$(rj "$rep" 'd.get("load")')" '{"connections": 2, "staged": true, "restarted": false}' \
+        "staged over two connections, not started over"
+    check_eq "$(coltype "$url" big n)/$(coltype "$url" big at)/$(coltype "$url" big j)/$(coltype "$url" big s)" \
+        "bigint/timestamp without time zone/jsonb/text" "the types of the values"
+    check_eq "$(q "$url" "SELECT count(*) FROM big")" 120000 "every row"
+    check_eq "$(rj "$rep" 'tab("big").get("rows")')" 120000 "the report counts every row, not the first ones"
+    check_eq "$(pg_md5 "$url" n)" "$(lite_md5 "$db" n)" "every value of n"
+}
+
+case_later_type() {
+    local db url rep dry
+    db=$U/src/later.db
+    # past the first rows: a text among the integers of the untyped column, a
+    # time zone among the naive timestamps, a JSON column's value that is not
+    # JSON
+    big_db "$db" '
+c.execute("UPDATE big SET n = '"'"'x7'"'"' WHERE id = 110000")
+c.execute("UPDATE big SET at = '"'"'2024-03-01 10:00:00+02:00'"'"' WHERE id = 119999")
+c.execute("UPDATE big SET j = '"'"'not json'"'"' WHERE id = 105000")'
+    url=$(newdb later)
+    rep=$U/out/later.json
+    pgb migrate --sqlite "$db" --to "$url" --verify full --report "$rep"
+    check_rc 0 "a big table whose later rows need other types"
+    check_eq "$(rj "$rep" 'd.get("load")')" '{"connections": 2, "staged": true, "restarted": true}' \
+        "the report says it started over"
+    check_eq "$(coltype "$url" big n)/$(coltype "$url" big at)/$(coltype "$url" big j)" "text/text/text" \
+        "the types a whole scan chooses (text beside integers; naive beside zoned; a JSON column with a text that is not JSON)"
+    check_eq "$(pg_md5 "$url" n)" "$(lite_md5 "$db" n)" "every value of n, the text too"
+    check_eq "$(pg_md5 "$url" at)" "$(lite_md5 "$db" at)" "every value of at"
+    check_eq "$(pg_md5 "$url" j)" "$(lite_md5 "$db" j)" "every value of j"
+    check_eq "$(q "$url" "SELECT count(*) FROM big")/$(q "$url" "SELECT count(*) FROM small")" "120000/2" "every row, once"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot_staging'")" 0 "no staging schema left"
+    check_eq "$(mig_count "$url")" 1 "recorded once"
+    # the dry run scans every row: the same types
+    pgb migrate --sqlite "$db" --dry-run
+    dry=$OUT
+    check_rc 0 "--dry-run"
+    check_match "$dry" '"n" text' "--dry-run plans the same type for n"
+}
+
+case_later_refused() {
+    local db url rep
+    db=$U/src/refused.db
+    # past the first rows, only this: a JSON column's value that is not JSON,
+    # which the server refuses in the middle of the load (jsonb)
+    big_db "$db" '
+c.execute("UPDATE big SET j = '"'"'{broken'"'"' WHERE id = 100500")'
+    url=$(newdb refused)
+    rep=$U/out/refused.json
+    pgb migrate --sqlite "$db" --to "$url" --verify full --report "$rep"
+    check_rc 0 "the server refused a row of the first rows' types: started over, not failed"
+    check_eq "$(rj "$rep" 'd.get("load").get("restarted")')" true "the report says it started over"
+    check_eq "$(coltype "$url" big j)" text "j: text, as a whole scan chooses"
+    check_eq "$(pg_md5 "$url" j)" "$(lite_md5 "$db" j)" "every value of j"
+}
+
+case_later_bad() {
+    local db url dir
+    db=$U/src/bad.db
+    # past the first rows: a text in an INTEGER column, which bigint cannot hold
+    big_db "$db" '
+c.execute("UPDATE big SET k = '"'"'oops'"'"' WHERE id = 115000")'
+    url=$(newdb bad)
+    pgb migrate --sqlite "$db" --to "$url"
+    check_rc 1 "strict: a value past the first rows that its column cannot hold"
+    check_contains "$ERR" "1 values in $db cannot be stored exactly" "the same refusal as a whole scan's"
+    check_contains "$ERR" "nothing was written" "it says nothing was written"
+    check_untouched "$url" "after the refusal"
+
+    url=$(newdb badrej)
+    dir=$U/out/badrej
+    mkdir -p "$dir"
+    user_own "$dir"
+    pgb migrate --sqlite "$db" --to "$url" --on-error reject --allow-rejects --report "$dir/report.json"
+    check_rc 0 "reject: that row set aside"
+    check_eq "$(rj "$dir/report.json" 'd.get("rejected")')" 1 "one row rejected"
+    check_contains "$(cat "$dir/rejects/big.jsonl" 2>&1)" '"oops"' "the rejects file holds it"
+    check_eq "$(q "$url" "SELECT count(*) FROM big")/$(q "$url" "SELECT count(*) FROM big WHERE id = 115000")" "119999/0" \
+        "every other row"
+    check_eq "$(coltype "$url" big k)" bigint "k stays bigint"
+}
+
+run_case held case_held
+run_case later_type case_later_type
+run_case later_refused case_later_refused
+run_case later_bad case_later_bad
+ml_finish
