@@ -1044,16 +1044,36 @@ static int has_rows(const pgb_plan_table *t)
 static int adopt_tables(PGconn *c, pgb_plan *p, pgb_report *rep, const char *leave_out,
                         const char *const *drop, char *used, pgb_buf *missing, int *nmissing);
 
+/* Do two names match as SQLite matches identifiers: ASCII letters in either
+ * case, every other byte as it is? n: compare that many bytes of a (b must
+ * be exactly that long), or -1 for all of a. */
+static int same_name(const char *a, const char *b, long n)
+{
+    size_t la = n < 0 ? strlen(a) : (size_t)n;
+    if (strlen(b) != la)
+        return 0;
+    for (size_t i = 0; i < la; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
 /* Is TABLE.COLUMN (SQLite's table name or its target name) in drop? Any dot
  * may be the one between them, so that names with dots ("a.b"."c.d" as
- * a.b.c.d) can be given. Marks the entry used. */
+ * a.b.c.d) can be given; letters in either case, as SQLite takes its names.
+ * Marks the entry used. */
 static int names_column(const char *entry, const pgb_plan_table *t, const char *col)
 {
     for (const char *dot = strchr(entry, '.'); dot; dot = strchr(dot + 1, '.')) {
-        size_t n = (size_t)(dot - entry);
-        if (strcmp(dot + 1, col) == 0 &&
-            ((strlen(t->src->name) == n && !strncmp(entry, t->src->name, n)) ||
-             (strlen(t->name) == n && !strncmp(entry, t->name, n))))
+        long n = (long)(dot - entry);
+        if (same_name(dot + 1, col, -1) &&
+            (same_name(entry, t->src->name, n) || same_name(entry, t->name, n)))
             return 1;
     }
     return 0;
