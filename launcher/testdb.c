@@ -1187,6 +1187,13 @@ static int check_ours(PGconn *c, const char *db, const char *what)
     if (rc == 0 && exists)
         rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, db,
                            &ours);
+    if (rc == 0 && !exists && pgb_str_has_prefix(db, CLONE_PREFIX)) {
+        /* a kept clone was renamed: its old URL names nothing */
+        rc = pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist: dropped already, or kept", db);
+        pgb_hint("keeping gives a database a new name (" KEPT_PREFIX
+                 "...), which keep printed; 'pgboot testdb list' shows every one");
+        return rc;
+    }
     if (rc == 0 && !exists)
         return pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist (dropped already?)", db);
     if (rc == 0 && !ours) {

@@ -122,7 +122,8 @@ case_keep_refused() {
     before=$(dbs 'pgboot\_k\_%')
     pgb testdb keep "${APP_URL%/*}/pgboot_t_00000000_nosuchdatabase" --label x
     check_rc 1 "keep of a database that does not exist"
-    check_contains "$ERR" "does not exist" "keep of a missing database: 'does not exist'"
+    check_contains "$ERR" "does not exist: dropped already, or kept" "keep of a missing database: 'does not exist', dropped or kept"
+    check_contains "$(hint_line)" "'pgboot testdb list' shows every one" "the hint says where a kept one is"
     check_eq "$(dbs 'pgboot\_k\_%')" "$before" "no kept database made by the refusals"
     pgb testdb keep
     check_rc 2 "keep without a URL: usage error"
