@@ -673,6 +673,9 @@ static int create_tables(migration *mg)
             char what[300];
             snprintf(what, sizeof what, "cannot create table %s", mg->p.tables[i].name);
             rc = pgb_pq_exec(mg->c, sql.s, what);
+            /* perhaps refused for the types of its first rows */
+            if (rc && !pgb_pass_verdict(&mg->p, &mg->p.tables[i]))
+                mg->respec = 1;
         }
         pgb_buf_free(&sql);
         if (rc)

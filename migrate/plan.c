@@ -1124,6 +1124,32 @@ void pgb_pass_free(pgb_pass *ps)
     memset(ps, 0, sizeof *ps);
 }
 
+int pgb_pass_verdict(const pgb_plan *p, pgb_plan_table *t)
+{
+    if (!t->partial)
+        return 1;
+    pgb_error_saved why;
+    pgb_error_save(&why);
+    pgb_pass ps;
+    sqlite3_stmt *s = NULL;
+    int first = 0, held = 1;
+    if (pgb_pass_begin(&ps, p, t) != 0)
+        goto done;
+    if (pgb_plan_rows_stmt(p, t, &s, &first) == 0) {
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW)
+            pgb_pass_row(&ps, s, first);
+        if (r == SQLITE_DONE)
+            held = pgb_pass_end(&ps, p, t);
+    }
+    sqlite3_finalize(s);
+    pgb_pass_free(&ps);
+done:
+    pgb_error_reset(); /* a failure to read it here is not the caller's */
+    pgb_error_restore(&why);
+    return held;
+}
+
 /* ---- single cells ----------------------------------------------------------- */
 
 int pgb_cell_ok(const pgb_plan_col *c, sqlite3_value *v, const char **why)

@@ -130,8 +130,66 @@ c.execute("UPDATE big SET k = '"'"'oops'"'"' WHERE id = 115000")'
     check_eq "$(coltype "$url" big k)" bigint "k stays bigint"
 }
 
+# gen_db PATH: a big table whose untyped column v holds integers in its
+# first rows and a text past them, and generated columns over v that
+# PostgreSQL computes from a text but cannot take over a bigint (LIKE with
+# a collation, coalesce with a text): CREATE TABLE with the first rows'
+# types fails, with a whole scan's it does not.
+gen_db() {
+    mkdb "$1" '
+c.execute("BEGIN")
+c.execute("""CREATE TABLE big (id INTEGER PRIMARY KEY, v, g AS (coalesce(v, '"'"'z'"'"')),
+             h AS (v LIKE '"'"'1%'"'"') STORED)""")
+c.executemany("INSERT INTO big (id, v) VALUES (?, ?)", ((i, i) for i in range(1, 120001)))
+c.execute("UPDATE big SET v = '"'"'txt'"'"' WHERE id = 110000")
+c.execute("COMMIT")'
+}
+
+case_later_type_create() {
+    local db url rep
+    db=$U/src/create.db
+    gen_db "$db"
+    url=$(newdb create)
+    rep=$U/out/create.json
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 0 "CREATE TABLE fails with the first rows' types: started over, not failed"
+    check_eq "$(rj "$rep" 'd.get("load")')" '{"connections": 2, "staged": true, "restarted": true}' \
+        "the report says it started over"
+    check_eq "$(coltype "$url" big v)/$(coltype "$url" big g)" "text/text" "v: text, as a whole scan chooses"
+    check_eq "$(pg_md5 "$url" g)" "$(lite_md5 "$db" g)" "every value of g"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot_staging'")" 0 "no staging schema left"
+}
+
+# The same on one connection, in one transaction: a role that may not
+# create the staging schema (its tables are all created before any row).
+case_later_type_create_unstaged() {
+    local db url rep pgpass super super_pw
+    db=$U/src/create1.db
+    gen_db "$db"
+    # the cluster's superuser, from the app's pgpass (the app role may not
+    # create roles), makes a role that may not create schemas
+    pgpass=$U/data/$SERVER_APP/pgpass
+    read -r super super_pw < <(grep -v '^#' "$pgpass" | awk -F: -v app="$SERVER_APP" '$4 != app {print $4, $5; exit}')
+    [[ -n $super && -n $super_pw ]] || die "no superuser line in $pgpass"
+    q "$(sed -E "s|^postgresql://[^@]*@|postgresql://$super:$super_pw@|" <<<"$(db_url "$SERVER_URL" postgres)")" \
+        "DROP ROLE IF EXISTS firstrows_one; CREATE ROLE firstrows_one LOGIN PASSWORD 'one1'" >/dev/null
+    url=$(newdb create1)
+    q "$url" "GRANT CONNECT ON DATABASE create1 TO firstrows_one; GRANT USAGE, CREATE ON SCHEMA public TO firstrows_one;
+              CREATE SCHEMA pgboot; GRANT USAGE, CREATE ON SCHEMA pgboot TO firstrows_one" >/dev/null
+    url=$(sed -E 's|^postgresql://[^@]*@|postgresql://firstrows_one:one1@|' <<<"$url")
+    rep=$U/out/create1.json
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 0 "one connection: CREATE TABLE fails with the first rows' types: started over, not failed"
+    check_eq "$(rj "$rep" 'd.get("load")')" '{"connections": 1, "staged": false, "restarted": true}' \
+        "the report says it started over, on one connection"
+    check_eq "$(coltype "$url" big v)/$(coltype "$url" big g)" "text/text" "v: text, as a whole scan chooses"
+    check_eq "$(pg_md5 "$url" g)" "$(lite_md5 "$db" g)" "every value of g"
+}
+
 run_case held case_held
 run_case later_type case_later_type
 run_case later_refused case_later_refused
 run_case later_bad case_later_bad
+run_case later_type_create case_later_type_create
+run_case later_type_create_unstaged case_later_type_create_unstaged
 ml_finish
