@@ -591,7 +591,7 @@ static int stop_on_zero_defaults(migration *mg)
 /* Values that cannot be stored exactly stop us here: under strict, and
  * under widen those that no type holds (numbers beside blobs; into the
  * target's own tables, whose types widen does not change, every one). */
-static int stop_on_bad_values(migration *mg)
+static int stop_checks(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
     if (o->on_error == PGBOOT_ON_ERROR_REJECT)
@@ -629,6 +629,24 @@ static int stop_on_bad_values(migration *mg)
         rc = stop_on_zero_defaults(mg);
     if (rc == 0)
         rc = stop_on_infinity_before_14(mg);
+    return rc;
+}
+
+/* The stops above, before anything is written. A big table's types from
+ * its first rows decide one only if its whole scan agrees (a later value
+ * may make a column text, where a zero date DEFAULT no longer matters, or
+ * be one more value that cannot be stored): on a stop, every such table is
+ * read whole, and if one's types do not hold, the migration starts over. */
+static int stop_on_bad_values(migration *mg)
+{
+    int rc = stop_checks(mg);
+    if (!mg->stop)
+        return rc;
+    for (int i = 0; i < mg->p.ntables; i++)
+        if (!pgb_pass_verdict(&mg->p, &mg->p.tables[i]))
+            mg->respec = 1;
+    if (mg->respec)
+        mg->stop = 0; /* the error stays; run() starts over */
     return rc;
 }
 

@@ -186,10 +186,54 @@ case_later_type_create_unstaged() {
     check_eq "$(pg_md5 "$url" g)" "$(lite_md5 "$db" g)" "every value of g"
 }
 
+# A stop before anything is written, decided on the first rows, stands only
+# as a whole scan decides it: a zero-date DEFAULT of a DATETIME column whose
+# later value is no timestamp (a whole scan keeps it text: no stop).
+case_zero_default() {
+    local db url rep
+    db=$U/src/zdefault.db
+    mkdb "$db" '
+c.execute("BEGIN")
+c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, d DATETIME DEFAULT '"'"'0000-00-00 00:00:00'"'"')")
+c.executemany("INSERT INTO big VALUES (?, ?)", ((i, "2024-01-01 10:00:00") for i in range(1, 120001)))
+c.execute("UPDATE big SET d = '"'"'soon'"'"' WHERE id = 110000")
+c.execute("COMMIT")'
+    url=$(newdb zdefault)
+    rep=$U/out/zdefault.json
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 0 "a zero-date DEFAULT stops nothing when a later value makes the column text"
+    check_eq "$(rj "$rep" 'd.get("load").get("restarted")')" true "the report says it started over"
+    check_eq "$(coltype "$url" big d)" text "d: text, as a whole scan chooses"
+    check_eq "$(pg_md5 "$url" d)" "$(lite_md5 "$db" d)" "every value of d"
+}
+
+# ... and its refusal names every value a whole scan finds: those of a small
+# table, and those past the first rows of a big one.
+case_bad_elsewhere() {
+    local db url rep
+    db=$U/src/elsewhere.db
+    big_db "$db" '
+c.execute("CREATE TABLE few (id INTEGER PRIMARY KEY, k INTEGER)")
+c.executemany("INSERT INTO few VALUES (?, ?)", [(1, 1), (2, "bad"), (3, 3)])
+c.execute("UPDATE big SET k = '"'"'oops'"'"' WHERE id = 115000")'
+    url=$(newdb elsewhere)
+    rep=$U/out/elsewhere.json
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 1 "strict: bad values in a small table and past the first rows of a big one"
+    check_contains "$ERR" "2 values in $db cannot be stored exactly" "both are counted"
+    check_contains "$ERR" "big.k (rowid 115000): 'oops'" "the big table's value is named"
+    check_contains "$ERR" "few.k (rowid 2): 'bad'" "the small table's too"
+    check_eq "$(rj "$rep" 'len(d.get("bad_values", []))')/$(rj "$rep" 'tab("big").get("rows")')" "2/120000" \
+        "the report lists both, and counts every row of big"
+    check_untouched "$url" "after the refusal"
+}
+
 run_case held case_held
 run_case later_type case_later_type
 run_case later_refused case_later_refused
 run_case later_bad case_later_bad
 run_case later_type_create case_later_type_create
 run_case later_type_create_unstaged case_later_type_create_unstaged
+run_case zero_default case_zero_default
+run_case bad_elsewhere case_bad_elsewhere
 ml_finish
