@@ -64,7 +64,6 @@ typedef struct {
 static void *sha_thread(void *arg)
 {
     file_hash *fh = arg;
-    pgb_thread_background(); /* joined late: it must not slow the load */
     int fd = open(fh->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fh->err = errno;
@@ -89,13 +88,20 @@ static void *sha_thread(void *arg)
     return NULL;
 }
 
+/* The thread's own start: joined late, it must not slow the load. */
+static void *sha_thread_low(void *arg)
+{
+    pgb_thread_background();
+    return sha_thread(arg);
+}
+
 static void sha_start(file_hash *fh, const char *path)
 {
     memset(fh, 0, sizeof *fh);
     fh->path = path;
-    if (pthread_create(&fh->thread, NULL, sha_thread, fh) == 0)
+    if (pthread_create(&fh->thread, NULL, sha_thread_low, fh) == 0)
         fh->started = 1;
-    else
+    else /* in place, at the migration's own priority */
         sha_thread(fh);
 }
 

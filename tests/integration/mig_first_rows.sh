@@ -228,6 +228,30 @@ c.execute("UPDATE big SET k = '"'"'oops'"'"' WHERE id = 115000")'
     check_untouched "$url" "after the refusal"
 }
 
+# The source's SHA-256 is computed at a low priority on a thread of its own;
+# when no thread can be created (the account's process limit), it is
+# computed in place, and the migration itself keeps its priority.
+case_hash_in_place() {
+    local db url rep nice=0 v samples=0
+    db=$U/src/inplace.db
+    big_db "$db" ''
+    url=$(newdb inplace)
+    rep=$U/out/inplace.json
+    # the test user's server runs processes already: no thread can start
+    as_user_bg prlimit --nproc=1 "$PGB" migrate --sqlite "$db" --to "$url" --report "$rep"
+    while kill -0 "$BG_PID" 2>/dev/null; do
+        v=$(awk '{print $19}' "/proc/$BG_PID/stat" 2>/dev/null) || v=
+        [[ -n $v ]] && samples=$((samples + 1))
+        ((${v:-0} > nice)) && nice=$v
+        sleep 0.01
+    done
+    wait "$BG_PID" && v=0 || v=$?
+    check_eq "$v" 0 "migrated with no thread for the hash ($(tail -n1 "$BG_LOG.err"))"
+    check_eq "$nice" 0 "the migration ran at its own priority (the main thread's nice, $samples samples)"
+    ((samples > 0)) && ok "its priority was read while it ran" || nok "its priority was never read"
+    check_eq "$(rj "$rep" 'd["source"]["sha256"]')" "$(sha256sum "$db" | cut -d' ' -f1)" "the report's SHA-256"
+}
+
 run_case held case_held
 run_case later_type case_later_type
 run_case later_refused case_later_refused
@@ -236,4 +260,5 @@ run_case later_type_create case_later_type_create
 run_case later_type_create_unstaged case_later_type_create_unstaged
 run_case zero_default case_zero_default
 run_case bad_elsewhere case_bad_elsewhere
+run_case hash_in_place case_hash_in_place
 ml_finish
