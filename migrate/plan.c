@@ -504,7 +504,11 @@ static int count_rows(pgb_src_db *db, const pgb_plan_table *t, int64_t *n)
         *n = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     pgb_buf_free(&q);
-    return ok ? 0 : pgb_src_fail(db, PGBOOT_EINVALID, "cannot count the rows of a table");
+    if (ok)
+        return 0;
+    char what[200]; /* counting reads the table: a whole scan's words */
+    snprintf(what, sizeof what, "cannot read table %s", t->src->name);
+    return pgb_src_fail(db, PGBOOT_EINVALID, what);
 }
 
 /* Scan t's values, all of them, or (limit > 0) its first limit rows: then

@@ -254,6 +254,29 @@ case_hash_in_place() {
     check_eq "$(rj "$rep" 'd["source"]["sha256"]')" "$(sha256sum "$db" | cut -d' ' -f1)" "the report's SHA-256"
 }
 
+# A page past the first rows that SQLite cannot read: the same refusal as a
+# whole scan's, naming the table (counting its rows reads it too).
+case_damaged_later() {
+    local db url
+    db=$U/src/damaged.db
+    big_db "$db" ''
+    "$PY" - "$db" <<'PY'
+import os, sys
+path = sys.argv[1]
+size = os.path.getsize(path)
+with open(path, "r+b") as f: # a page near the end: past the first rows
+    f.seek((size * 9 // 10) // 4096 * 4096)
+    f.write(b"\xff" * 4096)
+PY
+    url=$(newdb damaged)
+    pgb migrate --sqlite "$db" --to "$url"
+    check_rc 1 "a damaged page past the first rows"
+    check_contains "$(err_line)" "$db: cannot read table big: database disk image is malformed" \
+        "the error names the table, as a whole scan's does"
+    check_contains "$(hint_line)" "repair a copy with sqlite3's .recover" "the hint"
+    check_untouched "$url" "after the refusal"
+}
+
 run_case held case_held
 run_case later_type case_later_type
 run_case later_refused case_later_refused
@@ -263,4 +286,5 @@ run_case later_type_create_unstaged case_later_type_create_unstaged
 run_case zero_default case_zero_default
 run_case bad_elsewhere case_bad_elsewhere
 run_case hash_in_place case_hash_in_place
+run_case damaged_later case_damaged_later
 ml_finish
