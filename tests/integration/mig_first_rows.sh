@@ -6,7 +6,10 @@
 # the migration starts over, scanning every table whole, and ends exactly as
 # a migration without the shortcut: the types a whole scan chooses, every
 # value, the same refusal of values that cannot be stored, the same rejects.
-# The report's load.restarted says whether it started over.
+# The report's load.restarted says whether it started over. The same holds
+# where the first rows' types would decide before any row is sent: a CREATE
+# TABLE they make fail, a refusal before anything is written (its values, a
+# zero-date DEFAULT), a table SQLite cannot read past them.
 set -euo pipefail
 . "$(dirname "$0")/mig_lib.sh"
 
