@@ -920,7 +920,9 @@ typedef enum {
 
 /** Migration progress: the source table being copied and the rows copied so
  * far of all tables; called with table NULL once every row is in (the keys,
- * indexes, constraints and the verification that follow have no count). */
+ * indexes, constraints and the verification that follow have no count). A
+ * migration that starts over (its report's load.restarted) counts again
+ * from 0. */
 typedef void (*pgboot_migrate_progress_cb)(const char *table, uint64_t rows_done,
                                            uint64_t rows_total, void *payload);
 

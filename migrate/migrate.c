@@ -64,7 +64,6 @@ typedef struct {
 static void *sha_thread(void *arg)
 {
     file_hash *fh = arg;
-    pgb_thread_background(); /* joined late: it must not slow the load */
     int fd = open(fh->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fh->err = errno;
@@ -89,13 +88,20 @@ static void *sha_thread(void *arg)
     return NULL;
 }
 
+/* The thread's own start: joined late, it must not slow the load. */
+static void *sha_thread_low(void *arg)
+{
+    pgb_thread_background();
+    return sha_thread(arg);
+}
+
 static void sha_start(file_hash *fh, const char *path)
 {
     memset(fh, 0, sizeof *fh);
     fh->path = path;
-    if (pthread_create(&fh->thread, NULL, sha_thread, fh) == 0)
+    if (pthread_create(&fh->thread, NULL, sha_thread_low, fh) == 0)
         fh->started = 1;
-    else
+    else /* in place, at the migration's own priority */
         sha_thread(fh);
 }
 
@@ -591,7 +597,7 @@ static int stop_on_zero_defaults(migration *mg)
 /* Values that cannot be stored exactly stop us here: under strict, and
  * under widen those that no type holds (numbers beside blobs; into the
  * target's own tables, whose types widen does not change, every one). */
-static int stop_on_bad_values(migration *mg)
+static int stop_checks(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
     if (o->on_error == PGBOOT_ON_ERROR_REJECT)
@@ -629,6 +635,24 @@ static int stop_on_bad_values(migration *mg)
         rc = stop_on_zero_defaults(mg);
     if (rc == 0)
         rc = stop_on_infinity_before_14(mg);
+    return rc;
+}
+
+/* The stops above, before anything is written. A big table's types from
+ * its first rows decide one only if its whole scan agrees (a later value
+ * may make a column text, where a zero date DEFAULT no longer matters, or
+ * be one more value that cannot be stored): on a stop, every such table is
+ * read whole, and if one's types do not hold, the migration starts over. */
+static int stop_on_bad_values(migration *mg)
+{
+    int rc = stop_checks(mg);
+    if (!mg->stop)
+        return rc;
+    for (int i = 0; i < mg->p.ntables; i++)
+        if (!pgb_pass_verdict(&mg->p, &mg->p.tables[i]))
+            mg->respec = 1;
+    if (mg->respec)
+        mg->stop = 0; /* the error stays; run() starts over */
     return rc;
 }
 
@@ -673,6 +697,9 @@ static int create_tables(migration *mg)
             char what[300];
             snprintf(what, sizeof what, "cannot create table %s", mg->p.tables[i].name);
             rc = pgb_pq_exec(mg->c, sql.s, what);
+            /* perhaps refused for the types of its first rows */
+            if (rc && !pgb_pass_verdict(&mg->p, &mg->p.tables[i]))
+                mg->respec = 1;
         }
         pgb_buf_free(&sql);
         if (rc)

@@ -504,7 +504,11 @@ static int count_rows(pgb_src_db *db, const pgb_plan_table *t, int64_t *n)
         *n = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     pgb_buf_free(&q);
-    return ok ? 0 : pgb_src_fail(db, PGBOOT_EINVALID, "cannot count the rows of a table");
+    if (ok)
+        return 0;
+    char what[200]; /* counting reads the table: a whole scan's words */
+    snprintf(what, sizeof what, "cannot read table %s", t->src->name);
+    return pgb_src_fail(db, PGBOOT_EINVALID, what);
 }
 
 /* Scan t's values, all of them, or (limit > 0) its first limit rows: then
@@ -1122,6 +1126,32 @@ void pgb_pass_free(pgb_pass *ps)
     free(ps->need);
     free(ps->map);
     memset(ps, 0, sizeof *ps);
+}
+
+int pgb_pass_verdict(const pgb_plan *p, pgb_plan_table *t)
+{
+    if (!t->partial)
+        return 1;
+    pgb_error_saved why;
+    pgb_error_save(&why);
+    pgb_pass ps;
+    sqlite3_stmt *s = NULL;
+    int first = 0, held = 1;
+    if (pgb_pass_begin(&ps, p, t) != 0)
+        goto done;
+    if (pgb_plan_rows_stmt(p, t, &s, &first) == 0) {
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW)
+            pgb_pass_row(&ps, s, first);
+        if (r == SQLITE_DONE)
+            held = pgb_pass_end(&ps, p, t);
+    }
+    sqlite3_finalize(s);
+    pgb_pass_free(&ps);
+done:
+    pgb_error_reset(); /* a failure to read it here is not the caller's */
+    pgb_error_restore(&why);
+    return held;
 }
 
 /* ---- single cells ----------------------------------------------------------- */

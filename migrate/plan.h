@@ -129,6 +129,15 @@ PGB_MUST_USE int pgb_pass_begin(pgb_pass *ps, const pgb_plan *p, const pgb_plan_
 void pgb_pass_row(pgb_pass *ps, sqlite3_stmt *s, int first);
 int pgb_pass_end(pgb_pass *ps, const pgb_plan *p, pgb_plan_table *t);
 void pgb_pass_free(pgb_pass *ps);
+/* A partial table whose load will not begin (its CREATE TABLE failed, which
+ * the types of its first rows may cause: a generated column's expression
+ * over them; or the migration stops before anything is written, a decision
+ * those types may have made): its pass over every row, for the verdict
+ * alone, as pgb_pass_end gives it (0: the types do not hold, start over).
+ * 1 for a table that is not partial, and when SQLite cannot read it (the
+ * caller's failure stays its own). The failure recorded is left as it was.
+ * One thread. */
+int pgb_pass_verdict(const pgb_plan *p, pgb_plan_table *t);
 /* Count again the values each column's type cannot hold (after the types
  * were changed, e.g. to the target's own). */
 void pgb_plan_recount(pgb_plan *p);

@@ -127,6 +127,8 @@ int pgb_staging_load(pgb_load *L, pgb_plan_table *t, const char *create)
         return rc;
     if ((rc = pgb_pq_exec(L->conn, create, what)) == 0)
         rc = pgb_load_table(L, t);
+    else if (L->plan && !pgb_pass_verdict(L->plan, t))
+        L->respec = 1; /* perhaps refused for the types of its first rows */
     if (alone && rc) {
         PGresult *r = PQexec(L->conn, "ROLLBACK");
         PQclear(r);

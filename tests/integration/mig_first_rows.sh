@@ -6,7 +6,10 @@
 # the migration starts over, scanning every table whole, and ends exactly as
 # a migration without the shortcut: the types a whole scan chooses, every
 # value, the same refusal of values that cannot be stored, the same rejects.
-# The report's load.restarted says whether it started over.
+# The report's load.restarted says whether it started over. The same holds
+# where the first rows' types would decide before any row is sent: a CREATE
+# TABLE they make fail, a refusal before anything is written (its values, a
+# zero-date DEFAULT), a table SQLite cannot read past them.
 set -euo pipefail
 . "$(dirname "$0")/mig_lib.sh"
 
@@ -130,8 +133,161 @@ c.execute("UPDATE big SET k = '"'"'oops'"'"' WHERE id = 115000")'
     check_eq "$(coltype "$url" big k)" bigint "k stays bigint"
 }
 
+# gen_db PATH: a big table whose untyped column v holds integers in its
+# first rows and a text past them, and generated columns over v that
+# PostgreSQL computes from a text but cannot take over a bigint (LIKE with
+# a collation, coalesce with a text): CREATE TABLE with the first rows'
+# types fails, with a whole scan's it does not.
+gen_db() {
+    mkdb "$1" '
+c.execute("BEGIN")
+c.execute("""CREATE TABLE big (id INTEGER PRIMARY KEY, v, g AS (coalesce(v, '"'"'z'"'"')),
+             h AS (v LIKE '"'"'1%'"'"') STORED)""")
+c.executemany("INSERT INTO big (id, v) VALUES (?, ?)", ((i, i) for i in range(1, 120001)))
+c.execute("UPDATE big SET v = '"'"'txt'"'"' WHERE id = 110000")
+c.execute("COMMIT")'
+}
+
+case_later_type_create() {
+    local db url rep
+    db=$U/src/create.db
+    gen_db "$db"
+    url=$(newdb create)
+    rep=$U/out/create.json
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 0 "CREATE TABLE fails with the first rows' types: started over, not failed"
+    check_eq "$(rj "$rep" 'd.get("load")')" '{"connections": 2, "staged": true, "restarted": true}' \
+        "the report says it started over"
+    check_eq "$(coltype "$url" big v)/$(coltype "$url" big g)" "text/text" "v: text, as a whole scan chooses"
+    check_eq "$(pg_md5 "$url" g)" "$(lite_md5 "$db" g)" "every value of g"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgboot_staging'")" 0 "no staging schema left"
+}
+
+# The same on one connection, in one transaction: a role that may not
+# create the staging schema (its tables are all created before any row).
+case_later_type_create_unstaged() {
+    local db url rep pgpass super super_pw
+    db=$U/src/create1.db
+    gen_db "$db"
+    # the cluster's superuser, from the app's pgpass (the app role may not
+    # create roles), makes a role that may not create schemas
+    pgpass=$U/data/$SERVER_APP/pgpass
+    read -r super super_pw < <(grep -v '^#' "$pgpass" | awk -F: -v app="$SERVER_APP" '$4 != app {print $4, $5; exit}')
+    [[ -n $super && -n $super_pw ]] || die "no superuser line in $pgpass"
+    q "$(sed -E "s|^postgresql://[^@]*@|postgresql://$super:$super_pw@|" <<<"$(db_url "$SERVER_URL" postgres)")" \
+        "DROP ROLE IF EXISTS firstrows_one; CREATE ROLE firstrows_one LOGIN PASSWORD 'one1'" >/dev/null
+    url=$(newdb create1)
+    q "$url" "GRANT CONNECT ON DATABASE create1 TO firstrows_one; GRANT USAGE, CREATE ON SCHEMA public TO firstrows_one;
+              CREATE SCHEMA pgboot; GRANT USAGE, CREATE ON SCHEMA pgboot TO firstrows_one" >/dev/null
+    url=$(sed -E 's|^postgresql://[^@]*@|postgresql://firstrows_one:one1@|' <<<"$url")
+    rep=$U/out/create1.json
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 0 "one connection: CREATE TABLE fails with the first rows' types: started over, not failed"
+    check_eq "$(rj "$rep" 'd.get("load")')" '{"connections": 1, "staged": false, "restarted": true}' \
+        "the report says it started over, on one connection"
+    check_eq "$(coltype "$url" big v)/$(coltype "$url" big g)" "text/text" "v: text, as a whole scan chooses"
+    check_eq "$(pg_md5 "$url" g)" "$(lite_md5 "$db" g)" "every value of g"
+}
+
+# A stop before anything is written, decided on the first rows, stands only
+# as a whole scan decides it: a zero-date DEFAULT of a DATETIME column whose
+# later value is no timestamp (a whole scan keeps it text: no stop).
+case_zero_default() {
+    local db url rep
+    db=$U/src/zdefault.db
+    mkdb "$db" '
+c.execute("BEGIN")
+c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, d DATETIME DEFAULT '"'"'0000-00-00 00:00:00'"'"')")
+c.executemany("INSERT INTO big VALUES (?, ?)", ((i, "2024-01-01 10:00:00") for i in range(1, 120001)))
+c.execute("UPDATE big SET d = '"'"'soon'"'"' WHERE id = 110000")
+c.execute("COMMIT")'
+    url=$(newdb zdefault)
+    rep=$U/out/zdefault.json
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 0 "a zero-date DEFAULT stops nothing when a later value makes the column text"
+    check_eq "$(rj "$rep" 'd.get("load").get("restarted")')" true "the report says it started over"
+    check_eq "$(coltype "$url" big d)" text "d: text, as a whole scan chooses"
+    check_eq "$(pg_md5 "$url" d)" "$(lite_md5 "$db" d)" "every value of d"
+}
+
+# ... and its refusal names every value a whole scan finds: those of a small
+# table, and those past the first rows of a big one.
+case_bad_elsewhere() {
+    local db url rep
+    db=$U/src/elsewhere.db
+    big_db "$db" '
+c.execute("CREATE TABLE few (id INTEGER PRIMARY KEY, k INTEGER)")
+c.executemany("INSERT INTO few VALUES (?, ?)", [(1, 1), (2, "bad"), (3, 3)])
+c.execute("UPDATE big SET k = '"'"'oops'"'"' WHERE id = 115000")'
+    url=$(newdb elsewhere)
+    rep=$U/out/elsewhere.json
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 1 "strict: bad values in a small table and past the first rows of a big one"
+    check_contains "$ERR" "2 values in $db cannot be stored exactly" "both are counted"
+    check_contains "$ERR" "big.k (rowid 115000): 'oops'" "the big table's value is named"
+    check_contains "$ERR" "few.k (rowid 2): 'bad'" "the small table's too"
+    check_eq "$(rj "$rep" 'len(d.get("bad_values", []))')/$(rj "$rep" 'tab("big").get("rows")')" "2/120000" \
+        "the report lists both, and counts every row of big"
+    check_untouched "$url" "after the refusal"
+}
+
+# The source's SHA-256 is computed at a low priority on a thread of its own;
+# when no thread can be created (the account's process limit), it is
+# computed in place, and the migration itself keeps its priority.
+case_hash_in_place() {
+    local db url rep nice=0 v samples=0
+    db=$U/src/inplace.db
+    big_db "$db" ''
+    url=$(newdb inplace)
+    rep=$U/out/inplace.json
+    # the test user's server runs processes already: no thread can start
+    # (nor LeakSanitizer's at exit, in a sanitized build)
+    as_user_bg env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        prlimit --nproc=1 "$PGB" migrate --sqlite "$db" --to "$url" --report "$rep"
+    while kill -0 "$BG_PID" 2>/dev/null; do
+        v=$(awk '{print $19}' "/proc/$BG_PID/stat" 2>/dev/null) || v=
+        [[ -n $v ]] && samples=$((samples + 1))
+        ((${v:-0} > nice)) && nice=$v
+        sleep 0.01
+    done
+    wait "$BG_PID" && v=0 || v=$?
+    check_eq "$v" 0 "migrated with no thread for the hash ($(tail -n1 "$BG_LOG.err"))"
+    check_eq "$nice" 0 "the migration ran at its own priority (the main thread's nice, $samples samples)"
+    ((samples > 0)) && ok "its priority was read while it ran" || nok "its priority was never read"
+    check_eq "$(rj "$rep" 'd["source"]["sha256"]')" "$(sha256sum "$db" | cut -d' ' -f1)" "the report's SHA-256"
+}
+
+# A page past the first rows that SQLite cannot read: the same refusal as a
+# whole scan's, naming the table (counting its rows reads it too).
+case_damaged_later() {
+    local db url
+    db=$U/src/damaged.db
+    big_db "$db" ''
+    "$PY" - "$db" <<'PY'
+import os, sys
+path = sys.argv[1]
+size = os.path.getsize(path)
+with open(path, "r+b") as f: # a page near the end: past the first rows
+    f.seek((size * 9 // 10) // 4096 * 4096)
+    f.write(b"\xff" * 4096)
+PY
+    url=$(newdb damaged)
+    pgb migrate --sqlite "$db" --to "$url"
+    check_rc 1 "a damaged page past the first rows"
+    check_contains "$(err_line)" "$db: cannot read table big: database disk image is malformed" \
+        "the error names the table, as a whole scan's does"
+    check_contains "$(hint_line)" "repair a copy with sqlite3's .recover" "the hint"
+    check_untouched "$url" "after the refusal"
+}
+
 run_case held case_held
 run_case later_type case_later_type
 run_case later_refused case_later_refused
 run_case later_bad case_later_bad
+run_case later_type_create case_later_type_create
+run_case later_type_create_unstaged case_later_type_create_unstaged
+run_case zero_default case_zero_default
+run_case bad_elsewhere case_bad_elsewhere
+run_case hash_in_place case_hash_in_place
+run_case damaged_later case_damaged_later
 ml_finish

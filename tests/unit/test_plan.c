@@ -1197,11 +1197,14 @@ static void test_prefix_pass(void **state)
                "CREATE TABLE later (id INTEGER PRIMARY KEY, n, at DATETIME);"
                "CREATE TABLE early (id INTEGER PRIMARY KEY, n INTEGER);"
                "CREATE TABLE small (id INTEGER PRIMARY KEY, n);"
+               "CREATE TABLE again (id INTEGER PRIMARY KEY, n);"
                "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 50)"
                " INSERT INTO held SELECT i, i * 3, 'row ' || i, '2024-01-02 03:04:05' FROM r;"
                "INSERT INTO later SELECT id, n, at FROM held;"
                "INSERT INTO early SELECT id, n FROM held;"
                "INSERT INTO small SELECT id, n FROM held WHERE id <= 10;"
+               "INSERT INTO again SELECT id, n FROM held;"
+               "UPDATE again SET n = 'x' WHERE id = 45;"
                /* past the first 20 rows: text among the integers, a time zone */
                "UPDATE later SET n = 'x', at = '2024-01-02 03:04:05+02:00' WHERE id = 45;"
                /* within them: a value that does not fit its type */
@@ -1240,6 +1243,21 @@ static void test_prefix_pass(void **state)
     assert_string_equal(fx_col(f, "later", "at")->type_sql, "text");
     assert_int_equal(fx_col(f, "later", "n")->st.n_text, 1);
     assert_int_equal(fx_col(f, "later", "n")->st.n_int, 49);
+
+    /* a load that did not begin (its CREATE TABLE failed): the verdict
+     * alone, from every row; the failure recorded stays as it was */
+    pgb_plan_table *again = fx_table(f, "again");
+    assert_true(again->partial);
+    assert_string_equal(fx_col(f, "again", "n")->type_sql, "bigint");
+    (void)pgb_fail(PGBOOT_ERROR, "cannot create table again");
+    assert_int_equal(pgb_pass_verdict(&f->p, again), 0);
+    assert_string_equal(pgboot_error_last(), "cannot create table again");
+    assert_false(again->partial);
+    assert_int_equal(again->rows, 50);
+    assert_string_equal(fx_col(f, "again", "n")->type_sql, "text");
+    assert_int_equal(pgb_pass_verdict(&f->p, small), 1);
+    assert_int_equal(pgb_pass_verdict(&f->p, held), 1);
+    pgboot_error_clear();
     if (pgb_src_check(&f->src) != 0)
         fail_msg("pgb_src_check: %s", pgboot_error_last());
     fx_end(f);
