@@ -1346,6 +1346,108 @@ int pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep)
     return rc;
 }
 
+/* One CREATE TEMP TABLE of t as pgb_ddl_table makes it, with only the
+ * generated column `only` kept generated (-1: all of them, -2: none), in a
+ * savepoint rolled back at once: NULL when PostgreSQL takes it, else its
+ * message (malloc'd; "" when out of memory). */
+static char *probe_table(PGconn *c, pgb_plan *p, pgb_plan_table *t, int only)
+{
+    char *saved = calloc((size_t)t->ncols + 1, 1);
+    if (!saved)
+        return pgb_strdup("");
+    for (int j = 0; j < t->ncols; j++) {
+        saved[j] = (char)t->cols[j].generated;
+        if (only != -1 && j != only)
+            t->cols[j].generated = 0;
+    }
+    pgb_buf sql = {0};
+    pgb_ddl_table(&sql, p, t);
+    for (int j = 0; j < t->ncols; j++)
+        t->cols[j].generated = saved[j];
+    free(saved);
+    char *msg = NULL;
+    if (sql.oom || strncmp(sql.s, "CREATE TABLE ", 13) != 0) {
+        pgb_buf_free(&sql);
+        return pgb_strdup("");
+    }
+    pgb_buf q = {0};
+    pgb_buf_puts(&q, "SAVEPOINT pgboot_probe; CREATE TEMP TABLE pgboot_probe ");
+    /* past "CREATE TABLE <name> ": the columns */
+    const char *cols = strstr(sql.s, " (");
+    pgb_buf_puts(&q, cols ? cols + 1 : "");
+    pgb_buf_free(&sql);
+    if (q.oom) {
+        pgb_buf_free(&q);
+        return pgb_strdup("");
+    }
+    PGresult *r = PQexec(c, q.s);
+    pgb_buf_free(&q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        msg = pgb_strdup(m ? m : PQresultErrorMessage(r));
+        if (!msg)
+            msg = pgb_strdup("");
+    }
+    PQclear(r);
+    r = PQexec(c, "ROLLBACK TO SAVEPOINT pgboot_probe; RELEASE SAVEPOINT pgboot_probe");
+    PQclear(r);
+    return msg;
+}
+
+int pgb_ddl_probe_generated(PGconn *c, pgb_plan *p, pgb_report *rep, int *respec)
+{
+    *respec = 0;
+    int rc = 0;
+    for (int i = 0; i < p->ntables && rc == 0; i++) {
+        pgb_plan_table *t = &p->tables[i];
+        int any = 0;
+        for (int j = 0; j < t->ncols; j++)
+            any |= t->cols[j].generated && t->cols[j].gen_sql;
+        char *all = any ? probe_table(c, p, t, -1) : NULL;
+        if (!all)
+            continue;
+        /* Refused: by which generated columns? Only a table PostgreSQL
+         * takes without them says; else the failure is not theirs. */
+        char *none = probe_table(c, p, t, -2);
+        int plain = 0;
+        for (int j = 0; j < t->ncols && !none; j++) {
+            pgb_plan_col *col = &t->cols[j];
+            if (!col->generated || !col->gen_sql)
+                continue;
+            char *why = probe_table(c, p, t, j);
+            if (why && t->partial && !pgb_pass_verdict(p, t)) {
+                /* refused for the types of the first rows, perhaps */
+                free(why);
+                *respec = 1;
+                break;
+            }
+            if (why) {
+                char name[300];
+                snprintf(name, sizeof name, "%s.%s", t->src->name, t->src->cols[col->src].name);
+                char *r = pgb_printf("PostgreSQL refuses the translated expression for the "
+                                     "columns' types (%s): created as a plain column holding "
+                                     "the values SQLite computed; new rows get none",
+                                     *why ? why : "out of memory");
+                pgb_report_skip(rep, "generated column", name, r ? r : "refused");
+                free(r);
+                free(col->gen_sql);
+                col->gen_sql = NULL;
+                col->generated = 0;
+                plain = 1;
+            }
+            free(why);
+        }
+        free(all);
+        free(none);
+        if (*respec)
+            return pgb_fail(PGBOOT_ERROR, "the types chosen from the first rows of %s do not hold",
+                            t->src->name);
+        if (plain)
+            rc = pgb_plan_rescan(p, t);
+    }
+    return rc;
+}
+
 /* ---- --schema / --data-only: the app's own search tables ------------------------ */
 
 /* The target table's columns: names, and whether each is a tsvector with no

@@ -65,6 +65,15 @@ void pgb_ddl_views_and_others(const pgb_emit *e, pgb_plan *p);
  * word in the report and the column made plain, its values copied
  * (pgb_plan_rescan()). 0, or that function's error. */
 PGB_MUST_USE int pgb_ddl_generated_columns(pgb_plan *p, pgb_report *rep);
+/* Generated columns whose translated expressions PostgreSQL refuses for the
+ * types the plan chose (SQLite computes 'abc' * 2 as 0; PostgreSQL has no
+ * text * integer): tried on a temporary table in a savepoint of c, rolled
+ * back; such a column becomes a plain one holding SQLite's values, as an
+ * expression not translated does, with a word in the report. A partial
+ * table's refusal is first settled by its whole scan: if its types do not
+ * hold, *respec is set and PGBOOT_ERROR returned (start over). 0, or the
+ * error of pgb_plan_rescan(). */
+PGB_MUST_USE int pgb_ddl_probe_generated(PGconn *c, pgb_plan *p, pgb_report *rep, int *respec);
 /* --schema / --data-only: the plan takes the types of the target's existing
  * tables; those whose leave_out[i] is set (NULL: none) are left as they are
  * (they are not loaded, and need not exist). A SQLite column the target's

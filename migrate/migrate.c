@@ -656,6 +656,26 @@ static int stop_on_bad_values(migration *mg)
     return rc;
 }
 
+/* Generated columns PostgreSQL refuses for the chosen types become plain
+ * ones (pgb_ddl_probe_generated), before anything is written; tried in a
+ * transaction of their own when none is open yet, rolled back. */
+static int probe_generated(migration *mg)
+{
+    const pgboot_migrate_options *o = mg->o;
+    if (!mg->c || o->schema_file || o->data_only)
+        return 0;
+    int begun = !mg->in_txn, rc = 0, respec = 0;
+    if (begun && (rc = pgb_pq_exec(mg->c, "BEGIN", "cannot begin")) != 0)
+        return rc;
+    rc = pgb_ddl_probe_generated(mg->c, &mg->p, &mg->rep, &respec);
+    if (begun) {
+        PGresult *r = PQexec(mg->c, "ROLLBACK");
+        PQclear(r);
+    }
+    mg->respec |= respec;
+    return rc;
+}
+
 /* A staged load's workers; without them, one transaction on one
  * connection. */
 static int open_staging(migration *mg)
@@ -946,6 +966,7 @@ static int run(pgboot_migration **out, const pgboot_migrate_options *o, const ch
         plan_tables,         /* names, and every column's type */
         connect_target,      /* locked; migrated already? */
         prepare_target,      /* privileges, transaction, existing tables */
+        probe_generated,     /* generated columns PostgreSQL refuses: plain */
         stop_on_bad_values,  /* strict / widen: before anything is written */
         create_tables,       /* in the transaction, or staged */
         load_rows,           /* COPY */

@@ -104,9 +104,41 @@ PYEOF
         "ev.kind: .*plain column holding the values SQLite computed" "the report says the column is plain and holds SQLite's values"
 }
 
+# A translated expression PostgreSQL refuses for the types the values chose:
+# v holds text beside numbers (text in PostgreSQL), and text * integer,
+# abs(text) or text || ... > 0 do not exist there, while SQLite computes
+# them. Such a column is created plain, with SQLite's values, as an
+# untranslated one is; the expressions PostgreSQL takes stay generated.
+case_refused_generated() {
+    local url rep=$U/out/refused.json db=$U/src/refused.db
+    "$PY" - "$db" <<'PYEOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE ev (id INTEGER PRIMARY KEY, v, n INTEGER,"
+          " twice GENERATED ALWAYS AS (v * 2) STORED,"
+          " mag GENERATED ALWAYS AS (abs(v)) VIRTUAL,"
+          " n2 INTEGER GENERATED ALWAYS AS (n * 2) STORED)")
+c.executemany("INSERT INTO ev (id, v, n) VALUES (?, ?, ?)", [(1, 3, 1), (2, 'abc', 2), (3, None, None), (4, '-4', 4)])
+c.commit()
+PYEOF
+    user_own "$U/src"
+    url=$(newdb refusedgen)
+    pgb migrate --sqlite "$db" --to "$url" --verify full --report "$rep"
+    check_rc 0 "generated columns PostgreSQL refuses for the columns' types: the migration goes on"
+    [[ $RC == 0 ]] || return 0
+    check_eq "$(q "$url" "SELECT string_agg(id || ':' || coalesce(twice::text, '-') || ':' || coalesce(mag::text, '-') || ':' || coalesce(n2::text, '-'), ' ' ORDER BY id) FROM ev")" \
+        "1:6:3:2 2:0:0:4 3:-:-:- 4:-8:4:8" "the values SQLite computed are in the plain columns (mag: double precision)"
+    check_eq "$(q "$url" "SELECT string_agg(attname || '=' || attgenerated::text, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'ev'::regclass AND attname IN ('twice', 'mag', 'n2')")" \
+        "twice=,mag=,n2=s" "twice and mag are plain; n2 (integer * 2) stays generated"
+    check_match "$(rj "$rep" "'\n'.join(s['name'] + ': ' + s['reason'] for s in d['skipped'])")" \
+        "ev.twice: PostgreSQL refuses the translated expression for the columns' types \(operator does not exist: text \* integer\): created as a plain column holding the values SQLite computed" \
+        "the report names the column and PostgreSQL's reason"
+}
+
 run_case issue case_issue
 run_case every_function case_every_function
 run_case verify_generated case_verify_generated
 run_case verify_views case_verify_views
 run_case untranslated_generated case_untranslated_generated
+run_case refused_generated case_refused_generated
 ml_finish
