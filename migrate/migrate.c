@@ -231,8 +231,10 @@ static int plan_tables(migration *mg)
         values.round_timestamps = o->round_timestamps;
         values.zero_dates = o->zero_dates;
     }
-    /* Only where the big tables are staged: the workers load one while
-     * this thread reads it, and a plan that fails is dropped with them. */
+    /* A big table's types from its first rows (its load reads the rest;
+     * run() starts over should they not hold): not in a dry run, which
+     * shows the types of every row, nor into the app's own schema, whose
+     * tables have their types; with one core, nothing would overlap. */
     int64_t prefix = mg->speculate && !o->dry_run && !o->schema_file && !o->data_only &&
                              sysconf(_SC_NPROCESSORS_ONLN) >= 2
                          ? PGB_STAGING_SPLIT_ROWS
@@ -769,7 +771,7 @@ static int load_rows(migration *mg)
         rc = mg->staged ? pgb_staging_load(&L, &mg->p.tables[i], mg->create_sql[i])
                         : pgb_load_table(&L, &mg->p.tables[i]);
     free(rejects);
-    mg->respec = L.respec;
+    mg->respec |= L.respec;
     if (o->progress && !L.respec)
         o->progress(NULL, L.rows_done, L.rows_total, o->progress_payload);
     return rc;
