@@ -437,6 +437,23 @@ static void submit(broker *b, client *c, int keep, const char *url, const char *
     pthread_mutex_unlock(&b->w.mu);
 }
 
+/* A drop or keep of a database on another server: refused before the
+ * broker connects anywhere with the URL it was given. 1 when refused. */
+static int not_ours(broker *b, client *c, const char *url, const char *what, json_t *id)
+{
+    int is_url = !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
+    if (!is_url || pgboot_testdb_serves(b->t, url))
+        return 0; /* what is not a URL: the library says so */
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "this broker %s only databases of its own server; the URL names another server", what);
+    reply(c,
+          error_reply(msg, "send the URL as the broker handed it out; for a database of "
+                           "another server: pgboot testdb drop URL (or keep URL)"),
+          id);
+    return 1;
+}
+
 static void op_drop(broker *b, client *c, json_t *req, json_t *id)
 {
     const char *url = json_string_value(json_object_get(req, "url"));
@@ -444,7 +461,8 @@ static void op_drop(broker *b, client *c, json_t *req, json_t *id)
         reply(c, error_reply("drop needs \"url\": the database's URL", PROTOCOL_HINT), id);
         return;
     }
-    submit(b, c, 0, url, NULL, id);
+    if (!not_ours(b, c, url, "drops", id))
+        submit(b, c, 0, url, NULL, id);
 }
 
 static void op_keep(broker *b, client *c, json_t *req, json_t *id)
@@ -459,7 +477,8 @@ static void op_keep(broker *b, client *c, json_t *req, json_t *id)
               id);
         return;
     }
-    submit(b, c, 1, url, label, id);
+    if (!not_ours(b, c, url, "keeps", id))
+        submit(b, c, 1, url, label, id);
 }
 
 static void handle_line(broker *b, client *c, const char *line, size_t len)

@@ -790,6 +790,11 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_clone(pgboot_testdb *t, char 
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_ping(pgboot_testdb *t);
 /** The template database's name. */
 PGBOOT_EXTERN const char *pgboot_testdb_template(const pgboot_testdb *t);
+/** Whether url names a database on the handle's server: 1 when its host,
+ * host address and port are the ones of the server's URL, as written (the
+ * URLs pgboot_testdb_clone() hands out are), else 0 (also for NULL or what
+ * is not a postgresql:// URL). Connects nowhere; any thread. */
+PGBOOT_EXTERN int pgboot_testdb_serves(const pgboot_testdb *t, const char *url);
 PGBOOT_EXTERN void pgboot_testdb_free(pgboot_testdb *t);
 
 /** Drop a database made by pgboot_testdb_clone() (or kept by

@@ -111,18 +111,30 @@ static char *url_with_db(const char *url, const char *db)
     return pgb_printf("%.*s/%s%s", (int)head, url, db, query ? query : "");
 }
 
-/* The database named in a URL (malloc'd), or NULL. */
-static char *url_db(const char *url)
+/* A parameter of a URL (malloc'd; "" when the URL leaves it out), or NULL
+ * (not a URL libpq reads, out of memory). */
+static char *url_param(const char *url, const char *key)
 {
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &err);
     if (err)
         PQfreemem(err);
-    char *db = NULL;
+    char *v = NULL;
     for (PQconninfoOption *o = opts; o && o->keyword; o++)
-        if (!strcmp(o->keyword, "dbname") && o->val)
-            db = pgb_strdup(o->val);
+        if (!strcmp(o->keyword, key))
+            v = pgb_strdup(o->val ? o->val : "");
     PQconninfoFree(opts);
+    return v;
+}
+
+/* The database named in a URL (malloc'd), or NULL. */
+static char *url_db(const char *url)
+{
+    char *db = url_param(url, "dbname");
+    if (db && !*db) {
+        free(db);
+        db = NULL;
+    }
     return db;
 }
 
@@ -851,6 +863,23 @@ void pgboot_testdb_free(pgboot_testdb *t)
 const char *pgboot_testdb_template(const pgboot_testdb *t)
 {
     return t->tpl;
+}
+
+int pgboot_testdb_serves(const pgboot_testdb *t, const char *url)
+{
+    if (!t || !url || !is_url(url) || pgb_need_lib(PGB_LIB_PQ) != 0) {
+        pgb_error_reset();
+        return 0;
+    }
+    static const char *const keys[] = {"host", "hostaddr", "port", NULL};
+    int same = 1;
+    for (int i = 0; keys[i] && same; i++) {
+        char *a = url_param(t->url, keys[i]), *b = url_param(url, keys[i]);
+        same = a && b && !strcmp(a, b);
+        free(a);
+        free(b);
+    }
+    return same;
 }
 
 /* A snapshot's name: [a-z0-9_], 1 to SNAP_NAME_MAX bytes. */

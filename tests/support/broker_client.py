@@ -94,7 +94,11 @@ def malformed(path):
         (('{"op":"%s\u00e9\u00e9","id":"u"}\n' % ("a" * 59)).encode(), "u", "unknown op"),
         (b'{"op":"clo\xff\xfe"}\n', None, "malformed request"),
         (b'{"op":"drop","id":8}\n', 8, "needs \"url\""),
-        (b'{"op":"drop","url":"postgresql://u@127.0.0.1:1/postgres","id":9}\n', 9, "not made by pgboot"),
+        # another server's: refused before the broker connects there
+        (b'{"op":"drop","url":"postgresql://u@127.0.0.1:1/pgboot_t_00000000_aaaaaaaaaaaa","id":9}\n', 9,
+         "only databases of its own server"),
+        (b'{"op":"keep","url":"postgresql://u@127.0.0.1:1/pgboot_t_00000000_aaaaaaaaaaaa","id":12}\n', 12,
+         "only databases of its own server"),
         (b'{"op":"drop","url":"not a url","id":10}\n', 10, "not a postgresql:// URL"),
         (b'{"op":"keep","id":11}\n', 11, "needs \"url\""),
         (b'{"op":"clone"\n', None, "malformed request"),
@@ -114,7 +118,13 @@ def malformed(path):
     if "url" not in rep or rep.get("id") != "after":
         problems.append("after the bad requests, clone answered %r" % rep)
     else:
-        rep = ask(s, f, json.dumps({"op": "drop", "url": rep["url"]}) + "\n")
+        url = rep["url"]
+        # its own server's database that it did not make: refused by name
+        other = url[:url.rindex("/")] + "/postgres"
+        rep = ask(s, f, json.dumps({"op": "drop", "url": other, "id": 13}) + "\n")
+        if "not made by pgboot" not in rep.get("error", "") or rep.get("id") != 13:
+            problems.append("drop of the server's postgres database answered %r" % rep)
+        rep = ask(s, f, json.dumps({"op": "drop", "url": url}) + "\n")
         if rep != {"ok": True}:
             problems.append("drop after the bad requests answered %r" % rep)
     # requests sent ahead, in one write: the replies come in their order (a
