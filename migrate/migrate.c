@@ -19,6 +19,11 @@
  * 5. Verify before commit (record.c): row counts, and with --verify full a
  *    digest of every value read back. Record the migration in
  *    pgboot.migrations, write the report (report.c), commit.
+ *
+ * Beside them, two threads read the whole file: its SHA-256 (for the record)
+ * and SQLite's quick_check. Into a server on this machine they wait at a
+ * gate (gate.h) while a staged load and its index builds keep every core
+ * busy, and run where the server leaves one free.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -42,6 +47,7 @@
 #include "plan.h"
 #include "record.h"
 #include "report.h"
+#include "gate.h"
 #include "sha256.h"
 #include "source.h"
 #include "staging.h"
@@ -55,6 +61,7 @@
  * target to compare with, the report). */
 typedef struct {
     const char *path;
+    pgb_gate *gate; /* passed between reads */
     pthread_t thread;
     int started, err; /* err: an errno value, or -1 for out of memory */
     int64_t size;
@@ -74,11 +81,12 @@ static void *sha_thread(void *arg)
     unsigned char *buf = malloc(1 << 20);
     int64_t total = 0;
     ssize_t n = 0;
-    while (buf && (n = read(fd, buf, 1 << 20)) > 0) {
+    int cancelled = 0;
+    while (buf && !(cancelled = pgb_gate_pass(fh->gate) != 0) && (n = read(fd, buf, 1 << 20)) > 0) {
         pgb_sha256_update(&st, buf, (size_t)n);
         total += n;
     }
-    fh->err = !buf ? -1 : n < 0 ? errno : 0;
+    fh->err = !buf ? -1 : n < 0 ? errno : cancelled ? ECANCELED : 0;
     close(fd);
     free(buf);
     unsigned char d[32];
@@ -95,10 +103,11 @@ static void *sha_thread_low(void *arg)
     return sha_thread(arg);
 }
 
-static void sha_start(file_hash *fh, const char *path)
+static void sha_start(file_hash *fh, const char *path, pgb_gate *gate)
 {
     memset(fh, 0, sizeof *fh);
     fh->path = path;
+    fh->gate = gate;
     if (pthread_create(&fh->thread, NULL, sha_thread_low, fh) == 0)
         fh->started = 1;
     else /* in place, at the migration's own priority */
@@ -167,6 +176,8 @@ typedef struct {
     uint64_t t0;
     char started[32];
     file_hash fh; /* the source file's SHA-256, computed meanwhile */
+    /* open while a core is free for fh and SQLite's quick_check (gate.h) */
+    pgb_gate gate;
     char sha[65];
     int64_t size;
     pgb_src_db src;
@@ -206,10 +217,10 @@ static int begin(migration *mg)
  * thread hashes the file. */
 static int open_source(migration *mg)
 {
-    int rc = pgb_src_open(&mg->src, mg->o->sqlite_path);
+    int rc = pgb_src_open(&mg->src, mg->o->sqlite_path, &mg->gate);
     if (rc)
         return rc;
-    sha_start(&mg->fh, mg->o->sqlite_path);
+    sha_start(&mg->fh, mg->o->sqlite_path, &mg->gate);
     if ((rc = pgb_src_introspect(&mg->src)) != 0)
         return rc;
     for (int i = 0; i < mg->src.nskipped; i++) {
@@ -258,6 +269,7 @@ static int source_hash(migration *mg)
 {
     if (mg->sha[0])
         return 0;
+    pgb_gate_set(&mg->gate, PGB_GATE_OPEN); /* whoever waits opens */
     int rc = sha_join(&mg->fh, mg->sha, &mg->size);
     if (rc == 0)
         json_object_set_new(mg->rep.root, "source",
@@ -730,6 +742,15 @@ static int create_tables(migration *mg)
     return 0;
 }
 
+/* Is the target's server on this machine (a Unix socket, loopback), its
+ * processes on our cores? */
+static int server_on_this_machine(PGconn *c)
+{
+    const char *h = PQhost(c);
+    return !h || !*h || *h == '/' || *h == '@' || !strcmp(h, "localhost") ||
+           !strncmp(h, "127.", 4) || !strcmp(h, "::1");
+}
+
 /* The rows, by COPY (staged: over the workers). */
 static int load_rows(migration *mg)
 {
@@ -753,6 +774,10 @@ static int load_rows(migration *mg)
             L.helpers[L.nhelpers++] = mg->workers[i];
         L.split_rows = PGB_STAGING_SPLIT_ROWS;
     }
+    /* Staged into a server on this machine: it has a use for every core
+     * until the indexes are built (build_indexes_ahead opens the gate). */
+    if (mg->staged && server_on_this_machine(mg->c))
+        pgb_gate_set(&mg->gate, PGB_GATE_CLOSED);
     int rc = 0;
     if (mg->tg.order) { /* into the app's own schema: parents first */
         pgb_target_hooks(&mg->tg, &L);
@@ -795,6 +820,9 @@ static int build_indexes_ahead(migration *mg)
     pgb_buf_free(&scratch_ddl);
     if (!mg->ahead.oom)
         pgb_staging_build_ahead(&mg->ahead, mg->workers, mg->nworkers);
+    /* What is left runs mostly on one backend at a time (foreign keys,
+     * counts): a core for the background work. */
+    pgb_gate_set(&mg->gate, PGB_GATE_OPEN);
     while (mg->nworkers > 0)
         PQfinish(mg->workers[--mg->nworkers]);
     int rc = begin(mg);
@@ -836,6 +864,7 @@ static int finish_schema(migration *mg)
  * meanwhile), then every table. */
 static int verify(migration *mg)
 {
+    pgb_gate_set(&mg->gate, PGB_GATE_OPEN);
     int rc = pgb_src_check(&mg->src);
     if (rc || mg->o->dry_run)
         return rc;
@@ -925,6 +954,8 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
 {
     pgb_error_saved first;
     pgb_error_save(&first);
+    /* the background work, if still running, is of no use now */
+    pgb_gate_set(&mg->gate, PGB_GATE_CANCELLED);
     if (mg->in_txn && mg->c) {
         PGresult *r = PQexec(mg->c, "ROLLBACK");
         PQclear(r);
@@ -947,6 +978,7 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
         pthread_join(mg->fh.thread, NULL);
     pgb_plan_free(&mg->p);
     pgb_src_close(&mg->src);
+    pgb_gate_destroy(&mg->gate);
     pgb_buf_free(&mg->ddl);
     json_decref(mg->rep.root);
     json_decref(mg->rep.skipped);
@@ -986,6 +1018,7 @@ static int run(pgboot_migration **out, const pgboot_migrate_options *o, const ch
     int rc = check_options(o, &mg.to);
     if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
         return rc;
+    pgb_gate_init(&mg.gate);
     mg.t0 = pgb_now_ms();
     now_iso(mg.started, sizeof mg.started);
     mg.m = calloc(1, sizeof *mg.m);

@@ -49,18 +49,28 @@ int pgb_src_fail(pgb_src_db *db, int code, const char *what)
     return rc;
 }
 
+/* SQLite's progress handler on the check's connection: the gate, every
+ * few thousand steps of the check (under a millisecond); non-zero
+ * interrupts the check. */
+static int check_progress(void *arg)
+{
+    return pgb_gate_pass(arg) != 0;
+}
+
 static void *quick_check(void *arg)
 {
     pgb_src_db *db = arg;
     /* Joined only before commit: it must not take a core from the scan,
-     * which every later step waits for. */
+     * which every later step waits for, nor (the gate) from the server. */
     pgb_thread_background();
     sqlite3 *c = NULL;
     sqlite3_stmt *s = NULL;
-    if (sqlite3_open_v2(db->path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-            SQLITE_OK ||
-        sqlite3_busy_timeout(c, 5000) != SQLITE_OK ||
-        sqlite3_prepare_v2(c, "PRAGMA quick_check(5)", -1, &s, NULL) != SQLITE_OK) {
+    int ok = sqlite3_open_v2(db->path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ==
+                 SQLITE_OK &&
+             sqlite3_busy_timeout(c, 5000) == SQLITE_OK;
+    if (ok)
+        sqlite3_progress_handler(c, 1000, check_progress, db->gate);
+    if (!ok || sqlite3_prepare_v2(c, "PRAGMA quick_check(5)", -1, &s, NULL) != SQLITE_OK) {
         db->check_failed = 1;
         snprintf(db->check_msg, sizeof db->check_msg, "%s", c ? sqlite3_errmsg(c) : "cannot open");
     } else {
@@ -96,9 +106,10 @@ int pgb_src_check(pgb_src_db *db)
     return rc;
 }
 
-int pgb_src_open(pgb_src_db *db, const char *path)
+int pgb_src_open(pgb_src_db *db, const char *path, pgb_gate *gate)
 {
     memset(db, 0, sizeof *db);
+    db->gate = gate;
     db->path = pgb_strdup(path);
     if (!db->path)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");

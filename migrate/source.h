@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "../platform/platform.h"
+#include "gate.h"
 
 typedef struct sqlite3 sqlite3;
 
@@ -92,7 +93,9 @@ typedef struct {
 typedef struct {
     sqlite3 *db;
     char *path;
-    /* PRAGMA quick_check, run on a connection of its own while we scan */
+    /* PRAGMA quick_check, run on a connection of its own while we scan,
+     * passing gate (NULL: none) */
+    pgb_gate *gate;
     pthread_t check_thread;
     int check_started;
     int check_failed;
@@ -105,8 +108,10 @@ typedef struct {
     int nskipped;
 } pgb_src_db;
 
-/* Open read-only and begin the one read transaction everything happens in. */
-PGB_MUST_USE int pgb_src_open(pgb_src_db *db, const char *path);
+/* Open read-only and begin the one read transaction everything happens in;
+ * start the integrity check, which waits while gate is closed (gate may be
+ * NULL; it must outlive pgb_src_close). */
+PGB_MUST_USE int pgb_src_open(pgb_src_db *db, const char *path, pgb_gate *gate);
 /* Wait for the integrity check started by pgb_src_open: damage anywhere in
  * the file (even in index pages a migration never reads) is an error. */
 PGB_MUST_USE int pgb_src_check(pgb_src_db *db);

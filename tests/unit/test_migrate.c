@@ -1,19 +1,23 @@
 /* Unit tests for the migration's decisions on single values and expressions:
  * ISO-8601 parsing, UUIDs, booleans, UTF-8, exact text of doubles, decimal
- * shapes, and the translation of SQLite expressions to PostgreSQL. */
+ * shapes, the translation of SQLite expressions to PostgreSQL, and the
+ * gate of the background work. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "gate.h"
 #include "sha256.h"
 #include "tokens.h"
 #include "values.h"
@@ -637,6 +641,70 @@ static void test_sha256(void **state)
     free(data);
 }
 
+/* A background thread at the gate: what pgb_gate_pass returned, and when. */
+typedef struct {
+    pgb_gate *g;
+    int passes, rc;
+    volatile int done;
+} gate_walker;
+
+static void *walk_gate(void *arg)
+{
+    gate_walker *w = arg;
+    for (int i = 0; i < w->passes; i++)
+        if ((w->rc = pgb_gate_pass(w->g)) != 0)
+            break;
+    __atomic_store_n(&w->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int walker_done(gate_walker *w)
+{
+    return __atomic_load_n(&w->done, __ATOMIC_SEQ_CST);
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Open: passes at once. Closed: a thread waits there (it cannot be done
+ * while the gate stays closed) until it opens. Cancelled: passing fails,
+ * a waiting thread is released with -1, and cancelled stays cancelled. A
+ * NULL gate is always open. */
+static void test_gate(void **state)
+{
+    (void)state;
+    assert_int_equal(pgb_gate_pass(NULL), 0);
+    pgb_gate g;
+    pgb_gate_init(&g);
+    assert_int_equal(pgb_gate_pass(&g), 0);
+
+    pgb_gate_set(&g, PGB_GATE_CLOSED);
+    gate_walker w = {&g, 3, 99, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, walk_gate, &w), 0);
+    pause_ms(50);
+    assert_false(walker_done(&w)); /* held at the closed gate */
+    pgb_gate_set(&g, PGB_GATE_OPEN);
+    pthread_join(t, NULL);
+    assert_true(walker_done(&w));
+    assert_int_equal(w.rc, 0);
+
+    pgb_gate_set(&g, PGB_GATE_CLOSED);
+    gate_walker c = {&g, 1000000, 99, 0};
+    assert_int_equal(pthread_create(&t, NULL, walk_gate, &c), 0);
+    pause_ms(50);
+    assert_false(walker_done(&c));
+    pgb_gate_set(&g, PGB_GATE_CANCELLED);
+    pthread_join(t, NULL);
+    assert_int_equal(c.rc, -1);
+    pgb_gate_set(&g, PGB_GATE_OPEN);
+    assert_int_equal(pgb_gate_pass(&g), -1);
+    pgb_gate_destroy(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_decimal_shape),
         cmocka_unit_test(test_translate),
         cmocka_unit_test(test_tokenize),
+        cmocka_unit_test(test_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

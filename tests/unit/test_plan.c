@@ -122,7 +122,7 @@ static void fx_open_src(fx *f)
 {
     assert_int_equal(sqlite3_close(f->w), SQLITE_OK);
     f->w = NULL;
-    int rc = pgb_src_open(&f->src, f->path);
+    int rc = pgb_src_open(&f->src, f->path, NULL);
     f->src_open = 1;
     if (rc != 0)
         fail_msg("pgb_src_open: %s", pgboot_error_last());
