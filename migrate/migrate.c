@@ -203,6 +203,9 @@ typedef struct {
      * their load (pgb_pass); respec: they did not hold, start over without. */
     int speculate, respec;
     int restarted; /* this is the second attempt, after respec */
+    /* Between the attempts, the first one's connection, its lock on the
+     * target held (see pgb_migrate_run): taken by the second, or NULL. */
+    PGconn **held;
 } migration;
 
 static int begin(migration *mg)
@@ -314,6 +317,10 @@ static int connect_target(migration *mg)
 {
     if (!mg->to.url || !*mg->to.url)
         return 0;
+    if (mg->c) { /* the first attempt's, locked still: no other migration came between */
+        pgb_set_session(mg->c);
+        return check_recorded(mg);
+    }
     int rc = pgb_pq_open(&mg->c, mg->to.whose, mg->to.url, NULL, NULL);
     if (rc)
         return rc;
@@ -962,7 +969,7 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
     }
     while (mg->nworkers > 0)
         PQfinish(mg->workers[--mg->nworkers]);
-    if (mg->staged && rc != 0 && mg->c) /* failed: nothing of it stays */
+    if (mg->staged && (rc != 0 || mg->respec) && mg->c) /* nothing of it stays */
         (void)pgb_staging_drop(mg->c);
     if (rc != 0)
         pgb_error_restore(&first);
@@ -972,6 +979,13 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
         for (int i = 0; i < mg->p.ntables; i++)
             free(mg->create_sql[i]);
     free(mg->create_sql);
+    /* Starting over: the connection, and with it the lock, to the next
+     * attempt (if it is still good and out of any transaction). */
+    if (mg->respec && mg->held && mg->c && PQstatus(mg->c) == CONNECTION_OK &&
+        PQtransactionStatus(mg->c) == PQTRANS_IDLE) {
+        *mg->held = mg->c;
+        mg->c = NULL;
+    }
     if (mg->c)
         PQfinish(mg->c);
     if (mg->fh.started)
@@ -990,8 +1004,11 @@ static int migration_end(migration *mg, int rc, pgboot_migration **out)
     return rc;
 }
 
+/* One attempt. held: in, a connection to take over (the previous
+ * attempt's, locked) or NULL; out, this one's when it asks to start over
+ * (*respec). */
 static int run(pgboot_migration **out, const pgboot_migrate_options *o, const char *url,
-               pgb_pq_whose whose, int restarted, int *respec)
+               pgb_pq_whose whose, int restarted, int *respec, PGconn **held)
 {
     /* The phases, in order. Each returns 0 or an error; one that ends the
      * migration with its report sets mg.stop. */
@@ -1014,10 +1031,16 @@ static int run(pgboot_migration **out, const pgboot_migrate_options *o, const ch
                     .connections = 1,
                     .to = {url, whose},
                     .speculate = !restarted,
-                    .restarted = restarted};
+                    .restarted = restarted,
+                    .c = *held,
+                    .held = held};
+    *held = NULL;
     int rc = check_options(o, &mg.to);
-    if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+    if (rc || (rc = pgb_need_lib(PGB_LIB_PQ)) != 0) {
+        if (mg.c)
+            PQfinish(mg.c);
         return rc;
+    }
     pgb_gate_init(&mg.gate);
     mg.t0 = pgb_now_ms();
     now_iso(mg.started, sizeof mg.started);
@@ -1025,7 +1048,7 @@ static int run(pgboot_migration **out, const pgboot_migrate_options *o, const ch
     mg.rep = (pgb_report){json_object(), json_array(), json_array()};
     if (!mg.m || !mg.rep.root || !mg.rep.skipped || !mg.rep.warnings)
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && !mg.stop && i < sizeof phases / sizeof *phases; i++)
+    for (size_t i = 0; rc == 0 && !mg.stop && !mg.respec && i < sizeof phases / sizeof *phases; i++)
         rc = phases[i](&mg);
     if ((rc == 0 || mg.stop) && !mg.respec)
         rc = report_and_commit(&mg, rc);
@@ -1036,11 +1059,16 @@ static int run(pgboot_migration **out, const pgboot_migrate_options *o, const ch
 int pgb_migrate_run(pgboot_migration **out, const pgboot_migrate_options *o, const char *url,
                     pgb_pq_whose whose)
 {
+    /* The second attempt runs on the first one's connection: the lock
+     * against other migrations into the target is held throughout. */
     int respec = 0;
-    int rc = run(out, o, url, whose, 0, &respec);
+    PGconn *held = NULL;
+    int rc = run(out, o, url, whose, 0, &respec, &held);
     if (respec) { /* the first attempt left nothing behind */
         pgb_error_reset();
-        rc = run(out, o, url, whose, 1, &respec);
+        rc = run(out, o, url, whose, 1, &respec, &held);
     }
+    if (held)
+        PQfinish(held);
     return rc;
 }

@@ -280,6 +280,35 @@ PY
     check_untouched "$url" "after the refusal"
 }
 
+# Starting over keeps the lock that lets one migration at a time into a
+# database: the second attempt runs on the first one's connection, so no
+# other migration can record itself between the two (the restart would then
+# refuse: "the target already holds a migration").
+case_one_lock() {
+    local db url rep watch w holders
+    db=$U/src/onelock.db
+    big_db "$db" '
+c.execute("UPDATE big SET n = '"'"'x7'"'"' WHERE id = 110000")'
+    url=$(newdb onelock)
+    rep=$U/out/onelock.json
+    watch=$U/out/onelock.locks
+    # every 10 ms: which backend holds pgboot's advisory lock on the database
+    printf '%s\n' "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND classid = (7370636900001 >> 32)::oid AND objid = (7370636900001 & 4294967295)::oid" \
+        '\watch 0.01' |
+        timeout -k 5 120 env -i PATH=/usr/bin:/bin "$PSQL" -X -A -t -q "$url" >"$watch" 2>&1 &
+    w=$!
+    sleep 0.2
+    pgb migrate --sqlite "$db" --to "$url" --report "$rep"
+    check_rc 0 "a migration that starts over"
+    kill "$w" 2>/dev/null || true
+    wait "$w" 2>/dev/null || true
+    check_eq "$(rj "$rep" 'd["load"]["restarted"]')" true "it started over"
+    holders=$(grep -E '^[0-9]+$' "$watch" | sort -u | wc -l)
+    check_eq "$holders" 1 "one backend held the lock through both attempts ($(grep -cE '^[0-9]+$' "$watch") samples)"
+}
+
 run_case held case_held
 run_case later_type case_later_type
 run_case later_refused case_later_refused
@@ -290,4 +319,5 @@ run_case zero_default case_zero_default
 run_case bad_elsewhere case_bad_elsewhere
 run_case hash_in_place case_hash_in_place
 run_case damaged_later case_damaged_later
+run_case one_lock case_one_lock
 ml_finish
