@@ -21,9 +21,9 @@
  *    pgboot.migrations, write the report (report.c), commit.
  *
  * Beside them, two threads read the whole file: its SHA-256 (for the record)
- * and SQLite's quick_check. Into a server on this machine they wait at a
- * gate (gate.h) while a staged load and its index builds keep every core
- * busy, and run where the server leaves one free.
+ * and SQLite's quick_check. They run on spare CPU only (gate.h): while a
+ * staged load and its index builds keep every core busy they wait, and run
+ * where the server leaves a core free.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -176,7 +176,7 @@ typedef struct {
     uint64_t t0;
     char started[32];
     file_hash fh; /* the source file's SHA-256, computed meanwhile */
-    /* open while a core is free for fh and SQLite's quick_check (gate.h) */
+    /* fh and SQLite's quick_check run on spare CPU (gate.h) */
     pgb_gate gate;
     char sha[65];
     int64_t size;
@@ -749,15 +749,6 @@ static int create_tables(migration *mg)
     return 0;
 }
 
-/* Is the target's server on this machine (a Unix socket, loopback), its
- * processes on our cores? */
-static int server_on_this_machine(PGconn *c)
-{
-    const char *h = PQhost(c);
-    return !h || !*h || *h == '/' || *h == '@' || !strcmp(h, "localhost") ||
-           !strncmp(h, "127.", 4) || !strcmp(h, "::1");
-}
-
 /* The rows, by COPY (staged: over the workers). */
 static int load_rows(migration *mg)
 {
@@ -781,10 +772,6 @@ static int load_rows(migration *mg)
             L.helpers[L.nhelpers++] = mg->workers[i];
         L.split_rows = PGB_STAGING_SPLIT_ROWS;
     }
-    /* Staged into a server on this machine: it has a use for every core
-     * until the indexes are built (build_indexes_ahead opens the gate). */
-    if (mg->staged && server_on_this_machine(mg->c))
-        pgb_gate_set(&mg->gate, PGB_GATE_CLOSED);
     int rc = 0;
     if (mg->tg.order) { /* into the app's own schema: parents first */
         pgb_target_hooks(&mg->tg, &L);
@@ -828,7 +815,7 @@ static int build_indexes_ahead(migration *mg)
     if (!mg->ahead.oom)
         pgb_staging_build_ahead(&mg->ahead, mg->workers, mg->nworkers);
     /* What is left runs mostly on one backend at a time (foreign keys,
-     * counts): a core for the background work. */
+     * counts): a core for the background work, without a probe. */
     pgb_gate_set(&mg->gate, PGB_GATE_OPEN);
     while (mg->nworkers > 0)
         PQfinish(mg->workers[--mg->nworkers]);

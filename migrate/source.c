@@ -61,7 +61,8 @@ static void *quick_check(void *arg)
 {
     pgb_src_db *db = arg;
     /* Joined only before commit: it must not take a core from the scan,
-     * which every later step waits for, nor (the gate) from the server. */
+     * which every later step waits for, nor (the gate: spare CPU only)
+     * from the server. */
     pgb_thread_background();
     sqlite3 *c = NULL;
     sqlite3_stmt *s = NULL;

@@ -239,6 +239,10 @@ int pgb_fork_detached(void);
  * critical path that would otherwise take a core from the work on it.
  * Linux: a thread's own nice value; best effort, no error. */
 void pgb_thread_background(void);
+/* The machine's idle CPU time since boot, in core-seconds (every core's
+ * idle and I/O-wait time, summed), or -1 where it cannot be read. Linux:
+ * /proc/stat, in clock ticks (usually 10 ms). Thread-safe. */
+double pgb_cpu_idle_seconds(void);
 
 /* Become `user` (as root): groups, gid, uid, HOME/USER/LOGNAME; forget the
  * XDG_* variables of the previous identity. Creates the account as a system

@@ -566,6 +566,20 @@ void pgb_thread_background(void)
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 }
 
+double pgb_cpu_idle_seconds(void)
+{
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f)
+        return -1;
+    unsigned long long user, nice, sys, idle, iowait;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait);
+    fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (n != 5 || hz <= 0)
+        return -1;
+    return (double)(idle + iowait) / (double)hz;
+}
+
 int pgb_fork_detached(void)
 {
     pid_t pid = fork();

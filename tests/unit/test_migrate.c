@@ -665,41 +665,72 @@ static int walker_done(gate_walker *w)
 
 static void pause_ms(int ms)
 {
-    struct timespec ts = {0, ms * 1000000L};
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-/* Open: passes at once. Closed: a thread waits there (it cannot be done
- * while the gate stays closed) until it opens. Cancelled: passing fails,
- * a waiting thread is released with -1, and cancelled stays cancelled. A
- * NULL gate is always open. */
+/* The machine the gate sees: busy (no idle time passes) or with two idle
+ * cores. */
+static int machine_idle;
+static double fake_idle_seconds(void)
+{
+    if (!__atomic_load_n(&machine_idle, __ATOMIC_SEQ_CST))
+        return 1000.0;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return 2.0 * ((double)t.tv_sec + (double)t.tv_nsec / 1e9);
+}
+
+static void start_walker(pthread_t *t, gate_walker *w, pgb_gate *g, int passes)
+{
+    *w = (gate_walker){g, passes, 99, 0};
+    assert_int_equal(pthread_create(t, NULL, walk_gate, w), 0);
+}
+
+/* On spare CPU only: on a busy machine a thread waits at the gate (it
+ * cannot be done while the machine stays busy: three probes' time), and
+ * goes on once a probe finds a spare core. Opening releases a waiting
+ * thread at once; cancelling releases it with -1, and cancelled stays
+ * cancelled. A NULL gate is always open. */
 static void test_gate(void **state)
 {
     (void)state;
     assert_int_equal(pgb_gate_pass(NULL), 0);
+    pthread_t t;
+    gate_walker w;
+
     pgb_gate g;
     pgb_gate_init(&g);
-    assert_int_equal(pgb_gate_pass(&g), 0);
-
-    pgb_gate_set(&g, PGB_GATE_CLOSED);
-    gate_walker w = {&g, 3, 99, 0};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, walk_gate, &w), 0);
-    pause_ms(50);
-    assert_false(walker_done(&w)); /* held at the closed gate */
-    pgb_gate_set(&g, PGB_GATE_OPEN);
-    pthread_join(t, NULL);
-    assert_true(walker_done(&w));
+    g.idle_seconds = fake_idle_seconds;
+    machine_idle = 0;
+    start_walker(&t, &w, &g, 3);
+    pause_ms(3 * PGB_GATE_PROBE_MS + 50);
+    assert_false(walker_done(&w)); /* held: no spare core */
+    __atomic_store_n(&machine_idle, 1, __ATOMIC_SEQ_CST);
+    pthread_join(t, NULL); /* a probe found one */
     assert_int_equal(w.rc, 0);
+    pgb_gate_destroy(&g);
 
-    pgb_gate_set(&g, PGB_GATE_CLOSED);
-    gate_walker c = {&g, 1000000, 99, 0};
-    assert_int_equal(pthread_create(&t, NULL, walk_gate, &c), 0);
-    pause_ms(50);
-    assert_false(walker_done(&c));
+    pgb_gate_init(&g);
+    g.idle_seconds = fake_idle_seconds;
+    machine_idle = 0;
+    start_walker(&t, &w, &g, 3);
+    pause_ms(PGB_GATE_PROBE_MS + 50);
+    assert_false(walker_done(&w));
+    pgb_gate_set(&g, PGB_GATE_OPEN); /* someone needs the result */
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(pgb_gate_pass(&g), 0);
+    pgb_gate_destroy(&g);
+
+    pgb_gate_init(&g);
+    g.idle_seconds = fake_idle_seconds;
+    start_walker(&t, &w, &g, 1000000);
+    pause_ms(PGB_GATE_PROBE_MS + 50);
+    assert_false(walker_done(&w));
     pgb_gate_set(&g, PGB_GATE_CANCELLED);
     pthread_join(t, NULL);
-    assert_int_equal(c.rc, -1);
+    assert_int_equal(w.rc, -1);
     pgb_gate_set(&g, PGB_GATE_OPEN);
     assert_int_equal(pgb_gate_pass(&g), -1);
     pgb_gate_destroy(&g);
