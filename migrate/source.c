@@ -207,6 +207,7 @@ static void *quick_check(void *arg)
     /* Joined only before commit: it must not take a core from the scan,
      * which every later step waits for, nor (the gate) from the server. */
     pgb_thread_background();
+    pthread_setname_np(pthread_self(), "pgb-quick-check"); /* in top -H, ps -L */
     sqlite3 *c = NULL;
     sqlite3_stmt *s = NULL;
     reads_gate = db->gate;

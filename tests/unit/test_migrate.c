@@ -710,26 +710,33 @@ static void test_gate(void **state)
     pgb_gate_destroy(&g);
 }
 
-/* The one thread of this process besides the caller: its state letter
- * (/proc/.../stat) and the bytes it read by read/pread so far (rchar: page
- * cache or not). 0 when found. */
-static int other_thread(char *state, long long *rchar)
+/* The thread of this process named name (pthread_setname_np): its state
+ * letter (/proc/.../stat) and the bytes it read by read/pread so far
+ * (rchar: from the page cache or not). 0 when there is one. */
+static int named_thread(const char *name, char *state, long long *rchar)
 {
     DIR *d = opendir("/proc/self/task");
     if (!d)
         return -1;
-    char tid[300] = "";
+    char tid[300] = "", path[400], line[512];
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && atol(e->d_name) != (long)gettid()) {
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(line, sizeof line, f) && !strncmp(line, name, strlen(name)) &&
+            line[strlen(name)] == '\n') {
             snprintf(tid, sizeof tid, "%s", e->d_name);
             n++;
         }
+        if (f)
+            fclose(f);
+    }
     closedir(d);
     if (n != 1)
         return -1;
-    char path[400], line[512];
     snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
     FILE *f = fopen(path, "r");
     if (!f)
@@ -788,7 +795,7 @@ static void test_check_waits_at_gate(void **state)
     long long rchar = -1;
     for (int i = 0, asleep = 0; i < 500 && asleep < 5; i++) {
         pause_ms(20);
-        assert_int_equal(other_thread(&st_letter, &rchar), 0);
+        assert_int_equal(named_thread("pgb-quick-check", &st_letter, &rchar), 0);
         asleep = st_letter == 'S' ? asleep + 1 : 0;
     }
     assert_int_equal(st_letter, 'S');
