@@ -14,6 +14,7 @@
 #define PGBOOT_MIGRATE_GATE_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 
 typedef enum {
     PGB_GATE_OPEN = 0,  /* the work runs */
@@ -37,5 +38,17 @@ void pgb_gate_set(pgb_gate *g, pgb_gate_state s);
  * when open (0), waits while closed, returns -1 once cancelled. g may be
  * NULL: always open. */
 int pgb_gate_pass(pgb_gate *g);
+
+/* Is the server at the other end of the connected socket sock on this
+ * machine, its processes on our cores? 1 for a Unix socket, a loopback
+ * address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104), or the address of the
+ * socket's own end (a connection to one of this machine's addresses); 0
+ * otherwise. When sock tells nothing (-1, not connected), host decides:
+ * empty or NULL, a socket directory, "localhost" (in any case), a loopback
+ * address. */
+int pgb_server_on_this_machine(int sock, const char *host);
+/* The same for addresses: peer, the server's; self, our end's (may be
+ * NULL). */
+int pgb_addr_on_this_machine(const struct sockaddr *peer, const struct sockaddr *self);
 
 #endif

@@ -743,13 +743,12 @@ static int create_tables(migration *mg)
     return 0;
 }
 
-/* Is the target's server on this machine (a Unix socket, loopback), its
- * processes on our cores? */
+/* Is the target's server on this machine, its processes on our cores?
+ * Asked of the connection's socket: a Unix socket, a loopback address, or
+ * one of this machine's (whatever the host was called in the URL). */
 static int server_on_this_machine(PGconn *c)
 {
-    const char *h = PQhost(c);
-    return !h || !*h || *h == '/' || *h == '@' || !strcmp(h, "localhost") ||
-           !strncmp(h, "127.", 4) || !strcmp(h, "::1");
+    return pgb_server_on_this_machine(PQsocket(c), PQhost(c));
 }
 
 /* The rows, by COPY (staged: over the workers). */

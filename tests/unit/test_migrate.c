@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -810,6 +813,110 @@ static void test_check_waits_at_gate(void **state)
     rmdir(dir);
 }
 
+/* A TCP connection from this process to itself, to addr (IPv4, network
+ * order) at a port the kernel chose: the client's socket, its server's in
+ * *srv, or -1. */
+static int tcp_to_self(in_addr_t listen_on, in_addr_t addr, int *srv)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = listen_on};
+    socklen_t n = sizeof a;
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
+        getsockname(l, (struct sockaddr *)&a, &n) != 0) {
+        if (l >= 0)
+            close(l);
+        return -1;
+    }
+    a.sin_addr.s_addr = addr;
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (c >= 0)
+            close(c);
+        close(l);
+        return -1;
+    }
+    *srv = l;
+    return c;
+}
+
+/* Is the target's server on this machine (the gate closes for a staged
+ * load only then)? Asked of the connection's socket, whatever the host
+ * was called: a Unix socket, a loopback address, one of this machine's
+ * own addresses are; another machine's is not. Without a socket, the host
+ * string decides, "localhost" in any case. */
+static void test_server_on_this_machine(void **state)
+{
+    (void)state;
+    int sp[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    assert_int_equal(pgb_server_on_this_machine(sp[0], "db.example.com"), 1);
+    close(sp[0]);
+    close(sp[1]);
+
+    int srv = -1, c = tcp_to_self(htonl(INADDR_LOOPBACK), htonl(INADDR_LOOPBACK), &srv);
+    assert_true(c >= 0);
+    assert_int_equal(pgb_server_on_this_machine(c, "LOCALHOST"), 1);
+    assert_int_equal(pgb_server_on_this_machine(c, "db.example.com"), 1);
+    close(c);
+    close(srv);
+
+    /* this machine's own address on a network interface, by its number (a
+     * host string says nothing of it) */
+    struct ifaddrs *ifs = NULL, *i;
+    assert_int_equal(getifaddrs(&ifs), 0);
+    int own = 0;
+    for (i = ifs; i && !own; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        in_addr_t ip = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+        if ((ntohl(ip) >> 24) == 127)
+            continue;
+        char text[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &ip, text, sizeof text);
+        if ((c = tcp_to_self(htonl(INADDR_ANY), ip, &srv)) < 0)
+            continue;
+        assert_int_equal(pgb_server_on_this_machine(c, text), 1);
+        close(c);
+        close(srv);
+        own = 1;
+    }
+    freeifaddrs(ifs);
+    if (!own)
+        printf("(this machine has no IPv4 address but loopback: that part not run)\n");
+
+    /* by the addresses: the server's (peer) and our end's (self) */
+    struct sockaddr_in p4 = {.sin_family = AF_INET}, s4 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "10.1.2.3", &p4.sin_addr);
+    inet_pton(AF_INET, "10.1.2.4", &s4.sin_addr);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p4, (struct sockaddr *)&s4), 0);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p4, NULL), 0);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p4, (struct sockaddr *)&p4), 1);
+    inet_pton(AF_INET, "127.0.1.1", &p4.sin_addr); /* Debian's name for this machine */
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p4, (struct sockaddr *)&s4), 1);
+    struct sockaddr_in6 p6 = {.sin6_family = AF_INET6}, s6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "fd00::2", &p6.sin6_addr);
+    inet_pton(AF_INET6, "fd00::3", &s6.sin6_addr);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p6, (struct sockaddr *)&s6), 0);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p6, (struct sockaddr *)&s4), 0);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p6, (struct sockaddr *)&p6), 1);
+    inet_pton(AF_INET6, "::1", &p6.sin6_addr);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p6, (struct sockaddr *)&s6), 1);
+    inet_pton(AF_INET6, "::ffff:127.0.0.1", &p6.sin6_addr);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p6, (struct sockaddr *)&s6), 1);
+    inet_pton(AF_INET6, "::ffff:10.1.2.3", &p6.sin6_addr);
+    assert_int_equal(pgb_addr_on_this_machine((struct sockaddr *)&p6, (struct sockaddr *)&s6), 0);
+
+    /* no socket: the host string */
+    assert_int_equal(pgb_server_on_this_machine(-1, NULL), 1);
+    assert_int_equal(pgb_server_on_this_machine(-1, ""), 1);
+    assert_int_equal(pgb_server_on_this_machine(-1, "/run/postgresql"), 1);
+    assert_int_equal(pgb_server_on_this_machine(-1, "LocalHost"), 1);
+    assert_int_equal(pgb_server_on_this_machine(-1, "127.0.0.1"), 1);
+    assert_int_equal(pgb_server_on_this_machine(-1, "::1"), 1);
+    assert_int_equal(pgb_server_on_this_machine(-1, "db.example.com"), 0);
+    assert_int_equal(pgb_server_on_this_machine(-1, "10.1.2.3"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -825,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_gate),
         cmocka_unit_test(test_check_waits_at_gate),
+        cmocka_unit_test(test_server_on_this_machine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
