@@ -100,6 +100,7 @@ static void *sha_thread(void *arg)
 static void *sha_thread_low(void *arg)
 {
     pgb_thread_background();
+    pthread_setname_np(pthread_self(), "pgb-sha256"); /* in top -H, ps -L */
     return sha_thread(arg);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <sqlite3.h>
@@ -57,6 +58,149 @@ static int check_progress(void *arg)
     return pgb_gate_pass(arg) != 0;
 }
 
+/* The check's reads pass the gate too: SQLite (3.40) reads every page of
+ * the file in one step of the check's program, where it never calls the
+ * progress handler. A VFS of ours, used by the check's connection only,
+ * is the default one with a gate before each read (the gate of the thread
+ * that reads: quick_check sets it). Once cancelled, a read fails and the
+ * check ends. */
+static __thread pgb_gate *reads_gate;
+static sqlite3_vfs *gated_base; /* the default VFS */
+static sqlite3_vfs gated_vfs;
+static int gated_registered;
+static pthread_once_t gated_once = PTHREAD_ONCE_INIT;
+
+typedef struct {
+    sqlite3_file base;
+    sqlite3_file *real; /* the default VFS's file, right after this struct */
+} gated_file;
+
+#define REAL(f) (((gated_file *)(f))->real)
+
+static int gated_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int gated_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+    if (pgb_gate_pass(reads_gate) != 0)
+        return SQLITE_IOERR_READ;
+    return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+static int gated_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
+}
+static int gated_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int gated_sync(sqlite3_file *f, int flags)
+{
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int gated_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int gated_lock(sqlite3_file *f, int lock)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), lock);
+}
+static int gated_unlock(sqlite3_file *f, int lock)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), lock);
+}
+static int gated_check_reserved(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int gated_file_control(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int gated_sector_size(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int gated_device(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int gated_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **pp)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, pgsz, extend, pp);
+}
+static int gated_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
+}
+static void gated_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int gated_shm_unmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+static int gated_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
+{
+    if (pgb_gate_pass(reads_gate) != 0)
+        return SQLITE_IOERR_READ;
+    return REAL(f)->pMethods->xFetch(REAL(f), off, n, pp);
+}
+static int gated_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+    return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+
+/* One per version of the default VFS's files: SQLite calls only the
+ * methods of the version a file states. */
+#define GATED_IO(v)                                                                                \
+    {                                                                                              \
+        v, gated_close, gated_read, gated_write, gated_truncate, gated_sync, gated_file_size,      \
+            gated_lock, gated_unlock, gated_check_reserved, gated_file_control, gated_sector_size, \
+            gated_device, gated_shm_map, gated_shm_lock, gated_shm_barrier, gated_shm_unmap,       \
+            gated_fetch, gated_unfetch                                                             \
+    }
+static const sqlite3_io_methods gated_io[3] = {GATED_IO(1), GATED_IO(2), GATED_IO(3)};
+
+static int gated_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    gated_file *g = (gated_file *)f;
+    g->real = (sqlite3_file *)(g + 1);
+    g->real->pMethods = NULL;
+    int rc = gated_base->xOpen(gated_base, name, g->real, flags, out);
+    const sqlite3_io_methods *m = g->real->pMethods;
+    /* set, xClose is called even when the open failed */
+    g->base.pMethods = !m ? NULL
+                          : &gated_io[m->iVersion < 1   ? 0
+                                      : m->iVersion > 3 ? 2
+                                                        : m->iVersion - 1];
+    return rc;
+}
+
+static void gated_register(void)
+{
+    gated_base = sqlite3_vfs_find(NULL);
+    if (!gated_base)
+        return;
+    gated_vfs = *gated_base; /* the same methods, the same pAppData */
+    gated_vfs.pNext = NULL;
+    gated_vfs.zName = "pgboot-gated";
+    gated_vfs.szOsFile = (int)sizeof(gated_file) + gated_base->szOsFile;
+    gated_vfs.xOpen = gated_open;
+    gated_registered = sqlite3_vfs_register(&gated_vfs, 0) == SQLITE_OK;
+}
+
+/* The VFS whose reads pass the gate, or NULL (SQLite's default). */
+static const char *gated_vfs_name(void)
+{
+    pthread_once(&gated_once, gated_register);
+    return gated_registered ? gated_vfs.zName : NULL;
+}
+
 static void *quick_check(void *arg)
 {
     pgb_src_db *db = arg;
@@ -64,10 +208,12 @@ static void *quick_check(void *arg)
      * which every later step waits for, nor (the gate: spare CPU only)
      * from the server. */
     pgb_thread_background();
+    pthread_setname_np(pthread_self(), "pgb-quick-check"); /* in top -H, ps -L */
     sqlite3 *c = NULL;
     sqlite3_stmt *s = NULL;
-    int ok = sqlite3_open_v2(db->path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ==
-                 SQLITE_OK &&
+    reads_gate = db->gate;
+    int ok = sqlite3_open_v2(db->path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                             db->gate ? gated_vfs_name() : NULL) == SQLITE_OK &&
              sqlite3_busy_timeout(c, 5000) == SQLITE_OK;
     if (ok)
         sqlite3_progress_handler(c, 1000, check_progress, db->gate);

@@ -103,6 +103,38 @@ case_corrupt() {
     broken "corrupt: only index pages overwritten" "$B/corrupt-index.db" "malformed|corrupt|damaged"
 }
 
+# a big table (120,000 rows: its load is staged over more connections into
+# a server on this machine, while SQLite's quick_check waits at the gate)
+# in a file whose free pages were cut loose from the header's free list:
+# every row reads fine, only the check finds the damage; it still says so,
+# and nothing stays of the load
+case_corrupt_staged() {
+    local pristine=$B/big-pristine.db damaged=$B/big-lost-pages.db url rep
+    mkdb "$pristine" '
+c.execute("BEGIN")
+c.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, name TEXT, k INTEGER)")
+c.executemany("INSERT INTO big VALUES (?, ?, ?)", ((i, "name %d" % i, i % 977) for i in range(1, 120001)))
+c.execute("CREATE TABLE junk (x TEXT)")
+c.executemany("INSERT INTO junk VALUES (?)", (("x" * 500,) for i in range(2000)))
+c.execute("COMMIT")
+c.execute("DROP TABLE junk")'
+    cp "$pristine" "$damaged"
+    # the free list's first trunk page and count in the header (bytes 32-39)
+    printf '\0\0\0\0\0\0\0\0' | dd of="$damaged" bs=1 seek=32 conv=notrunc status=none
+    check_match "$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True).execute("PRAGMA quick_check").fetchone()[0])' "$damaged")" \
+        "never used" "(SQLite's quick_check finds $damaged damaged)"
+    chmod 644 "$damaged"
+    user_own "$damaged"
+    url=$(newdb big_pristine)
+    rep=$U/out/big-pristine.json
+    pgb migrate --sqlite "$pristine" --to "$url" --report "$rep"
+    check_rc 0 "(control) the pristine big file migrates"
+    check_eq "$(rj "$rep" 'd["load"]["staged"]')" true "(control) its load is staged"
+    broken "corrupt: free pages lost, in a staged load" "$damaged" "damaged"
+    check_contains "$ERR" "integrity check says: " "staged: SQLite's integrity check says so"
+    check_contains "$ERR" "is never used" "staged: and what it found"
+}
+
 case_locked() {
     local hold
     rm -f "$T/lock.ready"
@@ -171,6 +203,7 @@ run_case not_a_database case_not_a_database
 run_case empty case_empty
 run_case encrypted case_encrypted
 run_case corrupt case_corrupt
+run_case corrupt_staged case_corrupt_staged
 run_case locked case_locked
 run_case hot_journal case_hot_journal
 run_case missing case_missing

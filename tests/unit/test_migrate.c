@@ -1,7 +1,7 @@
 /* Unit tests for the migration's decisions on single values and expressions:
  * ISO-8601 parsing, UUIDs, booleans, UTF-8, exact text of doubles, decimal
  * shapes, the translation of SQLite expressions to PostgreSQL, and the
- * gate of the background work. */
+ * gate of the background work (SQLite's integrity check waits there). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,13 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "gate.h"
 #include "sha256.h"
+#include "source.h"
 #include "tokens.h"
 #include "values.h"
 
@@ -736,6 +741,107 @@ static void test_gate(void **state)
     pgb_gate_destroy(&g);
 }
 
+/* The thread of this process named name (pthread_setname_np): its state
+ * letter (/proc/.../stat) and the bytes it read by read/pread so far
+ * (rchar: from the page cache or not). 0 when there is one. */
+static int named_thread(const char *name, char *state, long long *rchar)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    char tid[300] = "", path[400], line[512];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(line, sizeof line, f) && !strncmp(line, name, strlen(name)) &&
+            line[strlen(name)] == '\n') {
+            snprintf(tid, sizeof tid, "%s", e->d_name);
+            n++;
+        }
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    if (n != 1)
+        return -1;
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *close_paren = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    if (!close_paren)
+        return -1;
+    *state = close_paren[2];
+    snprintf(path, sizeof path, "/proc/self/task/%s/io", tid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    *rchar = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "rchar: ", 7))
+            *rchar = atoll(line + 7);
+    fclose(f);
+    return *rchar < 0 ? -1 : 0;
+}
+
+/* SQLite's integrity check (started by pgb_src_open on a thread of its
+ * own) waits at the gate of a busy machine before it reads the file: SQLite walks every
+ * page in one step of its program, where its progress handler is not
+ * called, so the gate is passed on every read of the file. Once the
+ * thread sleeps at the gate, it has read no more than the file's first
+ * pages; opened, the check runs to its end and finds the file sound. */
+static void test_check_waits_at_gate(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pgboot-test-gate-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[96];
+    snprintf(path, sizeof path, "%s/big.sqlite", dir);
+    sqlite3 *w = NULL;
+    assert_int_equal(sqlite3_open(path, &w), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(w,
+                                  "CREATE TABLE t (id INTEGER PRIMARY KEY, b TEXT);"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                                  "WHERE i < 60000) INSERT INTO t SELECT i, hex(randomblob(60)) "
+                                  "FROM n; CREATE INDEX t_b ON t (b);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_close(w), SQLITE_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 8 << 20);
+
+    pgb_gate g;
+    pgb_gate_init(&g);
+    g.idle_seconds = fake_idle_seconds; /* a busy machine */
+    __atomic_store_n(&machine_idle, 0, __ATOMIC_SEQ_CST);
+    pgb_src_db db;
+    assert_int_equal(pgb_src_open(&db, path, &g), 0);
+    assert_true(db.check_started);
+    /* asleep (at the gate) for five looks in a row, or 10 s */
+    char st_letter = '?';
+    long long rchar = -1;
+    for (int i = 0, asleep = 0; i < 500 && asleep < 5; i++) {
+        pause_ms(20);
+        assert_int_equal(named_thread("pgb-quick-check", &st_letter, &rchar), 0);
+        asleep = st_letter == 'S' ? asleep + 1 : 0;
+    }
+    assert_int_equal(st_letter, 'S');
+    if (rchar > st.st_size / 4)
+        fail_msg("the check read %lld of the file's %lld bytes at the gate of a busy machine",
+                 rchar, (long long)st.st_size);
+    pgb_gate_set(&g, PGB_GATE_OPEN);
+    assert_int_equal(pgb_src_check(&db), 0);
+    pgb_src_close(&db);
+    pgb_gate_destroy(&g);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_translate),
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_gate),
+        cmocka_unit_test(test_check_waits_at_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
