@@ -1023,8 +1023,8 @@ typedef struct pgboot_migration pgboot_migration;
  * that hold rows are refused (EINVALID) unless skip_tables, replace_tables
  * or existing_rows say otherwise; every sequence owned by or used in the
  * default of a loaded column ends past the largest loaded value.
- * opts: not NULL; version 1, 2 (server) or 3 (skip_tables, replace_tables,
- * existing_rows, round_timestamps, zero_dates). *out receives the migration's
+ * opts: not NULL; version 1, 2 (server), 3 (skip_tables, replace_tables,
+ * existing_rows, round_timestamps, zero_dates) or 4 (drop_columns). *out receives the migration's
  * report on success, and also on a failure that has one (values that cannot
  * be stored, a verification mismatch; else NULL); free it with
  * pgboot_migration_free(). Errors: PGBOOT_EINVALID (options, a source SQLite
@@ -1032,7 +1032,8 @@ typedef struct pgboot_migration pgboot_migration;
  * does not connect), PGBOOT_ERROR (the target refused a statement; the
  * message is PostgreSQL's), PGBOOT_ENOMEM. Blocks the calling thread; one
  * migration per thread; it starts threads of its own (hashing, integrity
- * check) that end before it returns.
+ * check) that run on spare CPU only (they wait while every core of the
+ * machine is busy) and end before it returns.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_migrate(pgboot_migration **out,
                                                     const pgboot_migrate_options *opts);
