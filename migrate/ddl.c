@@ -817,16 +817,21 @@ void pgb_ddl_foreign_keys(const pgb_emit *e, pgb_plan *p, pgb_plan_table *t)
         if (f->deferrable)
             pgb_buf_puts(&sql, " DEFERRABLE INITIALLY DEFERRED");
         pgb_buf_puts(&sql, " NOT VALID");
-        if (after_data(e, sql.s, "foreign key", name) == 0 && !e->dry_run) {
+        if (after_data(e, sql.s, "foreign key", name) == 0) {
             /* SQLite does not enforce foreign keys unless asked: orphans may
-             * exist. The constraint stays (for new rows) either way. */
+             * exist. The constraint stays (for new rows) either way. The
+             * DDL lists the validation where it ran (and, in a dry run,
+             * where it will run), so that the DDL alone gives the same
+             * constraints. */
             pgb_buf v = {0};
             pgb_buf_puts(&v, "ALTER TABLE ");
             pgb_buf_ident(&v, t->name);
             pgb_buf_puts(&v, " VALIDATE CONSTRAINT ");
             pgb_buf_ident(&v, cname);
             char *err = NULL;
-            if (try_sql(e->conn, v.s, &err) != 0)
+            if (e->dry_run || try_sql(e->conn, v.s, &err) == 0)
+                pgb_ddl_add(e->ddl, v.s);
+            else
                 pgb_report_warn(e->rep,
                                 "foreign key %s: existing rows reference missing rows (%s); "
                                 "kept as NOT VALID, enforced for new rows",

@@ -74,6 +74,11 @@ EOF
     check_eq "$(q "$ddl_db" "$cols")" "$(q "$real" "$cols")" "the dry-run DDL gives the same columns (types, NOT NULL) as the migration"
     local idx="SELECT string_agg(indexdef, ';' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'"
     check_eq "$(q "$ddl_db" "$idx")" "$(q "$real" "$idx")" "the dry-run DDL gives the same indexes"
+    # ... and the same constraints, validated as the migration validates
+    # them (a foreign key left NOT VALID by the DDL is not the same key)
+    local cons="SELECT string_agg(conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' (not validated)' END, ';' ORDER BY conrelid::regclass::text, pg_get_constraintdef(oid)) FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+    check_eq "$(q "$ddl_db" "$cons")" "$(q "$real" "$cons")" "the dry-run DDL gives the same constraints, foreign keys validated"
+    check_match "$(q "$ddl_db" "SELECT count(*) FILTER (WHERE contype = 'f' AND convalidated) || '/' || count(*) FILTER (WHERE contype = 'f') FROM pg_constraint WHERE connamespace = 'public'::regnamespace")" '^([1-9][0-9]*)/\1$' "every foreign key of the dry-run DDL is validated"
     # --dry-run without a target, and with --app: nothing written anywhere
     pgb migrate --sqlite "$CHINOOK" --dry-run
     check_rc 0 "--dry-run without a target"
