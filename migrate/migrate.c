@@ -855,14 +855,32 @@ static int finish_schema(migration *mg)
     return 0;
 }
 
-/* Before commit: SQLite's quick_check (which ran on its own thread
- * meanwhile), then every table. */
+/* Every table, then SQLite's quick_check (which ran on its own thread
+ * meanwhile, and may still be finishing on a core the counts leave free).
+ * A damaged file's error comes first all the same. */
+static int verify_tables(migration *mg);
+
 static int verify(migration *mg)
 {
     pgb_gate_set(&mg->gate, PGB_GATE_OPEN);
-    int rc = pgb_src_check(&mg->src);
-    if (rc || mg->o->dry_run)
-        return rc;
+    if (mg->o->dry_run)
+        return pgb_src_check(&mg->src);
+    int rc = verify_tables(mg);
+    pgb_error_saved why;
+    pgb_error_save(&why);
+    int check = pgb_src_check(&mg->src);
+    if (check) {
+        mg->stop = 0; /* not a difference of values: the file itself */
+        return check;
+    }
+    if (rc)
+        pgb_error_restore(&why);
+    return rc;
+}
+
+static int verify_tables(migration *mg)
+{
+    int rc = 0;
     for (int i = 0; i < mg->p.ntables; i++) {
         mg->m->rejected += (uint64_t)mg->p.tables[i].rejected;
         if (mg->tg.action && mg->tg.action[i] == PGB_TT_SKIP)
