@@ -1,4 +1,4 @@
-/* Unit tests of platform/unix/remove.c: pgboot removes only what it made.
+/* Unit tests of platform/linux/remove.c: pgboot removes only what it made.
  * Each test builds a real tree in a scratch directory, surrounds it with
  * sentinels (siblings, the parent, a directory a link points to) and checks
  * that every sentinel survives the removal. */
