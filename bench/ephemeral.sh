@@ -15,31 +15,13 @@ cd "$(dirname "$0")/.."
 build=$(cd "${1:-build}" && pwd)
 rounds=${2:-15}
 
-if [ "$(id -u)" -eq 0 ]; then
-  user=${PGBOOT_BENCH_USER:-pgbootbench}
-  id "$user" >/dev/null 2>&1 || useradd --system --create-home --shell /usr/sbin/nologin "$user"
-  work=$(mktemp -d /tmp/pgboot-bench-XXXXXX)
-  chown "$user" "$work"
-  if [ -n "${PGBOOT_BENCH_TARBALL:-}" ]; then
-    cp "$PGBOOT_BENCH_TARBALL" "$work/bundle.tgz"; chown "$user" "$work/bundle.tgz"
-  fi
-  home=$(getent passwd "$user" | cut -d: -f6)
-  exec setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
-    env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" BENCH_WORK="$work" \
-    bash "$0" "$build" "$rounds"
-fi
-
-work=${BENCH_WORK:-$(mktemp -d)}
-export XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache"
-trap 'rm -rf "$work" 2>/dev/null || { chmod -R u+w "$work"; rm -rf "$work"; }' EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_as_user "$build" "$rounds"
+bench_work
+trap bench_cleanup EXIT
 pgboot() { "$build/pgboot" "$@"; }
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-
-psql=$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n1)
-[ -n "$psql" ] || psql=$(command -v psql)
-from=()
-[ -f "$work/bundle.tgz" ] && from=(--from "$work/bundle.tgz")
+psql=$(bench_psql)
 bin=$(pgboot fetch "${from[@]}")
 pgboot run --ephemeral -- true # builds the template once (not measured)
 

@@ -24,25 +24,14 @@ if [ ! -x "$pgbench" ]; then
   exit 2
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  user=${PGBOOT_BENCH_USER:-pgbootbench}
-  id "$user" >/dev/null 2>&1 || useradd --system --create-home --shell /usr/sbin/nologin "$user"
-  work=$(mktemp -d /tmp/pgboot-bench-XXXXXX)
-  chown "$user" "$work"
-  tarball=${PGBOOT_BENCH_TARBALL:-}
-  if [ -n "$tarball" ]; then cp "$tarball" "$work/bundle.tgz"; chown "$user" "$work/bundle.tgz"; fi
-  home=$(getent passwd "$user" | cut -d: -f6)
-  exec setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
-    env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" BENCH_WORK="$work" PGBENCH="$pgbench" \
-    bash "$0" "$build" "$duration" "$budgets"
-fi
-
-work=${BENCH_WORK:-$(mktemp -d)}
-export XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+PGBENCH=$pgbench BENCH_PASS=PGBENCH bench_as_user "$build" "$duration" "$budgets"
+bench_work
 apps=()
 cleanup() {
   for a in "${apps[@]}"; do "$build/pgboot" stop --app "$a" >/dev/null 2>&1 || true; done
-  rm -rf "$work" 2>/dev/null || { chmod -R u+w "$work"; rm -rf "$work"; }
+  bench_cleanup
 }
 trap cleanup EXIT
 pgboot() { "$build/pgboot" "$@"; }
@@ -57,8 +46,6 @@ to_kb() { # 512MB -> kB
   esac
 }
 
-from=()
-[ -f "$work/bundle.tgz" ] && from=(--from "$work/bundle.tgz")
 pgboot fetch "${from[@]}" >/dev/null
 echo "pgbench: $pgbench; 8 clients, 2 threads, ${duration} s, scale 10"
 printf '%-8s %14s %14s %12s %10s %s\n' budget "idle PSS MB" "peak PSS MB" "peak/budget" tps within

@@ -23,34 +23,21 @@ build=$(cd "${1:-build}" && pwd)
 messages=${2:-1000000}
 src=$(pwd)
 
-if [ "$(id -u)" -eq 0 ]; then
-  command -v pgloader >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgloader >/dev/null
-  user=${PGBOOT_BENCH_USER:-pgbootbench}
-  id "$user" >/dev/null 2>&1 || useradd --system --create-home --shell /usr/sbin/nologin "$user"
-  work=$(mktemp -d /tmp/pgboot-bench-XXXXXX)
-  chown "$user" "$work"
-  home=$(getent passwd "$user" | cut -d: -f6)
-  exec setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
-    env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" BENCH_WORK="$work" \
-    PGBOOT_BENCH_DB="${PGBOOT_BENCH_DB:-}" PGBOOT_BENCH_TARBALL="${PGBOOT_BENCH_TARBALL:-}" \
-    bash "$0" "$build" "$messages"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+if [ "$(id -u)" -eq 0 ] && ! command -v pgloader >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgloader >/dev/null
 fi
-
-work=${BENCH_WORK:-$(mktemp -d)}
-export XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache"
-trap '"$build/pgboot" stop --app bench >/dev/null 2>&1 || true; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-psql=$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n1)
-[ -n "$psql" ] || psql=$(command -v psql)
+BENCH_PASS=PGBOOT_BENCH_DB bench_as_user "$build" "$messages"
+bench_work
+trap '"$build/pgboot" stop --app bench >/dev/null 2>&1 || true; bench_cleanup' EXIT
+psql=$(bench_psql)
 
 db=${PGBOOT_BENCH_DB:-}
 if [ -z "$db" ] || [ ! -r "$db" ]; then
   db="$work/app.sqlite"
   echo "generating $messages messages ..." >&2
   python3 "$src/bench/gen_appdb.py" "$db" "$messages" >/dev/null
-fi
-from=()
-if [ -n "${PGBOOT_BENCH_TARBALL:-}" ] && [ -r "$PGBOOT_BENCH_TARBALL" ]; then
-  from=(--from "$PGBOOT_BENCH_TARBALL")
 fi
 url=$("$build/pgboot" start --app bench --no-migrate "${from[@]}")
 # Wall time, peak RSS and CPU-seconds (user + system) of a command.

@@ -12,28 +12,12 @@ cd "$(dirname "$0")/.."
 build=$(cd "${1:-build}" && pwd)
 rounds=${2:-15}
 
-if [ "$(id -u)" -eq 0 ]; then
-  user=${PGBOOT_BENCH_USER:-pgbootbench}
-  id "$user" >/dev/null 2>&1 || useradd --system --create-home --shell /usr/sbin/nologin "$user"
-  work=$(mktemp -d /tmp/pgboot-bench-XXXXXX)
-  chown "$user" "$work"
-  tarball=${PGBOOT_BENCH_TARBALL:-}
-  if [ -n "$tarball" ]; then cp "$tarball" "$work/bundle.tgz"; chown "$user" "$work/bundle.tgz"; fi
-  home=$(getent passwd "$user" | cut -d: -f6)
-  exec setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
-    env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" BENCH_WORK="$work" \
-    bash "$0" "$build" "$rounds"
-fi
-
-work=${BENCH_WORK:-$(mktemp -d)}
-export XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache"
-trap 'pgboot stop --app bench >/dev/null 2>&1 || true; rm -rf "$work" 2>/dev/null || { chmod -R u+w "$work"; rm -rf "$work"; }' EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_as_user "$build" "$rounds"
+bench_work
+trap 'pgboot stop --app bench >/dev/null 2>&1 || true; bench_cleanup' EXIT
 pgboot() { "$build/pgboot" "$@"; }
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-
-from=()
-[ -f "$work/bundle.tgz" ] && from=(--from "$work/bundle.tgz")
 bin=$(pgboot fetch "${from[@]}")
 pgboot start --app bench "${from[@]}" >/dev/null
 pgboot stop --app bench 2>/dev/null

@@ -20,35 +20,22 @@ cd "$(dirname "$0")/.."
 build=$(cd "${1:-build}" && pwd)
 rounds=${2:-40}
 
-if [ "$(id -u)" -eq 0 ]; then
-  user=${PGBOOT_BENCH_USER:-pgbootbench}
-  id "$user" >/dev/null 2>&1 || useradd --system --create-home --shell /usr/sbin/nologin "$user"
-  work=$(mktemp -d /tmp/pgboot-bench-XXXXXX)
-  chown "$user" "$work"
-  if [ -n "${PGBOOT_BENCH_TARBALL:-}" ]; then
-    cp "$PGBOOT_BENCH_TARBALL" "$work/bundle.tgz"; chown "$user" "$work/bundle.tgz"
-  fi
-  home=$(getent passwd "$user" | cut -d: -f6)
-  exec setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups \
-    env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" BENCH_WORK="$work" \
-    bash "$0" "$build" "$rounds"
-fi
-
-work=${BENCH_WORK:-$(mktemp -d)}
-export XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" TMPDIR="$work"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_as_user "$build" "$rounds"
+bench_work
+export TMPDIR="$work"
 app=benchtdb
 pgboot() { "$build/pgboot" "$@"; }
 cleanup() {
   pgboot stop --app "$app" >/dev/null 2>&1 || true
-  rm -rf "$work" 2>/dev/null || { chmod -R u+w "$work"; rm -rf "$work"; }
+  bench_cleanup
 }
 trap cleanup EXIT
 now_us() { echo $(($(date +%s%N) / 1000)); }
 # median of the lines of a file, the first excluded
-median() { tail -n +2 "$1" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median_of() { tail -n +2 "$1" | median; }
 
-from=()
-[ -f "$work/bundle.tgz" ] && from=(--from "$work/bundle.tgz")
 pgboot fetch "${from[@]}" >/dev/null
 pgboot start --app "$app" --set fsync=off --set synchronous_commit=off \
   --set full_page_writes=off --set max_connections=60 >/dev/null
@@ -86,7 +73,7 @@ s.close()
 p.stdin.close()
 p.wait()
 PY
-mb=$(median "$work/t_broker")
+mb=$(median_of "$work/t_broker")
 
 echo "== 2. pgboot testdb from the command line ($rounds calls, 20 ms apart)"
 : >"$work/t_cli"; : >"$work/t_version"; : >"$work/t_url"
@@ -100,7 +87,7 @@ for i in $(seq "$rounds"); do
   t0=$(now_us); pgboot --version >/dev/null; t1=$(now_us); echo $((t1 - t0)) >>"$work/t_version"
   t0=$(now_us); pgboot url --app "$app" >/dev/null; t1=$(now_us); echo $((t1 - t0)) >>"$work/t_url"
 done
-mc=$(median "$work/t_cli"); mv=$(median "$work/t_version"); mu=$(median "$work/t_url")
+mc=$(median_of "$work/t_cli"); mv=$(median_of "$work/t_version"); mu=$(median_of "$work/t_url")
 
 # the same command under a broker (PGBOOT_BROKER_SOCKET, no template named)
 mkfifo "$work/broker.in"
@@ -119,7 +106,7 @@ for i in $(seq "$rounds"); do
 done
 exec 3>&-
 wait "$bpid"
-mx=$(median "$work/t_under")
+mx=$(median_of "$work/t_under")
 
 awk -v mb="$mb" -v mc="$mc" -v mv="$mv" -v mu="$mu" -v mx="$mx" 'BEGIN {
   printf "broker, request -> URL (Python client):  median %7.2f ms (goal: <= 2 ms)\n", mb/1000
