@@ -11,7 +11,9 @@
 #   (and grandchildren) of a rejected row, and rows whose parent row is not
 #   there, are rejected and counted;
 # - tables the schema script filled: refused, listed; --skip-table,
-#   --replace-table (children deleted first), --existing-rows;
+#   --replace-table (children deleted first; DELETE, so a role that may not
+#   TRUNCATE replaces, and a table outside the migration whose rows
+#   reference a replaced one stops it), --existing-rows;
 # - sequences: serial, identity and a nextval('t_seq') default on a
 #   sequence no column owns end past the loaded values, so that the app's
 #   INSERT without an id works.
@@ -323,6 +325,31 @@ case_again() {
     check_eq "$(q_try "$url" "INSERT INTO organizations (name) VALUES ('new') RETURNING id")" 4 "and the sequence still past them"
 }
 
+# --replace-table empties with DELETE, never TRUNCATE ... CASCADE: a role
+# that may DELETE but not TRUNCATE replaces the rows; a table outside the
+# migration whose rows reference a replaced table (TRUNCATE ... CASCADE
+# would empty it) stops the migration, named, its rows kept.
+case_replace_delete() {
+    local url
+    url=$(newdb replacedelete)
+    q_script "$url" <"$SET_SQL" >/dev/null
+    q "$url" "REVOKE TRUNCATE ON settings, roles, grants FROM CURRENT_USER" >/dev/null
+    check_match "$(q_try "$url" "BEGIN; TRUNCATE roles CASCADE; ROLLBACK")" "^ERROR: .*permission denied" "the role may not TRUNCATE the tables"
+    pgb migrate --sqlite "$SET_SRC" --to "$url" --data-only --existing-rows replace --verify full
+    check_rc 0 "--existing-rows replace by a role that may not TRUNCATE the tables"
+    check_eq "$(settings_rows "$url")/$(q_try "$url" "SELECT string_agg(name, ',' ORDER BY id) FROM roles")/$(q_try "$url" "SELECT string_agg(what, ',' ORDER BY id) FROM grants")" \
+        "schema_version=2,theme=dark/admin,user/all,read" "SQLite's rows replace them (DELETE, not TRUNCATE)"
+
+    url=$(newdb replaceoutside)
+    q_script "$url" <"$SET_SQL" >/dev/null
+    q "$url" "CREATE TABLE audit (id integer PRIMARY KEY, role_id integer REFERENCES roles (id)); INSERT INTO audit VALUES (1, 1)" >/dev/null
+    pgb migrate --sqlite "$SET_SRC" --to "$url" --data-only --existing-rows replace
+    check_failed "replacing a table whose rows a table outside the migration references"
+    check_match "$(err_line)" "table audit keeps its rows \(1\), which reference roles \(foreign key audit_role_id_fkey\)" "the error names the table and its key"
+    check_eq "$(q_try "$url" "SELECT count(*) FROM audit")/$(settings_rows "$url")" "1/schema_version=3" "nothing emptied: the outside table and the replaced ones keep their rows"
+    nothing_written "$url" "outside child"
+}
+
 # --data-only into an existing database, rows there already
 case_data_only_existing() {
     local url
@@ -383,6 +410,7 @@ run_case cycle_refused case_cycle_refused
 run_case cycle_superuser case_cycle_superuser
 run_case reject_children case_reject_children
 run_case existing_rows case_existing_rows
+run_case replace_delete case_replace_delete
 run_case data_only_existing case_data_only_existing
 run_case skip_missing case_skip_missing
 run_case again case_again
