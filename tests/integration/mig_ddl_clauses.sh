@@ -238,7 +238,8 @@ c.execute('''CREATE TABLE g4(id INTEGER PRIMARY KEY,
     b INTEGER REFERENCES parent(id) DEFERRABLE,
     c INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY IMMEDIATE,
     d INTEGER REFERENCES parent(id) NOT DEFERRABLE INITIALLY IMMEDIATE,
-    e INTEGER, FOREIGN KEY (e) REFERENCES parent(id) NOT DEFERRABLE INITIALLY DEFERRED)''')
+    e INTEGER, f INTEGER AS (id * 10),
+    FOREIGN KEY (e) REFERENCES parent(id) NOT DEFERRABLE INITIALLY DEFERRED)''')
 c.execute('INSERT INTO g4 VALUES (1, 1, 1, 1, 1, 1)')
 " || return 0
     local cl w
@@ -310,6 +311,8 @@ c.execute('INSERT INTO g4 VALUES (1, 1, 1, 1, 1, 1)')
     check_match "$cl" "^g4\.c: REFERENCES parent DEFERRABLE INITIALLY IMMEDIATE: .*at once" "DEFERRABLE INITIALLY IMMEDIATE: named"
     check_match "$cl" "^g4: REFERENCES parent NOT DEFERRABLE INITIALLY DEFERRED: " "NOT DEFERRABLE INITIALLY DEFERRED (table): named"
     check_not_contains "$cl" "g4.d:" "NOT DEFERRABLE INITIALLY IMMEDIATE, PostgreSQL's own default: carried, not named"
+    # AS (expr) without GENERATED ALWAYS
+    check_eq "$(q "$URL" "SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'g4'::regclass AND attname = 'f'")/$(q "$URL" "SELECT f FROM g4")" "s/10" "AS (expr): a generated column"
     # nothing else was dropped
     check_eq "$(rj "$REP" '"\n".join(s["kind"] + " " + s["name"] for s in d["skipped"] if s["kind"] != "clause" and not s["name"].startswith("sqlite_"))')" "" "no constraint in skipped"
     check_eq "$(grep -c . <<<"$cl")" 21 "21 clauses named, each once"
