@@ -13,6 +13,7 @@
 #include "../platform/dynload.h"
 #include "copy.h"
 #include "record.h"
+#include "tokens.h"
 
 static int query_int(PGconn *c, const char *sql, const char *param, int64_t *out)
 {
@@ -291,7 +292,7 @@ static int verify_view(PGconn *c, pgb_plan *p, const pgb_src_other *o, const cha
                        name, &exists);
     if (rc || exists != 1)
         return rc; /* not created: in the report's skipped */
-    if (o->sql && strcasestr(o->sql, "'now'")) {
+    if (pgb_sql_reads_clock(o->sql)) {
         pgb_report_warn(rep, "view %s was not verified: it reads the clock ('now')", name);
         return 0;
     }

@@ -438,15 +438,24 @@ static int add_check(pgb_src_table *tb, char *text)
     return 0;
 }
 
+/* Does the DEFERRABLE at token i defer its foreign key in SQLite? Only
+ * DEFERRABLE INITIALLY DEFERRED does: SQLite's parser takes NOT DEFERRABLE
+ * as immediate whatever INITIALLY follows, and DEFERRABLE alone or
+ * DEFERRABLE INITIALLY IMMEDIATE as immediate too. */
+static int defers(const pgb_toks *t, size_t i)
+{
+    return pgb_tok_is(t, i, "DEFERRABLE") && !(i > 0 && pgb_tok_is(t, i - 1, "NOT")) &&
+           pgb_tok_is(t, i + 1, "INITIALLY") && pgb_tok_is(t, i + 2, "DEFERRED");
+}
+
 /* Mark the foreign key on (table, first column) as deferrable, if the clause
- * [from, to) says DEFERRABLE INITIALLY DEFERRED. */
+ * [from, to) says DEFERRABLE INITIALLY DEFERRED (not NOT DEFERRABLE ...). */
 static void note_deferrable(pgb_src_table *tb, const pgb_toks *t, size_t from, size_t to,
                             const char *ref_table, const char *first_col)
 {
     int deferred = 0;
     for (size_t i = from; i + 2 < to; i++)
-        if (pgb_tok_is(t, i, "DEFERRABLE") && pgb_tok_is(t, i + 1, "INITIALLY") &&
-            pgb_tok_is(t, i + 2, "DEFERRED"))
+        if (defers(t, i))
             deferred = 1;
     if (!deferred)
         return;
@@ -557,6 +566,31 @@ static int note_clauses(pgb_src_table *tb, const pgb_toks *t, size_t a, size_t b
             rc = add_note(tb, pgb_printf("%s: PRIMARY KEY DESC", where),
                           "the key's descending order is not kept: PostgreSQL's key index is "
                           "ascending (what the key accepts is the same)");
+        } else if (pgb_tok_is(t, j, "DEFERRABLE") && !defers(t, j)) {
+            /* Checked at once in SQLite, as PostgreSQL's NOT DEFERRABLE is:
+             * carried so; named unless it says just that. */
+            int not = j > a && pgb_tok_is(t, j - 1, "NOT");
+            size_t end = j + 1;
+            if (pgb_tok_is(t, end, "INITIALLY") && end + 1 < b)
+                end += 2;
+            const char *ref = "?";
+            for (size_t k = j; k > a; k--)
+                if (pgb_tok_is(t, k - 1, "REFERENCES") && tok_name(t, k)) {
+                    ref = tok_name(t, k);
+                    break;
+                }
+            if (!not || pgb_tok_is(t, end - 1, "DEFERRED")) {
+                char *span = tok_span(t, not ? j - 1 : j, end);
+                rc = add_note(
+                    tb, pgb_printf("%s: REFERENCES %s %s", where, ref, span ? span : "?"),
+                    not ? "SQLite checks a NOT DEFERRABLE foreign key at once, whatever INITIALLY "
+                          "says: carried as NOT DEFERRABLE, checked at once as in SQLite"
+                        : "SQLite checks this foreign key at once (only DEFERRABLE INITIALLY "
+                          "DEFERRED defers one): carried as NOT DEFERRABLE, checked at once as "
+                          "in SQLite");
+                free(span);
+            }
+            j = end - 1;
         } else if (pgb_tok_is(t, j, "MATCH") && tok_name(t, j + 1)) {
             rc = add_note(tb, pgb_printf("%s: MATCH %s", where, tok_name(t, j + 1)),
                           "SQLite parses MATCH but does not act on it: the foreign key is "

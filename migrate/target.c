@@ -963,6 +963,162 @@ static int find_bad_parents(pgb_target *tg, pgb_tfk *f)
     return rc;
 }
 
+/* One row of a table that references itself: its own key, the key of the
+ * row it references (NULL: none), whether it goes in. */
+typedef struct {
+    char *own, *ref;
+    int out;
+} self_row;
+
+static int cmp_own(const void *a, const void *b)
+{
+    const self_row *x = *(self_row *const *)a, *y = *(self_row *const *)b;
+    return strcmp(x->own ? x->own : "", y->own ? y->own : "");
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const self_row *x = *(self_row *const *)a, *y = *(self_row *const *)b;
+    return strcmp(x->ref ? x->ref : "", y->ref ? y->ref : "");
+}
+
+/* The first of the n rows sorted by field (own or ref) holding key, or n. */
+static size_t first_with(self_row **v, size_t n, const char *key, int by_ref)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *m = by_ref ? v[mid]->ref : v[mid]->own;
+        if (strcmp(m ? m : "", key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const char *m = lo < n ? (by_ref ? v[lo]->ref : v[lo]->own) : NULL;
+    return m && !strcmp(m, key) ? lo : n;
+}
+
+/* Is row s of table ti set aside for a reason other than foreign key self:
+ * a value its column cannot hold, or a row another key of ti refuses? */
+static int refused_elsewhere(pgb_target *tg, const pgb_tfk *self, const pgb_plan_table *t,
+                             sqlite3_stmt *s, int first, pgb_buf *b)
+{
+    int k = first;
+    for (int j = 0; j < t->ncols; j++) {
+        const pgb_plan_col *col = &t->cols[j];
+        if (col->generated)
+            continue;
+        const char *why = NULL;
+        if (col->n_bad && !pgb_cell_ok(col, sqlite3_column_value(s, k), &why))
+            return 1;
+        k++;
+    }
+    for (int i = 0; i < tg->nfks; i++) {
+        const pgb_tfk *g = &tg->fks[i];
+        if (g == self || g->child != self->child || (!g->rejected && !g->missing))
+            continue;
+        const char *key = row_key(tg, t, s, first, g->ckey, g->ncols, b);
+        if (key && (keyset_has(g->rejected, key) || keyset_has(g->missing, key)))
+            return 1;
+    }
+    return 0;
+}
+
+/* A key of table ti on itself (a tree: employees and their bosses), under
+ * reject. Rows go in in SQLite's order, where a row may come before the row
+ * it references, so refuse_row cannot learn in time that its parent is
+ * rejected. Found first, in SQLite: the rows set aside for their values or
+ * by another key, then, from them, every row whose chain of parents leads
+ * to one of them, and every row whose parent no row of the table is (the
+ * table is empty in the target, or emptied); their keys go into f->rejected
+ * and the keys no row holds into f->missing, so that refuse_row sets each
+ * of them aside wherever it comes. */
+static int find_self_rejects(pgb_target *tg, pgb_tfk *f, int ti)
+{
+    const pgb_plan_table *t = &tg->p->tables[ti];
+    for (int k = 0; k < f->ncols; k++)
+        if (f->pkey[k] < 0 || f->ckey[k] < 0)
+            return 0; /* a column not loaded */
+    int first;
+    sqlite3_stmt *s;
+    int rc = pgb_plan_rows_stmt(tg->p, t, &s, &first);
+    if (rc)
+        return rc;
+    self_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    pgb_buf b = {0};
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            self_row *g = realloc(rows, nc * sizeof *g);
+            if (!g) {
+                rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+                break;
+            }
+            rows = g;
+            cap = nc;
+        }
+        self_row *r = &rows[n++];
+        *r = (self_row){NULL, NULL, refused_elsewhere(tg, f, t, s, first, &b)};
+        const char *own = row_key(tg, t, s, first, f->pkey, f->ncols, &b);
+        if (own && !(r->own = pgb_strdup(own)))
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+        const char *ref = rc ? NULL : row_key(tg, t, s, first, f->ckey, f->ncols, &b);
+        if (ref && !(r->ref = pgb_strdup(ref)))
+            rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(s);
+    pgb_buf_free(&b);
+    self_row **by_own = rc || !n ? NULL : malloc(n * sizeof *by_own);
+    self_row **by_ref = by_own ? malloc(n * sizeof *by_ref) : NULL;
+    size_t *todo = by_ref ? malloc(n * sizeof *todo) : NULL;
+    if (rc == 0 && n && !todo)
+        rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    if (rc == 0 && n) {
+        for (size_t i = 0; i < n; i++)
+            by_own[i] = by_ref[i] = &rows[i];
+        qsort(by_own, n, sizeof *by_own, cmp_own);
+        qsort(by_ref, n, sizeof *by_ref, cmp_ref);
+        /* the rows set aside, and those whose parent is not there */
+        size_t nt = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            self_row *r = by_ref[i];
+            if (r->ref && first_with(by_own, n, r->ref, 0) == n) {
+                r->out = 1;
+                if (keyset_add(&f->missing, r->ref) != 0)
+                    rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+            }
+            if (r->out)
+                todo[nt++] = (size_t)(r - rows);
+        }
+        /* and their children, grandchildren, ... */
+        while (rc == 0 && nt > 0) {
+            self_row *r = &rows[todo[--nt]];
+            if (!r->own)
+                continue;
+            if (keyset_add(&f->rejected, r->own) != 0) {
+                rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
+                break;
+            }
+            for (size_t i = first_with(by_ref, n, r->own, 1);
+                 i < n && by_ref[i]->ref && !strcmp(by_ref[i]->ref, r->own); i++)
+                if (!by_ref[i]->out) {
+                    by_ref[i]->out = 1;
+                    todo[nt++] = (size_t)(by_ref[i] - rows);
+                }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].own);
+        free(rows[i].ref);
+    }
+    free(rows);
+    free(by_own);
+    free(by_ref);
+    free(todo);
+    return rc;
+}
+
 int pgb_target_find_missing(pgb_target *tg, PGconn *c, int ti)
 {
     int rc = 0;
@@ -973,6 +1129,12 @@ int pgb_target_find_missing(pgb_target *tg, PGconn *c, int ti)
         else if (f->child == ti && f->parent >= 0 && f->parent != ti && (f->defer || f->bypass) &&
                  tg->action[f->parent] != PGB_TT_SKIP)
             rc = find_bad_parents(tg, f);
+    }
+    /* after the other keys: a row they refuse is set aside with its children */
+    for (int i = 0; i < tg->nfks && rc == 0; i++) {
+        pgb_tfk *f = &tg->fks[i];
+        if (f->child == ti && f->parent == ti && !f->defer && !f->bypass)
+            rc = find_self_rejects(tg, f, ti);
     }
     return rc;
 }

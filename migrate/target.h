@@ -79,8 +79,9 @@ PGB_MUST_USE int pgb_target_before_load(pgb_target *tg, PGconn *c, pgb_buf *ddl)
 void pgb_target_hooks(pgb_target *tg, pgb_load *L);
 /* Under reject, before the rows of plan table ti go in: one scan of them
  * finds the keys they reference that the target's parent tables (loaded
- * before, or kept) do not hold, asked in batches; refuse_row then rejects
- * those rows. */
+ * before, or kept) do not hold, asked in batches; for a key of ti on
+ * itself, another finds the rows whose chain of parents in ti leads to a
+ * rejected row or to none; refuse_row then rejects those rows. */
 PGB_MUST_USE int pgb_target_find_missing(pgb_target *tg, PGconn *c, int ti);
 /* After the rows, when a cycle was broken: every foreign key of the loaded
  * tables validated (rows that reference nothing are an error naming them),

@@ -364,8 +364,11 @@ static int now_expr(const char *fmt, int local, const char *target, pgb_buf *out
 {
     const char *ts = local ? "localtimestamp" : "(now() AT TIME ZONE 'UTC')";
     if (!strcmp(fmt, "%s")) {
-        /* whole seconds, truncated as SQLite's (a cast would round) */
-        pgb_buf_puts(out, "(floor(extract(epoch from now()))::bigint)");
+        /* whole seconds, truncated as SQLite's (a cast would round); with
+         * 'localtime', SQLite's seconds of the local wall-clock time, as
+         * if it were UTC, which is what extract gives for a timestamp */
+        pgb_buf_printf(out, "(floor(extract(epoch from %s))::bigint)",
+                       local ? "localtimestamp" : "now()");
         return 0;
     }
     /* A timestamp column gets the time at the format's precision: a date
@@ -468,6 +471,26 @@ static int date_function(const pgb_toks *t, const char *fn, size_t a, size_t clo
         return -1;
     }
     return now_expr(fmt, local, target, out, why);
+}
+
+int pgb_sql_reads_clock(const char *sql)
+{
+    static const char *const fns[] = {"datetime",  "date",     "time",
+                                      "julianday", "strftime", "unixepoch"};
+    pgb_toks t;
+    if (!sql)
+        return 0;
+    if (pgb_tokenize(sql, &t) != 0)
+        return 1;
+    int reads = 0;
+    for (size_t i = 0; i < t.n && !reads; i++) {
+        if (t.t[i].kind == TK_STRING && !strcasecmp(t.t[i].text, "now"))
+            reads = 1;
+        for (size_t k = 0; k < sizeof fns / sizeof *fns && !reads; k++)
+            reads = pgb_tok_is(&t, i, fns[k]) && tok_op(&t, i + 1, "(");
+    }
+    pgb_toks_free(&t);
+    return reads;
 }
 
 static char *real_text(const char *a);

@@ -60,4 +60,11 @@ int pgb_translate_expr(const pgb_toks *t, size_t from, size_t to, pgb_expr_ctx c
                        const char *target_type, pgb_name_map map, void *map_ctx, pgb_buf *out,
                        const char **why);
 
+/* Does the SQLite statement text read the clock: a call of datetime(),
+ * date(), time(), julianday(), strftime() or unixepoch() (the only ones
+ * translated are those of 'now' or of no time value, which means now), or
+ * the string 'now'? 1 if so (or when it cannot be tokenized), else 0 (also
+ * for NULL). */
+int pgb_sql_reads_clock(const char *sql);
+
 #endif

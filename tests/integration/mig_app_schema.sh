@@ -9,9 +9,12 @@
 #   before commit (an orphan row stops it), and refused up front, naming
 #   it, for a role that is neither; under --on-error reject the children
 #   (and grandchildren) of a rejected row, and rows whose parent row is not
-#   there, are rejected and counted;
+#   there, are rejected and counted, in a table that references itself too
+#   (a child before its parent in SQLite's order);
 # - tables the schema script filled: refused, listed; --skip-table,
-#   --replace-table (children deleted first), --existing-rows;
+#   --replace-table (children deleted first; DELETE, so a role that may not
+#   TRUNCATE replaces, and a table outside the migration whose rows
+#   reference a replaced one stops it), --existing-rows;
 # - sequences: serial, identity and a nextval('t_seq') default on a
 #   sequence no column owns end past the loaded values, so that the app's
 #   INSERT without an id works.
@@ -200,6 +203,50 @@ case_reject_children() {
     check_eq "$(grep -o '"label": *{[^}]*}' "$dir/rejects/items.jsonl" 2>&1 | grep -o '"value": *"[a-z]*"' | tr -d ' ' | sort | tr '\n' ' ')" '"value":"u" "value":"v" "value":"w" "value":"z" ' "rejects/items.jsonl holds items z, w, v and u"
 }
 
+# A table that references itself (a tree of employees): under --on-error
+# reject, a row whose parent row in the same table is rejected (for its
+# value, or by another key), or not there, is rejected too, wherever it
+# comes in SQLite's order (before its parent too), and so are its own
+# children.
+SELF_SRC=$U/src/self.db
+sqlite_file "$SELF_SRC" <<'EOF2'
+CREATE TABLE dept (id INTEGER PRIMARY KEY);
+CREATE TABLE emp (id INTEGER PRIMARY KEY, boss INTEGER REFERENCES emp(id), n INTEGER, dept INTEGER REFERENCES dept(id));
+INSERT INTO dept VALUES (1);
+INSERT INTO emp VALUES (1, 3, 5, 1), (2, NULL, 6, 1), (3, NULL, 'bad', 1), (4, 3, 7, 1), (5, 99, 8, 1), (6, 1, 9, 1),
+    (7, 2, 10, 1), (8, 9, 11, 1), (9, 2, 12, 1), (10, 2, 13, 42), (11, 10, 14, 1);
+EOF2
+SELF_SQL=$(sql_file self.sql <<'EOF2'
+CREATE TABLE dept (id integer PRIMARY KEY);
+CREATE TABLE emp (id integer PRIMARY KEY, boss integer REFERENCES emp (id), n integer, dept integer REFERENCES dept (id));
+EOF2
+)
+
+case_reject_self() {
+    local url dir
+    url=$(newdb rejself)
+    dir=$U/out/rejself
+    mkdir -p "$dir"
+    user_own "$dir"
+    pgb migrate --sqlite "$SELF_SRC" --to "$url" --schema "$SELF_SQL" --on-error reject --allow-rejects --report "$dir/report.json"
+    check_rc 0 "--on-error reject in a table that references itself"
+    check_eq "$(q_try "$url" "SELECT string_agg(id::text, ',' ORDER BY id) FROM emp")" "2,7,8,9" "the rows whose chain of bosses is whole are in (8's boss 9 comes after it)"
+    check_eq "$(rj "$dir/report.json" 'tab("emp").get("rejected")')" 7 \
+        "rejected, counted: 3 (its value), 10 (its dept is not there), 4 and 1 (boss 3, after and before it), 6 (boss 1), 11 (boss 10), 5 (boss 99, not there)"
+    check_py "rejects/emp.jsonl: each row and why" '
+import json, sys
+got = {r["key"]: r["reason"] for r in map(json.loads, open(sys.argv[1], encoding="utf-8"))}
+want = {1: "emp.*was rejected", 3: "integer", 4: "emp.*was rejected", 5: "emp.*is not there", 6: "emp.*was rejected",
+        10: "dept.*is not there", 11: "emp.*was rejected"}
+import re
+if sorted(got) != sorted(want):
+    print("rejected rows %r, expected %r" % (sorted(got), sorted(want)))
+for k, w in want.items():
+    if k in got and not re.search(w, got[k]):
+        print("row %d: %r does not match %r" % (k, got[k], w))
+' "$dir/rejects/emp.jsonl"
+}
+
 # --- tables the schema script filled ---------------------------------------------------
 
 SET_SRC=$U/src/settings.db
@@ -323,6 +370,31 @@ case_again() {
     check_eq "$(q_try "$url" "INSERT INTO organizations (name) VALUES ('new') RETURNING id")" 4 "and the sequence still past them"
 }
 
+# --replace-table empties with DELETE, never TRUNCATE ... CASCADE: a role
+# that may DELETE but not TRUNCATE replaces the rows; a table outside the
+# migration whose rows reference a replaced table (TRUNCATE ... CASCADE
+# would empty it) stops the migration, named, its rows kept.
+case_replace_delete() {
+    local url
+    url=$(newdb replacedelete)
+    q_script "$url" <"$SET_SQL" >/dev/null
+    q "$url" "REVOKE TRUNCATE ON settings, roles, grants FROM CURRENT_USER" >/dev/null
+    check_match "$(q_try "$url" "BEGIN; TRUNCATE roles CASCADE; ROLLBACK")" "^ERROR: .*permission denied" "the role may not TRUNCATE the tables"
+    pgb migrate --sqlite "$SET_SRC" --to "$url" --data-only --existing-rows replace --verify full
+    check_rc 0 "--existing-rows replace by a role that may not TRUNCATE the tables"
+    check_eq "$(settings_rows "$url")/$(q_try "$url" "SELECT string_agg(name, ',' ORDER BY id) FROM roles")/$(q_try "$url" "SELECT string_agg(what, ',' ORDER BY id) FROM grants")" \
+        "schema_version=2,theme=dark/admin,user/all,read" "SQLite's rows replace them (DELETE, not TRUNCATE)"
+
+    url=$(newdb replaceoutside)
+    q_script "$url" <"$SET_SQL" >/dev/null
+    q "$url" "CREATE TABLE audit (id integer PRIMARY KEY, role_id integer REFERENCES roles (id)); INSERT INTO audit VALUES (1, 1)" >/dev/null
+    pgb migrate --sqlite "$SET_SRC" --to "$url" --data-only --existing-rows replace
+    check_failed "replacing a table whose rows a table outside the migration references"
+    check_match "$(err_line)" "table audit keeps its rows \(1\), which reference roles \(foreign key audit_role_id_fkey\)" "the error names the table and its key"
+    check_eq "$(q_try "$url" "SELECT count(*) FROM audit")/$(settings_rows "$url")" "1/schema_version=3" "nothing emptied: the outside table and the replaced ones keep their rows"
+    nothing_written "$url" "outside child"
+}
+
 # --data-only into an existing database, rows there already
 case_data_only_existing() {
     local url
@@ -382,7 +454,9 @@ run_case cycle_owner case_cycle_owner
 run_case cycle_refused case_cycle_refused
 run_case cycle_superuser case_cycle_superuser
 run_case reject_children case_reject_children
+run_case reject_self case_reject_self
 run_case existing_rows case_existing_rows
+run_case replace_delete case_replace_delete
 run_case data_only_existing case_data_only_existing
 run_case skip_missing case_skip_missing
 run_case again case_again

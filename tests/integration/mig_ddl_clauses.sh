@@ -203,7 +203,10 @@ c.execute('COMMIT')
 }
 
 # Item 14. Before the fix: the ON CONFLICT clauses, constraint names, MATCH,
-# COLLATE RTRIM and DESC keys were dropped without a word.
+# COLLATE RTRIM and DESC keys were dropped without a word; a foreign key
+# NOT DEFERRABLE INITIALLY DEFERRED (checked at once by SQLite) became
+# DEFERRABLE INITIALLY DEFERRED, and DEFERRABLE [INITIALLY IMMEDIATE] was
+# dropped without a word.
 case_constraint_grammar() {
     migrate_case grammar "
 c.execute('CREATE TABLE parent(id INTEGER PRIMARY KEY AUTOINCREMENT, code TEXT UNIQUE)')
@@ -230,6 +233,14 @@ c.execute('CREATE TABLE g2(k TEXT, l TEXT, PRIMARY KEY (k DESC, l) ON CONFLICT R
 c.execute(\"INSERT INTO g2 VALUES ('k', 'l')\")
 c.execute('CREATE TABLE g3(k TEXT PRIMARY KEY DESC, n INTEGER NOT NULL ON CONFLICT ABORT, t ANY) STRICT')
 c.execute(\"INSERT INTO g3 VALUES ('k', 1, 'any')\")
+c.execute('''CREATE TABLE g4(id INTEGER PRIMARY KEY,
+    a INTEGER REFERENCES parent(id) NOT DEFERRABLE INITIALLY DEFERRED,
+    b INTEGER REFERENCES parent(id) DEFERRABLE,
+    c INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY IMMEDIATE,
+    d INTEGER REFERENCES parent(id) NOT DEFERRABLE INITIALLY IMMEDIATE,
+    e INTEGER, f INTEGER AS (id * 10),
+    FOREIGN KEY (e) REFERENCES parent(id) NOT DEFERRABLE INITIALLY DEFERRED)''')
+c.execute('INSERT INTO g4 VALUES (1, 1, 1, 1, 1, 1)')
 " || return 0
     local cl w
     cl=$(skipped clause)
@@ -286,9 +297,25 @@ c.execute(\"INSERT INTO g3 VALUES ('k', 1, 'any')\")
     refused "STRICT INTEGER column refuses text" "INSERT INTO g3 VALUES ('k2', 'two', 'x')" "invalid input syntax"
     check_match "$cl" "^g3\.k: PRIMARY KEY DESC: " "column PRIMARY KEY DESC: named"
     check_eq "$(condefs g3)" "p: PRIMARY KEY (k)" "g3 keeps its key"
+    # [NOT] DEFERRABLE [INITIALLY DEFERRED|IMMEDIATE]: SQLite defers a key
+    # only for DEFERRABLE INITIALLY DEFERRED; the others are checked at once
+    check_eq "$(q "$URL" "SELECT string_agg(a.attname || ':' || c.condeferrable::text || ':' || c.condeferred::text, ',' ORDER BY a.attname) FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] WHERE c.conrelid = 'g4'::regclass AND c.contype = 'f'")" \
+        "a:false:false,b:false:false,c:false:false,d:false:false,e:false:false" "g4: every key checked at once, as SQLite checks them (NOT DEFERRABLE INITIALLY DEFERRED is not deferred)"
+    local col
+    for col in a b c d e; do
+        check_match "$(q_try "$URL" "BEGIN; INSERT INTO g4 (id, $col) VALUES (9, 99); DELETE FROM g4 WHERE id = 9; COMMIT")" "^ERROR: .*foreign key" \
+            "g4.$col: a row that breaks the key is refused at once, as in SQLite (not at commit)"
+    done
+    check_match "$cl" "^g4\.a: REFERENCES parent NOT DEFERRABLE INITIALLY DEFERRED: .*at once" "NOT DEFERRABLE INITIALLY DEFERRED (column): named"
+    check_match "$cl" "^g4\.b: REFERENCES parent DEFERRABLE: .*at once" "DEFERRABLE alone: named"
+    check_match "$cl" "^g4\.c: REFERENCES parent DEFERRABLE INITIALLY IMMEDIATE: .*at once" "DEFERRABLE INITIALLY IMMEDIATE: named"
+    check_match "$cl" "^g4: REFERENCES parent NOT DEFERRABLE INITIALLY DEFERRED: " "NOT DEFERRABLE INITIALLY DEFERRED (table): named"
+    check_not_contains "$cl" "g4.d:" "NOT DEFERRABLE INITIALLY IMMEDIATE, PostgreSQL's own default: carried, not named"
+    # AS (expr) without GENERATED ALWAYS
+    check_eq "$(q "$URL" "SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'g4'::regclass AND attname = 'f'")/$(q "$URL" "SELECT f FROM g4")" "s/10" "AS (expr): a generated column"
     # nothing else was dropped
     check_eq "$(rj "$REP" '"\n".join(s["kind"] + " " + s["name"] for s in d["skipped"] if s["kind"] != "clause" and not s["name"].startswith("sqlite_"))')" "" "no constraint in skipped"
-    check_eq "$(grep -c . <<<"$cl")" 17 "17 clauses named, each once"
+    check_eq "$(grep -c . <<<"$cl")" 21 "21 clauses named, each once"
 }
 
 run_case defaults_final_type case_defaults_final_type

@@ -6,8 +6,9 @@
                                       a SQLite file: the input table `inp` of
                                       edge values, one view per expression
                                       (`x_<name>`: id and v = the expression
-                                      over inp) and the table `gen` of
-                                      generated columns; with `issue`, only
+                                      over inp; for CLOCK's date functions
+                                      of the clock, one row) and the table
+                                      `gen` of generated columns; with `issue`, only
                                       `gen` with the issue's two examples;
                                       `desync`: a generated column whose
                                       stored values SQLite computed with
@@ -38,6 +39,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 
 PSQL = os.environ.get("PSQL") or "/usr/bin/psql"
 PG_ENV = {
@@ -173,6 +175,34 @@ EXPECT_REPORTED = [
     ("concat_prec", "t || i + 1"),
 ]
 
+# The date functions pgboot translates read the clock: 'now' (or nothing),
+# with the modifier 'localtime'. Each becomes the view x_<name> (one row);
+# compare reads it in SQLite just before and just after PostgreSQL does, with
+# SQLite's local time zone and the PostgreSQL session's TimeZone both
+# Asia/Kolkata (+05:30), so that 'localtime' means something: PostgreSQL's
+# value must have SQLite's type class and lie between the two.
+# Not here: the 'utc' modifier, which SQLite before 3.42 applies to 'now' as
+# to a local time (a shift by the zone) and later SQLite ignores; and
+# strftime('%s', 'now'), text in SQLite, translated as bigint (PostgreSQL
+# refuses text in the arithmetic views do with it, as in concat_prec).
+CLOCK = [
+    ("clk_datetime", "datetime('now')"),
+    ("clk_datetime_bare", "datetime()"),
+    ("clk_date", "date('now')"),
+    ("clk_time", "time('now')"),
+    ("clk_datetime_local", "datetime('now', 'localtime')"),
+    ("clk_date_local", "date('now', 'localtime')"),
+    ("clk_time_local", "time('now', 'localtime')"),
+    ("clk_strftime_ms", "strftime('%Y-%m-%dT%H:%M:%f', 'now')"),
+    ("clk_strftime_local", "strftime('%d/%m/%Y %H:%M %j', 'now', 'localtime')"),
+    ("clk_unixepoch", "unixepoch('now')"),
+    ("clk_unixepoch_local", "unixepoch('now', 'localtime')"),
+    ("clk_strftime_s_local", "strftime('%s', 'now', 'localtime') + 0"),
+    # no time value: now (--verify full must see that it reads the clock)
+    ("clk_strftime_bare", "strftime('%H:%M:%f')"),
+]
+CLOCK_TZ = "Asia/Kolkata"
+
 # Generated columns (the issue's examples and friends) in table gen.
 GENERATED = [
     ("last4", "TEXT", "substr(card, -4)"),
@@ -258,6 +288,8 @@ def mkdb(path, kind):
         c.execute("CREATE VIEW x_%s AS %s" % (name, body))
     # a view that reads the clock: translated, but --verify full cannot compare it
     c.execute("CREATE VIEW x_clock AS SELECT 1 AS id, datetime('now') AS v")
+    for name, sql in CLOCK:
+        c.execute("CREATE VIEW x_%s AS SELECT 1 AS id, %s AS v" % (name, sql))
     cols = ", ".join("%s %s GENERATED ALWAYS AS (%s) STORED" % g for g in GENERATED)
     c.execute("CREATE TABLE gen (id INTEGER PRIMARY KEY, card TEXT, amount REAL, qty INTEGER, "
               "parts INTEGER, %s)" % cols)
@@ -305,12 +337,12 @@ def pg_class(typ, raw):
     return (typ, raw)
 
 
-def pg_query(url, sql):
+def pg_query(url, sql, env=PG_ENV):
     """Rows of (id, type or None for NULL, value bytes) through psql."""
     q = ("COPY (SELECT id, CASE WHEN v IS NULL THEN NULL ELSE pg_typeof(v)::text END, "
          "encode(convert_to(v::text, 'UTF8'), 'hex') FROM (%s) s ORDER BY id) TO STDOUT" % sql)
     p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", q],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=PG_ENV, timeout=120)
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=120)
     if p.returncode != 0:
         return None, p.stderr.decode(errors="replace").strip()
     rows = []
@@ -394,6 +426,32 @@ def compare(path, url, report):
             problems.append("%s (%s): neither created nor in the report's skipped" % (name, sql))
         else:
             good += 1
+    clock = [] if issue_only else CLOCK
+    if clock:
+        os.environ["TZ"] = CLOCK_TZ
+        time.tzset()
+    clock_env = dict(PG_ENV, PGTZ=CLOCK_TZ)
+    for name, sql in clock:
+        view = "x_" + name
+        if view not in views:
+            problems.append("%s (%s): not created in PostgreSQL (%s)" %
+                            (name, sql, skipped.get(view, "not in the report either")))
+            continue
+        read = "SELECT v FROM %s" % view
+        before = sqlite_class(c.execute(read).fetchone()[0])
+        pg, err = pg_query(url, "SELECT id, v FROM %s" % view, clock_env)
+        after = sqlite_class(c.execute(read).fetchone()[0])
+        if pg is None or len(pg) != 1 or pg[0][1] is None:
+            problems.append("%s (%s): PostgreSQL gives %s" % (name, sql, err or pg))
+            continue
+        have = pg_class(pg[0][1], pg[0][2])
+        key = (lambda v: int(v[1])) if before[0] == "integer" else (lambda v: v[1])
+        if have[0] != before[0] or not (have in (before, after) or
+                                        key(before) < key(have) < key(after)):
+            problems.append("%s (%s): PostgreSQL %s, SQLite %s just before and %s just after" %
+                            (name, sql, show(have), show(before), show(after)))
+            continue
+        good += 1
     json_gen = [] if issue_only else [("js",) + g for g in JSON_GEN]
     for table, col, _typ, sql in [("gen",) + g for g in generated] + json_gen:
         lite = c.execute("SELECT id, %s FROM %s ORDER BY id" % (col, table)).fetchall()
@@ -404,7 +462,7 @@ def compare(path, url, report):
         good += compare_rows("generated %s.%s (%s)" % (table, col, sql), lite, pg, problems)
     for p in problems:
         print("PROBLEM: " + p)
-    total = len(exprs) + len(reported) + len(generated) + len(json_gen)
+    total = len(exprs) + len(reported) + len(generated) + len(json_gen) + len(clock)
     print("%d of %d expressions give the same values and type classes" % (good, total))
     return 1 if problems else 0
 

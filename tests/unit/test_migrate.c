@@ -415,6 +415,9 @@ static void test_translate(void **state)
            "(to_char((now() AT TIME ZONE 'UTC'), 'YYYY \"Q\"DDD'))");
     expect("(datetime('now','localtime'))", PGB_CTX_DEFAULT, "timestamp",
            "(date_trunc('second', localtimestamp))");
+    /* SQLite's epoch seconds of the local wall-clock time */
+    expect("(unixepoch('now','localtime'))", PGB_CTX_DEFAULT, "bigint",
+           "((floor(extract(epoch from localtimestamp))::bigint))");
     expect("-1", PGB_CTX_DEFAULT, "bigint", "-1");
     expect("1.5", PGB_CTX_DEFAULT, "numeric", "1.5"); /* the column's type decides */
     expect("x'0aff'", PGB_CTX_DEFAULT, "bytea", "'\\x0aff'::bytea");
@@ -428,6 +431,19 @@ static void test_translate(void **state)
     refuse("nosuchfunction(a)", PGB_CTX_EXPR, NULL);
     refuse("iif(a, b)", PGB_CTX_EXPR, NULL);
     refuse("substr(b)", PGB_CTX_EXPR, NULL);
+}
+
+/* What --verify full leaves out of a view's comparison: what reads the clock. */
+static void test_reads_clock(void **state)
+{
+    (void)state;
+    assert_true(pgb_sql_reads_clock("CREATE VIEW v AS SELECT datetime('now') AS d"));
+    assert_true(pgb_sql_reads_clock("CREATE VIEW v AS SELECT datetime() AS d"));
+    assert_true(pgb_sql_reads_clock("CREATE VIEW v AS SELECT STRFTIME('%H:%M:%f') AS d"));
+    assert_true(pgb_sql_reads_clock("CREATE VIEW v AS SELECT unixepoch ( ) AS d"));
+    assert_false(pgb_sql_reads_clock("CREATE VIEW v AS SELECT \"date\", time FROM t"));
+    assert_false(pgb_sql_reads_clock("CREATE VIEW v AS SELECT 'now is' AS d"));
+    assert_false(pgb_sql_reads_clock(NULL));
 }
 
 static void test_tokenize(void **state)
@@ -854,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_decimal_shape),
         cmocka_unit_test(test_translate),
+        cmocka_unit_test(test_reads_clock),
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_gate),
         cmocka_unit_test(test_check_waits_at_gate),
