@@ -21,7 +21,10 @@
 #   schema, reused), and it ends in the target schema; the generated column
 #   (it stores the configuration's OID) still computes with it; a staged
 #   migration that fails (a damaged file: SQLite's quick_check) leaves no
-#   configuration behind, nor the staging schema.
+#   configuration behind, nor the staging schema;
+# - into the app's own tables (--data-only): their plain tsvector columns are
+#   filled with pgboot_porter, made there (the differential again); one not
+#   pgboot's stops it, nothing written.
 set -euo pipefail
 . "$(dirname "$0")/mig_lib.sh"
 
@@ -42,13 +45,14 @@ user_own "$U/src"
 URL=$(newdb porter)
 REP=$U/out/porter.json
 
-# differential URL DESC: mig_fts_porter.py compare, each line a check.
+# differential URL DESC [CONFIG]: mig_fts_porter.py compare, each line a
+# check.
 differential() {
-    local url=$1 desc=$2 st what n=0
+    local url=$1 desc=$2 config=${3:-} st what n=0
     while IFS=$'\t' read -r st what; do
         n=$((n + 1))
         if [[ $st == ok ]]; then ok "$desc: $what"; else nok "$desc: $what"; fi
-    done < <(PSQL=$PSQL "$PY" "$DIFF" compare "$SRC" "$url" 2>&1 | sed 's/^\([^\t]*\)$/nok\t\1/')
+    done < <(PSQL=$PSQL "$PY" "$DIFF" compare "$SRC" "$url" ${config:+"$config"} 2>&1 | sed 's/^\([^\t]*\)$/nok\t\1/')
     ((n > 100)) || nok "$desc: only $n comparisons"
 }
 
@@ -240,7 +244,42 @@ EOF
     check_eq "$(ts_objects "$url")" "" "staged, failed: no configuration, no dictionary left (gone with the staging schema)"
 }
 
-# --- into the app's own schema: tests/integration/mig_fts34.sh (app_schema) ----------
+# --- into the app's own schema (more in mig_fts34.sh): its plain tsvector
+# columns filled with to_tsvector(<configuration>, ...) --------------------------------
+
+APP_SQL=$U/src/porter-app.sql
+for t in p3 p4 p5 p5u p5a; do
+    key=rowid
+    [[ $t == p3 || $t == p4 ]] && key=docid
+    echo "CREATE TABLE $t ($key bigint PRIMARY KEY, body text, fts tsvector);"
+done >"$APP_SQL"
+user_own "$APP_SQL"
+
+case_app_schema() {
+    local url rep=$U/out/porter-app.json cfg
+    url=$(newdb porter_app)
+    q_script "$url" <"$APP_SQL" >/dev/null
+    pgb migrate --sqlite "$SRC" --to "$url" --data-only --report "$rep"
+    check_rc 0 "--data-only into the app's own tables with plain tsvector columns"
+    [[ $RC == 0 ]] || return 0
+    cfg=$(rj "$rep" "','.join(sorted({f['configuration'] for f in d.get('full_text', [])}))")
+    check_eq "$(rj "$rep" "len(d.get('full_text', []))")/$cfg" "5/pgboot_porter" "the report: five columns filled with pgboot_porter"
+    check_eq "$(ts_objects "$url" | sed 's/:.*//')" "configuration public.pgboot_porter
+dictionary public.pgboot_porter" "the configuration and its dictionary made in the target schema"
+    differential "$url" "app schema" "$cfg"
+}
+
+case_app_schema_not_ours() {
+    local url
+    url=$(newdb porter_app_theirs)
+    q_script "$url" <"$APP_SQL" >/dev/null
+    q "$url" "CREATE TEXT SEARCH CONFIGURATION pgboot_porter (COPY = english)" >/dev/null
+    pgb migrate --sqlite "$SRC" --to "$url" --data-only
+    check_failed "--data-only, a configuration pgboot_porter that pgboot did not make"
+    check_match "$(err_line)" "text search configuration pgboot_porter that pgboot did not make.*nothing was written" "the error names it"
+    check_eq "$(q "$url" "SELECT (SELECT count(*) FROM p3) + (SELECT count(*) FROM p5)")" 0 "nothing written"
+    check_eq "$(ts_objects "$url")" "configuration public.pgboot_porter: (no comment)" "theirs is left as it was"
+}
 
 run_case migrate case_migrate
 run_case differential case_differential
@@ -251,4 +290,6 @@ run_case dry_run case_dry_run
 run_case staged case_staged
 run_case staged_reuse case_staged_reuse
 run_case staged_fails case_staged_fails
+run_case app_schema case_app_schema
+run_case app_schema_not_ours case_app_schema_not_ours
 ml_finish

@@ -7,12 +7,14 @@ migrated tables in PostgreSQL (stdlib only).
         porter tokenizer (FTS3, FTS4, FTS5, FTS5 'porter unicode61', FTS5
         'porter ascii'), each holding DOCS (rowid/docid = index + 1); with
         ROWS, also a plain table `big` of ROWS rows (a staged migration)
-    mig_fts_porter.py compare FILE URL
+    mig_fts_porter.py compare FILE URL [CONFIG]
         for every table and every query of QUERIES: the rowids SQLite's MATCH
         finds (the query's words, each a quoted string: SQLite's implicit
         AND) against those PostgreSQL finds with
         fts @@ plainto_tsquery(<the configuration of the table's generated
-        column>, query) (plainto_tsquery ANDs the words, as SQLite does).
+        column>, query) (plainto_tsquery ANDs the words, as SQLite does);
+        with CONFIG, that configuration (the tables' fts columns are plain
+        ones, filled by the migration into the app's own schema).
         Prints one line per comparison, "ok<TAB>what" or "nok<TAB>what".
         A pair in KNOWN is not compared for equality: it must still differ
         (else KNOWN and the README's list are out of date).
@@ -143,7 +145,7 @@ def psql(url, sql):
     return out.stdout
 
 
-def compare(path, url):
+def compare(path, url, config=None):
     c = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     # the configuration of each table's generated column, as PostgreSQL has it
     cfgs = {}
@@ -154,6 +156,8 @@ def compare(path, url):
         name, expr = line.split("|", 1)
         m = re.search(r"to_tsvector\('([^']+)'::regconfig", expr)
         cfgs[name] = m.group(1) if m else None
+    if config:
+        cfgs = {t: config for t in TABLES}
     pairs = []
     for t in TABLES:
         if not cfgs.get(t):
@@ -188,7 +192,7 @@ def compare(path, url):
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "mkdb":
         mkdb(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)
-    elif len(sys.argv) == 4 and sys.argv[1] == "compare":
-        compare(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) in (4, 5) and sys.argv[1] == "compare":
+        compare(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) == 5 else None)
     else:
         sys.exit(__doc__)
