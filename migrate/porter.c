@@ -54,14 +54,14 @@ static void porter_sql(pgb_buf *b, const char *schema, const char *dict_schema, 
     if (make_dict) {
         pgb_buf_puts(b, "CREATE TEXT SEARCH DICTIONARY ");
         qualify(b, dict_schema);
-        pgb_buf_puts(b, PGB_PORTER " (TEMPLATE = snowball, LANGUAGE = porter);\n"
+        pgb_buf_puts(b, PGB_PORTER " (TEMPLATE = pg_catalog.snowball, LANGUAGE = porter);\n"
                                    "COMMENT ON TEXT SEARCH DICTIONARY ");
         qualify(b, dict_schema);
         pgb_buf_puts(b, PGB_PORTER " IS '" MARK_DICT "';\n");
     }
     pgb_buf_puts(b, "CREATE TEXT SEARCH CONFIGURATION ");
     qualify(b, schema);
-    pgb_buf_puts(b, PGB_PORTER " (COPY = simple);\nALTER TEXT SEARCH CONFIGURATION ");
+    pgb_buf_puts(b, PGB_PORTER " (COPY = pg_catalog.simple);\nALTER TEXT SEARCH CONFIGURATION ");
     qualify(b, schema);
     pgb_buf_puts(b, PGB_PORTER " ALTER MAPPING FOR asciiword, hword_asciipart, word, hword_part "
                                "WITH ");
