@@ -30,12 +30,13 @@
 #include "../platform/dynload.h"
 #include "porter.h"
 
+/* The comments that mark the objects pgboot's (they go into SQL literals:
+ * no quote in them). */
 #define MARK_CONFIG                                                                                \
     "pgboot: searches as the porter tokenizer of SQLite (tokenize=porter) does; made by "          \
     "pgboot migrate, which reuses it"
 #define MARK_DICT "pgboot: the original Porter stemmer, without stop words, for " PGB_PORTER
 
-/* (the marks go into SQL literals: no quote in them) */
 #define STAGING "pgboot_staging"
 
 /* schema. (quoted) or nothing */
