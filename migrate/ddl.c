@@ -16,6 +16,7 @@
 #include "../platform/dynload.h"
 #include "copy.h"
 #include "ddl.h"
+#include "porter.h"
 #include "tokens.h"
 #include "values.h"
 
@@ -925,6 +926,24 @@ static int fts_plan(pgb_plan *p, pgb_src_other *o, pgb_plan_table **t_out, char 
     return 0;
 }
 
+int pgb_ddl_fts_porter_wanted(pgb_plan *p)
+{
+    int wanted = 0;
+    for (int i = 0; i < p->src->nothers && !wanted; i++) {
+        pgb_src_other *o = &p->src->others[i];
+        if (o->kind != PGB_SRC_FTS || !o->fts_config || strcmp(o->fts_config, PGB_PORTER) != 0)
+            continue;
+        pgb_plan_table *t;
+        char col[128];
+        char *skip = NULL;
+        pgb_buf expr = {0};
+        wanted = fts_plan(p, o, &t, col, &expr, &skip) == 0;
+        free(skip);
+        pgb_buf_free(&expr);
+    }
+    return wanted;
+}
+
 /* The tsvector columns that go into table t's CREATE TABLE. */
 static void fts_columns(pgb_buf *b, pgb_plan *p, pgb_plan_table *t)
 {
@@ -1479,7 +1498,7 @@ static int has_row(PGresult *r, const char *name)
 }
 
 static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_other *o,
-                        pgb_buf *ddl, pgb_report *rep)
+                        pgb_buf *ddl, pgb_report *rep, int *porter_made)
 {
     char kind[32];
     snprintf(kind, sizeof kind, "fts%d table", o->fts_version);
@@ -1557,6 +1576,12 @@ static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_ot
     for (int k = 0; k < PQntuples(r) && rc == 0; k++) {
         if (strcmp(PQgetvalue(r, k, 1), "t") != 0 || (named >= 0 && k != named))
             continue;
+        /* pgboot's configuration, before the first column filled with it */
+        if (!strcmp(cfg, PGB_PORTER) && !*porter_made) {
+            if ((rc = pgb_porter_ensure(c, ddl)) != 0)
+                break;
+            *porter_made = 1;
+        }
         const char *col = PQgetvalue(r, k, 0);
         pgb_buf sql = {0};
         pgb_buf_puts(&sql, "UPDATE ");
@@ -1593,9 +1618,9 @@ static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_ot
 
 int pgb_ddl_fts_fill(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_buf *ddl, pgb_report *rep)
 {
-    int rc = 0;
+    int rc = 0, porter_made = 0;
     for (int i = 0; i < p->src->nothers && rc == 0; i++)
         if (p->src->others[i].kind == PGB_SRC_FTS)
-            rc = fts_fill_one(c, p, tg, &p->src->others[i], ddl, rep);
+            rc = fts_fill_one(c, p, tg, &p->src->others[i], ddl, rep, &porter_made);
     return rc;
 }

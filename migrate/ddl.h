@@ -48,6 +48,9 @@ typedef struct {
     pgb_ahead *ahead; /* PGB_EMIT_COLLECT and PGB_EMIT_AHEAD_BUILT */
 } pgb_emit;
 
+/* Does a table's full-text column use pgboot's configuration for the
+ * porter tokenizer (porter.h)? 1 or 0. */
+int pgb_ddl_fts_porter_wanted(pgb_plan *p);
 /* CREATE TABLE for t, with its full-text columns, into b. */
 void pgb_ddl_table(pgb_buf *b, pgb_plan *p, pgb_plan_table *t);
 /* Append one statement to the DDL of the report and --dry-run. */
@@ -88,11 +91,15 @@ PGB_MUST_USE int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *
  * name; external content: the content table) got its text columns as rows;
  * a tsvector column there with no default and no generation is filled with
  * to_tsvector(<the tokenizer's configuration>, <the indexed FTS columns>)
+ * (tokenize=porter: pgboot_porter, made in the current schema before the
+ * first such column unless pgboot's is there: see pgb_porter_ensure)
  * where it is NULL (external content: the column named after the FTS table,
  * else the table's only such column). A table whose rows the target kept
  * (tg's action) is left alone. The options with no PostgreSQL meaning go to
  * rep's skipped, each filled column to rep's "full_text". Each UPDATE is
- * recorded in ddl. 0, or the error of PostgreSQL's refusal (PGBOOT_ERROR). */
+ * recorded in ddl. 0, or the error of PostgreSQL's refusal (PGBOOT_ERROR), or
+ * PGBOOT_EINVALID when a pgboot_porter that pgboot did not make is in the
+ * way. */
 PGB_MUST_USE int pgb_ddl_fts_fill(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_buf *ddl,
                                   pgb_report *rep);
 

@@ -50,6 +50,7 @@
 #include "gate.h"
 #include "sha256.h"
 #include "source.h"
+#include "porter.h"
 #include "staging.h"
 #include "target.h"
 
@@ -195,6 +196,7 @@ typedef struct {
     PGconn *workers[PGB_STAGING_WORKERS];
     int nworkers;
     char **create_sql; /* staged: each table's CREATE TABLE, run by a worker */
+    int porter_staged; /* staged: what of pgboot_porter is in the staging schema (porter.h) */
     pgb_ahead ahead;
     /* Into the app's own schema: the load order, what becomes of its
      * tables that hold rows, its sequences (target.c); tg.order is NULL
@@ -722,6 +724,19 @@ static int create_tables(migration *mg)
         return rc;
     if (mg->o->schema_file || mg->o->data_only)
         return 0;
+    /* The configuration of tokenize=porter, before the tables that use it:
+     * staged, committed in the staging schema, so that the workers see it */
+    if (pgb_ddl_fts_porter_wanted(&mg->p)) {
+        rc = 0;
+        if (mg->o->dry_run)
+            pgb_porter_ddl(&mg->ddl);
+        else if (mg->staged)
+            rc = pgb_porter_stage(mg->c, mg->workers, mg->nworkers, &mg->ddl, &mg->porter_staged);
+        else
+            rc = pgb_porter_ensure(mg->c, &mg->ddl);
+        if (rc)
+            return rc;
+    }
     for (int i = 0; i < mg->p.ntables; i++) {
         pgb_buf sql = {0};
         pgb_ddl_table(&sql, &mg->p, &mg->p.tables[i]);
@@ -822,7 +837,7 @@ static int build_indexes_ahead(migration *mg)
         PQfinish(mg->workers[--mg->nworkers]);
     int rc = begin(mg);
     if (rc == 0 && (rc = pgb_record_check_tables(mg->c, &mg->p, mg->o, 1)) == 0)
-        rc = pgb_staging_move(mg->c, &mg->p);
+        rc = pgb_staging_move(mg->c, &mg->p, mg->porter_staged);
     return rc;
 }
 

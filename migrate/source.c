@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "porter.h"
 #include "source.h"
 #include "tokens.h"
 
@@ -933,31 +934,40 @@ static const char *fts_option_reason(int v, const char *key)
     return "an option of SQLite's full-text index with no PostgreSQL counterpart";
 }
 
-/* tokenize=NAME ARGS: the text search configuration (porter: english,
- * else simple); a tokenizer other than simple/porter/unicode61/ascii, or
- * any argument, is named in the notes. */
+/* tokenize=NAME ARGS: the text search configuration (porter: pgboot's
+ * pgboot_porter, migrate/porter.c; else simple); a tokenizer other than
+ * simple/porter/unicode61/ascii, or any argument but the tokenizer porter
+ * wraps (unicode61, ascii), is named in the notes. */
 static int fts_tokenizer(pgb_src_other *o, const char *spec)
 {
     char name[64];
     size_t n = strcspn(spec, " \t\n");
     snprintf(name, sizeof name, "%.*s", (int)(n < 63 ? n : 63), spec);
+    int porter = !strcasecmp(name, "porter");
     free(o->fts_config);
-    o->fts_config = pgb_strdup(!strcasecmp(name, "porter") ? "english" : "simple");
+    o->fts_config = pgb_strdup(porter ? PGB_PORTER : "simple");
     if (!o->fts_config)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    int known = !strcasecmp(name, "simple") || !strcasecmp(name, "porter") ||
-                !strcasecmp(name, "unicode61") || !strcasecmp(name, "ascii");
+    int known = !strcasecmp(name, "simple") || porter || !strcasecmp(name, "unicode61") ||
+                !strcasecmp(name, "ascii");
     if (!known)
         return fts_note(o, "tokenize", spec,
                         "a SQLite tokenizer with no PostgreSQL counterpart; searched with "
                         "PostgreSQL's simple configuration");
-    if (spec[n + strspn(spec + n, " \t\n")])
+    const char *args = spec + n + strspn(spec + n, " \t\n");
+    if (porter) { /* porter unicode61, porter ascii: the words it stems */
+        size_t w = strcspn(args, " \t\n");
+        if ((w == 9 && !strncasecmp(args, "unicode61", 9)) ||
+            (w == 5 && !strncasecmp(args, "ascii", 5)))
+            if (!args[w + strspn(args + w, " \t\n")])
+                return 0;
+    }
+    if (*args)
         return fts_note(o, "tokenize", spec,
-                        !strcasecmp(name, "porter")
-                            ? "the tokenizer's arguments have no PostgreSQL counterpart; "
-                              "searched with PostgreSQL's english configuration"
-                            : "the tokenizer's arguments have no PostgreSQL counterpart; "
-                              "searched with PostgreSQL's simple configuration");
+                        porter ? "the tokenizer's arguments have no PostgreSQL counterpart; "
+                                 "searched with pgboot's " PGB_PORTER " configuration"
+                               : "the tokenizer's arguments have no PostgreSQL counterpart; "
+                                 "searched with PostgreSQL's simple configuration");
     return 0;
 }
 

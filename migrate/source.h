@@ -83,7 +83,7 @@ typedef struct {
     unsigned char *fts_unindexed; /* per column: FTS4 notindexed=, FTS5 UNINDEXED */
     int nfts_cols;
     char *fts_content;       /* content= ("" contentless, NULL: its own) */
-    char *fts_config;        /* "simple", or "english" for the porter tokenizer */
+    char *fts_config;        /* "simple", or "pgboot_porter" for the porter tokenizer */
     char *fts_langid;        /* FTS4 languageid=: the column of language ids, or NULL */
     char *fts_uncompress;    /* FTS4 uncompress=: the app's SQLite function, or NULL */
     pgb_src_note *fts_notes; /* options with no PostgreSQL meaning ("t: order=desc") */

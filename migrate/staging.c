@@ -16,6 +16,7 @@
 
 #include <libpq-fe.h>
 
+#include "porter.h"
 #include "staging.h"
 
 #define STAGING "pgboot_staging"
@@ -139,7 +140,7 @@ int pgb_staging_load(pgb_load *L, pgb_plan_table *t, const char *create)
 }
 
 /* In the final transaction: the staged tables into the target schema. */
-int pgb_staging_move(PGconn *c, pgb_plan *p)
+int pgb_staging_move(PGconn *c, pgb_plan *p, int porter_staged)
 {
     /* pgb_record_check_role made sure, before any work, that there is one */
     PGresult *r = PQexec(c, "SELECT current_schema()");
@@ -164,6 +165,8 @@ int pgb_staging_move(PGconn *c, pgb_plan *p)
         rc = q.oom ? pgb_fail(PGBOOT_ENOMEM, "out of memory") : pgb_pq_exec(c, q.s, what);
         pgb_buf_free(&q);
     }
+    if (rc == 0)
+        rc = pgb_porter_unstage(c, porter_staged, schema);
     if (rc == 0)
         rc = pgb_pq_exec(c, "DROP SCHEMA " STAGING, "cannot drop the staging schema");
     free(schema);

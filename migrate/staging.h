@@ -27,7 +27,9 @@ int pgb_staging_drop(PGconn *c);
 PGB_MUST_USE int pgb_staging_load(pgb_load *L, pgb_plan_table *t, const char *create);
 /* Build the indexes collected in a ahead over the workers. */
 void pgb_staging_build_ahead(pgb_ahead *a, PGconn **w, int nw);
-/* In the final transaction: the staged tables into the target schema. */
-PGB_MUST_USE int pgb_staging_move(PGconn *c, pgb_plan *p);
+/* In the final transaction: the staged tables into the target schema, and
+ * what of the configuration pgboot_porter the staging schema holds
+ * (porter_staged: pgb_porter_stage's bits). */
+PGB_MUST_USE int pgb_staging_move(PGconn *c, pgb_plan *p, int porter_staged);
 
 #endif

@@ -46,7 +46,7 @@ CREATE VIRTUAL TABLE posts USING fts4(subject, text, tag, tokenize=porter, notin
     matchinfo=fts3, prefix="2,3", order=desc);
 INSERT INTO posts (docid, subject, text, tag) VALUES
     (1, 'Running shoes', 'the runners were running quickly', 'sport'),
-    (2, 'Cooking', 'she cooks dinner for connected friends', 'food'),
+    (2, 'Cooking', 'she generously cooks dinner for connected friends', 'food'),
     (3, 'Connections', 'connecting flights', 'travel');
 CREATE VIRTUAL TABLE intl USING fts4(words, languageid="lid");
 INSERT INTO intl (docid, words, lid) VALUES (1, 'hello world', 0), (2, 'bonjour monde', 1);
@@ -57,6 +57,8 @@ INSERT INTO docs_idx (docs_idx) VALUES ('rebuild');
 CREATE VIRTUAL TABLE gone USING fts4(content="", a);
 CREATE VIRTUAL TABLE accents USING fts4(words, tokenize=unicode61 "remove_diacritics=0");
 INSERT INTO accents (docid, words) VALUES (1, 'un café noir'), (2, 'the cafe');
+CREATE VIRTUAL TABLE accents5 USING fts5(words, tokenize='porter unicode61 remove_diacritics 0');
+INSERT INTO accents5 (rowid, words) VALUES (1, 'un café noir'), (2, 'the cafe');
 CREATE VIRTUAL TABLE typed USING fts4(title VARCHAR(10, 2), body TEXT);
 INSERT INTO typed (docid, title, body) VALUES (1, 'typed', 'columns');
 CREATE VIRTUAL TABLE tagged5 USING fts5(body, tag UNINDEXED);
@@ -107,11 +109,11 @@ case_fts4_porter() {
     check_eq "$(cols "$URL" posts)" "docid bigint, subject text, text text, tag text, fts tsvector" "FTS4: table posts(docid, subject, text, tag, fts tsvector)"
     check_eq "$(q "$URL" "SELECT docid, subject, text, tag FROM posts ORDER BY docid")" \
         "$(lite "$SRC" "SELECT docid, subject, text, tag FROM posts ORDER BY docid")" "posts: its rows exactly"
-    check_match "$(q "$URL" "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'posts'::regclass")" "to_tsvector\('english'" "tokenize=porter: the english configuration"
-    same_search posts english fts run running connect cook quickly
+    check_match "$(q "$URL" "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'posts'::regclass")" "to_tsvector\('pgboot_porter'" "tokenize=porter: pgboot's configuration pgboot_porter"
+    same_search posts pgboot_porter fts run running connect cook quickly the generously
     # notindexed=tag: not searchable in SQLite, nor in PostgreSQL
     check_eq "$(lite "$SRC" "SELECT count(*) FROM posts WHERE posts MATCH 'sport'")" 0 "SQLite does not find the notindexed tag"
-    check_eq "$(q_try "$URL" "SELECT count(*) FROM posts WHERE fts @@ to_tsquery('english', 'sport')")" 0 "notindexed=tag: PostgreSQL does not search it either"
+    check_eq "$(q_try "$URL" "SELECT count(*) FROM posts WHERE fts @@ to_tsquery('pgboot_porter', 'sport')")" 0 "notindexed=tag: PostgreSQL does not search it either"
     local opts
     opts=$(rj "$REP" "'\n'.join(s['name'] for s in d['skipped'] if s['kind'] == 'fts option' and s['name'].startswith('posts:'))")
     check_contains "$opts" "posts: matchinfo=fts3" "the report names matchinfo="
@@ -147,6 +149,10 @@ case_tokenizer_arguments() {
     same_search accents simple fts café cafe noir
     check_match "$(rj "$REP" "'\n'.join(s['name'] + ': ' + s['reason'] for s in d['skipped'] if s['kind'] == 'fts option')")" \
         "accents: tokenize=unicode61 remove_diacritics=0: .*simple configuration" "the report names the tokenizer's arguments"
+    check_match "$(rj "$REP" "'\n'.join(s['name'] + ': ' + s['reason'] for s in d['skipped'] if s['kind'] == 'fts option')")" \
+        "accents5: tokenize=porter unicode61 remove_diacritics 0: .*pgboot's pgboot_porter configuration" "the report names porter's arguments past the tokenizer it wraps"
+    check_eq "$(q_try "$URL" "SELECT string_agg(rowid::text, ',' ORDER BY rowid) FROM accents5 WHERE fts @@ plainto_tsquery('pgboot_porter', 'café')")" \
+        "$(lite "$SRC" "SELECT group_concat(rowid, ',') FROM accents5 WHERE accents5 MATCH 'café'")" "accents5: pgboot_porter finds what SQLite finds"
 }
 
 case_unindexed_and_types() {
@@ -223,20 +229,24 @@ case_app_schema() {
     check_rc 0 "FTS4 tables into the app's own search tables"
     [[ $RC == 0 ]] || return 0
     check_eq "$(q "$url" "SELECT docid, subject, text FROM notes ORDER BY docid")" "$(lite "$APP_SRC" "SELECT docid, subject, text FROM notes ORDER BY docid")" "notes: the app's search table gets the rows"
-    check_eq "$(q "$url" "SELECT count(*) FROM notes WHERE search IS NOT NULL AND search = to_tsvector('english', coalesce(subject, '') || ' ' || coalesce(text, ''))")" 2 \
-        "notes.search (no default, no generation) = to_tsvector('english', subject || ' ' || text)"
+    check_eq "$(q "$url" "SELECT count(*) FROM notes WHERE search IS NOT NULL AND search = to_tsvector('pgboot_porter', coalesce(subject, '') || ' ' || coalesce(text, ''))")" 2 \
+        "notes.search (no default, no generation) = to_tsvector('pgboot_porter', subject || ' ' || text)"
     check_eq "$(q "$url" "SELECT string_agg(tagged::text, ',') FROM notes")" "'x','x'" "a tsvector column with a default keeps it"
-    check_eq "$(q "$url" "SELECT string_agg(docid::text, ',' ORDER BY docid) FROM notes WHERE search @@ to_tsquery('english', 'connect')")" \
+    check_eq "$(q "$url" "SELECT string_agg(docid::text, ',' ORDER BY docid) FROM notes WHERE search @@ to_tsquery('pgboot_porter', 'connect')")" \
         "$(lite "$APP_SRC" "SELECT group_concat(docid, ',') FROM notes WHERE notes MATCH 'connect'")" "notes: the search finds what SQLite's MATCH finds"
-    check_eq "$(q "$url" "SELECT count(*) FROM docs WHERE docs_fts IS NOT NULL AND docs_fts = to_tsvector('english', coalesce(title, '') || ' ' || coalesce(body, ''))")" 3 \
+    check_eq "$(q "$url" "SELECT count(*) FROM docs WHERE docs_fts IS NOT NULL AND docs_fts = to_tsvector('pgboot_porter', coalesce(title, '') || ' ' || coalesce(body, ''))")" 3 \
         "docs.docs_fts (named after the external-content FTS4 table) filled"
-    check_eq "$(q "$url" "SELECT string_agg(id::text, ',' ORDER BY id) FROM docs WHERE docs_fts @@ to_tsquery('english', 'run')")" \
+    check_eq "$(q "$url" "SELECT string_agg(id::text, ',' ORDER BY id) FROM docs WHERE docs_fts @@ to_tsquery('pgboot_porter', 'run')")" \
         "$(lite "$APP_SRC" "SELECT group_concat(docid, ',') FROM docs_fts WHERE docs_fts MATCH 'run'")" "docs: the search finds what SQLite's MATCH finds"
     check_eq "$(q "$url" "SELECT rowid, subject, body FROM memos ORDER BY rowid")" "$(lite "$APP_SRC" "SELECT rowid, subject, body FROM memos ORDER BY rowid")" "FTS5 memos: the app's search table gets the rows"
-    check_eq "$(q "$url" "SELECT string_agg(rowid::text, ',' ORDER BY rowid) FROM memos WHERE search @@ to_tsquery('english', 'cook')")" \
+    check_eq "$(q "$url" "SELECT string_agg(rowid::text, ',' ORDER BY rowid) FROM memos WHERE search @@ to_tsquery('pgboot_porter', 'cook')")" \
         "$(lite "$APP_SRC" "SELECT group_concat(rowid, ',') FROM memos WHERE memos MATCH 'cook'")" "FTS5 memos.search filled: the search finds what SQLite's MATCH finds"
-    check_eq "$(rj "$rep" "','.join(sorted(f['table'] + '.' + f['column'] + ':' + f['configuration'] for f in d.get('full_text', [])))")" "docs.docs_fts:english,memos.search:english,notes.search:english" \
+    check_eq "$(rj "$rep" "','.join(sorted(f['table'] + '.' + f['column'] + ':' + f['configuration'] for f in d.get('full_text', [])))")" "docs.docs_fts:pgboot_porter,memos.search:pgboot_porter,notes.search:pgboot_porter" \
         "the report lists the search columns filled"
+    check_eq "$(q "$url" "SELECT cfgnamespace::regnamespace::text || ': ' || (obj_description(oid, 'pg_ts_config') LIKE 'pgboot: %') FROM pg_ts_config WHERE cfgname = 'pgboot_porter'")" "public: true" \
+        "tokenize=porter: pgboot's configuration pgboot_porter made in the target schema, marked"
+    check_eq "$(q "$url" "SELECT string_agg(rowid::text, ',' ORDER BY rowid) FROM memos WHERE search @@ plainto_tsquery('pgboot_porter', 'by train')")" \
+        "$(lite "$APP_SRC" "SELECT group_concat(rowid, ',') FROM memos WHERE memos MATCH 'by train'")" "FTS5 memos.search: stop words kept, as SQLite keeps them"
     check_contains "$(rj "$rep" "'\n'.join(s['name'] for s in d['skipped'] if s['kind'] == 'fts option')")" "notes: order=desc" "the report names order="
     check_eq "$(q_try "$url" "INSERT INTO docs (title, body) VALUES ('n', 'b') RETURNING id")" 4 "the app's serial goes on after the loaded ids"
 }
@@ -250,6 +260,7 @@ case_data_only() {
     [[ $RC == 0 ]] || return 0
     check_eq "$(q "$url" "SELECT (SELECT count(*) FROM notes WHERE search IS NOT NULL) || '/' || (SELECT count(*) FROM docs WHERE docs_fts IS NOT NULL) || '/' || (SELECT count(*) FROM memos WHERE search IS NOT NULL)")" "2/3/2" \
         "--data-only: every search column filled"
+    check_eq "$(q "$url" "SELECT count(*) FROM pg_ts_config WHERE cfgname = 'pgboot_porter'")" 1 "--data-only: pgboot_porter made"
 }
 
 run_case migrate case_migrate
