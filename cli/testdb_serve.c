@@ -644,7 +644,9 @@ static void accept_clients(broker *b, int lfd)
         if (cs)
             b->clients = cs;
         if (!c) {
-            const char *full = "{\"error\":\"the broker has too many clients\"}\n";
+            const char *full = "{\"error\":\"the broker has too many clients\",\"hint\":\"close "
+                               "the connections to it you no longer use (one a test process is "
+                               "enough); it serves 1024 at most\"}\n";
             ssize_t w = send(fd, full, strlen(full), MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)w;
             close(fd);
