@@ -444,9 +444,20 @@ static int not_ours(broker *b, client *c, const char *url, const char *what, jso
     int is_url = !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
     if (!is_url || pgboot_testdb_serves(b->t, url))
         return 0; /* what is not a URL: the library says so */
-    char msg[200];
-    snprintf(msg, sizeof msg,
-             "this broker %s only databases of its own server; the URL names another server", what);
+    /* Named by host and port only: the URLs carry passwords. */
+    char *own = pgboot_testdb_address(b->t, NULL), *theirs = pgboot_testdb_address(b->t, url);
+    char msg[600];
+    if (!theirs)
+        snprintf(msg, sizeof msg,
+                 "the URL is not valid (libpq cannot read it); the broker %s only "
+                 "databases it handed out",
+                 what);
+    else
+        snprintf(msg, sizeof msg,
+                 "this broker %s only databases of its own server (%.200s); the URL names %.200s",
+                 what, own ? own : "?", theirs);
+    pgboot_free(own);
+    pgboot_free(theirs);
     reply(c,
           error_reply(msg, "send the URL as the broker handed it out; for a database of "
                            "another server: pgboot testdb drop URL (or keep URL)"),

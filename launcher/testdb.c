@@ -974,6 +974,29 @@ int pgboot_testdb_serves(const pgboot_testdb *t, const char *url)
     return same;
 }
 
+char *pgboot_testdb_address(const pgboot_testdb *t, const char *url)
+{
+    if (!url)
+        url = t ? t->url : NULL;
+    if (!url || !is_url(url) || pgb_need_lib(PGB_LIB_PQ) != 0) {
+        pgb_error_reset();
+        return NULL;
+    }
+    char *host = url_param(url, "host"), *addr = url_param(url, "hostaddr");
+    char *port = url_param(url, "port"), *out = NULL;
+    if (host && addr && port) {
+        const char *h = *host ? host : *addr ? addr : "(default host)";
+        int v6 = strchr(h, ':') && !strchr(h, '/') && !strchr(h, ',');
+        out = pgb_printf("%s%s%s%s%s%s:%s", v6 ? "[" : "", h, v6 ? "]" : "",
+                         *host && *addr ? " (" : "", *host && *addr ? addr : "",
+                         *host && *addr ? ")" : "", *port ? port : "(default port)");
+    }
+    free(host);
+    free(addr);
+    free(port);
+    return out;
+}
+
 /* A snapshot's name: [a-z0-9_], 1 to SNAP_NAME_MAX bytes. */
 static int snapshot_name_check(const char *name)
 {

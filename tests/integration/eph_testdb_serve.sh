@@ -111,6 +111,22 @@ case_malformed() {
     wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
 }
 
+# Every kind of error reply a client can cause carries a hint, a non-empty
+# string (the library's errors the broker relays included: a database
+# dropped already, a template, a wrong password, ...); the refusal of
+# another server's URL names the broker's server and the URL's, never a
+# password.
+case_error_hints() {
+    local f
+    f=$(sqlfile hints.sql "create table t(i int); -- $RANDOM$RANDOM")
+    start_broker "$f" || return 0
+    client hints "$SOCK" "127.0.0.1:$(url_port "$APP_URL")" "$(jget "$READY" template)"
+    check_eq "$COUT" "" "every error reply has a hint; the refusal of another server's URL names both servers"
+    check_true "the broker still runs" pid_live "$BROKER_PID"
+    exec {BROKER_IN}>&-
+    wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
+}
+
 case_client_dies() {
     local f url h
     f=$(sqlfile die.sql "create table t(i int); insert into t values (1); -- $RANDOM$RANDOM")
@@ -338,6 +354,7 @@ run_case cli-attach-repair case_cli_attach_repair
 run_case ready-and-stdio case_ready_and_stdio
 run_case parallel-clients case_parallel_clients
 run_case malformed case_malformed
+run_case error-hints case_error_hints
 run_case client-dies case_client_dies
 run_case keep case_keep
 run_case cli-under-broker case_cli_under_broker

@@ -1,7 +1,7 @@
 /* pgboot_testdb_options across versions (an older caller's struct is read and
  * initialised only as far as its version goes), and the argument checks of
  * the test-database calls that refuse before any connection is made (each
- * with a hint, the way out). */
+ * with a hint, the way out), and the server address of a URL for messages. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -144,12 +144,37 @@ static void keep_snapshot_refusals(void **state)
     assert_int_equal(pgboot_testdb_clean(NULL, 1, NULL), PGBOOT_EINVALID);
 }
 
+/* pgboot_testdb_address(NULL, url) is `want` (NULL: none). */
+static void address_is(const char *url, const char *want)
+{
+    char *a = pgboot_testdb_address(NULL, url);
+    if (!want ? a != NULL : !a || strcmp(a, want) != 0)
+        fail_msg("the address of '%s' is '%s', not '%s'", url ? url : "(null)", a ? a : "(null)",
+                 want ? want : "(null)");
+    pgboot_free(a);
+}
+
+static void addresses(void **state)
+{
+    (void)state;
+    address_is("postgresql://u:secret@127.0.0.1:5432/pgboot_t_x", "127.0.0.1:5432");
+    address_is("postgres://u:secret@[::1]:5433/db", "[::1]:5433");
+    address_is("postgresql:///db?host=/run/pg&port=6000", "/run/pg:6000");
+    address_is("postgresql://u@db.example/x?hostaddr=10.0.0.2",
+               "db.example (10.0.0.2):(default port)");
+    address_is("postgresql://u@/x", "(default host):(default port)");
+    address_is("postgresql://u:secret@[::1/x", NULL);
+    address_is("mysql://u@127.0.0.1:1/x", NULL);
+    address_is(NULL, NULL); /* nor a handle */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(init_by_version),
         cmocka_unit_test(open_refusals),
         cmocka_unit_test(keep_snapshot_refusals),
+        cmocka_unit_test(addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
