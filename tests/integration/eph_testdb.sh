@@ -351,6 +351,10 @@ case_hints() {
     pgb testdb --url "postgresql://u:pw@127.0.0.1:$port/postgres" --template-sql "$SQL/schema.sql"
     check_failed "a server that does not run" 3 || true
     check_contains "$(hint_line)" "pgboot start --app" "no server: the hint says how to start one"
+    pgb testdb --url "postgresql://u:topsecret@[bad/x" --template-sql "$SQL/schema.sql"
+    check_failed "a URL libpq cannot read" || true
+    check_not_contains "$ERR" "topsecret" "a URL libpq cannot read: its password is not shown"
+    check_contains "$(hint_line)" "postgresql://USER:PASSWORD@HOST:PORT/DATABASE" "a URL libpq cannot read: the hint says how one is written"
     tdb --template-cmd ''
     check_failed "an empty template command" || true
     check_contains "$(hint_line)" "--template-cmd" "an empty command: the hint names --template-cmd"
