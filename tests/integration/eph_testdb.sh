@@ -372,6 +372,35 @@ case_hints() {
     check_contains "$(hint_line)" "--template-key" "unreadable key: the hint names --template-key"
 }
 
+# A role that may not do what testdb needs (a --url of a managed server):
+# the error is PostgreSQL's, the hint names the privilege.
+case_role_hints() {
+    local pgpass name pw hostport rpw u
+    pgpass=$U/data/$APP/pgpass
+    read -r name pw < <(grep -v '^#' "$pgpass" | awk -F: -v app="$APP" '$4 != app {print $4, $5; exit}')
+    if [[ -z $name || -z $pw ]]; then
+        nok "no superuser line in $pgpass"
+        return 0
+    fi
+    hostport=$(sed -E 's|^postgresql://[^@]*@([^/]*)/.*$|\1|' <<<"$APP_URL")
+    rpw=limited$RANDOM$RANDOM
+    sql "postgresql://$name:$pw@$hostport/postgres" "create role limited login nocreatedb password '$rpw'" >/dev/null
+    pgb testdb --url "postgresql://limited:$rpw@$hostport/postgres" --template-sql "$(sqlfile limited.sql "create table l(i int); -- $RANDOM$RANDOM")"
+    check_failed "testdb --url of a role without CREATEDB" || true
+    check_contains "$(err_line)" "permission denied to create database" "the error is PostgreSQL's"
+    check_contains "$(hint_line)" "CREATEDB" "the hint names the privilege"
+    tdb --template-sql "$SQL/schema.sql"
+    u=$(clone_url) || return 0
+    pgb testdb drop "postgresql://limited:$rpw@$hostport/$(url_db "$u")"
+    check_failed "drop of another role's clone" || true
+    check_contains "$(err_line)" "must be owner of database" "the error is PostgreSQL's"
+    check_contains "$(hint_line)" "ownership" "the hint says it takes the owner"
+    check_true "the clone is still there" db_exists "$(url_db "$u")"
+    pgb testdb drop "$u"
+    check_rc 0 "its owner drops it"
+    sql "postgresql://$name:$pw@$hostport/postgres" "drop role limited" >/dev/null
+}
+
 case_stop() {
     local dd
     dd=$U/data/$APP
@@ -435,5 +464,6 @@ run_case pg-dump-plain case_pg_dump_plain
 run_case url-form case_url_form
 run_case ephemeral case_ephemeral
 run_case hints case_hints
+run_case role-hints case_role_hints
 run_case stop case_stop
 eph_finish

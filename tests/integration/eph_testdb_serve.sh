@@ -302,13 +302,17 @@ case_server_restarted() {
     f=$(sqlfile restarted.sql "create table t(i int); insert into t values (7); -- $RANDOM$RANDOM")
     start_broker "$f" || return 0
     ask '{"op":"clone"}'
-    check_match "$(jget "$REPLY_LINE" url)" '^postgresql://' "a clone while the server runs"
+    url=$(jget "$REPLY_LINE" url)
+    check_match "$url" '^postgresql://' "a clone while the server runs"
     pgb stop --app "$APP"
     check_rc 0 "the app's server stops"
     ask '{"op":"clone"}'
     check_eq "$(jget "$REPLY_LINE" url)" "<missing>" "server stopped: no URL handed out"
     check_match "$(jget "$REPLY_LINE" error)" "^the server at .* does not answer: ." "the error names the server and why"
     check_contains "$(jget "$REPLY_LINE" hint)" "pgboot start --app" "the hint gives the way out"
+    ask "{\"op\":\"drop\",\"url\":\"$url\"}"
+    check_match "$(jget "$REPLY_LINE" error)" "^cannot connect to .*" "server stopped: a drop's error says it cannot connect"
+    check_contains "$(jget "$REPLY_LINE" hint)" "pgboot start --app" "and its hint gives the way out"
     pgb start --app "$APP"
     check_rc 0 "the app's server starts again"
     ask '{"op":"clone"}'
