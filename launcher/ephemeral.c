@@ -199,9 +199,12 @@ static int template_cluster_ensure(const pgboot_bundle *b, const pgboot_fetch_op
         if (rc == 0)
             rc = pgb_write_file_atomic(pwfile, pw, strlen(pw), 0600);
         sodium_memzero(pw, sizeof pw);
-        if (rc == 0 && (pgb_workdir_unmark(tmp) != 0 || rename(tmp, dir) != 0))
+        if (rc == 0 && (pgb_workdir_unmark(tmp) != 0 || rename(tmp, dir) != 0)) {
             rc = pgb_fail(PGBOOT_ERROR, "cannot move the template cluster into place at %s: %s",
                           dir, strerror(errno));
+            pgb_hint("the cache must be writable, with room (choose another with --cache-dir DIR "
+                     "or PGBOOT_CACHE_DIR)");
+        }
         if (rc != 0 && made)
             pgb_workdir_remove(tmp);
     }

@@ -359,8 +359,10 @@ static int check_url(const pgboot_server *s, uint64_t deadline)
     PGresult *r = NULL;
     if ((rc = pgb_pq_query_until(c, "SELECT 1", 0, NULL, deadline, "the app's first query", &r)) ==
             0 &&
-        PQresultStatus(r) != PGRES_TUPLES_OK)
+        PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgb_fail(PGBOOT_ESTART, "SELECT 1 failed: %s", PQresultErrorMessage(r));
+        pgb_hint("the server's log says more ('pgboot logs --app %s')", s->app ? s->app : "NAME");
+    }
     PQclear(r);
     PQfinish(c);
     return rc;
@@ -870,9 +872,14 @@ static int result_parse(const char *text, pgboot_server **out, const pgboot_serv
 {
     json_error_t e;
     json_t *j = json_loads(text, 0, &e);
-    if (!j)
-        return pgb_fail(PGBOOT_ERROR, "the worker process running as %s died without an answer",
-                        o->run_as);
+    if (!j) {
+        int rc = pgb_fail(PGBOOT_ERROR, "the worker process running as %s died without an answer",
+                          o->run_as);
+        pgb_hint("its complaint, if any, is above; the server's log may say more ('pgboot logs "
+                 "--app %s')",
+                 o->app ? o->app : "NAME");
+        return rc;
+    }
     int rc = (int)json_integer_value(json_object_get(j, "rc"));
     if (rc) {
         pgb_fail(rc, "%s", json_string_value(json_object_get(j, "message")));
