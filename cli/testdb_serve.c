@@ -449,8 +449,8 @@ static int not_ours(broker *b, client *c, const char *url, const char *what, jso
     char msg[600];
     if (!theirs)
         snprintf(msg, sizeof msg,
-                 "the URL is not valid (libpq cannot read it); the broker %s only "
-                 "databases it handed out",
+                 "the URL is not valid (libpq cannot read it); this broker %s only "
+                 "databases of its own server",
                  what);
     else
         snprintf(msg, sizeof msg,
