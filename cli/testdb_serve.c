@@ -954,6 +954,9 @@ int cli_testdb_from_broker(const char *path, unsigned long count)
         } else {
             fprintf(stderr, "pgboot: error: the broker at %s: %s\n", path,
                     err ? err : "no answer (did it stop?)");
+            if (!err)
+                hint = "the broker's stderr says why it stopped; start one again with "
+                       "'pgboot testdb serve', or unset PGBOOT_BROKER_SOCKET";
             if (hint)
                 fprintf(stderr, "hint: %s\n", hint);
             rc = CLI_EXIT_FAILURE;
