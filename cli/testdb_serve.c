@@ -444,9 +444,20 @@ static int not_ours(broker *b, client *c, const char *url, const char *what, jso
     int is_url = !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
     if (!is_url || pgboot_testdb_serves(b->t, url))
         return 0; /* what is not a URL: the library says so */
-    char msg[200];
-    snprintf(msg, sizeof msg,
-             "this broker %s only databases of its own server; the URL names another server", what);
+    /* Named by host and port only: the URLs carry passwords. */
+    char *own = pgboot_testdb_address(b->t, NULL), *theirs = pgboot_testdb_address(b->t, url);
+    char msg[600];
+    if (!theirs)
+        snprintf(msg, sizeof msg,
+                 "the URL is not valid (libpq cannot read it); this broker %s only "
+                 "databases of its own server",
+                 what);
+    else
+        snprintf(msg, sizeof msg,
+                 "this broker %s only databases of its own server (%.200s); the URL names %.200s",
+                 what, own ? own : "?", theirs);
+    pgboot_free(own);
+    pgboot_free(theirs);
     reply(c,
           error_reply(msg, "send the URL as the broker handed it out; for a database of "
                            "another server: pgboot testdb drop URL (or keep URL)"),
@@ -644,7 +655,9 @@ static void accept_clients(broker *b, int lfd)
         if (cs)
             b->clients = cs;
         if (!c) {
-            const char *full = "{\"error\":\"the broker has too many clients\"}\n";
+            const char *full = "{\"error\":\"the broker has too many clients\",\"hint\":\"close "
+                               "the connections to it you no longer use (one a test process is "
+                               "enough); it serves 1024 at most\"}\n";
             ssize_t w = send(fd, full, strlen(full), MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)w;
             close(fd);
@@ -941,6 +954,9 @@ int cli_testdb_from_broker(const char *path, unsigned long count)
         } else {
             fprintf(stderr, "pgboot: error: the broker at %s: %s\n", path,
                     err ? err : "no answer (did it stop?)");
+            if (!err)
+                hint = "the broker's stderr says why it stopped; start one again with "
+                       "'pgboot testdb serve', or unset PGBOOT_BROKER_SOCKET";
             if (hint)
                 fprintf(stderr, "hint: %s\n", hint);
             rc = CLI_EXIT_FAILURE;

@@ -795,6 +795,14 @@ PGBOOT_EXTERN const char *pgboot_testdb_template(const pgboot_testdb *t);
  * URLs pgboot_testdb_clone() hands out are), else 0 (also for NULL or what
  * is not a postgresql:// URL). Connects nowhere; any thread. */
 PGBOOT_EXTERN int pgboot_testdb_serves(const pgboot_testdb *t, const char *url);
+/** The server a URL names, as "host:port" for a message (never its user nor
+ * password): url's, or the handle's server's when url is NULL. The host as
+ * written (an IPv6 address in brackets; with a host address too, "host
+ * (hostaddr):port"); "(default host)" or "(default port)" for what the URL
+ * leaves out. Release it with pgboot_free(). NULL when url is not a
+ * postgresql:// URL libpq reads (or out of memory). Connects nowhere; any
+ * thread. */
+PGBOOT_EXTERN char *pgboot_testdb_address(const pgboot_testdb *t, const char *url);
 PGBOOT_EXTERN void pgboot_testdb_free(pgboot_testdb *t);
 
 /** Drop a database made by pgboot_testdb_clone() (or kept by

@@ -89,16 +89,22 @@ static int base_dir(const char *root, char **out)
     *out = pgb_printf("%s/pgboot-%u", root, (unsigned)geteuid());
     if (!*out)
         return pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    if (mkdir(*out, 0700) != 0 && errno != EEXIST)
-        return pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", *out, strerror(errno));
+    if (mkdir(*out, 0700) != 0 && errno != EEXIST) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", *out, strerror(errno));
+        pgb_hint("choose another temporary directory with TMPDIR or --tmp-dir");
+        return rc;
+    }
     struct stat st;
     if (lstat(*out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
         int rc = pgb_fail(PGBOOT_EBUSY, "%s is not a directory of this user", *out);
         pgb_hint("remove it, or choose another temporary directory with TMPDIR");
         return rc;
     }
-    if ((st.st_mode & 0777) != 0700 && chmod(*out, 0700) != 0)
-        return pgb_fail(PGBOOT_ERROR, "cannot make %s private: %s", *out, strerror(errno));
+    if ((st.st_mode & 0777) != 0700 && chmod(*out, 0700) != 0) {
+        int rc = pgb_fail(PGBOOT_ERROR, "cannot make %s private: %s", *out, strerror(errno));
+        pgb_hint("remove it, or choose another temporary directory with TMPDIR or --tmp-dir");
+        return rc;
+    }
     return 0;
 }
 
@@ -193,9 +199,12 @@ static int template_cluster_ensure(const pgboot_bundle *b, const pgboot_fetch_op
         if (rc == 0)
             rc = pgb_write_file_atomic(pwfile, pw, strlen(pw), 0600);
         sodium_memzero(pw, sizeof pw);
-        if (rc == 0 && (pgb_workdir_unmark(tmp) != 0 || rename(tmp, dir) != 0))
+        if (rc == 0 && (pgb_workdir_unmark(tmp) != 0 || rename(tmp, dir) != 0)) {
             rc = pgb_fail(PGBOOT_ERROR, "cannot move the template cluster into place at %s: %s",
                           dir, strerror(errno));
+            pgb_hint("the cache must be writable, with room (choose another with --cache-dir DIR "
+                     "or PGBOOT_CACHE_DIR)");
+        }
         if (rc != 0 && made)
             pgb_workdir_remove(tmp);
     }
@@ -519,12 +528,18 @@ static int check_options(const pgboot_ephemeral_options *o)
     size_t n = 0;
     while (o->settings && o->settings[n])
         n++;
-    if (n > PGB_MAX_EXTRA_SETTINGS - 5 - PGB_MEMORY_SETTINGS)
-        return pgb_fail(PGBOOT_EINVALID, "at most %d settings",
-                        PGB_MAX_EXTRA_SETTINGS - 5 - PGB_MEMORY_SETTINGS);
+    if (n > PGB_MAX_EXTRA_SETTINGS - 5 - PGB_MEMORY_SETTINGS) {
+        int rc = pgb_fail(PGBOOT_EINVALID, "at most %d settings",
+                          PGB_MAX_EXTRA_SETTINGS - 5 - PGB_MEMORY_SETTINGS);
+        pgb_hint("give at most %d --set options", PGB_MAX_EXTRA_SETTINGS - 5 - PGB_MEMORY_SETTINGS);
+        return rc;
+    }
     for (size_t i = 0; i < n; i++)
-        if (!strchr(o->settings[i], '=') || o->settings[i][0] == '=')
-            return pgb_fail(PGBOOT_EINVALID, "setting '%s' is not name=value", o->settings[i]);
+        if (!strchr(o->settings[i], '=') || o->settings[i][0] == '=') {
+            int rc = pgb_fail(PGBOOT_EINVALID, "setting '%s' is not name=value", o->settings[i]);
+            pgb_hint("for example --set work_mem=64MB");
+            return rc;
+        }
     /* The port, socket, listen address and files are the cluster's own here too. */
     return pgb_settings_check(o->settings, NULL);
 }
@@ -645,8 +660,12 @@ static int place_cluster(eph_state *e, uint64_t need, int must, char *why, size_
             snprintf(why, len, "%s is full", e->base);
             return PLACE_NO_ROOM;
         }
-        return pgb_fail(PGBOOT_ERROR, "cannot create a directory in %s: %s", e->base,
-                        strerror(err));
+        int rc =
+            pgb_fail(PGBOOT_ERROR, "cannot create a directory in %s: %s", e->base, strerror(err));
+        pgb_hint("free some space in %s, or choose another temporary directory with TMPDIR or "
+                 "--tmp-dir",
+                 e->base);
+        return rc;
     }
     e->data = pgb_path_join(e->eph, "data");
     e->sock = socket_dir_for(e->eph);
@@ -853,8 +872,10 @@ static int ephemeral_stop(pgboot_server *s, pgboot_stop_mode mode)
     char *trash = slash ? (*slash = '\0', pgb_printf("%s/.trash-%s", base, rnd)) : NULL;
     if (trash && rename(s->ephemeral_dir, trash) == 0)
         remove_detached(trash);
-    else if (pgb_rmtree(s->ephemeral_dir) != 0 && pgb_path_exists(s->ephemeral_dir) && rc == 0)
+    else if (pgb_rmtree(s->ephemeral_dir) != 0 && pgb_path_exists(s->ephemeral_dir) && rc == 0) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot remove %s: %s", s->ephemeral_dir, strerror(errno));
+        pgb_hint("remove it by hand; the cluster in it is stopped");
+    }
     free(trash);
     free(base);
     if (s->private_socket)

@@ -23,8 +23,7 @@ int pgb_external_server(pgboot_server **out, const char *url, uint32_t timeout_m
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &err);
     if (!opts) {
-        int rc = pgb_fail(PGBOOT_EINVALID, "the database URL is not valid: %s",
-                          err ? err : "out of memory");
+        int rc = pgb_pq_url_invalid(url, err);
         if (err)
             PQfreemem(err);
         return rc;

@@ -238,8 +238,12 @@ static int app_server_stop(pgboot_server *s, pgboot_stop_mode mode)
     int rc = pgb_pm_read(s->data_dir, &pm, &found);
     if (rc)
         return rc;
-    if (!found || pm.pid != s->pid || !pgb_pid_alive(s->pid))
-        return pgb_fail(PGBOOT_ENOTRUNNING, "the server (pid %d) is not running any more", s->pid);
+    if (!found || pm.pid != s->pid || !pgb_pid_alive(s->pid)) {
+        rc = pgb_fail(PGBOOT_ENOTRUNNING, "the server (pid %d) is not running any more", s->pid);
+        pgb_hint("nothing is left to stop; its log (pgboot logs --app %s) says why it ended",
+                 s->app ? s->app : "NAME");
+        return rc;
+    }
     if ((rc = stop_server(s->app ? s->app : "?", &pm, mode, pgb_now_ms() + 60000)) != 0)
         return rc;
     char *run = pgb_path_join(s->app_dir, "pgboot.run");
@@ -296,8 +300,12 @@ static int attach(pgboot_server **out, const pgb_app_paths *p, int *stale, pm_in
             free(version);
             return rc;
         }
-        return pgb_fail(PGBOOT_ENOTRUNNING, "the server for %s (pid %d) is %s", p->data_dir, pm.pid,
-                        pm.status[0] ? pm.status : "not ready");
+        rc = pgb_fail(PGBOOT_ENOTRUNNING, "the server for %s (pid %d) is %s", p->data_dir, pm.pid,
+                      pm.status[0] ? pm.status : "not ready");
+        pgb_hint("it is not ready yet: try again in a moment; 'pgboot logs --app %s' shows what it "
+                 "does",
+                 p->app);
+        return rc;
     }
     *stale = found;
     int r = pgb_fail(PGBOOT_ENOTRUNNING, "no server is running for app %s (data directory %s)",
@@ -321,11 +329,18 @@ static int mkdir_app_dir(const char *app_dir)
     if (rc)
         return rc;
     /* The app directory holds the passwords: private when we create it. */
-    if (mkdir(app_dir, 0700) != 0 && errno != EEXIST)
-        return pgb_fail(PGBOOT_ERROR, "cannot create the app directory %s: %s", app_dir,
-                        strerror(errno));
-    if (!pgb_is_dir(app_dir))
-        return pgb_fail(PGBOOT_ERROR, "%s exists and is not a directory", app_dir);
+    if (mkdir(app_dir, 0700) != 0 && errno != EEXIST) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot create the app directory %s: %s", app_dir,
+                      strerror(errno));
+        pgb_hint("choose a writable place for it: XDG_DATA_HOME=DIR (app directories go in "
+                 "DIR/<app>)");
+        return rc;
+    }
+    if (!pgb_is_dir(app_dir)) {
+        rc = pgb_fail(PGBOOT_ERROR, "%s exists and is not a directory", app_dir);
+        pgb_hint("move it away, or choose another app name (--app) or XDG_DATA_HOME");
+        return rc;
+    }
     return 0;
 }
 
@@ -344,8 +359,10 @@ static int check_url(const pgboot_server *s, uint64_t deadline)
     PGresult *r = NULL;
     if ((rc = pgb_pq_query_until(c, "SELECT 1", 0, NULL, deadline, "the app's first query", &r)) ==
             0 &&
-        PQresultStatus(r) != PGRES_TUPLES_OK)
+        PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgb_fail(PGBOOT_ESTART, "SELECT 1 failed: %s", PQresultErrorMessage(r));
+        pgb_hint("the server's log says more ('pgboot logs --app %s')", s->app ? s->app : "NAME");
+    }
     PQclear(r);
     PQfinish(c);
     return rc;
@@ -382,8 +399,11 @@ static int fail_port_taken(int port, const char *how)
 static int choose_port(const pgb_app_paths *p, int requested, int *port)
 {
     if (requested) {
-        if (requested < 1 || requested > 65535)
-            return pgb_fail(PGBOOT_EINVALID, "port %d is not a TCP port (1-65535)", requested);
+        if (requested < 1 || requested > 65535) {
+            int rc = pgb_fail(PGBOOT_EINVALID, "port %d is not a TCP port (1-65535)", requested);
+            pgb_hint("leave out --port to let pgboot choose a free one");
+            return rc;
+        }
         if (!pgb_port_is_free(requested))
             return fail_port_taken(requested, "is already in use");
         *port = requested;
@@ -603,6 +623,8 @@ static int start_new(pgboot_server **out, const pgb_app_paths *p, const start_ct
         goto done;
     if (mkdir(p->log_dir, 0700) != 0 && errno != EEXIST) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot create %s: %s", p->log_dir, strerror(errno));
+        pgb_hint("the data directory must be writable by the user the server runs as: fix its "
+                 "permissions");
         goto done;
     }
     uint64_t deadline = pgb_now_ms() + budget;
@@ -714,7 +736,11 @@ static int start_locked(pgboot_server **out, const pgb_app_paths *p, const start
         }
         if (pgb_signal_and_wait(pm.pid, 0, deadline) != 0) {
             pgboot_bundle_free(bundle);
-            return pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
+            rc = pgb_fail(PGBOOT_ETIMEOUT, "the server (pid %d) is still stopping", pm.pid);
+            pgb_hint("'pgboot stop --app %s --mode immediate' ends it at once (crash recovery "
+                     "runs at the next start); then start it again",
+                     p->app);
+            return rc;
         }
     }
     /* No server runs: nor into one made with other creation options than
@@ -846,9 +872,14 @@ static int result_parse(const char *text, pgboot_server **out, const pgboot_serv
 {
     json_error_t e;
     json_t *j = json_loads(text, 0, &e);
-    if (!j)
-        return pgb_fail(PGBOOT_ERROR, "the worker process running as %s died without an answer",
-                        o->run_as);
+    if (!j) {
+        int rc = pgb_fail(PGBOOT_ERROR, "the worker process running as %s died without an answer",
+                          o->run_as);
+        pgb_hint("its complaint, if any, is above; the server's log may say more ('pgboot logs "
+                 "--app %s')",
+                 o->app ? o->app : "NAME");
+        return rc;
+    }
     int rc = (int)json_integer_value(json_object_get(j, "rc"));
     if (rc) {
         pgb_fail(rc, "%s", json_string_value(json_object_get(j, "message")));
@@ -1130,6 +1161,9 @@ static int run_op(op_kind op, pgboot_server **out, const pgboot_server_options *
                           "an external database is configured; pgboot does "
                           "not %s it",
                           op == OP_STOP ? "stop" : "restart");
+            pgb_hint("%s it where it runs; for pgboot's own server, leave out --database-url and "
+                     "unset PGBOOT_DATABASE_URL",
+                     op == OP_STOP ? "stop" : "restart");
             return rc;
         }
         if ((rc = pgb_external_server(out, ext, o->timeout_ms)) != 0 || op != OP_START)

@@ -127,15 +127,24 @@ static char *url_param(const char *url, const char *key)
     return v;
 }
 
-/* The database named in a URL (malloc'd), or NULL. */
-static char *url_db(const char *url)
+/* The way out of a failed connection, by what libpq says went wrong. */
+static void connect_hint(PGconn *c)
 {
-    char *db = url_param(url, "dbname");
-    if (db && !*db) {
-        free(db);
-        db = NULL;
-    }
-    return db;
+    const char *m = PQerrorMessage(c);
+    if (!m)
+        m = "";
+    if (strstr(m, "password") || strstr(m, "authentication failed"))
+        pgb_hint("check the URL's user and password ('pgboot url --app NAME' prints the URL of an "
+                 "app's server)");
+    else if (strstr(m, "too many clients") || strstr(m, "remaining connection slots"))
+        pgb_hint("close the connections tests leave open, or raise max_connections ('pgboot start "
+                 "--app NAME --set max_connections=200' for an app's server)");
+    else if (strstr(m, "does not exist"))
+        pgb_hint("check the URL's user and database ('pgboot url --app NAME' prints the URL of an "
+                 "app's server)");
+    else
+        pgb_hint("start the server ('pgboot start --app NAME' for an app's server; 'pgboot status "
+                 "--app NAME' tells whether it runs), or check the URL's host and port");
 }
 
 static int connect_url(PGconn **out, pgb_pq_whose whose, const char *url, const char *db)
@@ -150,11 +159,59 @@ static int connect_url(PGconn **out, pgb_pq_whose whose, const char *url, const 
     if (PQstatus(c) != CONNECTION_OK) {
         rc = pgb_fail(PGBOOT_ENOTRUNNING, "cannot connect to %s%s: %s",
                       db ? "database " : "the server", db ? db : "", PQerrorMessage(c));
+        connect_hint(c);
         PQfinish(c);
         return rc;
     }
     *out = c;
     return 0;
+}
+
+/* The way out of a statement the server refused (r, NULL when there is no
+ * result to read), by its SQLSTATE. */
+static void sql_hint(PGconn *c, const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (PQstatus(c) != CONNECTION_OK)
+        pgb_hint("the server closed the connection (stopped or restarted?): start it again "
+                 "('pgboot start --app NAME' for an app's server) and try again");
+    else if (st && !strcmp(st, "42501")) /* insufficient_privilege */
+        pgb_hint("the URL's role lacks a privilege this needs (CREATEDB to make databases, "
+                 "ownership to drop or rename them): use a role that has it, or --app NAME");
+    else if (st && !strcmp(st, "53100")) /* disk_full */
+        pgb_hint("the server's disk is full: free space ('pgboot testdb clean --app NAME' drops "
+                 "the pools and unused snapshots, with --kept the kept databases too)");
+    else if (st && !strcmp(st, "55006")) /* object_in_use */
+        pgb_hint("close the other sessions on the database (a test still connected to it), then "
+                 "try again");
+    else if (st && !strcmp(st, "3D000")) /* invalid_catalog_name: the template is gone */
+        pgb_hint("a database it needs is gone (dropped by hand, or an unused snapshot by 'pgboot "
+                 "testdb clean'): run pgboot testdb (or the broker) again, which builds the "
+                 "template again; 'pgboot testdb snapshot URL --as NAME' makes a snapshot again");
+    else
+        pgb_hint("the server's log says more ('pgboot logs --app NAME' for an app's server)");
+}
+
+/* pgb_pq_exec() and pgb_pq_exists(), with the way out of a failure. */
+static int exec_sql(PGconn *c, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+        rc = pgb_fail(PGBOOT_ERROR, "%s: %s", what, PQresultErrorMessage(r));
+        sql_hint(c, r);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int exists_q(PGconn *c, const char *sql, const char *param, int *yes)
+{
+    int rc = pgb_pq_exists(c, sql, param, yes);
+    if (rc)
+        sql_hint(c, NULL);
+    return rc;
 }
 
 /* ---- the template ------------------------------------------------------- */
@@ -199,12 +256,21 @@ static int read_sql(sql_set *s, const char *const *files, crypto_generichash_sta
         if (rc) {
             if (rc == PGBOOT_ENOTFOUND)
                 pgb_hint("--template-sql names the app's schema and migration files, in order");
+            else if (rc == PGBOOT_EINVALID) /* not a regular file, too large */
+                pgb_hint("--template-sql names SQL files of at most 256 MB, in order (for a "
+                         "directory's: --template-sql migrations/*.sql)");
+            else if (rc != PGBOOT_ENOMEM)
+                pgb_hint("make it readable by the user pgboot runs as, or name another file");
             return rc;
         }
         s->n++;
-        if (memchr(s->texts[i], '\0', s->lens[i]))
-            return pgb_fail(PGBOOT_EINVALID, "%s holds a NUL byte; it is not an SQL file",
-                            files[i]);
+        if (memchr(s->texts[i], '\0', s->lens[i])) {
+            rc = pgb_fail(PGBOOT_EINVALID, "%s holds a NUL byte; it is not an SQL file", files[i]);
+            pgb_hint(
+                "a template file is SQL text: turn a custom-format dump (pg_dump -Fc) into one "
+                "with 'pg_restore -f FILE.sql DUMP' and pass FILE.sql");
+            return rc;
+        }
         /* The contents and their boundaries, not the file names, make the key. */
         hash_len(st, s->lens[i]);
         crypto_generichash_update(st, (const unsigned char *)s->texts[i], s->lens[i]);
@@ -233,6 +299,24 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The way out of a template key path that cannot be read (errno e). */
+static void key_hint(int e)
+{
+    if (e == EACCES || e == EPERM)
+        pgb_hint("--template-key paths must be readable by the user pgboot runs as: fix their "
+                 "permissions, or leave the path out");
+    else
+        pgb_hint("--template-key names the files and directories the template command reads; "
+                 "check the path, or leave it out");
+}
+
+static int key_fail(const char *path, int e)
+{
+    int rc = pgb_fail(PGBOOT_ERROR, "cannot read the template key %s: %s", path, strerror(e));
+    key_hint(e);
+    return rc;
+}
+
 /* Feed `path` (shown as `rel`) into the key: its kind, its name below the
  * key path, and its contents (a file's by their own hash, a directory's
  * entries in sorted order, a link's target). Links below a key path are not
@@ -247,6 +331,8 @@ static int hash_path(crypto_generichash_state *st, const char *path, const char 
         if (top && e == ENOENT)
             pgb_hint("--template-key names the files and directories the template command "
                      "reads (the migrations folder)");
+        else
+            key_hint(e);
         return rc;
     }
     char kind = S_ISDIR(sb.st_mode)   ? 'd'
@@ -261,8 +347,12 @@ static int hash_path(crypto_generichash_state *st, const char *path, const char 
     if (kind == 'l') {
         char target[4096];
         ssize_t n = readlink(path, target, sizeof target);
-        if (n < 0)
-            return pgb_fail(PGBOOT_ERROR, "cannot read the link %s: %s", path, strerror(errno));
+        if (n < 0) {
+            int e = errno;
+            int rc = pgb_fail(PGBOOT_ERROR, "cannot read the link %s: %s", path, strerror(e));
+            key_hint(e);
+            return rc;
+        }
         hash_len(st, (size_t)n);
         crypto_generichash_update(st, (const unsigned char *)target, (size_t)n);
         return 0;
@@ -270,8 +360,7 @@ static int hash_path(crypto_generichash_state *st, const char *path, const char 
     if (kind == 'f') {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
-            return pgb_fail(PGBOOT_ERROR, "cannot read the template key %s: %s", path,
-                            strerror(errno));
+            return key_fail(path, errno);
         crypto_generichash_state fs;
         crypto_generichash_init(&fs, NULL, 0, 32);
         unsigned char chunk[65536];
@@ -282,7 +371,7 @@ static int hash_path(crypto_generichash_state *st, const char *path, const char 
         int e = errno;
         close(fd);
         if (n < 0)
-            return pgb_fail(PGBOOT_ERROR, "cannot read the template key %s: %s", path, strerror(e));
+            return key_fail(path, e);
         unsigned char h[32];
         crypto_generichash_final(&fs, h, sizeof h);
         crypto_generichash_update(st, h, sizeof h);
@@ -290,7 +379,7 @@ static int hash_path(crypto_generichash_state *st, const char *path, const char 
     }
     DIR *d = opendir(path);
     if (!d)
-        return pgb_fail(PGBOOT_ERROR, "cannot read the template key %s: %s", path, strerror(errno));
+        return key_fail(path, errno);
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
@@ -544,7 +633,7 @@ static int exec_fmt(PGconn *c, const char *what, const char *before, const char 
 {
     char *id = ident(c, name);
     char *sql = id ? pgb_printf("%s%s%s", before, id, after) : NULL;
-    int rc = sql ? pgb_pq_exec(c, sql, what) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
+    int rc = sql ? exec_sql(c, sql, what) : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     free(sql);
     free(id);
     return rc;
@@ -563,8 +652,8 @@ static int mark_database(PGconn *c, const char *name)
 static int drop_database(PGconn *c, const char *name, int was_template)
 {
     int ours = 0;
-    int rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, name,
-                           &ours);
+    int rc =
+        exists_q(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, name, &ours);
     if (rc || !ours)
         return rc;
     if (was_template && exec_fmt(c, "cannot unfreeze an old template", "ALTER DATABASE ", name,
@@ -633,7 +722,7 @@ static int build_template(pgboot_testdb *t, const sql_set *sql, const char *cons
     }
     char *from = ident(t->conn, build), *to = ident(t->conn, t->tpl);
     char *sql1 = from && to ? pgb_printf("ALTER DATABASE %s RENAME TO %s", from, to) : NULL;
-    rc = sql1 ? pgb_pq_exec(t->conn, sql1, "cannot finish the template")
+    rc = sql1 ? exec_sql(t->conn, sql1, "cannot finish the template")
               : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     free(sql1);
     free(from);
@@ -662,9 +751,11 @@ static int lock_key_kind(PGconn *c, const char *hash, int kind, int mode, int *g
                       : mode == 2 ? "SELECT pg_try_advisory_lock($1::bigint)"
                                   : "SELECT pg_advisory_unlock($1::bigint)";
     PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
-    int rc = PQresultStatus(r) == PGRES_TUPLES_OK
-                 ? 0
-                 : pgb_fail(PGBOOT_ERROR, "cannot take a testdb lock: %s", PQresultErrorMessage(r));
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = pgb_fail(PGBOOT_ERROR, "cannot take a testdb lock: %s", PQresultErrorMessage(r));
+        sql_hint(c, r);
+    }
     if (rc == 0 && got)
         *got = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
     PQclear(r);
@@ -706,8 +797,8 @@ static void remove_unused_templates(pgboot_testdb *t)
         snprintf(clones, sizeof clones, "pgboot\\_t\\_%.8s\\_%%", name + strlen(TPL_PREFIX));
         snprintf(pool, sizeof pool, "pgboot\\_p\\_%.8s\\_%%", name + strlen(TPL_PREFIX));
         int used = 1;
-        if (pgb_pq_exists(t->conn, "SELECT 1 FROM pg_database WHERE datname LIKE $1", clones,
-                          &used) == 0 &&
+        if (exists_q(t->conn, "SELECT 1 FROM pg_database WHERE datname LIKE $1", clones, &used) ==
+                0 &&
             !used) {
             /* Waits for a filler of that pool, so none outlives the template. */
             const char *old_hash = name + strlen(TPL_PREFIX);
@@ -741,9 +832,10 @@ static int pool_count(PGconn *c, const char *hash, int *n)
     PGresult *r = PQexecParams(c, "SELECT count(*) FROM pg_database WHERE datname LIKE $1", 1, NULL,
                                params, NULL, NULL, 0);
     int rc = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot count the pool: %s", PQresultErrorMessage(r));
-    else
+        sql_hint(c, r);
+    } else
         *n = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     return rc;
@@ -764,14 +856,14 @@ static int create_clone(PGconn *c, const pgboot_testdb *t, const char *prefix, c
     char *tpl = ident(c, t->tpl);
     char *sql =
         tpl ? pgb_printf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY", made, tpl) : NULL;
-    int rc = sql ? pgb_pq_exec(c, sql, "cannot clone the template")
+    int rc = sql ? exec_sql(c, sql, "cannot clone the template")
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
     if (rc == 0)
         rc = mark_database(c, made);
     free(sql);
     if (rc == 0 && pooled) {
         sql = pgb_printf("ALTER DATABASE %s RENAME TO %s", building, name);
-        rc = sql ? pgb_pq_exec(c, sql, "cannot add a clone to the pool")
+        rc = sql ? exec_sql(c, sql, "cannot add a clone to the pool")
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
         free(sql);
     }
@@ -795,7 +887,7 @@ static int fill_pool(PGconn *c, pgboot_testdb *t)
     snprintf(shape, sizeof shape, "^" BUILDING_PREFIX "%.8s_[a-z0-9]{12}$", t->hash);
     drop_unmarked_builds(c, shape);
     int exists = 0, n = 0;
-    rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", t->tpl, &exists);
+    rc = exists_q(c, "SELECT 1 FROM pg_database WHERE datname = $1", t->tpl, &exists);
     if (rc == 0 && exists && pgb_str_has_prefix(t->tpl, SNAP_PREFIX)) {
         /* A snapshot made again under this name is another one: its pool is not ours. */
         char oid[16], now[17];
@@ -882,6 +974,29 @@ int pgboot_testdb_serves(const pgboot_testdb *t, const char *url)
     return same;
 }
 
+char *pgboot_testdb_address(const pgboot_testdb *t, const char *url)
+{
+    if (!url)
+        url = t ? t->url : NULL;
+    if (!url || !is_url(url) || pgb_need_lib(PGB_LIB_PQ) != 0) {
+        pgb_error_reset();
+        return NULL;
+    }
+    char *host = url_param(url, "host"), *addr = url_param(url, "hostaddr");
+    char *port = url_param(url, "port"), *out = NULL;
+    if (host && addr && port) {
+        const char *h = *host ? host : *addr ? addr : "(default host)";
+        int v6 = strchr(h, ':') && !strchr(h, '/') && !strchr(h, ',');
+        out = pgb_printf("%s%s%s%s%s%s:%s", v6 ? "[" : "", h, v6 ? "]" : "",
+                         *host && *addr ? " (" : "", *host && *addr ? addr : "",
+                         *host && *addr ? ")" : "", *port ? port : "(default port)");
+    }
+    free(host);
+    free(addr);
+    free(port);
+    return out;
+}
+
 /* A snapshot's name: [a-z0-9_], 1 to SNAP_NAME_MAX bytes. */
 static int snapshot_name_check(const char *name)
 {
@@ -924,9 +1039,10 @@ static int database_oid(PGconn *c, const char *name, char oid[16])
                      NULL, params, NULL, NULL, 0);
     int rc = 0;
     oid[0] = '\0';
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot query the server: %s", PQresultErrorMessage(r));
-    else if (PQntuples(r) == 1)
+        sql_hint(c, r);
+    } else if (PQntuples(r) == 1)
         snprintf(oid, 16, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     return rc;
@@ -984,20 +1100,34 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
     const char *const *keys = o->version >= 3 ? o->template_keys : NULL;
     const char *snap = o->version >= 3 ? o->template_name : NULL;
     int nsql = o->sql_files && o->sql_files[0];
-    if (cmd && !*cmd)
-        return pgb_fail(PGBOOT_EINVALID, "the template command is empty");
-    if (snap && (nsql || cmd))
-        return pgb_fail(PGBOOT_EINVALID,
-                        "a snapshot (--template %s) is a template already: it "
-                        "takes no SQL files nor a template command",
-                        snap);
-    if (keys && keys[0] && !cmd)
-        return pgb_fail(PGBOOT_EINVALID,
-                        "template keys (--template-key) go with a template command "
-                        "(--template-cmd CMD)");
-    if (!snap && !cmd && !nsql)
-        return pgb_fail(PGBOOT_EINVALID, "no template SQL files given (--template-sql FILE) nor "
-                                         "a template command (--template-cmd CMD)");
+    if (cmd && !*cmd) {
+        rc = pgb_fail(PGBOOT_EINVALID, "the template command is empty");
+        pgb_hint("give the app's migration command, e.g. --template-cmd 'alembic upgrade head', "
+                 "or leave --template-cmd out");
+        return rc;
+    }
+    if (snap && (nsql || cmd)) {
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "a snapshot (--template %s) is a template already: it "
+                      "takes no SQL files nor a template command",
+                      snap);
+        pgb_hint("give either --template NAME or the template's files and command");
+        return rc;
+    }
+    if (keys && keys[0] && !cmd) {
+        rc = pgb_fail(PGBOOT_EINVALID, "template keys (--template-key) go with a template command "
+                                       "(--template-cmd CMD)");
+        pgb_hint("add --template-cmd CMD, or leave --template-key out (SQL files key the template "
+                 "by their contents)");
+        return rc;
+    }
+    if (!snap && !cmd && !nsql) {
+        rc = pgb_fail(PGBOOT_EINVALID, "no template SQL files given (--template-sql FILE) nor "
+                                       "a template command (--template-cmd CMD)");
+        pgb_hint("name the app's schema and migrations (--template-sql schema.sql), its migration "
+                 "command (--template-cmd CMD) or a snapshot (--template NAME)");
+        return rc;
+    }
     if (snap && (rc = snapshot_name_check(snap)) != 0)
         return rc;
     sql_set sql;
@@ -1065,12 +1195,12 @@ int pgboot_testdb_open(pgboot_testdb **out, const pgboot_testdb_options *o)
         }
         snapshot_hash(snap, oid, t->hash);
     }
-    if ((rc = pgb_pq_exists(t->conn, q, t->tpl, &exists)) != 0)
+    if ((rc = exists_q(t->conn, q, t->tpl, &exists)) != 0)
         goto fail;
     if (!exists) {
         if ((rc = lock_key(t->conn, t->hash, 1)) != 0)
             goto fail;
-        if ((rc = pgb_pq_exists(t->conn, q, t->tpl, &exists)) == 0 && !exists &&
+        if ((rc = exists_q(t->conn, q, t->tpl, &exists)) == 0 && !exists &&
             (rc = build_template(t, &sql, o->sql_files)) == 0)
             remove_unused_templates(t);
         int urc = lock_key(t->conn, t->hash, 0);
@@ -1212,10 +1342,9 @@ static int admin_connect(PGconn **c, const char *url)
 static int check_ours(PGconn *c, const char *db, const char *what)
 {
     int exists = 0, ours = 0;
-    int rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", db, &exists);
+    int rc = exists_q(c, "SELECT 1 FROM pg_database WHERE datname = $1", db, &exists);
     if (rc == 0 && exists)
-        rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, db,
-                           &ours);
+        rc = exists_q(c, "SELECT 1 FROM pg_database WHERE datname = $1 AND " IS_MARKED, db, &ours);
     if (rc == 0 && !exists && pgb_str_has_prefix(db, CLONE_PREFIX)) {
         /* a kept clone was renamed: its old URL names nothing */
         rc = pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist: dropped already, or kept", db);
@@ -1223,8 +1352,12 @@ static int check_ours(PGconn *c, const char *db, const char *what)
                  "...), which keep printed; 'pgboot testdb list' shows every one");
         return rc;
     }
-    if (rc == 0 && !exists)
-        return pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist (dropped already?)", db);
+    if (rc == 0 && !exists) {
+        rc = pgb_fail(PGBOOT_ENOTFOUND, "database %s does not exist (dropped already?)", db);
+        pgb_hint(
+            "'pgboot testdb list --app NAME' (or --url URL) shows the test databases there are");
+        return rc;
+    }
     if (rc == 0 && !ours) {
         rc = pgb_fail(PGBOOT_EINVALID,
                       "database %s was not made by pgboot testdb (it lacks pgboot's mark); "
@@ -1235,33 +1368,58 @@ static int check_ours(PGconn *c, const char *db, const char *what)
     return rc;
 }
 
+#define URL_HINT                                                                                   \
+    "pass the URL pgboot testdb printed (postgresql://USER:PASSWORD@HOST:PORT/pgboot_t_...)"
+
 /* The database of a URL, checked to be a test database: one of the name
- * prefixes (NULL-terminated). malloc'd into *db. */
-static int test_db_of(const char *url, const char *const *prefixes, const char *what, char **db)
+ * prefixes (NULL-terminated). malloc'd into *db. The hint of a refusal:
+ * kind_hint for another of pgboot testdb's databases (a template, ...),
+ * other_hint for a database it did not make. */
+static int test_db_of(const char *url, const char *const *prefixes, const char *what,
+                      const char *kind_hint, const char *other_hint, char **db)
 {
     *db = NULL;
-    if (!is_url(url))
-        return pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
-    int rc = pgb_need_lib(PGB_LIB_PQ);
-    if (rc)
+    int rc;
+    if (!is_url(url)) {
+        rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
+        pgb_hint(URL_HINT);
         return rc;
-    char *d = url_db(url);
+    }
+    if ((rc = pgb_need_lib(PGB_LIB_PQ)) != 0)
+        return rc;
+    char *d = url_param(url, "dbname"); /* NULL: libpq cannot read the URL */
     int ok = 0;
     for (size_t i = 0; d && strlen(d) <= 63 && prefixes[i]; i++)
         ok |= pgb_str_has_prefix(d, prefixes[i]);
-    if (!ok && d && kind_of(d))
+    if (ok) {
+        *db = d;
+        return 0;
+    }
+    if (!d || !*d) {
+        /* Not the URL: libpq's complaint quotes it, password included. */
+        rc = pgb_fail(
+            PGBOOT_EINVALID, "%s; not %s",
+            d ? "the URL names no database" : "the URL is not valid (libpq cannot read it)", what);
+        pgb_hint(URL_HINT);
+    } else if (kind_of(d)) {
         rc = pgb_fail(PGBOOT_EINVALID,
                       "database '%s' is pgboot testdb's (%s), not a clone it handed out; not %s", d,
                       kind_of(d), what);
-    else if (!ok)
-        rc = pgb_fail(PGBOOT_EINVALID, "database '%s' was not made by pgboot testdb; not %s",
-                      d ? d : "(none)", what);
-    if (!ok) {
-        free(d);
-        return rc;
+        pgb_hint("%s", kind_hint);
+    } else {
+        rc = pgb_fail(PGBOOT_EINVALID, "database '%s' was not made by pgboot testdb; not %s", d,
+                      what);
+        pgb_hint("%s", other_hint);
     }
-    *db = d;
-    return 0;
+    free(d);
+    return rc;
+}
+
+/* Whether the last statement failed with SQLSTATE `state`. */
+static int failed_with(const PGresult *r, const char *state)
+{
+    const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return s && !strcmp(s, state);
 }
 
 /* End the sessions on `db` other than this one, waiting until they are gone
@@ -1275,20 +1433,18 @@ static int end_sessions(PGconn *c, const char *db, int *n)
                                "pg_backend_pid()",
                                1, NULL, params, NULL, NULL, 0);
     int rc = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot end the sessions on database %s: %s", db,
                       PQresultErrorMessage(r));
-    else if (n)
+        if (failed_with(r, "42501"))
+            pgb_hint("the URL's role may end only its own sessions (or needs pg_signal_backend): "
+                     "close the other sessions on the database, then try again");
+        else
+            sql_hint(c, r);
+    } else if (n)
         *n += atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     return rc;
-}
-
-/* Whether the last statement failed with SQLSTATE `state`. */
-static int failed_with(const PGresult *r, const char *state)
-{
-    const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    return s && !strcmp(s, state);
 }
 
 int pgboot_testdb_drop(const char *url)
@@ -1296,7 +1452,11 @@ int pgboot_testdb_drop(const char *url)
     pgb_error_reset();
     static const char *const ours[] = {CLONE_PREFIX, KEPT_PREFIX, NULL};
     char *db = NULL;
-    int rc = test_db_of(url, ours, "dropping it", &db);
+    int rc = test_db_of(url, ours, "dropping it",
+                        "drop removes clones and kept databases; 'pgboot testdb clean --app NAME' "
+                        "removes the pools and unused snapshots (a template goes once no clone "
+                        "uses it)",
+                        "if it is yours to remove, drop it yourself with DROP DATABASE", &db);
     if (rc)
         return rc;
     PGconn *c = NULL;
@@ -1340,12 +1500,11 @@ int pgboot_testdb_keep(const char *url, const char *label, char **kept_url_out)
     *kept_url_out = NULL;
     static const char *const clones[] = {CLONE_PREFIX, NULL};
     char *db = NULL;
-    int rc = test_db_of(url, clones, "keeping it", &db);
-    if (rc) {
-        if (rc == PGBOOT_EINVALID && is_url(url))
-            pgb_hint("keep takes the URL of a database pgboot testdb handed out (pgboot_t_...)");
+    static const char keep_hint[] =
+        "keep takes the URL of a database pgboot testdb handed out (pgboot_t_...)";
+    int rc = test_db_of(url, clones, "keeping it", keep_hint, keep_hint, &db);
+    if (rc)
         return rc;
-    }
     PGconn *c = NULL;
     if ((rc = admin_connect(&c, url)) != 0 || (rc = check_ours(c, db, "keeping it")) != 0) {
         PQfinish(c);
@@ -1374,9 +1533,11 @@ int pgboot_testdb_keep(const char *url, const char *label, char **kept_url_out)
         int done = PQresultStatus(r) == PGRES_COMMAND_OK;
         int taken = failed_with(r, "42P04");  /* duplicate_database */
         int in_use = failed_with(r, "55006"); /* object_in_use */
-        if (!done && !((taken || in_use) && attempt < 5))
+        if (!done && !((taken || in_use) && attempt < 5)) {
             rc = pgb_fail(PGBOOT_ERROR, "cannot rename database %s to %s: %s", db, name,
                           PQresultErrorMessage(r));
+            sql_hint(c, r);
+        }
         PQclear(r);
         if (done || rc)
             break;
@@ -1474,6 +1635,7 @@ int pgboot_testdb_list(const pgboot_testdb_options *o, pgboot_testdb_entry **out
                             " ORDER BY datname");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot list the test databases: %s", PQresultErrorMessage(r));
+        sql_hint(c, r);
         PQclear(r);
         PQfinish(c);
         return rc;
@@ -1544,7 +1706,7 @@ static int has_clones(PGconn *c, const char *h8, int *yes)
 {
     char pattern[64];
     snprintf(pattern, sizeof pattern, "pgboot\\_t\\_%.8s\\_%%", h8);
-    return pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname LIKE $1", pattern, yes);
+    return exists_q(c, "SELECT 1 FROM pg_database WHERE datname LIKE $1", pattern, yes);
 }
 
 /* Drop the pool of the template of `hash` (holding its pool lock, so that no
@@ -1626,14 +1788,19 @@ int pgboot_testdb_snapshot(const char *url, const char *name, unsigned int *ende
     pgb_error_reset();
     if (ended_out)
         *ended_out = 0;
-    if (!name)
-        return pgb_fail(PGBOOT_EINVALID, "a snapshot needs a name");
+    if (!name) {
+        int rc = pgb_fail(PGBOOT_EINVALID, "a snapshot needs a name");
+        pgb_hint("name it (--as NAME): 1 to %d lower-case letters, digits and '_'", SNAP_NAME_MAX);
+        return rc;
+    }
     int rc = snapshot_name_check(name);
     if (rc)
         return rc;
     static const char *const sources[] = {CLONE_PREFIX, KEPT_PREFIX, NULL};
     char *db = NULL;
-    if ((rc = test_db_of(url, sources, "snapshotting it", &db)) != 0)
+    static const char snap_hint[] = "snapshot takes the URL of a test database pgboot testdb "
+                                    "handed out (pgboot_t_...) or kept (pgboot_k_...)";
+    if ((rc = test_db_of(url, sources, "snapshotting it", snap_hint, snap_hint, &db)) != 0)
         return rc;
     PGconn *c = NULL;
     if ((rc = admin_connect(&c, url)) != 0 || (rc = check_ours(c, db, "snapshotting it")) != 0) {
@@ -1669,9 +1836,11 @@ int pgboot_testdb_snapshot(const char *url, const char *name, unsigned int *ende
         free(sql);
         int done = PQresultStatus(r) == PGRES_COMMAND_OK;
         int in_use = failed_with(r, "55006");
-        if (!done && !(in_use && attempt < 5))
+        if (!done && !(in_use && attempt < 5)) {
             rc = pgb_fail(PGBOOT_ERROR, "cannot snapshot database %s: %s", db,
                           PQresultErrorMessage(r));
+            sql_hint(c, r);
+        }
         PQclear(r);
         if (done || rc)
             break;
@@ -1683,8 +1852,10 @@ int pgboot_testdb_snapshot(const char *url, const char *name, unsigned int *ende
      * OID's), so a filler of the old pool still at work adds nothing to it. */
     int exists = 0;
     if (rc == 0)
-        rc = pgb_pq_exists(c, "SELECT 1 FROM pg_database WHERE datname = $1", snap, &exists);
-    if (rc == 0 && exists && (rc = check_ours(c, snap, "replacing it")) == 0) {
+        rc = exists_q(c, "SELECT 1 FROM pg_database WHERE datname = $1", snap, &exists);
+    if (rc == 0 && exists && (rc = check_ours(c, snap, "replacing it")) == PGBOOT_EINVALID)
+        pgb_hint("it is not pgboot's to replace: choose another name (--as NAME)");
+    if (rc == 0 && exists) {
         char oid[16], old_hash[17];
         unsigned n = 0;
         if ((rc = database_oid(c, snap, oid)) == 0) {
@@ -1694,7 +1865,7 @@ int pgboot_testdb_snapshot(const char *url, const char *name, unsigned int *ende
     }
     if (rc == 0) {
         char *sql = pgb_printf("ALTER DATABASE %s RENAME TO %s", building, snap);
-        rc = sql ? pgb_pq_exec(c, sql, "cannot finish the snapshot")
+        rc = sql ? exec_sql(c, sql, "cannot finish the snapshot")
                  : pgb_fail(PGBOOT_ENOMEM, "out of memory");
         free(sql);
     }

@@ -63,12 +63,19 @@ int pgboot_testdb_socket_open(int *fd_out, char **path_out)
     int rc = 0;
     if (!path)
         rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
-    else if (fd < 0)
-        rc = pgb_fail(PGBOOT_ERROR, "cannot create a Unix socket: %s", strerror(errno));
-    else {
+    else if (fd < 0) {
+        int e = errno;
+        rc = pgb_fail(PGBOOT_ERROR, "cannot create a Unix socket: %s", strerror(e));
+        pgb_hint(e == EMFILE || e == ENFILE
+                     ? "raise the limit of open files (ulimit -n)"
+                     : "the system refuses Unix sockets to this process "
+                       "(a sandbox?): run the broker where they are allowed");
+    } else {
         memcpy(sa.sun_path, path, strlen(path) + 1); /* fits: checked by make_dir */
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 128) != 0)
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 128) != 0) {
             rc = pgb_fail(PGBOOT_ERROR, "cannot listen on %s: %s", path, strerror(errno));
+            pgb_hint("set TMPDIR to a directory on a local file system you may write to");
+        }
     }
     if (rc) {
         if (fd >= 0)
@@ -100,8 +107,10 @@ int pgboot_testdb_socket_remove(const char *path)
     if (!base || strncmp(base + 1, DIR_PREFIX, strlen(DIR_PREFIX)) != 0 ||
         strlen(base + 1) != strlen(DIR_PREFIX) + 6)
         rc = pgb_fail(PGBOOT_EINVALID, "'%s' is not a broker socket pgboot made", path);
-    else if (pgb_rmtree(dir) != 0)
+    else if (pgb_rmtree(dir) != 0) {
         rc = pgb_fail(PGBOOT_ERROR, "cannot remove %s: %s", dir, strerror(errno));
+        pgb_hint("remove the directory by hand; no broker uses it any more");
+    }
     free(dir);
     return rc;
 }

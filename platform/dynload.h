@@ -208,6 +208,11 @@ PGB_MUST_USE int pgb_pq_check_own_env(void);
  * user, password and dbname, through the URL or keys) and refuses PGSERVICE. */
 PGB_MUST_USE int pgb_pq_conninfo(char **out, pgb_pq_whose whose, const char *url,
                                  const char *const *keys, const char *const *vals);
+/* PGBOOT_EINVALID for a URL libpq cannot read, err being libpq's complaint
+ * (PQconninfoParse's; NULL: out of memory), with the way out. The URL,
+ * which libpq's complaint may quote, is left out of the message: it may
+ * hold a password. */
+int pgb_pq_url_invalid(const char *url, const char *err);
 /* Connect with pgb_pq_conninfo(). Returns 0 with *out set, whose status the
  * caller checks (its message says where it connected to), or an error
  * (PGSERVICE, a malformed URL, out of memory) with *out NULL. For our own

@@ -152,6 +152,25 @@ static char *kv_string(const kv_list *l)
     return s;
 }
 
+int pgb_pq_url_invalid(const char *url, const char *err)
+{
+    char msg[512];
+    size_t k = 0, n = url ? strlen(url) : 0;
+    for (const char *p = err ? err : "out of memory"; *p && k + 1 < sizeof msg;) {
+        if (n && !strncmp(p, url, n)) {
+            k += (size_t)snprintf(msg + k, sizeof msg - k, "(the URL)");
+            p += n;
+        } else {
+            msg[k++] = *p++;
+        }
+    }
+    msg[k < sizeof msg ? k : sizeof msg - 1] = '\0';
+    int rc = pgb_fail(PGBOOT_EINVALID, "the database URL is not valid: %s", msg);
+    pgb_hint("write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE, special characters of "
+             "the password percent-encoded (@ as %%40)");
+    return rc;
+}
+
 int pgb_pq_conninfo(char **out, pgb_pq_whose whose, const char *url, const char *const *keys,
                     const char *const *vals)
 {
@@ -165,8 +184,7 @@ int pgb_pq_conninfo(char **out, pgb_pq_whose whose, const char *url, const char 
         char *err = NULL;
         parsed = PQconninfoParse(url, &err);
         if (!parsed) {
-            rc = pgb_fail(PGBOOT_EINVALID, "the database URL is not valid: %s",
-                          err ? err : "out of memory");
+            rc = pgb_pq_url_invalid(url, err);
             if (err)
                 PQfreemem(err);
             return rc;

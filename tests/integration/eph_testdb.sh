@@ -316,6 +316,91 @@ case_ephemeral() {
     check_clean "$(eph_base)" "ephemeral"
 }
 
+# Errors a user meets give the way out on a "hint:" line: a URL that is no
+# URL, a database that is no clone, one dropped already, a wrong password, a
+# server that does not run, an empty template command, a file that is not
+# SQL text, a key path the user cannot read.
+case_hints() {
+    local u kept tpl f port noread
+    pgb testdb drop "not-a-url"
+    check_failed "drop of something that is no URL" || true
+    check_contains "$(hint_line)" "the URL pgboot testdb printed" "no URL: the hint says which URL"
+    tpl=$(dbs 'pgboot\_tpl\_%' | head -n 1)
+    pgb testdb drop "${APP_URL%/*}/$tpl"
+    check_failed "drop of a template" || true
+    check_contains "$(hint_line)" "pgboot testdb clean" "a template: the hint names testdb clean"
+    pgb testdb drop "${APP_URL%/*}/postgres"
+    check_failed "drop of postgres" || true
+    check_contains "$(hint_line)" "DROP DATABASE" "not a test database: the hint says how to drop it yourself"
+    tdb --template-sql "$SQL/schema.sql"
+    u=$(clone_url) || return 0
+    pgb testdb drop "$(sed -E 's|^(postgresql://[^:/@]+:)[^@]*@|\1wrong@|' <<<"$u")"
+    check_ne "$RC" 0 "drop with a wrong password fails"
+    check_error_shape "drop with a wrong password"
+    check_contains "$(hint_line)" "password" "a wrong password: the hint names the password"
+    check_not_contains "$ERR" "$(sed -E 's|^postgresql://[^:/@]+:([^@]*)@.*$|\1|' <<<"$APP_URL")" "the server's password is not shown"
+    pgb testdb keep "$u" --label hints
+    check_rc 0 "keep"
+    kept=$OUT
+    pgb testdb drop "$kept"
+    check_rc 0 "drop of the kept database"
+    pgb testdb drop "$kept"
+    check_failed "drop of a kept database dropped already" || true
+    check_contains "$(hint_line)" "pgboot testdb list" "dropped already: the hint says how to see what is left"
+    port=$(free_port)
+    pgb testdb --url "postgresql://u:pw@127.0.0.1:$port/postgres" --template-sql "$SQL/schema.sql"
+    check_failed "a server that does not run" 3 || true
+    check_contains "$(hint_line)" "pgboot start --app" "no server: the hint says how to start one"
+    pgb testdb --url "postgresql://u:topsecret@[bad/x" --template-sql "$SQL/schema.sql"
+    check_failed "a URL libpq cannot read" || true
+    check_not_contains "$ERR" "topsecret" "a URL libpq cannot read: its password is not shown"
+    check_contains "$(hint_line)" "postgresql://USER:PASSWORD@HOST:PORT/DATABASE" "a URL libpq cannot read: the hint says how one is written"
+    tdb --template-cmd ''
+    check_failed "an empty template command" || true
+    check_contains "$(hint_line)" "--template-cmd" "an empty command: the hint names --template-cmd"
+    f=$U/work/nul.sql
+    printf 'create table n(i int);\0' >"$f"
+    chown "$TEST_USER:" "$f"
+    tdb --template-sql "$f"
+    check_failed "a template file with a NUL byte" || true
+    check_contains "$(hint_line)" "pg_restore" "not SQL text: the hint names pg_restore for a custom-format dump"
+    noread=$U/work/noread
+    printf 'x' >"$noread"
+    chmod 600 "$noread"
+    tdb --template-cmd true --template-key "$noread"
+    check_failed "a template key the user cannot read" || true
+    check_contains "$(hint_line)" "--template-key" "unreadable key: the hint names --template-key"
+}
+
+# A role that may not do what testdb needs (a --url of a managed server):
+# the error is PostgreSQL's, the hint names the privilege.
+case_role_hints() {
+    local pgpass name pw hostport rpw u
+    pgpass=$U/data/$APP/pgpass
+    read -r name pw < <(grep -v '^#' "$pgpass" | awk -F: -v app="$APP" '$4 != app {print $4, $5; exit}')
+    if [[ -z $name || -z $pw ]]; then
+        nok "no superuser line in $pgpass"
+        return 0
+    fi
+    hostport=$(sed -E 's|^postgresql://[^@]*@([^/]*)/.*$|\1|' <<<"$APP_URL")
+    rpw=limited$RANDOM$RANDOM
+    sql "postgresql://$name:$pw@$hostport/postgres" "create role limited login nocreatedb password '$rpw'" >/dev/null
+    pgb testdb --url "postgresql://limited:$rpw@$hostport/postgres" --template-sql "$(sqlfile limited.sql "create table l(i int); -- $RANDOM$RANDOM")"
+    check_failed "testdb --url of a role without CREATEDB" || true
+    check_contains "$(err_line)" "permission denied to create database" "the error is PostgreSQL's"
+    check_contains "$(hint_line)" "CREATEDB" "the hint names the privilege"
+    tdb --template-sql "$SQL/schema.sql"
+    u=$(clone_url) || return 0
+    pgb testdb drop "postgresql://limited:$rpw@$hostport/$(url_db "$u")"
+    check_failed "drop of another role's clone" || true
+    check_contains "$(err_line)" "must be owner of database" "the error is PostgreSQL's"
+    check_contains "$(hint_line)" "ownership" "the hint says it takes the owner"
+    check_true "the clone is still there" db_exists "$(url_db "$u")"
+    pgb testdb drop "$u"
+    check_rc 0 "its owner drops it"
+    sql "postgresql://$name:$pw@$hostport/postgres" "drop role limited" >/dev/null
+}
+
 case_stop() {
     local dd
     dd=$U/data/$APP
@@ -378,5 +463,7 @@ run_case sql-error case_sql_error
 run_case pg-dump-plain case_pg_dump_plain
 run_case url-form case_url_form
 run_case ephemeral case_ephemeral
+run_case hints case_hints
+run_case role-hints case_role_hints
 run_case stop case_stop
 eph_finish

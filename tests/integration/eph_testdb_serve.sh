@@ -111,6 +111,22 @@ case_malformed() {
     wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
 }
 
+# Every kind of error reply a client can cause carries a hint, a non-empty
+# string (the library's errors the broker relays included: a database
+# dropped already, a template, a wrong password, ...); the refusal of
+# another server's URL names the broker's server and the URL's, never a
+# password.
+case_error_hints() {
+    local f
+    f=$(sqlfile hints.sql "create table t(i int); -- $RANDOM$RANDOM")
+    start_broker "$f" || return 0
+    client hints "$SOCK" "127.0.0.1:$(url_port "$APP_URL")" "$(jget "$READY" template)"
+    check_eq "$COUT" "" "every error reply has a hint; the refusal of another server's URL names both servers"
+    check_true "the broker still runs" pid_live "$BROKER_PID"
+    exec {BROKER_IN}>&-
+    wait_gone "$BROKER_PID" 30 || nok "the broker did not exit after stdin closed"
+}
+
 case_client_dies() {
     local f url h
     f=$(sqlfile die.sql "create table t(i int); insert into t values (1); -- $RANDOM$RANDOM")
@@ -286,13 +302,17 @@ case_server_restarted() {
     f=$(sqlfile restarted.sql "create table t(i int); insert into t values (7); -- $RANDOM$RANDOM")
     start_broker "$f" || return 0
     ask '{"op":"clone"}'
-    check_match "$(jget "$REPLY_LINE" url)" '^postgresql://' "a clone while the server runs"
+    url=$(jget "$REPLY_LINE" url)
+    check_match "$url" '^postgresql://' "a clone while the server runs"
     pgb stop --app "$APP"
     check_rc 0 "the app's server stops"
     ask '{"op":"clone"}'
     check_eq "$(jget "$REPLY_LINE" url)" "<missing>" "server stopped: no URL handed out"
     check_match "$(jget "$REPLY_LINE" error)" "^the server at .* does not answer: ." "the error names the server and why"
     check_contains "$(jget "$REPLY_LINE" hint)" "pgboot start --app" "the hint gives the way out"
+    ask "{\"op\":\"drop\",\"url\":\"$url\"}"
+    check_match "$(jget "$REPLY_LINE" error)" "^cannot connect to .*" "server stopped: a drop's error says it cannot connect"
+    check_contains "$(jget "$REPLY_LINE" hint)" "pgboot start --app" "and its hint gives the way out"
     pgb start --app "$APP"
     check_rc 0 "the app's server starts again"
     ask '{"op":"clone"}'
@@ -338,6 +358,7 @@ run_case cli-attach-repair case_cli_attach_repair
 run_case ready-and-stdio case_ready_and_stdio
 run_case parallel-clients case_parallel_clients
 run_case malformed case_malformed
+run_case error-hints case_error_hints
 run_case client-dies case_client_dies
 run_case keep case_keep
 run_case cli-under-broker case_cli_under_broker

@@ -105,7 +105,29 @@ case_bad_external() {
     pgb start --app "$CLIENT_APP" --database-url "postgresql://x:y@[::1/db"
     [[ $RC == 1 || $RC == 2 ]] && ok "a malformed URL is refused (exit $RC)" || nok "a malformed URL: expected exit 1 or 2, got $RC"
     check_contains "$ERR" "not valid" "the error says the URL is not valid"
+    pgb start --app "$CLIENT_APP" --database-url "postgresql://x:topsecret@[::1/db"
+    check_contains "$ERR" "not valid" "a malformed URL with a password: the error says the URL is not valid"
+    check_not_contains "$ERR" "topsecret" "the error does not show the password"
+    check_contains "$(hint_line)" "postgresql://USER:PASSWORD@HOST:PORT/DATABASE" "the hint says how a URL is written"
     [[ ! -e "$(app_dir "$CLIENT_APP")" ]] && ok "no cluster made for a failing external URL" || nok "$(app_dir "$CLIENT_APP") was made"
+}
+
+# stop and restart leave an external database alone, and say how to reach
+# pgboot's own server instead.
+case_stop_external() {
+    local url
+    url=$(cat "$T/host.url")
+    pgb stop --app "$CLIENT_APP" --database-url "$url"
+    check_ne "$RC" 0 "stop --database-url is refused"
+    check_error_shape "stop --database-url"
+    check_contains "$(err_line)" "pgboot does not stop it" "the error says pgboot does not stop it"
+    check_contains "$(hint_line)" "leave out --database-url" "the hint says how to use pgboot's own server"
+    PGB_ENV=("PGBOOT_DATABASE_URL=$url")
+    pgb restart --app "$CLIENT_APP"
+    check_ne "$RC" 0 "restart with PGBOOT_DATABASE_URL is refused"
+    check_contains "$(hint_line)" "unset PGBOOT_DATABASE_URL" "the hint names the variable"
+    PGB_ENV=()
+    check_true "the external server still answers" sql "$url" "select 1"
 }
 
 case_cleanup() {
@@ -117,5 +139,6 @@ case_cleanup() {
 run_case external_running case_external_running
 run_case serve_external case_serve_external
 run_case bad_external case_bad_external
+run_case stop_external case_stop_external
 run_case cleanup case_cleanup
 sl_finish

@@ -115,6 +115,20 @@ case_long_path_fits() {
     check_rc 0 "stop"
 }
 
+# The app directory's place is taken by a file: refused at once, with the way
+# out.
+case_app_dir_is_a_file() {
+    local app
+    app=$(app_name afile)
+    as_user mkdir -p "$U/data"
+    as_user sh -c "echo not a directory >'$(app_dir "$app")'"
+    pgb start --app "$app" --timeout 20
+    check_failed "start when the app directory is a file" || true
+    check_contains "$(err_line)" "$(app_dir "$app") exists and is not a directory" "the error names the file"
+    check_contains "$(hint_line)" "--app" "the hint gives the way out (another app name, or XDG_DATA_HOME)"
+    check_eq "$(cat "$(app_dir "$app")")" "not a directory" "the file is left as it was"
+}
+
 case_reserved_names() {
     local name
     for name in postgres template0 template1 pg_app public none Template1; do
@@ -138,4 +152,5 @@ run_case newline_in_home case_newline_in_home
 run_case deep_path case_deep_path
 run_case long_path_fits case_long_path_fits
 run_case reserved_names case_reserved_names
+run_case app_dir_is_a_file case_app_dir_is_a_file
 sl_finish

@@ -10,9 +10,14 @@ problems it finds (one per line), nothing when all is well.
     broker_client.py vanish SOCKET                     sends a clone request and
         closes at once, without reading the reply
     broker_client.py clone SOCKET                      prints one URL
+    broker_client.py hints SOCKET ADDRESS TEMPLATE     every kind of error
+        reply a client can cause carries a hint (a non-empty string); the
+        refusal of another server's URL names the broker's (ADDRESS,
+        host:port) and the URL's
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -111,7 +116,7 @@ def malformed(path):
             problems.append("%r: expected an error saying %r, got %r" % (shown, want, rep))
         if rep.get("id") != want_id:
             problems.append("%r: id %r echoed, expected %r" % (shown, rep.get("id"), want_id))
-        if "hint" not in rep and want not in ("not made by pgboot", "not a postgresql:// URL"):
+        if not isinstance(rep.get("hint"), str) or not rep["hint"].strip():
             problems.append("%r: no hint in %r" % (shown, rep))
     # blank lines are ignored; the broker still serves on this connection
     rep = ask(s, f, b"\n  \n" + json.dumps({"op": "clone", "id": "after"}).encode() + b"\n")
@@ -142,12 +147,101 @@ def malformed(path):
     return problems
 
 
+def with_db(url, db):
+    return url[:url.rindex("/")] + "/" + db
+
+
+def hints(path, address, template):
+    """Each request, the error its reply must carry (a piece of it), and a
+    hint: a non-empty string."""
+    problems = []
+    s, f = connect(path)
+
+    def expect_error(line, want, why):
+        rep = ask(s, f, line if isinstance(line, bytes) else json.dumps(line) + "\n")
+        err, hint = rep.get("error"), rep.get("hint")
+        if not isinstance(err, str) or want not in err:
+            problems.append("%s: expected an error saying %r, got %r" % (why, want, rep))
+        if not isinstance(hint, str) or not hint.strip():
+            problems.append("%s: no hint (a non-empty string) in %r" % (why, rep))
+        return rep
+
+    other = "postgresql://u:secret@10.0.0.2:5433/pgboot_t_00000000_aaaaaaaaaaaa"
+    # the protocol
+    expect_error(b"this is not json\n", "malformed request", "not JSON")
+    expect_error(b"[1,2]\n", "JSON object", "not an object")
+    expect_error({"id": 1}, "needs \"op\"", "no op")
+    expect_error({"op": "explode"}, "unknown op", "an unknown op")
+    expect_error({"op": "drop"}, "needs \"url\"", "drop without url")
+    expect_error({"op": "keep"}, "needs \"url\"", "keep without url")
+    expect_error({"op": "keep", "url": other, "label": 3}, "takes a \"label\"", "a label that is no text")
+    expect_error(b"{" + b" " * (70 << 10) + b"}\n", "too long", "an overlong line")
+    # another server's URL: refused, naming the broker's server and the URL's
+    for op in ("drop", "keep"):
+        rep = expect_error({"op": op, "url": other}, "only databases of its own server",
+                           op + " of another server's URL")
+        err = rep.get("error", "")
+        if "(%s)" % address not in err or "10.0.0.2:5433" not in err:
+            problems.append("%s of another server's URL: the refusal names neither the broker's server "
+                            "(%s) nor the URL's (10.0.0.2:5433): %r" % (op, address, err))
+        if "secret" in err or "secret" in rep.get("hint", ""):
+            problems.append("the refusal shows the URL's password: %r" % rep)
+    rep = expect_error({"op": "drop", "url": "postgresql://u:secret@[bad/x"}, "not valid",
+                       "drop of a URL libpq cannot read")
+    if "secret" in json.dumps(rep):
+        problems.append("the refusal of a URL libpq cannot read shows its password: %r" % rep)
+    # not URLs, not test databases
+    expect_error({"op": "drop", "url": "not a url"}, "not a postgresql:// URL", "drop of no URL")
+    expect_error({"op": "keep", "url": "not a url"}, "not a postgresql:// URL", "keep of no URL")
+    rep = ask(s, f, json.dumps({"op": "clone"}) + "\n")
+    if "url" not in rep:
+        problems.append("clone answered %r" % rep)
+        return problems
+    url = rep["url"]
+    expect_error({"op": "drop", "url": with_db(url, "postgres")}, "not made by pgboot", "drop of postgres")
+    expect_error({"op": "drop", "url": with_db(url, "nosuchdb")}, "not made by pgboot",
+                 "drop of a database that is not a test database")
+    expect_error({"op": "drop", "url": with_db(url, template)}, "not a clone it handed out",
+                 "drop of the template")
+    expect_error({"op": "keep", "url": with_db(url, template)}, "not a clone it handed out",
+                 "keep of the template (not a clone)")
+    m = re.match(r"^(postgresql://[^:/@]+:)([^@]*)(@.*)$", url)
+    if not m:
+        problems.append("the clone's URL has no password to change: %r" % url)
+    else:
+        expect_error({"op": "drop", "url": m.group(1) + "wrong" + m.group(3)}, "cannot connect",
+                     "drop with a wrong password")
+    rep = ask(s, f, json.dumps({"op": "keep", "url": url, "label": "x"}) + "\n")
+    kept = rep.get("url")
+    if not kept:
+        problems.append("keep answered %r" % rep)
+        return problems
+    expect_error({"op": "keep", "url": url}, "does not exist", "keep of a clone kept already")
+    expect_error({"op": "drop", "url": url}, "does not exist", "drop of a clone kept already")
+    expect_error({"op": "keep", "url": kept}, "not a clone it handed out", "keep of a kept database")
+    rep = ask(s, f, json.dumps({"op": "drop", "url": kept}) + "\n")
+    if rep != {"ok": True}:
+        problems.append("drop of the kept database answered %r" % rep)
+    expect_error({"op": "drop", "url": kept}, "does not exist", "drop of a kept database dropped already")
+    rep = ask(s, f, json.dumps({"op": "clone"}) + "\n")
+    if "url" not in rep:
+        problems.append("clone answered %r" % rep)
+        return problems
+    url = rep["url"]
+    ask(s, f, json.dumps({"op": "drop", "url": url}) + "\n")
+    expect_error({"op": "drop", "url": url}, "does not exist", "drop of a clone dropped already")
+    s.close()
+    return problems
+
+
 def main():
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "parallel":
         problems = parallel(path, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif mode == "malformed":
         problems = malformed(path)
+    elif mode == "hints":
+        problems = hints(path, sys.argv[3], sys.argv[4])
     elif mode == "cut":
         s, _ = connect(path)
         s.sendall(b'{"op":"clo')

@@ -1,6 +1,7 @@
 /* pgboot_testdb_options across versions (an older caller's struct is read and
  * initialised only as far as its version goes), and the argument checks of
- * the test-database calls that refuse before any connection is made. */
+ * the test-database calls that refuse before any connection is made (each
+ * with a hint, the way out), and the server address of a URL for messages. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,8 +43,19 @@ static void init_by_version(void **state)
                      PGBOOT_EINVALID);
 }
 
-/* open with these options: PGBOOT_EINVALID whose message has `want`. */
-static void refused(const pgboot_testdb_options *o, const char *want)
+/* The last failure has a hint (a non-empty one) that says `want`. */
+static void hinted(const char *want)
+{
+    const char *h = pgboot_error_hint();
+    if (!h || !*h)
+        fail_msg("'%s' has no hint", pgboot_error_last());
+    if (!strstr(h, want))
+        fail_msg("the hint of '%s', '%s', does not say '%s'", pgboot_error_last(), h, want);
+}
+
+/* open with these options: PGBOOT_EINVALID whose message has `want`, with a
+ * hint that says `hint`. */
+static void refused(const pgboot_testdb_options *o, const char *want, const char *hint)
 {
     pgboot_testdb *t = NULL;
     assert_int_equal(pgboot_testdb_open(&t, o), PGBOOT_EINVALID);
@@ -51,6 +63,7 @@ static void refused(const pgboot_testdb_options *o, const char *want)
     assert_null(pgboot_testdb_template_output()); /* no command ran */
     if (!strstr(pgboot_error_last(), want))
         fail_msg("'%s' does not say '%s'", pgboot_error_last(), want);
+    hinted(hint);
 }
 
 static void open_refusals(void **state)
@@ -60,27 +73,27 @@ static void open_refusals(void **state)
     const char *keys[] = {"migrations", NULL};
     pgboot_testdb_options o = PGBOOT_TESTDB_OPTIONS_INIT;
     o.url = NOWHERE;
-    refused(&o, "no template SQL files given");
+    refused(&o, "no template SQL files given", "--template-sql");
     o.template_cmd = "";
-    refused(&o, "the template command is empty");
+    refused(&o, "the template command is empty", "--template-cmd '");
     o.template_cmd = NULL;
     o.template_keys = keys;
-    refused(&o, "go with a template command");
+    refused(&o, "go with a template command", "add --template-cmd");
     o.template_keys = NULL;
     o.template_name = "seeded";
     o.sql_files = sql;
-    refused(&o, "takes no SQL files nor a template command");
+    refused(&o, "takes no SQL files nor a template command", "either --template NAME");
     o.sql_files = NULL;
     o.template_name = "Seeded-1";
-    refused(&o, "not a snapshot name");
+    refused(&o, "not a snapshot name", "lower-case letters");
     o.template_name = "a_name_that_is_longer_than_forty_bytes_xyz";
-    refused(&o, "not a snapshot name");
+    refused(&o, "not a snapshot name", "1 to 40");
     /* a version 2 caller's struct: the version 3 fields are not read */
     pgboot_testdb_options v2 = PGBOOT_TESTDB_OPTIONS_INIT;
     v2.version = 2;
     v2.url = NOWHERE;
     v2.template_cmd = "exit 0"; /* garbage to a version 2 caller */
-    refused(&v2, "no template SQL files given");
+    refused(&v2, "no template SQL files given", "--template-sql");
 }
 
 static void keep_snapshot_refusals(void **state)
@@ -90,24 +103,69 @@ static void keep_snapshot_refusals(void **state)
     assert_int_equal(pgboot_testdb_keep(NOWHERE, "x", NULL), PGBOOT_EINVALID);
     assert_int_equal(pgboot_testdb_keep("not a url", "x", &url), PGBOOT_EINVALID);
     assert_null(url);
+    hinted("the URL pgboot testdb printed");
     assert_int_equal(pgboot_testdb_keep(NOWHERE, "x", &url), PGBOOT_EINVALID);
     assert_non_null(strstr(pgboot_error_last(), "not made by pgboot testdb"));
+    hinted("pgboot_t_");
     assert_int_equal(
         pgboot_testdb_keep("postgresql://a@127.0.0.1:1/pgboot_tpl_0123456789abcdef", "x", &url),
         PGBOOT_EINVALID);
     assert_non_null(strstr(pgboot_error_last(), "(template), not a clone it handed out"));
+    hinted("pgboot_t_");
+    /* a URL libpq cannot read: not quoted (it may hold a password) */
+    assert_int_equal(pgboot_testdb_drop("postgresql://a:secret@[::1/pgboot_t_0"), PGBOOT_EINVALID);
+    assert_non_null(strstr(pgboot_error_last(), "not valid"));
+    assert_null(strstr(pgboot_error_last(), "secret"));
+    hinted("the URL pgboot testdb printed");
+    assert_int_equal(pgboot_testdb_drop("postgresql://a@127.0.0.1:1"), PGBOOT_EINVALID);
+    assert_non_null(strstr(pgboot_error_last(), "names no database"));
+    hinted("the URL pgboot testdb printed");
+    assert_int_equal(pgboot_testdb_drop("not a url"), PGBOOT_EINVALID);
+    hinted("the URL pgboot testdb printed");
+    assert_int_equal(pgboot_testdb_drop(NOWHERE), PGBOOT_EINVALID);
+    hinted("DROP DATABASE");
+    assert_int_equal(pgboot_testdb_drop("postgresql://a@127.0.0.1:1/pgboot_tpl_0123456789abcdef"),
+                     PGBOOT_EINVALID);
+    hinted("pgboot testdb clean");
     unsigned ended = 7;
     assert_int_equal(pgboot_testdb_snapshot(NOWHERE, "Bad Name", &ended), PGBOOT_EINVALID);
     assert_int_equal(ended, 0);
+    hinted("lower-case letters");
     assert_int_equal(pgboot_testdb_snapshot(NOWHERE, NULL, NULL), PGBOOT_EINVALID);
+    hinted("--as NAME");
     assert_int_equal(
         pgboot_testdb_snapshot("postgresql://a@127.0.0.1:1/pgboot_s_seeded", "copy", NULL),
         PGBOOT_EINVALID);
     assert_non_null(strstr(pgboot_error_last(), "(snapshot)"));
+    hinted("pgboot_k_");
     pgboot_testdb_entry *e = NULL;
     size_t n = 9;
     assert_int_equal(pgboot_testdb_list(NULL, &e, &n), PGBOOT_EINVALID);
     assert_int_equal(pgboot_testdb_clean(NULL, 1, NULL), PGBOOT_EINVALID);
+}
+
+/* pgboot_testdb_address(NULL, url) is `want` (NULL: none). */
+static void address_is(const char *url, const char *want)
+{
+    char *a = pgboot_testdb_address(NULL, url);
+    if (!want ? a != NULL : !a || strcmp(a, want) != 0)
+        fail_msg("the address of '%s' is '%s', not '%s'", url ? url : "(null)", a ? a : "(null)",
+                 want ? want : "(null)");
+    pgboot_free(a);
+}
+
+static void addresses(void **state)
+{
+    (void)state;
+    address_is("postgresql://u:secret@127.0.0.1:5432/pgboot_t_x", "127.0.0.1:5432");
+    address_is("postgres://u:secret@[::1]:5433/db", "[::1]:5433");
+    address_is("postgresql:///db?host=/run/pg&port=6000", "/run/pg:6000");
+    address_is("postgresql://u@db.example/x?hostaddr=10.0.0.2",
+               "db.example (10.0.0.2):(default port)");
+    address_is("postgresql://u@/x", "(default host):(default port)");
+    address_is("postgresql://u:secret@[::1/x", NULL);
+    address_is("mysql://u@127.0.0.1:1/x", NULL);
+    address_is(NULL, NULL); /* nor a handle */
 }
 
 int main(void)
@@ -116,6 +174,7 @@ int main(void)
         cmocka_unit_test(init_by_version),
         cmocka_unit_test(open_refusals),
         cmocka_unit_test(keep_snapshot_refusals),
+        cmocka_unit_test(addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
