@@ -1063,6 +1063,23 @@ static int is_snapshot_hash(PGconn *c, const char *h8)
     return yes;
 }
 
+/* What a message shows of a string that is not a postgresql:// URL, which
+ * may still hold a password (mysql://user:secret@host/db, a libpq
+ * "host=... password=..." string): another scheme's URL by its scheme alone,
+ * a string with '=' or '@' not at all, anything else by its first 60 bytes. */
+static void not_url_shown(const char *s, char *out, size_t n)
+{
+    if (!s)
+        s = "";
+    const char *sep = strstr(s, "://");
+    if (sep && sep - s <= 16 && strspn(s, "abcdefghijklmnopqrstuvwxyz+.-") == (size_t)(sep - s))
+        snprintf(out, n, "%.*s://...", (int)(sep - s), s);
+    else if (strpbrk(s, "=@"))
+        snprintf(out, n, "(not shown: it may hold a password)");
+    else
+        snprintf(out, n, "%.60s", s);
+}
+
 /* The server opts names (its url, or its server's), and whose it is;
  * libpq loaded. PGBOOT_EINVALID (no opts, both or neither, not a URL),
  * PGBOOT_EVERSION (opts' version), or libpq's loading error. */
@@ -1079,7 +1096,9 @@ static int options_target(const pgboot_testdb_options *o, const char **url, pgb_
     *url = server ? server->url : o->url;
     *whose = server && !server->external ? PGB_PQ_OURS : PGB_PQ_USERS;
     if (!is_url(*url)) {
-        rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", *url ? *url : "");
+        char shown[96];
+        not_url_shown(*url, shown, sizeof shown);
+        rc = pgb_fail(PGBOOT_EINVALID, "'%s' is not a postgresql:// URL", shown);
         pgb_hint("pass the server's URL (pgboot url --app NAME prints one), or use --app NAME");
         return rc;
     }
@@ -1381,7 +1400,9 @@ static int test_db_of(const char *url, const char *const *prefixes, const char *
     *db = NULL;
     int rc;
     if (!is_url(url)) {
-        rc = pgb_fail(PGBOOT_EINVALID, "'%.60s' is not a postgresql:// URL", url ? url : "");
+        char shown[96];
+        not_url_shown(url, shown, sizeof shown);
+        rc = pgb_fail(PGBOOT_EINVALID, "'%s' is not a postgresql:// URL", shown);
         pgb_hint(URL_HINT);
         return rc;
     }

@@ -122,6 +122,16 @@ static void keep_snapshot_refusals(void **state)
     hinted("the URL pgboot testdb printed");
     assert_int_equal(pgboot_testdb_drop("not a url"), PGBOOT_EINVALID);
     hinted("the URL pgboot testdb printed");
+    /* what is not a postgresql:// URL is not quoted where it may hold a
+     * password: another scheme's URL, a libpq key=value string */
+    assert_int_equal(pgboot_testdb_drop("mysql://u:secret@127.0.0.1/pgboot_t_0"), PGBOOT_EINVALID);
+    assert_non_null(strstr(pgboot_error_last(), "'mysql://...' is not a postgresql:// URL"));
+    assert_int_equal(pgboot_testdb_drop("host=127.0.0.1 password=secret dbname=pgboot_t_0"),
+                     PGBOOT_EINVALID);
+    assert_null(strstr(pgboot_error_last(), "secret"));
+    pgboot_testdb_options bad = PGBOOT_TESTDB_OPTIONS_INIT;
+    bad.url = "mysql://u:secret@127.0.0.1/x";
+    refused(&bad, "'mysql://...' is not a postgresql:// URL", "pgboot url --app NAME");
     assert_int_equal(pgboot_testdb_drop(NOWHERE), PGBOOT_EINVALID);
     hinted("DROP DATABASE");
     assert_int_equal(pgboot_testdb_drop("postgresql://a@127.0.0.1:1/pgboot_tpl_0123456789abcdef"),
