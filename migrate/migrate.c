@@ -507,7 +507,7 @@ static int prepare_target(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
     int rc;
-    if (!o->dry_run && (rc = pgb_record_check_role(mg->c)) != 0)
+    if (!o->dry_run && (rc = pgb_record_check_role(mg->c, !o->schema_file && !o->data_only)) != 0)
         return rc;
     /* See staging_open; should this fail, creating the staging schema
      * again says why. */
