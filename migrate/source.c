@@ -813,6 +813,7 @@ static int fk_row(pgb_src_table *tb, sqlite3_stmt *s, void *state)
         f->table = col_text(s, 2);
         f->on_update = col_text(s, 5);
         f->on_delete = col_text(s, 6);
+        f->id = id;
         *last_id = id;
     }
     pgb_src_fk *f = &tb->fks[tb->nfks - 1];
@@ -830,6 +831,20 @@ static int read_fks(pgb_src_db *db, pgb_src_table *tb)
     int last_id = -1;
     return each_pragma_row(db, tb, "foreign_key_list", "cannot read the foreign keys", fk_row,
                            &last_id);
+}
+
+int64_t pgb_src_fk_orphans(pgb_src_db *db, const pgb_src_table *tb, const pgb_src_fk *fk)
+{
+    /* table, rowid, parent, fkid: one row per row and key that breaks it */
+    sqlite3_stmt *s = pragma(db, "foreign_key_check", tb->name);
+    if (!s)
+        return -1;
+    int64_t n = 0;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        n += sqlite3_column_int(s, 3) == fk->id;
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? n : -1;
 }
 
 static int index_row(pgb_src_table *tb, sqlite3_stmt *s, void *state)

@@ -29,6 +29,7 @@ typedef struct {
     int n;
     char *on_update, *on_delete;
     int deferrable; /* DEFERRABLE INITIALLY DEFERRED */
+    int id;         /* SQLite's id of the key (PRAGMA foreign_key_list, foreign_key_check) */
 } pgb_src_fk;
 
 typedef struct {
@@ -115,6 +116,14 @@ PGB_MUST_USE int pgb_src_open(pgb_src_db *db, const char *path, pgb_gate *gate);
 /* Wait for the integrity check started by pgb_src_open: damage anywhere in
  * the file (even in index pages a migration never reads) is an error. */
 PGB_MUST_USE int pgb_src_check(pgb_src_db *db);
+
+/* How many rows of tb have a value of its foreign key fk (one of tb->fks)
+ * that no row of the referenced table holds, as SQLite's PRAGMA
+ * foreign_key_check counts them: 0 or more; -1 when SQLite cannot check the
+ * key (the referenced columns are not a primary key or unique, a read
+ * failed). Never fails: the caller goes on as if it were unknown. In the
+ * thread that opened db. */
+int64_t pgb_src_fk_orphans(pgb_src_db *db, const pgb_src_table *tb, const pgb_src_fk *fk);
 /* Read the schema. */
 PGB_MUST_USE int pgb_src_introspect(pgb_src_db *db);
 void pgb_src_close(pgb_src_db *db);

@@ -91,6 +91,57 @@ EOF
     check_untouched "$SERVER_URL" "--dry-run --app"
 }
 
+# --dry-run of a file whose rows break a foreign key (SQLite enforces none
+# unless asked): the migration keeps such a key NOT VALID, with a warning;
+# the dry run says the same (SQLite's foreign_key_check counts the rows) and
+# its DDL leaves the key unvalidated too, so that the DDL, run and loaded
+# with the rows, fails nowhere (was: it printed VALIDATE CONSTRAINT for every
+# key, without a word). The other keys of the table, clean, are validated.
+case_dry_run_orphans() {
+    local src url ddl_db real warn_dry warn_real cons
+    src=$U/src/orphans.db
+    mkdb "$src" '
+c.execute("CREATE TABLE p (id INTEGER PRIMARY KEY)")
+c.execute("CREATE TABLE q (id INTEGER PRIMARY KEY)")
+c.execute("CREATE TABLE ch (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p (id), qid INTEGER REFERENCES q)")
+c.execute("CREATE TABLE ch2 (id INTEGER PRIMARY KEY, qid INTEGER REFERENCES q, pid INTEGER REFERENCES p)")
+c.execute("INSERT INTO p VALUES (1)")
+c.execute("INSERT INTO q VALUES (1)")
+c.execute("INSERT INTO ch VALUES (1, 1, 1), (2, 99, 1), (3, 98, NULL), (4, NULL, 1)")
+c.execute("INSERT INTO ch2 VALUES (1, 7, 1)")'
+    url=$(newdb dryorphans)
+    pgb migrate --sqlite "$src" --to "$url" --dry-run
+    check_rc 0 "--dry-run of a file with orphan rows"
+    check_untouched "$url" "--dry-run"
+    # stdout: the DDL, then the report
+    "$PY" - "$T/.out" "$T/orphans.ddl" "$U/out/dry-orphans.json" <<'EOF'
+import sys
+text = open(sys.argv[1]).read()
+i = text.rfind("\n{\n")
+open(sys.argv[2], "w").write(text[:i + 1])
+open(sys.argv[3], "w").write(text[i + 1:])
+EOF
+    warn_dry=$(rj "$U/out/dry-orphans.json" '"\n".join(d["warnings"])')
+    check_contains "$warn_dry" "foreign key ch -> p: existing rows reference missing rows (2 rows of ch, by SQLite's foreign_key_check); kept as NOT VALID" "the dry run warns of ch's key to p, with SQLite's count"
+    check_contains "$warn_dry" "foreign key ch2 -> q: existing rows reference missing rows (1 row of ch2, by SQLite's foreign_key_check)" "and of ch2's key to q"
+    check_eq "$(grep -c . <<<"$warn_dry" || true)" 2 "no other warning (ch -> q and ch2 -> p are clean)"
+    ddl_db=$(newdb dryorphansddl)
+    local out
+    if out=$(q_script "$ddl_db" <"$T/orphans.ddl" 2>&1); then
+        ok "the printed DDL runs in an empty database"
+    else
+        nok "the printed DDL fails in PostgreSQL: $(head -c 600 <<<"$out")"
+    fi
+    real=$(newdb dryorphansreal)
+    pgb migrate --sqlite "$src" --to "$real" --report "$U/out/real-orphans.json"
+    check_rc 0 "(the same file migrated for real)"
+    warn_real=$(rj "$U/out/real-orphans.json" '"\n".join(w.split(" (")[0] + ";" + w.split(");")[1] for w in d["warnings"])')
+    check_eq "$(rj "$U/out/dry-orphans.json" '"\n".join(w.split(" (")[0] + ";" + w.split(");")[1] for w in d["warnings"])')" "$warn_real" "the dry run's warnings are the migration's (but for the cause)"
+    cons="SELECT string_agg(conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' (not validated)' END, ';' ORDER BY conrelid::regclass::text, pg_get_constraintdef(oid)) FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype = 'f'"
+    check_eq "$(q "$ddl_db" "$cons")" "$(q "$real" "$cons")" "the dry-run DDL gives the migration's foreign keys, validated or not alike"
+    check_contains "$(q "$real" "$cons")" "ch FOREIGN KEY (qid) REFERENCES q(id);" "(ch's clean key is validated)"
+}
+
 # --- --json, --report, the report's fields ------------------------------------------
 
 case_json_report() {
@@ -300,6 +351,7 @@ case_progress() {
 
 run_case progress case_progress
 run_case dry_run case_dry_run
+run_case dry_run_orphans case_dry_run_orphans
 run_case json_report case_json_report
 run_case again_and_force case_again_and_force
 run_case force_empty_tables case_force_empty_tables
