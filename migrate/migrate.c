@@ -327,9 +327,25 @@ static int connect_target(migration *mg)
     int rc = pgb_pq_open(&mg->c, mg->to.whose, mg->to.url, NULL, NULL);
     if (rc)
         return rc;
-    if (PQstatus(mg->c) != CONNECTION_OK)
-        return pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s",
-                        PQerrorMessage(mg->c));
+    if (PQstatus(mg->c) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(mg->c);
+        rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s", m);
+        if (!strncmp(m, "invalid ", 8)) /* a parameter's value libpq does not take */
+            pgb_hint("check the URL's parameters (libpq names the one it does not take); "
+                     "nothing was written");
+        else if (strstr(m, "password") || strstr(m, "authentication failed"))
+            pgb_hint("check the URL's user and password ('pgboot url --app NAME' prints the "
+                     "URL of an app's server); nothing was written");
+        else if (strstr(m, "does not exist"))
+            pgb_hint("check the URL's user and database: pgboot migrates into a database that "
+                     "exists (CREATE DATABASE, or --app NAME for an app's own); nothing was "
+                     "written");
+        else
+            pgb_hint("start the server ('pgboot start --app NAME' for an app's server; 'pgboot "
+                     "status --app NAME' tells whether it runs), or check the URL's host and "
+                     "port; nothing was written");
+        return rc;
+    }
     if (PQserverVersion(mg->c) < 130000)
         return pgb_fail(PGBOOT_EINVALID,
                         "the target runs PostgreSQL %d; pgboot migrates into "

@@ -331,6 +331,28 @@ case_usage() {
     check_untouched "$url" "after the usage errors"
 }
 
+# A target it cannot connect to: the error has a hint by libpq's cause (was:
+# none), and never shows the URL's password.
+case_connect_hints() {
+    local port base
+    port=$(free_port)
+    base=$(base_url "$SERVER_URL")
+    pgb migrate --sqlite "$CHINOOK" --to "postgresql://u:topsecret@127.0.0.1:$port/x"
+    check_failed "a server that does not run" || true
+    check_contains "$(hint_line)" "pgboot start --app NAME" "no server: the hint says how to start one"
+    check_contains "$(hint_line)" "nothing was written" "and that nothing was written"
+    check_not_contains "$ERR" "topsecret" "the URL's password is not shown"
+    pgb migrate --sqlite "$CHINOOK" --to "postgresql://u:topsecret@127.0.0.1:$port/x?sslmode=bogus"
+    check_failed "a parameter libpq does not take" || true
+    check_contains "$(hint_line)" "the URL's parameters" "a bad parameter: the hint names the URL's parameters"
+    pgb migrate --sqlite "$CHINOOK" --to "$base/nosuchdb"
+    check_failed "a database that does not exist" || true
+    check_contains "$(hint_line)" "CREATE DATABASE" "no database: the hint says to make it"
+    pgb migrate --sqlite "$CHINOOK" --to "$(sed -E 's|^(postgresql://[^:/@]+:)[^@]*@|\1wrong@|' <<<"$SERVER_URL")"
+    check_failed "a wrong password" || true
+    check_contains "$(hint_line)" "password" "a wrong password: the hint names the password"
+}
+
 # On a terminal: a progress line per table (rows, rows/s, %), then the
 # phase after the rows, cleared before the summary; not on a pipe.
 case_progress() {
@@ -360,4 +382,5 @@ run_case concurrent case_concurrent
 run_case schema_file case_schema_file
 run_case data_only case_data_only
 run_case usage case_usage
+run_case connect_hints case_connect_hints
 ml_finish
