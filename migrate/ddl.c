@@ -1505,7 +1505,7 @@ static int has_row(PGresult *r, const char *name)
 }
 
 static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_other *o,
-                        pgb_buf *ddl, pgb_report *rep, int *porter_made)
+                        pgb_buf *ddl, pgb_report *rep, int dry_run, int *porter_made)
 {
     char kind[32];
     snprintf(kind, sizeof kind, "fts%d table", o->fts_version);
@@ -1604,7 +1604,7 @@ static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_ot
             char what[300];
             snprintf(what, sizeof what, "cannot fill the search column %s.%s", t->name, col);
             pgb_ddl_add(ddl, sql.s);
-            rc = pgb_pq_exec(c, sql.s, what);
+            rc = dry_run ? 0 : pgb_pq_exec(c, sql.s, what);
         }
         if (rc == 0) {
             json_t *list = json_object_get(rep->root, "full_text");
@@ -1623,11 +1623,12 @@ static int fts_fill_one(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_src_ot
     return rc;
 }
 
-int pgb_ddl_fts_fill(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_buf *ddl, pgb_report *rep)
+int pgb_ddl_fts_fill(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_buf *ddl, pgb_report *rep,
+                     int dry_run)
 {
     int rc = 0, porter_made = 0;
     for (int i = 0; i < p->src->nothers && rc == 0; i++)
         if (p->src->others[i].kind == PGB_SRC_FTS)
-            rc = fts_fill_one(c, p, tg, &p->src->others[i], ddl, rep, &porter_made);
+            rc = fts_fill_one(c, p, tg, &p->src->others[i], ddl, rep, dry_run, &porter_made);
     return rc;
 }

@@ -870,9 +870,12 @@ static int finish_schema(migration *mg)
                   o->dry_run,
                   &mg->ahead};
     if (o->schema_file || o->data_only) { /* identities among the sequences */
+        /* a dry run against the target (in its transaction, rolled back)
+         * fills nothing, but makes pgboot_porter, or meets what stops it */
         if (o->dry_run)
-            return 0;
-        int rc = pgb_ddl_fts_fill(mg->c, p, &mg->tg, &mg->ddl, &mg->rep);
+            return mg->c && mg->in_txn ? pgb_ddl_fts_fill(mg->c, p, &mg->tg, &mg->ddl, &mg->rep, 1)
+                                       : 0;
+        int rc = pgb_ddl_fts_fill(mg->c, p, &mg->tg, &mg->ddl, &mg->rep, 0);
         return rc ? rc : pgb_target_after_load(&mg->tg, mg->c, &mg->ddl, &mg->rep);
     }
     for (int i = 0; i < p->ntables; i++) {
