@@ -288,7 +288,7 @@ case_app_schema_not_ours() {
     check_eq "$(q "$url" "SELECT (SELECT count(*) FROM p3) + (SELECT count(*) FROM p5)")" 0 "nothing written"
     check_eq "$(ts_objects "$url")" "configuration public.pgboot_porter: (no comment)" "theirs is left as it was"
     pgb migrate --sqlite "$SRC" --to "$url" --data-only --dry-run
-    check_failed "--data-only --dry-run stops as the migration does (was: 'would migrate')"  || true
+    check_failed "--data-only --dry-run stops as the migration does (was: 'would migrate')" || true
     check_match "$(err_line)" "text search configuration pgboot_porter that pgboot did not make" "the dry run's error names it"
 }
 
