@@ -199,6 +199,9 @@ case_porter_no_create() {
     check_contains "$ERR" "nothing was written" "and says nothing was written"
     check_contains "$(hint_line)" "GRANT CREATE ON SCHEMA public TO restricted" "the hint gives the statement that helps"
     check_eq "$(q "$owner" "SELECT count(*) FROM docs")/$(q "$owner" "SELECT count(*) FROM pg_ts_config WHERE cfgname = 'pgboot_porter'")" "0/0" "no row, no configuration written"
+    pgb migrate --sqlite "$PORTER" --to "$url" --data-only --dry-run
+    check_failed "the dry run stops the same way" || true
+    check_contains "$(err_line)" "may not create the text search configuration pgboot_porter" "the dry run's error names the configuration"
     q "$owner" "GRANT CREATE ON SCHEMA public TO restricted" >/dev/null
     pgb migrate --sqlite "$PORTER" --to "$url" --data-only
     check_rc 0 "with the grant, the role migrates into the app's tables"
