@@ -495,9 +495,9 @@ static int run_schema_file(PGconn *c, const char *path)
         pgb_hint("remove its BEGIN and COMMIT (in a copy of the file)");
         return rc;
     }
-    char what[600];
-    snprintf(what, sizeof what, "the schema %s failed", path);
-    rc = pgb_pq_exec(c, schema, what);
+    /* as psql runs it: pg_dump's \restrict lines and COPY ... FROM stdin
+     * included; a failure names the line */
+    rc = pgb_pq_run_script_txn(c, schema, strlen(schema), path);
     free(schema);
     return rc;
 }

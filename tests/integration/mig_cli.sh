@@ -289,6 +289,74 @@ case_schema_file() {
     [[ $RC == 0 ]] && check_casts "$url" "--schema"
 }
 
+# A schema file as a current pg_dump writes it (plain format): its
+# \restrict / \unrestrict lines, the search_path set to '', COPY ... FROM
+# stdin of a lookup table (was: a syntax error at the backslash). A statement
+# that fails is named by file and line, another meta-command is refused so,
+# each with its way out; nothing written.
+case_schema_pg_dump() {
+    local url f
+    url=$(newdb schemadump)
+    f=$U/src/schema-dump.sql
+    cat >"$f" <<'EOF'
+--
+-- PostgreSQL database dump
+--
+
+\restrict K3yFr0mPgDump
+
+SET statement_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET client_min_messages = warning;
+
+CREATE TABLE public.ev (
+    id bigint NOT NULL,
+    active boolean NOT NULL,
+    payload jsonb,
+    at timestamp with time zone,
+    note text
+);
+
+CREATE TABLE public.kinds (
+    k text NOT NULL
+);
+
+COPY public.kinds (k) FROM stdin;
+a
+b;c
+\.
+
+ALTER TABLE ONLY public.ev
+    ADD CONSTRAINT ev_pkey PRIMARY KEY (id);
+
+--
+-- PostgreSQL database dump complete
+--
+
+\unrestrict K3yFr0mPgDump
+EOF
+    user_own "$f"
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f" --verify full
+    check_rc 0 "--schema with pg_dump's plain format (\\restrict, COPY ... FROM stdin)"
+    [[ $RC == 0 ]] && check_casts "$url" "--schema (pg_dump)"
+    check_eq "$(q_try "$url" "SELECT string_agg(k, ',' ORDER BY k) FROM kinds")" "a,b;c" "the COPY's rows are there"
+    url=$(newdb schemadumpbad)
+    sed -i 's/^    note text$/    note text,\n    bad nosuchtype/' "$f"
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f"
+    check_failed "a schema file with a statement PostgreSQL refuses" || true
+    check_match "$(err_line)" "schema-dump.sql:17: .*nosuchtype" "the error names the file and the line of the word PostgreSQL refuses"
+    check_contains "$(hint_line)" "nothing was written" "the hint: fix the file, nothing written"
+    check_untouched "$url" "after the refused schema file"
+    url=$(newdb schemadumpmeta)
+    printf '\\connect other\n' >>"$f"
+    sed -i '/nosuchtype/d; s/^    note text,$/    note text/' "$f"
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f"
+    check_failed "a schema file with a psql meta-command" || true
+    check_contains "$(err_line)" "psql meta-command \\connect" "the error names the meta-command"
+    check_contains "$(hint_line)" "--data-only" "the hint: remove the line, or apply the file with psql and use --data-only"
+    check_untouched "$url" "after the refused meta-command"
+}
+
 case_data_only() {
     local url
     url=$(newdb dataonly)
@@ -380,6 +448,7 @@ run_case force_empty_tables case_force_empty_tables
 run_case existing_table case_existing_table
 run_case concurrent case_concurrent
 run_case schema_file case_schema_file
+run_case schema_pg_dump case_schema_pg_dump
 run_case data_only case_data_only
 run_case usage case_usage
 run_case connect_hints case_connect_hints
