@@ -833,18 +833,23 @@ static int read_fks(pgb_src_db *db, pgb_src_table *tb)
                            &last_id);
 }
 
-int64_t pgb_src_fk_orphans(pgb_src_db *db, const pgb_src_table *tb, const pgb_src_fk *fk)
+int64_t pgb_src_fk_orphans(pgb_src_db *db, pgb_src_table *tb, const pgb_src_fk *fk)
 {
-    /* table, rowid, parent, fkid: one row per row and key that breaks it */
-    sqlite3_stmt *s = pragma(db, "foreign_key_check", tb->name);
-    if (!s)
-        return -1;
-    int64_t n = 0;
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        n += sqlite3_column_int(s, 3) == fk->id;
-    sqlite3_finalize(s);
-    return step == SQLITE_DONE ? n : -1;
+    if (!tb->fks_checked) {
+        tb->fks_checked = 1;
+        for (int i = 0; i < tb->nfks; i++)
+            tb->fks[i].orphans = 0;
+        /* table, rowid, parent, fkid: one row per row and key it breaks */
+        sqlite3_stmt *s = pragma(db, "foreign_key_check", tb->name);
+        int step = SQLITE_ERROR;
+        while (s && (step = sqlite3_step(s)) == SQLITE_ROW)
+            for (int i = 0; i < tb->nfks; i++)
+                tb->fks[i].orphans += tb->fks[i].id == sqlite3_column_int(s, 3);
+        sqlite3_finalize(s);
+        for (int i = 0; i < tb->nfks && step != SQLITE_DONE; i++)
+            tb->fks[i].orphans = -1;
+    }
+    return fk->orphans;
 }
 
 static int index_row(pgb_src_table *tb, sqlite3_stmt *s, void *state)
