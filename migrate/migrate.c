@@ -525,6 +525,21 @@ static int prepare_target(migration *mg)
     int rc;
     if (!o->dry_run && (rc = pgb_record_check_role(mg->c, !o->schema_file && !o->data_only)) != 0)
         return rc;
+    /* A dry run goes on (its DDL is for a role that may run it, say the
+     * database's owner) but says what would stop this role's migration. */
+    if (o->dry_run && mg->c &&
+        pgb_record_check_role(mg->c, !o->schema_file && !o->data_only) != 0) {
+        char why[PGB_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", pgboot_error_last());
+        size_t n = strlen(why);
+        const char *tail = "; nothing was written";
+        if (n >= strlen(tail) && !strcmp(why + n - strlen(tail), tail))
+            why[n - strlen(tail)] = '\0';
+        const char *hint = pgboot_error_hint();
+        pgb_report_warn(&mg->rep, "this role's migration would stop before writing: %s%s%s%s", why,
+                        hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+        pgb_error_reset();
+    }
     /* See staging_open; should this fail, creating the staging schema
      * again says why. */
     if (!o->dry_run && pgb_staging_drop(mg->c) != 0)

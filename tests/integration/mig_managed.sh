@@ -174,6 +174,14 @@ case_no_create_in_schema() {
         check_contains "$(hint_line)" "GRANT CREATE ON SCHEMA public TO restricted" "${src##*/}: the hint gives the statement that helps"
         check_untouched "$url" "${src##*/}: after the refusal"
     done
+    # the dry run prints its DDL (for a role that may run it) and warns
+    # (was: 'would migrate', not a word)
+    pgb migrate --sqlite "$SMALL" --to "$url" --dry-run
+    check_rc 0 "--dry-run as the role"
+    check_contains "$OUT" "CREATE TABLE" "the dry run prints the DDL"
+    check_contains "$ERR" "warning: this role's migration would stop before writing: role restricted may not create tables in schema public" "and warns that this role's migration would stop"
+    check_contains "$ERR" "GRANT CREATE ON SCHEMA public TO restricted" "with the statement that helps"
+    check_untouched "$url" "after the dry run"
     q "$owner" "GRANT CREATE ON SCHEMA public TO restricted" >/dev/null
     pgb migrate --sqlite "$PORTER" --to "$url"
     check_rc 0 "with the grant, the role migrates"
