@@ -133,7 +133,10 @@ static void connect_hint(PGconn *c)
     const char *m = PQerrorMessage(c);
     if (!m)
         m = "";
-    if (strstr(m, "password") || strstr(m, "authentication failed"))
+    if (!strncmp(m, "invalid ", 8)) /* a parameter's value libpq does not take */
+        pgb_hint("check the URL's parameters (libpq names the one it does not take): "
+                 "postgresql://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=require, for one");
+    else if (strstr(m, "password") || strstr(m, "authentication failed"))
         pgb_hint("check the URL's user and password ('pgboot url --app NAME' prints the URL of an "
                  "app's server)");
     else if (strstr(m, "too many clients") || strstr(m, "remaining connection slots"))

@@ -99,8 +99,9 @@ PGB_MUST_USE int pgb_ddl_adopt_target_types(PGconn *c, pgb_plan *p, pgb_report *
  * rep's skipped, each filled column to rep's "full_text". Each UPDATE is
  * recorded in ddl. 0, or the error of PostgreSQL's refusal (PGBOOT_ERROR), or
  * PGBOOT_EINVALID when a pgboot_porter that pgboot did not make is in the
- * way. */
+ * way. dry_run: the UPDATEs are recorded, not run (pgboot_porter is made
+ * all the same, in c's transaction, which the dry run rolls back). */
 PGB_MUST_USE int pgb_ddl_fts_fill(PGconn *c, pgb_plan *p, const pgb_target *tg, pgb_buf *ddl,
-                                  pgb_report *rep);
+                                  pgb_report *rep, int dry_run);
 
 #endif

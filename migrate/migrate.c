@@ -327,9 +327,25 @@ static int connect_target(migration *mg)
     int rc = pgb_pq_open(&mg->c, mg->to.whose, mg->to.url, NULL, NULL);
     if (rc)
         return rc;
-    if (PQstatus(mg->c) != CONNECTION_OK)
-        return pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s",
-                        PQerrorMessage(mg->c));
+    if (PQstatus(mg->c) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(mg->c);
+        rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s", m);
+        if (!strncmp(m, "invalid ", 8)) /* a parameter's value libpq does not take */
+            pgb_hint("check the URL's parameters (libpq names the one it does not take); "
+                     "nothing was written");
+        else if (strstr(m, "password") || strstr(m, "authentication failed"))
+            pgb_hint("check the URL's user and password ('pgboot url --app NAME' prints the "
+                     "URL of an app's server); nothing was written");
+        else if (strstr(m, "does not exist"))
+            pgb_hint("check the URL's user and database: pgboot migrates into a database that "
+                     "exists (CREATE DATABASE, or --app NAME for an app's own); nothing was "
+                     "written");
+        else
+            pgb_hint("start the server ('pgboot start --app NAME' for an app's server; 'pgboot "
+                     "status --app NAME' tells whether it runs), or check the URL's host and "
+                     "port; nothing was written");
+        return rc;
+    }
     if (PQserverVersion(mg->c) < 130000)
         return pgb_fail(PGBOOT_EINVALID,
                         "the target runs PostgreSQL %d; pgboot migrates into "
@@ -479,9 +495,9 @@ static int run_schema_file(PGconn *c, const char *path)
         pgb_hint("remove its BEGIN and COMMIT (in a copy of the file)");
         return rc;
     }
-    char what[600];
-    snprintf(what, sizeof what, "the schema %s failed", path);
-    rc = pgb_pq_exec(c, schema, what);
+    /* as psql runs it: pg_dump's \restrict lines and COPY ... FROM stdin
+     * included; a failure names the line */
+    rc = pgb_pq_run_script_txn(c, schema, strlen(schema), path);
     free(schema);
     return rc;
 }
@@ -507,8 +523,23 @@ static int prepare_target(migration *mg)
 {
     const pgboot_migrate_options *o = mg->o;
     int rc;
-    if (!o->dry_run && (rc = pgb_record_check_role(mg->c)) != 0)
+    if (!o->dry_run && (rc = pgb_record_check_role(mg->c, !o->schema_file && !o->data_only)) != 0)
         return rc;
+    /* A dry run goes on (its DDL is for a role that may run it, say the
+     * database's owner) but says what would stop this role's migration. */
+    if (o->dry_run && mg->c &&
+        pgb_record_check_role(mg->c, !o->schema_file && !o->data_only) != 0) {
+        char why[PGB_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", pgboot_error_last());
+        size_t n = strlen(why);
+        const char *tail = "; nothing was written";
+        if (n >= strlen(tail) && !strcmp(why + n - strlen(tail), tail))
+            why[n - strlen(tail)] = '\0';
+        const char *hint = pgboot_error_hint();
+        pgb_report_warn(&mg->rep, "this role's migration would stop before writing: %s%s%s%s", why,
+                        hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+        pgb_error_reset();
+    }
     /* See staging_open; should this fail, creating the staging schema
      * again says why. */
     if (!o->dry_run && pgb_staging_drop(mg->c) != 0)
@@ -854,9 +885,12 @@ static int finish_schema(migration *mg)
                   o->dry_run,
                   &mg->ahead};
     if (o->schema_file || o->data_only) { /* identities among the sequences */
+        /* a dry run against the target (in its transaction, rolled back)
+         * fills nothing, but makes pgboot_porter, or meets what stops it */
         if (o->dry_run)
-            return 0;
-        int rc = pgb_ddl_fts_fill(mg->c, p, &mg->tg, &mg->ddl, &mg->rep);
+            return mg->c && mg->in_txn ? pgb_ddl_fts_fill(mg->c, p, &mg->tg, &mg->ddl, &mg->rep, 1)
+                                       : 0;
+        int rc = pgb_ddl_fts_fill(mg->c, p, &mg->tg, &mg->ddl, &mg->rep, 0);
         return rc ? rc : pgb_target_after_load(&mg->tg, mg->c, &mg->ddl, &mg->rep);
     }
     for (int i = 0; i < p->ntables; i++) {

@@ -84,6 +84,7 @@ void pgb_porter_ddl(pgb_buf *ddl)
  * another's; and the schema's name (malloc'd). */
 typedef struct {
     int config, dict;
+    int can_create; /* the role has CREATE on the schema */
     char *schema;
 } found;
 
@@ -96,7 +97,8 @@ static int find(PGconn *c, found *f)
         "ELSE -1 END FROM pg_ts_config WHERE cfgname = '" PGB_PORTER "' AND cfgnamespace = n.oid),"
         " 0), coalesce((SELECT CASE WHEN obj_description(oid, 'pg_ts_dict') = $2 THEN 1 ELSE -1 "
         "END FROM pg_ts_dict WHERE dictname = '" PGB_PORTER "' AND dictnamespace = n.oid), 0), "
-        "n.nspname, quote_ident(n.nspname) FROM pg_namespace n WHERE n.nspname = current_schema()",
+        "n.nspname, quote_ident(n.nspname), has_schema_privilege(n.oid, 'CREATE'), "
+        "quote_ident(current_user) FROM pg_namespace n WHERE n.nspname = current_schema()",
         2, NULL, params, NULL, NULL, 0);
     int rc = 0;
     f->schema = NULL;
@@ -110,6 +112,7 @@ static int find(PGconn *c, found *f)
     if (rc == 0) {
         f->config = atoi(PQgetvalue(r, 0, 0));
         f->dict = atoi(PQgetvalue(r, 0, 1));
+        f->can_create = !strcmp(PQgetvalue(r, 0, 4), "t");
         if (!(f->schema = pgb_strdup(PQgetvalue(r, 0, 2))))
             rc = pgb_fail(PGBOOT_ENOMEM, "out of memory");
     }
@@ -125,6 +128,19 @@ static int find(PGconn *c, found *f)
         pgb_hint("rename it (ALTER TEXT SEARCH %s %s." PGB_PORTER " RENAME TO another_name), "
                  "then migrate again; or migrate into another schema",
                  f->config < 0 ? "CONFIGURATION" : "DICTIONARY", PQgetvalue(r, 0, 3));
+        free(f->schema);
+        f->schema = NULL;
+    } else if (rc == 0 && f->config == 0 && !f->can_create) {
+        /* An app's role often may only write the tables: the owner makes
+         * it once, later migrations reuse it. */
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "role %s may not create the text search configuration " PGB_PORTER
+                      " in the target schema %s (it lacks the CREATE privilege there); the FTS "
+                      "tables with tokenize=porter are searched with it; nothing was written",
+                      PQgetvalue(r, 0, 5), f->schema);
+        pgb_hint("as the schema's owner, run GRANT CREATE ON SCHEMA %s TO %s, then migrate again "
+                 "(a later migration reuses pgboot's " PGB_PORTER ": the grant can go then)",
+                 PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 5));
         free(f->schema);
         f->schema = NULL;
     }

@@ -145,13 +145,15 @@ int pgb_record_check_tables(PGconn *c, pgb_plan *p, const pgboot_migrate_options
  * the migration (create the pgboot schema, or use it when someone created it
  * for the role)? Checked before anything is written: a managed server's role
  * may lack either. */
-int pgb_record_check_role(PGconn *c)
+int pgb_record_check_role(PGconn *c, int creates_tables)
 {
     PGresult *r = PQexec(c, "SELECT has_database_privilege(current_database(), 'CREATE') OR "
                             "coalesce((SELECT has_schema_privilege(oid, 'USAGE') AND "
                             "has_schema_privilege(oid, 'CREATE') FROM pg_namespace WHERE "
                             "nspname = 'pgboot'), false), current_user, current_database(), "
-                            "current_schema() IS NOT NULL, current_setting('search_path')");
+                            "current_schema() IS NOT NULL, current_setting('search_path'), "
+                            "coalesce(has_schema_privilege(current_schema(), 'CREATE'), false), "
+                            "quote_ident(current_schema()), quote_ident(current_user)");
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         int rc = pgb_fail(PGBOOT_ERROR, "cannot check the target's privileges: %s",
                           PQresultErrorMessage(r));
@@ -176,6 +178,17 @@ int pgb_record_check_role(PGconn *c)
         pgb_hint("as the database's owner, run GRANT CREATE ON DATABASE %s TO %s (or CREATE "
                  "SCHEMA pgboot; GRANT USAGE, CREATE ON SCHEMA pgboot TO %s), then migrate again",
                  PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 1));
+    } else if (creates_tables && strcmp(PQgetvalue(r, 0, 5), "t") != 0) {
+        /* PostgreSQL 15 and later let only the database's owner create in
+         * public: else CREATE TABLE would fail, with no way out named */
+        rc = pgb_fail(PGBOOT_EINVALID,
+                      "role %s may not create tables in schema %s of database %s (it lacks the "
+                      "CREATE privilege there), where the migration creates them; nothing was "
+                      "written",
+                      PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 2));
+        pgb_hint("as the schema's owner, run GRANT CREATE ON SCHEMA %s TO %s, then migrate again; "
+                 "or migrate into a schema the role owns (first in its search_path)",
+                 PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 7));
     }
     PQclear(r);
     return rc;

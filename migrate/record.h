@@ -15,9 +15,11 @@ typedef struct pg_conn PGconn;
  * *when what and when (both malloc'd), or both NULL when there is none.
  * 0, PGBOOT_ERROR (the query failed), PGBOOT_ENOMEM. */
 PGB_MUST_USE int pgb_record_find(PGconn *c, char **last_sha, char **when);
-/* May the role create the tables and record the migration? Before anything
- * is written. */
-PGB_MUST_USE int pgb_record_check_role(PGconn *c);
+/* May the role record the migration, and (creates_tables) create the
+ * tables in its current schema? Before anything is written. 0;
+ * PGBOOT_EINVALID (the hint names the statement that helps); PGBOOT_ERROR
+ * (the query failed). */
+PGB_MUST_USE int pgb_record_check_role(PGconn *c, int creates_tables);
 /* The plan's tables that exist in the target: an error unless --force
  * (and --replace for tables holding rows); with drop, they are dropped. */
 PGB_MUST_USE int pgb_record_check_tables(PGconn *c, pgb_plan *p, const pgboot_migrate_options *o,

@@ -813,6 +813,7 @@ static int fk_row(pgb_src_table *tb, sqlite3_stmt *s, void *state)
         f->table = col_text(s, 2);
         f->on_update = col_text(s, 5);
         f->on_delete = col_text(s, 6);
+        f->id = id;
         *last_id = id;
     }
     pgb_src_fk *f = &tb->fks[tb->nfks - 1];
@@ -830,6 +831,25 @@ static int read_fks(pgb_src_db *db, pgb_src_table *tb)
     int last_id = -1;
     return each_pragma_row(db, tb, "foreign_key_list", "cannot read the foreign keys", fk_row,
                            &last_id);
+}
+
+int64_t pgb_src_fk_orphans(pgb_src_db *db, pgb_src_table *tb, const pgb_src_fk *fk)
+{
+    if (!tb->fks_checked) {
+        tb->fks_checked = 1;
+        for (int i = 0; i < tb->nfks; i++)
+            tb->fks[i].orphans = 0;
+        /* table, rowid, parent, fkid: one row per row and key it breaks */
+        sqlite3_stmt *s = pragma(db, "foreign_key_check", tb->name);
+        int step = SQLITE_ERROR;
+        while (s && (step = sqlite3_step(s)) == SQLITE_ROW)
+            for (int i = 0; i < tb->nfks; i++)
+                tb->fks[i].orphans += tb->fks[i].id == sqlite3_column_int(s, 3);
+        sqlite3_finalize(s);
+        for (int i = 0; i < tb->nfks && step != SQLITE_DONE; i++)
+            tb->fks[i].orphans = -1;
+    }
+    return fk->orphans;
 }
 
 static int index_row(pgb_src_table *tb, sqlite3_stmt *s, void *state)

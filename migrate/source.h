@@ -28,7 +28,9 @@ typedef struct {
     char **to;   /* columns there (NULL entries: its primary key) */
     int n;
     char *on_update, *on_delete;
-    int deferrable; /* DEFERRABLE INITIALLY DEFERRED */
+    int deferrable;  /* DEFERRABLE INITIALLY DEFERRED */
+    int id;          /* SQLite's id of the key (PRAGMA foreign_key_list, foreign_key_check) */
+    int64_t orphans; /* pgb_src_fk_orphans's count, once counted */
 } pgb_src_fk;
 
 typedef struct {
@@ -61,6 +63,7 @@ typedef struct {
     int nchecks;
     pgb_src_fk *fks;
     int nfks;
+    int fks_checked; /* pgb_src_fk_orphans counted the keys' orphans */
     pgb_src_index *idx;
     int nidx;
     int64_t seq; /* sqlite_sequence value, if has_seq */
@@ -115,6 +118,15 @@ PGB_MUST_USE int pgb_src_open(pgb_src_db *db, const char *path, pgb_gate *gate);
 /* Wait for the integrity check started by pgb_src_open: damage anywhere in
  * the file (even in index pages a migration never reads) is an error. */
 PGB_MUST_USE int pgb_src_check(pgb_src_db *db);
+
+/* How many rows of tb have a value of its foreign key fk (one of tb->fks)
+ * that no row of the referenced table holds, as SQLite's PRAGMA
+ * foreign_key_check counts them: 0 or more; -1 when SQLite cannot check the
+ * table's keys (a referenced key that is not a primary key or unique, a
+ * read failed). Never fails: the caller goes on as if it were unknown. The
+ * first call for a table counts for all its keys, in one pass over its
+ * rows. In the thread that opened db. */
+int64_t pgb_src_fk_orphans(pgb_src_db *db, pgb_src_table *tb, const pgb_src_fk *fk);
 /* Read the schema. */
 PGB_MUST_USE int pgb_src_introspect(pgb_src_db *db);
 void pgb_src_close(pgb_src_db *db);

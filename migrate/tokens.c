@@ -458,9 +458,15 @@ static int date_function(const pgb_toks *t, const char *fn, size_t a, size_t clo
             i++;
             continue;
         }
+        /* in order: 'localtime' makes the time local, 'utc' makes it UTC
+         * again ('now', 'localtime', 'utc' is now in UTC); each where the
+         * time is so already changes nothing, as SQLite 3.42 and later have
+         * it (earlier ones shift it by the zone once more) */
         if (t->t[i].kind == TK_STRING && !strcasecmp(t->t[i].text, "localtime"))
             local = 1;
-        else if (!(t->t[i].kind == TK_STRING && !strcasecmp(t->t[i].text, "utc"))) {
+        else if (t->t[i].kind == TK_STRING && !strcasecmp(t->t[i].text, "utc"))
+            local = 0;
+        else {
             *why = "a date function modifier other than 'localtime' or 'utc'";
             return -1;
         }

@@ -250,6 +250,11 @@ int pgb_pq_exec(PGconn *c, const char *sql, const char *what);
  * 0, or PGBOOT_EINVALID naming file:line and PostgreSQL's message
  * (platform/sqlscript.c). */
 int pgb_pq_run_script(PGconn *c, const char *text, size_t len, const char *file);
+/* The same in c's open transaction (migrate --schema): each batch under a
+ * savepoint, so that the statement that fails is still found; the hints
+ * name the schema file's ways out. A failure leaves the transaction
+ * aborted, for the caller to roll back. */
+int pgb_pq_run_script_txn(PGconn *c, const char *text, size_t len, const char *file);
 /* Does the query (with one parameter, or none when param is NULL) return a
  * row? */
 int pgb_pq_exists(PGconn *c, const char *sql, const char *param, int *yes);

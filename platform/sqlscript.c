@@ -27,6 +27,7 @@ typedef struct {
     const char *text, *file;
     size_t len;
     size_t batch_start, batch_end; /* statements not yet sent: [start, end) */
+    int in_txn;                    /* in the caller's transaction: a savepoint per batch */
 } script;
 
 static int line_of(const script *s, size_t off)
@@ -93,8 +94,18 @@ static size_t statement_end(const script *s, size_t i)
 static int fail_at(const script *s, size_t off, const char *fmt, const char *detail)
 {
     int rc = pgb_fail(PGBOOT_EINVALID, "%s:%d: %s%s", s->file, line_of(s, off), fmt, detail);
-    pgb_hint("fix the file; the template is rebuilt from the files' new contents");
+    if (s->in_txn)
+        pgb_hint("fix the file (or a copy of it), then migrate again; nothing was written");
+    else
+        pgb_hint("fix the file; the template is rebuilt from the files' new contents");
     return rc;
+}
+
+/* A statement of the script's own (a savepoint's), whose failure is the
+ * server's, not the file's. */
+static int run_own(const script *s, const char *q)
+{
+    return pgb_pq_exec(s->conn, q, "cannot run the SQL file");
 }
 
 /* The byte offset of PostgreSQL's 1-based character position in `q`. */
@@ -135,10 +146,18 @@ static int flush(script *s)
         return 0;
     size_t off = start;
     char *err = NULL;
+    int rc = s->in_txn ? run_own(s, "SAVEPOINT pgboot_script") : 0;
+    if (rc)
+        return rc;
     if (run_one(s, start, end, &off, &err) == 0)
-        return 0;
-    /* The batch was one implicit transaction and changed nothing: again,
-     * one statement at a time, for the line of the one that fails. */
+        return s->in_txn ? run_own(s, "RELEASE SAVEPOINT pgboot_script") : 0;
+    /* The batch was one implicit transaction (or is rolled back to the
+     * savepoint) and changed nothing: again, one statement at a time, for
+     * the line of the one that fails. */
+    if (s->in_txn && (rc = run_own(s, "ROLLBACK TO SAVEPOINT pgboot_script")) != 0) {
+        free(err);
+        return rc;
+    }
     for (size_t i = start; i < end;) {
         size_t e = statement_end(s, i);
         if (e > end)
@@ -159,7 +178,7 @@ static int flush(script *s)
     char *nl;
     while (err && (nl = strchr(err, '\n')) != NULL)
         *nl = ' ';
-    int rc = fail_at(s, off, "", err ? err : "the statement failed");
+    rc = fail_at(s, off, "", err ? err : "the statement failed");
     free(err);
     return rc;
 }
@@ -254,8 +273,13 @@ static int meta_command(script *s, size_t i, size_t *next)
     snprintf(word, sizeof word, "%.*s", (int)(w - i < 30 ? w - i : 30), s->text + i);
     int rc = pgb_fail(PGBOOT_EINVALID, "%s:%d: psql meta-command %s cannot run here", s->file,
                       line_of(s, i), word);
-    pgb_hint("a template file holds SQL (pg_dump's plain format included); run what needs psql "
-             "with --template-cmd or remove the line");
+    if (s->in_txn)
+        pgb_hint("a schema file holds SQL (pg_dump's plain format included): remove the line "
+                 "(in a copy of the file), or apply the file with psql and migrate with "
+                 "--data-only; nothing was written");
+    else
+        pgb_hint("a template file holds SQL (pg_dump's plain format included); run what needs "
+                 "psql with --template-cmd or remove the line");
     return rc;
 }
 
@@ -279,9 +303,9 @@ static size_t skip_blanks(const script *s, size_t i)
     }
 }
 
-int pgb_pq_run_script(PGconn *c, const char *text, size_t len, const char *file)
+static int run_script(PGconn *c, const char *text, size_t len, const char *file, int in_txn)
 {
-    script s = {.conn = c, .text = text, .file = file, .len = len};
+    script s = {.conn = c, .text = text, .file = file, .len = len, .in_txn = in_txn};
     size_t i = 0;
     while (i < len) {
         size_t ws = skip_blanks(&s, i);
@@ -313,4 +337,14 @@ int pgb_pq_run_script(PGconn *c, const char *text, size_t len, const char *file)
         }
     }
     return flush(&s);
+}
+
+int pgb_pq_run_script(PGconn *c, const char *text, size_t len, const char *file)
+{
+    return run_script(c, text, len, file, 0);
+}
+
+int pgb_pq_run_script_txn(PGconn *c, const char *text, size_t len, const char *file)
+{
+    return run_script(c, text, len, file, 1);
 }

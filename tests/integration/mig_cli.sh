@@ -91,6 +91,57 @@ EOF
     check_untouched "$SERVER_URL" "--dry-run --app"
 }
 
+# --dry-run of a file whose rows break a foreign key (SQLite enforces none
+# unless asked): the migration keeps such a key NOT VALID, with a warning;
+# the dry run says the same (SQLite's foreign_key_check counts the rows) and
+# its DDL leaves the key unvalidated too, so that the DDL, run and loaded
+# with the rows, fails nowhere (was: it printed VALIDATE CONSTRAINT for every
+# key, without a word). The other keys of the table, clean, are validated.
+case_dry_run_orphans() {
+    local src url ddl_db real warn_dry warn_real cons
+    src=$U/src/orphans.db
+    mkdb "$src" '
+c.execute("CREATE TABLE p (id INTEGER PRIMARY KEY)")
+c.execute("CREATE TABLE q (id INTEGER PRIMARY KEY)")
+c.execute("CREATE TABLE ch (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p (id), qid INTEGER REFERENCES q)")
+c.execute("CREATE TABLE ch2 (id INTEGER PRIMARY KEY, qid INTEGER REFERENCES q, pid INTEGER REFERENCES p)")
+c.execute("INSERT INTO p VALUES (1)")
+c.execute("INSERT INTO q VALUES (1)")
+c.execute("INSERT INTO ch VALUES (1, 1, 1), (2, 99, 1), (3, 98, NULL), (4, NULL, 1)")
+c.execute("INSERT INTO ch2 VALUES (1, 7, 1)")'
+    url=$(newdb dryorphans)
+    pgb migrate --sqlite "$src" --to "$url" --dry-run
+    check_rc 0 "--dry-run of a file with orphan rows"
+    check_untouched "$url" "--dry-run"
+    # stdout: the DDL, then the report
+    "$PY" - "$T/.out" "$T/orphans.ddl" "$U/out/dry-orphans.json" <<'EOF'
+import sys
+text = open(sys.argv[1]).read()
+i = text.rfind("\n{\n")
+open(sys.argv[2], "w").write(text[:i + 1])
+open(sys.argv[3], "w").write(text[i + 1:])
+EOF
+    warn_dry=$(rj "$U/out/dry-orphans.json" '"\n".join(d["warnings"])')
+    check_contains "$warn_dry" "foreign key ch -> p: existing rows reference missing rows (2 rows of ch, by SQLite's foreign_key_check); kept as NOT VALID" "the dry run warns of ch's key to p, with SQLite's count"
+    check_contains "$warn_dry" "foreign key ch2 -> q: existing rows reference missing rows (1 row of ch2, by SQLite's foreign_key_check)" "and of ch2's key to q"
+    check_eq "$(grep -c . <<<"$warn_dry" || true)" 2 "no other warning (ch -> q and ch2 -> p are clean)"
+    ddl_db=$(newdb dryorphansddl)
+    local out
+    if out=$(q_script "$ddl_db" <"$T/orphans.ddl" 2>&1); then
+        ok "the printed DDL runs in an empty database"
+    else
+        nok "the printed DDL fails in PostgreSQL: $(head -c 600 <<<"$out")"
+    fi
+    real=$(newdb dryorphansreal)
+    pgb migrate --sqlite "$src" --to "$real" --report "$U/out/real-orphans.json"
+    check_rc 0 "(the same file migrated for real)"
+    warn_real=$(rj "$U/out/real-orphans.json" '"\n".join(w.split(" (")[0] + ";" + w.split(");")[1] for w in d["warnings"])')
+    check_eq "$(rj "$U/out/dry-orphans.json" '"\n".join(w.split(" (")[0] + ";" + w.split(");")[1] for w in d["warnings"])')" "$warn_real" "the dry run's warnings are the migration's (but for the cause)"
+    cons="SELECT string_agg(conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' (not validated)' END, ';' ORDER BY conrelid::regclass::text, pg_get_constraintdef(oid)) FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype = 'f'"
+    check_eq "$(q "$ddl_db" "$cons")" "$(q "$real" "$cons")" "the dry-run DDL gives the migration's foreign keys, validated or not alike"
+    check_contains "$(q "$real" "$cons")" "ch FOREIGN KEY (qid) REFERENCES q(id);" "(ch's clean key is validated)"
+}
+
 # --- --json, --report, the report's fields ------------------------------------------
 
 case_json_report() {
@@ -238,6 +289,74 @@ case_schema_file() {
     [[ $RC == 0 ]] && check_casts "$url" "--schema"
 }
 
+# A schema file as a current pg_dump writes it (plain format): its
+# \restrict / \unrestrict lines, the search_path set to '', COPY ... FROM
+# stdin of a lookup table (was: a syntax error at the backslash). A statement
+# that fails is named by file and line, another meta-command is refused so,
+# each with its way out; nothing written.
+case_schema_pg_dump() {
+    local url f
+    url=$(newdb schemadump)
+    f=$U/src/schema-dump.sql
+    cat >"$f" <<'EOF'
+--
+-- PostgreSQL database dump
+--
+
+\restrict K3yFr0mPgDump
+
+SET statement_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET client_min_messages = warning;
+
+CREATE TABLE public.ev (
+    id bigint NOT NULL,
+    active boolean NOT NULL,
+    payload jsonb,
+    at timestamp with time zone,
+    note text
+);
+
+CREATE TABLE public.kinds (
+    k text NOT NULL
+);
+
+COPY public.kinds (k) FROM stdin;
+a
+b;c
+\.
+
+ALTER TABLE ONLY public.ev
+    ADD CONSTRAINT ev_pkey PRIMARY KEY (id);
+
+--
+-- PostgreSQL database dump complete
+--
+
+\unrestrict K3yFr0mPgDump
+EOF
+    user_own "$f"
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f" --verify full
+    check_rc 0 "--schema with pg_dump's plain format (\\restrict, COPY ... FROM stdin)"
+    [[ $RC == 0 ]] && check_casts "$url" "--schema (pg_dump)"
+    check_eq "$(q_try "$url" "SELECT string_agg(k, ',' ORDER BY k) FROM kinds")" "a,b;c" "the COPY's rows are there"
+    url=$(newdb schemadumpbad)
+    sed -i 's/^    note text$/    note text,\n    bad nosuchtype/' "$f"
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f"
+    check_failed "a schema file with a statement PostgreSQL refuses" || true
+    check_match "$(err_line)" "schema-dump.sql:17: .*nosuchtype" "the error names the file and the line of the word PostgreSQL refuses"
+    check_contains "$(hint_line)" "nothing was written" "the hint: fix the file, nothing written"
+    check_untouched "$url" "after the refused schema file"
+    url=$(newdb schemadumpmeta)
+    printf '\\connect other\n' >>"$f"
+    sed -i '/nosuchtype/d; s/^    note text,$/    note text/' "$f"
+    pgb migrate --sqlite "$JSONCAST" --to "$url" --schema "$f"
+    check_failed "a schema file with a psql meta-command" || true
+    check_contains "$(err_line)" "psql meta-command \\connect" "the error names the meta-command"
+    check_contains "$(hint_line)" "--data-only" "the hint: remove the line, or apply the file with psql and use --data-only"
+    check_untouched "$url" "after the refused meta-command"
+}
+
 case_data_only() {
     local url
     url=$(newdb dataonly)
@@ -280,6 +399,28 @@ case_usage() {
     check_untouched "$url" "after the usage errors"
 }
 
+# A target it cannot connect to: the error has a hint by libpq's cause (was:
+# none), and never shows the URL's password.
+case_connect_hints() {
+    local port base
+    port=$(free_port)
+    base=$(base_url "$SERVER_URL")
+    pgb migrate --sqlite "$CHINOOK" --to "postgresql://u:topsecret@127.0.0.1:$port/x"
+    check_failed "a server that does not run" || true
+    check_contains "$(hint_line)" "pgboot start --app NAME" "no server: the hint says how to start one"
+    check_contains "$(hint_line)" "nothing was written" "and that nothing was written"
+    check_not_contains "$ERR" "topsecret" "the URL's password is not shown"
+    pgb migrate --sqlite "$CHINOOK" --to "postgresql://u:topsecret@127.0.0.1:$port/x?sslmode=bogus"
+    check_failed "a parameter libpq does not take" || true
+    check_contains "$(hint_line)" "the URL's parameters" "a bad parameter: the hint names the URL's parameters"
+    pgb migrate --sqlite "$CHINOOK" --to "$base/nosuchdb"
+    check_failed "a database that does not exist" || true
+    check_contains "$(hint_line)" "CREATE DATABASE" "no database: the hint says to make it"
+    pgb migrate --sqlite "$CHINOOK" --to "$(sed -E 's|^(postgresql://[^:/@]+:)[^@]*@|\1wrong@|' <<<"$SERVER_URL")"
+    check_failed "a wrong password" || true
+    check_contains "$(hint_line)" "password" "a wrong password: the hint names the password"
+}
+
 # On a terminal: a progress line per table (rows, rows/s, %), then the
 # phase after the rows, cleared before the summary; not on a pipe.
 case_progress() {
@@ -300,12 +441,15 @@ case_progress() {
 
 run_case progress case_progress
 run_case dry_run case_dry_run
+run_case dry_run_orphans case_dry_run_orphans
 run_case json_report case_json_report
 run_case again_and_force case_again_and_force
 run_case force_empty_tables case_force_empty_tables
 run_case existing_table case_existing_table
 run_case concurrent case_concurrent
 run_case schema_file case_schema_file
+run_case schema_pg_dump case_schema_pg_dump
 run_case data_only case_data_only
 run_case usage case_usage
+run_case connect_hints case_connect_hints
 ml_finish

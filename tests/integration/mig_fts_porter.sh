@@ -259,6 +259,14 @@ case_app_schema() {
     local url rep=$U/out/porter-app.json cfg
     url=$(newdb porter_app)
     q_script "$url" <"$APP_SQL" >/dev/null
+    # the dry run (was: no DDL, no full_text, nothing checked): the
+    # statements the migration runs, the configuration made in its
+    # transaction only
+    pgb migrate --sqlite "$SRC" --to "$url" --data-only --dry-run
+    check_rc 0 "--data-only --dry-run"
+    check_contains "$OUT" "CREATE TEXT SEARCH CONFIGURATION pgboot_porter" "the dry run prints the configuration's statements"
+    check_match "$OUT" "UPDATE \"?p3\"? SET \"?fts\"? = to_tsvector\('pgboot_porter'" "and the UPDATEs that fill the columns"
+    check_eq "$(ts_objects "$url")/$(q "$url" "SELECT (SELECT count(*) FROM p3) + (SELECT count(*) FROM p5)")" "/0" "the dry run leaves no configuration and no row"
     pgb migrate --sqlite "$SRC" --to "$url" --data-only --report "$rep"
     check_rc 0 "--data-only into the app's own tables with plain tsvector columns"
     [[ $RC == 0 ]] || return 0
@@ -279,6 +287,9 @@ case_app_schema_not_ours() {
     check_match "$(err_line)" "text search configuration pgboot_porter that pgboot did not make.*nothing was written" "the error names it"
     check_eq "$(q "$url" "SELECT (SELECT count(*) FROM p3) + (SELECT count(*) FROM p5)")" 0 "nothing written"
     check_eq "$(ts_objects "$url")" "configuration public.pgboot_porter: (no comment)" "theirs is left as it was"
+    pgb migrate --sqlite "$SRC" --to "$url" --data-only --dry-run
+    check_failed "--data-only --dry-run stops as the migration does (was: 'would migrate')" || true
+    check_match "$(err_line)" "text search configuration pgboot_porter that pgboot did not make" "the dry run's error names it"
 }
 
 run_case migrate case_migrate

@@ -9,6 +9,10 @@
 #    transaction on one connection (the role may not create the staging
 #    schema); every value verified, the tables the role's;
 #  - with CREATE on the database: the staged load over two connections.
+#  - CREATE on the database but not in public: refused before any work, the
+#    GRANT named; into the app's tables (--data-only), pgboot_porter that
+#    cannot be made there: the same, then made with the grant and reused
+#    without it.
 # Also: a schema named pgboot_staging that is not pgboot's is left alone; a
 # search_path without an existing schema is refused before any work.
 set -euo pipefail
@@ -21,6 +25,12 @@ BIG=$U/src/big.db
 "$PY" "$MKDB" big "$BIG" 150000 # big_a: 100000 rows, the split threshold
 user_own "$U/src"
 BIG_SHA=$(sha256sum "$BIG" | cut -d' ' -f1)
+SMALL=$U/src/small.db
+mkdb "$SMALL" 'c.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)"); c.execute("INSERT INTO t VALUES (1, \"a\")")'
+PORTER=$U/src/porter.db
+mkdb "$PORTER" '
+c.execute("CREATE VIRTUAL TABLE docs USING fts5(title, body, tokenize = \"porter\")")
+c.execute("INSERT INTO docs (rowid, title, body) VALUES (1, \"hello\", \"the connected databases\")")'
 
 # The cluster's superuser, from the app's pgpass (the app role may not create roles).
 PGPASS=$U/data/$SERVER_APP/pgpass
@@ -143,7 +153,76 @@ case_no_schema() {
     check_untouched "$url" "after the refusal"
 }
 
+# A role that may record the migration (CREATE on the database) but not
+# create tables in public (PostgreSQL 15 and later grant that to the
+# database's owner only): refused before any work, naming the role, the
+# schema and the GRANT that helps (was: CREATE TABLE's, or with
+# tokenize=porter pgboot_porter's, permission denied, with no way out);
+# nothing written. With the grant, the migration runs.
+case_no_create_in_schema() {
+    local url owner
+    newdb managed5 >/dev/null
+    owner=$(db_url "$SERVER_URL" managed5)
+    q "$owner" "GRANT CONNECT, CREATE ON DATABASE managed5 TO restricted" >/dev/null
+    url="postgresql://restricted:$RPW@$HOSTPORT/managed5"
+    check_eq "$(q "$url" "SELECT has_schema_privilege('public', 'CREATE')")" f "the role may not create in public"
+    for src in "$SMALL" "$PORTER"; do
+        pgb migrate --sqlite "$src" --to "$url"
+        check_rc 1 "${src##*/}: no CREATE in the target schema: refused"
+        check_contains "$ERR" "role restricted may not create tables in schema public of database managed5" "${src##*/}: the error names the role, the schema and the database"
+        check_contains "$ERR" "nothing was written" "${src##*/}: and says nothing was written"
+        check_contains "$(hint_line)" "GRANT CREATE ON SCHEMA public TO restricted" "${src##*/}: the hint gives the statement that helps"
+        check_untouched "$url" "${src##*/}: after the refusal"
+    done
+    # the dry run prints its DDL (for a role that may run it) and warns
+    # (was: 'would migrate', not a word)
+    pgb migrate --sqlite "$SMALL" --to "$url" --dry-run
+    check_rc 0 "--dry-run as the role"
+    check_contains "$OUT" "CREATE TABLE" "the dry run prints the DDL"
+    check_contains "$ERR" "warning: this role's migration would stop before writing: role restricted may not create tables in schema public" "and warns that this role's migration would stop"
+    check_contains "$ERR" "GRANT CREATE ON SCHEMA public TO restricted" "with the statement that helps"
+    check_untouched "$url" "after the dry run"
+    q "$owner" "GRANT CREATE ON SCHEMA public TO restricted" >/dev/null
+    pgb migrate --sqlite "$PORTER" --to "$url"
+    check_rc 0 "with the grant, the role migrates"
+    check_eq "$(q "$url" "SELECT count(*) FROM docs WHERE fts @@ plainto_tsquery('pgboot_porter', 'connect')")" 1 "the porter table searches with pgboot_porter"
+}
+
+# Into the app's own tables (--data-only) as a role that may write them but
+# not create in their schema: pgboot_porter cannot be made there; refused,
+# naming the role, the schema and the GRANT that helps; no row written. The
+# owner grants CREATE: the migration makes it; the grant revoked, a later
+# migration reuses it.
+case_porter_no_create() {
+    local url owner
+    newdb managed6 >/dev/null
+    owner=$(db_url "$SERVER_URL" managed6)
+    q "$owner" "CREATE TABLE docs (rowid bigint PRIMARY KEY, title text, body text, fts tsvector);
+                GRANT CONNECT ON DATABASE managed6 TO restricted; GRANT SELECT, INSERT, UPDATE, DELETE ON docs TO restricted;
+                CREATE SCHEMA pgboot; GRANT USAGE, CREATE ON SCHEMA pgboot TO restricted" >/dev/null
+    url="postgresql://restricted:$RPW@$HOSTPORT/managed6"
+    pgb migrate --sqlite "$PORTER" --to "$url" --data-only
+    check_rc 1 "no CREATE in the app's schema for pgboot_porter: refused"
+    check_contains "$(err_line)" "role restricted may not create the text search configuration pgboot_porter in the target schema public" "the error names the role, the configuration and the schema"
+    check_contains "$ERR" "nothing was written" "and says nothing was written"
+    check_contains "$(hint_line)" "GRANT CREATE ON SCHEMA public TO restricted" "the hint gives the statement that helps"
+    check_eq "$(q "$owner" "SELECT count(*) FROM docs")/$(q "$owner" "SELECT count(*) FROM pg_ts_config WHERE cfgname = 'pgboot_porter'")" "0/0" "no row, no configuration written"
+    pgb migrate --sqlite "$PORTER" --to "$url" --data-only --dry-run
+    check_failed "the dry run stops the same way" || true
+    check_contains "$(err_line)" "may not create the text search configuration pgboot_porter" "the dry run's error names the configuration"
+    q "$owner" "GRANT CREATE ON SCHEMA public TO restricted" >/dev/null
+    pgb migrate --sqlite "$PORTER" --to "$url" --data-only
+    check_rc 0 "with the grant, the role migrates into the app's tables"
+    check_eq "$(q "$url" "SELECT count(*) FROM docs WHERE fts @@ plainto_tsquery('pgboot_porter', 'connect')")" 1 "the column is filled with pgboot_porter"
+    q "$owner" "REVOKE CREATE ON SCHEMA public FROM restricted" >/dev/null
+    pgb migrate --sqlite "$PORTER" --to "$url" --data-only --force --existing-rows replace
+    check_rc 0 "the grant revoked, a later migration reuses pgboot_porter"
+    check_eq "$(q "$url" "SELECT count(*) FROM docs WHERE fts @@ plainto_tsquery('pgboot_porter', 'connect')")" 1 "the column is filled again"
+}
+
 run_case no_schema case_no_schema
+run_case no_create_in_schema case_no_create_in_schema
+run_case porter_no_create case_porter_no_create
 run_case foreign_staging_schema case_foreign_staging_schema
 run_case nowhere_to_record case_nowhere_to_record
 run_case pgboot_schema_given case_pgboot_schema_given

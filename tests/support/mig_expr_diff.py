@@ -181,7 +181,7 @@ EXPECT_REPORTED = [
 # SQLite's local time zone and the PostgreSQL session's TimeZone both
 # Asia/Kolkata (+05:30), so that 'localtime' means something: PostgreSQL's
 # value must have SQLite's type class and lie between the two.
-# Not here: the 'utc' modifier, which SQLite before 3.42 applies to 'now' as
+# Not here: the 'utc' modifier on a time in UTC, which SQLite before 3.42 applies to 'now' as
 # to a local time (a shift by the zone) and later SQLite ignores; and
 # strftime('%s', 'now'), text in SQLite, translated as bigint (PostgreSQL
 # refuses text in the arithmetic views do with it, as in concat_prec).
@@ -198,6 +198,9 @@ CLOCK = [
     ("clk_unixepoch", "unixepoch('now')"),
     ("clk_unixepoch_local", "unixepoch('now', 'localtime')"),
     ("clk_strftime_s_local", "strftime('%s', 'now', 'localtime') + 0"),
+    # 'utc' after 'localtime': back to UTC, in every SQLite
+    ("clk_datetime_local_utc", "datetime('now', 'localtime', 'utc')"),
+    ("clk_unixepoch_local_utc", "unixepoch('now', 'localtime', 'utc')"),
     # no time value: now (--verify full must see that it reads the clock)
     ("clk_strftime_bare", "strftime('%H:%M:%f')"),
 ]

@@ -418,6 +418,11 @@ static void test_translate(void **state)
     /* SQLite's epoch seconds of the local wall-clock time */
     expect("(unixepoch('now','localtime'))", PGB_CTX_DEFAULT, "bigint",
            "((floor(extract(epoch from localtimestamp))::bigint))");
+    /* the modifiers in order: 'utc' after 'localtime' is UTC again */
+    expect("(datetime('now','localtime','utc'))", PGB_CTX_DEFAULT, "timestamp",
+           "(date_trunc('second', (now() AT TIME ZONE 'UTC')))");
+    expect("(unixepoch('now','localtime','utc'))", PGB_CTX_DEFAULT, "bigint",
+           "((floor(extract(epoch from now()))::bigint))");
     expect("-1", PGB_CTX_DEFAULT, "bigint", "-1");
     expect("1.5", PGB_CTX_DEFAULT, "numeric", "1.5"); /* the column's type decides */
     expect("x'0aff'", PGB_CTX_DEFAULT, "bytea", "'\\x0aff'::bytea");
