@@ -8,7 +8,9 @@
 #  2. pgloader (Debian package) of the same file;
 #  3. the baseline: the same rows COPYed from files (client-side \copy) into
 #     the same tables created unindexed, plus the same index and constraint
-#     builds (pgboot's own DDL, from --dry-run); its wall time, and the CPU
+#     builds, the foreign keys' validation included (pgboot's own DDL, from
+#     --dry-run, which validates them as the migration does); its wall time,
+#     and the CPU
 #     the server spent on it (postmaster and every backend). The limit is
 #     that CPU divided by the cores: no migration can load and index the
 #     same data faster on this machine;
