@@ -411,10 +411,12 @@ static int open_testdb(testdb_args *a, pgboot_server **s, pgboot_testdb_options 
             to->url = a->url;
         if (pgboot_testdb_open(t, to) == 0)
             return 0;
-        if (!attached || pgboot_error_code_last() != PGBOOT_ENOTRUNNING)
+        int code = pgboot_error_code_last();
+        if (!attached || (code != PGBOOT_ENOTRUNNING && code != PGBOOT_ELOGIN))
             break;
         /* The app could not log in to the server attached to (a first start
-         * killed before its role was made): the full start finishes it. */
+         * killed before its role was made: PostgreSQL says the password
+         * failed): the full start finishes it. */
         attached = 0;
         pgboot_server_free(*s);
         *s = NULL;

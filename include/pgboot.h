@@ -84,6 +84,8 @@ typedef enum {
                                  or of one no pinned bundle provides */
     PGBOOT_ESTOPPING = -18,   /* the server is shutting down: it takes no new connections */
     PGBOOT_ENOANSWER = -19,   /* the server's process lives but does not answer (hung) */
+    PGBOOT_ELOGIN = -20,      /* the server answered and refused the login: a wrong password,
+                                 a role or database that does not exist */
 } pgboot_error_code;
 
 /** The message of the last failure on this thread ("" if none). Never NULL. */
@@ -758,8 +760,9 @@ PGBOOT_EXTERN int pgboot_testdb_options_init(pgboot_testdb_options *opts, unsign
  *
  * Errors: PGBOOT_EINVALID (options, a file that is no SQL), PGBOOT_ENOTFOUND
  * (a file or key path, a snapshot), PGBOOT_ENOTRUNNING (cannot connect),
- * PGBOOT_ETIMEOUT, PGBOOT_ERROR, PGBOOT_ENOMEM. Forks (template_cmd): the
- * child only calls async-signal-safe functions before exec.
+ * PGBOOT_ELOGIN (the server refused the login), PGBOOT_ETIMEOUT,
+ * PGBOOT_ERROR, PGBOOT_ENOMEM. Forks (template_cmd): the child only calls
+ * async-signal-safe functions before exec.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_open(pgboot_testdb **out,
                                                         const pgboot_testdb_options *opts);
@@ -809,7 +812,9 @@ PGBOOT_EXTERN void pgboot_testdb_free(pgboot_testdb *t);
  * pgboot_testdb_keep()), even while connections to it are open (they are
  * terminated). Refuses names it did not make (PGBOOT_EINVALID) and databases
  * without pgboot's mark (COMMENT ON DATABASE); PGBOOT_ENOTFOUND when it is
- * gone already. */
+ * gone already; PGBOOT_ENOTRUNNING when its server cannot be reached,
+ * PGBOOT_ELOGIN when the server refuses the URL's login. Any thread; it
+ * opens a connection of its own. */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_drop(const char *url);
 
 /**
@@ -827,8 +832,9 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_drop(const char *url);
  * replaced; release it with pgboot_free()), NULL on failure. Errors:
  * PGBOOT_EINVALID (not a URL, not a clone pgboot testdb handed out, no
  * pgboot mark, kept_url_out NULL), PGBOOT_ENOTFOUND (no such database),
- * PGBOOT_ENOTRUNNING (cannot connect), PGBOOT_ERROR (the rename failed),
- * PGBOOT_ENOMEM. Any thread; it opens a connection of its own.
+ * PGBOOT_ENOTRUNNING (cannot connect), PGBOOT_ELOGIN (the server refused
+ * the login), PGBOOT_ERROR (the rename failed), PGBOOT_ENOMEM. Any thread;
+ * it opens a connection of its own.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_keep(const char *url, const char *label,
                                                         char **kept_url_out);
@@ -860,8 +866,8 @@ PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_socket_remove(const char *pat
  *
  * Errors: PGBOOT_EINVALID (a bad name, not a URL, not a test database,
  * no pgboot mark, a pgboot_s_<name> that is not pgboot's), PGBOOT_ENOTFOUND,
- * PGBOOT_ENOTRUNNING, PGBOOT_ERROR, PGBOOT_ENOMEM. Any thread; it opens a
- * connection of its own.
+ * PGBOOT_ENOTRUNNING, PGBOOT_ELOGIN, PGBOOT_ERROR, PGBOOT_ENOMEM. Any
+ * thread; it opens a connection of its own.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_snapshot(const char *url, const char *name,
                                                             unsigned int *sessions_ended);
@@ -881,7 +887,8 @@ typedef struct {
  * The databases pgboot testdb made on the server of opts (its url or server;
  * the template fields are not used): only those that carry pgboot's mark, by
  * name. *out (release it with pgboot_testdb_list_free()) and *count. Errors:
- * PGBOOT_EINVALID, PGBOOT_ENOTRUNNING, PGBOOT_ERROR, PGBOOT_ENOMEM.
+ * PGBOOT_EINVALID, PGBOOT_ENOTRUNNING, PGBOOT_ELOGIN, PGBOOT_ERROR,
+ * PGBOOT_ENOMEM.
  */
 PGBOOT_EXTERN PGBOOT_WARN_UNUSED int pgboot_testdb_list(const pgboot_testdb_options *opts,
                                                         pgboot_testdb_entry **out, size_t *count);

@@ -160,8 +160,16 @@ static int connect_url(PGconn **out, pgb_pq_whose whose, const char *url, const 
     if (rc)
         return rc;
     if (PQstatus(c) != CONNECTION_OK) {
-        rc = pgb_fail(PGBOOT_ENOTRUNNING, "cannot connect to %s%s: %s",
-                      db ? "database " : "the server", db ? db : "", PQerrorMessage(c));
+        /* A server that answered and refused the login runs: not
+         * PGBOOT_ENOTRUNNING, which the CLI reports as "not running". */
+        const char *m = PQerrorMessage(c);
+        m = m ? m : "";
+        int code = strstr(m, "password") || strstr(m, "authentication failed") ||
+                           strstr(m, "does not exist")
+                       ? PGBOOT_ELOGIN
+                       : PGBOOT_ENOTRUNNING;
+        rc = pgb_fail(code, "cannot connect to %s%s: %s", db ? "database " : "the server",
+                      db ? db : "", m);
         connect_hint(c);
         PQfinish(c);
         return rc;

@@ -335,7 +335,7 @@ case_hints() {
     tdb --template-sql "$SQL/schema.sql"
     u=$(clone_url) || return 0
     pgb testdb drop "$(sed -E 's|^(postgresql://[^:/@]+:)[^@]*@|\1wrong@|' <<<"$u")"
-    check_ne "$RC" 0 "drop with a wrong password fails"
+    check_eq "$RC" 1 "drop with a wrong password fails with exit 1 (the server runs: exit 3 would say it does not)"
     check_error_shape "drop with a wrong password"
     check_contains "$(hint_line)" "password" "a wrong password: the hint names the password"
     check_not_contains "$ERR" "$(sed -E 's|^postgresql://[^:/@]+:([^@]*)@.*$|\1|' <<<"$APP_URL")" "the server's password is not shown"
