@@ -24,10 +24,13 @@ int pgb_fail(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(last.msg, sizeof last.msg, fmt, ap);
     va_end(ap);
-    /* Messages are one line: fold anything a dependency handed us. */
+    /* Messages are one line: fold anything a dependency handed us (libpq's
+     * messages end in a newline, which would be a trailing space). */
     for (char *p = last.msg; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
+    for (size_t n = strlen(last.msg); n > 0 && last.msg[n - 1] == ' '; n--)
+        last.msg[n - 1] = '\0';
     last.code = code ? code : PGBOOT_ERROR;
     last.serial++;
     last.has_hint = 0;

@@ -411,6 +411,9 @@ static void test_error_model(void **state)
     assert_int_equal(pgboot_error_code_last(), PGBOOT_ENOTFOUND);
     pgb_hint("do %s", "this");
     assert_string_equal(pgboot_error_hint(), "do this");
+    /* libpq's messages end in a newline: no trailing space */
+    pgb_fail(PGBOOT_ERROR, "cannot connect: %s", "refused\n\tIs the server running?\n");
+    assert_string_equal(pgboot_error_last(), "cannot connect: refused \tIs the server running?");
     pgboot_error_clear();
     assert_int_equal(pgboot_error_code_last(), 0);
 }
@@ -429,7 +432,7 @@ static void test_error_save_restore(void **state)
     pgb_error_reset();
     pgb_error_restore(&first);
     assert_int_equal(pgboot_error_code_last(), PGBOOT_ESTART);
-    assert_string_equal(pgboot_error_last(), "COPY into t failed: server closed the connection ");
+    assert_string_equal(pgboot_error_last(), "COPY into t failed: server closed the connection");
     assert_string_equal(pgboot_error_hint(), "run it again");
 
     pgb_error_save(&first);
