@@ -128,26 +128,30 @@ static char *url_param(const char *url, const char *key)
 }
 
 /* The way out of a failed connection, by what libpq says went wrong. */
-static void connect_hint(PGconn *c)
+static void connect_hint(pgb_pq_refusal why)
 {
-    const char *m = PQerrorMessage(c);
-    if (!m)
-        m = "";
-    if (!strncmp(m, "invalid ", 8)) /* a parameter's value libpq does not take */
+    switch (why) {
+    case PGB_PQ_BAD_PARAM:
         pgb_hint("check the URL's parameters (libpq names the one it does not take): "
                  "postgresql://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=require, for one");
-    else if (strstr(m, "password") || strstr(m, "authentication failed"))
+        break;
+    case PGB_PQ_LOGIN:
         pgb_hint("check the URL's user and password ('pgboot url --app NAME' prints the URL of an "
                  "app's server)");
-    else if (strstr(m, "too many clients") || strstr(m, "remaining connection slots"))
+        break;
+    case PGB_PQ_FULL:
         pgb_hint("close the connections tests leave open, or raise max_connections ('pgboot start "
                  "--app NAME --set max_connections=200' for an app's server)");
-    else if (strstr(m, "does not exist"))
+        break;
+    case PGB_PQ_NO_SUCH:
         pgb_hint("check the URL's user and database ('pgboot url --app NAME' prints the URL of an "
                  "app's server)");
-    else
+        break;
+    case PGB_PQ_UNREACHABLE:
         pgb_hint("start the server ('pgboot start --app NAME' for an app's server; 'pgboot status "
                  "--app NAME' tells whether it runs), or check the URL's host and port");
+        break;
+    }
 }
 
 static int connect_url(PGconn **out, pgb_pq_whose whose, const char *url, const char *db)
@@ -163,14 +167,14 @@ static int connect_url(PGconn **out, pgb_pq_whose whose, const char *url, const 
         /* A server that answered and refused the login runs: not
          * PGBOOT_ENOTRUNNING, which the CLI reports as "not running". */
         const char *m = PQerrorMessage(c);
-        m = m ? m : "";
-        int code = strstr(m, "password") || strstr(m, "authentication failed") ||
-                           strstr(m, "does not exist")
-                       ? PGBOOT_ELOGIN
-                       : PGBOOT_ENOTRUNNING;
+        pgb_pq_refusal why = pgb_pq_refusal_of(m);
+        int code = why == PGB_PQ_LOGIN || why == PGB_PQ_NO_SUCH ? PGBOOT_ELOGIN
+                   : why == PGB_PQ_BAD_PARAM                    ? PGBOOT_EINVALID
+                   : why == PGB_PQ_FULL                         ? PGBOOT_ERROR
+                                                                : PGBOOT_ENOTRUNNING;
         rc = pgb_fail(code, "cannot connect to %s%s: %s", db ? "database " : "the server",
-                      db ? db : "", m);
-        connect_hint(c);
+                      db ? db : "", m ? m : "");
+        connect_hint(why);
         PQfinish(c);
         return rc;
     }

@@ -329,17 +329,22 @@ static int connect_target(migration *mg)
         return rc;
     if (PQstatus(mg->c) != CONNECTION_OK) {
         const char *m = PQerrorMessage(mg->c);
-        rc = pgb_fail(PGBOOT_ERROR, "cannot connect to the target database: %s", m);
-        if (!strncmp(m, "invalid ", 8)) /* a parameter's value libpq does not take */
+        pgb_pq_refusal why = pgb_pq_refusal_of(m);
+        rc = pgb_fail(why == PGB_PQ_LOGIN || why == PGB_PQ_NO_SUCH ? PGBOOT_ELOGIN : PGBOOT_ERROR,
+                      "cannot connect to the target database: %s", m ? m : "");
+        if (why == PGB_PQ_BAD_PARAM)
             pgb_hint("check the URL's parameters (libpq names the one it does not take); "
                      "nothing was written");
-        else if (strstr(m, "password") || strstr(m, "authentication failed"))
+        else if (why == PGB_PQ_LOGIN)
             pgb_hint("check the URL's user and password ('pgboot url --app NAME' prints the "
                      "URL of an app's server); nothing was written");
-        else if (strstr(m, "does not exist"))
+        else if (why == PGB_PQ_NO_SUCH)
             pgb_hint("check the URL's user and database: pgboot migrates into a database that "
                      "exists (CREATE DATABASE, or --app NAME for an app's own); nothing was "
                      "written");
+        else if (why == PGB_PQ_FULL)
+            pgb_hint("the server has no connection slot left: close some, or raise "
+                     "max_connections; nothing was written");
         else
             pgb_hint("start the server ('pgboot start --app NAME' for an app's server; 'pgboot "
                      "status --app NAME' tells whether it runs), or check the URL's host and "

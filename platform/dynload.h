@@ -221,6 +221,16 @@ int pgb_pq_url_invalid(const char *url, const char *err);
  * connection pgboot makes goes through here. */
 PGB_MUST_USE int pgb_pq_open(PGconn **out, pgb_pq_whose whose, const char *url,
                              const char *const *keys, const char *const *vals);
+/* Why a connection failed, by libpq's message (PQerrorMessage; NULL-able). */
+typedef enum {
+    PGB_PQ_UNREACHABLE, /* no server answered (or another cause): PGBOOT_ENOTRUNNING */
+    PGB_PQ_BAD_PARAM,   /* a parameter's value libpq does not take (sslmode=bogus) */
+    PGB_PQ_LOGIN,       /* the server refused the login: a wrong password, or (PostgreSQL
+                           says the same) a role that does not exist: PGBOOT_ELOGIN */
+    PGB_PQ_NO_SUCH,     /* the server says the role or database does not exist: PGBOOT_ELOGIN */
+    PGB_PQ_FULL,        /* too many clients */
+} pgb_pq_refusal;
+pgb_pq_refusal pgb_pq_refusal_of(const char *libpq_message);
 /* pgb_pq_open() bounded by `deadline` (pgb_now_ms() clock): the connection,
  * login included, is given up at the deadline, and so is a query run with
  * pgb_pq_query_until(). PGBOOT_ETIMEOUT then, its message naming `what` (as

@@ -152,6 +152,21 @@ static char *kv_string(const kv_list *l)
     return s;
 }
 
+pgb_pq_refusal pgb_pq_refusal_of(const char *m)
+{
+    if (!m)
+        return PGB_PQ_UNREACHABLE;
+    if (!strncmp(m, "invalid ", 8))
+        return PGB_PQ_BAD_PARAM;
+    if (strstr(m, "password") || strstr(m, "authentication failed"))
+        return PGB_PQ_LOGIN;
+    if (strstr(m, "too many clients") || strstr(m, "remaining connection slots"))
+        return PGB_PQ_FULL;
+    if (strstr(m, "does not exist"))
+        return PGB_PQ_NO_SUCH;
+    return PGB_PQ_UNREACHABLE;
+}
+
 int pgb_pq_url_invalid(const char *url, const char *err)
 {
     char msg[512];

@@ -352,7 +352,7 @@ case_hints() {
     check_failed "a server that does not run" 3 || true
     check_contains "$(hint_line)" "pgboot start --app" "no server: the hint says how to start one"
     pgb testdb --url "postgresql://u:pw@127.0.0.1:$port/postgres?sslmode=bogus" --template-sql "$SQL/schema.sql"
-    check_failed "a parameter libpq does not take" 3 || true
+    check_failed "a parameter libpq does not take (exit 1: bad input, not a server that does not run)" 1 || true
     check_contains "$(hint_line)" "the URL's parameters" "a bad parameter: the hint names the URL's parameters (not: start the server)"
     pgb testdb --url "postgresql://u:topsecret@[bad/x" --template-sql "$SQL/schema.sql"
     check_failed "a URL libpq cannot read" || true
